@@ -1,0 +1,35 @@
+# The two commands: `make demo` and `make test`. Both install what they need first.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+UV     := $(BIN)/uv
+
+.PHONY: install demo test check bench serve clean
+
+$(UV):
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check "uv>=0.5"
+
+$(VENV)/.synced: $(UV) pyproject.toml uv.lock
+	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --frozen --quiet
+	touch $@
+
+install: $(VENV)/.synced
+
+demo: install
+	$(BIN)/fluxbilling demo $(DEMO_ARGS)
+
+test: install
+	scripts/test
+
+check: install
+	scripts/check
+
+bench: install
+	$(BIN)/python bench/engine.py
+
+serve: install
+	$(BIN)/fluxbilling serve
+
+clean:
+	rm -rf $(VENV) .fluxbilling .pytest_cache .mypy_cache .ruff_cache
