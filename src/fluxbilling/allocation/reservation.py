@@ -1,0 +1,145 @@
+"""Reservation: pick a host and a primary address for an order and reserve both, under row locks.
+
+Runs inside the fenced transaction that completes the allocation phase, so a crash leaves
+either nothing reserved or everything reserved together with the phase's checkpoint. On
+PostgreSQL the candidate hosts and the subnet are locked `FOR UPDATE` (in id order, so two
+allocations cannot deadlock); on SQLite the transaction already holds the write lock.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from fluxbilling import errors
+from fluxbilling.allocation.placement import HostCapacity, Requirement, choose_host
+from fluxbilling.db import schema
+from fluxbilling.network import ipam
+
+__all__ = ["Reservation", "reserve"]
+
+
+@dataclass(frozen=True, slots=True)
+class Reservation:
+    """What allocation reserved for an order."""
+
+    host_id: int
+    host_name: str
+    service_id: int
+    subnet_id: int
+    address: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """The allocation phase's checkpoint output."""
+        return {
+            "host_id": self.host_id,
+            "host": self.host_name,
+            "service_id": self.service_id,
+            "subnet_id": self.subnet_id,
+            "address": self.address,
+        }
+
+
+async def reserve(
+    conn: AsyncConnection, *, order_id: int, product: dict[str, Any], lock: bool
+) -> Reservation:
+    """Reserve capacity and an address for `order_id`; raises CapacityExhausted when none fits."""
+    hosts_t = schema.hosts
+    query = (
+        sa.select(hosts_t)
+        .where(hosts_t.c.location_id == product["location_id"], hosts_t.c.status == "active")
+        .order_by(hosts_t.c.id)
+    )
+    if lock:
+        query = query.with_for_update()
+    rows = (await conn.execute(query)).all()
+    need = Requirement(
+        location_id=product["location_id"],
+        ram_mb=product["ram_mb"],
+        vcpus=product["vcpus"],
+        disk_gb=product["disk_gb"],
+    )
+    by_id = {r.id: r for r in rows}
+    candidates = [
+        HostCapacity(
+            r.id,
+            r.location_id,
+            r.status,
+            r.ram_mb_total,
+            r.ram_mb_used,
+            r.vcpus_total,
+            r.vcpus_used,
+            r.disk_gb_total,
+            r.disk_gb_used,
+        )
+        for r in rows
+        if r.subnet_id is not None
+    ]
+    chosen = choose_host(candidates, need)
+    if chosen is None:
+        raise errors.CapacityExhausted(
+            f"no active host in location {product['location_id']} has {need.ram_mb} MB RAM, "
+            f"{need.vcpus} vCPU and {need.disk_gb} GB disk free",
+            location_id=product["location_id"],
+            hosts_considered=len(rows),
+        )
+    host = by_id[chosen.id]
+    address = await _reserve_address(conn, order_id=order_id, subnet_id=host.subnet_id, lock=lock)
+    await conn.execute(
+        hosts_t.update()
+        .where(hosts_t.c.id == host.id)
+        .values(
+            ram_mb_used=hosts_t.c.ram_mb_used + need.ram_mb,
+            vcpus_used=hosts_t.c.vcpus_used + need.vcpus,
+            disk_gb_used=hosts_t.c.disk_gb_used + need.disk_gb,
+        )
+    )
+    service_id = (
+        await conn.execute(
+            schema.services.insert()
+            .values(order_id=order_id, status="allocated", host_id=host.id, service_data={})
+            .returning(schema.services.c.id)
+        )
+    ).scalar_one()
+    await conn.execute(
+        schema.ip_addresses.update()
+        .where(schema.ip_addresses.c.order_id == order_id)
+        .values(service_id=service_id)
+    )
+    return Reservation(host.id, host.name, service_id, host.subnet_id, address)
+
+
+async def _reserve_address(
+    conn: AsyncConnection, *, order_id: int, subnet_id: int, lock: bool
+) -> str:
+    subnet_q = sa.select(schema.subnets).where(schema.subnets.c.id == subnet_id)
+    if lock:
+        subnet_q = subnet_q.with_for_update()
+    subnet = (await conn.execute(subnet_q)).one()
+    network = ipaddress.ip_network(subnet.cidr)
+    used = (
+        await conn.execute(
+            sa.select(schema.ip_addresses.c.address).where(
+                schema.ip_addresses.c.subnet_id == subnet_id
+            )
+        )
+    ).scalars()
+    free = ipam.first_free(
+        network,
+        {ipaddress.ip_address(a) for a in used},
+        reserved={ipaddress.ip_address(subnet.gateway)},
+    )
+    if free is None:
+        raise errors.CapacityExhausted(
+            f"subnet {subnet.cidr} has no free address", subnet_id=subnet_id
+        )
+    await conn.execute(
+        schema.ip_addresses.insert().values(
+            subnet_id=subnet_id, address=str(free), order_id=order_id, state="reserved"
+        )
+    )
+    return str(free)

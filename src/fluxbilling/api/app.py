@@ -1,0 +1,32 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from fluxbilling import __version__
+from fluxbilling.api import errors, metrics, orders, runs, webhooks
+from fluxbilling.bootstrap import Installation
+
+__all__ = ["create_app"]
+
+
+def create_app(installation: Installation) -> FastAPI:
+    """The API for `installation` (OpenAPI at `/openapi.json`, docs at `/docs`)."""
+    app = FastAPI(
+        title="FluxBilling provisioning API",
+        version=__version__,
+        description="Paid orders become running services. Errors: {error: {code, message, details}}.",
+    )
+    app.state.installation = installation
+    errors.install(app)
+    app.include_router(webhooks.router)
+    app.include_router(orders.router)
+    app.include_router(runs.router)
+    app.include_router(metrics.router)
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app

@@ -1,0 +1,47 @@
+"""Prometheus metrics: webhook outcomes here; run states are read from the database on scrape."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Request, Response
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    generate_latest,
+)
+
+from fluxbilling.db import schema
+
+__all__ = ["REGISTRY", "WEBHOOKS", "router"]
+
+REGISTRY = CollectorRegistry()
+WEBHOOKS = Counter(
+    "fluxbilling_webhooks_total",
+    "Webhook deliveries by gateway and outcome",
+    ["gateway", "outcome"],
+    registry=REGISTRY,
+)
+RUNS = Gauge("fluxbilling_runs", "Runs by state and phase", ["state", "phase"], registry=REGISTRY)
+
+router = APIRouter(tags=["metrics"])
+
+
+@router.get("/metrics", include_in_schema=False)
+async def metrics(request: Request) -> Response:
+    """Prometheus exposition."""
+    db = request.app.state.installation.db
+    runs = schema.runs
+    async with db.connect() as conn:
+        rows = (
+            await conn.execute(
+                sa.select(runs.c.state, runs.c.phase, sa.func.count()).group_by(
+                    runs.c.state, runs.c.phase
+                )
+            )
+        ).all()
+    RUNS.clear()
+    for state, phase, count in rows:
+        RUNS.labels(state, phase).set(count)
+    return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)

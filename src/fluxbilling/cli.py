@@ -1,0 +1,130 @@
+"""The `fluxbilling` command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from fluxbilling import errors
+from fluxbilling.config import Settings
+from fluxbilling.orders.pipeline import Phase
+
+__all__ = ["main"]
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="fluxbilling", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the API and a worker in one process")
+    serve.add_argument("--host", default=None)
+    serve.add_argument("--port", type=int, default=None)
+    serve.add_argument(
+        "--plugin-dir", type=Path, default=None, help="hot-load *.json plugins from here"
+    )
+    worker = sub.add_parser("worker", help="run an extra worker")
+    worker.add_argument("--concurrency", type=int, default=None)
+    sub.add_parser("migrate", help="bring the database schema up to date")
+    orders = sub.add_parser("orders", help="inspect orders").add_subparsers(
+        dest="action", required=True
+    )
+    show = orders.add_parser("show", help="print an order's phases and activity")
+    show.add_argument("order_id", type=int)
+    show.add_argument("--json", action="store_true")
+    runs = sub.add_parser("runs", help="operator actions on runs").add_subparsers(
+        dest="action", required=True
+    )
+    retry = runs.add_parser("retry", help="retry a failed run")
+    retry.add_argument("run_id", type=int)
+    retry.add_argument("--from-phase", choices=[p.value for p in Phase][1:], default=None)
+    cancel = runs.add_parser("cancel", help="cancel a run")
+    cancel.add_argument("run_id", type=int)
+    sub.add_parser("demo", help="a paid order becomes an active VPS, end to end")
+    return parser
+
+
+async def _dispatch(args: argparse.Namespace) -> int:
+    from fluxbilling import bootstrap, server
+    from fluxbilling.db.migrate import upgrade
+
+    if args.command == "demo":
+        from fluxbilling import demo
+
+        return await demo.run()
+    settings = Settings()
+    installation = bootstrap.build(settings)
+    if args.command == "serve":
+        await server.run_serve(
+            installation,
+            host=args.host or settings.listen_host,
+            port=args.port if args.port is not None else settings.listen_port,
+            plugin_dir=args.plugin_dir,
+        )
+        return 0
+    if args.command == "worker":
+        await server.run_worker(installation, concurrency=args.concurrency)
+        return 0
+    try:
+        if args.command == "migrate":
+            await upgrade(installation.db)
+            print("database is up to date")
+        elif args.command == "orders":
+            from fluxbilling.orders import service
+
+            order = await service.describe_order(installation.db, args.order_id)
+            print(json.dumps(order, indent=2, default=str) if args.json else _render_order(order))
+        elif args.command == "runs" and args.action == "retry":
+            phase = Phase(args.from_phase) if args.from_phase else None
+            await installation.store.retry(args.run_id, from_phase=phase, actor="cli")
+            print(f"run {args.run_id} queued" + (f" from {phase.value}" if phase else ""))
+        elif args.command == "runs" and args.action == "cancel":
+            await installation.store.cancel(args.run_id, actor="cli")
+            print(f"run {args.run_id} cancelled")
+    finally:
+        await installation.close()
+    return 0
+
+
+def _render_order(order: dict[str, object]) -> str:
+    lines = [f"order {order['id']}  {order['hostname']}  state={order['state']}"]
+    run = order.get("run")
+    if isinstance(run, dict):
+        lines.append(
+            f"run {run['id']}: {run['state']} at {run['phase']} (attempt {run['attempt']})"
+        )
+        if run.get("wait_reason"):
+            lines.append(f"  reason: {run['wait_reason']}")
+    lines.append("phases:")
+    for phase in order["phases"]:  # type: ignore[attr-defined]
+        lines.append(f"  {phase['phase']:<11} {phase['status']}")
+    lines.append("activity:")
+    for event in order["activity"]:  # type: ignore[attr-defined]
+        lines.append(
+            f"  {event['at'][:19]}  {event['phase'] or '-':<11} {event['event']:<18} {event['message']}"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Run the command line."""
+    args = _parser().parse_args(argv)
+    quiet = args.command == "demo" and not args.verbose
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING if quiet else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
+    try:
+        code = asyncio.run(_dispatch(args))
+    except errors.FluxError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        code = 2
+    sys.exit(code)
+
+
+if __name__ == "__main__":
+    main()

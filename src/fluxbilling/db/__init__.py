@@ -1,0 +1,8 @@
+"""Storage: the table definitions, the database handle and the migrations."""
+
+from __future__ import annotations
+
+from fluxbilling.db import schema
+from fluxbilling.db.database import Database
+
+__all__ = ["Database", "schema"]

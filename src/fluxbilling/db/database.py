@@ -1,0 +1,127 @@
+"""The database handle: one async engine, dialect quirks and the database clock.
+
+SQLite runs in WAL mode with a busy timeout and every transaction starts with
+`BEGIN IMMEDIATE`, so a writer takes the lock up front instead of failing on upgrade;
+PostgreSQL uses row locks (`FOR UPDATE SKIP LOCKED`) and LISTEN/NOTIFY.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.pool import NullPool
+
+__all__ = ["Database", "normalise_url"]
+
+
+def normalise_url(url: str) -> str:
+    """Map the URLs operators type to the async drivers we ship.
+
+    Examples:
+        >>> normalise_url("postgresql://u@h/db")
+        'postgresql+asyncpg://u@h/db'
+        >>> normalise_url("sqlite:///x.db")
+        'sqlite+aiosqlite:///x.db'
+    """
+    if url.startswith(("postgresql://", "postgres://")):
+        return "postgresql+asyncpg://" + url.split("://", 1)[1]
+    if url.startswith("sqlite://"):
+        return "sqlite+aiosqlite://" + url.split("://", 1)[1]
+    return url
+
+
+class Database:
+    """An async engine plus the few statements that differ per dialect."""
+
+    def __init__(self, url: str, *, pool_size: int = 5) -> None:
+        self.url = normalise_url(url)
+        parsed = make_url(self.url)
+        self.dialect = parsed.get_backend_name()
+        if self.dialect not in ("sqlite", "postgresql"):
+            msg = f"unsupported database {self.dialect!r}: use sqlite or postgresql"
+            raise ValueError(msg)
+        kwargs: dict[str, Any] = {}
+        if self.is_sqlite:
+            if parsed.database and parsed.database != ":memory:":
+                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            kwargs["poolclass"] = NullPool if parsed.database == ":memory:" else None
+            kwargs = {k: v for k, v in kwargs.items() if v is not None}
+            kwargs["connect_args"] = {"timeout": 30}
+        else:
+            kwargs["pool_size"] = pool_size
+            kwargs["max_overflow"] = pool_size
+            kwargs["pool_pre_ping"] = False
+        self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
+        if self.is_sqlite:
+            _configure_sqlite(self.engine)
+
+    @property
+    def is_sqlite(self) -> bool:
+        """Whether this is the embedded SQLite database."""
+        return self.dialect == "sqlite"
+
+    @asynccontextmanager
+    async def begin(self) -> AsyncIterator[AsyncConnection]:
+        """A write transaction (`BEGIN IMMEDIATE` on SQLite), committed on success."""
+        async with self.engine.begin() as conn:
+            yield conn
+
+    @asynccontextmanager
+    async def connect(self) -> AsyncIterator[AsyncConnection]:
+        """A connection for reads; statements run in their own implicit transaction."""
+        async with self.engine.connect() as conn:
+            yield conn
+
+    def now(self, offset_seconds: float = 0.0) -> sa.ColumnElement[Any]:
+        """The database clock, plus an offset, as a SQL expression of our UTC column type."""
+        from fluxbilling.db.schema import UtcDateTime
+
+        if self.is_sqlite:
+            expr: sa.ColumnElement[Any] = sa.func.strftime(
+                "%Y-%m-%d %H:%M:%f000", "now", f"{offset_seconds:+.6f} seconds"
+            )
+        elif offset_seconds:
+            expr = sa.func.clock_timestamp() + sa.func.make_interval(
+                0, 0, 0, 0, 0, 0, sa.literal(offset_seconds, sa.Float())
+            )
+        else:
+            expr = sa.func.clock_timestamp()
+        return sa.type_coerce(expr, UtcDateTime())
+
+    def insert_ignore(self, table: sa.Table) -> Any:
+        """`INSERT … ON CONFLICT DO NOTHING` for this dialect (use `.values(...)` on it)."""
+        if self.is_sqlite:
+            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+            return sqlite_insert(table).on_conflict_do_nothing()
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(table).on_conflict_do_nothing()
+
+    async def dispose(self) -> None:
+        """Close every pooled connection."""
+        await self.engine.dispose()
+
+
+def _configure_sqlite(engine: AsyncEngine) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy, not the driver, emit BEGIN (so it can be BEGIN IMMEDIATE).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")

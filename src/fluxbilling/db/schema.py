@@ -1,0 +1,369 @@
+"""Every table, as SQLAlchemy Core metadata; the same columns on SQLite and PostgreSQL.
+
+Migrations in `db/migrations` are written from this file; a test compares the migrated
+database with it, so the two cannot drift.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+
+__all__ = ["UtcDateTime", "metadata"]
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC datetime on both dialects (SQLite stores naive UTC text)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            msg = "naive datetime given to a UTC column"
+            raise ValueError(msg)
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if isinstance(value, str):  # raw SQL on SQLite returns text
+            value = datetime.fromisoformat(value)
+        assert isinstance(value, datetime)  # noqa: S101 - driver contract
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+JSON = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+
+
+def _id() -> sa.Column[int]:
+    return sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True)
+
+
+def _fk(name: str, target: str, *, nullable: bool = False) -> sa.Column[int]:
+    return sa.Column(
+        name,
+        sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+        sa.ForeignKey(target),
+        nullable=nullable,
+        index=True,
+    )
+
+
+def _created() -> sa.Column[datetime]:
+    return sa.Column("created_at", UtcDateTime(), nullable=False, server_default=sa.func.now())
+
+
+customers = sa.Table(
+    "customers",
+    metadata,
+    _id(),
+    sa.Column("email", sa.String(320), nullable=False, unique=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    _created(),
+)
+
+locations = sa.Table(
+    "locations",
+    metadata,
+    _id(),
+    sa.Column("code", sa.String(64), nullable=False, unique=True),
+    sa.Column("name", sa.String(200), nullable=False),
+)
+
+subnets = sa.Table(
+    "subnets",
+    metadata,
+    _id(),
+    _fk("location_id", "locations.id"),
+    sa.Column("cidr", sa.String(64), nullable=False, unique=True),
+    sa.Column("gateway", sa.String(64), nullable=False),
+    sa.Column("dns_servers", JSON, nullable=False),
+    sa.Column("reverse_zone", sa.String(255), nullable=False),
+)
+
+hosts = sa.Table(
+    "hosts",
+    metadata,
+    _id(),
+    _fk("location_id", "locations.id"),
+    _fk("subnet_id", "subnets.id", nullable=True),
+    sa.Column("name", sa.String(200), nullable=False, unique=True),
+    sa.Column("status", sa.String(32), nullable=False, server_default="active"),
+    sa.Column("external_ref", sa.String(200), nullable=True),
+    sa.Column("ram_mb_total", sa.Integer(), nullable=False),
+    sa.Column("ram_mb_used", sa.Integer(), nullable=False, server_default="0"),
+    sa.Column("vcpus_total", sa.Integer(), nullable=False),
+    sa.Column("vcpus_used", sa.Integer(), nullable=False, server_default="0"),
+    sa.Column("disk_gb_total", sa.Integer(), nullable=False),
+    sa.Column("disk_gb_used", sa.Integer(), nullable=False, server_default="0"),
+    sa.CheckConstraint("ram_mb_used >= 0 AND ram_mb_used <= ram_mb_total", name="ram_fits"),
+    sa.CheckConstraint("vcpus_used >= 0 AND vcpus_used <= vcpus_total", name="vcpus_fit"),
+    sa.CheckConstraint("disk_gb_used >= 0 AND disk_gb_used <= disk_gb_total", name="disk_fits"),
+)
+
+images = sa.Table(
+    "images",
+    metadata,
+    _id(),
+    sa.Column("slug", sa.String(100), nullable=False, unique=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("os_family", sa.String(32), nullable=False),
+    sa.Column("source_url", sa.String(1000), nullable=False),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("status", sa.String(32), nullable=False, server_default="active"),
+    sa.Column("external_ref", sa.String(200), nullable=True),
+    sa.Column("user_data_template", sa.Text(), nullable=True),
+)
+
+connections = sa.Table(
+    "connections",
+    metadata,
+    _id(),
+    sa.Column("name", sa.String(100), nullable=False, unique=True),
+    sa.Column("type", sa.String(100), nullable=False),
+    sa.Column("base_url", sa.String(1000), nullable=False),
+    sa.Column("settings", JSON, nullable=False),
+    sa.Column("secrets_sealed", sa.Text(), nullable=False),
+    _created(),
+)
+
+plugin_versions = sa.Table(
+    "plugin_versions",
+    metadata,
+    _id(),
+    sa.Column("slug", sa.String(100), nullable=False),
+    sa.Column("version", sa.Integer(), nullable=False),
+    sa.Column("document", JSON, nullable=False),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("source", sa.String(32), nullable=False),
+    _created(),
+    sa.UniqueConstraint("slug", "version", name="uq_plugin_versions_slug_version"),
+)
+
+products = sa.Table(
+    "products",
+    metadata,
+    _id(),
+    sa.Column("slug", sa.String(100), nullable=False, unique=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("service_type", sa.String(32), nullable=False),
+    _fk("location_id", "locations.id"),
+    _fk("image_id", "images.id"),
+    _fk("connection_id", "connections.id"),
+    sa.Column("plugin_slug", sa.String(100), nullable=False),
+    sa.Column("ram_mb", sa.Integer(), nullable=False),
+    sa.Column("vcpus", sa.Integer(), nullable=False),
+    sa.Column("disk_gb", sa.Integer(), nullable=False),
+    sa.Column("price_minor", sa.BigInteger(), nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("options", JSON, nullable=False),
+)
+
+orders = sa.Table(
+    "orders",
+    metadata,
+    _id(),
+    _fk("customer_id", "customers.id"),
+    _fk("product_id", "products.id"),
+    sa.Column("hostname", sa.String(253), nullable=False, unique=True),
+    sa.Column("state", sa.String(32), nullable=False),
+    _created(),
+    sa.Column("updated_at", UtcDateTime(), nullable=False, server_default=sa.func.now()),
+)
+
+invoices = sa.Table(
+    "invoices",
+    metadata,
+    _id(),
+    _fk("order_id", "orders.id"),
+    sa.Column("amount_minor", sa.BigInteger(), nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("status", sa.String(32), nullable=False),
+    sa.Column("gateway", sa.String(32), nullable=True),
+    sa.Column("gateway_ref", sa.String(255), nullable=True, unique=True),
+    sa.Column("paid_at", UtcDateTime(), nullable=True),
+    _created(),
+    sa.CheckConstraint("amount_minor >= 0", name="amount_not_negative"),
+)
+
+payments = sa.Table(
+    "payments",
+    metadata,
+    _id(),
+    _fk("invoice_id", "invoices.id"),
+    sa.Column("gateway", sa.String(32), nullable=False),
+    sa.Column("gateway_payment_id", sa.String(255), nullable=False),
+    sa.Column("amount_minor", sa.BigInteger(), nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False),
+    _created(),
+    sa.UniqueConstraint("gateway", "gateway_payment_id", name="uq_payments_gateway_payment"),
+)
+
+webhook_events = sa.Table(
+    "webhook_events",
+    metadata,
+    _id(),
+    sa.Column("gateway", sa.String(32), nullable=False),
+    sa.Column("received_at", UtcDateTime(), nullable=False, server_default=sa.func.now()),
+    sa.Column("remote_addr", sa.String(64), nullable=True),
+    sa.Column("headers", JSON, nullable=False),
+    sa.Column("body", sa.LargeBinary(), nullable=False),
+    sa.Column("event_id", sa.String(255), nullable=True, index=True),
+    sa.Column("event_type", sa.String(100), nullable=True),
+    _fk("invoice_id", "invoices.id", nullable=True),
+    sa.Column("verification", sa.String(32), nullable=False, server_default="pending"),
+    sa.Column("outcome", sa.String(32), nullable=True),
+    sa.Column("error", sa.Text(), nullable=True),
+)
+
+processed_events = sa.Table(
+    "processed_events",
+    metadata,
+    sa.Column("gateway", sa.String(32), primary_key=True),
+    sa.Column("event_id", sa.String(255), primary_key=True),
+    _fk("delivery_id", "webhook_events.id"),
+    _created(),
+)
+
+services = sa.Table(
+    "services",
+    metadata,
+    _id(),
+    _fk("order_id", "orders.id"),
+    sa.Column("status", sa.String(32), nullable=False),
+    _fk("host_id", "hosts.id", nullable=True),
+    sa.Column("plugin_slug", sa.String(100), nullable=True),
+    sa.Column("plugin_version", sa.Integer(), nullable=True),
+    sa.Column("external_id", sa.String(255), nullable=True),
+    sa.Column("service_data", JSON, nullable=False),
+    sa.Column("root_password_sealed", sa.Text(), nullable=True),
+    _created(),
+    sa.Column("updated_at", UtcDateTime(), nullable=False, server_default=sa.func.now()),
+    sa.UniqueConstraint("order_id", name="uq_services_order_id"),
+)
+
+ip_addresses = sa.Table(
+    "ip_addresses",
+    metadata,
+    _id(),
+    _fk("subnet_id", "subnets.id"),
+    sa.Column("address", sa.String(64), nullable=False),
+    _fk("order_id", "orders.id", nullable=True),
+    _fk("service_id", "services.id", nullable=True),
+    sa.Column("state", sa.String(32), nullable=False),
+    sa.Column("assigned_at", UtcDateTime(), nullable=True),
+    sa.UniqueConstraint("subnet_id", "address", name="uq_ip_addresses_subnet_address"),
+    sa.UniqueConstraint("order_id", name="uq_ip_addresses_order_id"),
+)
+
+dns_records = sa.Table(
+    "dns_records",
+    metadata,
+    _id(),
+    sa.Column("zone", sa.String(255), nullable=False),
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("type", sa.String(16), nullable=False),
+    sa.Column("content", sa.String(1000), nullable=False),
+    sa.Column("ttl", sa.Integer(), nullable=False),
+    sa.UniqueConstraint("name", "type", name="uq_dns_records_name_type"),
+)
+
+runs = sa.Table(
+    "runs",
+    metadata,
+    _id(),
+    _fk("order_id", "orders.id"),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("dedupe_key", sa.String(255), nullable=False, unique=True),
+    sa.Column("state", sa.String(32), nullable=False),
+    sa.Column("phase", sa.String(32), nullable=False),
+    sa.Column("attempt", sa.Integer(), nullable=False, server_default="0"),
+    sa.Column("next_run_at", UtcDateTime(), nullable=False),
+    sa.Column("phase_started_at", UtcDateTime(), nullable=False),
+    sa.Column("wait_reason", sa.String(500), nullable=True),
+    sa.Column("lease_owner", sa.String(200), nullable=True),
+    sa.Column("lease_token", sa.BigInteger(), nullable=False, server_default="0"),
+    sa.Column("lease_expires_at", UtcDateTime(), nullable=True),
+    sa.Column("last_error", JSON, nullable=True),
+    sa.Column("last_upstream", JSON, nullable=True),
+    _created(),
+    sa.Column("updated_at", UtcDateTime(), nullable=False, server_default=sa.func.now()),
+    sa.Column("finished_at", UtcDateTime(), nullable=True),
+    sa.Index("ix_runs_claim", "state", "next_run_at"),
+)
+
+phase_checkpoints = sa.Table(
+    "phase_checkpoints",
+    metadata,
+    _id(),
+    _fk("run_id", "runs.id"),
+    sa.Column("phase", sa.String(32), nullable=False),
+    sa.Column("correlation_key", sa.String(255), nullable=False, unique=True),
+    sa.Column("status", sa.String(32), nullable=False),
+    sa.Column("output", JSON, nullable=True),
+    sa.Column("cursor", JSON, nullable=True),
+    sa.Column("upstream_ref", sa.String(255), nullable=True),
+    _created(),
+    sa.Column("updated_at", UtcDateTime(), nullable=False, server_default=sa.func.now()),
+)
+
+activity_log = sa.Table(
+    "activity_log",
+    metadata,
+    _id(),
+    _fk("order_id", "orders.id"),
+    _fk("run_id", "runs.id", nullable=True),
+    sa.Column("event", sa.String(64), nullable=False),
+    sa.Column("phase", sa.String(32), nullable=True),
+    sa.Column("message", sa.Text(), nullable=False),
+    sa.Column("data", JSON, nullable=False),
+    sa.Column("lease_token", sa.BigInteger(), nullable=True),
+    sa.Column("worker", sa.String(200), nullable=True),
+    sa.Column("created_at", UtcDateTime(), nullable=False, server_default=sa.func.now()),
+)
+
+workers = sa.Table(
+    "workers",
+    metadata,
+    sa.Column("id", sa.String(200), primary_key=True),
+    sa.Column("hostname", sa.String(255), nullable=False),
+    sa.Column("pid", sa.Integer(), nullable=False),
+    sa.Column("state", sa.String(32), nullable=False),
+    sa.Column("started_at", UtcDateTime(), nullable=False, server_default=sa.func.now()),
+    sa.Column("heartbeat_at", UtcDateTime(), nullable=False, server_default=sa.func.now()),
+)
+
+outgoing_mail = sa.Table(
+    "outgoing_mail",
+    metadata,
+    _id(),
+    _fk("order_id", "orders.id"),
+    sa.Column("template", sa.String(100), nullable=False),
+    sa.Column("to_addr", sa.String(320), nullable=False),
+    sa.Column("subject", sa.String(500), nullable=False),
+    sa.Column("body_masked", sa.Text(), nullable=False),
+    sa.Column("message_id", sa.String(255), nullable=False, unique=True),
+    sa.Column("status", sa.String(32), nullable=False),
+    sa.Column("sent_at", UtcDateTime(), nullable=True),
+    _created(),
+    sa.UniqueConstraint("order_id", "template", name="uq_outgoing_mail_order_template"),
+)

@@ -1,0 +1,285 @@
+"""The one boundary where failures of systems we call become our error taxonomy.
+
+`upstream_call(...)` maps foreign exceptions (httpx, OS errors) and `classify_response(...)`
+maps HTTP statuses; both are used by the flow engine's `http` node and by native drivers.
+`UpstreamHttp` is the HTTP client every driver uses: it only reaches its connection's base
+URL, records the last request/response (redacted) for the operator console, and
+classifies every failure here.
+
+| Signal                                              | Class     |
+|-----------------------------------------------------|-----------|
+| timeouts, connection refused/reset, DNS failure     | transient |
+| 408, 425, 429 (Retry-After honoured), 500, 502-504  | transient |
+| other 4xx, TLS verification failure                 | permanent |
+| anything else raised inside the block               | invariant |
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import httpx
+
+from fluxbilling import errors
+from fluxbilling.drivers.redaction import Redactor
+
+__all__ = [
+    "TRANSIENT_STATUSES",
+    "Exchange",
+    "ExchangeRecorder",
+    "UpstreamHttp",
+    "classify_response",
+    "parse_retry_after",
+    "upstream_call",
+]
+
+TRANSIENT_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
+_BODY_LIMIT = 4096
+
+
+def parse_retry_after(value: str | None, *, now_epoch: float | None = None) -> float | None:
+    """Seconds to wait from a `Retry-After` header (delta-seconds or HTTP date).
+
+    Examples:
+        >>> parse_retry_after("7")
+        7.0
+        >>> parse_retry_after(None) is None
+        True
+    """
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if now_epoch is None:
+        return None
+    return max(0.0, when.timestamp() - now_epoch)
+
+
+def classify_response(
+    upstream: str, operation: str, status: int, body: str, retry_after: float | None = None
+) -> errors.UpstreamError:
+    """The taxonomy error for a failed HTTP response."""
+    snippet = body[:500]
+    cls: type[errors.UpstreamError] = (
+        errors.TransientUpstreamError
+        if status in TRANSIENT_STATUSES
+        else errors.PermanentUpstreamError
+    )
+    return cls(
+        f"{upstream}: {operation} failed with HTTP {status}: {snippet}".strip(),
+        upstream=upstream,
+        operation=operation,
+        status=status,
+        retry_after=retry_after,
+    )
+
+
+@contextmanager
+def upstream_call(upstream: str, operation: str) -> Iterator[None]:
+    """Map foreign exceptions raised in the block to the taxonomy, chaining the cause.
+
+    Taxonomy errors pass through unchanged. Anything unclassified is our bug.
+    """
+    try:
+        yield
+    except errors.FluxError:
+        raise
+    except httpx.TimeoutException as exc:
+        raise errors.TransientUpstreamError(
+            f"{upstream}: {operation} timed out", upstream=upstream, operation=operation
+        ) from exc
+    except httpx.ConnectError as exc:
+        if "CERTIFICATE_VERIFY_FAILED" in str(exc):
+            raise errors.PermanentUpstreamError(
+                f"{upstream}: {operation}: TLS verification failed",
+                upstream=upstream,
+                operation=operation,
+            ) from exc
+        raise errors.TransientUpstreamError(
+            f"{upstream}: {operation}: cannot connect ({type(exc).__name__})",
+            upstream=upstream,
+            operation=operation,
+        ) from exc
+    except (httpx.TransportError, ConnectionError, OSError) as exc:
+        raise errors.TransientUpstreamError(
+            f"{upstream}: {operation}: transport error ({type(exc).__name__})",
+            upstream=upstream,
+            operation=operation,
+        ) from exc
+    except Exception as exc:
+        raise errors.InvariantViolation(
+            f"{upstream}: {operation}: unexpected {type(exc).__name__}: {exc}",
+            upstream=upstream,
+            operation=operation,
+        ) from exc
+
+
+@dataclass(slots=True)
+class Exchange:
+    """One request/response pair, already redacted."""
+
+    upstream: str
+    operation: str
+    method: str
+    url: str
+    request_headers: dict[str, str]
+    request_body: Any
+    status: int | None = None
+    response_headers: dict[str, str] = field(default_factory=dict)
+    response_body: Any = None
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form, stored as a run's `last_upstream`."""
+        return {
+            "upstream": self.upstream,
+            "operation": self.operation,
+            "request": {
+                "method": self.method,
+                "url": self.url,
+                "headers": self.request_headers,
+                "body": self.request_body,
+            },
+            "response": {
+                "status": self.status,
+                "headers": self.response_headers,
+                "body": self.response_body,
+            },
+            "error": self.error,
+        }
+
+
+class ExchangeRecorder:
+    """Keeps the last exchange of a step, for `runs.last_upstream`."""
+
+    def __init__(self) -> None:
+        self.last: Exchange | None = None
+
+    def record(self, exchange: Exchange) -> None:
+        """Remember `exchange` as the latest one."""
+        self.last = exchange
+
+
+def _decode(content: bytes) -> Any:
+    text = content[:_BODY_LIMIT].decode("utf-8", errors="replace")
+    try:
+        return json.loads(content) if len(content) <= _BODY_LIMIT else text
+    except ValueError:
+        return text
+
+
+class UpstreamHttp:
+    """An HTTP client bound to one connection's base URL, with redaction and classification.
+
+    Args:
+        upstream: name used in errors and activity rows (the connection name).
+        base_url: the only origin and path prefix this client may reach.
+        headers: default headers (authentication lives here).
+        secrets: values to redact wherever they appear.
+        transport: optional httpx transport (an ASGI app or a MockTransport in tests).
+        timeout: seconds per request.
+        recorder: where the last exchange is kept.
+    """
+
+    def __init__(
+        self,
+        upstream: str,
+        base_url: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        secrets: list[str] | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        timeout: float = 10.0,
+        recorder: ExchangeRecorder | None = None,
+    ) -> None:
+        self.upstream = upstream
+        self.base_url = base_url if base_url.endswith("/") else base_url + "/"
+        self._base = urlsplit(self.base_url)
+        self.redactor = Redactor(secrets or [])
+        self.recorder = recorder or ExchangeRecorder()
+        self._client = httpx.AsyncClient(
+            headers=dict(headers or {}), transport=transport, timeout=timeout
+        )
+
+    def resolve(self, path: str) -> str:
+        """The absolute URL for `path`, refused unless it stays under the base URL."""
+        url = urljoin(self.base_url, path.lstrip("/"))
+        parts = urlsplit(url)
+        same_origin = (parts.scheme, parts.netloc) == (self._base.scheme, self._base.netloc)
+        normalised = "/" + "/".join(p for p in parts.path.split("/") if p not in ("", "."))
+        if (
+            not same_origin
+            or ".." in parts.path.split("/")
+            or not (normalised + "/").startswith(self._base.path)
+        ):
+            raise errors.PermanentUpstreamError(
+                f"{self.upstream}: path {path!r} leaves the connection's base URL",
+                upstream=self.upstream,
+                operation="resolve url",
+            )
+        return url
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        operation: str,
+        json_body: Any = None,
+        params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        expected: frozenset[int] | None = None,
+    ) -> httpx.Response:
+        """Send one request; raise a taxonomy error unless the status is expected (2xx)."""
+        url = self.resolve(path)
+        exchange = Exchange(
+            upstream=self.upstream,
+            operation=operation,
+            method=method.upper(),
+            url=self.redactor.text(url),
+            request_headers=self.redactor.headers(
+                {**dict(self._client.headers), **dict(headers or {})}
+            ),
+            request_body=self.redactor.value(json_body),
+        )
+        self.recorder.record(exchange)
+        with upstream_call(self.upstream, operation):
+            try:
+                response = await self._client.request(
+                    method, url, json=json_body, params=params, headers=headers
+                )
+            except httpx.HTTPError as exc:
+                exchange.error = type(exc).__name__
+                raise
+        exchange.status = response.status_code
+        exchange.response_headers = self.redactor.headers(dict(response.headers))
+        exchange.response_body = self.redactor.value(_decode(response.content))
+        ok = (
+            response.status_code in expected
+            if expected is not None
+            else 200 <= response.status_code < 300
+        )
+        if not ok:
+            raise classify_response(
+                self.upstream,
+                operation,
+                response.status_code,
+                self.redactor.text(response.text),
+                parse_retry_after(response.headers.get("retry-after")),
+            )
+        return response
+
+    async def aclose(self) -> None:
+        """Close the underlying connection pool."""
+        await self._client.aclose()

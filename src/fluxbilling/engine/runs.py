@@ -1,0 +1,528 @@
+"""Runs: enqueue, claim with a lease, fenced writes, checkpoints and operator actions.
+
+Every write a worker makes goes through `RunStore.fenced(claim)`, whose first statement is
+`UPDATE runs SET lease_expires_at = now + lease WHERE id = :id AND lease_token = :token AND
+state = 'running'`. Zero rows means another worker owns the run now (or an operator
+cancelled it): `LeaseLost` is raised, the transaction rolls back and the worker drops its
+result. On PostgreSQL that statement also row-locks the run until commit; on SQLite the
+whole transaction holds the database write lock (`BEGIN IMMEDIATE`).
+
+Claiming is one statement: PostgreSQL `UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP
+LOCKED)`, SQLite the same inside `BEGIN IMMEDIATE`. Runnable rows and rows whose lease
+expired are both claimable; the claim bumps `lease_token`. Times are the database clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from fluxbilling import errors
+from fluxbilling.db import Database, schema
+from fluxbilling.engine import activity, policy
+from fluxbilling.engine.outcome import Pending
+from fluxbilling.orders.pipeline import OrderState, Phase, RunState, correlation_key, next_phase
+
+__all__ = ["Claim", "LeaseLost", "RunStore"]
+
+runs = schema.runs
+checkpoints = schema.phase_checkpoints
+NOTIFY_CHANNEL = "fluxbilling_runs"
+
+
+class LeaseLost(errors.FluxError):
+    """The run's lease is no longer ours; this worker's result was dropped."""
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """A run this worker holds the lease of, at one phase."""
+
+    run_id: int
+    order_id: int
+    kind: str
+    phase: Phase
+    attempt: int
+    lease_token: int
+    phase_started_at: datetime
+    worker: str
+
+    @property
+    def correlation_key(self) -> str:
+        """`<order id>:<phase>` — the idempotency key of this phase."""
+        return correlation_key(self.order_id, self.phase)
+
+
+class RunStore:
+    """All reads and writes of runs and checkpoints.
+
+    Args:
+        db: the database.
+        lease_seconds: how long a claim (or a fenced write) keeps the run.
+    """
+
+    def __init__(self, db: Database, *, lease_seconds: float = 30.0) -> None:
+        self.db = db
+        self.lease_seconds = lease_seconds
+
+    # -- enqueue ---------------------------------------------------------------------------
+
+    async def enqueue(
+        self,
+        conn: AsyncConnection,
+        order_id: int,
+        *,
+        kind: str = "provision",
+        phase: Phase,
+        completed: Mapping[Phase, Mapping[str, Any]] | None = None,
+    ) -> int:
+        """Insert the run of an order inside the caller's transaction (one per order and kind).
+
+        Args:
+            conn: the caller's transaction (the one that made the order runnable).
+            order_id: the order.
+            kind: the run's kind; one run per order and kind.
+            phase: the first phase the worker executes.
+            completed: phases the caller's transaction itself completed (billing, done by
+                the webhook), each with its output; they get their checkpoint and
+                `phase_completed` row here, atomically with the run.
+        """
+        now = self.db.now()
+        result = await conn.execute(
+            runs.insert()
+            .values(
+                order_id=order_id,
+                kind=kind,
+                dedupe_key=f"{order_id}:{kind}",
+                state=RunState.QUEUED,
+                phase=phase,
+                next_run_at=now,
+                phase_started_at=now,
+            )
+            .returning(runs.c.id)
+        )
+        run_id = int(result.scalar_one())
+        for done_phase, output in (completed or {}).items():
+            await conn.execute(
+                checkpoints.insert().values(
+                    run_id=run_id,
+                    phase=done_phase,
+                    correlation_key=correlation_key(order_id, done_phase),
+                    status="done",
+                    output=dict(output),
+                )
+            )
+            await activity.record(
+                conn,
+                order_id,
+                "phase_completed",
+                f"{done_phase.value} completed",
+                run_id=run_id,
+                phase=done_phase,
+                data=output,
+            )
+        if not self.db.is_sqlite:
+            await conn.execute(sa.select(sa.func.pg_notify(NOTIFY_CHANNEL, str(run_id))))
+        return run_id
+
+    # -- claim and fence -------------------------------------------------------------------
+
+    async def claim(self, worker: str, limit: int = 1) -> list[Claim]:
+        """Lease up to `limit` runnable runs (or runs whose lease expired) for `worker`."""
+        now = self.db.now()
+        runnable = sa.or_(
+            sa.and_(runs.c.state == RunState.QUEUED, runs.c.next_run_at <= now),
+            sa.and_(runs.c.state == RunState.RUNNING, runs.c.lease_expires_at < now),
+        )
+        pick = sa.select(runs.c.id).where(runnable).order_by(runs.c.next_run_at).limit(limit)
+        if not self.db.is_sqlite:
+            pick = pick.with_for_update(skip_locked=True)
+        stmt = (
+            runs.update()
+            .where(runs.c.id.in_(pick.scalar_subquery()))
+            .values(
+                state=RunState.RUNNING,
+                lease_owner=worker,
+                lease_token=runs.c.lease_token + 1,
+                lease_expires_at=self.db.now(self.lease_seconds),
+                updated_at=now,
+            )
+            .returning(
+                runs.c.id,
+                runs.c.order_id,
+                runs.c.kind,
+                runs.c.phase,
+                runs.c.attempt,
+                runs.c.lease_token,
+                runs.c.phase_started_at,
+            )
+        )
+        async with self.db.begin() as conn:
+            rows = (await conn.execute(stmt)).all()
+            if rows:
+                await conn.execute(
+                    schema.orders.update()
+                    .where(
+                        schema.orders.c.id.in_([r.order_id for r in rows]),
+                        schema.orders.c.state == OrderState.PROVISIONING_PENDING,
+                    )
+                    .values(state=OrderState.PROVISIONING, updated_at=now)
+                )
+        return [
+            Claim(
+                run_id=r.id,
+                order_id=r.order_id,
+                kind=r.kind,
+                phase=Phase(r.phase),
+                attempt=r.attempt,
+                lease_token=r.lease_token,
+                phase_started_at=r.phase_started_at,
+                worker=worker,
+            )
+            for r in rows
+        ]
+
+    @asynccontextmanager
+    async def fenced(self, claim: Claim) -> AsyncIterator[AsyncConnection]:
+        """A transaction that only commits while `claim` still holds the lease."""
+        async with self.db.begin() as conn:
+            result = await conn.execute(
+                runs.update()
+                .where(
+                    runs.c.id == claim.run_id,
+                    runs.c.lease_token == claim.lease_token,
+                    runs.c.state == RunState.RUNNING,
+                )
+                .values(lease_expires_at=self.db.now(self.lease_seconds))
+            )
+            if result.rowcount != 1:
+                raise LeaseLost(run_id=claim.run_id, lease_token=claim.lease_token)
+            yield conn
+
+    async def renew(self, claim: Claim) -> None:
+        """Extend the lease (heartbeat); raises `LeaseLost` when it is gone."""
+        async with self.fenced(claim):
+            pass
+
+    # -- checkpoints -----------------------------------------------------------------------
+
+    async def cursor(self, claim: Claim) -> Mapping[str, Any] | None:
+        """The cursor a Pending attempt of this phase left behind, if any."""
+        async with self.db.connect() as conn:
+            row = (
+                await conn.execute(
+                    sa.select(checkpoints.c.cursor, checkpoints.c.status).where(
+                        checkpoints.c.correlation_key == claim.correlation_key
+                    )
+                )
+            ).first()
+        if row is None or row.status != "waiting":
+            return None
+        value: Mapping[str, Any] | None = row.cursor
+        return value
+
+    async def _save_checkpoint(self, conn: AsyncConnection, claim: Claim, **values: Any) -> None:
+        now = self.db.now()
+        result = await conn.execute(
+            checkpoints.update()
+            .where(checkpoints.c.correlation_key == claim.correlation_key)
+            .values(updated_at=now, **values)
+        )
+        if result.rowcount == 0:
+            await conn.execute(
+                checkpoints.insert().values(
+                    run_id=claim.run_id,
+                    phase=claim.phase,
+                    correlation_key=claim.correlation_key,
+                    **values,
+                )
+            )
+
+    # -- phase transitions (all fenced) ----------------------------------------------------
+
+    async def complete_phase(
+        self,
+        conn: AsyncConnection,
+        claim: Claim,
+        output: Mapping[str, Any],
+        *,
+        upstream_ref: str | None = None,
+    ) -> Claim | None:
+        """Record the phase done and advance; returns the next phase's claim, or None at the end."""
+        await self._save_checkpoint(
+            conn, claim, status="done", output=dict(output), cursor=None, upstream_ref=upstream_ref
+        )
+        await activity.record(
+            conn,
+            claim.order_id,
+            "phase_completed",
+            f"{claim.phase.value} completed",
+            run_id=claim.run_id,
+            phase=claim.phase,
+            data={"attempt": claim.attempt + 1, "upstream_ref": upstream_ref},
+            lease_token=claim.lease_token,
+            worker=claim.worker,
+        )
+        now = self.db.now()
+        following = next_phase(claim.phase)
+        if following is None:
+            await conn.execute(
+                runs.update()
+                .where(runs.c.id == claim.run_id)
+                .values(
+                    state=RunState.COMPLETED,
+                    finished_at=now,
+                    updated_at=now,
+                    lease_owner=None,
+                    lease_expires_at=None,
+                    wait_reason=None,
+                    last_error=None,
+                )
+            )
+            return None
+        result = await conn.execute(
+            runs.update()
+            .where(runs.c.id == claim.run_id)
+            .values(
+                phase=following,
+                attempt=0,
+                phase_started_at=now,
+                next_run_at=now,
+                updated_at=now,
+                wait_reason=None,
+                last_error=None,
+            )
+            .returning(runs.c.phase_started_at)
+        )
+        return replace(claim, phase=following, attempt=0, phase_started_at=result.scalar_one())
+
+    async def wait(self, claim: Claim, pending: Pending) -> None:
+        """Store a Pending cursor and release the run until `check_after` has passed."""
+        async with self.fenced(claim) as conn:
+            await self._save_checkpoint(conn, claim, status="waiting", cursor=dict(pending.cursor))
+            previous = (
+                await conn.execute(sa.select(runs.c.wait_reason).where(runs.c.id == claim.run_id))
+            ).scalar_one()
+            note = pending.note or f"waiting for {claim.phase.value}"
+            await self._release(
+                conn, claim, next_in=pending.check_after.total_seconds(), wait_reason=note
+            )
+            if note != previous:
+                await activity.record(
+                    conn,
+                    claim.order_id,
+                    "phase_waiting",
+                    note,
+                    run_id=claim.run_id,
+                    phase=claim.phase,
+                    lease_token=claim.lease_token,
+                    worker=claim.worker,
+                )
+
+    async def _release(
+        self, conn: AsyncConnection, claim: Claim, *, next_in: float, **values: Any
+    ) -> None:
+        await conn.execute(
+            runs.update()
+            .where(runs.c.id == claim.run_id)
+            .values(
+                state=RunState.QUEUED,
+                next_run_at=self.db.now(next_in),
+                lease_owner=None,
+                lease_expires_at=None,
+                updated_at=self.db.now(),
+                **values,
+            )
+        )
+
+    async def attempt_failed(
+        self,
+        claim: Claim,
+        error: BaseException,
+        decision: policy.Decision,
+        *,
+        now: datetime,
+        last_upstream: Mapping[str, Any] | None,
+    ) -> None:
+        """Apply a retry decision: back off, park for capacity, or fail the run."""
+        error_doc = (
+            error.to_dict()
+            if isinstance(error, errors.FluxError)
+            else {"code": type(error).__name__, "message": str(error), "details": {}}
+        )
+        async with self.fenced(claim) as conn:
+            common: dict[str, Any] = {"last_error": error_doc, "last_upstream": last_upstream}
+            if isinstance(decision, policy.Fail):
+                await self._fail(conn, claim, decision.reason, common)
+                return
+            delay = max(0.0, (decision.at - now).total_seconds())
+            if isinstance(decision, policy.Retry):
+                await self._release(
+                    conn,
+                    claim,
+                    next_in=delay,
+                    attempt=claim.attempt + 1,
+                    wait_reason=f"retrying: {decision.reason}",
+                    **common,
+                )
+                event, message = "phase_retry", f"attempt {claim.attempt + 1} failed, retrying"
+            else:
+                previous = (
+                    await conn.execute(
+                        sa.select(runs.c.wait_reason).where(runs.c.id == claim.run_id)
+                    )
+                ).scalar_one()
+                reason = f"no capacity: {decision.reason}"
+                await self._release(conn, claim, next_in=delay, wait_reason=reason, **common)
+                if previous == reason:
+                    return
+                event, message = "phase_parked", reason
+            await activity.record(
+                conn,
+                claim.order_id,
+                event,
+                message,
+                run_id=claim.run_id,
+                phase=claim.phase,
+                data={"error": error_doc, "retry_in_seconds": round(delay, 3)},
+                lease_token=claim.lease_token,
+                worker=claim.worker,
+            )
+
+    async def _fail(
+        self, conn: AsyncConnection, claim: Claim, reason: str, common: dict[str, Any]
+    ) -> None:
+        now = self.db.now()
+        await conn.execute(
+            runs.update()
+            .where(runs.c.id == claim.run_id)
+            .values(
+                state=RunState.FAILED,
+                wait_reason=reason,
+                lease_owner=None,
+                lease_expires_at=None,
+                updated_at=now,
+                **common,
+            )
+        )
+        await conn.execute(
+            schema.orders.update()
+            .where(schema.orders.c.id == claim.order_id)
+            .values(state=OrderState.FAILED, updated_at=now)
+        )
+        await activity.record(
+            conn,
+            claim.order_id,
+            "phase_failed",
+            f"{claim.phase.value} failed: {reason}",
+            run_id=claim.run_id,
+            phase=claim.phase,
+            data={"error": common["last_error"]},
+            lease_token=claim.lease_token,
+            worker=claim.worker,
+        )
+
+    # -- operator actions ------------------------------------------------------------------
+
+    async def _locked_run(self, conn: AsyncConnection, run_id: int) -> Any:
+        query = sa.select(runs).where(runs.c.id == run_id)
+        if not self.db.is_sqlite:
+            query = query.with_for_update()
+        row = (await conn.execute(query)).first()
+        if row is None:
+            raise errors.NotFound(f"run {run_id} does not exist", run_id=run_id)
+        return row
+
+    async def retry(self, run_id: int, *, from_phase: Phase | None = None, actor: str) -> None:
+        """Requeue a failed run at its failed phase, or at `from_phase`."""
+        async with self.db.begin() as conn:
+            row = await self._locked_run(conn, run_id)
+            if row.state != RunState.FAILED:
+                raise errors.Conflict(
+                    f"run {run_id} is {row.state}; only failed runs can be retried",
+                    run_id=run_id,
+                    state=row.state,
+                )
+            phase = from_phase or Phase(row.phase)
+            if phase == Phase.BILLING:
+                raise errors.Conflict("the billing phase cannot be re-run; the invoice is paid")
+            later = [p.value for p in Phase if list(Phase).index(p) >= list(Phase).index(phase)]
+            await conn.execute(
+                checkpoints.update()
+                .where(checkpoints.c.run_id == run_id, checkpoints.c.phase.in_(later))
+                .values(status="reset", cursor=None, updated_at=self.db.now())
+            )
+            await conn.execute(
+                runs.update()
+                .where(runs.c.id == run_id)
+                .values(
+                    state=RunState.QUEUED,
+                    phase=phase,
+                    attempt=0,
+                    phase_started_at=self.db.now(),
+                    next_run_at=self.db.now(),
+                    lease_token=runs.c.lease_token + 1,
+                    wait_reason=None,
+                    updated_at=self.db.now(),
+                )
+            )
+            await conn.execute(
+                schema.orders.update()
+                .where(schema.orders.c.id == row.order_id)
+                .values(state=OrderState.PROVISIONING_PENDING, updated_at=self.db.now())
+            )
+            await activity.record(
+                conn,
+                row.order_id,
+                "run_retried",
+                f"{actor} retried the run from {phase.value}",
+                run_id=run_id,
+                phase=phase,
+                data={"actor": actor, "previous_error": row.last_error},
+            )
+            if not self.db.is_sqlite:
+                await conn.execute(sa.select(sa.func.pg_notify(NOTIFY_CHANNEL, str(run_id))))
+
+    async def cancel(self, run_id: int, *, actor: str) -> None:
+        """Stop a run that has not completed; a worker holding it loses its lease."""
+        async with self.db.begin() as conn:
+            row = await self._locked_run(conn, run_id)
+            if row.state in (RunState.COMPLETED, RunState.CANCELLED):
+                raise errors.Conflict(
+                    f"run {run_id} is {row.state} and cannot be cancelled",
+                    run_id=run_id,
+                    state=row.state,
+                )
+            now = self.db.now()
+            await conn.execute(
+                runs.update()
+                .where(runs.c.id == run_id)
+                .values(
+                    state=RunState.CANCELLED,
+                    lease_token=runs.c.lease_token + 1,
+                    lease_owner=None,
+                    lease_expires_at=None,
+                    finished_at=now,
+                    updated_at=now,
+                )
+            )
+            await conn.execute(
+                schema.orders.update()
+                .where(schema.orders.c.id == row.order_id)
+                .values(state=OrderState.CANCELLED, updated_at=now)
+            )
+            await activity.record(
+                conn,
+                row.order_id,
+                "run_cancelled",
+                f"{actor} cancelled the run at {row.phase}",
+                run_id=run_id,
+                phase=row.phase,
+                data={"actor": actor},
+            )

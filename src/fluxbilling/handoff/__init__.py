@@ -1,0 +1,7 @@
+"""Handoff: telling the customer their service is ready (templates and mail)."""
+
+from __future__ import annotations
+
+from fluxbilling.handoff import mail, templates
+
+__all__ = ["mail", "templates"]

@@ -1,0 +1,49 @@
+"""Allocation phase: reserve a host's capacity and a primary address, atomically with the checkpoint."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from fluxbilling.allocation import reservation
+from fluxbilling.engine import activity
+from fluxbilling.engine.context import PhaseContext
+from fluxbilling.engine.outcome import Done, Outcome
+from fluxbilling.orders.phases.deps import PhaseDeps
+
+__all__ = ["AllocationPhase"]
+
+
+class AllocationPhase:
+    """Everything happens in `commit`: choosing and reserving must share one locked transaction."""
+
+    def __init__(self, deps: PhaseDeps) -> None:
+        self.deps = deps
+
+    async def execute(self, ctx: PhaseContext) -> Outcome:
+        """Nothing to do outside the database."""
+        return Done()
+
+    async def commit(
+        self, conn: AsyncConnection, ctx: PhaseContext, done: Done
+    ) -> Mapping[str, Any]:
+        """Choose and reserve; `CapacityExhausted` parks the run with the reason."""
+        from fluxbilling.orders import view as order_view
+
+        current = await order_view.load(conn, ctx.order_id)
+        reserved = await reservation.reserve(
+            conn, order_id=ctx.order_id, product=current.product, lock=not self.deps.db.is_sqlite
+        )
+        await activity.record(
+            conn,
+            ctx.order_id,
+            "capacity_reserved",
+            f"reserved {current.product['ram_mb']} MB / {current.product['vcpus']} vCPU / "
+            f"{current.product['disk_gb']} GB on {reserved.host_name}, address {reserved.address}",
+            run_id=ctx.claim.run_id,
+            phase=ctx.claim.phase,
+            data=reserved.to_dict(),
+        )
+        return reserved.to_dict()

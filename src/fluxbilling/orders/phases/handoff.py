@@ -1,0 +1,127 @@
+"""Handoff phase: the welcome mail (outbox row first, then SMTP) and the service goes active.
+
+The outbox row (unique per order and template) makes the mail exactly-once in our records;
+SMTP itself is at-least-once: a crash between the server's 250 and our "sent" mark re-sends
+the same Message-ID, which receiving systems recognise. The stored copy has the password
+masked; the password is read from its sealed form only to render the mail being sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from fluxbilling import errors
+from fluxbilling.db import schema
+from fluxbilling.drivers.redaction import MASK
+from fluxbilling.engine import activity
+from fluxbilling.engine.context import PhaseContext
+from fluxbilling.engine.outcome import Done, Outcome
+from fluxbilling.handoff import templates
+from fluxbilling.handoff.mail import OutgoingMessage
+from fluxbilling.orders.phases.deps import PhaseDeps, merge_service_data
+from fluxbilling.orders.pipeline import OrderState
+from fluxbilling.orders.view import OrderView
+
+__all__ = ["HandoffPhase"]
+
+_SUBJECT = templates.compile_template(templates.WELCOME_MAIL_SUBJECT)
+_TEXT = templates.compile_template(templates.WELCOME_MAIL_TEXT)
+
+
+class HandoffPhase:
+    """Sends the welcome mail once and flips the service and order to active."""
+
+    def __init__(self, deps: PhaseDeps) -> None:
+        self.deps = deps
+
+    async def execute(self, ctx: PhaseContext) -> Outcome:
+        """Queue the mail in the outbox and send it unless it was sent already."""
+        view = await self.deps.view(ctx.order_id)
+        sealed = view.service.get("root_password_sealed")
+        if not sealed:
+            raise errors.InvariantViolation("handoff reached without sealed credentials")
+        password = self.deps.vault.open(sealed)
+        message_id = f"<order-{ctx.order_id}-welcome@fluxbilling>"
+        context = self._mail_context(view)
+        subject = _SUBJECT.render(context, escape=False)
+        outbox = schema.outgoing_mail
+        async with self.deps.db.begin() as conn:
+            await conn.execute(
+                self.deps.db.insert_ignore(outbox).values(
+                    order_id=ctx.order_id,
+                    template="welcome",
+                    to_addr=view.customer["email"],
+                    subject=subject,
+                    body_masked=_TEXT.render({**context, "password": MASK}, escape=False),
+                    message_id=message_id,
+                    status="queued",
+                )
+            )
+            status = (
+                await conn.execute(
+                    sa.select(outbox.c.status).where(
+                        outbox.c.order_id == ctx.order_id, outbox.c.template == "welcome"
+                    )
+                )
+            ).scalar_one()
+        if status != "sent":
+            await self.deps.mailer.send(
+                OutgoingMessage(
+                    message_id=message_id,
+                    sender=self.deps.mail_from,
+                    to=view.customer["email"],
+                    subject=subject,
+                    text=_TEXT.render({**context, "password": password}, escape=False),
+                )
+            )
+            async with self.deps.db.begin() as conn:
+                await conn.execute(
+                    outbox.update()
+                    .where(outbox.c.message_id == message_id)
+                    .values(status="sent", sent_at=self.deps.db.now())
+                )
+        return Done(
+            {"service_id": view.service["id"], "mail": message_id, "to": view.customer["email"]}
+        )
+
+    async def commit(
+        self, conn: AsyncConnection, ctx: PhaseContext, done: Done
+    ) -> Mapping[str, Any]:
+        """Service and order become active."""
+        await merge_service_data(conn, done.output["service_id"], {}, status="active")
+        await conn.execute(
+            schema.orders.update()
+            .where(schema.orders.c.id == ctx.order_id)
+            .values(state=OrderState.ACTIVE, updated_at=self.deps.db.now())
+        )
+        await activity.record(
+            conn,
+            ctx.order_id,
+            "service_active",
+            f"welcome mail {done.output['mail']} sent to {done.output['to']}; service is active",
+            run_id=ctx.claim.run_id,
+            phase=ctx.claim.phase,
+        )
+        return done.output
+
+    def _mail_context(self, view: OrderView) -> dict[str, Any]:
+        import ipaddress
+
+        network = ipaddress.ip_network(view.subnet["cidr"])
+        return {
+            "customer": {"name": view.customer["name"]},
+            "order_number": view.order_id,
+            "hostname": view.order["hostname"],
+            "ipv4": {
+                "address": view.address["address"],
+                "gateway": view.subnet["gateway"],
+                "netmask": str(network.netmask),
+            },
+            "os_image": view.image["name"],
+            "root_user": "root",
+            "support": {"team": self.deps.support_team, "email": self.deps.mail_from},
+        }

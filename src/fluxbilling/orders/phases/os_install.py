@@ -1,0 +1,162 @@
+"""OS install phase: verify the image, seal the root password, render cloud-init, hand it over.
+
+The image's sha256 is checked before anything uses it: a mismatch quarantines the image
+(no later order will use it either) and fails the run permanently. The root password is
+generated once per service and sealed with the installation key; cloud-init receives only
+its SHA-512 crypt hash. The documents go to the provider through the plugin's `reinstall`
+flow (SolusVM 2: `POST /servers/{id}/reinstall` with `user_data`, then the task is polled).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+from collections.abc import Mapping
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from fluxbilling import errors
+from fluxbilling.db import schema
+from fluxbilling.engine import activity
+from fluxbilling.engine.context import PhaseContext
+from fluxbilling.engine.outcome import Done, Outcome
+from fluxbilling.handoff import templates
+from fluxbilling.images import cloudinit, hashing, passwords
+from fluxbilling.orders.phases.deps import PhaseDeps, merge_service_data
+from fluxbilling.orders.phases.flows import flow_context, pinned_plugin, run_verb
+from fluxbilling.orders.view import OrderView
+from fluxbilling.vault import new_password
+
+__all__ = ["OsInstallPhase"]
+
+
+class OsInstallPhase:
+    """Installs the OS with our cloud-init through the plugin's `reinstall` flow."""
+
+    def __init__(self, deps: PhaseDeps) -> None:
+        self.deps = deps
+
+    async def execute(self, ctx: PhaseContext) -> Outcome:
+        """Verify, render and hand over (or resume polling the provider's task)."""
+        view = await self.deps.view(ctx.order_id)
+        image = view.image
+        if ctx.cursor is None:
+            await self._verify(image)
+        password = await self._root_password(ctx, view)
+        documents = self._render(view, password)
+        plugin = await pinned_plugin(self.deps, ctx, view)
+        summary: dict[str, Any] = {
+            "image": image["slug"],
+            "sha256": image["sha256"],
+            "service_id": view.service["id"],
+            "user_data_sha256": hashlib.sha256(documents.user_data.encode()).hexdigest(),
+        }
+        if "reinstall" not in plugin.document.flows:
+            summary["handed_over"] = False
+            return Done(summary)
+        outcome = await run_verb(
+            self.deps,
+            ctx,
+            plugin,
+            "reinstall",
+            flow_context(
+                view,
+                ctx,
+                cloud_init={
+                    "user_data": documents.user_data,
+                    "meta_data": documents.meta_data,
+                    "network_config": documents.network_config,
+                },
+            ),
+            view.connection["name"],
+        )
+        if not isinstance(outcome, Done):
+            return outcome
+        summary["handed_over"] = True
+        return Done(summary)
+
+    async def commit(
+        self, conn: AsyncConnection, ctx: PhaseContext, done: Done
+    ) -> Mapping[str, Any]:
+        """Record which image was installed."""
+        await merge_service_data(
+            conn,
+            done.output["service_id"],
+            {"os": {"image": done.output["image"], "sha256": done.output["sha256"]}},
+            status="installed",
+        )
+        return done.output
+
+    async def _verify(self, image: Mapping[str, Any]) -> None:
+        if image.get("status") != "active":
+            raise errors.PermanentUpstreamError(
+                f"image {image['slug']} is {image.get('status')} and cannot be used",
+                upstream="image-library",
+                operation="verify image",
+            )
+        try:
+            await hashing.verify_image(image["source_url"], image["sha256"])
+        except errors.PermanentUpstreamError:
+            async with self.deps.db.begin() as conn:
+                await conn.execute(
+                    schema.images.update()
+                    .where(schema.images.c.id == image["id"])
+                    .values(status="quarantined")
+                )
+            raise
+
+    async def _root_password(self, ctx: PhaseContext, view: OrderView) -> str:
+        sealed = view.service.get("root_password_sealed")
+        if sealed:
+            return self.deps.vault.open(sealed)
+        candidate = new_password()
+        services = schema.services
+        async with self.deps.store.fenced(ctx.claim) as conn:
+            await conn.execute(
+                services.update()
+                .where(
+                    services.c.id == view.service["id"], services.c.root_password_sealed.is_(None)
+                )
+                .values(root_password_sealed=self.deps.vault.seal(candidate))
+            )
+            stored = (
+                await conn.execute(
+                    sa.select(services.c.root_password_sealed).where(
+                        services.c.id == view.service["id"]
+                    )
+                )
+            ).scalar_one()
+            await activity.record(
+                conn,
+                ctx.order_id,
+                "credentials_sealed",
+                "root password generated and sealed with the installation key",
+                run_id=ctx.claim.run_id,
+                phase=ctx.claim.phase,
+            )
+        return self.deps.vault.open(stored)
+
+    def _render(self, view: OrderView, password: str) -> cloudinit.CloudInitDocuments:
+        subnet = view.subnet
+        network = ipaddress.ip_network(subnet["cidr"])
+        hostname = view.order["hostname"]
+        extra = None
+        template = view.image.get("user_data_template")
+        if template:
+            extra = templates.compile_template(template).render(
+                {"hostname": hostname, "order": {"id": view.order_id}, "image": view.image["slug"]},
+                escape=False,
+            )
+        spec = cloudinit.CloudInitSpec(
+            hostname=hostname.split(".", 1)[0],
+            fqdn=hostname,
+            instance_id=f"fluxbilling-{view.order_id}",
+            address=ipaddress.IPv4Interface(f"{view.address['address']}/{network.prefixlen}"),
+            gateway=ipaddress.IPv4Address(subnet["gateway"]),
+            dns_servers=tuple(ipaddress.ip_address(s) for s in subnet["dns_servers"]),
+            root_password_hash=passwords.sha512_crypt(password),
+            extra_user_data=extra,
+        )
+        return cloudinit.render(spec)

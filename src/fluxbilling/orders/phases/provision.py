@@ -1,0 +1,60 @@
+"""Provision phase: the pinned plugin's `provision` flow creates the server (lookup before create)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from fluxbilling.engine.context import PhaseContext
+from fluxbilling.engine.outcome import Done, Outcome
+from fluxbilling.orders.phases.deps import PhaseDeps, merge_service_data
+from fluxbilling.orders.phases.flows import flow_context, pinned_plugin, run_verb
+
+__all__ = ["ProvisionPhase"]
+
+
+class ProvisionPhase:
+    """Creates the service at the provider through its visual plugin."""
+
+    def __init__(self, deps: PhaseDeps) -> None:
+        self.deps = deps
+
+    async def execute(self, ctx: PhaseContext) -> Outcome:
+        """Run (or resume) the provision flow."""
+        view = await self.deps.view(ctx.order_id)
+        plugin = await pinned_plugin(self.deps, ctx, view)
+        outcome = await run_verb(
+            self.deps,
+            ctx,
+            plugin,
+            "provision",
+            flow_context(view, ctx),
+            view.connection["name"],
+        )
+        if not isinstance(outcome, Done):
+            return outcome
+        service_data = dict(outcome.output.get("service_data") or {})
+        return Done(
+            {
+                "plugin": f"{plugin.slug}@{plugin.version}",
+                "service_id": view.service["id"],
+                "service_data": service_data,
+            }
+        )
+
+    async def commit(
+        self, conn: AsyncConnection, ctx: PhaseContext, done: Done
+    ) -> Mapping[str, Any]:
+        """Store the provider's ids on the service."""
+        data = dict(done.output["service_data"])
+        external = data.get("external_id")
+        await merge_service_data(
+            conn,
+            done.output["service_id"],
+            data,
+            status="provisioned",
+            external_id=None if external is None else str(external),
+        )
+        return done.output

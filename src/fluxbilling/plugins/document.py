@@ -1,0 +1,127 @@
+"""The visual plugin document (`format: fluxbilling-visual-plugin`) as pydantic models.
+
+These models check the *shape* of a document. Node parameters are kept as extra fields on
+`Node` and checked against their node type's parameter model by `graph`, which also checks
+everything that needs the whole graph (edges, reachability, capabilities).
+
+```
+PluginDocument
+├── format: "fluxbilling-visual-plugin"
+├── plugin: PluginHeader (slug, type, serviceType, capabilities, connectionType?, settings?)
+└── flows: {verb: Flow}
+    └── Flow: nodes [Node {id, type, on_error?, ...params}], edges? [Edge {from, port, to}]
+```
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "CAPABILITY_VERBS",
+    "FORMAT",
+    "RESERVED_NAMES",
+    "VERBS",
+    "Edge",
+    "Flow",
+    "Node",
+    "PluginDocument",
+    "PluginHeader",
+]
+
+FORMAT = "fluxbilling-visual-plugin"
+
+VERBS = frozenset(
+    {
+        "provision",
+        "suspend",
+        "unsuspend",
+        "terminate",
+        "reinstall",
+        "resize",
+        "reset_password",
+        "console",
+        "stats",
+    }
+)
+"""The lifecycle verbs a flow may implement (DESIGN.md section 3)."""
+
+CAPABILITY_VERBS: dict[str, tuple[str, ...]] = {
+    "canProvision": ("provision",),
+    "canSuspend": ("suspend", "unsuspend"),
+    "canTerminate": ("terminate",),
+    "canReinstall": ("reinstall",),
+    "canResize": ("resize",),
+    "canResetPassword": ("reset_password",),
+    "canConsole": ("console",),
+    "canGetStats": ("stats",),
+}
+"""Which flows each declared capability needs."""
+
+RESERVED_NAMES = frozenset(
+    {"order", "product", "options", "customer", "settings", "service", "correlation_id"}
+)
+"""Context keys; a node id may not shadow them because node outputs share the scope."""
+
+_NODE_ID = r"^[A-Za-z_][A-Za-z0-9_]*$"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class PluginHeader(_Model):
+    """Identity and declarations of a plugin."""
+
+    slug: str = Field(pattern=r"^[a-z0-9][a-z0-9\-]*$", max_length=64)
+    type: Literal["infrastructure-provider"]
+    service_type: Literal["vps", "shared", "game", "baremetal"] = Field(alias="serviceType")
+    capabilities: dict[str, bool] = Field(default_factory=dict)
+    connection_type: str | None = Field(default=None, alias="connectionType")
+    settings: dict[str, Any] | None = None
+    name: str | None = None
+    description: str | None = None
+
+
+class Node(BaseModel):
+    """One node; its type-specific parameters stay as extra fields until `graph` checks them."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    id: str = Field(pattern=_NODE_ID, max_length=64)
+    type: str = Field(min_length=1)
+
+    @property
+    def params(self) -> dict[str, Any]:
+        """The node as a plain dict (id, type and every parameter)."""
+        return {"id": self.id, "type": self.type, **(self.model_extra or {})}
+
+
+class Edge(_Model):
+    """A wire from a named output port of one node to another node, by stable id."""
+
+    from_: str = Field(alias="from")
+    port: str = "ok"
+    to: str
+
+
+class Flow(_Model):
+    """A graph of nodes; with no `edges` the nodes run in list order."""
+
+    nodes: list[Node] = Field(min_length=1)
+    edges: list[Edge] | None = None
+
+    @property
+    def linear(self) -> bool:
+        """Whether the flow runs its nodes in list order (no edges given)."""
+        return not self.edges
+
+
+class PluginDocument(_Model):
+    """A whole visual plugin document."""
+
+    format: Literal["fluxbilling-visual-plugin"]
+    plugin: PluginHeader
+    flows: dict[str, Flow] = Field(default_factory=dict)

@@ -1,0 +1,292 @@
+"""Load-time validation of a visual plugin: a document either loads whole or is rejected.
+
+`load_plugin` turns a parsed document into a `LoadedPlugin` or raises `errors.InvalidFlow`
+whose `details["problems"]` lists every problem found as `{"path", "message"}`, with paths
+such as `flows.provision.nodes[2].type`. Checked here:
+
+- the document shape (pydantic) and each node's parameters against its node type;
+- unknown node types, duplicate or reserved node ids, template syntax;
+- exactly one `trigger` per flow (first in list order when the flow has no edges);
+- edges: dangling ends, unknown ports, a port wired twice, unwired branch ports;
+- nodes unreachable from the trigger;
+- flows for undeclared verbs and capabilities without a flow (warnings, see below).
+
+Routing rules the interpreter relies on: a flow without `edges` runs its nodes in list order
+and may not contain branching nodes; a flow with `edges` starts at the trigger, follows the
+edge of the port a node fired (`exists` falls back to `ok`) and ends at a node with no
+outgoing edges.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from fluxbilling import errors
+from fluxbilling.plugins import templating
+from fluxbilling.plugins.document import (
+    CAPABILITY_VERBS,
+    RESERVED_NAMES,
+    VERBS,
+    Flow,
+    PluginDocument,
+)
+from fluxbilling.plugins.nodes import NodeParams, NodeRegistry, default_registry
+
+__all__ = ["LoadedPlugin", "Problem", "load_plugin", "load_plugin_file"]
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One validation finding, located by a dotted path into the document."""
+
+    path: str
+    message: str
+
+    def to_dict(self) -> dict[str, str]:
+        """JSON form, as stored in `InvalidFlow.details["problems"]`."""
+        return {"path": self.path, "message": self.message}
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedPlugin:
+    """A validated plugin pinned at a version; `params` holds each node's parsed parameters."""
+
+    slug: str
+    version: int
+    document: PluginDocument
+    warnings: tuple[Problem, ...] = ()
+    params: Mapping[str, Mapping[str, NodeParams]] = field(
+        default_factory=dict, repr=False, compare=False
+    )
+
+    def flow(self, verb: str) -> Flow:
+        """The flow for `verb`.
+
+        Raises:
+            errors.InvalidFlow: the plugin has no such flow.
+        """
+        found = self.document.flows.get(verb)
+        if found is None:
+            raise errors.InvalidFlow(
+                f"plugin {self.slug}@{self.version} has no {verb!r} flow", verb=verb
+            )
+        return found
+
+
+def _loc(parts: tuple[int | str, ...]) -> str:
+    text = ""
+    for part in parts:
+        text += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return text.lstrip(".")
+
+
+def _pydantic_problems(exc: ValidationError, prefix: str = "") -> list[Problem]:
+    return [
+        Problem(_loc((prefix, *error["loc"])) if prefix else _loc(error["loc"]), error["msg"])
+        for error in exc.errors()
+    ]
+
+
+def _check_header(document: PluginDocument) -> tuple[list[Problem], list[Problem]]:
+    problems: list[Problem] = []
+    warnings: list[Problem] = []
+    capabilities = document.plugin.capabilities
+    for name, enabled in capabilities.items():
+        path = f"plugin.capabilities.{name}"
+        if name not in CAPABILITY_VERBS:
+            problems.append(Problem(path, f"unknown capability {name!r}"))
+            continue
+        for verb in CAPABILITY_VERBS[name] if enabled else ():
+            if verb not in document.flows:
+                # First cut: a declared capability without its flow is only a warning, so
+                # plugins can be built up verb by verb. The next issue makes this an error.
+                warnings.append(Problem(path, f"declared but there is no {verb!r} flow"))
+    declared = {v for n, on in capabilities.items() if on for v in CAPABILITY_VERBS.get(n, ())}
+    for verb in document.flows:
+        if verb not in VERBS:
+            problems.append(Problem(f"flows.{verb}", f"unknown lifecycle verb {verb!r}"))
+        elif verb not in declared:
+            warnings.append(Problem(f"flows.{verb}", "no capability declares this flow"))
+    return problems, warnings
+
+
+def _check_nodes(
+    prefix: str, flow: Flow, registry: NodeRegistry, connection: str | None
+) -> tuple[list[Problem], dict[str, NodeParams]]:
+    problems: list[Problem] = []
+    parsed: dict[str, NodeParams] = {}
+    seen: set[str] = set()
+    for index, node in enumerate(flow.nodes):
+        at = f"{prefix}.nodes[{index}]"
+        if node.id in seen:
+            problems.append(Problem(f"{at}.id", f"duplicate node id {node.id!r}"))
+            continue
+        seen.add(node.id)
+        if node.id in RESERVED_NAMES:
+            problems.append(Problem(f"{at}.id", f"{node.id!r} is reserved for the run context"))
+        spec = registry.get(node.type)
+        if spec is None:
+            known = ", ".join(registry.names())
+            problems.append(Problem(f"{at}.type", f"unknown node type {node.type!r} ({known})"))
+            continue
+        try:
+            params = spec.params.model_validate(node.params)
+        except ValidationError as exc:
+            problems.extend(_pydantic_problems(exc, at))
+            continue
+        parsed[node.id] = params
+        for key, value in node.params.items():
+            problems.extend(Problem(f"{at}.{key}", msg) for msg in templating.check(value))
+        if params.on_error == "route" and "error" not in spec.ports:
+            problems.append(Problem(f"{at}.on_error", f"{node.type!r} has no 'error' port"))
+        if "connection" in type(params).model_fields and not (
+            getattr(params, "connection", None) or connection
+        ):
+            problems.append(
+                Problem(f"{at}.connection", "no connection and no plugin connectionType")
+            )
+    return problems, parsed
+
+
+def _check_graph(  # noqa: C901 - one linear pass per rule; splitting hides the rules
+    prefix: str, flow: Flow, registry: NodeRegistry, parsed: Mapping[str, NodeParams]
+) -> list[Problem]:
+    problems: list[Problem] = []
+    index_of = {node.id: i for i, node in reversed(list(enumerate(flow.nodes)))}
+    triggers = [i for i, node in enumerate(flow.nodes) if node.type == "trigger"]
+    if len(triggers) != 1:
+        problems.append(Problem(f"{prefix}.nodes", "a flow needs exactly one 'trigger' node"))
+    if flow.linear:
+        if triggers and triggers[0] != 0:
+            problems.append(Problem(f"{prefix}.nodes[0]", "the trigger must be the first node"))
+        ended = False
+        for i, node in enumerate(flow.nodes):
+            spec = registry.get(node.type)
+            if ended:
+                problems.append(Problem(f"{prefix}.nodes[{i}]", "unreachable (after an end)"))
+            elif spec is not None and spec.required_ports - {"ok"}:
+                problems.append(
+                    Problem(f"{prefix}.nodes[{i}].type", f"{node.type!r} branches: add edges")
+                )
+            ended = ended or (spec is not None and spec.terminal)
+        return problems
+    wired: dict[str, set[str]] = {}
+    for j, edge in enumerate(flow.edges or []):
+        at = f"{prefix}.edges[{j}]"
+        for end, name in (("from", edge.from_), ("to", edge.to)):
+            if name not in index_of:
+                problems.append(Problem(f"{at}.{end}", f"dangling edge: no node {name!r}"))
+        spec = (
+            registry.get(flow.nodes[index_of[edge.from_]].type) if edge.from_ in index_of else None
+        )
+        if spec is not None and edge.port not in spec.ports:
+            problems.append(Problem(f"{at}.port", f"{spec.name!r} has no port {edge.port!r}"))
+        if edge.port in wired.setdefault(edge.from_, set()):
+            problems.append(Problem(f"{at}.port", f"port {edge.port!r} is wired twice"))
+        wired[edge.from_].add(edge.port)
+        if edge.to in index_of and flow.nodes[index_of[edge.to]].type == "trigger":
+            problems.append(Problem(f"{at}.to", "edges may not lead into the trigger"))
+    for i, node in enumerate(flow.nodes):
+        spec = registry.get(node.type)
+        params = parsed.get(node.id)
+        if spec is None or params is None:
+            continue
+        ports = set(spec.required_ports)
+        if params.on_error == "route":
+            ports.add("error")
+        if node.id in wired or spec.required_ports - {"ok"}:
+            for port in sorted(ports - wired.get(node.id, set())):
+                problems.append(Problem(f"{prefix}.nodes[{i}]", f"port {port!r} is not wired"))
+    reached: set[str] = set()
+    todo = [flow.nodes[t].id for t in triggers]
+    while todo:
+        current = todo.pop()
+        if current not in reached:
+            reached.add(current)
+            todo.extend(e.to for e in flow.edges or [] if e.from_ == current)
+    for i, node in enumerate(flow.nodes):
+        if node.id not in reached:
+            problems.append(Problem(f"{prefix}.nodes[{i}]", "unreachable from the trigger"))
+    return problems
+
+
+def load_plugin(
+    document: Mapping[str, Any], version: int, *, registry: NodeRegistry | None = None
+) -> LoadedPlugin:
+    """Validate a plugin document and pin it at `version`.
+
+    Args:
+        document: the parsed JSON document.
+        version: the version number this document is registered under (>= 1).
+        registry: node types to validate against (default: the built-in registry).
+
+    Returns:
+        The loaded plugin, with non-fatal findings in `warnings`.
+
+    Raises:
+        errors.InvalidFlow: the document is invalid; `details["problems"]` lists why.
+    """
+    registry = registry or default_registry
+    if version < 1:
+        raise errors.InvalidFlow(f"plugin version must be >= 1, got {version}", problems=[])
+    try:
+        parsed = PluginDocument.model_validate(document)
+    except ValidationError as exc:
+        problems = _pydantic_problems(exc)
+    else:
+        problems, warnings = _check_header(parsed)
+        params: dict[str, dict[str, NodeParams]] = {}
+        for verb, flow in parsed.flows.items():
+            prefix = f"flows.{verb}"
+            node_problems, params[verb] = _check_nodes(
+                prefix, flow, registry, parsed.plugin.connection_type
+            )
+            problems += node_problems + _check_graph(prefix, flow, registry, params[verb])
+        if not problems:
+            return LoadedPlugin(parsed.plugin.slug, version, parsed, tuple(warnings), params)
+    slug = (
+        document.get("plugin", {}).get("slug") if isinstance(document.get("plugin"), dict) else None
+    )
+    raise errors.InvalidFlow(
+        f"plugin {slug or '?'} is invalid: "
+        + "; ".join(f"{p.path}: {p.message}" for p in problems[:5])
+        + (f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""),
+        problems=[p.to_dict() for p in problems],
+    )
+
+
+def load_plugin_file(path: str | Path) -> dict[str, Any]:
+    """Read and parse a plugin JSON file (validation is `load_plugin`'s job).
+
+    Args:
+        path: the file to read.
+
+    Returns:
+        The parsed JSON object.
+
+    Raises:
+        errors.InvalidFlow: the file cannot be read, is not JSON or is not a JSON object.
+    """
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+        data = json.loads(text)
+    except OSError as exc:
+        raise errors.InvalidFlow(
+            f"{path}: cannot read plugin file: {exc.strerror}",
+            problems=[{"path": "", "message": str(exc)}],
+        ) from exc
+    except json.JSONDecodeError as exc:
+        message = f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
+        raise errors.InvalidFlow(
+            f"{path}: {message}", problems=[{"path": "", "message": message}]
+        ) from exc
+    if not isinstance(data, dict):
+        message = f"expected a JSON object, got {type(data).__name__}"
+        raise errors.InvalidFlow(f"{path}: {message}", problems=[{"path": "", "message": message}])
+    return data

@@ -1,0 +1,155 @@
+"""The VisualPluginManager: plugin versions in the database, loaded from a folder, hot-loaded on save.
+
+Registering a document validates it whole (an invalid one is rejected and nothing is
+stored), then stores it as the next version of its slug unless it is identical to the
+newest version. Runs pin `slug@version` when they reach the provision phase, so a new
+version never changes an order in flight. Watching a folder re-registers a file whenever
+its content changes; an invalid file is reported and the last good version stays in force.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from fluxbilling import errors
+from fluxbilling.db import Database, schema
+from fluxbilling.plugins.graph import LoadedPlugin, load_plugin, load_plugin_file
+
+__all__ = ["PluginManager", "document_sha256"]
+
+log = logging.getLogger(__name__)
+versions = schema.plugin_versions
+
+
+def document_sha256(document: Mapping[str, Any]) -> str:
+    """A content hash of a document, independent of key order and whitespace."""
+    canonical = json.dumps(document, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+class PluginManager:
+    """Registers, caches and serves plugin versions."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._cache: dict[tuple[str, int], LoadedPlugin] = {}
+        self._seen: dict[Path, str] = {}
+        self.folder_errors: dict[str, str] = {}
+
+    async def register(self, document: Mapping[str, Any], *, source: str) -> LoadedPlugin:
+        """Validate `document` and store it as a new version (or return the identical newest one).
+
+        Raises:
+            errors.InvalidFlow: the document is invalid; nothing was stored.
+        """
+        load_plugin(document, 1)  # validate before touching the database
+        slug = str(document["plugin"]["slug"])
+        digest = document_sha256(document)
+        for _ in range(3):
+            try:
+                async with self.db.begin() as conn:
+                    newest = (
+                        await conn.execute(
+                            sa.select(versions.c.version, versions.c.sha256)
+                            .where(versions.c.slug == slug)
+                            .order_by(versions.c.version.desc())
+                            .limit(1)
+                        )
+                    ).first()
+                    if newest is not None and newest.sha256 == digest:
+                        return await self.get(slug, newest.version)
+                    version = 1 if newest is None else newest.version + 1
+                    await conn.execute(
+                        versions.insert().values(
+                            slug=slug,
+                            version=version,
+                            document=dict(document),
+                            sha256=digest,
+                            source=source,
+                        )
+                    )
+            except sa.exc.IntegrityError:
+                continue  # another process registered a version at the same moment
+            plugin = load_plugin(document, version)
+            self._cache[(slug, version)] = plugin
+            log.info("plugin %s@%s registered from %s", slug, version, source)
+            return plugin
+        raise errors.Conflict(f"plugin {slug}: concurrent registrations kept colliding")
+
+    async def latest_version(self, slug: str) -> int:
+        """The newest version number of `slug`.
+
+        Raises:
+            errors.NotFound: no version of `slug` is registered.
+        """
+        async with self.db.connect() as conn:
+            version = (
+                await conn.execute(
+                    sa.select(sa.func.max(versions.c.version)).where(versions.c.slug == slug)
+                )
+            ).scalar()
+        if version is None:
+            raise errors.NotFound(f"no plugin {slug!r} is registered", slug=slug)
+        return int(version)
+
+    async def get(self, slug: str, version: int | None = None) -> LoadedPlugin:
+        """`slug@version` (newest when None), validated and cached."""
+        if version is None:
+            version = await self.latest_version(slug)
+        cached = self._cache.get((slug, version))
+        if cached is not None:
+            return cached
+        async with self.db.connect() as conn:
+            row = (
+                await conn.execute(
+                    sa.select(versions.c.document).where(
+                        versions.c.slug == slug, versions.c.version == version
+                    )
+                )
+            ).first()
+        if row is None:
+            raise errors.NotFound(f"plugin {slug}@{version} does not exist", slug=slug)
+        plugin = load_plugin(row.document, version)
+        self._cache[(slug, version)] = plugin
+        return plugin
+
+    async def sync_folder(self, folder: Path) -> list[LoadedPlugin]:
+        """Register every changed `*.json` in `folder`; invalid files are reported, not fatal."""
+        loaded = []
+        for path in sorted(folder.glob("*.json")):
+            try:
+                text = path.read_bytes()
+            except OSError as exc:
+                self.folder_errors[str(path)] = str(exc)
+                continue
+            digest = hashlib.sha256(text).hexdigest()
+            if self._seen.get(path) == digest:
+                continue
+            self._seen[path] = digest
+            try:
+                plugin = await self.register(load_plugin_file(path), source=f"file:{path.name}")
+            except errors.InvalidFlow as exc:
+                self.folder_errors[str(path)] = exc.message
+                log.error("plugin file %s rejected: %s", path, exc.message)
+                continue
+            self.folder_errors.pop(str(path), None)
+            loaded.append(plugin)
+        return loaded
+
+    async def watch(self, folders: list[Path], stop: asyncio.Event, interval: float = 2.0) -> None:
+        """Hot-load: re-sync `folders` every `interval` seconds until `stop` is set."""
+        while not stop.is_set():
+            for folder in folders:
+                await self.sync_folder(folder)
+            try:
+                await asyncio.wait_for(stop.wait(), interval)
+            except TimeoutError:
+                continue

@@ -1,0 +1,229 @@
+"""The node-type registry: a node type is a name, a parameter model, named ports and a runner.
+
+Registration is explicit and fails at import time on a duplicate name (STYLE.md convention 7):
+
+```python
+@node_type("trigger", params=TriggerParams)
+async def trigger(params: TriggerParams, run: NodeRun) -> NodeResult:
+    return NodeResult()
+```
+
+A runner is async, never sleeps and never touches the database: it returns a `NodeResult`
+naming the output port it fired (or `None` to end the flow), its output (stored under the node
+id) and, for a node that must be re-run later (`poll`), `wait` seconds. The built-in node types
+live in `plugins.builtin_nodes` and are registered in `default_registry` when `plugins` is
+imported.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from fluxbilling import errors
+from fluxbilling.drivers.upstream import UpstreamHttp
+from fluxbilling.plugins import templating
+
+__all__ = [
+    "Check",
+    "NodeParams",
+    "NodeRegistry",
+    "NodeResult",
+    "NodeRun",
+    "NodeSpec",
+    "PathCheck",
+    "Runner",
+    "default_registry",
+    "node_type",
+]
+
+
+class NodeParams(BaseModel):
+    """Fields every node has; node types subclass this with their parameters."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    id: str
+    type: str
+    on_error: Literal["fail", "route"] = "fail"
+    label: str | None = None
+
+
+class Check(BaseModel):
+    """A test on a value: exactly one of `equals`, `in` or `truthy`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    equals: Any = None
+    in_: list[Any] | None = Field(default=None, alias="in")
+    truthy: bool | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one_test(self) -> Check:
+        chosen = self.model_fields_set & {"equals", "in_", "truthy"}
+        if len(chosen) != 1:
+            raise ValueError("exactly one of 'equals', 'in' or 'truthy' is required")
+        return self
+
+    def holds(self, value: Any) -> bool:
+        """Whether `value` passes this test (a missing value never equals anything).
+
+        Args:
+            value: the value under test, or `templating.MISSING`.
+
+        Returns:
+            The outcome of the test.
+        """
+        if "equals" in self.model_fields_set:
+            return value is not templating.MISSING and bool(value == self.equals)
+        if self.in_ is not None:
+            return value is not templating.MISSING and value in self.in_
+        present = value is not templating.MISSING and bool(value)
+        return present is bool(self.truthy)
+
+
+class PathCheck(Check):
+    """A `Check` on the value at `path` inside a response body (e.g. `data.status`)."""
+
+    path: str
+
+    def holds_in(self, body: Any) -> bool:
+        """Whether the value at `path` inside `body` passes the test.
+
+        Args:
+            body: a parsed JSON response.
+
+        Returns:
+            The outcome of the test.
+        """
+        return self.holds(templating.resolve_path(body, self.path))
+
+
+@dataclass(slots=True)
+class NodeRun:
+    """What a runner may use: the scope, the connections, the clock and its own state."""
+
+    plugin: str
+    verb: str
+    node_id: str
+    scope: Mapping[str, Any]
+    http: Callable[[str], UpstreamHttp]
+    correlation_id: str
+    now: datetime
+    previous: Any = None
+    default_connection: str | None = None
+    state: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def operation(self) -> str:
+        """The operation name used in errors and exchange records (`verb.node_id`)."""
+        return f"{self.verb}.{self.node_id}"
+
+    def render(self, value: Any) -> Any:
+        """Render templates in `value` against the scope (see `templating.render`)."""
+        return templating.render(value, self.scope, node_id=self.node_id)
+
+
+@dataclass(frozen=True, slots=True)
+class NodeResult:
+    """What a node did: the port it fired (`None` ends the flow), its output, or a wait."""
+
+    port: str | None = "ok"
+    output: Any = None
+    wait: float | None = None
+    service_data: Mapping[str, Any] | None = None
+
+
+Runner = Callable[[Any, NodeRun], Awaitable[NodeResult]]
+_R = TypeVar("_R", bound=Runner)
+
+
+@dataclass(frozen=True, slots=True)
+class NodeSpec:
+    """A registered node type."""
+
+    name: str
+    params: type[NodeParams]
+    ports: frozenset[str]
+    required_ports: frozenset[str]
+    run: Runner
+
+    @property
+    def terminal(self) -> bool:
+        """Whether the node always ends the flow (it has no output ports)."""
+        return not self.ports
+
+
+class NodeRegistry:
+    """Node types by name; registering a name twice raises `errors.InvariantViolation`."""
+
+    def __init__(self) -> None:
+        self._specs: dict[str, NodeSpec] = {}
+
+    def register(self, spec: NodeSpec) -> None:
+        """Add a node type.
+
+        Args:
+            spec: the node type.
+
+        Raises:
+            errors.InvariantViolation: a node type with this name is already registered.
+        """
+        if spec.name in self._specs:
+            raise errors.InvariantViolation(
+                f"node type {spec.name!r} is already registered", node_type=spec.name
+            )
+        self._specs[spec.name] = spec
+
+    def get(self, name: str) -> NodeSpec | None:
+        """The node type called `name`, or `None`."""
+        return self._specs.get(name)
+
+    def names(self) -> list[str]:
+        """Registered node type names, sorted."""
+        return sorted(self._specs)
+
+
+default_registry = NodeRegistry()
+"""The registry `load_plugin` and `run_flow` use unless given another."""
+
+
+def node_type(
+    name: str,
+    *,
+    params: type[NodeParams],
+    ports: Iterable[str] = ("ok",),
+    required_ports: Iterable[str] | None = None,
+    registry: NodeRegistry | None = None,
+) -> Callable[[_R], _R]:
+    """Register the decorated runner as node type `name`.
+
+    Args:
+        name: the `type` value in documents.
+        params: the parameter model (a `NodeParams` subclass); extra fields are rejected.
+        ports: output ports the node may fire; empty for terminal nodes.
+        required_ports: ports that must be wired when the node has outgoing edges
+            (default: all ports except `error` and `exists`).
+        registry: where to register (default: `default_registry`).
+
+    Returns:
+        A decorator returning the runner unchanged.
+
+    Raises:
+        errors.InvariantViolation: `name` is already registered.
+    """
+    port_set = frozenset(ports)
+    required = (
+        frozenset(required_ports) if required_ports is not None else port_set - {"error", "exists"}
+    )
+
+    def decorate(runner: _R) -> _R:
+        spec = NodeSpec(name, params, port_set, required, runner)
+        (registry or default_registry).register(spec)
+        return runner
+
+    return decorate

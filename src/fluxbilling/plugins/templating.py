@@ -1,0 +1,177 @@
+"""`{{path}}` templating of node parameters: path lookups into the run scope, never `eval`.
+
+Syntax:
+
+- `{{order.hostname}}` looks up `scope["order"]["hostname"]`; a numeric segment indexes a
+  list (`{{items.0.id}}`).
+- `{{options.user_id ?? 0}}` falls back when the path is missing: the fallback is a JSON
+  literal (`0`, `"x"`, `null`, `true`) or, when it is not valid JSON, another path
+  (`{{create.id ?? find.id}}`). Fallbacks chain left to right.
+- A string that is exactly one `{{...}}` keeps the looked-up value's type (an int stays an int,
+  a dict stays a dict). A string with several templates, or with surrounding text, is
+  interpolated: strings and numbers as text, everything else as compact JSON.
+- Dicts and lists are rendered recursively; other values pass through unchanged.
+
+An unknown path without fallback raises `errors.InvalidFlow` naming the node and the path.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from fluxbilling import errors
+
+__all__ = ["MISSING", "check", "render", "resolve_path"]
+
+_PATH = r"[A-Za-z_][A-Za-z0-9_\-]*(?:\.[A-Za-z0-9_\-]+)*"
+_TEMPLATE = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
+_PATH_RE = re.compile(rf"^{_PATH}$")
+
+
+class _Missing:
+    """Sentinel for a path that does not resolve."""
+
+    def __repr__(self) -> str:
+        return "MISSING"
+
+
+MISSING: Any = _Missing()
+"""Returned by `resolve_path` when a path does not resolve."""
+
+
+def resolve_path(value: Any, path: str) -> Any:
+    """Follow a dotted path through mappings and lists.
+
+    Args:
+        value: the root (a mapping, a list or a scalar).
+        path: dotted segments; numeric segments index lists.
+
+    Returns:
+        The value found, or `MISSING`.
+
+    Examples:
+        >>> resolve_path({"data": [{"id": 7}]}, "data.0.id")
+        7
+        >>> resolve_path({}, "a.b") is MISSING
+        True
+    """
+    current = value
+    for segment in path.split("."):
+        if isinstance(current, Mapping) and segment in current:
+            current = current[segment]
+        elif (
+            isinstance(current, Sequence)
+            and not isinstance(current, str | bytes)
+            and segment.isdigit()
+            and int(segment) < len(current)
+        ):
+            current = current[int(segment)]
+        else:
+            return MISSING
+    return current
+
+
+def _alternatives(expression: str) -> list[str]:
+    return [part.strip() for part in expression.split("??")]
+
+
+def _syntax_error(expression: str) -> str | None:
+    parts = _alternatives(expression)
+    if not _PATH_RE.match(parts[0]):
+        return f"{{{{{expression}}}}} is not a path lookup"
+    for part in parts[1:]:
+        if not _PATH_RE.match(part):
+            try:
+                json.loads(part)
+            except ValueError:
+                return f"{{{{{expression}}}}}: fallback {part!r} is neither a path nor JSON"
+    return None
+
+
+def _lookup(expression: str, scope: Mapping[str, Any], node_id: str) -> Any:
+    problem = _syntax_error(expression)
+    if problem:
+        raise errors.InvalidFlow(f"node {node_id!r}: {problem}", node=node_id, path=expression)
+    first, *fallbacks = _alternatives(expression)
+    found = resolve_path(scope, first)
+    for part in fallbacks:
+        if found is not MISSING:
+            break
+        found = resolve_path(scope, part) if _PATH_RE.match(part) else json.loads(part)
+    if found is MISSING:
+        raise errors.InvalidFlow(
+            f"node {node_id!r}: template path {first!r} not found", node=node_id, path=first
+        )
+    return found
+
+
+def _as_text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    return json.dumps(value, separators=(",", ":"), sort_keys=True)
+
+
+def _render_string(text: str, scope: Mapping[str, Any], node_id: str) -> Any:
+    whole = _TEMPLATE.fullmatch(text)
+    if whole and "{{" not in whole.group(1):
+        return _lookup(whole.group(1), scope, node_id)
+    return _TEMPLATE.sub(lambda m: _as_text(_lookup(m.group(1), scope, node_id)), text)
+
+
+def render(value: Any, scope: Mapping[str, Any], *, node_id: str) -> Any:
+    """Render every template inside `value`.
+
+    Args:
+        value: a node parameter (string, dict, list or scalar).
+        scope: the run scope (context keys plus node outputs by node id).
+        node_id: named in errors.
+
+    Returns:
+        The rendered value; a lone `{{...}}` keeps the type of what it found.
+
+    Raises:
+        errors.InvalidFlow: a path is unknown or a template is not a path lookup.
+
+    Examples:
+        >>> render("{{a.b}}", {"a": {"b": 3}}, node_id="n")
+        3
+        >>> render("x-{{a.b}}-{{c ?? 0}}", {"a": {"b": 3}}, node_id="n")
+        'x-3-0'
+    """
+    if isinstance(value, str):
+        return _render_string(value, scope, node_id) if "{{" in value else value
+    if isinstance(value, Mapping):
+        return {key: render(item, scope, node_id=node_id) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [render(item, scope, node_id=node_id) for item in value]
+    return value
+
+
+def check(value: Any) -> list[str]:
+    """Syntax problems of every template inside `value` (no lookups), for load-time validation.
+
+    Args:
+        value: a node parameter.
+
+    Returns:
+        Human-readable problems; empty when every template is a valid path lookup.
+    """
+    if isinstance(value, str):
+        problems = [
+            problem
+            for match in _TEMPLATE.finditer(value)
+            if (problem := _syntax_error(match.group(1)))
+        ]
+        if _TEMPLATE.sub("", value).count("{{"):
+            problems.append(f"unclosed template in {value!r}")
+        return problems
+    if isinstance(value, Mapping):
+        return [problem for item in value.values() for problem in check(item)]
+    if isinstance(value, list | tuple):
+        return [problem for item in value for problem in check(item)]
+    return []

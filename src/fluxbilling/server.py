@@ -1,0 +1,123 @@
+"""Process entrypoints: API + worker in one process (`serve`), extra workers (`worker`).
+
+Both stop gracefully on SIGTERM/SIGINT: no new claims, in-flight phases finish (a phase
+cut off anyway is retried elsewhere once its lease runs out).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import socket
+from pathlib import Path
+
+import uvicorn
+from starlette.types import ASGIApp
+
+from fluxbilling.bootstrap import Installation
+from fluxbilling.db.migrate import upgrade
+from fluxbilling.engine.wakeup import PgListener
+
+__all__ = ["LoopbackServer", "prepare", "run_serve", "run_worker"]
+
+log = logging.getLogger(__name__)
+
+
+class LoopbackServer:
+    """An ASGI app served by uvicorn inside the current event loop, on a given or free port."""
+
+    def __init__(self, app: ASGIApp, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind((host, port))
+        self.host, self.port = self.sock.getsockname()[:2]
+        config = uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False)
+        self.server = uvicorn.Server(config)
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def url(self) -> str:
+        """`http://host:port`."""
+        return f"http://{self.host}:{self.port}"
+
+    async def start(self) -> None:
+        """Start serving; returns once the server accepts connections."""
+        self._task = asyncio.create_task(self.server.serve(sockets=[self.sock]))
+        while not self.server.started:
+            if self._task.done():
+                await self._task
+            await asyncio.sleep(0.01)
+
+    async def stop(self) -> None:
+        """Stop serving and wait for it."""
+        self.server.should_exit = True
+        if self._task is not None:
+            await self._task
+        self.sock.close()
+
+
+async def prepare(installation: Installation) -> None:
+    """Embedded SQLite migrates itself; every process registers the shipped plugins."""
+    if installation.db.is_sqlite:
+        await upgrade(installation.db)
+    await installation.load_builtin_plugins()
+
+
+def _stop_on_signals(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+
+
+async def _listener(installation: Installation) -> PgListener | None:
+    if installation.db.is_sqlite:
+        return None
+    url = installation.db.engine.url.set(drivername="postgresql")
+    listener = PgListener(url.render_as_string(hide_password=False), installation.wakeup)
+    await listener.start()
+    return listener
+
+
+async def run_worker(installation: Installation, *, concurrency: int | None = None) -> None:
+    """Run a worker until SIGTERM."""
+    await prepare(installation)
+    stop = asyncio.Event()
+    _stop_on_signals(stop)
+    listener = await _listener(installation)
+    worker = installation.worker(concurrency=concurrency)
+    log.info("worker %s started", worker.worker_id)
+    try:
+        await worker.run(stop)
+    finally:
+        if listener:
+            await listener.stop()
+        await installation.close()
+
+
+async def run_serve(
+    installation: Installation, *, host: str, port: int, plugin_dir: Path | None = None
+) -> None:
+    """API + worker (+ plugin folder hot-loading) in one process, until SIGTERM."""
+    from fluxbilling.api import create_app
+
+    await prepare(installation)
+    stop = asyncio.Event()
+    _stop_on_signals(stop)
+    listener = await _listener(installation)
+    server = LoopbackServer(create_app(installation), host, port)
+    await server.start()
+    log.info("API listening on %s", server.url)
+    tasks = [asyncio.create_task(installation.worker().run(stop))]
+    if plugin_dir is not None:
+        tasks.append(asyncio.create_task(installation.plugins.watch([plugin_dir], stop)))
+    try:
+        await stop.wait()
+    finally:
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await server.stop()
+        if listener:
+            await listener.stop()
+        await installation.close()

@@ -1,0 +1,288 @@
+"""The durable engine on both databases: claim, fence, checkpoints, retry, park, fail, operator actions."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from fluxbilling import errors
+from fluxbilling.db import Database, schema
+from fluxbilling.engine.context import PhaseContext
+from fluxbilling.engine.outcome import Done, Outcome, Pending
+from fluxbilling.engine.runs import LeaseLost, RunStore
+from fluxbilling.engine.worker import Worker
+from fluxbilling.orders.pipeline import PHASES, Phase
+
+pytestmark = [pytest.mark.anyio, pytest.mark.integration]
+
+
+class ScriptedHandler:
+    """A phase handler that plays a script of outcomes/errors, then succeeds."""
+
+    def __init__(self, script: list[Outcome | Exception] | None = None) -> None:
+        self.script = list(script or [])
+        self.calls: list[Mapping[str, Any] | None] = []
+        self.commits = 0
+
+    async def execute(self, ctx: PhaseContext) -> Outcome:
+        self.calls.append(ctx.cursor)
+        if self.script:
+            step = self.script.pop(0)
+            if isinstance(step, Exception):
+                raise step
+            return step
+        return Done({"ok": True})
+
+    async def commit(
+        self, conn: AsyncConnection, ctx: PhaseContext, done: Done
+    ) -> Mapping[str, Any]:
+        self.commits += 1
+        return done.output
+
+
+async def seed_order(db: Database, n: int = 1) -> list[int]:
+    store = RunStore(db)
+    ids = []
+    async with db.begin() as conn:
+        loc = (
+            await conn.execute(
+                schema.locations.insert()
+                .values(code="x", name="X")
+                .returning(schema.locations.c.id)
+            )
+        ).scalar_one()
+        cust = (
+            await conn.execute(
+                schema.customers.insert()
+                .values(email="a@example.com", name="A")
+                .returning(schema.customers.c.id)
+            )
+        ).scalar_one()
+        img = (
+            await conn.execute(
+                schema.images.insert()
+                .values(
+                    slug="i", name="I", os_family="linux", source_url="file:///x", sha256="0" * 64
+                )
+                .returning(schema.images.c.id)
+            )
+        ).scalar_one()
+        con = (
+            await conn.execute(
+                schema.connections.insert()
+                .values(name="c", type="t", base_url="http://x", settings={}, secrets_sealed="")
+                .returning(schema.connections.c.id)
+            )
+        ).scalar_one()
+        prod = (
+            await conn.execute(
+                schema.products.insert()
+                .values(
+                    slug="p",
+                    name="P",
+                    service_type="vps",
+                    location_id=loc,
+                    image_id=img,
+                    connection_id=con,
+                    plugin_slug="x",
+                    ram_mb=1,
+                    vcpus=1,
+                    disk_gb=1,
+                    price_minor=100,
+                    currency="EUR",
+                    options={},
+                )
+                .returning(schema.products.c.id)
+            )
+        ).scalar_one()
+        for i in range(n):
+            oid = (
+                await conn.execute(
+                    schema.orders.insert()
+                    .values(
+                        customer_id=cust,
+                        product_id=prod,
+                        hostname=f"h{i}",
+                        state="provisioning_pending",
+                    )
+                    .returning(schema.orders.c.id)
+                )
+            ).scalar_one()
+            await store.enqueue(conn, oid, phase=Phase.ALLOCATION)
+            ids.append(oid)
+    return ids
+
+
+def handlers(**overrides: ScriptedHandler) -> dict[Phase, ScriptedHandler]:
+    return {p: overrides.get(p.value, ScriptedHandler()) for p in PHASES[1:]}
+
+
+async def run_row(db: Database, order_id: int) -> Any:
+    async with db.connect() as conn:
+        return (
+            await conn.execute(sa.select(schema.runs).where(schema.runs.c.order_id == order_id))
+        ).one()
+
+
+async def completed_count(db: Database, order_id: int) -> dict[str, int]:
+    async with db.connect() as conn:
+        rows = (
+            await conn.execute(
+                sa.select(schema.activity_log.c.phase, sa.func.count())
+                .where(
+                    schema.activity_log.c.order_id == order_id,
+                    schema.activity_log.c.event == "phase_completed",
+                )
+                .group_by(schema.activity_log.c.phase)
+            )
+        ).all()
+    return {r[0]: r[1] for r in rows}
+
+
+async def test_a_run_goes_through_every_phase_once(db: Database) -> None:
+    (order_id,) = await seed_order(db)
+    hs = handlers()
+    worker = Worker(RunStore(db), hs, concurrency=2)
+    assert await worker.drain() == 5
+    run = await run_row(db, order_id)
+    assert run.state == "completed"
+    assert await completed_count(db, order_id) == {p.value: 1 for p in PHASES[1:]}
+    assert all(h.commits == 1 for h in hs.values())
+    async with db.connect() as conn:
+        state = (
+            await conn.execute(
+                sa.select(schema.orders.c.state).where(schema.orders.c.id == order_id)
+            )
+        ).scalar_one()
+    assert state == "provisioning"  # the handoff handler, not the engine, flips the order to active
+
+
+async def test_pending_stores_the_cursor_and_comes_back(db: Database) -> None:
+    (order_id,) = await seed_order(db)
+    prov = ScriptedHandler([Pending({"task": 7}, check_after=timedelta(seconds=0))])
+    worker = Worker(RunStore(db), handlers(provision=prov))
+    await worker.drain()
+    assert prov.calls == [None, {"task": 7}]
+    assert (await run_row(db, order_id)).state == "completed"
+
+
+async def test_transient_errors_are_retried_with_backoff_then_succeed(db: Database) -> None:
+    (order_id,) = await seed_order(db)
+    boom = errors.TransientUpstreamError("503 from panel", upstream="sim", retry_after=0)
+    prov = ScriptedHandler([boom, boom])
+    worker = Worker(RunStore(db), handlers(provision=prov), rand=lambda: 0.0)
+    await worker.drain()
+    assert (await run_row(db, order_id)).state == "completed"
+    async with db.connect() as conn:
+        events = (
+            (
+                await conn.execute(
+                    sa.select(schema.activity_log.c.event)
+                    .where(schema.activity_log.c.order_id == order_id)
+                    .order_by(schema.activity_log.c.id)
+                )
+            )
+            .scalars()
+            .all()
+        )
+    assert events.count("phase_retry") == 2
+
+
+async def test_retry_waits_for_its_backoff(db: Database) -> None:
+    (order_id,) = await seed_order(db)
+    boom = errors.TransientUpstreamError("503", upstream="sim", retry_after=600)
+    worker = Worker(RunStore(db), handlers(provision=ScriptedHandler([boom])))
+    await worker.drain()
+    run = await run_row(db, order_id)
+    assert (run.state, run.phase, run.attempt) == ("queued", "provision", 1)
+    assert run.last_error["code"] == "TransientUpstreamError"
+    assert (run.next_run_at - run.updated_at) > timedelta(minutes=9)
+
+
+async def test_permanent_error_fails_the_run_and_operator_retry_resumes_it(db: Database) -> None:
+    (order_id,) = await seed_order(db)
+    prov = ScriptedHandler(
+        [errors.PermanentUpstreamError("422 invalid plan", upstream="sim", status=422)]
+    )
+    store = RunStore(db)
+    worker = Worker(store, handlers(provision=prov))
+    await worker.drain()
+    run = await run_row(db, order_id)
+    assert (run.state, run.phase) == ("failed", "provision")
+    assert run.last_error["message"] == "422 invalid plan"
+    with pytest.raises(errors.Conflict):
+        await store.cancel(run.id, actor="op") if False else await store.retry(
+            run.id, actor="op", from_phase=Phase.BILLING
+        )
+    await store.retry(run.id, actor="op")
+    await worker.drain()
+    assert (await run_row(db, order_id)).state == "completed"
+    assert (await completed_count(db, order_id))["provision"] == 1
+
+
+async def test_capacity_exhausted_parks_without_failing(db: Database) -> None:
+    (order_id,) = await seed_order(db)
+    alloc = ScriptedHandler([errors.CapacityExhausted("no host with 2048 MB free")] * 20)
+    worker = Worker(RunStore(db), handlers(allocation=alloc))
+    await worker.drain()
+    run = await run_row(db, order_id)
+    assert (run.state, run.phase, run.attempt) == ("queued", "allocation", 0)
+    assert "no capacity" in run.wait_reason
+
+
+async def test_a_fenced_out_worker_cannot_write(db: Database) -> None:
+    (order_id,) = await seed_order(db)
+    store = RunStore(db, lease_seconds=0.2)
+    (stale,) = await store.claim("w1")
+    await asyncio.sleep(0.4)  # the lease runs out: w1 is now a paused worker
+    (fresh,) = await store.claim("w2")
+    assert fresh.lease_token == stale.lease_token + 1
+    with pytest.raises(LeaseLost):
+        async with store.fenced(stale) as conn:
+            await store.complete_phase(conn, stale, {"stale": True})
+    assert await completed_count(db, order_id) == {}
+    async with store.fenced(fresh) as conn:
+        await store.complete_phase(conn, fresh, {})
+    assert await completed_count(db, order_id) == {"allocation": 1}
+
+
+async def test_cancel_fences_the_running_worker(db: Database) -> None:
+    (order_id,) = await seed_order(db)
+    store = RunStore(db)
+    (claim,) = await store.claim("w1")
+    await store.cancel(claim.run_id, actor="op")
+    with pytest.raises(LeaseLost):
+        await store.renew(claim)
+    assert (await run_row(db, order_id)).state == "cancelled"
+    with pytest.raises(errors.Conflict):
+        await store.cancel(claim.run_id, actor="op")
+
+
+async def test_concurrent_claims_never_hand_out_a_run_twice(db: Database) -> None:
+    await seed_order(db, n=30)
+    store = RunStore(db)
+    results = await asyncio.gather(*(store.claim(f"w{i}", limit=4) for i in range(10)))
+    ids = [c.run_id for claims in results for c in claims]
+    assert len(ids) == len(set(ids)) == 30
+
+
+async def test_worker_loop_stops_gracefully(db: Database) -> None:
+    (order_id,) = await seed_order(db)
+    worker = Worker(RunStore(db), handlers(), poll_interval=0.05)
+    stop = asyncio.Event()
+    task = asyncio.create_task(worker.run(stop))
+    for _ in range(200):
+        if (await run_row(db, order_id)).state == "completed":
+            break
+        await asyncio.sleep(0.02)
+    stop.set()
+    await asyncio.wait_for(task, 5)
+    assert (await run_row(db, order_id)).state == "completed"
+    async with db.connect() as conn:
+        assert (await conn.execute(sa.select(schema.workers.c.state))).scalar_one() == "stopped"

@@ -1,0 +1,171 @@
+"""Load-time graph validation: every problem is reported with its path."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from fluxbilling import errors, plugins
+from fluxbilling.plugins.nodes import NodeParams, NodeRegistry, NodeResult, NodeRun, node_type
+
+
+def document(flow: dict[str, Any], **capabilities: bool) -> dict[str, Any]:
+    return {
+        "format": "fluxbilling-visual-plugin",
+        "plugin": {
+            "slug": "acme",
+            "type": "infrastructure-provider",
+            "serviceType": "vps",
+            "connectionType": "acme",
+            "capabilities": capabilities or {"canProvision": True},
+        },
+        "flows": {"provision": flow},
+    }
+
+
+def problems(doc: dict[str, Any]) -> list[dict[str, str]]:
+    with pytest.raises(errors.InvalidFlow) as caught:
+        plugins.load_plugin(doc, version=1)
+    found: list[dict[str, str]] = caught.value.details["problems"]
+    return found
+
+
+def paths(doc: dict[str, Any]) -> set[str]:
+    return {p["path"] for p in problems(doc)}
+
+
+TRIGGER = {"id": "start", "type": "trigger"}
+LOOKUP = {"id": "find", "type": "lookup", "path": "servers", "field": "name", "equals": "x"}
+
+
+def test_unknown_node_type_is_located() -> None:
+    doc = document(
+        {
+            "nodes": [
+                TRIGGER,
+                {"id": "a", "type": "http", "path": "x"},
+                {"id": "b", "type": "teleport"},
+            ]
+        }
+    )
+    [problem] = problems(doc)
+    assert problem["path"] == "flows.provision.nodes[2].type"
+    assert "unknown node type 'teleport'" in problem["message"]
+
+
+def test_bad_node_params_are_located() -> None:
+    doc = document(
+        {
+            "nodes": [
+                TRIGGER,
+                {"id": "a", "type": "http", "path": "x", "colour": "red", "method": "BREW"},
+            ]
+        }
+    )
+    assert paths(doc) == {"flows.provision.nodes[1].colour", "flows.provision.nodes[1].method"}
+
+
+def test_duplicate_and_reserved_ids() -> None:
+    doc = document(
+        {"nodes": [TRIGGER, {"id": "start", "type": "done"}, {"id": "order", "type": "done"}]}
+    )
+    assert paths(doc) >= {"flows.provision.nodes[1].id", "flows.provision.nodes[2].id"}
+
+
+def test_dangling_edges_bad_ports_and_unreachable_nodes() -> None:
+    flow = {
+        "nodes": [TRIGGER, LOOKUP, {"id": "end", "type": "done"}, {"id": "island", "type": "done"}],
+        "edges": [
+            {"from": "start", "to": "find"},
+            {"from": "find", "port": "found", "to": "end"},
+            {"from": "find", "port": "missing", "to": "ghost"},
+            {"from": "end", "port": "ok", "to": "find"},
+            {"from": "ghost", "to": "end"},
+        ],
+    }
+    found = paths(document(flow))
+    assert {
+        "flows.provision.edges[2].to",
+        "flows.provision.edges[3].port",
+        "flows.provision.edges[4].from",
+        "flows.provision.nodes[3]",
+    } <= found
+
+
+def test_branch_ports_must_be_wired() -> None:
+    flow = {
+        "nodes": [TRIGGER, LOOKUP, {"id": "end", "type": "done"}],
+        "edges": [{"from": "start", "to": "find"}, {"from": "find", "port": "found", "to": "end"}],
+    }
+    [problem] = problems(document(flow))
+    assert problem == {"path": "flows.provision.nodes[1]", "message": "port 'missing' is not wired"}
+
+
+def test_routed_errors_need_an_error_edge_and_port() -> None:
+    flow = {
+        "nodes": [
+            TRIGGER,
+            {"id": "a", "type": "http", "path": "x", "on_error": "route"},
+            {"id": "b", "type": "done", "on_error": "route"},
+        ],
+        "edges": [{"from": "start", "to": "a"}, {"from": "a", "to": "b"}],
+    }
+    found = problems(document(flow))
+    assert {"path": "flows.provision.nodes[1]", "message": "port 'error' is not wired"} in found
+    assert "flows.provision.nodes[2].on_error" in {p["path"] for p in found}
+
+
+def test_linear_flows_cannot_branch_and_end_at_terminal_nodes() -> None:
+    flow = {
+        "nodes": [TRIGGER, LOOKUP, {"id": "end", "type": "done"}, {"id": "after", "type": "done"}]
+    }
+    assert paths(document(flow)) == {"flows.provision.nodes[1].type", "flows.provision.nodes[3]"}
+
+
+def test_exactly_one_trigger_first_in_linear_flows() -> None:
+    assert "flows.provision.nodes" in paths(document({"nodes": [{"id": "end", "type": "done"}]}))
+    doc = document({"nodes": [{"id": "x", "type": "set_service_data"}, TRIGGER]})
+    assert "flows.provision.nodes[0]" in paths(doc)
+
+
+def test_template_syntax_connection_capabilities_and_verbs() -> None:
+    doc = document(
+        {"nodes": [TRIGGER, {"id": "a", "type": "http", "path": "{{1+1}}"}]}, canFly=True
+    )
+    doc["plugin"].pop("connectionType")
+    doc["flows"]["teleport"] = {"nodes": [TRIGGER]}
+    assert paths(doc) == {
+        "flows.provision.nodes[1].path",
+        "flows.provision.nodes[1].connection",
+        "plugin.capabilities.canFly",
+        "flows.teleport",
+    }
+
+
+def test_flows_without_capability_are_warned_about() -> None:
+    doc = document({"nodes": [TRIGGER]}, canSuspend=False)
+    plugin = plugins.load_plugin(doc, version=2)
+    assert [w.to_dict() for w in plugin.warnings] == [
+        {"path": "flows.provision", "message": "no capability declares this flow"}
+    ]
+
+
+def test_the_error_message_summarises_problems() -> None:
+    nodes = [TRIGGER] + [{"id": f"n{i}", "type": "nope"} for i in range(7)]
+    with pytest.raises(errors.InvalidFlow, match=r"plugin acme is invalid: .*\(and 2 more\)"):
+        plugins.load_plugin(document({"nodes": nodes}), version=1)
+
+
+def test_registering_a_duplicate_node_type_raises() -> None:
+    registry = NodeRegistry()
+
+    @node_type("echo", params=NodeParams, registry=registry)
+    async def echo(params: NodeParams, run: NodeRun) -> NodeResult:
+        return NodeResult(output=run.scope)
+
+    assert registry.names() == ["echo"]
+    with pytest.raises(errors.InvariantViolation, match="'echo' is already registered"):
+        node_type("echo", params=NodeParams, registry=registry)(echo)
+    with pytest.raises(errors.InvariantViolation):
+        node_type("http", params=NodeParams)(echo)
