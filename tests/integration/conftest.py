@@ -6,10 +6,17 @@ import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
-from tests import dbsupport
 
+from fluxbilling import bootstrap
+from fluxbilling.config import Settings
 from fluxbilling.db import Database
+from fluxbilling.handoff.mail import InMemoryMailer
+from fluxbilling.seed import seed_catalogue
+from fluxbilling.simulators import solusvm2
+from fluxbilling.vault import generate_key
+from tests import dbsupport
 
 pytestmark = pytest.mark.integration
 
@@ -47,3 +54,55 @@ async def db(database_url: str, backend: str) -> AsyncIterator[Database]:
         await dbsupport.truncate_all(database)
     yield database
     await database.dispose()
+
+
+@pytest.fixture
+def sim() -> solusvm2.SolusVM2State:
+    """The SolusVM 2 simulator's state (served in-process through an ASGI transport)."""
+    return solusvm2.SolusVM2State(token="it-token", polls_until_started=1)
+
+
+@pytest.fixture
+def mailer() -> InMemoryMailer:
+    return InMemoryMailer()
+
+
+@pytest.fixture
+async def installation(
+    database_url: str,
+    backend: str,
+    tmp_path: Path,
+    sim: solusvm2.SolusVM2State,
+    mailer: InMemoryMailer,
+) -> AsyncIterator[bootstrap.Installation]:
+    """A whole installation on the test database, seeded with the demo catalogue."""
+    settings = Settings(
+        database_url=database_url,
+        state_dir=tmp_path / "state",
+        secret_key=generate_key(),
+        api_token="test-api-token",
+        stripe_webhook_secret="whsec_test_secret",
+        poll_interval=0.05,
+        lease_seconds=5,
+    )
+    app = solusvm2.create_app(sim)
+    inst = bootstrap.build(
+        settings, mailer=mailer, transport_for=lambda _url: httpx.ASGITransport(app=app)
+    )
+    if backend == "postgresql":
+        await dbsupport.truncate_all(inst.db)
+    await inst.load_builtin_plugins()
+    async with inst.db.begin() as conn:
+        await seed_catalogue(
+            conn,
+            inst.vault,
+            solusvm_url="http://solusvm.test/api/v1",
+            solusvm_token="it-token",
+            image_dir=tmp_path / "images",
+            hosts=3,
+            host_ram_mb=8192,
+            cidr="192.0.2.0/28",
+            poll_interval=0.01,
+        )
+    yield inst
+    await inst.close()

@@ -1,0 +1,102 @@
+"""Helpers for integration tests: place an order and pay it through the real code paths."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import sqlalchemy as sa
+
+from fluxbilling import bootstrap
+from fluxbilling.billing import stripe
+from fluxbilling.billing.webhooks import Ingested, StripeEndpoint
+from fluxbilling.db import schema
+from fluxbilling.orders import service
+from fluxbilling.seed import PRODUCT_SLUG
+from fluxbilling.simulators import stripe as stripe_sim
+
+
+async def place_order(inst: bootstrap.Installation, hostname: str) -> dict[str, Any]:
+    return await service.create_order(
+        inst.db,
+        customer_email="ada@example.com",
+        customer_name="Ada Lovelace",
+        product_slug=PRODUCT_SLUG,
+        hostname=hostname,
+    )
+
+
+async def pay(inst: bootstrap.Installation, invoice: dict[str, Any], **overrides: Any) -> Ingested:
+    body = stripe_sim.checkout_completed(
+        invoice["id"],
+        overrides.pop("amount", invoice["amount_minor"]),
+        overrides.pop("currency", invoice["currency"]),
+        **overrides,
+    )
+    now = int(time.time())
+    headers = {"Stripe-Signature": stripe.sign(body, inst.stripe_secrets[0], now)}
+    endpoint = StripeEndpoint(inst.db, inst.store, inst.stripe_secrets)
+    return await endpoint.ingest(body, headers, remote="127.0.0.1", now=now)
+
+
+async def place_and_pay(inst: bootstrap.Installation, hostname: str) -> int:
+    created = await place_order(inst, hostname)
+    result = await pay(inst, created["invoice"])
+    assert result.outcome == "processed", result
+    return int(created["order"]["id"])
+
+
+async def rows(inst: bootstrap.Installation, query: Any) -> list[Any]:
+    async with inst.db.connect() as conn:
+        return list((await conn.execute(query)).all())
+
+
+async def activity(inst: bootstrap.Installation, order_id: int) -> list[Any]:
+    log = schema.activity_log
+    return await rows(inst, sa.select(log).where(log.c.order_id == order_id).order_by(log.c.id))
+
+
+async def run_of(inst: bootstrap.Installation, order_id: int) -> Any:
+    (run,) = await rows(inst, sa.select(schema.runs).where(schema.runs.c.order_id == order_id))
+    return run
+
+
+async def make_due(inst: bootstrap.Installation, order_id: int) -> None:
+    """Pretend time passed: the run's next attempt is due now."""
+    async with inst.db.begin() as conn:
+        await conn.execute(
+            schema.runs.update()
+            .where(schema.runs.c.order_id == order_id)
+            .values(next_run_at=inst.db.now(-1))
+        )
+
+
+async def drain(inst: bootstrap.Installation, *, rounds: int = 200) -> None:
+    """Work until nothing is due, following short Pending waits (poll intervals are tiny here)."""
+    worker = inst.worker(concurrency=8)
+    idle = 0
+    for _ in range(rounds):
+        if await worker.drain() == 0:
+            idle += 1
+            if idle > 3:
+                return
+            await _sleep()
+        else:
+            idle = 0
+
+
+async def _sleep() -> None:
+    import asyncio
+
+    await asyncio.sleep(0.05)
+
+
+async def finish(inst: bootstrap.Installation, order_id: int, *, attempts: int = 10) -> Any:
+    """Drain, making backed-off retries due at once, until the run completes or stops."""
+    for _ in range(attempts):
+        await drain(inst)
+        run = await run_of(inst, order_id)
+        if run.state in ("completed", "failed", "cancelled"):
+            return run
+        await make_due(inst, order_id)
+    return await run_of(inst, order_id)
