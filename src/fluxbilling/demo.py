@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import secrets
 import time
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,7 @@ from fluxbilling.server import LoopbackServer, prepare
 from fluxbilling.simulators import solusvm2
 from fluxbilling.simulators import stripe as stripe_sim
 from fluxbilling.simulators.mailbox import CapturingSmtpServer
+from fluxbilling.vault import generate_key
 
 __all__ = ["run"]
 
@@ -117,23 +119,32 @@ def _print_activity(console: Console, order: dict[str, Any]) -> None:
     console.print(table)
 
 
-async def run() -> int:
-    """Run the demo; 0 when the order reached `active`."""
-    console = Console()
-    _reset(console)
+async def run(*, database_url: str | None = None, console: Console | None = None) -> int:
+    """Run the demo; 0 when the order reached `active`.
+
+    Args:
+        database_url: another (empty, migrated or not) database instead of the demo's SQLite
+            file, which is otherwise reset first.
+        console: where to print (the terminal by default).
+    """
+    console = console or Console()
+    if database_url is None:
+        _reset(console)
     sim_state = solusvm2.SolusVM2State(token=SIM_TOKEN, polls_until_started=2)
     sim = LoopbackServer(solusvm2.create_app(sim_state))
     await sim.start()
     smtp = CapturingSmtpServer()
     smtp.start()
+    embedded = database_url is None or database_url.startswith("sqlite")
     settings = Settings(
-        database_url=f"sqlite:///{DEMO_DB}",
+        database_url=database_url or f"sqlite:///{DEMO_DB}",
         state_dir=STATE_DIR,
         smtp_port=smtp.port,
         poll_interval=0.2,
-        secret_key=None,
-        api_token=None,
-        stripe_webhook_secret=None,
+        # Embedded: kept under ./.fluxbilling/; elsewhere: throwaway values for this run.
+        secret_key=None if embedded else generate_key(),
+        api_token=None if embedded else secrets.token_urlsafe(16),
+        stripe_webhook_secret=None if embedded else "whsec_" + secrets.token_urlsafe(16),
     )
     installation = bootstrap.build(settings)
     stop = asyncio.Event()

@@ -1,0 +1,58 @@
+"""The demo path as an acceptance test: real HTTP (API, webhook, simulator), real SMTP, a worker.
+
+On SQLite it is exactly `make demo` (the demo database under ./.fluxbilling/ of a temporary
+working directory, run twice to show it resets); on PostgreSQL the same path on the test
+database.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from fluxbilling import demo
+from tests import dbsupport
+
+pytestmark = [pytest.mark.anyio, pytest.mark.acceptance]
+
+
+def console() -> tuple[Console, io.StringIO]:
+    out = io.StringIO()
+    return Console(file=out, width=120, force_terminal=False), out
+
+
+async def test_make_demo_reaches_active_and_can_run_twice(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    first_console, first = console()
+    assert await demo.run(console=first_console) == 0
+    text = first.getvalue()
+    assert "Fresh demo state" in text
+    assert "Order 1 is active" in text and "holds 1 server(s)" in text
+    assert "Password: ••••••••••••" in text
+    for phase in ("billing", "allocation", "provision", "os_install", "network", "handoff"):
+        assert f"{phase} completed" in text
+    second_console, second = console()
+    assert await demo.run(console=second_console) == 0
+    assert "Resetting demo state" in second.getvalue()
+
+
+@pytest.fixture
+def pg_database() -> Iterator[str]:
+    name = "fluxbilling_acceptance"
+    yield dbsupport.create_pg_database(name)
+    dbsupport.drop_pg_database(name)
+
+
+async def test_the_demo_path_on_postgresql(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pg_database: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    out_console, out = console()
+    assert await demo.run(database_url=pg_database, console=out_console) == 0
+    assert "Order 1 is active" in out.getvalue()
