@@ -6,7 +6,7 @@ import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from fluxbilling import errors
+from fluxbilling import errors, logs
 from fluxbilling.config import Settings
 from fluxbilling.db import Database
 from fluxbilling.drivers.connections import ConnectionFactory, TransportFor
@@ -133,6 +133,11 @@ def build(
             settings.api_token.get_secret_value() if settings.api_token else None,
         ),
         stripe_secrets=[s.strip() for s in stripe_secret.split(",") if s.strip()],
+    )
+    logs.register_secret(
+        installation.api_token,
+        *installation.stripe_secrets,
+        *(settings.secret_key.get_secret_value().split(",") if settings.secret_key else ()),
     )
     installation.handlers = build_handlers(
         PhaseDeps(

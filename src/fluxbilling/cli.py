@@ -10,7 +10,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from fluxbilling import errors
+from fluxbilling import errors, logs
 from fluxbilling.config import Settings
 from fluxbilling.orders.pipeline import Phase
 
@@ -70,8 +70,9 @@ async def _dispatch(args: argparse.Namespace) -> int:
         await server.run_worker(installation, concurrency=args.concurrency)
         return 0
     try:
+        if args.command == "migrate" or installation.db.is_sqlite:
+            await upgrade(installation.db)  # the embedded database migrates itself
         if args.command == "migrate":
-            await upgrade(installation.db)
             print("database is up to date")
         elif args.command == "orders":
             from fluxbilling.orders import service
@@ -114,10 +115,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     """Run the command line."""
     args = _parser().parse_args(argv)
     quiet = args.command == "demo" and not args.verbose
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.WARNING if quiet else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-    )
+    logs.configure(logging.DEBUG if args.verbose else logging.WARNING if quiet else logging.INFO)
     try:
         code = asyncio.run(_dispatch(args))
     except errors.FluxError as exc:

@@ -215,6 +215,11 @@ async def run(*, database_url: str | None = None, console: Console | None = None
             f"[green]Order {order_id} is active[/] · the SolusVM 2 simulator holds {servers} server(s) · "
             f"phases: {', '.join(p.value for p in PHASES)}"
         )
+        if database_url is None:
+            console.print(
+                f"Inspect it later: FLUXBILLING_DATABASE_URL=sqlite:///{DEMO_DB} "
+                f".venv/bin/fluxbilling orders show {order_id}"
+            )
         return 0
     finally:
         stop.set()

@@ -7,8 +7,7 @@ import time
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from fluxbilling import errors
-from fluxbilling.api import metrics
+from fluxbilling import errors, metrics
 from fluxbilling.api.errors import error_body
 from fluxbilling.billing.webhooks import StripeEndpoint
 

@@ -1,8 +1,8 @@
 """The database handle: one async engine, dialect quirks and the database clock.
 
-SQLite runs in WAL mode with a busy timeout and every transaction starts with
-`BEGIN IMMEDIATE`, so a writer takes the lock up front instead of failing on upgrade;
-PostgreSQL uses row locks (`FOR UPDATE SKIP LOCKED`) and LISTEN/NOTIFY.
+SQLite runs in WAL mode with a busy timeout and every write transaction (`begin()`) starts
+with `BEGIN IMMEDIATE`, so a writer takes the lock up front instead of failing on upgrade;
+reads (`connect()`) use a deferred `BEGIN` and never touch the write lock. PostgreSQL uses row locks (`FOR UPDATE SKIP LOCKED`) and LISTEN/NOTIFY.
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from sqlalchemy.pool import NullPool
 
 __all__ = ["Database", "normalise_url"]
+
+_READ_ONLY = "fluxbilling_read_only"  # execution option: SQLite reads use a deferred BEGIN
 
 
 def normalise_url(url: str) -> str:
@@ -75,8 +77,14 @@ class Database:
 
     @asynccontextmanager
     async def connect(self) -> AsyncIterator[AsyncConnection]:
-        """A connection for reads; statements run in their own implicit transaction."""
+        """A connection for reads (one snapshot until it closes); never write through it.
+
+        On SQLite its transaction is a deferred `BEGIN`: a WAL reader that neither takes
+        nor waits for the write lock (`begin()` is the one that writes).
+        """
         async with self.engine.connect() as conn:
+            if self.is_sqlite:
+                await conn.execution_options(**{_READ_ONLY: True})
             yield conn
 
     def now(self, offset_seconds: float = 0.0) -> sa.ColumnElement[Any]:
@@ -124,4 +132,5 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        read_only = conn.get_execution_options().get(_READ_ONLY, False)
+        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")

@@ -1,7 +1,5 @@
-"""Drivers: the upstream error boundary, connections and redaction shared by every driver."""
+"""Drivers: the upstream error boundary (`upstream`), connections and redaction every driver shares."""
 
 from __future__ import annotations
 
-from fluxbilling.drivers import connections, redaction, upstream
-
-__all__ = ["connections", "redaction", "upstream"]
+__all__: list[str] = []

@@ -22,7 +22,7 @@ import httpx
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from fluxbilling import errors
+from fluxbilling import errors, logs
 from fluxbilling.db import Database, schema
 from fluxbilling.drivers.upstream import ExchangeRecorder, UpstreamHttp
 from fluxbilling.vault import Vault
@@ -110,6 +110,7 @@ class ConnectionFactory:
         if row is None:
             raise errors.InvalidSettings(f"no connection named {name!r}", connection=name)
         secrets: dict[str, str] = json.loads(self.vault.open(row.secrets_sealed))
+        logs.register_secret(*secrets.values())
         headers = {"Accept": "application/json"}
         headers.update(auth_headers(row.settings.get("auth", {}), secrets))
         return UpstreamHttp(

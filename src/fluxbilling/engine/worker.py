@@ -20,12 +20,13 @@ import logging
 import os
 import random
 import socket
+import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
-from fluxbilling import errors
+from fluxbilling import errors, metrics
 from fluxbilling.db import schema
 from fluxbilling.engine import policy
 from fluxbilling.engine.context import PhaseContext, PhaseHandler
@@ -100,7 +101,8 @@ class Worker:
                     self._spawn(claim)
                 if claims and len(self._tasks) < self.concurrency:
                     continue
-                await self._sleep(stop, busy=free <= 0)
+                # Full (now, after spawning): wait for a slot, not for the next poll.
+                await self._sleep(stop, busy=len(self._tasks) >= self.concurrency)
             if self._tasks:
                 await asyncio.gather(*self._tasks, return_exceptions=True)
         finally:
@@ -160,10 +162,22 @@ class Worker:
             try:
                 current = await self._step(current)
             except LeaseLost:
-                log.info("lease lost on run %s; result dropped", claim.run_id)
+                log.warning("lease lost; result dropped", extra=self._context(claim))
                 return
 
     async def _step(self, claim: Claim) -> Claim | None:
+        started = time.perf_counter()
+        outcome = "lease_lost"
+        try:
+            following, outcome = await self._attempt(claim)
+        finally:
+            metrics.PHASE_DURATION.labels(claim.phase.value, outcome).observe(
+                time.perf_counter() - started
+            )
+            metrics.PHASE_OUTCOMES.labels(claim.phase.value, outcome).inc()
+        return following
+
+    async def _attempt(self, claim: Claim) -> tuple[Claim | None, str]:
         handler = self.handlers[claim.phase]
         ctx = PhaseContext(
             claim=claim,
@@ -177,18 +191,20 @@ class Worker:
         except LeaseLost:
             raise
         except Exception as exc:  # noqa: BLE001 - classified by policy.decide, never swallowed
-            await self._failed(ctx, exc)
-            return None
+            return None, await self._failed(ctx, exc)
         finally:
             renewer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await renewer
         if isinstance(outcome, Pending):
             await self.store.wait(claim, outcome)
-            return None
+            log.info("phase waiting: %s", outcome.note or "pending", extra=self._context(claim))
+            return None, "waiting"
         return await self._complete(ctx, handler, outcome)
 
-    async def _complete(self, ctx: PhaseContext, handler: PhaseHandler, done: Done) -> Claim | None:
+    async def _complete(
+        self, ctx: PhaseContext, handler: PhaseHandler, done: Done
+    ) -> tuple[Claim | None, str]:
         try:
             async with self.store.fenced(ctx.claim) as conn:
                 output = await handler.commit(conn, ctx, done)
@@ -196,15 +212,24 @@ class Worker:
         except (LeaseLost, asyncio.CancelledError):
             raise
         except Exception as exc:  # noqa: BLE001 - classified by policy.decide
-            await self._failed(ctx, exc)
-            return None
+            return None, await self._failed(ctx, exc)
         self.processed_phases += 1
-        return following
+        log.info("phase completed", extra=self._context(ctx.claim))
+        return following, "completed"
 
-    async def _failed(self, ctx: PhaseContext, exc: Exception) -> None:
+    def _context(self, claim: Claim) -> dict[str, object]:
+        return {
+            "run": claim.run_id,
+            "order": claim.order_id,
+            "phase": claim.phase.value,
+            "attempt": claim.attempt + 1,
+            "worker": self.worker_id,
+        }
+
+    async def _failed(self, ctx: PhaseContext, exc: Exception) -> str:
         claim = ctx.claim
         if not isinstance(exc, errors.FluxError):
-            log.exception("unexpected error in %s of run %s", claim.phase, claim.run_id)
+            log.exception("unexpected error", extra=self._context(claim))
             exc = errors.InvariantViolation(f"unexpected {type(exc).__name__}: {exc}")
         now = self._clock()
         decision = policy.decide(
@@ -217,6 +242,10 @@ class Worker:
         )
         last = ctx.recorder.last.to_dict() if ctx.recorder.last else None
         await self.store.attempt_failed(claim, exc, decision, now=now, last_upstream=last)
+        outcome = type(decision).__name__.lower()
+        level = logging.ERROR if isinstance(decision, policy.Fail) else logging.WARNING
+        log.log(level, "phase %s: %s", outcome, exc, extra=self._context(claim))
+        return outcome
 
     async def _keep_lease(self, claim: Claim) -> None:
         interval = self.store.lease_seconds / 3

@@ -1,0 +1,33 @@
+"""Prometheus instruments, in one registry that `GET /metrics` exposes.
+
+Counters and histograms are per process (a `serve` process exposes its own worker's); run
+counts by state and phase are read from the database at scrape time, so they are global.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+__all__ = ["PHASE_DURATION", "PHASE_OUTCOMES", "REGISTRY", "RUNS", "WEBHOOKS"]
+
+REGISTRY = CollectorRegistry()
+WEBHOOKS = Counter(
+    "fluxbilling_webhooks_total",
+    "Webhook deliveries by gateway and outcome",
+    ["gateway", "outcome"],
+    registry=REGISTRY,
+)
+RUNS = Gauge("fluxbilling_runs", "Runs by state and phase", ["state", "phase"], registry=REGISTRY)
+PHASE_DURATION = Histogram(
+    "fluxbilling_phase_attempt_seconds",
+    "Duration of one phase attempt (execute and commit), by phase and outcome",
+    ["phase", "outcome"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+    registry=REGISTRY,
+)
+PHASE_OUTCOMES = Counter(
+    "fluxbilling_phase_outcomes_total",
+    "Phase attempts by phase and outcome (completed, waiting, retry, park, fail, lease_lost)",
+    ["phase", "outcome"],
+    registry=REGISTRY,
+)
