@@ -1,29 +1,15 @@
-"""Prometheus metrics: webhook outcomes here; run states are read from the database on scrape."""
+"""`GET /metrics`: the Prometheus exposition; run counts are read from the database at scrape time."""
 
 from __future__ import annotations
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Request, Response
-from prometheus_client import (
-    CONTENT_TYPE_LATEST,
-    CollectorRegistry,
-    Counter,
-    Gauge,
-    generate_latest,
-)
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from fluxbilling.db import schema
+from fluxbilling.metrics import REGISTRY, RUNS
 
-__all__ = ["REGISTRY", "WEBHOOKS", "router"]
-
-REGISTRY = CollectorRegistry()
-WEBHOOKS = Counter(
-    "fluxbilling_webhooks_total",
-    "Webhook deliveries by gateway and outcome",
-    ["gateway", "outcome"],
-    registry=REGISTRY,
-)
-RUNS = Gauge("fluxbilling_runs", "Runs by state and phase", ["state", "phase"], registry=REGISTRY)
+__all__ = ["router"]
 
 router = APIRouter(tags=["metrics"])
 
@@ -36,9 +22,7 @@ async def metrics(request: Request) -> Response:
     async with db.connect() as conn:
         rows = (
             await conn.execute(
-                sa.select(runs.c.state, runs.c.phase, sa.func.count()).group_by(
-                    runs.c.state, runs.c.phase
-                )
+                sa.select(runs.c.state, runs.c.phase, sa.func.count()).group_by(runs.c.state, runs.c.phase)
             )
         ).all()
     RUNS.clear()

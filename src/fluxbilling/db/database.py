@@ -2,7 +2,8 @@
 
 SQLite runs in WAL mode with a busy timeout and every write transaction (`begin()`) starts
 with `BEGIN IMMEDIATE`, so a writer takes the lock up front instead of failing on upgrade;
-reads (`connect()`) use a deferred `BEGIN` and never touch the write lock. PostgreSQL uses row locks (`FOR UPDATE SKIP LOCKED`) and LISTEN/NOTIFY.
+reads (`connect()`) use a deferred `BEGIN` and never touch the write lock. PostgreSQL uses
+row locks (`FOR UPDATE SKIP LOCKED`) and LISTEN/NOTIFY.
 """
 
 from __future__ import annotations
