@@ -91,6 +91,7 @@ async def test_sigterm_stops_a_worker_process_gracefully(
     )
     try:
         deadline = time.monotonic() + 30
+        states: list[str] = []
         while time.monotonic() < deadline:
             async with db.connect() as conn:
                 states = (await conn.execute(sa.select(schema.workers.c.state))).scalars().all()

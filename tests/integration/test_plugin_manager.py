@@ -1,0 +1,112 @@
+"""Plugin versions: register, dedupe, reject invalid documents whole, hot-load a folder, pin per order."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from fluxbilling import bootstrap, errors
+from fluxbilling.db import schema
+from fluxbilling.plugins import load_plugin_file
+from fluxbilling.plugins.manager import PluginManager
+from fluxbilling.plugins_builtin import builtin_plugin_paths
+from fluxbilling.simulators.solusvm2 import SolusVM2State
+from tests.integration.support import drain, make_due, place_and_pay, rows, run_of
+
+pytestmark = [pytest.mark.anyio, pytest.mark.integration]
+
+
+def solusvm2_document() -> dict[str, Any]:
+    (path,) = [p for p in builtin_plugin_paths() if p.name == "solusvm2.json"]
+    return load_plugin_file(path)
+
+
+async def versions(inst: bootstrap.Installation) -> list[int]:
+    table = schema.plugin_versions
+    return [
+        r.version for r in await rows(inst, sa.select(table.c.version).order_by(table.c.version))
+    ]
+
+
+async def test_same_document_same_version_changed_document_next_version(
+    installation: bootstrap.Installation,
+) -> None:
+    manager = installation.plugins
+    document = solusvm2_document()
+    assert (
+        await manager.register(document, source="api")
+    ).version == 1  # identical to the shipped one
+    changed = copy.deepcopy(document)
+    changed["plugin"]["description"] = "changed"
+    assert (await manager.register(changed, source="api")).version == 2
+    assert await versions(installation) == [1, 2]
+    assert (await manager.get("solusvm2")).version == 2
+    assert (await manager.get("solusvm2", 1)).document.plugin.model_dump().get(
+        "description"
+    ) != "changed"
+
+
+async def test_an_invalid_document_is_rejected_whole(installation: bootstrap.Installation) -> None:
+    broken = solusvm2_document()
+    broken["flows"]["provision"]["nodes"][1]["type"] = "teleport"
+    broken["flows"]["provision"]["edges"].append({"from": "wait", "port": "ok", "to": "nowhere"})
+    with pytest.raises(errors.InvalidFlow) as caught:
+        await installation.plugins.register(broken, source="api")
+    paths = [p["path"] for p in caught.value.details["problems"]]
+    assert "flows.provision.nodes[1].type" in paths
+    assert any("nowhere" in p["message"] for p in caught.value.details["problems"])
+    assert await versions(installation) == [1]
+
+
+async def test_a_folder_is_hot_loaded_and_a_bad_save_keeps_the_last_good_version(
+    installation: bootstrap.Installation, tmp_path: Path
+) -> None:
+    folder = tmp_path / "plugins"
+    folder.mkdir()
+    manager = PluginManager(installation.db)
+    document = solusvm2_document()
+    document["plugin"]["slug"] = "acme"
+    path = folder / "acme.json"
+    path.write_text(json.dumps(document))
+    assert [p.version for p in await manager.sync_folder(folder)] == [1]
+    assert await manager.sync_folder(folder) == []  # unchanged file: nothing to do
+    path.write_text("{ not json")
+    assert await manager.sync_folder(folder) == []
+    assert "invalid JSON at line 1" in manager.folder_errors[str(path)]
+    document["plugin"]["description"] = "v2"
+    path.write_text(json.dumps(document))
+    assert [p.version for p in await manager.sync_folder(folder)] == [2]
+    assert manager.folder_errors == {}
+
+
+async def test_an_order_in_flight_finishes_on_the_version_it_started_with(
+    installation: bootstrap.Installation, sim: SolusVM2State
+) -> None:
+    sim.polls_until_started = 50  # provision stays Pending for a while
+    order_id = await place_and_pay(installation, "pinned.example.com")
+    await drain(installation)
+    run = await run_of(installation, order_id)
+    assert (run.phase, run.state) == ("provision", "queued")
+    changed = solusvm2_document()
+    changed["plugin"]["description"] = "v2"
+    changed["flows"]["provision"]["nodes"][-1]["data"]["marker"] = "v2"
+    assert (await installation.plugins.register(changed, source="api")).version == 2
+    sim.polls_until_started = 0
+    for server in sim.servers.values():
+        server.update(status="started", is_processing=False)
+    await make_due(installation, order_id)
+    await drain(installation)
+    (service,) = await rows(installation, sa.select(schema.services))
+    assert service.plugin_version == 1
+    assert "marker" not in service.service_data
+    second = await place_and_pay(installation, "fresh.example.com")
+    await drain(installation)
+    services = await rows(
+        installation, sa.select(schema.services).where(schema.services.c.order_id == second)
+    )
+    assert services[0].plugin_version == 2 and services[0].service_data["marker"] == "v2"

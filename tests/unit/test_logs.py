@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+import io
+import logging
+
+from fluxbilling import logs
+
+
+def make_logger(stream: io.StringIO) -> logging.Logger:
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logs.KeyValueFormatter())
+    handler.addFilter(logs.RedactingFilter())
+    logger = logging.getLogger("fluxbilling.test.logs")
+    logger.handlers = [handler]
+    logger.propagate = False
+    logger.setLevel(logging.INFO)
+    return logger
+
+
+def test_one_line_per_event_with_context() -> None:
+    out = io.StringIO()
+    make_logger(out).info(
+        "phase %s", "completed", extra={"run": 12, "order": 7, "phase": "provision"}
+    )
+    (line,) = out.getvalue().splitlines()
+    assert line.endswith(
+        "INFO  fluxbilling.test.logs phase completed run=12 order=7 phase=provision"
+    )
+    assert line[:4].isdigit() and "Z " in line
+
+
+def test_registered_secrets_are_masked_even_in_arguments() -> None:
+    out = io.StringIO()
+    logs.register_secret("tok-ABCDEFGH", None, "x")
+    make_logger(out).warning("calling with %s", "Bearer tok-ABCDEFGH")
+    assert "tok-ABCDEFGH" not in out.getvalue()
+    assert "Bearer ***" in out.getvalue()
+
+
+def test_exceptions_follow_indented() -> None:
+    out = io.StringIO()
+    try:
+        raise ValueError("boom")
+    except ValueError:
+        make_logger(out).exception("failed")
+    lines = out.getvalue().splitlines()
+    assert lines[0].endswith("failed")
+    assert all(line.startswith("  ") for line in lines[1:])
+
+
+def test_configure_installs_one_handler() -> None:
+    root = logging.getLogger()
+    before = list(root.handlers)
+    try:
+        logs.configure(logging.INFO)
+        logs.configure(logging.INFO)
+        ours = [h for h in root.handlers if getattr(h, "_fluxbilling", False)]
+        assert len(ours) == 1
+    finally:
+        root.handlers = before
