@@ -94,7 +94,9 @@ async def test_sigterm_stops_a_worker_process_gracefully(
         states: list[str] = []
         while time.monotonic() < deadline:
             async with db.connect() as conn:
-                states = (await conn.execute(sa.select(schema.workers.c.state))).scalars().all()
+                states = list(
+                    (await conn.execute(sa.select(schema.workers.c.state))).scalars().all()
+                )
             if states == ["running"]:
                 break
             await asyncio.sleep(0.1)
