@@ -69,18 +69,19 @@ async def create_order(
                 )
             )
         ).scalar_one()
-        order_id = (
-            await conn.execute(
-                schema.orders.insert()
-                .values(
-                    customer_id=customer_id,
-                    product_id=product.id,
-                    hostname=name,
-                    state=OrderState.AWAITING_PAYMENT,
-                )
-                .returning(schema.orders.c.id)
+        inserted = await conn.execute(
+            db.insert_ignore(schema.orders)
+            .values(
+                customer_id=customer_id,
+                product_id=product.id,
+                hostname=name,
+                state=OrderState.AWAITING_PAYMENT,
             )
-        ).scalar_one()
+            .returning(schema.orders.c.id)
+        )
+        order_id = inserted.scalar()
+        if order_id is None:  # a concurrent order took the hostname after our check
+            raise errors.Conflict(f"hostname {name} is already used", field="hostname")
         invoice_id = (
             await conn.execute(
                 schema.invoices.insert()
