@@ -27,6 +27,7 @@ from fluxbilling import bootstrap
 from fluxbilling.api import create_app
 from fluxbilling.config import Settings
 from fluxbilling.orders import service
+from fluxbilling.orders import view as order_view
 from fluxbilling.orders.pipeline import PHASES
 from fluxbilling.seed import PRODUCT_SLUG, seed_catalogue
 from fluxbilling.server import LoopbackServer, prepare
@@ -200,8 +201,6 @@ async def run(*, database_url: str | None = None, console: Console | None = None
         password = ""
         sealed = (order.get("service") or {}).get("has_credentials")
         if sealed:
-            from fluxbilling.orders import view as order_view
-
             async with installation.db.connect() as conn:
                 current = await order_view.load(conn, order_id)
             password = installation.vault.open(current.service["root_password_sealed"])

@@ -22,7 +22,9 @@ async def metrics(request: Request) -> Response:
     async with db.connect() as conn:
         rows = (
             await conn.execute(
-                sa.select(runs.c.state, runs.c.phase, sa.func.count()).group_by(runs.c.state, runs.c.phase)
+                sa.select(runs.c.state, runs.c.phase, sa.func.count()).group_by(
+                    runs.c.state, runs.c.phase
+                )
             )
         ).all()
     RUNS.clear()

@@ -11,6 +11,7 @@ from fluxbilling.allocation import reservation
 from fluxbilling.engine import activity
 from fluxbilling.engine.context import PhaseContext
 from fluxbilling.engine.outcome import Done, Outcome
+from fluxbilling.orders import view as order_view
 from fluxbilling.orders.phases.deps import PhaseDeps
 
 __all__ = ["AllocationPhase"]
@@ -30,8 +31,6 @@ class AllocationPhase:
         self, conn: AsyncConnection, ctx: PhaseContext, done: Done
     ) -> Mapping[str, Any]:
         """Choose and reserve; `CapacityExhausted` parks the run with the reason."""
-        from fluxbilling.orders import view as order_view
-
         current = await order_view.load(conn, ctx.order_id)
         reserved = await reservation.reserve(
             conn, order_id=ctx.order_id, product=current.product, lock=not self.deps.db.is_sqlite

@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from fluxbilling.db import Database
+from fluxbilling.db import Database, schema
 from fluxbilling.drivers.connections import ConnectionFactory
 from fluxbilling.engine.runs import RunStore
 from fluxbilling.handoff.mail import Mailer
@@ -56,10 +57,6 @@ async def merge_service_data(
     conn: AsyncConnection, service_id: int, patch: Mapping[str, Any], **columns: Any
 ) -> None:
     """Merge `patch` into a service's `service_data` and set `columns`, in the caller's transaction."""
-    import sqlalchemy as sa
-
-    from fluxbilling.db import schema
-
     services = schema.services
     current = (
         await conn.execute(sa.select(services.c.service_data).where(services.c.id == service_id))

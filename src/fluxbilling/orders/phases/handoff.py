@@ -8,6 +8,7 @@ masked; the password is read from its sealed form only to render the mail being 
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Mapping
 from typing import Any
 
@@ -109,8 +110,6 @@ class HandoffPhase:
         return done.output
 
     def _mail_context(self, view: OrderView) -> dict[str, Any]:
-        import ipaddress
-
         network = ipaddress.ip_network(view.subnet["cidr"])
         return {
             "customer": {"name": view.customer["name"]},
