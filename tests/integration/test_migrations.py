@@ -5,11 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from fluxbilling.db import Database, schema
 from fluxbilling.db.migrate import upgrade
+from fluxbilling.engine import activity
+from tests.integration.test_engine import seed_order
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
 
@@ -30,4 +33,20 @@ async def test_upgrade_is_idempotent(db: Database) -> None:
         version = (
             await conn.exec_driver_sql("SELECT version_num FROM alembic_version")
         ).scalar_one()
-    assert version == "0001"
+    assert version == "0002"
+
+
+async def test_the_activity_log_is_append_only(db: Database) -> None:
+    (order_id,) = await seed_order(db)
+    async with db.begin() as conn:
+        await activity.record(conn, order_id, "note", "original")
+    for statement in (
+        schema.activity_log.update().values(message="rewritten"),
+        schema.activity_log.delete(),
+    ):
+        with pytest.raises(sa.exc.DBAPIError, match="append-only"):
+            async with db.begin() as conn:
+                await conn.execute(statement)
+    async with db.connect() as conn:
+        messages = (await conn.execute(sa.select(schema.activity_log.c.message))).scalars().all()
+    assert list(messages) == ["original"]
