@@ -45,6 +45,12 @@ def _parser() -> argparse.ArgumentParser:
     cancel = runs.add_parser("cancel", help="cancel a run")
     cancel.add_argument("run_id", type=int)
     sub.add_parser("demo", help="a paid order becomes an active VPS, end to end")
+    keys = sub.add_parser("secrets", help="installation key operations").add_subparsers(
+        dest="action", required=True
+    )
+    keys.add_parser(
+        "rotate", help="re-seal every stored secret with the first FLUXBILLING_SECRET_KEY"
+    )
     return parser
 
 
@@ -83,6 +89,13 @@ async def _dispatch(args: argparse.Namespace) -> int:
             phase = Phase(args.from_phase) if args.from_phase else None
             await installation.store.retry(args.run_id, from_phase=phase, actor="cli")
             print(f"run {args.run_id} queued" + (f" from {phase.value}" if phase else ""))
+        elif args.command == "secrets":
+            from fluxbilling.rotation import reseal_all
+
+            report = await reseal_all(installation.db, installation.vault)
+            print(
+                f"re-sealed {report.connections} connection(s) and {report.services} root password(s)"
+            )
         elif args.command == "runs" and args.action == "cancel":
             await installation.store.cancel(args.run_id, actor="cli")
             print(f"run {args.run_id} cancelled")

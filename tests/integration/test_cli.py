@@ -7,15 +7,18 @@ import json
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from fluxbilling import bootstrap, cli, errors
 from fluxbilling.config import Settings
+from fluxbilling.db import schema
+from fluxbilling.drivers.connections import create_connection
 from fluxbilling.engine import policy
 from fluxbilling.engine.runs import RunStore
 from fluxbilling.orders.pipeline import Phase
 from fluxbilling.plugins import check
 from fluxbilling.plugins_builtin import builtin_plugin_paths
-from fluxbilling.vault import generate_key
+from fluxbilling.vault import Vault, generate_key
 from tests import dbsupport
 from tests.integration.test_engine import seed_order
 
@@ -103,3 +106,44 @@ def test_plugin_check_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert check.main([str(bad)]) == 1
     err = capsys.readouterr().err
     assert "bad.json: invalid" in err and "plugin.slug" in err
+
+
+def test_secrets_rotate_reseals_under_the_new_key(
+    env: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    old = Settings().secret_key
+    assert old is not None
+    old_key = old.get_secret_value()
+
+    async def seed() -> None:
+        inst = bootstrap.build(Settings())
+        async with inst.db.begin() as conn:
+            await create_connection(
+                conn,
+                inst.vault,
+                name="panel",
+                type="solusvm2",
+                base_url="http://x",
+                secrets={"api_token": "tok-rotate"},
+            )
+        await inst.close()
+
+    asyncio.run(seed())
+    new_key = generate_key()
+    monkeypatch.setenv("FLUXBILLING_SECRET_KEY", f"{new_key},{old_key}")
+    assert run_cli("secrets", "rotate") == 0
+    assert "re-sealed 1 connection(s) and 0 root password(s)" in capsys.readouterr().out
+
+    async def read() -> str:
+        inst = bootstrap.build(Settings())
+        async with inst.db.connect() as conn:
+            sealed = (
+                await conn.execute(sa.select(schema.connections.c.secrets_sealed))
+            ).scalar_one()
+        await inst.close()
+        return str(sealed)
+
+    sealed = asyncio.run(read())
+    assert json.loads(Vault(new_key).open(sealed)) == {"api_token": "tok-rotate"}
+    with pytest.raises(errors.InvalidSettings):
+        Vault(old_key).open(sealed)
