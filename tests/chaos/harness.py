@@ -46,9 +46,9 @@ async def wait_http(url: str, child: Child, timeout: float = 20.0) -> None:
     raise AssertionError(f"{child.name} did not answer {url} within {timeout}s:\n{child.tail()}")
 
 
-@dataclass
+@dataclass(eq=False)
 class Child:
-    """One process we started."""
+    """One process we started (compared and hashed by identity)."""
 
     name: str
     role: str

@@ -286,3 +286,39 @@ async def test_worker_loop_stops_gracefully(db: Database) -> None:
     assert (await run_row(db, order_id)).state == "completed"
     async with db.connect() as conn:
         assert (await conn.execute(sa.select(schema.workers.c.state))).scalar_one() == "stopped"
+
+
+async def test_a_freed_slot_is_refilled_without_waiting_for_the_poll(db: Database) -> None:
+    order_ids = await seed_order(db, n=3)
+    worker = Worker(RunStore(db), handlers(), concurrency=1, poll_interval=30)
+    stop = asyncio.Event()
+    task = asyncio.create_task(worker.run(stop))
+    try:
+        async with asyncio.timeout(10):  # far below the 30 s poll: slots are refilled at once
+            while worker.processed_phases < 3 * len(PHASES[1:]):
+                await asyncio.sleep(0.02)
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 10)
+    assert [(await run_row(db, o)).state for o in order_ids] == ["completed"] * 3
+
+
+async def test_the_next_phase_sees_its_waiting_cursor_after_the_advance(db: Database) -> None:
+    (order_id,) = await seed_order(db)
+    store = RunStore(db)
+    (claim,) = await store.claim("w1")
+    async with db.begin() as conn:
+        await conn.execute(
+            schema.phase_checkpoints.insert().values(
+                run_id=claim.run_id,
+                phase="provision",
+                correlation_key=f"{order_id}:provision",
+                status="waiting",
+                cursor={"task": 9},
+            )
+        )
+    async with store.fenced(claim) as conn:
+        following = await store.complete_phase(conn, claim, {})
+    assert following is not None
+    assert following.phase == Phase.PROVISION
+    assert await store.cursor(following) == {"task": 9}

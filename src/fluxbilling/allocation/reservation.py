@@ -128,10 +128,12 @@ async def _reserve_address(
             )
         )
     ).scalars()
+    # The gateway and the subnet's own resolvers are infrastructure, never a customer's address.
+    infrastructure = [subnet.gateway, *(subnet.dns_servers or [])]
     free = ipam.first_free(
         network,
         {ipaddress.ip_address(a) for a in used},
-        reserved={ipaddress.ip_address(subnet.gateway)},
+        reserved={ipaddress.ip_address(a) for a in infrastructure},
     )
     if free is None:
         raise errors.CapacityExhausted(

@@ -85,7 +85,7 @@ class Database:
         """
         async with self.engine.connect() as conn:
             if self.is_sqlite:
-                await conn.execution_options(**{_READ_ONLY: True})
+                conn = await conn.execution_options(**{_READ_ONLY: True})
             yield conn
 
     def now(self, offset_seconds: float = 0.0) -> sa.ColumnElement[Any]:
@@ -106,13 +106,17 @@ class Database:
 
     def insert_ignore(self, table: sa.Table) -> Any:
         """`INSERT … ON CONFLICT DO NOTHING` for this dialect (use `.values(...)` on it)."""
+        return self.upsert(table).on_conflict_do_nothing()
+
+    def upsert(self, table: sa.Table) -> Any:
+        """This dialect's `INSERT` (it has `.on_conflict_do_update` / `.excluded`)."""
         if self.is_sqlite:
             from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-            return sqlite_insert(table).on_conflict_do_nothing()
+            return sqlite_insert(table)
         from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-        return pg_insert(table).on_conflict_do_nothing()
+        return pg_insert(table)
 
     async def dispose(self) -> None:
         """Close every pooled connection."""

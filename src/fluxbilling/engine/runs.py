@@ -10,13 +10,17 @@ whole transaction holds the database write lock (`BEGIN IMMEDIATE`).
 Claiming is one statement: PostgreSQL `UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP
 LOCKED)`, SQLite the same inside `BEGIN IMMEDIATE`. Runnable rows and rows whose lease
 expired are both claimable; the claim bumps `lease_token`. Times are the database clock.
+
+The hot path's statements (claim, fence, checkpoint, advance) are built once per store and
+executed with bound values: building and cache-keying a Core statement costs more than
+running it.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -52,11 +56,142 @@ class Claim:
     lease_token: int
     phase_started_at: datetime
     worker: str
+    # The phase's Pending cursor as read by the completion of the previous phase (in the
+    # same fenced transaction), boxed: None = not read, (cursor,) = read. `RunStore.cursor`
+    # answers from it instead of querying again.
+    read_cursor: tuple[Mapping[str, Any] | None] | None = field(
+        default=None, compare=False, repr=False
+    )
 
     @property
     def correlation_key(self) -> str:
         """`<order id>:<phase>` — the idempotency key of this phase."""
         return correlation_key(self.order_id, self.phase)
+
+
+def _param(name: str, column: sa.Column[Any]) -> sa.BindParameter[Any]:
+    return sa.bindparam(name, type_=column.type)
+
+
+class _Statements:
+    """The statements every phase runs, built once; values are bound per call (`p_*`)."""
+
+    def __init__(self, db: Database, lease_seconds: float) -> None:
+        self.lease_seconds = lease_seconds
+        now = db.now()
+        lease_until = db.now(lease_seconds)
+        run_id = _param("p_run_id", runs.c.id)
+
+        runnable = sa.or_(
+            sa.and_(runs.c.state == RunState.QUEUED, runs.c.next_run_at <= now),
+            sa.and_(runs.c.state == RunState.RUNNING, runs.c.lease_expires_at < now),
+        )
+        # The next phase's Pending cursor, as `cursor()` reads it (None unless waiting).
+        waiting_next = (
+            sa.select(checkpoints.c.cursor)
+            .where(
+                checkpoints.c.correlation_key
+                == _param("p_next_key", checkpoints.c.correlation_key),
+                checkpoints.c.status == "waiting",
+            )
+            .scalar_subquery()
+            .label("waiting_cursor")
+        )
+        pick = (
+            sa.select(runs.c.id)
+            .where(runnable)
+            .order_by(runs.c.next_run_at)
+            .limit(sa.bindparam("p_limit", type_=sa.Integer()))
+        )
+        if not db.is_sqlite:
+            pick = pick.with_for_update(skip_locked=True)
+        self.claim = (
+            runs.update()
+            .where(runs.c.id.in_(pick.scalar_subquery()))
+            .values(
+                state=RunState.RUNNING,
+                lease_owner=_param("p_worker", runs.c.lease_owner),
+                lease_token=runs.c.lease_token + 1,
+                lease_expires_at=lease_until,
+                updated_at=now,
+            )
+            .returning(
+                runs.c.id,
+                runs.c.order_id,
+                runs.c.kind,
+                runs.c.phase,
+                runs.c.attempt,
+                runs.c.lease_token,
+                runs.c.phase_started_at,
+            )
+        )
+        self.orders_started = (
+            schema.orders.update()
+            .where(
+                schema.orders.c.id.in_(sa.bindparam("p_order_ids", expanding=True)),
+                schema.orders.c.state == OrderState.PROVISIONING_PENDING,
+            )
+            .values(state=OrderState.PROVISIONING, updated_at=now)
+        )
+        self.fence = (
+            runs.update()
+            .where(
+                runs.c.id == run_id,
+                runs.c.lease_token == _param("p_lease_token", runs.c.lease_token),
+                runs.c.state == RunState.RUNNING,
+            )
+            .values(lease_expires_at=lease_until)
+        )
+        self.cursor = sa.select(checkpoints.c.cursor, checkpoints.c.status).where(
+            checkpoints.c.correlation_key == _param("p_key", checkpoints.c.correlation_key)
+        )
+        # One statement for "update the phase's checkpoint, or insert it".
+        done = db.upsert(checkpoints).values(
+            run_id=_param("p_run_id", checkpoints.c.run_id),
+            phase=_param("p_phase", checkpoints.c.phase),
+            correlation_key=_param("p_key", checkpoints.c.correlation_key),
+            status="done",
+            output=_param("p_output", checkpoints.c.output),
+            cursor=None,
+            upstream_ref=_param("p_upstream_ref", checkpoints.c.upstream_ref),
+        )
+        self.checkpoint_done = done.on_conflict_do_update(
+            index_elements=[checkpoints.c.correlation_key],
+            set_={
+                "updated_at": now,
+                "status": done.excluded.status,
+                "output": done.excluded.output,
+                "cursor": done.excluded.cursor,
+                "upstream_ref": done.excluded.upstream_ref,
+            },
+        )
+        self.advance = (
+            runs.update()
+            .where(runs.c.id == run_id)
+            .values(
+                phase=_param("p_phase", runs.c.phase),
+                attempt=0,
+                phase_started_at=now,
+                next_run_at=now,
+                updated_at=now,
+                wait_reason=None,
+                last_error=None,
+            )
+            .returning(runs.c.phase_started_at, waiting_next)
+        )
+        self.finish = (
+            runs.update()
+            .where(runs.c.id == run_id)
+            .values(
+                state=RunState.COMPLETED,
+                finished_at=now,
+                updated_at=now,
+                lease_owner=None,
+                lease_expires_at=None,
+                wait_reason=None,
+                last_error=None,
+            )
+        )
 
 
 class RunStore:
@@ -70,6 +205,15 @@ class RunStore:
     def __init__(self, db: Database, *, lease_seconds: float = 30.0) -> None:
         self.db = db
         self.lease_seconds = lease_seconds
+        self._built: _Statements | None = None
+
+    @property
+    def _sql(self) -> _Statements:
+        """The prepared statements (rebuilt if `lease_seconds` was changed)."""
+        built = self._built
+        if built is None or built.lease_seconds != self.lease_seconds:
+            built = self._built = _Statements(self.db, self.lease_seconds)
+        return built
 
     # -- enqueue ---------------------------------------------------------------------------
 
@@ -135,45 +279,11 @@ class RunStore:
 
     async def claim(self, worker: str, limit: int = 1) -> list[Claim]:
         """Lease up to `limit` runnable runs (or runs whose lease expired) for `worker`."""
-        now = self.db.now()
-        runnable = sa.or_(
-            sa.and_(runs.c.state == RunState.QUEUED, runs.c.next_run_at <= now),
-            sa.and_(runs.c.state == RunState.RUNNING, runs.c.lease_expires_at < now),
-        )
-        pick = sa.select(runs.c.id).where(runnable).order_by(runs.c.next_run_at).limit(limit)
-        if not self.db.is_sqlite:
-            pick = pick.with_for_update(skip_locked=True)
-        stmt = (
-            runs.update()
-            .where(runs.c.id.in_(pick.scalar_subquery()))
-            .values(
-                state=RunState.RUNNING,
-                lease_owner=worker,
-                lease_token=runs.c.lease_token + 1,
-                lease_expires_at=self.db.now(self.lease_seconds),
-                updated_at=now,
-            )
-            .returning(
-                runs.c.id,
-                runs.c.order_id,
-                runs.c.kind,
-                runs.c.phase,
-                runs.c.attempt,
-                runs.c.lease_token,
-                runs.c.phase_started_at,
-            )
-        )
+        sql = self._sql
         async with self.db.begin() as conn:
-            rows = (await conn.execute(stmt)).all()
+            rows = (await conn.execute(sql.claim, {"p_limit": limit, "p_worker": worker})).all()
             if rows:
-                await conn.execute(
-                    schema.orders.update()
-                    .where(
-                        schema.orders.c.id.in_([r.order_id for r in rows]),
-                        schema.orders.c.state == OrderState.PROVISIONING_PENDING,
-                    )
-                    .values(state=OrderState.PROVISIONING, updated_at=now)
-                )
+                await conn.execute(sql.orders_started, {"p_order_ids": [r.order_id for r in rows]})
         return [
             Claim(
                 run_id=r.id,
@@ -193,13 +303,7 @@ class RunStore:
         """A transaction that only commits while `claim` still holds the lease."""
         async with self.db.begin() as conn:
             result = await conn.execute(
-                runs.update()
-                .where(
-                    runs.c.id == claim.run_id,
-                    runs.c.lease_token == claim.lease_token,
-                    runs.c.state == RunState.RUNNING,
-                )
-                .values(lease_expires_at=self.db.now(self.lease_seconds))
+                self._sql.fence, {"p_run_id": claim.run_id, "p_lease_token": claim.lease_token}
             )
             if result.rowcount != 1:
                 raise LeaseLost(run_id=claim.run_id, lease_token=claim.lease_token)
@@ -214,14 +318,10 @@ class RunStore:
 
     async def cursor(self, claim: Claim) -> Mapping[str, Any] | None:
         """The cursor a Pending attempt of this phase left behind, if any."""
+        if claim.read_cursor is not None:
+            return claim.read_cursor[0]
         async with self.db.connect() as conn:
-            row = (
-                await conn.execute(
-                    sa.select(checkpoints.c.cursor, checkpoints.c.status).where(
-                        checkpoints.c.correlation_key == claim.correlation_key
-                    )
-                )
-            ).first()
+            row = (await conn.execute(self._sql.cursor, {"p_key": claim.correlation_key})).first()
         if row is None or row.status != "waiting":
             return None
         value: Mapping[str, Any] | None = row.cursor
@@ -255,8 +355,16 @@ class RunStore:
         upstream_ref: str | None = None,
     ) -> Claim | None:
         """Record the phase done and advance; returns the next phase's claim, or None at the end."""
-        await self._save_checkpoint(
-            conn, claim, status="done", output=dict(output), cursor=None, upstream_ref=upstream_ref
+        sql = self._sql
+        await conn.execute(
+            sql.checkpoint_done,
+            {
+                "p_run_id": claim.run_id,
+                "p_phase": claim.phase,
+                "p_key": claim.correlation_key,
+                "p_output": dict(output),
+                "p_upstream_ref": upstream_ref,
+            },
         )
         await activity.record(
             conn,
@@ -269,38 +377,27 @@ class RunStore:
             lease_token=claim.lease_token,
             worker=claim.worker,
         )
-        now = self.db.now()
         following = next_phase(claim.phase)
         if following is None:
-            await conn.execute(
-                runs.update()
-                .where(runs.c.id == claim.run_id)
-                .values(
-                    state=RunState.COMPLETED,
-                    finished_at=now,
-                    updated_at=now,
-                    lease_owner=None,
-                    lease_expires_at=None,
-                    wait_reason=None,
-                    last_error=None,
-                )
-            )
+            await conn.execute(sql.finish, {"p_run_id": claim.run_id})
             return None
-        result = await conn.execute(
-            runs.update()
-            .where(runs.c.id == claim.run_id)
-            .values(
-                phase=following,
-                attempt=0,
-                phase_started_at=now,
-                next_run_at=now,
-                updated_at=now,
-                wait_reason=None,
-                last_error=None,
+        row = (
+            await conn.execute(
+                sql.advance,
+                {
+                    "p_run_id": claim.run_id,
+                    "p_phase": following,
+                    "p_next_key": correlation_key(claim.order_id, following),
+                },
             )
-            .returning(runs.c.phase_started_at)
+        ).one()
+        return replace(
+            claim,
+            phase=following,
+            attempt=0,
+            phase_started_at=row.phase_started_at,
+            read_cursor=(row.waiting_cursor,),
         )
-        return replace(claim, phase=following, attempt=0, phase_started_at=result.scalar_one())
 
     async def wait(self, claim: Claim, pending: Pending) -> None:
         """Store a Pending cursor and release the run until `check_after` has passed."""

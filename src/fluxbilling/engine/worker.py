@@ -49,6 +49,30 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+_SQLITE_BUSY, _SQLITE_LOCKED = 5, 6
+# PostgreSQL SQLSTATEs that say nothing about the phase: connection exception (08), deadlock
+# or serialization failure (40), server shutting down (57P), lock_timeout (55P03).
+_PG_TRANSIENT = ("08", "40", "57P", "55P03")
+
+
+def _database_trouble(exc: BaseException) -> bool:
+    """Whether `exc` is our own database failing transiently, not the phase.
+
+    SQLite busy or locked past its busy timeout, a dropped connection, a PostgreSQL deadlock
+    or serialization failure. Such an attempt is abandoned without a write: the run keeps
+    its checkpoint and is claimed again once the lease expires, as after a crash. Anything
+    else (a constraint, a missing table) stays an invariant violation that fails the run.
+    """
+    if not isinstance(exc, sa.exc.DBAPIError):
+        return False
+    if exc.connection_invalidated or isinstance(exc, sa.exc.InterfaceError):
+        return True
+    sqlite_code = getattr(exc.orig, "sqlite_errorcode", None)
+    if isinstance(sqlite_code, int):
+        return sqlite_code & 0xFF in (_SQLITE_BUSY, _SQLITE_LOCKED)
+    return str(getattr(exc.orig, "sqlstate", None) or "").startswith(_PG_TRANSIENT)
+
+
 class Worker:
     """Runs phases for claimed runs, `concurrency` at a time.
 
@@ -164,6 +188,15 @@ class Worker:
             except LeaseLost:
                 log.warning("lease lost; result dropped", extra=self._context(claim))
                 return
+            except sa.exc.DBAPIError as exc:
+                if not _database_trouble(exc):
+                    raise
+                log.warning(
+                    "database unavailable (%s); attempt abandoned until the lease expires",
+                    type(exc).__name__,
+                    extra=self._context(current or claim),
+                )
+                return
 
     async def _step(self, claim: Claim) -> Claim | None:
         started = time.perf_counter()
@@ -190,7 +223,9 @@ class Worker:
             outcome = await handler.execute(ctx)
         except LeaseLost:
             raise
-        except Exception as exc:  # noqa: BLE001 - classified by policy.decide, never swallowed
+        except Exception as exc:  # classified by policy.decide, never swallowed
+            if _database_trouble(exc):
+                raise
             return None, await self._failed(ctx, exc)
         finally:
             renewer.cancel()
@@ -211,7 +246,9 @@ class Worker:
                 following = await self.store.complete_phase(conn, ctx.claim, output)
         except (LeaseLost, asyncio.CancelledError):
             raise
-        except Exception as exc:  # noqa: BLE001 - classified by policy.decide
+        except Exception as exc:  # classified by policy.decide
+            if _database_trouble(exc):
+                raise
             return None, await self._failed(ctx, exc)
         self.processed_phases += 1
         log.info("phase completed", extra=self._context(ctx.claim))
