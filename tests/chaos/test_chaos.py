@@ -69,7 +69,7 @@ SIM_POLLS_UNTIL_STARTED = 2
 PAUSE_MIN_SECONDS = 2 * LEASE_SECONDS + 0.5
 PAUSE_MAX_SECONDS = 4 * LEASE_SECONDS
 PICK_PATIENCE_SECONDS = 20.0
-SETTLE_SECONDS = 150.0  # every order must be active this long after the first one was paid
+SETTLE_SECONDS = 150.0  # every order must be active this long after the last one was paid
 TEST_SECONDS = 240.0  # hard bound on the whole test body
 CIDR = "10.20.0.0/16"
 
