@@ -43,6 +43,8 @@ class AllocationPhase:
             f"{current.product['disk_gb']} GB on {reserved.host_name}, address {reserved.address}",
             run_id=ctx.claim.run_id,
             phase=ctx.claim.phase,
+            lease_token=ctx.claim.lease_token,
+            worker=ctx.claim.worker,
             data=reserved.to_dict(),
         )
         return reserved.to_dict()

@@ -106,6 +106,8 @@ class HandoffPhase:
             f"welcome mail {done.output['mail']} sent to {done.output['to']}; service is active",
             run_id=ctx.claim.run_id,
             phase=ctx.claim.phase,
+            lease_token=ctx.claim.lease_token,
+            worker=ctx.claim.worker,
         )
         return done.output
 

@@ -85,6 +85,8 @@ class NetworkPhase:
                 message,
                 run_id=ctx.claim.run_id,
                 phase=ctx.claim.phase,
+                lease_token=ctx.claim.lease_token,
+                worker=ctx.claim.worker,
                 data=data,
             )
         return out

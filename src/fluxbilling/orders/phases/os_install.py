@@ -135,6 +135,8 @@ class OsInstallPhase:
                 "root password generated and sealed with the installation key",
                 run_id=ctx.claim.run_id,
                 phase=ctx.claim.phase,
+                lease_token=ctx.claim.lease_token,
+                worker=ctx.claim.worker,
             )
         return self.deps.vault.open(stored)
 
