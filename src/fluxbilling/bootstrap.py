@@ -95,7 +95,13 @@ def build(
 ) -> Installation:
     """Wire an installation from settings; adapters may be replaced (tests, the demo)."""
     settings = settings or Settings()
-    db = Database(settings.database_url)
+    db = Database(
+        settings.database_url,
+        # More connections than concurrent runs, so a busy worker never churns its pool.
+        pool_size=max(5, settings.worker_concurrency + 2),
+        lock_timeout=settings.lease_seconds,
+        idle_in_transaction_timeout=settings.lease_seconds * 2,
+    )
     vault = Vault(
         embedded_secret(
             settings,

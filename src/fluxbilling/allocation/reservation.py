@@ -22,6 +22,8 @@ from fluxbilling.network import ipam
 
 __all__ = ["Reservation", "reserve"]
 
+_MAX_CHOICES = 20
+
 
 @dataclass(frozen=True, slots=True)
 class Reservation:
@@ -47,57 +49,37 @@ class Reservation:
 async def reserve(
     conn: AsyncConnection, *, order_id: int, product: dict[str, Any], lock: bool
 ) -> Reservation:
-    """Reserve capacity and an address for `order_id`; raises CapacityExhausted when none fits."""
-    hosts_t = schema.hosts
-    query = (
-        sa.select(hosts_t)
-        .where(hosts_t.c.location_id == product["location_id"], hosts_t.c.status == "active")
-        .order_by(hosts_t.c.id)
-    )
-    if lock:
-        query = query.with_for_update()
-    rows = (await conn.execute(query)).all()
+    """Reserve capacity and an address for `order_id`; raises CapacityExhausted when none fits.
+
+    Hosts are not locked while choosing: the chosen host is reserved with a guarded
+    `UPDATE … WHERE used + need <= total`, so only that row is locked, and only until commit.
+    When another allocation took the room first, the choice is made again on fresh numbers.
+    """
     need = Requirement(
         location_id=product["location_id"],
         ram_mb=product["ram_mb"],
         vcpus=product["vcpus"],
         disk_gb=product["disk_gb"],
     )
-    by_id = {r.id: r for r in rows}
-    candidates = [
-        HostCapacity(
-            r.id,
-            r.location_id,
-            r.status,
-            r.ram_mb_total,
-            r.ram_mb_used,
-            r.vcpus_total,
-            r.vcpus_used,
-            r.disk_gb_total,
-            r.disk_gb_used,
-        )
-        for r in rows
-        if r.subnet_id is not None
-    ]
-    chosen = choose_host(candidates, need)
-    if chosen is None:
+    host = None
+    considered = 0
+    for _ in range(_MAX_CHOICES):
+        rows = (await conn.execute(_hosts_in(product["location_id"]))).all()
+        considered = len(rows)
+        chosen = choose_host([_capacity(r) for r in rows if r.subnet_id is not None], need)
+        if chosen is None:
+            break
+        if await _take(conn, chosen.id, need):
+            host = next(r for r in rows if r.id == chosen.id)
+            break
+    if host is None:
         raise errors.CapacityExhausted(
             f"no active host in location {product['location_id']} has {need.ram_mb} MB RAM, "
             f"{need.vcpus} vCPU and {need.disk_gb} GB disk free",
             location_id=product["location_id"],
-            hosts_considered=len(rows),
+            hosts_considered=considered,
         )
-    host = by_id[chosen.id]
     address = await _reserve_address(conn, order_id=order_id, subnet_id=host.subnet_id, lock=lock)
-    await conn.execute(
-        hosts_t.update()
-        .where(hosts_t.c.id == host.id)
-        .values(
-            ram_mb_used=hosts_t.c.ram_mb_used + need.ram_mb,
-            vcpus_used=hosts_t.c.vcpus_used + need.vcpus,
-            disk_gb_used=hosts_t.c.disk_gb_used + need.disk_gb,
-        )
-    )
     service_id = (
         await conn.execute(
             schema.services.insert()
@@ -111,6 +93,49 @@ async def reserve(
         .values(service_id=service_id)
     )
     return Reservation(host.id, host.name, service_id, host.subnet_id, address)
+
+
+def _hosts_in(location_id: int) -> sa.Select[Any]:
+    hosts = schema.hosts
+    return (
+        sa.select(hosts)
+        .where(hosts.c.location_id == location_id, hosts.c.status == "active")
+        .order_by(hosts.c.id)
+    )
+
+
+def _capacity(r: Any) -> HostCapacity:
+    return HostCapacity(
+        r.id,
+        r.location_id,
+        r.status,
+        r.ram_mb_total,
+        r.ram_mb_used,
+        r.vcpus_total,
+        r.vcpus_used,
+        r.disk_gb_total,
+        r.disk_gb_used,
+    )
+
+
+async def _take(conn: AsyncConnection, host_id: int, need: Requirement) -> bool:
+    hosts = schema.hosts
+    taken = await conn.execute(
+        hosts.update()
+        .where(
+            hosts.c.id == host_id,
+            hosts.c.status == "active",
+            hosts.c.ram_mb_used + need.ram_mb <= hosts.c.ram_mb_total,
+            hosts.c.vcpus_used + need.vcpus <= hosts.c.vcpus_total,
+            hosts.c.disk_gb_used + need.disk_gb <= hosts.c.disk_gb_total,
+        )
+        .values(
+            ram_mb_used=hosts.c.ram_mb_used + need.ram_mb,
+            vcpus_used=hosts.c.vcpus_used + need.vcpus,
+            disk_gb_used=hosts.c.disk_gb_used + need.disk_gb,
+        )
+    )
+    return taken.rowcount == 1
 
 
 async def _reserve_address(

@@ -43,7 +43,25 @@ def normalise_url(url: str) -> str:
 class Database:
     """An async engine plus the few statements that differ per dialect."""
 
-    def __init__(self, url: str, *, pool_size: int = 5) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        pool_size: int = 5,
+        lock_timeout: float | None = None,
+        idle_in_transaction_timeout: float | None = None,
+    ) -> None:
+        """Open (lazily) the database at `url`.
+
+        Args:
+            url: `sqlite:///…` or `postgresql://…` (async drivers are filled in).
+            pool_size: PostgreSQL connections kept open (as many again may overflow).
+            lock_timeout: PostgreSQL: give up waiting for a row lock after this many seconds
+                (the attempt is abandoned and retried; a stuck peer cannot stall everyone).
+            idle_in_transaction_timeout: PostgreSQL: the server ends a session that sits in
+                an open transaction this long (a paused or partitioned worker), releasing
+                its locks.
+        """
         self.url = normalise_url(url)
         parsed = make_url(self.url)
         self.dialect = parsed.get_backend_name()
@@ -61,6 +79,16 @@ class Database:
             kwargs["pool_size"] = pool_size
             kwargs["max_overflow"] = pool_size
             kwargs["pool_pre_ping"] = False
+            server_settings = {
+                name: str(int(seconds * 1000))
+                for name, seconds in (
+                    ("lock_timeout", lock_timeout),
+                    ("idle_in_transaction_session_timeout", idle_in_transaction_timeout),
+                )
+                if seconds
+            }
+            if server_settings:
+                kwargs["connect_args"] = {"server_settings": server_settings}
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
         if self.is_sqlite:
             _configure_sqlite(self.engine)
