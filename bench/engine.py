@@ -362,7 +362,7 @@ class ChildConfig:
     poll_interval: float
     listen: bool = False
     report_claims: bool = False
-    pool_size: int = 0  # 0: the Database default (what `fluxbilling worker` gets)
+    pool_size: int = 0  # 0: what `fluxbilling worker` gets (bootstrap: concurrency + 2, at least 5)
 
 
 def worker_process(
@@ -375,7 +375,7 @@ def worker_process(
 async def _worker_main(
     cfg: ChildConfig, ready: Any, go: MpEvent, stop_flag: MpEvent, results: Any, claims: Any
 ) -> None:
-    db = Database(cfg.url, pool_size=cfg.pool_size) if cfg.pool_size else Database(cfg.url)
+    db = Database(cfg.url, pool_size=cfg.pool_size or max(5, cfg.concurrency + 2))
     opened = [0]
     sa.event.listen(
         db.engine.sync_engine, "connect", lambda *_: opened.__setitem__(0, opened[0] + 1)

@@ -1,8 +1,9 @@
 """Handoff phase: the welcome mail (outbox row first, then SMTP) and the service goes active.
 
 The outbox row (unique per order and template) makes the mail exactly-once in our records;
-SMTP itself is at-least-once: a crash between the server's 250 and our "sent" mark re-sends
-the same Message-ID, which receiving systems recognise. The stored copy has the password
+it is read under the run's lease, so a worker that lost its lease never sends. SMTP itself is
+at-least-once: a crash between the server's 250 and our "sent" mark re-sends the same
+Message-ID, which receiving systems recognise. The stored copy has the password
 masked; the password is read from its sealed form only to render the mail being sent.
 """
 
@@ -50,7 +51,9 @@ class HandoffPhase:
         context = self._mail_context(view)
         subject = _SUBJECT.render(context, escape=False)
         outbox = schema.outgoing_mail
-        async with self.deps.db.begin() as conn:
+        # Fenced: a worker that lost its lease (paused, partitioned) learns it here, before
+        # sending, instead of mailing the customer a second time.
+        async with self.deps.store.fenced(ctx.claim) as conn:
             await conn.execute(
                 self.deps.db.insert_ignore(outbox).values(
                     order_id=ctx.order_id,
