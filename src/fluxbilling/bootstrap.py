@@ -6,6 +6,8 @@ import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pydantic import SecretStr
+
 from fluxbilling import errors, logs
 from fluxbilling.config import Settings
 from fluxbilling.db import Database
@@ -46,6 +48,10 @@ def embedded_secret(settings: Settings, name: str, value: str | None) -> str:
     generated = ("whsec_" if "webhook" in name else "") + secrets.token_urlsafe(24)
     path.write_text(generated + "\n", encoding="ascii")
     return generated
+
+
+def _plain(value: SecretStr | None) -> str | None:
+    return value.get_secret_value() if value is not None else None
 
 
 @dataclass
@@ -102,13 +108,7 @@ def build(
         lock_timeout=settings.lease_seconds,
         idle_in_transaction_timeout=settings.lease_seconds * 2,
     )
-    vault = Vault(
-        embedded_secret(
-            settings,
-            "secret_key",
-            settings.secret_key.get_secret_value() if settings.secret_key else None,
-        )
-    )
+    vault = Vault(embedded_secret(settings, "secret_key", _plain(settings.secret_key)))
     store = RunStore(db, lease_seconds=settings.lease_seconds)
     plugins = PluginManager(db)
     connections = ConnectionFactory(
@@ -117,11 +117,7 @@ def build(
     rdns = rdns or InternalRdns(db)
     mailer = mailer or SmtpMailer(settings.smtp_host, settings.smtp_port, settings.http_timeout)
     stripe_secret = embedded_secret(
-        settings,
-        "stripe_webhook_secret",
-        settings.stripe_webhook_secret.get_secret_value()
-        if settings.stripe_webhook_secret
-        else None,
+        settings, "stripe_webhook_secret", _plain(settings.stripe_webhook_secret)
     )
     installation = Installation(
         settings=settings,
@@ -133,17 +129,13 @@ def build(
         rdns=rdns,
         mailer=mailer,
         wakeup=Wakeup(),
-        api_token=embedded_secret(
-            settings,
-            "api_token",
-            settings.api_token.get_secret_value() if settings.api_token else None,
-        ),
+        api_token=embedded_secret(settings, "api_token", _plain(settings.api_token)),
         stripe_secrets=[s.strip() for s in stripe_secret.split(",") if s.strip()],
     )
     logs.register_secret(
         installation.api_token,
         *installation.stripe_secrets,
-        *(settings.secret_key.get_secret_value().split(",") if settings.secret_key else ()),
+        *(_plain(settings.secret_key) or "").split(","),
     )
     installation.handlers = build_handlers(
         PhaseDeps(

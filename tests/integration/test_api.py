@@ -172,6 +172,6 @@ async def test_openapi_and_metrics_are_served(
     text = (await client.get("/metrics")).text
     assert 'fluxbilling_runs{phase="handoff",state="completed"} 1.0' in text
     assert 'fluxbilling_phase_outcomes_total{outcome="completed",phase="handoff"}' in text
-    assert (
-        'fluxbilling_webhooks_total{gateway="stripe",outcome="processed"}' not in text
-    )  # paid in-process
+    await client.post("/webhooks/stripe", content=b"{}", headers={"Stripe-Signature": "t=1,v1=00"})
+    text = (await client.get("/metrics")).text
+    assert 'fluxbilling_webhooks_total{gateway="stripe",outcome="invalid"}' in text
