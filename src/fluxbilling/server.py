@@ -98,18 +98,39 @@ async def run_worker(installation: Installation, *, concurrency: int | None = No
 
 
 async def run_serve(
-    installation: Installation, *, host: str, port: int, plugin_dir: Path | None = None
+    installation: Installation,
+    *,
+    host: str,
+    port: int,
+    plugin_dir: Path | None = None,
+    stop: asyncio.Event | None = None,
+    ready: asyncio.Future[str] | None = None,
 ) -> None:
-    """API + worker (+ plugin folder hot-loading) in one process, until SIGTERM."""
+    """API + worker (+ plugin folder hot-loading) in one process, until SIGTERM.
+
+    Args:
+        installation: what to serve.
+        host: the address to listen on.
+        port: the port (0: any free one).
+        plugin_dir: hot-load `*.json` plugins from this folder.
+        stop: set it to stop (embedding, tests); default: SIGTERM/SIGINT.
+        ready: receives the API's URL once it accepts connections.
+    """
     from fluxbilling.api import create_app
 
     await prepare(installation)
-    stop = asyncio.Event()
-    _stop_on_signals(stop)
+    if stop is None:
+        stop = asyncio.Event()
+        _stop_on_signals(stop)
     listener = await _listener(installation)
     server = LoopbackServer(create_app(installation), host, port)
     await server.start()
     log.info("API listening on %s", server.url)
+    if installation.db.is_sqlite:
+        token_file = Path(installation.settings.state_dir) / "api_token.secret"
+        log.info("API token: FLUXBILLING_API_TOKEN, or the file %s", token_file)
+    if ready is not None:
+        ready.set_result(server.url)
     tasks = [asyncio.create_task(installation.worker().run(stop))]
     if plugin_dir is not None:
         tasks.append(asyncio.create_task(installation.plugins.watch([plugin_dir], stop)))
