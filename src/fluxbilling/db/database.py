@@ -8,6 +8,7 @@ row locks (`FOR UPDATE SKIP LOCKED`) and LISTEN/NOTIFY.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -21,6 +22,7 @@ from sqlalchemy.pool import NullPool
 
 __all__ = ["Database", "normalise_url"]
 
+_SQLITE_LOCK_WAIT = 30.0  # seconds, as SQLite's own busy timeout
 _READ_ONLY = "fluxbilling_read_only"  # execution option: SQLite reads use a deferred BEGIN
 
 
@@ -90,6 +92,8 @@ class Database:
             if server_settings:
                 kwargs["connect_args"] = {"server_settings": server_settings}
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
+        self._lock = asyncio.Lock()
+        self._lock_loop: asyncio.AbstractEventLoop | None = None
         if self.is_sqlite:
             _configure_sqlite(self.engine)
 
@@ -100,9 +104,36 @@ class Database:
 
     @asynccontextmanager
     async def begin(self) -> AsyncIterator[AsyncConnection]:
-        """A write transaction (`BEGIN IMMEDIATE` on SQLite), committed on success."""
-        async with self.engine.begin() as conn:
-            yield conn
+        """A write transaction (`BEGIN IMMEDIATE` on SQLite), committed on success.
+
+        On SQLite the writers of one process also queue on an `asyncio.Lock` first: SQLite's
+        busy handler polls in growing sleeps (up to 100 ms) and is unfair, so without it a
+        webhook could wait behind a busy worker for far longer than the work takes. Other
+        processes still meet at SQLite's own lock (WAL, busy timeout).
+        """
+        if not self.is_sqlite:
+            async with self.engine.begin() as conn:
+                yield conn
+            return
+        lock = self._writer_lock()
+        try:
+            async with asyncio.timeout(_SQLITE_LOCK_WAIT):
+                await lock.acquire()
+        except TimeoutError as exc:
+            raise sa.exc.OperationalError(
+                "BEGIN IMMEDIATE", None, Exception("database is locked (in-process writer queue)")
+            ) from exc
+        try:
+            async with self.engine.begin() as conn:
+                yield conn
+        finally:
+            lock.release()
+
+    def _writer_lock(self) -> asyncio.Lock:
+        loop = asyncio.get_running_loop()
+        if self._lock_loop is not loop:
+            self._lock, self._lock_loop = asyncio.Lock(), loop
+        return self._lock
 
     @asynccontextmanager
     async def connect(self) -> AsyncIterator[AsyncConnection]:
