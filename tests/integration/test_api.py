@@ -166,12 +166,12 @@ async def test_openapi_and_metrics_are_served(
     schema_doc = (await client.get("/openapi.json")).json()
     assert "/api/v1/orders" in schema_doc["paths"] and "/webhooks/stripe" in schema_doc["paths"]
     await place_and_pay(installation, "metrics.example.com")
-    text = (await client.get("/metrics")).text
+    text = (await client.get("/metrics", headers=AUTH)).text
     assert 'fluxbilling_runs{phase="allocation",state="queued"} 1.0' in text
     await drain(installation)
-    text = (await client.get("/metrics")).text
+    text = (await client.get("/metrics", headers=AUTH)).text
     assert 'fluxbilling_runs{phase="handoff",state="completed"} 1.0' in text
     assert 'fluxbilling_phase_outcomes_total{outcome="completed",phase="handoff"}' in text
     await client.post("/webhooks/stripe", content=b"{}", headers={"Stripe-Signature": "t=1,v1=00"})
-    text = (await client.get("/metrics")).text
+    text = (await client.get("/metrics", headers=AUTH)).text
     assert 'fluxbilling_webhooks_total{gateway="stripe",outcome="invalid"}' in text

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from fluxbilling.api.auth import require_token
 from fluxbilling.db import schema
 from fluxbilling.metrics import REGISTRY, RUNS
 
 __all__ = ["router"]
 
-router = APIRouter(tags=["metrics"])
+router = APIRouter(tags=["metrics"], dependencies=[Depends(require_token)])
 
 
 @router.get("/metrics", include_in_schema=False)
