@@ -41,6 +41,9 @@ async def test_every_operator_endpoint_needs_the_token(
         ("POST", "/api/v1/orders"),
         ("GET", "/api/v1/orders/1"),
         ("GET", "/api/v1/runs"),
+        ("POST", "/api/v1/runs/1/retry"),
+        ("POST", "/api/v1/runs/1/cancel"),
+        ("GET", "/metrics"),
     ):
         response = await client.request(method, path, headers=headers, json=ORDER)
         assert response.status_code == 401
