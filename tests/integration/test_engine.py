@@ -247,9 +247,20 @@ async def test_a_fenced_out_worker_cannot_write(db: Database) -> None:
         async with store.fenced(stale) as conn:
             await store.complete_phase(conn, stale, {"stale": True})
     assert await completed_count(db, order_id) == {}
+    async with db.connect() as conn:
+        (takeover,) = (
+            await conn.execute(
+                sa.select(schema.activity_log).where(
+                    schema.activity_log.c.event == "lease_taken_over"
+                )
+            )
+        ).all()
+    assert takeover.message == "w1 stopped answering during allocation; w2 took the run over"
+    assert (takeover.worker, takeover.lease_token) == ("w2", fresh.lease_token)
     async with store.fenced(fresh) as conn:
         await store.complete_phase(conn, fresh, {})
     assert await completed_count(db, order_id) == {"allocation": 1}
+    assert await store.claim("w3") == []  # advanced in place, still leased by w2
 
 
 async def test_cancel_fences_the_running_worker(db: Database) -> None:

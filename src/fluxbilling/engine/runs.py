@@ -40,6 +40,9 @@ checkpoints = schema.phase_checkpoints
 NOTIFY_CHANNEL = "fluxbilling_runs"
 
 
+TAKEOVER_PREFIX = "lease expired; taken over from "
+
+
 class LeaseLost(errors.FluxError):
     """The run's lease is no longer ours; this worker's result was dropped."""
 
@@ -114,6 +117,15 @@ class _Statements:
                 lease_token=runs.c.lease_token + 1,
                 lease_expires_at=lease_until,
                 updated_at=now,
+                # SET sees the old row: a run still `running` here was abandoned by a worker
+                # whose lease ran out (crashed, killed, paused, partitioned).
+                wait_reason=sa.case(
+                    (
+                        runs.c.state == RunState.RUNNING,
+                        sa.literal(TAKEOVER_PREFIX) + sa.func.coalesce(runs.c.lease_owner, "?"),
+                    ),
+                    else_=runs.c.wait_reason,
+                ),
             )
             .returning(
                 runs.c.id,
@@ -123,6 +135,7 @@ class _Statements:
                 runs.c.attempt,
                 runs.c.lease_token,
                 runs.c.phase_started_at,
+                runs.c.wait_reason,
             )
         )
         self.orders_started = (
@@ -284,6 +297,19 @@ class RunStore:
             rows = (await conn.execute(sql.claim, {"p_limit": limit, "p_worker": worker})).all()
             if rows:
                 await conn.execute(sql.orders_started, {"p_order_ids": [r.order_id for r in rows]})
+            for r in rows:
+                if (r.wait_reason or "").startswith(TAKEOVER_PREFIX):
+                    await activity.record(
+                        conn,
+                        r.order_id,
+                        "lease_taken_over",
+                        f"{r.wait_reason[len(TAKEOVER_PREFIX) :]} stopped answering during "
+                        f"{r.phase}; {worker} took the run over",
+                        run_id=r.id,
+                        phase=r.phase,
+                        lease_token=r.lease_token,
+                        worker=worker,
+                    )
         return [
             Claim(
                 run_id=r.id,
