@@ -75,10 +75,12 @@ class HttpParams(_Request):
 
 
 class LookupParams(_Request):
-    """Parameters of a `lookup` node: find the item whose `field` equals `equals`."""
+    """Parameters of a `lookup` node: find the item whose `field` equals `equals`
+    (and that passes every check in `where`, e.g. a task still in flight)."""
 
     field: str
     equals: Any
+    where: list[PathCheck] = Field(default_factory=list)
     items: str = "data"
     max_pages: int = Field(default=10, ge=1, le=100)
 
@@ -209,7 +211,9 @@ async def lookup(params: LookupParams, run: NodeRun) -> NodeResult:
         _, body = await _send(params, run, "GET", path=next_url)
         items = templating.resolve_path(body, params.items)
         for item in items if isinstance(items, list) else []:
-            if templating.resolve_path(item, params.field) == wanted:
+            if templating.resolve_path(item, params.field) == wanted and all(
+                check.holds_in(item) for check in params.where
+            ):
                 return NodeResult(port="found", output=item)
         link = templating.resolve_path(body, "links.next")
         if not isinstance(link, str) or not link:

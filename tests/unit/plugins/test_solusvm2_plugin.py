@@ -178,6 +178,23 @@ async def test_reinstall_changes_the_os_and_passes_user_data(
     assert done.output["outputs"]["wait"]["data"]["status"] == "done"
 
 
+async def test_a_reinstall_whose_cursor_was_lost_adopts_the_task_in_flight(
+    state: SolusVM2State, client: UpstreamHttp
+) -> None:
+    service = await provision(client)
+    ctx = context("reinstall", service, image=21)
+    first = await plugins.run_flow(PLUGIN, "reinstall", ctx, connections(client), None, now=START)
+    assert isinstance(first, Pending)  # the POST was made; pretend the cursor never got stored
+    before = {t["id"] for t in state.tasks.values() if t["action"] == "vm-reinstall"}
+
+    done, _ = await drive(client, "reinstall", ctx)
+
+    reinstalls = [t for t in state.tasks.values() if t["action"] == "vm-reinstall"]
+    assert {t["id"] for t in reinstalls} == before and len(before) == 1
+    assert "reinstall" not in done.output["outputs"]  # no second POST
+    assert done.output["outputs"]["wait"]["data"]["status"] == "done"
+
+
 async def test_failed_reinstall_task_fails_with_its_output(
     state: SolusVM2State, client: UpstreamHttp
 ) -> None:
