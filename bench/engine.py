@@ -51,6 +51,7 @@ from fluxbilling.engine.runs import Claim, RunStore
 from fluxbilling.engine.wakeup import PgListener, Wakeup
 from fluxbilling.engine.worker import Worker
 from fluxbilling.orders.pipeline import PHASES, Phase
+from fluxbilling.seed import seed_bare_product
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / ".results"
@@ -201,45 +202,7 @@ class Catalog:
 async def seed_catalog(db: Database) -> Catalog:
     """Location, customer, image, connection and product: what an order's FKs need."""
     async with db.begin() as conn:
-
-        async def insert(table: sa.Table, **values: Any) -> int:
-            result = await conn.execute(table.insert().values(**values).returning(table.c.id))
-            return int(result.scalar_one())
-
-        loc = await insert(schema.locations, code="bench", name="Bench")
-        cust = await insert(schema.customers, email="bench@example.com", name="Bench")
-        img = await insert(
-            schema.images,
-            slug="bench",
-            name="Bench",
-            os_family="linux",
-            source_url="file:///bench",
-            sha256="0" * 64,
-        )
-        con = await insert(
-            schema.connections,
-            name="bench",
-            type="noop",
-            base_url="http://bench.invalid",
-            settings={},
-            secrets_sealed="",
-        )
-        prod = await insert(
-            schema.products,
-            slug="bench",
-            name="Bench",
-            service_type="vps",
-            location_id=loc,
-            image_id=img,
-            connection_id=con,
-            plugin_slug="noop",
-            ram_mb=1,
-            vcpus=1,
-            disk_gb=1,
-            price_minor=100,
-            currency="EUR",
-            options={},
-        )
+        cust, prod = await seed_bare_product(conn, slug="bench")
     return Catalog(customer_id=cust, product_id=prod)
 
 

@@ -6,7 +6,9 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from fluxbilling.db import schema
@@ -140,3 +142,49 @@ async def seed_catalogue(
         )
     ).scalar_one()
     return Catalogue(location_id, subnet_id, tuple(host_ids), image_id, connection_id, product_id)
+
+
+async def seed_bare_product(conn: AsyncConnection, *, slug: str = "bare") -> tuple[int, int]:
+    """A customer and a product with placeholder neighbours, for engine tests and benchmarks
+    whose phases do nothing (no host, subnet or real image); returns `(customer_id, product_id)`."""
+
+    async def insert(table: sa.Table, **values: Any) -> int:
+        return int(
+            (await conn.execute(table.insert().values(**values).returning(table.c.id))).scalar_one()
+        )
+
+    location = await insert(schema.locations, code=slug, name=slug)
+    customer = await insert(schema.customers, email=f"{slug}@example.com", name=slug)
+    image = await insert(
+        schema.images,
+        slug=slug,
+        name=slug,
+        os_family="linux",
+        source_url=f"file:///{slug}",
+        sha256="0" * 64,
+    )
+    connection = await insert(
+        schema.connections,
+        name=slug,
+        type="noop",
+        base_url="http://noop.invalid",
+        settings={},
+        secrets_sealed="",
+    )
+    product = await insert(
+        schema.products,
+        slug=slug,
+        name=slug,
+        service_type="vps",
+        location_id=location,
+        image_id=image,
+        connection_id=connection,
+        plugin_slug="noop",
+        ram_mb=1,
+        vcpus=1,
+        disk_gb=1,
+        price_minor=100,
+        currency="EUR",
+        options={},
+    )
+    return customer, product

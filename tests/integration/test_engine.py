@@ -18,6 +18,7 @@ from fluxbilling.engine.outcome import Done, Outcome, Pending
 from fluxbilling.engine.runs import LeaseLost, RunStore
 from fluxbilling.engine.worker import Worker
 from fluxbilling.orders.pipeline import PHASES, Phase
+from fluxbilling.seed import seed_bare_product
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
 
@@ -50,57 +51,7 @@ async def seed_order(db: Database, n: int = 1) -> list[int]:
     store = RunStore(db)
     ids = []
     async with db.begin() as conn:
-        loc = (
-            await conn.execute(
-                schema.locations.insert()
-                .values(code="x", name="X")
-                .returning(schema.locations.c.id)
-            )
-        ).scalar_one()
-        cust = (
-            await conn.execute(
-                schema.customers.insert()
-                .values(email="a@example.com", name="A")
-                .returning(schema.customers.c.id)
-            )
-        ).scalar_one()
-        img = (
-            await conn.execute(
-                schema.images.insert()
-                .values(
-                    slug="i", name="I", os_family="linux", source_url="file:///x", sha256="0" * 64
-                )
-                .returning(schema.images.c.id)
-            )
-        ).scalar_one()
-        con = (
-            await conn.execute(
-                schema.connections.insert()
-                .values(name="c", type="t", base_url="http://x", settings={}, secrets_sealed="")
-                .returning(schema.connections.c.id)
-            )
-        ).scalar_one()
-        prod = (
-            await conn.execute(
-                schema.products.insert()
-                .values(
-                    slug="p",
-                    name="P",
-                    service_type="vps",
-                    location_id=loc,
-                    image_id=img,
-                    connection_id=con,
-                    plugin_slug="x",
-                    ram_mb=1,
-                    vcpus=1,
-                    disk_gb=1,
-                    price_minor=100,
-                    currency="EUR",
-                    options={},
-                )
-                .returning(schema.products.c.id)
-            )
-        ).scalar_one()
+        cust, prod = await seed_bare_product(conn)
         for i in range(n):
             oid = (
                 await conn.execute(
