@@ -1,20 +1,15 @@
 """Connections: a vendor's base URL and credentials, sealed at rest, opened only to make a client.
 
-A connection row holds non-secret `settings` and `secrets_sealed` (a JSON object sealed with
-the installation key). `settings["auth"]` says how the secret is presented:
-
-| scheme   | settings                                  | request                               |
-|----------|-------------------------------------------|---------------------------------------|
-| bearer   | `{"scheme": "bearer", "secret": "token"}` | `Authorization: Bearer <token>`       |
-| header   | `{"scheme": "header", "name": "X-Key", "secret": "key"}` | `X-Key: <key>`         |
-| basic    | `{"scheme": "basic", "username": "root", "secret": "password"}` | HTTP Basic      |
-| whm      | `{"scheme": "whm", "username": "root", "secret": "token"}` | `Authorization: whm root:<token>` |
+A connection row holds its `type` (see `drivers.connection_types`), non-secret `settings`
+and `secrets_sealed` (a JSON object sealed with the installation key). Secrets leave this
+module only inside an `UpstreamHttp`'s headers or query, which redacts them everywhere; the
+public description of a connection names its secrets but never shows them.
 """
 
 from __future__ import annotations
 
-import base64
 import json
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -24,31 +19,53 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from fluxbilling import errors, logs
 from fluxbilling.db import Database, schema
+from fluxbilling.drivers.connection_types import (
+    CONNECTION_TYPES,
+    Probe,
+    credentials_for,
+    validate_connection,
+)
 from fluxbilling.drivers.upstream import ExchangeRecorder, UpstreamHttp
 from fluxbilling.vault import Vault
 
-__all__ = ["ConnectionFactory", "auth_headers", "create_connection"]
+__all__ = [
+    "ConnectionFactory",
+    "create_connection",
+    "delete_connection",
+    "describe_connection",
+    "update_connection",
+]
 
 TransportFor = Callable[[str], httpx.AsyncBaseTransport | None]
+table = schema.connections
 
 
-def auth_headers(auth: Mapping[str, Any], secrets: Mapping[str, str]) -> dict[str, str]:
-    """The headers that authenticate a request, per the connection's auth scheme."""
-    scheme = auth.get("scheme", "bearer")
-    secret_name = auth.get("secret", "api_token")
-    if secret_name not in secrets:
-        raise errors.InvalidSettings(f"the connection has no secret named {secret_name!r}")
-    secret = secrets[secret_name]
-    if scheme == "bearer":
-        return {"Authorization": f"Bearer {secret}"}
-    if scheme == "header":
-        return {str(auth["name"]): secret}
-    if scheme == "basic":
-        raw = f"{auth['username']}:{secret}".encode()
-        return {"Authorization": "Basic " + base64.b64encode(raw).decode("ascii")}
-    if scheme == "whm":
-        return {"Authorization": f"whm {auth['username']}:{secret}"}
-    raise errors.InvalidSettings(f"unknown auth scheme {scheme!r}")
+def _reject(problems: list[dict[str, str]], name: str) -> None:
+    if problems:
+        raise errors.InvalidSettings(
+            f"connection {name!r} is invalid: "
+            + "; ".join(f"{p['path']}: {p['message']}" for p in problems),
+            problems=problems,
+        )
+
+
+def describe_connection(row: Any) -> dict[str, Any]:
+    """The public form of a connection row: everything but the secrets, which are only named.
+
+    Args:
+        row: a `connections` row (with `secrets_sealed`, which is not opened).
+
+    Returns:
+        `name`, `type`, `base_url`, `settings`, `created_at`.
+    """
+    return {
+        "id": row.id,
+        "name": row.name,
+        "type": row.type,
+        "base_url": row.base_url,
+        "settings": dict(row.settings or {}),
+        "created_at": row.created_at.isoformat() if row.created_at else None,
+    }
 
 
 async def create_connection(
@@ -61,9 +78,22 @@ async def create_connection(
     secrets: Mapping[str, str],
     settings: Mapping[str, Any] | None = None,
 ) -> int:
-    """Store a connection with its secrets sealed; returns its id."""
+    """Validate and store a connection with its secrets sealed.
+
+    Returns:
+        The new connection's id.
+
+    Raises:
+        errors.InvalidSettings: the type, base URL, secrets or auth settings are wrong
+            (`details["problems"]` names each).
+        errors.Conflict: a connection with this name exists.
+    """
+    _reject(validate_connection(type, base_url, settings or {}, secrets), name)
+    exists = await conn.execute(sa.select(table.c.id).where(table.c.name == name))
+    if exists.first() is not None:
+        raise errors.Conflict(f"a connection named {name!r} already exists", name=name)
     result = await conn.execute(
-        schema.connections.insert()
+        table.insert()
         .values(
             name=name,
             type=type,
@@ -71,9 +101,76 @@ async def create_connection(
             settings=dict(settings or {}),
             secrets_sealed=vault.seal(json.dumps(dict(secrets))),
         )
-        .returning(schema.connections.c.id)
+        .returning(table.c.id)
     )
     return int(result.scalar_one())
+
+
+async def _row(conn: AsyncConnection, name: str, *, lock: bool = False) -> Any:
+    query = sa.select(table).where(table.c.name == name)
+    if lock and conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    row = (await conn.execute(query)).first()
+    if row is None:
+        raise errors.NotFound(f"no connection named {name!r}", name=name)
+    return row
+
+
+async def update_connection(
+    conn: AsyncConnection,
+    vault: Vault,
+    name: str,
+    *,
+    base_url: str | None = None,
+    settings: Mapping[str, Any] | None = None,
+    secrets: Mapping[str, str | None] | None = None,
+) -> None:
+    """Change a connection; given secrets replace (or, when `None`, remove) those named.
+
+    Raises:
+        errors.NotFound: no such connection.
+        errors.InvalidSettings: the result would be invalid (nothing is changed).
+    """
+    row = await _row(conn, name, lock=True)
+    merged: dict[str, str] = json.loads(vault.open(row.secrets_sealed))
+    for key, value in (secrets or {}).items():
+        if value is None:
+            merged.pop(key, None)
+        else:
+            merged[key] = value
+    new_url = row.base_url if base_url is None else base_url
+    new_settings = dict(row.settings or {}) if settings is None else dict(settings)
+    _reject(validate_connection(row.type, new_url, new_settings, merged), name)
+    await conn.execute(
+        table.update()
+        .where(table.c.id == row.id)
+        .values(
+            base_url=new_url,
+            settings=new_settings,
+            secrets_sealed=vault.seal(json.dumps(merged)),
+        )
+    )
+
+
+async def delete_connection(conn: AsyncConnection, name: str) -> None:
+    """Delete a connection no product uses.
+
+    Raises:
+        errors.NotFound: no such connection.
+        errors.Conflict: a product still uses it.
+    """
+    row = await _row(conn, name, lock=True)
+    users = (
+        await conn.execute(
+            sa.select(schema.products.c.slug).where(schema.products.c.connection_id == row.id)
+        )
+    ).scalars()
+    slugs = sorted(users)
+    if slugs:
+        raise errors.Conflict(
+            f"connection {name!r} is used by product(s) {', '.join(slugs)}", products=slugs
+        )
+    await conn.execute(table.delete().where(table.c.id == row.id))
 
 
 class ConnectionFactory:
@@ -100,25 +197,90 @@ class ConnectionFactory:
         self.timeout = timeout
 
     async def client(self, name: str, recorder: ExchangeRecorder) -> UpstreamHttp:
-        """A client for connection `name`, recording into `recorder`."""
+        """A client for connection `name`, recording into `recorder`.
+
+        Raises:
+            errors.InvalidSettings: there is no such connection or its settings are broken.
+        """
         async with self.db.connect() as conn:
-            row = (
-                await conn.execute(
-                    sa.select(schema.connections).where(schema.connections.c.name == name)
-                )
-            ).first()
+            row = (await conn.execute(sa.select(table).where(table.c.name == name))).first()
         if row is None:
             raise errors.InvalidSettings(f"no connection named {name!r}", connection=name)
         secrets: dict[str, str] = json.loads(self.vault.open(row.secrets_sealed))
         logs.register_secret(*secrets.values())
-        headers = {"Accept": "application/json"}
-        headers.update(auth_headers(row.settings.get("auth", {}), secrets))
         return UpstreamHttp(
             name,
             row.base_url,
-            headers=headers,
+            headers={"Accept": "application/json"},
             secrets=list(secrets.values()),
             transport=self.transport_for(row.base_url),
             timeout=self.timeout,
             recorder=recorder,
+            credentials=credentials_for(row.type, row.settings or {}, secrets),
         )
+
+    async def test(self, name: str) -> dict[str, Any]:
+        """Call the vendor with the connection type's read-only probe request.
+
+        Returns:
+            `{"ok", "status", "message", "elapsed_ms", "exchange"}`; the exchange is redacted.
+
+        Raises:
+            errors.NotFound: no such connection.
+        """
+        async with self.db.connect() as conn:
+            row = await _row(conn, name)
+        probe = CONNECTION_TYPES[row.type].probe
+        recorder = ExchangeRecorder()
+        started = time.monotonic()
+        ok, status, message = False, None, "no answer"
+        try:
+            client = await self.client(name, recorder)
+        except errors.InvalidSettings as exc:
+            return {"ok": False, "status": None, "message": exc.message, "elapsed_ms": 0}
+        try:
+            response = await client.request(
+                "GET", probe.path, operation="test connection", params=dict(probe.params)
+            )
+            status = response.status_code
+            ok, message = _probe_verdict(probe, response)
+        except errors.UpstreamError as exc:
+            status, message = exc.status, exc.message
+        finally:
+            await client.aclose()
+        return {
+            "ok": ok,
+            "status": status,
+            "message": message,
+            "elapsed_ms": round((time.monotonic() - started) * 1000, 1),
+            "exchange": recorder.last.to_dict() if recorder.last else None,
+        }
+
+
+_ABSENT = object()
+
+
+def _at(body: Any, path: str) -> Any:
+    for segment in path.split("."):
+        if not isinstance(body, Mapping) or segment not in body:
+            return _ABSENT
+        body = body[segment]
+    return body
+
+
+def _probe_verdict(probe: Probe, response: httpx.Response) -> tuple[bool, str]:
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if probe.ok_path is not None:
+        value = _at(body, probe.ok_path)
+        if value not in probe.ok_values:
+            reason = _at(body, probe.error_path) if probe.error_path else _ABSENT
+            shown = value if reason is _ABSENT else reason
+            return False, f"the vendor refused: {shown if shown is not _ABSENT else 'no answer'}"
+    elif probe.error_path is not None:
+        error = _at(body, probe.error_path)
+        if error not in (_ABSENT, None, "", [], {}):
+            return False, f"the vendor answered an error: {json.dumps(error)[:300]}"
+    return True, f"HTTP {response.status_code}"

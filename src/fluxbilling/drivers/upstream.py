@@ -31,6 +31,7 @@ from fluxbilling.drivers.redaction import Redactor
 
 __all__ = [
     "TRANSIENT_STATUSES",
+    "Credential",
     "Exchange",
     "ExchangeRecorder",
     "UpstreamHttp",
@@ -160,6 +161,29 @@ class Exchange:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class Credential:
+    """How one credential authenticates: headers and/or query parameters (values secret)."""
+
+    headers: Mapping[str, str] = field(default_factory=dict)
+    params: Mapping[str, str] = field(default_factory=dict)
+
+
+def _form(body: Mapping[str, Any]) -> dict[str, str]:
+    """Form fields as text: booleans as 1/0, None dropped, other values via `str`."""
+    fields: dict[str, str] = {}
+    for key, value in body.items():
+        if value is None:
+            continue
+        if isinstance(value, bool):
+            fields[key] = "1" if value else "0"
+        elif isinstance(value, dict | list):
+            fields[key] = json.dumps(value, separators=(",", ":"))
+        else:
+            fields[key] = str(value)
+    return fields
+
+
 class ExchangeRecorder:
     """Keeps the last exchange of a step, for `runs.last_upstream`."""
 
@@ -190,6 +214,8 @@ class UpstreamHttp:
         transport: optional httpx transport (an ASGI app or a MockTransport in tests).
         timeout: seconds per request.
         recorder: where the last exchange is kept.
+        credentials: authentication per credential name: `None` is the default one, others
+            are chosen per request (`credential=`), e.g. a panel's second, user-level key.
     """
 
     def __init__(
@@ -202,12 +228,14 @@ class UpstreamHttp:
         transport: httpx.AsyncBaseTransport | None = None,
         timeout: float = 10.0,
         recorder: ExchangeRecorder | None = None,
+        credentials: Mapping[str | None, Credential] | None = None,
     ) -> None:
         self.upstream = upstream
         self.base_url = base_url if base_url.endswith("/") else base_url + "/"
         self._base = urlsplit(self.base_url)
         self.redactor = Redactor(secrets or [])
         self.recorder = recorder or ExchangeRecorder()
+        self._credentials = dict(credentials or {})
         self._client = httpx.AsyncClient(
             headers=dict(headers or {}), transport=transport, timeout=timeout
         )
@@ -230,6 +258,16 @@ class UpstreamHttp:
             )
         return url
 
+    def _auth(self, credential: str | None) -> Credential:
+        found = self._credentials.get(credential)
+        if found is None and credential is not None:
+            raise errors.InvalidSettings(
+                f"{self.upstream}: the connection has no credential {credential!r}",
+                upstream=self.upstream,
+                credential=credential,
+            )
+        return found or Credential()
+
     async def request(
         self,
         method: str,
@@ -237,27 +275,55 @@ class UpstreamHttp:
         *,
         operation: str,
         json_body: Any = None,
+        form_body: Mapping[str, Any] | None = None,
         params: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
         expected: frozenset[int] | None = None,
+        credential: str | None = None,
     ) -> httpx.Response:
-        """Send one request; raise a taxonomy error unless the status is expected (2xx)."""
+        """Send one request; raise a taxonomy error unless the status is expected (2xx).
+
+        Args:
+            method: the HTTP method.
+            path: relative to the base URL (which it may not leave).
+            operation: named in errors and in the exchange record.
+            json_body: a JSON body, or
+            form_body: a form (`application/x-www-form-urlencoded`) body.
+            params: query parameters (the credential's own are added).
+            headers: extra headers (the credential's own are added).
+            expected: statuses that are not failures (default: 2xx).
+            credential: which of the connection's credentials authenticates (default one).
+
+        Returns:
+            The response.
+
+        Raises:
+            errors.TransientUpstreamError: timeouts, connection errors, 408/425/429/5xx.
+            errors.PermanentUpstreamError: other unexpected statuses, a path outside the base.
+        """
         url = self.resolve(path)
+        auth = self._auth(credential)
+        query = {**dict(params or {}), **auth.params}
+        all_headers = {**dict(headers or {}), **auth.headers}
+        sent_body = json_body if form_body is None else dict(form_body)
         exchange = Exchange(
             upstream=self.upstream,
             operation=operation,
             method=method.upper(),
-            url=self.redactor.text(url),
-            request_headers=self.redactor.headers(
-                {**dict(self._client.headers), **dict(headers or {})}
-            ),
-            request_body=self.redactor.value(json_body),
+            url=self.redactor.text(str(httpx.URL(url, params=query))),
+            request_headers=self.redactor.headers({**dict(self._client.headers), **all_headers}),
+            request_body=self.redactor.value(sent_body),
         )
         self.recorder.record(exchange)
         with upstream_call(self.upstream, operation):
             try:
                 response = await self._client.request(
-                    method, url, json=json_body, params=params, headers=headers
+                    method,
+                    url,
+                    json=json_body if form_body is None else None,
+                    data=None if form_body is None else _form(form_body),
+                    params=query or None,
+                    headers=all_headers,
                 )
             except httpx.HTTPError as exc:
                 exchange.error = type(exc).__name__

@@ -17,6 +17,7 @@ HTTP errors are classified by `drivers.upstream` (the one boundary); every reque
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any, Literal
 
@@ -24,7 +25,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
 from fluxbilling import errors
-from fluxbilling.drivers.upstream import classify_response
+from fluxbilling.drivers.upstream import classify_response, parse_retry_after
 from fluxbilling.plugins import templating
 from fluxbilling.plugins.nodes import (
     Check,
@@ -40,8 +41,11 @@ __all__ = [
     "ExistsWhen",
     "HttpParams",
     "LookupParams",
+    "MapParams",
     "PollParams",
+    "Rule",
     "SetServiceDataParams",
+    "WaitParams",
 ]
 
 CORRELATION_HEADER = "X-Correlation-Id"
@@ -50,6 +54,9 @@ _OK = frozenset(range(200, 300))
 
 class _Request(NodeParams):
     connection: str | None = None
+    credential: str | None = Field(
+        default=None, description="one of the connection's extra credentials (default: main)"
+    )
     path: str
     query: dict[str, Any] | None = None
     headers: dict[str, str] | None = None
@@ -65,24 +72,74 @@ class ExistsWhen(BaseModel):
     body_contains: str | None = None
 
 
+class Rule(BaseModel):
+    """What a response means, for vendors whose status code does not tell.
+
+    A rule matches when every given test holds: `status` (one code or a list),
+    `body_contains` (a substring of the raw body) and `where` (checks on the JSON body).
+    The first matching rule decides: `ok` (success whatever the status), `exists` (fire the
+    `exists` port), `capacity` (the provider is out of stock: the order waits for capacity),
+    `permanent` or `transient` (fail, with `message` rendered over `response` and `status`).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    status: int | list[int] | None = None
+    body_contains: str | None = None
+    where: list[PathCheck] = Field(default_factory=list)
+    means: Literal["ok", "exists", "capacity", "permanent", "transient"]
+    message: str | None = None
+
+    def matches(self, status: int, text: str, body: Any) -> bool:
+        """Whether this rule applies to a response."""
+        codes = [self.status] if isinstance(self.status, int) else self.status
+        return (
+            (codes is None or status in codes)
+            and (self.body_contains is None or self.body_contains in text)
+            and all(check.holds_in(body) for check in self.where)
+        )
+
+
 class HttpParams(_Request):
     """Parameters of an `http` node."""
 
     method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] = "GET"
     body: Any = None
+    body_format: Literal["json", "form"] = "json"
     expect: list[int] | None = None
     exists_when: ExistsWhen | None = None
+    classify: list[Rule] = Field(default_factory=list)
+
+    def rules(self) -> list[Rule]:
+        """`classify`, then `exists_when` as a rule."""
+        rules = list(self.classify)
+        if self.exists_when is not None:
+            rules.append(
+                Rule(
+                    status=self.exists_when.status,
+                    body_contains=self.exists_when.body_contains,
+                    means="exists",
+                )
+            )
+        return rules
 
 
 class LookupParams(_Request):
-    """Parameters of a `lookup` node: find the item whose `field` equals `equals`
-    (and that passes every check in `where`, e.g. a task still in flight)."""
+    """Parameters of a `lookup` node.
 
-    field: str
-    equals: Any
+    List mode (`field` given): GET a list and find the item whose `field` equals `equals`
+    and that passes every check in `where` (e.g. a task still in flight); `items` is where
+    the list is in the body (a JSON object keyed by id counts as a list of its values).
+    Object mode (no `field`): GET one object by key; `missing_status` (default 404) means
+    missing, and so does any failed `where` check.
+    """
+
+    field: str | None = None
+    equals: Any = None
     where: list[PathCheck] = Field(default_factory=list)
     items: str = "data"
     max_pages: int = Field(default=10, ge=1, le=100)
+    missing_status: list[int] = Field(default_factory=lambda: [404])
 
 
 class PollParams(_Request):
@@ -115,6 +172,24 @@ class FailParams(NodeParams):
     message: str = "the flow failed"
 
 
+class MapParams(NodeParams):
+    """Parameters of a `map` node: render `value`; with `each`, once per item as `item`."""
+
+    value: Any
+    each: str | None = Field(
+        default=None, description="a template naming a list (or an object, for its values)"
+    )
+    where: list[PathCheck] = Field(
+        default_factory=list, description="with `each`: keep only items passing every check"
+    )
+
+
+class WaitParams(NodeParams):
+    """Parameters of a `wait` node: suspend the flow for `seconds` (a number or template)."""
+
+    seconds: float | str
+
+
 def _parse(response: httpx.Response) -> Any:
     if not response.content:
         return None
@@ -142,14 +217,21 @@ async def _send(
 ) -> tuple[httpx.Response, Any]:
     client = run.http(_connection(params, run))
     headers = {**(run.render(params.headers) or {}), CORRELATION_HEADER: run.correlation_id}
+    form = isinstance(params, HttpParams) and params.body_format == "form"
+    if form and body is not None and not isinstance(body, dict):
+        raise errors.InvalidFlow(
+            f"node {run.node_id!r}: a form body must be an object", node=run.node_id
+        )
     response = await client.request(
         method,
         str(run.render(params.path)) if path is None else path,
         operation=run.operation,
-        json_body=body,
+        json_body=None if form else body,
+        form_body=body if form else None,
         params=None if path is not None else run.render(params.query),
         headers={k: str(v) for k, v in headers.items()},
         expected=expected,
+        credential=params.credential,
     )
     return response, _parse(response)
 
@@ -182,39 +264,95 @@ async def trigger(params: NodeParams, run: NodeRun) -> NodeResult:
 
 @node_type("http", params=HttpParams, ports=("ok", "exists", "error"))
 async def http(params: HttpParams, run: NodeRun) -> NodeResult:
-    """Send one request; fire `exists` when `exists_when` matches, else `ok`."""
+    """Send one request; `classify` rules (and `exists_when`) decide what the answer means."""
     expect = frozenset(params.expect) if params.expect else _OK
-    exists = params.exists_when
-    allowed = expect | {exists.status} if exists else expect
+    rules = params.rules()
+    # With rules, every status reaches them; without, unexpected ones fail at the boundary.
     response, body = await _send(
-        params, run, params.method, body=run.render(params.body), expected=allowed
+        params,
+        run,
+        params.method,
+        body=run.render(params.body),
+        expected=frozenset(range(100, 600)) if rules else expect,
     )
-    if exists is not None and response.status_code not in expect:
-        if exists.body_contains is None or exists.body_contains in response.text:
-            return NodeResult(port="exists", output=body)
+    for rule in rules:
+        if rule.matches(response.status_code, response.text, body):
+            return _apply_rule(rule, params, run, response, body)
+    if response.status_code not in expect:
         client = run.http(_connection(params, run))
         raise classify_response(
             client.upstream,
             run.operation,
             response.status_code,
             client.redactor.text(response.text),
+            parse_retry_after(response.headers.get("retry-after")),
         )
     return NodeResult(output=_extract(params, run, response, body))
 
 
+def _apply_rule(
+    rule: Rule, params: HttpParams, run: NodeRun, response: httpx.Response, body: Any
+) -> NodeResult:
+    if rule.means == "ok":
+        return NodeResult(output=_extract(params, run, response, body))
+    if rule.means == "exists":
+        return NodeResult(port="exists", output=body)
+    client = run.http(_connection(params, run))
+    scope = {**run.scope, "response": body, "status": response.status_code}
+    detail = (
+        templating.render(rule.message, scope, node_id=run.node_id)
+        if rule.message
+        else response.text[:300]
+    )
+    text = client.redactor.text(f"{client.upstream}: {run.operation}: {_as_text(detail)}")
+    redacted = client.redactor.value(body)
+    if rule.means == "capacity":
+        raise errors.CapacityExhausted(
+            text, upstream=client.upstream, operation=run.operation, body=redacted
+        )
+    cls: type[errors.UpstreamError] = (
+        errors.TransientUpstreamError
+        if rule.means == "transient"
+        else errors.PermanentUpstreamError
+    )
+    raise cls(
+        text,
+        upstream=client.upstream,
+        operation=run.operation,
+        status=response.status_code,
+        retry_after=parse_retry_after(response.headers.get("retry-after")),
+        body=redacted,
+    )
+
+
+def _as_text(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
+
+
 @node_type("lookup", params=LookupParams, ports=("found", "missing", "error"))
 async def lookup(params: LookupParams, run: NodeRun) -> NodeResult:
-    """GET a list (following `links.next`) and fire `found` with the matching item."""
+    """Find an existing upstream object: fire `found` with it, or `missing`."""
+    if params.field is None:
+        response, body = await _send(
+            params, run, "GET", expected=_OK | frozenset(params.missing_status)
+        )
+        if response.status_code in params.missing_status or not all(
+            check.holds_in(body) for check in params.where
+        ):
+            return NodeResult(port="missing", output=None)
+        return NodeResult(port="found", output=_extract(params, run, response, body))
     wanted = run.render(params.equals)
     next_url: str | None = None
     for _ in range(params.max_pages):
-        _, body = await _send(params, run, "GET", path=next_url)
+        response, body = await _send(params, run, "GET", path=next_url)
         items = templating.resolve_path(body, params.items)
+        if isinstance(items, dict):
+            items = list(items.values())
         for item in items if isinstance(items, list) else []:
             if templating.resolve_path(item, params.field) == wanted and all(
                 check.holds_in(item) for check in params.where
             ):
-                return NodeResult(port="found", output=item)
+                return NodeResult(port="found", output=_extract(params, run, response, item))
         link = templating.resolve_path(body, "links.next")
         if not isinstance(link, str) or not link:
             break
@@ -246,22 +384,54 @@ async def poll(params: PollParams, run: NodeRun) -> NodeResult:
             operation=run.operation,
             body=client.redactor.value(body),
         )
-    return NodeResult(wait=_interval(params, run))
+    return NodeResult(wait=_seconds(params.interval, run, "interval"))
 
 
-def _interval(params: PollParams, run: NodeRun) -> float:
-    raw = run.render(params.interval) if isinstance(params.interval, str) else params.interval
+def _seconds(raw: float | str, run: NodeRun, name: str) -> float:
+    value = run.render(raw) if isinstance(raw, str) else raw
     try:
-        seconds = float(raw)
+        seconds = float(value)
     except (TypeError, ValueError) as exc:
         raise errors.InvalidSettings(
-            f"node {run.node_id!r}: interval {raw!r} is not a number of seconds", node=run.node_id
+            f"node {run.node_id!r}: {name} {value!r} is not a number of seconds",
+            node=run.node_id,
         ) from exc
     if seconds <= 0:
         raise errors.InvalidSettings(
-            f"node {run.node_id!r}: interval must be positive", node=run.node_id
+            f"node {run.node_id!r}: {name} must be positive", node=run.node_id
         )
     return seconds
+
+
+@node_type("map", params=MapParams)
+async def map_(params: MapParams, run: NodeRun) -> NodeResult:
+    """Reshape data: render `value` (with `each`, once per item, bound as `item`)."""
+    if params.each is None:
+        return NodeResult(output=run.render(params.value))
+    items = run.render(params.each)
+    if isinstance(items, dict):
+        items = list(items.values())
+    if not isinstance(items, list):
+        raise errors.InvalidFlow(
+            f"node {run.node_id!r}: 'each' must name a list, got {type(items).__name__}",
+            node=run.node_id,
+        )
+    return NodeResult(
+        output=[
+            templating.render(params.value, {**run.scope, "item": item}, node_id=run.node_id)
+            for item in items
+            if all(check.holds_in(item) for check in params.where)
+        ]
+    )
+
+
+@node_type("wait", params=WaitParams)
+async def wait(params: WaitParams, run: NodeRun) -> NodeResult:
+    """Suspend the flow once for `seconds`, then fire `ok`."""
+    if run.state.get("waited"):
+        return NodeResult()
+    run.state["waited"] = True
+    return NodeResult(wait=_seconds(params.seconds, run, "seconds"))
 
 
 @node_type("condition", params=ConditionParams, ports=("true", "false"))

@@ -9,7 +9,8 @@ such as `flows.provision.nodes[2].type`. Checked here:
 - exactly one `trigger` per flow (first in list order when the flow has no edges);
 - edges: dangling ends, unknown ports, a port wired twice, unwired branch ports;
 - nodes unreachable from the trigger;
-- flows for undeclared verbs and capabilities without a flow (warnings, see below).
+- capabilities without their flow, unknown connection types, a settings schema that is
+  not a JSON Schema; flows no capability declares (a warning only).
 
 Routing rules the interpreter relies on: a flow without `edges` runs its nodes in list order
 and may not contain branching nodes; a flow with `edges` starts at the trigger, follows the
@@ -25,9 +26,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 from pydantic import ValidationError
 
 from fluxbilling import errors
+from fluxbilling.drivers.connection_types import CONNECTION_TYPES
 from fluxbilling.plugins import templating
 from fluxbilling.plugins.document import (
     CAPABILITY_VERBS,
@@ -93,7 +96,9 @@ def _pydantic_problems(exc: ValidationError, prefix: str = "") -> list[Problem]:
     ]
 
 
-def _check_header(document: PluginDocument) -> tuple[list[Problem], list[Problem]]:
+def _check_header(
+    document: PluginDocument, *, strict: bool
+) -> tuple[list[Problem], list[Problem]]:
     problems: list[Problem] = []
     warnings: list[Problem] = []
     capabilities = document.plugin.capabilities
@@ -104,9 +109,25 @@ def _check_header(document: PluginDocument) -> tuple[list[Problem], list[Problem
             continue
         for verb in CAPABILITY_VERBS[name] if enabled else ():
             if verb not in document.flows:
-                # First cut: a declared capability without its flow is only a warning, so
-                # plugins can be built up verb by verb. The next issue makes this an error.
-                warnings.append(Problem(path, f"declared but there is no {verb!r} flow"))
+                missing = Problem(path, f"declared but there is no {verb!r} flow")
+                (problems if strict else warnings).append(missing)
+    kind = document.plugin.connection_type
+    if kind is not None and kind not in CONNECTION_TYPES:
+        known = ", ".join(sorted(CONNECTION_TYPES))
+        problems.append(
+            Problem("plugin.connectionType", f"unknown connection type {kind!r} ({known})")
+        )
+    if document.plugin.settings is not None:
+        try:
+            jsonschema.Draft202012Validator.check_schema(document.plugin.settings)
+        except jsonschema.SchemaError as exc:
+            where = ".".join(str(p) for p in exc.absolute_path)
+            problems.append(
+                Problem(
+                    "plugin.settings" + (f".{where}" if where else ""),
+                    f"not a valid JSON Schema: {exc.message}",
+                )
+            )
     declared = {v for n, on in capabilities.items() if on for v in CAPABILITY_VERBS.get(n, ())}
     for verb in document.flows:
         if verb not in VERBS:
@@ -217,7 +238,11 @@ def _check_graph(  # noqa: C901 - one linear pass per rule; splitting hides the 
 
 
 def load_plugin(
-    document: Mapping[str, Any], version: int, *, registry: NodeRegistry | None = None
+    document: Mapping[str, Any],
+    version: int,
+    *,
+    registry: NodeRegistry | None = None,
+    strict: bool = True,
 ) -> LoadedPlugin:
     """Validate a plugin document and pin it at `version`.
 
@@ -225,6 +250,8 @@ def load_plugin(
         document: the parsed JSON document.
         version: the version number this document is registered under (>= 1).
         registry: node types to validate against (default: the built-in registry).
+        strict: a declared capability without its flow is a problem (saving a plugin);
+            with `False` it is only a warning (reading a draft or a document as written).
 
     Returns:
         The loaded plugin, with non-fatal findings in `warnings`.
@@ -240,7 +267,7 @@ def load_plugin(
     except ValidationError as exc:
         problems = _pydantic_problems(exc)
     else:
-        problems, warnings = _check_header(parsed)
+        problems, warnings = _check_header(parsed, strict=strict)
         params: dict[str, dict[str, NodeParams]] = {}
         for verb, flow in parsed.flows.items():
             prefix = f"flows.{verb}"

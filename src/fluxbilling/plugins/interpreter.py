@@ -96,6 +96,15 @@ async def _step(
     try:
         return await spec.run(params, run)
     except errors.UpstreamError as exc:
+        tries = int(run.state.get("tries", 0)) + 1
+        if (
+            isinstance(exc, errors.TransientUpstreamError)
+            and params.retry is not None
+            and tries < params.retry.max_attempts
+        ):
+            # Resume this same node later: the engine stores the cursor, no worker sleeps.
+            run.state = {**run.state, "tries": tries, "last_error": exc.message}
+            return NodeResult(wait=params.retry.delay(tries, exc.retry_after))
         if params.on_error != "route":
             raise
         return NodeResult(port="error", output=exc.to_dict())
@@ -111,6 +120,7 @@ async def run_flow(
     now: datetime,
     step_budget: int = 200,
     registry: NodeRegistry | None = None,
+    default_connection: str | None = None,
 ) -> Done | Pending:
     """Run (or resume) the `verb` flow of `plugin`.
 
@@ -124,6 +134,8 @@ async def run_flow(
         now: the current time (timezone-aware); poll timeouts are measured with it.
         step_budget: the most nodes one call may run before the flow is deemed runaway.
         registry: node types (default: the built-in registry).
+        default_connection: the connection a node without `connection` uses (the
+            product's); default: the plugin's `connectionType` as a connection name.
 
     Returns:
         `Done` with `output = {"service_data": ..., "outputs": ...}`, or `Pending` whose
@@ -160,7 +172,7 @@ async def run_flow(
             correlation_id=correlation_id,
             now=now,
             previous=outputs.get(state["previous"]) if state["previous"] else None,
-            default_connection=plugin.document.plugin.connection_type,
+            default_connection=default_connection or plugin.document.plugin.connection_type,
             state=dict(state["node_state"]),
         )
         result = await _step(spec, plugin, run, state)

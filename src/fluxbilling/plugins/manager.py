@@ -117,7 +117,7 @@ class PluginManager:
             ).first()
         if row is None:
             raise errors.NotFound(f"plugin {slug}@{version} does not exist", slug=slug)
-        plugin = load_plugin(row.document, version)
+        plugin = load_plugin(row.document, version, strict=False)
         self._cache[(slug, version)] = plugin
         return plugin
 

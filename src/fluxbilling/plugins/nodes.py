@@ -36,10 +36,32 @@ __all__ = [
     "NodeRun",
     "NodeSpec",
     "PathCheck",
+    "RetryParams",
     "Runner",
     "default_registry",
     "node_type",
 ]
+
+
+class RetryParams(BaseModel):
+    """A node's own retry of transient upstream errors, before the phase-level retry.
+
+    Between tries the flow is suspended (`Pending`), never slept in: the engine resumes the
+    same node after `backoff * 2**(try - 1)` seconds (capped at `max_backoff`), or after the
+    upstream's `Retry-After` when it sent one.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    max_attempts: int = Field(default=3, ge=1, le=20)
+    backoff: float = Field(default=2.0, gt=0, le=3600)
+    max_backoff: float = Field(default=60.0, gt=0, le=86400)
+
+    def delay(self, tries: int, retry_after: float | None) -> float:
+        """Seconds to wait before try number `tries + 1`."""
+        if retry_after is not None:
+            return max(retry_after, 0.0)
+        return float(min(self.max_backoff, self.backoff * 2 ** max(tries - 1, 0)))
 
 
 class NodeParams(BaseModel):
@@ -50,6 +72,7 @@ class NodeParams(BaseModel):
     id: str
     type: str
     on_error: Literal["fail", "route"] = "fail"
+    retry: RetryParams | None = None
     label: str | None = None
 
 

@@ -4,7 +4,6 @@ import httpx
 import pytest
 
 from fluxbilling import errors
-from fluxbilling.drivers.connections import auth_headers
 from fluxbilling.drivers.upstream import (
     UpstreamHttp,
     classify_response,
@@ -127,29 +126,3 @@ def test_unclassified_errors_are_our_bugs() -> None:
     with pytest.raises(errors.InvariantViolation) as caught, upstream_call("panel", "parse"):
         raise KeyError("id")
     assert isinstance(caught.value.__cause__, KeyError)
-
-
-@pytest.mark.parametrize(
-    ("auth", "expected"),
-    [
-        ({"scheme": "bearer", "secret": "token"}, {"Authorization": "Bearer t0k"}),
-        ({"scheme": "header", "name": "X-Api-Key", "secret": "token"}, {"X-Api-Key": "t0k"}),
-        (
-            {"scheme": "basic", "username": "root", "secret": "token"},
-            {"Authorization": "Basic cm9vdDp0MGs="},
-        ),
-        (
-            {"scheme": "whm", "username": "root", "secret": "token"},
-            {"Authorization": "whm root:t0k"},
-        ),
-    ],
-)
-def test_auth_schemes(auth: dict[str, str], expected: dict[str, str]) -> None:
-    assert auth_headers(auth, {"token": "t0k"}) == expected
-
-
-def test_auth_errors_name_the_problem() -> None:
-    with pytest.raises(errors.InvalidSettings, match="no secret named 'api_token'"):
-        auth_headers({"scheme": "bearer"}, {})
-    with pytest.raises(errors.InvalidSettings, match="unknown auth scheme 'digest'"):
-        auth_headers({"scheme": "digest", "secret": "t"}, {"t": "x"})

@@ -27,8 +27,8 @@ def reference() -> dict[str, Any]:
     return data
 
 
-def test_the_reference_document_loads_with_warnings_for_missing_flows() -> None:
-    plugin = plugins.load_plugin(reference(), version=1)
+def test_the_reference_document_loads_as_written_with_warnings_for_missing_flows() -> None:
+    plugin = plugins.load_plugin(reference(), version=1, strict=False)
 
     assert (plugin.slug, plugin.version) == ("solusvm2-provider", 1)
     assert plugin.document.plugin.service_type == "vps"
@@ -47,8 +47,19 @@ def test_node_params_keep_extra_fields() -> None:
     assert node.params["body"] == {"plan": "{{plan_id}}", "location": "{{location}}"}
 
 
+def test_saving_requires_a_flow_for_every_declared_capability() -> None:
+    with pytest.raises(errors.InvalidFlow) as caught:
+        plugins.load_plugin(reference(), version=1)
+    problems = caught.value.details["problems"]
+    assert {
+        "path": "plugin.capabilities.canConsole",
+        "message": ("declared but there is no 'console' flow"),
+    } in problems
+    assert len(problems) == 6  # suspend, unsuspend, terminate, reinstall, console, stats
+
+
 def test_a_missing_flow_is_an_error_when_asked_for() -> None:
-    plugin = plugins.load_plugin(reference(), version=1)
+    plugin = plugins.load_plugin(reference(), version=1, strict=False)
     with pytest.raises(errors.InvalidFlow, match="no 'suspend' flow"):
         plugin.flow("suspend")
 

@@ -17,7 +17,7 @@ def document(flow: dict[str, Any], **capabilities: bool) -> dict[str, Any]:
             "slug": "acme",
             "type": "infrastructure-provider",
             "serviceType": "vps",
-            "connectionType": "acme",
+            "connectionType": "http",
             "capabilities": capabilities or {"canProvision": True},
         },
         "flows": {"provision": flow},

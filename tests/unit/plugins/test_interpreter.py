@@ -60,7 +60,7 @@ def plugin(flow: dict[str, Any], verb: str = "provision") -> plugins.LoadedPlugi
                 "slug": "acme",
                 "type": "infrastructure-provider",
                 "serviceType": "vps",
-                "connectionType": "acme",
+                "connectionType": "http",
                 "capabilities": {"canProvision": True},
             },
             "flows": {verb: flow},

@@ -107,10 +107,11 @@ async def run_verb(
         return await run_flow(
             plugin,
             verb,
-            {**context, "default_connection": default_connection},
+            context,
             http,
             ctx.cursor,
             now=ctx.now,
+            default_connection=default_connection,
         )
     finally:
         for client in clients.values():

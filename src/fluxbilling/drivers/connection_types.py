@@ -1,0 +1,209 @@
+"""Connection types: how each kind of upstream authenticates and how to test that it answers.
+
+A connection row has a `type` (a key of `CONNECTION_TYPES`), a base URL, non-secret
+`settings` and sealed secrets. The type supplies the default authentication, the secrets it
+needs and a cheap read-only *probe* request for the "test connection" action. A connection
+may override the authentication in `settings["auth"]` and add named extra credentials in
+`settings["credentials"]` (a node picks one with `credential`, e.g. Pterodactyl's client key).
+
+Authentication schemes (`auth["scheme"]`):
+
+| scheme | settings                                            | request                          |
+|--------|-----------------------------------------------------|----------------------------------|
+| bearer | `{"secret": "api_token"}`                           | `Authorization: Bearer <secret>` |
+| header | `{"name": "X-Api-Key", "secret": "api_key"}`        | `X-Api-Key: <secret>`            |
+| basic  | `{"username": "root", "secret": "password"}`        | HTTP Basic                       |
+| whm    | `{"username": "root", "secret": "api_token"}`       | `Authorization: whm root:<secret>` |
+| query  | `{"params": {"apikey": "api_key", ...}}`            | `?apikey=<secret>&...`           |
+| none   | `{}`                                                | nothing                          |
+
+`secret` and the values of `params` name secrets of the connection, never hold them.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from fluxbilling import errors
+from fluxbilling.drivers.upstream import Credential
+
+__all__ = [
+    "CONNECTION_TYPES",
+    "SCHEMES",
+    "ConnectionType",
+    "Probe",
+    "credentials_for",
+    "validate_connection",
+]
+
+SCHEMES = frozenset({"bearer", "header", "basic", "whm", "query", "none"})
+
+
+@dataclass(frozen=True, slots=True)
+class Probe:
+    """A read-only request proving the credentials work, and how to read its answer.
+
+    `ok_path`/`ok_values`: when set, the JSON value at `ok_path` must be one of `ok_values`
+    (for vendors that answer HTTP 200 to failures); `error_path` names the vendor's message.
+    """
+
+    path: str
+    params: Mapping[str, str] = field(default_factory=dict)
+    ok_path: str | None = None
+    ok_values: tuple[Any, ...] = ()
+    error_path: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionType:
+    """One kind of upstream."""
+
+    name: str
+    title: str
+    auth: Mapping[str, Any]
+    secrets: tuple[str, ...]
+    probe: Probe
+    optional_secrets: tuple[str, ...] = ()
+    credentials: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+
+CONNECTION_TYPES: dict[str, ConnectionType] = {
+    t.name: t
+    for t in (
+        ConnectionType(
+            "solusvm2",
+            "SolusVM 2 REST API v1 (base URL ends in /api/v1/)",
+            {"scheme": "bearer", "secret": "api_token"},
+            ("api_token",),
+            Probe("plans"),
+        ),
+        ConnectionType(
+            "virtualizor",
+            "Virtualizor admin API (base URL https://<master>:4085/)",
+            {"scheme": "query", "params": {"adminapikey": "api_key", "adminapipass": "api_pass"}},
+            ("api_key", "api_pass"),
+            Probe("index.php", {"act": "plans", "api": "json"}, error_path="error"),
+        ),
+        ConnectionType(
+            "pterodactyl",
+            "Pterodactyl panel (base URL https://<panel>/api/)",
+            {"scheme": "bearer", "secret": "application_key"},
+            ("application_key",),
+            Probe("application/locations"),
+            optional_secrets=("client_key",),
+            credentials={"client": {"scheme": "bearer", "secret": "client_key"}},
+        ),
+        ConnectionType(
+            "whm",
+            "cPanel & WHM API 1 (base URL https://<server>:2087/json-api/)",
+            {"scheme": "whm", "username": "root", "secret": "api_token"},
+            ("api_token",),
+            Probe(
+                "version",
+                {"api.version": "1"},
+                ok_path="metadata.result",
+                ok_values=(1,),
+                error_path="metadata.reason",
+            ),
+        ),
+        ConnectionType(
+            "http",
+            "Any HTTP API (authentication from the connection's settings)",
+            {"scheme": "none"},
+            (),
+            Probe(""),
+        ),
+    )
+}
+"""Known connection types by name; a plugin's `connectionType` must be one of them."""
+
+
+def _headers_and_params(auth: Mapping[str, Any], secrets: Mapping[str, str]) -> Credential:
+    scheme = auth.get("scheme", "bearer")
+
+    def secret(name: Any) -> str:
+        if not isinstance(name, str) or name not in secrets:
+            raise errors.InvalidSettings(f"the connection has no secret named {name!r}")
+        return secrets[name]
+
+    if scheme == "none":
+        return Credential()
+    if scheme == "query":
+        params = auth.get("params")
+        if not isinstance(params, Mapping) or not params:
+            raise errors.InvalidSettings("auth scheme 'query' needs 'params'")
+        return Credential(params={str(k): secret(v) for k, v in params.items()})
+    value = secret(auth.get("secret", "api_token"))
+    if scheme == "bearer":
+        return Credential(headers={"Authorization": f"Bearer {value}"})
+    if scheme == "header":
+        return Credential(headers={str(auth.get("name") or "X-Api-Key"): value})
+    if scheme in ("basic", "whm"):
+        username = auth.get("username")
+        if not isinstance(username, str) or not username:
+            raise errors.InvalidSettings(f"auth scheme {scheme!r} needs 'username'")
+        if scheme == "whm":
+            return Credential(headers={"Authorization": f"whm {username}:{value}"})
+        raw = f"{username}:{value}".encode()
+        return Credential(
+            headers={"Authorization": "Basic " + base64.b64encode(raw).decode("ascii")}
+        )
+    raise errors.InvalidSettings(f"unknown auth scheme {scheme!r} ({', '.join(sorted(SCHEMES))})")
+
+
+def credentials_for(
+    type_name: str, settings: Mapping[str, Any], secrets: Mapping[str, str]
+) -> dict[str | None, Credential]:
+    """The credentials of a connection: `None` is the default one.
+
+    Args:
+        type_name: the connection's type.
+        settings: its non-secret settings (`auth` and `credentials` override the type's).
+        secrets: its opened secrets.
+
+    Returns:
+        Credentials by name; extra credentials whose secret is absent are left out.
+
+    Raises:
+        errors.InvalidSettings: unknown type or scheme, or a missing required secret.
+    """
+    kind = CONNECTION_TYPES.get(type_name)
+    if kind is None:
+        raise errors.InvalidSettings(f"unknown connection type {type_name!r}")
+    found: dict[str | None, Credential] = {
+        None: _headers_and_params(settings.get("auth") or kind.auth, secrets)
+    }
+    extra = {**kind.credentials, **(settings.get("credentials") or {})}
+    for name, auth in extra.items():
+        try:
+            found[str(name)] = _headers_and_params(auth, secrets)
+        except errors.InvalidSettings:
+            if name not in (settings.get("credentials") or {}):
+                continue  # an optional credential of the type whose secret was not given
+            raise
+    return found
+
+
+def validate_connection(
+    type_name: str, base_url: str, settings: Mapping[str, Any], secrets: Mapping[str, str]
+) -> list[dict[str, str]]:
+    """Problems with a connection definition, as `{"path", "message"}` (empty when valid)."""
+    problems: list[dict[str, str]] = []
+    kind = CONNECTION_TYPES.get(type_name)
+    if kind is None:
+        known = ", ".join(sorted(CONNECTION_TYPES))
+        return [{"path": "type", "message": f"unknown connection type {type_name!r} ({known})"}]
+    if not base_url.startswith(("https://", "http://")):
+        problems.append({"path": "base_url", "message": "must be an http(s) URL"})
+    for name in kind.secrets:
+        if not secrets.get(name):
+            problems.append({"path": f"secrets.{name}", "message": "required by " + kind.name})
+    if not problems:
+        try:
+            credentials_for(type_name, settings, secrets)
+        except errors.InvalidSettings as exc:
+            problems.append({"path": "settings.auth", "message": exc.message})
+    return problems

@@ -1,0 +1,99 @@
+"""Fault injection shared by the vendor simulators: latency, 5xx, timeouts, 4xx, duplicates.
+
+Each simulator state owns one `Faults` and asks it, at the start of every API request, what to
+do (`await faults.before_request()`), and, in its create handler, whether to pretend the object
+already exists or to crash after creating it. Everything random comes from one seeded
+`random.Random`, so a failing test can be replayed.
+
+| knob                       | effect                                                          |
+|----------------------------|-----------------------------------------------------------------|
+| `latency`                  | every request sleeps this many seconds first                    |
+| `fail_rate`                | probability of a random 500, 503 or timeout per request         |
+| `timeout_delay`            | a "timeout" sleeps this long, then the request is processed    |
+|                            | normally (like a real timeout where the upstream did the work)  |
+| `fail_next(n, status)`     | the next `n` requests answer `status` (any 4xx/5xx) or time out |
+| `exists_next(n)`           | the next `n` creates answer the vendor's "already exists" error |
+| `crash_after_create`       | creates succeed, then answer 503 (always, while set)            |
+| `crash_next_create(n)`     | the same, for the next `n` creates only                         |
+"""
+
+from __future__ import annotations
+
+import random
+from collections import deque
+from dataclasses import dataclass, field
+
+import anyio
+
+__all__ = ["Faults"]
+
+TIMEOUT = "timeout"
+
+
+@dataclass
+class Faults:
+    """The fault-injection knobs of one simulator (see the module docstring)."""
+
+    latency: float = 0.0
+    fail_rate: float = 0.0
+    timeout_delay: float = 30.0
+    crash_after_create: bool = False
+    seed: int = 0
+    rng: random.Random = field(init=False, repr=False)
+    _forced: deque[int | str] = field(default_factory=deque, init=False, repr=False)
+    _exists: int = field(default=0, init=False, repr=False)
+    _crashes: int = field(default=0, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.rng = random.Random(self.seed)  # noqa: S311 - simulation, not cryptography
+
+    def fail_next(self, n: int = 1, status: int | str = 503) -> None:
+        """Make the next `n` API requests answer `status` (an HTTP status or `"timeout"`)."""
+        self._forced.extend([status] * n)
+
+    def exists_next(self, n: int = 1) -> None:
+        """Make the next `n` creates answer the vendor's "already exists" error."""
+        self._exists += n
+
+    def crash_next_create(self, n: int = 1) -> None:
+        """Make the next `n` creates create the object, then answer 503."""
+        self._crashes += n
+
+    def next_fault(self) -> int | str | None:
+        """The fault for the current request: forced first, then random by `fail_rate`."""
+        if self._forced:
+            return self._forced.popleft()
+        if self.fail_rate and self.rng.random() < self.fail_rate:
+            faults: list[int | str] = [500, 503, TIMEOUT]
+            return self.rng.choice(faults)
+        return None
+
+    async def before_request(self) -> int | None:
+        """Apply latency and the next fault; return a status to answer with, or None to go on.
+
+        A timeout fault sleeps `timeout_delay` and returns None: the client has given up by
+        then, but the request is still processed, as on a real upstream.
+        """
+        if self.latency:
+            await anyio.sleep(self.latency)
+        fault = self.next_fault()
+        if fault == TIMEOUT:
+            await anyio.sleep(self.timeout_delay)
+            return None
+        return fault if isinstance(fault, int) else None
+
+    def take_exists(self) -> bool:
+        """Whether this create must answer "already exists" (consumes one `exists_next`)."""
+        if self._exists:
+            self._exists -= 1
+            return True
+        return False
+
+    def take_crash(self) -> bool:
+        """Whether this create must answer 503 after creating (consumes one crash)."""
+        if self.crash_after_create:
+            return True
+        if self._crashes:
+            self._crashes -= 1
+            return True
+        return False
