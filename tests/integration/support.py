@@ -57,7 +57,10 @@ async def activity(inst: bootstrap.Installation, order_id: int) -> list[Any]:
 
 
 async def run_of(inst: bootstrap.Installation, order_id: int) -> Any:
-    (run,) = await rows(inst, sa.select(schema.runs).where(schema.runs.c.order_id == order_id))
+    runs = schema.runs
+    (run,) = await rows(
+        inst, sa.select(runs).where(runs.c.order_id == order_id, runs.c.kind == "provision")
+    )
     return run
 
 

@@ -20,7 +20,7 @@ from fluxbilling.allocation.placement import HostCapacity, Requirement, choose_h
 from fluxbilling.db import schema
 from fluxbilling.network import ipam
 
-__all__ = ["Reservation", "reserve"]
+__all__ = ["Release", "Reservation", "release", "reserve"]
 
 _MAX_CHOICES = 20
 
@@ -170,3 +170,66 @@ async def _reserve_address(
         )
     )
     return str(free)
+
+
+@dataclass(frozen=True, slots=True)
+class Release:
+    """What terminating a service gave back."""
+
+    host_name: str | None
+    ram_mb: int
+    vcpus: int
+    disk_gb: int
+    address: str | None
+
+    def describe(self) -> str:
+        """A one-line activity message."""
+        where = f" on {self.host_name}" if self.host_name else ""
+        freed = f"released {self.ram_mb} MB / {self.vcpus} vCPU / {self.disk_gb} GB{where}"
+        return freed + (f", address {self.address} freed" if self.address else "")
+
+
+async def release(conn: AsyncConnection, *, order_id: int) -> Release:
+    """Give back an order's host capacity and its reserved address (the service is gone).
+
+    Runs in the caller's transaction (the terminate action's fenced commit, which happens
+    once). Capacity never goes below zero, even if the host was resized meanwhile.
+    """
+    t = schema
+    row = (
+        await conn.execute(
+            sa.select(
+                t.services.c.host_id,
+                t.products.c.ram_mb,
+                t.products.c.vcpus,
+                t.products.c.disk_gb,
+                t.hosts.c.name.label("host_name"),
+            )
+            .select_from(t.orders)
+            .join(t.products, t.products.c.id == t.orders.c.product_id)
+            .join(t.services, t.services.c.order_id == t.orders.c.id)
+            .outerjoin(t.hosts, t.hosts.c.id == t.services.c.host_id)
+            .where(t.orders.c.id == order_id)
+        )
+    ).one()
+    if row.host_id is not None:
+        hosts = t.hosts
+        # SQLite's two-argument max() is PostgreSQL's greatest().
+        floor = sa.func.max if conn.dialect.name == "sqlite" else sa.func.greatest
+        await conn.execute(
+            hosts.update()
+            .where(hosts.c.id == row.host_id)
+            .values(
+                ram_mb_used=floor(hosts.c.ram_mb_used - row.ram_mb, 0),
+                vcpus_used=floor(hosts.c.vcpus_used - row.vcpus, 0),
+                disk_gb_used=floor(hosts.c.disk_gb_used - row.disk_gb, 0),
+            )
+        )
+    address = (
+        await conn.execute(
+            t.ip_addresses.delete()
+            .where(t.ip_addresses.c.order_id == order_id)
+            .returning(t.ip_addresses.c.address)
+        )
+    ).scalar()
+    return Release(row.host_name, row.ram_mb, row.vcpus, row.disk_gb, address)

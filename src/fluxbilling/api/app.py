@@ -5,7 +5,16 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from fluxbilling import __version__
-from fluxbilling.api import errors, metrics, orders, runs, webhooks
+from fluxbilling.api import (
+    connections,
+    errors,
+    metrics,
+    orders,
+    plugins,
+    runs,
+    services,
+    webhooks,
+)
 from fluxbilling.bootstrap import Installation
 
 __all__ = ["create_app"]
@@ -23,6 +32,9 @@ def create_app(installation: Installation) -> FastAPI:
     app.include_router(webhooks.router)
     app.include_router(orders.router)
     app.include_router(runs.router)
+    app.include_router(plugins.router)
+    app.include_router(connections.router)
+    app.include_router(services.router)
     app.include_router(metrics.router)
 
     @app.get("/healthz", include_in_schema=False)

@@ -311,6 +311,26 @@ runs = sa.Table(
     sa.Index("ix_runs_claim", "state", "next_run_at"),
 )
 
+service_actions = sa.Table(
+    "service_actions",
+    metadata,
+    _id(),
+    _fk("service_id", "services.id"),
+    _fk("order_id", "orders.id"),
+    _fk("run_id", "runs.id"),
+    sa.Column("verb", sa.String(32), nullable=False),
+    sa.Column("params", JSON, nullable=False),
+    sa.Column("plugin_slug", sa.String(100), nullable=False),
+    sa.Column("plugin_version", sa.Integer(), nullable=False),
+    sa.Column("secret_sealed", sa.Text(), nullable=True),
+    sa.Column("requested_by", sa.String(200), nullable=False),
+    sa.Column("reason", sa.String(500), nullable=True),
+    sa.Column("result", JSON, nullable=True),
+    _created(),
+    sa.UniqueConstraint("run_id", name="uq_service_actions_run_id"),
+    sa.Index("ix_service_actions_service", "service_id", "id"),
+)
+
 phase_checkpoints = sa.Table(
     "phase_checkpoints",
     metadata,

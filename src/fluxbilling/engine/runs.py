@@ -31,7 +31,15 @@ from fluxbilling import errors
 from fluxbilling.db import Database, schema
 from fluxbilling.engine import activity, policy
 from fluxbilling.engine.outcome import Pending
-from fluxbilling.orders.pipeline import OrderState, Phase, RunState, correlation_key, next_phase
+from fluxbilling.orders.pipeline import (
+    PIPELINES,
+    PROVISION_KIND,
+    OrderState,
+    Phase,
+    RunState,
+    correlation_key,
+    next_phase,
+)
 
 __all__ = ["Claim", "LeaseLost", "RunStore"]
 
@@ -68,8 +76,10 @@ class Claim:
 
     @property
     def correlation_key(self) -> str:
-        """`<order id>:<phase>` — the idempotency key of this phase."""
-        return correlation_key(self.order_id, self.phase)
+        """`<order id>:<phase>` (`<order id>:action:<run id>`) — this phase's idempotency key."""
+        if self.kind == PROVISION_KIND:
+            return correlation_key(self.order_id, self.phase)
+        return correlation_key(self.order_id, self.phase, run_id=self.run_id)
 
 
 def _param(name: str, column: sa.Column[Any]) -> sa.BindParameter[Any]:
@@ -235,9 +245,10 @@ class RunStore:
         conn: AsyncConnection,
         order_id: int,
         *,
-        kind: str = "provision",
+        kind: str = PROVISION_KIND,
         phase: Phase,
         completed: Mapping[Phase, Mapping[str, Any]] | None = None,
+        dedupe_key: str | None = None,
     ) -> int:
         """Insert the run of an order inside the caller's transaction (one per order and kind).
 
@@ -249,6 +260,11 @@ class RunStore:
             completed: phases the caller's transaction itself completed (billing, done by
                 the webhook), each with its output; they get their checkpoint and
                 `phase_completed` row here, atomically with the run.
+            dedupe_key: unique across runs (default `<order id>:<kind>`: one per order and
+                kind); actions pass their own, so a repeated request cannot enqueue twice.
+
+        Raises:
+            sqlalchemy.exc.IntegrityError: a run with this dedupe key exists.
         """
         now = self.db.now()
         result = await conn.execute(
@@ -256,7 +272,7 @@ class RunStore:
             .values(
                 order_id=order_id,
                 kind=kind,
-                dedupe_key=f"{order_id}:{kind}",
+                dedupe_key=dedupe_key or f"{order_id}:{kind}",
                 state=RunState.QUEUED,
                 phase=phase,
                 next_run_at=now,
@@ -403,7 +419,7 @@ class RunStore:
             lease_token=claim.lease_token,
             worker=claim.worker,
         )
-        following = next_phase(claim.phase)
+        following = next_phase(claim.phase, claim.kind)
         if following is None:
             await conn.execute(sql.finish, {"p_run_id": claim.run_id})
             return None
@@ -534,11 +550,13 @@ class RunStore:
                 **common,
             )
         )
-        await conn.execute(
-            schema.orders.update()
-            .where(schema.orders.c.id == claim.order_id)
-            .values(state=OrderState.FAILED, updated_at=now)
-        )
+        if claim.kind == PROVISION_KIND:
+            # A failed lifecycle action leaves the order (and its running service) as it is.
+            await conn.execute(
+                schema.orders.update()
+                .where(schema.orders.c.id == claim.order_id)
+                .values(state=OrderState.FAILED, updated_at=now)
+            )
         await activity.record(
             conn,
             claim.order_id,
@@ -573,9 +591,14 @@ class RunStore:
                     state=row.state,
                 )
             phase = from_phase or Phase(row.phase)
+            pipeline = PIPELINES[row.kind]
+            if phase not in pipeline:
+                raise errors.Conflict(
+                    f"a {row.kind} run has no {phase.value} phase", run_id=run_id, kind=row.kind
+                )
             if phase == Phase.BILLING:
                 raise errors.Conflict("the billing phase cannot be re-run; the invoice is paid")
-            later = [p.value for p in Phase if list(Phase).index(p) >= list(Phase).index(phase)]
+            later = [p.value for p in pipeline[pipeline.index(phase) :]]
             await conn.execute(
                 checkpoints.update()
                 .where(checkpoints.c.run_id == run_id, checkpoints.c.phase.in_(later))
@@ -595,11 +618,12 @@ class RunStore:
                     updated_at=self.db.now(),
                 )
             )
-            await conn.execute(
-                schema.orders.update()
-                .where(schema.orders.c.id == row.order_id)
-                .values(state=OrderState.PROVISIONING_PENDING, updated_at=self.db.now())
-            )
+            if row.kind == PROVISION_KIND:
+                await conn.execute(
+                    schema.orders.update()
+                    .where(schema.orders.c.id == row.order_id)
+                    .values(state=OrderState.PROVISIONING_PENDING, updated_at=self.db.now())
+                )
             await activity.record(
                 conn,
                 row.order_id,
@@ -635,11 +659,12 @@ class RunStore:
                     updated_at=now,
                 )
             )
-            await conn.execute(
-                schema.orders.update()
-                .where(schema.orders.c.id == row.order_id)
-                .values(state=OrderState.CANCELLED, updated_at=now)
-            )
+            if row.kind == PROVISION_KIND:
+                await conn.execute(
+                    schema.orders.update()
+                    .where(schema.orders.c.id == row.order_id)
+                    .values(state=OrderState.CANCELLED, updated_at=now)
+                )
             await activity.record(
                 conn,
                 row.order_id,

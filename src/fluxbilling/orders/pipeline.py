@@ -3,6 +3,9 @@
 ```
 billing ─► allocation ─► provision ─► os_install ─► network ─► handoff ─► (active)
 ```
+A *lifecycle action* on a service (suspend, terminate, ...) is a run of kind `action` with one
+phase, `action`, whose correlation key also names the run (an order has many actions).
+
 Order states: `awaiting_payment` → `provisioning_pending` (invoice paid, run enqueued) →
 `provisioning` (a worker started) → `active`; or `failed` / `cancelled`.
 Run states: `queued` (claimable at next_run_at) → `running` (leased) → `completed`;
@@ -17,8 +20,11 @@ from enum import StrEnum
 from fluxbilling.engine.policy import RetryPolicy
 
 __all__ = [
+    "ACTION_KIND",
     "PHASES",
+    "PIPELINES",
     "POLICIES",
+    "PROVISION_KIND",
     "OrderState",
     "Phase",
     "RunState",
@@ -36,6 +42,7 @@ class Phase(StrEnum):
     OS_INSTALL = "os_install"
     NETWORK = "network"
     HANDOFF = "handoff"
+    ACTION = "action"
 
 
 class RunState(StrEnum):
@@ -59,7 +66,21 @@ class OrderState(StrEnum):
     CANCELLED = "cancelled"
 
 
-PHASES: tuple[Phase, ...] = tuple(Phase)
+PROVISION_KIND = "provision"
+ACTION_KIND = "action"
+
+PHASES: tuple[Phase, ...] = (
+    Phase.BILLING,
+    Phase.ALLOCATION,
+    Phase.PROVISION,
+    Phase.OS_INSTALL,
+    Phase.NETWORK,
+    Phase.HANDOFF,
+)
+"""The provisioning pipeline, in order."""
+
+PIPELINES: dict[str, tuple[Phase, ...]] = {PROVISION_KIND: PHASES, ACTION_KIND: (Phase.ACTION,)}
+"""The phases each kind of run goes through."""
 
 POLICIES: dict[Phase, RetryPolicy] = {
     Phase.BILLING: RetryPolicy(),
@@ -68,28 +89,41 @@ POLICIES: dict[Phase, RetryPolicy] = {
     Phase.OS_INSTALL: RetryPolicy(max_attempts=10, deadline=timedelta(hours=2)),
     Phase.NETWORK: RetryPolicy(max_attempts=10, deadline=timedelta(minutes=30)),
     Phase.HANDOFF: RetryPolicy(max_attempts=20, deadline=timedelta(hours=6)),
+    Phase.ACTION: RetryPolicy(max_attempts=10, deadline=timedelta(hours=2)),
 }
 
 
-def next_phase(phase: Phase) -> Phase | None:
-    """The phase after `phase`, or None after the last.
+def next_phase(phase: Phase, kind: str = PROVISION_KIND) -> Phase | None:
+    """The phase after `phase` in a run of `kind`, or None after the last.
 
     Examples:
         >>> next_phase(Phase.BILLING)
         <Phase.ALLOCATION: 'allocation'>
         >>> next_phase(Phase.HANDOFF) is None
         True
+        >>> next_phase(Phase.ACTION, ACTION_KIND) is None
+        True
     """
-    index = PHASES.index(phase)
-    return PHASES[index + 1] if index + 1 < len(PHASES) else None
+    phases = PIPELINES[kind]
+    index = phases.index(phase)
+    return phases[index + 1] if index + 1 < len(phases) else None
 
 
-def correlation_key(order_id: int, phase: Phase, node: str | None = None) -> str:
+def correlation_key(
+    order_id: int, phase: Phase, node: str | None = None, *, run_id: int | None = None
+) -> str:
     """The stable key of one phase of one order: `<order id>:<phase>[:<node>]`.
 
-    Example:
+    An action run's key also names the run (`<order id>:action:<run id>`), because an
+    order has one provisioning run but many actions.
+
+    Examples:
         >>> correlation_key(42, Phase.PROVISION)
         '42:provision'
+        >>> correlation_key(42, Phase.ACTION, run_id=7)
+        '42:action:7'
     """
     key = f"{order_id}:{phase.value}"
+    if run_id is not None:
+        key = f"{key}:{run_id}"
     return f"{key}:{node}" if node else key

@@ -11,7 +11,7 @@ from fluxbilling import errors
 from fluxbilling.db import Database, schema
 from fluxbilling.engine import activity
 from fluxbilling.orders.phases.deps import plain
-from fluxbilling.orders.pipeline import PHASES, OrderState
+from fluxbilling.orders.pipeline import PHASES, PROVISION_KIND, OrderState
 
 __all__ = ["create_order", "describe_order", "validate_hostname"]
 
@@ -124,7 +124,13 @@ async def describe_order(db: Database, order_id: int) -> dict[str, Any]:
         order = (await conn.execute(sa.select(t.orders).where(t.orders.c.id == order_id))).first()
         if order is None:
             raise errors.NotFound(f"order {order_id} does not exist", order_id=order_id)
-        run = (await conn.execute(sa.select(t.runs).where(t.runs.c.order_id == order_id))).first()
+        run = (
+            await conn.execute(
+                sa.select(t.runs).where(
+                    t.runs.c.order_id == order_id, t.runs.c.kind == PROVISION_KIND
+                )
+            )
+        ).first()
         checkpoints = (
             (
                 await conn.execute(

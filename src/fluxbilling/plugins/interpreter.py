@@ -138,8 +138,9 @@ async def run_flow(
             product's); default: the plugin's `connectionType` as a connection name.
 
     Returns:
-        `Done` with `output = {"service_data": ..., "outputs": ...}`, or `Pending` whose
-        cursor resumes the flow at the waiting node.
+        `Done` with `output = {"service_data", "outputs", "result"}` (`result` is the last
+        node's output: what a `console` or `stats` flow answers), or `Pending` whose cursor
+        resumes the flow at the waiting node.
 
     Raises:
         errors.UpstreamError: a node failed (`on_error: "fail"`, the default) or a `fail` node.
@@ -190,7 +191,13 @@ async def run_flow(
         following = _next_node(flow, node, result.port)
         if following is None:
             final = _json_copy(state)
-            return Done(output={"service_data": final["service_data"], "outputs": final["outputs"]})
+            return Done(
+                output={
+                    "service_data": final["service_data"],
+                    "outputs": final["outputs"],
+                    "result": final["outputs"].get(node.id),
+                }
+            )
         state["node"] = following
     raise errors.InvalidFlow(
         f"flow {verb!r} of {plugin.slug}@{plugin.version} ran {step_budget} nodes without "

@@ -22,7 +22,7 @@ def test_next_phase_walks_the_table_and_ends() -> None:
 
 
 def test_every_phase_has_a_policy() -> None:
-    assert set(POLICIES) == set(PHASES)
+    assert set(POLICIES) == set(Phase)
 
 
 def test_correlation_keys_are_stable() -> None:

@@ -1,4 +1,4 @@
-"""The five phases a worker executes after billing, and the dependencies they share.
+"""The phases a worker executes (five after billing, plus lifecycle actions) and their deps.
 
 Each handler follows `engine.context.PhaseHandler`: `execute` talks to the outside world
 (idempotently, by correlation key), `commit` writes inside the fenced completion transaction.
@@ -7,6 +7,7 @@ Each handler follows `engine.context.PhaseHandler`: `execute` talks to the outsi
 from __future__ import annotations
 
 from fluxbilling.engine.context import PhaseHandler
+from fluxbilling.orders.phases.action import ActionPhase
 from fluxbilling.orders.phases.allocation import AllocationPhase
 from fluxbilling.orders.phases.deps import PhaseDeps
 from fluxbilling.orders.phases.handoff import HandoffPhase
@@ -16,6 +17,7 @@ from fluxbilling.orders.phases.provision import ProvisionPhase
 from fluxbilling.orders.pipeline import Phase
 
 __all__ = [
+    "ActionPhase",
     "AllocationPhase",
     "HandoffPhase",
     "NetworkPhase",
@@ -27,11 +29,12 @@ __all__ = [
 
 
 def build_handlers(deps: PhaseDeps) -> dict[Phase, PhaseHandler]:
-    """One handler per phase after billing."""
+    """One handler per phase after billing, and the lifecycle-action phase."""
     return {
         Phase.ALLOCATION: AllocationPhase(deps),
         Phase.PROVISION: ProvisionPhase(deps),
         Phase.OS_INSTALL: OsInstallPhase(deps),
         Phase.NETWORK: NetworkPhase(deps),
         Phase.HANDOFF: HandoffPhase(deps),
+        Phase.ACTION: ActionPhase(deps),
     }

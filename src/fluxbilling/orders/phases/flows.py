@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
 
-from fluxbilling import errors
+from fluxbilling import errors, logs
 from fluxbilling.db import schema
 from fluxbilling.drivers.upstream import UpstreamHttp
 from fluxbilling.engine.context import PhaseContext
@@ -90,12 +90,28 @@ async def run_verb(
     verb: str,
     context: Mapping[str, Any],
     default_connection: str,
+    *,
+    secrets: Sequence[str] = (),
 ) -> Outcome:
-    """Run `verb`'s flow with a client per connection the flow names."""
+    """Run `verb`'s flow with a client per connection the flow names.
+
+    Args:
+        deps: the adapters.
+        ctx: the phase attempt.
+        plugin: the pinned plugin.
+        verb: the flow to run.
+        context: the template context (see `flow_context`).
+        default_connection: the connection of nodes that name none (the product's).
+        secrets: values in `context` that are secret (a new root password): they are
+            redacted from exchanges, errors and logs like the connection's own secrets.
+    """
     clients: dict[str, UpstreamHttp] = {}
+    logs.register_secret(*secrets)
     try:
         for name in _connection_names(plugin, verb, default_connection):
-            clients[name] = await deps.connections.client(name, ctx.recorder)
+            client = await deps.connections.client(name, ctx.recorder)
+            client.redactor = client.redactor.with_secrets(secrets)
+            clients[name] = client
 
         def http(name: str) -> UpstreamHttp:
             if name not in clients:

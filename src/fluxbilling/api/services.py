@@ -1,0 +1,79 @@
+"""Services: lifecycle actions (suspend, terminate, console, ...) run durably through the engine."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Header, Path, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from fluxbilling.api.auth import require_token
+from fluxbilling.orders import actions
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/api/v1", tags=["services"], dependencies=[Depends(require_token)])
+
+
+class ActionIn(BaseModel):
+    """Parameters of a lifecycle action."""
+
+    model_config = ConfigDict(extra="forbid")
+    params: dict[str, Any] = Field(
+        default_factory=dict,
+        description="verb-specific: resize needs {'options': {...the new plan's options}}",
+    )
+    reason: str | None = Field(default=None, max_length=500, description="kept in the activity")
+
+
+@router.post(
+    "/services/{service_id}/actions/{verb}",
+    status_code=202,
+    summary="Queue a lifecycle action (suspend, unsuspend, terminate, reinstall, resize, "
+    "reset_password, console, stats) for a service",
+)
+async def request_action(
+    request: Request,
+    service_id: int,
+    verb: str = Path(description="a lifecycle verb the service's plugin declares"),
+    body: ActionIn | None = None,
+    idempotency_key: str | None = Header(
+        default=None, max_length=200, description="repeat a request without queueing it twice"
+    ),
+) -> dict[str, Any]:
+    """202 with the queued action; poll `GET /api/v1/actions/{id}` for its state and result.
+
+    422 when the verb is unknown or the plugin lacks the capability, 409 when the service's
+    status does not allow it or another action of the service is still running.
+    """
+    installation = request.app.state.installation
+    action = await actions.request_action(
+        installation.db,
+        installation.store,
+        installation.plugins,
+        installation.vault,
+        service_id=service_id,
+        verb=verb,
+        params=body.params if body else None,
+        reason=body.reason if body else None,
+        actor="api",
+        idempotency_key=idempotency_key,
+    )
+    installation.wakeup.notify()
+    return action
+
+
+@router.get("/services/{service_id}/actions", summary="A service's actions, newest first")
+async def list_actions(
+    request: Request, service_id: int, limit: int = Query(50, ge=1, le=500)
+) -> dict[str, Any]:
+    """Each action with its run's state, error and result."""
+    items = await actions.list_actions(request.app.state.installation.db, service_id, limit=limit)
+    return {"items": items}
+
+
+@router.get("/actions/{action_id}", summary="One action with its state and result")
+async def get_action(request: Request, action_id: int) -> dict[str, Any]:
+    """The result of `console` and `stats` is here once the action completed."""
+    async with request.app.state.installation.db.connect() as conn:
+        return await actions.describe_action(conn, action_id)

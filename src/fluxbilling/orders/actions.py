@@ -1,0 +1,283 @@
+"""Lifecycle actions on a service: request one (durably, through the engine) and read them back.
+
+A request is checked before anything is stored, then inserted together with its run (kind
+`action`, one phase) in one transaction, so an action is either fully queued or not at all:
+
+- the verb must be a lifecycle verb, the service's plugin must declare the capability and
+  have the flow (checked against the newest version, which the action pins);
+- the service must be in a state the verb applies to (`ALLOWED_FROM`);
+- only one action per service runs at a time (another one queued or running is a conflict);
+- an `idempotency_key` makes a repeated request return the first action instead of a new one.
+
+`reset_password` generates the new password here and seals it on the action; the service's
+credentials change only when the panel has confirmed (`phases.action`).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from fluxbilling import errors
+from fluxbilling.db import Database, schema
+from fluxbilling.engine import activity
+from fluxbilling.engine.runs import RunStore
+from fluxbilling.orders.phases.deps import plain
+from fluxbilling.orders.pipeline import ACTION_KIND, Phase, RunState
+from fluxbilling.plugins.document import CAPABILITY_VERBS, VERBS
+from fluxbilling.plugins.manager import PluginManager
+from fluxbilling.vault import Vault, new_password
+
+__all__ = ["ALLOWED_FROM", "RESULT_STATUS", "describe_action", "list_actions", "request_action"]
+
+ALLOWED_FROM: dict[str, frozenset[str]] = {
+    "suspend": frozenset({"active"}),
+    "unsuspend": frozenset({"suspended"}),
+    "terminate": frozenset({"active", "suspended"}),
+    "reinstall": frozenset({"active"}),
+    "resize": frozenset({"active"}),
+    "reset_password": frozenset({"active"}),
+    "console": frozenset({"active"}),
+    "stats": frozenset({"active", "suspended"}),
+}
+"""The service statuses each verb may start from."""
+
+RESULT_STATUS: dict[str, str | None] = {
+    "suspend": "suspended",
+    "unsuspend": "active",
+    "terminate": "terminated",
+    "reinstall": "active",
+    "resize": "active",
+    "reset_password": None,
+    "console": None,
+    "stats": None,
+}
+"""The service status after each verb succeeds (`None`: unchanged)."""
+
+_CAPABILITY = {verb: name for name, verbs in CAPABILITY_VERBS.items() for verb in verbs}
+actions = schema.service_actions
+
+
+def _check_verb(verb: str) -> None:
+    if verb not in VERBS or verb == "provision":
+        known = ", ".join(sorted(ALLOWED_FROM))
+        raise errors.InvalidSettings(f"unknown lifecycle action {verb!r} ({known})", verb=verb)
+
+
+def _check_params(verb: str, params: Mapping[str, Any]) -> None:
+    if verb == "resize" and not isinstance(params.get("options"), Mapping):
+        raise errors.InvalidSettings(
+            'resize needs params.options: the new plan\'s options (e.g. {"plan_id": 3})',
+            verb=verb,
+        )
+
+
+async def _service(conn: AsyncConnection, service_id: int, *, lock: bool) -> Any:
+    query = sa.select(schema.services).where(schema.services.c.id == service_id)
+    if lock:
+        query = query.with_for_update()
+    row = (await conn.execute(query)).first()
+    if row is None:
+        raise errors.NotFound(f"service {service_id} does not exist", service_id=service_id)
+    return row
+
+
+async def _in_flight(conn: AsyncConnection, service_id: int) -> Any:
+    return (
+        await conn.execute(
+            sa.select(actions.c.id, actions.c.verb, schema.runs.c.state)
+            .join(schema.runs, schema.runs.c.id == actions.c.run_id)
+            .where(
+                actions.c.service_id == service_id,
+                schema.runs.c.state.in_([RunState.QUEUED, RunState.RUNNING]),
+            )
+        )
+    ).first()
+
+
+async def _by_dedupe_key(conn: AsyncConnection, dedupe_key: str) -> int | None:
+    found = (
+        await conn.execute(
+            sa.select(actions.c.id)
+            .join(schema.runs, schema.runs.c.id == actions.c.run_id)
+            .where(schema.runs.c.dedupe_key == dedupe_key)
+        )
+    ).scalar()
+    return None if found is None else int(found)
+
+
+async def request_action(
+    db: Database,
+    store: RunStore,
+    plugins: PluginManager,
+    vault: Vault,
+    *,
+    service_id: int,
+    verb: str,
+    params: Mapping[str, Any] | None = None,
+    actor: str,
+    reason: str | None = None,
+    idempotency_key: str | None = None,
+) -> dict[str, Any]:
+    """Queue `verb` for a service (see the module docstring for the rules).
+
+    Returns:
+        The action (`describe_action`), with `"replayed": True` when the idempotency key
+        matched an earlier request.
+
+    Raises:
+        errors.InvalidSettings: unknown verb, bad params, or the plugin lacks the capability.
+        errors.NotFound: no such service.
+        errors.Conflict: the service's status does not allow the verb, or another action runs.
+    """
+    _check_verb(verb)
+    params = dict(params or {})
+    _check_params(verb, params)
+    async with db.connect() as conn:
+        service = await _service(conn, service_id, lock=False)
+    if not service.plugin_slug:
+        raise errors.Conflict(
+            f"service {service_id} has not been provisioned by a plugin yet", service_id=service_id
+        )
+    plugin = await plugins.get(service.plugin_slug)
+    capability = _CAPABILITY[verb]
+    if not plugin.document.plugin.capabilities.get(capability) or (
+        verb not in plugin.document.flows
+    ):
+        raise errors.InvalidSettings(
+            f"plugin {plugin.slug}@{plugin.version} cannot {verb}: it does not declare "
+            f"{capability}",
+            plugin=f"{plugin.slug}@{plugin.version}",
+            capability=capability,
+        )
+    dedupe_key = f"{service.order_id}:action:{idempotency_key or uuid.uuid4().hex}"
+    secret = vault.seal(new_password()) if verb == "reset_password" else None
+    try:
+        async with db.begin() as conn:
+            replay = await _by_dedupe_key(conn, dedupe_key)
+            if replay is not None:
+                return {**await describe_action(conn, replay), "replayed": True}
+            service = await _service(conn, service_id, lock=not db.is_sqlite)
+            if service.status not in ALLOWED_FROM[verb]:
+                allowed = ", ".join(sorted(ALLOWED_FROM[verb]))
+                raise errors.Conflict(
+                    f"cannot {verb} service {service_id}: it is {service.status} "
+                    f"(allowed from: {allowed})",
+                    service_id=service_id,
+                    status=service.status,
+                )
+            running = await _in_flight(conn, service_id)
+            if running is not None:
+                raise errors.Conflict(
+                    f"service {service_id} already has action {running.id} ({running.verb}) "
+                    f"{running.state}; wait for it to finish",
+                    service_id=service_id,
+                    action_id=running.id,
+                )
+            run_id = await store.enqueue(
+                conn,
+                service.order_id,
+                kind=ACTION_KIND,
+                phase=Phase.ACTION,
+                dedupe_key=dedupe_key,
+            )
+            action_id = (
+                await conn.execute(
+                    actions.insert()
+                    .values(
+                        service_id=service_id,
+                        order_id=service.order_id,
+                        run_id=run_id,
+                        verb=verb,
+                        params=plain(params),
+                        plugin_slug=plugin.slug,
+                        plugin_version=plugin.version,
+                        secret_sealed=secret,
+                        requested_by=actor,
+                        reason=reason,
+                    )
+                    .returning(actions.c.id)
+                )
+            ).scalar_one()
+            await activity.record(
+                conn,
+                service.order_id,
+                "action_requested",
+                f"{actor} requested {verb}" + (f": {reason}" if reason else ""),
+                run_id=run_id,
+                phase=Phase.ACTION,
+                data={"action_id": action_id, "verb": verb, "plugin": plugin.slug},
+            )
+            return {**await describe_action(conn, int(action_id)), "replayed": False}
+    except sa.exc.IntegrityError:
+        # The same idempotency key raced us: the other request won, answer with its action.
+        async with db.connect() as conn:
+            replay = await _by_dedupe_key(conn, dedupe_key)
+            if replay is None:
+                raise
+            return {**await describe_action(conn, replay), "replayed": True}
+
+
+async def describe_action(conn: AsyncConnection, action_id: int) -> dict[str, Any]:
+    """One action with its run's state and error (never its sealed secret).
+
+    Raises:
+        errors.NotFound: no such action.
+    """
+    row = (
+        await conn.execute(
+            sa.select(
+                actions,
+                schema.runs.c.state,
+                schema.runs.c.attempt,
+                schema.runs.c.wait_reason,
+                schema.runs.c.last_error,
+                schema.runs.c.finished_at,
+            )
+            .join(schema.runs, schema.runs.c.id == actions.c.run_id)
+            .where(actions.c.id == action_id)
+        )
+    ).first()
+    if row is None:
+        raise errors.NotFound(f"action {action_id} does not exist", action_id=action_id)
+    return {
+        "id": row.id,
+        "service_id": row.service_id,
+        "order_id": row.order_id,
+        "run_id": row.run_id,
+        "verb": row.verb,
+        "params": row.params,
+        "plugin": f"{row.plugin_slug}@{row.plugin_version}",
+        "state": row.state,
+        "attempt": row.attempt,
+        "waiting_for": row.wait_reason,
+        "error": row.last_error,
+        "result": row.result,
+        "requested_by": row.requested_by,
+        "reason": row.reason,
+        "created_at": row.created_at.isoformat(),
+        "finished_at": row.finished_at.isoformat() if row.finished_at else None,
+    }
+
+
+async def list_actions(db: Database, service_id: int, *, limit: int = 50) -> list[dict[str, Any]]:
+    """The newest actions of a service, newest first.
+
+    Raises:
+        errors.NotFound: no such service.
+    """
+    async with db.connect() as conn:
+        await _service(conn, service_id, lock=False)
+        ids = (
+            await conn.execute(
+                sa.select(actions.c.id)
+                .where(actions.c.service_id == service_id)
+                .order_by(actions.c.id.desc())
+                .limit(limit)
+            )
+        ).scalars()
+        return [await describe_action(conn, int(i)) for i in list(ids)]

@@ -1,0 +1,167 @@
+"""The action phase: run one lifecycle verb's flow for a service, then record what it changed.
+
+The flow runs on the plugin version the action pinned when it was requested. Its context is
+the order's (`flows.flow_context`) plus `action` (`verb`, `params`, `reason`); `resize` also
+overlays `params.options` on `options`/`settings`, and `reset_password` exposes the new
+password as `credentials.root_password` (redacted everywhere). The commit then:
+
+| verb           | service afterwards                                                |
+|----------------|-------------------------------------------------------------------|
+| suspend        | `suspended`                                                       |
+| unsuspend      | `active`                                                          |
+| terminate      | `terminated`; host capacity and the reserved address released    |
+| reinstall      | `active`                                                          |
+| resize         | `active`; the new options kept in `service_data.plan_options`     |
+| reset_password | the sealed root password replaced by the new one                  |
+| console, stats | unchanged; the flow's result is stored on the action              |
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from fluxbilling import errors
+from fluxbilling.allocation import reservation
+from fluxbilling.db import schema
+from fluxbilling.engine import activity
+from fluxbilling.engine.context import PhaseContext
+from fluxbilling.engine.outcome import Done, Outcome
+from fluxbilling.orders.actions import RESULT_STATUS
+from fluxbilling.orders.phases.deps import PhaseDeps, merge_service_data, plain
+from fluxbilling.orders.phases.flows import flow_context, run_verb
+
+__all__ = ["ActionPhase"]
+
+_QUIET = frozenset({"console", "stats"})
+"""Verbs whose result may hold session tokens: kept on the action, not in the activity log."""
+
+
+class ActionPhase:
+    """Executes a `service_actions` row through its plugin flow."""
+
+    def __init__(self, deps: PhaseDeps) -> None:
+        self.deps = deps
+
+    async def _action(self, run_id: int) -> Any:
+        async with self.deps.db.connect() as conn:
+            row = (
+                await conn.execute(
+                    sa.select(schema.service_actions).where(
+                        schema.service_actions.c.run_id == run_id
+                    )
+                )
+            ).first()
+        if row is None:
+            raise errors.InvariantViolation(f"action run {run_id} has no service_actions row")
+        return row
+
+    async def execute(self, ctx: PhaseContext) -> Outcome:
+        """Run (or resume) the verb's flow."""
+        action = await self._action(ctx.claim.run_id)
+        view = await self.deps.view(ctx.order_id)
+        plugin = await self.deps.plugins.get(action.plugin_slug, action.plugin_version)
+        params = dict(action.params or {})
+        context = flow_context(
+            view,
+            ctx,
+            action={"verb": action.verb, "params": params, "reason": action.reason},
+        )
+        if action.verb == "resize":
+            merged = {**context["options"], **params.get("options", {})}
+            context["options"] = context["settings"] = merged
+        secrets: list[str] = []
+        if action.secret_sealed:
+            password = self.deps.vault.open(action.secret_sealed)
+            context["credentials"] = {"root_password": password}
+            secrets.append(password)
+        outcome = await run_verb(
+            self.deps,
+            ctx,
+            plugin,
+            action.verb,
+            context,
+            view.connection["name"],
+            secrets=secrets,
+        )
+        if not isinstance(outcome, Done):
+            return outcome
+        return Done(
+            {
+                "action_id": action.id,
+                "verb": action.verb,
+                "service_id": action.service_id,
+                "plugin": f"{plugin.slug}@{plugin.version}",
+                "service_data": dict(outcome.output.get("service_data") or {}),
+                "result": outcome.output.get("result"),
+            }
+        )
+
+    async def commit(
+        self, conn: AsyncConnection, ctx: PhaseContext, done: Done
+    ) -> Mapping[str, Any]:
+        """Apply the verb's effect on the service and store the result on the action."""
+        out = done.output
+        verb = out["verb"]
+        action = (
+            await conn.execute(
+                sa.select(schema.service_actions).where(
+                    schema.service_actions.c.id == out["action_id"]
+                )
+            )
+        ).one()
+        columns: dict[str, Any] = {}
+        if RESULT_STATUS[verb] is not None:
+            columns["status"] = RESULT_STATUS[verb]
+        patch = dict(out["service_data"])
+        if verb == "resize":
+            patch["plan_options"] = dict(action.params.get("options") or {})
+        if verb == "reset_password":
+            columns["root_password_sealed"] = action.secret_sealed
+        await merge_service_data(conn, out["service_id"], patch, **columns)
+        await conn.execute(
+            schema.service_actions.update()
+            .where(schema.service_actions.c.id == action.id)
+            .values(result=plain(out["result"]))
+        )
+        if verb == "terminate":
+            released = await reservation.release(conn, order_id=ctx.order_id)
+            await self._record(ctx, conn, "capacity_released", released.describe(), {})
+        note = "" if verb in _QUIET else f" ({_summary(out['result'])})"
+        await self._record(
+            ctx,
+            conn,
+            "action_completed",
+            f"{verb} completed{note}",
+            {"action_id": action.id, "verb": verb, "status": columns.get("status")},
+        )
+        return {k: v for k, v in out.items() if k != "result" or verb not in _QUIET}
+
+    async def _record(
+        self,
+        ctx: PhaseContext,
+        conn: AsyncConnection,
+        event: str,
+        message: str,
+        data: Mapping[str, Any],
+    ) -> None:
+        await activity.record(
+            conn,
+            ctx.order_id,
+            event,
+            message,
+            run_id=ctx.claim.run_id,
+            phase=ctx.claim.phase,
+            lease_token=ctx.claim.lease_token,
+            worker=ctx.claim.worker,
+            data=data,
+        )
+
+
+def _summary(result: Any) -> str:
+    if isinstance(result, Mapping):
+        return ", ".join(sorted(str(k) for k in result)[:8]) or "no result"
+    return "no result" if result is None else type(result).__name__

@@ -1,0 +1,189 @@
+"""Lifecycle actions on a provisioned service run through the engine (SolusVM 2 simulator)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+import sqlalchemy as sa
+
+from fluxbilling import bootstrap
+from fluxbilling.api.app import create_app
+from fluxbilling.db import schema
+from fluxbilling.plugins import load_plugin_file
+from fluxbilling.plugins_builtin import builtin_plugin_paths
+from fluxbilling.simulators.solusvm2 import SolusVM2State
+from tests.integration.support import activity, drain, finish, place_and_pay, rows
+
+pytestmark = [pytest.mark.anyio, pytest.mark.integration]
+
+
+@pytest.fixture
+async def api(installation: bootstrap.Installation) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=create_app(installation)),
+        base_url="http://api.test",
+        headers={"Authorization": "Bearer test-api-token"},
+    ) as client:
+        yield client
+
+
+async def active_service(inst: bootstrap.Installation, hostname: str) -> Any:
+    order_id = await place_and_pay(inst, hostname)
+    run = await finish(inst, order_id)
+    assert run.state == "completed"
+    (service,) = await rows(
+        inst, sa.select(schema.services).where(schema.services.c.order_id == order_id)
+    )
+    return service
+
+
+async def act(api: httpx.AsyncClient, service_id: int, verb: str, **body: Any) -> httpx.Response:
+    headers = body.pop("headers", {})
+    return await api.post(
+        f"/api/v1/services/{service_id}/actions/{verb}", json=body, headers=headers
+    )
+
+
+async def settle(inst: bootstrap.Installation, api: httpx.AsyncClient, action_id: int) -> Any:
+    await drain(inst)
+    return (await api.get(f"/api/v1/actions/{action_id}")).json()
+
+
+async def service_row(inst: bootstrap.Installation, service_id: int) -> Any:
+    (row,) = await rows(inst, sa.select(schema.services).where(schema.services.c.id == service_id))
+    return row
+
+
+async def test_suspend_and_unsuspend_run_through_the_engine(
+    installation: bootstrap.Installation, api: httpx.AsyncClient, sim: SolusVM2State
+) -> None:
+    service = await active_service(installation, "act-1.example.net")
+    upstream_id = int(service.external_id)
+
+    queued = await act(api, service.id, "suspend", reason="invoice overdue")
+    assert queued.status_code == 202, queued.text
+    assert queued.json()["state"] == "queued"
+    assert queued.json()["plugin"].startswith("solusvm2@")
+    done = await settle(installation, api, queued.json()["id"])
+    assert done["state"] == "completed"
+    assert (await service_row(installation, service.id)).status == "suspended"
+    assert sim.servers[upstream_id]["is_suspended"] is True
+
+    again = await act(api, service.id, "suspend")
+    assert again.status_code == 409
+    assert "it is suspended" in again.json()["error"]["message"]
+
+    resumed = await settle(
+        installation, api, (await act(api, service.id, "unsuspend")).json()["id"]
+    )
+    assert resumed["state"] == "completed"
+    assert (await service_row(installation, service.id)).status == "active"
+    assert sim.servers[upstream_id]["is_suspended"] is False
+
+    events = [(e.event, e.phase) for e in await activity(installation, service.order_id)]
+    assert events.count(("action_requested", "action")) == 2
+    assert events.count(("action_completed", "action")) == 2
+    order = (await api.get(f"/api/v1/orders/{service.order_id}")).json()
+    assert order["state"] == "active"
+    assert [p["status"] for p in order["phases"]] == ["done"] * 6
+    listed = (await api.get(f"/api/v1/services/{service.id}/actions")).json()["items"]
+    assert [a["verb"] for a in listed] == ["unsuspend", "suspend"]
+    assert listed[1]["reason"] == "invoice overdue"
+
+
+async def test_idempotency_key_and_one_action_at_a_time(
+    installation: bootstrap.Installation, api: httpx.AsyncClient
+) -> None:
+    service = await active_service(installation, "act-2.example.net")
+    first = await act(api, service.id, "suspend", headers={"Idempotency-Key": "k-1"})
+    replay = await act(api, service.id, "suspend", headers={"Idempotency-Key": "k-1"})
+    assert first.status_code == replay.status_code == 202
+    assert replay.json()["id"] == first.json()["id"]
+    assert (first.json()["replayed"], replay.json()["replayed"]) == (False, True)
+
+    busy = await act(api, service.id, "terminate")
+    assert busy.status_code == 409
+    assert (
+        f"already has action {first.json()['id']} (suspend) queued"
+        in busy.json()["error"]["message"]
+    )
+    runs = await rows(
+        installation,
+        sa.select(schema.runs).where(
+            schema.runs.c.order_id == service.order_id, schema.runs.c.kind == "action"
+        ),
+    )
+    assert len(runs) == 1
+
+
+async def test_unknown_verbs_and_missing_capabilities_are_refused(
+    installation: bootstrap.Installation, api: httpx.AsyncClient
+) -> None:
+    service = await active_service(installation, "act-3.example.net")
+    unknown = await act(api, service.id, "explode")
+    assert unknown.status_code == 422
+    assert "unknown lifecycle action 'explode'" in unknown.json()["error"]["message"]
+    assert (await act(api, service.id, "resize")).status_code == 422  # params.options missing
+    assert (await api.post("/api/v1/services/999999/actions/suspend")).status_code == 404
+
+    # A new version without canSuspend: actions pin the newest version, so suspend is refused.
+    [path] = [p for p in builtin_plugin_paths() if p.name == "solusvm2.json"]
+    document = load_plugin_file(path)
+    document["plugin"]["capabilities"]["canSuspend"] = False
+    document["flows"].pop("suspend")
+    document["flows"].pop("unsuspend")
+    await installation.plugins.register(document, source="test")
+    refused = await act(api, service.id, "suspend")
+    assert refused.status_code == 422
+    assert "does not declare canSuspend" in refused.json()["error"]["message"]
+    assert (await rows(installation, sa.select(schema.service_actions))) == []
+
+
+async def test_terminate_releases_capacity_and_the_address(
+    installation: bootstrap.Installation, api: httpx.AsyncClient, sim: SolusVM2State
+) -> None:
+    service = await active_service(installation, "act-4.example.net")
+    (host,) = await rows(
+        installation, sa.select(schema.hosts).where(schema.hosts.c.id == service.host_id)
+    )
+    assert host.ram_mb_used > 0
+    done = await settle(installation, api, (await act(api, service.id, "terminate")).json()["id"])
+    assert done["state"] == "completed"
+    assert (await service_row(installation, service.id)).status == "terminated"
+    assert int(service.external_id) not in sim.servers
+    (after,) = await rows(installation, sa.select(schema.hosts).where(schema.hosts.c.id == host.id))
+    assert after.ram_mb_used == 0
+    assert (
+        await rows(
+            installation,
+            sa.select(schema.ip_addresses).where(
+                schema.ip_addresses.c.order_id == service.order_id
+            ),
+        )
+        == []
+    )
+    events = {e.event: e.message for e in await activity(installation, service.order_id)}
+    assert "released 2048 MB" in events["capacity_released"]
+    assert (await act(api, service.id, "unsuspend")).status_code == 409
+
+
+async def test_a_failed_action_keeps_the_order_active_and_can_be_retried(
+    installation: bootstrap.Installation, api: httpx.AsyncClient, sim: SolusVM2State
+) -> None:
+    service = await active_service(installation, "act-5.example.net")
+    sim.fail_next(1, 403)
+    failed = await settle(installation, api, (await act(api, service.id, "suspend")).json()["id"])
+    assert failed["state"] == "failed"
+    assert failed["error"]["code"] == "PermanentUpstreamError"
+    order = (await api.get(f"/api/v1/orders/{service.order_id}")).json()
+    assert order["state"] == "active"
+    assert (await service_row(installation, service.id)).status == "active"
+
+    retried = await api.post(f"/api/v1/runs/{failed['run_id']}/retry", json={})
+    assert retried.status_code == 200, retried.text
+    done = await settle(installation, api, failed["id"])
+    assert done["state"] == "completed"
+    assert (await service_row(installation, service.id)).status == "suspended"
