@@ -32,8 +32,8 @@ class Reservation:
     host_id: int
     host_name: str
     service_id: int
-    subnet_id: int
-    address: str
+    subnet_id: int | None
+    address: str | None
 
     def to_dict(self) -> dict[str, Any]:
         """The allocation phase's checkpoint output."""
@@ -47,9 +47,17 @@ class Reservation:
 
 
 async def reserve(
-    conn: AsyncConnection, *, order_id: int, product: dict[str, Any], lock: bool
+    conn: AsyncConnection,
+    *,
+    order_id: int,
+    product: dict[str, Any],
+    lock: bool,
+    with_address: bool = True,
 ) -> Reservation:
     """Reserve capacity and an address for `order_id`; raises CapacityExhausted when none fits.
+
+    With `with_address=False` (the provider assigns addresses: shared hosting, game servers,
+    panels with their own IP pools) only capacity is reserved, and hosts need no subnet.
 
     Hosts are not locked while choosing: the chosen host is reserved with a guarded
     `UPDATE … WHERE used + need <= total`, so only that row is locked, and only until commit.
@@ -66,7 +74,8 @@ async def reserve(
     for _ in range(_MAX_CHOICES):
         rows = (await conn.execute(_hosts_in(product["location_id"]))).all()
         considered = len(rows)
-        chosen = choose_host([_capacity(r) for r in rows if r.subnet_id is not None], need)
+        usable = [r for r in rows if r.subnet_id is not None or not with_address]
+        chosen = choose_host([_capacity(r) for r in usable], need)
         if chosen is None:
             break
         if await _take(conn, chosen.id, need):
@@ -79,7 +88,11 @@ async def reserve(
             location_id=product["location_id"],
             hosts_considered=considered,
         )
-    address = await _reserve_address(conn, order_id=order_id, subnet_id=host.subnet_id, lock=lock)
+    address = (
+        await _reserve_address(conn, order_id=order_id, subnet_id=host.subnet_id, lock=lock)
+        if with_address
+        else None
+    )
     service_id = (
         await conn.execute(
             schema.services.insert()
@@ -92,7 +105,9 @@ async def reserve(
         .where(schema.ip_addresses.c.order_id == order_id)
         .values(service_id=service_id)
     )
-    return Reservation(host.id, host.name, service_id, host.subnet_id, address)
+    return Reservation(
+        host.id, host.name, service_id, host.subnet_id if with_address else None, address
+    )
 
 
 def _hosts_in(location_id: int) -> sa.Select[Any]:

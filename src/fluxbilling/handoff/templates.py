@@ -37,6 +37,7 @@ __all__ = [
     "WELCOME_MAIL_EXAMPLE_CONTEXT",
     "WELCOME_MAIL_SUBJECT",
     "WELCOME_MAIL_TEXT",
+    "WELCOME_TEMPLATES",
     "Template",
     "compile_template",
 ]
@@ -444,7 +445,9 @@ your server for order {{order_number}} has been set up and is running.
 
   Hostname:      {{hostname}}
   IPv4 address:  {{ipv4.address}}
+{{#if ipv4.gateway}}
   IPv4 gateway:  {{ipv4.gateway}}
+{{/if}}
 {{#if ipv4.netmask}}
   Netmask:       {{ipv4.netmask}}
 {{/if}}
@@ -483,6 +486,71 @@ Kind regards,
 {{/if}}
 """
 
+WELCOME_SHARED_SUBJECT = "Your hosting account for {{hostname}} is ready (order {{order_number}})"
+
+WELCOME_SHARED_TEXT = """\
+Hello {{#if customer.name}}{{customer.name}}{{else}}there{{/if}},
+
+your hosting account for order {{order_number}} has been set up.
+
+  Domain:        {{hostname}}
+  Username:      {{account.username}}
+  Password:      {{password}}
+{{#if ipv4.address}}
+  Server IP:     {{ipv4.address}}
+{{/if}}
+{{#if panel_url}}
+
+Log in to your control panel at:
+  {{panel_url}}
+{{/if}}
+
+Point your domain's DNS at the server address above, or at our name servers, to go live.
+Please change this password after your first login.
+
+Kind regards,
+{{support.team}}
+{{#if support.email}}
+{{support.email}}
+{{/if}}
+"""
+
+WELCOME_GAME_SUBJECT = "Your game server {{hostname}} is ready (order {{order_number}})"
+
+WELCOME_GAME_TEXT = """\
+Hello {{#if customer.name}}{{customer.name}}{{else}}there{{/if}},
+
+your game server for order {{order_number}} has been installed.
+
+  Server name:   {{hostname}}
+{{#if game.address}}
+  Connect to:    {{game.address}}
+{{/if}}
+  Panel user:    {{account.username}}
+  Password:      {{password}}
+{{#if panel_url}}
+
+Start, stop and configure it in the game panel:
+  {{panel_url}}
+{{/if}}
+
+Please change this password after your first login.
+
+Kind regards,
+{{support.team}}
+{{#if support.email}}
+{{support.email}}
+{{/if}}
+"""
+
+WELCOME_TEMPLATES: Mapping[str, tuple[str, str]] = {
+    "vps": (WELCOME_MAIL_SUBJECT, WELCOME_MAIL_TEXT),
+    "baremetal": (WELCOME_MAIL_SUBJECT, WELCOME_MAIL_TEXT),
+    "shared": (WELCOME_SHARED_SUBJECT, WELCOME_SHARED_TEXT),
+    "game": (WELCOME_GAME_SUBJECT, WELCOME_GAME_TEXT),
+}
+"""The default welcome mail (subject, text) per service type."""
+
 WELCOME_MAIL_EXAMPLE_CONTEXT: Mapping[str, Any] = {
     "customer": {"name": "Ada Lovelace"},
     "order_number": "ORD-2026-00042",
@@ -491,6 +559,8 @@ WELCOME_MAIL_EXAMPLE_CONTEXT: Mapping[str, Any] = {
     "ipv6": {"address": "2001:db8::42"},
     "os_image": "Debian 12 (bookworm)",
     "root_user": "root",
+    "account": {"username": "fb000016"},
+    "game": {"address": "192.0.2.42:25565"},
     "password": "correct-horse-battery",
     "ssh_keys": [],
     "panel_url": "https://panel.example.net/servers/42",

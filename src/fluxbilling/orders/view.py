@@ -11,11 +11,23 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from fluxbilling import errors
 from fluxbilling.db import schema
 
-__all__ = ["OrderView", "load"]
+__all__ = ["OrderView", "addressing", "load"]
 
 
 def _row(row: Any) -> dict[str, Any]:
     return dict(row._mapping) if row is not None else {}
+
+
+def addressing(product: dict[str, Any]) -> str:
+    """Who picks a service's address: `ipam` (we do, from our subnets) or `provider`.
+
+    `options.addressing` on the product decides; by default VPS and bare metal are ours and
+    shared hosting and game servers live on the provider's (shared) addresses.
+    """
+    chosen = (product.get("options") or {}).get("addressing")
+    if chosen in ("ipam", "provider"):
+        return str(chosen)
+    return "provider" if product.get("service_type") in ("shared", "game") else "ipam"
 
 
 @dataclass(frozen=True, slots=True)

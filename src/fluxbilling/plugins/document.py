@@ -7,7 +7,8 @@ everything that needs the whole graph (edges, reachability, capabilities).
 ```
 PluginDocument
 ├── format: "fluxbilling-visual-plugin"
-├── plugin: PluginHeader (slug, type, serviceType, capabilities, connectionType?, settings?)
+├── plugin: PluginHeader (slug, type, serviceType, capabilities, connectionType?, osInstall?,
+│                        settings?)
 └── flows: {verb: Flow}
     └── Flow: nodes [Node {id, type, on_error?, ...params}], edges? [Edge {from, port, to}]
 ```
@@ -80,6 +81,13 @@ class PluginHeader(_Model):
     service_type: Literal["vps", "shared", "game", "baremetal"] = Field(alias="serviceType")
     capabilities: dict[str, bool] = Field(default_factory=dict)
     connection_type: str | None = Field(default=None, alias="connectionType")
+    os_install: Literal["reinstall", "provision", "none"] | None = Field(
+        default=None,
+        alias="osInstall",
+        description="how the OS gets installed: our cloud-init through the `reinstall` flow, "
+        "by the panel during `provision`, or not at all (default: none for shared and game "
+        "plugins, else reinstall when there is a reinstall flow, else provision)",
+    )
     settings: dict[str, Any] | None = None
     name: str | None = None
     description: str | None = None
@@ -125,3 +133,12 @@ class PluginDocument(_Model):
     format: Literal["fluxbilling-visual-plugin"]
     plugin: PluginHeader
     flows: dict[str, Flow] = Field(default_factory=dict)
+
+    @property
+    def os_install_mode(self) -> Literal["reinstall", "provision", "none"]:
+        """`plugin.osInstall`, or its default for the service type and flows."""
+        if self.plugin.os_install is not None:
+            return self.plugin.os_install
+        if self.plugin.service_type in ("shared", "game"):
+            return "none"
+        return "reinstall" if "reinstall" in self.flows else "provision"

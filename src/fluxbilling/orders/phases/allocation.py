@@ -32,15 +32,21 @@ class AllocationPhase:
     ) -> Mapping[str, Any]:
         """Choose and reserve; `CapacityExhausted` parks the run with the reason."""
         current = await order_view.load(conn, ctx.order_id)
+        ours = order_view.addressing(current.product) == "ipam"
         reserved = await reservation.reserve(
-            conn, order_id=ctx.order_id, product=current.product, lock=not self.deps.db.is_sqlite
+            conn,
+            order_id=ctx.order_id,
+            product=current.product,
+            lock=not self.deps.db.is_sqlite,
+            with_address=ours,
         )
+        where = f"address {reserved.address}" if ours else "the provider assigns the address"
         await activity.record(
             conn,
             ctx.order_id,
             "capacity_reserved",
             f"reserved {current.product['ram_mb']} MB / {current.product['vcpus']} vCPU / "
-            f"{current.product['disk_gb']} GB on {reserved.host_name}, address {reserved.address}",
+            f"{current.product['disk_gb']} GB on {reserved.host_name}, {where}",
             run_id=ctx.claim.run_id,
             phase=ctx.claim.phase,
             lease_token=ctx.claim.lease_token,

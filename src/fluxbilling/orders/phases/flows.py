@@ -10,13 +10,34 @@ import sqlalchemy as sa
 from fluxbilling import errors, logs
 from fluxbilling.db import schema
 from fluxbilling.drivers.upstream import UpstreamHttp
+from fluxbilling.engine import activity
 from fluxbilling.engine.context import PhaseContext
 from fluxbilling.engine.outcome import Outcome
 from fluxbilling.orders.phases.deps import PhaseDeps, plain
 from fluxbilling.orders.view import OrderView
 from fluxbilling.plugins import LoadedPlugin, run_flow
+from fluxbilling.vault import new_password
 
-__all__ = ["flow_context", "pinned_plugin", "run_verb"]
+__all__ = ["account_username", "flow_context", "pinned_plugin", "root_password", "run_verb"]
+
+
+def account_username(order_id: int) -> str:
+    """A panel account name for an order: `fb` + the id in base 36, padded to 8 characters.
+
+    Valid for cPanel (lowercase, starts with a letter, <= 16 characters, unique in its first
+    eight characters up to 36**6 orders) and for Pterodactyl and Virtualizor.
+
+    Example:
+        >>> account_username(42)
+        'fb000016'
+    """
+    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
+    text = ""
+    value = order_id
+    while value:
+        value, rest = divmod(value, 36)
+        text = digits[rest] + text
+    return "fb" + text.rjust(6, "0")
 
 
 def flow_context(view: OrderView, ctx: PhaseContext, **extra: Any) -> dict[str, Any]:
@@ -42,9 +63,43 @@ def flow_context(view: OrderView, ctx: PhaseContext, **extra: Any) -> dict[str, 
         },
         "service": plain(view.service.get("service_data") or {}),
         "allocation": allocation,
+        "account": {"username": account_username(view.order_id)},
         "correlation_id": ctx.correlation_key,
         **extra,
     }
+
+
+async def root_password(deps: PhaseDeps, ctx: PhaseContext, view: OrderView) -> str:
+    """The service's root (or account) password: generated and sealed once, under the lease."""
+    sealed = view.service.get("root_password_sealed")
+    if sealed:
+        return deps.vault.open(sealed)
+    candidate = new_password()
+    services = schema.services
+    async with deps.store.fenced(ctx.claim) as conn:
+        await conn.execute(
+            services.update()
+            .where(services.c.id == view.service["id"], services.c.root_password_sealed.is_(None))
+            .values(root_password_sealed=deps.vault.seal(candidate))
+        )
+        stored = (
+            await conn.execute(
+                sa.select(services.c.root_password_sealed).where(
+                    services.c.id == view.service["id"]
+                )
+            )
+        ).scalar_one()
+        await activity.record(
+            conn,
+            ctx.order_id,
+            "credentials_sealed",
+            "password generated and sealed with the installation key",
+            run_id=ctx.claim.run_id,
+            phase=ctx.claim.phase,
+            lease_token=ctx.claim.lease_token,
+            worker=ctx.claim.worker,
+        )
+    return deps.vault.open(stored)
 
 
 async def pinned_plugin(deps: PhaseDeps, ctx: PhaseContext, view: OrderView) -> LoadedPlugin:

@@ -25,13 +25,16 @@ from fluxbilling.engine.outcome import Done, Outcome
 from fluxbilling.handoff import templates
 from fluxbilling.handoff.mail import OutgoingMessage
 from fluxbilling.orders.phases.deps import PhaseDeps, merge_service_data
+from fluxbilling.orders.phases.flows import account_username
 from fluxbilling.orders.pipeline import OrderState
 from fluxbilling.orders.view import OrderView
 
 __all__ = ["HandoffPhase"]
 
-_SUBJECT = templates.compile_template(templates.WELCOME_MAIL_SUBJECT)
-_TEXT = templates.compile_template(templates.WELCOME_MAIL_TEXT)
+_TEMPLATES = {
+    kind: (templates.compile_template(subject), templates.compile_template(text))
+    for kind, (subject, text) in templates.WELCOME_TEMPLATES.items()
+}
 
 
 class HandoffPhase:
@@ -49,7 +52,8 @@ class HandoffPhase:
         password = self.deps.vault.open(sealed)
         message_id = f"<order-{ctx.order_id}-welcome@fluxbilling>"
         context = self._mail_context(view)
-        subject = _SUBJECT.render(context, escape=False)
+        subject_template, text_template = _TEMPLATES[view.product["service_type"]]
+        subject = subject_template.render(context, escape=False)
         outbox = schema.outgoing_mail
         # Fenced: a worker that lost its lease (paused, partitioned) learns it here, before
         # sending, instead of mailing the customer a second time.
@@ -60,7 +64,7 @@ class HandoffPhase:
                     template="welcome",
                     to_addr=view.customer["email"],
                     subject=subject,
-                    body_masked=_TEXT.render({**context, "password": MASK}, escape=False),
+                    body_masked=text_template.render({**context, "password": MASK}, escape=False),
                     message_id=message_id,
                     status="queued",
                 )
@@ -79,7 +83,7 @@ class HandoffPhase:
                     sender=self.deps.mail_from,
                     to=view.customer["email"],
                     subject=subject,
-                    text=_TEXT.render({**context, "password": password}, escape=False),
+                    text=text_template.render({**context, "password": password}, escape=False),
                 )
             )
             async with self.deps.db.begin() as conn:
@@ -115,17 +119,25 @@ class HandoffPhase:
         return done.output
 
     def _mail_context(self, view: OrderView) -> dict[str, Any]:
-        network = ipaddress.ip_network(view.subnet["cidr"])
+        data = view.service.get("service_data") or {}
+        network = data.get("network") or {}
+        ipv4: dict[str, Any] = {"address": network.get("address") or data.get("ip")}
+        if view.subnet:
+            prefix = ipaddress.ip_network(view.subnet["cidr"])
+            ipv4 = {
+                "address": view.address["address"],
+                "gateway": view.subnet["gateway"],
+                "netmask": str(prefix.netmask),
+            }
         return {
             "customer": {"name": view.customer["name"]},
             "order_number": view.order_id,
             "hostname": view.order["hostname"],
-            "ipv4": {
-                "address": view.address["address"],
-                "gateway": view.subnet["gateway"],
-                "netmask": str(network.netmask),
-            },
-            "os_image": view.image["name"],
+            "ipv4": ipv4,
+            "os_image": view.image.get("name"),
             "root_user": "root",
+            "account": {"username": data.get("username") or account_username(view.order_id)},
+            "game": {"address": data.get("address")},
+            "panel_url": data.get("panel_url"),
             "support": {"team": self.deps.support_team, "email": self.deps.mail_from},
         }

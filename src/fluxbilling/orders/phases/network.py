@@ -19,8 +19,17 @@ from fluxbilling.orders.phases.deps import PhaseDeps, merge_service_data
 __all__ = ["NetworkPhase"]
 
 
+_OWN_MACHINE = frozenset({"vps", "baremetal"})
+
+
 class NetworkPhase:
-    """PTR first (an idempotent upsert at the DNS backend), then the database facts in `commit`."""
+    """PTR first (an idempotent upsert at the DNS backend), then the database facts in `commit`.
+
+    Only a machine of its own (VPS, bare metal) on an address from our IPAM gets a PTR and a
+    firewall baseline; a shared-hosting account or a game server lives on the provider's
+    shared address, whose PTR and firewall are the provider's, so the phase records the
+    address the plugin reported (`service_data.ip`) and the DCIM record only.
+    """
 
     def __init__(self, deps: PhaseDeps) -> None:
         self.deps = deps
@@ -28,56 +37,51 @@ class NetworkPhase:
     async def execute(self, ctx: PhaseContext) -> Outcome:
         """Publish the PTR record and compute the firewall baseline and DCIM record."""
         view = await self.deps.view(ctx.order_id)
-        address = ipaddress.ip_address(view.address["address"])
+        ours = bool(view.address)
+        raw = view.address["address"] if ours else view.service["service_data"].get("ip")
+        address = ipaddress.ip_address(raw) if raw else None
         hostname = view.order["hostname"]
-        zone, ptr = await self.deps.rdns.set_ptr(str(address), hostname)
-        rules = firewall.baseline_rules(address)
-        record = dcim.dcim_record(
-            service_id=str(view.service["id"]),
-            location_code=view.location["code"],
-            host_name=view.host["name"],
-            address=address,
-            hostname=hostname,
-        )
-        return Done(
-            {
-                "service_id": view.service["id"],
-                "address": str(address),
-                "ptr": {"zone": zone, "name": ptr, "content": hostname},
-                "firewall": [dataclasses.asdict(r) for r in rules],
-                "dcim": record.to_dict(),
-            }
-        )
+        out: dict[str, Any] = {
+            "service_id": view.service["id"],
+            "address": None if address is None else str(address),
+            "source": "ipam" if ours else "provider",
+            "ptr": None,
+            "firewall": [],
+            "dcim": None,
+        }
+        if address is not None and ours and view.product["service_type"] in _OWN_MACHINE:
+            zone, ptr = await self.deps.rdns.set_ptr(str(address), hostname)
+            out["ptr"] = {"zone": zone, "name": ptr, "content": hostname}
+            out["firewall"] = [dataclasses.asdict(r) for r in firewall.baseline_rules(address)]
+        if address is not None:
+            out["dcim"] = dcim.dcim_record(
+                service_id=str(view.service["id"]),
+                location_code=view.location["code"],
+                host_name=view.host["name"],
+                address=address,
+                hostname=hostname,
+            ).to_dict()
+        return Done(out)
 
     async def commit(
         self, conn: AsyncConnection, ctx: PhaseContext, done: Done
     ) -> Mapping[str, Any]:
         """Assign the address to the service and record each step in the activity log."""
         out = done.output
-        await conn.execute(
-            schema.ip_addresses.update()
-            .where(schema.ip_addresses.c.order_id == ctx.order_id)
-            .values(state="assigned", service_id=out["service_id"], assigned_at=self.deps.db.now())
-        )
+        if out["source"] == "ipam":
+            await conn.execute(
+                schema.ip_addresses.update()
+                .where(schema.ip_addresses.c.order_id == ctx.order_id)
+                .values(
+                    state="assigned", service_id=out["service_id"], assigned_at=self.deps.db.now()
+                )
+            )
         await merge_service_data(
             conn,
             out["service_id"],
-            {
-                "network": {
-                    "address": out["address"],
-                    "ptr": out["ptr"],
-                    "firewall": out["firewall"],
-                    "dcim": out["dcim"],
-                }
-            },
+            {"network": {k: out[k] for k in ("address", "source", "ptr", "firewall", "dcim")}},
         )
-        steps = [
-            ("address_assigned", f"address {out['address']} assigned", {"address": out["address"]}),
-            ("rdns_published", f"PTR {out['ptr']['name']} -> {out['ptr']['content']}", out["ptr"]),
-            ("firewall_applied", f"firewall baseline of {len(out['firewall'])} rules recorded", {}),
-            ("dcim_recorded", "DCIM record written", out["dcim"]),
-        ]
-        for event, message, data in steps:
+        for event, message, data in _steps(out):
             await activity.record(
                 conn,
                 ctx.order_id,
@@ -90,3 +94,26 @@ class NetworkPhase:
                 data=data,
             )
         return out
+
+
+def _steps(out: Mapping[str, Any]) -> list[tuple[str, str, Mapping[str, Any]]]:
+    address = out["address"]
+    if address is None:
+        return [("address_unknown", "the provider reported no address for the service", {})]
+    steps: list[tuple[str, str, Mapping[str, Any]]]
+    if out["source"] == "ipam":
+        steps = [("address_assigned", f"address {address} assigned", {"address": address})]
+    else:
+        steps = [("address_recorded", f"provider address {address} recorded", {"address": address})]
+    if out["ptr"] is not None:
+        ptr = out["ptr"]
+        steps += [
+            ("rdns_published", f"PTR {ptr['name']} -> {ptr['content']}", ptr),
+            ("firewall_applied", f"firewall baseline of {len(out['firewall'])} rules recorded", {}),
+        ]
+    else:
+        steps.append(
+            ("rdns_skipped", "no PTR or firewall baseline: the address is the provider's", {})
+        )
+    steps.append(("dcim_recorded", "DCIM record written", out["dcim"]))
+    return steps

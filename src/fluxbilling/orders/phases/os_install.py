@@ -14,7 +14,6 @@ import ipaddress
 from collections.abc import Mapping
 from typing import Any
 
-import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from fluxbilling import errors
@@ -25,9 +24,8 @@ from fluxbilling.engine.outcome import Done, Outcome
 from fluxbilling.handoff import templates
 from fluxbilling.images import cloudinit, hashing, passwords
 from fluxbilling.orders.phases.deps import PhaseDeps, merge_service_data
-from fluxbilling.orders.phases.flows import flow_context, pinned_plugin, run_verb
+from fluxbilling.orders.phases.flows import flow_context, pinned_plugin, root_password, run_verb
 from fluxbilling.orders.view import OrderView
-from fluxbilling.vault import new_password
 
 __all__ = ["OsInstallPhase"]
 
@@ -39,20 +37,35 @@ class OsInstallPhase:
         self.deps = deps
 
     async def execute(self, ctx: PhaseContext) -> Outcome:
-        """Verify, render and hand over (or resume polling the provider's task)."""
+        """Verify, render and hand over (or resume polling the provider's task).
+
+        The plugin's `osInstall` mode decides: `reinstall` (ours, via cloud-init), `provision`
+        (the panel installed its template when the service was created: recorded only) or
+        `none` (shared hosting, game servers: nothing to install).
+        """
         view = await self.deps.view(ctx.order_id)
+        plugin = await pinned_plugin(self.deps, ctx, view)
+        mode = plugin.document.os_install_mode
+        summary: dict[str, Any] = {"service_id": view.service["id"], "mode": mode}
+        if mode == "none":
+            return Done(summary)
         image = view.image
+        summary.update(image=image["slug"], sha256=image["sha256"])
+        if mode == "provision":
+            summary["handed_over"] = False
+            return Done(summary)
         if ctx.cursor is None:
             await self._verify(image)
-        password = await self._root_password(ctx, view)
+        if not view.address:
+            raise errors.InvalidSettings(
+                f"plugin {plugin.slug} installs the OS with our cloud-init, which needs an "
+                "address from our IPAM: set the product's options.addressing to 'ipam' or the "
+                "plugin's osInstall to 'provision'",
+                plugin=plugin.slug,
+            )
+        password = await root_password(self.deps, ctx, view)
         documents = self._render(view, password)
-        plugin = await pinned_plugin(self.deps, ctx, view)
-        summary: dict[str, Any] = {
-            "image": image["slug"],
-            "sha256": image["sha256"],
-            "service_id": view.service["id"],
-            "user_data_sha256": hashlib.sha256(documents.user_data.encode()).hexdigest(),
-        }
+        summary["user_data_sha256"] = hashlib.sha256(documents.user_data.encode()).hexdigest()
         if "reinstall" not in plugin.document.flows:
             summary["handed_over"] = False
             return Done(summary)
@@ -69,8 +82,10 @@ class OsInstallPhase:
                     "meta_data": documents.meta_data,
                     "network_config": documents.network_config,
                 },
+                credentials={"root_password": password, "password": password},
             ),
             view.connection["name"],
+            secrets=[password],
         )
         if not isinstance(outcome, Done):
             return outcome
@@ -80,14 +95,33 @@ class OsInstallPhase:
     async def commit(
         self, conn: AsyncConnection, ctx: PhaseContext, done: Done
     ) -> Mapping[str, Any]:
-        """Record which image was installed."""
-        await merge_service_data(
+        """Record which image was installed (and by whom), or why nothing was."""
+        out = done.output
+        if out["mode"] == "none":
+            message = "no OS install: the provider runs this service on its own platform"
+        elif out["mode"] == "provision":
+            message = f"{out['image']} was installed by the panel when the service was created"
+        else:
+            message = f"{out['image']} (sha256 verified) installed with our cloud-init"
+        if out["mode"] != "none":
+            await merge_service_data(
+                conn,
+                out["service_id"],
+                {"os": {"image": out["image"], "sha256": out["sha256"], "by": out["mode"]}},
+                status="installed",
+            )
+        await activity.record(
             conn,
-            done.output["service_id"],
-            {"os": {"image": done.output["image"], "sha256": done.output["sha256"]}},
-            status="installed",
+            ctx.order_id,
+            "os_install_recorded",
+            message,
+            run_id=ctx.claim.run_id,
+            phase=ctx.claim.phase,
+            lease_token=ctx.claim.lease_token,
+            worker=ctx.claim.worker,
+            data={"mode": out["mode"]},
         )
-        return done.output
+        return out
 
     async def _verify(self, image: Mapping[str, Any]) -> None:
         if image.get("status") != "active":
@@ -106,39 +140,6 @@ class OsInstallPhase:
                     .values(status="quarantined")
                 )
             raise
-
-    async def _root_password(self, ctx: PhaseContext, view: OrderView) -> str:
-        sealed = view.service.get("root_password_sealed")
-        if sealed:
-            return self.deps.vault.open(sealed)
-        candidate = new_password()
-        services = schema.services
-        async with self.deps.store.fenced(ctx.claim) as conn:
-            await conn.execute(
-                services.update()
-                .where(
-                    services.c.id == view.service["id"], services.c.root_password_sealed.is_(None)
-                )
-                .values(root_password_sealed=self.deps.vault.seal(candidate))
-            )
-            stored = (
-                await conn.execute(
-                    sa.select(services.c.root_password_sealed).where(
-                        services.c.id == view.service["id"]
-                    )
-                )
-            ).scalar_one()
-            await activity.record(
-                conn,
-                ctx.order_id,
-                "credentials_sealed",
-                "root password generated and sealed with the installation key",
-                run_id=ctx.claim.run_id,
-                phase=ctx.claim.phase,
-                lease_token=ctx.claim.lease_token,
-                worker=ctx.claim.worker,
-            )
-        return self.deps.vault.open(stored)
 
     def _render(self, view: OrderView, password: str) -> cloudinit.CloudInitDocuments:
         subnet = view.subnet

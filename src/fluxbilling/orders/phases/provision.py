@@ -1,4 +1,8 @@
-"""Provision phase: the pinned plugin's `provision` flow creates the server (lookup before create)."""
+"""Provision phase: the pinned plugin's `provision` flow creates the service (lookup before create).
+
+The flow sees `credentials.password` (generated and sealed before the first attempt, the same on
+every retry) for panels that set the root or account password at creation.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +11,11 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from fluxbilling import errors
 from fluxbilling.engine.context import PhaseContext
 from fluxbilling.engine.outcome import Done, Outcome
 from fluxbilling.orders.phases.deps import PhaseDeps, merge_service_data
-from fluxbilling.orders.phases.flows import flow_context, pinned_plugin, run_verb
+from fluxbilling.orders.phases.flows import flow_context, pinned_plugin, root_password, run_verb
 
 __all__ = ["ProvisionPhase"]
 
@@ -25,13 +30,24 @@ class ProvisionPhase:
         """Run (or resume) the provision flow."""
         view = await self.deps.view(ctx.order_id)
         plugin = await pinned_plugin(self.deps, ctx, view)
+        kind = view.connection.get("type")
+        wanted = plugin.document.plugin.connection_type
+        if wanted is not None and kind != wanted:
+            raise errors.InvalidSettings(
+                f"product {view.product['slug']} uses connection {view.connection['name']!r} "
+                f"of type {kind!r}, but plugin {plugin.slug} needs a {wanted!r} connection",
+                plugin=plugin.slug,
+            )
+        # Panels that install the OS (or create an account) at creation need the password now.
+        password = await root_password(self.deps, ctx, view)
         outcome = await run_verb(
             self.deps,
             ctx,
             plugin,
             "provision",
-            flow_context(view, ctx),
+            flow_context(view, ctx, credentials={"root_password": password, "password": password}),
             view.connection["name"],
+            secrets=[password],
         )
         if not isinstance(outcome, Done):
             return outcome
