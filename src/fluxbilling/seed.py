@@ -15,7 +15,15 @@ from fluxbilling.db import schema
 from fluxbilling.drivers.connections import create_connection
 from fluxbilling.vault import Vault
 
-__all__ = ["PRODUCT_SLUG", "Catalogue", "seed_catalogue", "write_demo_image"]
+__all__ = [
+    "PRODUCT_SLUG",
+    "PROVIDERS",
+    "Catalogue",
+    "ProviderSeed",
+    "seed_catalogue",
+    "seed_provider",
+    "write_demo_image",
+]
 
 PRODUCT_SLUG = "vps-2g"
 
@@ -188,3 +196,163 @@ async def seed_bare_product(conn: AsyncConnection, *, slug: str = "bare") -> tup
         options={},
     )
     return customer, product
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderSeed:
+    """How the demo and the tests set up one provider: its connection, nodes and a product."""
+
+    plugin: str
+    connection_type: str
+    service_type: str
+    product_slug: str
+    product_name: str
+    secrets: dict[str, str]
+    options: dict[str, Any]
+    image_ref: str | None
+    ram_mb: int
+    vcpus: int
+    disk_gb: int
+    price_minor: int
+    nodes: tuple[tuple[str, int, int, int], ...]
+    """(name, RAM MB, vCPUs, disk GB) of each panel node we track capacity for."""
+
+
+PROVIDERS: dict[str, ProviderSeed] = {
+    "virtualizor": ProviderSeed(
+        plugin="virtualizor",
+        connection_type="virtualizor",
+        service_type="vps",
+        product_slug="vps-virtualizor-1g",
+        product_name="KVM VPS 1 GB (Virtualizor)",
+        secrets={"api_key": "sim-key", "api_pass": "sim-pass"},
+        options={"plan_id": 1, "addressing": "provider"},
+        image_ref="111",
+        ram_mb=1024,
+        vcpus=1,
+        disk_gb=20,
+        price_minor=600,
+        nodes=(("virtualizor-localhost", 8192, 8, 200), ("virtualizor-node-2", 4096, 4, 100)),
+    ),
+    "pterodactyl": ProviderSeed(
+        plugin="pterodactyl",
+        connection_type="pterodactyl",
+        service_type="game",
+        product_slug="game-minecraft-2g",
+        product_name="Minecraft server 2 GB (Pterodactyl)",
+        secrets={"application_key": "ptla_sim", "client_key": "ptlc_sim"},
+        options={},
+        image_ref=None,
+        ram_mb=2048,
+        vcpus=2,
+        disk_gb=10,
+        price_minor=800,
+        nodes=(("wings-ams1-01", 16384, 8, 500),),
+    ),
+    "whm": ProviderSeed(
+        plugin="whm",
+        connection_type="whm",
+        service_type="shared",
+        product_slug="hosting-starter",
+        product_name="Web hosting Starter (cPanel)",
+        secrets={"api_token": "sim-token"},
+        options={"package": "starter"},
+        image_ref=None,
+        ram_mb=0,
+        vcpus=0,
+        disk_gb=1,
+        price_minor=300,
+        nodes=(("cpanel-ams1-01", 0, 0, 500),),
+    ),
+}
+"""The other shipped plugins, set up against their simulators' default credentials."""
+
+
+async def seed_provider(
+    conn: AsyncConnection,
+    vault: Vault,
+    provider: str,
+    *,
+    base_url: str,
+    location_id: int,
+    image_id: int | None = None,
+    poll_interval: float = 1.0,
+    secrets: dict[str, str] | None = None,
+    options: dict[str, Any] | None = None,
+) -> int:
+    """Add one provider of `PROVIDERS` (connection, nodes, product) in an existing location.
+
+    Args:
+        conn: the caller's transaction.
+        vault: seals the connection's secrets.
+        provider: a key of `PROVIDERS`.
+        base_url: where the panel (or its simulator) answers.
+        location_id: the location of its nodes and product.
+        image_id: the OS image of VPS products (its `external_ref` is the panel's template).
+        poll_interval: the plugin's seconds between status checks.
+        secrets: overrides the simulator's default credentials.
+        options: merged over the product's default options.
+
+    Returns:
+        The product id.
+    """
+    seed = PROVIDERS[provider]
+    connection_id = await create_connection(
+        conn,
+        vault,
+        name=provider,
+        type=seed.connection_type,
+        base_url=base_url,
+        secrets=secrets or seed.secrets,
+    )
+    for name, ram, vcpus, disk in seed.nodes:
+        await conn.execute(
+            schema.hosts.insert().values(
+                location_id=location_id,
+                name=name,
+                ram_mb_total=ram,
+                vcpus_total=vcpus,
+                disk_gb_total=disk,
+            )
+        )
+    if seed.image_ref is not None and image_id is not None:
+        image_row = (
+            await conn.execute(sa.select(schema.images).where(schema.images.c.id == image_id))
+        ).one()
+        image_id = (
+            await conn.execute(
+                schema.images.insert()
+                .values(
+                    slug=f"{image_row.slug}-{provider}",
+                    name=image_row.name,
+                    os_family=image_row.os_family,
+                    source_url=image_row.source_url,
+                    sha256=image_row.sha256,
+                    external_ref=seed.image_ref,
+                )
+                .returning(schema.images.c.id)
+            )
+        ).scalar_one()
+    return int(
+        (
+            await conn.execute(
+                schema.products.insert()
+                .values(
+                    slug=seed.product_slug,
+                    name=seed.product_name,
+                    service_type=seed.service_type,
+                    location_id=location_id,
+                    image_id=image_id if seed.image_ref is not None else None,
+                    connection_id=connection_id,
+                    plugin_slug=seed.plugin,
+                    ram_mb=seed.ram_mb,
+                    vcpus=seed.vcpus,
+                    disk_gb=seed.disk_gb,
+                    price_minor=seed.price_minor,
+                    currency="EUR",
+                    options={**seed.options, "poll_interval": poll_interval, **(options or {})},
+                )
+                .returning(schema.products.c.id)
+            )
+        ).scalar_one()
+    )

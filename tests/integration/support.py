@@ -12,16 +12,18 @@ from fluxbilling.billing import stripe
 from fluxbilling.billing.webhooks import Ingested, StripeEndpoint
 from fluxbilling.db import schema
 from fluxbilling.orders import service
-from fluxbilling.seed import PRODUCT_SLUG
+from fluxbilling.seed import PRODUCT_SLUG, PROVIDERS, seed_provider
 from fluxbilling.simulators import stripe as stripe_sim
 
 
-async def place_order(inst: bootstrap.Installation, hostname: str) -> dict[str, Any]:
+async def place_order(
+    inst: bootstrap.Installation, hostname: str, product: str = PRODUCT_SLUG
+) -> dict[str, Any]:
     return await service.create_order(
         inst.db,
         customer_email="ada@example.com",
         customer_name="Ada Lovelace",
-        product_slug=PRODUCT_SLUG,
+        product_slug=product,
         hostname=hostname,
     )
 
@@ -39,11 +41,41 @@ async def pay(inst: bootstrap.Installation, invoice: dict[str, Any], **overrides
     return await endpoint.ingest(body, headers, remote="127.0.0.1", now=now)
 
 
-async def place_and_pay(inst: bootstrap.Installation, hostname: str) -> int:
-    created = await place_order(inst, hostname)
+async def place_and_pay(
+    inst: bootstrap.Installation, hostname: str, product: str = PRODUCT_SLUG
+) -> int:
+    created = await place_order(inst, hostname, product)
     result = await pay(inst, created["invoice"])
     assert result.outcome == "processed", result
     return int(created["order"]["id"])
+
+
+async def add_provider(
+    inst: bootstrap.Installation, provider: str, base_url: str, **options: Any
+) -> str:
+    """Seed one more shipped provider (`seed.PROVIDERS`) in the demo location; its product slug."""
+    async with inst.db.begin() as conn:
+        location_id = (
+            await conn.execute(
+                sa.select(schema.locations.c.id).where(schema.locations.c.code == "ams1")
+            )
+        ).scalar_one()
+        image_id = (
+            await conn.execute(
+                sa.select(schema.images.c.id).where(schema.images.c.slug == "debian-12")
+            )
+        ).scalar_one()
+        await seed_provider(
+            conn,
+            inst.vault,
+            provider,
+            base_url=base_url,
+            location_id=location_id,
+            image_id=image_id,
+            poll_interval=0.01,
+            options=options or None,
+        )
+    return PROVIDERS[provider].product_slug
 
 
 async def rows(inst: bootstrap.Installation, query: Any) -> list[Any]:

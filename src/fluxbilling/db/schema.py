@@ -167,7 +167,7 @@ products = sa.Table(
     sa.Column("name", sa.String(200), nullable=False),
     sa.Column("service_type", sa.String(32), nullable=False),
     _fk("location_id", "locations.id"),
-    _fk("image_id", "images.id"),
+    _fk("image_id", "images.id", nullable=True),
     _fk("connection_id", "connections.id"),
     sa.Column("plugin_slug", sa.String(100), nullable=False),
     sa.Column("ram_mb", sa.Integer(), nullable=False),

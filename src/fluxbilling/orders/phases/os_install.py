@@ -50,6 +50,12 @@ class OsInstallPhase:
         if mode == "none":
             return Done(summary)
         image = view.image
+        if not image:
+            raise errors.InvalidSettings(
+                f"product {view.product['slug']} has no OS image, but plugin {plugin.slug} "
+                f"installs one (osInstall {mode!r})",
+                product=view.product["slug"],
+            )
         summary.update(image=image["slug"], sha256=image["sha256"])
         if mode == "provision":
             summary["handed_over"] = False

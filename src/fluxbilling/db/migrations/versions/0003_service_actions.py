@@ -1,4 +1,6 @@
-"""service_actions: lifecycle verbs run on a service (suspend, terminate, ...) through the engine
+"""service_actions (lifecycle verbs run through the engine); products.image_id optional
+
+Shared hosting and game server products install no OS image, so their image is optional.
 
 Revision ID: 0003
 Revises: 0002
@@ -60,7 +62,11 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_service_actions_order_id"), ["order_id"])
         batch_op.create_index(batch_op.f("ix_service_actions_run_id"), ["run_id"])
         batch_op.create_index("ix_service_actions_service", ["service_id", "id"])
+    with op.batch_alter_table("products", schema=None) as batch_op:
+        batch_op.alter_column("image_id", existing_type=_ID, nullable=True)
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("products", schema=None) as batch_op:
+        batch_op.alter_column("image_id", existing_type=_ID, nullable=False)
     op.drop_table("service_actions")
