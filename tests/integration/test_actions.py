@@ -187,3 +187,23 @@ async def test_a_failed_action_keeps_the_order_active_and_can_be_retried(
     done = await settle(installation, api, failed["id"])
     assert done["state"] == "completed"
     assert (await service_row(installation, service.id)).status == "suspended"
+
+
+async def test_reinstall_hands_over_cloud_init_with_the_services_own_password(
+    installation: bootstrap.Installation, api: httpx.AsyncClient, sim: SolusVM2State
+) -> None:
+    service = await active_service(installation, "act-6.example.net")
+    before = [t for t in sim.tasks.values() if t["action"] == "vm-reinstall"]
+    done = await settle(installation, api, (await act(api, service.id, "reinstall")).json()["id"])
+    assert done["state"] == "completed", done
+    reinstalls = [t for t in sim.tasks.values() if t["action"] == "vm-reinstall"]
+    assert len(reinstalls) == len(before) + 1
+    user_data = reinstalls[-1]["_params"]["user_data"]
+    assert "act-6.example.net" in user_data
+    password = installation.vault.open(service.root_password_sealed)
+    assert password not in user_data  # only its SHA-512 crypt hash is handed over
+    (run,) = await rows(
+        installation, sa.select(schema.runs).where(schema.runs.c.id == done["run_id"])
+    )
+    assert password not in str(run.last_upstream) + str(done)
+    assert (await service_row(installation, service.id)).status == "active"

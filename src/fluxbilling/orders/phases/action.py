@@ -2,8 +2,10 @@
 
 The flow runs on the plugin version the action pinned when it was requested. Its context is
 the order's (`flows.flow_context`) plus `action` (`verb`, `params`, `reason`); `resize` also
-overlays `params.options` on `options`/`settings`, and `reset_password` exposes the new
-password as `credentials.root_password` (redacted everywhere). The commit then:
+overlays `params.options` on `options`/`settings`; `reset_password` exposes the new password
+and `reinstall` the service's own as `credentials.password` (redacted everywhere), and
+`reinstall` of a service on our address also gets the `cloud_init` documents, as in the
+os_install phase. The commit then:
 
 | verb           | service afterwards                                                |
 |----------------|-------------------------------------------------------------------|
@@ -33,6 +35,7 @@ from fluxbilling.engine.outcome import Done, Outcome
 from fluxbilling.orders.actions import RESULT_STATUS
 from fluxbilling.orders.phases.deps import PhaseDeps, merge_service_data, plain
 from fluxbilling.orders.phases.flows import flow_context, run_verb
+from fluxbilling.orders.phases.os_install import render_cloud_init
 
 __all__ = ["ActionPhase"]
 
@@ -74,10 +77,18 @@ class ActionPhase:
             merged = {**context["options"], **params.get("options", {})}
             context["options"] = context["settings"] = merged
         secrets: list[str] = []
-        if action.secret_sealed:
-            password = self.deps.vault.open(action.secret_sealed)
-            context["credentials"] = {"root_password": password}
+        sealed = action.secret_sealed or view.service.get("root_password_sealed")
+        if sealed and action.verb in ("reset_password", "reinstall"):
+            password = self.deps.vault.open(sealed)
+            context["credentials"] = {"root_password": password, "password": password}
             secrets.append(password)
+            if action.verb == "reinstall" and view.address and view.image:
+                documents = render_cloud_init(view, password)
+                context["cloud_init"] = {
+                    "user_data": documents.user_data,
+                    "meta_data": documents.meta_data,
+                    "network_config": documents.network_config,
+                }
         outcome = await run_verb(
             self.deps,
             ctx,

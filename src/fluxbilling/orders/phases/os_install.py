@@ -27,7 +27,7 @@ from fluxbilling.orders.phases.deps import PhaseDeps, merge_service_data
 from fluxbilling.orders.phases.flows import flow_context, pinned_plugin, root_password, run_verb
 from fluxbilling.orders.view import OrderView
 
-__all__ = ["OsInstallPhase"]
+__all__ = ["OsInstallPhase", "render_cloud_init"]
 
 
 class OsInstallPhase:
@@ -70,7 +70,7 @@ class OsInstallPhase:
                 plugin=plugin.slug,
             )
         password = await root_password(self.deps, ctx, view)
-        documents = self._render(view, password)
+        documents = render_cloud_init(view, password)
         summary["user_data_sha256"] = hashlib.sha256(documents.user_data.encode()).hexdigest()
         if "reinstall" not in plugin.document.flows:
             summary["handed_over"] = False
@@ -147,25 +147,27 @@ class OsInstallPhase:
                 )
             raise
 
-    def _render(self, view: OrderView, password: str) -> cloudinit.CloudInitDocuments:
-        subnet = view.subnet
-        network = ipaddress.ip_network(subnet["cidr"])
-        hostname = view.order["hostname"]
-        extra = None
-        template = view.image.get("user_data_template")
-        if template:
-            extra = templates.compile_template(template).render(
-                {"hostname": hostname, "order": {"id": view.order_id}, "image": view.image["slug"]},
-                escape=False,
-            )
-        spec = cloudinit.CloudInitSpec(
-            hostname=hostname.split(".", 1)[0],
-            fqdn=hostname,
-            instance_id=f"fluxbilling-{view.order_id}",
-            address=ipaddress.IPv4Interface(f"{view.address['address']}/{network.prefixlen}"),
-            gateway=ipaddress.IPv4Address(subnet["gateway"]),
-            dns_servers=tuple(ipaddress.ip_address(s) for s in subnet["dns_servers"]),
-            root_password_hash=passwords.sha512_crypt(password),
-            extra_user_data=extra,
+
+def render_cloud_init(view: OrderView, password: str) -> cloudinit.CloudInitDocuments:
+    """The cloud-init documents for a service on its IPAM address, with `password` hashed."""
+    subnet = view.subnet
+    network = ipaddress.ip_network(subnet["cidr"])
+    hostname = view.order["hostname"]
+    extra = None
+    template = view.image.get("user_data_template")
+    if template:
+        extra = templates.compile_template(template).render(
+            {"hostname": hostname, "order": {"id": view.order_id}, "image": view.image["slug"]},
+            escape=False,
         )
-        return cloudinit.render(spec)
+    spec = cloudinit.CloudInitSpec(
+        hostname=hostname.split(".", 1)[0],
+        fqdn=hostname,
+        instance_id=f"fluxbilling-{view.order_id}",
+        address=ipaddress.IPv4Interface(f"{view.address['address']}/{network.prefixlen}"),
+        gateway=ipaddress.IPv4Address(subnet["gateway"]),
+        dns_servers=tuple(ipaddress.ip_address(s) for s in subnet["dns_servers"]),
+        root_password_hash=passwords.sha512_crypt(password),
+        extra_user_data=extra,
+    )
+    return cloudinit.render(spec)
