@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from fluxbilling import bootstrap, errors
 from fluxbilling.db import schema
 from fluxbilling.plugins import load_plugin_file
-from fluxbilling.plugins.manager import PluginManager
+from fluxbilling.plugins.manager import PluginManager, document_sha256
 from fluxbilling.plugins_builtin import builtin_plugin_paths
 from fluxbilling.simulators.solusvm2 import SolusVM2State
 from tests.integration.support import drain, make_due, place_and_pay, rows, run_of
@@ -110,3 +110,68 @@ async def test_an_order_in_flight_finishes_on_the_version_it_started_with(
         installation, sa.select(schema.services).where(schema.services.c.order_id == second)
     )
     assert services[0].plugin_version == 2 and services[0].service_data["marker"] == "v2"
+
+
+async def test_submit_says_whether_a_version_was_stored(
+    installation: bootstrap.Installation,
+) -> None:
+    document = solusvm2_document()
+    same = await installation.plugins.submit(document, source="api")
+    assert (same.created, same.plugin.version) == (False, 1)
+    document["plugin"]["description"] = "v2"
+    stored = await installation.plugins.submit(document, source="api")
+    assert (stored.created, stored.plugin.version) == (True, 2)
+    assert await versions(installation) == [1, 2]
+
+
+async def test_list_plugins_summarises_the_newest_version_of_each_slug(
+    installation: bootstrap.Installation,
+) -> None:
+    manager = installation.plugins
+    acme = solusvm2_document()
+    acme["plugin"].update(slug="acme", name="Acme v1")
+    await manager.register(acme, source="api")
+    acme["plugin"].update(name="Acme v2", serviceType="game")
+    del acme["plugin"]["capabilities"]["canReinstall"]
+    await manager.register(acme, source="file:acme.json")
+    summaries = {s.newest.slug: s for s in await manager.list_plugins()}
+    assert sorted(summaries) == ["acme", "solusvm2"]
+    newest = summaries["acme"]
+    assert (newest.newest.version, newest.versions, newest.newest.source) == (
+        2,
+        2,
+        "file:acme.json",
+    )
+    assert (newest.name, newest.service_type) == ("Acme v2", "game")
+    assert newest.capabilities == {"canProvision": True, "canSuspend": True, "canTerminate": True}
+    assert newest.newest.created_at.tzinfo is not None
+    shipped = summaries["solusvm2"]
+    assert (shipped.newest.version, shipped.versions, shipped.name) == (1, 1, "SolusVM 2")
+    assert shipped.newest.source == "file:solusvm2.json"
+
+
+async def test_versions_are_listed_newest_first_and_old_documents_stay_readable(
+    installation: bootstrap.Installation,
+) -> None:
+    manager = installation.plugins
+    original = solusvm2_document()
+    changed = copy.deepcopy(original)
+    changed["plugin"]["description"] = "v2"
+    await manager.register(changed, source="api")
+    listed = await manager.versions("solusvm2")
+    assert [(v.version, v.source) for v in listed] == [(2, "api"), (1, "file:solusvm2.json")]
+    assert listed[0].sha256 == document_sha256(changed)
+    assert listed[1].sha256 == document_sha256(original)
+    first = await manager.document("solusvm2", 1)
+    assert first.document == original
+    assert (first.info.version, first.info.sha256) == (1, listed[1].sha256)
+    assert (await manager.document("solusvm2", 2)).document["plugin"]["description"] == "v2"
+
+
+async def test_unknown_slugs_and_versions_are_not_found(
+    installation: bootstrap.Installation,
+) -> None:
+    with pytest.raises(errors.NotFound, match="no plugin 'nope'"):
+        await installation.plugins.versions("nope")
+    with pytest.raises(errors.NotFound, match="solusvm2@7 does not exist"):
+        await installation.plugins.document("solusvm2", 7)

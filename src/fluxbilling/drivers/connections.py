@@ -33,6 +33,7 @@ __all__ = [
     "create_connection",
     "delete_connection",
     "describe_connection",
+    "secret_names",
     "update_connection",
 ]
 
@@ -49,16 +50,33 @@ def _reject(problems: list[dict[str, str]], name: str) -> None:
         )
 
 
-def describe_connection(row: Any) -> dict[str, Any]:
+def secret_names(vault: Vault, sealed: str) -> list[str]:
+    """The names of a connection's secrets, sorted; the values never leave this function.
+
+    Args:
+        vault: opens the sealed secrets.
+        sealed: the row's `secrets_sealed` ("" means no secrets).
+
+    Raises:
+        errors.InvalidSettings: the installation key cannot open them.
+    """
+    if not sealed:
+        return []
+    return sorted(json.loads(vault.open(sealed)))
+
+
+def describe_connection(row: Any, vault: Vault | None = None) -> dict[str, Any]:
     """The public form of a connection row: everything but the secrets, which are only named.
 
     Args:
-        row: a `connections` row (with `secrets_sealed`, which is not opened).
+        row: a `connections` row.
+        vault: given, the secrets are opened to list their names (`secret_names`);
+            without it `secrets_sealed` is not opened and the names are left out.
 
     Returns:
-        `name`, `type`, `base_url`, `settings`, `created_at`.
+        `id`, `name`, `type`, `base_url`, `settings`, `created_at` (and `secret_names`).
     """
-    return {
+    described = {
         "id": row.id,
         "name": row.name,
         "type": row.type,
@@ -66,6 +84,9 @@ def describe_connection(row: Any) -> dict[str, Any]:
         "settings": dict(row.settings or {}),
         "created_at": row.created_at.isoformat() if row.created_at else None,
     }
+    if vault is not None:
+        described["secret_names"] = secret_names(vault, row.secrets_sealed)
+    return described
 
 
 async def create_connection(

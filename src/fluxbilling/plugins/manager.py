@@ -14,6 +14,8 @@ import hashlib
 import json
 import logging
 from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +25,14 @@ from fluxbilling import errors
 from fluxbilling.db import Database, schema
 from fluxbilling.plugins.graph import LoadedPlugin, load_plugin, load_plugin_file
 
-__all__ = ["PluginManager", "document_sha256"]
+__all__ = [
+    "PluginManager",
+    "PluginSummary",
+    "Registration",
+    "StoredVersion",
+    "VersionInfo",
+    "document_sha256",
+]
 
 log = logging.getLogger(__name__)
 versions = schema.plugin_versions
@@ -33,6 +42,48 @@ def document_sha256(document: Mapping[str, Any]) -> str:
     """A content hash of a document, independent of key order and whitespace."""
     canonical = json.dumps(document, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Registration:
+    """The outcome of registering a document: its version, and whether it was stored now."""
+
+    plugin: LoadedPlugin
+    created: bool
+
+
+@dataclass(frozen=True, slots=True)
+class VersionInfo:
+    """One stored version of a plugin, without its document."""
+
+    slug: str
+    version: int
+    sha256: str
+    source: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class StoredVersion:
+    """One stored version of a plugin with its document exactly as registered."""
+
+    info: VersionInfo
+    document: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class PluginSummary:
+    """A registered plugin: its newest version's header and how many versions exist."""
+
+    newest: VersionInfo
+    versions: int
+    name: str | None
+    service_type: str | None
+    capabilities: dict[str, bool]
+
+
+def _info(row: Any) -> VersionInfo:
+    return VersionInfo(row.slug, row.version, row.sha256, row.source, row.created_at)
 
 
 class PluginManager:
@@ -46,6 +97,22 @@ class PluginManager:
 
     async def register(self, document: Mapping[str, Any], *, source: str) -> LoadedPlugin:
         """Validate `document` and store it as a new version (or return the identical newest one).
+
+        Raises:
+            errors.InvalidFlow: the document is invalid; nothing was stored.
+        """
+        return (await self.submit(document, source=source)).plugin
+
+    async def submit(self, document: Mapping[str, Any], *, source: str) -> Registration:
+        """Like `register`, and also say whether a new version was stored.
+
+        Args:
+            document: the whole plugin document (parsed JSON).
+            source: where it came from, e.g. `api` or `file:acme.json` (at most 32 characters).
+
+        Returns:
+            The loaded plugin and `created=False` when the document is identical to the
+            newest version (nothing was stored), `created=True` when it became a new version.
 
         Raises:
             errors.InvalidFlow: the document is invalid; nothing was stored.
@@ -65,7 +132,7 @@ class PluginManager:
                         )
                     ).first()
                     if newest is not None and newest.sha256 == digest:
-                        return await self.get(slug, newest.version)
+                        return Registration(await self.get(slug, newest.version), created=False)
                     version = 1 if newest is None else newest.version + 1
                     await conn.execute(
                         versions.insert().values(
@@ -81,7 +148,7 @@ class PluginManager:
             plugin = load_plugin(document, version)
             self._cache[(slug, version)] = plugin
             log.info("plugin %s@%s registered from %s", slug, version, source)
-            return plugin
+            return Registration(plugin, created=True)
         raise errors.Conflict(f"plugin {slug}: concurrent registrations kept colliding")
 
     async def latest_version(self, slug: str) -> int:
@@ -120,6 +187,89 @@ class PluginManager:
         plugin = load_plugin(row.document, version, strict=False)
         self._cache[(slug, version)] = plugin
         return plugin
+
+    async def list_plugins(self) -> list[PluginSummary]:
+        """Every registered slug with its newest version, by slug.
+
+        Returns:
+            One summary per slug; `name`, `service_type` and `capabilities` come from the
+            newest version's `plugin` header.
+        """
+        newest = (
+            sa.select(
+                versions.c.slug,
+                sa.func.max(versions.c.version).label("newest"),
+                sa.func.count().label("version_count"),
+            )
+            .group_by(versions.c.slug)
+            .subquery()
+        )
+        query = (
+            sa.select(versions, newest.c.version_count)
+            .join(
+                newest,
+                sa.and_(versions.c.slug == newest.c.slug, versions.c.version == newest.c.newest),
+            )
+            .order_by(versions.c.slug)
+        )
+        async with self.db.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        summaries = []
+        for row in rows:
+            header = row.document.get("plugin") or {}
+            summaries.append(
+                PluginSummary(
+                    newest=_info(row),
+                    versions=int(row.version_count),
+                    name=header.get("name"),
+                    service_type=header.get("serviceType"),
+                    capabilities=dict(header.get("capabilities") or {}),
+                )
+            )
+        return summaries
+
+    async def versions(self, slug: str) -> list[VersionInfo]:
+        """Every stored version of `slug`, newest first.
+
+        Raises:
+            errors.NotFound: no version of `slug` is registered.
+        """
+        query = (
+            sa.select(
+                versions.c.slug,
+                versions.c.version,
+                versions.c.sha256,
+                versions.c.source,
+                versions.c.created_at,
+            )
+            .where(versions.c.slug == slug)
+            .order_by(versions.c.version.desc())
+        )
+        async with self.db.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        if not rows:
+            raise errors.NotFound(f"no plugin {slug!r} is registered", slug=slug)
+        return [_info(row) for row in rows]
+
+    async def document(self, slug: str, version: int) -> StoredVersion:
+        """The document of `slug@version` as it was registered (old versions stay readable).
+
+        Raises:
+            errors.NotFound: there is no such version.
+        """
+        async with self.db.connect() as conn:
+            row = (
+                await conn.execute(
+                    sa.select(versions).where(
+                        versions.c.slug == slug, versions.c.version == version
+                    )
+                )
+            ).first()
+        if row is None:
+            raise errors.NotFound(
+                f"plugin {slug}@{version} does not exist", slug=slug, version=version
+            )
+        return StoredVersion(_info(row), dict(row.document))
 
     async def sync_folder(self, folder: Path) -> list[LoadedPlugin]:
         """Register every changed `*.json` in `folder`; invalid files are reported, not fatal."""

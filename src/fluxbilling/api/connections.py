@@ -1,0 +1,237 @@
+"""Connections to upstream systems: create, read, change, delete, test; and the connection types.
+
+Secrets are write-only: requests may set or remove them, responses only name them
+(`secret_names`). A validation error never repeats a secret sent with the request, and the
+test action's recorded exchange is redacted by the upstream client.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Annotated, Any
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Depends, Path, Request
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from fluxbilling import errors
+from fluxbilling.api.auth import require_token
+from fluxbilling.bootstrap import Installation
+from fluxbilling.db import schema
+from fluxbilling.drivers import connections
+from fluxbilling.drivers.connection_types import CONNECTION_TYPES
+from fluxbilling.drivers.redaction import Redactor
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/api/v1", tags=["connections"], dependencies=[Depends(require_token)])
+
+Name = Annotated[str, Path(max_length=100, description="the connection's name")]
+
+_AUTH_HELP = (
+    "`auth` overrides the type's authentication, e.g. "
+    '{"scheme": "header", "name": "X-Api-Key", "secret": "api_key"}; '
+    "`secret` names a secret, it never holds one"
+)
+
+
+class ConnectionIn(BaseModel):
+    """A new connection; secret values are sealed at rest and never shown again."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+    type: str = Field(max_length=100, description="a name from GET /api/v1/connection-types")
+    base_url: str = Field(max_length=1000, description="http(s) URL of the vendor's API")
+    settings: dict[str, Any] = Field(default_factory=dict, description=_AUTH_HELP)
+    secrets: dict[str, SecretStr] = Field(
+        default_factory=dict, description="secret values by name (write-only)"
+    )
+
+
+class ConnectionPatch(BaseModel):
+    """Changes to a connection; omitted fields stay as they are."""
+
+    model_config = ConfigDict(extra="forbid")
+    base_url: str | None = Field(None, max_length=1000)
+    settings: dict[str, Any] | None = Field(None, description="replaces the settings whole")
+    secrets: dict[str, SecretStr | None] | None = Field(
+        None, description="secrets to set; a null value removes that secret; others stay"
+    )
+
+
+class ConnectionOut(BaseModel):
+    """A connection as shown: its secrets are named, never shown."""
+
+    id: int
+    name: str
+    type: str
+    base_url: str
+    settings: dict[str, Any]
+    secret_names: list[str]
+    created_at: datetime | None
+
+
+class ConnectionListOut(BaseModel):
+    """Every connection, by name."""
+
+    items: list[ConnectionOut]
+
+
+class TestResultOut(BaseModel):
+    """The answer to the connection type's read-only probe request."""
+
+    ok: bool
+    status: int | None = Field(description="the vendor's HTTP status (null: no answer)")
+    message: str
+    elapsed_ms: float
+    exchange: dict[str, Any] | None = Field(
+        None, description="the request and response, secrets masked"
+    )
+
+
+class ConnectionTypeOut(BaseModel):
+    """A kind of upstream: how it authenticates and which secrets it needs."""
+
+    name: str
+    title: str
+    secrets: list[str] = Field(description="required secret names")
+    optional_secrets: list[str]
+    auth: dict[str, Any] = Field(description="the default authentication")
+
+
+def _installation(request: Request) -> Installation:
+    installation: Installation = request.app.state.installation
+    return installation
+
+
+async def _row(conn: AsyncConnection, name: str) -> Any:
+    table = schema.connections
+    row = (await conn.execute(sa.select(table).where(table.c.name == name))).first()
+    if row is None:
+        raise errors.NotFound(f"no connection named {name!r}", name=name)
+    return row
+
+
+def _out(row: Any, installation: Installation) -> ConnectionOut:
+    return ConnectionOut.model_validate(connections.describe_connection(row, installation.vault))
+
+
+def _without(exc: errors.InvalidSettings, secrets: Iterable[str]) -> errors.InvalidSettings:
+    """The same error with the given secret values masked in its message and details."""
+    redactor = Redactor(secrets)
+    details: Mapping[str, Any] = redactor.value(exc.details)
+    return errors.InvalidSettings(redactor.text(exc.message), **details)
+
+
+@router.get("/connections", summary="Every connection (secrets named, never shown)")
+async def list_connections(request: Request) -> ConnectionListOut:
+    """Sorted by name."""
+    installation = _installation(request)
+    table = schema.connections
+    async with installation.db.connect() as conn:
+        rows = (await conn.execute(sa.select(table).order_by(table.c.name))).all()
+    return ConnectionListOut(items=[_out(row, installation) for row in rows])
+
+
+@router.get("/connections/{name}", summary="One connection (secrets named, never shown)")
+async def get_connection(name: Name, request: Request) -> ConnectionOut:
+    """404 when there is no such connection."""
+    installation = _installation(request)
+    async with installation.db.connect() as conn:
+        row = await _row(conn, name)
+    return _out(row, installation)
+
+
+@router.post(
+    "/connections",
+    status_code=201,
+    summary="Create a connection",
+    responses={
+        409: {"description": "a connection with this name exists"},
+        422: {"description": "invalid: `error.details.problems` names each problem"},
+    },
+)
+async def create_connection(body: ConnectionIn, request: Request) -> ConnectionOut:
+    """Validates the type, base URL, required secrets and authentication settings."""
+    installation = _installation(request)
+    secrets = {key: value.get_secret_value() for key, value in body.secrets.items()}
+    try:
+        async with installation.db.begin() as conn:
+            await connections.create_connection(
+                conn,
+                installation.vault,
+                name=body.name,
+                type=body.type,
+                base_url=body.base_url,
+                secrets=secrets,
+                settings=body.settings,
+            )
+            row = await _row(conn, body.name)
+    except errors.InvalidSettings as exc:
+        # `from None`: the unmasked original must not travel on as the cause.
+        raise _without(exc, secrets.values()) from None
+    return _out(row, installation)
+
+
+@router.patch(
+    "/connections/{name}",
+    summary="Change a connection's URL, settings or secrets",
+    responses={422: {"description": "the result would be invalid; nothing was changed"}},
+)
+async def update_connection(name: Name, body: ConnectionPatch, request: Request) -> ConnectionOut:
+    """Given secrets replace those of the same name; a null value removes one."""
+    installation = _installation(request)
+    secrets = {
+        key: None if value is None else value.get_secret_value()
+        for key, value in (body.secrets or {}).items()
+    }
+    try:
+        async with installation.db.begin() as conn:
+            await connections.update_connection(
+                conn,
+                installation.vault,
+                name,
+                base_url=body.base_url,
+                settings=body.settings,
+                secrets=secrets,
+            )
+            row = await _row(conn, name)
+    except errors.InvalidSettings as exc:
+        raise _without(exc, [v for v in secrets.values() if v]) from None
+    return _out(row, installation)
+
+
+@router.delete(
+    "/connections/{name}",
+    status_code=204,
+    summary="Delete a connection no product uses",
+    responses={409: {"description": "a product still uses it (`details.products`)"}},
+)
+async def delete_connection(name: Name, request: Request) -> None:
+    """409 while a product uses the connection."""
+    async with _installation(request).db.begin() as conn:
+        await connections.delete_connection(conn, name)
+
+
+@router.post("/connections/{name}/test", summary="Call the vendor with a read-only request")
+async def test_connection(name: Name, request: Request) -> TestResultOut:
+    """`ok` says whether the vendor accepted the credentials; the exchange is redacted."""
+    result = await _installation(request).connections.test(name)
+    return TestResultOut.model_validate(result)
+
+
+@router.get("/connection-types", summary="The kinds of upstream a connection can be")
+async def list_connection_types() -> list[ConnectionTypeOut]:
+    """Each with its title, required and optional secret names and default authentication."""
+    return [
+        ConnectionTypeOut(
+            name=kind.name,
+            title=kind.title,
+            secrets=list(kind.secrets),
+            optional_secrets=list(kind.optional_secrets),
+            auth=dict(kind.auth),
+        )
+        for kind in sorted(CONNECTION_TYPES.values(), key=lambda k: k.name)
+    ]

@@ -1,0 +1,230 @@
+"""Visual plugins: list them, register a new version, read old versions, diff two, get the schema.
+
+A document is validated whole by the plugin manager: an invalid one is answered with 422 and
+`error.details.problems` (`[{"path", "message"}]`, paths into the document such as
+`flows.provision.nodes[2].type`) and nothing is stored.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
+from pydantic import BaseModel, Field
+
+from fluxbilling.api.auth import require_token
+from fluxbilling.plugins import diff
+from fluxbilling.plugins.manager import PluginManager, VersionInfo
+
+__all__ = ["router"]
+
+router = APIRouter(
+    prefix="/api/v1/plugins", tags=["plugins"], dependencies=[Depends(require_token)]
+)
+
+Slug = Annotated[str, Path(max_length=100, description="the plugin's slug")]
+Version = Annotated[int, Path(ge=1, description="a version number of the plugin")]
+
+
+class ProblemOut(BaseModel):
+    """A validation finding, located by a dotted path into the document."""
+
+    path: str
+    message: str
+
+
+class VersionOut(BaseModel):
+    """One stored version of a plugin."""
+
+    version: int
+    sha256: str = Field(description="hash of the canonical JSON of the document")
+    source: str = Field(description="where it came from: `api` or `file:<name>`")
+    created_at: datetime
+
+
+class PluginOut(BaseModel):
+    """A registered plugin, described by its newest version."""
+
+    slug: str
+    version: int = Field(description="the newest version")
+    name: str | None
+    service_type: str | None = Field(serialization_alias="serviceType")
+    capabilities: dict[str, bool]
+    versions: int = Field(description="how many versions are stored")
+    source: str = Field(description="where the newest version came from")
+    created_at: datetime = Field(description="when the newest version was registered")
+
+
+class FolderErrorOut(BaseModel):
+    """A file in a watched plugin folder that was rejected (its last good version stays)."""
+
+    file: str
+    message: str
+
+
+class PluginListOut(BaseModel):
+    """Every plugin, and the rejected files of the watched folders."""
+
+    items: list[PluginOut]
+    folder_errors: list[FolderErrorOut]
+
+
+class RegisteredOut(BaseModel):
+    """The version a submitted document is stored as."""
+
+    slug: str
+    version: int
+    unchanged: bool = Field(description="true: identical to the newest version; nothing stored")
+    warnings: list[ProblemOut]
+
+
+class VersionDocumentOut(VersionOut):
+    """One stored version with its document as registered."""
+
+    slug: str
+    document: dict[str, Any]
+
+
+class ChangeOut(BaseModel):
+    """One structural difference; `from` is null for an add and `to` is null for a remove."""
+
+    op: Literal["add", "remove", "replace"]
+    path: str = Field(description="dotted path, e.g. flows.provision.nodes[2].path")
+    old: Any = Field(serialization_alias="from")
+    new: Any = Field(serialization_alias="to")
+
+
+class DiffOut(BaseModel):
+    """What changed from one version to another."""
+
+    slug: str
+    from_version: int
+    to_version: int
+    changes: list[ChangeOut] = Field(
+        description="nodes matched by id (a moved node is one `replace` of the ids' order); "
+        "other lists by index"
+    )
+    text: str = Field(description="unified diff of the pretty-printed JSON (keys sorted)")
+
+
+def _manager(request: Request) -> PluginManager:
+    manager: PluginManager = request.app.state.installation.plugins
+    return manager
+
+
+def _version_out(info: VersionInfo) -> VersionOut:
+    return VersionOut(
+        version=info.version, sha256=info.sha256, source=info.source, created_at=info.created_at
+    )
+
+
+@router.get("", summary="Every plugin with its newest version, and rejected plugin files")
+async def list_plugins(request: Request) -> PluginListOut:
+    """`folder_errors` names the files of watched folders that were rejected, and why."""
+    manager = _manager(request)
+    items = [
+        PluginOut(
+            slug=s.newest.slug,
+            version=s.newest.version,
+            name=s.name,
+            service_type=s.service_type,
+            capabilities=s.capabilities,
+            versions=s.versions,
+            source=s.newest.source,
+            created_at=s.newest.created_at,
+        )
+        for s in await manager.list_plugins()
+    ]
+    folder_errors = [
+        FolderErrorOut(file=path, message=message)
+        for path, message in sorted(manager.folder_errors.items())
+    ]
+    return PluginListOut(items=items, folder_errors=folder_errors)
+
+
+@router.post(
+    "",
+    status_code=201,
+    summary="Register a plugin document as the next version of its slug",
+    responses={
+        200: {"description": "identical to the newest version: nothing stored"},
+        422: {"description": "invalid document: `error.details.problems` names each problem"},
+    },
+)
+async def register_plugin(
+    request: Request,
+    response: Response,
+    document: Annotated[
+        dict[str, Any],
+        Body(description="a whole plugin document (format: GET /api/v1/plugins/schema)"),
+    ],
+) -> RegisteredOut:
+    """201 with the new version; 200 with `unchanged: true` when nothing changed."""
+    registration = await _manager(request).submit(document, source="api")
+    if not registration.created:
+        response.status_code = 200
+    plugin = registration.plugin
+    return RegisteredOut(
+        slug=plugin.slug,
+        version=plugin.version,
+        unchanged=not registration.created,
+        warnings=[ProblemOut(path=w.path, message=w.message) for w in plugin.warnings],
+    )
+
+
+@router.get("/schema", summary="The JSON Schema (draft 2020-12) of the plugin format")
+async def plugin_format_schema() -> dict[str, Any]:
+    """Built from the same models and tables the validator uses."""
+    from fluxbilling.plugins import schema as plugin_schema
+
+    return plugin_schema.format_schema()
+
+
+@router.get("/{slug}/versions", summary="Every version of a plugin, newest first")
+async def list_versions(slug: Slug, request: Request) -> list[VersionOut]:
+    """404 when no version of `slug` is registered."""
+    return [_version_out(info) for info in await _manager(request).versions(slug)]
+
+
+@router.get("/{slug}/versions/{version}", summary="One version's document, as registered")
+async def get_version(slug: Slug, version: Version, request: Request) -> VersionDocumentOut:
+    """Old versions stay readable (orders in flight are pinned to them)."""
+    stored = await _manager(request).document(slug, version)
+    info = stored.info
+    return VersionDocumentOut(
+        slug=info.slug,
+        version=info.version,
+        sha256=info.sha256,
+        source=info.source,
+        created_at=info.created_at,
+        document=stored.document,
+    )
+
+
+@router.get("/{slug}/diff", summary="What changed between two versions of a plugin")
+async def diff_versions(
+    slug: Slug,
+    request: Request,
+    from_version: Annotated[int, Query(alias="from", ge=1)],
+    to_version: Annotated[int, Query(alias="to", ge=1)],
+) -> DiffOut:
+    """A structural list of changes and a unified text diff; 404 when a version is missing."""
+    manager = _manager(request)
+    old = await manager.document(slug, from_version)
+    new = await manager.document(slug, to_version)
+    return DiffOut(
+        slug=slug,
+        from_version=from_version,
+        to_version=to_version,
+        changes=[
+            ChangeOut(op=c.op, path=c.path, old=c.old, new=c.new)
+            for c in diff.changes(old.document, new.document)
+        ],
+        text=diff.text_diff(
+            old.document,
+            new.document,
+            old_label=f"{slug}@{from_version}",
+            new_label=f"{slug}@{to_version}",
+        ),
+    )
