@@ -14,7 +14,7 @@ from fluxbilling.config import Settings
 from fluxbilling.db import Database
 from fluxbilling.handoff.mail import InMemoryMailer
 from fluxbilling.seed import seed_catalogue
-from fluxbilling.simulators import solusvm2
+from fluxbilling.simulators import pterodactyl, solusvm2, virtualizor, whm
 from fluxbilling.vault import generate_key
 from tests import dbsupport
 
@@ -63,6 +63,32 @@ def sim() -> solusvm2.SolusVM2State:
 
 
 @pytest.fixture
+def virtualizor_sim() -> virtualizor.VirtualizorState:
+    """The Virtualizor simulator, served at http://virtualizor.test/ (tasks finish fast)."""
+    return virtualizor.VirtualizorState(polls_until_ready=1)
+
+
+@pytest.fixture
+def pterodactyl_sim() -> pterodactyl.PterodactylState:
+    """The Pterodactyl simulator, served at http://pterodactyl.test/api/."""
+    return pterodactyl.PterodactylState(polls_until_installed=1)
+
+
+@pytest.fixture
+def whm_sim() -> whm.WhmState:
+    """The cPanel & WHM simulator, served at http://whm.test/json-api/."""
+    return whm.WhmState()
+
+
+PANEL_URLS = {
+    "virtualizor": "http://virtualizor.test/",
+    "pterodactyl": "http://pterodactyl.test/api/",
+    "whm": "http://whm.test/json-api/",
+}
+"""Where each simulated panel answers; `seed.seed_provider(..., base_url=PANEL_URLS[p])`."""
+
+
+@pytest.fixture
 def mailer() -> InMemoryMailer:
     return InMemoryMailer()
 
@@ -73,6 +99,9 @@ async def installation(
     backend: str,
     tmp_path: Path,
     sim: solusvm2.SolusVM2State,
+    virtualizor_sim: virtualizor.VirtualizorState,
+    pterodactyl_sim: pterodactyl.PterodactylState,
+    whm_sim: whm.WhmState,
     mailer: InMemoryMailer,
 ) -> AsyncIterator[bootstrap.Installation]:
     """A whole installation on the test database, seeded with the demo catalogue."""
@@ -85,9 +114,16 @@ async def installation(
         poll_interval=0.05,
         lease_seconds=5,
     )
-    app = solusvm2.create_app(sim)
+    apps = {
+        "solusvm.test": solusvm2.create_app(sim),
+        "virtualizor.test": virtualizor.create_app(virtualizor_sim),
+        "pterodactyl.test": pterodactyl.create_app(pterodactyl_sim),
+        "whm.test": whm.create_app(whm_sim),
+    }
     inst = bootstrap.build(
-        settings, mailer=mailer, transport_for=lambda _url: httpx.ASGITransport(app=app)
+        settings,
+        mailer=mailer,
+        transport_for=lambda url: httpx.ASGITransport(app=apps[httpx.URL(url).host]),
     )
     if backend == "postgresql":
         await dbsupport.truncate_all(inst.db)
