@@ -1,0 +1,413 @@
+"""docs/plugins.md and docs/examples/acmepanel.json cannot rot: every example loads and runs.
+
+Every ```json block of the guide is checked: whole documents load (strictly, as a save
+would), node and edge fragments validate against their models, and the 422 example is what
+the loader really answers. The AcmePanel example is then driven against an in-memory
+AcmePanel, through a connection configured exactly as the guide configures it.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import jsonschema
+import pytest
+
+from fluxbilling import errors, plugins
+from fluxbilling.drivers.connection_types import credentials_for
+from fluxbilling.drivers.upstream import UpstreamHttp
+from fluxbilling.engine.outcome import Done, Pending
+from fluxbilling.plugins import builtin_nodes, document, schema, templating
+from fluxbilling.plugins.nodes import PathCheck
+
+ROOT = Path(__file__).resolve().parents[3]
+GUIDE = ROOT / "docs" / "plugins.md"
+ACMEPANEL = ROOT / "docs" / "examples" / "acmepanel.json"
+BLOCK = re.compile(r"^```json\n(.*?)^```$", re.DOTALL | re.MULTILINE)
+
+
+INLINE = re.compile(r"`(\{[^`]+\})`")
+
+
+def numbered_blocks() -> list[tuple[int, str]]:
+    """The guide's json blocks with the line each starts on."""
+    text = GUIDE.read_text(encoding="utf-8")
+    return [(text.count("\n", 0, m.start()) + 2, m.group(1)) for m in BLOCK.finditer(text)]
+
+
+def blocks() -> list[str]:
+    return [text for _, text in numbered_blocks()]
+
+
+def documents() -> list[str]:
+    return [b for b in blocks() if b.startswith(('{"format"', '{\n  "format"'))]
+
+
+def parsed_blocks() -> list[Any]:
+    return [json.loads(b) for b in blocks()]
+
+
+def acmepanel() -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads(ACMEPANEL.read_text(encoding="utf-8"))
+    return loaded
+
+
+def test_the_guide_has_examples() -> None:
+    assert len(documents()) >= 3
+    assert len(blocks()) > len(documents())
+
+
+@pytest.mark.parametrize(
+    ("line", "text"), [pytest.param(n, t, id=f"line-{n}") for n, t in numbered_blocks()]
+)
+def test_every_json_block_is_json(line: int, text: str) -> None:
+    try:
+        json.loads(text)
+    except ValueError as exc:
+        pytest.fail(f"docs/plugins.md line {line}: {exc}")
+
+
+def inline_objects() -> list[dict[str, Any]]:
+    """Inline `{...}` code spans of the guide that are JSON objects (others are prose)."""
+    found = []
+    for span in INLINE.findall(GUIDE.read_text(encoding="utf-8")):
+        try:
+            value = json.loads(span)
+        except ValueError:
+            continue
+        if isinstance(value, dict):
+            found.append(value)
+    return found
+
+
+def _check_inline(value: dict[str, Any]) -> str:
+    """Validate one inline fragment by what it is; returns its kind."""
+    if "means" in value:
+        builtin_nodes.Rule.model_validate(value)
+        return "rule"
+    if "path" in value:
+        PathCheck.model_validate(value)
+        return "check"
+    if "status" in value:
+        builtin_nodes.ExistsWhen.model_validate(value)
+        return "exists_when"
+    if "scheme" in value:
+        names = {value.get("secret"), *dict(value.get("params") or {}).values()}
+        credentials_for("http", {"auth": value}, {str(n): "s3cret" for n in names if n})
+        return "auth"
+    if all(isinstance(v, dict) and "scheme" in v for v in value.values()):
+        names = {v.get("secret") for v in value.values()}
+        found = credentials_for("http", {"credentials": value}, {str(n): "x" for n in names})
+        assert set(value) <= set(found)
+        return "credentials"
+    if set(value) <= set(document.CAPABILITY_VERBS):
+        return "capabilities"
+    if set(value) == {"plan", "region", "poll_interval"}:
+        jsonschema.validate(value, acmepanel()["plugin"]["settings"])
+        return "acmepanel options"
+    return "other"
+
+
+def test_inline_json_fragments_are_valid() -> None:
+    kinds = [_check_inline(value) for value in inline_objects()]
+
+    assert {"rule", "check", "exists_when", "auth", "credentials", "acmepanel options"} <= set(
+        kinds
+    )
+
+
+@pytest.mark.parametrize("text", documents(), ids=lambda t: str(json.loads(t)["plugin"]["slug"]))
+def test_every_document_in_the_guide_loads_strictly(text: str) -> None:
+    doc = json.loads(text)
+
+    plugin = plugins.load_plugin(doc, 1)
+
+    assert plugin.slug == doc["plugin"]["slug"]
+    assert list(jsonschema.Draft202012Validator(schema.format_schema()).iter_errors(doc)) == []
+
+
+def _is_node(value: Any) -> bool:
+    return isinstance(value, dict) and "id" in value and "type" in value and "format" not in value
+
+
+@pytest.mark.parametrize(
+    "node", [b for b in parsed_blocks() if _is_node(b)], ids=lambda n: str(n["id"])
+)
+def test_every_node_example_is_a_valid_node(node: dict[str, Any]) -> None:
+    spec = plugins.default_registry.get(node["type"])
+    assert spec is not None, f"unknown node type {node['type']!r}"
+
+    spec.params.model_validate(node)
+    assert templating.check(node) == []
+
+
+def test_every_json_block_is_checked_by_some_test() -> None:
+    def kind(value: Any) -> str:
+        if isinstance(value, dict) and "format" in value:
+            return "document"
+        if _is_node(value):
+            return "node"
+        if isinstance(value, dict) and {"from", "to"} <= set(value):
+            document.Edge.model_validate(value)
+            return "edge"
+        if isinstance(value, dict) and "error" in value:
+            return "error"
+        return "unchecked"
+
+    assert [kind(b) for b in parsed_blocks() if kind(b) == "unchecked"] == []
+
+
+def test_the_worked_example_in_the_guide_is_the_example_file() -> None:
+    in_guide = [
+        json.loads(d) for d in documents() if json.loads(d)["plugin"]["slug"] == "acmepanel"
+    ]
+
+    assert in_guide == [acmepanel()]
+
+
+def test_the_example_file_loads_strictly_without_warnings() -> None:
+    plugin = plugins.load_plugin(acmepanel(), 1)
+
+    assert plugin.warnings == ()
+    assert sorted(plugin.document.flows) == ["provision", "suspend", "terminate", "unsuspend"]
+
+
+def test_the_422_in_the_guide_is_what_the_loader_answers() -> None:
+    broken = acmepanel()
+    broken["plugin"]["capabilities"]["canReinstall"] = True
+    create = broken["flows"]["provision"]["nodes"][2]
+    assert create["id"] == "create"
+    create["exist_when"] = create.pop("exists_when")
+    assert broken["flows"]["provision"]["edges"][7]["to"] == "persist"
+    broken["flows"]["provision"]["edges"][7]["to"] = "persit"
+    [shown] = [b for b in parsed_blocks() if isinstance(b, dict) and "error" in b]
+
+    with pytest.raises(errors.InvalidFlow) as caught:
+        plugins.load_plugin(broken, 1)
+
+    assert shown == {
+        "error": {
+            "code": "InvalidFlow",
+            "message": caught.value.message,
+            "details": caught.value.details,
+        }
+    }
+
+
+# -- AcmePanel, in memory ------------------------------------------------------------------
+
+BASE_URL = "https://panel.acme.example/api/v2/"
+API_KEY = "acme-key-123"
+START = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+
+
+@dataclass
+class AcmePanel:
+    """The fictional AcmePanel API of the guide, as a fake with observable state."""
+
+    instances: dict[str, dict[str, Any]] = field(default_factory=dict)
+    region_full: bool = False
+    hide_from_lists: int = 0  # the next N list calls miss everything (a racing creator)
+    creates: int = 0
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        if request.headers.get("X-Acme-Key") != API_KEY:
+            return httpx.Response(401, json={"ok": False, "error": {"code": "unauthorized"}})
+        path = request.url.path.removeprefix("/api/v2/")
+        parts = path.split("/")
+        if path == "instances" and request.method == "GET":
+            return self._list(request.url.params.get("external_ref"))
+        if path == "instances" and request.method == "POST":
+            return self._create(json.loads(request.content))
+        instance = self.instances.get(parts[1]) if len(parts) > 1 else None
+        if instance is None:
+            return httpx.Response(404, json={"ok": False, "error": {"code": "not_found"}})
+        if len(parts) == 2 and request.method == "GET":
+            if instance["state"] == "building":
+                instance["state"] = "running"  # building finishes after one look
+                return httpx.Response(
+                    200, json={"ok": True, "data": {**instance, "state": "building"}}
+                )
+            return httpx.Response(200, json={"ok": True, "data": instance})
+        if len(parts) == 2 and request.method == "DELETE":
+            del self.instances[parts[1]]
+            return httpx.Response(204)
+        return self._change_state(instance, parts[2])
+
+    def _list(self, ref: str | None) -> httpx.Response:
+        found = [i for i in self.instances.values() if ref is None or i["external_ref"] == ref]
+        if self.hide_from_lists:
+            self.hide_from_lists -= 1
+            found = []
+        return httpx.Response(200, json={"ok": True, "data": found, "links": {"next": None}})
+
+    def _create(self, body: dict[str, Any]) -> httpx.Response:
+        if self.region_full:
+            error = {"code": "region_full", "message": f"{body['region']} is full"}
+            return httpx.Response(200, json={"ok": False, "error": error})
+        if any(i["external_ref"] == body["external_ref"] for i in self.instances.values()):
+            return httpx.Response(
+                409, json={"ok": False, "error": {"code": "duplicate_external_ref"}}
+            )
+        self.creates += 1
+        ident = f"i-{80 + self.creates}"
+        self.instances[ident] = {
+            "id": ident,
+            **body,
+            "state": "building",
+            "ipv4": f"198.51.100.{self.creates}",
+        }
+        return httpx.Response(201, json={"ok": True, "data": {"id": ident, "state": "building"}})
+
+    def _change_state(self, instance: dict[str, Any], action: str) -> httpx.Response:
+        wanted, conflict = {
+            "suspend": ("suspended", "already_suspended"),
+            "unsuspend": ("running", "not_suspended"),
+        }[action]
+        if instance["state"] == wanted:
+            return httpx.Response(409, json={"ok": False, "error": {"code": conflict}})
+        instance["state"] = wanted
+        return httpx.Response(202, json={"ok": True, "data": {"state": wanted}})
+
+
+PLUGIN = plugins.load_plugin(acmepanel(), 1)
+
+
+@pytest.fixture
+def panel() -> AcmePanel:
+    return AcmePanel()
+
+
+@pytest.fixture
+async def client(panel: AcmePanel) -> AsyncIterator[UpstreamHttp]:
+    # The connection exactly as the guide creates it: type http, X-Acme-Key from `api_key`.
+    settings = {"auth": {"scheme": "header", "name": "X-Acme-Key", "secret": "api_key"}}
+    http = UpstreamHttp(
+        "acme-eu",
+        BASE_URL,
+        secrets=[API_KEY],
+        transport=httpx.MockTransport(panel.handle),
+        credentials=credentials_for("http", settings, {"api_key": API_KEY}),
+    )
+    yield http
+    await http.aclose()
+
+
+def context(service: dict[str, Any] | None = None) -> dict[str, Any]:
+    options = {"plan": "small-2g", "region": "eu-1", "poll_interval": 15}
+    return {
+        "order": {"id": 42, "hostname": "vps-42.example.test"},
+        "options": options,
+        "settings": options,
+        "image": {"external_ref": "debian-12"},
+        "service": service or {},
+        "correlation_id": "42:provision",
+    }
+
+
+async def drive(client: UpstreamHttp, verb: str, ctx: dict[str, Any]) -> Done:
+    """Run a flow the way the engine does: resume each Pending cursor after its delay."""
+
+    def connections(name: str) -> UpstreamHttp:
+        assert name == "acme-eu"
+        return client
+
+    cursor = None
+    now = START
+    for _ in range(20):
+        outcome = await plugins.run_flow(
+            PLUGIN, verb, ctx, connections, cursor, now=now, default_connection="acme-eu"
+        )
+        if isinstance(outcome, Done):
+            return outcome
+        assert isinstance(outcome, Pending)
+        cursor, now = outcome.cursor, now + outcome.check_after
+    raise AssertionError(f"{verb} did not finish")
+
+
+@pytest.mark.anyio
+async def test_provision_creates_one_tagged_instance(
+    panel: AcmePanel, client: UpstreamHttp
+) -> None:
+    done = await drive(client, "provision", context())
+
+    [instance] = panel.instances.values()
+    assert instance["external_ref"] == "42:provision"
+    assert (instance["name"], instance["plan"], instance["region"]) == (
+        "vps-42.example.test",
+        "small-2g",
+        "eu-1",
+    )
+    assert done.output["service_data"] == {
+        "external_id": instance["id"],
+        "ipv4": instance["ipv4"],
+        "state": "running",
+    }
+    assert client.recorder.last is not None
+    assert client.recorder.last.request_headers["X-Correlation-Id"] == "42:provision"
+
+
+@pytest.mark.anyio
+async def test_provision_run_again_adopts_instead_of_creating(
+    panel: AcmePanel, client: UpstreamHttp
+) -> None:
+    first = await drive(client, "provision", context())
+    second = await drive(client, "provision", context())
+
+    assert panel.creates == 1
+    assert second.output["service_data"] == first.output["service_data"]
+    assert "create" not in second.output["outputs"]
+
+
+@pytest.mark.anyio
+async def test_a_409_duplicate_is_adopted_through_refind(
+    panel: AcmePanel, client: UpstreamHttp
+) -> None:
+    await drive(client, "provision", context())
+    panel.hide_from_lists = 1  # our lookup misses it, so we try to create it again
+
+    done = await drive(client, "provision", context())
+
+    assert panel.creates == 1
+    assert "refind" in done.output["outputs"]
+    assert done.output["service_data"]["external_id"] == "i-81"
+
+
+@pytest.mark.anyio
+async def test_a_full_region_is_capacity_not_failure(
+    panel: AcmePanel, client: UpstreamHttp
+) -> None:
+    panel.region_full = True
+
+    with pytest.raises(errors.CapacityExhausted, match="no room for small-2g in eu-1"):
+        await drive(client, "provision", context())
+    assert panel.instances == {}
+
+
+@pytest.mark.anyio
+async def test_suspend_unsuspend_and_terminate_are_idempotent(
+    panel: AcmePanel, client: UpstreamHttp
+) -> None:
+    provisioned = await drive(client, "provision", context())
+    service = copy.deepcopy(provisioned.output["service_data"])
+
+    for _ in range(2):
+        done = await drive(client, "suspend", context(service))
+        assert done.output["service_data"] == {"suspended": True}
+        assert panel.instances["i-81"]["state"] == "suspended"
+    for _ in range(2):
+        done = await drive(client, "unsuspend", context(service))
+        assert done.output["service_data"] == {"suspended": False}
+        assert panel.instances["i-81"]["state"] == "running"
+    for _ in range(2):
+        done = await drive(client, "terminate", context(service))
+        assert done.output["service_data"] == {"terminated": True}
+    assert panel.instances == {}
