@@ -193,3 +193,20 @@ async def test_an_image_with_a_wrong_checksum_is_never_used(
     await drain(installation)
     run = await run_of(installation, order_id)
     assert run.state == "failed" and "quarantined" in run.last_error["message"]
+
+
+async def test_product_options_are_checked_against_the_plugin_settings_schema(
+    installation: bootstrap.Installation, sim: SolusVM2State
+) -> None:
+    async with installation.db.begin() as conn:
+        await conn.execute(
+            schema.products.update().values(options={"location_id": "ams", "poll_interval": 0.01})
+        )
+    order_id = await place_and_pay(installation, "badopts.example.net")
+    run = await finish(installation, order_id)
+    assert (run.state, run.phase) == ("failed", "provision")
+    assert run.last_error["code"] == "InvalidSettings"
+    found = {(p["path"], p["message"]) for p in run.last_error["details"]["problems"]}
+    assert ("options", "'plan_id' is a required property") in found
+    assert ("options.location_id", "'ams' is not of type 'integer'") in found
+    assert sim.servers == {}  # nothing was created upstream

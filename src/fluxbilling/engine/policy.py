@@ -3,7 +3,8 @@
 ```
 decide(error, attempt, policy, now, phase_started_at, rand)
   TransientUpstreamError, attempts left, deadline not passed -> Retry(at)   backoff or Retry-After
-  CapacityExhausted, deadline not passed                      -> Park(at)    wait for capacity
+  CapacityExhausted                                           -> Park(at)    wait for capacity;
+                                                                 a paid order never fails for it
   anything else, or attempts/deadline exhausted               -> Fail(reason)
 ```
 Backoff is "full jitter": a uniform draw in [0, min(cap, base * 2**attempt)]; a

@@ -62,7 +62,26 @@ CAPABILITY_VERBS: dict[str, tuple[str, ...]] = {
 """Which flows each declared capability needs."""
 
 RESERVED_NAMES = frozenset(
-    {"order", "product", "options", "customer", "settings", "service", "correlation_id"}
+    {
+        "order",
+        "product",
+        "options",
+        "customer",
+        "settings",
+        "service",
+        "correlation_id",
+        "image",
+        "location",
+        "connection",
+        "allocation",
+        "account",
+        "credentials",
+        "cloud_init",
+        "action",
+        "item",
+        "response",
+        "status",
+    }
 )
 """Context keys; a node id may not shadow them because node outputs share the scope."""
 

@@ -96,9 +96,7 @@ def _pydantic_problems(exc: ValidationError, prefix: str = "") -> list[Problem]:
     ]
 
 
-def _check_header(
-    document: PluginDocument, *, strict: bool
-) -> tuple[list[Problem], list[Problem]]:
+def _check_header(document: PluginDocument, *, strict: bool) -> tuple[list[Problem], list[Problem]]:
     problems: list[Problem] = []
     warnings: list[Problem] = []
     capabilities = document.plugin.capabilities
@@ -166,6 +164,10 @@ def _check_nodes(
             problems.extend(Problem(f"{at}.{key}", msg) for msg in templating.check(value))
         if params.on_error == "route" and "error" not in spec.ports:
             problems.append(Problem(f"{at}.on_error", f"{node.type!r} has no 'error' port"))
+        elif params.on_error == "route" and flow.linear:
+            problems.append(
+                Problem(f"{at}.on_error", "'route' needs edges: wire the node's 'error' port")
+            )
         if "connection" in type(params).model_fields and not (
             getattr(params, "connection", None) or connection
         ):
@@ -221,7 +223,7 @@ def _check_graph(  # noqa: C901 - one linear pass per rule; splitting hides the 
         ports = set(spec.required_ports)
         if params.on_error == "route":
             ports.add("error")
-        if node.id in wired or spec.required_ports - {"ok"}:
+        if node.id in wired or spec.required_ports - {"ok"} or params.on_error == "route":
             for port in sorted(ports - wired.get(node.id, set())):
                 problems.append(Problem(f"{prefix}.nodes[{i}]", f"port {port!r} is not wired"))
     reached: set[str] = set()

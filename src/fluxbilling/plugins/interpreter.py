@@ -13,8 +13,10 @@ cursor = {"plugin", "version", "verb",          # what this cursor belongs to
           "node_state":   {...}}                # the current node's own state (poll start time)
 ```
 
-Retries are not done here: the engine retries the whole phase, which is why flows must be
-safe to re-run (lookup before create).
+A node with `retry` retries its own transient errors by suspending (the cursor keeps the try
+count; a `poll` node's tries count across its waits). Everything else is retried by the engine,
+which re-runs the whole phase from its cursor, which is why flows must be safe to re-run
+(lookup before create).
 """
 
 from __future__ import annotations

@@ -29,6 +29,8 @@ __all__ = ["MISSING", "check", "render", "resolve_path"]
 _PATH = r"[A-Za-z_][A-Za-z0-9_\-]*(?:\.[A-Za-z0-9_\-]+)*"
 _TEMPLATE = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
 _PATH_RE = re.compile(rf"^{_PATH}$")
+_LITERALS = frozenset({"true", "false", "null"})
+"""Fallbacks that look like paths but are JSON literals."""
 
 
 class _Missing:
@@ -100,7 +102,11 @@ def _lookup(expression: str, scope: Mapping[str, Any], node_id: str) -> Any:
     for part in fallbacks:
         if found is not MISSING:
             break
-        found = resolve_path(scope, part) if _PATH_RE.match(part) else json.loads(part)
+        found = (
+            resolve_path(scope, part)
+            if _PATH_RE.match(part) and part not in _LITERALS
+            else json.loads(part)
+        )
     if found is MISSING:
         raise errors.InvalidFlow(
             f"node {node_id!r}: template path {first!r} not found", node=node_id, path=first

@@ -169,3 +169,25 @@ def test_registering_a_duplicate_node_type_raises() -> None:
         node_type("echo", params=NodeParams, registry=registry)(echo)
     with pytest.raises(errors.InvariantViolation):
         node_type("http", params=NodeParams)(echo)
+
+
+def test_routing_errors_needs_a_wired_error_port() -> None:
+    call = {"id": "call", "type": "http", "path": "x", "on_error": "route"}
+    linear = document({"nodes": [TRIGGER, call]})
+    assert "flows.provision.nodes[1].on_error" in paths(linear)
+    unwired = document(
+        {
+            "nodes": [TRIGGER, call, {"id": "end", "type": "done"}],
+            "edges": [{"from": "start", "to": "call"}],
+        }
+    )
+    assert any(
+        p["path"] == "flows.provision.nodes[1]" and "'error' is not wired" in p["message"]
+        for p in problems(unwired)
+    )
+
+
+@pytest.mark.parametrize("name", ["image", "allocation", "credentials", "cloud_init", "action"])
+def test_node_ids_may_not_hide_context_keys(name: str) -> None:
+    doc = document({"nodes": [TRIGGER, {"id": name, "type": "done"}]})
+    assert "flows.provision.nodes[1].id" in paths(doc)

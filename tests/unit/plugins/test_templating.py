@@ -63,3 +63,11 @@ def test_resolve_path_misses() -> None:
     assert templating.resolve_path({"a": [1]}, "a.5") is templating.MISSING
     assert templating.resolve_path({"a": "str"}, "a.0") is templating.MISSING
     assert repr(templating.MISSING) == "MISSING"
+
+
+def test_true_false_and_null_fallbacks_are_literals() -> None:
+    from fluxbilling.plugins import templating as t
+
+    assert t.render("{{missing ?? null}}", {}, node_id="n") is None
+    assert t.render("{{missing ?? true}}", {}, node_id="n") is True
+    assert t.render("{{missing ?? false}}", {"false": 1}, node_id="n") is False

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import jsonschema
 import sqlalchemy as sa
 
 from fluxbilling import errors, logs
@@ -18,7 +19,14 @@ from fluxbilling.orders.view import OrderView
 from fluxbilling.plugins import LoadedPlugin, run_flow
 from fluxbilling.vault import new_password
 
-__all__ = ["account_username", "flow_context", "pinned_plugin", "root_password", "run_verb"]
+__all__ = [
+    "account_username",
+    "check_settings",
+    "flow_context",
+    "pinned_plugin",
+    "root_password",
+    "run_verb",
+]
 
 
 def account_username(order_id: int) -> str:
@@ -100,6 +108,31 @@ async def root_password(deps: PhaseDeps, ctx: PhaseContext, view: OrderView) -> 
             worker=ctx.claim.worker,
         )
     return deps.vault.open(stored)
+
+
+def check_settings(plugin: LoadedPlugin, options: Mapping[str, Any], product: str) -> None:
+    """Check a product's options against the plugin's settings schema.
+
+    Raises:
+        errors.InvalidSettings: naming every option that is missing or wrong.
+    """
+    schema_doc = plugin.document.plugin.settings
+    if not schema_doc:
+        return
+    validator = jsonschema.Draft202012Validator(schema_doc)
+    problems = [
+        {
+            "path": "options" + "".join(f".{p}" for p in error.absolute_path),
+            "message": error.message,
+        }
+        for error in sorted(validator.iter_errors(dict(options)), key=lambda e: list(e.path))
+    ]
+    if problems:
+        raise errors.InvalidSettings(
+            f"product {product}: options do not fit plugin {plugin.slug}@{plugin.version}: "
+            + "; ".join(f"{p['path']}: {p['message']}" for p in problems),
+            problems=problems,
+        )
 
 
 async def pinned_plugin(deps: PhaseDeps, ctx: PhaseContext, view: OrderView) -> LoadedPlugin:

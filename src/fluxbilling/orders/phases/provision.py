@@ -15,7 +15,13 @@ from fluxbilling import errors
 from fluxbilling.engine.context import PhaseContext
 from fluxbilling.engine.outcome import Done, Outcome
 from fluxbilling.orders.phases.deps import PhaseDeps, merge_service_data
-from fluxbilling.orders.phases.flows import flow_context, pinned_plugin, root_password, run_verb
+from fluxbilling.orders.phases.flows import (
+    check_settings,
+    flow_context,
+    pinned_plugin,
+    root_password,
+    run_verb,
+)
 
 __all__ = ["ProvisionPhase"]
 
@@ -38,6 +44,7 @@ class ProvisionPhase:
                 f"of type {kind!r}, but plugin {plugin.slug} needs a {wanted!r} connection",
                 plugin=plugin.slug,
             )
+        check_settings(plugin, view.product.get("options") or {}, view.product["slug"])
         # Panels that install the OS (or create an account) at creation need the password now.
         password = await root_password(self.deps, ctx, view)
         outcome = await run_verb(
