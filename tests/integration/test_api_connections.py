@@ -361,3 +361,36 @@ async def test_openapi_documents_the_connection_endpoints(api: Recorder) -> None
     assert secrets["writeOnly"] is True
     assert "secrets" not in schemas["ConnectionOut"]["properties"]
     assert "secret_names" in schemas["ConnectionOut"]["properties"]
+
+
+async def test_testing_a_connection_of_an_unknown_type_says_so(
+    installation: bootstrap.Installation, api: Recorder
+) -> None:
+    async with installation.db.begin() as conn:
+        await seed_bare_product(conn, slug="legacy")  # a connection of type "noop"
+    tested = await api("POST", "/api/v1/connections/legacy/test")
+    assert tested.status_code == 200
+    assert tested.json()["ok"] is False
+    assert "unknown connection type 'noop'" in tested.json()["message"]
+
+
+async def test_a_vendor_echoing_the_token_in_a_refusal_is_redacted(
+    installation: bootstrap.Installation, api: Recorder, whm_sim: Any
+) -> None:
+    created = await api(
+        "POST",
+        "/api/v1/connections",
+        json={
+            "name": "whm-echo",
+            "type": "whm",
+            "base_url": "http://whm.test/json-api/",
+            "secrets": {"api_token": TOKEN},
+        },
+    )
+    assert created.status_code == 201, created.text
+    whm_sim.token = TOKEN
+    whm_sim.version = TOKEN  # the probe's answer now echoes the token back
+    tested = await api("POST", "/api/v1/connections/whm-echo/test")
+    assert tested.json()["ok"] is True
+    assert tested.json()["exchange"]["response"]["body"]["data"]["version"] == "***"
+    assert TOKEN not in tested.text

@@ -154,7 +154,7 @@ plugin_versions = sa.Table(
     sa.Column("version", sa.Integer(), nullable=False),
     sa.Column("document", JSON, nullable=False),
     sa.Column("sha256", sa.String(64), nullable=False),
-    sa.Column("source", sa.String(32), nullable=False),
+    sa.Column("source", sa.String(300), nullable=False),
     _created(),
     sa.UniqueConstraint("slug", "version", name="uq_plugin_versions_slug_version"),
 )

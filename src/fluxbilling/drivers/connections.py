@@ -113,17 +113,21 @@ async def create_connection(
     exists = await conn.execute(sa.select(table.c.id).where(table.c.name == name))
     if exists.first() is not None:
         raise errors.Conflict(f"a connection named {name!r} already exists", name=name)
-    result = await conn.execute(
-        table.insert()
-        .values(
-            name=name,
-            type=type,
-            base_url=base_url,
-            settings=dict(settings or {}),
-            secrets_sealed=vault.seal(json.dumps(dict(secrets))),
-        )
-        .returning(table.c.id)
-    )
+    try:
+        async with conn.begin_nested():
+            result = await conn.execute(
+                table.insert()
+                .values(
+                    name=name,
+                    type=type,
+                    base_url=base_url,
+                    settings=dict(settings or {}),
+                    secrets_sealed=vault.seal(json.dumps(dict(secrets))),
+                )
+                .returning(table.c.id)
+            )
+    except sa.exc.IntegrityError as exc:  # created by a concurrent request meanwhile
+        raise errors.Conflict(f"a connection named {name!r} already exists", name=name) from exc
     return int(result.scalar_one())
 
 
@@ -251,14 +255,17 @@ class ConnectionFactory:
         """
         async with self.db.connect() as conn:
             row = await _row(conn, name)
-        probe = CONNECTION_TYPES[row.type].probe
         recorder = ExchangeRecorder()
         started = time.monotonic()
         ok, status, message = False, None, "no answer"
+        kind = CONNECTION_TYPES.get(row.type)
         try:
+            if kind is None:
+                raise errors.InvalidSettings(f"unknown connection type {row.type!r}")
             client = await self.client(name, recorder)
         except errors.InvalidSettings as exc:
             return {"ok": False, "status": None, "message": exc.message, "elapsed_ms": 0}
+        probe = kind.probe
         try:
             response = await client.request(
                 "GET", probe.path, operation="test connection", params=dict(probe.params)
@@ -269,6 +276,7 @@ class ConnectionFactory:
             status, message = exc.status, exc.message
         finally:
             await client.aclose()
+        message = client.redactor.text(message)  # a vendor may echo what we sent
         return {
             "ok": ok,
             "status": status,

@@ -1,6 +1,7 @@
 """service_actions (lifecycle verbs run through the engine); products.image_id optional
 
-Shared hosting and game server products install no OS image, so their image is optional.
+Shared hosting and game server products install no OS image, so their image is optional;
+plugin_versions.source holds `file:<name>` of long file names too.
 
 Revision ID: 0003
 Revises: 0002
@@ -64,6 +65,10 @@ def upgrade() -> None:
         batch_op.create_index("ix_service_actions_service", ["service_id", "id"])
     with op.batch_alter_table("products", schema=None) as batch_op:
         batch_op.alter_column("image_id", existing_type=_ID, nullable=True)
+    with op.batch_alter_table("plugin_versions", schema=None) as batch_op:
+        batch_op.alter_column(
+            "source", existing_type=sa.String(length=32), type_=sa.String(length=300)
+        )
 
 
 def downgrade() -> None:
