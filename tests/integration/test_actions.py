@@ -207,3 +207,42 @@ async def test_reinstall_hands_over_cloud_init_with_the_services_own_password(
     )
     assert password not in str(run.last_upstream) + str(done)
     assert (await service_row(installation, service.id)).status == "active"
+
+
+async def test_resize_console_and_stats_on_solusvm2(
+    installation: bootstrap.Installation, api: httpx.AsyncClient, sim: SolusVM2State
+) -> None:
+    service = await active_service(installation, "act-7.example.net")
+    upstream = sim.servers[int(service.external_id)]
+    assert upstream["plan"]["id"] == 2
+
+    resized = await act(api, service.id, "resize", params={"options": {"plan_id": 1}})
+    done = await settle(installation, api, resized.json()["id"])
+    assert done["state"] == "completed", done
+    assert upstream["plan"]["id"] == 1
+    assert upstream["specifications"]["ram"] == 1024
+    after = await service_row(installation, service.id)
+    assert after.service_data["plan_options"] == {"plan_id": 1}
+
+    console = await settle(installation, api, (await act(api, service.id, "console")).json()["id"])
+    assert console["state"] == "completed", console
+    session = console["result"]
+    assert session["type"] == "vnc"
+    assert session["url"].startswith("wss://solusvm.test/vnc?url=vnc-" + upstream["uuid"])
+    assert session["password"] == upstream["settings"]["vnc_password"]
+    messages = [e.message for e in await activity(installation, service.order_id)]
+    assert not any(session["password"] in m for m in messages)  # the session stays on the action
+
+    stats = await settle(installation, api, (await act(api, service.id, "stats")).json()["id"])
+    assert stats["state"] == "completed", stats
+    assert len(stats["result"]["cpu_load_average"]) == 12
+    assert stats["result"]["memory_mb"][0]["memory"] > 0
+
+    bad = await settle(
+        installation,
+        api,
+        (await act(api, service.id, "resize", params={"options": {"plan_id": 99}})).json()["id"],
+    )
+    assert bad["state"] == "failed"
+    assert "The selected plan id is invalid." in bad["error"]["message"]
+    assert upstream["plan"]["id"] == 1

@@ -24,6 +24,7 @@ _ACTIONS = {
     "resume": "vm-resume",
     "reinstall": "vm-reinstall",
     "delete": "vm-delete",
+    "resize": "vm-resize",
 }
 
 
@@ -105,6 +106,35 @@ class SolusVM2State:
         self._next_id += 1
         return self._next_id - 1
 
+    def plan(self, plan_id: Any) -> dict[str, Any] | None:
+        """The catalogue plan with this id (numeric strings accepted), or None."""
+        plan_id = laravel_integer(plan_id)
+        return next((p for p in self.catalogue["plans"] if p["id"] == plan_id), None)
+
+    def usage(self, server: dict[str, Any], kind: str) -> list[dict[str, Any]]:
+        """Deterministic usage samples of a server (one per 5 minutes, the last hour)."""
+        base = server["id"] * 7 % 13
+        items: list[dict[str, Any]] = []
+        for n in range(12):
+            time = f"2026-01-01T00:{n * 5:02d}:00Z"
+            if kind == "cpu":
+                items.append({"time": time, "load_average": round(0.1 * (base + n % 4), 2)})
+            elif kind == "memory":
+                ram = server["specifications"]["ram"]
+                items.append({"time": time, "memory": ram * (40 + base + n) // 100})
+            elif kind == "network":
+                items.append(
+                    {
+                        "time": time,
+                        "derivative": {"read_kb": 100 * (base + n), "write_kb": 40 * (base + n)},
+                    }
+                )
+            else:
+                items.append(
+                    {"time": time, "derivative": {"read_kb": 10 * (base + n), "write_kb": 5 * n}}
+                )
+        return items
+
     def os_version_exists(self, version_id: Any) -> bool:
         """Whether `version_id` is an OS image version in the catalogue."""
         version_id = laravel_integer(version_id)
@@ -150,7 +180,10 @@ class SolusVM2State:
             "location": dict(location),
             "plan": {"id": plan["id"], "name": plan["name"]},
             "user": {"id": body.get("user") or 0},
-            "settings": {"os_image": {"version_id": body["os"]}},
+            "settings": {
+                "os_image": {"version_id": body["os"]},
+                "vnc_password": f"vnc{self.rng.getrandbits(32):08x}",
+            },
             "boot_mode": "disk",
             "created_at": datetime.now(UTC).isoformat(),
         }
@@ -220,6 +253,11 @@ class SolusVM2State:
         if action == "vm-reinstall":
             server["settings"]["os_image"] = {"version_id": task["_params"].get("os")}
             server["user_data"] = task["_params"].get("user_data")
+        elif action == "vm-resize":
+            plan = self.plan(task["_params"].get("plan_id"))
+            if plan is not None:
+                server["plan"] = {"id": plan["id"], "name": plan["name"]}
+                server["specifications"] = dict(plan["specifications"])
 
     @staticmethod
     def _public(task: dict[str, Any]) -> dict[str, Any]:

@@ -9,9 +9,13 @@ Mounted at `/api/v1`; `GET /_sim/state` (no auth) dumps the state for tests. Mod
   becomes `started` after `polls_until_started` GETs of it.
 - Uniqueness (our modelled rule, not confirmed by the vendor docs): a second live server with
   the same `name` gets 422 "The name has already been taken.".
-- Actions (start/stop/restart/suspend/resume/reinstall, DELETE) answer 200 with a task that
-  walks pending -> queued -> running -> done, one step per `GET /tasks/{id}`; the effect
-  (suspended flag, deletion, ...) applies when the task is done; a deleted server is a 404.
+- Actions (start/stop/restart/suspend/resume/reinstall/resize, DELETE) answer 200 with a task
+  that walks pending -> queued -> running -> done, one step per `GET /tasks/{id}`; the effect
+  (suspended flag, new plan, deletion, ...) applies when the task is done; a deleted server
+  is a 404. `POST /servers/{id}/vnc_up` answers `{"url": token}` (the VNC password is in the
+  server's `settings.vnc_password`); `GET /usage/{cpu|memory|network|disks}/{uuid}` answers
+  `data.items` samples. `reset_password` is not modelled: the real panel generates the
+  password itself and mails it to the server's owner.
 
 Fault injection, all on `SolusVM2State`: `latency`, `fail_rate` (500/503 or a slow answer that
 sleeps `timeout_delay` seconds and is then processed normally, like a real timeout where the
@@ -143,7 +147,31 @@ async def server_action(request: Request, state: SolusVM2State) -> Response:
     body = await _json_body(request)
     if action == "reinstall" and not state.os_version_exists(body.get("os")):
         return _error(422, "The selected os is invalid.", {"os": ["The selected os is invalid."]})
+    if action == "resize" and state.plan(body.get("plan_id")) is None:
+        message = "The selected plan id is invalid."
+        return _error(422, message, {"plan_id": [message]})
+    if action == "vnc_up":
+        server = state.servers[server_id]
+        return JSONResponse({"url": f"vnc-{server['uuid']}-{state.rng.getrandbits(32):08x}"})
+    if action not in _TASK_ACTIONS:
+        return _error(404, "Not Found")
     return JSONResponse({"data": state.start_task(server_id, action, body)})
+
+
+_TASK_ACTIONS = frozenset(
+    {"start", "stop", "restart", "suspend", "resume", "reinstall", "resize", "delete"}
+)
+
+
+async def server_usage(request: Request, state: SolusVM2State) -> Response:
+    """GET /usage/{kind}/{uuid}: usage graph samples of a server."""
+    kind = request.path_params["kind"]
+    server = next(
+        (s for s in state.servers.values() if s["uuid"] == request.path_params["uuid"]), None
+    )
+    if server is None or kind not in ("cpu", "memory", "network", "disks"):
+        return _error(404, "Not Found")
+    return JSONResponse({"data": {"items": state.usage(server, kind)}})
 
 
 async def get_task(request: Request, state: SolusVM2State) -> Response:
@@ -207,6 +235,7 @@ def create_app(state: SolusVM2State) -> ASGIApp:
         ("/servers/{id:int}", server_action, ["DELETE"]),
         ("/servers/{id:int}/{action:str}", server_action, ["POST"]),
         ("/tasks", list_tasks, ["GET"]),
+        ("/usage/{kind:str}/{uuid:str}", server_usage, ["GET"]),
         ("/tasks/{id:int}", get_task, ["GET"]),
         *((f"/{name}", _catalogue(name), ["GET"]) for name in state.catalogue),
     ]

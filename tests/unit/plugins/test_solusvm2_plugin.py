@@ -238,4 +238,9 @@ def test_the_plugin_declares_exactly_its_flows() -> None:
         "suspend",
         "unsuspend",
         "terminate",
+        "resize",
+        "console",
+        "stats",
     }
+    # The panel sets a new root password itself and mails it to the owner: not ours to seal.
+    assert "canResetPassword" not in PLUGIN.document.plugin.capabilities

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 import jsonschema
 import sqlalchemy as sa
@@ -66,14 +67,25 @@ def flow_context(view: OrderView, ctx: PhaseContext, **extra: Any) -> dict[str, 
         "settings": product.get("options") or {},
         "image": plain(view.image),
         "location": plain(view.location),
-        "connection": {
-            k: v for k, v in plain(view.connection).items() if k in ("name", "type", "base_url")
-        },
+        "connection": _connection_context(view.connection),
         "service": plain(view.service.get("service_data") or {}),
         "allocation": allocation,
         "account": {"username": account_username(view.order_id)},
         "correlation_id": ctx.correlation_key,
         **extra,
+    }
+
+
+def _connection_context(connection: Mapping[str, Any]) -> dict[str, Any]:
+    """The connection's non-secret fields, plus its `origin` and `host` for building URLs."""
+    base = str(connection.get("base_url") or "")
+    parts = urlsplit(base)
+    return {
+        "name": connection.get("name"),
+        "type": connection.get("type"),
+        "base_url": base,
+        "origin": f"{parts.scheme}://{parts.netloc}" if parts.netloc else "",
+        "host": parts.hostname or "",
     }
 
 
