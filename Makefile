@@ -16,8 +16,10 @@ $(VENV)/.synced: $(UV) pyproject.toml uv.lock
 
 install: $(VENV)/.synced
 
+PROVIDER ?= solusvm2
+
 demo: install
-	$(BIN)/fluxbilling demo $(DEMO_ARGS)
+	$(BIN)/fluxbilling demo --provider $(PROVIDER) $(DEMO_ARGS)
 
 test: install
 	scripts/test

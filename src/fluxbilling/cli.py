@@ -44,7 +44,13 @@ def _parser() -> argparse.ArgumentParser:
     retry.add_argument("--from-phase", choices=[p.value for p in Phase][1:], default=None)
     cancel = runs.add_parser("cancel", help="cancel a run")
     cancel.add_argument("run_id", type=int)
-    sub.add_parser("demo", help="a paid order becomes an active VPS, end to end")
+    demo_cmd = sub.add_parser("demo", help="a paid order becomes an active service, end to end")
+    demo_cmd.add_argument(
+        "--provider",
+        choices=["solusvm2", "virtualizor", "pterodactyl", "whm"],
+        default="solusvm2",
+        help="the shipped plugin (and simulated panel) that provisions the order",
+    )
     keys = sub.add_parser("secrets", help="installation key operations").add_subparsers(
         dest="action", required=True
     )
@@ -61,7 +67,7 @@ async def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "demo":
         from fluxbilling import demo
 
-        return await demo.run()
+        return await demo.run(provider=args.provider)
     settings = Settings()
     installation = bootstrap.build(settings)
     if args.command == "serve":

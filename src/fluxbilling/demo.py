@@ -1,8 +1,9 @@
-"""`make demo`: a paid order becomes an active VPS on the embedded default, shown live.
+"""`make demo`: a paid order becomes an active service on the embedded default, shown live.
 
 Everything is real but the vendor: SQLite under `./.fluxbilling/`, the API over HTTP on
-loopback, a Stripe-signed webhook, the SolusVM 2 simulator over HTTP, a real SMTP server
-capturing the welcome mail. The demo database is reset on every run (it says so); the
+loopback, a Stripe-signed webhook, the four panel simulators over HTTP (`PROVIDER` picks which
+one provisions: SolusVM 2 by default, or Virtualizor, Pterodactyl, cPanel & WHM), a real SMTP
+server capturing the welcome mail. The demo database is reset on every run (it says so); the
 installation key under `./.fluxbilling/` is kept.
 """
 
@@ -29,19 +30,26 @@ from fluxbilling.config import Settings
 from fluxbilling.orders import service
 from fluxbilling.orders import view as order_view
 from fluxbilling.orders.pipeline import PHASES
-from fluxbilling.seed import PRODUCT_SLUG, seed_catalogue
+from fluxbilling.seed import PRODUCT_SLUG, PROVIDERS, seed_catalogue, seed_provider
 from fluxbilling.server import LoopbackServer, prepare
-from fluxbilling.simulators import solusvm2
+from fluxbilling.simulators import panels, solusvm2
 from fluxbilling.simulators import stripe as stripe_sim
 from fluxbilling.simulators.mailbox import CapturingSmtpServer
 from fluxbilling.vault import generate_key
 
-__all__ = ["run"]
+__all__ = ["DEMO_PROVIDERS", "run"]
 
 STATE_DIR = Path(".fluxbilling")
 DEMO_DB = STATE_DIR / "demo.db"
 SIM_TOKEN = "demo-solusvm2-token"  # noqa: S105 - the simulator's token, not a real credential
 TIMEOUT = 120.0
+DEMO_PROVIDERS: dict[str, tuple[str, str]] = {
+    "solusvm2": ("SolusVM 2", "vps1.example.com"),
+    "virtualizor": ("Virtualizor", "vps1.example.com"),
+    "pterodactyl": ("Pterodactyl", "mc1.example.com"),
+    "whm": ("cPanel & WHM", "shop.example.com"),
+}
+"""Provider → (display name, the demo order's hostname or domain)."""
 
 
 def _reset(console: Console) -> None:
@@ -120,19 +128,31 @@ def _print_activity(console: Console, order: dict[str, Any]) -> None:
     console.print(table)
 
 
-async def run(*, database_url: str | None = None, console: Console | None = None) -> int:
+async def run(
+    *,
+    database_url: str | None = None,
+    console: Console | None = None,
+    provider: str = "solusvm2",
+) -> int:
     """Run the demo; 0 when the order reached `active`.
 
     Args:
         database_url: another (empty, migrated or not) database instead of the demo's SQLite
             file, which is otherwise reset first.
         console: where to print (the terminal by default).
+        provider: which shipped plugin provisions the order (a key of `DEMO_PROVIDERS`).
     """
     console = console or Console()
+    if provider not in DEMO_PROVIDERS:
+        console.print(f"[red]Unknown provider {provider!r}[/]: choose {', '.join(DEMO_PROVIDERS)}")
+        return 2
+    display, hostname = DEMO_PROVIDERS[provider]
     if database_url is None:
         _reset(console)
-    sim_state = solusvm2.SolusVM2State(token=SIM_TOKEN, polls_until_started=2)
-    sim = LoopbackServer(solusvm2.create_app(sim_state))
+    states = panels.PanelStates(
+        solusvm2=solusvm2.SolusVM2State(token=SIM_TOKEN, polls_until_started=2)
+    )
+    sim = LoopbackServer(panels.create_app(states))
     await sim.start()
     smtp = CapturingSmtpServer()
     smtp.start()
@@ -153,18 +173,31 @@ async def run(*, database_url: str | None = None, console: Console | None = None
     worker: asyncio.Task[None] | None = None
     try:
         await prepare(installation)
+        product = PRODUCT_SLUG
         async with installation.db.begin() as conn:
-            await seed_catalogue(
+            catalogue = await seed_catalogue(
                 conn,
                 installation.vault,
-                solusvm_url=f"{sim.url}/api/v1",
+                solusvm_url=panels.base_url("solusvm2", sim.url),
                 solusvm_token=SIM_TOKEN,
                 image_dir=STATE_DIR / "images",
                 poll_interval=0.5,
             )
+            if provider != "solusvm2":
+                await seed_provider(
+                    conn,
+                    installation.vault,
+                    provider,
+                    base_url=panels.base_url(provider, sim.url),
+                    location_id=catalogue.location_id,
+                    image_id=catalogue.image_id,
+                    poll_interval=0.5,
+                )
+                product = PROVIDERS[provider].product_slug
         console.print(
-            f"Seeded: location ams1, 3 hosts, subnet 192.0.2.0/24, image debian-12 (sha256), product {PRODUCT_SLUG}, "
-            f"SolusVM 2 connection → simulator at {sim.url}/api/v1"
+            f"Seeded: location ams1, hosts, subnet 192.0.2.0/24, image debian-12 (sha256), "
+            f"product {product}, {display} connection → simulator at "
+            f"{panels.base_url(provider, sim.url)}"
         )
         api = LoopbackServer(create_app(installation))
         await api.start()
@@ -176,8 +209,8 @@ async def run(*, database_url: str | None = None, console: Console | None = None
                 "/api/v1/orders",
                 json={
                     "customer": {"email": "ada@example.com", "name": "Ada Lovelace"},
-                    "product": PRODUCT_SLUG,
-                    "hostname": "vps1.example.com",
+                    "product": product,
+                    "hostname": hostname,
                 },
             )
             created.raise_for_status()
@@ -206,12 +239,13 @@ async def run(*, database_url: str | None = None, console: Console | None = None
             password = installation.vault.open(current.service["root_password_sealed"])
         _print_mail(console, smtp, password or "\x00")
         _print_activity(console, order)
-        servers = len(sim_state.servers)
+        servers = states.upstream_objects(provider)
         if order["state"] != "active":
             console.print(f"[red]The order ended {order['state']}[/]: {order['run']}")
             return 1
         console.print(
-            f"[green]Order {order_id} is active[/] · the SolusVM 2 simulator holds {servers} server(s) · "
+            f"[green]Order {order_id} is active[/] · the {display} simulator holds "
+            f"{servers} service(s) · "
             f"phases: {', '.join(p.value for p in PHASES)}"
         )
         if database_url is None:

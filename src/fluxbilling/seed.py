@@ -85,6 +85,15 @@ async def seed_catalogue(
             .returning(schema.subnets.c.id)
         )
     ).scalar_one()
+    connection_id = await create_connection(
+        conn,
+        vault,
+        name="solusvm2",
+        type="solusvm2",
+        base_url=solusvm_url,
+        secrets={"api_token": solusvm_token},
+        settings={"auth": {"scheme": "bearer", "secret": "api_token"}},
+    )
     host_ids = []
     for n in range(1, hosts + 1):
         host_ids.append(
@@ -94,6 +103,7 @@ async def seed_catalogue(
                     .values(
                         location_id=location_id,
                         subnet_id=subnet_id,
+                        connection_id=connection_id,
                         name=f"kvm-ams1-{n:02d}",
                         external_ref=str(n),
                         ram_mb_total=host_ram_mb,
@@ -119,15 +129,6 @@ async def seed_catalogue(
             .returning(schema.images.c.id)
         )
     ).scalar_one()
-    connection_id = await create_connection(
-        conn,
-        vault,
-        name="solusvm2",
-        type="solusvm2",
-        base_url=solusvm_url,
-        secrets={"api_token": solusvm_token},
-        settings={"auth": {"scheme": "bearer", "secret": "api_token"}},
-    )
     product_id = (
         await conn.execute(
             schema.products.insert()
@@ -241,7 +242,25 @@ PROVIDERS: dict[str, ProviderSeed] = {
         product_slug="game-minecraft-2g",
         product_name="Minecraft server 2 GB (Pterodactyl)",
         secrets={"application_key": "ptla_sim", "client_key": "ptlc_sim"},
-        options={},
+        options={
+            "egg": 1,  # Paper (nest 1 Minecraft) in the simulator's seeded world
+            "docker_image": "ghcr.io/pterodactyl/yolks:java_17",
+            "startup": "java -Xms128M -Xmx{{SERVER_MEMORY}}M -jar {{SERVER_JARFILE}}",
+            "environment": {
+                "SERVER_JARFILE": "server.jar",
+                "MINECRAFT_VERSION": "latest",
+                "BUILD_NUMBER": "latest",
+            },
+            "locations": [1],  # ams1, the location of wings-ams1-01 below
+            "memory": 2048,
+            "swap": 0,
+            "disk": 10240,
+            "io": 500,
+            "cpu": 200,
+            "databases": 1,
+            "allocations": 1,
+            "backups": 2,
+        },
         image_ref=None,
         ram_mb=2048,
         vcpus=2,
@@ -309,6 +328,7 @@ async def seed_provider(
         await conn.execute(
             schema.hosts.insert().values(
                 location_id=location_id,
+                connection_id=connection_id,
                 name=name,
                 ram_mb_total=ram,
                 vcpus_total=vcpus,

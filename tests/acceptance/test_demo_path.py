@@ -33,7 +33,7 @@ async def test_make_demo_reaches_active_and_can_run_twice(
     assert await demo.run(console=first_console) == 0
     text = first.getvalue()
     assert "Fresh demo state" in text
-    assert "Order 1 is active" in text and "holds 1 server(s)" in text
+    assert "Order 1 is active" in text and "holds 1 service(s)" in text
     assert "Password: ••••••••••••" in text
     for phase in ("billing", "allocation", "provision", "os_install", "network", "handoff"):
         assert f"{phase} completed" in text

@@ -322,6 +322,8 @@ async def test_a_secret_set_through_the_api_never_reaches_activity_or_logs(
             .where(schema.products.c.slug == "vps-2g")
             .values(connection_id=created.json()["id"])
         )
+        # The panel's nodes move with it: products are placed on their own panel's hosts.
+        await conn.execute(schema.hosts.update().values(connection_id=created.json()["id"]))
     order_id = await place_and_pay(installation, "secret.example.com")
     await drain(installation)
     order = await api("GET", f"/api/v1/orders/{order_id}")

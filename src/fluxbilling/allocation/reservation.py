@@ -72,7 +72,9 @@ async def reserve(
     host = None
     considered = 0
     for _ in range(_MAX_CHOICES):
-        rows = (await conn.execute(_hosts_in(product["location_id"]))).all()
+        rows = (
+            await conn.execute(_hosts_in(product["location_id"], product["connection_id"]))
+        ).all()
         considered = len(rows)
         usable = [r for r in rows if r.subnet_id is not None or not with_address]
         chosen = choose_host([_capacity(r) for r in usable], need)
@@ -83,7 +85,8 @@ async def reserve(
             break
     if host is None:
         raise errors.CapacityExhausted(
-            f"no active host in location {product['location_id']} has {need.ram_mb} MB RAM, "
+            f"no active host of this panel in location {product['location_id']} has "
+            f"{need.ram_mb} MB RAM, "
             f"{need.vcpus} vCPU and {need.disk_gb} GB disk free",
             location_id=product["location_id"],
             hosts_considered=considered,
@@ -110,11 +113,16 @@ async def reserve(
     )
 
 
-def _hosts_in(location_id: int) -> sa.Select[Any]:
+def _hosts_in(location_id: int, connection_id: int) -> sa.Select[Any]:
+    """Active hosts of the product's location that its panel (connection) runs."""
     hosts = schema.hosts
     return (
         sa.select(hosts)
-        .where(hosts.c.location_id == location_id, hosts.c.status == "active")
+        .where(
+            hosts.c.location_id == location_id,
+            hosts.c.connection_id == connection_id,
+            hosts.c.status == "active",
+        )
         .order_by(hosts.c.id)
     )
 

@@ -106,6 +106,7 @@ hosts = sa.Table(
     _id(),
     _fk("location_id", "locations.id"),
     _fk("subnet_id", "subnets.id", nullable=True),
+    _fk("connection_id", "connections.id", nullable=True),
     sa.Column("name", sa.String(200), nullable=False, unique=True),
     sa.Column("status", sa.String(32), nullable=False, server_default="active"),
     sa.Column("external_ref", sa.String(200), nullable=True),

@@ -1,7 +1,8 @@
 """service_actions (lifecycle verbs run through the engine); products.image_id optional
 
 Shared hosting and game server products install no OS image, so their image is optional;
-plugin_versions.source holds `file:<name>` of long file names too.
+plugin_versions.source holds `file:<name>` of long file names too; a host belongs to the panel
+(connection) that runs it, so a product is only placed on its own panel's nodes.
 
 Revision ID: 0003
 Revises: 0002
@@ -65,6 +66,15 @@ def upgrade() -> None:
         batch_op.create_index("ix_service_actions_service", ["service_id", "id"])
     with op.batch_alter_table("products", schema=None) as batch_op:
         batch_op.alter_column("image_id", existing_type=_ID, nullable=True)
+    with op.batch_alter_table("hosts", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("connection_id", _ID, nullable=True))
+        batch_op.create_foreign_key(
+            batch_op.f("fk_hosts_connection_id_connections"),
+            "connections",
+            ["connection_id"],
+            ["id"],
+        )
+        batch_op.create_index(batch_op.f("ix_hosts_connection_id"), ["connection_id"])
     with op.batch_alter_table("plugin_versions", schema=None) as batch_op:
         batch_op.alter_column(
             "source", existing_type=sa.String(length=32), type_=sa.String(length=300)
@@ -72,6 +82,10 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("hosts", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_hosts_connection_id"))
+        batch_op.drop_constraint(batch_op.f("fk_hosts_connection_id_connections"))
+        batch_op.drop_column("connection_id")
     with op.batch_alter_table("products", schema=None) as batch_op:
         batch_op.alter_column("image_id", existing_type=_ID, nullable=False)
     op.drop_table("service_actions")
