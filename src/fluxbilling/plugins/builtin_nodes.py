@@ -131,7 +131,8 @@ class LookupParams(_Request):
     and that passes every check in `where` (e.g. a task still in flight); `items` is where
     the list is in the body (a JSON object keyed by id counts as a list of its values).
     Object mode (no `field`): GET one object by key; `missing_status` (default 404) means
-    missing, and so does any failed `where` check.
+    missing, and so does any failed `where` check. Check paths and values are templates, like
+    a `poll` node's.
     """
 
     field: str | None = None
@@ -140,10 +141,20 @@ class LookupParams(_Request):
     items: str = "data"
     max_pages: int = Field(default=10, ge=1, le=100)
     missing_status: list[int] = Field(default_factory=lambda: [404])
+    classify: list[Rule] = Field(
+        default_factory=list,
+        description="rules for answers that are failures despite their status (a 200 with an "
+        "error body): `permanent`, `transient` and `capacity` rules raise; `ok` and `exists` "
+        "rules let the lookup read the answer",
+    )
 
 
 class PollParams(_Request):
-    """Parameters of a `poll` node: all of `until` must hold; any of `fail_when` fails."""
+    """Parameters of a `poll` node: all of `until` must hold; any of `fail_when` fails.
+
+    Check paths and values are templates too, for answers keyed by an id learnt earlier in
+    the flow (`tasks.{{task.actid}}.status`).
+    """
 
     until: list[PathCheck] = Field(min_length=1)
     fail_when: list[PathCheck] = Field(default_factory=list)
@@ -291,7 +302,7 @@ async def http(params: HttpParams, run: NodeRun) -> NodeResult:
 
 
 def _apply_rule(
-    rule: Rule, params: HttpParams, run: NodeRun, response: httpx.Response, body: Any
+    rule: Rule, params: _Request, run: NodeRun, response: httpx.Response, body: Any
 ) -> NodeResult:
     if rule.means == "ok":
         return NodeResult(output=_extract(params, run, response, body))
@@ -332,25 +343,30 @@ def _as_text(value: Any) -> str:
 @node_type("lookup", params=LookupParams, ports=("found", "missing", "error"))
 async def lookup(params: LookupParams, run: NodeRun) -> NodeResult:
     """Find an existing upstream object: fire `found` with it, or `missing`."""
+    where = _rendered(params.where, run)
+    everything = frozenset(range(100, 600))
     if params.field is None:
-        response, body = await _send(
-            params, run, "GET", expected=_OK | frozenset(params.missing_status)
-        )
+        expected = everything if params.classify else _OK | frozenset(params.missing_status)
+        response, body = await _send(params, run, "GET", expected=expected)
+        _screen(params, run, response, body)
         if response.status_code in params.missing_status or not all(
-            check.holds_in(body) for check in params.where
+            check.holds_in(body) for check in where
         ):
             return NodeResult(port="missing", output=None)
         return NodeResult(port="found", output=_extract(params, run, response, body))
     wanted = run.render(params.equals)
     next_url: str | None = None
     for _ in range(params.max_pages):
-        response, body = await _send(params, run, "GET", path=next_url)
+        response, body = await _send(
+            params, run, "GET", path=next_url, expected=everything if params.classify else None
+        )
+        _screen(params, run, response, body)
         items = templating.resolve_path(body, params.items)
         if isinstance(items, dict):
             items = list(items.values())
         for item in items if isinstance(items, list) else []:
             if templating.resolve_path(item, params.field) == wanted and all(
-                check.holds_in(item) for check in params.where
+                check.holds_in(item) for check in where
             ):
                 return NodeResult(port="found", output=_extract(params, run, response, item))
         link = templating.resolve_path(body, "links.next")
@@ -360,13 +376,35 @@ async def lookup(params: LookupParams, run: NodeRun) -> NodeResult:
     return NodeResult(port="missing", output=None)
 
 
+def _screen(params: LookupParams, run: NodeRun, response: httpx.Response, body: Any) -> None:
+    """Raise for an answer a `classify` rule calls a failure, or an unexpected status."""
+    for rule in params.classify:
+        if rule.matches(response.status_code, response.text, body):
+            if rule.means in ("permanent", "transient", "capacity"):
+                _apply_rule(rule, params, run, response, body)
+            return
+    ok = response.status_code in _OK or (
+        params.field is None and response.status_code in params.missing_status
+    )
+    if params.classify and not ok:
+        client = run.http(_connection(params, run))
+        raise classify_response(
+            client.upstream,
+            run.operation,
+            response.status_code,
+            client.redactor.text(response.text),
+            parse_retry_after(response.headers.get("retry-after")),
+        )
+
+
 @node_type("poll", params=PollParams, ports=("ok", "error"))
 async def poll(params: PollParams, run: NodeRun) -> NodeResult:
     """GET until every `until` check holds; wait `interval` between tries, up to `timeout`."""
     started = datetime.fromisoformat(run.state.setdefault("started_at", run.now.isoformat()))
+    fail_when, until = _rendered(params.fail_when, run), _rendered(params.until, run)
     response, body = await _send(params, run, "GET")
     client = run.http(_connection(params, run))
-    if any(check.holds_in(body) for check in params.fail_when):
+    if any(check.holds_in(body) for check in fail_when):
         raise errors.PermanentUpstreamError(
             f"{client.upstream}: {run.operation}: failed: {client.redactor.value(body)}",
             upstream=client.upstream,
@@ -374,7 +412,7 @@ async def poll(params: PollParams, run: NodeRun) -> NodeResult:
             status=response.status_code,
             body=client.redactor.value(body),
         )
-    if all(check.holds_in(body) for check in params.until):
+    if all(check.holds_in(body) for check in until):
         return NodeResult(output=_extract(params, run, response, body))
     waited = (run.now - started).total_seconds()
     if waited >= params.timeout:
@@ -385,6 +423,13 @@ async def poll(params: PollParams, run: NodeRun) -> NodeResult:
             body=client.redactor.value(body),
         )
     return NodeResult(wait=_seconds(params.interval, run, "interval"))
+
+
+def _rendered(checks: list[PathCheck], run: NodeRun) -> list[PathCheck]:
+    """Checks with templates in their paths and values rendered: answers keyed by an id learnt
+    earlier in the flow (Virtualizor's `tasks.{{task.actid}}.status`)."""
+    dumped = [check.model_dump(by_alias=True, exclude_unset=True) for check in checks]
+    return [PathCheck.model_validate(run.render(check)) for check in dumped]
 
 
 def _seconds(raw: float | str, run: NodeRun, name: str) -> float:

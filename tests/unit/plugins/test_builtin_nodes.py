@@ -374,3 +374,103 @@ def test_bad_rules_and_retry_settings_are_rejected_on_load() -> None:
         "flows.provision.nodes[2].retry.max_attempts",
         "flows.provision.nodes[3].body_format",
     } <= located
+
+
+def lookup_flow(node: dict[str, Any]) -> plugins.LoadedPlugin:
+    return plugins.load_plugin(
+        {
+            "format": "fluxbilling-visual-plugin",
+            "plugin": {
+                "slug": "p",
+                "type": "infrastructure-provider",
+                "serviceType": "shared",
+                "connectionType": "http",
+                "capabilities": {"canProvision": True},
+            },
+            "flows": {
+                "provision": {
+                    "nodes": [
+                        {"id": "start", "type": "trigger"},
+                        node,
+                        {"id": "end", "type": "done"},
+                        {"id": "lost", "type": "fail", "message": "not found"},
+                    ],
+                    "edges": [
+                        {"from": "start", "to": node["id"]},
+                        {"from": node["id"], "port": "found", "to": "end"},
+                        {"from": node["id"], "port": "missing", "to": "lost"},
+                    ],
+                }
+            },
+        },
+        version=1,
+    )
+
+
+async def test_lookup_rules_turn_in_band_errors_into_failures(
+    vendor: Vendor, http: Callable[[str], UpstreamHttp]
+) -> None:
+    flow = lookup_flow(
+        {
+            "id": "find",
+            "type": "lookup",
+            "path": "listaccts",
+            "items": "data.acct",
+            "field": "user",
+            "equals": "{{order.hostname}}",
+            "classify": [
+                {
+                    "where": [{"path": "metadata.result", "equals": 0}],
+                    "means": "permanent",
+                    "message": "WHM: {{response.metadata.reason}}",
+                },
+            ],
+        }
+    )
+    vendor.on("GET", "/listaccts", whm(0, "Access denied"))
+    with pytest.raises(errors.PermanentUpstreamError, match="WHM: Access denied"):
+        await run(flow, http)
+    vendor.on(
+        "GET",
+        "/listaccts",
+        httpx.Response(
+            200, json={"metadata": {"result": 1}, "data": {"acct": [{"user": "vps-1.example.net"}]}}
+        ),
+    )
+    done = await run(flow, http)
+    assert isinstance(done, Done)
+    assert done.output["outputs"]["find"] == {"user": "vps-1.example.net"}
+    vendor.on("GET", "/listaccts", httpx.Response(502, text="bad gateway"))
+    with pytest.raises(errors.TransientUpstreamError, match="HTTP 502"):
+        await run(flow, http)
+
+
+async def test_lookup_where_checks_are_templates(
+    vendor: Vendor, http: Callable[[str], UpstreamHttp]
+) -> None:
+    vendor.on(
+        "GET",
+        "/accounts",
+        httpx.Response(
+            200,
+            json={
+                "data": [
+                    {"user": "u1", "domain": "other.example"},
+                    {"user": "u1", "domain": "vps-1.example.net"},
+                ]
+            },
+        ),
+    )
+    flow = lookup_flow(
+        {
+            "id": "find",
+            "type": "lookup",
+            "path": "accounts",
+            "field": "user",
+            "equals": "u1",
+            "where": [{"path": "domain", "equals": "{{order.hostname}}"}],
+        }
+    )
+    done = await run(flow, http)
+    assert isinstance(done, Done)
+    assert done.output["outputs"]["find"]["domain"] == "vps-1.example.net"
