@@ -4,9 +4,10 @@ Syntax:
 
 - `{{order.hostname}}` looks up `scope["order"]["hostname"]`; a numeric segment indexes a
   list (`{{items.0.id}}`).
-- `{{options.user_id ?? 0}}` falls back when the path is missing: the fallback is a JSON
-  literal (`0`, `"x"`, `null`, `true`) or, when it is not valid JSON, another path
-  (`{{create.id ?? find.id}}`). Fallbacks chain left to right.
+- `{{options.user_id ?? 0}}` falls back when the path is missing or its value is null (as
+  JavaScript's `??` does): the fallback is a JSON literal (`0`, `"x"`, `null`, `true`) or,
+  when it is not valid JSON, another path (`{{create.id ?? find.id}}`). Fallbacks chain left
+  to right.
 - A string that is exactly one `{{...}}` keeps the looked-up value's type (an int stays an int,
   a dict stays a dict). A string with several templates, or with surrounding text, is
   interpolated: strings and numbers as text, everything else as compact JSON.
@@ -100,7 +101,7 @@ def _lookup(expression: str, scope: Mapping[str, Any], node_id: str) -> Any:
     first, *fallbacks = _alternatives(expression)
     found = resolve_path(scope, first)
     for part in fallbacks:
-        if found is not MISSING:
+        if found is not MISSING and found is not None:
             break
         found = (
             resolve_path(scope, part)

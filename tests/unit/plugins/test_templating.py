@@ -71,3 +71,12 @@ def test_true_false_and_null_fallbacks_are_literals() -> None:
     assert t.render("{{missing ?? null}}", {}, node_id="n") is None
     assert t.render("{{missing ?? true}}", {}, node_id="n") is True
     assert t.render("{{missing ?? false}}", {"false": 1}, node_id="n") is False
+
+
+def test_fallbacks_also_replace_null_values() -> None:
+    from fluxbilling.plugins import templating as t
+
+    scope = {"action": {"reason": None}, "a": {"b": None}}
+    assert t.render("{{action.reason ?? \"by billing\"}}", scope, node_id="n") == "by billing"
+    assert t.render("{{a.b ?? missing ?? 3}}", scope, node_id="n") == 3
+    assert t.render("{{a.b}}", scope, node_id="n") is None  # no fallback: null stays null
