@@ -177,3 +177,35 @@ async def test_unknown_slugs_and_versions_are_not_found(
         await installation.plugins.versions("nope")
     with pytest.raises(errors.NotFound, match="solusvm2@7 does not exist"):
         await installation.plugins.document("solusvm2", 7)
+
+
+async def test_a_plugin_file_saved_while_orders_are_in_flight_only_changes_new_orders(
+    installation: bootstrap.Installation, sim: SolusVM2State, tmp_path: Path
+) -> None:
+    """Hot-load from the watched folder mid-order: the order in flight keeps its version."""
+    folder = tmp_path / "plugins"
+    folder.mkdir()
+    sim.polls_until_started = 50
+    first = await place_and_pay(installation, "inflight-1.example.com")
+    await drain(installation)
+    assert (await run_of(installation, first)).phase == "provision"  # pinned, waiting
+
+    edited = solusvm2_document()
+    edited["flows"]["provision"]["nodes"][-1]["data"]["generation"] = "saved-on-disk"
+    (folder / "solusvm2.json").write_text(json.dumps(edited))
+    [loaded] = await installation.plugins.sync_folder(folder)  # what `serve --plugin-dir` runs
+    assert (loaded.slug, loaded.version) == ("solusvm2", 2)
+
+    second = await place_and_pay(installation, "inflight-2.example.com")
+    sim.polls_until_started = 0
+    for server in sim.servers.values():
+        server.update(status="started", is_processing=False)
+    for order_id in (first, second):
+        await make_due(installation, order_id)
+    await drain(installation)
+    by_order = {s.order_id: s for s in await rows(installation, sa.select(schema.services))}
+    assert by_order[first].plugin_version == 1
+    assert "generation" not in by_order[first].service_data
+    assert by_order[second].plugin_version == 2
+    assert by_order[second].service_data["generation"] == "saved-on-disk"
+    assert {(await run_of(installation, o)).state for o in (first, second)} == {"completed"}
