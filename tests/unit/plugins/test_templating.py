@@ -77,6 +77,6 @@ def test_fallbacks_also_replace_null_values() -> None:
     from fluxbilling.plugins import templating as t
 
     scope = {"action": {"reason": None}, "a": {"b": None}}
-    assert t.render("{{action.reason ?? \"by billing\"}}", scope, node_id="n") == "by billing"
+    assert t.render('{{action.reason ?? "by billing"}}', scope, node_id="n") == "by billing"
     assert t.render("{{a.b ?? missing ?? 3}}", scope, node_id="n") == 3
     assert t.render("{{a.b}}", scope, node_id="n") is None  # no fallback: null stays null
