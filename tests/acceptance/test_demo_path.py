@@ -56,3 +56,33 @@ async def test_the_demo_path_on_postgresql(
     out_console, out = console()
     assert await demo.run(database_url=pg_database, console=out_console) == 0
     assert "Order 1 is active" in out.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("provider", "shown"),
+    [
+        ("virtualizor", "the Virtualizor simulator holds 1 service(s)"),
+        ("pterodactyl", "the Pterodactyl simulator holds 1 service(s)"),
+        ("whm", "the cPanel & WHM simulator holds 1 service(s)"),
+    ],
+)
+async def test_make_demo_provisions_through_every_shipped_plugin(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, provider: str, shown: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    out_console, out = console()
+    assert await demo.run(console=out_console, provider=provider) == 0
+    text = " ".join(out.getvalue().split())  # rich wraps long lines
+    assert "Order 1 is active" in text and shown in text
+    assert "Password: ••••••••••••" in text or "Password: ••••" in text
+    for phase in ("billing", "allocation", "provision", "os_install", "network", "handoff"):
+        assert f"{phase} completed" in text
+
+
+async def test_an_unknown_demo_provider_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    out_console, out = console()
+    assert await demo.run(console=out_console, provider="plesk") == 2
+    assert "Unknown provider 'plesk'" in out.getvalue()
