@@ -158,6 +158,11 @@ class PollParams(_Request):
 
     until: list[PathCheck] = Field(min_length=1)
     fail_when: list[PathCheck] = Field(default_factory=list)
+    fail_message: str | None = Field(
+        default=None,
+        description="the error when `fail_when` holds, rendered over `response` and `status` "
+        "(default: the redacted answer)",
+    )
     interval: float | str = Field(
         default=10.0,
         description="seconds between tries; a template such as {{settings.poll_interval ?? 10}}",
@@ -405,8 +410,13 @@ async def poll(params: PollParams, run: NodeRun) -> NodeResult:
     response, body = await _send(params, run, "GET")
     client = run.http(_connection(params, run))
     if any(check.holds_in(body) for check in fail_when):
+        detail: Any = client.redactor.value(body)
+        if params.fail_message is not None:
+            scope = {**run.scope, "response": body, "status": response.status_code}
+            rendered = templating.render(params.fail_message, scope, node_id=run.node_id)
+            detail = client.redactor.text(_as_text(rendered))
         raise errors.PermanentUpstreamError(
-            f"{client.upstream}: {run.operation}: failed: {client.redactor.value(body)}",
+            f"{client.upstream}: {run.operation}: failed: {detail}",
             upstream=client.upstream,
             operation=run.operation,
             status=response.status_code,
@@ -454,6 +464,7 @@ async def map_(params: MapParams, run: NodeRun) -> NodeResult:
     if params.each is None:
         return NodeResult(output=run.render(params.value))
     items = run.render(params.each)
+    where = _rendered(params.where, run)
     if isinstance(items, dict):
         items = list(items.values())
     if not isinstance(items, list):
@@ -465,7 +476,7 @@ async def map_(params: MapParams, run: NodeRun) -> NodeResult:
         output=[
             templating.render(params.value, {**run.scope, "item": item}, node_id=run.node_id)
             for item in items
-            if all(check.holds_in(item) for check in params.where)
+            if all(check.holds_in(item) for check in where)
         ]
     )
 

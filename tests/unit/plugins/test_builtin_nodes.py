@@ -474,3 +474,44 @@ async def test_lookup_where_checks_are_templates(
     done = await run(flow, http)
     assert isinstance(done, Done)
     assert done.output["outputs"]["find"]["domain"] == "vps-1.example.net"
+
+
+async def test_poll_fail_message_and_map_where_templates(
+    vendor: Vendor, http: Callable[[str], UpstreamHttp]
+) -> None:
+    vendor.on(
+        "GET",
+        "/tasks",
+        httpx.Response(200, json={"tasks": {"9": {"status": "-1", "status_txt": "disk full"}}}),
+    )
+    failing = linear(
+        {
+            "id": "wait",
+            "type": "poll",
+            "path": "tasks",
+            "until": [{"path": "tasks.{{order.id}}.status", "equals": "2"}],
+            "fail_when": [{"path": "tasks.9.status", "equals": "-1"}],
+            "fail_message": "build failed: {{response.tasks.9.status_txt}}",
+        }
+    )
+    with pytest.raises(errors.PermanentUpstreamError, match="failed: build failed: disk full"):
+        await run(failing, http)
+
+    vendor.on(
+        "GET",
+        "/allocations",
+        httpx.Response(200, json={"data": [{"id": 1, "port": 25565}, {"id": 2, "port": 25566}]}),
+    )
+    picking = linear(
+        {"id": "all", "type": "http", "path": "allocations"},
+        {
+            "id": "primary",
+            "type": "map",
+            "each": "{{all.data}}",
+            "value": "{{item.port}}",
+            "where": [{"path": "id", "equals": "{{order.id}}"}],
+        },
+    )
+    done = await run(picking, http)
+    assert isinstance(done, Done)
+    assert done.output["outputs"]["primary"] == [25565]
