@@ -1,8 +1,9 @@
 """docs/plugins.md and docs/examples/acmepanel.json cannot rot: every example loads and runs.
 
 Every ```json block of the guide is checked: whole documents load (strictly, as a save
-would), node and edge fragments validate against their models, and the 422 example is what
-the loader really answers. The AcmePanel example is then driven against an in-memory
+would), node and edge fragments validate against their models, the 422 example is what
+the loader really answers, and the run's `last_error` example is what the provision phase's
+settings check really raises. The AcmePanel example is then driven against an in-memory
 AcmePanel, through a connection configured exactly as the guide configures it.
 """
 
@@ -25,6 +26,8 @@ from fluxbilling import errors, plugins
 from fluxbilling.drivers.connection_types import credentials_for
 from fluxbilling.drivers.upstream import UpstreamHttp
 from fluxbilling.engine.outcome import Done, Pending
+from fluxbilling.orders import view
+from fluxbilling.orders.phases.flows import check_settings
 from fluxbilling.plugins import builtin_nodes, document, schema, templating
 from fluxbilling.plugins.nodes import PathCheck
 
@@ -35,6 +38,9 @@ BLOCK = re.compile(r"^```json\n(.*?)^```$", re.DOTALL | re.MULTILINE)
 
 
 INLINE = re.compile(r"`(\{[^`]+\})`")
+ACME_OPTIONS = {"plan", "region", "poll_interval", "addressing"}
+# The AcmePanel product options that the guide's InvalidSettings example was produced from.
+BAD_ACME_OPTIONS = {"plan": "small-2g", "poll_interval": "15", "addressing": "provider"}
 
 
 def numbered_blocks() -> list[tuple[int, str]]:
@@ -110,8 +116,10 @@ def _check_inline(value: dict[str, Any]) -> str:
         return "credentials"
     if set(value) <= set(document.CAPABILITY_VERBS):
         return "capabilities"
-    if set(value) == {"plan", "region", "poll_interval"}:
+    if {"plan", "region"} <= set(value) <= ACME_OPTIONS:
         jsonschema.validate(value, acmepanel()["plugin"]["settings"])
+        product = {"service_type": "vps", "options": value}
+        assert view.addressing(product) == value.get("addressing", "ipam")
         return "acmepanel options"
     return "other"
 
@@ -160,6 +168,8 @@ def test_every_json_block_is_checked_by_some_test() -> None:
             return "edge"
         if isinstance(value, dict) and "error" in value:
             return "error"
+        if isinstance(value, dict) and value.get("code") == "InvalidSettings":
+            return "last_error"
         return "unchecked"
 
     assert [kind(b) for b in parsed_blocks() if kind(b) == "unchecked"] == []
@@ -200,6 +210,18 @@ def test_the_422_in_the_guide_is_what_the_loader_answers() -> None:
             "details": caught.value.details,
         }
     }
+
+
+def test_the_invalid_settings_in_the_guide_is_what_the_provision_phase_raises() -> None:
+    [shown] = [
+        b for b in parsed_blocks() if isinstance(b, dict) and b.get("code") == "InvalidSettings"
+    ]
+    assert f"`{json.dumps(BAD_ACME_OPTIONS)}`" in GUIDE.read_text(encoding="utf-8")
+
+    with pytest.raises(errors.InvalidSettings) as caught:
+        check_settings(plugins.load_plugin(acmepanel(), 1), BAD_ACME_OPTIONS, "acme-vps-2g")
+
+    assert shown == caught.value.to_dict()
 
 
 # -- AcmePanel, in memory ------------------------------------------------------------------
