@@ -223,6 +223,15 @@ async def test_resize_console_and_stats_on_solusvm2(
     assert upstream["specifications"]["ram"] == 1024
     after = await service_row(installation, service.id)
     assert after.service_data["plan_options"] == {"plan_id": 1}
+    # Later flows see the service's plan, not the product's original one.
+    again = await act(api, service.id, "resize", params={"options": {}})
+    assert (await settle(installation, api, again.json()["id"]))["state"] == "completed"
+    resizes = [t for t in sim.tasks.values() if t["action"] == "vm-resize"]
+    assert [t["_params"]["plan_id"] for t in resizes] == [1, 1]
+    assert upstream["plan"]["id"] == 1
+    assert (await service_row(installation, service.id)).service_data["plan_options"] == {
+        "plan_id": 1
+    }
 
     console = await settle(installation, api, (await act(api, service.id, "console")).json()["id"])
     assert console["state"] == "completed", console

@@ -109,6 +109,13 @@ def _check_header(document: PluginDocument, *, strict: bool) -> tuple[list[Probl
             if verb not in document.flows:
                 missing = Problem(path, f"declared but there is no {verb!r} flow")
                 (problems if strict else warnings).append(missing)
+    if document.plugin.os_install == "reinstall" and "reinstall" not in document.flows:
+        problems.append(
+            Problem(
+                "plugin.osInstall",
+                "'reinstall' hands our cloud-init over through the 'reinstall' flow: add one",
+            )
+        )
     kind = document.plugin.connection_type
     if kind is not None and kind not in CONNECTION_TYPES:
         known = ", ".join(sorted(CONNECTION_TYPES))

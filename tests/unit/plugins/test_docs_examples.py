@@ -370,7 +370,7 @@ async def test_provision_creates_one_tagged_instance(
     )
     assert done.output["service_data"] == {
         "external_id": instance["id"],
-        "ipv4": instance["ipv4"],
+        "ip": instance["ipv4"],
         "state": "running",
     }
     assert client.recorder.last is not None

@@ -191,3 +191,9 @@ def test_routing_errors_needs_a_wired_error_port() -> None:
 def test_node_ids_may_not_hide_context_keys(name: str) -> None:
     doc = document({"nodes": [TRIGGER, {"id": name, "type": "done"}]})
     assert "flows.provision.nodes[1].id" in paths(doc)
+
+
+def test_os_install_by_reinstall_needs_the_reinstall_flow() -> None:
+    doc = document({"nodes": [TRIGGER]})
+    doc["plugin"]["osInstall"] = "reinstall"
+    assert "plugin.osInstall" in paths(doc)

@@ -129,7 +129,17 @@ class ActionPhase:
             columns["status"] = RESULT_STATUS[verb]
         patch = dict(out["service_data"])
         if verb == "resize":
-            patch["plan_options"] = dict(action.params.get("options") or {})
+            current = (
+                await conn.execute(
+                    sa.select(schema.services.c.service_data).where(
+                        schema.services.c.id == out["service_id"]
+                    )
+                )
+            ).scalar_one()
+            patch["plan_options"] = {
+                **((current or {}).get("plan_options") or {}),
+                **(action.params.get("options") or {}),
+            }
         if verb == "reset_password":
             columns["root_password_sealed"] = action.secret_sealed
         await merge_service_data(conn, out["service_id"], patch, **columns)

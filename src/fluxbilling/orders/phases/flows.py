@@ -52,6 +52,9 @@ def account_username(order_id: int) -> str:
 def flow_context(view: OrderView, ctx: PhaseContext, **extra: Any) -> dict[str, Any]:
     """The template context a flow sees (no secrets: the connection row has none)."""
     product = plain(view.product)
+    service_data = plain(view.service.get("service_data") or {})
+    # A resize action keeps the new plan's options on the service; later flows see them.
+    options = {**(product.get("options") or {}), **(service_data.get("plan_options") or {})}
     allocation = {
         "address": view.address.get("address"),
         "host": view.host.get("name"),
@@ -63,12 +66,12 @@ def flow_context(view: OrderView, ctx: PhaseContext, **extra: Any) -> dict[str, 
         "order": plain(view.order),
         "customer": plain(view.customer),
         "product": product,
-        "options": product.get("options") or {},
-        "settings": product.get("options") or {},
+        "options": options,
+        "settings": options,
         "image": plain(view.image),
         "location": plain(view.location),
         "connection": _connection_context(view.connection),
-        "service": plain(view.service.get("service_data") or {}),
+        "service": service_data,
         "allocation": allocation,
         "account": {"username": account_username(view.order_id)},
         "correlation_id": ctx.correlation_key,
