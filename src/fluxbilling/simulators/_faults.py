@@ -19,13 +19,15 @@ already exists or to crash after creating it. Everything random comes from one s
 
 from __future__ import annotations
 
+import argparse
 import random
 from collections import deque
 from dataclasses import dataclass, field
 
 import anyio
+from starlette.types import ASGIApp
 
-__all__ = ["Faults"]
+__all__ = ["Faults", "add_arguments", "from_arguments", "serve"]
 
 TIMEOUT = "timeout"
 
@@ -97,3 +99,30 @@ class Faults:
             self._crashes -= 1
             return True
         return False
+
+
+def add_arguments(parser: argparse.ArgumentParser, *, port: int) -> None:
+    """The command-line options every simulator has: where to listen and the fault knobs."""
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=port)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--fail-rate", type=float, default=0.0)
+    parser.add_argument("--latency", type=float, default=0.0)
+    parser.add_argument("--timeout-delay", type=float, default=30.0)
+
+
+def from_arguments(args: argparse.Namespace) -> Faults:
+    """The `Faults` the options of `add_arguments` ask for."""
+    return Faults(
+        latency=args.latency,
+        fail_rate=args.fail_rate,
+        timeout_delay=args.timeout_delay,
+        seed=args.seed,
+    )
+
+
+def serve(app: ASGIApp, args: argparse.Namespace) -> None:
+    """Serve a simulator app with uvicorn where `add_arguments` said (blocks)."""
+    import uvicorn
+
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")

@@ -39,9 +39,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.types import ASGIApp
 
+from fluxbilling.simulators import _faults
 from fluxbilling.simulators import _pterodactyl_client as client_api
 from fluxbilling.simulators import _pterodactyl_rules as rules
-from fluxbilling.simulators._faults import Faults
 from fluxbilling.simulators._pterodactyl_application import ROUTES
 from fluxbilling.simulators._pterodactyl_rules import Call, Caller, Handler, PanelError
 from fluxbilling.simulators._pterodactyl_state import PterodactylState
@@ -211,35 +211,22 @@ def main(argv: list[str] | None = None) -> None:
     Args:
         argv: command-line arguments (default: `sys.argv[1:]`).
     """
-    import uvicorn
-
     parser = argparse.ArgumentParser(description="Pterodactyl Panel API simulator")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8082)
+    _faults.add_arguments(parser, port=8082)
     parser.add_argument("--application-key", default="ptla_sim")
     parser.add_argument("--client-key", default="ptlc_sim")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--fail-rate", type=float, default=0.0)
-    parser.add_argument("--latency", type=float, default=0.0)
-    parser.add_argument("--timeout-delay", type=float, default=30.0)
     parser.add_argument("--polls-until-installed", type=int, default=2)
     parser.add_argument("--rate-limit", type=int, default=None, help="application requests/min")
     args = parser.parse_args(argv)
-    faults = Faults(
-        latency=args.latency,
-        fail_rate=args.fail_rate,
-        timeout_delay=args.timeout_delay,
-        seed=args.seed,
-    )
     state = PterodactylState(
         application_key=args.application_key,
         client_key=args.client_key,
         seed=args.seed,
-        faults=faults,
+        faults=_faults.from_arguments(args),
         polls_until_installed=args.polls_until_installed,
         rate_limit_application=args.rate_limit,
     )
-    uvicorn.run(create_app(state), host=args.host, port=args.port, log_level="warning")
+    _faults.serve(create_app(state), args)
 
 
 if __name__ == "__main__":

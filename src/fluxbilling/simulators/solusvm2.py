@@ -39,6 +39,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.types import ASGIApp
 
+from fluxbilling.simulators import _faults
 from fluxbilling.simulators._solusvm2_state import SolusVM2State
 
 __all__ = ["SolusVM2State", "create_app", "main"]
@@ -264,16 +265,9 @@ def main(argv: list[str] | None = None) -> None:
     Args:
         argv: command-line arguments (default: `sys.argv[1:]`).
     """
-    import uvicorn
-
     parser = argparse.ArgumentParser(description="SolusVM 2 API simulator")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8081)
+    _faults.add_arguments(parser, port=8081)
     parser.add_argument("--token", default="sim-token")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--fail-rate", type=float, default=0.0)
-    parser.add_argument("--latency", type=float, default=0.0)
-    parser.add_argument("--timeout-delay", type=float, default=30.0)
     parser.add_argument("--polls-until-started", type=int, default=2)
     args = parser.parse_args(argv)
     state = SolusVM2State(
@@ -284,7 +278,7 @@ def main(argv: list[str] | None = None) -> None:
         timeout_delay=args.timeout_delay,
         polls_until_started=args.polls_until_started,
     )
-    uvicorn.run(create_app(state), host=args.host, port=args.port, log_level="warning")
+    _faults.serve(create_app(state), args)
 
 
 if __name__ == "__main__":

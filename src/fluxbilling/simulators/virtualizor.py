@@ -65,7 +65,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
-from fluxbilling.simulators._faults import Faults
+from fluxbilling.simulators import _faults
 from fluxbilling.simulators._virtualizor_state import (
     InBandError,
     Messages,
@@ -391,35 +391,22 @@ def main(argv: list[str] | None = None) -> None:
     Args:
         argv: command-line arguments (default: `sys.argv[1:]`).
     """
-    import uvicorn
-
     parser = argparse.ArgumentParser(description="Virtualizor Admin API simulator")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=4085)
+    _faults.add_arguments(parser, port=4085)
     parser.add_argument("--key", default="sim-key", help="the accepted adminapikey")
     parser.add_argument("--pass", dest="password", default="sim-pass", help="adminapipass")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--fail-rate", type=float, default=0.0)
-    parser.add_argument("--latency", type=float, default=0.0)
-    parser.add_argument("--timeout-delay", type=float, default=30.0)
     parser.add_argument("--polls-until-ready", type=int, default=2)
     parser.add_argument("--allow-duplicate-hostnames", action="store_true")
     args = parser.parse_args(argv)
-    faults = Faults(
-        latency=args.latency,
-        fail_rate=args.fail_rate,
-        timeout_delay=args.timeout_delay,
-        seed=args.seed,
-    )
     state = VirtualizorState(
         api_key=args.key,
         api_pass=args.password,
-        faults=faults,
+        faults=_faults.from_arguments(args),
         polls_until_ready=args.polls_until_ready,
         unique_hostnames=not args.allow_duplicate_hostnames,
         seed=args.seed,
     )
-    uvicorn.run(create_app(state), host=args.host, port=args.port, log_level="warning")
+    _faults.serve(create_app(state), args)
 
 
 if __name__ == "__main__":

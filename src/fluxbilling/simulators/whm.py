@@ -36,7 +36,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
-from fluxbilling.simulators._faults import Faults
+from fluxbilling.simulators import _faults
 from fluxbilling.simulators._whm_state import DUPLICATE_USER, SESSION_PORTS, WhmState
 
 __all__ = ["WhmState", "create_app", "main"]
@@ -376,33 +376,20 @@ def main(argv: list[str] | None = None) -> None:
     Args:
         argv: command-line arguments (default: `sys.argv[1:]`).
     """
-    import uvicorn
-
     parser = argparse.ArgumentParser(description="cPanel & WHM (WHM API 1) simulator")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8082)
+    _faults.add_arguments(parser, port=2087)
     parser.add_argument("--username", default="root")
     parser.add_argument("--token", default="sim-token")
     parser.add_argument("--max-accounts", type=int, default=None)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--fail-rate", type=float, default=0.0)
-    parser.add_argument("--latency", type=float, default=0.0)
-    parser.add_argument("--timeout-delay", type=float, default=30.0)
     args = parser.parse_args(argv)
-    faults = Faults(
-        latency=args.latency,
-        fail_rate=args.fail_rate,
-        timeout_delay=args.timeout_delay,
-        seed=args.seed,
-    )
     state = WhmState(
         username=args.username,
         token=args.token,
         max_accounts=args.max_accounts,
-        faults=faults,
+        faults=_faults.from_arguments(args),
         seed=args.seed,
     )
-    uvicorn.run(create_app(state), host=args.host, port=args.port, log_level="warning")
+    _faults.serve(create_app(state), args)
 
 
 if __name__ == "__main__":
