@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from fluxbilling.db import Database
 from fluxbilling.drivers.upstream import ExchangeRecorder
+from fluxbilling.engine import activity
 from fluxbilling.engine.outcome import Done, Outcome
 from fluxbilling.engine.runs import Claim
 
@@ -36,6 +37,26 @@ class PhaseContext:
     def correlation_key(self) -> str:
         """The stable idempotency key of this phase."""
         return self.claim.correlation_key
+
+    async def record(
+        self,
+        conn: AsyncConnection,
+        event: str,
+        message: str,
+        data: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Write an activity row of this attempt (run, phase, lease token, worker) in `conn`."""
+        await activity.record(
+            conn,
+            self.order_id,
+            event,
+            message,
+            run_id=self.claim.run_id,
+            phase=self.claim.phase,
+            lease_token=self.claim.lease_token,
+            worker=self.claim.worker,
+            data=data,
+        )
 
 
 class PhaseHandler(Protocol):

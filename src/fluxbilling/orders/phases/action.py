@@ -29,7 +29,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from fluxbilling import errors
 from fluxbilling.allocation import reservation
 from fluxbilling.db import schema
-from fluxbilling.engine import activity
 from fluxbilling.engine.context import PhaseContext
 from fluxbilling.engine.outcome import Done, Outcome
 from fluxbilling.orders.actions import RESULT_STATUS
@@ -150,36 +149,15 @@ class ActionPhase:
         )
         if verb == "terminate":
             released = await reservation.release(conn, order_id=ctx.order_id)
-            await self._record(ctx, conn, "capacity_released", released.describe(), {})
+            await ctx.record(conn, "capacity_released", released.describe(), {})
         note = "" if verb in _QUIET else f" ({_summary(out['result'])})"
-        await self._record(
-            ctx,
+        await ctx.record(
             conn,
             "action_completed",
             f"{verb} completed{note}",
             {"action_id": action.id, "verb": verb, "status": columns.get("status")},
         )
         return {k: v for k, v in out.items() if k != "result" or verb not in _QUIET}
-
-    async def _record(
-        self,
-        ctx: PhaseContext,
-        conn: AsyncConnection,
-        event: str,
-        message: str,
-        data: Mapping[str, Any],
-    ) -> None:
-        await activity.record(
-            conn,
-            ctx.order_id,
-            event,
-            message,
-            run_id=ctx.claim.run_id,
-            phase=ctx.claim.phase,
-            lease_token=ctx.claim.lease_token,
-            worker=ctx.claim.worker,
-            data=data,
-        )
 
 
 def _summary(result: Any) -> str:

@@ -8,7 +8,6 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from fluxbilling.allocation import reservation
-from fluxbilling.engine import activity
 from fluxbilling.engine.context import PhaseContext
 from fluxbilling.engine.outcome import Done, Outcome
 from fluxbilling.orders import view as order_view
@@ -41,16 +40,11 @@ class AllocationPhase:
             with_address=ours,
         )
         where = f"address {reserved.address}" if ours else "the provider assigns the address"
-        await activity.record(
+        await ctx.record(
             conn,
-            ctx.order_id,
             "capacity_reserved",
             f"reserved {current.product['ram_mb']} MB / {current.product['vcpus']} vCPU / "
             f"{current.product['disk_gb']} GB on {reserved.host_name}, {where}",
-            run_id=ctx.claim.run_id,
-            phase=ctx.claim.phase,
-            lease_token=ctx.claim.lease_token,
-            worker=ctx.claim.worker,
-            data=reserved.to_dict(),
+            reserved.to_dict(),
         )
         return reserved.to_dict()

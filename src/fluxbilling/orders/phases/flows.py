@@ -12,7 +12,6 @@ import sqlalchemy as sa
 from fluxbilling import errors, logs
 from fluxbilling.db import schema
 from fluxbilling.drivers.upstream import UpstreamHttp
-from fluxbilling.engine import activity
 from fluxbilling.engine.context import PhaseContext
 from fluxbilling.engine.outcome import Outcome
 from fluxbilling.orders.phases.deps import PhaseDeps, plain
@@ -112,15 +111,10 @@ async def root_password(deps: PhaseDeps, ctx: PhaseContext, view: OrderView) -> 
                 )
             )
         ).scalar_one()
-        await activity.record(
+        await ctx.record(
             conn,
-            ctx.order_id,
             "credentials_sealed",
             "password generated and sealed with the installation key",
-            run_id=ctx.claim.run_id,
-            phase=ctx.claim.phase,
-            lease_token=ctx.claim.lease_token,
-            worker=ctx.claim.worker,
         )
     return deps.vault.open(stored)
 

@@ -19,7 +19,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from fluxbilling import errors
 from fluxbilling.db import schema
 from fluxbilling.drivers.redaction import MASK
-from fluxbilling.engine import activity
 from fluxbilling.engine.context import PhaseContext
 from fluxbilling.engine.outcome import Done, Outcome
 from fluxbilling.handoff import templates
@@ -106,15 +105,10 @@ class HandoffPhase:
             .where(schema.orders.c.id == ctx.order_id)
             .values(state=OrderState.ACTIVE, updated_at=self.deps.db.now())
         )
-        await activity.record(
+        await ctx.record(
             conn,
-            ctx.order_id,
             "service_active",
             f"welcome mail {done.output['mail']} sent to {done.output['to']}; service is active",
-            run_id=ctx.claim.run_id,
-            phase=ctx.claim.phase,
-            lease_token=ctx.claim.lease_token,
-            worker=ctx.claim.worker,
         )
         return done.output
 

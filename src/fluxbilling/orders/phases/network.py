@@ -10,7 +10,6 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from fluxbilling.db import schema
-from fluxbilling.engine import activity
 from fluxbilling.engine.context import PhaseContext
 from fluxbilling.engine.outcome import Done, Outcome
 from fluxbilling.network import dcim, firewall
@@ -82,16 +81,11 @@ class NetworkPhase:
             {"network": {k: out[k] for k in ("address", "source", "ptr", "firewall", "dcim")}},
         )
         for event, message, data in _steps(out):
-            await activity.record(
+            await ctx.record(
                 conn,
-                ctx.order_id,
                 event,
                 message,
-                run_id=ctx.claim.run_id,
-                phase=ctx.claim.phase,
-                lease_token=ctx.claim.lease_token,
-                worker=ctx.claim.worker,
-                data=data,
+                data,
             )
         return out
 

@@ -18,7 +18,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from fluxbilling import errors
 from fluxbilling.db import schema
-from fluxbilling.engine import activity
 from fluxbilling.engine.context import PhaseContext
 from fluxbilling.engine.outcome import Done, Outcome
 from fluxbilling.handoff import templates
@@ -116,16 +115,11 @@ class OsInstallPhase:
                 {"os": {"image": out["image"], "sha256": out["sha256"], "by": out["mode"]}},
                 status="installed",
             )
-        await activity.record(
+        await ctx.record(
             conn,
-            ctx.order_id,
             "os_install_recorded",
             message,
-            run_id=ctx.claim.run_id,
-            phase=ctx.claim.phase,
-            lease_token=ctx.claim.lease_token,
-            worker=ctx.claim.worker,
-            data={"mode": out["mode"]},
+            {"mode": out["mode"]},
         )
         return out
 
