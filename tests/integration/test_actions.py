@@ -174,7 +174,7 @@ async def test_a_failed_action_keeps_the_order_active_and_can_be_retried(
     installation: bootstrap.Installation, api: httpx.AsyncClient, sim: SolusVM2State
 ) -> None:
     service = await active_service(installation, "act-5.example.net")
-    sim.fail_next(1, 403)
+    sim.faults.fail_next(1, 403)
     failed = await settle(installation, api, (await act(api, service.id, "suspend")).json()["id"])
     assert failed["state"] == "failed"
     assert failed["error"]["code"] == "PermanentUpstreamError"

@@ -68,7 +68,7 @@ async def test_paid_order_becomes_an_active_vps(
 async def test_secrets_never_reach_activity_api_or_upstream_records(
     installation: bootstrap.Installation, sim: SolusVM2State, mailer: InMemoryMailer
 ) -> None:
-    sim.fail_next(1, 503)  # so that a last_upstream record exists
+    sim.faults.fail_next(1, 503)  # so that a last_upstream record exists
     order_id = await place_and_pay(installation, "web2.example.com")
     assert (await finish(installation, order_id)).state == "completed"
     sealed = (await rows(installation, sa.select(schema.services.c.root_password_sealed)))[0][0]
@@ -87,7 +87,7 @@ async def test_secrets_never_reach_activity_api_or_upstream_records(
 async def test_transient_upstream_failures_are_retried(
     installation: bootstrap.Installation, sim: SolusVM2State
 ) -> None:
-    sim.fail_next(3, 503)
+    sim.faults.fail_next(3, 503)
     order_id = await place_and_pay(installation, "web3.example.com")
     assert (await finish(installation, order_id)).state == "completed"
     retries = [e for e in await activity(installation, order_id) if e.event == "phase_retry"]
@@ -99,7 +99,7 @@ async def test_transient_upstream_failures_are_retried(
 async def test_a_crash_after_the_vendor_created_the_server_adopts_it(
     installation: bootstrap.Installation, sim: SolusVM2State
 ) -> None:
-    sim.crash_after_create = True
+    sim.faults.crash_after_create = True
     order_id = await place_and_pay(installation, "web4.example.com")
     assert (await finish(installation, order_id)).state == "completed"
     assert [s["name"] for s in sim.servers.values()] == ["web4.example.com"]

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from fluxbilling.simulators._faults import Faults
+
 __all__ = ["TASK_STEPS", "SolusVM2State"]
 
 TASK_STEPS = ("pending", "queued", "running", "done")
@@ -56,20 +58,15 @@ class SolusVM2State:
     Attributes:
         token: the only accepted bearer token.
         polls_until_started: GETs of a new server before it is `started`.
-        latency: seconds every API request is delayed.
-        fail_rate: probability that a request fails with 500/503 or is slow.
-        timeout_delay: how long a "slow" (timeout) request sleeps before being processed.
-        crash_after_create: create the server, then answer 503.
+        faults: latency, random and forced 5xx/4xx/timeouts, "already exists" and crash after
+            create (`simulators._faults.Faults`).
         per_page: default page size of lists.
-        seed: seeds `rng`, the only source of randomness.
+        seed: seeds `rng` (uuids, VNC passwords; faults have their own seed).
     """
 
     token: str = "sim-token"  # noqa: S105 - the simulator's well-known test token
     polls_until_started: int = 2
-    latency: float = 0.0
-    fail_rate: float = 0.0
-    timeout_delay: float = 30.0
-    crash_after_create: bool = False
+    faults: Faults = field(default_factory=Faults)
     per_page: int = 10
     seed: int = 0
     servers: dict[int, dict[str, Any]] = field(default_factory=dict)
@@ -77,7 +74,6 @@ class SolusVM2State:
     requests: int = 0
     catalogue: dict[str, list[dict[str, Any]]] = field(default_factory=_default_catalogue)
     rng: random.Random = field(init=False)
-    _forced: deque[int | str] = field(default_factory=deque, init=False, repr=False)
     _task_failures: deque[str] = field(default_factory=deque, init=False, repr=False)
     _polls_left: dict[int, int] = field(default_factory=dict, init=False, repr=False)
     _next_id: int = field(default=1, init=False, repr=False)
@@ -85,22 +81,9 @@ class SolusVM2State:
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)  # noqa: S311 - simulation, not cryptography
 
-    def fail_next(self, n: int = 1, status: int | str = 503) -> None:
-        """Make the next `n` API requests fail with `status` (or `"timeout"`)."""
-        self._forced.extend([status] * n)
-
     def fail_next_task(self, output: str = "simulated failure") -> None:
         """Make the next task created end `failed` with `output`."""
         self._task_failures.append(output)
-
-    def next_fault(self) -> int | str | None:
-        """The fault for the current request: forced first, then random by `fail_rate`."""
-        if self._forced:
-            return self._forced.popleft()
-        if self.fail_rate and self.rng.random() < self.fail_rate:
-            faults: list[int | str] = [500, 503, "timeout"]
-            return self.rng.choice(faults)
-        return None
 
     def _id(self) -> int:
         self._next_id += 1

@@ -17,10 +17,12 @@ Mounted at `/api/v1`; `GET /_sim/state` (no auth) dumps the state for tests. Mod
   `data.items` samples. `reset_password` is not modelled: the real panel generates the
   password itself and mails it to the server's owner.
 
-Fault injection, all on `SolusVM2State`: `latency`, `fail_rate` (500/503 or a slow answer that
-sleeps `timeout_delay` seconds and is then processed normally, like a real timeout where the
-upstream did the work), `fail_next(n, status)`, `crash_after_create` (create the server, then
-answer 503), `fail_next_task(output)`; randomness comes from a seeded `random.Random`.
+Fault injection on `state.faults` (`simulators._faults.Faults`): `latency`, `fail_rate` (500/503
+or a slow answer that sleeps `timeout_delay` seconds and is then processed normally, like a
+real timeout where the upstream did the work), `fail_next(n, status)` (any status, rendered in
+the Laravel error shape), `exists_next(n)` (the name-taken 422 without creating),
+`crash_after_create` / `crash_next_create(n)` (create the server, then answer 503); and
+`state.fail_next_task(output)`. Randomness comes from seeded `random.Random`s.
 
 Run standalone: `python -m fluxbilling.simulators.solusvm2 --port 8081 --token T`.
 """
@@ -31,7 +33,6 @@ import argparse
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import anyio
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -45,6 +46,20 @@ from fluxbilling.simulators._solusvm2_state import SolusVM2State
 __all__ = ["SolusVM2State", "create_app", "main"]
 
 Handler = Callable[[Request, SolusVM2State], Awaitable[Response]]
+TAKEN = "The name has already been taken."
+_REASONS = {
+    400: "Bad Request",
+    401: "Unauthenticated.",
+    403: "This action is unauthorized.",
+    404: "Not Found",
+    409: "Conflict",
+    422: "The given data was invalid.",
+    429: "Too Many Attempts.",
+    500: "Server Error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+    504: "Gateway Timeout",
+}
 
 
 def _error(status: int, message: str, field_errors: dict[str, list[str]] | None = None) -> Response:
@@ -125,8 +140,10 @@ async def create_server(request: Request, state: SolusVM2State) -> Response:
     problems = state.validate_create(body)
     if problems:
         return _error(422, next(iter(problems.values()))[0], problems)
+    if state.faults.take_exists():
+        return _error(422, TAKEN, {"name": [TAKEN]})
     server = state.create_server(body)
-    if state.crash_after_create:
+    if state.faults.take_crash():
         return _error(503, "Service Unavailable")
     return JSONResponse({"data": server}, status_code=201)
 
@@ -201,13 +218,9 @@ def _guarded(handler: Handler, state: SolusVM2State) -> Callable[[Request], Awai
 
     async def endpoint(request: Request) -> Response:
         state.requests += 1
-        if state.latency:
-            await anyio.sleep(state.latency)
-        fault = state.next_fault()
-        if fault == "timeout":
-            await anyio.sleep(state.timeout_delay)
-        elif isinstance(fault, int):
-            return _error(fault, "Server Error" if fault == 500 else "Service Unavailable")
+        status = await state.faults.before_request()
+        if status is not None:
+            return _error(status, _REASONS.get(status, "Error"))
         if request.headers.get("authorization") != f"Bearer {state.token}":
             return _error(401, "Unauthenticated.")
         return await handler(request, state)
@@ -273,9 +286,7 @@ def main(argv: list[str] | None = None) -> None:
     state = SolusVM2State(
         token=args.token,
         seed=args.seed,
-        fail_rate=args.fail_rate,
-        latency=args.latency,
-        timeout_delay=args.timeout_delay,
+        faults=_faults.from_arguments(args),
         polls_until_started=args.polls_until_started,
     )
     _faults.serve(create_app(state), args)

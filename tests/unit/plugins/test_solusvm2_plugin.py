@@ -130,7 +130,7 @@ async def test_provision_rerun_adopts_the_existing_server(
 async def test_crash_after_create_then_rerun_adopts(
     state: SolusVM2State, client: UpstreamHttp
 ) -> None:
-    state.crash_after_create = True
+    state.faults.crash_after_create = True
     with pytest.raises(errors.TransientUpstreamError) as caught:
         await drive(client, "provision", context("provision"))
     assert caught.value.status == 503
@@ -144,7 +144,7 @@ async def test_crash_after_create_then_rerun_adopts(
 
 
 async def test_transient_failure_is_classified(state: SolusVM2State, client: UpstreamHttp) -> None:
-    state.fail_next(1, 503)
+    state.faults.fail_next(1, 503)
     with pytest.raises(errors.TransientUpstreamError):
         await drive(client, "provision", context("provision"))
     assert state.servers == {}

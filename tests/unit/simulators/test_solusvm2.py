@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
+from fluxbilling.simulators._faults import Faults
 from fluxbilling.simulators.solusvm2 import SolusVM2State, create_app
 
 pytestmark = pytest.mark.anyio
@@ -17,7 +18,7 @@ BODY = {"name": "vps-1.test", "plan": 1, "location": 1, "os": 11, "user": 5}
 
 @pytest.fixture
 def state() -> SolusVM2State:
-    return SolusVM2State(token="tok", seed=1, timeout_delay=0.01)
+    return SolusVM2State(token="tok", seed=1, faults=Faults(timeout_delay=0.01))
 
 
 @pytest.fixture
@@ -125,11 +126,11 @@ async def test_task_failure_injection(state: SolusVM2State, api: httpx.AsyncClie
 async def test_forced_faults_crash_after_create_and_counts(
     state: SolusVM2State, api: httpx.AsyncClient
 ) -> None:
-    state.fail_next(2, 500)
+    state.faults.fail_next(2, 500)
     assert [(await api.get("plans")).status_code for _ in range(3)] == [500, 500, 200]
-    state.fail_next(1, "timeout")
+    state.faults.fail_next(1, "timeout")
     assert (await api.get("plans")).status_code == 200
-    state.crash_after_create = True
+    state.faults.crash_after_create = True
     assert (await api.post("servers", json=BODY)).status_code == 503
     assert len(state.servers) == 1
     assert state.requests == 5
@@ -138,8 +139,8 @@ async def test_forced_faults_crash_after_create_and_counts(
 
 def test_random_faults_are_seeded() -> None:
     def faults(seed: int) -> list[int | str | None]:
-        state = SolusVM2State(seed=seed, fail_rate=0.5)
-        return [state.next_fault() for _ in range(60)]
+        state = SolusVM2State(faults=Faults(seed=seed, fail_rate=0.5))
+        return [state.faults.next_fault() for _ in range(60)]
 
     assert faults(3) == faults(3)
     assert {500, 503, "timeout", None} <= set(faults(3))
@@ -150,3 +151,26 @@ async def test_sim_state_needs_no_auth(state: SolusVM2State, api: httpx.AsyncCli
     dump = (await api.get("http://sim/_sim/state", headers={"Authorization": ""})).json()
     assert [s["name"] for s in dump["servers"]] == ["vps-1.test"]
     assert dump["requests"] == 1
+
+
+async def test_exists_next_and_permanent_4xx_use_the_laravel_shape(
+    state: SolusVM2State, api: httpx.AsyncClient
+) -> None:
+    state.faults.exists_next()
+    taken = await api.post("servers", json=BODY)
+    assert taken.status_code == 422
+    assert taken.json() == {
+        "message": "The name has already been taken.",
+        "errors": {"name": ["The name has already been taken."]},
+    }
+    assert state.servers == {}  # nothing was created
+    state.faults.fail_next(1, 403)
+    refused = await api.get("plans")
+    assert (refused.status_code, refused.json()) == (
+        403,
+        {"message": "This action is unauthorized."},
+    )
+    state.faults.crash_next_create()
+    assert (await api.post("servers", json=BODY)).status_code == 503
+    assert (await api.post("servers", json={**BODY, "name": "vps-2.test"})).status_code == 201
+    assert len(state.servers) == 2
