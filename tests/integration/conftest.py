@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from fluxbilling import bootstrap
+from fluxbilling.api import create_app
 from fluxbilling.config import Settings
 from fluxbilling.db import Database
 from fluxbilling.handoff.mail import InMemoryMailer
@@ -17,8 +18,12 @@ from fluxbilling.seed import seed_catalogue
 from fluxbilling.simulators import pterodactyl, solusvm2, virtualizor, whm
 from fluxbilling.vault import generate_key
 from tests import dbsupport
+from tests.httpsupport import asgi_client
 
 pytestmark = pytest.mark.integration
+
+API_TOKEN = "test-api-token"
+"""The operator API token of the `installation` fixture."""
 
 
 @pytest.fixture(scope="session")
@@ -109,7 +114,7 @@ async def installation(
         database_url=database_url,
         state_dir=tmp_path / "state",
         secret_key=generate_key(),
-        api_token="test-api-token",
+        api_token=API_TOKEN,
         stripe_webhook_secret="whsec_test_secret",
         poll_interval=0.05,
         lease_seconds=5,
@@ -142,3 +147,18 @@ async def installation(
         )
     yield inst
     await inst.close()
+
+
+@pytest.fixture
+async def client(installation: bootstrap.Installation) -> AsyncIterator[httpx.AsyncClient]:
+    """The installation's operator API, in-process, sending no credentials of its own."""
+    async with asgi_client(create_app(installation), "http://api.test") as c:
+        yield c
+
+
+@pytest.fixture
+async def api(installation: bootstrap.Installation) -> AsyncIterator[httpx.AsyncClient]:
+    """The installation's operator API, in-process, sending the API token on every request."""
+    headers = {"Authorization": f"Bearer {API_TOKEN}"}
+    async with asgi_client(create_app(installation), "http://api.test", headers=headers) as c:
+        yield c

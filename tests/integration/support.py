@@ -1,10 +1,13 @@
-"""Helpers for integration tests: place an order and pay it through the real code paths."""
+"""Helpers for integration tests: place an order and pay it through the real code paths,
+provision it, and request lifecycle actions through the operator API."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from typing import Any
 
+import httpx
 import sqlalchemy as sa
 
 from fluxbilling import bootstrap
@@ -135,3 +138,75 @@ async def finish(inst: bootstrap.Installation, order_id: int, *, attempts: int =
             return run
         await make_due(inst, order_id)
     return await run_of(inst, order_id)
+
+
+async def service_of(inst: bootstrap.Installation, order_id: int) -> Any:
+    """The service row of an order (there is at most one)."""
+    services = schema.services
+    (row,) = await rows(inst, sa.select(services).where(services.c.order_id == order_id))
+    return row
+
+
+async def active_service(
+    inst: bootstrap.Installation, hostname: str, product: str = PRODUCT_SLUG
+) -> Any:
+    """Place and pay an order, work its provision run to completion; the new service row."""
+    order_id = await place_and_pay(inst, hostname, product)
+    run = await finish(inst, order_id)
+    assert run.state == "completed", run.last_error
+    return await service_of(inst, order_id)
+
+
+async def request_action(
+    api: httpx.AsyncClient, service_id: int, verb: str, **body: Any
+) -> httpx.Response:
+    """POST a lifecycle action request: `headers=` are sent as headers, the rest as the body."""
+    headers = body.pop("headers", {})
+    return await api.post(
+        f"/api/v1/services/{service_id}/actions/{verb}", json=body, headers=headers
+    )
+
+
+async def queue_action(
+    api: httpx.AsyncClient, service_id: int, verb: str, **body: Any
+) -> dict[str, Any]:
+    """Request an action that the API must accept (202); the queued action."""
+    queued = await request_action(api, service_id, verb, **body)
+    assert queued.status_code == 202, queued.text
+    action: dict[str, Any] = queued.json()
+    return action
+
+
+async def settle(
+    inst: bootstrap.Installation, api: httpx.AsyncClient, action: int | Mapping[str, Any]
+) -> dict[str, Any]:
+    """Drain the worker once, then read the action (or the action with this id) back."""
+    action_id = action if isinstance(action, int) else action["id"]
+    await drain(inst)
+    found: dict[str, Any] = (await api.get(f"/api/v1/actions/{action_id}")).json()
+    return found
+
+
+async def settle_retrying(
+    inst: bootstrap.Installation,
+    api: httpx.AsyncClient,
+    action: int | Mapping[str, Any],
+    *,
+    rounds: int = 10,
+) -> dict[str, Any]:
+    """`settle` until the action is no longer queued or running, making a node retry's
+    back-off due at once (without waiting) between rounds."""
+    found = await settle(inst, api, action)
+    for _ in range(rounds - 1):
+        if found["state"] not in ("queued", "running"):
+            break
+        await make_due(inst, found["order_id"])
+        found = await settle(inst, api, action)
+    return found
+
+
+async def run_action(
+    inst: bootstrap.Installation, api: httpx.AsyncClient, service_id: int, verb: str, **body: Any
+) -> dict[str, Any]:
+    """Request an action through the API and work until it is no longer queued or running."""
+    return await settle_retrying(inst, api, await queue_action(api, service_id, verb, **body))

@@ -2,59 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from typing import Any
-
 import httpx
 import pytest
 import sqlalchemy as sa
 
 from fluxbilling import bootstrap
-from fluxbilling.api.app import create_app
 from fluxbilling.db import schema
 from fluxbilling.plugins import load_plugin_file
 from fluxbilling.plugins_builtin import builtin_plugin_paths
 from fluxbilling.simulators.solusvm2 import SolusVM2State
-from tests.integration.support import activity, drain, finish, place_and_pay, rows
+from tests.integration.support import (
+    active_service,
+    activity,
+    request_action,
+    rows,
+    service_of,
+    settle,
+)
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
-
-
-@pytest.fixture
-async def api(installation: bootstrap.Installation) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=create_app(installation)),
-        base_url="http://api.test",
-        headers={"Authorization": "Bearer test-api-token"},
-    ) as client:
-        yield client
-
-
-async def active_service(inst: bootstrap.Installation, hostname: str) -> Any:
-    order_id = await place_and_pay(inst, hostname)
-    run = await finish(inst, order_id)
-    assert run.state == "completed"
-    (service,) = await rows(
-        inst, sa.select(schema.services).where(schema.services.c.order_id == order_id)
-    )
-    return service
-
-
-async def act(api: httpx.AsyncClient, service_id: int, verb: str, **body: Any) -> httpx.Response:
-    headers = body.pop("headers", {})
-    return await api.post(
-        f"/api/v1/services/{service_id}/actions/{verb}", json=body, headers=headers
-    )
-
-
-async def settle(inst: bootstrap.Installation, api: httpx.AsyncClient, action_id: int) -> Any:
-    await drain(inst)
-    return (await api.get(f"/api/v1/actions/{action_id}")).json()
-
-
-async def service_row(inst: bootstrap.Installation, service_id: int) -> Any:
-    (row,) = await rows(inst, sa.select(schema.services).where(schema.services.c.id == service_id))
-    return row
 
 
 async def test_suspend_and_unsuspend_run_through_the_engine(
@@ -63,24 +29,24 @@ async def test_suspend_and_unsuspend_run_through_the_engine(
     service = await active_service(installation, "act-1.example.net")
     upstream_id = int(service.external_id)
 
-    queued = await act(api, service.id, "suspend", reason="invoice overdue")
+    queued = await request_action(api, service.id, "suspend", reason="invoice overdue")
     assert queued.status_code == 202, queued.text
     assert queued.json()["state"] == "queued"
     assert queued.json()["plugin"].startswith("solusvm2@")
     done = await settle(installation, api, queued.json()["id"])
     assert done["state"] == "completed"
-    assert (await service_row(installation, service.id)).status == "suspended"
+    assert (await service_of(installation, service.order_id)).status == "suspended"
     assert sim.servers[upstream_id]["is_suspended"] is True
 
-    again = await act(api, service.id, "suspend")
+    again = await request_action(api, service.id, "suspend")
     assert again.status_code == 409
     assert "it is suspended" in again.json()["error"]["message"]
 
     resumed = await settle(
-        installation, api, (await act(api, service.id, "unsuspend")).json()["id"]
+        installation, api, (await request_action(api, service.id, "unsuspend")).json()["id"]
     )
     assert resumed["state"] == "completed"
-    assert (await service_row(installation, service.id)).status == "active"
+    assert (await service_of(installation, service.order_id)).status == "active"
     assert sim.servers[upstream_id]["is_suspended"] is False
 
     events = [(e.event, e.phase) for e in await activity(installation, service.order_id)]
@@ -98,13 +64,13 @@ async def test_idempotency_key_and_one_action_at_a_time(
     installation: bootstrap.Installation, api: httpx.AsyncClient
 ) -> None:
     service = await active_service(installation, "act-2.example.net")
-    first = await act(api, service.id, "suspend", headers={"Idempotency-Key": "k-1"})
-    replay = await act(api, service.id, "suspend", headers={"Idempotency-Key": "k-1"})
+    first = await request_action(api, service.id, "suspend", headers={"Idempotency-Key": "k-1"})
+    replay = await request_action(api, service.id, "suspend", headers={"Idempotency-Key": "k-1"})
     assert first.status_code == replay.status_code == 202
     assert replay.json()["id"] == first.json()["id"]
     assert (first.json()["replayed"], replay.json()["replayed"]) == (False, True)
 
-    busy = await act(api, service.id, "terminate")
+    busy = await request_action(api, service.id, "terminate")
     assert busy.status_code == 409
     assert (
         f"already has action {first.json()['id']} (suspend) queued"
@@ -123,10 +89,12 @@ async def test_unknown_verbs_and_missing_capabilities_are_refused(
     installation: bootstrap.Installation, api: httpx.AsyncClient
 ) -> None:
     service = await active_service(installation, "act-3.example.net")
-    unknown = await act(api, service.id, "explode")
+    unknown = await request_action(api, service.id, "explode")
     assert unknown.status_code == 422
     assert "unknown lifecycle action 'explode'" in unknown.json()["error"]["message"]
-    assert (await act(api, service.id, "resize")).status_code == 422  # params.options missing
+    assert (
+        await request_action(api, service.id, "resize")
+    ).status_code == 422  # params.options missing
     assert (await api.post("/api/v1/services/999999/actions/suspend")).status_code == 404
 
     # A new version without canSuspend: actions pin the newest version, so suspend is refused.
@@ -136,7 +104,7 @@ async def test_unknown_verbs_and_missing_capabilities_are_refused(
     document["flows"].pop("suspend")
     document["flows"].pop("unsuspend")
     await installation.plugins.register(document, source="test")
-    refused = await act(api, service.id, "suspend")
+    refused = await request_action(api, service.id, "suspend")
     assert refused.status_code == 422
     assert "does not declare canSuspend" in refused.json()["error"]["message"]
     assert (await rows(installation, sa.select(schema.service_actions))) == []
@@ -150,9 +118,11 @@ async def test_terminate_releases_capacity_and_the_address(
         installation, sa.select(schema.hosts).where(schema.hosts.c.id == service.host_id)
     )
     assert host.ram_mb_used > 0
-    done = await settle(installation, api, (await act(api, service.id, "terminate")).json()["id"])
+    done = await settle(
+        installation, api, (await request_action(api, service.id, "terminate")).json()["id"]
+    )
     assert done["state"] == "completed"
-    assert (await service_row(installation, service.id)).status == "terminated"
+    assert (await service_of(installation, service.order_id)).status == "terminated"
     assert int(service.external_id) not in sim.servers
     (after,) = await rows(installation, sa.select(schema.hosts).where(schema.hosts.c.id == host.id))
     assert after.ram_mb_used == 0
@@ -167,7 +137,7 @@ async def test_terminate_releases_capacity_and_the_address(
     )
     events = {e.event: e.message for e in await activity(installation, service.order_id)}
     assert "released 2048 MB" in events["capacity_released"]
-    assert (await act(api, service.id, "unsuspend")).status_code == 409
+    assert (await request_action(api, service.id, "unsuspend")).status_code == 409
 
 
 async def test_a_failed_action_keeps_the_order_active_and_can_be_retried(
@@ -175,18 +145,20 @@ async def test_a_failed_action_keeps_the_order_active_and_can_be_retried(
 ) -> None:
     service = await active_service(installation, "act-5.example.net")
     sim.faults.fail_next(1, 403)
-    failed = await settle(installation, api, (await act(api, service.id, "suspend")).json()["id"])
+    failed = await settle(
+        installation, api, (await request_action(api, service.id, "suspend")).json()["id"]
+    )
     assert failed["state"] == "failed"
     assert failed["error"]["code"] == "PermanentUpstreamError"
     order = (await api.get(f"/api/v1/orders/{service.order_id}")).json()
     assert order["state"] == "active"
-    assert (await service_row(installation, service.id)).status == "active"
+    assert (await service_of(installation, service.order_id)).status == "active"
 
     retried = await api.post(f"/api/v1/runs/{failed['run_id']}/retry", json={})
     assert retried.status_code == 200, retried.text
     done = await settle(installation, api, failed["id"])
     assert done["state"] == "completed"
-    assert (await service_row(installation, service.id)).status == "suspended"
+    assert (await service_of(installation, service.order_id)).status == "suspended"
 
 
 async def test_reinstall_hands_over_cloud_init_with_the_services_own_password(
@@ -194,7 +166,9 @@ async def test_reinstall_hands_over_cloud_init_with_the_services_own_password(
 ) -> None:
     service = await active_service(installation, "act-6.example.net")
     before = [t for t in sim.tasks.values() if t["action"] == "vm-reinstall"]
-    done = await settle(installation, api, (await act(api, service.id, "reinstall")).json()["id"])
+    done = await settle(
+        installation, api, (await request_action(api, service.id, "reinstall")).json()["id"]
+    )
     assert done["state"] == "completed", done
     reinstalls = [t for t in sim.tasks.values() if t["action"] == "vm-reinstall"]
     assert len(reinstalls) == len(before) + 1
@@ -206,7 +180,7 @@ async def test_reinstall_hands_over_cloud_init_with_the_services_own_password(
         installation, sa.select(schema.runs).where(schema.runs.c.id == done["run_id"])
     )
     assert password not in str(run.last_upstream) + str(done)
-    assert (await service_row(installation, service.id)).status == "active"
+    assert (await service_of(installation, service.order_id)).status == "active"
 
 
 async def test_resize_console_and_stats_on_solusvm2(
@@ -216,24 +190,26 @@ async def test_resize_console_and_stats_on_solusvm2(
     upstream = sim.servers[int(service.external_id)]
     assert upstream["plan"]["id"] == 2
 
-    resized = await act(api, service.id, "resize", params={"options": {"plan_id": 1}})
+    resized = await request_action(api, service.id, "resize", params={"options": {"plan_id": 1}})
     done = await settle(installation, api, resized.json()["id"])
     assert done["state"] == "completed", done
     assert upstream["plan"]["id"] == 1
     assert upstream["specifications"]["ram"] == 1024
-    after = await service_row(installation, service.id)
+    after = await service_of(installation, service.order_id)
     assert after.service_data["plan_options"] == {"plan_id": 1}
     # Later flows see the service's plan, not the product's original one.
-    again = await act(api, service.id, "resize", params={"options": {}})
+    again = await request_action(api, service.id, "resize", params={"options": {}})
     assert (await settle(installation, api, again.json()["id"]))["state"] == "completed"
     resizes = [t for t in sim.tasks.values() if t["action"] == "vm-resize"]
     assert [t["_params"]["plan_id"] for t in resizes] == [1, 1]
     assert upstream["plan"]["id"] == 1
-    assert (await service_row(installation, service.id)).service_data["plan_options"] == {
+    assert (await service_of(installation, service.order_id)).service_data["plan_options"] == {
         "plan_id": 1
     }
 
-    console = await settle(installation, api, (await act(api, service.id, "console")).json()["id"])
+    console = await settle(
+        installation, api, (await request_action(api, service.id, "console")).json()["id"]
+    )
     assert console["state"] == "completed", console
     session = console["result"]
     assert session["type"] == "vnc"
@@ -242,7 +218,9 @@ async def test_resize_console_and_stats_on_solusvm2(
     messages = [e.message for e in await activity(installation, service.order_id)]
     assert not any(session["password"] in m for m in messages)  # the session stays on the action
 
-    stats = await settle(installation, api, (await act(api, service.id, "stats")).json()["id"])
+    stats = await settle(
+        installation, api, (await request_action(api, service.id, "stats")).json()["id"]
+    )
     assert stats["state"] == "completed", stats
     assert len(stats["result"]["cpu_load_average"]) == 12
     assert stats["result"]["memory_mb"][0]["memory"] > 0
@@ -250,7 +228,9 @@ async def test_resize_console_and_stats_on_solusvm2(
     bad = await settle(
         installation,
         api,
-        (await act(api, service.id, "resize", params={"options": {"plan_id": 99}})).json()["id"],
+        (
+            await request_action(api, service.id, "resize", params={"options": {"plan_id": 99}})
+        ).json()["id"],
     )
     assert bad["state"] == "failed"
     assert "The selected plan id is invalid." in bad["error"]["message"]

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import httpx
 import pytest
 import sqlalchemy as sa
 
 from fluxbilling import bootstrap
-from fluxbilling.api import create_app
 from fluxbilling.db import schema
 from fluxbilling.simulators.solusvm2 import SolusVM2State
 from tests.integration.support import drain, place_and_pay, rows
@@ -22,13 +19,6 @@ ORDER = {
     "product": "vps-2g",
     "hostname": "cobol.example.com",
 }
-
-
-@pytest.fixture
-async def client(installation: bootstrap.Installation) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=create_app(installation))
-    async with httpx.AsyncClient(transport=transport, base_url="http://api.test") as c:
-        yield c
 
 
 @pytest.mark.parametrize(

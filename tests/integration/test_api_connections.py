@@ -7,7 +7,6 @@ it anywhere (a response, the activity log, a log record) would be a leak.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -15,7 +14,6 @@ import pytest
 import sqlalchemy as sa
 
 from fluxbilling import bootstrap
-from fluxbilling.api import create_app
 from fluxbilling.db import schema
 from fluxbilling.seed import seed_bare_product
 from fluxbilling.simulators import solusvm2
@@ -55,10 +53,9 @@ class Recorder:
 
 
 @pytest.fixture
-async def api(installation: bootstrap.Installation) -> AsyncIterator[Recorder]:
-    transport = httpx.ASGITransport(app=create_app(installation))
-    async with httpx.AsyncClient(transport=transport, base_url="http://api.test") as c:
-        yield Recorder(c)
+def api(client: httpx.AsyncClient) -> Recorder:
+    """The operator API (sending `AUTH` itself), recording every response body."""
+    return Recorder(client)
 
 
 async def connection_names(inst: bootstrap.Installation) -> list[str]:

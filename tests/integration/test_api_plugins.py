@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +12,6 @@ import pytest
 import sqlalchemy as sa
 
 from fluxbilling import bootstrap
-from fluxbilling.api import create_app
 from fluxbilling.db import schema
 from fluxbilling.plugins import load_plugin_file
 from fluxbilling.plugins import schema as plugin_schema
@@ -37,13 +35,6 @@ async def stored_versions(inst: bootstrap.Installation) -> list[tuple[str, int]]
     table = schema.plugin_versions
     found = await rows(inst, sa.select(table.c.slug, table.c.version).order_by(table.c.id))
     return [(r.slug, r.version) for r in found if r.slug not in others]
-
-
-@pytest.fixture
-async def client(installation: bootstrap.Installation) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=create_app(installation))
-    async with httpx.AsyncClient(transport=transport, base_url="http://api.test") as c:
-        yield c
 
 
 @pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer wrong"}])

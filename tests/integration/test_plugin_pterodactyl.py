@@ -7,7 +7,6 @@ in-process Pterodactyl simulator on SQLite and PostgreSQL; actions go through th
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -15,7 +14,6 @@ import pytest
 import sqlalchemy as sa
 
 from fluxbilling import bootstrap
-from fluxbilling.api.app import create_app
 from fluxbilling.db import schema
 from fluxbilling.handoff.mail import InMemoryMailer
 from fluxbilling.orders import service as orders
@@ -23,6 +21,7 @@ from fluxbilling.orders.phases.flows import account_username
 from fluxbilling.simulators.pterodactyl import PterodactylState
 from tests.integration.conftest import PANEL_URLS
 from tests.integration.support import (
+    active_service,
     activity,
     add_provider,
     drain,
@@ -30,7 +29,9 @@ from tests.integration.support import (
     make_due,
     place_and_pay,
     rows,
+    run_action,
     run_of,
+    service_of,
 )
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
@@ -38,31 +39,8 @@ pytestmark = [pytest.mark.anyio, pytest.mark.integration]
 APPLICATION_KEY, CLIENT_KEY = "ptla_sim", "ptlc_sim"
 
 
-@pytest.fixture
-async def api(installation: bootstrap.Installation) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=create_app(installation)),
-        base_url="http://api.test",
-        headers={"Authorization": "Bearer test-api-token"},
-    ) as client:
-        yield client
-
-
 async def game_product(inst: bootstrap.Installation, **options: Any) -> str:
     return await add_provider(inst, "pterodactyl", PANEL_URLS["pterodactyl"], **options)
-
-
-async def service_of(inst: bootstrap.Installation, order_id: int) -> Any:
-    services = schema.services
-    (row,) = await rows(inst, sa.select(services).where(services.c.order_id == order_id))
-    return row
-
-
-async def active_game_server(inst: bootstrap.Installation, hostname: str, product: str) -> Any:
-    order_id = await place_and_pay(inst, hostname, product)
-    run = await finish(inst, order_id)
-    assert run.state == "completed", run.last_error
-    return await service_of(inst, order_id)
 
 
 async def customer_of(inst: bootstrap.Installation, order_id: int) -> int:
@@ -76,20 +54,17 @@ def customers(sim: PterodactylState) -> list[dict[str, Any]]:
     return [u for u in sim.users.values() if u["id"] != 1]
 
 
-async def act(
-    inst: bootstrap.Installation, api: httpx.AsyncClient, service_id: int, verb: str, **body: Any
-) -> dict[str, Any]:
-    """Request an action through the API and work until it is no longer queued or running."""
-    queued = await api.post(f"/api/v1/services/{service_id}/actions/{verb}", json=body)
-    assert queued.status_code == 202, queued.text
-    action: dict[str, Any] = queued.json()
-    for _ in range(10):
-        await drain(inst)
-        action = (await api.get(f"/api/v1/actions/{action['id']}")).json()
-        if action["state"] not in ("queued", "running"):
-            break
-        await make_due(inst, action["order_id"])  # a node retry's back-off, without waiting
-    return action
+def saved_users(sim: PterodactylState, monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    """From now on, a copy of every user body the panel saves (created or updated), in order."""
+    saved: list[dict[str, Any]] = []
+    save_user = sim.save_user
+
+    def spy(body: dict[str, Any], existing: dict[str, Any] | None = None) -> dict[str, Any]:
+        saved.append(dict(body))
+        return save_user(body, existing)
+
+    monkeypatch.setattr(sim, "save_user", spy)
+    return saved
 
 
 async def recorded_text(inst: bootstrap.Installation, order_id: int) -> str:
@@ -190,31 +165,31 @@ async def test_every_lifecycle_action_through_the_api(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     product = await game_product(installation)
-    service = await active_game_server(installation, "mc2.example.com", product)
+    service = await active_service(installation, "mc2.example.com", product)
     server = pterodactyl_sim.servers[int(service.external_id)]
     (user,) = customers(pterodactyl_sim)
 
-    suspended = await act(installation, api, service.id, "suspend", reason="invoice overdue")
+    suspended = await run_action(installation, api, service.id, "suspend", reason="invoice overdue")
     assert suspended["state"] == "completed", suspended
     assert server["status"] == "suspended"
     assert (await service_of(installation, service.order_id)).status == "suspended"
 
-    frozen = await act(installation, api, service.id, "stats")
+    frozen = await run_action(installation, api, service.id, "stats")
     assert frozen["state"] == "completed", frozen
     assert frozen["result"]["state"] == "unavailable"
     assert "currently suspended" in frozen["result"]["reason"]
 
-    resumed = await act(installation, api, service.id, "unsuspend")
+    resumed = await run_action(installation, api, service.id, "unsuspend")
     assert resumed["state"] == "completed", resumed
     assert server["status"] is None
     assert (await service_of(installation, service.order_id)).status == "active"
 
-    reinstalled = await act(installation, api, service.id, "reinstall")
+    reinstalled = await run_action(installation, api, service.id, "reinstall")
     assert reinstalled["state"] == "completed", reinstalled
     assert reinstalled["result"] == {"reinstalled": True, "identifier": server["identifier"]}
     assert server["status"] is None and server["_install"] is None
 
-    resized = await act(
+    resized = await run_action(
         installation, api, service.id, "resize", params={"options": {"memory": 4096}}
     )
     assert resized["state"] == "completed", resized
@@ -225,16 +200,9 @@ async def test_every_lifecycle_action_through_the_api(
     assert data["plan_options"] == {"memory": 4096}
     assert data["limits"]["memory"] == 4096
 
-    saved: list[dict[str, Any]] = []
-    save_user = pterodactyl_sim.save_user
-
-    def spy(body: dict[str, Any], existing: dict[str, Any] | None = None) -> dict[str, Any]:
-        saved.append(dict(body))
-        return save_user(body, existing)
-
-    monkeypatch.setattr(pterodactyl_sim, "save_user", spy)
+    saved = saved_users(pterodactyl_sim, monkeypatch)
     old_password = installation.vault.open(service.root_password_sealed)
-    reset = await act(installation, api, service.id, "reset_password")
+    reset = await run_action(installation, api, service.id, "reset_password")
     assert reset["state"] == "completed", reset
     after = await service_of(installation, service.order_id)
     new_password = installation.vault.open(after.root_password_sealed)
@@ -247,7 +215,7 @@ async def test_every_lifecycle_action_through_the_api(
     customer = await customer_of(installation, service.order_id)
     assert user["external_id"] == f"fluxbilling-customer-{customer}"
 
-    console = await act(installation, api, service.id, "console")
+    console = await run_action(installation, api, service.id, "console")
     assert console["state"] == "completed", console
     result = console["result"]
     assert result["socket"] == (
@@ -256,7 +224,7 @@ async def test_every_lifecycle_action_through_the_api(
     assert result["token"].count(".") == 2  # the panel's JWT for Wings
     assert result["expires_in"] == 600
 
-    stats = await act(installation, api, service.id, "stats")
+    stats = await run_action(installation, api, service.id, "stats")
     assert stats["state"] == "completed", stats
     assert stats["result"]["state"] == "running"
     assert stats["result"]["memory_bytes"] == 4096 * 1024 * 1024 // 4
@@ -266,7 +234,7 @@ async def test_every_lifecycle_action_through_the_api(
         installation, sa.select(schema.hosts).where(schema.hosts.c.id == service.host_id)
     )
     assert host.ram_mb_used == 2048
-    gone = await act(installation, api, service.id, "terminate")
+    gone = await run_action(installation, api, service.id, "terminate")
     assert gone["state"] == "completed", gone
     assert pterodactyl_sim.servers == {}
     assert all(a["_server"] is None for a in pterodactyl_sim.allocations.values())
@@ -303,10 +271,10 @@ async def test_terminate_succeeds_when_the_server_is_already_gone(
     pterodactyl_sim: PterodactylState,
 ) -> None:
     product = await game_product(installation)
-    service = await active_game_server(installation, "mc3.example.com", product)
+    service = await active_service(installation, "mc3.example.com", product)
     pterodactyl_sim.delete_server(pterodactyl_sim.servers[int(service.external_id)], force=True)
 
-    done = await act(installation, api, service.id, "terminate")
+    done = await run_action(installation, api, service.id, "terminate")
 
     assert done["state"] == "completed", done
     assert (await service_of(installation, service.order_id)).status == "terminated"
@@ -318,7 +286,7 @@ async def test_wings_down_is_retried_until_it_answers(
     pterodactyl_sim: PterodactylState,
 ) -> None:
     product = await game_product(installation)
-    service = await active_game_server(installation, "mc4.example.com", product)
+    service = await active_service(installation, "mc4.example.com", product)
     pterodactyl_sim.daemon_offline = True
     queued = await api.post(f"/api/v1/services/{service.id}/actions/suspend", json={})
     action_id = queued.json()["id"]
@@ -373,14 +341,7 @@ async def test_already_exists_answers_are_handled_and_a_second_order_reuses_the_
     (retry,) = [e for e in await activity(installation, first) if e.event == "phase_retry"]
     assert "no such user is visible" in retry.data["error"]["message"]
 
-    saved: list[dict[str, Any]] = []
-    save_user = pterodactyl_sim.save_user
-
-    def spy(body: dict[str, Any], existing: dict[str, Any] | None = None) -> dict[str, Any]:
-        saved.append(dict(body))
-        return save_user(body, existing)
-
-    monkeypatch.setattr(pterodactyl_sim, "save_user", spy)
+    saved = saved_users(pterodactyl_sim, monkeypatch)
     pterodactyl_sim.faults.exists_next()  # the user exists now: hits the server's create
     second = await place_and_pay(installation, "mc7.example.com", product)
     assert (await finish(installation, second)).state == "completed"

@@ -6,7 +6,6 @@ Every test runs on SQLite and PostgreSQL against the in-process Virtualizor simu
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -14,21 +13,24 @@ import pytest
 import sqlalchemy as sa
 
 from fluxbilling import bootstrap
-from fluxbilling.api.app import create_app
 from fluxbilling.db import schema
 from fluxbilling.handoff.mail import InMemoryMailer
 from fluxbilling.orders import service as orders
 from fluxbilling.simulators.virtualizor import VirtualizorState
 from tests.integration.conftest import PANEL_URLS
 from tests.integration.support import (
+    active_service,
     activity,
     add_provider,
     drain,
     finish,
     make_due,
     place_and_pay,
+    queue_action,
     rows,
     run_of,
+    service_of,
+    settle,
 )
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
@@ -36,48 +38,13 @@ pytestmark = [pytest.mark.anyio, pytest.mark.integration]
 API_KEY, API_PASS = "sim-key", "sim-pass"  # the simulator's (and the seeded connection's)
 
 
-@pytest.fixture
-async def api(installation: bootstrap.Installation) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=create_app(installation)),
-        base_url="http://api.test",
-        headers={"Authorization": "Bearer test-api-token"},
-    ) as client:
-        yield client
-
-
 async def virtualizor_product(inst: bootstrap.Installation, **options: Any) -> str:
     return await add_provider(inst, "virtualizor", PANEL_URLS["virtualizor"], **options)
 
 
-async def service_of(inst: bootstrap.Installation, order_id: int) -> Any:
-    (row,) = await rows(
-        inst, sa.select(schema.services).where(schema.services.c.order_id == order_id)
-    )
-    return row
-
-
-async def active_service(inst: bootstrap.Installation, hostname: str) -> Any:
-    product = await virtualizor_product(inst)
-    order_id = await place_and_pay(inst, hostname, product)
-    run = await finish(inst, order_id)
-    assert run.state == "completed", run.last_error
-    return await service_of(inst, order_id)
-
-
-async def act(api: httpx.AsyncClient, service_id: int, verb: str, **body: Any) -> dict[str, Any]:
-    queued = await api.post(f"/api/v1/services/{service_id}/actions/{verb}", json=body)
-    assert queued.status_code == 202, queued.text
-    answer: dict[str, Any] = queued.json()
-    return answer
-
-
-async def settle(
-    inst: bootstrap.Installation, api: httpx.AsyncClient, action: dict[str, Any]
-) -> dict[str, Any]:
-    await drain(inst)
-    answer: dict[str, Any] = (await api.get(f"/api/v1/actions/{action['id']}")).json()
-    return answer
+async def active_vps(inst: bootstrap.Installation, hostname: str) -> Any:
+    """A provisioned, active Virtualizor service."""
+    return await active_service(inst, hostname, await virtualizor_product(inst))
 
 
 async def perform(
@@ -87,7 +54,7 @@ async def perform(
     verb: str,
     **body: Any,
 ) -> dict[str, Any]:
-    done = await settle(inst, api, await act(api, service_id, verb, **body))
+    done = await settle(inst, api, await queue_action(api, service_id, verb, **body))
     assert done["state"] == "completed", done
     return done
 
@@ -155,7 +122,7 @@ async def test_every_lifecycle_action_through_the_api(
     api: httpx.AsyncClient,
     virtualizor_sim: VirtualizorState,
 ) -> None:
-    service = await active_service(installation, "vz2.example.com")
+    service = await active_vps(installation, "vz2.example.com")
     vpsid = int(service.external_id)
     vps = virtualizor_sim.vps[vpsid]
     password = installation.vault.open(service.root_password_sealed)
@@ -217,12 +184,12 @@ async def test_reset_password_keeps_the_new_password_out_of_every_record(
     api: httpx.AsyncClient,
     virtualizor_sim: VirtualizorState,
 ) -> None:
-    service = await active_service(installation, "vz3.example.com")
+    service = await active_vps(installation, "vz3.example.com")
     vpsid = int(service.external_id)
     old_password = installation.vault.open(service.root_password_sealed)
 
     virtualizor_sim.faults.fail_next(1, 403)  # the changepassword POST: a failed run, recorded
-    queued = await act(api, service.id, "reset_password", reason="customer locked out")
+    queued = await queue_action(api, service.id, "reset_password", reason="customer locked out")
     failed = await settle(installation, api, queued)
     assert failed["state"] == "failed"
     (failed_run,) = await rows(

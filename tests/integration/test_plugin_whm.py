@@ -11,7 +11,6 @@ exists", a server at its account limit (the run waits for capacity) and an unkno
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,7 +19,6 @@ import pytest
 import sqlalchemy as sa
 
 from fluxbilling import bootstrap
-from fluxbilling.api.app import create_app
 from fluxbilling.db import schema
 from fluxbilling.drivers.upstream import ExchangeRecorder
 from fluxbilling.engine.outcome import Done
@@ -31,6 +29,7 @@ from fluxbilling.plugins import run_flow
 from fluxbilling.simulators.whm import WhmState
 from tests.integration.conftest import PANEL_URLS
 from tests.integration.support import (
+    active_service,
     activity,
     add_provider,
     drain,
@@ -38,7 +37,9 @@ from tests.integration.support import (
     make_due,
     place_and_pay,
     rows,
+    run_action,
     run_of,
+    service_of,
 )
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
@@ -46,56 +47,20 @@ pytestmark = [pytest.mark.anyio, pytest.mark.integration]
 MB = 1024 * 1024
 
 
-@pytest.fixture
-async def api(installation: bootstrap.Installation) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=create_app(installation)),
-        base_url="http://api.test",
-        headers={"Authorization": "Bearer test-api-token"},
-    ) as client:
-        yield client
+async def whm_product(inst: bootstrap.Installation, **options: Any) -> str:
+    """Seed the WHM provider (options override the product's); its product slug."""
+    return await add_provider(inst, "whm", PANEL_URLS["whm"], **options)
 
 
 async def whm_order(inst: bootstrap.Installation, domain: str, **options: Any) -> int:
-    """Seed the WHM provider (options override the product's) and place and pay an order."""
-    product = await add_provider(inst, "whm", PANEL_URLS["whm"], **options)
-    return await place_and_pay(inst, domain, product)
-
-
-async def service_of(inst: bootstrap.Installation, order_id: int) -> Any:
-    (row,) = await rows(
-        inst, sa.select(schema.services).where(schema.services.c.order_id == order_id)
-    )
-    return row
+    """Place and pay an order for a newly seeded WHM product (see `whm_product`)."""
+    return await place_and_pay(inst, domain, await whm_product(inst, **options))
 
 
 async def active_account(inst: bootstrap.Installation, domain: str) -> tuple[Any, str]:
     """A provisioned, active WHM service and its cPanel username."""
-    order_id = await whm_order(inst, domain)
-    run = await finish(inst, order_id)
-    assert run.state == "completed", run.last_error
-    return await service_of(inst, order_id), account_username(order_id)
-
-
-async def act(api: httpx.AsyncClient, service_id: int, verb: str, **body: Any) -> dict[str, Any]:
-    queued = await api.post(f"/api/v1/services/{service_id}/actions/{verb}", json=body)
-    assert queued.status_code == 202, queued.text
-    answer: dict[str, Any] = queued.json()
-    return answer
-
-
-async def settle(
-    inst: bootstrap.Installation, api: httpx.AsyncClient, action: dict[str, Any]
-) -> dict[str, Any]:
-    """Work until the action finished, making backed-off retries due at once."""
-    found = action
-    for _ in range(10):
-        await drain(inst)
-        found = (await api.get(f"/api/v1/actions/{action['id']}")).json()
-        if found["state"] in ("completed", "failed"):
-            break
-        await make_due(inst, action["order_id"])
-    return found
+    service = await active_service(inst, domain, await whm_product(inst))
+    return service, account_username(service.order_id)
 
 
 async def password_of(inst: bootstrap.Installation, service_id: int) -> str:
@@ -166,9 +131,7 @@ async def test_suspend_with_and_without_a_reason_then_unsuspend(
 ) -> None:
     service, username = await active_account(installation, "suspend.example.com")
 
-    done = await settle(
-        installation, api, await act(api, service.id, "suspend", reason="invoice overdue")
-    )
+    done = await run_action(installation, api, service.id, "suspend", reason="invoice overdue")
     assert done["state"] == "completed", done["error"]
     assert done["result"] == {"suspended": True}
     account = whm_sim.accounts[username]
@@ -178,13 +141,13 @@ async def test_suspend_with_and_without_a_reason_then_unsuspend(
     row = await service_of(installation, service.order_id)
     assert (row.status, row.service_data["suspended"]) == ("suspended", True)
 
-    done = await settle(installation, api, await act(api, service.id, "unsuspend"))
+    done = await run_action(installation, api, service.id, "unsuspend")
     assert done["state"] == "completed", done["error"]
     assert whm_sim.accounts[username]["suspended"] == 0
     row = await service_of(installation, service.order_id)
     assert (row.status, row.service_data["suspended"]) == ("active", False)
 
-    done = await settle(installation, api, await act(api, service.id, "suspend"))
+    done = await run_action(installation, api, service.id, "suspend")
     assert done["state"] == "completed", done["error"]
     assert whm_sim.accounts[username]["suspendreason"] == "suspended by billing"
 
@@ -194,10 +157,8 @@ async def test_resize_changes_the_package_and_an_unknown_one_fails_with_whms_rea
 ) -> None:
     service, username = await active_account(installation, "resize.example.com")
 
-    done = await settle(
-        installation,
-        api,
-        await act(api, service.id, "resize", params={"options": {"package": "business"}}),
+    done = await run_action(
+        installation, api, service.id, "resize", params={"options": {"package": "business"}}
     )
     assert done["state"] == "completed", done["error"]
     assert whm_sim.accounts[username]["plan"] == "business"
@@ -207,10 +168,8 @@ async def test_resize_changes_the_package_and_an_unknown_one_fails_with_whms_rea
     assert row.service_data["package"] == "business"
     assert row.service_data["plan_options"] == {"package": "business"}
 
-    failed = await settle(
-        installation,
-        api,
-        await act(api, service.id, "resize", params={"options": {"package": "gold"}}),
+    failed = await run_action(
+        installation, api, service.id, "resize", params={"options": {"package": "gold"}}
     )
     assert failed["state"] == "failed"
     assert failed["error"]["code"] == "PermanentUpstreamError"
@@ -229,7 +188,7 @@ async def test_reset_password_changes_it_at_whm_and_never_shows_it(
     old = await password_of(installation, service.id)
     whm_sim.faults.fail_next(1, 503)  # one failed attempt, so that last_upstream is kept
 
-    done = await settle(installation, api, await act(api, service.id, "reset_password"))
+    done = await run_action(installation, api, service.id, "reset_password")
     assert done["state"] == "completed", done["error"]
     assert done["attempt"] == 1
     assert done["result"] == {"services": ["system", "ftp", "mail", "mySQL"]}
@@ -268,7 +227,7 @@ async def test_console_returns_a_one_time_cpanel_login_url(
 ) -> None:
     service, username = await active_account(installation, "console.example.com")
 
-    done = await settle(installation, api, await act(api, service.id, "console"))
+    done = await run_action(installation, api, service.id, "console")
     assert done["state"] == "completed", done["error"]
     [session] = whm_sim.sessions
     assert (session["user"], session["service"]) == (username, "cpaneld")
@@ -288,7 +247,7 @@ async def test_stats_report_disk_and_bandwidth(
     whm_sim.record_usage(username, disk_mb=150, bw_bytes=123_456_789)
     now = whm_sim.clock()
 
-    done = await settle(installation, api, await act(api, service.id, "stats"))
+    done = await run_action(installation, api, service.id, "stats")
     assert done["state"] == "completed", done["error"]
     assert done["result"] == {
         "disk_used": "150M",
@@ -306,7 +265,7 @@ async def test_terminate_removes_the_account_and_a_rerun_finds_it_already_gone(
 ) -> None:
     service, username = await active_account(installation, "bye.example.com")
 
-    done = await settle(installation, api, await act(api, service.id, "terminate"))
+    done = await run_action(installation, api, service.id, "terminate")
     assert done["state"] == "completed", done["error"]
     assert done["result"] == {"terminated": True, "already_gone": False}
     assert username not in whm_sim.accounts
@@ -342,7 +301,7 @@ async def test_terminating_an_account_removed_in_whm_completes(
     service, username = await active_account(installation, "gone.example.com")
     whm_sim.remove(username)  # an admin removed it by hand
 
-    done = await settle(installation, api, await act(api, service.id, "terminate"))
+    done = await run_action(installation, api, service.id, "terminate")
     assert done["state"] == "completed", done["error"]
     assert done["result"] == {"terminated": True, "already_gone": True}
     assert (await service_of(installation, service.order_id)).status == "terminated"

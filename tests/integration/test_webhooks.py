@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -13,20 +12,12 @@ import pytest
 import sqlalchemy as sa
 
 from fluxbilling import bootstrap
-from fluxbilling.api import create_app
 from fluxbilling.billing import stripe
 from fluxbilling.db import schema
 from fluxbilling.simulators import stripe as stripe_sim
 from tests.integration.support import place_order, rows
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
-
-
-@pytest.fixture
-async def client(installation: bootstrap.Installation) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=create_app(installation))
-    async with httpx.AsyncClient(transport=transport, base_url="http://api.test") as c:
-        yield c
 
 
 def signed(

@@ -14,7 +14,6 @@ import json
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,11 +24,11 @@ import pytest
 from fluxbilling import errors, plugins
 from fluxbilling.drivers.connection_types import credentials_for
 from fluxbilling.drivers.upstream import UpstreamHttp
-from fluxbilling.engine.outcome import Done, Pending
 from fluxbilling.orders import view
 from fluxbilling.orders.phases.flows import check_settings
 from fluxbilling.plugins import builtin_nodes, document, schema, templating
 from fluxbilling.plugins.nodes import PathCheck
+from tests.unit.plugins.flowsupport import Flows
 
 ROOT = Path(__file__).resolve().parents[3]
 GUIDE = ROOT / "docs" / "plugins.md"
@@ -228,7 +227,6 @@ def test_the_invalid_settings_in_the_guide_is_what_the_provision_phase_raises() 
 
 BASE_URL = "https://panel.acme.example/api/v2/"
 API_KEY = "acme-key-123"
-START = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 
 
 @dataclass
@@ -301,6 +299,7 @@ class AcmePanel:
 
 
 PLUGIN = plugins.load_plugin(acmepanel(), 1)
+FLOWS = Flows(PLUGIN, "acme-eu", BASE_URL, default_connection="acme-eu", max_calls=20)
 
 
 @pytest.fixture
@@ -312,15 +311,12 @@ def panel() -> AcmePanel:
 async def client(panel: AcmePanel) -> AsyncIterator[UpstreamHttp]:
     # The connection exactly as the guide creates it: type http, X-Acme-Key from `api_key`.
     settings = {"auth": {"scheme": "header", "name": "X-Acme-Key", "secret": "api_key"}}
-    http = UpstreamHttp(
-        "acme-eu",
-        BASE_URL,
+    async with FLOWS.client(
+        httpx.MockTransport(panel.handle),
         secrets=[API_KEY],
-        transport=httpx.MockTransport(panel.handle),
         credentials=credentials_for("http", settings, {"api_key": API_KEY}),
-    )
-    yield http
-    await http.aclose()
+    ) as http:
+        yield http
 
 
 def context(service: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -335,31 +331,11 @@ def context(service: dict[str, Any] | None = None) -> dict[str, Any]:
     }
 
 
-async def drive(client: UpstreamHttp, verb: str, ctx: dict[str, Any]) -> Done:
-    """Run a flow the way the engine does: resume each Pending cursor after its delay."""
-
-    def connections(name: str) -> UpstreamHttp:
-        assert name == "acme-eu"
-        return client
-
-    cursor = None
-    now = START
-    for _ in range(20):
-        outcome = await plugins.run_flow(
-            PLUGIN, verb, ctx, connections, cursor, now=now, default_connection="acme-eu"
-        )
-        if isinstance(outcome, Done):
-            return outcome
-        assert isinstance(outcome, Pending)
-        cursor, now = outcome.cursor, now + outcome.check_after
-    raise AssertionError(f"{verb} did not finish")
-
-
 @pytest.mark.anyio
 async def test_provision_creates_one_tagged_instance(
     panel: AcmePanel, client: UpstreamHttp
 ) -> None:
-    done = await drive(client, "provision", context())
+    done, _ = await FLOWS.drive(client, "provision", context())
 
     [instance] = panel.instances.values()
     assert instance["external_ref"] == "42:provision"
@@ -381,8 +357,8 @@ async def test_provision_creates_one_tagged_instance(
 async def test_provision_run_again_adopts_instead_of_creating(
     panel: AcmePanel, client: UpstreamHttp
 ) -> None:
-    first = await drive(client, "provision", context())
-    second = await drive(client, "provision", context())
+    first, _ = await FLOWS.drive(client, "provision", context())
+    second, _ = await FLOWS.drive(client, "provision", context())
 
     assert panel.creates == 1
     assert second.output["service_data"] == first.output["service_data"]
@@ -393,10 +369,10 @@ async def test_provision_run_again_adopts_instead_of_creating(
 async def test_a_409_duplicate_is_adopted_through_refind(
     panel: AcmePanel, client: UpstreamHttp
 ) -> None:
-    await drive(client, "provision", context())
+    await FLOWS.drive(client, "provision", context())
     panel.hide_from_lists = 1  # our lookup misses it, so we try to create it again
 
-    done = await drive(client, "provision", context())
+    done, _ = await FLOWS.drive(client, "provision", context())
 
     assert panel.creates == 1
     assert "refind" in done.output["outputs"]
@@ -410,7 +386,7 @@ async def test_a_full_region_is_capacity_not_failure(
     panel.region_full = True
 
     with pytest.raises(errors.CapacityExhausted, match="no room for small-2g in eu-1"):
-        await drive(client, "provision", context())
+        await FLOWS.drive(client, "provision", context())
     assert panel.instances == {}
 
 
@@ -418,18 +394,18 @@ async def test_a_full_region_is_capacity_not_failure(
 async def test_suspend_unsuspend_and_terminate_are_idempotent(
     panel: AcmePanel, client: UpstreamHttp
 ) -> None:
-    provisioned = await drive(client, "provision", context())
+    provisioned, _ = await FLOWS.drive(client, "provision", context())
     service = copy.deepcopy(provisioned.output["service_data"])
 
     for _ in range(2):
-        done = await drive(client, "suspend", context(service))
+        done, _ = await FLOWS.drive(client, "suspend", context(service))
         assert done.output["service_data"] == {"suspended": True}
         assert panel.instances["i-81"]["state"] == "suspended"
     for _ in range(2):
-        done = await drive(client, "unsuspend", context(service))
+        done, _ = await FLOWS.drive(client, "unsuspend", context(service))
         assert done.output["service_data"] == {"suspended": False}
         assert panel.instances["i-81"]["state"] == "running"
     for _ in range(2):
-        done = await drive(client, "terminate", context(service))
+        done, _ = await FLOWS.drive(client, "terminate", context(service))
         assert done.output["service_data"] == {"terminated": True}
     assert panel.instances == {}

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -11,23 +10,17 @@ import pytest
 
 from fluxbilling import errors, plugins
 from fluxbilling.drivers.upstream import UpstreamHttp
-from fluxbilling.engine.outcome import Done, Pending
-from fluxbilling.plugins_builtin import builtin_plugin_paths
+from fluxbilling.engine.outcome import Pending
 from fluxbilling.simulators.solusvm2 import SolusVM2State, create_app
+from tests.unit.plugins.flowsupport import Flows, shipped_document
 
 pytestmark = pytest.mark.anyio
 
 BASE_URL = "http://solusvm.test/api/v1/"
-START = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 HOSTNAME = "vps-42.example.test"
 
-
-def solusvm2_plugin() -> plugins.LoadedPlugin:
-    path = next(p for p in builtin_plugin_paths() if p.name == "solusvm2.json")
-    return plugins.load_plugin(plugins.load_plugin_file(path), version=1)
-
-
-PLUGIN = solusvm2_plugin()
+PLUGIN = plugins.load_plugin(shipped_document("solusvm2"), version=1)
+FLOWS = Flows(PLUGIN, connection="solusvm2", base_url=BASE_URL)
 
 
 @pytest.fixture
@@ -37,23 +30,12 @@ def state() -> SolusVM2State:
 
 @pytest.fixture
 async def client(state: SolusVM2State) -> AsyncIterator[UpstreamHttp]:
-    http = UpstreamHttp(
-        "solusvm2",
-        BASE_URL,
+    async with FLOWS.client(
+        httpx.ASGITransport(app=create_app(state)),
         headers={"Authorization": f"Bearer {state.token}"},
         secrets=[state.token],
-        transport=httpx.ASGITransport(app=create_app(state)),
-    )
-    yield http
-    await http.aclose()
-
-
-def connections(client: UpstreamHttp) -> Callable[[str], UpstreamHttp]:
-    def get(name: str) -> UpstreamHttp:
-        assert name == "solusvm2"
-        return client
-
-    return get
+    ) as http:
+        yield http
 
 
 def context(verb: str, service: dict[str, Any] | None = None, image: int = 11) -> dict[str, Any]:
@@ -71,32 +53,14 @@ def context(verb: str, service: dict[str, Any] | None = None, image: int = 11) -
     }
 
 
-async def drive(
-    client: UpstreamHttp, verb: str, ctx: dict[str, Any], *, max_calls: int = 50
-) -> tuple[Done, int]:
-    """Run a flow to completion the way the engine would: resume each Pending cursor."""
-    cursor = None
-    now = START
-    for calls in range(1, max_calls + 1):
-        outcome = await plugins.run_flow(PLUGIN, verb, ctx, connections(client), cursor, now=now)
-        if isinstance(outcome, Done):
-            return outcome, calls
-        assert isinstance(outcome, Pending)
-        cursor = outcome.cursor
-        now += outcome.check_after
-    raise AssertionError(f"{verb} did not finish in {max_calls} calls")
-
-
 async def provision(client: UpstreamHttp) -> dict[str, Any]:
-    done, _ = await drive(client, "provision", context("provision"))
-    service_data: dict[str, Any] = done.output["service_data"]
-    return service_data
+    return await FLOWS.service_data(client, context("provision"))
 
 
 async def test_provision_creates_one_started_server(
     state: SolusVM2State, client: UpstreamHttp
 ) -> None:
-    done, calls = await drive(client, "provision", context("provision"))
+    done, calls = await FLOWS.drive(client, "provision", context("provision"))
 
     assert calls > 1  # the server was still processing at least once
     [server] = state.servers.values()
@@ -120,7 +84,7 @@ async def test_provision_rerun_adopts_the_existing_server(
     state: SolusVM2State, client: UpstreamHttp
 ) -> None:
     first = await provision(client)
-    second, _ = await drive(client, "provision", context("provision"))
+    second, _ = await FLOWS.drive(client, "provision", context("provision"))
 
     assert len(state.servers) == 1
     assert second.output["service_data"] == first
@@ -132,11 +96,11 @@ async def test_crash_after_create_then_rerun_adopts(
 ) -> None:
     state.faults.crash_after_create = True
     with pytest.raises(errors.TransientUpstreamError) as caught:
-        await drive(client, "provision", context("provision"))
+        await FLOWS.drive(client, "provision", context("provision"))
     assert caught.value.status == 503
     assert len(state.servers) == 1  # the create happened before the 503
 
-    done, _ = await drive(client, "provision", context("provision"))
+    done, _ = await FLOWS.drive(client, "provision", context("provision"))
 
     [server] = state.servers.values()
     assert done.output["service_data"]["external_id"] == server["id"]
@@ -146,14 +110,14 @@ async def test_crash_after_create_then_rerun_adopts(
 async def test_transient_failure_is_classified(state: SolusVM2State, client: UpstreamHttp) -> None:
     state.faults.fail_next(1, 503)
     with pytest.raises(errors.TransientUpstreamError):
-        await drive(client, "provision", context("provision"))
+        await FLOWS.drive(client, "provision", context("provision"))
     assert state.servers == {}
 
 
 async def test_wrong_token_is_permanent(state: SolusVM2State, client: UpstreamHttp) -> None:
     state.token = "rotated-token"
     with pytest.raises(errors.PermanentUpstreamError) as caught:
-        await drive(client, "provision", context("provision"))
+        await FLOWS.drive(client, "provision", context("provision"))
     assert caught.value.status == 401
 
 
@@ -162,7 +126,7 @@ async def test_provision_gives_up_after_its_timeout(
 ) -> None:
     state.polls_until_started = 10_000
     with pytest.raises(errors.PermanentUpstreamError, match="gave up waiting"):
-        await drive(client, "provision", context("provision"), max_calls=500)
+        await FLOWS.drive(client, "provision", context("provision"), max_calls=500)
 
 
 async def test_reinstall_changes_the_os_and_passes_user_data(
@@ -170,7 +134,7 @@ async def test_reinstall_changes_the_os_and_passes_user_data(
 ) -> None:
     service = await provision(client)
 
-    done, _ = await drive(client, "reinstall", context("reinstall", service, image=21))
+    done, _ = await FLOWS.drive(client, "reinstall", context("reinstall", service, image=21))
 
     server = state.servers[service["external_id"]]
     assert server["settings"]["os_image"] == {"version_id": 21}
@@ -183,11 +147,11 @@ async def test_a_reinstall_whose_cursor_was_lost_adopts_the_task_in_flight(
 ) -> None:
     service = await provision(client)
     ctx = context("reinstall", service, image=21)
-    first = await plugins.run_flow(PLUGIN, "reinstall", ctx, connections(client), None, now=START)
+    first = await FLOWS.run(client, "reinstall", ctx)
     assert isinstance(first, Pending)  # the POST was made; pretend the cursor never got stored
     before = {t["id"] for t in state.tasks.values() if t["action"] == "vm-reinstall"}
 
-    done, _ = await drive(client, "reinstall", ctx)
+    done, _ = await FLOWS.drive(client, "reinstall", ctx)
 
     reinstalls = [t for t in state.tasks.values() if t["action"] == "vm-reinstall"]
     assert {t["id"] for t in reinstalls} == before and len(before) == 1
@@ -202,17 +166,17 @@ async def test_failed_reinstall_task_fails_with_its_output(
     state.fail_next_task("image checksum mismatch")
 
     with pytest.raises(errors.PermanentUpstreamError, match="image checksum mismatch"):
-        await drive(client, "reinstall", context("reinstall", service, image=21))
+        await FLOWS.drive(client, "reinstall", context("reinstall", service, image=21))
 
 
 async def test_suspend_then_unsuspend(state: SolusVM2State, client: UpstreamHttp) -> None:
     service = await provision(client)
     server_id = service["external_id"]
 
-    await drive(client, "suspend", context("suspend", service))
+    await FLOWS.drive(client, "suspend", context("suspend", service))
     assert state.servers[server_id]["is_suspended"] is True
 
-    await drive(client, "unsuspend", context("unsuspend", service))
+    await FLOWS.drive(client, "unsuspend", context("unsuspend", service))
     assert state.servers[server_id]["is_suspended"] is False
 
 
@@ -221,11 +185,11 @@ async def test_terminate_deletes_and_is_idempotent(
 ) -> None:
     service = await provision(client)
 
-    done, _ = await drive(client, "terminate", context("terminate", service))
+    done, _ = await FLOWS.drive(client, "terminate", context("terminate", service))
     assert state.servers == {}
     assert done.output["service_data"] == {"terminated": True}
 
-    again, _ = await drive(client, "terminate", context("terminate", service))
+    again, _ = await FLOWS.drive(client, "terminate", context("terminate", service))
     assert again.output["outputs"]["gone"] == 404
     assert "delete" not in again.output["outputs"]
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -15,25 +15,20 @@ from fluxbilling import errors, plugins
 from fluxbilling.drivers.upstream import Credential, Exchange, ExchangeRecorder, UpstreamHttp
 from fluxbilling.engine.outcome import Done, Pending
 from fluxbilling.plugins.document import VERBS
-from fluxbilling.plugins_builtin import builtin_plugin_paths
 from fluxbilling.seed import PROVIDERS
 from fluxbilling.simulators.virtualizor import VirtualizorState, create_app
+from tests.unit.plugins.flowsupport import START, Flows, shipped_document
 
 pytestmark = pytest.mark.anyio
 
 BASE_URL = "http://virtualizor.test/"
-START = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 HOSTNAME = "vps-42.example.test"
 ROOT_PASSWORD = "Root-Pa55word-xyz"
 NEW_PASSWORD = "New-Pa55word-abc"
 
 
-def virtualizor_document() -> dict[str, Any]:
-    path = next(p for p in builtin_plugin_paths() if p.name == "virtualizor.json")
-    return plugins.load_plugin_file(path)
-
-
-PLUGIN = plugins.load_plugin(virtualizor_document(), version=1, strict=True)
+PLUGIN = plugins.load_plugin(shipped_document("virtualizor"), version=1, strict=True)
+FLOWS = Flows(PLUGIN, connection="virtualizor", base_url=BASE_URL)
 
 
 class HookedTransport(httpx.AsyncBaseTransport):
@@ -82,12 +77,10 @@ def make_client(
     state: VirtualizorState,
     transport: httpx.AsyncBaseTransport,
     recorder: ExchangeRecorder | None = None,
-) -> UpstreamHttp:
-    return UpstreamHttp(
-        "virtualizor",
-        BASE_URL,
+) -> AbstractAsyncContextManager[UpstreamHttp]:
+    return FLOWS.client(
+        transport,
         secrets=[state.api_key, state.api_pass],
-        transport=transport,
         recorder=recorder,
         credentials={
             None: Credential(params={"adminapikey": state.api_key, "adminapipass": state.api_pass})
@@ -97,17 +90,8 @@ def make_client(
 
 @pytest.fixture
 async def client(state: VirtualizorState) -> AsyncIterator[UpstreamHttp]:
-    http = make_client(state, httpx.ASGITransport(app=create_app(state)))
-    yield http
-    await http.aclose()
-
-
-def connections(client: UpstreamHttp) -> Callable[[str], UpstreamHttp]:
-    def get(name: str) -> UpstreamHttp:
-        assert name == "virtualizor"
-        return client
-
-    return get
+    async with make_client(state, httpx.ASGITransport(app=create_app(state))) as http:
+        yield http
 
 
 def context(
@@ -132,26 +116,8 @@ def context(
     }
 
 
-async def drive(
-    client: UpstreamHttp, verb: str, ctx: dict[str, Any], *, max_calls: int = 50
-) -> tuple[Done, int]:
-    """Run a flow to completion the way the engine would: resume each Pending cursor."""
-    cursor = None
-    now = START
-    for calls in range(1, max_calls + 1):
-        outcome = await plugins.run_flow(PLUGIN, verb, ctx, connections(client), cursor, now=now)
-        if isinstance(outcome, Done):
-            return outcome, calls
-        assert isinstance(outcome, Pending)
-        cursor = outcome.cursor
-        now += outcome.check_after
-    raise AssertionError(f"{verb} did not finish in {max_calls} calls")
-
-
 async def provision(client: UpstreamHttp) -> dict[str, Any]:
-    done, _ = await drive(client, "provision", context("provision"))
-    service_data: dict[str, Any] = done.output["service_data"]
-    return service_data
+    return await FLOWS.service_data(client, context("provision"))
 
 
 def test_the_plugin_loads_strictly_and_implements_every_verb() -> None:
@@ -182,7 +148,7 @@ def test_the_settings_schema_fits_the_seeded_product() -> None:
 async def test_provision_creates_one_vps_with_our_root_password(
     state: VirtualizorState, client: UpstreamHttp
 ) -> None:
-    done, calls = await drive(client, "provision", context("provision"))
+    done, calls = await FLOWS.drive(client, "provision", context("provision"))
 
     assert calls > 1  # the build task was still running at least once
     [vps] = state.vps.values()
@@ -215,13 +181,10 @@ async def test_no_exchange_record_holds_a_credential_or_the_root_password(
     state: VirtualizorState,
 ) -> None:
     recorder = AllExchanges()
-    http = make_client(state, httpx.ASGITransport(app=create_app(state)), recorder)
-    # Like the pipeline's client, it knows the root password as a secret of this run.
-    http.redactor = http.redactor.with_secrets([ROOT_PASSWORD])
-    try:
-        await drive(http, "provision", context("provision"))
-    finally:
-        await http.aclose()
+    async with make_client(state, httpx.ASGITransport(app=create_app(state)), recorder) as http:
+        # Like the pipeline's client, it knows the root password as a secret of this run.
+        http.redactor = http.redactor.with_secrets([ROOT_PASSWORD])
+        await FLOWS.drive(http, "provision", context("provision"))
 
     [addvs] = [e for e in recorder.seen if "act=addvs" in e.url]
     assert addvs.request_body["rootpass"] == addvs.request_body["user_pass"] == "***"
@@ -236,7 +199,7 @@ async def test_a_rerun_adopts_the_vps_without_a_second_addvs(
     state: VirtualizorState, client: UpstreamHttp
 ) -> None:
     first = await provision(client)
-    second, _ = await drive(client, "provision", context("provision"))
+    second, _ = await FLOWS.drive(client, "provision", context("provision"))
 
     assert len(state.vps) == 1
     assert second.output["service_data"] == first
@@ -248,11 +211,11 @@ async def test_a_crash_after_addvs_is_adopted_on_the_rerun(
 ) -> None:
     state.faults.crash_next_create()
     with pytest.raises(errors.TransientUpstreamError) as caught:
-        await drive(client, "provision", context("provision"))
+        await FLOWS.drive(client, "provision", context("provision"))
     assert caught.value.status == 503
     assert len(state.vps) == 1  # the VPS was created before the 503
 
-    done, _ = await drive(client, "provision", context("provision"))
+    done, _ = await FLOWS.drive(client, "provision", context("provision"))
 
     [vps] = state.vps.values()
     assert done.output["outputs"]["find"]["vpsid"] == str(vps["vpsid"])
@@ -265,11 +228,9 @@ async def test_a_hostname_taken_between_lookup_and_addvs_is_adopted(
     def another_attempt_creates_it(form: dict[str, str]) -> None:
         state.create_vps(state.prepare_vps(form))
 
-    http = make_client(state, HookedTransport(state, "addvs", another_attempt_creates_it))
-    try:
-        done, _ = await drive(http, "provision", context("provision"))
-    finally:
-        await http.aclose()
+    hooked = HookedTransport(state, "addvs", another_attempt_creates_it)
+    async with make_client(state, hooked) as http:
+        done, _ = await FLOWS.drive(http, "provision", context("provision"))
 
     [vps] = state.vps.values()
     outputs = done.output["outputs"]
@@ -284,7 +245,7 @@ async def test_an_exists_answer_without_a_visible_vps_fails_permanently(
 ) -> None:
     state.faults.exists_next()
     with pytest.raises(errors.PermanentUpstreamError, match="already in use, but no VPS"):
-        await drive(client, "provision", context("provision"))
+        await FLOWS.drive(client, "provision", context("provision"))
     assert state.vps == {}
 
 
@@ -310,7 +271,7 @@ async def test_no_node_with_room_is_a_capacity_problem(
     for node in state.servers.values():
         node["total_ram"] = 512
     with pytest.raises(errors.CapacityExhausted, match="no Virtualizor node has room for plan 1"):
-        await drive(client, "provision", context("provision"))
+        await FLOWS.drive(client, "provision", context("provision"))
     assert state.vps == {}
 
 
@@ -319,14 +280,14 @@ async def test_an_exhausted_ip_pool_is_a_capacity_problem(
 ) -> None:
     state.ip_pool = []
     with pytest.raises(errors.CapacityExhausted, match="IP pool is exhausted"):
-        await drive(client, "provision", context("provision"))
+        await FLOWS.drive(client, "provision", context("provision"))
 
 
 async def test_an_unknown_plan_fails_with_the_vendors_message(
     state: VirtualizorState, client: UpstreamHttp
 ) -> None:
     with pytest.raises(errors.PermanentUpstreamError) as caught:
-        await drive(client, "provision", context("provision", plan_id=99))
+        await FLOWS.drive(client, "provision", context("provision", plan_id=99))
     assert "Virtualizor refused to create vps-42.example.test" in caught.value.message
     assert "Invalid plan" in caught.value.message
     assert state.vps == {}
@@ -337,7 +298,7 @@ async def test_wrong_api_keys_fail_permanently_without_showing_them(
 ) -> None:
     state.api_pass = "rotated-pass"
     with pytest.raises(errors.PermanentUpstreamError) as caught:
-        await drive(client, "provision", context("provision"))
+        await FLOWS.drive(client, "provision", context("provision"))
     assert "Invalid API key or API password" in caught.value.message
     assert "vz-pass-456" not in caught.value.message
 
@@ -347,18 +308,18 @@ async def test_a_failed_build_task_fails_with_its_status_text(
 ) -> None:
     state.fail_next_task("Could not create the disk")
     with pytest.raises(errors.PermanentUpstreamError, match="Could not create the disk"):
-        await drive(client, "provision", context("provision"))
+        await FLOWS.drive(client, "provision", context("provision"))
 
 
 async def test_suspend_then_unsuspend(state: VirtualizorState, client: UpstreamHttp) -> None:
     service = await provision(client)
     vpsid = int(service["external_id"])
 
-    done, _ = await drive(client, "suspend", context("suspend", service))
+    done, _ = await FLOWS.drive(client, "suspend", context("suspend", service))
     assert state.vps[vpsid]["suspended"] == 1
     assert done.output["service_data"] == {"suspended": True}
 
-    done, _ = await drive(client, "unsuspend", context("unsuspend", service))
+    done, _ = await FLOWS.drive(client, "unsuspend", context("unsuspend", service))
     assert state.vps[vpsid]["suspended"] == 0
     assert done.output["service_data"] == {"suspended": False}
 
@@ -370,22 +331,15 @@ async def test_a_locked_vps_is_retried_by_the_node_until_its_task_ends(
     vpsid = int(service["external_id"])
     state.vps[vpsid]["locked"] = 1  # a task started in the panel holds the VPS
 
-    first = await plugins.run_flow(
-        PLUGIN, "suspend", context("suspend", service), connections(client), None, now=START
-    )
+    first = await FLOWS.run(client, "suspend", context("suspend", service))
     assert isinstance(first, Pending)  # the node's own retry, not a failure
     assert first.cursor["node"] == "suspend"
     assert first.check_after.total_seconds() == 5
     assert state.vps[vpsid]["suspended"] == 0
 
     state.vps[vpsid]["locked"] = 0
-    done = await plugins.run_flow(
-        PLUGIN,
-        "suspend",
-        context("suspend", service),
-        connections(client),
-        first.cursor,
-        now=START + first.check_after,
+    done = await FLOWS.run(
+        client, "suspend", context("suspend", service), first.cursor, now=START + first.check_after
     )
     assert isinstance(done, Done)
     assert state.vps[vpsid]["suspended"] == 1
@@ -395,7 +349,7 @@ async def test_suspending_a_vps_that_is_gone_fails_permanently(
     state: VirtualizorState, client: UpstreamHttp
 ) -> None:
     with pytest.raises(errors.PermanentUpstreamError, match="VPS specified does not exist"):
-        await drive(client, "suspend", context("suspend", {"external_id": "77"}))
+        await FLOWS.drive(client, "suspend", context("suspend", {"external_id": "77"}))
 
 
 async def test_reinstall_rebuilds_the_template_with_the_given_password(
@@ -404,7 +358,7 @@ async def test_reinstall_rebuilds_the_template_with_the_given_password(
     service = await provision(client)
     vpsid = int(service["external_id"])
 
-    done, calls = await drive(
+    done, calls = await FLOWS.drive(
         client, "reinstall", context("reinstall", service, osid="101", password=NEW_PASSWORD)
     )
 
@@ -421,7 +375,7 @@ async def test_a_failed_rebuild_fails_with_its_status_text(
     service = await provision(client)
     state.fail_next_task("Template download failed")
     with pytest.raises(errors.PermanentUpstreamError, match="Template download failed"):
-        await drive(client, "reinstall", context("reinstall", service, osid="101"))
+        await FLOWS.drive(client, "reinstall", context("reinstall", service, osid="101"))
     assert state.vps[int(service["external_id"])]["osid"] == 111
 
 
@@ -431,7 +385,7 @@ async def test_resize_applies_the_new_plan_when_its_task_is_done(
     service = await provision(client)
     vpsid = int(service["external_id"])
 
-    done, _ = await drive(client, "resize", context("resize", service, plan_id=2))
+    done, _ = await FLOWS.drive(client, "resize", context("resize", service, plan_id=2))
 
     vps = state.vps[vpsid]
     assert (vps["plid"], vps["ram"], vps["space"], vps["cores"]) == (2, 4096, 80, 2)
@@ -443,7 +397,7 @@ async def test_resize_to_an_unknown_plan_fails_with_the_vendors_message(
 ) -> None:
     service = await provision(client)
     with pytest.raises(errors.PermanentUpstreamError, match="Invalid plan"):
-        await drive(client, "resize", context("resize", service, plan_id=99))
+        await FLOWS.drive(client, "resize", context("resize", service, plan_id=99))
 
 
 async def test_reset_password_changes_the_root_password_when_its_task_ends(
@@ -452,7 +406,7 @@ async def test_reset_password_changes_the_root_password_when_its_task_ends(
     service = await provision(client)
     vpsid = int(service["external_id"])
 
-    done, _ = await drive(
+    done, _ = await FLOWS.drive(
         client, "reset_password", context("reset_password", service, password=NEW_PASSWORD)
     )
 
@@ -470,7 +424,7 @@ async def test_console_answers_the_vnc_endpoint(
     service = await provision(client)
     vps = state.vps[int(service["external_id"])]
 
-    done, _ = await drive(client, "console", context("console", service))
+    done, _ = await FLOWS.drive(client, "console", context("console", service))
 
     node = state.servers[vps["serid"]]
     assert done.output["result"] == {
@@ -486,7 +440,7 @@ async def test_console_answers_the_vnc_endpoint(
 async def test_stats_answers_current_usage(state: VirtualizorState, client: UpstreamHttp) -> None:
     service = await provision(client)
 
-    done, _ = await drive(client, "stats", context("stats", service))
+    done, _ = await FLOWS.drive(client, "stats", context("stats", service))
 
     assert done.output["result"] == {
         "vpsid": service["external_id"],
@@ -506,12 +460,12 @@ async def test_terminate_deletes_and_is_safe_to_rerun(
 ) -> None:
     service = await provision(client)
 
-    done, _ = await drive(client, "terminate", context("terminate", service))
+    done, _ = await FLOWS.drive(client, "terminate", context("terminate", service))
     assert state.vps == {} and state.ip_owner == {}
     assert done.output["service_data"] == {"terminated": True}
     assert done.output["outputs"]["deleted"]
 
-    again, _ = await drive(client, "terminate", context("terminate", service))
+    again, _ = await FLOWS.drive(client, "terminate", context("terminate", service))
     assert again.output["outputs"]["probe"]["vs"] == {}
     assert not {"in_flight", "delete", "deleted"} & set(again.output["outputs"])
     assert again.output["service_data"] == {"terminated": True}
@@ -524,7 +478,7 @@ async def test_terminate_adopts_a_delete_already_in_flight(
     vpsid = int(service["external_id"])
     state.start_task(state.vps[vpsid], "deletevs")  # an earlier attempt's delete, cursor lost
 
-    done, _ = await drive(client, "terminate", context("terminate", service))
+    done, _ = await FLOWS.drive(client, "terminate", context("terminate", service))
 
     assert state.vps == {}
     assert "delete" not in done.output["outputs"]
@@ -534,22 +488,17 @@ async def test_terminate_adopts_a_delete_already_in_flight(
 async def test_a_vps_gone_between_probe_and_delete_counts_as_deleted(
     state: VirtualizorState,
 ) -> None:
-    http = make_client(state, httpx.ASGITransport(app=create_app(state)))
-    try:
+    async with make_client(state, httpx.ASGITransport(app=create_app(state))) as http:
         service = await provision(http)
-    finally:
-        await http.aclose()
     vpsid = int(service["external_id"])
 
     def deleted_in_the_panel(form: dict[str, str]) -> None:
         state.vps.pop(vpsid)
         state.ip_owner.clear()
 
-    http = make_client(state, HookedTransport(state, "vs", deleted_in_the_panel, key="delete"))
-    try:
-        done, _ = await drive(http, "terminate", context("terminate", service))
-    finally:
-        await http.aclose()
+    hooked = HookedTransport(state, "vs", deleted_in_the_panel, key="delete")
+    async with make_client(state, hooked) as http:
+        done, _ = await FLOWS.drive(http, "terminate", context("terminate", service))
 
     outputs = done.output["outputs"]
     assert outputs["delete"]["error"] == ["The VPS specified does not exist"]

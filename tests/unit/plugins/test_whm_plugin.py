@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -14,14 +13,14 @@ from fluxbilling import errors, plugins
 from fluxbilling.drivers.upstream import UpstreamHttp
 from fluxbilling.engine.outcome import Done
 from fluxbilling.plugins import check
-from fluxbilling.plugins_builtin import builtin_plugin_paths
 from fluxbilling.seed import PROVIDERS
 from fluxbilling.simulators.whm import WhmState, create_app
+from tests.unit.plugins.flowsupport import START, Flows, shipped_path
 
-PATH = next(p for p in builtin_plugin_paths() if p.name == "whm.json")
+PATH = shipped_path("whm")
 DOCUMENT = plugins.load_plugin_file(PATH)
 PLUGIN = plugins.load_plugin(DOCUMENT, 1)
-NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+FLOWS = Flows(PLUGIN, connection="whm", base_url="http://whm.test/json-api/")
 USER = "fb00002a"
 DOMAIN = "shop.example.com"
 PASSWORD = "Sup3r-s3cret-pw"
@@ -113,23 +112,12 @@ def whm() -> WhmState:
 
 @pytest.fixture
 async def client(whm: WhmState) -> AsyncIterator[UpstreamHttp]:
-    http = UpstreamHttp(
-        "whm",
-        "http://whm.test/json-api/",
+    async with FLOWS.client(
+        httpx.ASGITransport(app=create_app(whm)),
         headers={"Authorization": f"whm root:{whm.token}"},
         secrets=[whm.token, PASSWORD],
-        transport=httpx.ASGITransport(app=create_app(whm)),
-    )
-    yield http
-    await http.aclose()
-
-
-def connections(client: UpstreamHttp) -> Callable[[str], UpstreamHttp]:
-    def get(name: str) -> UpstreamHttp:
-        assert name == "whm"
-        return client
-
-    return get
+    ) as http:
+        yield http
 
 
 def context(**options: Any) -> dict[str, Any]:
@@ -148,9 +136,7 @@ def context(**options: Any) -> dict[str, Any]:
 
 
 async def provision(client: UpstreamHttp, **options: Any) -> Done:
-    outcome = await plugins.run_flow(
-        PLUGIN, "provision", context(**options), connections(client), None, now=NOW
-    )
+    outcome = await FLOWS.run(client, "provision", context(**options))
     assert isinstance(outcome, Done)
     return outcome
 
@@ -266,14 +252,14 @@ async def test_an_answer_without_the_api_1_envelope_is_not_success(
 ) -> None:
     whm.create_account({"username": USER, "domain": DOMAIN, "plan": "default"}, "192.0.2.10")
     ctx = {**context(), "service": {"username": USER}, "correlation_id": "c-1"}
-    ok = await plugins.run_flow(PLUGIN, "unsuspend", ctx, connections(client), None, now=NOW)
+    ok = await FLOWS.run(client, "unsuspend", ctx)
     assert isinstance(ok, Done)
     assert ok.output["result"] == {"suspended": False}
 
     # Without api.version=1 WHM runs API 0 and answers {"result": [{"status": 0, ...}]}.
     legacy = plugins.load_plugin(_without_api_version(DOCUMENT, "unsuspend", "unsuspend"), 1)
     with pytest.raises(errors.PermanentUpstreamError) as caught:
-        await plugins.run_flow(legacy, "unsuspend", ctx, connections(client), None, now=NOW)
+        await plugins.run_flow(legacy, "unsuspend", ctx, FLOWS.connections(client), None, now=START)
     assert caught.value.message.startswith(
         'whm: unsuspend.unsuspend: WHM refused unsuspendacct: {"result":[{"status":0,'
     )

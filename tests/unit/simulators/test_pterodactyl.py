@@ -16,6 +16,7 @@ import pytest
 from fluxbilling.simulators import pterodactyl
 from fluxbilling.simulators._faults import Faults
 from fluxbilling.simulators.pterodactyl import PterodactylState, create_app
+from tests.httpsupport import asgi_client
 
 pytestmark = pytest.mark.anyio
 
@@ -73,21 +74,17 @@ def state(clock: Clock) -> PterodactylState:
 
 @pytest.fixture
 async def api(state: PterodactylState) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=create_app(state)),
-        base_url="http://panel.test/api/application/",
-        headers={"Authorization": "Bearer ptla_sim", "Accept": "application/json"},
-    ) as client:
+    url = "http://panel.test/api/application/"
+    headers = {"Authorization": "Bearer ptla_sim", "Accept": "application/json"}
+    async with asgi_client(create_app(state), url, headers=headers) as client:
         yield client
 
 
 @pytest.fixture
 async def client(state: PterodactylState) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=create_app(state)),
-        base_url="http://panel.test/api/client/servers/",
-        headers={"Authorization": "Bearer ptlc_sim"},
-    ) as http:
+    url = "http://panel.test/api/client/servers/"
+    headers = {"Authorization": "Bearer ptlc_sim"}
+    async with asgi_client(create_app(state), url, headers=headers) as http:
         yield http
 
 

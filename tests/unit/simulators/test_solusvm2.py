@@ -10,6 +10,7 @@ import pytest
 
 from fluxbilling.simulators._faults import Faults
 from fluxbilling.simulators.solusvm2 import SolusVM2State, create_app
+from tests.httpsupport import asgi_client
 
 pytestmark = pytest.mark.anyio
 
@@ -23,11 +24,8 @@ def state() -> SolusVM2State:
 
 @pytest.fixture
 async def api(state: SolusVM2State) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=create_app(state)),
-        base_url="http://sim/api/v1/",
-        headers={"Authorization": "Bearer tok"},
-    ) as client:
+    headers = {"Authorization": "Bearer tok"}
+    async with asgi_client(create_app(state), "http://sim/api/v1/", headers=headers) as client:
         yield client
 
 

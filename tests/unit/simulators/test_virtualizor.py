@@ -12,6 +12,7 @@ import uvicorn
 
 from fluxbilling.simulators._faults import Faults
 from fluxbilling.simulators.virtualizor import Messages, VirtualizorState, create_app, main
+from tests.httpsupport import asgi_client
 
 pytestmark = pytest.mark.anyio
 
@@ -37,8 +38,7 @@ def state() -> VirtualizorState:
 
 @pytest.fixture
 async def api(state: VirtualizorState) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=create_app(state))
-    async with httpx.AsyncClient(transport=transport, base_url="http://sim") as client:
+    async with asgi_client(create_app(state), "http://sim") as client:
         yield client
 
 
@@ -538,8 +538,7 @@ async def test_main_serves_a_state_built_from_the_arguments(
     monkeypatch.setattr(uvicorn, "run", run)
     main(["--port", "9999", "--key", "k", "--pass", "p", "--polls-until-ready", "0"])
     assert (served["host"], served["port"]) == ("127.0.0.1", 9999)
-    transport = httpx.ASGITransport(app=served["app"])
-    async with httpx.AsyncClient(transport=transport, base_url="http://sim") as client:
+    async with asgi_client(served["app"], "http://sim") as client:
         params = {"act": "addvs", "api": "json", "adminapikey": "k", "adminapipass": "p"}
         created = (await client.post("/index.php", params=params, data=VPS)).json()
         tasks = (await client.get("/index.php", params={**params, "act": "tasks"})).json()

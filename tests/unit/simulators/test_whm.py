@@ -15,6 +15,7 @@ import uvicorn
 from fluxbilling.simulators import whm
 from fluxbilling.simulators._faults import Faults
 from fluxbilling.simulators.whm import WhmState, create_app
+from tests.httpsupport import asgi_client
 
 pytestmark = pytest.mark.anyio
 
@@ -29,10 +30,9 @@ def state() -> WhmState:
 
 @pytest.fixture
 async def api(state: WhmState) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=create_app(state)),
-        base_url="http://whm.test/json-api/",
-        headers={"Authorization": "whm root:tok"},
+    headers = {"Authorization": "whm root:tok"}
+    async with asgi_client(
+        create_app(state), "http://whm.test/json-api/", headers=headers
     ) as client:
         yield client
 
@@ -533,8 +533,7 @@ async def test_main_serves_a_configured_state(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setattr(uvicorn, "run", fake_run)
     whm.main(["--port", "9099", "--token", "T", "--max-accounts", "3"])
     assert (served["host"], served["port"]) == ("127.0.0.1", 9099)
-    transport = httpx.ASGITransport(app=served["app"])
-    async with httpx.AsyncClient(transport=transport, base_url="http://sim") as client:
+    async with asgi_client(served["app"], "http://sim") as client:
         assert (await client.get("/_sim/state")).json()["max_accounts"] == 3
         version = await client.get(
             "/json-api/version", params={"api.version": 1}, headers={"Authorization": "whm root:T"}
