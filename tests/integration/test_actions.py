@@ -217,6 +217,16 @@ async def test_resize_console_and_stats_on_solusvm2(
     assert session["password"] == upstream["settings"]["vnc_password"]
     messages = [e.message for e in await activity(installation, service.order_id)]
     assert not any(session["password"] in m for m in messages)  # the session stays on the action
+    stored = await rows(
+        installation,
+        sa.select(schema.service_actions.c.result).where(
+            schema.service_actions.c.id == console["id"]
+        ),
+    )
+    assert set(stored[0].result) == {"sealed"}  # at rest it is sealed with the installation key
+    assert session["password"] not in str(stored) and session["url"] not in str(stored)
+    checkpoints = await rows(installation, sa.select(schema.phase_checkpoints.c.output))
+    assert session["password"] not in str(checkpoints)
 
     stats = await settle(
         installation, api, (await request_action(api, service.id, "stats")).json()["id"]

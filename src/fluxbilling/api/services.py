@@ -68,12 +68,14 @@ async def list_actions(
     request: Request, service_id: int, limit: int = Query(50, ge=1, le=500)
 ) -> dict[str, Any]:
     """Each action with its run's state, error and result."""
-    items = await actions.list_actions(request.app.state.installation.db, service_id, limit=limit)
+    installation = request.app.state.installation
+    items = await actions.list_actions(installation.db, installation.vault, service_id, limit=limit)
     return {"items": items}
 
 
 @router.get("/actions/{action_id}", summary="One action with its state and result")
 async def get_action(request: Request, action_id: int) -> dict[str, Any]:
     """The result of `console` and `stats` is here once the action completed."""
-    async with request.app.state.installation.db.connect() as conn:
-        return await actions.describe_action(conn, action_id)
+    installation = request.app.state.installation
+    async with installation.db.connect() as conn:
+        return await actions.describe_action(conn, action_id, installation.vault)

@@ -15,6 +15,7 @@ credentials change only when the panel has confirmed (`phases.action`).
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Mapping
 from typing import Any
@@ -32,7 +33,14 @@ from fluxbilling.plugins.document import CAPABILITY_VERBS, VERBS
 from fluxbilling.plugins.manager import PluginManager
 from fluxbilling.vault import Vault, new_password
 
-__all__ = ["ALLOWED_FROM", "RESULT_STATUS", "describe_action", "list_actions", "request_action"]
+__all__ = [
+    "ALLOWED_FROM",
+    "RESULT_STATUS",
+    "describe_action",
+    "list_actions",
+    "request_action",
+    "seal_result",
+]
 
 ALLOWED_FROM: dict[str, frozenset[str]] = {
     "suspend": frozenset({"active"}),
@@ -160,7 +168,7 @@ async def request_action(
         async with db.begin() as conn:
             replay = await _by_dedupe_key(conn, dedupe_key)
             if replay is not None:
-                return {**await describe_action(conn, replay), "replayed": True}
+                return {**await describe_action(conn, replay, vault), "replayed": True}
             service = await _service(conn, service_id, lock=not db.is_sqlite)
             if service.status not in ALLOWED_FROM[verb]:
                 allowed = ", ".join(sorted(ALLOWED_FROM[verb]))
@@ -212,18 +220,35 @@ async def request_action(
                 phase=Phase.ACTION,
                 data={"action_id": action_id, "verb": verb, "plugin": plugin.slug},
             )
-            return {**await describe_action(conn, int(action_id)), "replayed": False}
+            return {**await describe_action(conn, int(action_id), vault), "replayed": False}
     except sa.exc.IntegrityError:
         # The same idempotency key raced us: the other request won, answer with its action.
         async with db.connect() as conn:
             replay = await _by_dedupe_key(conn, dedupe_key)
             if replay is None:
                 raise
-            return {**await describe_action(conn, replay), "replayed": True}
+            return {**await describe_action(conn, replay, vault), "replayed": True}
 
 
-async def describe_action(conn: AsyncConnection, action_id: int) -> dict[str, Any]:
-    """One action with its run's state and error (never its sealed secret).
+SEALED = "sealed"
+"""The key under which a result that holds a session credential is stored, sealed."""
+
+
+def seal_result(vault: Vault, verb: str, result: Any) -> Any:
+    """A result as stored: a console session (it grants access) sealed, others as they are."""
+    if verb != "console" or result is None:
+        return result
+    return {SEALED: vault.seal(json.dumps(result))}
+
+
+def _open_result(vault: Vault, result: Any) -> Any:
+    if isinstance(result, dict) and set(result) == {SEALED}:
+        return json.loads(vault.open(result[SEALED]))
+    return result
+
+
+async def describe_action(conn: AsyncConnection, action_id: int, vault: Vault) -> dict[str, Any]:
+    """One action with its run's state, error and (opened) result; never its sealed password.
 
     Raises:
         errors.NotFound: no such action.
@@ -256,7 +281,7 @@ async def describe_action(conn: AsyncConnection, action_id: int) -> dict[str, An
         "attempt": row.attempt,
         "waiting_for": row.wait_reason,
         "error": row.last_error,
-        "result": row.result,
+        "result": _open_result(vault, row.result),
         "requested_by": row.requested_by,
         "reason": row.reason,
         "created_at": row.created_at.isoformat(),
@@ -264,7 +289,9 @@ async def describe_action(conn: AsyncConnection, action_id: int) -> dict[str, An
     }
 
 
-async def list_actions(db: Database, service_id: int, *, limit: int = 50) -> list[dict[str, Any]]:
+async def list_actions(
+    db: Database, vault: Vault, service_id: int, *, limit: int = 50
+) -> list[dict[str, Any]]:
     """The newest actions of a service, newest first.
 
     Raises:
@@ -280,4 +307,4 @@ async def list_actions(db: Database, service_id: int, *, limit: int = 50) -> lis
                 .limit(limit)
             )
         ).scalars()
-        return [await describe_action(conn, int(i)) for i in list(ids)]
+        return [await describe_action(conn, int(i), vault) for i in list(ids)]

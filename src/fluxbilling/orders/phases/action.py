@@ -15,7 +15,8 @@ os_install phase. The commit then:
 | reinstall      | `active`                                                          |
 | resize         | `active`; the new options kept in `service_data.plan_options`     |
 | reset_password | the sealed root password replaced by the new one                  |
-| console, stats | unchanged; the flow's result is stored on the action              |
+| console, stats | unchanged; the flow's result is stored on the action (a console     |
+|                | session sealed with the installation key: it grants access)       |
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from fluxbilling.allocation import reservation
 from fluxbilling.db import schema
 from fluxbilling.engine.context import PhaseContext
 from fluxbilling.engine.outcome import Done, Outcome
-from fluxbilling.orders.actions import RESULT_STATUS
+from fluxbilling.orders.actions import RESULT_STATUS, seal_result
 from fluxbilling.orders.phases.deps import PhaseDeps, merge_service_data, plain
 from fluxbilling.orders.phases.flows import flow_context, run_verb
 from fluxbilling.orders.phases.os_install import render_cloud_init
@@ -145,7 +146,7 @@ class ActionPhase:
         await conn.execute(
             schema.service_actions.update()
             .where(schema.service_actions.c.id == action.id)
-            .values(result=plain(out["result"]))
+            .values(result=seal_result(self.deps.vault, verb, plain(out["result"])))
         )
         if verb == "terminate":
             released = await reservation.release(conn, order_id=ctx.order_id)
