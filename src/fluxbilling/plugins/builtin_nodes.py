@@ -295,15 +295,20 @@ async def http(params: HttpParams, run: NodeRun) -> NodeResult:
         if rule.matches(response.status_code, response.text, body):
             return _apply_rule(rule, params, run, response, body)
     if response.status_code not in expect:
-        client = run.http(_connection(params, run))
-        raise classify_response(
-            client.upstream,
-            run.operation,
-            response.status_code,
-            client.redactor.text(response.text),
-            parse_retry_after(response.headers.get("retry-after")),
-        )
+        raise _unexpected(params, run, response)
     return NodeResult(output=_extract(params, run, response, body))
+
+
+def _unexpected(params: _Request, run: NodeRun, response: httpx.Response) -> errors.UpstreamError:
+    """The boundary's classification of a status no rule explained (redacted)."""
+    client = run.http(_connection(params, run))
+    return classify_response(
+        client.upstream,
+        run.operation,
+        response.status_code,
+        client.redactor.text(response.text),
+        parse_retry_after(response.headers.get("retry-after")),
+    )
 
 
 def _apply_rule(
@@ -392,14 +397,7 @@ def _screen(params: LookupParams, run: NodeRun, response: httpx.Response, body: 
         params.field is None and response.status_code in params.missing_status
     )
     if params.classify and not ok:
-        client = run.http(_connection(params, run))
-        raise classify_response(
-            client.upstream,
-            run.operation,
-            response.status_code,
-            client.redactor.text(response.text),
-            parse_retry_after(response.headers.get("retry-after")),
-        )
+        raise _unexpected(params, run, response)
 
 
 @node_type("poll", params=PollParams, ports=("ok", "error"))
