@@ -24,9 +24,10 @@ import hmac
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from fluxbilling import errors
+from fluxbilling.billing.facts import PaymentFact, PaymentKind
 
 __all__ = [
     "SIGNATURE_HEADER",
@@ -40,8 +41,6 @@ __all__ = [
 ]
 
 SIGNATURE_HEADER = "Stripe-Signature"
-
-PaymentKind = Literal["paid", "pending", "failed", "refund", "dispute", "ignored"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,34 +60,6 @@ class StripeEvent:
     livemode: bool
     created: int
     object: dict[str, Any]
-
-
-@dataclass(frozen=True, slots=True)
-class PaymentFact:
-    """What a Stripe event means for our invoices (see payments.md §1.2).
-
-    Attributes:
-        kind: ``paid``, ``pending``, ``failed``, ``refund``, ``dispute`` or ``ignored``.
-        gateway_payment_id: The payment object the fact is about: the Checkout Session
-            (``cs_...``), PaymentIntent (``pi_...``) or Stripe Invoice (``in_...``); for
-            refunds and disputes the PaymentIntent (or the charge when there is none).
-        invoice_ref: Our invoice reference carried by the object
-            (``client_reference_id`` or ``metadata.invoice_id``), if any. Match money on
-            `gateway_payment_id` first; this is only the secondary hint.
-        amount_minor: Amount in minor units (paid, refunded or disputed amount).
-        currency: Upper-case ISO 4217 code.
-        livemode: Whether the event comes from live mode.
-        gateway_object_id: The id of the event's own object (``re_...``, ``dp_...``,
-            ``ch_...``), the dedupe key for refunds and disputes.
-    """
-
-    kind: PaymentKind
-    gateway_payment_id: str
-    invoice_ref: str | None
-    amount_minor: int
-    currency: str
-    livemode: bool
-    gateway_object_id: str = ""
 
 
 # ---------------------------------------------------------------------------------------
