@@ -9,6 +9,8 @@ from pathlib import Path
 from pydantic import SecretStr
 
 from fluxbilling import errors, logs
+from fluxbilling.billing.reversals import ReversalPolicy
+from fluxbilling.billing.webhooks import StripeEndpoint
 from fluxbilling.config import Settings
 from fluxbilling.db import Database
 from fluxbilling.drivers.connections import ConnectionFactory, TransportFor
@@ -80,6 +82,16 @@ class Installation:
             concurrency=concurrency or self.settings.worker_concurrency,
             poll_interval=self.settings.poll_interval,
             wakeup=self.wakeup,
+        )
+
+    def stripe_endpoint(self) -> StripeEndpoint:
+        """Stripe ingestion for this installation, with its refund/chargeback policy."""
+        return StripeEndpoint(
+            self.db,
+            self.store,
+            self.stripe_secrets,
+            livemode=self.settings.stripe_livemode,
+            policy=ReversalPolicy(self.db, self.store, self.plugins, self.vault),
         )
 
     async def load_builtin_plugins(self) -> None:

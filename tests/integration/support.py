@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from fluxbilling import bootstrap
 from fluxbilling.billing import stripe
-from fluxbilling.billing.webhooks import Ingested, StripeEndpoint
+from fluxbilling.billing.webhooks import Ingested
 from fluxbilling.db import schema
 from fluxbilling.orders import service
 from fluxbilling.seed import PRODUCT_SLUG, PROVIDERS, seed_provider
@@ -40,7 +40,7 @@ async def pay(inst: bootstrap.Installation, invoice: dict[str, Any], **overrides
     )
     now = int(time.time())
     headers = {"Stripe-Signature": stripe.sign(body, inst.stripe_secrets[0], now)}
-    endpoint = StripeEndpoint(inst.db, inst.store, inst.stripe_secrets)
+    endpoint = inst.stripe_endpoint()
     return await endpoint.ingest(body, headers, remote="127.0.0.1", now=now)
 
 

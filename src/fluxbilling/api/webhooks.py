@@ -9,7 +9,6 @@ from fastapi.responses import JSONResponse
 
 from fluxbilling import errors, metrics
 from fluxbilling.api.errors import error_body
-from fluxbilling.billing.webhooks import StripeEndpoint
 
 __all__ = ["router"]
 
@@ -26,12 +25,7 @@ async def stripe_webhook(request: Request) -> JSONResponse:
     if len(body) > MAX_BODY:
         metrics.WEBHOOKS.labels("stripe", "too_large").inc()
         return JSONResponse(error_body("InvalidWebhook", "body larger than 256 KiB"), 400)
-    endpoint = StripeEndpoint(
-        installation.db,
-        installation.store,
-        installation.stripe_secrets,
-        livemode=installation.settings.stripe_livemode,
-    )
+    endpoint = installation.stripe_endpoint()
     try:
         result = await endpoint.ingest(
             body,

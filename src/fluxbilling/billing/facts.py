@@ -42,6 +42,8 @@ class PaymentFact:
         livemode: Whether the object lives in live (production) mode.
         gateway_object_id: The id of the fact's own object (a refund `re_...`, a chargeback
             `chb_...`, a dispute `dp_...`), the dedupe key of refunds and disputes.
+        alias_id: Another id of the same payment that later facts may use (a Stripe Checkout
+            Session's PaymentIntent, which its refunds and disputes name).
     """
 
     kind: PaymentKind
@@ -51,3 +53,4 @@ class PaymentFact:
     currency: str
     livemode: bool
     gateway_object_id: str = ""
+    alias_id: str = ""

@@ -253,11 +253,11 @@ _TABLE: dict[str, tuple[PaymentKind, str]] = {
     "charge.refunded": ("refund", "amount_refunded"),
     "refund.created": ("refund", "amount"),
     "refund.updated": ("refund", "amount"),
-    "refund.failed": ("refund", "amount"),
+    "refund.failed": ("ignored", "amount"),  # the money never left: nothing to reverse
     "charge.refund.updated": ("refund", "amount"),
     "charge.dispute.created": ("dispute", "amount"),
     "charge.dispute.funds_withdrawn": ("dispute", "amount"),
-    "charge.dispute.funds_reinstated": ("dispute", "amount"),
+    "charge.dispute.funds_reinstated": ("ignored", "amount"),  # won: the money came back
     "charge.dispute.closed": ("dispute", "amount"),
 }
 
@@ -324,4 +324,15 @@ def classify(event: StripeEvent) -> PaymentFact:
         currency=str(_field(obj, "currency", str, "data.object.currency")).upper(),
         livemode=event.livemode,
         gateway_object_id=str(_field(obj, "id", str, "data.object.id")),
+        alias_id=_alias(kind, obj),
     )
+
+
+def _alias(kind: PaymentKind, obj: Mapping[str, Any]) -> str:
+    """A Checkout Session's PaymentIntent: refunds and disputes name that, not the session."""
+    if kind in ("refund", "dispute"):
+        return ""
+    linked = obj.get("payment_intent")
+    if isinstance(linked, dict):
+        linked = linked.get("id")
+    return linked if isinstance(linked, str) and linked != obj.get("id") else ""

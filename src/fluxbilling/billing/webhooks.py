@@ -20,16 +20,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from fluxbilling import errors
-from fluxbilling.billing import stripe
+from fluxbilling.billing import ledger, stripe
+from fluxbilling.billing.facts import PaymentFact
+from fluxbilling.billing.reversals import ReversalPolicy
 from fluxbilling.db import Database, schema
 from fluxbilling.drivers.redaction import Redactor
-from fluxbilling.engine import activity
 from fluxbilling.engine.runs import RunStore
-from fluxbilling.orders.pipeline import OrderState, Phase
 
 __all__ = ["Ingested", "StripeEndpoint"]
 
@@ -55,17 +54,25 @@ class StripeEndpoint:
         store: the run store (enqueue).
         secrets: endpoint secrets, current first (rotation).
         livemode: the mode this installation accepts.
+        policy: acts on full refunds and disputes after each commit (none: recorded only).
     """
 
     gateway = "stripe"
 
     def __init__(
-        self, db: Database, store: RunStore, secrets: Sequence[str], *, livemode: bool = False
+        self,
+        db: Database,
+        store: RunStore,
+        secrets: Sequence[str],
+        *,
+        livemode: bool = False,
+        policy: ReversalPolicy | None = None,
     ) -> None:
         self.db = db
         self.store = store
         self.secrets = list(secrets)
         self.livemode = livemode
+        self.policy = policy
 
     async def ingest(
         self, body: bytes, headers: Mapping[str, str], *, remote: str | None, now: int
@@ -102,6 +109,8 @@ class StripeEndpoint:
                     invoice_id=result.invoice_id,
                 )
             )
+        if self.policy is not None and result.outcome in ("refund_full", "dispute_full"):
+            await self.policy.apply_pending()
         return result
 
     async def _store_raw(self, body: bytes, headers: Mapping[str, str], remote: str | None) -> int:
@@ -131,7 +140,7 @@ class StripeEndpoint:
         conn: AsyncConnection,
         delivery_id: int,
         event: stripe.StripeEvent,
-        fact: stripe.PaymentFact,
+        fact: PaymentFact,
     ) -> Ingested:
         first = await conn.execute(
             self.db.insert_ignore(schema.processed_events).values(
@@ -140,114 +149,21 @@ class StripeEndpoint:
         )
         if first.rowcount == 0:
             return Ingested(delivery_id, "duplicate", detail=f"event {event.id} already processed")
-        if fact.kind != "paid":
-            return Ingested(
-                delivery_id, "ignored", detail=f"{event.type} ({fact.kind}) needs no action"
-            )
-        if fact.livemode != self.livemode:
-            return Ingested(
-                delivery_id, "rejected", detail="livemode does not match this installation"
-            )
-        invoice = await self._locked_invoice(conn, fact)
-        if invoice is None:
-            return Ingested(
-                delivery_id, "unknown_invoice", detail=f"no invoice matches {fact.invoice_ref!r}"
-            )
-        problem = _mismatch(invoice, fact)
-        if problem:
-            return Ingested(delivery_id, "rejected", invoice.id, detail=problem)
-        return await self._mark_paid(conn, delivery_id, invoice, fact)
-
-    async def _locked_invoice(self, conn: AsyncConnection, fact: stripe.PaymentFact) -> Any:
-        inv = schema.invoices
-        by_gateway = inv.c.gateway_ref == fact.gateway_payment_id
-        condition = by_gateway
-        if fact.invoice_ref and fact.invoice_ref.isdigit():
-            # Our own id is only a hint: it matches only invoices with no gateway object yet.
-            condition = sa.or_(
-                by_gateway, sa.and_(inv.c.id == int(fact.invoice_ref), inv.c.gateway_ref.is_(None))
-            )
-        query = sa.select(inv).where(condition)
-        if not self.db.is_sqlite:
-            query = query.with_for_update()
-        return (await conn.execute(query)).first()
-
-    async def _mark_paid(
-        self, conn: AsyncConnection, delivery_id: int, invoice: Any, fact: stripe.PaymentFact
-    ) -> Ingested:
-        payment = await conn.execute(
-            self.db.insert_ignore(schema.payments).values(
-                invoice_id=invoice.id,
-                gateway=self.gateway,
-                gateway_payment_id=fact.gateway_payment_id,
-                amount_minor=fact.amount_minor,
-                currency=fact.currency,
-            )
-        )
-        paid = await conn.execute(
-            schema.invoices.update()
-            .where(
-                schema.invoices.c.id == invoice.id,
-                schema.invoices.c.status.in_(("unpaid", "pending")),
-            )
-            .values(
-                status="paid",
-                paid_at=self.db.now(),
-                gateway=self.gateway,
-                gateway_ref=fact.gateway_payment_id,
-            )
-        )
-        if payment.rowcount == 0 or paid.rowcount == 0:
-            return Ingested(
-                delivery_id, "already_paid", invoice.id, detail="invoice was already paid"
-            )
-        moved = await conn.execute(
-            schema.orders.update()
-            .where(
-                schema.orders.c.id == invoice.order_id,
-                schema.orders.c.state == OrderState.AWAITING_PAYMENT,
-            )
-            .values(state=OrderState.PROVISIONING_PENDING, updated_at=self.db.now())
-        )
-        await activity.record(
+        applied = await ledger.apply_fact(
             conn,
-            invoice.order_id,
-            "invoice_paid",
-            f"invoice {invoice.id} paid via stripe ({fact.amount_minor} {fact.currency})",
-            phase=Phase.BILLING,
-            data={"payment": fact.gateway_payment_id, "delivery_id": delivery_id},
+            db=self.db,
+            store=self.store,
+            gateway=self.gateway,
+            fact=fact,
+            livemode=self.livemode,
+            delivery_id=delivery_id,
         )
-        if moved.rowcount == 0:
-            return Ingested(
-                delivery_id, "paid_no_order", invoice.id, detail="order was not awaiting payment"
-            )
-        run_id = await self.store.enqueue(
-            conn,
-            invoice.order_id,
-            phase=Phase.ALLOCATION,
-            completed={
-                Phase.BILLING: {
-                    "invoice_id": invoice.id,
-                    "gateway": self.gateway,
-                    "payment": fact.gateway_payment_id,
-                    "amount_minor": fact.amount_minor,
-                    "currency": fact.currency,
-                }
-            },
-        )
-        return Ingested(delivery_id, "processed", invoice.id, run_id)
+        detail = applied.detail
+        if applied.outcome == "ignored" and fact.kind == "ignored":
+            detail = f"{event.type} needs no action"
+        return Ingested(delivery_id, applied.outcome, applied.invoice_id, applied.run_id, detail)
 
 
 def _header(headers: Mapping[str, str], name: str) -> str | None:
     wanted = name.lower()
     return next((v for k, v in headers.items() if k.lower() == wanted), None)
-
-
-def _mismatch(invoice: Any, fact: stripe.PaymentFact) -> str:
-    if fact.currency != invoice.currency:
-        return f"currency {fact.currency} does not match the invoice's {invoice.currency}"
-    if fact.amount_minor < invoice.amount_minor:
-        return f"underpaid: {fact.amount_minor} < {invoice.amount_minor} {invoice.currency}"
-    if invoice.gateway_ref not in (None, fact.gateway_payment_id):
-        return "the payment object is not the one created for this invoice"
-    return ""

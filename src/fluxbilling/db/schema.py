@@ -213,10 +213,33 @@ payments = sa.Table(
     _fk("invoice_id", "invoices.id"),
     sa.Column("gateway", sa.String(32), nullable=False),
     sa.Column("gateway_payment_id", sa.String(255), nullable=False),
+    sa.Column("alias_id", sa.String(255), nullable=True),
     sa.Column("amount_minor", sa.BigInteger(), nullable=False),
     sa.Column("currency", sa.String(3), nullable=False),
     _created(),
     sa.UniqueConstraint("gateway", "gateway_payment_id", name="uq_payments_gateway_payment"),
+    sa.Index("ix_payments_alias", "gateway", "alias_id"),
+)
+
+money_reversals = sa.Table(
+    "money_reversals",
+    metadata,
+    _id(),
+    sa.Column("gateway", sa.String(32), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("gateway_object_id", sa.String(255), nullable=False),
+    sa.Column("gateway_payment_id", sa.String(255), nullable=False),
+    _fk("invoice_id", "invoices.id", nullable=True),
+    sa.Column("amount_minor", sa.BigInteger(), nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("full", sa.Boolean(), nullable=False),
+    sa.Column("applied", sa.String(200), nullable=True),
+    _created(),
+    sa.Column("updated_at", UtcDateTime(), nullable=False, server_default=sa.func.now()),
+    sa.UniqueConstraint(
+        "gateway", "kind", "gateway_object_id", name="uq_money_reversals_gateway_object"
+    ),
+    sa.Index("ix_money_reversals_payment", "gateway", "gateway_payment_id"),
 )
 
 webhook_events = sa.Table(

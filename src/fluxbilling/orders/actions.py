@@ -27,7 +27,6 @@ from fluxbilling import errors
 from fluxbilling.db import Database, schema
 from fluxbilling.engine import activity
 from fluxbilling.engine.runs import RunStore
-from fluxbilling.orders.phases.deps import plain
 from fluxbilling.orders.pipeline import ACTION_KIND, Phase, RunState
 from fluxbilling.plugins.document import CAPABILITY_VERBS, VERBS
 from fluxbilling.plugins.manager import PluginManager
@@ -201,7 +200,7 @@ async def request_action(
                         order_id=service.order_id,
                         run_id=run_id,
                         verb=verb,
-                        params=plain(params),
+                        params=json.loads(json.dumps(params, default=str)),
                         plugin_slug=plugin.slug,
                         plugin_version=plugin.version,
                         secret_sealed=secret,

@@ -18,7 +18,14 @@ import httpx
 
 from fluxbilling.billing import stripe
 
-__all__ = ["API_VERSION", "checkout_completed", "deliver", "signed_headers"]
+__all__ = [
+    "API_VERSION",
+    "charge_refunded",
+    "checkout_completed",
+    "deliver",
+    "dispute_created",
+    "signed_headers",
+]
 
 API_VERSION = "2024-06-20"
 _ALPHABET = string.ascii_letters + string.digits
@@ -86,6 +93,80 @@ def checkout_completed(
         "type": "checkout.session.completed",
     }
     return json.dumps(event, indent=2).encode("utf-8")
+
+
+def _event(kind: str, obj: dict[str, Any], *, livemode: bool, created: int | None) -> bytes:
+    created = int(time.time()) if created is None else created
+    event = {
+        "id": _random_id("evt_"),
+        "object": "event",
+        "api_version": API_VERSION,
+        "created": created,
+        "data": {"object": obj},
+        "livemode": livemode,
+        "pending_webhooks": 1,
+        "request": {"id": None, "idempotency_key": None},
+        "type": kind,
+    }
+    return json.dumps(event, indent=2).encode("utf-8")
+
+
+def charge_refunded(
+    payment_intent: str,
+    amount_minor: int,
+    amount_refunded: int,
+    currency: str,
+    *,
+    charge_id: str | None = None,
+    livemode: bool = False,
+    created: int | None = None,
+) -> bytes:
+    """A ``charge.refunded`` event: `amount_refunded` is cumulative over the charge's refunds.
+
+    Args:
+        payment_intent: The PaymentIntent the charge belongs to (a session's `payment_intent`).
+        amount_minor: The charge's amount.
+        amount_refunded: How much of it is refunded so far.
+        currency: ISO code in any case.
+        charge_id: The charge id; random ``ch_...`` if None.
+        livemode: Live or test mode.
+        created: Unix seconds of the event; now if None.
+    """
+    charge = {
+        "id": charge_id or _random_id("ch_"),
+        "object": "charge",
+        "amount": amount_minor,
+        "amount_refunded": amount_refunded,
+        "currency": currency.lower(),
+        "livemode": livemode,
+        "payment_intent": payment_intent,
+        "refunded": amount_refunded >= amount_minor,
+        "status": "succeeded",
+    }
+    return _event("charge.refunded", charge, livemode=livemode, created=created)
+
+
+def dispute_created(
+    payment_intent: str,
+    amount_minor: int,
+    currency: str,
+    *,
+    livemode: bool = False,
+    created: int | None = None,
+) -> bytes:
+    """A ``charge.dispute.created`` event (a chargeback) for a PaymentIntent's charge."""
+    dispute = {
+        "id": _random_id("dp_"),
+        "object": "dispute",
+        "amount": amount_minor,
+        "charge": _random_id("ch_"),
+        "currency": currency.lower(),
+        "livemode": livemode,
+        "payment_intent": payment_intent,
+        "reason": "fraudulent",
+        "status": "needs_response",
+    }
+    return _event("charge.dispute.created", dispute, livemode=livemode, created=created)
 
 
 def signed_headers(body: bytes, secret: str, t: int) -> dict[str, str]:

@@ -1,0 +1,304 @@
+"""The ledger: apply one verified `PaymentFact` to our invoices, orders and runs, exactly once.
+
+Gateway-neutral; runs inside the caller's transaction (the one that also marks the delivery
+processed), so a crash leaves either nothing or everything. The rules (payments.md §6):
+
+```
+paid      lock the invoice (by the gateway object we created, else by our id while it has none)
+          check currency, amount (>= total), gateway object; payments UNIQUE(gateway, id)
+          invoice unpaid/pending → paid; order awaiting_payment → provisioning_pending;
+          enqueue the run — unless a full refund/dispute of this payment arrived first:
+          then the invoice is `refunded`/`disputed` and nothing is provisioned
+refund,   money_reversals UNIQUE(gateway, kind, object id), amount only grows (cumulative
+dispute   refunds); full when it covers the payment: the invoice becomes refunded/disputed
+          and `reversals.ReversalPolicy` acts on the service after the commit
+pending, failed, underpaid, ignored
+          never change a paid invoice (a late `expired` cannot downgrade); recorded only
+```
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from fluxbilling.billing.facts import PaymentFact
+from fluxbilling.db import Database, schema
+from fluxbilling.engine import activity
+from fluxbilling.engine.runs import RunStore
+from fluxbilling.orders.pipeline import OrderState, Phase
+
+__all__ = ["Applied", "apply_fact"]
+
+_OPEN = ("unpaid", "pending")
+
+
+@dataclass(frozen=True, slots=True)
+class Applied:
+    """What applying a fact did (`outcome` is stored on the delivery)."""
+
+    outcome: str
+    invoice_id: int | None = None
+    run_id: int | None = None
+    detail: str = ""
+
+
+async def apply_fact(
+    conn: AsyncConnection,
+    *,
+    db: Database,
+    store: RunStore,
+    gateway: str,
+    fact: PaymentFact,
+    livemode: bool,
+    delivery_id: int | None = None,
+) -> Applied:
+    """Apply `fact` (see the module docstring) in the caller's transaction."""
+    if fact.kind == "ignored":
+        return Applied("ignored", detail="nothing for us in this notification")
+    if fact.livemode != livemode:
+        mode = "live" if fact.livemode else "test"
+        return Applied(
+            "rejected", detail=f"livemode: a {mode}-mode object does not match this installation"
+        )
+    if fact.kind in ("refund", "dispute"):
+        return await _reversal(conn, db, gateway, fact)
+    invoice = await _locked_invoice(conn, db, fact)
+    if invoice is None:
+        return Applied("unknown_invoice", detail=f"no invoice matches {fact.invoice_ref!r}")
+    if fact.kind != "paid":
+        if invoice.status not in _OPEN:
+            return Applied(
+                "ignored", invoice.id, detail=f"{fact.kind} after {invoice.status}: no downgrade"
+            )
+        return Applied(fact.kind, invoice.id, detail=f"payment {fact.kind}; invoice stays open")
+    problem = _mismatch(invoice, fact)
+    if problem:
+        return Applied("rejected", invoice.id, detail=problem)
+    return await _paid(conn, db, store, gateway, invoice, fact, delivery_id)
+
+
+async def _locked_invoice(conn: AsyncConnection, db: Database, fact: PaymentFact) -> Any:
+    inv = schema.invoices
+    condition = inv.c.gateway_ref == fact.gateway_payment_id
+    if fact.invoice_ref and fact.invoice_ref.isdigit():
+        # Our own id is only a hint: it matches only invoices with no gateway object yet.
+        condition = sa.or_(
+            condition, sa.and_(inv.c.id == int(fact.invoice_ref), inv.c.gateway_ref.is_(None))
+        )
+    query = sa.select(inv).where(condition)
+    if not db.is_sqlite:
+        query = query.with_for_update()
+    return (await conn.execute(query)).first()
+
+
+def _mismatch(invoice: Any, fact: PaymentFact) -> str:
+    if fact.currency != invoice.currency:
+        return f"currency {fact.currency} does not match the invoice's {invoice.currency}"
+    if fact.amount_minor < invoice.amount_minor:
+        return f"underpaid: {fact.amount_minor} < {invoice.amount_minor} {invoice.currency}"
+    if invoice.gateway_ref not in (None, fact.gateway_payment_id):
+        return "the payment object is not the one created for this invoice"
+    return ""
+
+
+async def _paid(
+    conn: AsyncConnection,
+    db: Database,
+    store: RunStore,
+    gateway: str,
+    invoice: Any,
+    fact: PaymentFact,
+    delivery_id: int | None,
+) -> Applied:
+    payment = await conn.execute(
+        db.insert_ignore(schema.payments).values(
+            invoice_id=invoice.id,
+            gateway=gateway,
+            gateway_payment_id=fact.gateway_payment_id,
+            alias_id=fact.alias_id or None,
+            amount_minor=fact.amount_minor,
+            currency=fact.currency,
+        )
+    )
+    ids = [fact.gateway_payment_id, *([fact.alias_id] if fact.alias_id else [])]
+    reversed_by = await _full_reversal(conn, gateway, ids, fact.amount_minor)
+    paid = await conn.execute(
+        schema.invoices.update()
+        .where(schema.invoices.c.id == invoice.id, schema.invoices.c.status.in_(_OPEN))
+        .values(
+            status="paid" if reversed_by is None else _REVERSED[reversed_by.kind],
+            paid_at=db.now(),
+            gateway=gateway,
+            gateway_ref=fact.gateway_payment_id,
+        )
+    )
+    if payment.rowcount == 0 or paid.rowcount == 0:
+        return Applied("already_paid", invoice.id, detail="invoice was already paid")
+    await conn.execute(
+        schema.money_reversals.update()
+        .where(
+            schema.money_reversals.c.gateway == gateway,
+            schema.money_reversals.c.gateway_payment_id.in_(ids),
+        )
+        .values(invoice_id=invoice.id)
+    )
+    data = {"payment": fact.gateway_payment_id, "delivery_id": delivery_id}
+    await activity.record(
+        conn,
+        invoice.order_id,
+        "invoice_paid",
+        f"invoice {invoice.id} paid via {gateway} ({fact.amount_minor} {fact.currency})",
+        phase=Phase.BILLING,
+        data=data,
+    )
+    if reversed_by is not None:
+        await _full_reversal_mark(conn, reversed_by.id)
+        await activity.record(
+            conn,
+            invoice.order_id,
+            "payment_reversed_before_paid",
+            f"{reversed_by.kind} {reversed_by.gateway_object_id} arrived before the payment: "
+            "nothing is provisioned",
+            phase=Phase.BILLING,
+            data=data,
+        )
+        return Applied("reversed", invoice.id, detail=f"already {reversed_by.kind}ed")
+    moved = await conn.execute(
+        schema.orders.update()
+        .where(
+            schema.orders.c.id == invoice.order_id,
+            schema.orders.c.state == OrderState.AWAITING_PAYMENT,
+        )
+        .values(state=OrderState.PROVISIONING_PENDING, updated_at=db.now())
+    )
+    if moved.rowcount == 0:
+        return Applied("paid_no_order", invoice.id, detail="order was not awaiting payment")
+    run_id = await store.enqueue(
+        conn,
+        invoice.order_id,
+        phase=Phase.ALLOCATION,
+        completed={
+            Phase.BILLING: {
+                "invoice_id": invoice.id,
+                "gateway": gateway,
+                "payment": fact.gateway_payment_id,
+                "amount_minor": fact.amount_minor,
+                "currency": fact.currency,
+            }
+        },
+    )
+    return Applied("processed", invoice.id, run_id)
+
+
+_REVERSED = {"refund": "refunded", "dispute": "disputed"}
+
+
+async def _full_reversal(
+    conn: AsyncConnection, gateway: str, payment_ids: list[str], paid_minor: int
+) -> Any:
+    rows = (
+        await conn.execute(
+            sa.select(schema.money_reversals).where(
+                schema.money_reversals.c.gateway == gateway,
+                schema.money_reversals.c.gateway_payment_id.in_(payment_ids),
+            )
+        )
+    ).all()
+    return next((r for r in rows if r.kind == "dispute" or r.amount_minor >= paid_minor), None)
+
+
+async def _full_reversal_mark(conn: AsyncConnection, reversal_id: int) -> None:
+    await conn.execute(
+        schema.money_reversals.update()
+        .where(schema.money_reversals.c.id == reversal_id)
+        .values(full=True, applied="never provisioned")
+    )
+
+
+async def _reversal(
+    conn: AsyncConnection, db: Database, gateway: str, fact: PaymentFact
+) -> Applied:
+    reversals = schema.money_reversals
+    object_id = fact.gateway_object_id or fact.gateway_payment_id
+    payments = schema.payments
+    payment = (
+        await conn.execute(
+            sa.select(payments).where(
+                payments.c.gateway == gateway,
+                sa.or_(
+                    payments.c.gateway_payment_id == fact.gateway_payment_id,
+                    payments.c.alias_id == fact.gateway_payment_id,
+                ),
+            )
+        )
+    ).first()
+    invoice_id = None if payment is None else payment.invoice_id
+    full = payment is not None and (
+        fact.kind == "dispute" or fact.amount_minor >= payment.amount_minor
+    )
+    existing = (
+        await conn.execute(
+            sa.select(reversals).where(
+                reversals.c.gateway == gateway,
+                reversals.c.kind == fact.kind,
+                reversals.c.gateway_object_id == object_id,
+            )
+        )
+    ).first()
+    if existing is None:
+        await conn.execute(
+            db.insert_ignore(reversals).values(
+                gateway=gateway,
+                kind=fact.kind,
+                gateway_object_id=object_id,
+                gateway_payment_id=fact.gateway_payment_id,
+                invoice_id=invoice_id,
+                amount_minor=fact.amount_minor,
+                currency=fact.currency,
+                full=full,
+            )
+        )
+    elif fact.amount_minor > existing.amount_minor or (full and not existing.full):
+        # Refunds are cumulative (Stripe's amount_refunded): the amount only grows.
+        await conn.execute(
+            reversals.update()
+            .where(reversals.c.id == existing.id)
+            .values(
+                amount_minor=max(fact.amount_minor, existing.amount_minor),
+                full=full or existing.full,
+                invoice_id=invoice_id,
+                updated_at=db.now(),
+            )
+        )
+    else:
+        return Applied("duplicate", invoice_id, detail=f"{fact.kind} {object_id} already recorded")
+    if invoice_id is None:
+        return Applied(
+            "reversal_stored", detail=f"{fact.kind} before its payment: applied when it arrives"
+        )
+    invoice = (
+        await conn.execute(sa.select(schema.invoices).where(schema.invoices.c.id == invoice_id))
+    ).one()
+    what = "full" if full else "partial"
+    await activity.record(
+        conn,
+        invoice.order_id,
+        f"payment_{fact.kind}",
+        f"{what} {fact.kind} {object_id} of payment {fact.gateway_payment_id}: "
+        f"{fact.amount_minor} {fact.currency}",
+        phase=Phase.BILLING,
+        data={"kind": fact.kind, "object": object_id, "full": full},
+    )
+    if full:
+        await conn.execute(
+            schema.invoices.update()
+            .where(schema.invoices.c.id == invoice_id, schema.invoices.c.status == "paid")
+            .values(status=_REVERSED[fact.kind])
+        )
+    return Applied(
+        f"{fact.kind}_{what}", invoice_id, detail=f"{fact.kind} {object_id} recorded ({what})"
+    )
