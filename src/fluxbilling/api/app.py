@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from fluxbilling import __version__
 from fluxbilling.api import (
     connections,
+    deliveries,
     errors,
     metrics,
     orders,
@@ -30,6 +31,7 @@ def create_app(installation: Installation) -> FastAPI:
     app.state.installation = installation
     errors.install(app)
     app.include_router(webhooks.router)
+    app.include_router(deliveries.router)
     app.include_router(orders.router)
     app.include_router(runs.router)
     app.include_router(plugins.router)

@@ -20,6 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from fluxbilling import errors
@@ -148,7 +149,22 @@ class StripeEndpoint:
             )
         )
         if first.rowcount == 0:
-            return Ingested(delivery_id, "duplicate", detail=f"event {event.id} already processed")
+            # Link the repeat to the invoice of the first delivery, for the operator's search.
+            events, deliveries = schema.processed_events, schema.webhook_events
+            original = (
+                await conn.execute(
+                    sa.select(deliveries.c.id, deliveries.c.invoice_id)
+                    .join(events, events.c.delivery_id == deliveries.c.id)
+                    .where(events.c.gateway == self.gateway, events.c.event_id == event.id)
+                )
+            ).first()
+            return Ingested(
+                delivery_id,
+                "duplicate",
+                original.invoice_id if original else None,
+                detail=f"event {event.id} already processed"
+                + (f" (delivery {original.id})" if original else ""),
+            )
         applied = await ledger.apply_fact(
             conn,
             db=self.db,

@@ -1,0 +1,80 @@
+"""Webhook deliveries for the operator: what arrived, whether it verified, what it did, and why."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Depends, Query, Request
+
+from fluxbilling import errors
+from fluxbilling.api.auth import require_token
+from fluxbilling.db import schema
+
+__all__ = ["router"]
+
+router = APIRouter(
+    prefix="/api/v1/webhook-deliveries", tags=["billing"], dependencies=[Depends(require_token)]
+)
+_BODY_PREVIEW = 64 * 1024
+
+
+def _doc(row: Any, *, body: bool) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "id": row.id,
+        "gateway": row.gateway,
+        "received_at": row.received_at.isoformat(),
+        "remote_addr": row.remote_addr,
+        "event_id": row.event_id,
+        "event_type": row.event_type,
+        "invoice_id": row.invoice_id,
+        "verification": row.verification,
+        "outcome": row.outcome,
+        "reason": row.error,
+    }
+    if body:
+        doc["headers"] = row.headers  # stored with credentials and signatures masked
+        doc["body"] = bytes(row.body[:_BODY_PREVIEW]).decode("utf-8", errors="replace")
+    return doc
+
+
+@router.get("", summary="Deliveries, newest first; filter by invoice, gateway, outcome")
+async def list_deliveries(
+    request: Request,
+    invoice_id: int | None = None,
+    gateway: str | None = None,
+    outcome: str | None = Query(None, description="e.g. processed, duplicate, rejected"),
+    verification: str | None = Query(None, description="pending, valid or invalid"),
+    limit: int = Query(50, ge=1, le=500),
+    cursor: int | None = Query(None, description="the next_cursor of the previous page"),
+) -> dict[str, Any]:
+    """A rejected delivery carries its `reason` (bad signature, amount mismatch, ...)."""
+    table = schema.webhook_events
+    query = sa.select(table).order_by(table.c.id.desc()).limit(limit + 1)
+    for column, value in (
+        (table.c.invoice_id, invoice_id),
+        (table.c.gateway, gateway),
+        (table.c.outcome, outcome),
+        (table.c.verification, verification),
+    ):
+        if value is not None:
+            query = query.where(column == value)
+    if cursor is not None:
+        query = query.where(table.c.id < cursor)
+    async with request.app.state.installation.db.connect() as conn:
+        rows = (await conn.execute(query)).all()
+    return {
+        "items": [_doc(r, body=False) for r in rows[:limit]],
+        "next_cursor": rows[limit - 1].id if len(rows) > limit else None,
+    }
+
+
+@router.get("/{delivery_id}", summary="One delivery with its (masked) headers and raw body")
+async def get_delivery(request: Request, delivery_id: int) -> dict[str, Any]:
+    """The raw body is what the gateway sent; signature headers are masked."""
+    table = schema.webhook_events
+    async with request.app.state.installation.db.connect() as conn:
+        row = (await conn.execute(sa.select(table).where(table.c.id == delivery_id))).first()
+    if row is None:
+        raise errors.NotFound(f"delivery {delivery_id} does not exist", delivery_id=delivery_id)
+    return _doc(row, body=True)
