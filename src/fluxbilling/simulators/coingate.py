@@ -1,0 +1,412 @@
+"""A CoinGate API v2 simulator (ASGI) and its callback notifier, faithful to payments.md §4.
+
+Served under both ``/v2`` (the path of CoinGate's curl examples) and ``/api/v2`` (the
+server in its OpenAPI file). Modelled:
+
+- ``Authorization: Token <api token>``; anything else answers 401
+  ``{"message": "Not found App by Access-Key", "reason": "BadCredentials"}`` (the example of
+  CoinGate's errors page); errors always carry ``message`` and ``reason``.
+- ``POST /orders`` (form-encoded or JSON) answers **200** with the order (``status: new``,
+  ``payment_url``, ``token``: ours when sent, else a generated one); invalid bodies answer
+  422 ``{"message": "Order is not valid", "reason": "OrderIsNotValid", "errors": [...]}``.
+  ``order_id`` is not unique at CoinGate, nor here.
+- ``GET /orders/{id}`` answers the order without ``token``, or 404
+  ``{"message": "Order not found", "reason": "OrderNotFound"}``; ``GET /ips-v4`` (no auth)
+  lists the callback source addresses, one per line.
+- Orders move only through the test helpers on `CoinGateState` (``choose_currency``,
+  ``underpay``, ``pay``, ``confirm``, ``accept_underpaid``, ``expire``, ``invalidate``,
+  ``cancel``, ``refund``), also reachable as ``POST /_sim/orders/{id}/{action}`` (JSON
+  arguments) for a simulator run standalone. ``GET /_sim/state`` dumps everything.
+- `Notifier` POSTs queued callbacks to each order's ``callback_url`` exactly like CoinGate:
+  the API app's format (form by default, Rails bracket notation for ``fees``), the order's
+  token, a 20 s timeout, success only on 200/204, the chain ended by 3xx/401/403, otherwise
+  retried on CoinGate's schedule, 40 retries at most; every attempt is recorded with whether
+  CoinGate would retry. `deliver_next`/`deliver_all`/`deliver_until_settled`, `redeliver`
+  (the dashboard's resend), `reorder` and `drop` steer it.
+
+Fault injection on ``state.faults`` (`simulators._faults.Faults`) for API requests: latency,
+``fail_rate``, ``fail_next(n, status)`` (any status, in CoinGate's error shape; "timeout"
+sleeps ``timeout_delay`` and then processes the request), ``crash_after_create`` /
+``crash_next_create(n)`` (the order is created, the answer is 503). ``exists_next`` does not
+apply: CoinGate has no "already exists" error for orders.
+
+Unverified choices (CoinGate does not document them): the 401 body when no header is sent;
+``reason`` values for 502/503/504; the wording of 422 messages (Rails defaults, after the
+"Price can't be blank" example); the status of an underpaid order before it expires
+(``pending``); the ``User-Agent`` of callbacks; sandbox payment URLs on
+``pay-sandbox.coingate.com``; ending the chain on 3xx other than 301/302.
+
+Run standalone: ``python -m fluxbilling.simulators.coingate --port 8086 --token T``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import json
+from collections.abc import Awaitable, Callable, Sequence
+from decimal import Decimal
+from urllib.parse import parse_qsl, urlsplit
+
+import httpx
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Mount, Route
+from starlette.types import ASGIApp
+
+from fluxbilling import errors
+from fluxbilling.simulators import _faults
+from fluxbilling.simulators._coingate_state import (
+    Attempt,
+    Callback,
+    CoinGateState,
+    delivery_outcome,
+    encode_callback,
+)
+
+__all__ = ["CALLBACK_TIMEOUT", "USER_AGENT", "CoinGateState", "Notifier", "create_app", "main"]
+
+CALLBACK_TIMEOUT = 20.0
+USER_AGENT = "CoinGate Payment Callback"
+Handler = Callable[[Request, CoinGateState], Awaitable[Response]]
+_REASONS = {
+    400: ("Bad request", "BadRequest"),
+    401: ("Not found App by Access-Key", "BadCredentials"),
+    403: ("Forbidden", "Forbidden"),
+    404: ("Page not found", "PageNotFound"),
+    422: ("Order is not valid", "OrderIsNotValid"),
+    429: ("API request limit is exceeded", "RateLimitException"),
+    500: ("Something wrong in CoinGate", "InternalServerError"),
+    502: ("Bad gateway", "BadGateway"),
+    503: ("Service unavailable", "ServiceUnavailable"),
+    504: ("Gateway timeout", "GatewayTimeout"),
+}
+_ACTIONS = {
+    "choose_currency": ("pay_currency",),
+    "underpay": ("fraction",),
+    "pay": ("overpay",),
+    "confirm": (),
+    "accept_underpaid": (),
+    "expire": (),
+    "invalidate": (),
+    "cancel": (),
+    "refund": ("amount",),
+}
+
+
+def _error(status: int, message: str | None = None, reason: str | None = None) -> Response:
+    default_message, default_reason = _REASONS.get(status, ("Error", "Error"))
+    body = {"message": message or default_message, "reason": reason or default_reason}
+    return JSONResponse(body, status_code=status)
+
+
+async def _body(request: Request) -> dict[str, str]:
+    """The request's fields as text, from JSON or a form (CoinGate takes both)."""
+    raw = await request.body()
+    if request.headers.get("content-type", "").startswith("application/json"):
+        try:
+            data = json.loads(raw, parse_float=Decimal)
+        except ValueError:
+            return {}
+        if not isinstance(data, dict):
+            return {}
+        return {k: str(v) for k, v in data.items() if isinstance(v, str | int | Decimal)}
+    try:
+        return dict(parse_qsl(raw.decode("utf-8"), keep_blank_values=True))
+    except UnicodeDecodeError:
+        return {}
+
+
+async def create_order(request: Request, state: CoinGateState) -> Response:
+    """POST /orders."""
+    body = await _body(request)
+    problems = state.validate_create(body)
+    if problems:
+        return JSONResponse(
+            {"message": "Order is not valid", "reason": "OrderIsNotValid", "errors": problems},
+            status_code=422,
+        )
+    created = state.create_order(body)
+    if state.faults.take_crash():
+        return _error(503)
+    return JSONResponse(created)
+
+
+async def get_order(request: Request, state: CoinGateState) -> Response:
+    """GET /orders/{id}."""
+    order = state.orders.get(int(request.path_params["id"]))
+    if order is None:
+        return _error(404, "Order not found", "OrderNotFound")
+    return JSONResponse(state.public(order))
+
+
+def _guarded(handler: Handler, state: CoinGateState) -> Callable[[Request], Awaitable[Response]]:
+    """Count, delay, inject faults, then authenticate, before the real handler runs."""
+
+    async def endpoint(request: Request) -> Response:
+        state.requests += 1
+        status = await state.faults.before_request()
+        if status is not None:
+            return _error(status)
+        if request.headers.get("authorization") != f"Token {state.api_token}":
+            return _error(401)
+        return await handler(request, state)
+
+    return endpoint
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    status = exc.status_code if isinstance(exc, HTTPException) else 500
+    return _error(status)
+
+
+def create_app(state: CoinGateState, notifier: Notifier | None = None) -> ASGIApp:
+    """The simulator as an ASGI app over `state` (which tests inspect and steer).
+
+    Args:
+        state: The simulated world, fault knobs included.
+        notifier: When given, ``POST /_sim/callbacks/deliver`` runs one delivery round.
+
+    Returns:
+        A Starlette app serving ``/v2/...``, ``/api/v2/...`` and ``/_sim/...``.
+    """
+
+    async def ips(request: Request) -> Response:
+        return PlainTextResponse("\n".join(state.callback_ips))
+
+    api = [
+        Route("/orders", _guarded(create_order, state), methods=["POST"]),
+        Route("/orders/{id:int}", _guarded(get_order, state), methods=["GET"]),
+        Route("/ips-v4", ips, methods=["GET"]),
+    ]
+
+    async def dump(request: Request) -> Response:
+        return JSONResponse(state.dump())
+
+    async def steer(request: Request) -> Response:
+        action = request.path_params["action"]
+        if action not in _ACTIONS:
+            return _error(404)
+        try:
+            args = json.loads(await request.body() or b"{}")
+        except ValueError:
+            args = None
+        if not isinstance(args, dict):
+            return _error(400, "the body must be a JSON object")
+        kwargs = {k: str(v) for k, v in args.items() if k in _ACTIONS[action]}
+        try:
+            order = getattr(state, action)(request.path_params["id"], **kwargs)
+        except errors.NotFound as exc:
+            return _error(404, exc.message, "OrderNotFound")
+        except errors.UserError as exc:
+            return _error(409, exc.message, "Conflict")
+        return JSONResponse(order)
+
+    async def deliver(request: Request) -> Response:
+        if notifier is None:
+            return _error(404)
+        attempts = await notifier.deliver_all()
+        return JSONResponse({"attempts": len(attempts), "queued": len(state.queue)})
+
+    return Starlette(
+        routes=[
+            Route("/_sim/state", dump, methods=["GET"]),
+            Route("/_sim/orders/{id:int}/{action:str}", steer, methods=["POST"]),
+            Route("/_sim/callbacks/deliver", deliver, methods=["POST"]),
+            Mount("/v2", routes=api),
+            Mount("/api/v2", routes=api),
+        ],
+        exception_handlers={HTTPException: _http_error},
+    )
+
+
+# ---------------------------------------------------------------------------------------
+# Callback notifier
+
+
+def _refused(url: str) -> str | None:
+    """Why CoinGate would not send to `url` at all (private network, localhost, TOR)."""
+    host = (urlsplit(url).hostname or "").lower()
+    if host.endswith(".onion"):
+        return "TOR network"
+    if host == "localhost" or host.endswith(".localhost"):
+        return "private network"
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return None
+    return "private network" if not address.is_global else None
+
+
+class Notifier:
+    """POSTs the state's queued callbacks the way CoinGate does; records every attempt.
+
+    Simulated time: a failed callback is re-queued at the back (later callbacks of other
+    statuses may overtake it, as they do at CoinGate) with the delay CoinGate would wait.
+
+    Args:
+        state: Whose `queue`, `callbacks` and `attempts` to use.
+        client: The client to POST with; when None, a fresh client per attempt over
+            `transport` (the network when None), following no redirects, like CoinGate.
+        transport: The transport of those fresh clients (a MockTransport in tests).
+        timeout: Seconds to wait for an answer (CoinGate: 20).
+    """
+
+    def __init__(
+        self,
+        state: CoinGateState,
+        client: httpx.AsyncClient | None = None,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        timeout: float = CALLBACK_TIMEOUT,
+    ) -> None:
+        self.state = state
+        self.client = client
+        self.transport = transport
+        self.timeout = timeout
+
+    @property
+    def queued(self) -> list[Callback]:
+        """Callbacks waiting for their next attempt, in sending order."""
+        return [self.state.callbacks[i] for i in self.state.queue]
+
+    def callback(self, callback_id: int) -> Callback:
+        """One callback by id.
+
+        Raises:
+            errors.NotFound: No such callback.
+        """
+        found = self.state.callbacks.get(callback_id)
+        if found is None:
+            raise errors.NotFound(f"no callback {callback_id}", callback_id=callback_id)
+        return found
+
+    async def _post(self, callback: Callback) -> tuple[int | None, str | None]:
+        refused = _refused(callback.url) if self.state.refuse_private_networks else None
+        if refused is not None:
+            return None, refused
+        body, content_type = encode_callback(callback.fields, self.state.callback_format)
+        headers = {"Content-Type": content_type, "User-Agent": USER_AGENT}
+        client = self.client or httpx.AsyncClient(transport=self.transport, follow_redirects=False)
+        try:
+            response = await client.post(
+                callback.url, content=body, headers=headers, timeout=self.timeout
+            )
+        except httpx.TimeoutException:
+            return None, "timeout"
+        except httpx.TransportError as exc:
+            return None, type(exc).__name__
+        finally:
+            if self.client is None:
+                await client.aclose()
+        return response.status_code, None
+
+    async def _attempt(self, callback: Callback, *, manual: bool) -> Attempt:
+        callback.attempts += 1
+        status, error = await self._post(callback)
+        outcome, retry_in = delivery_outcome(status, callback.attempts)
+        if error in ("private network", "TOR network"):
+            outcome, retry_in = "terminated", None
+        attempt = Attempt(
+            callback_id=callback.id,
+            order_id=callback.order_id,
+            order_status=callback.status,
+            attempt=callback.attempts,
+            http_status=status,
+            error=error,
+            outcome=outcome,
+            retry_in=retry_in,
+            manual=manual,
+        )
+        self.state.attempts.append(attempt)
+        return attempt
+
+    async def deliver_next(self) -> Attempt | None:
+        """Send the first queued callback once; None when nothing is queued."""
+        if not self.state.queue:
+            return None
+        callback = self.state.callbacks[self.state.queue.popleft()]
+        attempt = await self._attempt(callback, manual=False)
+        if attempt.outcome == "retry":
+            self.state.queue.append(callback.id)
+        else:
+            callback.state = attempt.outcome
+        return attempt
+
+    async def deliver_all(self) -> list[Attempt]:
+        """One round: every callback queued now gets one attempt, in queue order."""
+        return [
+            attempt
+            for _ in range(len(self.state.queue))
+            if (attempt := await self.deliver_next()) is not None
+        ]
+
+    async def deliver_until_settled(self, *, max_rounds: int = 50) -> list[Attempt]:
+        """Rounds until the queue is empty (each callback delivered, ended or given up)."""
+        attempts: list[Attempt] = []
+        for _ in range(max_rounds):
+            if not self.state.queue:
+                break
+            attempts.extend(await self.deliver_all())
+        return attempts
+
+    async def redeliver(self, callback_id: int) -> Attempt:
+        """Send a callback again, as the dashboard's manual resend does (never re-queued)."""
+        return await self._attempt(self.callback(callback_id), manual=True)
+
+    def reorder(self, callback_ids: Sequence[int]) -> None:
+        """Put the queued callbacks in this order (a permutation of the queued ids).
+
+        Raises:
+            errors.Conflict: `callback_ids` is not a permutation of the queue.
+        """
+        if sorted(callback_ids) != sorted(self.state.queue):
+            raise errors.Conflict(
+                "reorder needs exactly the queued callback ids",
+                queued=list(self.state.queue),
+                given=list(callback_ids),
+            )
+        self.state.queue.clear()
+        self.state.queue.extend(callback_ids)
+
+    def drop(self, callback_id: int) -> Callback:
+        """Lose a queued callback: it is never sent (state ``dropped``).
+
+        Raises:
+            errors.NotFound: No such callback.
+            errors.Conflict: It is not queued.
+        """
+        callback = self.callback(callback_id)
+        if callback_id not in self.state.queue:
+            raise errors.Conflict(f"callback {callback_id} is not queued ({callback.state})")
+        self.state.queue.remove(callback_id)
+        callback.state = "dropped"
+        return callback
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Serve the simulator with uvicorn; ``POST /_sim/callbacks/deliver`` sends callbacks.
+
+    Args:
+        argv: Command-line arguments (default: `sys.argv[1:]`).
+    """
+    parser = argparse.ArgumentParser(description="CoinGate API v2 simulator")
+    _faults.add_arguments(parser, port=8086)
+    parser.add_argument("--token", default="sim-coingate-token")
+    parser.add_argument("--live", action="store_true", help="live payment URLs, not sandbox")
+    parser.add_argument("--callback-format", choices=("form", "json"), default="form")
+    args = parser.parse_args(argv)
+    state = CoinGateState(
+        api_token=args.token,
+        sandbox=not args.live,
+        faults=_faults.from_arguments(args),
+        callback_format=args.callback_format,
+        seed=args.seed,
+    )
+    _faults.serve(create_app(state, Notifier(state)), args)
+
+
+if __name__ == "__main__":
+    main()
