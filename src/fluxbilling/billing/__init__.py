@@ -1,11 +1,14 @@
-"""Billing: turning payment-gateway notifications into payment facts.
+"""Billing: turning payment-gateway notifications into payment facts, and applying them.
 
-Gateway modules are pure: they verify, parse and classify raw webhook bytes with an
-explicit `now`; storing deliveries and moving invoices is the service layer's job.
+Gateway modules (`stripe`, `mollie`, `paypal`, `coingate`) are pure: they verify, parse and
+classify raw webhook bytes or fetched gateway objects (with an explicit `now`) into
+`facts.PaymentFact`s; their `*_api` siblings are thin clients of the gateway APIs. `ledger`
+applies facts in one transaction, `reversals` acts on full refunds and chargebacks, and
+`webhooks` is the ingestion endpoint (store raw, verify, dedupe, apply).
 """
 
 from __future__ import annotations
 
-from fluxbilling.billing import stripe
+from fluxbilling.billing import coingate, facts, ledger, mollie, paypal, stripe
 
-__all__ = ["stripe"]
+__all__ = ["coingate", "facts", "ledger", "mollie", "paypal", "stripe"]
