@@ -9,7 +9,15 @@ a first delivery marks its invoice paid, moves the order and enqueues the provis
 
     .venv/bin/python bench/webhooks.py [--backend sqlite|postgresql|both] [--quick]
                                        [--duplicates 0,0.5,0.9] [--concurrency 32]
-                                       [--deliveries N] [--rate R] [--profile] [--breakdown]
+                                       [--deliveries N] [--warmup N] [--rate R]
+                                       [--profile] [--breakdown] [--keep]
+                                       [--tcp-nodelay] [--worker-concurrency N]
+
+`--profile` runs cProfile in the server process for the timed part (the dump is saved in
+`bench/.results/`), `--breakdown` times the stages of the webhook path in the server
+(bench-only wrappers; exact CPU figures need `--concurrency 1`). `--tcp-nodelay` and
+`--worker-concurrency` are experiments that change the server from what `fluxbilling serve`
+runs; the printed header names them.
 
 `--duplicates 0.5`: half of the timed deliveries repeat an event that was sent earlier (at
 least `--concurrency` deliveries earlier when there is one, so the original is normally
@@ -415,6 +423,13 @@ class Stages:
 
         gc.callbacks.append(on_gc)
 
+    async def watch_loop(self, tick: float = 0.01) -> None:
+        """Record how late a `tick` sleep wakes up: the event loop's lag (runs until cancelled)."""
+        while True:
+            wall, cpu = self.start()
+            await asyncio.sleep(tick)
+            self.add("event loop lag (late wake-up of a 10 ms sleep)", (wall + tick, cpu))
+
     def reset(self) -> None:
         self.wall.clear()
         self.cpu.clear()
@@ -544,8 +559,10 @@ async def serve_child(breakdown: bool, tcp_nodelay: bool) -> None:
     await prepare(installation)
     stages = Stages()
     app: Any = create_app(installation)
+    watcher: asyncio.Task[None] | None = None
     if breakdown:
         app = instrument(installation, app, stages)
+        watcher = asyncio.create_task(stages.watch_loop())
     server = LoopbackServer(app)
     if tcp_nodelay:
         # Experiment: LoopbackServer's socket has proto 0, so asyncio leaves Nagle on for the
@@ -583,6 +600,8 @@ async def serve_child(breakdown: bool, tcp_nodelay: bool) -> None:
             elif command == "quit":
                 break
     finally:
+        if watcher is not None:
+            watcher.cancel()
         await server.stop()
         await installation.close()
 
@@ -977,7 +996,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{key:>11}: {value}")
     print()
     mode = f"open loop at {args.rate:g}/s" if args.rate else "closed loop"
-    print(f"{mode}, concurrency {args.concurrency}, CPU columns are per delivery")
+    changes = [
+        *(["TCP_NODELAY on the listening socket"] if args.tcp_nodelay else []),
+        *([f"worker concurrency {args.worker_concurrency}"] if args.worker_concurrency else []),
+    ]
+    server = "EXPERIMENT: " + ", ".join(changes) if changes else "as `fluxbilling serve`, no worker"
+    print(f"{mode}, concurrency {args.concurrency}, CPU columns are per delivery; server {server}")
     print()
     print(table(results["cases"]))
     for case in results["cases"]:
