@@ -125,7 +125,10 @@ async def _paid(
         )
     )
     ids = [fact.gateway_payment_id, *([fact.alias_id] if fact.alias_id else [])]
-    reversed_by = await _full_reversal(conn, gateway, ids, fact.amount_minor)
+    early = await _reversals_of(conn, gateway, ids)
+    reversed_by = next(
+        (r for r in early if r.kind == "dispute" or r.amount_minor >= fact.amount_minor), None
+    )
     paid = await conn.execute(
         schema.invoices.update()
         .where(schema.invoices.c.id == invoice.id, schema.invoices.c.status.in_(_OPEN))
@@ -138,14 +141,12 @@ async def _paid(
     )
     if payment.rowcount == 0 or paid.rowcount == 0:
         return Applied("already_paid", invoice.id, detail="invoice was already paid")
-    await conn.execute(
-        schema.money_reversals.update()
-        .where(
-            schema.money_reversals.c.gateway == gateway,
-            schema.money_reversals.c.gateway_payment_id.in_(ids),
+    if early:  # refunds or disputes that arrived before this payment: link them now
+        await conn.execute(
+            schema.money_reversals.update()
+            .where(schema.money_reversals.c.id.in_([r.id for r in early]))
+            .values(invoice_id=invoice.id)
         )
-        .values(invoice_id=invoice.id)
-    )
     data = {"payment": fact.gateway_payment_id, "delivery_id": delivery_id}
     await activity.record(
         conn,
@@ -197,18 +198,18 @@ async def _paid(
 _REVERSED = {"refund": "refunded", "dispute": "disputed"}
 
 
-async def _full_reversal(
-    conn: AsyncConnection, gateway: str, payment_ids: list[str], paid_minor: int
-) -> Any:
-    rows = (
-        await conn.execute(
-            sa.select(schema.money_reversals).where(
-                schema.money_reversals.c.gateway == gateway,
-                schema.money_reversals.c.gateway_payment_id.in_(payment_ids),
+async def _reversals_of(conn: AsyncConnection, gateway: str, payment_ids: list[str]) -> list[Any]:
+    """Refunds and disputes already recorded for a payment (by its id or its alias)."""
+    return list(
+        (
+            await conn.execute(
+                sa.select(schema.money_reversals).where(
+                    schema.money_reversals.c.gateway == gateway,
+                    schema.money_reversals.c.gateway_payment_id.in_(payment_ids),
+                )
             )
-        )
-    ).all()
-    return next((r for r in rows if r.kind == "dispute" or r.amount_minor >= paid_minor), None)
+        ).all()
+    )
 
 
 async def _full_reversal_mark(conn: AsyncConnection, reversal_id: int) -> None:
