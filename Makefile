@@ -17,9 +17,10 @@ $(VENV)/.synced: $(UV) pyproject.toml uv.lock
 install: $(VENV)/.synced
 
 PROVIDER ?= solusvm2
+GATEWAY ?= stripe
 
 demo: install
-	$(BIN)/fluxbilling demo --provider $(PROVIDER) $(DEMO_ARGS)
+	$(BIN)/fluxbilling demo --provider $(PROVIDER) --gateway $(GATEWAY) $(DEMO_ARGS)
 
 test: install
 	scripts/test

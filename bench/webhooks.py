@@ -474,7 +474,7 @@ class Stages:
 
 def instrument(installation: Any, app: Any, stages: Stages) -> Any:
     """Time the stages of the webhook path (bench-only wrappers; `src/` is unchanged)."""
-    from fluxbilling.billing.webhooks import StripeEndpoint
+    from fluxbilling.billing.webhooks import GatewayEndpoint
 
     db = installation.db
     original_begin = db.begin
@@ -495,7 +495,7 @@ def instrument(installation: Any, app: Any, stages: Stages) -> Any:
         stages.add(f"{_TX.get()}: COMMIT + release", started)
 
     db.begin = timed_begin
-    store_raw = StripeEndpoint._store_raw
+    store_raw = GatewayEndpoint._store_raw
 
     async def raw(self: Any, *args: Any) -> Any:
         token = _TX.set("tx1 (store raw)")
@@ -506,11 +506,11 @@ def instrument(installation: Any, app: Any, stages: Stages) -> Any:
 
     wrapped: dict[str, tuple[str, Callable[..., Awaitable[Any]]]] = {
         "_store_raw": ("tx1 (store raw), all", raw),
-        "_process": ("tx2: dedupe + ledger statements", StripeEndpoint._process),
-        "ingest": ("ingest(), all", StripeEndpoint.ingest),
+        "_process": ("tx2: dedupe + ledger statements", GatewayEndpoint._process),
+        "ingest": ("ingest(), all", GatewayEndpoint.ingest),
     }
     for attribute, (label, fn) in wrapped.items():
-        setattr(StripeEndpoint, attribute, stages.timed(label, fn))
+        setattr(GatewayEndpoint, attribute, stages.timed(label, fn))
     for name in ("verify_signature", "parse_event", "classify"):
         setattr(stripe, name, stages.timed_sync(f"{name}()", getattr(stripe, name)))
 

@@ -9,8 +9,15 @@ from pathlib import Path
 from pydantic import SecretStr
 
 from fluxbilling import errors, logs
+from fluxbilling.billing import stripe_api
+from fluxbilling.billing.gateway import Gateway
+from fluxbilling.billing.gateways import coingate as coingate_gateway
+from fluxbilling.billing.gateways import mollie as mollie_gateway
+from fluxbilling.billing.gateways import paypal as paypal_gateway
+from fluxbilling.billing.gateways.stripe import StripeGateway
+from fluxbilling.billing.reconciler import Reconciler
 from fluxbilling.billing.reversals import ReversalPolicy
-from fluxbilling.billing.webhooks import StripeEndpoint
+from fluxbilling.billing.webhooks import GatewayEndpoint
 from fluxbilling.config import Settings
 from fluxbilling.db import Database
 from fluxbilling.drivers.connections import ConnectionFactory, TransportFor
@@ -71,6 +78,7 @@ class Installation:
     wakeup: Wakeup
     api_token: str
     stripe_secrets: list[str]
+    gateways: dict[str, Gateway] = field(default_factory=dict)
     handlers: dict[Phase, PhaseHandler] = field(default_factory=dict)
 
     def worker(self, *, worker_id: str | None = None, concurrency: int | None = None) -> Worker:
@@ -84,15 +92,38 @@ class Installation:
             wakeup=self.wakeup,
         )
 
-    def stripe_endpoint(self) -> StripeEndpoint:
-        """Stripe ingestion for this installation, with its refund/chargeback policy."""
-        return StripeEndpoint(
+    def reversal_policy(self) -> ReversalPolicy:
+        """What full refunds and disputes do to services (per product)."""
+        return ReversalPolicy(self.db, self.store, self.plugins, self.vault)
+
+    def reconciler(self) -> Reconciler:
+        """The reconciler over this installation's gateways."""
+        return Reconciler(
             self.db,
             self.store,
-            self.stripe_secrets,
-            livemode=self.settings.stripe_livemode,
-            policy=ReversalPolicy(self.db, self.store, self.plugins, self.vault),
+            self.gateways,
+            self.reversal_policy(),
+            after=self.settings.reconcile_after,
         )
+
+    def endpoint(self, gateway: str) -> GatewayEndpoint:
+        """Webhook ingestion for a configured gateway, with the refund/chargeback policy.
+
+        Raises:
+            errors.NotFound: the gateway is unknown or not configured here.
+        """
+        adapter = self.gateways.get(gateway)
+        if adapter is None:
+            raise errors.NotFound(
+                f"payment gateway {gateway!r} is not configured",
+                gateway=gateway[:40],
+                configured=sorted(self.gateways),
+            )
+        return GatewayEndpoint(self.db, self.store, adapter, policy=self.reversal_policy())
+
+    def stripe_endpoint(self) -> GatewayEndpoint:
+        """Stripe ingestion for this installation."""
+        return self.endpoint("stripe")
 
     async def load_builtin_plugins(self) -> None:
         """Register the shipped plugins (a no-op when unchanged)."""
@@ -101,6 +132,8 @@ class Installation:
 
     async def close(self) -> None:
         """Release connections."""
+        for gateway in self.gateways.values():
+            await gateway.aclose()
         await self.db.dispose()
 
 
@@ -115,8 +148,9 @@ def build(
     settings = settings or Settings()
     db = Database(
         settings.database_url,
-        # More connections than concurrent runs, so a busy worker never churns its pool.
-        pool_size=max(5, settings.worker_concurrency + 2),
+        # More connections than concurrent runs, so a busy worker never churns its pool, and
+        # enough for webhook bursts: overflow connections are closed after use (churn).
+        pool_size=max(settings.db_pool_size, settings.worker_concurrency + 2),
         lock_timeout=settings.lease_seconds,
         idle_in_transaction_timeout=settings.lease_seconds * 2,
     )
@@ -144,6 +178,7 @@ def build(
         api_token=embedded_secret(settings, "api_token", _plain(settings.api_token)),
         stripe_secrets=[s.strip() for s in stripe_secret.split(",") if s.strip()],
     )
+    installation.gateways = _gateways(settings, installation.stripe_secrets, transport_for)
     logs.register_secret(
         installation.api_token,
         *installation.stripe_secrets,
@@ -162,3 +197,70 @@ def build(
         )
     )
     return installation
+
+
+def _gateways(
+    settings: Settings, stripe_secrets: list[str], transport_for: TransportFor | None
+) -> dict[str, Gateway]:
+    """The payment gateways this installation has credentials for (Stripe always)."""
+    transport = transport_for or (lambda _url: None)
+    timeout = settings.http_timeout
+    stripe_key = _plain(settings.stripe_api_key)
+    stripe_client = None
+    if stripe_key:
+        stripe_client = stripe_api.connect(
+            stripe_key,
+            base_url=settings.stripe_api_url,
+            transport=transport(settings.stripe_api_url),
+            timeout=timeout,
+        )
+        logs.register_secret(stripe_key)
+    gateways: dict[str, Gateway] = {
+        "stripe": StripeGateway(
+            stripe_secrets, livemode=settings.stripe_livemode, api=stripe_client
+        )
+    }
+    if settings.mollie_api_key is not None:
+        mollie_key = settings.mollie_api_key.get_secret_value()
+        gateways["mollie"] = mollie_gateway.connect(
+            mollie_key,
+            base_url=settings.mollie_api_url,
+            transport=transport(settings.mollie_api_url),
+            timeout=timeout,
+            webhook_secrets=_split(settings.mollie_webhook_secret),
+        )
+        logs.register_secret(mollie_key, *_split(settings.mollie_webhook_secret))
+    if settings.paypal_client_id and settings.paypal_client_secret is not None:
+        paypal_secret = settings.paypal_client_secret.get_secret_value()
+        gateways["paypal"] = paypal_gateway.connect(
+            settings.paypal_client_id,
+            paypal_secret,
+            webhook_id=settings.paypal_webhook_id or "",
+            livemode=settings.paypal_livemode,
+            base_url=settings.paypal_api_url,
+            extra_cert_hosts=[
+                h.strip() for h in settings.paypal_extra_cert_hosts.split(",") if h.strip()
+            ],
+            transport=transport(settings.paypal_api_url or "https://api-m.paypal.com"),
+            timeout=timeout,
+            verification=settings.paypal_verification,
+        )
+        logs.register_secret(paypal_secret)
+    if settings.coingate_api_token is not None:
+        coingate_token = settings.coingate_api_token.get_secret_value()
+        gateways["coingate"] = coingate_gateway.connect(
+            coingate_token,
+            sandbox=settings.coingate_sandbox,
+            token_secret=embedded_secret(
+                settings, "coingate_token_secret", _plain(settings.coingate_token_secret)
+            ),
+            base_url=settings.coingate_api_url,
+            transport=transport(settings.coingate_api_url or ""),
+            timeout=timeout,
+        )
+        logs.register_secret(coingate_token)
+    return gateways
+
+
+def _split(value: SecretStr | None) -> list[str]:
+    return [s.strip() for s in (_plain(value) or "").split(",") if s.strip()]

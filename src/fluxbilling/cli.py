@@ -30,6 +30,9 @@ def _parser() -> argparse.ArgumentParser:
     worker = sub.add_parser("worker", help="run an extra worker")
     worker.add_argument("--concurrency", type=int, default=None)
     sub.add_parser("migrate", help="bring the database schema up to date")
+    sub.add_parser(
+        "reconcile", help="one reconciler pass: open invoices, stuck deliveries, reversals"
+    )
     orders = sub.add_parser("orders", help="inspect orders").add_subparsers(
         dest="action", required=True
     )
@@ -51,6 +54,12 @@ def _parser() -> argparse.ArgumentParser:
         default="solusvm2",
         help="the shipped plugin (and simulated panel) that provisions the order",
     )
+    demo_cmd.add_argument(
+        "--gateway",
+        choices=["stripe", "mollie", "paypal", "coingate"],
+        default="stripe",
+        help="the payment gateway (simulated) the customer pays through",
+    )
     keys = sub.add_parser("secrets", help="installation key operations").add_subparsers(
         dest="action", required=True
     )
@@ -67,7 +76,7 @@ async def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "demo":
         from fluxbilling import demo
 
-        return await demo.run(provider=args.provider)
+        return await demo.run(provider=args.provider, gateway=args.gateway)
     settings = Settings()
     installation = bootstrap.build(settings)
     if args.command == "serve":
@@ -95,6 +104,9 @@ async def _dispatch(args: argparse.Namespace) -> int:
             phase = Phase(args.from_phase) if args.from_phase else None
             await installation.store.retry(args.run_id, from_phase=phase, actor="cli")
             print(f"run {args.run_id} queued" + (f" from {phase.value}" if phase else ""))
+        elif args.command == "reconcile":
+            passed = await installation.reconciler().run_once()
+            print(json.dumps(passed.to_dict(), indent=2))
         elif args.command == "secrets":
             from fluxbilling.rotation import reseal_all
 

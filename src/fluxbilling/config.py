@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -25,14 +26,59 @@ class Settings(BaseSettings):
     )
     state_dir: Path = Path(".fluxbilling")
     api_token: SecretStr | None = None
+    public_url: str = Field(
+        default="http://127.0.0.1:8080",
+        description="Where gateways and customers reach this installation (webhook, return URLs).",
+    )
     stripe_webhook_secret: SecretStr | None = None
     stripe_livemode: bool = False
+    stripe_api_key: SecretStr | None = Field(
+        default=None, description="Secret key (sk_...): checkout and reconciliation."
+    )
+    stripe_api_url: str = "https://api.stripe.com"
+    mollie_api_key: SecretStr | None = Field(
+        default=None, description="API key; its prefix (test_/live_) sets the mode."
+    )
+    mollie_api_url: str = "https://api.mollie.com"
+    mollie_webhook_secret: SecretStr | None = Field(
+        default=None, description="Next-gen webhook signing secrets, comma-separated (rotation)."
+    )
+    paypal_client_id: str | None = None
+    paypal_client_secret: SecretStr | None = None
+    paypal_webhook_id: str | None = None
+    paypal_livemode: bool = False
+    paypal_api_url: str | None = Field(
+        default=None, description="Default: PayPal's live or sandbox API by paypal_livemode."
+    )
+    paypal_verification: Literal["self", "postback"] = "self"
+    paypal_extra_cert_hosts: str = Field(
+        default="",
+        description="Test only: extra hosts allowed to serve signing certificates (a simulator).",
+    )
+    coingate_api_token: SecretStr | None = None
+    coingate_sandbox: bool = True
+    coingate_api_url: str | None = None
+    coingate_token_secret: SecretStr | None = Field(
+        default=None, description="HMAC key for stored per-order callback tokens."
+    )
+    reconcile_interval: float = Field(
+        default=300.0, description="Seconds between reconciler passes (0: never)."
+    )
+    reconcile_after: float = Field(
+        default=600.0,
+        description="Age in seconds after which an open checkout or a deferred delivery is re-checked.",
+    )
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 8025
     mail_from: str = "noreply@fluxbilling.local"
     lease_seconds: float = 30.0
     poll_interval: float = 1.0
     worker_concurrency: int = 8
+    db_pool_size: int = Field(
+        default=16,
+        description="PostgreSQL connections kept per process (as many again may overflow): "
+        "webhook bursts and the worker share them.",
+    )
     http_timeout: float = 10.0
     listen_host: str = "127.0.0.1"
     listen_port: int = 8080

@@ -1,10 +1,11 @@
 """`make demo`: a paid order becomes an active service on the embedded default, shown live.
 
 Everything is real but the vendor: SQLite under `./.fluxbilling/`, the API over HTTP on
-loopback, a Stripe-signed webhook, the four panel simulators over HTTP (`PROVIDER` picks which
-one provisions: SolusVM 2 by default, or Virtualizor, Pterodactyl, cPanel & WHM), a real SMTP
-server capturing the welcome mail. The demo database is reset on every run (it says so); the
-installation key under `./.fluxbilling/` is kept.
+loopback, a checkout at a payment gateway's simulator (`GATEWAY`: Stripe by default, or
+Mollie, PayPal, CoinGate) whose notification pays the invoice, the four panel simulators over
+HTTP (`PROVIDER` picks which one provisions: SolusVM 2 by default, or Virtualizor,
+Pterodactyl, cPanel & WHM), a real SMTP server capturing the welcome mail. The demo database
+is reset on every run (it says so); the installation key under `./.fluxbilling/` is kept.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
+import socket
 import time
 from pathlib import Path
 from typing import Any
@@ -27,17 +29,17 @@ from rich.text import Text
 from fluxbilling import bootstrap
 from fluxbilling.api import create_app
 from fluxbilling.config import Settings
+from fluxbilling.demo_payments import DEMO_GATEWAYS, DemoGateway
 from fluxbilling.orders import service
 from fluxbilling.orders import view as order_view
 from fluxbilling.orders.pipeline import PHASES
 from fluxbilling.seed import PRODUCT_SLUG, PROVIDERS, seed_catalogue, seed_provider
 from fluxbilling.server import LoopbackServer, prepare
 from fluxbilling.simulators import panels, solusvm2
-from fluxbilling.simulators import stripe as stripe_sim
 from fluxbilling.simulators.mailbox import CapturingSmtpServer
 from fluxbilling.vault import generate_key
 
-__all__ = ["DEMO_PROVIDERS", "run"]
+__all__ = ["DEMO_GATEWAYS", "DEMO_PROVIDERS", "run"]
 
 STATE_DIR = Path(".fluxbilling")
 DEMO_DB = STATE_DIR / "demo.db"
@@ -50,6 +52,13 @@ DEMO_PROVIDERS: dict[str, tuple[str, str]] = {
     "whm": ("cPanel & WHM", "shop.example.com"),
 }
 """Provider → (display name, the demo order's hostname or domain)."""
+
+
+def _free_port() -> int:
+    """A free loopback port for the API (the gateway's webhook URL must be known first)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def _reset(console: Console) -> None:
@@ -133,6 +142,7 @@ async def run(
     database_url: str | None = None,
     console: Console | None = None,
     provider: str = "solusvm2",
+    gateway: str = "stripe",
 ) -> int:
     """Run the demo; 0 when the order reached `active`.
 
@@ -141,10 +151,14 @@ async def run(
             file, which is otherwise reset first.
         console: where to print (the terminal by default).
         provider: which shipped plugin provisions the order (a key of `DEMO_PROVIDERS`).
+        gateway: which payment gateway the customer pays through (`DEMO_GATEWAYS`).
     """
     console = console or Console()
     if provider not in DEMO_PROVIDERS:
         console.print(f"[red]Unknown provider {provider!r}[/]: choose {', '.join(DEMO_PROVIDERS)}")
+        return 2
+    if gateway not in DEMO_GATEWAYS:
+        console.print(f"[red]Unknown gateway {gateway!r}[/]: choose {', '.join(DEMO_GATEWAYS)}")
         return 2
     display, hostname = DEMO_PROVIDERS[provider]
     if database_url is None:
@@ -157,6 +171,9 @@ async def run(
     smtp = CapturingSmtpServer()
     smtp.start()
     embedded = database_url is None or database_url.startswith("sqlite")
+    api_port = _free_port()
+    payment = DemoGateway(gateway, f"http://127.0.0.1:{api_port}")
+    await payment.start()
     settings = Settings(
         database_url=database_url or f"sqlite:///{DEMO_DB}",
         state_dir=STATE_DIR,
@@ -166,8 +183,12 @@ async def run(
         secret_key=None if embedded else generate_key(),
         api_token=None if embedded else secrets.token_urlsafe(16),
         stripe_webhook_secret=None if embedded else "whsec_" + secrets.token_urlsafe(16),
+        coingate_token_secret=None if embedded else secrets.token_urlsafe(16),
+        reconcile_interval=0,
+        **payment.settings(),
     )
-    installation = bootstrap.build(settings)
+    installation = bootstrap.build(settings, transport_for=payment.transport_for())
+    payment.stripe_secret = installation.stripe_secrets[0]
     stop = asyncio.Event()
     api: LoopbackServer | None = None
     worker: asyncio.Task[None] | None = None
@@ -199,7 +220,7 @@ async def run(
             f"product {product}, {display} connection → simulator at "
             f"{panels.base_url(provider, sim.url)}"
         )
-        api = LoopbackServer(create_app(installation))
+        api = LoopbackServer(create_app(installation), port=api_port)
         await api.start()
         worker = asyncio.create_task(installation.worker().run(stop))
         console.print(f"API on {api.url} · SMTP capture on 127.0.0.1:{smtp.port} · worker running")
@@ -220,16 +241,17 @@ async def run(
                 f"POST /api/v1/orders → order {order_id}, invoice {invoice['id']}: "
                 f"{invoice['amount_minor']} {invoice['currency']} unpaid"
             )
-            event = stripe_sim.checkout_completed(
-                invoice["id"], invoice["amount_minor"], invoice["currency"]
+            started = await client.post(
+                f"/api/v1/invoices/{invoice['id']}/checkout", json={"gateway": gateway}
             )
-            response = await stripe_sim.deliver(
-                client, f"{api.url}/webhooks/stripe", event, installation.stripe_secrets[0]
-            )
+            started.raise_for_status()
+            checkout = started.json()
             console.print(
-                "POST /webhooks/stripe (signed checkout.session.completed) → "
-                f"{response.status_code} {response.json()['outcome']}"
+                f"POST /api/v1/invoices/{invoice['id']}/checkout ({DEMO_GATEWAYS[gateway]}) → "
+                f"{checkout['gateway_ref']}, customer sent to {checkout['redirect_url']}"
             )
+            for line in await payment.pay(checkout["gateway_ref"]):
+                console.print(f"customer paid; {gateway} → POST /webhooks/{gateway}: {line}")
         order = await _watch(installation, order_id, console)
         password = ""
         sealed = (order.get("service") or {}).get("has_credentials")
@@ -262,5 +284,6 @@ async def run(
         if api is not None:
             await api.stop()
         await sim.stop()
+        await payment.stop()
         smtp.stop()
         await installation.close()

@@ -8,13 +8,26 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-__all__ = ["PHASE_DURATION", "PHASE_OUTCOMES", "REGISTRY", "RUNS", "WEBHOOKS"]
+__all__ = [
+    "PHASE_DURATION",
+    "PHASE_OUTCOMES",
+    "RECONCILER_CORRECTIONS",
+    "REGISTRY",
+    "RUNS",
+    "WEBHOOKS",
+]
 
 REGISTRY = CollectorRegistry()
 WEBHOOKS = Counter(
     "fluxbilling_webhooks_total",
     "Webhook deliveries by gateway and outcome",
     ["gateway", "outcome"],
+    registry=REGISTRY,
+)
+RECONCILER_CORRECTIONS = Counter(
+    "fluxbilling_reconciler_corrections_total",
+    "Payments the reconciler found that no webhook had delivered (each one is a lost webhook)",
+    ["gateway"],
     registry=REGISTRY,
 )
 RUNS = Gauge("fluxbilling_runs", "Runs by state and phase", ["state", "phase"], registry=REGISTRY)

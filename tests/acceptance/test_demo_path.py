@@ -86,3 +86,34 @@ async def test_an_unknown_demo_provider_is_refused(
     out_console, out = console()
     assert await demo.run(console=out_console, provider="plesk") == 2
     assert "Unknown provider 'plesk'" in out.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("gateway", "notified"),
+    [
+        ("mollie", "POST /webhooks/mollie: id=tr_"),
+        ("paypal", "POST /webhooks/paypal: PAYMENT.CAPTURE.COMPLETED → 200"),
+        ("coingate", "POST /webhooks/coingate: paid → 200"),
+        ("stripe", "POST /webhooks/stripe: checkout.session.completed → 200"),
+    ],
+)
+async def test_make_demo_pays_through_every_gateway(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, gateway: str, notified: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    out_console, out = console()
+    assert await demo.run(console=out_console, gateway=gateway) == 0
+    text = " ".join(out.getvalue().split())
+    assert f"POST /api/v1/invoices/1/checkout ({demo.DEMO_GATEWAYS[gateway]})" in text
+    assert notified in text
+    assert "Order 1 is active" in text
+    assert "invoice_paid" in text
+
+
+async def test_an_unknown_demo_gateway_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    out_console, out = console()
+    assert await demo.run(console=out_console, gateway="bitpay") == 2
+    assert "Unknown gateway 'bitpay'" in out.getvalue()

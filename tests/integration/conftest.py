@@ -8,6 +8,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from fluxbilling import bootstrap
 from fluxbilling.api import create_app
@@ -16,9 +17,11 @@ from fluxbilling.db import Database
 from fluxbilling.handoff.mail import InMemoryMailer
 from fluxbilling.seed import seed_catalogue
 from fluxbilling.simulators import pterodactyl, solusvm2, virtualizor, whm
+from fluxbilling.simulators._paypal_state import new_key
 from fluxbilling.vault import generate_key
 from tests import dbsupport
 from tests.httpsupport import asgi_client
+from tests.integration.payments import PaymentSims
 
 pytestmark = pytest.mark.integration
 
@@ -93,6 +96,18 @@ PANEL_URLS = {
 """Where each simulated panel answers; `seed.seed_provider(..., base_url=PANEL_URLS[p])`."""
 
 
+@pytest.fixture(scope="session")
+def paypal_key() -> rsa.RSAPrivateKey:
+    """One signing key for every test's PayPal simulator (RSA keys are slow to make)."""
+    return new_key()
+
+
+@pytest.fixture
+def payments(paypal_key: rsa.RSAPrivateKey) -> PaymentSims:
+    """The four payment gateway simulators; the `installation` is configured for all of them."""
+    return PaymentSims(paypal_key)
+
+
 @pytest.fixture
 def mailer() -> InMemoryMailer:
     return InMemoryMailer()
@@ -107,6 +122,7 @@ async def installation(
     virtualizor_sim: virtualizor.VirtualizorState,
     pterodactyl_sim: pterodactyl.PterodactylState,
     whm_sim: whm.WhmState,
+    payments: PaymentSims,
     mailer: InMemoryMailer,
 ) -> AsyncIterator[bootstrap.Installation]:
     """A whole installation on the test database, seeded with the demo catalogue."""
@@ -118,8 +134,11 @@ async def installation(
         stripe_webhook_secret="whsec_test_secret",
         poll_interval=0.05,
         lease_seconds=5,
+        reconcile_after=0,
+        **payments.settings(),
     )
     apps = {
+        **payments.apps(),
         "solusvm.test": solusvm2.create_app(sim),
         "virtualizor.test": virtualizor.create_app(virtualizor_sim),
         "pterodactyl.test": pterodactyl.create_app(pterodactyl_sim),

@@ -157,7 +157,7 @@ async def test_openapi_and_metrics_are_served(
     installation: bootstrap.Installation, client: httpx.AsyncClient
 ) -> None:
     schema_doc = (await client.get("/openapi.json")).json()
-    assert "/api/v1/orders" in schema_doc["paths"] and "/webhooks/stripe" in schema_doc["paths"]
+    assert "/api/v1/orders" in schema_doc["paths"] and "/webhooks/{gateway}" in schema_doc["paths"]
     await place_and_pay(installation, "metrics.example.com")
     text = (await client.get("/metrics", headers=AUTH)).text
     assert 'fluxbilling_runs{phase="allocation",state="queued"} 1.0' in text

@@ -9,6 +9,7 @@ from fluxbilling.api import (
     connections,
     deliveries,
     errors,
+    invoices,
     metrics,
     orders,
     plugins,
@@ -32,6 +33,9 @@ def create_app(installation: Installation) -> FastAPI:
     errors.install(app)
     app.include_router(webhooks.router)
     app.include_router(deliveries.router)
+    app.include_router(invoices.router)
+    app.include_router(invoices.reconcile)
+    app.include_router(invoices.public)
     app.include_router(orders.router)
     app.include_router(runs.router)
     app.include_router(plugins.router)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import sqlalchemy as sa
@@ -10,6 +11,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fluxbilling import errors
 from fluxbilling.api.auth import require_token
 from fluxbilling.db import schema
+from fluxbilling.drivers.redaction import Redactor
 
 __all__ = ["router"]
 
@@ -17,6 +19,9 @@ router = APIRouter(
     prefix="/api/v1/webhook-deliveries", tags=["billing"], dependencies=[Depends(require_token)]
 )
 _BODY_PREVIEW = 64 * 1024
+_MASKED = Redactor()
+# ``token=...`` (form) or ``"token": "..."`` (JSON): CoinGate echoes our per-order token.
+_TOKEN_FIELD = re.compile(r'((?:^|&)token=|"token"\s*:\s*")[^&"]*')
 
 
 def _doc(row: Any, *, body: bool) -> dict[str, Any]:
@@ -33,8 +38,9 @@ def _doc(row: Any, *, body: bool) -> dict[str, Any]:
         "reason": row.error,
     }
     if body:
-        doc["headers"] = row.headers  # stored with credentials and signatures masked
-        doc["body"] = bytes(row.body[:_BODY_PREVIEW]).decode("utf-8", errors="replace")
+        doc["headers"] = _MASKED.headers(row.headers)  # credentials and signatures masked
+        text = bytes(row.body[:_BODY_PREVIEW]).decode("utf-8", errors="replace")
+        doc["body"] = _TOKEN_FIELD.sub(r"\1***", text)  # CoinGate's per-order callback token
     return doc
 
 

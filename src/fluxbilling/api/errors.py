@@ -29,6 +29,7 @@ STATUS_BY_ERROR: tuple[tuple[type[errors.FluxError], int], ...] = (
     (errors.InvalidFlow, 422),
     (errors.InvalidSettings, 422),
     (errors.UserError, 400),
+    (errors.UpstreamError, 502),
 )
 
 

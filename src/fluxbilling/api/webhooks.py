@@ -1,4 +1,11 @@
-"""Gateway webhooks: authenticated by signature only, never by API token."""
+"""Gateway webhooks: authenticated by the gateway's own scheme only, never by API token.
+
+Status codes every gateway understands: 200 accepted (also duplicates, unknown objects and
+events we ignore), 400 not authentic or malformed, 503 stored but not yet processable (the
+gateway's API could not be asked: the gateway retries, and so does our sweeper), 404 for a
+gateway this installation has no credentials for. Never 3xx, 401 or 403: CoinGate stops
+retrying on them and Mollie drops the body on redirects (payments.md §6.1).
+"""
 
 from __future__ import annotations
 
@@ -17,28 +24,39 @@ router = APIRouter(prefix="/webhooks", tags=["webhooks"])
 MAX_BODY = 256 * 1024
 
 
-@router.post("/stripe", summary="Stripe event delivery (Stripe-Signature verified)")
-async def stripe_webhook(request: Request) -> JSONResponse:
-    """Store, verify and process one Stripe delivery; 400 when it is not authentic."""
+@router.post("/{gateway}", summary="A payment gateway's notification (verified its own way)")
+async def gateway_webhook(gateway: str, request: Request) -> JSONResponse:
+    """Store, verify and process one delivery (Stripe, Mollie, PayPal or CoinGate)."""
     installation = request.app.state.installation
+    try:
+        endpoint = installation.endpoint(gateway)
+    except errors.NotFound as exc:
+        return JSONResponse(error_body("NotFound", exc.message, exc.details), 404)
     body = await request.body()
     if len(body) > MAX_BODY:
-        metrics.WEBHOOKS.labels("stripe", "too_large").inc()
+        metrics.WEBHOOKS.labels(endpoint.name, "too_large").inc()
         return JSONResponse(error_body("InvalidWebhook", "body larger than 256 KiB"), 400)
-    endpoint = installation.stripe_endpoint()
     try:
         result = await endpoint.ingest(
             body,
-            dict(request.headers),
+            _headers(request),
             remote=request.client.host if request.client else None,
-            now=int(time.time()),
+            now=time.time(),
         )
     except errors.InvalidWebhook as exc:
-        metrics.WEBHOOKS.labels("stripe", "invalid").inc()
+        metrics.WEBHOOKS.labels(endpoint.name, "invalid").inc()
         return JSONResponse(error_body("InvalidWebhook", exc.message, exc.details), 400)
-    metrics.WEBHOOKS.labels("stripe", result.outcome).inc()
+    metrics.WEBHOOKS.labels(endpoint.name, result.outcome).inc()
     if result.run_id is not None:
         installation.wakeup.notify()
-    return JSONResponse(
-        {"received": True, "delivery_id": result.delivery_id, "outcome": result.outcome}
-    )
+    answer = {"received": True, "delivery_id": result.delivery_id, "outcome": result.outcome}
+    # Deferred: stored, not processed yet; 503 makes the gateway try again as well.
+    return JSONResponse(answer, 503 if result.outcome == "deferred" else 200)
+
+
+def _headers(request: Request) -> dict[str, str]:
+    """Request headers; repeated ones joined with ", " (Mollie sends one signature per secret)."""
+    joined: dict[str, str] = {}
+    for name, value in request.headers.items():
+        joined[name] = f"{joined[name]}, {value}" if name in joined else value
+    return joined

@@ -4,14 +4,17 @@ Gateway-neutral; runs inside the caller's transaction (the one that also marks t
 processed), so a crash leaves either nothing or everything. The rules (payments.md §6):
 
 ```
-paid      lock the invoice (by the gateway object we created, else by our id while it has none)
+paid      lock the invoice (by a gateway object we created for it at checkout, else by our id
+          while it has none)
           check currency, amount (>= total), gateway object; payments UNIQUE(gateway, id)
           invoice unpaid/pending → paid; order awaiting_payment → provisioning_pending;
           enqueue the run — unless a full refund/dispute of this payment arrived first:
           then the invoice is `refunded`/`disputed` and nothing is provisioned
 refund,   money_reversals UNIQUE(gateway, kind, object id), amount only grows (cumulative
 dispute   refunds); full when it covers the payment: the invoice becomes refunded/disputed
-          and `reversals.ReversalPolicy` acts on the service after the commit
+          and `reversals.ReversalPolicy` acts on the service after the commit. Amount 0 for
+          a recorded one (a Mollie refund that failed, a chargeback reversed) voids it: the
+          invoice is paid again; a service the policy already suspended stays suspended
 pending, failed, underpaid, ignored
           never change a paid invoice (a late `expired` cannot downgrade); recorded only
 ```
@@ -66,7 +69,7 @@ async def apply_fact(
         )
     if fact.kind in ("refund", "dispute"):
         return await _reversal(conn, db, gateway, fact)
-    invoice = await _locked_invoice(conn, db, fact)
+    invoice = await _locked_invoice(conn, db, gateway, fact)
     if invoice is None:
         return Applied("unknown_invoice", detail=f"no invoice matches {fact.invoice_ref!r}")
     if fact.kind != "paid":
@@ -81,17 +84,32 @@ async def apply_fact(
     return await _paid(conn, db, store, gateway, invoice, fact, delivery_id)
 
 
-async def _locked_invoice(conn: AsyncConnection, db: Database, fact: PaymentFact) -> Any:
-    inv = schema.invoices
-    condition = inv.c.gateway_ref == fact.gateway_payment_id
+async def _locked_invoice(
+    conn: AsyncConnection, db: Database, gateway: str, fact: PaymentFact
+) -> Any:
+    inv, attempts = schema.invoices, schema.payment_attempts
+    ours = (
+        sa.select(attempts.c.invoice_id)
+        .where(attempts.c.gateway == gateway, attempts.c.gateway_ref == fact.gateway_payment_id)
+        .scalar_subquery()
+    )
+    # Any checkout attempt of the invoice counts (the customer may pay an earlier one).
+    condition = sa.or_(inv.c.gateway_ref == fact.gateway_payment_id, inv.c.id == ours)
     if fact.invoice_ref and fact.invoice_ref.isdigit():
-        # Our own id is only a hint: it matches only invoices with no gateway object yet.
+        # Our own id is only a hint: it matches only invoices with no gateway object yet,
+        # and only for an object no checkout of ours created (that one names its invoice).
         condition = sa.or_(
-            condition, sa.and_(inv.c.id == int(fact.invoice_ref), inv.c.gateway_ref.is_(None))
+            condition,
+            sa.and_(inv.c.id == int(fact.invoice_ref), inv.c.gateway_ref.is_(None), ours.is_(None)),
         )
-    query = sa.select(inv).where(condition)
+    query = (
+        sa.select(inv, (inv.c.id == ours).label("by_attempt"))
+        .where(condition)
+        .order_by(sa.case((inv.c.gateway_ref == fact.gateway_payment_id, 0), else_=1))
+        .limit(1)
+    )
     if not db.is_sqlite:
-        query = query.with_for_update()
+        query = query.with_for_update(of=inv)
     return (await conn.execute(query)).first()
 
 
@@ -100,7 +118,7 @@ def _mismatch(invoice: Any, fact: PaymentFact) -> str:
         return f"currency {fact.currency} does not match the invoice's {invoice.currency}"
     if fact.amount_minor < invoice.amount_minor:
         return f"underpaid: {fact.amount_minor} < {invoice.amount_minor} {invoice.currency}"
-    if invoice.gateway_ref not in (None, fact.gateway_payment_id):
+    if invoice.gateway_ref not in (None, fact.gateway_payment_id) and not invoice.by_attempt:
         return "the payment object is not the one created for this invoice"
     return ""
 
@@ -220,6 +238,63 @@ async def _full_reversal_mark(conn: AsyncConnection, reversal_id: int) -> None:
     )
 
 
+async def _other_refunds(conn: AsyncConnection, gateway: str, payment: Any, object_id: str) -> int:
+    """What the payment's other refunds returned (Mollie and PayPal: one object per refund;
+    Stripe's charge and CoinGate's order carry one cumulative amount)."""
+    reversals = schema.money_reversals
+    ids = [payment.gateway_payment_id, *([payment.alias_id] if payment.alias_id else [])]
+    total = (
+        await conn.execute(
+            sa.select(sa.func.coalesce(sa.func.sum(reversals.c.amount_minor), 0)).where(
+                reversals.c.gateway == gateway,
+                reversals.c.kind == "refund",
+                reversals.c.gateway_payment_id.in_(ids),
+                reversals.c.gateway_object_id != object_id,
+            )
+        )
+    ).scalar_one()
+    return int(total)
+
+
+async def _void(
+    conn: AsyncConnection, db: Database, existing: Any, invoice_id: int | None
+) -> Applied:
+    """A refund that failed or was canceled, a chargeback reversed (Mollie): no money left."""
+    reversals = schema.money_reversals
+    await conn.execute(
+        reversals.update()
+        .where(reversals.c.id == existing.id)
+        .values(amount_minor=0, full=False, updated_at=db.now())
+    )
+    kind = existing.kind
+    detail = f"{kind} {existing.gateway_object_id} voided: the money did not leave after all"
+    if invoice_id is None:
+        return Applied(f"{kind}_voided", detail=detail)
+    invoice = (
+        await conn.execute(sa.select(schema.invoices).where(schema.invoices.c.id == invoice_id))
+    ).one()
+    if existing.full:
+        await conn.execute(
+            schema.invoices.update()
+            .where(schema.invoices.c.id == invoice_id, schema.invoices.c.status == _REVERSED[kind])
+            .values(status="paid")
+        )
+    after = (
+        f"; the service stays as the policy left it ({existing.applied}): undo by hand"
+        if existing.applied
+        else ""
+    )
+    await activity.record(
+        conn,
+        invoice.order_id,
+        f"payment_{kind}_voided",
+        detail + after,
+        phase=Phase.BILLING,
+        data={"kind": kind, "object": existing.gateway_object_id},
+    )
+    return Applied(f"{kind}_voided", invoice_id, detail=detail)
+
+
 async def _reversal(
     conn: AsyncConnection, db: Database, gateway: str, fact: PaymentFact
 ) -> Applied:
@@ -239,7 +314,9 @@ async def _reversal(
     ).first()
     invoice_id = None if payment is None else payment.invoice_id
     full = payment is not None and (
-        fact.kind == "dispute" or fact.amount_minor >= payment.amount_minor
+        fact.kind == "dispute"
+        or fact.amount_minor + await _other_refunds(conn, gateway, payment, object_id)
+        >= payment.amount_minor
     )
     existing = (
         await conn.execute(
@@ -250,6 +327,10 @@ async def _reversal(
             )
         )
     ).first()
+    if existing is None and fact.amount_minor == 0:
+        return Applied(
+            "ignored", invoice_id, detail=f"{fact.kind} {object_id} moved no money: not recorded"
+        )
     if existing is None:
         await conn.execute(
             db.insert_ignore(reversals).values(
@@ -263,6 +344,8 @@ async def _reversal(
                 full=full,
             )
         )
+    elif fact.amount_minor == 0 and existing.amount_minor > 0:
+        return await _void(conn, db, existing, invoice_id)
     elif fact.amount_minor > existing.amount_minor or (full and not existing.full):
         # Refunds are cumulative (Stripe's amount_refunded): the amount only grows.
         await conn.execute(

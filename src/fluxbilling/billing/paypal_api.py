@@ -109,8 +109,9 @@ class PayPalApi:
         if not client_id or not secret:
             raise errors.InvalidSettings("PayPal client id and secret are required")
         self._http = http
-        http.redactor = http.redactor.with_secrets([secret])
         basic = base64.b64encode(f"{client_id}:{secret}".encode()).decode("ascii")
+        # The Basic credential is the secret, encoded: an upstream echoing it must not leak it.
+        http.redactor = http.redactor.with_secrets([secret, basic])
         self._basic = f"Basic {basic}"
         self._clock = clock
         self._margin = refresh_margin

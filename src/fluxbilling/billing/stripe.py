@@ -15,6 +15,11 @@ Stripe's own (docs, cross-checked against the `stripe` library):
 5. reject when the timestamp is too old *or* too far in the future.
 
 Failures raise `errors.InvalidWebhook`; messages and details never contain secrets.
+
+Two pure helpers serve the API path (`billing.stripe_api`): `checkout_request` builds the
+Checkout Session we create for an invoice, and `facts_from_session` turns a *fetched* session
+into the same `PaymentFact`s (same keys) its webhooks would have produced, for the
+reconciler when a webhook was lost.
 """
 
 from __future__ import annotations
@@ -34,7 +39,9 @@ __all__ = [
     "PaymentFact",
     "PaymentKind",
     "StripeEvent",
+    "checkout_request",
     "classify",
+    "facts_from_session",
     "parse_event",
     "sign",
     "verify_signature",
@@ -336,3 +343,180 @@ def _alias(kind: PaymentKind, obj: Mapping[str, Any]) -> str:
     if isinstance(linked, dict):
         linked = linked.get("id")
     return linked if isinstance(linked, str) and linked != obj.get("id") else ""
+
+
+# ---------------------------------------------------------------------------------------
+# The API path: what we create, and what a fetched session means
+
+
+def checkout_request(
+    invoice_id: int | str,
+    amount_minor: int,
+    currency: str,
+    success_url: str,
+    cancel_url: str,
+    description: str,
+) -> dict[str, Any]:
+    """The ``POST /v1/checkout/sessions`` parameters for one of our invoices (nested).
+
+    Our invoice id travels three ways: ``client_reference_id`` and ``metadata.invoice_id``
+    on the session, and ``payment_intent_data.metadata.invoice_id`` so the PaymentIntent
+    (and the charge Stripe copies its metadata to) carries it too. `classify` reads it back
+    as ``invoice_ref``. `stripe_api.encode_form` flattens the result into bracket notation.
+
+    Args:
+        invoice_id: Our invoice id.
+        amount_minor: The amount in minor units, positive.
+        currency: ISO 4217 code in any case (Stripe takes it lower-case).
+        success_url: Where Checkout sends the customer after paying (Stripe replaces
+            ``{CHECKOUT_SESSION_ID}`` in it).
+        cancel_url: Where the customer's "back" link goes.
+        description: The line item's product name, shown on the checkout page.
+
+    Returns:
+        The parameters as nested dicts and lists.
+
+    Raises:
+        errors.InvariantViolation: The amount is not a positive integer.
+        errors.InvalidSettings: The currency is not three letters.
+
+    Example:
+        >>> body = checkout_request(7, 1050, "EUR", "https://s", "https://c", "Invoice 7")
+        >>> body["line_items"][0]["price_data"]["currency"], body["metadata"]
+        ('eur', {'invoice_id': '7'})
+    """
+    if isinstance(amount_minor, bool) or not isinstance(amount_minor, int) or amount_minor <= 0:
+        raise errors.InvariantViolation(
+            "a Stripe checkout needs a positive amount in minor units", invoice_id=invoice_id
+        )
+    if len(currency) != 3 or not (currency.isascii() and currency.isalpha()):
+        raise errors.InvalidSettings(f"not an ISO 4217 currency: {currency!r}")
+    reference = str(invoice_id)
+    return {
+        "mode": "payment",
+        "client_reference_id": reference,
+        "success_url": success_url,
+        "cancel_url": cancel_url,
+        "metadata": {"invoice_id": reference},
+        "payment_intent_data": {"metadata": {"invoice_id": reference}},
+        "line_items": [
+            {
+                "quantity": 1,
+                "price_data": {
+                    "currency": currency.lower(),
+                    "unit_amount": amount_minor,
+                    "product_data": {"name": description},
+                },
+            }
+        ],
+    }
+
+
+# PaymentIntent statuses after a delayed payment method failed: Checkout then sends
+# ``checkout.session.async_payment_failed`` and the session stays complete/unpaid.
+_FAILED_INTENT = frozenset({"requires_payment_method", "canceled"})
+_SESSION_STATUSES = frozenset({"open", "complete", "expired"})
+
+
+def _expanded(obj: Mapping[str, Any], name: str, expand: str) -> dict[str, Any] | None:
+    linked = obj.get(name)
+    if linked is None or isinstance(linked, dict):
+        return linked
+    raise errors.InvariantViolation(
+        f"fetch the Checkout Session with expand[]={expand}: {name} is not expanded",
+        field=name,
+    )
+
+
+def _session_event_type(session: Mapping[str, Any], intent: Mapping[str, Any] | None) -> str:
+    """The event whose classification a session in this state gets (payments.md §1.2).
+
+    An ``open`` session is classified like a ``completed`` one: its ``payment_status`` is
+    ``unpaid``, so the fact is *pending*, keyed on the session as the later webhooks are.
+    """
+    status = session.get("status")
+    if status not in _SESSION_STATUSES:
+        raise errors.PermanentUpstreamError(
+            f"stripe: a fetched Checkout Session has an unknown status {status!r}",
+            upstream="stripe",
+            operation="read checkout session",
+        )
+    if status == "expired":
+        return "checkout.session.expired"
+    if (
+        status == "complete"
+        and session.get("payment_status") != "paid"
+        and intent is not None
+        and intent.get("status") in _FAILED_INTENT
+    ):
+        return "checkout.session.async_payment_failed"
+    return "checkout.session.completed"
+
+
+def _fetched_fact(event_type: str, obj: Mapping[str, Any], livemode: bool) -> PaymentFact:
+    """Classify a fetched object as its event would be: the same keys by construction."""
+    event = StripeEvent(id="", type=event_type, livemode=livemode, created=0, object=dict(obj))
+    try:
+        return classify(event)
+    except errors.InvalidWebhook as exc:
+        raise errors.PermanentUpstreamError(
+            f"stripe: a fetched {obj.get('object', 'object')} is incomplete: {exc.message}",
+            upstream="stripe",
+            operation="read checkout session",
+        ) from exc
+
+
+def facts_from_session(
+    session: Mapping[str, Any], disputes: Sequence[Mapping[str, Any]] = ()
+) -> list[PaymentFact]:
+    """The facts a *fetched* Checkout Session carries, keyed exactly as its webhooks are.
+
+    Each fact is `classify` applied to the object the matching event would carry, so the
+    webhook path and this fetch path dedupe on the same keys:
+
+    | fetched state                                  | as if the event were                     |
+    |------------------------------------------------|------------------------------------------|
+    | session complete, ``payment_status`` paid      | ``checkout.session.completed`` → paid    |
+    | session complete, unpaid, PaymentIntent failed | ``checkout.session.async_payment_failed``|
+    | session complete unpaid, or open               | ``checkout.session.completed`` → pending |
+    | session expired                                | ``checkout.session.expired`` → failed    |
+    | charge with ``amount_refunded > 0``            | ``charge.refunded`` (cumulative, key ch_)|
+    | each dispute of the PaymentIntent              | ``charge.dispute.created`` (key dp_)     |
+
+    Args:
+        session: ``GET /v1/checkout/sessions/{id}`` with
+            ``expand[]=payment_intent&expand[]=payment_intent.latest_charge``.
+        disputes: The PaymentIntent's disputes (``GET /v1/disputes?payment_intent=...``);
+            needed when the charge is ``disputed``.
+
+    Returns:
+        The session's fact first, then a refund fact and the dispute facts, if any.
+
+    Raises:
+        errors.InvariantViolation: The PaymentIntent or its charge is not expanded, or the
+            charge is disputed and no dispute was given (a caller bug: money would be missed).
+        errors.PermanentUpstreamError: The session lacks a field we need or has an unknown
+            status.
+    """
+    livemode = session.get("livemode")
+    if session.get("object") != "checkout.session" or not isinstance(livemode, bool):
+        raise errors.PermanentUpstreamError(
+            "stripe: not a Checkout Session with a livemode flag",
+            upstream="stripe",
+            operation="read checkout session",
+        )
+    intent = _expanded(session, "payment_intent", "payment_intent")
+    charge = (
+        None
+        if intent is None
+        else _expanded(intent, "latest_charge", "payment_intent.latest_charge")
+    )
+    facts = [_fetched_fact(_session_event_type(session, intent), session, livemode)]
+    if charge is not None and charge.get("amount_refunded"):
+        facts.append(_fetched_fact("charge.refunded", charge, livemode))
+    if charge is not None and charge.get("disputed") and not disputes:
+        raise errors.InvariantViolation(
+            "the charge is disputed: list its disputes and pass them", charge=charge.get("id")
+        )
+    facts.extend(_fetched_fact("charge.dispute.created", d, livemode) for d in disputes)
+    return facts

@@ -1,17 +1,22 @@
-"""Webhook ingestion: store the raw delivery, verify, dedupe, and clear the invoice exactly once.
+"""Webhook ingestion for every gateway: store the raw delivery, verify, dedupe, apply exactly once.
 
 ```
-POST /webhooks/stripe ─► 1. store raw delivery (own transaction; 5xx if this fails)
-                         2. verify signature      ─► invalid: mark row, 400, nothing else
-                         3. one transaction:
-                              processed_events (gateway, event id)  ON CONFLICT → duplicate
-                              lock the invoice; check amount, currency, mode, gateway object
-                              payments UNIQUE(gateway, payment id)
-                              invoice unpaid→paid, order awaiting_payment→provisioning_pending
-                              enqueue the run (billing checkpoint + activity in the same tx)
+POST /webhooks/{gateway} ─► 1. store raw delivery (own transaction; 5xx if this fails)
+                            2. the gateway's adapter verifies it (`gateway.Gateway.verify`):
+                                 invalid ─► mark the row, 400, nothing else
+                                 upstream unreachable (re-fetch) ─► row `deferred`, 503;
+                                 the gateway retries and `reconciler.sweep_deliveries` too
+                            3. one transaction:
+                                 processed_events (gateway, event id / state key)
+                                   ON CONFLICT → duplicate
+                                 each fact through `ledger.apply_fact` (lock the invoice;
+                                 amount, currency, mode, our gateway object; payments and
+                                 reversals under unique keys; guarded transitions; enqueue)
+                            4. full refunds and disputes: `ReversalPolicy` after the commit
 ```
 A late "failed" never downgrades a paid invoice; a second event for the same payment hits
-the payments key; a duplicate delivery hits the processed-events key.
+the payments key; a duplicate delivery hits the processed-events key; a repeated ping of an
+unchanged Mollie payment or CoinGate order hits its state key.
 """
 
 from __future__ import annotations
@@ -24,16 +29,41 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from fluxbilling import errors
-from fluxbilling.billing import ledger, stripe
-from fluxbilling.billing.facts import PaymentFact
+from fluxbilling.billing import ledger
+from fluxbilling.billing.gateway import Attempt, Gateway, Verified
+from fluxbilling.billing.gateways.stripe import StripeGateway
 from fluxbilling.billing.reversals import ReversalPolicy
 from fluxbilling.db import Database, schema
-from fluxbilling.drivers.redaction import Redactor
+from fluxbilling.drivers.redaction import MASK
 from fluxbilling.engine.runs import RunStore
 
-__all__ = ["Ingested", "StripeEndpoint"]
+__all__ = ["GatewayEndpoint", "Ingested", "StripeEndpoint", "find_attempt"]
 
-_HEADERS = Redactor()
+# Stored as received except credentials: signatures are kept (they are not secrets, and the
+# sweeper re-verifies a stored delivery); the operator API masks them on display.
+_CREDENTIAL_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "x-api-key"})
+# When one notification carries several facts (a Mollie payment with its refunds), the
+# delivery's outcome is the most significant of theirs.
+_SIGNIFICANCE = (
+    "processed",
+    "reversed",
+    "rejected",
+    "dispute_full",
+    "refund_full",
+    "dispute_partial",
+    "refund_partial",
+    "reversal_stored",
+    "refund_voided",
+    "dispute_voided",
+    "unknown_invoice",
+    "paid_no_order",
+    "already_paid",
+    "underpaid",
+    "pending",
+    "failed",
+    "duplicate",
+    "ignored",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,57 +77,79 @@ class Ingested:
     detail: str = ""
 
 
-class StripeEndpoint:
-    """Ingests Stripe deliveries for one endpoint (its secrets and mode).
+async def find_attempt(conn: AsyncConnection, gateway: str, gateway_ref: str) -> Attempt | None:
+    """The checkout attempt that created `gateway_ref`, if it is one of ours."""
+    table = schema.payment_attempts
+    row = (
+        await conn.execute(
+            sa.select(table).where(table.c.gateway == gateway, table.c.gateway_ref == gateway_ref)
+        )
+    ).first()
+    if row is None:
+        return None
+    return Attempt(row.invoice_id, row.gateway, row.gateway_ref, row.callback_token_hash)
+
+
+class GatewayEndpoint:
+    """Ingests the deliveries of one gateway account.
 
     Args:
         db: the database.
         store: the run store (enqueue).
-        secrets: endpoint secrets, current first (rotation).
-        livemode: the mode this installation accepts.
+        gateway: the gateway's adapter (verification, re-fetch).
         policy: acts on full refunds and disputes after each commit (none: recorded only).
     """
-
-    gateway = "stripe"
 
     def __init__(
         self,
         db: Database,
         store: RunStore,
-        secrets: Sequence[str],
+        gateway: Gateway,
         *,
-        livemode: bool = False,
         policy: ReversalPolicy | None = None,
     ) -> None:
         self.db = db
         self.store = store
-        self.secrets = list(secrets)
-        self.livemode = livemode
+        self.gateway = gateway
         self.policy = policy
 
+    @property
+    def name(self) -> str:
+        """The gateway's name."""
+        return self.gateway.name
+
     async def ingest(
-        self, body: bytes, headers: Mapping[str, str], *, remote: str | None, now: int
+        self, body: bytes, headers: Mapping[str, str], *, remote: str | None, now: float
     ) -> Ingested:
         """Store, verify and process one delivery.
+
+        Returns:
+            The outcome; ``deferred`` when the gateway could not be asked (answer 503).
 
         Raises:
             errors.InvalidWebhook: the delivery is not authentic or not parseable (400);
                 the raw delivery stays stored with the reason.
         """
         delivery_id = await self._store_raw(body, headers, remote)
+        return await self.process(delivery_id, body, headers, now=now)
+
+    async def process(
+        self, delivery_id: int, body: bytes, headers: Mapping[str, str], *, now: float
+    ) -> Ingested:
+        """Verify and apply a stored delivery (also the sweeper's entry point)."""
         try:
-            stripe.verify_signature(
-                body, _header(headers, stripe.SIGNATURE_HEADER), self.secrets, now=now
-            )
-            event = stripe.parse_event(body)
+            verified = await self.gateway.verify(body, headers, now=now, attempts=self._attempt)
         except errors.InvalidWebhook as exc:
             await self._mark(
                 delivery_id, verification="invalid", outcome="rejected", error=exc.message
             )
             raise
-        fact = stripe.classify(event)
+        except (errors.UpstreamError, errors.InvalidSettings) as exc:
+            # Not the sender's fault: keep it for the gateway's retry and our sweeper.
+            await self._mark(delivery_id, outcome="deferred", error=exc.message)
+            return Ingested(delivery_id, "deferred", detail=exc.message)
         async with self.db.begin() as conn:
-            result = await self._process(conn, delivery_id, event, fact)
+            result = await self._process(conn, delivery_id, verified)
             await conn.execute(
                 schema.webhook_events.update()
                 .where(schema.webhook_events.c.id == delivery_id)
@@ -105,23 +157,31 @@ class StripeEndpoint:
                     verification="valid",
                     outcome=result.outcome,
                     error=result.detail or None,
-                    event_id=event.id,
-                    event_type=event.type,
+                    event_id=verified.event_id[:255],
+                    event_type=verified.event_type[:100],
                     invoice_id=result.invoice_id,
+                    attempts=schema.webhook_events.c.attempts + 1,
                 )
             )
         if self.policy is not None and result.outcome in ("refund_full", "dispute_full"):
             await self.policy.apply_pending()
         return result
 
+    async def _attempt(self, gateway_ref: str) -> Attempt | None:
+        async with self.db.connect() as conn:
+            return await find_attempt(conn, self.gateway.name, gateway_ref)
+
     async def _store_raw(self, body: bytes, headers: Mapping[str, str], remote: str | None) -> int:
         async with self.db.begin() as conn:
             result = await conn.execute(
                 schema.webhook_events.insert()
                 .values(
-                    gateway=self.gateway,
+                    gateway=self.gateway.name,
                     remote_addr=remote,
-                    headers=_HEADERS.headers(dict(headers)),
+                    headers={
+                        k: MASK if k.lower() in _CREDENTIAL_HEADERS else v
+                        for k, v in headers.items()
+                    },
                     body=body,
                 )
                 .returning(schema.webhook_events.c.id)
@@ -133,53 +193,82 @@ class StripeEndpoint:
             await conn.execute(
                 schema.webhook_events.update()
                 .where(schema.webhook_events.c.id == delivery_id)
-                .values(**values)
+                .values(attempts=schema.webhook_events.c.attempts + 1, **values)
             )
 
     async def _process(
-        self,
-        conn: AsyncConnection,
-        delivery_id: int,
-        event: stripe.StripeEvent,
-        fact: PaymentFact,
+        self, conn: AsyncConnection, delivery_id: int, verified: Verified
     ) -> Ingested:
+        if not verified.facts:
+            return Ingested(delivery_id, "unknown_resource", detail=verified.note)
+        name = self.gateway.name
         first = await conn.execute(
             self.db.insert_ignore(schema.processed_events).values(
-                gateway=self.gateway, event_id=event.id, delivery_id=delivery_id
+                gateway=name, event_id=verified.event_id[:255], delivery_id=delivery_id
             )
         )
         if first.rowcount == 0:
-            # Link the repeat to the invoice of the first delivery, for the operator's search.
-            events, deliveries = schema.processed_events, schema.webhook_events
-            original = (
-                await conn.execute(
-                    sa.select(deliveries.c.id, deliveries.c.invoice_id)
-                    .join(events, events.c.delivery_id == deliveries.c.id)
-                    .where(events.c.gateway == self.gateway, events.c.event_id == event.id)
-                )
-            ).first()
-            return Ingested(
-                delivery_id,
-                "duplicate",
-                original.invoice_id if original else None,
-                detail=f"event {event.id} already processed"
-                + (f" (delivery {original.id})" if original else ""),
+            return await self._duplicate(conn, delivery_id, verified)
+        results = [
+            await ledger.apply_fact(
+                conn,
+                db=self.db,
+                store=self.store,
+                gateway=name,
+                fact=fact,
+                livemode=self.gateway.livemode,
+                delivery_id=delivery_id,
             )
-        applied = await ledger.apply_fact(
-            conn,
-            db=self.db,
-            store=self.store,
-            gateway=self.gateway,
-            fact=fact,
-            livemode=self.livemode,
-            delivery_id=delivery_id,
+            for fact in verified.facts
+        ]
+        return _combined(delivery_id, verified, results)
+
+    async def _duplicate(
+        self, conn: AsyncConnection, delivery_id: int, verified: Verified
+    ) -> Ingested:
+        # Link the repeat to the invoice of the first delivery, for the operator's search.
+        events, deliveries = schema.processed_events, schema.webhook_events
+        original = (
+            await conn.execute(
+                sa.select(deliveries.c.id, deliveries.c.invoice_id)
+                .join(events, events.c.delivery_id == deliveries.c.id)
+                .where(
+                    events.c.gateway == self.gateway.name,
+                    events.c.event_id == verified.event_id[:255],
+                )
+            )
+        ).first()
+        what = "event" if "@" not in verified.event_id else "unchanged state of"
+        return Ingested(
+            delivery_id,
+            "duplicate",
+            original.invoice_id if original else None,
+            detail=f"{what} {verified.event_id.split('@')[0]} already processed"
+            + (f" (delivery {original.id})" if original else ""),
         )
-        detail = applied.detail
-        if applied.outcome == "ignored" and fact.kind == "ignored":
-            detail = f"{event.type} needs no action"
-        return Ingested(delivery_id, applied.outcome, applied.invoice_id, applied.run_id, detail)
 
 
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    wanted = name.lower()
-    return next((v for k, v in headers.items() if k.lower() == wanted), None)
+def _combined(delivery_id: int, verified: Verified, results: Sequence[ledger.Applied]) -> Ingested:
+    rank = {outcome: i for i, outcome in enumerate(_SIGNIFICANCE)}
+    main = min(results, key=lambda r: rank.get(r.outcome, len(rank)))
+    invoice_id = main.invoice_id or next((r.invoice_id for r in results if r.invoice_id), None)
+    run_id = next((r.run_id for r in results if r.run_id is not None), None)
+    details = [r.detail for r in results if r.detail]
+    if main.outcome == "ignored" and all(f.kind == "ignored" for f in verified.facts):
+        details = [f"{verified.event_type} needs no action"]
+    return Ingested(delivery_id, main.outcome, invoice_id, run_id, "; ".join(details)[:2000])
+
+
+class StripeEndpoint(GatewayEndpoint):
+    """Stripe ingestion for one endpoint: its secrets (current first) and mode."""
+
+    def __init__(
+        self,
+        db: Database,
+        store: RunStore,
+        secrets: Sequence[str],
+        *,
+        livemode: bool = False,
+        policy: ReversalPolicy | None = None,
+    ) -> None:
+        super().__init__(db, store, StripeGateway(secrets, livemode=livemode), policy=policy)

@@ -242,6 +242,20 @@ money_reversals = sa.Table(
     sa.Index("ix_money_reversals_payment", "gateway", "gateway_payment_id"),
 )
 
+payment_attempts = sa.Table(
+    "payment_attempts",
+    metadata,
+    _id(),
+    _fk("invoice_id", "invoices.id"),
+    sa.Column("gateway", sa.String(32), nullable=False),
+    sa.Column("gateway_ref", sa.String(255), nullable=False),
+    sa.Column("redirect_url", sa.Text(), nullable=False),
+    sa.Column("callback_token_hash", sa.String(64), nullable=True),
+    _created(),
+    sa.Column("checked_at", UtcDateTime(), nullable=True),
+    sa.UniqueConstraint("gateway", "gateway_ref", name="uq_payment_attempts_gateway_ref"),
+)
+
 webhook_events = sa.Table(
     "webhook_events",
     metadata,
@@ -255,8 +269,9 @@ webhook_events = sa.Table(
     sa.Column("event_type", sa.String(100), nullable=True),
     _fk("invoice_id", "invoices.id", nullable=True),
     sa.Column("verification", sa.String(32), nullable=False, server_default="pending"),
-    sa.Column("outcome", sa.String(32), nullable=True),
+    sa.Column("outcome", sa.String(32), nullable=True, index=True),
     sa.Column("error", sa.Text(), nullable=True),
+    sa.Column("attempts", sa.Integer(), nullable=False, server_default="0"),
 )
 
 processed_events = sa.Table(

@@ -17,6 +17,8 @@ SENSITIVE_HEADERS = frozenset(
         "set-cookie",
         "x-api-key",
         "stripe-signature",
+        "x-mollie-signature",
+        "paypal-transmission-sig",
     }
 )
 SENSITIVE_KEYS = re.compile(r"(pass(word)?|secret|token|api[_-]?key|authorization)", re.IGNORECASE)

@@ -1,0 +1,158 @@
+"""What every payment gateway adapter offers the gateway-neutral ingestion, checkout and reconciler.
+
+One adapter per gateway (`billing.gateways.*`) wraps that gateway's pure module (verify,
+parse, classify) and its API client:
+
+```
+verify(body, headers)   authenticate one notification the way the gateway does it, and say
+                        what it means (`Verified`): Stripe and PayPal from the signed event,
+                        Mollie and CoinGate from the object *re-fetched* with our API key
+fetch(ref)              the facts of a gateway object we created (reconciler, return page)
+create_checkout(req)    create the gateway object for one invoice attempt (`Checkout`)
+```
+
+Errors: `errors.InvalidWebhook` = not authentic or not parseable (answer 400, nothing done);
+`errors.UpstreamError` while re-fetching = try again later (the delivery stays stored as
+`deferred`, the gateway and our sweeper both retry).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from fluxbilling.billing.facts import PaymentFact
+
+__all__ = [
+    "Attempt",
+    "AttemptLookup",
+    "Checkout",
+    "CheckoutRequest",
+    "Gateway",
+    "Verified",
+    "header",
+    "state_key",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """A gateway object we created for an invoice (a row of `payment_attempts`)."""
+
+    invoice_id: int
+    gateway: str
+    gateway_ref: str
+    callback_token_hash: str | None = None
+
+
+#: Finds the attempt a notification names: ``await lookup(gateway_ref)`` (None: not ours).
+AttemptLookup = Callable[[str], Awaitable[Attempt | None]]
+
+
+@dataclass(frozen=True, slots=True)
+class Verified:
+    """An authentic notification and what it means.
+
+    Attributes:
+        event_id: The transport-level dedupe key (`processed_events`): the gateway's event id
+            (Stripe, PayPal, Mollie next-gen), or `state_key` of the re-fetched object for
+            ping-style notifications (Mollie classic, CoinGate), so a repeated ping of an
+            unchanged object is a duplicate and a changed one is processed.
+        event_type: The event type, or the fetched object's status.
+        facts: What to apply, in order; empty when the object is unknown at the gateway.
+        resource_id: The gateway object the notification is about.
+        note: Why there is nothing to do (an unknown object), for the operator.
+    """
+
+    event_id: str
+    event_type: str
+    facts: tuple[PaymentFact, ...]
+    resource_id: str = ""
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class CheckoutRequest:
+    """One checkout attempt for one invoice."""
+
+    invoice_id: int
+    attempt: int
+    amount_minor: int
+    currency: str
+    description: str
+    success_url: str
+    cancel_url: str
+    webhook_url: str
+
+    @property
+    def idempotency_key(self) -> str:
+        """The same attempt retried creates one gateway object (Idempotency-Key, Request-Id)."""
+        return f"fluxbilling-invoice-{self.invoice_id}-attempt-{self.attempt}"
+
+
+@dataclass(frozen=True, slots=True)
+class Checkout:
+    """The gateway object created for an attempt: stored before the customer is redirected."""
+
+    gateway_ref: str
+    redirect_url: str
+    callback_token_hash: str | None = None
+
+
+class Gateway(Protocol):
+    """A configured gateway (one account, one mode)."""
+
+    @property
+    def name(self) -> str:
+        """The gateway's name in URLs and rows (``stripe``, ``mollie``...)."""
+        ...
+
+    @property
+    def livemode(self) -> bool:
+        """Whether this account is live; objects of the other mode are rejected."""
+        ...
+
+    async def verify(
+        self, body: bytes, headers: Mapping[str, str], *, now: float, attempts: AttemptLookup
+    ) -> Verified:
+        """Authenticate one notification and say what it means (see the module docstring)."""
+        ...
+
+    async def fetch(self, gateway_ref: str) -> Sequence[PaymentFact] | None:
+        """The current facts of a gateway object we created; None when the gateway has none."""
+        ...
+
+    async def create_checkout(self, request: CheckoutRequest) -> Checkout:
+        """Create the gateway object for one attempt; idempotent per attempt."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release HTTP clients."""
+        ...
+
+
+def state_key(resource_id: str, facts: Sequence[PaymentFact]) -> str:
+    """A dedupe key for the *state* of a re-fetched object (ping-style notifications).
+
+    Keyed by the payment, refund and chargeback ids and what each says, so a repeated ping
+    of an unchanged object collides and any change (paid, a refund, a chargeback) does not.
+
+    Example:
+        >>> fact = PaymentFact("paid", "tr_1", "7", 1000, "EUR", False, "tr_1")
+        >>> state_key("tr_1", [fact]) == state_key("tr_1", [fact])
+        True
+    """
+    parts = sorted(
+        f"{f.kind}|{f.gateway_object_id}|{f.gateway_payment_id}|{f.amount_minor}|{f.currency}"
+        for f in facts
+    )
+    digest = hashlib.sha256("\n".join(parts).encode()).hexdigest()[:32]
+    return f"{resource_id[:200]}@{digest}"
+
+
+def header(headers: Mapping[str, str], name: str) -> str | None:
+    """A request header by case-insensitive name (None when absent)."""
+    wanted = name.lower()
+    return next((v for k, v in headers.items() if k.lower() == wanted), None)

@@ -1,0 +1,253 @@
+"""The reconciler: never rely on webhooks alone (payments.md §6.14, Kill Bill's Janitor).
+
+One pass (`Reconciler.run_once`), every `reconcile_interval` seconds in each worker process:
+
+1. **open invoices** with a checkout attempt older than `after` (and not checked for as
+   long): fetch each attempt's object from its gateway and apply the facts through the
+   same `ledger.apply_fact` the webhooks use. A payment found this way is a *correction*
+   (a webhook was lost or mis-handled): it is counted and gets an activity row;
+2. **stuck deliveries**: deliveries stored but never processed (a crash between storing and
+   processing) or `deferred` (the gateway's API could not be asked) are processed again
+   from their stored raw body, as received (signatures are checked against the time they
+   arrived);
+3. **reversal policy**: full refunds and disputes not yet acted on (a crash after the
+   commit) are applied.
+
+Everything is idempotent (unique keys, guarded transitions), so two workers running a pass
+at the same time only do the work twice, never the effect.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+
+from fluxbilling import errors, metrics
+from fluxbilling.billing import ledger
+from fluxbilling.billing.gateway import Gateway
+from fluxbilling.billing.reversals import ReversalPolicy
+from fluxbilling.billing.webhooks import GatewayEndpoint
+from fluxbilling.db import Database, schema
+from fluxbilling.engine import activity
+from fluxbilling.engine.runs import RunStore
+from fluxbilling.orders.pipeline import Phase
+
+__all__ = ["Reconciler", "Report"]
+
+log = logging.getLogger(__name__)
+
+_OPEN = ("unpaid", "pending")
+_MAX_DELIVERY_ATTEMPTS = 20
+_BATCH = 100
+
+
+@dataclass
+class Report:
+    """What one pass did."""
+
+    checked: int = 0
+    corrected: list[int] = field(default_factory=list)
+    deliveries: int = 0
+    errors: list[str] = field(default_factory=list)
+    reversals: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """For the API and the CLI."""
+        return {
+            "checked": self.checked,
+            "corrected": self.corrected,
+            "deliveries": self.deliveries,
+            "reversals": self.reversals,
+            "errors": self.errors,
+        }
+
+
+class Reconciler:
+    """Re-checks open invoices and stuck deliveries against the gateways.
+
+    Args:
+        db: the database.
+        store: the run store (enqueue).
+        gateways: the configured gateways by name.
+        policy: the refund/chargeback policy.
+        after: seconds an attempt or delivery is left to its webhook before it is re-checked.
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        store: RunStore,
+        gateways: Mapping[str, Gateway],
+        policy: ReversalPolicy,
+        *,
+        after: float = 600.0,
+    ) -> None:
+        self.db = db
+        self.store = store
+        self.gateways = gateways
+        self.policy = policy
+        self.after = after
+
+    async def run_once(self) -> Report:
+        """One pass (see the module docstring)."""
+        report = Report()
+        for invoice_id in await self._due_invoices():
+            try:
+                applied = await self.sync_invoice(invoice_id)
+            except (errors.UpstreamError, errors.InvalidSettings, errors.InvalidWebhook) as exc:
+                report.errors.append(f"invoice {invoice_id}: {exc.message}")
+                continue
+            report.checked += 1
+            if any(a.outcome == "processed" for a in applied):
+                report.corrected.append(invoice_id)
+        report.deliveries = await self._sweep_deliveries(report)
+        report.reversals = len(await self.policy.apply_pending())
+        if report.corrected or report.errors:
+            log.warning(
+                "reconciler: corrected invoices %s; errors %s", report.corrected, report.errors
+            )
+        return report
+
+    async def sync_invoice(self, invoice_id: int) -> list[ledger.Applied]:
+        """Fetch every attempt of one invoice from its gateway and apply what it says.
+
+        Raises:
+            errors.NotFound: no such invoice.
+            errors.UpstreamError: a gateway could not be asked (nothing half-applied).
+        """
+        attempts = await self._attempts(invoice_id)
+        results: list[ledger.Applied] = []
+        for gateway_name, ref in attempts:
+            gateway = self.gateways.get(gateway_name)
+            if gateway is None:
+                continue  # credentials removed since: nothing to ask
+            facts = await gateway.fetch(ref)
+            async with self.db.begin() as conn:
+                for fact in facts or ():
+                    result = await ledger.apply_fact(
+                        conn,
+                        db=self.db,
+                        store=self.store,
+                        gateway=gateway_name,
+                        fact=fact,
+                        livemode=gateway.livemode,
+                    )
+                    results.append(result)
+                    if result.outcome == "processed":
+                        await self._correction(conn, invoice_id, gateway_name, ref)
+                await conn.execute(
+                    schema.payment_attempts.update()
+                    .where(
+                        schema.payment_attempts.c.gateway == gateway_name,
+                        schema.payment_attempts.c.gateway_ref == ref,
+                    )
+                    .values(checked_at=self.db.now())
+                )
+        if any(r.outcome in ("refund_full", "dispute_full") for r in results):
+            await self.policy.apply_pending()
+        return results
+
+    async def _correction(self, conn: Any, invoice_id: int, gateway: str, ref: str) -> None:
+        metrics.RECONCILER_CORRECTIONS.labels(gateway).inc()
+        order_id = (
+            await conn.execute(
+                sa.select(schema.invoices.c.order_id).where(schema.invoices.c.id == invoice_id)
+            )
+        ).scalar_one()
+        await activity.record(
+            conn,
+            order_id,
+            "reconciled",
+            f"payment {ref} found at {gateway} by the reconciler: its webhook never arrived",
+            phase=Phase.BILLING,
+            data={"gateway": gateway, "gateway_ref": ref},
+        )
+
+    async def _attempts(self, invoice_id: int) -> list[tuple[str, str]]:
+        table = schema.payment_attempts
+        async with self.db.connect() as conn:
+            exists = (
+                await conn.execute(
+                    sa.select(schema.invoices.c.id).where(schema.invoices.c.id == invoice_id)
+                )
+            ).first()
+            if exists is None:
+                raise errors.NotFound(f"invoice {invoice_id} does not exist", invoice_id=invoice_id)
+            rows = (
+                await conn.execute(
+                    sa.select(table.c.gateway, table.c.gateway_ref)
+                    .where(table.c.invoice_id == invoice_id)
+                    .order_by(table.c.id.desc())
+                )
+            ).all()
+        return [(row.gateway, row.gateway_ref) for row in rows]
+
+    async def _due_invoices(self) -> list[int]:
+        inv, table = schema.invoices, schema.payment_attempts
+        cutoff = self.db.now(-self.after)
+        query = (
+            sa.select(inv.c.id)
+            .join(table, table.c.invoice_id == inv.c.id)
+            .where(
+                inv.c.status.in_(_OPEN),
+                table.c.created_at <= cutoff,
+                sa.or_(table.c.checked_at.is_(None), table.c.checked_at <= cutoff),
+            )
+            .group_by(inv.c.id)
+            .order_by(inv.c.id)
+            .limit(_BATCH)
+        )
+        async with self.db.connect() as conn:
+            return [row.id for row in (await conn.execute(query)).all()]
+
+    async def _sweep_deliveries(self, report: Report) -> int:
+        table = schema.webhook_events
+        cutoff = self.db.now(-self.after)
+        query = (
+            sa.select(table)
+            .where(
+                sa.or_(
+                    table.c.outcome == "deferred",
+                    sa.and_(table.c.outcome.is_(None), table.c.verification == "pending"),
+                ),
+                table.c.received_at <= cutoff,
+                table.c.attempts < _MAX_DELIVERY_ATTEMPTS,
+            )
+            .order_by(table.c.id)
+            .limit(_BATCH)
+        )
+        async with self.db.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        swept = 0
+        for row in rows:
+            gateway = self.gateways.get(row.gateway)
+            if gateway is None:
+                continue
+            endpoint = GatewayEndpoint(self.db, self.store, gateway, policy=self.policy)
+            try:
+                result = await endpoint.process(
+                    row.id, bytes(row.body), row.headers, now=row.received_at.timestamp()
+                )
+            except errors.InvalidWebhook as exc:
+                report.errors.append(f"delivery {row.id}: {exc.message}")
+                continue
+            swept += 1
+            if result.outcome == "deferred":
+                report.errors.append(f"delivery {row.id}: still deferred: {result.detail}")
+        return swept
+
+    async def run_forever(self, stop: asyncio.Event, interval: float) -> None:
+        """Pass after pass until `stop` is set; a failing pass is logged, never fatal."""
+        while not stop.is_set():
+            try:
+                await self.run_once()
+            except Exception:  # keep reconciling; the next pass retries
+                log.exception("reconciler pass failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=interval)

@@ -1,0 +1,658 @@
+"""The simulated Stripe account: Checkout Sessions, PaymentIntents, charges, refunds, disputes.
+
+Plain data plus the rules that change it; HTTP and the webhook notifier live in
+`simulators.stripe`. Used from one event loop: no method awaits, so every change is atomic.
+
+A session's PaymentIntent (and its charge) appears only when the customer confirms, as in
+API versions since 2022-08-01; before that ``payment_intent`` is null. The test helpers
+drive what Checkout and the card networks would:
+
+| helper        | session after   | PaymentIntent, charge           | events queued, in order     |
+|---------------|-----------------|---------------------------------|-----------------------------|
+| `pay`         | complete paid   | succeeded, succeeded            | payment_intent.succeeded,   |
+|               |                 |                                 | checkout.session.completed  |
+| `pay_delayed` | complete unpaid | processing, pending             | payment_intent.processing,  |
+|               |                 |                                 | checkout.session.completed  |
+| `settle`      | paid            | succeeded, succeeded            | payment_intent.succeeded,   |
+|               |                 |                                 | ...async_payment_succeeded  |
+| `settle` fail | unpaid          | requires_payment_method, failed | ...payment_failed,          |
+|               |                 |                                 | ...async_payment_failed     |
+| `expire`      | expired         | (none)                          | checkout.session.expired    |
+| `refund`      | (unchanged)     | charge ``amount_refunded`` +=   | charge.refunded             |
+| `dispute`     | (unchanged)     | charge ``disputed``             | charge.dispute.created      |
+
+Every event is stored with its exact body (Stripe's envelope, ``data.object`` a snapshot of
+the object at that moment, linked objects as ids) and queued for the notifier. The PaymentIntent
+copies its metadata (``payment_intent_data.metadata``) to the charge, as Stripe does once at
+confirmation. No ``refund.created`` is queued: our ledger counts refunds from the cumulative
+``charge.refunded``, and an endpoint subscribed to both would see each refund twice.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import string
+import time
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+from urllib.parse import parse_qsl, urlsplit
+
+from fluxbilling import errors
+from fluxbilling.billing import stripe_api
+from fluxbilling.simulators._faults import Faults
+
+__all__ = [
+    "API_VERSION",
+    "SECRET_KEY",
+    "Attempt",
+    "Event",
+    "Problem",
+    "Saved",
+    "StripeState",
+    "decode_form",
+    "delivery_outcome",
+    "event_body",
+]
+
+API_VERSION = stripe_api.API_VERSION
+SECRET_KEY = re.compile(r"sk_(test|live)_[A-Za-z0-9_]+")
+_ALPHABET = string.ascii_letters + string.digits
+_KEY = re.compile(r"([^\[\]]+)((?:\[[^\[\]]*\])*)")
+_CREATE_PARAMS = frozenset(
+    {"mode", "line_items", "success_url", "cancel_url", "client_reference_id", "metadata"}
+    | {"payment_intent_data", "payment_method_types", "expand"}
+)
+_EXPANDABLE = frozenset({"payment_intent", "latest_charge", "charge"})
+_PREFIXES = {
+    "cs_": "sessions",
+    "pi_": "intents",
+    "ch_": "charges",
+    "re_": "refunds",
+    "dp_": "disputes",
+}
+SESSION_LIFETIME = 24 * 3600
+
+Outcome = Literal["delivered", "retry", "gave_up"]
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """Why Stripe answers 400: the offending ``param``, the message and the error ``code``."""
+
+    param: str
+    message: str
+    code: str | None = "parameter_invalid"
+
+
+def _missing(param: str) -> Problem:
+    return Problem(param, f"Missing required param: {param}.", "parameter_missing")
+
+
+def event_body(
+    event_id: str, event_type: str, obj: Mapping[str, Any], *, livemode: bool, created: int
+) -> bytes:
+    """The JSON body of a Stripe Event (API v1 snapshot event), indented like Stripe's."""
+    event = {
+        "id": event_id,
+        "object": "event",
+        "api_version": API_VERSION,
+        "created": created,
+        "data": {"object": dict(obj)},
+        "livemode": livemode,
+        "pending_webhooks": 1,
+        "request": {"id": None, "idempotency_key": None},
+        "type": event_type,
+    }
+    return json.dumps(event, indent=2).encode("utf-8")
+
+
+def _put(tree: dict[str, Any], path: Sequence[str], value: str, key: str) -> None:
+    node = tree
+    for segment in path[:-1]:
+        child = node.setdefault(segment or str(len(node)), {})
+        if not isinstance(child, dict):
+            raise errors.UserError(f"Invalid hash: {key}")
+        node = child
+    last = path[-1] or str(len(node))
+    if isinstance(node.get(last), dict):
+        raise errors.UserError(f"Invalid hash: {key}")
+    node[last] = value
+
+
+def _lists(value: Any) -> Any:
+    if not isinstance(value, dict):
+        return value
+    if value and all(k.isdigit() for k in value):
+        return [_lists(value[k]) for k in sorted(value, key=int)]
+    return {k: _lists(v) for k, v in value.items()}
+
+
+def decode_form(raw: bytes) -> dict[str, Any]:
+    """Stripe's bracket notation back into nested dicts and lists.
+
+    ``line_items[0][quantity]=1`` and ``expand[]=a&expand[]=b`` become lists; the last value
+    of a repeated plain key wins.
+
+    Raises:
+        errors.UserError: The body is not UTF-8 or a key is malformed / used as a scalar and
+            as a hash at once.
+
+    Example:
+        >>> decode_form(b"metadata[invoice_id]=7&expand[]=a&line_items[0][quantity]=1")
+        {'metadata': {'invoice_id': '7'}, 'expand': ['a'], 'line_items': [{'quantity': '1'}]}
+    """
+    try:
+        pairs = parse_qsl(raw.decode("utf-8"), keep_blank_values=True)
+    except UnicodeDecodeError as exc:
+        raise errors.UserError("the body is not UTF-8") from exc
+    tree: dict[str, Any] = {}
+    for key, value in pairs:
+        match = _KEY.fullmatch(key)
+        if match is None:
+            raise errors.UserError(f"Invalid parameter name: {key}")
+        path = [match[1], *re.findall(r"\[([^\[\]]*)\]", match[2])]
+        _put(tree, path, value, key)
+    result: dict[str, Any] = _lists(tree)
+    return result
+
+
+def _integer(value: object, param: str, minimum: int) -> int | Problem:
+    if not (isinstance(value, str) and value.isascii() and value.isdigit()):
+        return Problem(param, f"Invalid integer: {value}", "parameter_invalid_integer")
+    if int(value) < minimum:
+        return Problem(param, f"This value must be greater than or equal to {minimum}.")
+    return int(value)
+
+
+def _metadata_problem(metadata: object, param: str) -> Problem | None:
+    if metadata is None or (
+        isinstance(metadata, dict) and all(isinstance(v, str) for v in metadata.values())
+    ):
+        return None
+    return Problem(param, "Invalid hash")
+
+
+def _line_item(item: object, index: int) -> dict[str, Any] | Problem:
+    """One ``line_items[i]`` with ``price_data`` normalised, or what is wrong with it."""
+    at = f"line_items[{index}]"
+    if not isinstance(item, dict):
+        return Problem(at, "Invalid object")
+    price = item.get("price_data")
+    if not isinstance(price, dict):
+        # We model inline prices only; a stored ``price`` would need the Prices API.
+        return _missing(f"{at}[price_data]")
+    currency = price.get("currency")
+    if not isinstance(currency, str) or not re.fullmatch(r"[a-zA-Z]{3}", currency):
+        return Problem(f"{at}[price_data][currency]", f"Invalid currency: {currency}.")
+    product = price.get("product_data")
+    if not isinstance(product, dict) or not product.get("name"):
+        return _missing(f"{at}[price_data][product_data][name]")
+    if "quantity" not in item:
+        return _missing(f"{at}[quantity]")
+    unit = _integer(price.get("unit_amount"), f"{at}[price_data][unit_amount]", 0)
+    quantity = _integer(item.get("quantity"), f"{at}[quantity]", 1)
+    for checked in (unit, quantity):
+        if isinstance(checked, Problem):
+            return checked
+    return {
+        "currency": currency.lower(),
+        "unit_amount": unit,
+        "quantity": quantity,
+        "name": product["name"],
+    }
+
+
+def _url_problem(params: Mapping[str, Any], name: str, *, required: bool) -> Problem | None:
+    url = params.get(name)
+    if url is None:
+        return _missing(name) if required else None
+    parts = urlsplit(url) if isinstance(url, str) else None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
+        return Problem(name, "Not a valid URL", "url_invalid")
+    return None
+
+
+@dataclass
+class Event:
+    """One event Stripe created, and its fate at our endpoint.
+
+    `state` is ``queued`` (waiting or being retried), ``delivered``, ``gave_up`` (retries
+    exhausted) or ``dropped`` (lost, by a test).
+    """
+
+    id: str
+    type: str
+    body: bytes
+    object_id: str
+    session_id: str
+    livemode: bool
+    attempts: int = 0
+    state: str = "queued"
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """One POST of an event: the answer (or the error) and what Stripe does next.
+
+    Attributes:
+        event_id: The event.
+        event_type: Its type.
+        attempt: 1-based count of this event's attempts.
+        http_status: Our endpoint's answer, or None (timeout, connection error).
+        error: Why there was no answer, if none.
+        outcome: ``delivered`` (2xx), ``retry`` or ``gave_up``.
+        signed_at: The ``t`` of this attempt's ``Stripe-Signature`` (each attempt is signed
+            afresh).
+        manual: A dashboard "Resend" (never re-queued).
+    """
+
+    event_id: str
+    event_type: str
+    attempt: int
+    http_status: int | None
+    error: str | None
+    outcome: Outcome
+    signed_at: int
+    manual: bool = False
+
+
+def delivery_outcome(http_status: int | None, attempt: int, max_retries: int) -> Outcome:
+    """What Stripe does after attempt `attempt`: any 2xx delivers; anything else (3xx, 4xx,
+    5xx, no answer) is retried until `max_retries` retries have failed.
+
+    Example:
+        >>> delivery_outcome(204, 1, 3), delivery_outcome(302, 3, 3), delivery_outcome(None, 4, 3)
+        ('delivered', 'retry', 'gave_up')
+    """
+    if http_status is not None and 200 <= http_status < 300:
+        return "delivered"
+    return "retry" if attempt <= max_retries else "gave_up"
+
+
+@dataclass(frozen=True, slots=True)
+class Saved:
+    """A saved idempotent result: the request it answered and the response to replay."""
+
+    path: str
+    params: dict[str, Any]
+    status: int
+    body: dict[str, Any]
+
+
+@dataclass
+class StripeState:
+    """Everything the simulator knows; tests read the object dicts and steer with the helpers.
+
+    Attributes:
+        secret_keys: Accepted secret keys; empty accepts any ``sk_test_...``/``sk_live_...``.
+        faults: Latency, random and forced failures, 409 key-in-use on create
+            (``exists_next``), crash after create.
+        seed: Seeds the id generator.
+        clock: Unix seconds now (injectable for deterministic timestamps).
+    """
+
+    secret_keys: frozenset[str] = frozenset()
+    faults: Faults = field(default_factory=Faults)
+    seed: int = 0
+    clock: Callable[[], float] = time.time
+    sessions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    intents: dict[str, dict[str, Any]] = field(default_factory=dict)
+    charges: dict[str, dict[str, Any]] = field(default_factory=dict)
+    refunds: dict[str, dict[str, Any]] = field(default_factory=dict)
+    disputes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    events: dict[str, Event] = field(default_factory=dict)
+    queue: deque[str] = field(default_factory=deque)
+    attempts: list[Attempt] = field(default_factory=list)
+    idempotency: dict[tuple[str, str], Saved] = field(default_factory=dict)
+    requests: int = 0
+    rng: random.Random = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.rng = random.Random(self.seed)  # noqa: S311 - simulation ids, not secrets
+
+    def new_id(self, prefix: str, length: int = 24) -> str:
+        """A random id such as ``pi_3MtwBwLkdIwHu7ix28a3tqPa`` (seeded)."""
+        return prefix + "".join(self.rng.choice(_ALPHABET) for _ in range(length))
+
+    def now(self) -> int:
+        """Unix seconds now, from `clock`."""
+        return int(self.clock())
+
+    def mode_of(self, authorization: str | None) -> str | None:
+        """The mode (``test``/``live``) of a valid ``Bearer`` secret key, None otherwise."""
+        scheme, _, key = (authorization or "").partition(" ")
+        if scheme != "Bearer" or not SECRET_KEY.fullmatch(key):
+            return None
+        if self.secret_keys and key not in self.secret_keys:
+            return None
+        return key.split("_", 2)[1]
+
+    # -- creating and reading ------------------------------------------------------------
+
+    @staticmethod
+    def validate_expand(paths: object) -> Problem | None:
+        """Whether every ``expand[]`` path names expandable fields only."""
+        if paths is None:
+            return None
+        if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
+            return Problem("expand", "Invalid array")
+        for path in paths:
+            for segment in path.split("."):
+                if segment not in _EXPANDABLE:
+                    return Problem("expand", f"This property cannot be expanded ({segment}).")
+        return None
+
+    def validate_create(self, params: Mapping[str, Any]) -> list[dict[str, Any]] | Problem:
+        """The normalised line items of a valid create, or the first problem (Stripe: 400)."""
+        unknown = sorted(set(params) - _CREATE_PARAMS)
+        if unknown:
+            return Problem(unknown[0], f"Received unknown parameter: {unknown[0]}", None)
+        if "mode" not in params:
+            return _missing("mode")
+        if params["mode"] != "payment":
+            return Problem("mode", "The simulator models mode=payment only.")
+        problem = (
+            _url_problem(params, "success_url", required=True)
+            or _url_problem(params, "cancel_url", required=False)
+            or _metadata_problem(params.get("metadata"), "metadata")
+            or self.validate_expand(params.get("expand"))
+        )
+        intent_data = params.get("payment_intent_data", {})
+        if problem is None and not isinstance(intent_data, dict):
+            problem = Problem("payment_intent_data", "Invalid hash")
+        elif problem is None:
+            problem = _metadata_problem(
+                intent_data.get("metadata"), "payment_intent_data[metadata]"
+            )
+        if problem is not None:
+            return problem
+        raw_items = params.get("line_items")
+        if not isinstance(raw_items, list) or not raw_items:
+            return _missing("line_items")
+        items = [_line_item(item, i) for i, item in enumerate(raw_items)]
+        found = next((item for item in items if isinstance(item, Problem)), None)
+        if found is not None:
+            return found
+        checked = [item for item in items if isinstance(item, dict)]
+        if len({item["currency"] for item in checked}) > 1:
+            return Problem("line_items", "All line items must use the same currency.")
+        return checked
+
+    def create_session(
+        self, params: Mapping[str, Any], items: list[dict[str, Any]], mode: str
+    ) -> dict[str, Any]:
+        """Store an ``open`` session from validated parameters (`validate_create`)."""
+        now = self.now()
+        total = sum(item["unit_amount"] * item["quantity"] for item in items)
+        intent_data = params.get("payment_intent_data") or {}
+        session: dict[str, Any] = {
+            "id": self.new_id(f"cs_{mode}_a1", 58),
+            "object": "checkout.session",
+            "amount_subtotal": total,
+            "amount_total": total,
+            "cancel_url": params.get("cancel_url"),
+            "client_reference_id": params.get("client_reference_id"),
+            "created": now,
+            "currency": items[0]["currency"],
+            "customer": None,
+            "expires_at": now + SESSION_LIFETIME,
+            "livemode": mode == "live",
+            "metadata": dict(params.get("metadata") or {}),
+            "mode": "payment",
+            "payment_intent": None,
+            "payment_method_types": params.get("payment_method_types") or ["card"],
+            "payment_status": "unpaid",
+            "status": "open",
+            "success_url": params["success_url"],
+            "url": None,
+            "_line_items": items,
+            "_intent_metadata": dict(intent_data.get("metadata") or {}),
+            "_intent_description": intent_data.get("description"),
+        }
+        self.sessions[session["id"]] = session
+        return session
+
+    def lookup(self, object_id: str, mode: str | None = None) -> dict[str, Any] | None:
+        """Any object by id (of this mode, when given), or None."""
+        table = next((t for p, t in _PREFIXES.items() if object_id.startswith(p)), None)
+        found: dict[str, Any] | None = (
+            None if table is None else getattr(self, table).get(object_id)
+        )
+        if found is None or (mode is not None and found["livemode"] != (mode == "live")):
+            return None
+        return found
+
+    def render(
+        self, obj: Mapping[str, Any], base: str = "", expand: Sequence[str] = ()
+    ) -> dict[str, Any]:
+        """An object as the API answers it: no private fields, ``url`` only while open, and
+        linked ids replaced by objects along the ``expand`` paths."""
+        out = {k: v for k, v in obj.items() if not k.startswith("_")}
+        if out["object"] == "checkout.session":
+            out["url"] = f"{base}/c/pay/{out['id']}" if out["status"] == "open" else None
+        for path in expand:
+            self._expand(out, path.split("."), base)
+        return out
+
+    def _expand(self, obj: dict[str, Any], path: list[str], base: str) -> None:
+        value = obj.get(path[0])
+        if isinstance(value, str) and (target := self.lookup(value)) is not None:
+            value = obj[path[0]] = self.render(target, base)
+        if isinstance(value, dict) and len(path) > 1:
+            self._expand(value, path[1:], base)
+
+    # -- driving a session (test helpers) ------------------------------------------------
+
+    def session(self, session_id: str) -> dict[str, Any]:
+        """The stored session (private fields included).
+
+        Raises:
+            errors.NotFound: No such session.
+        """
+        found = self.sessions.get(session_id)
+        if found is None:
+            raise errors.NotFound(f"no Checkout Session {session_id}", session_id=session_id)
+        return found
+
+    def _require(self, session: Mapping[str, Any], status: str) -> None:
+        if session["status"] != status:
+            raise errors.Conflict(
+                f"session {session['id']} is {session['status']}, not {status}",
+                session_id=session["id"],
+            )
+
+    def _emit(self, event_type: str, obj: Mapping[str, Any], session: Mapping[str, Any]) -> None:
+        event_id = self.new_id("evt_")
+        body = event_body(
+            event_id, event_type, self.render(obj), livemode=obj["livemode"], created=self.now()
+        )
+        self.events[event_id] = Event(
+            event_id, event_type, body, obj["id"], session["id"], obj["livemode"]
+        )
+        self.queue.append(event_id)
+
+    def _confirm(self, session: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The customer confirmed: the PaymentIntent and its (pending) charge appear."""
+        self._require(session, "open")
+        now, amount, currency = self.now(), session["amount_total"], session["currency"]
+        livemode, metadata = session["livemode"], session["_intent_metadata"]
+        intent: dict[str, Any] = {
+            "id": self.new_id("pi_"),
+            "object": "payment_intent",
+            "amount": amount,
+            "amount_capturable": 0,
+            "amount_received": 0,
+            "capture_method": "automatic_async",
+            "created": now,
+            "currency": currency,
+            "description": session["_intent_description"],
+            "latest_charge": None,
+            "livemode": livemode,
+            "metadata": dict(metadata),
+            "payment_method_types": list(session["payment_method_types"]),
+            "status": "processing",
+        }
+        charge: dict[str, Any] = {
+            "id": self.new_id("ch_"),
+            "object": "charge",
+            "amount": amount,
+            "amount_captured": 0,
+            "amount_refunded": 0,
+            "captured": False,
+            "created": now,
+            "currency": currency,
+            "disputed": False,
+            "livemode": livemode,
+            "metadata": dict(metadata),
+            "paid": False,
+            "payment_intent": intent["id"],
+            "refunded": False,
+            "status": "pending",
+        }
+        intent["latest_charge"] = charge["id"]
+        self.intents[intent["id"]] = intent
+        self.charges[charge["id"]] = charge
+        session.update(status="complete", payment_intent=intent["id"])
+        return intent, charge
+
+    def _succeed(
+        self, session: dict[str, Any], intent: dict[str, Any], charge: dict[str, Any]
+    ) -> None:
+        intent.update(status="succeeded", amount_received=intent["amount"])
+        charge.update(
+            status="succeeded", paid=True, captured=True, amount_captured=charge["amount"]
+        )
+        session["payment_status"] = "paid"
+
+    def _processing(self, session_id: str) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+        session = self.session(session_id)
+        intent = self.intents.get(session["payment_intent"] or "")
+        if intent is None or intent["status"] != "processing":
+            raise errors.Conflict(f"session {session_id} has no payment processing")
+        return session, intent, self.charges[intent["latest_charge"]]
+
+    def pay(self, session_id: str) -> dict[str, Any]:
+        """The customer pays by card: the session completes paid (see the module table)."""
+        session = self.session(session_id)
+        intent, charge = self._confirm(session)
+        self._succeed(session, intent, charge)
+        self._emit("payment_intent.succeeded", intent, session)
+        self._emit("checkout.session.completed", session, session)
+        return self.render(session)
+
+    def pay_delayed(self, session_id: str) -> dict[str, Any]:
+        """The customer pays with a delayed method (SEPA debit...): complete but unpaid."""
+        session = self.session(session_id)
+        intent, _ = self._confirm(session)
+        self._emit("payment_intent.processing", intent, session)
+        self._emit("checkout.session.completed", session, session)
+        return self.render(session)
+
+    def settle(self, session_id: str, succeeded: bool = True) -> dict[str, Any]:
+        """A delayed payment's outcome arrives (``pay_delayed`` first)."""
+        session, intent, charge = self._processing(session_id)
+        if succeeded:
+            self._succeed(session, intent, charge)
+            self._emit("payment_intent.succeeded", intent, session)
+            self._emit("checkout.session.async_payment_succeeded", session, session)
+        else:
+            intent["status"] = "requires_payment_method"
+            charge["status"] = "failed"
+            self._emit("payment_intent.payment_failed", intent, session)
+            self._emit("checkout.session.async_payment_failed", session, session)
+        return self.render(session)
+
+    def expire(self, session_id: str) -> dict[str, Any]:
+        """An open session expires (its 24 h passed, or ``POST .../expire``)."""
+        session = self.session(session_id)
+        self._require(session, "open")
+        session["status"] = "expired"
+        self._emit("checkout.session.expired", session, session)
+        return self.render(session)
+
+    def paid_charge(self, session_id: str) -> dict[str, Any]:
+        """The succeeded charge of a paid session.
+
+        Raises:
+            errors.NotFound: No such session.
+            errors.Conflict: The session is not paid.
+        """
+        session = self.session(session_id)
+        if session["payment_status"] != "paid":
+            raise errors.Conflict(f"session {session_id} is not paid", session_id=session_id)
+        return self.charges[self.intents[session["payment_intent"]]["latest_charge"]]
+
+    def refund(self, session_id: str, amount_minor: int | None = None) -> dict[str, Any]:
+        """Refund a paid session (what remains when `amount_minor` is None); returns the
+        refund. ``charge.refunded`` carries the cumulative ``amount_refunded``."""
+        charge = self.paid_charge(session_id)
+        remaining = charge["amount"] - charge["amount_refunded"]
+        amount = remaining if amount_minor is None else amount_minor
+        if isinstance(amount, bool) or not isinstance(amount, int) or not 0 < amount <= remaining:
+            raise errors.Conflict(f"cannot refund {amount!r} of the {remaining} remaining")
+        refund = {
+            "id": self.new_id("re_"),
+            "object": "refund",
+            "amount": amount,
+            "charge": charge["id"],
+            "created": self.now(),
+            "currency": charge["currency"],
+            "livemode": charge["livemode"],
+            "metadata": {},
+            "payment_intent": charge["payment_intent"],
+            "reason": None,
+            "status": "succeeded",
+        }
+        self.refunds[refund["id"]] = refund
+        charge["amount_refunded"] += amount
+        charge["refunded"] = charge["amount_refunded"] >= charge["amount"]
+        self._emit("charge.refunded", charge, self.session(session_id))
+        return refund
+
+    def dispute(self, session_id: str, reason: str = "fraudulent") -> dict[str, Any]:
+        """The cardholder's bank opens a dispute on the charge (one per charge)."""
+        charge = self.paid_charge(session_id)
+        if charge["disputed"]:
+            raise errors.Conflict(f"charge {charge['id']} is already disputed")
+        dispute = {
+            "id": self.new_id("dp_"),
+            "object": "dispute",
+            "amount": charge["amount"],
+            "balance_transactions": [],
+            "charge": charge["id"],
+            "created": self.now(),
+            "currency": charge["currency"],
+            "is_charge_refundable": False,
+            "livemode": charge["livemode"],
+            "metadata": {},
+            "payment_intent": charge["payment_intent"],
+            "reason": reason,
+            "status": "needs_response",
+        }
+        self.disputes[dispute["id"]] = dispute
+        charge["disputed"] = True
+        self._emit("charge.dispute.created", dispute, self.session(session_id))
+        return dispute
+
+    # -- inspection ----------------------------------------------------------------------
+
+    def dump(self, base: str = "") -> dict[str, Any]:
+        """A JSON view of the account for ``GET /_sim/state`` (event bodies left out)."""
+        return {
+            "sessions": [self.render(s, base) for s in self.sessions.values()],
+            "payment_intents": list(self.intents.values()),
+            "charges": list(self.charges.values()),
+            "refunds": list(self.refunds.values()),
+            "disputes": list(self.disputes.values()),
+            "events": [
+                {k: v for k, v in asdict(e).items() if k != "body"} for e in self.events.values()
+            ],
+            "queue": list(self.queue),
+            "attempts": [asdict(a) for a in self.attempts],
+            "idempotency_keys": len(self.idempotency),
+            "requests": self.requests,
+        }
