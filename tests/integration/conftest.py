@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -109,6 +110,12 @@ def payments(paypal_key: rsa.RSAPrivateKey) -> PaymentSims:
 
 
 @pytest.fixture
+def settings_overrides() -> dict[str, Any]:
+    """More `installation` settings; a test module overrides this fixture to change them."""
+    return {}
+
+
+@pytest.fixture
 def mailer() -> InMemoryMailer:
     return InMemoryMailer()
 
@@ -123,6 +130,7 @@ async def installation(
     pterodactyl_sim: pterodactyl.PterodactylState,
     whm_sim: whm.WhmState,
     payments: PaymentSims,
+    settings_overrides: dict[str, Any],
     mailer: InMemoryMailer,
 ) -> AsyncIterator[bootstrap.Installation]:
     """A whole installation on the test database, seeded with the demo catalogue."""
@@ -135,7 +143,7 @@ async def installation(
         poll_interval=0.05,
         lease_seconds=5,
         reconcile_after=0,
-        **payments.settings(),
+        **{**payments.settings(), **settings_overrides},
     )
     apps = {
         **payments.apps(),

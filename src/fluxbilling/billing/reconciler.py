@@ -3,15 +3,18 @@
 One pass (`Reconciler.run_once`), every `reconcile_interval` seconds in each worker process:
 
 1. **open invoices** with a checkout attempt older than `after` (and not checked for as
-   long): fetch each attempt's object from its gateway and apply the facts through the
-   same `ledger.apply_fact` the webhooks use. A payment found this way is a *correction*
+   long), and **recently paid** ones once a day for 60 days (lost refund and chargeback
+   webhooks): fetch each attempt's object from its gateway and apply the facts through the
+   same `ledger.apply_fact` the webhooks use. Money news found this way is a *correction*
    (a webhook was lost or mis-handled): it is counted and gets an activity row;
 2. **stuck deliveries**: deliveries stored but never processed (a crash between storing and
    processing) or `deferred` (the gateway's API could not be asked) are processed again
    from their stored raw body, as received (signatures are checked against the time they
    arrived);
 3. **reversal policy**: full refunds and disputes not yet acted on (a crash after the
-   commit) are applied.
+   commit) are applied;
+4. **retention**: deliveries that failed verification are deleted after 30 days (anyone can
+   send them); every authentic delivery is kept.
 
 Everything is idempotent (unique keys, guarded transitions), so two workers running a pass
 at the same time only do the work twice, never the effect.
@@ -38,12 +41,26 @@ from fluxbilling.engine import activity
 from fluxbilling.engine.runs import RunStore
 from fluxbilling.orders.pipeline import Phase
 
-__all__ = ["Reconciler", "Report"]
+__all__ = ["CORRECTIONS", "Reconciler", "Report"]
 
 log = logging.getLogger(__name__)
 
 _OPEN = ("unpaid", "pending")
 _MAX_DELIVERY_ATTEMPTS = 20
+#: Outcomes that mean a fetch found money news no webhook had brought.
+CORRECTIONS = frozenset(
+    {
+        "processed",
+        "reversed",
+        "refund_full",
+        "refund_partial",
+        "dispute_full",
+        "dispute_partial",
+        "refund_voided",
+        "dispute_voided",
+    }
+)
+_FOUND = {"processed": "the payment", "reversed": "the payment (already reversed)"}
 _BATCH = 100
 
 
@@ -56,6 +73,7 @@ class Report:
     deliveries: int = 0
     errors: list[str] = field(default_factory=list)
     reversals: int = 0
+    pruned: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """For the API and the CLI."""
@@ -64,6 +82,7 @@ class Report:
             "corrected": self.corrected,
             "deliveries": self.deliveries,
             "reversals": self.reversals,
+            "pruned": self.pruned,
             "errors": self.errors,
         }
 
@@ -77,6 +96,11 @@ class Reconciler:
         gateways: the configured gateways by name.
         policy: the refund/chargeback policy.
         after: seconds an attempt or delivery is left to its webhook before it is re-checked.
+        paid_recheck: seconds between re-checks of a paid invoice (lost refund or chargeback
+            webhooks), and since payment before the first one.
+        paid_window: how long after payment an invoice is re-checked (refunds and disputes
+            come within weeks).
+        invalid_retention: how long deliveries that failed verification are kept.
     """
 
     def __init__(
@@ -87,12 +111,18 @@ class Reconciler:
         policy: ReversalPolicy,
         *,
         after: float = 600.0,
+        paid_recheck: float = 86400.0,
+        paid_window: float = 60 * 86400.0,
+        invalid_retention: float = 30 * 86400.0,
     ) -> None:
         self.db = db
         self.store = store
         self.gateways = gateways
         self.policy = policy
         self.after = after
+        self.paid_recheck = paid_recheck
+        self.paid_window = paid_window
+        self.invalid_retention = invalid_retention
 
     async def run_once(self) -> Report:
         """One pass (see the module docstring)."""
@@ -104,9 +134,10 @@ class Reconciler:
                 report.errors.append(f"invoice {invoice_id}: {exc.message}")
                 continue
             report.checked += 1
-            if any(a.outcome == "processed" for a in applied):
+            if any(a.outcome in CORRECTIONS for a in applied):
                 report.corrected.append(invoice_id)
         report.deliveries = await self._sweep_deliveries(report)
+        report.pruned = await self._prune_invalid()
         report.reversals = len(await self.policy.apply_pending())
         if report.corrected or report.errors:
             log.warning(
@@ -128,6 +159,7 @@ class Reconciler:
             if gateway is None:
                 continue  # credentials removed since: nothing to ask
             facts = await gateway.fetch(ref)
+            corrected = 0
             async with self.db.begin() as conn:
                 for fact in facts or ():
                     result = await ledger.apply_fact(
@@ -139,8 +171,9 @@ class Reconciler:
                         livemode=gateway.livemode,
                     )
                     results.append(result)
-                    if result.outcome == "processed":
-                        await self._correction(conn, invoice_id, gateway_name, ref)
+                    if result.outcome in CORRECTIONS:
+                        corrected += 1
+                        await self._correction(conn, invoice_id, gateway_name, ref, result)
                 await conn.execute(
                     schema.payment_attempts.update()
                     .where(
@@ -149,12 +182,14 @@ class Reconciler:
                     )
                     .values(checked_at=self.db.now())
                 )
+            metrics.RECONCILER_CORRECTIONS.labels(gateway_name).inc(corrected)
         if any(r.outcome in ("refund_full", "dispute_full") for r in results):
             await self.policy.apply_pending()
         return results
 
-    async def _correction(self, conn: Any, invoice_id: int, gateway: str, ref: str) -> None:
-        metrics.RECONCILER_CORRECTIONS.labels(gateway).inc()
+    async def _correction(
+        self, conn: Any, invoice_id: int, gateway: str, ref: str, result: ledger.Applied
+    ) -> None:
         order_id = (
             await conn.execute(
                 sa.select(schema.invoices.c.order_id).where(schema.invoices.c.id == invoice_id)
@@ -164,9 +199,10 @@ class Reconciler:
             conn,
             order_id,
             "reconciled",
-            f"payment {ref} found at {gateway} by the reconciler: its webhook never arrived",
+            f"{_FOUND.get(result.outcome, result.outcome)} of {ref} found at {gateway} by the "
+            "reconciler: its webhook never arrived",
             phase=Phase.BILLING,
-            data={"gateway": gateway, "gateway_ref": ref},
+            data={"gateway": gateway, "gateway_ref": ref, "outcome": result.outcome},
         )
 
     async def _attempts(self, invoice_id: int) -> list[tuple[str, str]]:
@@ -191,14 +227,23 @@ class Reconciler:
     async def _due_invoices(self) -> list[int]:
         inv, table = schema.invoices, schema.payment_attempts
         cutoff = self.db.now(-self.after)
+        recheck = self.db.now(-self.paid_recheck)
+        open_due = sa.and_(
+            inv.c.status.in_(_OPEN),
+            table.c.created_at <= cutoff,
+            sa.or_(table.c.checked_at.is_(None), table.c.checked_at <= cutoff),
+        )
+        # Paid recently: a refund or chargeback whose webhook was lost (checked far less often).
+        paid_due = sa.and_(
+            inv.c.status == "paid",
+            inv.c.paid_at >= self.db.now(-self.paid_window),
+            sa.or_(table.c.checked_at.is_(None), table.c.checked_at <= recheck),
+            inv.c.paid_at <= recheck,
+        )
         query = (
             sa.select(inv.c.id)
             .join(table, table.c.invoice_id == inv.c.id)
-            .where(
-                inv.c.status.in_(_OPEN),
-                table.c.created_at <= cutoff,
-                sa.or_(table.c.checked_at.is_(None), table.c.checked_at <= cutoff),
-            )
+            .where(sa.or_(open_due, paid_due))
             .group_by(inv.c.id)
             .order_by(inv.c.id)
             .limit(_BATCH)
@@ -241,6 +286,19 @@ class Reconciler:
             if result.outcome == "deferred":
                 report.errors.append(f"delivery {row.id}: still deferred: {result.detail}")
         return swept
+
+    async def _prune_invalid(self) -> int:
+        """Forget forged or garbled deliveries after `invalid_retention` (anyone can send
+        them; genuine deliveries are kept)."""
+        table = schema.webhook_events
+        async with self.db.begin() as conn:
+            result = await conn.execute(
+                table.delete().where(
+                    table.c.verification == "invalid",
+                    table.c.received_at < self.db.now(-self.invalid_retention),
+                )
+            )
+        return int(result.rowcount or 0)
 
     async def run_forever(self, stop: asyncio.Event, interval: float) -> None:
         """Pass after pass until `stop` is set; a failing pass is logged, never fatal."""

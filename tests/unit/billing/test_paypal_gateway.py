@@ -330,6 +330,22 @@ async def test_a_certificate_fetch_failure_is_an_upstream_error(
     assert info.value.operation == "fetch certificate"
 
 
+async def test_a_certificate_paypal_does_not_have_makes_the_delivery_invalid(
+    gateway: PayPalGateway, state: PayPalState
+) -> None:
+    event_id = state.emit("PAYMENT.CAPTURE.COMPLETED", "capture", {"id": "X"}, "test")
+    headers, body = await deliver(state, event_id)
+    cert_url = next(v for k, v in headers.items() if k.lower() == "paypal-cert-url")
+    headers = {k: v for k, v in headers.items() if k.lower() != "paypal-cert-url"}
+    headers["PAYPAL-CERT-URL"] = cert_url.rsplit("/", 1)[0] + "/CERT-NOPE"
+
+    with pytest.raises(errors.InvalidWebhook, match="names no certificate"):
+        await verify(gateway, (headers, body), Attempts())
+    state.faults.fail_next(1, 429)  # a refusal that is not about the certificate: retried
+    with pytest.raises(errors.TransientUpstreamError):
+        await verify(gateway, (headers, body), Attempts())
+
+
 async def test_a_refund_names_the_capture(gateway: PayPalGateway, state: PayPalState) -> None:
     order_id, _ = await approved_order(gateway, state)
     state.capture_order(order_id)

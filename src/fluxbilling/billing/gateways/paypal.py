@@ -20,10 +20,11 @@ create_checkout
               goes to the order's ``payer-action`` (else ``approve``) link
 ```
 
-Errors: a delivery that is not authentic, malformed or names a foreign certificate URL is
-`errors.InvalidWebhook` (400). A certificate that cannot be fetched, a failing capture or
-order lookup is an `errors.UpstreamError` (the delivery is deferred; PayPal and our sweeper
-retry it; captures are idempotent by their request id). A missing webhook id is
+Errors: a delivery that is not authentic, malformed, names a foreign certificate URL or a
+certificate PayPal's host says does not exist (4xx) is `errors.InvalidWebhook` (400). A
+certificate that cannot be fetched (timeouts, 429, 5xx), a failing capture or order lookup is
+an `errors.UpstreamError` (the delivery is deferred; PayPal and our sweeper retry it; captures
+are idempotent by their request id). A missing webhook id is
 `errors.InvalidSettings`. An API answer our fact rules cannot read is an
 `errors.PermanentUpstreamError`, never `InvalidWebhook`: the delivery was authentic.
 
@@ -178,7 +179,16 @@ class PayPalGateway:
         transmission = paypal.read_transmission(headers)
         # The URL comes from the unverified request: refuse it before anything is fetched.
         paypal.check_cert_url(transmission.cert_url, self.cert_hosts)
-        pem = await self.certs.get(transmission.cert_url)
+        try:
+            pem = await self.certs.get(transmission.cert_url)
+        except errors.PermanentUpstreamError as exc:
+            if exc.status is None or not 400 <= exc.status < 500 or exc.status == 429:
+                raise  # not an answer about the certificate: keep it for a retry
+            # PayPal's own host says there is no such certificate: the delivery is not
+            # authentic (payments.md §6.5: a failed verification is a 400, never retried here).
+            raise errors.InvalidWebhook(
+                f"certificate URL names no certificate at PayPal (HTTP {exc.status})"
+            ) from exc
         paypal.verify(
             headers,
             body,
