@@ -15,6 +15,7 @@ __all__ = [
     "REGISTRY",
     "RUNS",
     "WEBHOOKS",
+    "WEBHOOKS_WAITING",
 ]
 
 REGISTRY = CollectorRegistry()
@@ -28,6 +29,13 @@ RECONCILER_CORRECTIONS = Counter(
     "fluxbilling_reconciler_corrections_total",
     "Payments the reconciler found that no webhook had delivered (each one is a lost webhook)",
     ["gateway"],
+    registry=REGISTRY,
+)
+WEBHOOKS_WAITING = Gauge(
+    "fluxbilling_webhook_deliveries_waiting",
+    "Deliveries stored but not processed yet, by gateway and state (deferred: the gateway's API "
+    "was unreachable; unprocessed: stored, never verified); the reconciler retries both",
+    ["gateway", "state"],
     registry=REGISTRY,
 )
 RUNS = Gauge("fluxbilling_runs", "Runs by state and phase", ["state", "phase"], registry=REGISTRY)

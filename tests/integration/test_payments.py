@@ -100,6 +100,26 @@ async def test_a_notification_storm_pays_once(
     assert seen["duplicate"] >= 49
 
 
+async def test_the_same_notification_again_later_changes_nothing(
+    installation: bootstrap.Installation, api: httpx.AsyncClient, driver: Driver, gateway: str
+) -> None:
+    order_id, _, ref = await checkout_order(installation, api, gateway, "again-1.example.net")
+    await driver.pay(ref)
+    captured = await driver.capture()
+    for request in captured:
+        (first,) = await driver.replay(request, 1)
+        assert first.status_code == 200, first.text
+    await driver.notify()
+    before = await ledger_state(installation, order_id)
+
+    again = [(await driver.replay(request, 1))[0] for request in captured]
+
+    assert {a.status_code for a in again} == {200}
+    assert {a.json()["outcome"] for a in again} == {"duplicate"}
+    assert await ledger_state(installation, order_id) == before
+    assert (before["invoice"], before["payments"], before["runs"]) == ("paid", 1, 1)
+
+
 async def test_notifications_in_reverse_order_converge(
     installation: bootstrap.Installation, api: httpx.AsyncClient, driver: Driver, gateway: str
 ) -> None:

@@ -30,7 +30,7 @@ async def invoice_status(inst: bootstrap.Installation, invoice_id: int) -> str:
 
 
 async def test_a_delivery_stored_before_a_crash_is_processed_by_the_sweep_once(
-    installation: bootstrap.Installation,
+    installation: bootstrap.Installation, api: httpx.AsyncClient
 ) -> None:
     created = await place_order(installation, "crash-1.example.net")
     invoice = created["invoice"]
@@ -42,12 +42,15 @@ async def test_a_delivery_stored_before_a_crash_is_processed_by_the_sweep_once(
     # The process dies right after storing the raw delivery: nothing else happened.
     delivery_id = await endpoint._store_raw(body, headers, "127.0.0.1")
     assert await invoice_status(installation, invoice["id"]) == "unpaid"
+    waiting = 'fluxbilling_webhook_deliveries_waiting{gateway="stripe",state="unprocessed"} 1.0'
+    assert waiting in (await api.get("/metrics")).text
 
     first = await reconciler(installation, after=0).run_once()
     second = await reconciler(installation, after=0).run_once()
 
     assert (first.deliveries, second.deliveries) == (1, 0)
     assert await invoice_status(installation, invoice["id"]) == "paid"
+    assert "fluxbilling_webhook_deliveries_waiting{" not in (await api.get("/metrics")).text
     (row,) = await rows(
         installation,
         sa.select(schema.webhook_events).where(schema.webhook_events.c.id == delivery_id),

@@ -1,4 +1,5 @@
-"""`GET /metrics`: the Prometheus exposition; run counts are read from the database at scrape time."""
+"""`GET /metrics`: the Prometheus exposition; run counts and waiting webhook deliveries are read
+from the database at scrape time."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from fluxbilling.api.auth import require_token
 from fluxbilling.db import schema
-from fluxbilling.metrics import REGISTRY, RUNS
+from fluxbilling.metrics import REGISTRY, RUNS, WEBHOOKS_WAITING
 
 __all__ = ["router"]
 
@@ -19,7 +20,7 @@ router = APIRouter(tags=["metrics"], dependencies=[Depends(require_token)])
 async def metrics(request: Request) -> Response:
     """Prometheus exposition."""
     db = request.app.state.installation.db
-    runs = schema.runs
+    runs, deliveries = schema.runs, schema.webhook_events
     async with db.connect() as conn:
         rows = (
             await conn.execute(
@@ -28,7 +29,24 @@ async def metrics(request: Request) -> Response:
                 )
             )
         ).all()
+        waiting = (
+            await conn.execute(
+                sa.select(deliveries.c.gateway, deliveries.c.outcome, sa.func.count())
+                .where(
+                    sa.or_(
+                        deliveries.c.outcome == "deferred",
+                        sa.and_(
+                            deliveries.c.outcome.is_(None), deliveries.c.verification == "pending"
+                        ),
+                    )
+                )
+                .group_by(deliveries.c.gateway, deliveries.c.outcome)
+            )
+        ).all()
     RUNS.clear()
     for state, phase, count in rows:
         RUNS.labels(state, phase).set(count)
+    WEBHOOKS_WAITING.clear()
+    for gateway, outcome, count in waiting:
+        WEBHOOKS_WAITING.labels(gateway, outcome or "unprocessed").set(count)
     return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
