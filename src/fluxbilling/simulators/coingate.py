@@ -44,7 +44,8 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import json
-from collections.abc import Awaitable, Callable, Sequence
+from collections import deque
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from decimal import Decimal
 from urllib.parse import parse_qsl, urlsplit
 
@@ -65,6 +66,7 @@ from fluxbilling.simulators._coingate_state import (
     delivery_outcome,
     encode_callback,
 )
+from fluxbilling.simulators._outbox import Outbox
 
 __all__ = ["CALLBACK_TIMEOUT", "USER_AGENT", "CoinGateState", "Notifier", "create_app", "main"]
 
@@ -240,11 +242,15 @@ def _refused(url: str) -> str | None:
     return "private network" if not address.is_global else None
 
 
-class Notifier:
+class Notifier(Outbox[int, Callback, Attempt]):
     """POSTs the state's queued callbacks the way CoinGate does; records every attempt.
 
     Simulated time: a failed callback is re-queued at the back (later callbacks of other
     statuses may overtake it, as they do at CoinGate) with the delay CoinGate would wait.
+    Only 200/204 deliver; 3xx/401/403 (and, with ``state.refuse_private_networks``, a
+    private or TOR URL) end the chain; anything else is retried on CoinGate's schedule, 40
+    retries at most (`delivery_outcome`). The queue mechanics are
+    `simulators._outbox.Outbox`'s.
 
     Args:
         state: Whose `queue`, `callbacks` and `attempts` to use.
@@ -254,6 +260,8 @@ class Notifier:
         timeout: Seconds to wait for an answer (CoinGate: 20).
     """
 
+    noun = "callback"
+
     def __init__(
         self,
         state: CoinGateState,
@@ -262,15 +270,41 @@ class Notifier:
         transport: httpx.AsyncBaseTransport | None = None,
         timeout: float = CALLBACK_TIMEOUT,
     ) -> None:
+        super().__init__(client=client, transport=transport, timeout=timeout)
         self.state = state
-        self.client = client
-        self.transport = transport
-        self.timeout = timeout
 
     @property
-    def queued(self) -> list[Callback]:
-        """Callbacks waiting for their next attempt, in sending order."""
-        return [self.state.callbacks[i] for i in self.state.queue]
+    def _items(self) -> Mapping[int, Callback]:
+        return self.state.callbacks
+
+    @property
+    def _queue(self) -> deque[int]:
+        return self.state.queue
+
+    @property
+    def _log(self) -> list[Attempt]:
+        return self.state.attempts
+
+    async def _try(self, item: Callback, *, manual: bool) -> Attempt:
+        refused = _refused(item.url) if self.state.refuse_private_networks else None
+        if refused is None:
+            body, content_type = encode_callback(item.fields, self.state.callback_format)
+            headers = {"Content-Type": content_type, "User-Agent": USER_AGENT}
+            status, error = await self._post(item.url, body, headers)
+            outcome, retry_in = delivery_outcome(status, item.attempts)
+        else:
+            status, error, outcome, retry_in = None, refused, "terminated", None
+        return Attempt(
+            callback_id=item.id,
+            order_id=item.order_id,
+            order_status=item.status,
+            attempt=item.attempts,
+            http_status=status,
+            error=error,
+            outcome=outcome,
+            retry_in=retry_in,
+            manual=manual,
+        )
 
     def callback(self, callback_id: int) -> Callback:
         """One callback by id.
@@ -278,83 +312,19 @@ class Notifier:
         Raises:
             errors.NotFound: No such callback.
         """
-        found = self.state.callbacks.get(callback_id)
-        if found is None:
-            raise errors.NotFound(f"no callback {callback_id}", callback_id=callback_id)
-        return found
-
-    async def _post(self, callback: Callback) -> tuple[int | None, str | None]:
-        refused = _refused(callback.url) if self.state.refuse_private_networks else None
-        if refused is not None:
-            return None, refused
-        body, content_type = encode_callback(callback.fields, self.state.callback_format)
-        headers = {"Content-Type": content_type, "User-Agent": USER_AGENT}
-        client = self.client or httpx.AsyncClient(transport=self.transport, follow_redirects=False)
-        try:
-            response = await client.post(
-                callback.url, content=body, headers=headers, timeout=self.timeout
-            )
-        except httpx.TimeoutException:
-            return None, "timeout"
-        except httpx.TransportError as exc:
-            return None, type(exc).__name__
-        finally:
-            if self.client is None:
-                await client.aclose()
-        return response.status_code, None
-
-    async def _attempt(self, callback: Callback, *, manual: bool) -> Attempt:
-        callback.attempts += 1
-        status, error = await self._post(callback)
-        outcome, retry_in = delivery_outcome(status, callback.attempts)
-        if error in ("private network", "TOR network"):
-            outcome, retry_in = "terminated", None
-        attempt = Attempt(
-            callback_id=callback.id,
-            order_id=callback.order_id,
-            order_status=callback.status,
-            attempt=callback.attempts,
-            http_status=status,
-            error=error,
-            outcome=outcome,
-            retry_in=retry_in,
-            manual=manual,
-        )
-        self.state.attempts.append(attempt)
-        return attempt
-
-    async def deliver_next(self) -> Attempt | None:
-        """Send the first queued callback once; None when nothing is queued."""
-        if not self.state.queue:
-            return None
-        callback = self.state.callbacks[self.state.queue.popleft()]
-        attempt = await self._attempt(callback, manual=False)
-        if attempt.outcome == "retry":
-            self.state.queue.append(callback.id)
-        else:
-            callback.state = attempt.outcome
-        return attempt
-
-    async def deliver_all(self) -> list[Attempt]:
-        """One round: every callback queued now gets one attempt, in queue order."""
-        return [
-            attempt
-            for _ in range(len(self.state.queue))
-            if (attempt := await self.deliver_next()) is not None
-        ]
+        return self._item(callback_id)
 
     async def deliver_until_settled(self, *, max_rounds: int = 50) -> list[Attempt]:
         """Rounds until the queue is empty (each callback delivered, ended or given up)."""
-        attempts: list[Attempt] = []
-        for _ in range(max_rounds):
-            if not self.state.queue:
-                break
-            attempts.extend(await self.deliver_all())
-        return attempts
+        return await super().deliver_until_settled(max_rounds=max_rounds)
 
     async def redeliver(self, callback_id: int) -> Attempt:
-        """Send a callback again, as the dashboard's manual resend does (never re-queued)."""
-        return await self._attempt(self.callback(callback_id), manual=True)
+        """Send a callback again, as the dashboard's manual resend does (never re-queued).
+
+        Raises:
+            errors.NotFound: No such callback.
+        """
+        return await self._redeliver(callback_id)
 
     def reorder(self, callback_ids: Sequence[int]) -> None:
         """Put the queued callbacks in this order (a permutation of the queued ids).
@@ -362,14 +332,7 @@ class Notifier:
         Raises:
             errors.Conflict: `callback_ids` is not a permutation of the queue.
         """
-        if sorted(callback_ids) != sorted(self.state.queue):
-            raise errors.Conflict(
-                "reorder needs exactly the queued callback ids",
-                queued=list(self.state.queue),
-                given=list(callback_ids),
-            )
-        self.state.queue.clear()
-        self.state.queue.extend(callback_ids)
+        self._reorder(callback_ids)
 
     def drop(self, callback_id: int) -> Callback:
         """Lose a queued callback: it is never sent (state ``dropped``).
@@ -378,12 +341,7 @@ class Notifier:
             errors.NotFound: No such callback.
             errors.Conflict: It is not queued.
         """
-        callback = self.callback(callback_id)
-        if callback_id not in self.state.queue:
-            raise errors.Conflict(f"callback {callback_id} is not queued ({callback.state})")
-        self.state.queue.remove(callback_id)
-        callback.state = "dropped"
-        return callback
+        return self._drop(callback_id)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,4 +1,4 @@
-"""A Stripe API simulator (Checkout Sessions, ASGI), its webhook notifier, and event builders.
+"""A Stripe API simulator (Checkout Sessions, ASGI); its notifier and event builders re-exported.
 
 Modelled on payments.md §1 and Stripe's API reference (v1, ``Stripe-Version`` `API_VERSION`):
 
@@ -24,8 +24,11 @@ Modelled on payments.md §1 and Stripe's API reference (v1, ``Stripe-Version`` `
   is a 409 ``idempotency_key_in_use`` (``Stripe-Should-Retry: true``) on create; a crash after
   create saves the result under the key first (a lost response: the retry gets the session).
 
-`StripeNotifier` POSTs queued events to one endpoint, each attempt signed afresh; any 2xx
-delivers, anything else is retried (at the back of the queue) up to ``max_retries``.
+`StripeNotifier` (`simulators._stripe_notifier`) POSTs queued events to one endpoint, each
+attempt signed afresh; any 2xx delivers, anything else is retried (at the back of the queue)
+up to ``max_retries``. The stateless event builders (`checkout_completed`, `charge_refunded`,
+`dispute_created`, `signed_headers`, `deliver`) live in `simulators._stripe_events`; every
+name in ``__all__`` is importable from here.
 
 Unverified: the 401/409/5xx texts, the page, `WEBHOOK_TIMEOUT`, no minimum amount, only
 ``mode=payment`` with inline ``price_data``, id lengths beyond the documented prefixes.
@@ -40,14 +43,10 @@ import argparse
 import html
 import json
 import re
-import secrets
-import string
-import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qsl
 
-import httpx
 from starlette.applications import Starlette
 from starlette.background import BackgroundTask
 from starlette.requests import Request
@@ -56,18 +55,29 @@ from starlette.routing import Route
 from starlette.types import ASGIApp
 
 from fluxbilling import errors
-from fluxbilling.billing import stripe
 from fluxbilling.simulators import _faults
-from fluxbilling.simulators._stripe_state import (
+from fluxbilling.simulators._stripe_events import (
     API_VERSION,
     Attempt,
     Event,
+    charge_refunded,
+    checkout_completed,
+    deliver,
+    dispute_created,
+    random_id,
+    signed_headers,
+)
+from fluxbilling.simulators._stripe_events import USER_AGENT as USER_AGENT  # not in __all__
+from fluxbilling.simulators._stripe_notifier import (
+    TEST_MODE_RETRIES,
+    WEBHOOK_TIMEOUT,
+    StripeNotifier,
+)
+from fluxbilling.simulators._stripe_state import (
     Problem,
     Saved,
     StripeState,
     decode_form,
-    delivery_outcome,
-    event_body,
 )
 
 __all__ = [
@@ -86,349 +96,6 @@ __all__ = [
     "main",
     "signed_headers",
 ]
-
-TEST_MODE_RETRIES = 3
-WEBHOOK_TIMEOUT = 20.0
-USER_AGENT = "Stripe/1.0 (+https://stripe.com/docs/webhooks)"
-_ALPHABET = string.ascii_letters + string.digits
-
-
-def _random_id(prefix: str, length: int = 24) -> str:
-    return prefix + "".join(secrets.choice(_ALPHABET) for _ in range(length))
-
-
-# ---------------------------------------------------------------------------------------
-# Stateless event builders
-
-
-def checkout_completed(
-    invoice_id: int,
-    amount_minor: int,
-    currency: str,
-    *,
-    session_id: str | None = None,
-    payment_status: str = "paid",
-    livemode: bool = False,
-    event_id: str | None = None,
-    created: int | None = None,
-) -> bytes:
-    """The body of a ``checkout.session.completed`` event for one of our invoices.
-
-    Args:
-        invoice_id: Our invoice id, carried as ``client_reference_id`` and
-            ``metadata.invoice_id`` like our checkout code sets them.
-        amount_minor: ``amount_total`` in minor units.
-        currency: ISO code in any case; Stripe sends it lower-case.
-        session_id: The Checkout Session id; random ``cs_test_``/``cs_live_`` if None.
-        payment_status: ``paid``, ``unpaid`` (delayed methods) or
-            ``no_payment_required``.
-        livemode: Live or test mode.
-        event_id: The event id; random ``evt_...`` if None.
-        created: Unix seconds of the event; the current time if None.
-
-    Returns:
-        The JSON body, indented like Stripe's deliveries.
-    """
-    mode = "live" if livemode else "test"
-    created = int(time.time()) if created is None else created
-    session: dict[str, Any] = {
-        "id": session_id or _random_id(f"cs_{mode}_a1", 58),
-        "object": "checkout.session",
-        "amount_subtotal": amount_minor,
-        "amount_total": amount_minor,
-        "client_reference_id": str(invoice_id),
-        "created": created - 60,
-        "currency": currency.lower(),
-        "customer": _random_id("cus_", 14),
-        "livemode": livemode,
-        "metadata": {"invoice_id": str(invoice_id)},
-        "mode": "payment",
-        "payment_intent": _random_id("pi_"),
-        "payment_status": payment_status,
-        "status": "complete",
-    }
-    return event_body(
-        event_id or _random_id("evt_"),
-        "checkout.session.completed",
-        session,
-        livemode=livemode,
-        created=created,
-    )
-
-
-def _event(kind: str, obj: dict[str, Any], *, livemode: bool, created: int | None) -> bytes:
-    created = int(time.time()) if created is None else created
-    return event_body(_random_id("evt_"), kind, obj, livemode=livemode, created=created)
-
-
-def charge_refunded(
-    payment_intent: str,
-    amount_minor: int,
-    amount_refunded: int,
-    currency: str,
-    *,
-    charge_id: str | None = None,
-    livemode: bool = False,
-    created: int | None = None,
-) -> bytes:
-    """A ``charge.refunded`` event: `amount_refunded` is cumulative over the charge's refunds.
-
-    Args:
-        payment_intent: The PaymentIntent the charge belongs to (a session's `payment_intent`).
-        amount_minor: The charge's amount.
-        amount_refunded: How much of it is refunded so far.
-        currency: ISO code in any case.
-        charge_id: The charge id; random ``ch_...`` if None.
-        livemode: Live or test mode.
-        created: Unix seconds of the event; now if None.
-    """
-    charge = {
-        "id": charge_id or _random_id("ch_"),
-        "object": "charge",
-        "amount": amount_minor,
-        "amount_refunded": amount_refunded,
-        "currency": currency.lower(),
-        "livemode": livemode,
-        "payment_intent": payment_intent,
-        "refunded": amount_refunded >= amount_minor,
-        "status": "succeeded",
-    }
-    return _event("charge.refunded", charge, livemode=livemode, created=created)
-
-
-def dispute_created(
-    payment_intent: str,
-    amount_minor: int,
-    currency: str,
-    *,
-    livemode: bool = False,
-    created: int | None = None,
-) -> bytes:
-    """A ``charge.dispute.created`` event (a chargeback) for a PaymentIntent's charge."""
-    dispute = {
-        "id": _random_id("dp_"),
-        "object": "dispute",
-        "amount": amount_minor,
-        "charge": _random_id("ch_"),
-        "currency": currency.lower(),
-        "livemode": livemode,
-        "payment_intent": payment_intent,
-        "reason": "fraudulent",
-        "status": "needs_response",
-    }
-    return _event("charge.dispute.created", dispute, livemode=livemode, created=created)
-
-
-def signed_headers(
-    body: bytes, secret: str, t: int, extra_secrets: Sequence[str] = ()
-) -> dict[str, str]:
-    """The headers Stripe sends with a delivery, signature included.
-
-    Args:
-        body: The exact body bytes.
-        secret: The endpoint secret (``whsec_...``).
-        t: The signing timestamp (unix seconds).
-        extra_secrets: More secrets, one more ``v1`` each (while a secret is being rolled).
-
-    Returns:
-        ``Stripe-Signature``, ``Content-Type`` and ``User-Agent`` headers.
-    """
-    return {
-        stripe.SIGNATURE_HEADER: stripe.sign(body, secret, t, extra_secrets),
-        "Content-Type": "application/json; charset=utf-8",
-        "User-Agent": USER_AGENT,
-    }
-
-
-async def deliver(
-    client: httpx.AsyncClient, url: str, body: bytes, secret: str, *, t: int | None = None
-) -> httpx.Response:
-    """POST one signed delivery, as Stripe would.
-
-    Args:
-        client: The client to send with (an ASGI transport in tests works too).
-        url: Our webhook endpoint.
-        body: The event body, sent byte for byte.
-        secret: The endpoint secret to sign with.
-        t: The signing timestamp; the current time if None.
-
-    Returns:
-        Our endpoint's response.
-    """
-    t = int(time.time()) if t is None else t
-    return await client.post(url, content=body, headers=signed_headers(body, secret, t))
-
-
-# ---------------------------------------------------------------------------------------
-# Webhook notifier
-
-
-class StripeNotifier:
-    """POSTs the state's queued events to one webhook endpoint the way Stripe does.
-
-    Every attempt is signed afresh with the state's clock and recorded in `state.attempts`.
-    A failed event goes to the back of the queue (later events overtake it, as they may at
-    Stripe) until `max_retries` retries have failed.
-
-    Args:
-        state: Whose `events`, `queue` and `attempts` to use.
-        url: The endpoint's URL.
-        secret: The endpoint's signing secret (``whsec_...``).
-        client: The client to POST with; when None, a fresh one per attempt over
-            `transport` (the network when None), following no redirects.
-        transport: The transport of those fresh clients (a MockTransport in tests).
-        timeout: Seconds to wait for an answer.
-        max_retries: Retries after the first attempt (Stripe's test mode: 3).
-        extra_secrets: More signing secrets (a rolled secret still valid): one more ``v1``.
-    """
-
-    def __init__(
-        self,
-        state: StripeState,
-        url: str,
-        secret: str,
-        *,
-        client: httpx.AsyncClient | None = None,
-        transport: httpx.AsyncBaseTransport | None = None,
-        timeout: float = WEBHOOK_TIMEOUT,
-        max_retries: int = TEST_MODE_RETRIES,
-        extra_secrets: Sequence[str] = (),
-    ) -> None:
-        self.state = state
-        self.url = url
-        self.secret = secret
-        self.client = client
-        self.transport = transport
-        self.timeout = timeout
-        self.max_retries = max_retries
-        self.extra_secrets = tuple(extra_secrets)
-
-    @property
-    def queued(self) -> list[Event]:
-        """Events waiting for their next attempt, in sending order."""
-        return [self.state.events[i] for i in self.state.queue]
-
-    def event(self, event_id: str) -> Event:
-        """One event by id.
-
-        Raises:
-            errors.NotFound: No such event.
-        """
-        found = self.state.events.get(event_id)
-        if found is None:
-            raise errors.NotFound(f"no event {event_id}", event_id=event_id)
-        return found
-
-    async def _post(self, event: Event, t: int) -> tuple[int | None, str | None]:
-        headers = signed_headers(event.body, self.secret, t, self.extra_secrets)
-        client = self.client or httpx.AsyncClient(transport=self.transport, follow_redirects=False)
-        try:
-            response = await client.post(
-                self.url, content=event.body, headers=headers, timeout=self.timeout
-            )
-        except httpx.TimeoutException:
-            return None, "timeout"
-        except httpx.TransportError as exc:
-            return None, type(exc).__name__
-        finally:
-            if self.client is None:
-                await client.aclose()
-        return response.status_code, None
-
-    async def _attempt(self, event: Event, *, manual: bool) -> Attempt:
-        event.attempts += 1
-        t = self.state.now()
-        status, error = await self._post(event, t)
-        attempt = Attempt(
-            event_id=event.id,
-            event_type=event.type,
-            attempt=event.attempts,
-            http_status=status,
-            error=error,
-            outcome=delivery_outcome(status, event.attempts, self.max_retries),
-            signed_at=t,
-            manual=manual,
-        )
-        self.state.attempts.append(attempt)
-        return attempt
-
-    async def _send_queued(self, event: Event) -> Attempt:
-        attempt = await self._attempt(event, manual=False)
-        if attempt.outcome == "retry":
-            self.state.queue.append(event.id)
-        else:
-            event.state = attempt.outcome
-        return attempt
-
-    async def deliver_next(self) -> Attempt | None:
-        """Send the first queued event once; None when nothing is queued."""
-        if not self.state.queue:
-            return None
-        return await self._send_queued(self.state.events[self.state.queue.popleft()])
-
-    async def deliver(self, event_id: str) -> Attempt:
-        """Send one queued event now, ahead of the others.
-
-        Raises:
-            errors.NotFound: No such event.
-            errors.Conflict: It is not queued.
-        """
-        event = self.event(event_id)
-        if event_id not in self.state.queue:
-            raise errors.Conflict(f"event {event_id} is not queued ({event.state})")
-        self.state.queue.remove(event_id)
-        return await self._send_queued(event)
-
-    async def deliver_all(self) -> list[Attempt]:
-        """One round: every event queued now gets one attempt, in queue order."""
-        return [
-            attempt
-            for _ in range(len(self.state.queue))
-            if (attempt := await self.deliver_next()) is not None
-        ]
-
-    async def deliver_until_settled(self, *, max_rounds: int = 10) -> list[Attempt]:
-        """Rounds until the queue is empty (each event delivered or given up)."""
-        attempts: list[Attempt] = []
-        for _ in range(max_rounds):
-            if not self.state.queue:
-                break
-            attempts.extend(await self.deliver_all())
-        return attempts
-
-    async def redeliver(self, event_id: str) -> Attempt:
-        """Send an event again, as the Dashboard's "Resend" does (never re-queued)."""
-        return await self._attempt(self.event(event_id), manual=True)
-
-    def reorder(self, event_ids: Sequence[str]) -> None:
-        """Put the queued events in this order (a permutation of the queued ids).
-
-        Raises:
-            errors.Conflict: `event_ids` is not a permutation of the queue.
-        """
-        if sorted(event_ids) != sorted(self.state.queue):
-            raise errors.Conflict(
-                "reorder needs exactly the queued event ids",
-                queued=list(self.state.queue),
-                given=list(event_ids),
-            )
-        self.state.queue.clear()
-        self.state.queue.extend(event_ids)
-
-    def drop(self, event_id: str) -> Event:
-        """Lose a queued event: it is never sent (state ``dropped``).
-
-        Raises:
-            errors.NotFound: No such event.
-            errors.Conflict: It is not queued.
-        """
-        event = self.event(event_id)
-        if event_id not in self.state.queue:
-            raise errors.Conflict(f"event {event_id} is not queued ({event.state})")
-        self.state.queue.remove(event_id)
-        event.state = "dropped"
-        return event
-
 
 # ---------------------------------------------------------------------------------------
 # The API
@@ -451,7 +118,7 @@ _EXPAND_KEY = re.compile(r"expand\[\d*\]")
 
 
 def _headers(extra: dict[str, str] | None = None) -> dict[str, str]:
-    return {"Request-Id": _random_id("req_", 14), "Stripe-Version": API_VERSION, **(extra or {})}
+    return {"Request-Id": random_id("req_", 14), "Stripe-Version": API_VERSION, **(extra or {})}
 
 
 def _json(body: dict[str, Any], status: int = 200, extra: dict[str, str] | None = None) -> Response:

@@ -531,10 +531,13 @@ async def test_drop_loses_a_callback(
     assert notifier.drop(paid).state == "dropped"
     await notifier.deliver_all()
     assert receiver.statuses() == ["pending", "confirming"]
+    assert notifier.callback(paid).state == "dropped"
     with pytest.raises(errors.Conflict):
         notifier.drop(paid)
     with pytest.raises(errors.NotFound):
         notifier.drop(999)
+    with pytest.raises(errors.NotFound):
+        notifier.callback(999)
 
 
 @pytest.mark.parametrize(

@@ -701,10 +701,13 @@ async def test_reorder_deliver_one_and_drop(
     with pytest.raises(errors.Conflict):
         await notifier.deliver(dispute)
     assert notifier.drop(refund).state == "dropped"
+    assert notifier.event(refund).state == "dropped"
     with pytest.raises(errors.Conflict):
         notifier.drop(refund)
     with pytest.raises(errors.NotFound):
         notifier.drop("evt_unknown")
+    with pytest.raises(errors.NotFound):
+        notifier.event("evt_unknown")
     await notifier.deliver_all()
     assert receiver.types() == [
         "charge.dispute.created",
