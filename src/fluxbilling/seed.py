@@ -51,6 +51,13 @@ def write_demo_image(directory: Path, size: int = 1 << 20) -> tuple[Path, str]:
     return path, hashlib.sha256(data).hexdigest()
 
 
+async def _insert(conn: AsyncConnection, table: sa.Table, **values: Any) -> int:
+    """Insert one row; its id."""
+    return int(
+        (await conn.execute(table.insert().values(**values).returning(table.c.id))).scalar_one()
+    )
+
+
 async def seed_catalogue(
     conn: AsyncConnection,
     vault: Vault,
@@ -64,27 +71,17 @@ async def seed_catalogue(
     poll_interval: float = 1.0,
 ) -> Catalogue:
     """Insert the catalogue inside the caller's transaction."""
-    location_id = (
-        await conn.execute(
-            schema.locations.insert()
-            .values(code="ams1", name="Amsterdam 1")
-            .returning(schema.locations.c.id)
-        )
-    ).scalar_one()
+    location_id = await _insert(conn, schema.locations, code="ams1", name="Amsterdam 1")
     prefix = cidr.rsplit(".", 1)[0]
-    subnet_id = (
-        await conn.execute(
-            schema.subnets.insert()
-            .values(
-                location_id=location_id,
-                cidr=cidr,
-                gateway=f"{prefix}.1",
-                dns_servers=[f"{prefix}.53"],
-                reverse_zone=".".join(reversed(prefix.split("."))) + ".in-addr.arpa",
-            )
-            .returning(schema.subnets.c.id)
-        )
-    ).scalar_one()
+    subnet_id = await _insert(
+        conn,
+        schema.subnets,
+        location_id=location_id,
+        cidr=cidr,
+        gateway=f"{prefix}.1",
+        dns_servers=[f"{prefix}.53"],
+        reverse_zone=".".join(reversed(prefix.split("."))) + ".in-addr.arpa",
+    )
     connection_id = await create_connection(
         conn,
         vault,
@@ -97,59 +94,47 @@ async def seed_catalogue(
     host_ids = []
     for n in range(1, hosts + 1):
         host_ids.append(
-            (
-                await conn.execute(
-                    schema.hosts.insert()
-                    .values(
-                        location_id=location_id,
-                        subnet_id=subnet_id,
-                        connection_id=connection_id,
-                        name=f"kvm-ams1-{n:02d}",
-                        external_ref=str(n),
-                        ram_mb_total=host_ram_mb,
-                        vcpus_total=host_ram_mb // 1024,
-                        disk_gb_total=host_ram_mb // 64,
-                    )
-                    .returning(schema.hosts.c.id)
-                )
-            ).scalar_one()
+            await _insert(
+                conn,
+                schema.hosts,
+                location_id=location_id,
+                subnet_id=subnet_id,
+                connection_id=connection_id,
+                name=f"kvm-ams1-{n:02d}",
+                external_ref=str(n),
+                ram_mb_total=host_ram_mb,
+                vcpus_total=host_ram_mb // 1024,
+                disk_gb_total=host_ram_mb // 64,
+            )
         )
     path, digest = write_demo_image(image_dir)
-    image_id = (
-        await conn.execute(
-            schema.images.insert()
-            .values(
-                slug="debian-12",
-                name="Debian 12 (bookworm)",
-                os_family="linux",
-                source_url=path.resolve().as_uri(),
-                sha256=digest,
-                external_ref="21",
-            )
-            .returning(schema.images.c.id)
-        )
-    ).scalar_one()
-    product_id = (
-        await conn.execute(
-            schema.products.insert()
-            .values(
-                slug=PRODUCT_SLUG,
-                name="VPS 2 GB",
-                service_type="vps",
-                location_id=location_id,
-                image_id=image_id,
-                connection_id=connection_id,
-                plugin_slug="solusvm2",
-                ram_mb=2048,
-                vcpus=2,
-                disk_gb=40,
-                price_minor=1200,
-                currency="EUR",
-                options={"plan_id": 2, "location_id": 1, "poll_interval": poll_interval},
-            )
-            .returning(schema.products.c.id)
-        )
-    ).scalar_one()
+    image_id = await _insert(
+        conn,
+        schema.images,
+        slug="debian-12",
+        name="Debian 12 (bookworm)",
+        os_family="linux",
+        source_url=path.resolve().as_uri(),
+        sha256=digest,
+        external_ref="21",
+    )
+    product_id = await _insert(
+        conn,
+        schema.products,
+        slug=PRODUCT_SLUG,
+        name="VPS 2 GB",
+        service_type="vps",
+        location_id=location_id,
+        image_id=image_id,
+        connection_id=connection_id,
+        plugin_slug="solusvm2",
+        ram_mb=2048,
+        vcpus=2,
+        disk_gb=40,
+        price_minor=1200,
+        currency="EUR",
+        options={"plan_id": 2, "location_id": 1, "poll_interval": poll_interval},
+    )
     return Catalogue(location_id, subnet_id, tuple(host_ids), image_id, connection_id, product_id)
 
 
@@ -157,14 +142,10 @@ async def seed_bare_product(conn: AsyncConnection, *, slug: str = "bare") -> tup
     """A customer and a product with placeholder neighbours, for engine tests and benchmarks
     whose phases do nothing (no host, subnet or real image); returns `(customer_id, product_id)`."""
 
-    async def insert(table: sa.Table, **values: Any) -> int:
-        return int(
-            (await conn.execute(table.insert().values(**values).returning(table.c.id))).scalar_one()
-        )
-
-    location = await insert(schema.locations, code=slug, name=slug)
-    customer = await insert(schema.customers, email=f"{slug}@example.com", name=slug)
-    image = await insert(
+    location = await _insert(conn, schema.locations, code=slug, name=slug)
+    customer = await _insert(conn, schema.customers, email=f"{slug}@example.com", name=slug)
+    image = await _insert(
+        conn,
         schema.images,
         slug=slug,
         name=slug,
@@ -172,7 +153,8 @@ async def seed_bare_product(conn: AsyncConnection, *, slug: str = "bare") -> tup
         source_url=f"file:///{slug}",
         sha256="0" * 64,
     )
-    connection = await insert(
+    connection = await _insert(
+        conn,
         schema.connections,
         name=slug,
         type="noop",
@@ -180,7 +162,8 @@ async def seed_bare_product(conn: AsyncConnection, *, slug: str = "bare") -> tup
         settings={},
         secrets_sealed="",
     )
-    product = await insert(
+    product = await _insert(
+        conn,
         schema.products,
         slug=slug,
         name=slug,
@@ -339,40 +322,30 @@ async def seed_provider(
         image_row = (
             await conn.execute(sa.select(schema.images).where(schema.images.c.id == image_id))
         ).one()
-        image_id = (
-            await conn.execute(
-                schema.images.insert()
-                .values(
-                    slug=f"{image_row.slug}-{provider}",
-                    name=image_row.name,
-                    os_family=image_row.os_family,
-                    source_url=image_row.source_url,
-                    sha256=image_row.sha256,
-                    external_ref=seed.image_ref,
-                )
-                .returning(schema.images.c.id)
-            )
-        ).scalar_one()
-    return int(
-        (
-            await conn.execute(
-                schema.products.insert()
-                .values(
-                    slug=seed.product_slug,
-                    name=seed.product_name,
-                    service_type=seed.service_type,
-                    location_id=location_id,
-                    image_id=image_id if seed.image_ref is not None else None,
-                    connection_id=connection_id,
-                    plugin_slug=seed.plugin,
-                    ram_mb=seed.ram_mb,
-                    vcpus=seed.vcpus,
-                    disk_gb=seed.disk_gb,
-                    price_minor=seed.price_minor,
-                    currency="EUR",
-                    options={**seed.options, "poll_interval": poll_interval, **(options or {})},
-                )
-                .returning(schema.products.c.id)
-            )
-        ).scalar_one()
+        image_id = await _insert(
+            conn,
+            schema.images,
+            slug=f"{image_row.slug}-{provider}",
+            name=image_row.name,
+            os_family=image_row.os_family,
+            source_url=image_row.source_url,
+            sha256=image_row.sha256,
+            external_ref=seed.image_ref,
+        )
+    return await _insert(
+        conn,
+        schema.products,
+        slug=seed.product_slug,
+        name=seed.product_name,
+        service_type=seed.service_type,
+        location_id=location_id,
+        image_id=image_id if seed.image_ref is not None else None,
+        connection_id=connection_id,
+        plugin_slug=seed.plugin,
+        ram_mb=seed.ram_mb,
+        vcpus=seed.vcpus,
+        disk_gb=seed.disk_gb,
+        price_minor=seed.price_minor,
+        currency="EUR",
+        options={**seed.options, "poll_interval": poll_interval, **(options or {})},
     )
