@@ -13,23 +13,66 @@ from __future__ import annotations
 import logging
 import sys
 import threading
+from collections import OrderedDict
 from datetime import UTC, datetime
 from typing import Any
 
 from fluxbilling.drivers.redaction import Redactor
 
-__all__ = ["CONTEXT_KEYS", "KeyValueFormatter", "RedactingFilter", "configure", "register_secret"]
+__all__ = [
+    "CONTEXT_KEYS",
+    "RECENT_SECRETS",
+    "KeyValueFormatter",
+    "RedactingFilter",
+    "configure",
+    "register_secret",
+]
 
 CONTEXT_KEYS = ("run", "order", "phase", "attempt", "worker", "upstream", "status", "delay")
 
+#: Per-order secrets (root passwords) kept for masking: the most recently used ones. Older
+#: orders' flows register theirs again when they run (an action), so a long-running worker
+#: neither grows without bound nor slows every log line down.
+RECENT_SECRETS = 10_000
+
 _lock = threading.Lock()
-_secrets: set[str] = set()
+_permanent: set[str] = set()
+_recent: OrderedDict[str, None] = OrderedDict()
+_redactor = Redactor()
+_stale = False
 
 
-def register_secret(*values: str | None) -> None:
-    """Mask these values in every log line from now on."""
+def register_secret(*values: str | None, recent: bool = False) -> None:
+    """Mask these values in every log line from now on.
+
+    Args:
+        values: the secrets (None, empty and very short values are ignored).
+        recent: per-order secrets (a root password): only the `RECENT_SECRETS` most recently
+            registered are kept; installation and connection secrets are kept for good.
+    """
+    global _stale
     with _lock:
-        _secrets.update(v for v in values if v and len(v) >= 4)
+        for value in values:
+            if not value or len(value) < 4:
+                continue
+            if not recent:
+                _permanent.add(value)
+                _recent.pop(value, None)
+            elif value not in _permanent:
+                _recent[value] = None
+                _recent.move_to_end(value)
+                while len(_recent) > RECENT_SECRETS:
+                    _recent.popitem(last=False)
+        _stale = True
+
+
+def _current() -> Redactor:
+    global _redactor, _stale
+    with _lock:
+        if _stale:
+            _redactor = Redactor([*_permanent, *_recent])
+            _stale = False
+        return _redactor
 
 
 class RedactingFilter(logging.Filter):
@@ -37,9 +80,7 @@ class RedactingFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         """Render, mask, and keep the record."""
-        with _lock:
-            redactor = Redactor(_secrets)
-        record.msg = redactor.text(record.getMessage())
+        record.msg = _current().text(record.getMessage())
         record.args = None
         return True
 

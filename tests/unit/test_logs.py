@@ -3,6 +3,8 @@ from __future__ import annotations
 import io
 import logging
 
+import pytest
+
 from fluxbilling import logs
 
 
@@ -35,6 +37,25 @@ def test_registered_secrets_are_masked_even_in_arguments() -> None:
     make_logger(out).warning("calling with %s", "Bearer tok-ABCDEFGH")
     assert "tok-ABCDEFGH" not in out.getvalue()
     assert "Bearer ***" in out.getvalue()
+
+
+def test_per_order_secrets_are_bounded_and_installation_secrets_kept(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(logs, "RECENT_SECRETS", 3)
+    logs.register_secret("install-KEY-1")
+    for n in range(5):
+        logs.register_secret(f"root-pw-{n}", "install-KEY-1", recent=True)
+    out = io.StringIO()
+    make_logger(out).warning("install-KEY-1 root-pw-0 root-pw-1 root-pw-2 root-pw-4")
+    line = out.getvalue()
+    # The two oldest passwords were dropped; the installation key never is.
+    assert "install-KEY-1" not in line and "root-pw-0 root-pw-1" in line
+    assert "root-pw-2" not in line and "root-pw-4" not in line
+    logs.register_secret("root-pw-0", recent=True)  # its order's flow ran again
+    out = io.StringIO()
+    make_logger(out).warning("root-pw-0")
+    assert "root-pw-0" not in out.getvalue()
 
 
 def test_exceptions_follow_indented() -> None:

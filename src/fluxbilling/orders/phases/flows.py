@@ -203,7 +203,7 @@ async def run_verb(
             redacted from exchanges, errors and logs like the connection's own secrets.
     """
     clients: dict[str, UpstreamHttp] = {}
-    logs.register_secret(*secrets)
+    logs.register_secret(*secrets, recent=True)
     try:
         for name in _connection_names(plugin, verb, default_connection):
             client = await deps.connections.client(name, ctx.recorder)
