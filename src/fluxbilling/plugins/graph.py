@@ -162,7 +162,7 @@ def _check_nodes(
             problems.append(Problem(f"{at}.type", f"unknown node type {node.type!r} ({known})"))
             continue
         try:
-            params = spec.params.model_validate(node.params)
+            params = spec.params.model_validate(node.params, by_alias=True, by_name=False)
         except ValidationError as exc:
             problems.extend(_pydantic_problems(exc, at))
             continue
@@ -272,7 +272,7 @@ def load_plugin(
     if version < 1:
         raise errors.InvalidFlow(f"plugin version must be >= 1, got {version}", problems=[])
     try:
-        parsed = PluginDocument.model_validate(document)
+        parsed = PluginDocument.model_validate(document, by_alias=True, by_name=False)
     except ValidationError as exc:
         problems = _pydantic_problems(exc)
     else:

@@ -85,6 +85,19 @@ def test_shape_problems_are_located(change: Any, path: str) -> None:
     assert path in [p["path"] for p in caught.value.details["problems"]]
 
 
+def test_python_field_names_are_refused_like_the_schema_does() -> None:
+    document = reference()
+    document["plugin"]["service_type"] = document["plugin"].pop("serviceType")
+    document["flows"]["provision"]["edges"] = [{"from_": "start", "to": "create_vm"}]
+
+    with pytest.raises(errors.InvalidFlow) as caught:
+        plugins.load_plugin(document, version=1, strict=False)
+
+    paths = {p["path"] for p in caught.value.details["problems"]}
+    assert {"plugin.serviceType", "plugin.service_type"} <= paths
+    assert "flows.provision.edges[0].from_" in paths
+
+
 def test_version_must_be_positive() -> None:
     with pytest.raises(errors.InvalidFlow, match="version"):
         plugins.load_plugin(reference(), version=0)
