@@ -203,8 +203,6 @@ async def test_a_lost_webhook_is_recovered_by_the_reconciler_once(
 async def test_a_lost_refund_webhook_is_found_by_the_daily_recheck_of_paid_invoices(
     installation: bootstrap.Installation, api: httpx.AsyncClient, driver: Driver, gateway: str
 ) -> None:
-    if gateway == "paypal":
-        pytest.skip("a PayPal order does not show its refunds: they arrive by webhook only")
     order_id, invoice_id, ref = await checkout_order(
         installation, api, gateway, "lostre-1.example.net"
     )

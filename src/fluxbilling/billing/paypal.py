@@ -46,6 +46,7 @@ from fluxbilling.billing.paypal_events import (
     classify,
     fact_from_capture,
     fact_from_order,
+    facts_from_order,
     parse_event,
     related_order_id,
 )
@@ -86,6 +87,7 @@ __all__ = [
     "classify",
     "fact_from_capture",
     "fact_from_order",
+    "facts_from_order",
     "minor_units",
     "order_request",
     "parse_event",

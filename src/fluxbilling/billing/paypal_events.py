@@ -2,10 +2,12 @@
 
 `parse_event` reads a verified body into a `PayPalEvent` envelope; `classify` maps an event
 to the `PaymentFact` it carries (payments.md §3.4), and `fact_from_capture` /
-`fact_from_order` do the same for captures and orders fetched from the API. The payment is
-the **order** we created, the capture its ``alias_id``; refunds, reversals and disputes name
-only the capture. Amounts go through `paypal_money.minor_units`. `billing.paypal`
-re-exports every public name. Failures raise `errors.InvalidWebhook` naming the field.
+`fact_from_order` do the same for captures and orders fetched from the API;
+`facts_from_order` adds the refunds (and reversals) an order lists, keyed exactly as their
+webhooks are. The payment is the **order** we created, the capture its ``alias_id``;
+refunds, reversals and disputes name only the capture. Amounts go through
+`paypal_money.minor_units`. `billing.paypal` re-exports every public name. Failures raise
+`errors.InvalidWebhook` naming the field.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ __all__ = [
     "classify",
     "fact_from_capture",
     "fact_from_order",
+    "facts_from_order",
     "parse_event",
     "related_order_id",
 ]
@@ -132,6 +135,10 @@ _CAPTURE_KINDS: dict[str, PaymentKind] = {
     "COMPLETED": "paid",
     "PARTIALLY_REFUNDED": "paid",  # it was paid; refunds are facts of their own
     "REFUNDED": "paid",
+    # Not among PayPal's published capture statuses (Orders v2 OpenAPI 2.13); accepted so an
+    # order whose capture says so after a chargeback stays readable. The reversal is its own
+    # fact.
+    "REVERSED": "paid",
     "PENDING": "pending",
     "DECLINED": "failed",
     "FAILED": "failed",
@@ -170,9 +177,9 @@ def fact_from_capture(
 ) -> PaymentFact:
     """The fact a capture object states by its ``status`` (a webhook or ``GET`` capture).
 
-    ``COMPLETED``, ``PARTIALLY_REFUNDED`` and ``REFUNDED`` are *paid* (the money came in;
-    refunds are separate facts), ``PENDING`` is *pending*, ``DECLINED``/``FAILED`` are
-    *failed*. The fact's payment id is the capture's order
+    ``COMPLETED``, ``PARTIALLY_REFUNDED``, ``REFUNDED`` and ``REVERSED`` are *paid* (the money
+    came in; refunds and reversals are separate facts), ``PENDING`` is *pending*,
+    ``DECLINED``/``FAILED`` are *failed*. The fact's payment id is the capture's order
     (``supplementary_data.related_ids.order_id``, else its ``up`` link), its ``alias_id``
     and object id the capture; a capture that names no order is its own payment id.
 
@@ -229,9 +236,10 @@ def fact_from_order(
 ) -> PaymentFact:
     """The fact an order object states (a webhook, ``GET`` order or the capture response).
 
-    A ``COMPLETED`` order states the fact of its first purchase unit's completed capture
-    (payment id = the order, alias = the capture, as for ``PAYMENT.CAPTURE.*`` events, so
-    both hit the same key); ``VOIDED`` is *failed*; any other status is *pending*.
+    A ``COMPLETED`` order states the fact of its first purchase unit's paid capture (completed
+    or refunded since; payment id = the order, alias = the capture, as for
+    ``PAYMENT.CAPTURE.*`` events, so both hit the same key); ``VOIDED`` is *failed*; any other
+    status is *pending*. Its refunds are `facts_from_order`'s.
 
     Args:
         order: An order object.
@@ -256,10 +264,11 @@ def fact_from_order(
     captures_path = f"{path}.purchase_units[0].payments.captures"
     if not isinstance(captures, list) or not captures:
         raise errors.InvalidWebhook(f"missing field '{captures_path}'", field=captures_path)
-    # The completed capture wins over earlier declined attempts, wherever it is listed.
+    # The paid capture (completed, or refunded since) wins over earlier declined attempts,
+    # wherever it is listed.
     ranked = sorted(
         (c for c in captures if isinstance(c, dict)),
-        key=lambda c: c.get("status") != "COMPLETED",
+        key=lambda c: _CAPTURE_KINDS.get(str(c.get("status"))) != "paid",
     )
     if not ranked:
         raise errors.InvalidWebhook(f"missing field '{captures_path}'", field=captures_path)
@@ -272,13 +281,23 @@ def fact_from_order(
     return fact
 
 
-def _refund_like(kind: PaymentKind, resource: Mapping[str, Any], livemode: bool) -> PaymentFact:
-    """A refund or reversal (resource_type ``refund``): the payment is the ``up`` capture."""
-    object_id = _field(resource, "id", str, "resource.id")
-    amount, currency = minor_units(resource.get("amount"), "resource.amount")
+def _refund_like(
+    kind: PaymentKind,
+    resource: Mapping[str, Any],
+    livemode: bool,
+    path: str = "resource",
+    capture_id: str | None = None,
+) -> PaymentFact:
+    """A refund or reversal (resource_type ``refund``): the payment is the ``up`` capture.
+
+    `capture_id` stands in when the object has no ``up`` link (only `facts_from_order`
+    knows one: the order's paid capture).
+    """
+    object_id = _field(resource, "id", str, f"{path}.id")
+    amount, currency = minor_units(resource.get("amount"), f"{path}.amount")
     return PaymentFact(
         kind=kind,
-        gateway_payment_id=_linked_id(resource, "captures") or object_id,
+        gateway_payment_id=_linked_id(resource, "captures") or capture_id or object_id,
         invoice_ref=_invoice_ref(resource, "custom_id", "invoice_id"),
         amount_minor=amount,
         currency=currency,
@@ -369,3 +388,83 @@ def classify(event: PayPalEvent, *, livemode: bool) -> PaymentFact:
     if shape == "refund":
         return _refund_like(kind, resource, livemode)
     return _dispute(resource, livemode)
+
+
+# ---------------------------------------------------------------------------------------
+# Fetched orders: the payment and its refunds
+
+_REFUNDED = "PAYMENT.CAPTURE.REFUNDED"
+_REVERSED = "PAYMENT.CAPTURE.REVERSED"
+#: The ``note_to_payer`` PayPal writes on the refund-shaped object of a chargeback reversal
+#: (its published ``PAYMENT.CAPTURE.REVERSED`` sample). PayPal documents no other field that
+#: tells a reversal listed among an order's refunds from a refund.
+_REVERSAL_NOTE = "Payment reversed"
+
+
+def _listed_refunds(unit: Mapping[str, Any], path: str) -> list[dict[str, Any]]:
+    payments = unit.get("payments")
+    refunds = payments.get("refunds") if isinstance(payments, dict) else None
+    if refunds is None:
+        return []
+    if not isinstance(refunds, list) or not all(isinstance(r, dict) for r in refunds):
+        raise errors.InvalidWebhook(f"field '{path}' has the wrong type", field=path)
+    return refunds
+
+
+def facts_from_order(
+    order: Mapping[str, Any], *, livemode: bool, path: str = "order"
+) -> list[PaymentFact]:
+    """Every fact an order states: its payment, then each completed refund or reversal.
+
+    PayPal's Orders v2 ``GET /v2/checkout/orders/{id}`` lists, per purchase unit,
+    ``payments.captures[]`` and ``payments.refunds[]`` ("an array of refunds for a purchase
+    unit"; Orders v2 OpenAPI 2.13, ``payment_collection``, in
+    github.com/paypal/paypal-rest-api-specifications and developer.paypal.com/sdk/orders/v2/
+    definitions/payment_collection). A refund has ``id``, ``status`` (``CANCELLED``,
+    ``FAILED``, ``PENDING``, ``COMPLETED``), ``amount`` and ``links`` with ``rel: up`` to its
+    capture (schema ``refund``), the same object ``PAYMENT.CAPTURE.REFUNDED`` carries
+    (payments.md §3.4). So a refund whose webhook was lost is found by fetching the order.
+
+    The first fact is `fact_from_order`'s. Each ``COMPLETED`` refund then goes through
+    `classify`'s own table entry for ``PAYMENT.CAPTURE.REFUNDED`` (a *refund* keyed by the
+    capture, with the refund as object id), so a refund read here and the same refund's
+    webhook are one fact and the ledger records it once. Other refund statuses state
+    nothing (their webhooks are ignored too). An entry without an ``up`` link names the
+    order's paid capture, one without ``custom_id``/``invoice_id`` the unit's reference.
+
+    Reversals: ``PAYMENT.CAPTURE.REVERSED`` carries a refund-shaped object and is classified
+    as a *dispute* keyed by that object's id. PayPal does not document whether an order lists
+    it among its refunds, nor a field that marks it; an entry with PayPal's reversal note
+    (``Payment reversed``, from its published sample event) is taken for one and goes
+    through the ``PAYMENT.CAPTURE.REVERSED`` entry instead (*inferred*, not verified against
+    PayPal).
+
+    Args:
+        order: An order object (``GET`` order or the capture answer).
+        livemode: Whether our configuration is live.
+        path: Where the object sits, named in errors.
+
+    Returns:
+        The order's payment fact first, then one fact per completed refund or reversal, in
+        the order PayPal lists them.
+
+    Raises:
+        errors.InvalidWebhook: A field is missing (see `fact_from_order`), ``refunds`` is
+            not a list of objects, or a completed refund lacks its id or amount (named).
+    """
+    paid = fact_from_order(order, livemode=livemode, path=path)
+    unit = _first_unit(order, path)
+    refunds_path = f"{path}.purchase_units[0].payments.refunds"
+    facts = [paid]
+    for index, refund in enumerate(_listed_refunds(unit, refunds_path)):
+        if refund.get("status") != "COMPLETED":
+            continue
+        event_type = _REVERSED if refund.get("note_to_payer") == _REVERSAL_NOTE else _REFUNDED
+        kind, _ = _TABLE[event_type]
+        fact = _refund_like(
+            kind, refund, livemode, f"{refunds_path}[{index}]", paid.alias_id or None
+        )
+        if fact.invoice_ref is None:  # as for captures: entries may omit the unit's ids
+            fact = replace(fact, invoice_ref=_invoice_ref(unit, "custom_id", "invoice_id"))
+        facts.append(fact)
+    return facts

@@ -304,14 +304,25 @@ class PayPalPayments(PayPalWebhooks):
         return capture
 
     def _sync(self, capture: dict[str, Any]) -> None:
-        """Mirror a capture into its order's ``purchase_units[0].payments.captures``."""
+        """Mirror a capture and its refunds into its order's ``purchase_units[0].payments``.
+
+        PayPal's ``payment_collection`` (Orders v2 OpenAPI) has ``captures[]`` and
+        ``refunds[]``; the capture shows its current status (``PARTIALLY_REFUNDED``,
+        ``REFUNDED``), ``refunds`` every refund-shaped object of the capture in the order
+        made, reversals included (*our* choice: PayPal does not document where a reversal
+        shows), and is left out while there is none.
+        """
         order = self.orders[capture["supplementary_data"]["related_ids"]["order_id"]]
         in_order = {
             k: copy.deepcopy(v)
             for k, v in capture.items()
             if k not in ("supplementary_data", "payee")
         }
-        order["purchase_units"][0]["payments"] = {"captures": [in_order]}
+        payments: dict[str, Any] = {"captures": [in_order]}
+        refunds = self._refunds_of(capture["id"])
+        if refunds:
+            payments["refunds"] = copy.deepcopy(refunds)
+        order["purchase_units"][0]["payments"] = payments
 
     def capture(self, capture_id: str) -> dict[str, Any]:
         """A copy of a capture (404 problem when unknown)."""
@@ -343,15 +354,14 @@ class PayPalPayments(PayPalWebhooks):
         """A pending capture is denied: ``DECLINED`` + ``PAYMENT.CAPTURE.DENIED``."""
         return self._settle(capture_id, "DECLINED", "PAYMENT.CAPTURE.DENIED")
 
-    def _refunded(self, capture_id: str) -> Decimal:
+    def _refunds_of(self, capture_id: str) -> list[dict[str, Any]]:
+        """The refunds and reversals of a capture (their ``up`` link), oldest first."""
         up = f"{self.api_base}/v2/payments/captures/{capture_id}"
+        return [r for r in self.refunds.values() if r["links"][1]["href"] == up]
+
+    def _refunded(self, capture_id: str) -> Decimal:
         return sum(
-            (
-                Decimal(r["amount"]["value"])
-                for r in self.refunds.values()
-                if r["links"][1]["href"] == up
-            ),
-            Decimal(0),
+            (Decimal(r["amount"]["value"]) for r in self._refunds_of(capture_id)), Decimal(0)
         )
 
     def _money_out(
@@ -439,8 +449,10 @@ class PayPalPayments(PayPalWebhooks):
         """A chargeback takes the rest of the money back: ``PAYMENT.CAPTURE.REVERSED``.
 
         The resource is refund-shaped (``resource_type: refund``, ``up`` link to the
-        capture), as in PayPal's published sample; the capture's status afterwards is our
-        choice (``REFUNDED``), not verified.
+        capture, ``note_to_payer: Payment reversed``), as in PayPal's published sample; the
+        capture's status afterwards is our choice (``REFUNDED``, as PayPal's published
+        capture statuses have no ``REVERSED``), and so is listing the reversal among the
+        order's refunds: neither is verified.
         """
         capture = self._capture(capture_id)
         remaining = Decimal(capture["amount"]["value"]) - self._refunded(capture_id)

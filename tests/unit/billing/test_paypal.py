@@ -733,6 +733,7 @@ def test_order_states_before_capture(status: str, kind: str) -> None:
         ("COMPLETED", "paid"),
         ("PARTIALLY_REFUNDED", "paid"),
         ("REFUNDED", "paid"),
+        ("REVERSED", "paid"),
         ("PENDING", "pending"),
         ("DECLINED", "failed"),
         ("FAILED", "failed"),
@@ -785,6 +786,85 @@ def test_unknown_and_subscription_types_are_ignored(type_: str) -> None:
 def test_classify_names_a_missing_field(type_: str, resource: dict[str, Any], field: str) -> None:
     with pytest.raises(errors.InvalidWebhook) as info:
         paypal.classify(event(type_, resource), livemode=False)
+    assert info.value.details == {"field": field}
+
+
+# --- facts_from_order ------------------------------------------------------------------
+
+REVERSAL = REFUND | {"id": "8MC585209K746631H", "note_to_payer": "Payment reversed"}
+IN_ORDER = without(CAPTURE, "supplementary_data")  # captures listed in an order carry none
+
+
+def refunded_order(*refunds: Any, capture: dict[str, Any] = IN_ORDER) -> dict[str, Any]:
+    order = completed_order(capture | {"status": "PARTIALLY_REFUNDED"})
+    order["purchase_units"][0]["payments"]["refunds"] = list(refunds)
+    return order
+
+
+def test_a_fetched_refund_is_the_fact_its_webhook_states() -> None:
+    order = refunded_order(REFUND, REVERSAL)
+    paid, refund, reversal = paypal.facts_from_order(order, livemode=True)
+    assert paid == paypal.fact_from_order(order, livemode=True)
+    assert refund == paypal.classify(event("PAYMENT.CAPTURE.REFUNDED", REFUND), livemode=True)
+    assert reversal == paypal.classify(event("PAYMENT.CAPTURE.REVERSED", REVERSAL), livemode=True)
+    assert (refund.kind, refund.gateway_payment_id, refund.gateway_object_id) == (
+        "refund",
+        CAP,
+        REFUND["id"],
+    )
+    assert (reversal.kind, reversal.gateway_object_id) == ("dispute", REVERSAL["id"])
+    assert paid.alias_id == refund.gateway_payment_id == reversal.gateway_payment_id
+
+
+@pytest.mark.parametrize("status", ["PENDING", "FAILED", "CANCELLED", None])
+def test_only_completed_refunds_are_facts(status: str | None) -> None:
+    unfinished = REFUND | {"id": "UNFINISHED1", "status": status}
+    facts = paypal.facts_from_order(refunded_order(unfinished, REFUND), livemode=False)
+    assert [(f.kind, f.gateway_object_id) for f in facts] == [
+        ("paid", CAP),
+        ("refund", REFUND["id"]),
+    ]
+
+
+def test_an_order_without_refunds_states_its_payment_alone() -> None:
+    assert paypal.facts_from_order(completed_order(IN_ORDER), livemode=False) == [
+        paypal.fact_from_order(completed_order(IN_ORDER), livemode=False)
+    ]
+    for status in ("CREATED", "APPROVED", "VOIDED"):
+        [fact] = paypal.facts_from_order(ORDER | {"status": status}, livemode=False)
+        assert fact.gateway_payment_id == ORD
+
+
+def test_the_refunded_capture_wins_over_a_declined_attempt() -> None:
+    declined = IN_ORDER | {"id": "DECLINED1", "status": "DECLINED"}
+    refunded = IN_ORDER | {"status": "REFUNDED"}
+    order = completed_order(declined, refunded)
+    order["purchase_units"][0]["payments"]["refunds"] = [REFUND]
+    paid, refund = paypal.facts_from_order(order, livemode=False)
+    assert (paid.kind, paid.alias_id) == ("paid", CAP)
+    assert refund.gateway_payment_id == CAP
+
+
+def test_a_refund_entry_without_link_or_ids_takes_the_orders() -> None:
+    bare = without(without(REFUND, "links"), "custom_id")
+    _, refund = paypal.facts_from_order(refunded_order(bare), livemode=False)
+    assert (refund.gateway_payment_id, refund.invoice_ref) == (CAP, "INV-42")
+
+
+@pytest.mark.parametrize(
+    ("refunds", "field"),
+    [
+        ("junk", "order.purchase_units[0].payments.refunds"),
+        (["junk"], "order.purchase_units[0].payments.refunds"),
+        ([REFUND, without(REFUND, "id")], "order.purchase_units[0].payments.refunds[1].id"),
+        ([REFUND | {"amount": None}], "order.purchase_units[0].payments.refunds[0].amount"),
+    ],
+)
+def test_an_unreadable_refund_entry_is_named(refunds: Any, field: str) -> None:
+    order = refunded_order()
+    order["purchase_units"][0]["payments"]["refunds"] = refunds
+    with pytest.raises(errors.InvalidWebhook) as info:
+        paypal.facts_from_order(order, livemode=False)
     assert info.value.details == {"field": field}
 
 

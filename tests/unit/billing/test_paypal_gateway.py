@@ -6,6 +6,7 @@ import base64
 import json
 from collections.abc import AsyncIterator, Collection
 from datetime import UTC, datetime
+from typing import Any
 
 import httpx
 import pytest
@@ -513,12 +514,64 @@ async def test_fetch_captures_an_approved_order(gateway: PayPalGateway, state: P
     assert capture_of(state, order_id) == [capture_id]
 
 
+async def test_fetch_finds_a_partial_then_a_full_refund_keyed_as_their_webhooks(
+    gateway: PayPalGateway, state: PayPalState
+) -> None:
+    order_id, _ = await approved_order(gateway, state)
+    state.capture_order(order_id)
+    [capture_id] = capture_of(state, order_id)
+    partial = state.refund_capture(
+        capture_id, {"amount": {"currency_code": "EUR", "value": "5.00"}}
+    )
+    partial_event = state.outbox[-1]
+
+    facts = await gateway.fetch(order_id)
+
+    assert facts is not None
+    assert [(f.kind, f.gateway_payment_id, f.gateway_object_id, f.amount_minor) for f in facts] == [
+        ("paid", order_id, capture_id, 1999),
+        ("refund", capture_id, partial["id"], 500),
+    ]
+    webhook = await verify(gateway, await deliver(state, partial_event), Attempts(order_id))
+    assert webhook.facts == (facts[1],)
+
+    rest = state.refund_capture(capture_id, None)  # the rest: the capture is REFUNDED
+    rest_event = state.outbox[-1]
+    after = await gateway.fetch(order_id)
+
+    assert after is not None
+    assert after[:2] == facts
+    assert [(f.kind, f.gateway_object_id, f.amount_minor, f.currency) for f in after[2:]] == [
+        ("refund", rest["id"], 1499, "EUR")
+    ]
+    webhook = await verify(gateway, await deliver(state, rest_event), Attempts(order_id))
+    assert webhook.facts == (after[2],)
+    assert state.orders[order_id]["purchase_units"][0]["payments"]["captures"][0]["status"] == (
+        "REFUNDED"
+    )
+
+
 async def test_fetch_of_an_unknown_order_is_none(gateway: PayPalGateway) -> None:
     assert await gateway.fetch("5O190127TN364715T") is None
 
 
-async def test_fetch_of_an_unreadable_order_is_permanent() -> None:
-    order = {"id": "O-1", "status": "COMPLETED", "purchase_units": [{"amount": {}}]}
+_CAPTURED = {"id": "C-1", "status": "COMPLETED", "amount": {"currency_code": "EUR", "value": "1"}}
+
+
+@pytest.mark.parametrize(
+    ("unit", "message"),
+    [
+        ({"amount": {}}, "get order: missing field"),
+        (
+            {"payments": {"captures": [_CAPTURED], "refunds": [{"status": "COMPLETED"}]}},
+            r"get order: missing field 'order\.purchase_units\[0\]\.payments\.refunds\[0\]\.id'",
+        ),
+    ],
+)
+async def test_fetch_of_an_unreadable_order_is_permanent(
+    unit: dict[str, Any], message: str
+) -> None:
+    order = {"id": "O-1", "status": "COMPLETED", "purchase_units": [unit]}
     gateway = connect(
         CLIENT_ID,
         SECRET,
@@ -526,7 +579,7 @@ async def test_fetch_of_an_unreadable_order_is_permanent() -> None:
         livemode=False,
         transport=mock_api(httpx.Response(200, json=order)),
     )
-    with pytest.raises(errors.PermanentUpstreamError, match="get order: missing field"):
+    with pytest.raises(errors.PermanentUpstreamError, match=message):
         await gateway.fetch("O-1")
     await gateway.aclose()
 

@@ -480,6 +480,54 @@ async def test_money_events_classify_to_one_capture(
         == json.loads(state.notifications[dispute_event].body)["resource"]["dispute_id"]
     )
     assert state.captures[cid]["status"] == "REFUNDED"
+    # The order shows the payment, the refund and the reversal as their webhooks did.
+    assert paypal.facts_from_order(state.order(order_id), livemode=False) == facts[1:4]
+
+
+async def test_the_order_lists_its_refunds_and_its_capture_shows_them(
+    api: httpx.AsyncClient, state: PayPalState
+) -> None:
+    done = await paid(api, state)
+    assert "refunds" not in done["purchase_units"][0]["payments"]
+    cid, url = capture_id(done), f"v2/checkout/orders/{done['id']}"
+    part = await api.post(
+        f"v2/payments/captures/{cid}/refund",
+        json={"amount": {"currency_code": "EUR", "value": "5.00"}},
+        headers=FULL,
+    )
+    payments = (await api.get(url)).json()["purchase_units"][0]["payments"]
+    assert payments["captures"][0]["status"] == "PARTIALLY_REFUNDED"
+    assert payments["refunds"] == [part.json()]
+    state.reverse_capture(cid)
+    payments = (await api.get(url)).json()["purchase_units"][0]["payments"]
+    assert payments["captures"][0]["status"] == "REFUNDED"
+    assert [r["id"] for r in payments["refunds"]] == list(state.refunds)
+    assert payments["refunds"][1]["amount"] == {"currency_code": "EUR", "value": "14.99"}
+    assert payments["refunds"][1]["note_to_payer"] == "Payment reversed"
+
+
+async def test_webhook_facts_and_fetched_facts_of_a_refund_are_equal(
+    api: httpx.AsyncClient, state: PayPalState, notifier: Notifier, receiver: Receiver
+) -> None:
+    done = await paid(api, state)
+    cid = capture_id(done)
+    await api.post(
+        f"v2/payments/captures/{cid}/refund",
+        json={"amount": {"currency_code": "EUR", "value": "1.00"}},
+    )
+    await api.post(f"v2/payments/captures/{cid}/refund")  # the rest
+    await notifier.deliver_all()
+    webhook = [
+        paypal.classify(paypal.parse_event(body), livemode=False) for _, body in receiver.received
+    ]
+    order = (await api.get(f"v2/checkout/orders/{done['id']}")).json()
+    fetched = paypal.facts_from_order(order, livemode=False)
+    assert fetched == webhook[1:]  # the capture's fact, then both refunds; not the approval
+    assert [(f.kind, f.amount_minor) for f in fetched] == [
+        ("paid", 1999),
+        ("refund", 100),
+        ("refund", 1899),
+    ]
 
 
 # --- certificate and signatures --------------------------------------------------------

@@ -14,7 +14,9 @@ verify(body, headers)
               stays uncaptured, its fact is pending; ORDER_NOT_APPROVED (the approval was
               reversed since): the order's fact
 fetch(order)  GET the order; an APPROVED one is captured the same way (a lost webhook);
-              its fact
+              facts_from_order: its payment's fact, then one per completed refund (and
+              reversal) it lists, keyed as their webhooks are (lost refund webhooks are
+              found by the reconciler's re-check of paid invoices)
 create_checkout
               POST /v2/checkout/orders (PayPal-Request-Id = the attempt's key), the payer
               goes to the order's ``payer-action`` (else ``approve``) link
@@ -27,11 +29,6 @@ an `errors.UpstreamError` (the delivery is deferred; PayPal and our sweeper retr
 are idempotent by their request id). A missing webhook id is
 `errors.InvalidSettings`. An API answer our fact rules cannot read is an
 `errors.PermanentUpstreamError`, never `InvalidWebhook`: the delivery was authentic.
-
-Limitation: `fetch` states one fact, the order's payment. Refunds and reversals of its
-capture are not derived from the order (a ``REFUNDED`` capture is still *paid*); they reach
-the ledger only as ``PAYMENT.CAPTURE.REFUNDED``/``REVERSED`` and ``CUSTOMER.DISPUTE.*``
-webhooks.
 """
 
 from __future__ import annotations
@@ -219,18 +216,27 @@ class PayPalGateway:
         except errors.InvalidWebhook as exc:
             raise _answer_error(operation, exc.message) from exc
 
-    async def fetch(self, gateway_ref: str) -> Sequence[PaymentFact] | None:
-        """The current fact of an order we created; an approved order is captured first.
+    def _order_facts(self, order: Mapping[str, Any], operation: str) -> list[PaymentFact]:
+        try:
+            return paypal.facts_from_order(order, livemode=self.livemode)
+        except errors.InvalidWebhook as exc:
+            raise _answer_error(operation, exc.message) from exc
 
-        The reconciler relies on the capture: an approved order whose webhook was lost is
-        still captured and paid. Refunds and reversals are not reported (see the module
-        docstring).
+    async def fetch(self, gateway_ref: str) -> Sequence[PaymentFact] | None:
+        """The current facts of an order we created; an approved order is captured first.
+
+        The reconciler relies on both: an approved order whose webhook was lost is still
+        captured and paid, and a refund whose ``PAYMENT.CAPTURE.REFUNDED`` was lost is found
+        in the order's ``payments.refunds`` (`paypal.facts_from_order`, which keys it as
+        the webhook does, so a refund already recorded is a duplicate). Disputes
+        (``CUSTOMER.DISPUTE.*``) are not part of an order and still arrive by webhook only.
 
         Args:
             gateway_ref: The order id.
 
         Returns:
-            The order's fact, or None when PayPal has no such order.
+            The order's payment fact, then one fact per completed refund or reversal it
+            lists; None when PayPal has no such order.
 
         Raises:
             errors.UpstreamError: PayPal failed, refused the capture, or answered an order
@@ -245,7 +251,7 @@ class PayPalGateway:
         operation = "get order"
         if order.get("status") == "APPROVED":
             order, operation = await self._capture(gateway_ref), "capture order"
-        return [self._order_fact(order, operation)]
+        return self._order_facts(order, operation)
 
     async def create_checkout(self, request: CheckoutRequest) -> Checkout:
         """Create the order for one attempt; a retried attempt gets the same order.
