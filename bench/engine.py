@@ -27,7 +27,6 @@ import asyncio
 import json
 import multiprocessing as mp
 import os
-import platform
 import random
 import sqlite3
 import statistics
@@ -36,15 +35,13 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from multiprocessing.synchronize import Event as MpEvent
-from pathlib import Path
 from typing import Any
 
-import asyncpg
+import _common
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from fluxbilling.db import Database, schema
-from fluxbilling.db.migrate import upgrade
 from fluxbilling.engine.context import PhaseContext
 from fluxbilling.engine.outcome import Done, Outcome
 from fluxbilling.engine.runs import Claim, RunStore
@@ -53,12 +50,7 @@ from fluxbilling.engine.worker import Worker
 from fluxbilling.orders.pipeline import PHASES, Phase
 from fluxbilling.seed import seed_bare_product
 
-HERE = Path(__file__).resolve().parent
-RESULTS = HERE / ".results"
-PG_ADMIN_URL = os.environ.get(
-    "FLUXBILLING_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
-)
-PG_BENCH_DB = "fluxbilling_bench"
+DATABASE = _common.BenchDatabase(pg_name="fluxbilling_bench", sqlite_name="bench.db")
 WORKER_PHASES = len(PHASES) - 1  # billing is completed by the enqueue itself
 
 
@@ -144,48 +136,6 @@ class TimedStore(RunStore):
 # -- databases and seeding ---------------------------------------------------------------
 
 
-async def _pg_admin(sql: str) -> None:
-    conn = await asyncpg.connect(PG_ADMIN_URL)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
-
-
-def pg_bench_url() -> str:
-    """The URL of the bench database on the admin URL's server."""
-    return PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + PG_BENCH_DB
-
-
-async def fresh_database(backend: str) -> str:
-    """Create (or re-create) and migrate the bench database; returns its URL."""
-    if backend == "sqlite":
-        RESULTS.mkdir(exist_ok=True)
-        path = RESULTS / "bench.db"
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{path}{suffix}").unlink(missing_ok=True)
-        url = f"sqlite:///{path}"
-    else:
-        await _pg_admin(f'DROP DATABASE IF EXISTS "{PG_BENCH_DB}" WITH (FORCE)')
-        await _pg_admin(f'CREATE DATABASE "{PG_BENCH_DB}"')
-        url = pg_bench_url()
-    db = Database(url)
-    try:
-        await upgrade(db)
-    finally:
-        await db.dispose()
-    return url
-
-
-async def drop_database(backend: str) -> None:
-    """Remove the bench database."""
-    if backend == "sqlite":
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{RESULTS / 'bench.db'}{suffix}").unlink(missing_ok=True)
-    else:
-        await _pg_admin(f'DROP DATABASE IF EXISTS "{PG_BENCH_DB}" WITH (FORCE)')
-
-
 @dataclass(slots=True)
 class Catalog:
     """The one customer and product every bench order points at (minimal FK chain)."""
@@ -259,20 +209,13 @@ async def retire_queued(db: Database) -> None:
 # -- statistics --------------------------------------------------------------------------
 
 
-def percentile(samples: list[float], q: float) -> float:
-    """The `q` quantile (0..1) by nearest rank."""
-    ordered = sorted(samples)
-    index = min(len(ordered) - 1, max(0, round(q * len(ordered)) - 1))
-    return ordered[index]
-
-
 def latency(samples: list[float]) -> dict[str, float]:
     """p50/p99/mean/max in milliseconds."""
     ms = [s * 1000 for s in samples]
     return {
         "n": len(ms),
-        "p50_ms": percentile(ms, 0.50),
-        "p99_ms": percentile(ms, 0.99),
+        "p50_ms": _common.percentile(ms, 0.50),
+        "p99_ms": _common.percentile(ms, 0.99),
         "mean_ms": statistics.fmean(ms),
         "max_ms": max(ms),
     }
@@ -451,34 +394,6 @@ def _unfinished_counter(db: Database, first: int, last: int) -> Callable[[], Any
     return count_pg
 
 
-def _cpu_ticks() -> tuple[int, int]:
-    """(busy, total) CPU ticks of the whole machine so far, from /proc/stat."""
-    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    idle = fields[3] + fields[4]  # idle + iowait
-    total = sum(fields[:8])  # without guest time, already counted in user
-    return total - idle, total
-
-
-async def _pg_backend_cpu(db: Database) -> dict[int, float]:
-    """CPU seconds so far of each PostgreSQL backend serving this database (local server)."""
-    async with db.connect() as conn:
-        pids = (
-            await conn.execute(
-                sa.text("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
-            )
-        ).scalars()
-        found = list(pids)
-    ticks = os.sysconf("SC_CLK_TCK")
-    cpu = {}
-    for pid in found:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue  # not local, or gone
-        cpu[pid] = (int(fields[11]) + int(fields[12])) / ticks  # utime + stime
-    return cpu
-
-
 async def bench_throughput(url: str, catalog: Catalog, sizes: Sizes) -> dict[str, Any]:
     """Enqueue `runs` runs, start the worker processes, time until every run completed."""
     db = Database(url)
@@ -495,17 +410,17 @@ async def bench_throughput(url: str, catalog: Catalog, sizes: Sizes) -> dict[str
                 for i in range(processes)
             ]
         )
-        server_before = {} if db.is_sqlite else await _pg_backend_cpu(db)
-        ticks_before = _cpu_ticks()
+        server_before = {} if db.is_sqlite else await _common.pg_backend_cpu(url)
+        ticks_before = _common.cpu_ticks()
         started = time.perf_counter()
         children.go.set()
         deadline = started + 600
         while (left := await unfinished()) and time.perf_counter() < deadline:
             await asyncio.sleep(0.02)
         elapsed = time.perf_counter() - started
-        ticks_after = _cpu_ticks()
+        ticks_after = _common.cpu_ticks()
         busy = (ticks_after[0] - ticks_before[0]) / max(1, ticks_after[1] - ticks_before[1])
-        server_after = {} if db.is_sqlite else await _pg_backend_cpu(db)
+        server_after = {} if db.is_sqlite else await _common.pg_backend_cpu(url)
         processed = children.finish()
         async with db.connect() as conn:
             failed = (
@@ -659,43 +574,9 @@ async def bench_pickup_listen(url: str, catalog: Catalog, n: int) -> dict[str, f
 # -- machine and report ------------------------------------------------------------------
 
 
-def machine() -> dict[str, str]:
-    """What the numbers were measured on."""
-    cpu = "unknown"
-    with Path("/proc/cpuinfo").open() as f:
-        for line in f:
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    ram = "unknown"
-    with Path("/proc/meminfo").open() as f:
-        for line in f:
-            if line.startswith("MemTotal"):
-                ram = f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
-                break
-    return {
-        "nproc": str(os.cpu_count()),
-        "cpu": cpu,
-        "ram": ram,
-        "python": platform.python_version(),
-        "sqlite": sqlite3.sqlite_version,
-        "sqlalchemy": sa.__version__,
-        "asyncpg": asyncpg.__version__,
-        "platform": platform.platform(),
-    }
-
-
-async def pg_version() -> str:
-    conn = await asyncpg.connect(PG_ADMIN_URL)
-    try:
-        return str(await conn.fetchval("SHOW server_version"))
-    finally:
-        await conn.close()
-
-
 async def bench_backend(backend: str, sizes: Sizes, keep: bool) -> dict[str, Any]:
     """Every measurement on one backend, on a fresh database."""
-    url = await fresh_database(backend)
+    url = await DATABASE.fresh(backend)
     db = Database(url)
     try:
         catalog = await seed_catalog(db)
@@ -703,26 +584,24 @@ async def bench_backend(backend: str, sizes: Sizes, keep: bool) -> dict[str, Any
         await db.dispose()
     out: dict[str, Any] = {"load_before": os.getloadavg()[0]}
     try:
-        _say(f"[{backend}] checkpoint latency ({sizes.checkpoint_runs * WORKER_PHASES} x)")
+        _common.say(f"[{backend}] checkpoint latency ({sizes.checkpoint_runs * WORKER_PHASES} x)")
         out["checkpoint"] = await bench_checkpoint(url, catalog, sizes.checkpoint_runs)
-        _say(f"[{backend}] throughput ({sizes.throughput_runs} runs, {sizes.processes} processes)")
+        _common.say(
+            f"[{backend}] throughput ({sizes.throughput_runs} runs, {sizes.processes} processes)"
+        )
         out["throughput"] = await bench_throughput(url, catalog, sizes)
-        _say(f"[{backend}] enqueue rate ({sizes.enqueues} x2)")
+        _common.say(f"[{backend}] enqueue rate ({sizes.enqueues} x2)")
         out["enqueue"] = await bench_enqueue(url, catalog, sizes.enqueues, sizes.enqueue_tasks)
-        _say(f"[{backend}] pickup latency, one process ({sizes.pickups} x)")
+        _common.say(f"[{backend}] pickup latency, one process ({sizes.pickups} x)")
         out["pickup_in_process"] = await bench_pickup_in_process(url, catalog, sizes.pickups)
         if backend == "postgresql":
-            _say(f"[{backend}] pickup latency, LISTEN/NOTIFY ({sizes.pickups} x)")
+            _common.say(f"[{backend}] pickup latency, LISTEN/NOTIFY ({sizes.pickups} x)")
             out["pickup_listen"] = await bench_pickup_listen(url, catalog, sizes.pickups)
         out["load_after"] = os.getloadavg()[0]
     finally:
         if not keep:
-            await drop_database(backend)
+            await DATABASE.drop(backend)
     return out
-
-
-def _say(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
 def _cell(results: dict[str, Any], backend: str, path: tuple[str, ...], fmt: str) -> str:
@@ -776,9 +655,9 @@ def table(results: dict[str, Any]) -> str:
 async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     sizes = sizes_from(args)
     backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
-    info = machine()
+    info = _common.machine()
     if "postgresql" in backends:
-        info["postgresql"] = await pg_version()
+        info["postgresql"] = await _common.pg_version()
     results: dict[str, Any] = {"machine": info}
     results["sizes"] = {
         "checkpoints": sizes.checkpoint_runs * WORKER_PHASES,
@@ -811,8 +690,8 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     results = asyncio.run(main_async(args))
     results["wall_s"] = time.perf_counter() - started
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "engine.json").write_text(json.dumps(results, indent=2) + "\n")
+    _common.RESULTS.mkdir(exist_ok=True)
+    (_common.RESULTS / "engine.json").write_text(json.dumps(results, indent=2) + "\n")
     print()
     for key, value in results["machine"].items():
         print(f"{key:>11}: {value}")
@@ -828,7 +707,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"phases by process {tp['phases_by_process']}, "
                 f"unfinished {tp['unfinished']}, failed {tp['failed']}"
             )
-    print(f"wall time {results['wall_s']:.0f} s; raw results in {RESULTS / 'engine.json'}")
+    print(f"wall time {results['wall_s']:.0f} s; raw results in {_common.RESULTS / 'engine.json'}")
     return 0
 
 

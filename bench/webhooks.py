@@ -3,21 +3,29 @@
 The production path end to end: the API runs in a process of its own (uvicorn through
 `LoopbackServer`, the app from `create_app(build(Settings()))`, as `fluxbilling serve` builds
 it, but without the worker), and a load generator in this process sends pre-signed
-`checkout.session.completed` deliveries over HTTP/1.1 keep-alive (httpx, `--concurrency`
-requests in flight). Each delivery is stored raw, verified, deduplicated on the event id, and
+`checkout.session.completed` deliveries over HTTP/1.1 keep-alive (`--concurrency` requests
+in flight; `--client raw`, the default, is a minimal keep-alive client that leaves the
+machine's CPUs to the server and the database, `--client httpx` the client of earlier runs).
+Each delivery is stored raw, verified, deduplicated on the event id, and
 a first delivery marks its invoice paid, moves the order and enqueues the provisioning run.
 
     .venv/bin/python bench/webhooks.py [--backend sqlite|postgresql|both] [--quick]
                                        [--duplicates 0,0.5,0.9] [--concurrency 32]
                                        [--deliveries N] [--warmup N] [--rate R]
-                                       [--profile] [--breakdown] [--keep]
-                                       [--tcp-nodelay] [--worker-concurrency N]
+                                       [--client raw|httpx] [--profile] [--breakdown]
+                                       [--keep] [--nagle] [--no-gc-freeze] [--db-pool-size N]
+                                       [--worker-concurrency N]
+
+The server process is set up as `run_serve` sets it up: `LoopbackServer` (TCP_NODELAY on
+its socket) and, once it listens, `server.freeze_startup_objects()` (`gc.collect()` +
+`gc.freeze()`); it does not call `run_serve` itself because that starts a worker too.
 
 `--profile` runs cProfile in the server process for the timed part (the dump is saved in
 `bench/.results/`), `--breakdown` times the stages of the webhook path in the server
-(bench-only wrappers; exact CPU figures need `--concurrency 1`). `--tcp-nodelay` and
-`--worker-concurrency` are experiments that change the server from what `fluxbilling serve`
-runs; the printed header names them.
+(bench-only wrappers; exact CPU figures need `--concurrency 1`). `--nagle`,
+`--no-gc-freeze`, `--db-pool-size` and `--worker-concurrency` are experiments that change the
+server from what `fluxbilling serve` runs (the first two undo a start-up setting, to measure
+what it is worth); the printed header names them.
 
 `--duplicates 0.5`: half of the timed deliveries repeat an event that was sent earlier (at
 least `--concurrency` deliveries earlier when there is one, so the original is normally
@@ -46,11 +54,9 @@ import io
 import json
 import logging
 import os
-import platform
 import pstats
 import random
 import socket
-import sqlite3
 import sys
 import time
 from collections import Counter, defaultdict
@@ -59,75 +65,25 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import asyncpg
+import _clients
+import _common
 import httpx
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from fluxbilling.billing import stripe
 from fluxbilling.db import Database, schema
-from fluxbilling.db.migrate import upgrade
 from fluxbilling.orders.service import create_order
 from fluxbilling.seed import seed_bare_product
 from fluxbilling.simulators import stripe as stripe_sim
 from fluxbilling.vault import generate_key
 
-HERE = Path(__file__).resolve().parent
-RESULTS = HERE / ".results"
-PG_ADMIN_URL = os.environ.get(
-    "FLUXBILLING_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
-)
-PG_BENCH_DB = "fluxbilling_bench_webhooks"
-SQLITE_FILE = RESULTS / "webhooks.db"
+DATABASE = _common.BenchDatabase(pg_name="fluxbilling_bench_webhooks", sqlite_name="webhooks.db")
 SECRET = "whsec_bench_webhooks_0123456789abcdef"  # noqa: S105 (bench-only endpoint)
 PRODUCT = "bench-webhooks"
 SIGNATURE_TOLERANCE = 300  # seconds; verify_signature's default
 
 # -- databases and set-up ----------------------------------------------------------------
-
-
-async def _pg_admin(sql: str) -> None:
-    conn = await asyncpg.connect(PG_ADMIN_URL)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
-
-
-def pg_bench_url() -> str:
-    """The URL of the bench database on the admin URL's server."""
-    return PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + PG_BENCH_DB
-
-
-def _remove_sqlite() -> None:
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{SQLITE_FILE}{suffix}").unlink(missing_ok=True)
-
-
-async def fresh_database(backend: str) -> str:
-    """Create (or re-create) and migrate the bench database; returns its URL."""
-    if backend == "sqlite":
-        RESULTS.mkdir(exist_ok=True)
-        _remove_sqlite()
-        url = f"sqlite:///{SQLITE_FILE}"
-    else:
-        await _pg_admin(f'DROP DATABASE IF EXISTS "{PG_BENCH_DB}" WITH (FORCE)')
-        await _pg_admin(f'CREATE DATABASE "{PG_BENCH_DB}"')
-        url = pg_bench_url()
-    db = Database(url)
-    try:
-        await upgrade(db)
-    finally:
-        await db.dispose()
-    return url
-
-
-async def drop_database(backend: str) -> None:
-    """Remove the bench database."""
-    if backend == "sqlite":
-        _remove_sqlite()
-    else:
-        await _pg_admin(f'DROP DATABASE IF EXISTS "{PG_BENCH_DB}" WITH (FORCE)')
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,24 +196,22 @@ class Fired:
     errors: list[str]
 
 
-async def _send(client: httpx.AsyncClient, delivery: Delivery, fired: Fired, since: float) -> None:
+async def _send(client: _clients.Client, delivery: Delivery, fired: Fired, since: float) -> None:
     try:
-        response = await client.post(
-            "/webhooks/stripe", content=delivery.body, headers=delivery.headers
-        )
-    except httpx.HTTPError as exc:
-        fired.errors.append(f"{type(exc).__name__}: {exc}")
+        answer = await client.post("/webhooks/stripe", delivery.body, delivery.headers)
+    except _clients.TransportError as exc:
+        fired.errors.append(str(exc))
         return
     fired.latencies.append(time.perf_counter() - since)
-    fired.statuses[response.status_code] += 1
-    if response.status_code == 200:
-        fired.outcomes[str(response.json().get("outcome"))] += 1
+    fired.statuses[answer.status] += 1
+    if answer.status == 200:
+        fired.outcomes[str(json.loads(answer.body).get("outcome"))] += 1
     elif len(fired.errors) < 20:
-        fired.errors.append(f"HTTP {response.status_code}: {response.text[:300]}")
+        fired.errors.append(f"HTTP {answer.status}: {answer.body[:300].decode(errors='replace')}")
 
 
 async def fire(
-    client: httpx.AsyncClient, deliveries: list[Delivery], concurrency: int, rate: float = 0.0
+    client: _clients.Client, deliveries: list[Delivery], concurrency: int, rate: float = 0.0
 ) -> Fired:
     """Send every delivery; closed loop with `concurrency` in flight, or open loop at `rate`/s.
 
@@ -269,7 +223,7 @@ async def fire(
     fired = Fired(0.0, [], Counter(), Counter(), [])
     started = time.perf_counter()
     if rate > 0:
-        # Late deliveries wait on a semaphore, not in httpx's pool: its queue costs the client
+        # Late deliveries wait on a semaphore, not in the client's pool: httpx's queue costs
         # CPU per waiting request on every hand-over.
         slots = asyncio.Semaphore(concurrency)
 
@@ -314,7 +268,9 @@ class ServerProcess:
         database_url: str,
         *,
         breakdown: bool = False,
-        tcp_nodelay: bool = False,
+        nagle: bool = False,
+        gc_freeze: bool = True,
+        db_pool_size: int | None = None,
         worker_concurrency: int | None = None,
     ) -> ServerProcess:
         env = dict(os.environ)
@@ -323,15 +279,19 @@ class ServerProcess:
             FLUXBILLING_SECRET_KEY=generate_key(),
             FLUXBILLING_API_TOKEN="bench-" + os.urandom(12).hex(),
             FLUXBILLING_STRIPE_WEBHOOK_SECRET=SECRET,
-            FLUXBILLING_STATE_DIR=str(RESULTS / "webhooks-state"),
+            FLUXBILLING_STATE_DIR=str(_common.RESULTS / "webhooks-state"),
         )
         if worker_concurrency:
             env["FLUXBILLING_WORKER_CONCURRENCY"] = str(worker_concurrency)
+        if db_pool_size:
+            env["FLUXBILLING_DB_POOL_SIZE"] = str(db_pool_size)
         argv = [sys.executable, str(Path(__file__).resolve()), "--serve-child"]
         if breakdown:
             argv.append("--breakdown")
-        if tcp_nodelay:
-            argv.append("--tcp-nodelay")
+        if nagle:
+            argv.append("--nagle")
+        if not gc_freeze:
+            argv.append("--no-gc-freeze")
         proc = await asyncio.create_subprocess_exec(
             *argv, env=env, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE
         )
@@ -360,7 +320,7 @@ class ServerProcess:
 
     def cpu_seconds(self) -> float:
         """User + system CPU of the server process so far (all its threads)."""
-        return _proc_cpu(self.proc.pid) or 0.0
+        return _common.proc_cpu(self.proc.pid) or 0.0
 
     async def quit(self) -> None:
         """Stop the server and wait for the process."""
@@ -372,14 +332,6 @@ class ServerProcess:
             except TimeoutError:
                 self.proc.kill()
                 await self.proc.wait()
-
-
-def _proc_cpu(pid: int) -> float | None:
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 # -- inside the server process -----------------------------------------------------------
@@ -540,13 +492,17 @@ def instrument(installation: Any, app: Any, stages: Stages) -> Any:
     return timed_app
 
 
-async def serve_child(breakdown: bool, tcp_nodelay: bool) -> None:
-    """The API server process: `fluxbilling serve` without its worker, plus a control pipe."""
+async def serve_child(breakdown: bool, nagle: bool, gc_freeze: bool) -> None:
+    """The API server process: `fluxbilling serve` without its worker, plus a control pipe.
+
+    Built in `run_serve`'s order: `prepare`, the app, `LoopbackServer`, start, then
+    `freeze_startup_objects()` (unless `--no-gc-freeze`).
+    """
     from fluxbilling import logs
+    from fluxbilling import server as serving
     from fluxbilling.api import create_app
     from fluxbilling.bootstrap import build
     from fluxbilling.config import Settings
-    from fluxbilling.server import LoopbackServer, prepare
 
     logs.configure(logging.INFO)  # as `fluxbilling serve`
     installation = build(Settings())
@@ -556,19 +512,21 @@ async def serve_child(breakdown: bool, tcp_nodelay: bool) -> None:
         "connect",
         lambda *_: opened.__setitem__(0, opened[0] + 1),
     )
-    await prepare(installation)
+    await serving.prepare(installation)
     stages = Stages()
     app: Any = create_app(installation)
     watcher: asyncio.Task[None] | None = None
     if breakdown:
         app = instrument(installation, app, stages)
         watcher = asyncio.create_task(stages.watch_loop())
-    server = LoopbackServer(app)
-    if tcp_nodelay:
-        # Experiment: LoopbackServer's socket has proto 0, so asyncio leaves Nagle on for the
-        # accepted connections; Linux copies TCP_NODELAY from the listening socket.
-        server.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    server = serving.LoopbackServer(app)
+    if nagle:
+        # Experiment: the server before TCP_NODELAY. Accepted sockets copy the option from
+        # the listening one, and asyncio leaves them alone (the socket's proto is 0).
+        server.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 0)
     await server.start()
+    if gc_freeze:
+        serving.freeze_startup_objects()
     print(f"READY {server.url}", flush=True)
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader()
@@ -609,35 +567,6 @@ async def serve_child(breakdown: bool, tcp_nodelay: bool) -> None:
 # -- measuring ---------------------------------------------------------------------------
 
 
-def percentile(samples: list[float], q: float) -> float:
-    """The `q` quantile (0..1) by nearest rank."""
-    ordered = sorted(samples)
-    index = min(len(ordered) - 1, max(0, round(q * len(ordered)) - 1))
-    return ordered[index]
-
-
-def _cpu_ticks() -> tuple[int, int]:
-    """(busy, total) CPU ticks of the whole machine so far, from /proc/stat."""
-    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    idle = fields[3] + fields[4]  # idle + iowait
-    total = sum(fields[:8])
-    return total - idle, total
-
-
-async def _pg_backend_cpu(url: str) -> dict[int, float]:
-    """CPU seconds so far of each PostgreSQL backend serving the bench database (local server)."""
-    conn = await asyncpg.connect(url)
-    try:
-        pids = await conn.fetch(
-            "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
-            " AND pid <> pg_backend_pid()"
-        )
-    finally:
-        await conn.close()
-    found = {int(r["pid"]): _proc_cpu(int(r["pid"])) for r in pids}
-    return {pid: cpu for pid, cpu in found.items() if cpu is not None}
-
-
 @dataclass(frozen=True, slots=True)
 class Options:
     """What to measure and how."""
@@ -648,7 +577,10 @@ class Options:
     rate: float
     profile: bool
     breakdown: bool
-    tcp_nodelay: bool
+    client: str
+    nagle: bool
+    gc_freeze: bool
+    db_pool_size: int | None
     worker_concurrency: int | None
     keep: bool
     seed: int
@@ -658,54 +590,50 @@ async def measure(backend: str, duplicates: float, opts: Options) -> dict[str, A
     """One (backend, duplicate ratio) case on a fresh database; verified afterwards."""
     rng = random.Random(f"{opts.seed}-{backend}-{duplicates}")
     distinct = opts.deliveries - round(opts.deliveries * duplicates)
-    _say(f"[{backend} dup={duplicates:.0%}] fresh database, {opts.warmup + distinct} orders")
-    url = await fresh_database(backend)
+    _common.say(f"[{backend} dup={duplicates:.0%}] fresh database, {opts.warmup + distinct} orders")
+    url = await DATABASE.fresh(backend)
     invoices = await create_invoices(url, opts.warmup + distinct)
     server = await ServerProcess.start(
         url,
         breakdown=opts.breakdown,
-        tcp_nodelay=opts.tcp_nodelay,
+        nagle=opts.nagle,
+        gc_freeze=opts.gc_freeze,
+        db_pool_size=opts.db_pool_size,
         worker_concurrency=opts.worker_concurrency,
     )
     tag = f"{backend}-dup{round(duplicates * 100)}"
-    profile_path = str(RESULTS / f"webhooks-{tag}.prof") if opts.profile else ""
-    # Idle connections are dropped before uvicorn's 5 s keep-alive timeout closes them, or a
-    # request can race the server's close (httpx's default expiry is 5 s too).
-    limits = httpx.Limits(
-        max_connections=opts.concurrency,
-        max_keepalive_connections=opts.concurrency,
-        keepalive_expiry=2.0,
-    )
+    profile_path = str(_common.RESULTS / f"webhooks-{tag}.prof") if opts.profile else ""
+    client = _clients.open_client(opts.client, server.url, opts.concurrency)
     try:
-        async with httpx.AsyncClient(base_url=server.url, limits=limits, timeout=120) as client:
-            warm = build_deliveries(invoices[: opts.warmup], opts.warmup, 0.0, 0, rng)
-            warmed = await fire(client, warm, opts.concurrency)
-            _check_fired(warmed, len(warm), {"processed": len(warm)}, "warm-up")
-            timed = build_deliveries(
-                invoices[opts.warmup :], opts.deliveries, duplicates, opts.concurrency, rng
-            )
-            signed_at = time.time()
-            await server.command(f"mark {profile_path}".strip())
-            _say(f"[{backend} dup={duplicates:.0%}] {len(timed)} deliveries")
-            load_before = os.getloadavg()[0]
-            pg_before = {} if backend == "sqlite" else await _pg_backend_cpu(url)
-            ticks_before, server_before = _cpu_ticks(), server.cpu_seconds()
-            client_before = time.process_time()
-            fired = await fire(client, timed, opts.concurrency, opts.rate)
-            client_cpu = time.process_time() - client_before
-            server_cpu = server.cpu_seconds() - server_before
-            ticks_after = _cpu_ticks()
-            pg_after = {} if backend == "sqlite" else await _pg_backend_cpu(url)
-            report = json.loads(await server.command("report"))
+        warm = build_deliveries(invoices[: opts.warmup], opts.warmup, 0.0, 0, rng)
+        warmed = await fire(client, warm, opts.concurrency)
+        _check_fired(warmed, len(warm), {"processed": len(warm)}, "warm-up")
+        timed = build_deliveries(
+            invoices[opts.warmup :], opts.deliveries, duplicates, opts.concurrency, rng
+        )
+        signed_at = time.time()
+        await server.command(f"mark {profile_path}".strip())
+        _common.say(f"[{backend} dup={duplicates:.0%}] {len(timed)} deliveries")
+        load_before = os.getloadavg()[0]
+        pg_before = {} if backend == "sqlite" else await _common.pg_backend_cpu(url)
+        ticks_before, server_before = _common.cpu_ticks(), server.cpu_seconds()
+        client_before = time.process_time()
+        fired = await fire(client, timed, opts.concurrency, opts.rate)
+        client_cpu = time.process_time() - client_before
+        server_cpu = server.cpu_seconds() - server_before
+        ticks_after = _common.cpu_ticks()
+        pg_after = {} if backend == "sqlite" else await _common.pg_backend_cpu(url)
+        report = json.loads(await server.command("report"))
     finally:
+        await client.aclose()
         await server.quit()
     expected = {"processed": distinct, "duplicate": opts.deliveries - distinct}
     if time.time() - signed_at > SIGNATURE_TOLERANCE:
-        _say("warning: the run outlasted the signature tolerance; expect InvalidWebhook")
+        _common.say("warning: the run outlasted the signature tolerance; expect InvalidWebhook")
     _check_fired(fired, len(timed), expected, "timed run")
     checks = await verify(url, opts.warmup + distinct, opts.warmup + opts.deliveries)
     if not opts.keep:
-        await drop_database(backend)
+        await DATABASE.drop(backend)
     n = len(timed)
     busy = (ticks_after[0] - ticks_before[0]) / max(1, ticks_after[1] - ticks_before[1])
     pg_cpu = sum(cpu - pg_before.get(pid, 0.0) for pid, cpu in pg_after.items())
@@ -718,9 +646,9 @@ async def measure(backend: str, duplicates: float, opts: Options) -> dict[str, A
         "rate": opts.rate or None,
         "elapsed_s": fired.elapsed,
         "per_s": n / fired.elapsed,
-        "p50_ms": 1000 * percentile(fired.latencies, 0.50),
-        "p95_ms": 1000 * percentile(fired.latencies, 0.95),
-        "p99_ms": 1000 * percentile(fired.latencies, 0.99),
+        "p50_ms": 1000 * _common.percentile(fired.latencies, 0.50),
+        "p95_ms": 1000 * _common.percentile(fired.latencies, 0.95),
+        "p99_ms": 1000 * _common.percentile(fired.latencies, 0.99),
         "max_ms": 1000 * max(fired.latencies),
         "outcomes": dict(fired.outcomes),
         "server_cpu_ms": 1000 * server_cpu / n,
@@ -814,44 +742,15 @@ async def verify(url: str, paid: int, deliveries: int) -> dict[str, int]:
 
 
 def machine() -> dict[str, str]:
-    """What the numbers were measured on."""
-    cpu = ram = "unknown"
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            cpu = line.split(":", 1)[1].strip()
-            break
-    for line in Path("/proc/meminfo").read_text().splitlines():
-        if line.startswith("MemTotal"):
-            ram = f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
-            break
+    """What the numbers were measured on, with the HTTP stack's versions."""
     import fastapi
     import uvicorn
 
-    return {
-        "nproc": str(os.cpu_count()),
-        "cpu": cpu,
-        "ram": ram,
-        "python": platform.python_version(),
-        "sqlite": sqlite3.sqlite_version,
-        "sqlalchemy": sa.__version__,
-        "asyncpg": asyncpg.__version__,
+    return _common.machine() | {
         "uvicorn": uvicorn.__version__,
         "fastapi": fastapi.__version__,
         "httpx": httpx.__version__,
-        "platform": platform.platform(),
     }
-
-
-async def pg_version() -> str:
-    conn = await asyncpg.connect(PG_ADMIN_URL)
-    try:
-        return str(await conn.fetchval("SHOW server_version"))
-    finally:
-        await conn.close()
-
-
-def _say(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
 def _opt(value: float | None, fmt: str) -> str:
@@ -938,14 +837,17 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         rate=args.rate,
         profile=args.profile,
         breakdown=args.breakdown,
-        tcp_nodelay=args.tcp_nodelay,
+        client=args.client,
+        nagle=args.nagle,
+        gc_freeze=not args.no_gc_freeze,
+        db_pool_size=args.db_pool_size,
         worker_concurrency=args.worker_concurrency,
         keep=args.keep,
         seed=args.seed,
     )
     info = machine()
     if "postgresql" in backends:
-        info["postgresql"] = await pg_version()
+        info["postgresql"] = await _common.pg_version()
     results: dict[str, Any] = {"machine": info, "options": vars(args) | {"deliveries": deliveries}}
     results["cases"] = [
         await measure(backend, ratio, opts) for backend in backends for ratio in args.duplicates
@@ -972,36 +874,58 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="FLUXBILLING_WORKER_CONCURRENCY of the API process (sizes its pool)",
     )
+    parser.add_argument(
+        "--client",
+        choices=["raw", "httpx"],
+        default="raw",
+        help="the load generator's HTTP client (raw: keep-alive over asyncio streams, cheap)",
+    )
     parser.add_argument("--profile", action="store_true", help="cProfile the server process")
     parser.add_argument("--breakdown", action="store_true", help="time the stages in the server")
     parser.add_argument(
-        "--tcp-nodelay",
+        "--db-pool-size",
+        type=int,
+        default=None,
+        help="experiment: FLUXBILLING_DB_POOL_SIZE of the API process",
+    )
+    parser.add_argument(
+        "--nagle",
         action="store_true",
-        help="experiment: TCP_NODELAY on the API's listening socket (not what serve does)",
+        help="experiment: TCP_NODELAY off on the API's socket (the server before 50cf41f)",
+    )
+    parser.add_argument(
+        "--no-gc-freeze",
+        action="store_true",
+        help="experiment: no gc.freeze() after the API's start-up (the server before 50cf41f)",
     )
     parser.add_argument("--keep", action="store_true", help="keep the last bench database")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--serve-child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve_child:
-        asyncio.run(serve_child(args.breakdown, args.tcp_nodelay))
+        asyncio.run(serve_child(args.breakdown, args.nagle, not args.no_gc_freeze))
         return 0
     started = time.perf_counter()
     results = asyncio.run(main_async(args))
     results["wall_s"] = time.perf_counter() - started
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "webhooks.json").write_text(json.dumps(results, indent=2) + "\n")
+    _common.RESULTS.mkdir(exist_ok=True)
+    (_common.RESULTS / "webhooks.json").write_text(json.dumps(results, indent=2) + "\n")
     print()
     for key, value in results["machine"].items():
         print(f"{key:>11}: {value}")
     print()
     mode = f"open loop at {args.rate:g}/s" if args.rate else "closed loop"
     changes = [
-        *(["TCP_NODELAY on the listening socket"] if args.tcp_nodelay else []),
+        *(["Nagle on (no TCP_NODELAY)"] if args.nagle else []),
+        *(["no gc.freeze"] if args.no_gc_freeze else []),
+        *([f"db pool size {args.db_pool_size}"] if args.db_pool_size else []),
         *([f"worker concurrency {args.worker_concurrency}"] if args.worker_concurrency else []),
     ]
     server = "EXPERIMENT: " + ", ".join(changes) if changes else "as `fluxbilling serve`, no worker"
-    print(f"{mode}, concurrency {args.concurrency}, CPU columns are per delivery; server {server}")
+    print(
+        f"{mode}, concurrency {args.concurrency}, {args.client} client, CPU columns are per "
+        f"delivery; server {server}"
+    )
     print()
     print(table(results["cases"]))
     for case in results["cases"]:
@@ -1018,7 +942,9 @@ def main(argv: list[str] | None = None) -> int:
                 f"aim (PostgreSQL >= 500/s, p99 < 50 ms) at {case['duplicates']:.0%} duplicates: "
                 + ("met" if met else "MISSED")
             )
-    print(f"wall time {results['wall_s']:.0f} s; raw results in {RESULTS / 'webhooks.json'}")
+    print(
+        f"wall time {results['wall_s']:.0f} s; raw results in {_common.RESULTS / 'webhooks.json'}"
+    )
     return 0
 
 

@@ -37,6 +37,109 @@ from fluxbilling.orders.pipeline import OrderState, Phase
 __all__ = ["Applied", "apply_fact"]
 
 _OPEN = ("unpaid", "pending")
+_REVERSED = {"refund": "refunded", "dispute": "disputed"}
+
+
+def _param(name: str, column: sa.Column[Any], *, expanding: bool = False) -> sa.BindParameter[Any]:
+    return sa.bindparam(name, type_=column.type, expanding=expanding)
+
+
+class _Statements:
+    """The statements a payment runs, built once per dialect; values are bound per call (`p_*`).
+
+    Building a Core statement and its cache key costs more than executing it (bench/README.md),
+    and a paid delivery runs all of these.
+    """
+
+    def __init__(self, db: Database) -> None:
+        inv, attempts = schema.invoices, schema.payment_attempts
+        reversals, payments = schema.money_reversals, schema.payments
+        payment_id = _param("p_payment_id", inv.c.gateway_ref)
+        ours = (
+            sa.select(attempts.c.invoice_id)
+            .where(
+                attempts.c.gateway == _param("p_gateway", attempts.c.gateway),
+                attempts.c.gateway_ref == payment_id,
+            )
+            .scalar_subquery()
+        )
+        # Any checkout attempt of the invoice counts (the customer may pay an earlier one).
+        by_object = sa.or_(inv.c.gateway_ref == payment_id, inv.c.id == ours)
+        # Our own id is only a hint: it matches only invoices with no gateway object yet, and
+        # only for an object no checkout of ours created (that one names its invoice).
+        by_hint = sa.or_(
+            by_object,
+            sa.and_(
+                inv.c.id == _param("p_invoice_ref", inv.c.id),
+                inv.c.gateway_ref.is_(None),
+                ours.is_(None),
+            ),
+        )
+
+        def lock(condition: sa.ColumnElement[bool]) -> sa.Select[Any]:
+            query = (
+                sa.select(inv, (inv.c.id == ours).label("by_attempt"))
+                .where(condition)
+                .order_by(sa.case((inv.c.gateway_ref == payment_id, 0), else_=1))
+                .limit(1)
+            )
+            return query if db.is_sqlite else query.with_for_update(of=inv)
+
+        self.invoice_by_object = lock(by_object)
+        self.invoice_by_object_or_hint = lock(by_hint)
+        self.payment = db.insert_ignore(payments).values(
+            invoice_id=_param("p_invoice_id", payments.c.invoice_id),
+            gateway=_param("p_gateway", payments.c.gateway),
+            gateway_payment_id=_param("p_payment_id", payments.c.gateway_payment_id),
+            alias_id=_param("p_alias_id", payments.c.alias_id),
+            amount_minor=_param("p_amount_minor", payments.c.amount_minor),
+            currency=_param("p_currency", payments.c.currency),
+        )
+        self.reversals_of = sa.select(reversals).where(
+            reversals.c.gateway == _param("p_gateway", reversals.c.gateway),
+            reversals.c.gateway_payment_id.in_(
+                _param("p_payment_ids", reversals.c.gateway_payment_id, expanding=True)
+            ),
+        )
+        self.invoice_paid = (
+            inv.update()
+            .where(inv.c.id == _param("p_invoice_id", inv.c.id), inv.c.status.in_(_OPEN))
+            .values(
+                status=_param("p_status", inv.c.status),
+                paid_at=db.now(),
+                gateway=_param("p_gateway", inv.c.gateway),
+                gateway_ref=_param("p_payment_id", inv.c.gateway_ref),
+            )
+        )
+        self.link_reversals = (
+            reversals.update()
+            .where(reversals.c.id.in_(_param("p_reversal_ids", reversals.c.id, expanding=True)))
+            .values(invoice_id=_param("p_invoice_id", reversals.c.invoice_id))
+        )
+        self.reversal_never_provisioned = (
+            reversals.update()
+            .where(reversals.c.id == _param("p_reversal_id", reversals.c.id))
+            .values(full=True, applied="never provisioned")
+        )
+        self.order_paid = (
+            schema.orders.update()
+            .where(
+                schema.orders.c.id == _param("p_order_id", schema.orders.c.id),
+                schema.orders.c.state == OrderState.AWAITING_PAYMENT,
+            )
+            .values(state=OrderState.PROVISIONING_PENDING, updated_at=db.now())
+        )
+
+
+_BUILT: dict[str, _Statements] = {}
+
+
+def _sql(db: Database) -> _Statements:
+    """The statements for `db`'s dialect (built on first use)."""
+    built = _BUILT.get(db.dialect)
+    if built is None:
+        built = _BUILT[db.dialect] = _Statements(db)
+    return built
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,30 +190,13 @@ async def apply_fact(
 async def _locked_invoice(
     conn: AsyncConnection, db: Database, gateway: str, fact: PaymentFact
 ) -> Any:
-    inv, attempts = schema.invoices, schema.payment_attempts
-    ours = (
-        sa.select(attempts.c.invoice_id)
-        .where(attempts.c.gateway == gateway, attempts.c.gateway_ref == fact.gateway_payment_id)
-        .scalar_subquery()
-    )
-    # Any checkout attempt of the invoice counts (the customer may pay an earlier one).
-    condition = sa.or_(inv.c.gateway_ref == fact.gateway_payment_id, inv.c.id == ours)
+    """The invoice `fact` pays, locked (`FOR UPDATE` on PostgreSQL); see `_Statements`."""
+    sql = _sql(db)
+    params: dict[str, Any] = {"p_gateway": gateway, "p_payment_id": fact.gateway_payment_id}
     if fact.invoice_ref and fact.invoice_ref.isdigit():
-        # Our own id is only a hint: it matches only invoices with no gateway object yet,
-        # and only for an object no checkout of ours created (that one names its invoice).
-        condition = sa.or_(
-            condition,
-            sa.and_(inv.c.id == int(fact.invoice_ref), inv.c.gateway_ref.is_(None), ours.is_(None)),
-        )
-    query = (
-        sa.select(inv, (inv.c.id == ours).label("by_attempt"))
-        .where(condition)
-        .order_by(sa.case((inv.c.gateway_ref == fact.gateway_payment_id, 0), else_=1))
-        .limit(1)
-    )
-    if not db.is_sqlite:
-        query = query.with_for_update(of=inv)
-    return (await conn.execute(query)).first()
+        params["p_invoice_ref"] = int(fact.invoice_ref)
+        return (await conn.execute(sql.invoice_by_object_or_hint, params)).first()
+    return (await conn.execute(sql.invoice_by_object, params)).first()
 
 
 def _mismatch(invoice: Any, fact: PaymentFact) -> str:
@@ -132,38 +218,41 @@ async def _paid(
     fact: PaymentFact,
     delivery_id: int | None,
 ) -> Applied:
+    sql = _sql(db)
     payment = await conn.execute(
-        db.insert_ignore(schema.payments).values(
-            invoice_id=invoice.id,
-            gateway=gateway,
-            gateway_payment_id=fact.gateway_payment_id,
-            alias_id=fact.alias_id or None,
-            amount_minor=fact.amount_minor,
-            currency=fact.currency,
-        )
+        sql.payment,
+        {
+            "p_invoice_id": invoice.id,
+            "p_gateway": gateway,
+            "p_payment_id": fact.gateway_payment_id,
+            "p_alias_id": fact.alias_id or None,
+            "p_amount_minor": fact.amount_minor,
+            "p_currency": fact.currency,
+        },
     )
+    # Refunds and disputes already recorded for this payment (by its id or its alias).
     ids = [fact.gateway_payment_id, *([fact.alias_id] if fact.alias_id else [])]
-    early = await _reversals_of(conn, gateway, ids)
+    early = (
+        await conn.execute(sql.reversals_of, {"p_gateway": gateway, "p_payment_ids": ids})
+    ).all()
     reversed_by = next(
         (r for r in early if r.kind == "dispute" or r.amount_minor >= fact.amount_minor), None
     )
     paid = await conn.execute(
-        schema.invoices.update()
-        .where(schema.invoices.c.id == invoice.id, schema.invoices.c.status.in_(_OPEN))
-        .values(
-            status="paid" if reversed_by is None else _REVERSED[reversed_by.kind],
-            paid_at=db.now(),
-            gateway=gateway,
-            gateway_ref=fact.gateway_payment_id,
-        )
+        sql.invoice_paid,
+        {
+            "p_invoice_id": invoice.id,
+            "p_status": "paid" if reversed_by is None else _REVERSED[reversed_by.kind],
+            "p_gateway": gateway,
+            "p_payment_id": fact.gateway_payment_id,
+        },
     )
     if payment.rowcount == 0 or paid.rowcount == 0:
         return Applied("already_paid", invoice.id, detail="invoice was already paid")
     if early:  # refunds or disputes that arrived before this payment: link them now
         await conn.execute(
-            schema.money_reversals.update()
-            .where(schema.money_reversals.c.id.in_([r.id for r in early]))
-            .values(invoice_id=invoice.id)
+            sql.link_reversals,
+            {"p_reversal_ids": [r.id for r in early], "p_invoice_id": invoice.id},
         )
     data = {"payment": fact.gateway_payment_id, "delivery_id": delivery_id}
     await activity.record(
@@ -175,7 +264,7 @@ async def _paid(
         data=data,
     )
     if reversed_by is not None:
-        await _full_reversal_mark(conn, reversed_by.id)
+        await conn.execute(sql.reversal_never_provisioned, {"p_reversal_id": reversed_by.id})
         await activity.record(
             conn,
             invoice.order_id,
@@ -186,14 +275,7 @@ async def _paid(
             data=data,
         )
         return Applied("reversed", invoice.id, detail=f"already {reversed_by.kind}ed")
-    moved = await conn.execute(
-        schema.orders.update()
-        .where(
-            schema.orders.c.id == invoice.order_id,
-            schema.orders.c.state == OrderState.AWAITING_PAYMENT,
-        )
-        .values(state=OrderState.PROVISIONING_PENDING, updated_at=db.now())
-    )
+    moved = await conn.execute(sql.order_paid, {"p_order_id": invoice.order_id})
     if moved.rowcount == 0:
         return Applied("paid_no_order", invoice.id, detail="order was not awaiting payment")
     run_id = await store.enqueue(
@@ -211,31 +293,6 @@ async def _paid(
         },
     )
     return Applied("processed", invoice.id, run_id)
-
-
-_REVERSED = {"refund": "refunded", "dispute": "disputed"}
-
-
-async def _reversals_of(conn: AsyncConnection, gateway: str, payment_ids: list[str]) -> list[Any]:
-    """Refunds and disputes already recorded for a payment (by its id or its alias)."""
-    return list(
-        (
-            await conn.execute(
-                sa.select(schema.money_reversals).where(
-                    schema.money_reversals.c.gateway == gateway,
-                    schema.money_reversals.c.gateway_payment_id.in_(payment_ids),
-                )
-            )
-        ).all()
-    )
-
-
-async def _full_reversal_mark(conn: AsyncConnection, reversal_id: int) -> None:
-    await conn.execute(
-        schema.money_reversals.update()
-        .where(schema.money_reversals.c.id == reversal_id)
-        .values(full=True, applied="never provisioned")
-    )
 
 
 async def _other_refunds(conn: AsyncConnection, gateway: str, payment: Any, object_id: str) -> int:

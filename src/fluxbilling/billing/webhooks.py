@@ -64,6 +64,68 @@ _SIGNIFICANCE = (
     "duplicate",
     "ignored",
 )
+_RANK = {outcome: i for i, outcome in enumerate(_SIGNIFICANCE)}
+
+
+# The statements of every delivery, built once: constructing a Core statement and its cache
+# key costs more than executing it (bench/README.md). Values are bound per call (`p_*`).
+def _param(name: str, column: sa.Column[Any]) -> sa.BindParameter[Any]:
+    return sa.bindparam(name, type_=column.type)
+
+
+_events, _processed, _attempts = (
+    schema.webhook_events,
+    schema.processed_events,
+    schema.payment_attempts,
+)
+_STORE_RAW = (
+    _events.insert()
+    .values(
+        gateway=_param("p_gateway", _events.c.gateway),
+        remote_addr=_param("p_remote_addr", _events.c.remote_addr),
+        headers=_param("p_headers", _events.c.headers),
+        body=_param("p_body", _events.c.body),
+    )
+    .returning(_events.c.id)
+)
+_MARK_PROCESSED = (
+    _events.update()
+    .where(_events.c.id == _param("p_delivery_id", _events.c.id))
+    .values(
+        verification="valid",
+        outcome=_param("p_outcome", _events.c.outcome),
+        error=_param("p_error", _events.c.error),
+        event_id=_param("p_event_id", _events.c.event_id),
+        event_type=_param("p_event_type", _events.c.event_type),
+        invoice_id=_param("p_invoice_id", _events.c.invoice_id),
+        attempts=_events.c.attempts + 1,
+    )
+)
+_ORIGINAL_DELIVERY = (
+    sa.select(_events.c.id, _events.c.invoice_id)
+    .join(_processed, _processed.c.delivery_id == _events.c.id)
+    .where(
+        _processed.c.gateway == _param("p_gateway", _processed.c.gateway),
+        _processed.c.event_id == _param("p_event_id", _processed.c.event_id),
+    )
+)
+_ATTEMPT = sa.select(_attempts).where(
+    _attempts.c.gateway == _param("p_gateway", _attempts.c.gateway),
+    _attempts.c.gateway_ref == _param("p_gateway_ref", _attempts.c.gateway_ref),
+)
+# `INSERT … ON CONFLICT DO NOTHING` differs by dialect: one per dialect, built on first use.
+_FIRST_DELIVERY: dict[str, Any] = {}
+
+
+def _first_delivery(db: Database) -> Any:
+    statement = _FIRST_DELIVERY.get(db.dialect)
+    if statement is None:
+        statement = _FIRST_DELIVERY[db.dialect] = db.insert_ignore(_processed).values(
+            gateway=_param("p_gateway", _processed.c.gateway),
+            event_id=_param("p_event_id", _processed.c.event_id),
+            delivery_id=_param("p_delivery_id", _processed.c.delivery_id),
+        )
+    return statement
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,11 +141,8 @@ class Ingested:
 
 async def find_attempt(conn: AsyncConnection, gateway: str, gateway_ref: str) -> Attempt | None:
     """The checkout attempt that created `gateway_ref`, if it is one of ours."""
-    table = schema.payment_attempts
     row = (
-        await conn.execute(
-            sa.select(table).where(table.c.gateway == gateway, table.c.gateway_ref == gateway_ref)
-        )
+        await conn.execute(_ATTEMPT, {"p_gateway": gateway, "p_gateway_ref": gateway_ref})
     ).first()
     if row is None:
         return None
@@ -151,17 +210,15 @@ class GatewayEndpoint:
         async with self.db.begin() as conn:
             result = await self._process(conn, delivery_id, verified)
             await conn.execute(
-                schema.webhook_events.update()
-                .where(schema.webhook_events.c.id == delivery_id)
-                .values(
-                    verification="valid",
-                    outcome=result.outcome,
-                    error=result.detail or None,
-                    event_id=verified.event_id[:255],
-                    event_type=verified.event_type[:100],
-                    invoice_id=result.invoice_id,
-                    attempts=schema.webhook_events.c.attempts + 1,
-                )
+                _MARK_PROCESSED,
+                {
+                    "p_delivery_id": delivery_id,
+                    "p_outcome": result.outcome,
+                    "p_error": result.detail or None,
+                    "p_event_id": verified.event_id[:255],
+                    "p_event_type": verified.event_type[:100],
+                    "p_invoice_id": result.invoice_id,
+                },
             )
         if self.policy is not None and result.outcome in ("refund_full", "dispute_full"):
             await self.policy.apply_pending()
@@ -172,19 +229,16 @@ class GatewayEndpoint:
             return await find_attempt(conn, self.gateway.name, gateway_ref)
 
     async def _store_raw(self, body: bytes, headers: Mapping[str, str], remote: str | None) -> int:
+        stored = {k: MASK if k.lower() in _CREDENTIAL_HEADERS else v for k, v in headers.items()}
         async with self.db.begin() as conn:
             result = await conn.execute(
-                schema.webhook_events.insert()
-                .values(
-                    gateway=self.gateway.name,
-                    remote_addr=remote,
-                    headers={
-                        k: MASK if k.lower() in _CREDENTIAL_HEADERS else v
-                        for k, v in headers.items()
-                    },
-                    body=body,
-                )
-                .returning(schema.webhook_events.c.id)
+                _STORE_RAW,
+                {
+                    "p_gateway": self.gateway.name,
+                    "p_remote_addr": remote,
+                    "p_headers": stored,
+                    "p_body": body,
+                },
             )
             return int(result.scalar_one())
 
@@ -203,9 +257,12 @@ class GatewayEndpoint:
             return Ingested(delivery_id, "unknown_resource", detail=verified.note)
         name = self.gateway.name
         first = await conn.execute(
-            self.db.insert_ignore(schema.processed_events).values(
-                gateway=name, event_id=verified.event_id[:255], delivery_id=delivery_id
-            )
+            _first_delivery(self.db),
+            {
+                "p_gateway": name,
+                "p_event_id": verified.event_id[:255],
+                "p_delivery_id": delivery_id,
+            },
         )
         if first.rowcount == 0:
             return await self._duplicate(conn, delivery_id, verified)
@@ -227,15 +284,10 @@ class GatewayEndpoint:
         self, conn: AsyncConnection, delivery_id: int, verified: Verified
     ) -> Ingested:
         # Link the repeat to the invoice of the first delivery, for the operator's search.
-        events, deliveries = schema.processed_events, schema.webhook_events
         original = (
             await conn.execute(
-                sa.select(deliveries.c.id, deliveries.c.invoice_id)
-                .join(events, events.c.delivery_id == deliveries.c.id)
-                .where(
-                    events.c.gateway == self.gateway.name,
-                    events.c.event_id == verified.event_id[:255],
-                )
+                _ORIGINAL_DELIVERY,
+                {"p_gateway": self.gateway.name, "p_event_id": verified.event_id[:255]},
             )
         ).first()
         what = "event" if "@" not in verified.event_id else "unchanged state of"
@@ -249,8 +301,7 @@ class GatewayEndpoint:
 
 
 def _combined(delivery_id: int, verified: Verified, results: Sequence[ledger.Applied]) -> Ingested:
-    rank = {outcome: i for i, outcome in enumerate(_SIGNIFICANCE)}
-    main = min(results, key=lambda r: rank.get(r.outcome, len(rank)))
+    main = min(results, key=lambda r: _RANK.get(r.outcome, len(_RANK)))
     invoice_id = main.invoice_id or next((r.invoice_id for r in results if r.invoice_id), None)
     run_id = next((r.run_id for r in results if r.run_id is not None), None)
     details = [r.detail for r in results if r.detail]
