@@ -35,7 +35,9 @@ from tests.integration.support import place_order, rows
 
 __all__ = [
     "GATEWAYS",
+    "PAID",
     "PUBLIC_URL",
+    "UNPAID",
     "Driver",
     "PaymentSims",
     "Request",
@@ -53,6 +55,22 @@ STRIPE_WEBHOOK_SECRET = "whsec_test_secret"  # the installation fixture's endpoi
 MOLLIE_KEY = "test_integration0key0000000000"
 PAYPAL_ID, PAYPAL_SECRET = "it-paypal-client", "it-paypal-secret"
 COINGATE_TOKEN = "it-coingate-token"
+UNPAID = {
+    "order": "awaiting_payment",
+    "invoice": "unpaid",
+    "payments": 0,
+    "reversals": [],
+    "runs": 0,
+}
+"""`ledger_state` of an order nothing was applied to."""
+PAID = {
+    "order": "provisioning_pending",
+    "invoice": "paid",
+    "payments": 1,
+    "reversals": [],
+    "runs": 1,
+}
+"""`ledger_state` of an order paid once: one payment, one provisioning run."""
 URLS = {
     "stripe": "http://stripe.test",
     "mollie": "http://mollie.test",

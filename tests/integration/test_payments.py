@@ -18,6 +18,7 @@ from fluxbilling.billing.reconciler import Reconciler
 from fluxbilling.db import schema
 from tests.integration.payments import (
     GATEWAYS,
+    PAID,
     Driver,
     PaymentSims,
     checkout_order,
@@ -59,13 +60,7 @@ async def test_a_paid_checkout_provisions_once(
 
     assert statuses and set(statuses) == {200}, statuses
     state = await ledger_state(installation, order_id)
-    assert state == {
-        "order": "provisioning_pending",
-        "invoice": "paid",
-        "payments": 1,
-        "reversals": [],
-        "runs": 1,
-    }
+    assert state == PAID
     assert (await outcomes(installation, gateway))["processed"] == 1
     invoice = (await api.get(f"/api/v1/invoices/{invoice_id}")).json()
     assert invoice["status"] == "paid"
@@ -88,13 +83,7 @@ async def test_a_notification_storm_pays_once(
         assert {a.status_code for a in answers} == {200}, {a.text for a in answers}
     await driver.notify()  # what the handling queued (PayPal's capture completion)
 
-    assert await ledger_state(installation, order_id) == {
-        "order": "provisioning_pending",
-        "invoice": "paid",
-        "payments": 1,
-        "reversals": [],
-        "runs": 1,
-    }
+    assert await ledger_state(installation, order_id) == PAID
     seen = await outcomes(installation, gateway)
     assert seen["processed"] == 1
     assert seen["duplicate"] >= 49
@@ -146,13 +135,7 @@ async def test_a_late_failure_of_another_attempt_never_downgrades(
     await driver.expire(second)
     assert set(await driver.notify()) == {200}
 
-    assert await ledger_state(installation, order_id) == {
-        "order": "provisioning_pending",
-        "invoice": "paid",
-        "payments": 1,
-        "reversals": [],
-        "runs": 1,
-    }
+    assert await ledger_state(installation, order_id) == PAID
     invoice = (await api.get(f"/api/v1/invoices/{invoice_id}")).json()
     assert [a["gateway_ref"] for a in invoice["attempts"]] == [first, second]
 
@@ -188,13 +171,7 @@ async def test_a_lost_webhook_is_recovered_by_the_reconciler_once(
 
     assert first["corrected"] == [invoice_id], first
     assert second["corrected"] == [], second
-    assert await ledger_state(installation, order_id) == {
-        "order": "provisioning_pending",
-        "invoice": "paid",
-        "payments": 1,
-        "reversals": [],
-        "runs": 1,
-    }
+    assert await ledger_state(installation, order_id) == PAID
     events = [a.event for a in await activity(installation, order_id)]
     assert events.count("reconciled") == 1
     assert metrics.RECONCILER_CORRECTIONS.labels(gateway)._value.get() == before + 1

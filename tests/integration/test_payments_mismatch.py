@@ -22,6 +22,7 @@ from fluxbilling.db import schema
 from tests.integration.payments import (
     GATEWAYS,
     PUBLIC_URL,
+    UNPAID,
     PaymentSims,
     checkout_order,
     deliveries,
@@ -32,13 +33,6 @@ from tests.integration.support import rows
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
 
-UNPAID = {
-    "order": "awaiting_payment",
-    "invoice": "unpaid",
-    "payments": 0,
-    "reversals": [],
-    "runs": 0,
-}
 NO_SUCH_INVOICE = 999999
 
 

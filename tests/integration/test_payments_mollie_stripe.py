@@ -18,7 +18,9 @@ import pytest
 from fluxbilling import bootstrap
 from fluxbilling.simulators.mollie import MollieNotifier
 from tests.integration.payments import (
+    PAID,
     PUBLIC_URL,
+    UNPAID,
     PaymentSims,
     checkout_order,
     deliveries,
@@ -29,20 +31,6 @@ from tests.integration.support import activity
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
 
-UNPAID = {
-    "order": "awaiting_payment",
-    "invoice": "unpaid",
-    "payments": 0,
-    "reversals": [],
-    "runs": 0,
-}
-PAID = {
-    "order": "provisioning_pending",
-    "invoice": "paid",
-    "payments": 1,
-    "reversals": [],
-    "runs": 1,
-}
 MOLLIE_URL = f"{PUBLIC_URL}/webhooks/mollie"
 
 

@@ -25,6 +25,8 @@ from fluxbilling.simulators._coingate_state import Callback, CoinGateState, enco
 from fluxbilling.simulators._paypal_state import PayPalState
 from tests.integration.payments import (
     COINGATE_TOKEN,
+    PAID,
+    UNPAID,
     PaymentSims,
     checkout_order,
     deliveries,
@@ -33,21 +35,6 @@ from tests.integration.payments import (
 )
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
-
-UNPAID = {
-    "order": "awaiting_payment",
-    "invoice": "unpaid",
-    "payments": 0,
-    "reversals": [],
-    "runs": 0,
-}
-PAID = {
-    "order": "provisioning_pending",
-    "invoice": "paid",
-    "payments": 1,
-    "reversals": [],
-    "runs": 1,
-}
 
 
 async def newest(api: httpx.AsyncClient, gateway: str) -> dict[str, Any]:
