@@ -68,21 +68,6 @@ def connect(
     return CoinGateApi(http)
 
 
-def _object(response: httpx.Response, operation: str) -> dict[str, Any]:
-    try:
-        data = response.json()
-    except ValueError:
-        data = None
-    if not isinstance(data, dict):
-        raise errors.PermanentUpstreamError(
-            f"{UPSTREAM}: {operation} answered {response.status_code} without a JSON object",
-            upstream=UPSTREAM,
-            operation=operation,
-            status=response.status_code,
-        )
-    return data
-
-
 class CoinGateApi:
     """CoinGate's order endpoints over one connection.
 
@@ -117,7 +102,7 @@ class CoinGateApi:
         )
         if response.status_code == 404:
             return None
-        return _object(response, operation)
+        return upstream.json_object(UPSTREAM, operation, response)
 
     async def create_order(self, body: Mapping[str, str]) -> dict[str, Any]:
         """Create an order (``POST /orders``, form-encoded) and return it.
@@ -141,7 +126,7 @@ class CoinGateApi:
         response = await self.http.request(
             "POST", "orders", operation=operation, form_body=body, expected=frozenset({200, 201})
         )
-        return _object(response, operation)
+        return upstream.json_object(UPSTREAM, operation, response)
 
     async def aclose(self) -> None:
         """Close the connection pool."""

@@ -12,40 +12,17 @@ the key's prefix (``test_`` / ``live_``) selects the mode.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from typing import Any
 
-import httpx
-
 from fluxbilling import errors
-from fluxbilling.drivers.upstream import UpstreamHttp
+from fluxbilling.drivers.upstream import UpstreamHttp, json_object
 
 __all__ = ["EMBED", "MollieApi"]
 
 EMBED = "refunds,chargebacks"
 _PAYMENT_ID = re.compile(r"tr_[A-Za-z0-9]{1,64}")
-
-
-def _json_object(http: UpstreamHttp, operation: str, response: httpx.Response) -> dict[str, Any]:
-    try:
-        data = json.loads(response.content)
-    except ValueError as exc:
-        raise errors.PermanentUpstreamError(
-            f"{http.upstream}: {operation}: the response is not JSON",
-            upstream=http.upstream,
-            operation=operation,
-            status=response.status_code,
-        ) from exc
-    if not isinstance(data, dict):
-        raise errors.PermanentUpstreamError(
-            f"{http.upstream}: {operation}: the response is not a JSON object",
-            upstream=http.upstream,
-            operation=operation,
-            status=response.status_code,
-        )
-    return data
 
 
 class MollieApi:
@@ -89,7 +66,7 @@ class MollieApi:
         )
         if response.status_code == 404:
             return None
-        return _json_object(self.http, operation, response)
+        return json_object(self.http.upstream, operation, response)
 
     async def create_payment(self, body: Mapping[str, Any], idempotency_key: str) -> dict[str, Any]:
         """Create a payment; a retry with the same key returns the same payment.
@@ -117,4 +94,4 @@ class MollieApi:
             json_body=dict(body),
             headers={"Idempotency-Key": idempotency_key},
         )
-        return _json_object(self.http, operation, response)
+        return json_object(self.http.upstream, operation, response)

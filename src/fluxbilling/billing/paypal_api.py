@@ -40,7 +40,12 @@ from cryptography import x509
 
 from fluxbilling import errors
 from fluxbilling.billing import paypal
-from fluxbilling.drivers.upstream import UpstreamHttp, classify_response, upstream_call
+from fluxbilling.drivers.upstream import (
+    UpstreamHttp,
+    classify_response,
+    json_object,
+    upstream_call,
+)
 
 __all__ = [
     "LIVE_BASE_URL",
@@ -54,26 +59,6 @@ LIVE_BASE_URL = "https://api-m.paypal.com/"
 SANDBOX_BASE_URL = "https://api-m.sandbox.paypal.com/"
 UPSTREAM = "paypal"
 _PEM_START = b"-----BEGIN CERTIFICATE-----"
-
-
-def _object(response: httpx.Response, operation: str) -> dict[str, Any]:
-    try:
-        data = response.json()
-    except ValueError as exc:
-        raise errors.PermanentUpstreamError(
-            f"{UPSTREAM}: {operation}: the answer is not JSON",
-            upstream=UPSTREAM,
-            operation=operation,
-            status=response.status_code,
-        ) from exc
-    if not isinstance(data, dict):
-        raise errors.PermanentUpstreamError(
-            f"{UPSTREAM}: {operation}: the answer is not a JSON object",
-            upstream=UPSTREAM,
-            operation=operation,
-            status=response.status_code,
-        )
-    return data
 
 
 def _segment(value: str) -> str:
@@ -141,7 +126,7 @@ class PayPalApi:
                 form_body={"grant_type": "client_credentials"},
                 headers={"Authorization": self._basic, "Accept": "application/json"},
             )
-            data = _object(response, operation)
+            data = json_object(UPSTREAM, operation, response)
             token, expires_in = data.get("access_token"), data.get("expires_in")
             if (
                 not isinstance(token, str)
@@ -180,7 +165,7 @@ class PayPalApi:
                 json_body=json_body,
                 headers={**dict(headers or {}), "Authorization": f"Bearer {token}"},
             )
-            return _object(response, operation)
+            return json_object(UPSTREAM, operation, response)
 
         token = await self.access_token()
         try:

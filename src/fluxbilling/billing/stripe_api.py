@@ -22,7 +22,6 @@ Wire format (Stripe's API v1):
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -123,23 +122,6 @@ def encode_form(body: Mapping[str, Any]) -> dict[str, str]:
     return {key: text for name, value in body.items() for key, text in _pairs(str(name), value)}
 
 
-def _object(
-    http: upstream.UpstreamHttp, operation: str, response: httpx.Response
-) -> dict[str, Any]:
-    try:
-        data = json.loads(response.content)
-    except ValueError:
-        data = None
-    if not isinstance(data, dict):
-        raise errors.PermanentUpstreamError(
-            f"{http.upstream}: {operation} answered {response.status_code} without a JSON object",
-            upstream=http.upstream,
-            operation=operation,
-            status=response.status_code,
-        )
-    return data
-
-
 def _check(pattern: re.Pattern[str], value: str, what: str) -> None:
     if not isinstance(value, str) or not pattern.fullmatch(value):
         raise errors.InvariantViolation(f"not a Stripe {what} id", value=str(value)[:80])
@@ -162,7 +144,7 @@ class StripeApi:
         response = await self.http.request(
             "GET", path, operation=operation, params=params, expected=frozenset({200, 404})
         )
-        data = _object(self.http, operation, response)
+        data = upstream.json_object(self.http.upstream, operation, response)
         if response.status_code != 404:
             return data
         error = data.get("error")
@@ -213,7 +195,7 @@ class StripeApi:
                 operation=operation,
                 status=409,
             )
-        return _object(self.http, operation, response)
+        return upstream.json_object(self.http.upstream, operation, response)
 
     async def get_checkout_session(
         self, session_id: str, *, expand: Iterable[str] = SESSION_EXPAND

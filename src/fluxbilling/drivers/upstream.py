@@ -36,6 +36,7 @@ __all__ = [
     "ExchangeRecorder",
     "UpstreamHttp",
     "classify_response",
+    "json_object",
     "parse_retry_after",
     "upstream_call",
 ]
@@ -349,3 +350,23 @@ class UpstreamHttp:
     async def aclose(self) -> None:
         """Close the underlying connection pool."""
         await self._client.aclose()
+
+
+def json_object(upstream: str, operation: str, response: httpx.Response) -> dict[str, Any]:
+    """The answer's body as a JSON object, for APIs that always answer one.
+
+    Raises:
+        errors.PermanentUpstreamError: the body is not JSON, or not an object.
+    """
+    try:
+        data = json.loads(response.content)
+    except ValueError:
+        data = None
+    if not isinstance(data, dict):
+        raise errors.PermanentUpstreamError(
+            f"{upstream}: {operation} answered {response.status_code} without a JSON object",
+            upstream=upstream,
+            operation=operation,
+            status=response.status_code,
+        )
+    return data
