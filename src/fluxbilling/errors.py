@@ -12,6 +12,7 @@ FluxError                      base; message defaults to the class docstring; .d
 │   ├── TransientUpstreamError      will probably succeed later unchanged  -> retry with backoff
 │   └── PermanentUpstreamError      will fail again unchanged              -> phase failed, operator
 ├── CapacityExhausted               no host / address / image available    -> order waits, alert
+├── DatabaseUnavailable             our own database is unreachable         -> API 503, Retry-After
 └── InvariantViolation              our bug                                 -> never retried
 ```
 
@@ -26,6 +27,7 @@ from typing import Any
 __all__ = [
     "CapacityExhausted",
     "Conflict",
+    "DatabaseUnavailable",
     "FluxError",
     "InvalidFlow",
     "InvalidSettings",
@@ -116,6 +118,14 @@ class PermanentUpstreamError(UpstreamError):
 
 class CapacityExhausted(FluxError):
     """No capacity is available (host, address or image)."""
+
+
+class DatabaseUnavailable(FluxError):
+    """The database is unavailable for the moment; try again shortly."""
+
+    def __init__(self, message: str | None = None, *, retry_after: int = 5, **details: Any) -> None:
+        super().__init__(message, retry_after=retry_after, **details)
+        self.retry_after = retry_after
 
 
 class InvariantViolation(FluxError):

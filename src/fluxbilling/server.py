@@ -12,7 +12,9 @@ import gc
 import logging
 import signal
 import socket
+from collections.abc import Coroutine
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 from starlette.types import ASGIApp
@@ -95,12 +97,24 @@ async def _listener(installation: Installation) -> PgListener | None:
     return listener
 
 
+def _background(coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
+    """A task whose failure is logged when it happens, not found (or lost) at shutdown."""
+    task = asyncio.create_task(coro, name=name)
+
+    def _done(t: asyncio.Task[None]) -> None:
+        if not t.cancelled() and (exc := t.exception()) is not None:
+            log.error("%s stopped by an error", name, exc_info=exc)
+
+    task.add_done_callback(_done)
+    return task
+
+
 def _reconcile(installation: Installation, stop: asyncio.Event) -> asyncio.Task[None] | None:
     """The reconciler's periodic passes, next to the worker (none when the interval is 0)."""
     interval = installation.settings.reconcile_interval
     if interval <= 0:
         return None
-    return asyncio.create_task(installation.reconciler().run_forever(stop, interval))
+    return _background(installation.reconciler().run_forever(stop, interval), "reconciler")
 
 
 async def run_worker(installation: Installation, *, concurrency: int | None = None) -> None:
@@ -157,12 +171,12 @@ async def run_serve(
     freeze_startup_objects()
     if ready is not None:
         ready.set_result(server.url)
-    tasks = [asyncio.create_task(installation.worker().run(stop))]
+    tasks = [_background(installation.worker().run(stop), "worker")]
     reconciling = _reconcile(installation, stop)
     if reconciling is not None:
         tasks.append(reconciling)
     if plugin_dir is not None:
-        tasks.append(asyncio.create_task(installation.plugins.watch([plugin_dir], stop)))
+        tasks.append(_background(installation.plugins.watch([plugin_dir], stop), "plugin watcher"))
     try:
         await stop.wait()
     finally:

@@ -11,6 +11,7 @@ from fluxbilling.api import (
     errors,
     invoices,
     metrics,
+    openapi,
     orders,
     plugins,
     runs,
@@ -42,6 +43,7 @@ def create_app(installation: Installation) -> FastAPI:
     app.include_router(connections.router)
     app.include_router(services.router)
     app.include_router(metrics.router)
+    openapi.install(app)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

@@ -13,11 +13,12 @@ from typing import Annotated, Any
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Path, Request
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, Field, StringConstraints
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from fluxbilling import errors
 from fluxbilling.api.auth import require_token
+from fluxbilling.api.fields import ONE_LINE, JsonObject, Line, RequestBody, Secret
 from fluxbilling.bootstrap import Installation
 from fluxbilling.db import schema
 from fluxbilling.drivers import connections
@@ -28,7 +29,7 @@ __all__ = ["router"]
 
 router = APIRouter(prefix="/api/v1", tags=["connections"], dependencies=[Depends(require_token)])
 
-Name = Annotated[str, Path(max_length=100, description="the connection's name")]
+Name = Annotated[Line, Path(max_length=100, description="the connection's name")]
 
 _AUTH_HELP = (
     "`auth` overrides the type's authentication, e.g. "
@@ -37,26 +38,24 @@ _AUTH_HELP = (
 )
 
 
-class ConnectionIn(BaseModel):
+class ConnectionIn(RequestBody):
     """A new connection; secret values are sealed at rest and never shown again."""
 
-    model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
-    type: str = Field(max_length=100, description="a name from GET /api/v1/connection-types")
-    base_url: str = Field(max_length=1000, description="http(s) URL of the vendor's API")
-    settings: dict[str, Any] = Field(default_factory=dict, description=_AUTH_HELP)
-    secrets: dict[str, SecretStr] = Field(
+    type: Line = Field(max_length=100, description="a name from GET /api/v1/connection-types")
+    base_url: Line = Field(max_length=1000, description="http(s) URL of the vendor's API")
+    settings: JsonObject = Field(default_factory=dict, description=_AUTH_HELP)
+    secrets: dict[str, Secret] = Field(
         default_factory=dict, description="secret values by name (write-only)"
     )
 
 
-class ConnectionPatch(BaseModel):
+class ConnectionPatch(RequestBody):
     """Changes to a connection; omitted fields stay as they are."""
 
-    model_config = ConfigDict(extra="forbid")
-    base_url: str | None = Field(None, max_length=1000)
-    settings: dict[str, Any] | None = Field(None, description="replaces the settings whole")
-    secrets: dict[str, SecretStr | None] | None = Field(
+    base_url: Annotated[str, StringConstraints(max_length=1000), ONE_LINE] | None = None
+    settings: JsonObject | None = Field(None, description="replaces the settings whole")
+    secrets: dict[str, Secret | None] | None = Field(
         None, description="secrets to set; a null value removes that secret; others stay"
     )
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Annotated, Any
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Query, Request
 
 from fluxbilling import errors
 from fluxbilling.api.auth import require_token
+from fluxbilling.api.fields import Line, RowId
 from fluxbilling.db import schema
 from fluxbilling.drivers.redaction import Redactor
 
@@ -47,12 +48,16 @@ def _doc(row: Any, *, body: bool) -> dict[str, Any]:
 @router.get("", summary="Deliveries, newest first; filter by invoice, gateway, outcome")
 async def list_deliveries(
     request: Request,
-    invoice_id: int | None = None,
-    gateway: str | None = None,
-    outcome: str | None = Query(None, description="e.g. processed, duplicate, rejected"),
-    verification: str | None = Query(None, description="pending, valid or invalid"),
+    invoice_id: RowId | None = None,
+    gateway: Line | None = None,
+    outcome: Annotated[
+        Line | None, Query(description="e.g. processed, duplicate, rejected")
+    ] = None,
+    verification: Annotated[Line | None, Query(description="pending, valid or invalid")] = None,
     limit: int = Query(50, ge=1, le=500),
-    cursor: int | None = Query(None, description="the next_cursor of the previous page"),
+    cursor: Annotated[
+        RowId | None, Query(description="the next_cursor of the previous page")
+    ] = None,
 ) -> dict[str, Any]:
     """A rejected delivery carries its `reason` (bad signature, amount mismatch, ...)."""
     table = schema.webhook_events
@@ -76,7 +81,7 @@ async def list_deliveries(
 
 
 @router.get("/{delivery_id}", summary="One delivery with its (masked) headers and raw body")
-async def get_delivery(request: Request, delivery_id: int) -> dict[str, Any]:
+async def get_delivery(request: Request, delivery_id: RowId) -> dict[str, Any]:
     """The raw body is what the gateway sent; signature headers are masked."""
     table = schema.webhook_events
     async with request.app.state.installation.db.connect() as conn:

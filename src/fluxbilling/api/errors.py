@@ -1,14 +1,16 @@
 """One table mapping our error classes to HTTP responses, and the one JSON error shape.
 
 Every error body is `{"error": {"code", "message", "details"}}`. User errors become 4xx with
-their message; anything else becomes 500 with an error id to find in the logs, never the
-internals (and never a secret).
+their message; our database being unreachable becomes 503 with `Retry-After` (whichever
+foreign exception it arrived as, classified by `db.outage`); anything else becomes 500 with an
+error id to find in the logs, never the internals (and never a secret).
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -17,6 +19,8 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from fluxbilling import errors
+from fluxbilling.api import fields
+from fluxbilling.db import outage
 
 __all__ = ["STATUS_BY_ERROR", "error_body", "install"]
 
@@ -30,6 +34,7 @@ STATUS_BY_ERROR: tuple[tuple[type[errors.FluxError], int], ...] = (
     (errors.InvalidSettings, 422),
     (errors.UserError, 400),
     (errors.UpstreamError, 502),
+    (errors.DatabaseUnavailable, 503),
 )
 
 
@@ -43,18 +48,21 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(errors.FluxError)
     async def _flux(_request: Request, exc: errors.FluxError) -> JSONResponse:
-        for cls, status in STATUS_BY_ERROR:
-            if isinstance(exc, cls):
-                return JSONResponse(
-                    error_body(type(exc).__name__, exc.message, exc.details), status
-                )
-        return _internal(exc)
+        return _answer(exc)
+
+    async def _maybe_outage(_request: Request, exc: Exception) -> JSONResponse:
+        if not outage.is_outage(exc):
+            return _internal(exc)
+        # The type only: a driver's message may carry the statement and its parameters.
+        log.warning("database unavailable (%s): answered 503", type(exc).__name__)
+        return _answer(errors.DatabaseUnavailable())
+
+    for cls in outage.MAYBE_OUTAGE:
+        app.add_exception_handler(cls, _maybe_outage)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        problems = [
-            {"path": ".".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in exc.errors()
-        ]
+        problems = [_problem(e) for e in exc.errors()]
         summary = "; ".join(f"{p['path']}: {p['message']}" for p in problems[:3])
         return JSONResponse(
             error_body("ValidationError", f"invalid request: {summary}", {"problems": problems}),
@@ -70,6 +78,25 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
         return _internal(exc)
+
+
+def _problem(error: Mapping[str, Any]) -> dict[str, str]:
+    """One validation problem; a value deep inside a JSON document is located by its full path."""
+    path, message = ".".join(str(p) for p in error["loc"]), str(error["msg"])
+    if error["type"] == fields.UNSTORABLE:
+        path, message = f"{path}.{error['ctx']['path']}", str(error["ctx"]["message"])
+    return {"path": path, "message": message}
+
+
+def _answer(exc: errors.FluxError) -> JSONResponse:
+    for cls, status in STATUS_BY_ERROR:
+        if isinstance(exc, cls):
+            headers = None
+            if isinstance(exc, errors.DatabaseUnavailable):
+                headers = {"Retry-After": str(exc.retry_after)}
+            body = error_body(type(exc).__name__, exc.message, exc.details)
+            return JSONResponse(body, status, headers=headers)
+    return _internal(exc)
 
 
 def _internal(exc: Exception) -> JSONResponse:

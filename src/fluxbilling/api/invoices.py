@@ -7,15 +7,16 @@ invoice's state: a redirect back from a gateway proves nothing, so it never chan
 from __future__ import annotations
 
 import html
-from typing import Any
+from typing import Annotated, Any
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field, StringConstraints
 
 from fluxbilling import errors
 from fluxbilling.api.auth import require_token
+from fluxbilling.api.fields import ONE_LINE, Line, RequestBody, RowId
 from fluxbilling.billing import checkout
 from fluxbilling.billing.reconciler import Report
 from fluxbilling.db import schema
@@ -28,18 +29,28 @@ router = APIRouter(
 )
 public = APIRouter(tags=["billing"])
 
+ReturnUrl = Annotated[str, StringConstraints(pattern=r"^https?://", max_length=2000), ONE_LINE]
 
-class CheckoutIn(BaseModel):
+
+class CheckoutIn(RequestBody):
     """Which gateway the customer chose, and where to send them back (default: our page)."""
 
-    model_config = ConfigDict(extra="forbid")
-    gateway: str = Field(min_length=1, max_length=32, examples=["mollie"])
-    success_url: str | None = Field(None, pattern=r"^https?://", max_length=2000)
-    cancel_url: str | None = Field(None, pattern=r"^https?://", max_length=2000)
+    gateway: Line = Field(min_length=1, max_length=32, examples=["mollie"])
+    success_url: ReturnUrl | None = None
+    cancel_url: ReturnUrl | None = None
 
 
-@router.post("/{invoice_id}/checkout", status_code=201, summary="Start paying an invoice")
-async def start_checkout(invoice_id: int, body: CheckoutIn, request: Request) -> dict[str, Any]:
+@router.post(
+    "/{invoice_id}/checkout",
+    status_code=201,
+    summary="Start paying an invoice",
+    responses={
+        404: {"description": "no such invoice, or the gateway is not configured"},
+        409: {"description": "the invoice is not open (paid, refunded, ...)"},
+        502: {"description": "the gateway could not create the payment; nothing is stored"},
+    },
+)
+async def start_checkout(invoice_id: RowId, body: CheckoutIn, request: Request) -> dict[str, Any]:
     """Creates the payment at the gateway, stores it, and answers the URL to redirect to."""
     installation = request.app.state.installation
     gateway = installation.gateways.get(body.gateway)
@@ -60,7 +71,7 @@ async def start_checkout(invoice_id: int, body: CheckoutIn, request: Request) ->
 
 
 @router.get("/{invoice_id}", summary="An invoice with its attempts, payments and reversals")
-async def get_invoice(invoice_id: int, request: Request) -> dict[str, Any]:
+async def get_invoice(invoice_id: RowId, request: Request) -> dict[str, Any]:
     """Everything money-related about one invoice (no callback tokens)."""
     t = schema
     async with request.app.state.installation.db.connect() as conn:
@@ -104,8 +115,12 @@ async def get_invoice(invoice_id: int, request: Request) -> dict[str, Any]:
     }
 
 
-@router.post("/{invoice_id}/sync", summary="Ask the gateways about this invoice now")
-async def sync_invoice(invoice_id: int, request: Request) -> dict[str, Any]:
+@router.post(
+    "/{invoice_id}/sync",
+    summary="Ask the gateways about this invoice now",
+    responses={502: {"description": "a gateway could not be asked; nothing half-applied"}},
+)
+async def sync_invoice(invoice_id: RowId, request: Request) -> dict[str, Any]:
     """The reconciler for one invoice: fetch each attempt and apply it like a webhook would."""
     installation = request.app.state.installation
     results = await installation.reconciler().sync_invoice(invoice_id)
@@ -122,7 +137,11 @@ reconcile = APIRouter(
 )
 
 
-@reconcile.post("/run", summary="Run one reconciler pass now")
+@reconcile.post(
+    "/run",
+    summary="Run one reconciler pass now",
+    responses={502: {"description": "a gateway could not be asked; nothing half-applied"}},
+)
 async def run_reconciler(request: Request) -> dict[str, Any]:
     """Open invoices, stuck deliveries and pending refund/chargeback actions."""
     installation = request.app.state.installation
@@ -144,7 +163,7 @@ _MESSAGES = {
 
 
 @public.get("/checkout/{invoice_id}/return", response_class=HTMLResponse, include_in_schema=False)
-async def checkout_return(invoice_id: int, request: Request) -> HTMLResponse:
+async def checkout_return(invoice_id: RowId, request: Request) -> HTMLResponse:
     """Read-only: shows the invoice's state; the payment itself is confirmed by the gateway."""
     inv = schema.invoices
     async with request.app.state.installation.db.connect() as conn:

@@ -14,6 +14,8 @@ from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from fluxbilling.api.auth import require_token
+from fluxbilling.api.fields import JsonObject, Line
+from fluxbilling.api.fields import Version as VersionNumber
 from fluxbilling.plugins import diff
 from fluxbilling.plugins.manager import PluginManager, VersionInfo
 
@@ -23,8 +25,8 @@ router = APIRouter(
     prefix="/api/v1/plugins", tags=["plugins"], dependencies=[Depends(require_token)]
 )
 
-Slug = Annotated[str, Path(max_length=100, description="the plugin's slug")]
-Version = Annotated[int, Path(ge=1, description="a version number of the plugin")]
+Slug = Annotated[Line, Path(max_length=100, description="the plugin's slug")]
+Version = Annotated[VersionNumber, Path(description="a version number of the plugin")]
 
 
 class ProblemOut(BaseModel):
@@ -149,6 +151,7 @@ async def list_plugins(request: Request) -> PluginListOut:
     summary="Register a plugin document as the next version of its slug",
     responses={
         200: {"description": "identical to the newest version: nothing stored"},
+        409: {"description": "concurrent registrations of the slug kept colliding; try again"},
         422: {"description": "invalid document: `error.details.problems` names each problem"},
     },
 )
@@ -156,7 +159,7 @@ async def register_plugin(
     request: Request,
     response: Response,
     document: Annotated[
-        dict[str, Any],
+        JsonObject,
         Body(description="a whole plugin document (format: GET /api/v1/plugins/schema)"),
     ],
 ) -> RegisteredOut:
@@ -206,8 +209,8 @@ async def get_version(slug: Slug, version: Version, request: Request) -> Version
 async def diff_versions(
     slug: Slug,
     request: Request,
-    from_version: Annotated[int, Query(alias="from", ge=1)],
-    to_version: Annotated[int, Query(alias="to", ge=1)],
+    from_version: Annotated[VersionNumber, Query(alias="from")],
+    to_version: Annotated[VersionNumber, Query(alias="to")],
 ) -> DiffOut:
     """A structural list of changes and a unified text diff; 404 when a version is missing."""
     manager = _manager(request)

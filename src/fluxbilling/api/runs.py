@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel, ConfigDict
 
 from fluxbilling.api.auth import require_token
+from fluxbilling.api.fields import RequestBody, RowId
 from fluxbilling.db import schema
 from fluxbilling.orders.pipeline import Phase, RunState
 
@@ -17,10 +17,9 @@ __all__ = ["router"]
 router = APIRouter(prefix="/api/v1/runs", tags=["runs"], dependencies=[Depends(require_token)])
 
 
-class RetryIn(BaseModel):
+class RetryIn(RequestBody):
     """Where to resume: the failed phase by default."""
 
-    model_config = ConfigDict(extra="forbid")
     from_phase: Phase | None = None
 
 
@@ -29,7 +28,9 @@ async def list_runs(
     request: Request,
     state: RunState | None = None,
     limit: int = Query(50, ge=1, le=500),
-    cursor: int | None = Query(None, description="the next_cursor of the previous page"),
+    cursor: Annotated[
+        RowId | None, Query(description="the next_cursor of the previous page")
+    ] = None,
 ) -> dict[str, Any]:
     """Each item carries `last_error` and the redacted `last_upstream` request/response."""
     runs = schema.runs
@@ -59,9 +60,11 @@ async def list_runs(
 
 
 @router.post(
-    "/{run_id}/retry", summary="Retry a failed run from its failed phase or an earlier one"
+    "/{run_id}/retry",
+    summary="Retry a failed run from its failed phase or an earlier one",
+    responses={409: {"description": "the run is not failed"}},
 )
-async def retry_run(run_id: int, request: Request, body: RetryIn | None = None) -> dict[str, Any]:
+async def retry_run(run_id: RowId, request: Request, body: RetryIn | None = None) -> dict[str, Any]:
     """409 unless the run is failed."""
     installation = request.app.state.installation
     await installation.store.retry(
@@ -71,8 +74,12 @@ async def retry_run(run_id: int, request: Request, body: RetryIn | None = None) 
     return {"id": run_id, "state": RunState.QUEUED.value}
 
 
-@router.post("/{run_id}/cancel", summary="Cancel a run that has not completed")
-async def cancel_run(run_id: int, request: Request) -> dict[str, Any]:
+@router.post(
+    "/{run_id}/cancel",
+    summary="Cancel a run that has not completed",
+    responses={409: {"description": "the run has completed already"}},
+)
+async def cancel_run(run_id: RowId, request: Request) -> dict[str, Any]:
     """A worker holding the run loses its lease and drops its result."""
     await request.app.state.installation.store.cancel(run_id, actor="api")
     return {"id": run_id, "state": RunState.CANCELLED.value}

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field, StringConstraints
 
 from fluxbilling.api.auth import require_token
+from fluxbilling.api.fields import ONE_LINE, JsonObject, Line, RequestBody, RowId, Text
 from fluxbilling.orders import actions
 
 __all__ = ["router"]
@@ -15,15 +16,14 @@ __all__ = ["router"]
 router = APIRouter(prefix="/api/v1", tags=["services"], dependencies=[Depends(require_token)])
 
 
-class ActionIn(BaseModel):
+class ActionIn(RequestBody):
     """Parameters of a lifecycle action."""
 
-    model_config = ConfigDict(extra="forbid")
-    params: dict[str, Any] = Field(
+    params: JsonObject = Field(
         default_factory=dict,
         description="verb-specific: resize needs {'options': {...the new plan's options}}",
     )
-    reason: str | None = Field(default=None, max_length=500, description="kept in the activity")
+    reason: Text | None = Field(default=None, max_length=500, description="kept in the activity")
 
 
 @router.post(
@@ -31,15 +31,24 @@ class ActionIn(BaseModel):
     status_code=202,
     summary="Queue a lifecycle action (suspend, unsuspend, terminate, reinstall, resize, "
     "reset_password, console, stats) for a service",
+    responses={
+        409: {
+            "description": "the service's status does not allow it, or another action "
+            "of the service is still running"
+        }
+    },
 )
 async def request_action(
     request: Request,
-    service_id: int,
-    verb: str = Path(description="a lifecycle verb the service's plugin declares"),
+    service_id: RowId,
+    verb: Annotated[
+        Line, Path(max_length=100, description="a lifecycle verb the service's plugin declares")
+    ],
     body: ActionIn | None = None,
-    idempotency_key: str | None = Header(
-        default=None, max_length=200, description="repeat a request without queueing it twice"
-    ),
+    idempotency_key: Annotated[
+        Annotated[str, StringConstraints(max_length=200), ONE_LINE] | None,
+        Header(description="repeat a request without queueing it twice"),
+    ] = None,
 ) -> dict[str, Any]:
     """202 with the queued action; poll `GET /api/v1/actions/{id}` for its state and result.
 
@@ -65,7 +74,7 @@ async def request_action(
 
 @router.get("/services/{service_id}/actions", summary="A service's actions, newest first")
 async def list_actions(
-    request: Request, service_id: int, limit: int = Query(50, ge=1, le=500)
+    request: Request, service_id: RowId, limit: int = Query(50, ge=1, le=500)
 ) -> dict[str, Any]:
     """Each action with its run's state, error and result."""
     installation = request.app.state.installation
@@ -74,7 +83,7 @@ async def list_actions(
 
 
 @router.get("/actions/{action_id}", summary="One action with its state and result")
-async def get_action(request: Request, action_id: int) -> dict[str, Any]:
+async def get_action(request: Request, action_id: RowId) -> dict[str, Any]:
     """The result of `console` and `stats` is here once the action completed."""
     installation = request.app.state.installation
     async with installation.db.connect() as conn:

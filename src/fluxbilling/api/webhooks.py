@@ -24,7 +24,19 @@ router = APIRouter(prefix="/webhooks", tags=["webhooks"])
 MAX_BODY = 256 * 1024
 
 
-@router.post("/{gateway}", summary="A payment gateway's notification (verified its own way)")
+@router.post(
+    "/{gateway}",
+    summary="A payment gateway's notification (verified its own way)",
+    responses={
+        400: {"description": "not authentic or malformed"},
+        404: {"description": "no credentials for this gateway"},
+        503: {
+            "description": "stored, not processed yet (the gateway retries); "
+            "or the database is unavailable",
+            "content": {"application/json": {"schema": {"type": "object"}}},
+        },
+    },
+)
 async def gateway_webhook(gateway: str, request: Request) -> JSONResponse:
     """Store, verify and process one delivery (Stripe, Mollie, PayPal or CoinGate)."""
     installation = request.app.state.installation

@@ -24,10 +24,8 @@ import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 
-import sqlalchemy as sa
-
 from fluxbilling import errors, metrics
-from fluxbilling.db import schema
+from fluxbilling.db import outage, schema
 from fluxbilling.engine import policy
 from fluxbilling.engine.context import PhaseContext, PhaseHandler
 from fluxbilling.engine.outcome import Done, Pending
@@ -47,30 +45,6 @@ def new_worker_id() -> str:
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-_SQLITE_BUSY, _SQLITE_LOCKED = 5, 6
-# PostgreSQL SQLSTATEs that say nothing about the phase: connection exception (08), deadlock
-# or serialization failure (40), server shutting down (57P), lock_timeout (55P03).
-_PG_TRANSIENT = ("08", "40", "57P", "55P03")
-
-
-def _database_trouble(exc: BaseException) -> bool:
-    """Whether `exc` is our own database failing transiently, not the phase.
-
-    SQLite busy or locked past its busy timeout, a dropped connection, a PostgreSQL deadlock
-    or serialization failure. Such an attempt is abandoned without a write: the run keeps
-    its checkpoint and is claimed again once the lease expires, as after a crash. Anything
-    else (a constraint, a missing table) stays an invariant violation that fails the run.
-    """
-    if not isinstance(exc, sa.exc.DBAPIError):
-        return False
-    if exc.connection_invalidated or isinstance(exc, sa.exc.InterfaceError):
-        return True
-    sqlite_code = getattr(exc.orig, "sqlite_errorcode", None)
-    if isinstance(sqlite_code, int):
-        return sqlite_code & 0xFF in (_SQLITE_BUSY, _SQLITE_LOCKED)
-    return str(getattr(exc.orig, "sqlstate", None) or "").startswith(_PG_TRANSIENT)
 
 
 class Worker:
@@ -138,7 +112,7 @@ class Worker:
     async def _claim(self, free: int) -> list[Claim]:
         try:
             return await self.store.claim(self.worker_id, limit=free)
-        except (OSError, sa.exc.OperationalError, sa.exc.DBAPIError) as exc:
+        except outage.MAYBE_OUTAGE as exc:
             log.warning("claim failed, backing off: %s", type(exc).__name__)
             return []
 
@@ -161,6 +135,9 @@ class Worker:
         def _done(t: asyncio.Task[None]) -> None:
             self._tasks.discard(t)
             self._slots_free.set()
+            # Observed here, so no "Task exception was never retrieved" at garbage collection.
+            if not t.cancelled() and (exc := t.exception()) is not None:
+                log.error("run processing crashed", exc_info=exc, extra=self._context(claim))
 
         task.add_done_callback(_done)
 
@@ -188,8 +165,10 @@ class Worker:
             except LeaseLost:
                 log.warning("lease lost; result dropped", extra=self._context(claim))
                 return
-            except sa.exc.DBAPIError as exc:
-                if not _database_trouble(exc):
+            except Exception as exc:
+                # Our own database failing for a while is not the phase failing: drop the
+                # attempt without a write; the run is claimed again once its lease expires.
+                if not outage.is_outage(exc):
                     raise
                 log.warning(
                     "database unavailable (%s); attempt abandoned until the lease expires",
@@ -224,7 +203,7 @@ class Worker:
         except LeaseLost:
             raise
         except Exception as exc:  # classified by policy.decide, never swallowed
-            if _database_trouble(exc):
+            if outage.is_outage(exc):
                 raise
             return None, await self._failed(ctx, exc)
         finally:
@@ -247,7 +226,7 @@ class Worker:
         except (LeaseLost, asyncio.CancelledError):
             raise
         except Exception as exc:  # classified by policy.decide
-            if _database_trouble(exc):
+            if outage.is_outage(exc):
                 raise
             return None, await self._failed(ctx, exc)
         self.processed_phases += 1
@@ -292,7 +271,7 @@ class Worker:
                 await self.store.renew(claim)
             except LeaseLost:
                 return
-            except (OSError, sa.exc.DBAPIError) as exc:
+            except outage.MAYBE_OUTAGE as exc:
                 log.warning("lease renewal failed: %s", type(exc).__name__)
 
     # -- worker registry -------------------------------------------------------------------
@@ -318,11 +297,11 @@ class Worker:
                         .where(schema.workers.c.id == self.worker_id)
                         .values(heartbeat_at=self.store.db.now())
                     )
-            except (OSError, sa.exc.DBAPIError) as exc:
+            except outage.MAYBE_OUTAGE as exc:
                 log.warning("heartbeat failed: %s", type(exc).__name__)
 
     async def _unregister(self) -> None:
-        with contextlib.suppress(OSError, sa.exc.DBAPIError):
+        with contextlib.suppress(*outage.MAYBE_OUTAGE):
             async with self.store.db.begin() as conn:
                 await conn.execute(
                     schema.workers.update()

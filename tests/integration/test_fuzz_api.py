@@ -1,0 +1,168 @@
+"""A bounded schemathesis run over the API's own OpenAPI document: no answer is a server error,
+and every answer is one the document promises, with the content type and shape it promises.
+
+Every operation is fuzzed with schema-valid and schema-invalid requests (schemathesis), part of
+them seasoned with values that break databases rather than schemas (integers past 64 bits, NUL
+characters, line breaks), once with the API token and once without, on SQLite and on
+PostgreSQL. The app answers in-process on the test's own event loop (the `installation`
+fixture's database pool lives there): Hypothesis runs in a worker thread and hands each request
+back to the loop. The run is derandomized, so a failure is found again by running the test
+again; failures are collected, not shrunk, and reported together with the request that caused
+them.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import anyio.from_thread
+import anyio.to_thread
+import httpx
+import hypothesis
+import pytest
+import requests
+import schemathesis
+from hypothesis import strategies as st
+from schemathesis import checks as st_checks
+from schemathesis.core.result import Ok
+from schemathesis.specs.openapi import checks as openapi_checks
+
+from fluxbilling import bootstrap
+from fluxbilling.api import create_app
+from tests.integration.conftest import API_TOKEN
+
+pytestmark = [pytest.mark.anyio, pytest.mark.integration]
+
+EXAMPLES = {True: 25, False: 4}
+"""Examples per operation and generation mode; without the token every answer is a 401."""
+
+CHECKS = [
+    st_checks.not_a_server_error,
+    openapi_checks.status_code_conformance,
+    openapi_checks.content_type_conformance,
+    openapi_checks.response_schema_conformance,
+]
+
+HOSTILE: list[Any] = [
+    2**63,
+    2**64,
+    -(2**63) - 1,
+    2**31,
+    0,
+    -1,
+    "\x00",
+    "nul\x00inside",
+    "two\r\nlines",
+    "line\nfeed",
+]
+"""Values that break databases or headers rather than schemas."""
+
+BASE_URL = "http://api.test"
+_REQUEST_FIELDS = {"method", "url", "headers", "params", "data", "json", "files", "cookies"}
+
+Send = Callable[[requests.PreparedRequest], httpx.Response]
+
+
+def _season(case: Any, data: st.DataObject) -> None:
+    """Replace some path, query and top-level body values of `case` with hostile ones."""
+    hostile = st.one_of(st.none(), st.sampled_from(HOSTILE))
+    for values in (case.path_parameters, case.query):
+        for name in list(values or {}):
+            value = data.draw(hostile)
+            if value is not None:
+                values[name] = value
+    if isinstance(case.body, dict):
+        for name in list(case.body):
+            value = data.draw(hostile)
+            if value is not None:
+                case.body[name] = value
+
+
+def _body(request: requests.PreparedRequest) -> bytes:
+    body = request.body
+    if isinstance(body, str):
+        return body.encode()
+    if body is None or isinstance(body, bytes):
+        return body or b""
+    raise TypeError(f"unexpected streamed body {body!r}")
+
+
+def _request_line(request: requests.PreparedRequest) -> str:
+    return f"  {request.method} {request.url} {_body(request)[:300]!r}"
+
+
+def _fuzz_operation(
+    operation: Any, headers: dict[str, str], send: Send, examples: int
+) -> list[str]:
+    """Fuzz one operation; returns one report per distinct (status, check) failure."""
+    found: dict[str, str] = {}
+    strategy = st.one_of(
+        operation.as_strategy(generation_mode=schemathesis.GenerationMode.POSITIVE),
+        operation.as_strategy(generation_mode=schemathesis.GenerationMode.NEGATIVE),
+    )
+
+    @hypothesis.settings(
+        max_examples=examples * 2,
+        derandomize=True,
+        database=None,
+        deadline=None,
+        suppress_health_check=list(hypothesis.HealthCheck),
+        phases=[hypothesis.Phase.explicit, hypothesis.Phase.generate],
+        print_blob=False,
+    )
+    @hypothesis.given(case=strategy, data=st.data())
+    def run(case: Any, data: st.DataObject) -> None:
+        if data.draw(st.booleans()):
+            _season(case, data)
+        kwargs = case.as_transport_kwargs(base_url=BASE_URL)
+        kwargs["headers"].update(headers)  # the token wins over a generated Authorization
+        request = requests.Request(**{k: v for k, v in kwargs.items() if k in _REQUEST_FIELDS})
+        prepared = request.prepare()
+        response = send(prepared)
+        try:
+            case.validate_response(response, checks=CHECKS, headers=headers)
+        except schemathesis.errors.FailureGroup as group:
+            for failure in group.exceptions:
+                key = f"{operation.label} -> {response.status_code}: {failure.title}"
+                found.setdefault(key, f"{key}\n{_request_line(prepared)}\n{failure.message}")
+
+    run()
+    return list(found.values())
+
+
+@pytest.mark.parametrize("with_token", [True, False], ids=["token", "no-token"])
+async def test_fuzzing_the_openapi_finds_no_server_error_and_no_undocumented_answer(
+    installation: bootstrap.Installation, with_token: bool
+) -> None:
+    app = create_app(installation)
+    schema = schemathesis.openapi.from_dict(app.openapi())
+    headers = {"Authorization": f"Bearer {API_TOKEN}"} if with_token else {}
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as client:
+
+        async def forward(request: requests.PreparedRequest) -> httpx.Response:
+            return await client.request(
+                request.method or "GET",
+                request.url or "/",
+                headers=[
+                    (k, v if isinstance(v, str) else v.decode()) for k, v in request.headers.items()
+                ],
+                content=_body(request),
+            )
+
+        def send(request: requests.PreparedRequest) -> httpx.Response:
+            return anyio.from_thread.run(forward, request)
+
+        def fuzz() -> list[str]:
+            failures: list[str] = []
+            for result in schema.get_all_operations():
+                assert isinstance(result, Ok), result
+                failures += _fuzz_operation(result.ok(), headers, send, EXAMPLES[with_token])
+            return failures
+
+        started = time.monotonic()
+        failures = await anyio.to_thread.run_sync(fuzz)
+        elapsed = time.monotonic() - started
+    assert not failures, f"{len(failures)} failures in {elapsed:.0f} s:\n\n" + "\n\n".join(failures)
