@@ -85,3 +85,28 @@ async def test_ids_and_versions_document_their_range(document: dict[str, Any]) -
     parameters = document["paths"]["/api/v1/plugins/{slug}/versions/{version}"]["get"]["parameters"]
     version = next(p for p in parameters if p["name"] == "version")
     assert version["schema"]["maximum"] == 2**31 - 1
+
+
+async def test_every_integer_parameter_fits_a_database_column(document: dict[str, Any]) -> None:
+    for method, path, operation in _operations(document):
+        for parameter in operation.get("parameters", []):
+            schema = parameter["schema"]
+            for branch in schema.get("anyOf", [schema]):
+                if branch.get("type") == "integer":
+                    assert branch.get("maximum", 2**63) <= 2**63 - 1, (method, path, parameter)
+                    assert branch.get("minimum", -(2**63) - 1) >= -(2**63), (method, path)
+
+
+async def test_every_request_body_model_refuses_unknown_fields(document: dict[str, Any]) -> None:
+    schemas = document["components"]["schemas"]
+    for method, path, operation in _operations(document):
+        if "requestBody" not in operation:
+            continue
+        body = operation["requestBody"]["content"]["application/json"]["schema"]
+        if (method, path) == ("POST", "/api/v1/plugins"):
+            continue  # a whole plugin document, validated by the plugin manager
+        refs = [b["$ref"] for b in body.get("anyOf", [body]) if "$ref" in b]
+        assert refs, (method, path)
+        for ref in refs:
+            model = schemas[ref.rsplit("/", 1)[-1]]
+            assert model["additionalProperties"] is False, (method, path, ref)

@@ -29,7 +29,9 @@ __all__ = ["router"]
 
 router = APIRouter(prefix="/api/v1", tags=["connections"], dependencies=[Depends(require_token)])
 
-Name = Annotated[Line, Path(max_length=100, description="the connection's name")]
+Name = Annotated[
+    str, StringConstraints(max_length=100), ONE_LINE, Path(description="the connection's name")
+]
 
 _AUTH_HELP = (
     "`auth` overrides the type's authentication, e.g. "

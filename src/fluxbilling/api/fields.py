@@ -9,6 +9,7 @@ values are refused here, at the edge, with 422 naming the parameter:
 RowId      1 .. 2^63-1   ids and cursors (BIGINT columns)
 Version    1 .. 2^31-1   plugin versions and diff bounds (INTEGER columns)
 Line       no NUL, CR or LF: names, slugs, hostnames, URLs, header values, path and query strings
+           (ONE_LINE is its check, for parameters with constraints of their own)
 Secret     a secret value, one line like a header value (checked, never echoed)
 Text       no NUL: free text that may span lines
 JsonObject a JSON object whose strings hold no NUL, whose numbers are finite and whose
@@ -77,9 +78,10 @@ def _refuse(forbidden: tuple[str, ...], what: str) -> BeforeValidator:
 
 
 ONE_LINE = _refuse(("\x00", *_LINE_BREAKS), "a NUL character or a line break")
-"""The check of `Line`, to put after a field's own constraints when the field is optional:
-`Annotated[str, StringConstraints(max_length=...), ONE_LINE] | None` (pydantic would otherwise
-drop the constraints from the JSON schema and word their messages oddly)."""
+"""The check of `Line`, to put after the constraints of an optional field or of a path, query or
+header parameter: `Annotated[str, StringConstraints(max_length=...), ONE_LINE]` (constraints
+given after it, as `Path(max_length=...)` does, lose their place in the JSON schema or their
+usual message)."""
 
 Line = Annotated[str, ONE_LINE]
 """A single-line string: no NUL, CR or LF (they would split a header or a log line)."""
@@ -87,10 +89,7 @@ Line = Annotated[str, ONE_LINE]
 Secret = Annotated[SecretStr, ONE_LINE]
 """A secret value (a token, a password): one line, as it is sent in a header; never echoed."""
 
-Text = Annotated[
-    str,
-    _refuse(("\x00",), "a NUL character"),
-]
+Text = Annotated[str, _refuse(("\x00",), "a NUL character")]
 """A string that may span lines, without NUL characters."""
 
 

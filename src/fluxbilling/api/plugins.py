@@ -11,10 +11,10 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StringConstraints
 
 from fluxbilling.api.auth import require_token
-from fluxbilling.api.fields import JsonObject, Line
+from fluxbilling.api.fields import ONE_LINE, JsonObject
 from fluxbilling.api.fields import Version as VersionNumber
 from fluxbilling.plugins import diff
 from fluxbilling.plugins.manager import PluginManager, VersionInfo
@@ -25,7 +25,9 @@ router = APIRouter(
     prefix="/api/v1/plugins", tags=["plugins"], dependencies=[Depends(require_token)]
 )
 
-Slug = Annotated[Line, Path(max_length=100, description="the plugin's slug")]
+Slug = Annotated[
+    str, StringConstraints(max_length=100), ONE_LINE, Path(description="the plugin's slug")
+]
 Version = Annotated[VersionNumber, Path(description="a version number of the plugin")]
 
 

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from pydantic import Field, StringConstraints
 
 from fluxbilling.api.auth import require_token
-from fluxbilling.api.fields import ONE_LINE, JsonObject, Line, RequestBody, RowId, Text
+from fluxbilling.api.fields import ONE_LINE, JsonObject, RequestBody, RowId, Text
 from fluxbilling.orders import actions
 
 __all__ = ["router"]
@@ -42,7 +42,10 @@ async def request_action(
     request: Request,
     service_id: RowId,
     verb: Annotated[
-        Line, Path(max_length=100, description="a lifecycle verb the service's plugin declares")
+        str,
+        StringConstraints(max_length=100),
+        ONE_LINE,
+        Path(description="a lifecycle verb the service's plugin declares"),
     ],
     body: ActionIn | None = None,
     idempotency_key: Annotated[
