@@ -7,9 +7,11 @@ loop until stopped:
     the wake-up (polling fallback)   Done    -> fenced: commit + checkpoint + next phase
                                      Pending -> fenced: store cursor, release until check_after
                                      error   -> policy.decide -> retry / park / fail (fenced)
+                                     our database down (`db.outage`) -> attempt dropped
 ```
 A worker that loses its lease (paused past it, cancelled by an operator) drops its result:
-every write is fenced. SIGTERM stops claiming and lets in-flight phases finish.
+every write is fenced. So does a worker whose database is unavailable: the run is claimed again
+once its lease expires. SIGTERM stops claiming and lets in-flight phases finish.
 """
 
 from __future__ import annotations
