@@ -20,6 +20,7 @@ from fluxbilling.billing.reversals import ReversalPolicy
 from fluxbilling.billing.webhooks import GatewayEndpoint
 from fluxbilling.config import Settings
 from fluxbilling.db import Database
+from fluxbilling.drivers.address_guard import Resolver
 from fluxbilling.drivers.connections import ConnectionFactory, TransportFor
 from fluxbilling.engine.context import PhaseHandler
 from fluxbilling.engine.runs import RunStore
@@ -143,8 +144,13 @@ def build(
     mailer: Mailer | None = None,
     rdns: RdnsBackend | None = None,
     transport_for: TransportFor | None = None,
+    resolver: Resolver | None = None,
 ) -> Installation:
-    """Wire an installation from settings; adapters may be replaced (tests, the demo)."""
+    """Wire an installation from settings; adapters may be replaced (tests, the demo).
+
+    `resolver` turns connection host names into addresses for the upstream address policy
+    (default: the system's resolver); tests serving simulators in-process map their names.
+    """
     settings = settings or Settings()
     db = Database(
         settings.database_url,
@@ -158,7 +164,7 @@ def build(
     store = RunStore(db, lease_seconds=settings.lease_seconds)
     plugins = PluginManager(db)
     connections = ConnectionFactory(
-        db, vault, transport_for=transport_for, timeout=settings.http_timeout
+        db, vault, transport_for=transport_for, timeout=settings.http_timeout, resolver=resolver
     )
     rdns = rdns or InternalRdns(db)
     mailer = mailer or SmtpMailer(settings.smtp_host, settings.smtp_port, settings.http_timeout)

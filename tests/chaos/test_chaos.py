@@ -513,6 +513,7 @@ async def seed(inst: bootstrap.Installation, sim_url: str, image_dir: Path) -> N
             host_ram_mb=256 * 1024,
             cidr=CIDR,
             poll_interval=0.2,
+            allowed_networks=["127.0.0.1/32"],  # the simulator runs on loopback
         )
 
 

@@ -144,6 +144,11 @@ connections = sa.Table(
     sa.Column("base_url", sa.String(1000), nullable=False),
     sa.Column("settings", JSON, nullable=False),
     sa.Column("secrets_sealed", sa.Text(), nullable=False),
+    # The upstream address policy's per-connection allowance (loopback/private networks),
+    # and who set it when: an admin's explicit, audited decision.
+    sa.Column("allowed_networks", JSON, nullable=False, server_default=sa.text("'[]'")),
+    sa.Column("networks_allowed_at", UtcDateTime(), nullable=True),
+    sa.Column("networks_allowed_by", sa.String(100), nullable=True),
     _created(),
 )
 

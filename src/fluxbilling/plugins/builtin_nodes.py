@@ -12,7 +12,7 @@
 | done             | (none)                        | end the flow                                  |
 
 HTTP errors are classified by `drivers.upstream` (the one boundary); every request carries
-`X-Correlation-Id`.
+`X-Correlation-Id`; a node may not set `Host` or framing headers (`upstream.RESERVED_HEADERS`).
 """
 
 from __future__ import annotations
@@ -22,10 +22,10 @@ from datetime import datetime
 from typing import Any, Literal
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from fluxbilling import errors
-from fluxbilling.drivers.upstream import classify_response, parse_retry_after
+from fluxbilling.drivers.upstream import RESERVED_HEADERS, classify_response, parse_retry_after
 from fluxbilling.plugins import templating
 from fluxbilling.plugins.nodes import (
     Check,
@@ -59,8 +59,19 @@ class _Request(NodeParams):
     )
     path: str
     query: dict[str, Any] | None = None
-    headers: dict[str, str] | None = None
+    headers: dict[str, str] | None = Field(
+        default=None, description="extra headers; `Host` and framing headers are the client's"
+    )
     extract: dict[str, str] | None = None
+
+    @field_validator("headers")
+    @classmethod
+    def _no_reserved_headers(cls, headers: dict[str, str] | None) -> dict[str, str] | None:
+        reserved = sorted(name for name in headers or {} if name.lower() in RESERVED_HEADERS)
+        if reserved:
+            msg = f"header(s) {', '.join(reserved)} are set by the client, never by a flow"
+            raise ValueError(msg)
+        return headers
 
 
 class ExistsWhen(BaseModel):
