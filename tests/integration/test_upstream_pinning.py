@@ -12,7 +12,7 @@ import ssl
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from ipaddress import ip_network
+from ipaddress import ip_address, ip_network
 from pathlib import Path
 
 import httpx
@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from fluxbilling import errors
-from fluxbilling.drivers.address_guard import GuardedTransport, StaticResolver
+from fluxbilling.drivers.address_guard import GuardedTransport, StaticResolver, SystemResolver
 from fluxbilling.drivers.upstream import UpstreamHttp
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
@@ -162,3 +162,8 @@ async def test_without_the_allowance_nothing_connects(panel: Panel) -> None:
     finally:
         await http.aclose()
     assert panel.server_names == [] and panel.hosts == []
+
+
+async def test_the_system_resolver_answers_getaddrinfo_addresses() -> None:
+    found = await SystemResolver().resolve("127.0.0.1", 443)
+    assert found == [ip_address("127.0.0.1")]
