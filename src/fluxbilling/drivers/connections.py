@@ -25,11 +25,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from fluxbilling import errors, logs
 from fluxbilling.db import Database, schema
-from fluxbilling.drivers import address_policy
+from fluxbilling.drivers import address_policy, probing
 from fluxbilling.drivers.address_guard import GuardedTransport, Resolver, SystemResolver
 from fluxbilling.drivers.connection_types import (
     CONNECTION_TYPES,
-    Probe,
     base_url_problem,
     credentials_for,
     validate_connection,
@@ -52,7 +51,6 @@ table = schema.connections
 log = logging.getLogger(__name__)
 
 _USERINFO = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*://)[^/?#]*@")
-_SNIPPET = 200
 
 
 def _reject(problems: list[dict[str, str]], name: str) -> None:
@@ -410,68 +408,17 @@ class ConnectionFactory:
                 "GET", probe.path, operation="test connection", params=dict(probe.params)
             )
             status = response.status_code
-            ok, message = _probe_verdict(probe, response)
+            ok, message = probing.verdict(probe, response)
         except errors.UpstreamError as exc:
             status = exc.status
             message = exc.message if status is None else f"the vendor answered HTTP {status}"
         finally:
             await client.aclose()
-        message = _snippet(client.redactor.text(message))  # a vendor may echo what we sent
+        message = probing.snippet(client.redactor.text(message))  # a vendor may echo what we sent
         return {
             "ok": ok,
             "status": status,
             "message": message,
             "elapsed_ms": round((time.monotonic() - started) * 1000, 1),
-            "exchange": _trimmed(recorder.last.to_dict()) if recorder.last else None,
+            "exchange": probing.trimmed(recorder.last.to_dict()) if recorder.last else None,
         }
-
-
-def _snippet(value: Any) -> str:
-    """At most `_SNIPPET` characters of text (JSON for other values), on one line."""
-    text = value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
-    text = " ".join(text.split())
-    return text if len(text) <= _SNIPPET else text[: _SNIPPET - 1] + "…"
-
-
-def _trimmed(exchange: dict[str, Any]) -> dict[str, Any]:
-    """A recorded (already redacted) exchange with its response cut to a verdict's worth."""
-    response = exchange["response"]
-    body = response["body"]
-    content_type = {
-        k: v for k, v in (response["headers"] or {}).items() if k.lower() == "content-type"
-    }
-    exchange["response"] = {
-        "status": response["status"],
-        "headers": content_type,
-        "body": None if body is None else _snippet(body),
-    }
-    return exchange
-
-
-_ABSENT = object()
-
-
-def _at(body: Any, path: str) -> Any:
-    for segment in path.split("."):
-        if not isinstance(body, Mapping) or segment not in body:
-            return _ABSENT
-        body = body[segment]
-    return body
-
-
-def _probe_verdict(probe: Probe, response: httpx.Response) -> tuple[bool, str]:
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    if probe.ok_path is not None:
-        value = _at(body, probe.ok_path)
-        if value not in probe.ok_values:
-            reason = _at(body, probe.error_path) if probe.error_path else _ABSENT
-            shown = value if reason is _ABSENT else reason
-            return False, f"the vendor refused: {shown if shown is not _ABSENT else 'no answer'}"
-    elif probe.error_path is not None:
-        error = _at(body, probe.error_path)
-        if error not in (_ABSENT, None, "", [], {}):
-            return False, f"the vendor answered an error: {json.dumps(error)}"
-    return True, f"HTTP {response.status_code}"
