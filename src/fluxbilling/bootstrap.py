@@ -9,7 +9,7 @@ from pathlib import Path
 from pydantic import SecretStr
 
 from fluxbilling import errors, logs
-from fluxbilling.billing import stripe_api
+from fluxbilling.billing import deliveries, stripe_api
 from fluxbilling.billing.gateway import Gateway
 from fluxbilling.billing.gateways import coingate as coingate_gateway
 from fluxbilling.billing.gateways import mollie as mollie_gateway
@@ -97,6 +97,19 @@ class Installation:
         """What full refunds and disputes do to services (per product)."""
         return ReversalPolicy(self.db, self.store, self.plugins, self.vault)
 
+    def delivery_limits(self) -> deliveries.Limits:
+        """The bounds of webhook delivery storage and attempts, from the settings."""
+        settings = self.settings
+        return deliveries.Limits(
+            body_bytes=settings.webhook_rejected_body_bytes,
+            per_source=settings.webhook_unverified_per_source,
+            total=settings.webhook_unverified_total,
+            pending_per_source=settings.webhook_pending_per_source,
+            pending_total=settings.webhook_pending_total,
+            failed_attempts=settings.webhook_failed_attempts,
+            deferred_attempts=settings.webhook_deferred_attempts,
+        )
+
     def reconciler(self) -> Reconciler:
         """The reconciler over this installation's gateways."""
         return Reconciler(
@@ -105,6 +118,7 @@ class Installation:
             self.gateways,
             self.reversal_policy(),
             after=self.settings.reconcile_after,
+            limits=self.delivery_limits(),
         )
 
     def endpoint(self, gateway: str) -> GatewayEndpoint:
@@ -120,7 +134,13 @@ class Installation:
                 gateway=gateway[:40],
                 configured=sorted(self.gateways),
             )
-        return GatewayEndpoint(self.db, self.store, adapter, policy=self.reversal_policy())
+        return GatewayEndpoint(
+            self.db,
+            self.store,
+            adapter,
+            policy=self.reversal_policy(),
+            limits=self.delivery_limits(),
+        )
 
     def stripe_endpoint(self) -> GatewayEndpoint:
         """Stripe ingestion for this installation."""
