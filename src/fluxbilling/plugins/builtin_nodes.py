@@ -243,6 +243,7 @@ async def _send(
     expected: frozenset[int] | None = None,
 ) -> tuple[httpx.Response, Any]:
     client = run.http(_connection(params, run))
+    run.budget.spend(run)
     headers = {**(run.render(params.headers) or {}), CORRELATION_HEADER: run.correlation_id}
     form = isinstance(params, HttpParams) and params.body_format == "form"
     if form and body is not None and not isinstance(body, dict):
@@ -411,7 +412,7 @@ def _screen(params: LookupParams, run: NodeRun, response: httpx.Response, body: 
         raise _unexpected(params, run, response)
 
 
-@node_type("poll", params=PollParams, ports=("ok", "error"))
+@node_type("poll", params=PollParams, ports=("ok", "error"), suspends=True)
 async def poll(params: PollParams, run: NodeRun) -> NodeResult:
     """GET until every `until` check holds; wait `interval` between tries, up to `timeout`."""
     started = datetime.fromisoformat(run.state.setdefault("started_at", run.now.isoformat()))
@@ -490,7 +491,7 @@ async def map_(params: MapParams, run: NodeRun) -> NodeResult:
     )
 
 
-@node_type("wait", params=WaitParams)
+@node_type("wait", params=WaitParams, suspends=True)
 async def wait(params: WaitParams, run: NodeRun) -> NodeResult:
     """Suspend the flow once for `seconds`, then fire `ok`."""
     if run.state.get("waited"):
