@@ -128,7 +128,7 @@ def _form_fields(body: bytes) -> dict[str, str]:
 def _json_fields(body: bytes) -> dict[str, str]:
     try:
         data = json.loads(body, parse_float=Decimal)
-    except (UnicodeDecodeError, ValueError) as exc:
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # nested past the parser
         raise errors.InvalidWebhook(f"malformed JSON body: {exc}") from exc
     if not isinstance(data, dict):
         raise errors.InvalidWebhook("malformed JSON body: not an object")
@@ -171,7 +171,8 @@ def parse_callback(body: bytes, content_type: str | None = None) -> CoinGateCall
     else:
         raise errors.InvalidWebhook(f"unsupported content type '{media}'", content_type=media)
     raw_id = _required(fields, "id")
-    if not (raw_id.isascii() and raw_id.isdigit()) or int(raw_id) == 0:
+    # `int` refuses more than 4300 digits; CoinGate's ids are far shorter.
+    if not (raw_id.isascii() and raw_id.isdigit()) or len(raw_id) > 18 or int(raw_id) == 0:
         raise errors.InvalidWebhook("field 'id' is not a CoinGate order id", field="id")
     token = fields.pop("token", "") or None
     return CoinGateCallback(

@@ -121,7 +121,8 @@ def _parse_header(header: str | None) -> tuple[int, list[str]]:
             schemes=schemes,
         )
     raw_t = timestamps[0]
-    if not (raw_t.isascii() and raw_t.isdigit()):
+    # Unix seconds need 10 digits until 2286; `int` refuses more than 4300.
+    if not (raw_t.isascii() and raw_t.isdigit()) or len(raw_t) > 15:
         raise errors.InvalidWebhook(
             "malformed header: the timestamp 't' is not an integer", schemes=schemes
         )
@@ -228,7 +229,7 @@ def parse_event(body: bytes) -> StripeEvent:
     """
     try:
         data = json.loads(body)
-    except (UnicodeDecodeError, ValueError) as exc:
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # nested past the parser
         raise errors.InvalidWebhook(f"malformed JSON body: {exc}") from exc
     if not isinstance(data, dict):
         raise errors.InvalidWebhook("malformed JSON body: not an object")

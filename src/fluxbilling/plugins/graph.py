@@ -365,7 +365,8 @@ def load_plugin_file(path: str | Path) -> dict[str, Any]:
         The parsed JSON object.
 
     Raises:
-        errors.InvalidFlow: the file cannot be read, is not JSON or is not a JSON object.
+        errors.InvalidFlow: the file cannot be read, is not UTF-8 JSON (or is nested past
+            the parser's depth) or is not a JSON object.
     """
     try:
         text = Path(path).read_text(encoding="utf-8")
@@ -377,6 +378,15 @@ def load_plugin_file(path: str | Path) -> dict[str, Any]:
         ) from exc
     except json.JSONDecodeError as exc:
         message = f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
+        raise errors.InvalidFlow(
+            f"{path}: {message}", problems=[{"path": "", "message": message}]
+        ) from exc
+    except (UnicodeDecodeError, RecursionError) as exc:
+        message = (
+            f"not UTF-8 text: {exc.reason}"
+            if isinstance(exc, UnicodeDecodeError)
+            else "JSON nested too deeply"
+        )
         raise errors.InvalidFlow(
             f"{path}: {message}", problems=[{"path": "", "message": message}]
         ) from exc

@@ -30,6 +30,8 @@ __all__ = ["MISSING", "check", "render", "resolve_path"]
 _PATH = r"[A-Za-z_][A-Za-z0-9_\-]*(?:\.[A-Za-z0-9_\-]+)*"
 _TEMPLATE = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
 _PATH_RE = re.compile(rf"^{_PATH}$")
+_INDEX = re.compile(r"[0-9]{1,18}")
+"""A list index: ASCII digits (`"²".isdigit()` holds), short enough for `int` to accept."""
 _LITERALS = frozenset({"true", "false", "null"})
 """Fallbacks that look like paths but are JSON literals."""
 
@@ -68,7 +70,7 @@ def resolve_path(value: Any, path: str) -> Any:
         elif (
             isinstance(current, Sequence)
             and not isinstance(current, str | bytes)
-            and segment.isdigit()
+            and _INDEX.fullmatch(segment)
             and int(segment) < len(current)
         ):
             current = current[int(segment)]
@@ -89,8 +91,9 @@ def _syntax_error(expression: str) -> str | None:
         if not _PATH_RE.match(part):
             try:
                 json.loads(part)
-            except ValueError:
-                return f"{{{{{expression}}}}}: fallback {part!r} is neither a path nor JSON"
+            except (ValueError, RecursionError):  # RecursionError: nested past the parser
+                shown = part if len(part) <= 40 else part[:40] + "..."
+                return f"{{{{{expression[:80]}}}}}: fallback {shown!r} is neither a path nor JSON"
     return None
 
 
@@ -124,9 +127,12 @@ def _as_text(value: Any) -> str:
 
 
 def _render_string(text: str, scope: Mapping[str, Any], node_id: str) -> Any:
-    whole = _TEMPLATE.fullmatch(text)
-    if whole and "{{" not in whole.group(1):
-        return _lookup(whole.group(1), scope, node_id)
+    # Exactly one template when the first one (as `check` and `sub` find them) is the whole
+    # text: `{{a}}}` and `{{a}} }}` would fullmatch with `a}` inside, but they are `{{a}}`
+    # followed by text.
+    first = _TEMPLATE.match(text)
+    if first and first.end() == len(text) and "{{" not in first.group(1):
+        return _lookup(first.group(1), scope, node_id)
     return _TEMPLATE.sub(lambda m: _as_text(_lookup(m.group(1), scope, node_id)), text)
 
 
