@@ -35,4 +35,4 @@ serve: install
 	$(BIN)/fluxbilling serve
 
 clean:
-	rm -rf $(VENV) .fluxbilling .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .fluxbilling .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -17,6 +17,11 @@ A node with `retry` retries its own transient errors by suspending (the cursor k
 count; a `poll` node's tries count across its waits). Everything else is retried by the engine,
 which re-runs the whole phase from its cursor, which is why flows must be safe to re-run
 (lookup before create).
+
+One call runs at most `step_budget` nodes and sends at most `request_budget` upstream
+requests (`nodes.REQUEST_BUDGET`) before it fails with `InvalidFlow`: loading refuses loops
+that cannot wait, these budgets stop loops that could but do not (and versions stored before
+that rule).
 """
 
 from __future__ import annotations
