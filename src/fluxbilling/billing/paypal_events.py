@@ -83,7 +83,7 @@ def parse_event(body: bytes) -> PayPalEvent:
     """
     try:
         data = json.loads(body)
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # nested past the parser
+    except (UnicodeDecodeError, ValueError) as exc:
         raise errors.InvalidWebhook(f"malformed JSON body: {exc}") from exc
     if not isinstance(data, dict):
         raise errors.InvalidWebhook("malformed JSON body: not an object")
