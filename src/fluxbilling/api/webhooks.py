@@ -5,6 +5,9 @@ events we ignore), 400 not authentic or malformed, 503 stored but not yet proces
 gateway's API could not be asked: the gateway retries, and so does our sweeper), 404 for a
 gateway this installation has no credentials for. Never 3xx, 401 or 403: CoinGate stops
 retrying on them and Mollie drops the body on redirects (payments.md §6.1).
+
+Bodies over `limits.WEBHOOK_BYTES` (256 KiB) are answered 413, and JSON bodies nested deeper
+than `limits.JSON_DEPTH` 422, by `api.request_limits` before this route reads them.
 """
 
 from __future__ import annotations
@@ -21,8 +24,6 @@ __all__ = ["router"]
 
 router = APIRouter(prefix="/webhooks", tags=["webhooks"])
 
-MAX_BODY = 256 * 1024
-
 
 @router.post("/{gateway}", summary="A payment gateway's notification (verified its own way)")
 async def gateway_webhook(gateway: str, request: Request) -> JSONResponse:
@@ -32,10 +33,7 @@ async def gateway_webhook(gateway: str, request: Request) -> JSONResponse:
         endpoint = installation.endpoint(gateway)
     except errors.NotFound as exc:
         return JSONResponse(error_body("NotFound", exc.message, exc.details), 404)
-    body = await request.body()
-    if len(body) > MAX_BODY:
-        metrics.WEBHOOKS.labels(endpoint.name, "too_large").inc()
-        return JSONResponse(error_body("InvalidWebhook", "body larger than 256 KiB"), 400)
+    body = await request.body()  # at most 256 KiB: api.request_limits refuses more
     try:
         result = await endpoint.ingest(
             body,
