@@ -127,9 +127,11 @@ def check_json(data: bytes, *, max_depth: int = JSON_DEPTH) -> None:
         data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise errors.InvalidBody(f"JSON text is not UTF-8: {exc.reason}") from exc
+    # Fewer openers than the limit cannot nest deeper (most bodies); a run of openers longer
+    # than the limit is too deep without counting the rest.
+    if data.count(b"[") + data.count(b"{") <= max_depth:
+        return
     brackets = _brackets(data)
-    # Fewer brackets than the limit cannot nest deeper; a run of openers longer than the
-    # limit is too deep without counting the rest.
     if len(brackets) > max_depth and (
         b"[" * (max_depth + 1) in brackets or _depth(brackets) > max_depth
     ):

@@ -19,7 +19,6 @@ one error shape, close the connection when a body was left unread, and are count
 
 from __future__ import annotations
 
-import email.message
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -65,9 +64,8 @@ class RequestLimits:
 
     def body_bytes(self, route: RouteClass) -> int:
         """The body limit of a route class."""
-        return {"api": self.api_bytes, "plugin": self.plugin_bytes, "webhook": self.webhook_bytes}[
-            route
-        ]
+        sizes = {"api": self.api_bytes, "plugin": self.plugin_bytes, "webhook": self.webhook_bytes}
+        return sizes[route]
 
 
 def route_class(path: str) -> RouteClass:
@@ -186,16 +184,20 @@ def _content_length(headers: list[tuple[bytes, bytes]]) -> int | None:
 
 
 def _parsed_as_json(headers: list[tuple[bytes, bytes]]) -> bool:
-    """Whether FastAPI parses such a body as JSON (as it decides: no type, or */json, */*+json)."""
+    """Whether FastAPI parses such a body as JSON: no type, `application/json` or `...+json`.
+
+    Examples:
+        >>> _parsed_as_json([]), _parsed_as_json([(b"content-type", b"Application/JSON")])
+        (True, True)
+        >>> _parsed_as_json([(b"content-type", b"application/x-www-form-urlencoded")])
+        False
+    """
     value = next((v for n, v in headers if n.lower() == b"content-type"), None)
     if value is None:
         return True
-    message = email.message.Message()
-    message["content-type"] = value.decode("latin-1")
-    subtype = message.get_content_subtype()
-    return message.get_content_maintype() == "application" and (
-        subtype == "json" or subtype.endswith("+json")
-    )
+    media = value.split(b";", 1)[0].strip().lower()
+    kind, _, subtype = media.partition(b"/")
+    return kind == b"application" and (subtype == b"json" or subtype.endswith(b"+json"))
 
 
 async def _refuse(

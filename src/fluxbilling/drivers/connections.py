@@ -17,7 +17,7 @@ import httpx
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from fluxbilling import errors, logs
+from fluxbilling import errors, limits, logs
 from fluxbilling.db import Database, schema
 from fluxbilling.drivers.connection_types import (
     CONNECTION_TYPES,
@@ -299,8 +299,8 @@ def _at(body: Any, path: str) -> Any:
 
 def _probe_verdict(probe: Probe, response: httpx.Response) -> tuple[bool, str]:
     try:
-        body = response.json()
-    except ValueError:
+        body = limits.loads_json(response.content)
+    except ValueError:  # not JSON, not UTF-8 or nested too deep
         body = None
     if probe.ok_path is not None:
         value = _at(body, probe.ok_path)
