@@ -123,10 +123,18 @@ def check_json(data: bytes, *, max_depth: int = JSON_DEPTH) -> None:
         errors.InvalidBody: the text is not UTF-8 (RFC 8259 section 8.1), or it nests too
             deeply (`details["max_depth"]`).
     """
+    _utf8(data)
+    _check_depth(data, max_depth)
+
+
+def _utf8(data: bytes) -> str:
     try:
-        data.decode("utf-8")
+        return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise errors.InvalidBody(f"JSON text is not UTF-8: {exc.reason}") from exc
+
+
+def _check_depth(data: bytes, max_depth: int) -> None:
     # Fewer openers than the limit cannot nest deeper (most bodies); a run of openers longer
     # than the limit is too deep without counting the rest.
     if data.count(b"[") + data.count(b"{") <= max_depth:
@@ -183,11 +191,12 @@ def loads_json(
         ValueError: the text is not JSON (`json.JSONDecodeError`). `errors.InvalidBody`
             is a `ValueError` too, so one `except ValueError` covers every refusal.
     """
+    # Text already decoded is scanned as UTF-8 bytes (lone surrogates kept: JSON escapes them).
     raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
     if max_bytes is not None:
         check_size(len(raw), max_bytes)
-    check_json(raw, max_depth=max_depth)
-    text = data if isinstance(data, str) else raw.decode("utf-8")
+    text = data if isinstance(data, str) else _utf8(raw)
+    _check_depth(raw, max_depth)
     return json.loads(text, parse_float=parse_float)
 
 

@@ -169,5 +169,35 @@ async def test_a_60_kb_header_is_answered_431_by_a_real_server(
         assert body["error"]["code"] == "HeadersTooLarge"
         assert body["error"]["details"] == {"max_bytes": 32 * 1024}
         writer.close()
+
+        # Other malformed requests keep uvicorn's plain 400.
+        reader, writer = await asyncio.open_connection(server.host, server.port)
+        writer.write(b"NOT HTTP AT ALL\r\n\r\n")
+        await writer.drain()
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 30)
+        assert head.startswith(b"HTTP/1.1 400 ")
+        writer.close()
     finally:
         await server.stop()
+
+
+@pytest.mark.parametrize(
+    ("content_type", "status", "code"),
+    [("application/json", 422, "InvalidBody"), ("text/plain", 400, "InvalidWebhook")],
+)
+async def test_a_signed_webhook_nested_too_deep_is_refused_by_name(
+    installation: bootstrap.Installation,
+    client: httpx.AsyncClient,
+    content_type: str,
+    status: int,
+    code: str,
+) -> None:
+    # Before: RecursionError inside the gateway's parser, answered 500.
+    body = b'{"id": "evt_deep", "data": ' + b"[" * 50_000 + b"]" * 50_000 + b"}"
+    headers = stripe_sim.signed_headers(body, installation.stripe_secrets[0], int(time.time()))
+    response = await client.post(
+        "/webhooks/stripe", content=body, headers={**headers, "Content-Type": content_type}
+    )
+    assert response.status_code == status
+    assert error(response)["code"] == code
+    assert "JSON nested deeper than 64 levels" in error(response)["message"]

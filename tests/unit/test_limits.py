@@ -152,3 +152,7 @@ async def test_cpu_bound_jobs_run_at_most_cpu_threads_at_once() -> None:
     release.set()
     await asyncio.gather(*jobs)
     assert most == limits.CPU_THREADS
+
+
+def test_loads_json_takes_text_as_it_is() -> None:
+    assert limits.loads_json('["\ud800"]') == json.loads('["\ud800"]')  # a lone surrogate
