@@ -8,6 +8,8 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from fluxbilling import limits
+
 __all__ = ["Settings"]
 
 
@@ -117,5 +119,16 @@ class Settings(BaseSettings):
         "webhook bursts and the worker share them.",
     )
     http_timeout: float = 10.0
+    max_body_bytes: int = Field(
+        default=limits.API_BYTES,
+        ge=4 * limits.KIB,
+        description="Largest API request body in bytes (413 above it). Webhook bodies (256 KiB) "
+        "and plugin documents (2 MiB) have fixed limits of their own.",
+    )
+    max_header_bytes: int = Field(
+        default=limits.HEADER_BYTES,
+        ge=4 * limits.KIB,
+        description="Largest request head in bytes, all header lines together (431 above it).",
+    )
     listen_host: str = "127.0.0.1"
     listen_port: int = 8080

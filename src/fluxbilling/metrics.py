@@ -14,6 +14,7 @@ __all__ = [
     "RECONCILER_CORRECTIONS",
     "RECONCILER_FAILURES",
     "REGISTRY",
+    "REQUESTS_REFUSED",
     "RUNS",
     "WEBHOOKS",
     "WEBHOOKS_KEPT",
@@ -27,6 +28,13 @@ WEBHOOKS = Counter(
     "fluxbilling_webhooks_total",
     "Webhook deliveries by gateway and outcome",
     ["gateway", "outcome"],
+    registry=REGISTRY,
+)
+REQUESTS_REFUSED = Counter(
+    "fluxbilling_requests_refused_total",
+    "Requests refused before they were read whole, by route class (api, plugin, webhook) and "
+    "reason (headers_too_large, body_too_large, invalid_json: nested too deep or not UTF-8)",
+    ["route", "reason"],
     registry=REGISTRY,
 )
 RECONCILER_CORRECTIONS = Counter(

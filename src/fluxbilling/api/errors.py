@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from fluxbilling import errors
 
-__all__ = ["STATUS_BY_ERROR", "error_body", "install"]
+__all__ = ["STATUS_BY_ERROR", "error_body", "install", "status_of"]
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +26,9 @@ STATUS_BY_ERROR: tuple[tuple[type[errors.FluxError], int], ...] = (
     (errors.NotFound, 404),
     (errors.Conflict, 409),
     (errors.InvalidWebhook, 400),
+    (errors.BodyTooLarge, 413),
+    (errors.HeadersTooLarge, 431),
+    (errors.InvalidBody, 422),
     (errors.InvalidFlow, 422),
     (errors.InvalidSettings, 422),
     (errors.UserError, 400),
@@ -38,17 +41,23 @@ def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, "details": details or {}}}
 
 
+def status_of(exc: errors.FluxError) -> int | None:
+    """The HTTP status of `exc` by `STATUS_BY_ERROR` (None: an internal error, 500)."""
+    for cls, status in STATUS_BY_ERROR:
+        if isinstance(exc, cls):
+            return status
+    return None
+
+
 def install(app: FastAPI) -> None:
     """Register the exception handlers on `app`."""
 
     @app.exception_handler(errors.FluxError)
     async def _flux(_request: Request, exc: errors.FluxError) -> JSONResponse:
-        for cls, status in STATUS_BY_ERROR:
-            if isinstance(exc, cls):
-                return JSONResponse(
-                    error_body(type(exc).__name__, exc.message, exc.details), status
-                )
-        return _internal(exc)
+        status = status_of(exc)
+        if status is None:
+            return _internal(exc)
+        return JSONResponse(error_body(type(exc).__name__, exc.message, exc.details), status)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -9,6 +9,9 @@ retrying on them and Mollie drops the body on redirects (payments.md §6.1).
 
 A refused delivery's answer says only "not authentic": why (which check, our clock, the
 tolerance, how many secrets we tried) is for the operator, in the stored delivery.
+
+Bodies over `limits.WEBHOOK_BYTES` (256 KiB) are answered 413, and JSON bodies nested deeper
+than `limits.JSON_DEPTH` 422, by `api.request_limits` before this route reads them.
 """
 
 from __future__ import annotations
@@ -25,8 +28,6 @@ __all__ = ["router"]
 
 router = APIRouter(prefix="/webhooks", tags=["webhooks"])
 
-MAX_BODY = 256 * 1024
-
 
 @router.post("/{gateway}", summary="A payment gateway's notification (verified its own way)")
 async def gateway_webhook(gateway: str, request: Request) -> JSONResponse:
@@ -36,10 +37,7 @@ async def gateway_webhook(gateway: str, request: Request) -> JSONResponse:
         endpoint = installation.endpoint(gateway)
     except errors.NotFound as exc:
         return JSONResponse(error_body("NotFound", exc.message, exc.details), 404)
-    body = await request.body()
-    if len(body) > MAX_BODY:
-        metrics.WEBHOOKS.labels(endpoint.name, "too_large").inc()
-        return JSONResponse(error_body("InvalidWebhook", "body larger than 256 KiB"), 400)
+    body = await request.body()  # at most 256 KiB: api.request_limits refuses more
     try:
         result = await endpoint.ingest(
             body,

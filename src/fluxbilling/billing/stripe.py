@@ -26,12 +26,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from fluxbilling import errors
+from fluxbilling import errors, limits
 from fluxbilling.billing.facts import PaymentFact, PaymentKind
 
 __all__ = [
@@ -228,7 +227,7 @@ def parse_event(body: bytes) -> StripeEvent:
             has the wrong type (the message names the field).
     """
     try:
-        data = json.loads(body)
+        data = limits.loads_json(body)
     except (UnicodeDecodeError, ValueError) as exc:
         raise errors.InvalidWebhook(f"malformed JSON body: {exc}") from exc
     if not isinstance(data, dict):

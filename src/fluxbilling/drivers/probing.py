@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 
+from fluxbilling import limits
 from fluxbilling.drivers.connection_types import Probe
 
 __all__ = ["SNIPPET", "snippet", "trimmed", "verdict"]
@@ -79,8 +80,8 @@ def verdict(probe: Probe, response: httpx.Response) -> tuple[bool, str]:
         `(ok, message)`; the message may quote the vendor's own reason (redact it).
     """
     try:
-        body = response.json()
-    except ValueError:
+        body = limits.loads_json(response.content)
+    except ValueError:  # not JSON, not UTF-8 or nested too deep
         body = None
     if probe.ok_path is not None:
         value = _at(body, probe.ok_path)

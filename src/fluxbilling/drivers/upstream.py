@@ -28,7 +28,7 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 
-from fluxbilling import errors
+from fluxbilling import errors, limits
 from fluxbilling.drivers.redaction import Redactor
 
 __all__ = [
@@ -219,7 +219,7 @@ class ExchangeRecorder:
 def _decode(content: bytes) -> Any:
     text = content[:_BODY_LIMIT].decode("utf-8", errors="replace")
     try:
-        return json.loads(content) if len(content) <= _BODY_LIMIT else text
+        return limits.loads_json(content) if len(content) <= _BODY_LIMIT else text
     except ValueError:
         return text
 
@@ -406,7 +406,7 @@ def json_object(upstream: str, operation: str, response: httpx.Response) -> dict
         errors.PermanentUpstreamError: the body is not JSON, or not an object.
     """
     try:
-        data = json.loads(response.content)
+        data = limits.loads_json(response.content)
     except ValueError:
         data = None
     if not isinstance(data, dict):

@@ -24,7 +24,7 @@ from typing import Any, Literal
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from fluxbilling import errors
+from fluxbilling import errors, limits
 from fluxbilling.drivers.upstream import RESERVED_HEADERS, classify_response, parse_retry_after
 from fluxbilling.plugins import templating
 from fluxbilling.plugins.nodes import (
@@ -221,8 +221,8 @@ def _parse(response: httpx.Response) -> Any:
     if not response.content:
         return None
     try:
-        return response.json()
-    except ValueError:
+        return limits.loads_json(response.content)
+    except ValueError:  # not JSON, not UTF-8 or nested too deep: kept as text
         return response.text
 
 

@@ -33,7 +33,7 @@ from typing import Any
 import jsonschema
 from pydantic import ValidationError
 
-from fluxbilling import errors
+from fluxbilling import errors, limits
 from fluxbilling.drivers.connection_types import CONNECTION_TYPES
 from fluxbilling.plugins import templating
 from fluxbilling.plugins.document import (
@@ -237,13 +237,16 @@ def _check_graph(  # noqa: C901 - one linear pass per rule; splitting hides the 
         if node.id in wired or spec.required_ports - {"ok"} or params.on_error == "route":
             for port in sorted(ports - wired.get(node.id, set())):
                 problems.append(Problem(f"{prefix}.nodes[{i}]", f"port {port!r} is not wired"))
+    targets: dict[str, list[str]] = {}
+    for edge in flow.edges or []:
+        targets.setdefault(edge.from_, []).append(edge.to)
     reached: set[str] = set()
     todo = [flow.nodes[t].id for t in triggers]
     while todo:
         current = todo.pop()
         if current not in reached:
             reached.add(current)
-            todo.extend(e.to for e in flow.edges or [] if e.from_ == current)
+            todo.extend(targets.get(current, ()))
     for i, node in enumerate(flow.nodes):
         if node.id not in reached:
             problems.append(Problem(f"{prefix}.nodes[{i}]", "unreachable from the trigger"))
@@ -365,12 +368,14 @@ def load_plugin_file(path: str | Path) -> dict[str, Any]:
         The parsed JSON object.
 
     Raises:
-        errors.InvalidFlow: the file cannot be read, is not UTF-8 JSON (or is nested past
-            the parser's depth) or is not a JSON object.
+        errors.InvalidFlow: the file cannot be read, is larger than `limits.PLUGIN_BYTES`,
+            is not UTF-8 JSON, nests deeper than `limits.JSON_DEPTH` or is not a JSON object.
     """
     try:
-        text = Path(path).read_text(encoding="utf-8")
-        data = json.loads(text)
+        with Path(path).open("rb") as file:
+            raw = file.read(limits.PLUGIN_BYTES + 1)
+        limits.check_size(len(raw), limits.PLUGIN_BYTES, "plugin file")
+        data = limits.loads_json(raw)
     except OSError as exc:
         raise errors.InvalidFlow(
             f"{path}: cannot read plugin file: {exc.strerror}",
@@ -381,14 +386,9 @@ def load_plugin_file(path: str | Path) -> dict[str, Any]:
         raise errors.InvalidFlow(
             f"{path}: {message}", problems=[{"path": "", "message": message}]
         ) from exc
-    except (UnicodeDecodeError, RecursionError) as exc:
-        message = (
-            f"not UTF-8 text: {exc.reason}"
-            if isinstance(exc, UnicodeDecodeError)
-            else "JSON nested too deeply"
-        )
+    except errors.InvalidBody as exc:
         raise errors.InvalidFlow(
-            f"{path}: {message}", problems=[{"path": "", "message": message}]
+            f"{path}: {exc.message}", problems=[{"path": "", "message": exc.message}]
         ) from exc
     if not isinstance(data, dict):
         message = f"expected a JSON object, got {type(data).__name__}"

@@ -23,7 +23,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from fluxbilling import errors
+from fluxbilling import errors, limits
 
 __all__ = ["MISSING", "check", "render", "resolve_path"]
 
@@ -83,6 +83,17 @@ def _alternatives(expression: str) -> list[str]:
     return [part.strip() for part in expression.split("??")]
 
 
+def _closed(text: str) -> tuple[str, str]:
+    """`text` split after its last `}}`: no template ends in the second part.
+
+    `_TEMPLATE` retries at every `{{` that has no `}}` after it, scanning to the end each
+    time (quadratic: a 100 KB string of `{{` took minutes); scanning only the first part
+    finds the same templates in linear time.
+    """
+    end = text.rfind("}}") + 2 if "}}" in text else 0
+    return text[:end], text[end:]
+
+
 def _syntax_error(expression: str) -> str | None:
     parts = _alternatives(expression)
     if not _PATH_RE.match(parts[0]):
@@ -90,10 +101,10 @@ def _syntax_error(expression: str) -> str | None:
     for part in parts[1:]:
         if not _PATH_RE.match(part):
             try:
-                json.loads(part)
-            except (ValueError, RecursionError):  # RecursionError: nested past the parser
-                shown = part if len(part) <= 40 else part[:40] + "..."
-                return f"{{{{{expression[:80]}}}}}: fallback {shown!r} is neither a path nor JSON"
+                limits.loads_json(part)
+            except ValueError as exc:
+                why = f" ({exc.message})" if isinstance(exc, errors.InvalidBody) else ""
+                return f"{{{{{expression[:80]}}}}}: fallback {_excerpt(part)} is neither a path nor JSON{why}"
     return None
 
 
@@ -109,7 +120,7 @@ def _lookup(expression: str, scope: Mapping[str, Any], node_id: str) -> Any:
         found = (
             resolve_path(scope, part)
             if _PATH_RE.match(part) and part not in _LITERALS
-            else json.loads(part)
+            else limits.loads_json(part)
         )
     if found is MISSING:
         raise errors.InvalidFlow(
@@ -133,7 +144,12 @@ def _render_string(text: str, scope: Mapping[str, Any], node_id: str) -> Any:
     first = _TEMPLATE.match(text)
     if first and first.end() == len(text) and "{{" not in first.group(1):
         return _lookup(first.group(1), scope, node_id)
-    return _TEMPLATE.sub(lambda m: _as_text(_lookup(m.group(1), scope, node_id)), text)
+    head, tail = _closed(text)
+    return _TEMPLATE.sub(lambda m: _as_text(_lookup(m.group(1), scope, node_id)), head) + tail
+
+
+def _excerpt(text: str) -> str:
+    return repr(text) if len(text) <= 80 else f"{text[:60]!r}... ({len(text)} characters)"
 
 
 def render(value: Any, scope: Mapping[str, Any], *, node_id: str) -> Any:
@@ -175,13 +191,14 @@ def check(value: Any) -> list[str]:
         Human-readable problems; empty when every template is a valid path lookup.
     """
     if isinstance(value, str):
+        head, tail = _closed(value)
         problems = [
             problem
-            for match in _TEMPLATE.finditer(value)
+            for match in _TEMPLATE.finditer(head)
             if (problem := _syntax_error(match.group(1)))
         ]
-        if _TEMPLATE.sub("", value).count("{{"):
-            problems.append(f"unclosed template in {value!r}")
+        if "{{" in _TEMPLATE.sub("", head) + tail:
+            problems.append(f"unclosed template in {_excerpt(value)}")
         return problems
     if isinstance(value, Mapping):
         return [problem for item in value.values() for problem in check(item)]

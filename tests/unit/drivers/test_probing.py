@@ -48,3 +48,10 @@ def test_verdicts() -> None:
         'the vendor answered an error: ["bad key"]',
     )
     assert probing.verdict(virtualizor, httpx.Response(200, text="not json")) == (True, "HTTP 200")
+
+
+def test_a_probe_answer_nested_too_deep_reads_as_no_answer() -> None:
+    deep = httpx.Response(200, content=b'{"status": ' + b"[" * 100_000 + b"]" * 100_000 + b"}")
+    probe = Probe("whoami", ok_path="status", ok_values=("ok",))
+    assert probing.verdict(probe, deep) == (False, "the vendor refused: no answer")
+    assert probing.verdict(probe, httpx.Response(200, json={"status": "ok"})) == (True, "HTTP 200")

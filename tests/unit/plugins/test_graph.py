@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
 from typing import Any
 
 import pytest
@@ -311,3 +312,12 @@ def test_a_custom_node_type_that_suspends_may_close_a_loop() -> None:
     flow["nodes"][2]["type"] = "step"
     with pytest.raises(errors.InvalidFlow, match="s -> p -> s"):
         plugins.load_plugin(document(flow), version=1, registry=registry)
+
+
+def test_a_flow_has_at_most_500_nodes_and_1000_edges() -> None:
+    chain = [TRIGGER, *({"id": f"n{i}", "type": "http", "path": "x"} for i in range(500))]
+    edges = [{"from": a["id"], "to": b["id"]} for a, b in pairwise(chain)]
+    found = problems(document({"nodes": chain, "edges": edges * 3}))
+    assert {p["path"] for p in found} == {"flows.provision.nodes", "flows.provision.edges"}
+    assert any("at most 500 items" in p["message"] for p in found)
+    plugins.load_plugin(document({"nodes": chain[:500], "edges": edges[:499]}), version=1)
