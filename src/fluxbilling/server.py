@@ -1,7 +1,8 @@
 """Process entrypoints: API + worker in one process (`serve`), extra workers (`worker`).
 
 Both stop gracefully on SIGTERM/SIGINT: no new claims, in-flight phases finish (a phase
-cut off anyway is retried elsewhere once its lease runs out).
+cut off anyway is retried elsewhere once its lease runs out). Both wait for a database that
+is away when they start (a PostgreSQL restart) instead of exiting.
 
 The HTTP server is uvicorn with h11. A request head (request line and headers) larger than
 the header limit (`limits.HEADER_BYTES`, setting `max_header_bytes`) is answered 431 in the
@@ -29,6 +30,7 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from fluxbilling import limits
 from fluxbilling.bootstrap import Installation
+from fluxbilling.db import when_available
 from fluxbilling.db.migrate import upgrade
 from fluxbilling.engine.wakeup import PgListener
 
@@ -185,11 +187,18 @@ def _reconcile(installation: Installation, stop: asyncio.Event) -> asyncio.Task[
     return asyncio.create_task(installation.reconciler().run_forever(stop, interval))
 
 
+async def _prepare_when_available(installation: Installation, stop: asyncio.Event) -> bool:
+    """`prepare`, retried while the database is away; False when stopped before it worked."""
+    return await when_available(lambda: prepare(installation), stop=stop, what="start-up")
+
+
 async def run_worker(installation: Installation, *, concurrency: int | None = None) -> None:
     """Run a worker until SIGTERM."""
-    await prepare(installation)
     stop = asyncio.Event()
     _stop_on_signals(stop)
+    if not await _prepare_when_available(installation, stop):
+        await installation.close()
+        return
     listener = await _listener(installation)
     worker = installation.worker(concurrency=concurrency)
     log.info("worker %s started", worker.worker_id)
@@ -225,10 +234,12 @@ async def run_serve(
     """
     from fluxbilling.api import create_app
 
-    await prepare(installation)
     if stop is None:
         stop = asyncio.Event()
         _stop_on_signals(stop)
+    if not await _prepare_when_available(installation, stop):
+        await installation.close()
+        return
     listener = await _listener(installation)
     server = LoopbackServer(
         create_app(installation),

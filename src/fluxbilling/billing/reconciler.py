@@ -41,7 +41,7 @@ from fluxbilling.billing import deliveries, ledger
 from fluxbilling.billing.gateway import Gateway
 from fluxbilling.billing.reversals import ReversalPolicy
 from fluxbilling.billing.webhooks import GatewayEndpoint
-from fluxbilling.db import Database, schema
+from fluxbilling.db import Database, is_transient, schema
 from fluxbilling.engine import activity
 from fluxbilling.engine.runs import RunStore
 from fluxbilling.orders.pipeline import Phase
@@ -366,8 +366,11 @@ class Reconciler:
         while not stop.is_set():
             try:
                 await self.run_once()
-            except Exception:  # keep reconciling; the next pass retries
-                log.exception("reconciler pass failed")
+            except Exception as exc:  # keep reconciling; the next pass retries
+                if is_transient(exc):
+                    log.warning("reconciler pass skipped: database unavailable (%s)", exc.orig)
+                else:
+                    log.exception("reconciler pass failed")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=interval)
 

@@ -10,6 +10,11 @@ loop until stopped:
 ```
 A worker that loses its lease (paused past it, cancelled by an operator) drops its result:
 every write is fenced. SIGTERM stops claiming and lets in-flight phases finish.
+
+Our own database failing transiently (`db.is_transient`: busy, locked, restarting, away) is
+not the phase failing: the attempt is abandoned without a write and the run is claimed
+again once its lease expires, as after a crash; claims, heartbeats and renewals just try
+again later, and a worker started while the database is away waits for it.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 
 from fluxbilling import errors, metrics
-from fluxbilling.db import schema
+from fluxbilling.db import is_transient, schema, when_available
 from fluxbilling.engine import policy
 from fluxbilling.engine.context import PhaseContext, PhaseHandler
 from fluxbilling.engine.outcome import Done, Pending
@@ -47,30 +52,6 @@ def new_worker_id() -> str:
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-_SQLITE_BUSY, _SQLITE_LOCKED = 5, 6
-# PostgreSQL SQLSTATEs that say nothing about the phase: connection exception (08), deadlock
-# or serialization failure (40), server shutting down (57P), lock_timeout (55P03).
-_PG_TRANSIENT = ("08", "40", "57P", "55P03")
-
-
-def _database_trouble(exc: BaseException) -> bool:
-    """Whether `exc` is our own database failing transiently, not the phase.
-
-    SQLite busy or locked past its busy timeout, a dropped connection, a PostgreSQL deadlock
-    or serialization failure. Such an attempt is abandoned without a write: the run keeps
-    its checkpoint and is claimed again once the lease expires, as after a crash. Anything
-    else (a constraint, a missing table) stays an invariant violation that fails the run.
-    """
-    if not isinstance(exc, sa.exc.DBAPIError):
-        return False
-    if exc.connection_invalidated or isinstance(exc, sa.exc.InterfaceError):
-        return True
-    sqlite_code = getattr(exc.orig, "sqlite_errorcode", None)
-    if isinstance(sqlite_code, int):
-        return sqlite_code & 0xFF in (_SQLITE_BUSY, _SQLITE_LOCKED)
-    return str(getattr(exc.orig, "sqlstate", None) or "").startswith(_PG_TRANSIENT)
 
 
 class Worker:
@@ -115,7 +96,8 @@ class Worker:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Claim and execute until `stop` is set, then finish in-flight phases."""
-        await self._register()
+        if not await when_available(self._register, stop=stop, what="worker registration"):
+            return
         heartbeat = asyncio.create_task(self._heartbeat(stop))
         try:
             while not stop.is_set():
@@ -161,6 +143,13 @@ class Worker:
         def _done(t: asyncio.Task[None]) -> None:
             self._tasks.discard(t)
             self._slots_free.set()
+            if not t.cancelled() and (exc := t.exception()) is not None:
+                # A bug: say so now, with the run, not when the task is garbage-collected.
+                log.error(
+                    "run task crashed; the run is retried once its lease expires",
+                    exc_info=exc,
+                    extra=self._context(claim),
+                )
 
         task.add_done_callback(_done)
 
@@ -189,7 +178,7 @@ class Worker:
                 log.warning("lease lost; result dropped", extra=self._context(claim))
                 return
             except sa.exc.DBAPIError as exc:
-                if not _database_trouble(exc):
+                if not is_transient(exc):
                     raise
                 log.warning(
                     "database unavailable (%s); attempt abandoned until the lease expires",
@@ -224,7 +213,7 @@ class Worker:
         except LeaseLost:
             raise
         except Exception as exc:  # classified by policy.decide, never swallowed
-            if _database_trouble(exc):
+            if is_transient(exc):
                 raise
             return None, await self._failed(ctx, exc)
         finally:
@@ -247,7 +236,7 @@ class Worker:
         except (LeaseLost, asyncio.CancelledError):
             raise
         except Exception as exc:  # classified by policy.decide
-            if _database_trouble(exc):
+            if is_transient(exc):
                 raise
             return None, await self._failed(ctx, exc)
         self.processed_phases += 1
@@ -298,9 +287,10 @@ class Worker:
     # -- worker registry -------------------------------------------------------------------
 
     async def _register(self) -> None:
+        # Repeatable: the commit of a failed attempt may have landed (its answer was lost).
         async with self.store.db.begin() as conn:
             await conn.execute(
-                schema.workers.insert().values(
+                self.store.db.insert_ignore(schema.workers).values(
                     id=self.worker_id,
                     hostname=socket.gethostname(),
                     pid=os.getpid(),
