@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 UV     := $(BIN)/uv
 
-.PHONY: install demo test check bench serve clean
+.PHONY: install demo test check chaos bench serve clean
 
 $(UV):
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,15 @@ test: install
 check: install
 	scripts/check
 
+# The chaos gate at scale, not part of `make test` (docs/reliability.md):
+# make chaos ORDERS=1000 [WORKERS=4] [KILL_EVERY=0.3-1.2] [BACKEND=postgresql|sqlite]
+ORDERS ?= 1000
+WORKERS ?= 4
+KILL_EVERY ?= 0.3-1.2
+BACKEND ?= postgresql
+chaos: install
+	ORDERS=$(ORDERS) WORKERS=$(WORKERS) KILL_EVERY=$(KILL_EVERY) BACKEND=$(BACKEND) scripts/chaos
+
 bench: install
 	$(BIN)/python bench/engine.py
 
@@ -35,4 +44,4 @@ serve: install
 	$(BIN)/fluxbilling serve
 
 clean:
-	rm -rf $(VENV) .fluxbilling .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .fluxbilling .pytest_cache .mypy_cache .ruff_cache .hypothesis

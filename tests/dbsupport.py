@@ -22,31 +22,36 @@ PG_ADMIN_URL = os.environ.get(
 BACKENDS = ("sqlite", "postgresql")
 
 
-def pg_url(name: str) -> str:
-    """The URL of database `name` on the test server."""
-    return PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+def pg_url(name: str, admin_url: str = PG_ADMIN_URL) -> str:
+    """The URL of database `name` on the test server (or the server of `admin_url`)."""
+    return admin_url.rsplit("/", 1)[0] + "/" + name
 
 
-async def _admin(sql: str) -> None:
-    conn = await asyncpg.connect(PG_ADMIN_URL)
+async def _admin(sql: str, admin_url: str = PG_ADMIN_URL) -> None:
+    conn = await asyncpg.connect(admin_url)
     try:
         await conn.execute(sql)
     finally:
         await conn.close()
 
 
-def create_pg_database(name: str) -> str:
-    """Create (or re-create) and migrate database `name`; returns its async URL."""
-    asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
-    url = pg_url(name)
+def create_pg_database(name: str, admin_url: str = PG_ADMIN_URL) -> str:
+    """Create (or re-create) and migrate database `name`; returns its async URL.
+
+    Args:
+        name: the database.
+        admin_url: a database URL on the server to create it on (default: the test server).
+    """
+    asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', admin_url))
+    asyncio.run(_admin(f'CREATE DATABASE "{name}"', admin_url))
+    url = pg_url(name, admin_url)
     asyncio.run(_migrate(url))
     return url
 
 
-def drop_pg_database(name: str) -> None:
-    """Drop database `name`."""
-    asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+def drop_pg_database(name: str, admin_url: str = PG_ADMIN_URL) -> None:
+    """Drop database `name` (on the server of `admin_url`)."""
+    asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', admin_url))
 
 
 def create_sqlite_template(directory: Path) -> Path:

@@ -9,7 +9,7 @@ from pathlib import Path
 from pydantic import SecretStr
 
 from fluxbilling import errors, logs
-from fluxbilling.billing import stripe_api
+from fluxbilling.billing import deliveries, stripe_api
 from fluxbilling.billing.gateway import Gateway
 from fluxbilling.billing.gateways import coingate as coingate_gateway
 from fluxbilling.billing.gateways import mollie as mollie_gateway
@@ -20,6 +20,7 @@ from fluxbilling.billing.reversals import ReversalPolicy
 from fluxbilling.billing.webhooks import GatewayEndpoint
 from fluxbilling.config import Settings
 from fluxbilling.db import Database
+from fluxbilling.drivers.address_guard import Resolver
 from fluxbilling.drivers.connections import ConnectionFactory, TransportFor
 from fluxbilling.engine.context import PhaseHandler
 from fluxbilling.engine.runs import RunStore
@@ -96,6 +97,19 @@ class Installation:
         """What full refunds and disputes do to services (per product)."""
         return ReversalPolicy(self.db, self.store, self.plugins, self.vault)
 
+    def delivery_limits(self) -> deliveries.Limits:
+        """The bounds of webhook delivery storage and attempts, from the settings."""
+        settings = self.settings
+        return deliveries.Limits(
+            body_bytes=settings.webhook_rejected_body_bytes,
+            per_source=settings.webhook_unverified_per_source,
+            total=settings.webhook_unverified_total,
+            pending_per_source=settings.webhook_pending_per_source,
+            pending_total=settings.webhook_pending_total,
+            failed_attempts=settings.webhook_failed_attempts,
+            deferred_attempts=settings.webhook_deferred_attempts,
+        )
+
     def reconciler(self) -> Reconciler:
         """The reconciler over this installation's gateways."""
         return Reconciler(
@@ -104,6 +118,7 @@ class Installation:
             self.gateways,
             self.reversal_policy(),
             after=self.settings.reconcile_after,
+            limits=self.delivery_limits(),
         )
 
     def endpoint(self, gateway: str) -> GatewayEndpoint:
@@ -119,7 +134,13 @@ class Installation:
                 gateway=gateway[:40],
                 configured=sorted(self.gateways),
             )
-        return GatewayEndpoint(self.db, self.store, adapter, policy=self.reversal_policy())
+        return GatewayEndpoint(
+            self.db,
+            self.store,
+            adapter,
+            policy=self.reversal_policy(),
+            limits=self.delivery_limits(),
+        )
 
     def stripe_endpoint(self) -> GatewayEndpoint:
         """Stripe ingestion for this installation."""
@@ -143,8 +164,13 @@ def build(
     mailer: Mailer | None = None,
     rdns: RdnsBackend | None = None,
     transport_for: TransportFor | None = None,
+    resolver: Resolver | None = None,
 ) -> Installation:
-    """Wire an installation from settings; adapters may be replaced (tests, the demo)."""
+    """Wire an installation from settings; adapters may be replaced (tests, the demo).
+
+    `resolver` turns connection host names into addresses for the upstream address policy
+    (default: the system's resolver); tests serving simulators in-process map their names.
+    """
     settings = settings or Settings()
     db = Database(
         settings.database_url,
@@ -158,7 +184,7 @@ def build(
     store = RunStore(db, lease_seconds=settings.lease_seconds)
     plugins = PluginManager(db)
     connections = ConnectionFactory(
-        db, vault, transport_for=transport_for, timeout=settings.http_timeout
+        db, vault, transport_for=transport_for, timeout=settings.http_timeout, resolver=resolver
     )
     rdns = rdns or InternalRdns(db)
     mailer = mailer or SmtpMailer(settings.smtp_host, settings.smtp_port, settings.http_timeout)

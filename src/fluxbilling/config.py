@@ -8,6 +8,8 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from fluxbilling import limits
+
 __all__ = ["Settings"]
 
 
@@ -68,6 +70,43 @@ class Settings(BaseSettings):
         default=600.0,
         description="Age in seconds after which an open checkout or a deferred delivery is re-checked.",
     )
+    webhook_rejected_body_bytes: int = Field(
+        default=4096,
+        ge=0,
+        description="Bytes of the body kept for a webhook delivery nobody vouched for (refused, "
+        "or naming an object nobody knows); its size and SHA-256 are kept too.",
+    )
+    webhook_unverified_per_source: int = Field(
+        default=100,
+        ge=1,
+        description="Deliveries nobody vouched for kept per remote address; the oldest beyond go.",
+    )
+    webhook_unverified_total: int = Field(
+        default=10_000,
+        ge=1,
+        description="Deliveries nobody vouched for kept in all; the oldest beyond go.",
+    )
+    webhook_pending_per_source: int = Field(
+        default=100,
+        ge=1,
+        description="Deliveries of one remote address that may wait for their gateway to tell "
+        "whether they are authentic (Mollie pings, CoinGate, PayPal); beyond: 503, not stored.",
+    )
+    webhook_pending_total: int = Field(
+        default=1000,
+        ge=1,
+        description="Deliveries that may wait for their gateway at once, in all; beyond: 503.",
+    )
+    webhook_failed_attempts: int = Field(
+        default=5,
+        ge=1,
+        description="Failed processing attempts (an error raised) before a delivery is quarantined.",
+    )
+    webhook_deferred_attempts: int = Field(
+        default=20,
+        ge=1,
+        description="Attempts that could not ask the gateway before a delivery is quarantined.",
+    )
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 8025
     mail_from: str = "noreply@fluxbilling.local"
@@ -80,5 +119,16 @@ class Settings(BaseSettings):
         "webhook bursts and the worker share them.",
     )
     http_timeout: float = 10.0
+    max_body_bytes: int = Field(
+        default=limits.API_BYTES,
+        ge=4 * limits.KIB,
+        description="Largest API request body in bytes (413 above it). Webhook bodies (256 KiB) "
+        "and plugin documents (2 MiB) have fixed limits of their own.",
+    )
+    max_header_bytes: int = Field(
+        default=limits.HEADER_BYTES,
+        ge=4 * limits.KIB,
+        description="Largest request head in bytes, all header lines together (431 above it).",
+    )
     listen_host: str = "127.0.0.1"
     listen_port: int = 8080

@@ -45,6 +45,9 @@ STATE_DIR = Path(".fluxbilling")
 DEMO_DB = STATE_DIR / "demo.db"
 SIM_TOKEN = "demo-solusvm2-token"  # noqa: S105 - the simulator's token, not a real credential
 TIMEOUT = 120.0
+SIMULATOR_NETWORKS = ("127.0.0.1/32",)
+"""The demo's panel simulators listen on loopback: their connections allow exactly that, the
+same explicit allowance an admin gives a panel on a private network."""
 DEMO_PROVIDERS: dict[str, tuple[str, str]] = {
     "solusvm2": ("SolusVM 2", "vps1.example.com"),
     "virtualizor": ("Virtualizor", "vps1.example.com"),
@@ -203,6 +206,7 @@ async def run(
                 solusvm_token=SIM_TOKEN,
                 image_dir=STATE_DIR / "images",
                 poll_interval=0.5,
+                allowed_networks=SIMULATOR_NETWORKS,
             )
             if provider != "solusvm2":
                 await seed_provider(
@@ -213,6 +217,7 @@ async def run(
                     location_id=catalogue.location_id,
                     image_id=catalogue.image_id,
                     poll_interval=0.5,
+                    allowed_networks=SIMULATOR_NETWORKS,
                 )
                 product = PROVIDERS[provider].product_slug
         console.print(

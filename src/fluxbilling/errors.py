@@ -6,6 +6,9 @@ FluxError                      base; message defaults to the class docstring; .d
 │   ├── InvalidSettings             driver/flow settings fail validation
 │   ├── InvalidFlow                 schema, unknown node type, bad graph
 │   ├── InvalidWebhook              a delivery that fails verification or parsing
+│   ├── InvalidBody                 a body refused before parsing: not UTF-8, nested too deep (a ValueError)
+│   │   └── BodyTooLarge            larger than its route allows
+│   ├── HeadersTooLarge             request headers larger than allowed
 │   ├── NotFound                    API-level lookup found nothing
 │   └── Conflict                    the request conflicts with the current state
 ├── UpstreamError                   a system we call failed; .upstream, .operation, .status, .retry_after
@@ -25,10 +28,13 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
+    "BodyTooLarge",
     "CapacityExhausted",
     "Conflict",
     "DatabaseUnavailable",
     "FluxError",
+    "HeadersTooLarge",
+    "InvalidBody",
     "InvalidFlow",
     "InvalidSettings",
     "InvalidWebhook",
@@ -68,6 +74,18 @@ class InvalidFlow(UserError):
 
 class InvalidWebhook(UserError):
     """The webhook delivery failed verification."""
+
+
+class InvalidBody(UserError, ValueError):
+    """The body cannot be accepted."""
+
+
+class BodyTooLarge(InvalidBody):
+    """The body is too large."""
+
+
+class HeadersTooLarge(UserError):
+    """The request headers are too large."""
 
 
 class NotFound(UserError, LookupError):

@@ -4,6 +4,7 @@ an OS image (a real file with its sha256), a VPS product and the SolusVM 2 conne
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -69,8 +70,14 @@ async def seed_catalogue(
     host_ram_mb: int = 65536,
     cidr: str = "192.0.2.0/24",
     poll_interval: float = 1.0,
+    allowed_networks: Sequence[str] = (),
 ) -> Catalogue:
-    """Insert the catalogue inside the caller's transaction."""
+    """Insert the catalogue inside the caller's transaction.
+
+    `allowed_networks` is the SolusVM 2 connection's allowance for the upstream address
+    policy: a simulator on loopback needs it (e.g. `["127.0.0.1/32"]`), recorded as set by
+    `seed`, exactly as an admin would allow a panel on a private network.
+    """
     location_id = await _insert(conn, schema.locations, code="ams1", name="Amsterdam 1")
     prefix = cidr.rsplit(".", 1)[0]
     subnet_id = await _insert(
@@ -90,6 +97,8 @@ async def seed_catalogue(
         base_url=solusvm_url,
         secrets={"api_token": solusvm_token},
         settings={"auth": {"scheme": "bearer", "secret": "api_token"}},
+        allowed_networks=allowed_networks,
+        actor="seed",
     )
     host_ids = []
     for n in range(1, hosts + 1):
@@ -281,6 +290,7 @@ async def seed_provider(
     poll_interval: float = 1.0,
     secrets: dict[str, str] | None = None,
     options: dict[str, Any] | None = None,
+    allowed_networks: Sequence[str] = (),
 ) -> int:
     """Add one provider of `PROVIDERS` (connection, nodes, product) in an existing location.
 
@@ -294,6 +304,8 @@ async def seed_provider(
         poll_interval: the plugin's seconds between status checks.
         secrets: overrides the simulator's default credentials.
         options: merged over the product's default options.
+        allowed_networks: the connection's allowance for the upstream address policy (a
+            simulator on loopback needs one; recorded as set by `seed`).
 
     Returns:
         The product id.
@@ -306,6 +318,8 @@ async def seed_provider(
         type=seed.connection_type,
         base_url=base_url,
         secrets=secrets or seed.secrets,
+        allowed_networks=allowed_networks,
+        actor="seed",
     )
     for name, ram, vcpus, disk in seed.nodes:
         await conn.execute(

@@ -1,7 +1,14 @@
 """Process entrypoints: API + worker in one process (`serve`), extra workers (`worker`).
 
 Both stop gracefully on SIGTERM/SIGINT: no new claims, in-flight phases finish (a phase
-cut off anyway is retried elsewhere once its lease runs out).
+cut off anyway is retried elsewhere once its lease runs out). Both wait for a database that
+is away when they start (a PostgreSQL restart) instead of exiting.
+
+The HTTP server is uvicorn with h11. A request head (request line and headers) larger than
+the header limit (`limits.HEADER_BYTES`, setting `max_header_bytes`) is answered 431 in the
+API's error shape: h11 stops buffering a head at that size and we answer its 431 hint
+(uvicorn itself would answer 400); a head that arrives whole is measured by
+`api.request_limits`.
 """
 
 from __future__ import annotations
@@ -9,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import json
 import logging
 import signal
 import socket
@@ -16,10 +24,14 @@ from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
+import h11
 import uvicorn
 from starlette.types import ASGIApp
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from fluxbilling import limits
 from fluxbilling.bootstrap import Installation
+from fluxbilling.db import when_available
 from fluxbilling.db.migrate import upgrade
 from fluxbilling.engine.wakeup import PgListener
 
@@ -28,17 +40,88 @@ __all__ = ["LoopbackServer", "freeze_startup_objects", "prepare", "run_serve", "
 log = logging.getLogger(__name__)
 
 
+class _HintedConnection(h11.Connection):
+    """An h11 connection that remembers the status h11 suggests for a malformed request."""
+
+    error_status = 400
+
+    def next_event(self) -> h11.Event | type[h11.NEED_DATA] | type[h11.PAUSED]:
+        try:
+            return super().next_event()
+        except h11.RemoteProtocolError as exc:
+            self.error_status = exc.error_status_hint
+            raise
+
+
+class _H11Protocol(H11Protocol):
+    """uvicorn's h11 protocol, answering a request head that outgrows the limit with 431."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.max_head = self.config.h11_max_incomplete_event_size or limits.HEADER_BYTES
+        self.hinted = _HintedConnection(h11.SERVER, self.max_head)
+        self.conn = self.hinted
+
+    def send_400_response(self, msg: str) -> None:
+        """Answer a request h11 could not parse: 431 when its head was too large, else 400."""
+        if self.hinted.error_status != 431:
+            super().send_400_response(msg)
+            return
+        from fluxbilling.api.errors import error_body
+
+        log.warning("refused a request head over %s bytes (431)", self.max_head)
+        message = f"request headers larger than {limits.describe_size(self.max_head)}"
+        body = error_body("HeadersTooLarge", message, {"max_bytes": self.max_head})
+        data = json.dumps(body).encode()
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(data)).encode()),
+            (b"connection", b"close"),
+        ]
+        for event in (
+            h11.Response(
+                status_code=431, headers=headers, reason=b"Request Header Fields Too Large"
+            ),
+            h11.Data(data=data),
+            h11.EndOfMessage(),
+        ):
+            self.transport.write(self.conn.send(event) or b"")
+        self.transport.close()
+
+
 class LoopbackServer:
     """An ASGI app served by uvicorn inside the current event loop, on a given or free port."""
 
-    def __init__(self, app: ASGIApp, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        max_header_bytes: int = limits.HEADER_BYTES,
+    ) -> None:
+        """Bind the socket now; `start` serves.
+
+        Args:
+            app: the ASGI app.
+            host: the address to listen on.
+            port: the port (0: any free one).
+            max_header_bytes: a request head larger than this is answered 431.
+        """
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         # Accepted sockets inherit it: without it, Nagle + delayed ACK add ~40 ms per answer.
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.sock.bind((host, port))
         self.host, self.port = self.sock.getsockname()[:2]
-        config = uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False)
+        config = uvicorn.Config(
+            app,
+            log_level="warning",
+            lifespan="off",
+            access_log=False,
+            http=_H11Protocol,
+            h11_max_incomplete_event_size=max_header_bytes,
+        )
         self.server = uvicorn.Server(config)
         self._task: asyncio.Task[None] | None = None
 
@@ -117,11 +200,18 @@ def _reconcile(installation: Installation, stop: asyncio.Event) -> asyncio.Task[
     return _background(installation.reconciler().run_forever(stop, interval), "reconciler")
 
 
+async def _prepare_when_available(installation: Installation, stop: asyncio.Event) -> bool:
+    """`prepare`, retried while the database is away; False when stopped before it worked."""
+    return await when_available(lambda: prepare(installation), stop=stop, what="start-up")
+
+
 async def run_worker(installation: Installation, *, concurrency: int | None = None) -> None:
     """Run a worker until SIGTERM."""
-    await prepare(installation)
     stop = asyncio.Event()
     _stop_on_signals(stop)
+    if not await _prepare_when_available(installation, stop):
+        await installation.close()
+        return
     listener = await _listener(installation)
     worker = installation.worker(concurrency=concurrency)
     log.info("worker %s started", worker.worker_id)
@@ -157,12 +247,19 @@ async def run_serve(
     """
     from fluxbilling.api import create_app
 
-    await prepare(installation)
     if stop is None:
         stop = asyncio.Event()
         _stop_on_signals(stop)
+    if not await _prepare_when_available(installation, stop):
+        await installation.close()
+        return
     listener = await _listener(installation)
-    server = LoopbackServer(create_app(installation), host, port)
+    server = LoopbackServer(
+        create_app(installation),
+        host,
+        port,
+        max_header_bytes=installation.settings.max_header_bytes,
+    )
     await server.start()
     log.info("API listening on %s", server.url)
     if installation.db.is_sqlite:

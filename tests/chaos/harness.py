@@ -3,6 +3,8 @@
 Every child (the SolusVM 2 simulator, the workers) is started by a `Fleet`, logs into its
 own file, and is SIGKILLed and reaped by `Fleet.kill_all()` — the test calls it in a
 `finally`, so no process outlives the test even when an assertion or a timeout fires.
+A child is a `subprocess.Popen`, or a worker forked from a pre-imported server
+(`forkserver.py`, for high kill rates) behind the same few methods.
 """
 
 from __future__ import annotations
@@ -14,15 +16,35 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Protocol
 
 import anyio
 import httpx
 
-__all__ = ["Child", "Fleet", "free_port", "wait_http"]
+from tests.chaos import forkserver
+
+__all__ = ["Child", "Fleet", "ProcessHandle", "free_port", "wait_http"]
+
+
+class ProcessHandle(Protocol):
+    """What the fleet needs of a started process (`subprocess.Popen` has it)."""
+
+    @property
+    def pid(self) -> int:
+        """The process id."""
+
+    @property
+    def returncode(self) -> int | None:
+        """The exit code once it exited."""
+
+    def poll(self) -> int | None:
+        """The exit code, None while it runs."""
+
+    def wait(self, timeout: float | None = None) -> int:
+        """Wait for the exit (`subprocess.TimeoutExpired` when it takes longer)."""
 
 
 def free_port() -> int:
@@ -52,7 +74,7 @@ class Child:
 
     name: str
     role: str
-    popen: subprocess.Popen[bytes]
+    popen: ProcessHandle
     log_path: Path
     log_file: IO[bytes]
     stopped: bool = False
@@ -89,6 +111,12 @@ class Child:
         text = self.log_path.read_text(encoding="utf-8", errors="replace")
         return "\n".join(f"    {line}" for line in text.splitlines()[-lines:])
 
+    def log_has(self, *needles: str, head: int = 65536) -> bool:
+        """Whether one of the first `head` bytes' log lines contains every one of `needles`."""
+        with self.log_path.open("rb") as log:
+            text = log.read(head).decode("utf-8", errors="replace")
+        return any(all(n in line for n in needles) for line in text.splitlines())
+
     def log_count(self, needle: str) -> int:
         """How many log lines contain `needle`."""
         text = self.log_path.read_text(encoding="utf-8", errors="replace")
@@ -104,12 +132,9 @@ class Fleet:
 
     def spawn(self, role: str, argv: list[str], env: Mapping[str, str]) -> Child:
         """Start `argv` (with `env`) in its own session, output to a log file."""
-        self.log_dir.mkdir(parents=True, exist_ok=True)
-        name = f"{role}-{sum(c.role == role for c in self.children) + 1}"
-        log_path = self.log_dir / f"{name}.log"
-        log_file = log_path.open("wb")
-        try:
-            popen = subprocess.Popen(
+
+        def start(log_path: Path, log_file: IO[bytes]) -> ProcessHandle:
+            return subprocess.Popen(
                 argv,
                 env=dict(env),
                 stdin=subprocess.DEVNULL,
@@ -117,16 +142,33 @@ class Fleet:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
+
+        return self._start(role, start)
+
+    def _start(self, role: str, start: Callable[[Path, IO[bytes]], ProcessHandle]) -> Child:
+        """Name the child, open its log, `start` it, keep it."""
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        name = f"{role}-{sum(c.role == role for c in self.children) + 1}"
+        log_path = self.log_dir / f"{name}.log"
+        log_file = log_path.open("wb")
+        try:
+            process = start(log_path, log_file)
         except BaseException:
             log_file.close()
             raise
-        child = Child(name, role, popen, log_path, log_file)
+        child = Child(name, role, process, log_path, log_file)
         self.children.append(child)
         return child
 
     def python(self, role: str, module: str, *args: str, env: Mapping[str, str]) -> Child:
         """Start `python -m module args...` with this interpreter."""
         return self.spawn(role, [sys.executable, "-m", module, *args], env)
+
+    def fork_cli(self, role: str, *args: str, env: Mapping[str, str]) -> Child:
+        """Fork `fluxbilling args...` from the pre-imported server (see `forkserver.py`)."""
+        return self._start(
+            role, lambda log_path, _: forkserver.start_cli(list(args), env, log_path)
+        )
 
     def live(self, role: str) -> list[Child]:
         """Children of `role` that have not exited."""

@@ -15,6 +15,7 @@ from fluxbilling import bootstrap
 from fluxbilling.api import create_app
 from fluxbilling.config import Settings
 from fluxbilling.db import Database
+from fluxbilling.drivers.address_guard import StaticResolver
 from fluxbilling.handoff.mail import InMemoryMailer
 from fluxbilling.seed import seed_catalogue
 from fluxbilling.simulators import pterodactyl, solusvm2, virtualizor, whm
@@ -23,6 +24,7 @@ from fluxbilling.vault import generate_key
 from tests import dbsupport
 from tests.httpsupport import asgi_client
 from tests.integration.payments import PaymentSims
+from tests.integration.support import SIMULATOR_NETWORKS
 
 pytestmark = pytest.mark.integration
 
@@ -156,6 +158,7 @@ async def installation(
         settings,
         mailer=mailer,
         transport_for=lambda url: httpx.ASGITransport(app=apps[httpx.URL(url).host]),
+        resolver=StaticResolver(dict.fromkeys(apps, "127.0.0.1")),
     )
     if backend == "postgresql":
         await dbsupport.truncate_all(inst.db)
@@ -171,6 +174,7 @@ async def installation(
             host_ram_mb=8192,
             cidr="192.0.2.0/28",
             poll_interval=0.01,
+            allowed_networks=SIMULATOR_NETWORKS,
         )
     yield inst
     await inst.close()

@@ -18,6 +18,10 @@ from fluxbilling.orders import service
 from fluxbilling.seed import PRODUCT_SLUG, PROVIDERS, seed_provider
 from fluxbilling.simulators import stripe as stripe_sim
 
+SIMULATOR_NETWORKS = ["127.0.0.1/32"]
+"""The simulators' connections' allowance: the test resolver puts every simulator on loopback,
+so they pass the upstream address policy only through the explicit allow an admin would give."""
+
 
 async def place_order(
     inst: bootstrap.Installation, hostname: str, product: str = PRODUCT_SLUG
@@ -77,6 +81,7 @@ async def add_provider(
             image_id=image_id,
             poll_interval=0.01,
             options=options or None,
+            allowed_networks=SIMULATOR_NETWORKS,
         )
     return PROVIDERS[provider].product_slug
 

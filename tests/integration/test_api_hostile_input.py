@@ -46,6 +46,7 @@ def _problem(response: httpx.Response) -> str:
         ("POST", f"/api/v1/invoices/{BIG}/sync", None, "path.invoice_id"),
         ("POST", f"/api/v1/invoices/{BIG}/checkout", {"gateway": "stripe"}, "path.invoice_id"),
         ("GET", f"/api/v1/webhook-deliveries/{BIG}", None, "path.delivery_id"),
+        ("POST", f"/api/v1/webhook-deliveries/{BIG}/release", None, "path.delivery_id"),
         ("GET", f"/api/v1/webhook-deliveries?cursor={BIG}", None, "query.cursor"),
         ("GET", f"/api/v1/webhook-deliveries?invoice_id={BIG}", None, "query.invoice_id"),
         ("GET", f"/api/v1/actions/{BIG}", None, "path.action_id"),
@@ -130,10 +131,9 @@ async def test_a_nul_deep_inside_a_plugin_document_is_named_by_its_path(
     [
         ({"settings": {"auth": {"name": "X-Key\x00"}}}, "settings.auth.name"),
         ({"settings": {"timeout": 2**64}}, "settings.timeout"),
-        ({"base_url": "http://vendor.example/\r\nX-Injected: 1"}, "base_url"),
     ],
 )
-async def test_connection_settings_and_urls_that_no_database_stores_alike_are_refused(
+async def test_connection_settings_that_no_database_stores_alike_are_refused(
     api: httpx.AsyncClient, body: dict[str, Any], named: str
 ) -> None:
     connection = {

@@ -9,6 +9,8 @@ a database error that is not transient (a constraint) still fails the run.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import sqlite3
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -21,6 +23,8 @@ from fluxbilling import bootstrap
 from fluxbilling.db import schema
 from fluxbilling.engine.context import PhaseContext, PhaseHandler
 from fluxbilling.engine.outcome import Done, Outcome
+from fluxbilling.engine.runs import Claim, RunStore
+from fluxbilling.engine.worker import Worker
 from fluxbilling.orders.pipeline import Phase
 from tests.integration.support import activity, finish, place_and_pay, run_of
 
@@ -125,3 +129,33 @@ async def test_a_database_error_that_is_no_outage_still_fails_the_run(
 
     run = await run_of(installation, order_id)
     assert (run.state, run.last_error["code"]) == ("failed", "InvariantViolation")
+
+
+class _BuggyStore(RunStore):
+    """A store with a bug that escapes the worker's handling of a run."""
+
+    async def cursor(self, claim: Claim) -> Mapping[str, Any] | None:
+        raise RuntimeError("a bug in the store")
+
+
+async def test_a_bug_that_escapes_a_run_is_logged_at_once_with_its_run(
+    installation: bootstrap.Installation, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.ERROR)
+    order_id = await place_and_pay(installation, "db3.example.com")
+    store = _BuggyStore(installation.db, lease_seconds=30)
+    worker = Worker(store, installation.handlers, concurrency=1, poll_interval=0.05)
+    stop = asyncio.Event()
+    running = asyncio.create_task(worker.run(stop))
+    try:
+        async with asyncio.timeout(20):
+            while not any(r.getMessage().startswith("run task crashed") for r in caplog.records):
+                await asyncio.sleep(0.02)
+    finally:
+        stop.set()
+        await asyncio.wait_for(running, 20)
+    (record,) = [r for r in caplog.records if r.getMessage().startswith("run task crashed")]
+    assert record.exc_info is not None
+    assert isinstance(record.exc_info[1], RuntimeError)
+    assert record.order == order_id  # type: ignore[attr-defined]
+    assert not [r for r in caplog.records if "never retrieved" in r.getMessage()]

@@ -284,3 +284,41 @@ async def test_the_next_phase_sees_its_waiting_cursor_after_the_advance(db: Data
     assert following is not None
     assert following.phase == Phase.PROVISION
     assert await store.cursor(following) == {"task": 9}
+
+
+class DecidingHandler(ScriptedHandler):
+    """Keeps a decision with `save_cursor` before acting on it; the act fails once."""
+
+    def __init__(self, store: RunStore) -> None:
+        super().__init__()
+        self.store = store
+
+    async def execute(self, ctx: PhaseContext) -> Outcome:
+        self.calls.append(ctx.cursor)
+        if ctx.cursor is None:
+            await self.store.save_cursor(ctx.claim, {"decided": len(self.calls)})
+            raise errors.TransientUpstreamError("lost answer", upstream="sim", retry_after=0)
+        return Done({"acted_on": ctx.cursor["decided"]})
+
+
+async def test_a_cursor_saved_while_running_is_what_the_retry_gets(db: Database) -> None:
+    (order_id,) = await seed_order(db)
+    store = RunStore(db)
+    prov = DecidingHandler(store)
+    worker = Worker(store, handlers(provision=prov), rand=lambda: 0.0)
+    await worker.drain()
+    assert prov.calls == [None, {"decided": 1}]
+    assert (await run_row(db, order_id)).state == "completed"
+    async with db.connect() as conn:
+        checkpoint = (
+            await conn.execute(
+                sa.select(schema.phase_checkpoints).where(
+                    schema.phase_checkpoints.c.correlation_key == f"{order_id}:provision"
+                )
+            )
+        ).one()
+    assert (checkpoint.status, checkpoint.output, checkpoint.cursor) == (
+        "done",
+        {"acted_on": 1},
+        None,
+    )

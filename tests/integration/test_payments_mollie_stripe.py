@@ -50,7 +50,11 @@ async def test_a_ping_for_a_payment_mollie_does_not_know_is_acknowledged_and_ign
 
     assert sent.status == 200
     (delivery,) = await deliveries(api, gateway="mollie")
-    assert (delivery["verification"], delivery["outcome"]) == ("valid", "unknown_resource")
+    # Nothing vouches for it (anyone can post an id): kept bounded, pruned like a forgery.
+    assert (delivery["verification"], delivery["outcome"]) == (
+        "unauthenticated",
+        "unknown_resource",
+    )
     assert "tr_unknown1" in delivery["reason"]
     assert await ledger_state(installation, order_id) == UNPAID
 

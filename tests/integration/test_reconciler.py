@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import httpx
 import pytest
@@ -18,7 +19,7 @@ from tests.integration.support import place_order, rows
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
 
 
-def reconciler(inst: bootstrap.Installation, **options: float) -> Reconciler:
+def reconciler(inst: bootstrap.Installation, **options: Any) -> Reconciler:
     return Reconciler(inst.db, inst.store, inst.gateways, inst.reversal_policy(), **options)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import FastAPI
 
 from fluxbilling import __version__
@@ -14,6 +16,7 @@ from fluxbilling.api import (
     openapi,
     orders,
     plugins,
+    request_limits,
     runs,
     services,
     webhooks,
@@ -25,13 +28,19 @@ __all__ = ["create_app"]
 
 def create_app(installation: Installation) -> FastAPI:
     """The API for `installation` (OpenAPI at `/openapi.json`, docs at `/docs`)."""
+    settings = installation.settings
+    bounds = request_limits.RequestLimits(
+        header_bytes=settings.max_header_bytes, api_bytes=settings.max_body_bytes
+    )
     app = FastAPI(
         title="FluxBilling provisioning API",
         version=__version__,
-        description="Paid orders become running services. Errors: {error: {code, message, details}}.",
+        description="Paid orders become running services. Errors: {error: {code, message, details}}. "
+        + bounds.summary(),
     )
     app.state.installation = installation
     errors.install(app)
+    app.add_middleware(request_limits.LimitRequests, bounds)
     app.include_router(webhooks.router)
     app.include_router(deliveries.router)
     app.include_router(invoices.router)
@@ -43,10 +52,17 @@ def create_app(installation: Installation) -> FastAPI:
     app.include_router(connections.router)
     app.include_router(services.router)
     app.include_router(metrics.router)
-    openapi.install(app)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
+    def document() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = FastAPI.openapi(app)
+            request_limits.document_limits(schema, bounds)
+            openapi.document_errors(schema)
+        return app.openapi_schema or {}
+
+    app.openapi = document  # type: ignore[method-assign]  # FastAPI's documented extension point
     return app

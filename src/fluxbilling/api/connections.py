@@ -2,7 +2,10 @@
 
 Secrets are write-only: requests may set or remove them, responses only name them
 (`secret_names`). A validation error never repeats a secret sent with the request, and the
-test action's recorded exchange is redacted by the upstream client.
+test action's recorded exchange is redacted by the upstream client and cut to a verdict.
+Secrets are bound to the base URL's origin: changing its scheme, host or port requires them
+again. `allowed_networks` is the admin's explicit allowance of loopback/private networks
+for the upstream address policy; the view shows it with when and by whom it was set.
 """
 
 from __future__ import annotations
@@ -38,6 +41,11 @@ _AUTH_HELP = (
     '{"scheme": "header", "name": "X-Api-Key", "secret": "api_key"}; '
     "`secret` names a secret, it never holds one"
 )
+_NETWORKS_HELP = (
+    "loopback, private or shared (100.64/10) networks this connection may reach, in CIDR "
+    "form (e.g. 10.20.0.0/16); empty: public addresses only. Link-local and cloud metadata "
+    "addresses are never reached"
+)
 
 
 class ConnectionIn(RequestBody):
@@ -45,20 +53,33 @@ class ConnectionIn(RequestBody):
 
     name: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
     type: Line = Field(max_length=100, description="a name from GET /api/v1/connection-types")
-    base_url: Line = Field(max_length=1000, description="http(s) URL of the vendor's API")
+    base_url: str = Field(  # line breaks and controls: the address policy's own check
+        max_length=1000,
+        description="http(s) URL of the vendor's API, without credentials, query or fragment",
+    )
     settings: JsonObject = Field(default_factory=dict, description=_AUTH_HELP)
     secrets: dict[str, Secret] = Field(
         default_factory=dict, description="secret values by name (write-only)"
+    )
+    allowed_networks: list[Annotated[str, Field(max_length=64)]] = Field(
+        default_factory=list, max_length=32, description=_NETWORKS_HELP
     )
 
 
 class ConnectionPatch(RequestBody):
     """Changes to a connection; omitted fields stay as they are."""
 
-    base_url: Annotated[str, StringConstraints(max_length=1000), ONE_LINE] | None = None
+    base_url: str | None = Field(  # line breaks and controls: the address policy's own check
+        None,
+        max_length=1000,
+        description="a new scheme, host or port requires every secret again in `secrets`",
+    )
     settings: JsonObject | None = Field(None, description="replaces the settings whole")
     secrets: dict[str, Secret | None] | None = Field(
         None, description="secrets to set; a null value removes that secret; others stay"
+    )
+    allowed_networks: list[Annotated[str, Field(max_length=64)]] | None = Field(
+        None, max_length=32, description=_NETWORKS_HELP + "; replaces the list whole"
     )
 
 
@@ -71,6 +92,9 @@ class ConnectionOut(BaseModel):
     base_url: str
     settings: dict[str, Any]
     secret_names: list[str]
+    allowed_networks: list[str] = Field(description=_NETWORKS_HELP)
+    networks_allowed_at: datetime | None = Field(description="when `allowed_networks` was last set")
+    networks_allowed_by: str | None = Field(description="who set it (`api`, `seed`, ...)")
     created_at: datetime | None
 
 
@@ -88,7 +112,9 @@ class TestResultOut(BaseModel):
     message: str
     elapsed_ms: float
     exchange: dict[str, Any] | None = Field(
-        None, description="the request and response, secrets masked"
+        None,
+        description="the request, and the response's status, content type and a short body "
+        "snippet; secrets masked",
     )
 
 
@@ -168,6 +194,7 @@ async def create_connection(body: ConnectionIn, request: Request) -> ConnectionO
                 base_url=body.base_url,
                 secrets=secrets,
                 settings=body.settings,
+                allowed_networks=body.allowed_networks,
             )
             row = await _row(conn, body.name)
     except errors.InvalidSettings as exc:
@@ -182,7 +209,12 @@ async def create_connection(body: ConnectionIn, request: Request) -> ConnectionO
     responses={422: {"description": "the result would be invalid; nothing was changed"}},
 )
 async def update_connection(name: Name, body: ConnectionPatch, request: Request) -> ConnectionOut:
-    """Given secrets replace those of the same name; a null value removes one."""
+    """Given secrets replace those of the same name; a null value removes one.
+
+    A base URL with another scheme, host or port needs every stored secret in the same
+    request (422 naming each missing one otherwise): a secret goes only to the host it was
+    entered for.
+    """
     installation = _installation(request)
     secrets = {
         key: None if value is None else value.get_secret_value()
@@ -197,6 +229,7 @@ async def update_connection(name: Name, body: ConnectionPatch, request: Request)
                 base_url=body.base_url,
                 settings=body.settings,
                 secrets=secrets,
+                allowed_networks=body.allowed_networks,
             )
             row = await _row(conn, name)
     except errors.InvalidSettings as exc:
@@ -218,7 +251,11 @@ async def delete_connection(name: Name, request: Request) -> None:
 
 @router.post("/connections/{name}/test", summary="Call the vendor with a read-only request")
 async def test_connection(name: Name, request: Request) -> TestResultOut:
-    """`ok` says whether the vendor accepted the credentials; the exchange is redacted."""
+    """`ok` says whether the vendor accepted the credentials; the exchange is redacted.
+
+    The vendor's answer is shown as a verdict (status, content type, a short snippet),
+    never in full; an address the upstream address policy refuses is never contacted.
+    """
     result = await _installation(request).connections.test(name)
     return TestResultOut.model_validate(result)
 

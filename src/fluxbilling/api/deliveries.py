@@ -1,4 +1,10 @@
-"""Webhook deliveries for the operator: what arrived, whether it verified, what it did, and why."""
+"""Webhook deliveries for the operator: what arrived, whether it verified, what it did, and why.
+
+A delivery nobody vouched for keeps only the first bytes of its body (`body_truncated`, with
+the size and SHA-256 it arrived with). A quarantined one (processing kept failing: `reason`
+is the last failure) waits for the operator: `POST …/{id}/release` hands it back to the
+reconciler's sweep with its attempts reset.
+"""
 
 from __future__ import annotations
 
@@ -37,8 +43,12 @@ def _doc(row: Any, *, body: bool) -> dict[str, Any]:
         "verification": row.verification,
         "outcome": row.outcome,
         "reason": row.error,
+        "attempts": row.attempts,
     }
     if body:
+        doc["body_truncated"] = row.body_size is not None
+        doc["body_size"] = len(row.body) if row.body_size is None else row.body_size
+        doc["body_sha256"] = row.body_sha256
         doc["headers"] = _MASKED.headers(row.headers)  # credentials and signatures masked
         text = bytes(row.body[:_BODY_PREVIEW]).decode("utf-8", errors="replace")
         doc["body"] = _TOKEN_FIELD.sub(r"\1***", text)  # CoinGate's per-order callback token
@@ -51,9 +61,12 @@ async def list_deliveries(
     invoice_id: RowId | None = None,
     gateway: Line | None = None,
     outcome: Annotated[
-        Line | None, Query(description="e.g. processed, duplicate, rejected")
+        Line | None,
+        Query(description="e.g. processed, duplicate, rejected, deferred, quarantined"),
     ] = None,
-    verification: Annotated[Line | None, Query(description="pending, valid or invalid")] = None,
+    verification: Annotated[
+        Line | None, Query(description="pending, valid, invalid or unauthenticated")
+    ] = None,
     limit: int = Query(50, ge=1, le=500),
     cursor: Annotated[
         RowId | None, Query(description="the next_cursor of the previous page")
@@ -89,3 +102,43 @@ async def get_delivery(request: Request, delivery_id: RowId) -> dict[str, Any]:
     if row is None:
         raise errors.NotFound(f"delivery {delivery_id} does not exist", delivery_id=delivery_id)
     return _doc(row, body=True)
+
+
+@router.post(
+    "/{delivery_id}/release",
+    summary="Hand a quarantined delivery back to the reconciler",
+    responses={409: {"description": "the delivery is not quarantined"}},
+)
+async def release_delivery(request: Request, delivery_id: RowId) -> dict[str, Any]:
+    """Its attempts start again from zero; the reconciler's next pass processes it.
+
+    Raises:
+        errors.NotFound: no such delivery.
+        errors.Conflict: the delivery is not quarantined.
+    """
+    table = schema.webhook_events
+    async with request.app.state.installation.db.begin() as conn:
+        row = (
+            await conn.execute(
+                table.update()
+                .where(table.c.id == delivery_id, table.c.outcome == "quarantined")
+                .values(
+                    outcome=sa.case((table.c.verification == "pending", None), else_="deferred"),
+                    attempts=0,
+                )
+                .returning(*table.c)
+            )
+        ).first()
+        if row is None:
+            exists = (
+                await conn.execute(sa.select(table.c.outcome).where(table.c.id == delivery_id))
+            ).first()
+            if exists is None:
+                raise errors.NotFound(
+                    f"delivery {delivery_id} does not exist", delivery_id=delivery_id
+                )
+            raise errors.Conflict(
+                f"delivery {delivery_id} is not quarantined ({exists.outcome})",
+                delivery_id=delivery_id,
+            )
+    return _doc(row, body=False)

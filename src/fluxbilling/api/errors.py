@@ -1,9 +1,10 @@
 """One table mapping our error classes to HTTP responses, and the one JSON error shape.
 
 Every error body is `{"error": {"code", "message", "details"}}`. User errors become 4xx with
-their message; our database being unreachable becomes 503 with `Retry-After` (whichever
-foreign exception it arrived as, classified by `db.outage`); anything else becomes 500 with an
-error id to find in the logs, never the internals (and never a secret).
+their message. Our database being away (`db.is_transient`: refused, reset, restarting, busy;
+or its connection pool exhausted) becomes `DatabaseUnavailable`: 503 with `Retry-After`.
+Anything else becomes 500 with an error id to find in the logs, never the internals (and
+never a secret).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
+import sqlalchemy as sa
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -20,9 +22,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from fluxbilling import errors
 from fluxbilling.api import fields
-from fluxbilling.db import outage
+from fluxbilling.db import is_transient
 
-__all__ = ["STATUS_BY_ERROR", "error_body", "install"]
+__all__ = ["STATUS_BY_ERROR", "error_body", "install", "status_of"]
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +32,9 @@ STATUS_BY_ERROR: tuple[tuple[type[errors.FluxError], int], ...] = (
     (errors.NotFound, 404),
     (errors.Conflict, 409),
     (errors.InvalidWebhook, 400),
+    (errors.BodyTooLarge, 413),
+    (errors.HeadersTooLarge, 431),
+    (errors.InvalidBody, 422),
     (errors.InvalidFlow, 422),
     (errors.InvalidSettings, 422),
     (errors.UserError, 400),
@@ -43,6 +48,14 @@ def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, "details": details or {}}}
 
 
+def status_of(exc: errors.FluxError) -> int | None:
+    """The HTTP status of `exc` by `STATUS_BY_ERROR` (None: an internal error, 500)."""
+    for cls, status in STATUS_BY_ERROR:
+        if isinstance(exc, cls):
+            return status
+    return None
+
+
 def install(app: FastAPI) -> None:
     """Register the exception handlers on `app`."""
 
@@ -50,15 +63,15 @@ def install(app: FastAPI) -> None:
     async def _flux(_request: Request, exc: errors.FluxError) -> JSONResponse:
         return _answer(exc)
 
-    async def _maybe_outage(_request: Request, exc: Exception) -> JSONResponse:
-        if not outage.is_outage(exc):
+    @app.exception_handler(sa.exc.DBAPIError)
+    async def _database(_request: Request, exc: sa.exc.DBAPIError) -> JSONResponse:
+        if not is_transient(exc):
             return _internal(exc)
-        # The type only: a driver's message may carry the statement and its parameters.
-        log.warning("database unavailable (%s): answered 503", type(exc).__name__)
-        return _answer(errors.DatabaseUnavailable())
+        return _unavailable(exc)
 
-    for cls in outage.MAYBE_OUTAGE:
-        app.add_exception_handler(cls, _maybe_outage)
+    @app.exception_handler(sa.exc.TimeoutError)
+    async def _pool_exhausted(_request: Request, exc: sa.exc.TimeoutError) -> JSONResponse:
+        return _unavailable(exc)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -89,14 +102,20 @@ def _problem(error: Mapping[str, Any]) -> dict[str, str]:
 
 
 def _answer(exc: errors.FluxError) -> JSONResponse:
-    for cls, status in STATUS_BY_ERROR:
-        if isinstance(exc, cls):
-            headers = None
-            if isinstance(exc, errors.DatabaseUnavailable):
-                headers = {"Retry-After": str(exc.retry_after)}
-            body = error_body(type(exc).__name__, exc.message, exc.details)
-            return JSONResponse(body, status, headers=headers)
-    return _internal(exc)
+    status = status_of(exc)
+    if status is None:
+        return _internal(exc)
+    headers = None
+    if isinstance(exc, errors.DatabaseUnavailable):
+        headers = {"Retry-After": str(exc.retry_after)}
+    body = error_body(type(exc).__name__, exc.message, exc.details)
+    return JSONResponse(body, status, headers=headers)
+
+
+def _unavailable(exc: Exception) -> JSONResponse:
+    # The type only: a driver's message may carry the statement and its parameters.
+    log.warning("database unavailable (%s): answered 503", type(exc).__name__)
+    return _answer(errors.DatabaseUnavailable())
 
 
 def _internal(exc: Exception) -> JSONResponse:

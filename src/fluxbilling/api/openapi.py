@@ -6,7 +6,8 @@ answers that follow from how a route is built are added here, in one place, by r
 ```
 401  the route needs the API token (its operation names a security scheme)
 400  the route takes a body (one that is not JSON is refused before validation)
-413  the route takes a body (bodies have a size limit)
+413  the route takes a body (bodies have a size limit; `request_limits` says which)
+431  every route: request headers larger than allowed
 404  the route has a path parameter (it names something to look up)
 422  the route has parameters or a body (FastAPI's rule; our shape, not FastAPI's)
 503  every route: the database is unavailable (with `Retry-After`)
@@ -20,10 +21,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import FastAPI
 from pydantic import BaseModel, Field
 
-__all__ = ["ErrorOut", "install"]
+__all__ = ["DESCRIPTIONS", "ErrorOut", "document_errors"]
 
 
 class ErrorDetailOut(BaseModel):
@@ -48,6 +48,7 @@ DESCRIPTIONS = {
     404: "nothing found by that id or name",
     409: "the request conflicts with the current state",
     413: "the body is larger than allowed",
+    431: "the request headers are larger than allowed",
     422: "invalid request: `error.details.problems` names each problem (`path`, `message`)",
     502: "an upstream system failed",
     503: "the database is unavailable; try again after `Retry-After` seconds",
@@ -60,18 +61,6 @@ _RETRY_AFTER = {
         "schema": {"type": "integer"},
     }
 }
-
-
-def install(app: FastAPI) -> None:
-    """Make `app.openapi()` document the error answers of every operation."""
-    generate = app.openapi
-
-    def openapi() -> dict[str, Any]:
-        schema = generate()  # FastAPI caches it; adding the same answers again changes nothing
-        document_errors(schema)
-        return schema
-
-    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def document_errors(schema: dict[str, Any]) -> None:
@@ -98,7 +87,7 @@ def document_errors(schema: dict[str, Any]) -> None:
 
 def _statuses(operation: dict[str, Any]) -> set[int]:
     """The error answers that follow from how the operation is built (see the module docstring)."""
-    statuses = {503}
+    statuses = {431, 503}
     if operation.get("security"):
         statuses.add(401)
     if "requestBody" in operation:

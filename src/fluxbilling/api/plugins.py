@@ -2,7 +2,12 @@
 
 A document is validated whole by the plugin manager: an invalid one is answered with 422 and
 `error.details.problems` (`[{"path", "message"}]`, paths into the document such as
-`flows.provision.nodes[2].type`) and nothing is stored.
+`flows.provision.nodes[2].type`) and nothing is stored. A document is at most 2 MiB
+(`limits.PLUGIN_BYTES`, else 413) and 64 levels deep (else 422), checked before it is parsed.
+
+Validating and diffing cost time in proportion to a document's size: both run in a worker
+thread (`limits.run_cpu_bound`), so the event loop, which also runs the provisioning worker,
+keeps answering meanwhile.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, Field, StringConstraints
 
+from fluxbilling import limits
 from fluxbilling.api.auth import require_token
 from fluxbilling.api.fields import ONE_LINE, JsonObject
 from fluxbilling.api.fields import Version as VersionNumber
@@ -110,6 +116,11 @@ class DiffOut(BaseModel):
         "other lists by index"
     )
     text: str = Field(description="unified diff of the pretty-printed JSON (keys sorted)")
+    truncated: bool = Field(
+        description=f"true: `text` is cut after {diff.MAX_TEXT_LINES} lines (its last line says "
+        "so) or shows a changed region too large to align line by line as removed and "
+        "re-added; `changes` is always complete"
+    )
 
 
 def _manager(request: Request) -> PluginManager:
@@ -154,6 +165,7 @@ async def list_plugins(request: Request) -> PluginListOut:
     responses={
         200: {"description": "identical to the newest version: nothing stored"},
         409: {"description": "concurrent registrations of the slug kept colliding; try again"},
+        413: {"description": "the document is larger than 2 MiB"},
         422: {"description": "invalid document: `error.details.problems` names each problem"},
     },
 )
@@ -207,29 +219,44 @@ async def get_version(slug: Slug, version: Version, request: Request) -> Version
     )
 
 
-@router.get("/{slug}/diff", summary="What changed between two versions of a plugin")
+@router.get(
+    "/{slug}/diff",
+    summary="What changed between two versions of a plugin",
+    response_model=DiffOut,
+)
 async def diff_versions(
     slug: Slug,
     request: Request,
     from_version: Annotated[VersionNumber, Query(alias="from")],
     to_version: Annotated[VersionNumber, Query(alias="to")],
-) -> DiffOut:
+) -> Response:
     """A structural list of changes and a unified text diff; 404 when a version is missing."""
     manager = _manager(request)
     old = await manager.document(slug, from_version)
     new = await manager.document(slug, to_version)
-    return DiffOut(
+    body = await limits.run_cpu_bound(
+        _diff_json, slug, (from_version, old.document), (to_version, new.document)
+    )
+    return Response(body, media_type="application/json")
+
+
+def _diff_json(
+    slug: str, old: tuple[int, dict[str, Any]], new: tuple[int, dict[str, Any]]
+) -> bytes:
+    """The `DiffOut` of two versions as JSON (pure, and slow for large documents)."""
+    (from_version, before), (to_version, after) = old, new
+    text = diff.text_diff(
+        before, after, old_label=f"{slug}@{from_version}", new_label=f"{slug}@{to_version}"
+    )
+    answer = DiffOut(
         slug=slug,
         from_version=from_version,
         to_version=to_version,
         changes=[
             ChangeOut(op=c.op, path=c.path, old=c.old, new=c.new)
-            for c in diff.changes(old.document, new.document)
+            for c in diff.changes(before, after)
         ],
-        text=diff.text_diff(
-            old.document,
-            new.document,
-            old_label=f"{slug}@{from_version}",
-            new_label=f"{slug}@{to_version}",
-        ),
+        text=text.text,
+        truncated=text.truncated,
     )
+    return answer.model_dump_json(by_alias=True).encode()

@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from urllib.parse import parse_qsl
 
-from fluxbilling import errors
+from fluxbilling import errors, limits
 
 __all__ = ["CoinGateCallback", "check_token", "hash_token", "new_callback_token", "parse_callback"]
 
@@ -127,7 +126,7 @@ def _form_fields(body: bytes) -> dict[str, str]:
 
 def _json_fields(body: bytes) -> dict[str, str]:
     try:
-        data = json.loads(body, parse_float=Decimal)
+        data = limits.loads_json(body, parse_float=Decimal)
     except (UnicodeDecodeError, ValueError) as exc:
         raise errors.InvalidWebhook(f"malformed JSON body: {exc}") from exc
     if not isinstance(data, dict):
@@ -171,7 +170,8 @@ def parse_callback(body: bytes, content_type: str | None = None) -> CoinGateCall
     else:
         raise errors.InvalidWebhook(f"unsupported content type '{media}'", content_type=media)
     raw_id = _required(fields, "id")
-    if not (raw_id.isascii() and raw_id.isdigit()) or int(raw_id) == 0:
+    # `int` refuses more than 4300 digits; CoinGate's ids are far shorter.
+    if not (raw_id.isascii() and raw_id.isdigit()) or len(raw_id) > 18 or int(raw_id) == 0:
         raise errors.InvalidWebhook("field 'id' is not a CoinGate order id", field="id")
     token = fields.pop("token", "") or None
     return CoinGateCallback(

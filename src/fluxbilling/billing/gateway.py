@@ -4,6 +4,10 @@ One adapter per gateway (`billing.gateways.*`) wraps that gateway's pure module 
 parse, classify) and its API client:
 
 ```
+screen(body, headers)   refuse locally, before the body is stored in full, what can be refused
+                        without asking anyone (a Stripe or Mollie next-gen HMAC, the shape of
+                        a Mollie ping or CoinGate callback, PayPal's headers and certificate
+                        URL); True when that alone proved the notification authentic
 verify(body, headers)   authenticate one notification the way the gateway does it, and say
                         what it means (`Verified`): Stripe and PayPal from the signed event,
                         Mollie and CoinGate from the object *re-fetched* with our API key
@@ -12,8 +16,12 @@ create_checkout(req)    create the gateway object for one invoice attempt (`Chec
 ```
 
 Errors: `errors.InvalidWebhook` = not authentic or not parseable (answer 400, nothing done);
+one raised by `verify` *after* it authenticated the notification carries
+``authentic=True`` in its details (`unreadable`: a signed event or a fetched object we cannot
+read, kept in full and never pruned; `screen` says the same for what it proved);
 `errors.UpstreamError` while re-fetching = try again later (the delivery stays stored as
-`deferred`, the gateway and our sweeper both retry).
+`deferred`, the gateway and our sweeper both retry). Anything else an adapter raises on an
+untrusted body is mapped to `errors.InvalidWebhook` by the ingestion (`billing.webhooks`).
 """
 
 from __future__ import annotations
@@ -23,7 +31,8 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from fluxbilling.billing.facts import PaymentFact
+from fluxbilling import errors
+from fluxbilling.billing.facts import MAX_AMOUNT_MINOR, PaymentFact
 
 __all__ = [
     "Attempt",
@@ -34,6 +43,7 @@ __all__ = [
     "Verified",
     "header",
     "state_key",
+    "unreadable",
 ]
 
 
@@ -64,6 +74,10 @@ class Verified:
         facts: What to apply, in order; empty when the object is unknown at the gateway.
         resource_id: The gateway object the notification is about.
         note: Why there is nothing to do (an unknown object), for the operator.
+        authentic: False when nothing vouched for the notification: it names an object
+            neither we nor the gateway know (a CoinGate order we never created, a payment
+            Mollie does not know), so anyone could have sent it. Stored like a rejected
+            delivery (bounded, pruned), still answered 200.
     """
 
     event_id: str
@@ -71,6 +85,7 @@ class Verified:
     facts: tuple[PaymentFact, ...]
     resource_id: str = ""
     note: str = ""
+    authentic: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +129,18 @@ class Gateway(Protocol):
         """Whether this account is live; objects of the other mode are rejected."""
         ...
 
+    def screen(self, body: bytes, headers: Mapping[str, str], *, now: float) -> bool:
+        """Refuse locally what can be refused without I/O (see the module docstring).
+
+        Returns:
+            True when this proved the notification authentic (a signature), False when
+            only `verify` can tell (a re-fetch, a certificate).
+
+        Raises:
+            errors.InvalidWebhook: Not authentic or malformed; nothing needs to be asked.
+        """
+        ...
+
     async def verify(
         self, body: bytes, headers: Mapping[str, str], *, now: float, attempts: AttemptLookup
     ) -> Verified:
@@ -145,11 +172,26 @@ def state_key(resource_id: str, facts: Sequence[PaymentFact]) -> str:
         True
     """
     parts = sorted(
-        f"{f.kind}|{f.gateway_object_id}|{f.gateway_payment_id}|{f.amount_minor}|{f.currency}"
+        f"{f.kind}|{f.gateway_object_id}|{f.gateway_payment_id}|{_amount(f.amount_minor)}|"
+        f"{f.currency}"
         for f in facts
     )
     digest = hashlib.sha256("\n".join(parts).encode()).hexdigest()[:32]
     return f"{resource_id[:200]}@{digest}"
+
+
+def _amount(amount_minor: int) -> str:
+    """An amount in a key: decimal as always, hexadecimal past the range facts may carry (an
+    int of thousands of digits cannot be written in decimal; the ledger refuses it anyway)."""
+    return str(amount_minor) if abs(amount_minor) <= MAX_AMOUNT_MINOR else f"x{amount_minor:x}"
+
+
+def unreadable(exc: errors.InvalidWebhook) -> errors.InvalidWebhook:
+    """`exc`, raised after the notification was authenticated: authentic, but unreadable.
+
+    Raise it ``from exc``; the ingestion keeps such a delivery in full and answers 200.
+    """
+    return errors.InvalidWebhook(exc.message, **{**exc.details, "authentic": True})
 
 
 def header(headers: Mapping[str, str], name: str) -> str | None:

@@ -18,6 +18,9 @@ dispute   refunds); full when it covers the payment: the invoice becomes refunde
 pending, failed, underpaid, ignored
           never change a paid invoice (a late `expired` cannot downgrade); recorded only
 ```
+A fact that cannot be stored as it is (`facts.unstorable`: an amount out of range, say, in
+a signed event) is `rejected` before anything is written; our invoice id carried by a fact
+is only used as a hint when it is one our ids can be.
 """
 
 from __future__ import annotations
@@ -28,13 +31,14 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from fluxbilling.billing import facts
 from fluxbilling.billing.facts import PaymentFact
 from fluxbilling.db import Database, schema
 from fluxbilling.engine import activity
 from fluxbilling.engine.runs import RunStore
 from fluxbilling.orders.pipeline import OrderState, Phase
 
-__all__ = ["Applied", "apply_fact"]
+__all__ = ["Applied", "apply_fact", "invoice_hint"]
 
 _OPEN = ("unpaid", "pending")
 _REVERSED = {"refund": "refunded", "dispute": "disputed"}
@@ -165,6 +169,9 @@ async def apply_fact(
     """Apply `fact` (see the module docstring) in the caller's transaction."""
     if fact.kind == "ignored":
         return Applied("ignored", detail="nothing for us in this notification")
+    problem = facts.unstorable(fact)
+    if problem:
+        return Applied("rejected", detail=f"{fact.kind}: {problem}; nothing recorded")
     if fact.livemode != livemode:
         mode = "live" if fact.livemode else "test"
         return Applied(
@@ -193,10 +200,25 @@ async def _locked_invoice(
     """The invoice `fact` pays, locked (`FOR UPDATE` on PostgreSQL); see `_Statements`."""
     sql = _sql(db)
     params: dict[str, Any] = {"p_gateway": gateway, "p_payment_id": fact.gateway_payment_id}
-    if fact.invoice_ref and fact.invoice_ref.isdigit():
-        params["p_invoice_ref"] = int(fact.invoice_ref)
+    hint = invoice_hint(fact.invoice_ref)
+    if hint is not None:
+        params["p_invoice_ref"] = hint
         return (await conn.execute(sql.invoice_by_object_or_hint, params)).first()
     return (await conn.execute(sql.invoice_by_object, params)).first()
+
+
+def invoice_hint(invoice_ref: str | None) -> int | None:
+    """Our invoice id in a fact's reference, when it can be one (ASCII digits, within BIGINT).
+
+    Example:
+        >>> invoice_hint("42"), invoice_hint("9" * 30), invoice_hint("²"), invoice_hint(None)
+        (42, None, None, None)
+    """
+    if not invoice_ref or not (invoice_ref.isascii() and invoice_ref.isdigit()):
+        return None
+    if len(invoice_ref) > 18:  # 10**18 - 1 < 2**63 - 1: beyond it, no id of ours
+        return None
+    return int(invoice_ref)
 
 
 def _mismatch(invoice: Any, fact: PaymentFact) -> str:

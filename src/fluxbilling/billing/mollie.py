@@ -41,7 +41,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -49,7 +48,7 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qsl
 
-from fluxbilling import errors
+from fluxbilling import errors, limits
 from fluxbilling.billing.facts import PaymentFact, PaymentKind
 
 __all__ = [
@@ -307,7 +306,7 @@ def parse_event(body: bytes) -> MollieEvent:
             is missing or has the wrong type (the message names the field).
     """
     try:
-        data = json.loads(body)
+        data = limits.loads_json(body)
     except (UnicodeDecodeError, ValueError) as exc:
         raise errors.InvalidWebhook(f"malformed JSON body: {exc}") from exc
     if not isinstance(data, dict):

@@ -26,7 +26,6 @@ URL for `ttl` seconds.
 from __future__ import annotations
 
 import base64
-import json
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Collection, Mapping
@@ -38,7 +37,7 @@ import anyio
 import httpx
 from cryptography import x509
 
-from fluxbilling import errors
+from fluxbilling import errors, limits
 from fluxbilling.billing import paypal
 from fluxbilling.drivers.upstream import (
     UpstreamHttp,
@@ -274,7 +273,7 @@ class PayPalApi:
         """
         transmission = paypal.read_transmission(headers)
         try:
-            event = json.loads(raw_body)
+            event = limits.loads_json(raw_body)
         except (UnicodeDecodeError, ValueError) as exc:
             raise errors.InvalidWebhook(f"malformed JSON body: {exc}") from exc
         if not isinstance(event, dict):

@@ -12,12 +12,11 @@ refunds, reversals and disputes name only the capture. Amounts go through
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from fluxbilling import errors
+from fluxbilling import errors, limits
 from fluxbilling.billing.facts import PaymentFact, PaymentKind
 from fluxbilling.billing.paypal_money import minor_units
 
@@ -82,7 +81,7 @@ def parse_event(body: bytes) -> PayPalEvent:
             ``resource`` is missing or has the wrong type (named).
     """
     try:
-        data = json.loads(body)
+        data = limits.loads_json(body)
     except (UnicodeDecodeError, ValueError) as exc:
         raise errors.InvalidWebhook(f"malformed JSON body: {exc}") from exc
     if not isinstance(data, dict):

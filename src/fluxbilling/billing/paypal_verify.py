@@ -126,7 +126,10 @@ def check_cert_url(url: str, allowed_hosts: Collection[str] = CERT_HOSTS) -> str
         or not url.isprintable()
     ):
         raise refuse("it contains characters a PayPal certificate URL never has")
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:  # an unbalanced IPv6 bracket: `https://[api.paypal.com/...`
+        raise refuse("malformed host or a port other than 443") from exc
     if parts.scheme != "https":
         raise refuse("not https")
     host = (parts.hostname or "").lower()

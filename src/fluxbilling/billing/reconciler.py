@@ -13,8 +13,13 @@ One pass (`Reconciler.run_once`), every `reconcile_interval` seconds in each wor
    arrived);
 3. **reversal policy**: full refunds and disputes not yet acted on (a crash after the
    commit) are applied;
-4. **retention**: deliveries that failed verification are deleted after 30 days (anyone can
-   send them); every authentic delivery is kept.
+4. **retention**: deliveries nobody vouched for (refused, or naming an object nobody knows)
+   are deleted after 30 days (anyone can send them); every authentic delivery is kept.
+
+Each stage runs even when another one failed, and within a stage one invoice, delivery or
+reversal that fails — whatever it raises — is counted (`metrics.RECONCILER_FAILURES`),
+reported and skipped: a poisoned row never stops a pass. A delivery that keeps failing is
+quarantined after its attempts (`deliveries.Limits`); the sweep leaves it to the operator.
 
 Everything is idempotent (unique keys, guarded transitions), so two workers running a pass
 at the same time only do the work twice, never the effect.
@@ -25,18 +30,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
 
 from fluxbilling import errors, metrics
-from fluxbilling.billing import ledger
+from fluxbilling.billing import deliveries, ledger
 from fluxbilling.billing.gateway import Gateway
 from fluxbilling.billing.reversals import ReversalPolicy
 from fluxbilling.billing.webhooks import GatewayEndpoint
-from fluxbilling.db import Database, schema
+from fluxbilling.db import Database, is_transient, schema
 from fluxbilling.engine import activity
 from fluxbilling.engine.runs import RunStore
 from fluxbilling.orders.pipeline import Phase
@@ -46,7 +51,8 @@ __all__ = ["CORRECTIONS", "Reconciler", "Report"]
 log = logging.getLogger(__name__)
 
 _OPEN = ("unpaid", "pending")
-_MAX_DELIVERY_ATTEMPTS = 20
+# Classified failures of one invoice: reported, retried next pass as they are.
+_EXPECTED = (errors.UpstreamError, errors.InvalidSettings, errors.InvalidWebhook)
 #: Outcomes that mean a fetch found money news no webhook had brought.
 CORRECTIONS = frozenset(
     {
@@ -100,7 +106,8 @@ class Reconciler:
             webhooks), and since payment before the first one.
         paid_window: how long after payment an invoice is re-checked (refunds and disputes
             come within weeks).
-        invalid_retention: how long deliveries that failed verification are kept.
+        invalid_retention: how long deliveries nobody vouched for are kept.
+        limits: the bounds of delivery storage and attempts (`deliveries.Limits`).
     """
 
     def __init__(
@@ -114,6 +121,7 @@ class Reconciler:
         paid_recheck: float = 86400.0,
         paid_window: float = 60 * 86400.0,
         invalid_retention: float = 30 * 86400.0,
+        limits: deliveries.Limits | None = None,
     ) -> None:
         self.db = db
         self.store = store
@@ -123,27 +131,66 @@ class Reconciler:
         self.paid_recheck = paid_recheck
         self.paid_window = paid_window
         self.invalid_retention = invalid_retention
+        self.limits = limits or deliveries.Limits()
 
     async def run_once(self) -> Report:
-        """One pass (see the module docstring)."""
+        """One pass (see the module docstring); no stage's failure stops the others."""
         report = Report()
-        for invoice_id in await self._due_invoices():
-            try:
-                applied = await self.sync_invoice(invoice_id)
-            except (errors.UpstreamError, errors.InvalidSettings, errors.InvalidWebhook) as exc:
-                report.errors.append(f"invoice {invoice_id}: {exc.message}")
-                continue
-            report.checked += 1
-            if any(a.outcome in CORRECTIONS for a in applied):
-                report.corrected.append(invoice_id)
-        report.deliveries = await self._sweep_deliveries(report)
-        report.pruned = await self._prune_invalid()
-        report.reversals = len(await self.policy.apply_pending())
+
+        async def reversals() -> None:
+            report.reversals = len(await self.policy.apply_pending())
+
+        async def prune() -> None:
+            report.pruned = await self._prune_unverified()
+
+        await self._stage(report, "invoices", lambda: self._sync_due_invoices(report))
+        await self._stage(report, "deliveries", lambda: self._sweep_deliveries(report))
+        await self._stage(report, "prune", prune)
+        await self._stage(report, "reversals", reversals)
         if report.corrected or report.errors:
             log.warning(
                 "reconciler: corrected invoices %s; errors %s", report.corrected, report.errors
             )
         return report
+
+    async def _stage(self, report: Report, name: str, run: Callable[[], Awaitable[None]]) -> None:
+        try:
+            await run()
+        except Exception as exc:  # the next stage runs all the same
+            metrics.RECONCILER_FAILURES.labels(f"stage_{name}").inc()
+            log.exception("reconciler: stage %s failed", name)
+            report.errors.append(f"{name}: {_describe(exc)}")
+
+    async def _sync_due_invoices(self, report: Report) -> None:
+        for invoice_id in await self._due_invoices():
+            try:
+                applied = await self.sync_invoice(invoice_id)
+            except _EXPECTED as exc:
+                report.errors.append(f"invoice {invoice_id}: {exc.message}")
+                continue
+            except Exception as exc:  # one poisoned invoice never stops the pass
+                metrics.RECONCILER_FAILURES.labels("invoice").inc()
+                log.exception("reconciler: invoice %s failed", invoice_id)
+                report.errors.append(f"invoice {invoice_id}: {_describe(exc)}")
+                await self._checked(invoice_id)
+                continue
+            report.checked += 1
+            if any(a.outcome in CORRECTIONS for a in applied):
+                report.corrected.append(invoice_id)
+
+    async def _checked(self, invoice_id: int) -> None:
+        """Mark a failing invoice's attempts checked: it waits `after` like the others
+        instead of heading every batch."""
+        attempts = schema.payment_attempts
+        try:
+            async with self.db.begin() as conn:
+                await conn.execute(
+                    attempts.update()
+                    .where(attempts.c.invoice_id == invoice_id)
+                    .values(checked_at=self.db.now())
+                )
+        except sa.exc.SQLAlchemyError:
+            log.exception("reconciler: could not mark invoice %s checked", invoice_id)
 
     async def sync_invoice(self, invoice_id: int) -> list[ledger.Applied]:
         """Fetch every attempt of one invoice from its gateway and apply what it says.
@@ -251,30 +298,39 @@ class Reconciler:
         async with self.db.connect() as conn:
             return [row.id for row in (await conn.execute(query)).all()]
 
-    async def _sweep_deliveries(self, report: Report) -> int:
+    async def _sweep_deliveries(self, report: Report) -> None:
         table = schema.webhook_events
-        cutoff = self.db.now(-self.after)
+        waiting = sa.or_(
+            table.c.outcome == "deferred",
+            sa.and_(table.c.outcome.is_(None), table.c.verification == "pending"),
+        )
+        # Rows that used their attempts before quarantine existed (or whose last attempt
+        # could not record it) are quarantined here: a terminal state, shown with its reason.
+        async with self.db.begin() as conn:
+            await conn.execute(
+                table.update()
+                .where(waiting, table.c.attempts >= self.limits.deferred_attempts)
+                .values(outcome="quarantined")
+            )
         query = (
             sa.select(table)
             .where(
-                sa.or_(
-                    table.c.outcome == "deferred",
-                    sa.and_(table.c.outcome.is_(None), table.c.verification == "pending"),
-                ),
-                table.c.received_at <= cutoff,
-                table.c.attempts < _MAX_DELIVERY_ATTEMPTS,
+                waiting,
+                table.c.received_at <= self.db.now(-self.after),
+                table.c.attempts < self.limits.deferred_attempts,
             )
             .order_by(table.c.id)
             .limit(_BATCH)
         )
         async with self.db.connect() as conn:
             rows = (await conn.execute(query)).all()
-        swept = 0
         for row in rows:
             gateway = self.gateways.get(row.gateway)
             if gateway is None:
                 continue
-            endpoint = GatewayEndpoint(self.db, self.store, gateway, policy=self.policy)
+            endpoint = GatewayEndpoint(
+                self.db, self.store, gateway, policy=self.policy, limits=self.limits
+            )
             try:
                 result = await endpoint.process(
                     row.id, bytes(row.body), row.headers, now=row.received_at.timestamp()
@@ -282,19 +338,24 @@ class Reconciler:
             except errors.InvalidWebhook as exc:
                 report.errors.append(f"delivery {row.id}: {exc.message}")
                 continue
-            swept += 1
-            if result.outcome == "deferred":
-                report.errors.append(f"delivery {row.id}: still deferred: {result.detail}")
-        return swept
+            except Exception as exc:  # one poisoned delivery never stops the sweep
+                # The endpoint counted the attempt (and quarantines after the last one).
+                metrics.RECONCILER_FAILURES.labels("delivery").inc()
+                log.exception("reconciler: delivery %s failed", row.id)
+                report.errors.append(f"delivery {row.id}: {_describe(exc)}")
+                continue
+            report.deliveries += 1
+            if result.outcome in ("deferred", "quarantined"):
+                report.errors.append(f"delivery {row.id}: still {result.outcome}: {result.detail}")
 
-    async def _prune_invalid(self) -> int:
-        """Forget forged or garbled deliveries after `invalid_retention` (anyone can send
-        them; genuine deliveries are kept)."""
+    async def _prune_unverified(self) -> int:
+        """Forget deliveries nobody vouched for after `invalid_retention` (anyone can send
+        them; authentic deliveries are kept)."""
         table = schema.webhook_events
         async with self.db.begin() as conn:
             result = await conn.execute(
                 table.delete().where(
-                    table.c.verification == "invalid",
+                    table.c.verification.in_(deliveries.UNVERIFIED),
                     table.c.received_at < self.db.now(-self.invalid_retention),
                 )
             )
@@ -305,7 +366,17 @@ class Reconciler:
         while not stop.is_set():
             try:
                 await self.run_once()
-            except Exception:  # keep reconciling; the next pass retries
-                log.exception("reconciler pass failed")
+            except Exception as exc:  # keep reconciling; the next pass retries
+                if is_transient(exc):
+                    log.warning("reconciler pass skipped: database unavailable (%s)", exc.orig)
+                else:
+                    log.exception("reconciler pass failed")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=interval)
+
+
+def _describe(exc: Exception) -> str:
+    """An exception for the pass's report: its class and its message's first line (a database
+    error's next lines hold the statement and its parameters)."""
+    lines = str(exc).splitlines()
+    return f"{type(exc).__name__}: {lines[0][:300] if lines else ''}"

@@ -12,17 +12,20 @@ reversal applied can never queue a second one.
 | `terminate`                     | terminate action              | the run is cancelled      |
 | `none`                          | recorded only                 | recorded only             |
 
-Partial refunds are recorded and shown, never acted on.
+Partial refunds are recorded and shown, never acted on. One reversal whose action fails is
+logged and counted (`metrics.RECONCILER_FAILURES`, stage ``reversal``) and stays pending for
+the next pass; it never keeps the others from being applied.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 
-from fluxbilling import errors
+from fluxbilling import errors, metrics
 from fluxbilling.db import Database, schema
 from fluxbilling.engine import activity
 from fluxbilling.engine.runs import RunStore
@@ -34,6 +37,8 @@ from fluxbilling.vault import Vault
 __all__ = ["POLICIES", "ReversalPolicy"]
 
 POLICIES = ("suspend", "terminate", "none")
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -57,7 +62,14 @@ class ReversalPolicy:
                     .order_by(reversals.c.id)
                 )
             ).all()
-        return [await self._apply(row) for row in pending]
+        done: list[str] = []
+        for row in pending:
+            try:
+                done.append(await self._apply(row))
+            except Exception:  # one reversal never blocks the others; retried next pass
+                metrics.RECONCILER_FAILURES.labels("reversal").inc()
+                log.exception("reversal %s (order %s): the policy failed", row.id, row.order_id)
+        return done
 
     async def _apply(self, reversal: Any) -> str:
         order_id = int(reversal.order_id)

@@ -26,12 +26,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from fluxbilling import errors
+from fluxbilling import errors, limits
 from fluxbilling.billing.facts import PaymentFact, PaymentKind
 
 __all__ = [
@@ -121,7 +120,8 @@ def _parse_header(header: str | None) -> tuple[int, list[str]]:
             schemes=schemes,
         )
     raw_t = timestamps[0]
-    if not (raw_t.isascii() and raw_t.isdigit()):
+    # Unix seconds need 10 digits until 2286; `int` refuses more than 4300.
+    if not (raw_t.isascii() and raw_t.isdigit()) or len(raw_t) > 15:
         raise errors.InvalidWebhook(
             "malformed header: the timestamp 't' is not an integer", schemes=schemes
         )
@@ -227,7 +227,7 @@ def parse_event(body: bytes) -> StripeEvent:
             has the wrong type (the message names the field).
     """
     try:
-        data = json.loads(body)
+        data = limits.loads_json(body)
     except (UnicodeDecodeError, ValueError) as exc:
         raise errors.InvalidWebhook(f"malformed JSON body: {exc}") from exc
     if not isinstance(data, dict):

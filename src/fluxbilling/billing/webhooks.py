@@ -1,9 +1,15 @@
-"""Webhook ingestion for every gateway: store the raw delivery, verify, dedupe, apply exactly once.
+"""Webhook ingestion for every gateway: screen, store, verify, dedupe, apply exactly once.
 
 ```
-POST /webhooks/{gateway} ─► 1. store raw delivery (own transaction; 5xx if this fails)
+POST /webhooks/{gateway} ─► 0. the adapter screens it locally (`gateway.Gateway.screen`):
+                                 refused ─► stored cut down (`deliveries`), 400
+                                 waits for the gateway and too many wait already ─► 503,
+                                 nothing stored
+                            1. store raw delivery (own transaction; 5xx if this fails)
                             2. the gateway's adapter verifies it (`gateway.Gateway.verify`):
-                                 invalid ─► mark the row, 400, nothing else
+                                 invalid ─► row cut down, 400, nothing else
+                                 authentic but unreadable ─► row kept, `rejected`, 200
+                                 names an object nobody knows ─► row cut down, 200
                                  upstream unreachable (re-fetch) ─► row `deferred`, 503;
                                  the gateway retries and `reconciler.sweep_deliveries` too
                             3. one transaction:
@@ -17,10 +23,17 @@ POST /webhooks/{gateway} ─► 1. store raw delivery (own transaction; 5xx if t
 A late "failed" never downgrades a paid invoice; a second event for the same payment hits
 the payments key; a duplicate delivery hits the processed-events key; a repeated ping of an
 unchanged Mollie payment or CoinGate order hits its state key.
+
+An adapter is the first code to read an untrusted body, so whatever else it raises there
+(``RecursionError`` from a deeply nested JSON, ``ValueError``, ``KeyError``, ``TypeError``…)
+means "malformed": it becomes `errors.InvalidWebhook` here, at one boundary. Only our own
+trouble (the database, the operating system) is not the sender's fault and stays an error;
+a delivery whose processing keeps failing is quarantined (`deliveries`).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -28,20 +41,20 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from fluxbilling import errors
-from fluxbilling.billing import ledger
+from fluxbilling import errors, metrics
+from fluxbilling.billing import deliveries, ledger
+from fluxbilling.billing.deliveries import column_text
 from fluxbilling.billing.gateway import Attempt, Gateway, Verified
 from fluxbilling.billing.gateways.stripe import StripeGateway
 from fluxbilling.billing.reversals import ReversalPolicy
 from fluxbilling.db import Database, schema
-from fluxbilling.drivers.redaction import MASK
 from fluxbilling.engine.runs import RunStore
 
-__all__ = ["GatewayEndpoint", "Ingested", "StripeEndpoint", "find_attempt"]
+__all__ = ["GatewayEndpoint", "Ingested", "StripeEndpoint", "find_attempt", "malformed"]
 
-# Stored as received except credentials: signatures are kept (they are not secrets, and the
-# sweeper re-verifies a stored delivery); the operator API masks them on display.
-_CREDENTIAL_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "x-api-key"})
+log = logging.getLogger(__name__)
+# Not the sender's fault: our database or machine is in trouble (5xx; the gateway retries).
+_OUR_TROUBLE = (sa.exc.SQLAlchemyError, OSError, MemoryError)
 # When one notification carries several facts (a Mollie payment with its refunds), the
 # delivery's outcome is the most significant of theirs.
 _SIGNIFICANCE = (
@@ -149,6 +162,17 @@ async def find_attempt(conn: AsyncConnection, gateway: str, gateway_ref: str) ->
     return Attempt(row.invoice_id, row.gateway, row.gateway_ref, row.callback_token_hash)
 
 
+def malformed(exc: Exception) -> errors.InvalidWebhook:
+    """What an unexpected exception raised on an untrusted body means: a malformed delivery.
+
+    Example:
+        >>> malformed(RecursionError("maximum recursion depth exceeded")).message
+        'malformed: RecursionError while reading the notification'
+    """
+    name = type(exc).__name__
+    return errors.InvalidWebhook(f"malformed: {name} while reading the notification", error=name)
+
+
 class GatewayEndpoint:
     """Ingests the deliveries of one gateway account.
 
@@ -157,6 +181,7 @@ class GatewayEndpoint:
         store: the run store (enqueue).
         gateway: the gateway's adapter (verification, re-fetch).
         policy: acts on full refunds and disputes after each commit (none: recorded only).
+        limits: the bounds of delivery storage and attempts (`deliveries.Limits`).
     """
 
     def __init__(
@@ -166,11 +191,13 @@ class GatewayEndpoint:
         gateway: Gateway,
         *,
         policy: ReversalPolicy | None = None,
+        limits: deliveries.Limits | None = None,
     ) -> None:
         self.db = db
         self.store = store
         self.gateway = gateway
         self.policy = policy
+        self.deliveries = deliveries.DeliveryStore(db, limits or deliveries.Limits())
 
     @property
     def name(self) -> str:
@@ -180,33 +207,120 @@ class GatewayEndpoint:
     async def ingest(
         self, body: bytes, headers: Mapping[str, str], *, remote: str | None, now: float
     ) -> Ingested:
-        """Store, verify and process one delivery.
+        """Screen, store, verify and process one delivery.
 
         Returns:
             The outcome; ``deferred`` when the gateway could not be asked (answer 503).
 
         Raises:
             errors.InvalidWebhook: the delivery is not authentic or not parseable (400);
-                the raw delivery stays stored with the reason.
+                it stays stored, cut down, with the reason.
+            errors.CapacityExhausted: its authenticity needs the gateway and too many such
+                deliveries wait already (answer 503; nothing stored).
         """
+        try:
+            proven = self._screen(body, headers, now)
+        except errors.InvalidWebhook as exc:
+            await self.deliveries.store_refused(self.name, body, headers, remote, exc.message)
+            raise
+        if not proven:
+            await self.deliveries.check_pending(self.name, remote)
         delivery_id = await self._store_raw(body, headers, remote)
-        return await self.process(delivery_id, body, headers, now=now)
+        return await self._attempt_processing(delivery_id, body, headers, now, proven)
 
     async def process(
         self, delivery_id: int, body: bytes, headers: Mapping[str, str], *, now: float
     ) -> Ingested:
-        """Verify and apply a stored delivery (also the sweeper's entry point)."""
+        """Verify and apply a stored delivery (also the sweeper's entry point).
+
+        Raises:
+            errors.InvalidWebhook: as `ingest`.
+            Exception: our own trouble (the database...); the attempt is counted, and the
+                delivery quarantined after `deliveries.Limits.failed_attempts`.
+        """
         try:
-            verified = await self.gateway.verify(body, headers, now=now, attempts=self._attempt)
+            proven = self._screen(body, headers, now)
         except errors.InvalidWebhook as exc:
-            await self._mark(
-                delivery_id, verification="invalid", outcome="rejected", error=exc.message
-            )
+            await self._refused(delivery_id, body, headers, exc)
+            raise
+        return await self._attempt_processing(delivery_id, body, headers, now, proven)
+
+    def _screen(self, body: bytes, headers: Mapping[str, str], now: float) -> bool:
+        try:
+            return self.gateway.screen(body, headers, now=now)
+        except (errors.UpstreamError, errors.InvalidSettings):
+            return False  # not the sender's fault: `verify` says what to do
+        except errors.InvalidWebhook:
+            raise
+        except _OUR_TROUBLE:
+            raise
+        except Exception as exc:  # any other error reading untrusted bytes: malformed
+            raise self._malformed(exc) from exc
+
+    async def _verify(self, body: bytes, headers: Mapping[str, str], now: float) -> Verified:
+        try:
+            return await self.gateway.verify(body, headers, now=now, attempts=self._attempt)
+        except (errors.InvalidWebhook, errors.UpstreamError, errors.InvalidSettings):
+            raise
+        except _OUR_TROUBLE:
+            raise
+        except Exception as exc:  # any other error reading untrusted bytes: malformed
+            raise self._malformed(exc) from exc
+
+    def _malformed(self, exc: Exception) -> errors.InvalidWebhook:
+        # No traceback: anyone can send these, and a RecursionError's is a thousand frames.
+        log.warning("%s webhook: %s on an untrusted body", self.name, type(exc).__name__)
+        return malformed(exc)
+
+    async def _attempt_processing(
+        self, delivery_id: int, body: bytes, headers: Mapping[str, str], now: float, proven: bool
+    ) -> Ingested:
+        try:
+            return await self._verify_and_apply(delivery_id, body, headers, now, proven)
+        except errors.InvalidWebhook:
+            raise
+        except Exception as exc:
+            # A poisoned row (or our database in trouble): counted, quarantined after its
+            # attempts, raised on (5xx to the gateway, an error in the reconciler's report).
+            metrics.WEBHOOK_DELIVERY_FAILURES.labels(self.name).inc()
+            # The first line only: a database error goes on with its statement and parameters.
+            lines = str(exc).splitlines()
+            why = f"processing failed: {type(exc).__name__}: {lines[0] if lines else ''}"
+            try:
+                await self.deliveries.failed(delivery_id, why)
+            except _OUR_TROUBLE:
+                log.exception(
+                    "%s webhook: could not record the failure of %s", self.name, delivery_id
+                )
+            raise
+
+    async def _verify_and_apply(
+        self, delivery_id: int, body: bytes, headers: Mapping[str, str], now: float, proven: bool
+    ) -> Ingested:
+        try:
+            verified = await self._verify(body, headers, now)
+        except errors.InvalidWebhook as exc:
+            if proven or exc.details.get("authentic") is True:
+                # Signed, so never dropped: kept in full for the operator; retrying cannot help.
+                why = f"authentic, but cannot be read: {exc.message}"
+                await self._mark(delivery_id, verification="valid", outcome="rejected", error=why)
+                return Ingested(delivery_id, "rejected", detail=why)
+            await self._refused(delivery_id, body, headers, exc)
             raise
         except (errors.UpstreamError, errors.InvalidSettings) as exc:
             # Not the sender's fault: keep it for the gateway's retry and our sweeper.
-            await self._mark(delivery_id, outcome="deferred", error=exc.message)
-            return Ingested(delivery_id, "deferred", detail=exc.message)
+            outcome = await self.deliveries.deferred(delivery_id, exc.message) or "deferred"
+            return Ingested(delivery_id, outcome, detail=exc.message)
+        if not verified.authentic:
+            await self.deliveries.cut_down(
+                delivery_id,
+                body,
+                headers,
+                verification="unauthenticated",
+                outcome="unknown_resource",
+                why=verified.note,
+            )
+            return Ingested(delivery_id, "unknown_resource", detail=verified.note)
         async with self.db.begin() as conn:
             result = await self._process(conn, delivery_id, verified)
             await conn.execute(
@@ -214,35 +328,58 @@ class GatewayEndpoint:
                 {
                     "p_delivery_id": delivery_id,
                     "p_outcome": result.outcome,
-                    "p_error": result.detail or None,
-                    "p_event_id": verified.event_id[:255],
-                    "p_event_type": verified.event_type[:100],
+                    "p_error": column_text(result.detail) or None,
+                    "p_event_id": _key(verified.event_id),
+                    "p_event_type": column_text(verified.event_type, 100),
                     "p_invoice_id": result.invoice_id,
                 },
             )
         if self.policy is not None and result.outcome in ("refund_full", "dispute_full"):
-            await self.policy.apply_pending()
+            try:
+                await self.policy.apply_pending()
+            except Exception:
+                # The delivery is processed; the reconciler applies the policy on its pass.
+                log.exception(
+                    "%s webhook: the reversal policy failed after %s", self.name, delivery_id
+                )
         return result
+
+    async def _refused(
+        self,
+        delivery_id: int,
+        body: bytes,
+        headers: Mapping[str, str],
+        exc: errors.InvalidWebhook,
+    ) -> None:
+        await self.deliveries.cut_down(
+            delivery_id,
+            body,
+            headers,
+            verification="invalid",
+            outcome="rejected",
+            why=exc.message,
+        )
 
     async def _attempt(self, gateway_ref: str) -> Attempt | None:
         async with self.db.connect() as conn:
             return await find_attempt(conn, self.gateway.name, gateway_ref)
 
     async def _store_raw(self, body: bytes, headers: Mapping[str, str], remote: str | None) -> int:
-        stored = {k: MASK if k.lower() in _CREDENTIAL_HEADERS else v for k, v in headers.items()}
         async with self.db.begin() as conn:
             result = await conn.execute(
                 _STORE_RAW,
                 {
                     "p_gateway": self.gateway.name,
                     "p_remote_addr": remote,
-                    "p_headers": stored,
+                    "p_headers": deliveries.stored_headers(headers),
                     "p_body": body,
                 },
             )
             return int(result.scalar_one())
 
     async def _mark(self, delivery_id: int, **values: Any) -> None:
+        if isinstance(values.get("error"), str):
+            values["error"] = column_text(values["error"])
         async with self.db.begin() as conn:
             await conn.execute(
                 schema.webhook_events.update()
@@ -260,7 +397,7 @@ class GatewayEndpoint:
             _first_delivery(self.db),
             {
                 "p_gateway": name,
-                "p_event_id": verified.event_id[:255],
+                "p_event_id": _key(verified.event_id),
                 "p_delivery_id": delivery_id,
             },
         )
@@ -287,7 +424,7 @@ class GatewayEndpoint:
         original = (
             await conn.execute(
                 _ORIGINAL_DELIVERY,
-                {"p_gateway": self.gateway.name, "p_event_id": verified.event_id[:255]},
+                {"p_gateway": self.gateway.name, "p_event_id": _key(verified.event_id)},
             )
         ).first()
         what = "event" if "@" not in verified.event_id else "unchanged state of"
@@ -298,6 +435,11 @@ class GatewayEndpoint:
             detail=f"{what} {verified.event_id.split('@')[0]} already processed"
             + (f" (delivery {original.id})" if original else ""),
         )
+
+
+def _key(event_id: str) -> str:
+    """An event id or state key as its columns take it (`deliveries.column_text`)."""
+    return column_text(event_id, 255)
 
 
 def _combined(delivery_id: int, verified: Verified, results: Sequence[ledger.Applied]) -> Ingested:

@@ -4,15 +4,23 @@ SQLite runs in WAL mode with a busy timeout and every write transaction (`begin(
 with `BEGIN IMMEDIATE`, so a writer takes the lock up front instead of failing on upgrade;
 reads (`connect()`) use a deferred `BEGIN` and never touch the write lock. PostgreSQL uses
 row locks (`FOR UPDATE SKIP LOCKED`) and LISTEN/NOTIFY.
+
+Outages are told apart from bugs here, once: `is_transient(exc)` says whether an error is
+the database being busy, away or restarting (retry later) rather than a statement being
+wrong. asyncpg lets socket errors of a *new* connection through untranslated (a refused or
+reset connection while PostgreSQL restarts); the engine maps them to SQLAlchemy's
+`OperationalError` with SQLSTATE 08001, so every caller sees one kind of error for "the
+server cannot be reached". `when_available` retries a start-up step through an outage.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -20,10 +28,82 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
-__all__ = ["Database", "normalise_url"]
+__all__ = ["Database", "is_transient", "normalise_url", "when_available"]
+
+log = logging.getLogger(__name__)
 
 _SQLITE_LOCK_WAIT = 30.0  # seconds, as SQLite's own busy timeout
 _READ_ONLY = "fluxbilling_read_only"  # execution option: SQLite reads use a deferred BEGIN
+_SQLITE_BUSY, _SQLITE_LOCKED = 5, 6
+# PostgreSQL SQLSTATE classes that say nothing about the statement: connection exception (08),
+# transaction rollback: deadlock, serialization failure (40), insufficient resources: too many
+# connections, out of memory or disk (53), operator intervention: shutting down, starting up,
+# crash recovery (57P), lock_timeout (55P03).
+_PG_TRANSIENT = ("08", "40", "53", "57P", "55P03")
+_PG_UNREACHABLE = "08001"  # sqlclient_unable_to_establish_sqlconnection
+
+
+def is_transient(exc: BaseException) -> TypeGuard[sa.exc.DBAPIError]:
+    """Whether `exc` is our own database failing transiently, not the statement.
+
+    SQLite busy or locked past its busy timeout; a dropped or refused connection; a
+    PostgreSQL server shutting down, restarting, recovering or out of connections; a
+    deadlock or serialization failure. Whatever ran can be run again once the database is
+    back. Anything else (a constraint, a missing table, a syntax error) is a bug or bad
+    data, and retrying will not help.
+
+    Examples:
+        >>> is_transient(ValueError("no database involved"))
+        False
+    """
+    if not isinstance(exc, sa.exc.DBAPIError):
+        return False
+    if exc.connection_invalidated or isinstance(exc, sa.exc.InterfaceError):
+        return True
+    sqlite_code = getattr(exc.orig, "sqlite_errorcode", None)
+    if isinstance(sqlite_code, int):
+        return sqlite_code & 0xFF in (_SQLITE_BUSY, _SQLITE_LOCKED)
+    return str(getattr(exc.orig, "sqlstate", None) or "").startswith(_PG_TRANSIENT)
+
+
+async def when_available(
+    operation: Callable[[], Awaitable[None]],
+    *,
+    stop: asyncio.Event,
+    what: str,
+    first_delay: float = 0.5,
+    max_delay: float = 10.0,
+) -> bool:
+    """Run `operation`, again and again (capped exponential backoff) while the database is away.
+
+    For start-up steps of long-running processes: a worker started while PostgreSQL
+    restarts waits for it instead of exiting. Errors that are not transient propagate.
+
+    Args:
+        operation: the step; it must be safe to repeat after a failed attempt.
+        stop: give up waiting when this is set.
+        what: names the step in the log.
+        first_delay: seconds before the first retry (doubled each time).
+        max_delay: the longest wait between attempts.
+
+    Returns:
+        True once `operation` succeeded; False when `stop` was set first.
+    """
+    delay = first_delay
+    while not stop.is_set():
+        try:
+            await operation()
+        except sa.exc.DBAPIError as exc:
+            if not is_transient(exc):
+                raise
+            log.warning("%s: database unavailable (%s); retrying in %.1fs", what, exc.orig, delay)
+        else:
+            return True
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=delay)
+        except TimeoutError:
+            delay = min(delay * 2, max_delay)
+    return False
 
 
 def normalise_url(url: str) -> str:
@@ -96,6 +176,8 @@ class Database:
         self._lock_loop: asyncio.AbstractEventLoop | None = None
         if self.is_sqlite:
             _configure_sqlite(self.engine)
+        else:
+            _configure_postgresql(self.engine)
 
     @property
     def is_sqlite(self) -> bool:
@@ -180,6 +262,21 @@ class Database:
     async def dispose(self) -> None:
         """Close every pooled connection."""
         await self.engine.dispose()
+
+
+def _configure_postgresql(engine: AsyncEngine) -> None:
+    @event.listens_for(engine.sync_engine, "do_connect")
+    def _connect(dialect: Any, _record: Any, cargs: Any, cparams: Any) -> Any:
+        try:
+            return dialect.connect(*cargs, **cparams)
+        except OSError as exc:
+            # asyncpg translates what the server says, not what the socket says (refused,
+            # reset, timed out): raise the driver's own error, which SQLAlchemy wraps.
+            error = dialect.loaded_dbapi.OperationalError(
+                f"cannot connect to the database server: {exc}", exc
+            )
+            error.sqlstate = error.pgcode = _PG_UNREACHABLE
+            raise error from exc
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:

@@ -144,6 +144,11 @@ connections = sa.Table(
     sa.Column("base_url", sa.String(1000), nullable=False),
     sa.Column("settings", JSON, nullable=False),
     sa.Column("secrets_sealed", sa.Text(), nullable=False),
+    # The upstream address policy's per-connection allowance (loopback/private networks),
+    # and who set it when: an admin's explicit, audited decision.
+    sa.Column("allowed_networks", JSON, nullable=False, server_default=sa.text("'[]'")),
+    sa.Column("networks_allowed_at", UtcDateTime(), nullable=True),
+    sa.Column("networks_allowed_by", sa.String(100), nullable=True),
     _created(),
 )
 
@@ -265,6 +270,10 @@ webhook_events = sa.Table(
     sa.Column("remote_addr", sa.String(64), nullable=True),
     sa.Column("headers", JSON, nullable=False),
     sa.Column("body", sa.LargeBinary(), nullable=False),
+    # Set when `body` holds only the first bytes (a delivery nobody vouched for): its size and
+    # SHA-256 as received. NULL: `body` is the delivery as received.
+    sa.Column("body_size", sa.Integer(), nullable=True),
+    sa.Column("body_sha256", sa.String(64), nullable=True),
     sa.Column("event_id", sa.String(255), nullable=True, index=True),
     sa.Column("event_type", sa.String(100), nullable=True),
     _fk("invoice_id", "invoices.id", nullable=True),
@@ -272,6 +281,8 @@ webhook_events = sa.Table(
     sa.Column("outcome", sa.String(32), nullable=True, index=True),
     sa.Column("error", sa.Text(), nullable=True),
     sa.Column("attempts", sa.Integer(), nullable=False, server_default="0"),
+    # The storage caps count unverified and pending deliveries per source address.
+    sa.Index("ix_webhook_events_verification_remote_addr", "verification", "remote_addr"),
 )
 
 processed_events = sa.Table(

@@ -23,11 +23,16 @@ Authentication schemes (`auth["scheme"]`):
 from __future__ import annotations
 
 import base64
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
 
 from fluxbilling import errors
+from fluxbilling.drivers import address_policy
+from fluxbilling.drivers.address_policy import IPNetwork
 from fluxbilling.drivers.upstream import Credential
 
 __all__ = [
@@ -35,6 +40,7 @@ __all__ = [
     "SCHEMES",
     "ConnectionType",
     "Probe",
+    "base_url_problem",
     "credentials_for",
     "validate_connection",
 ]
@@ -187,17 +193,71 @@ def credentials_for(
     return found
 
 
+def base_url_problem(base_url: str, allowed: Sequence[IPNetwork] = ()) -> str | None:
+    """What is wrong with a connection's base URL, or `None` when nothing is.
+
+    A base URL is an absolute http(s) URL with a host, without credentials, query, fragment,
+    spaces or control characters; a host that is an address literal (or `localhost`) must
+    pass the upstream address policy with the connection's `allowed` networks. Names are
+    resolved and checked when connected to, not here.
+
+    Examples:
+        >>> base_url_problem("https://panel.example.com:4085/")
+        >>> base_url_problem("http://169.254.169.254/latest/")
+        '169.254.169.254 is a cloud metadata address: never reached (upstream address policy)'
+    """
+    if any(c.isspace() or ord(c) < 0x20 or ord(c) == 0x7F for c in base_url):
+        return "must not contain spaces or control characters (such as a line break)"
+    try:
+        parts = urlsplit(base_url)
+    except ValueError as exc:
+        return f"is not a valid URL ({exc})"
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+        return "must be an http(s) URL"
+    if "@" in parts.netloc:
+        return "must not contain credentials (user:password@); store them as secrets"
+    if parts.query or parts.fragment or base_url.endswith(("?", "#")):
+        return "must not have a query or a fragment"
+    try:
+        host = httpx.URL(base_url).host
+        _ = parts.port
+    except (httpx.InvalidURL, ValueError) as exc:
+        return f"is not a valid URL ({exc})"
+    if not host:
+        return "names no host"
+    verdict = address_policy.static_verdict(host, allowed)
+    if verdict is not None and not verdict.allowed:
+        return f"{verdict.reason} (upstream address policy)"
+    return None
+
+
 def validate_connection(
-    type_name: str, base_url: str, settings: Mapping[str, Any], secrets: Mapping[str, str]
+    type_name: str,
+    base_url: str,
+    settings: Mapping[str, Any],
+    secrets: Mapping[str, str],
+    allowed_networks: Sequence[str] = (),
 ) -> list[dict[str, str]]:
-    """Problems with a connection definition, as `{"path", "message"}` (empty when valid)."""
+    """Problems with a connection definition, as `{"path", "message"}` (empty when valid).
+
+    Args:
+        type_name: a key of `CONNECTION_TYPES`.
+        base_url: the vendor API's base URL (see `base_url_problem`).
+        settings: the non-secret settings (`auth`, `credentials`).
+        secrets: the secret values by name.
+        allowed_networks: loopback/private networks this connection may reach
+            (see `address_policy.parse_allowed`).
+    """
     problems: list[dict[str, str]] = []
     kind = CONNECTION_TYPES.get(type_name)
     if kind is None:
         known = ", ".join(sorted(CONNECTION_TYPES))
         return [{"path": "type", "message": f"unknown connection type {type_name!r} ({known})"}]
-    if not base_url.startswith(("https://", "http://")):
-        problems.append({"path": "base_url", "message": "must be an http(s) URL"})
+    allowed, bad = address_policy.parse_allowed(allowed_networks)
+    url_problem = base_url_problem(base_url, allowed)
+    if url_problem is not None:
+        problems.append({"path": "base_url", "message": url_problem})
+    problems.extend({"path": f"allowed_networks.{i}", "message": m} for i, m in bad)
     for name in kind.secrets:
         if not secrets.get(name):
             problems.append({"path": f"secrets.{name}", "message": "required by " + kind.name})

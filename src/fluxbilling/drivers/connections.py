@@ -1,16 +1,22 @@
 """Connections: a vendor's base URL and credentials, sealed at rest, opened only to make a client.
 
-A connection row holds its `type` (see `drivers.connection_types`), non-secret `settings`
-and `secrets_sealed` (a JSON object sealed with the installation key). Secrets leave this
-module only inside an `UpstreamHttp`'s headers or query, which redacts them everywhere; the
-public description of a connection names its secrets but never shows them.
+A connection row holds its `type` (see `drivers.connection_types`), non-secret `settings`,
+`secrets_sealed` (a JSON object sealed with the installation key) and `allowed_networks`:
+the loopback/private networks the upstream address policy lets it reach (see
+`drivers.address_policy`), set explicitly by an admin and recorded with who and when.
+Secrets leave this module only inside an `UpstreamHttp`'s headers or query, which redacts
+them everywhere; the public description of a connection names its secrets but never shows
+them. A secret is bound to the origin (scheme, host, port) it was entered for: changing the
+base URL's origin requires every secret again.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import httpx
@@ -19,12 +25,15 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from fluxbilling import errors, logs
 from fluxbilling.db import Database, schema
+from fluxbilling.drivers import address_policy, probing
+from fluxbilling.drivers.address_guard import GuardedTransport, Resolver, SystemResolver
 from fluxbilling.drivers.connection_types import (
     CONNECTION_TYPES,
-    Probe,
+    base_url_problem,
     credentials_for,
     validate_connection,
 )
+from fluxbilling.drivers.redaction import MASK
 from fluxbilling.drivers.upstream import ExchangeRecorder, UpstreamHttp
 from fluxbilling.vault import Vault
 
@@ -39,6 +48,9 @@ __all__ = [
 
 TransportFor = Callable[[str], httpx.AsyncBaseTransport | None]
 table = schema.connections
+log = logging.getLogger(__name__)
+
+_USERINFO = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*://)[^/?#]*@")
 
 
 def _reject(problems: list[dict[str, str]], name: str) -> None:
@@ -74,19 +86,43 @@ def describe_connection(row: Any, vault: Vault | None = None) -> dict[str, Any]:
             without it `secrets_sealed` is not opened and the names are left out.
 
     Returns:
-        `id`, `name`, `type`, `base_url`, `settings`, `created_at` (and `secret_names`).
+        `id`, `name`, `type`, `base_url` (any credentials in it masked), `settings`,
+        `allowed_networks` with `networks_allowed_at`/`_by`, `created_at` (and `secret_names`).
     """
     described = {
         "id": row.id,
         "name": row.name,
         "type": row.type,
-        "base_url": row.base_url,
+        # Credentials in a URL are refused now; one stored earlier is still never shown.
+        "base_url": _USERINFO.sub(rf"\1{MASK}@", row.base_url),
         "settings": dict(row.settings or {}),
+        "allowed_networks": list(row.allowed_networks or []),
+        "networks_allowed_at": (
+            row.networks_allowed_at.isoformat() if row.networks_allowed_at else None
+        ),
+        "networks_allowed_by": row.networks_allowed_by,
         "created_at": row.created_at.isoformat() if row.created_at else None,
     }
     if vault is not None:
         described["secret_names"] = secret_names(vault, row.secrets_sealed)
     return described
+
+
+def _normalised_networks(values: Sequence[str]) -> list[str]:
+    """`allowed_networks` as stored: CIDR text, in the order given, without repeats."""
+    networks, _ = address_policy.parse_allowed(values)
+    return list(dict.fromkeys(str(n) for n in networks))
+
+
+def _audit_allowance(name: str, networks: list[str], actor: str) -> None:
+    """The structured log line of an admin's allowance (the row keeps who and when)."""
+    log.warning(
+        "connection %s: upstream address policy allowance set to %s by %s",
+        name,
+        ", ".join(networks) or "nothing (public addresses only)",
+        actor,
+        extra={"upstream": name},
+    )
 
 
 async def create_connection(
@@ -98,18 +134,33 @@ async def create_connection(
     base_url: str,
     secrets: Mapping[str, str],
     settings: Mapping[str, Any] | None = None,
+    allowed_networks: Sequence[str] = (),
+    actor: str = "api",
 ) -> int:
     """Validate and store a connection with its secrets sealed.
+
+    Args:
+        conn: the caller's transaction.
+        vault: seals the secrets.
+        name: unique name.
+        type: a key of `CONNECTION_TYPES`.
+        base_url: the vendor API's base URL.
+        secrets: secret values by name.
+        settings: non-secret settings.
+        allowed_networks: loopback/private networks this connection may reach (an admin's
+            explicit allowance; empty: public addresses only).
+        actor: who allows them, recorded with the allowance (`api`, `seed`, ...).
 
     Returns:
         The new connection's id.
 
     Raises:
-        errors.InvalidSettings: the type, base URL, secrets or auth settings are wrong
-            (`details["problems"]` names each).
+        errors.InvalidSettings: the type, base URL, allowed networks, secrets or auth
+            settings are wrong (`details["problems"]` names each).
         errors.Conflict: a connection with this name exists.
     """
-    _reject(validate_connection(type, base_url, settings or {}, secrets), name)
+    _reject(validate_connection(type, base_url, settings or {}, secrets, allowed_networks), name)
+    networks = _normalised_networks(allowed_networks)
     exists = await conn.execute(sa.select(table.c.id).where(table.c.name == name))
     if exists.first() is not None:
         raise errors.Conflict(f"a connection named {name!r} already exists", name=name)
@@ -123,11 +174,16 @@ async def create_connection(
                     base_url=base_url,
                     settings=dict(settings or {}),
                     secrets_sealed=vault.seal(json.dumps(dict(secrets))),
+                    allowed_networks=networks,
+                    networks_allowed_at=sa.func.now() if networks else None,
+                    networks_allowed_by=actor if networks else None,
                 )
                 .returning(table.c.id)
             )
     except sa.exc.IntegrityError as exc:  # created by a concurrent request meanwhile
         raise errors.Conflict(f"a connection named {name!r} already exists", name=name) from exc
+    if networks:
+        _audit_allowance(name, networks, actor)
     return int(result.scalar_one())
 
 
@@ -141,6 +197,34 @@ async def _row(conn: AsyncConnection, name: str, *, lock: bool = False) -> Any:
     return row
 
 
+def _origin(url: str) -> tuple[str, str, int | None] | None:
+    """`(scheme, host, port)` of a URL, default ports filled in; `None` when unreadable."""
+    try:
+        parsed = httpx.URL(url)
+    except httpx.InvalidURL:
+        return None
+    port = parsed.port or {"http": 80, "https": 443}.get(parsed.scheme)
+    return parsed.scheme, parsed.host.rstrip("."), port
+
+
+def _secrets_left_behind(
+    old_url: str, new_url: str, stored: Mapping[str, str], given: Mapping[str, str | None]
+) -> list[dict[str, str]]:
+    """Problems when the origin changes but stored secrets were not given again."""
+    old_origin = _origin(old_url)
+    if old_origin is not None and old_origin == _origin(new_url):
+        return []
+    return [
+        {
+            "path": f"secrets.{key}",
+            "message": "the base URL's scheme, host or port changed: give this secret again "
+            "(or null to remove it); a secret goes only to the host it was entered for",
+        }
+        for key in sorted(stored)
+        if key not in given
+    ]
+
+
 async def update_connection(
     conn: AsyncConnection,
     vault: Vault,
@@ -149,15 +233,31 @@ async def update_connection(
     base_url: str | None = None,
     settings: Mapping[str, Any] | None = None,
     secrets: Mapping[str, str | None] | None = None,
+    allowed_networks: Sequence[str] | None = None,
+    actor: str = "api",
 ) -> None:
     """Change a connection; given secrets replace (or, when `None`, remove) those named.
+
+    Changing the base URL's origin (scheme, host or port) requires every stored secret
+    again, so a secret never follows the URL to a host it was not entered for.
+
+    Args:
+        conn: the caller's transaction.
+        vault: opens and seals the secrets.
+        name: the connection.
+        base_url: the new base URL (`None`: unchanged).
+        settings: the new settings, whole (`None`: unchanged).
+        secrets: secrets to set, or to remove (`None` values).
+        allowed_networks: the new allowance, whole (`None`: unchanged).
+        actor: who changes the allowance, recorded with it.
 
     Raises:
         errors.NotFound: no such connection.
         errors.InvalidSettings: the result would be invalid (nothing is changed).
     """
     row = await _row(conn, name, lock=True)
-    merged: dict[str, str] = json.loads(vault.open(row.secrets_sealed))
+    stored: dict[str, str] = json.loads(vault.open(row.secrets_sealed))
+    merged = dict(stored)
     for key, value in (secrets or {}).items():
         if value is None:
             merged.pop(key, None)
@@ -165,16 +265,27 @@ async def update_connection(
             merged[key] = value
     new_url = row.base_url if base_url is None else base_url
     new_settings = dict(row.settings or {}) if settings is None else dict(settings)
-    _reject(validate_connection(row.type, new_url, new_settings, merged), name)
-    await conn.execute(
-        table.update()
-        .where(table.c.id == row.id)
-        .values(
-            base_url=new_url,
-            settings=new_settings,
-            secrets_sealed=vault.seal(json.dumps(merged)),
-        )
-    )
+    old_networks = list(row.allowed_networks or [])
+    networks = old_networks if allowed_networks is None else list(allowed_networks)
+    problems = validate_connection(row.type, new_url, new_settings, merged, networks)
+    problems += _secrets_left_behind(row.base_url, new_url, stored, secrets or {})
+    _reject(problems, name)
+    networks = _normalised_networks(networks)
+    values: dict[str, Any] = {
+        "base_url": new_url,
+        "settings": new_settings,
+        "secrets_sealed": vault.seal(json.dumps(merged)),
+    }
+    changed = networks != old_networks
+    if changed:
+        values |= {
+            "allowed_networks": networks,
+            "networks_allowed_at": sa.func.now(),
+            "networks_allowed_by": actor,
+        }
+    await conn.execute(table.update().where(table.c.id == row.id).values(**values))
+    if changed:
+        _audit_allowance(name, networks, actor)
 
 
 async def delete_connection(conn: AsyncConnection, name: str) -> None:
@@ -201,11 +312,16 @@ async def delete_connection(conn: AsyncConnection, name: str) -> None:
 class ConnectionFactory:
     """Makes an `UpstreamHttp` for a named connection.
 
+    Every client it makes sends through a `GuardedTransport`: the upstream address policy
+    with the connection's `allowed_networks`, resolving each host once through `resolver`.
+
     Args:
         db: where connections live.
         vault: opens the sealed secrets.
-        transport_for: optional transport per base URL (in-process simulators in tests).
+        transport_for: optional transport per base URL (in-process simulators in tests);
+            the policy still decides which address it is sent to.
         timeout: seconds per request.
+        resolver: turns host names into addresses (default: the system's resolver).
     """
 
     def __init__(
@@ -215,40 +331,61 @@ class ConnectionFactory:
         *,
         transport_for: TransportFor | None = None,
         timeout: float = 10.0,
+        resolver: Resolver | None = None,
     ) -> None:
         self.db = db
         self.vault = vault
         self.transport_for = transport_for or (lambda _url: None)
         self.timeout = timeout
+        self.resolver: Resolver = resolver or SystemResolver()
 
     async def client(self, name: str, recorder: ExchangeRecorder) -> UpstreamHttp:
         """A client for connection `name`, recording into `recorder`.
 
         Raises:
-            errors.InvalidSettings: there is no such connection or its settings are broken.
+            errors.InvalidSettings: there is no such connection, or its base URL, allowed
+                networks or settings are broken (a row stored before they were checked).
         """
         async with self.db.connect() as conn:
             row = (await conn.execute(sa.select(table).where(table.c.name == name))).first()
         if row is None:
             raise errors.InvalidSettings(f"no connection named {name!r}", connection=name)
+        allowed, bad = address_policy.parse_allowed(row.allowed_networks or [])
+        problem = base_url_problem(row.base_url, allowed)
+        if problem is not None or bad:
+            shown = describe_connection(row)["base_url"]
+            raise errors.InvalidSettings(
+                f"connection {name!r}: base_url {shown!r} "
+                + (problem or "; ".join(message for _, message in bad)),
+                connection=name,
+            )
         secrets: dict[str, str] = json.loads(self.vault.open(row.secrets_sealed))
         logs.register_secret(*secrets.values())
+        inner = self.transport_for(row.base_url) or httpx.AsyncHTTPTransport()
         return UpstreamHttp(
             name,
             row.base_url,
             headers={"Accept": "application/json"},
             secrets=list(secrets.values()),
-            transport=self.transport_for(row.base_url),
+            transport=GuardedTransport(
+                inner, resolver=self.resolver, allowed=allowed, upstream=name
+            ),
             timeout=self.timeout,
             recorder=recorder,
             credentials=credentials_for(row.type, row.settings or {}, secrets),
+            # No proxies or .netrc from the environment: the policy must see where we connect.
+            trust_env=False,
         )
 
     async def test(self, name: str) -> dict[str, Any]:
         """Call the vendor with the connection type's read-only probe request.
 
+        The answer is a verdict, not a proxy: the vendor's body is shown only as a short,
+        redacted snippet, so the test action cannot be used to read what a URL serves.
+
         Returns:
-            `{"ok", "status", "message", "elapsed_ms", "exchange"}`; the exchange is redacted.
+            `{"ok", "status", "message", "elapsed_ms", "exchange"}`; the exchange is redacted
+            and its response holds the status, content type and a body snippet only.
 
         Raises:
             errors.NotFound: no such connection.
@@ -271,45 +408,17 @@ class ConnectionFactory:
                 "GET", probe.path, operation="test connection", params=dict(probe.params)
             )
             status = response.status_code
-            ok, message = _probe_verdict(probe, response)
+            ok, message = probing.verdict(probe, response)
         except errors.UpstreamError as exc:
-            status, message = exc.status, exc.message
+            status = exc.status
+            message = exc.message if status is None else f"the vendor answered HTTP {status}"
         finally:
             await client.aclose()
-        message = client.redactor.text(message)  # a vendor may echo what we sent
+        message = probing.snippet(client.redactor.text(message))  # a vendor may echo what we sent
         return {
             "ok": ok,
             "status": status,
             "message": message,
             "elapsed_ms": round((time.monotonic() - started) * 1000, 1),
-            "exchange": recorder.last.to_dict() if recorder.last else None,
+            "exchange": probing.trimmed(recorder.last.to_dict()) if recorder.last else None,
         }
-
-
-_ABSENT = object()
-
-
-def _at(body: Any, path: str) -> Any:
-    for segment in path.split("."):
-        if not isinstance(body, Mapping) or segment not in body:
-            return _ABSENT
-        body = body[segment]
-    return body
-
-
-def _probe_verdict(probe: Probe, response: httpx.Response) -> tuple[bool, str]:
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    if probe.ok_path is not None:
-        value = _at(body, probe.ok_path)
-        if value not in probe.ok_values:
-            reason = _at(body, probe.error_path) if probe.error_path else _ABSENT
-            shown = value if reason is _ABSENT else reason
-            return False, f"the vendor refused: {shown if shown is not _ABSENT else 'no answer'}"
-    elif probe.error_path is not None:
-        error = _at(body, probe.error_path)
-        if error not in (_ABSENT, None, "", [], {}):
-            return False, f"the vendor answered an error: {json.dumps(error)[:300]}"
-    return True, f"HTTP {response.status_code}"

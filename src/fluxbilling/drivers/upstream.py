@@ -3,8 +3,9 @@
 `upstream_call(...)` maps foreign exceptions (httpx, OS errors) and `classify_response(...)`
 maps HTTP statuses; both are used by the flow engine's `http` node and by native drivers.
 `UpstreamHttp` is the HTTP client every driver uses: it only reaches its connection's base
-URL, records the last request/response (redacted) for the operator console, and
-classifies every failure here.
+URL (through `address_guard.GuardedTransport` for connections: the address policy), never
+lets a caller set `Host` or framing headers, records the last request/response (redacted)
+for the operator console, and classifies every failure here.
 
 | Signal                                              | Class     |
 |-----------------------------------------------------|-----------|
@@ -17,6 +18,7 @@ classifies every failure here.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -26,10 +28,11 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 
-from fluxbilling import errors
+from fluxbilling import errors, limits
 from fluxbilling.drivers.redaction import Redactor
 
 __all__ = [
+    "RESERVED_HEADERS",
     "TRANSIENT_STATUSES",
     "Credential",
     "Exchange",
@@ -42,7 +45,24 @@ __all__ = [
 ]
 
 TRANSIENT_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
+RESERVED_HEADERS = frozenset(
+    {
+        "host",
+        "content-length",
+        "transfer-encoding",
+        "connection",
+        "keep-alive",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "upgrade",
+    }
+)
+"""Headers the client owns: where a request goes (`Host`) and how it is framed. A driver or
+a flow may not set them (a `Host` override would reach another virtual host than the one
+checked)."""
 _BODY_LIMIT = 4096
+_TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 
 
 def parse_retry_after(value: str | None, *, now_epoch: float | None = None) -> float | None:
@@ -199,7 +219,7 @@ class ExchangeRecorder:
 def _decode(content: bytes) -> Any:
     text = content[:_BODY_LIMIT].decode("utf-8", errors="replace")
     try:
-        return json.loads(content) if len(content) <= _BODY_LIMIT else text
+        return limits.loads_json(content) if len(content) <= _BODY_LIMIT else text
     except ValueError:
         return text
 
@@ -217,6 +237,8 @@ class UpstreamHttp:
         recorder: where the last exchange is kept.
         credentials: authentication per credential name: `None` is the default one, others
             are chosen per request (`credential=`), e.g. a panel's second, user-level key.
+        trust_env: whether proxies and `.netrc` from the environment apply (connections
+            turn this off: their address policy must see where requests really go).
     """
 
     def __init__(
@@ -230,6 +252,7 @@ class UpstreamHttp:
         timeout: float = 10.0,
         recorder: ExchangeRecorder | None = None,
         credentials: Mapping[str | None, Credential] | None = None,
+        trust_env: bool = True,
     ) -> None:
         self.upstream = upstream
         self.base_url = base_url if base_url.endswith("/") else base_url + "/"
@@ -238,7 +261,7 @@ class UpstreamHttp:
         self.recorder = recorder or ExchangeRecorder()
         self._credentials = dict(credentials or {})
         self._client = httpx.AsyncClient(
-            headers=dict(headers or {}), transport=transport, timeout=timeout
+            headers=dict(headers or {}), transport=transport, timeout=timeout, trust_env=trust_env
         )
 
     def resolve(self, path: str) -> str:
@@ -258,6 +281,24 @@ class UpstreamHttp:
                 operation="resolve url",
             )
         return url
+
+    def _check_headers(self, headers: Mapping[str, str]) -> None:
+        """Refuse reserved header names and names or values that would break the framing."""
+        for name, value in headers.items():
+            if name.lower() in RESERVED_HEADERS:
+                raise errors.InvalidSettings(
+                    f"{self.upstream}: header {name!r} is set by the client, never by a "
+                    "driver or flow",
+                    upstream=self.upstream,
+                    header=name,
+                )
+            if not _TOKEN.match(name) or any(c in value for c in "\r\n\0"):
+                raise errors.InvalidSettings(
+                    f"{self.upstream}: header {name!r} has an invalid name or a line break "
+                    "in its value",
+                    upstream=self.upstream,
+                    header=self.redactor.text(name),
+                )
 
     def _auth(self, credential: str | None) -> Credential:
         found = self._credentials.get(credential)
@@ -300,10 +341,13 @@ class UpstreamHttp:
 
         Raises:
             errors.TransientUpstreamError: timeouts, connection errors, 408/425/429/5xx.
-            errors.PermanentUpstreamError: other unexpected statuses, a path outside the base.
+            errors.PermanentUpstreamError: other unexpected statuses, a path outside the base,
+            an address the upstream address policy refuses.
+        errors.InvalidSettings: a reserved header (`Host`, framing) or a broken header.
         """
         url = self.resolve(path)
         auth = self._auth(credential)
+        self._check_headers(headers or {})
         query = {**dict(params or {}), **auth.params}
         all_headers = {**dict(headers or {}), **auth.headers}
         sent_body = json_body if form_body is None else dict(form_body)
@@ -328,6 +372,9 @@ class UpstreamHttp:
                 )
             except httpx.HTTPError as exc:
                 exchange.error = type(exc).__name__
+                raise
+            except errors.UpstreamError as exc:  # refused before connecting (address policy)
+                exchange.error = exc.message
                 raise
         exchange.status = response.status_code
         exchange.response_headers = self.redactor.headers(dict(response.headers))
@@ -359,7 +406,7 @@ def json_object(upstream: str, operation: str, response: httpx.Response) -> dict
         errors.PermanentUpstreamError: the body is not JSON, or not an object.
     """
     try:
-        data = json.loads(response.content)
+        data = limits.loads_json(response.content)
     except ValueError:
         data = None
     if not isinstance(data, dict):

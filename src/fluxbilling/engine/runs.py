@@ -369,6 +369,24 @@ class RunStore:
         value: Mapping[str, Any] | None = row.cursor
         return value
 
+    async def save_cursor(self, claim: Claim, cursor: Mapping[str, Any]) -> None:
+        """Keep a cursor for the phase `claim` is running, now, without releasing the run.
+
+        For what a phase decided before acting on it (the documents it is about to send):
+        every later attempt of the phase (a retry after an error, a takeover after a crash)
+        is called with this cursor, as after a `Pending`, and so acts on the same decision.
+        An operator retry clears it, like any cursor.
+
+        Args:
+            claim: the running phase.
+            cursor: JSON-serialisable; it replaces the phase's cursor.
+
+        Raises:
+            LeaseLost: the run is no longer ours; nothing was stored.
+        """
+        async with self.fenced(claim) as conn:
+            await self._save_checkpoint(conn, claim, status="waiting", cursor=dict(cursor))
+
     async def _save_checkpoint(self, conn: AsyncConnection, claim: Claim, **values: Any) -> None:
         now = self.db.now()
         result = await conn.execute(

@@ -3,7 +3,8 @@
 In one process an `asyncio.Event` is enough (SQLite, the embedded default). On PostgreSQL,
 `PgListener` LISTENs on the runs channel, so enqueues from any API process wake every
 worker at once; the jittered polling interval stays as the fallback when a notification
-is missed (a dropped connection, a worker that started after the NOTIFY).
+is missed (a dropped connection, a worker that started after the NOTIFY). A lost LISTEN
+connection (a PostgreSQL restart) is re-established in the background.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import random
+from typing import Any
 
 from fluxbilling.engine.runs import NOTIFY_CHANNEL
 
@@ -44,31 +46,90 @@ class Wakeup:
 
 
 class PgListener:
-    """LISTENs on the runs channel with a dedicated asyncpg connection and pokes a `Wakeup`."""
+    """LISTENs on the runs channel with a dedicated asyncpg connection and pokes a `Wakeup`.
 
-    def __init__(self, dsn: str, wakeup: Wakeup) -> None:
+    The connection outlives server restarts: when it is lost (or cannot be opened at all),
+    polling stays in charge while a background task reconnects with capped exponential
+    backoff; once LISTENing again it pokes the `Wakeup`, since whatever was notified in
+    between is lost.
+
+    Args:
+        dsn: a libpq-style URL of the database.
+        wakeup: what to poke on every notification.
+        first_delay: seconds before the first reconnection attempt (doubled each time).
+        max_delay: the longest wait between reconnection attempts.
+    """
+
+    def __init__(
+        self, dsn: str, wakeup: Wakeup, *, first_delay: float = 0.5, max_delay: float = 10.0
+    ) -> None:
         self._dsn = dsn
         self._wakeup = wakeup
-        self._conn: object | None = None
+        self._first_delay = first_delay
+        self._max_delay = max_delay
+        self._conn: Any = None
+        self._reconnecting: asyncio.Task[None] | None = None
+        self._closing = False
+
+    @property
+    def listening(self) -> bool:
+        """Whether the LISTEN connection is up right now."""
+        return self._conn is not None and not self._conn.is_closed()
 
     async def start(self) -> None:
-        """Open the connection and LISTEN; failures leave polling in charge."""
+        """Open the connection and LISTEN; on failure, polling is in charge until it works."""
+        if not await self._listen():
+            self._reconnect_later()
+
+    async def _listen(self) -> bool:
         import asyncpg
 
+        conn = None
         try:
             conn = await asyncpg.connect(self._dsn)
-        except (OSError, asyncpg.PostgresError) as exc:
+            await conn.add_listener(NOTIFY_CHANNEL, self._on_notify)
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             log.warning("LISTEN unavailable, polling only: %s", type(exc).__name__)
-            return
-        await conn.add_listener(NOTIFY_CHANNEL, self._on_notify)
+            if conn is not None:
+                conn.terminate()
+            return False
+        conn.add_termination_listener(self._on_lost)
         self._conn = conn
+        return True
 
     def _on_notify(self, *_args: object) -> None:
         self._wakeup.notify()
 
+    def _on_lost(self, _conn: object) -> None:
+        self._conn = None
+        if not self._closing:
+            log.warning("LISTEN connection lost; polling until it is re-established")
+            self._reconnect_later()
+
+    def _reconnect_later(self) -> None:
+        if self._closing or (self._reconnecting is not None and not self._reconnecting.done()):
+            return
+        self._reconnecting = asyncio.create_task(self._reconnect())
+
+    async def _reconnect(self) -> None:
+        delay = self._first_delay
+        while not self._closing:
+            await asyncio.sleep(delay)
+            if await self._listen():
+                log.info("LISTEN connection re-established")
+                self._wakeup.notify()
+                return
+            delay = min(delay * 2, self._max_delay)
+
     async def stop(self) -> None:
-        """Close the connection."""
+        """Stop reconnecting and close the connection."""
+        self._closing = True
+        task, self._reconnecting = self._reconnecting, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         conn, self._conn = self._conn, None
         if conn is not None:
             with contextlib.suppress(Exception):
-                await conn.close()  # type: ignore[attr-defined]
+                await conn.close()

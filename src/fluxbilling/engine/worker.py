@@ -7,11 +7,14 @@ loop until stopped:
     the wake-up (polling fallback)   Done    -> fenced: commit + checkpoint + next phase
                                      Pending -> fenced: store cursor, release until check_after
                                      error   -> policy.decide -> retry / park / fail (fenced)
-                                     our database down (`db.outage`) -> attempt dropped
 ```
 A worker that loses its lease (paused past it, cancelled by an operator) drops its result:
-every write is fenced. So does a worker whose database is unavailable: the run is claimed again
-once its lease expires. SIGTERM stops claiming and lets in-flight phases finish.
+every write is fenced. SIGTERM stops claiming and lets in-flight phases finish.
+
+Our own database failing transiently (`db.is_transient`: busy, locked, restarting, away) is
+not the phase failing: the attempt is abandoned without a write and the run is claimed
+again once its lease expires, as after a crash; claims, heartbeats and renewals just try
+again later, and a worker started while the database is away waits for it.
 """
 
 from __future__ import annotations
@@ -26,8 +29,10 @@ import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 
+import sqlalchemy as sa
+
 from fluxbilling import errors, metrics
-from fluxbilling.db import outage, schema
+from fluxbilling.db import is_transient, schema, when_available
 from fluxbilling.engine import policy
 from fluxbilling.engine.context import PhaseContext, PhaseHandler
 from fluxbilling.engine.outcome import Done, Pending
@@ -91,7 +96,8 @@ class Worker:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Claim and execute until `stop` is set, then finish in-flight phases."""
-        await self._register()
+        if not await when_available(self._register, stop=stop, what="worker registration"):
+            return
         heartbeat = asyncio.create_task(self._heartbeat(stop))
         try:
             while not stop.is_set():
@@ -114,7 +120,7 @@ class Worker:
     async def _claim(self, free: int) -> list[Claim]:
         try:
             return await self.store.claim(self.worker_id, limit=free)
-        except outage.MAYBE_OUTAGE as exc:
+        except (OSError, sa.exc.OperationalError, sa.exc.DBAPIError) as exc:
             log.warning("claim failed, backing off: %s", type(exc).__name__)
             return []
 
@@ -137,9 +143,13 @@ class Worker:
         def _done(t: asyncio.Task[None]) -> None:
             self._tasks.discard(t)
             self._slots_free.set()
-            # Observed here, so no "Task exception was never retrieved" at garbage collection.
             if not t.cancelled() and (exc := t.exception()) is not None:
-                log.error("run processing crashed", exc_info=exc, extra=self._context(claim))
+                # A bug: say so now, with the run, not when the task is garbage-collected.
+                log.error(
+                    "run task crashed; the run is retried once its lease expires",
+                    exc_info=exc,
+                    extra=self._context(claim),
+                )
 
         task.add_done_callback(_done)
 
@@ -167,10 +177,8 @@ class Worker:
             except LeaseLost:
                 log.warning("lease lost; result dropped", extra=self._context(claim))
                 return
-            except Exception as exc:
-                # Our own database failing for a while is not the phase failing: drop the
-                # attempt without a write; the run is claimed again once its lease expires.
-                if not outage.is_outage(exc):
+            except sa.exc.DBAPIError as exc:
+                if not is_transient(exc):
                     raise
                 log.warning(
                     "database unavailable (%s); attempt abandoned until the lease expires",
@@ -205,7 +213,7 @@ class Worker:
         except LeaseLost:
             raise
         except Exception as exc:  # classified by policy.decide, never swallowed
-            if outage.is_outage(exc):
+            if is_transient(exc):
                 raise
             return None, await self._failed(ctx, exc)
         finally:
@@ -228,7 +236,7 @@ class Worker:
         except (LeaseLost, asyncio.CancelledError):
             raise
         except Exception as exc:  # classified by policy.decide
-            if outage.is_outage(exc):
+            if is_transient(exc):
                 raise
             return None, await self._failed(ctx, exc)
         self.processed_phases += 1
@@ -273,15 +281,16 @@ class Worker:
                 await self.store.renew(claim)
             except LeaseLost:
                 return
-            except outage.MAYBE_OUTAGE as exc:
+            except (OSError, sa.exc.DBAPIError) as exc:
                 log.warning("lease renewal failed: %s", type(exc).__name__)
 
     # -- worker registry -------------------------------------------------------------------
 
     async def _register(self) -> None:
+        # Repeatable: the commit of a failed attempt may have landed (its answer was lost).
         async with self.store.db.begin() as conn:
             await conn.execute(
-                schema.workers.insert().values(
+                self.store.db.insert_ignore(schema.workers).values(
                     id=self.worker_id,
                     hostname=socket.gethostname(),
                     pid=os.getpid(),
@@ -299,11 +308,11 @@ class Worker:
                         .where(schema.workers.c.id == self.worker_id)
                         .values(heartbeat_at=self.store.db.now())
                     )
-            except outage.MAYBE_OUTAGE as exc:
+            except (OSError, sa.exc.DBAPIError) as exc:
                 log.warning("heartbeat failed: %s", type(exc).__name__)
 
     async def _unregister(self) -> None:
-        with contextlib.suppress(*outage.MAYBE_OUTAGE):
+        with contextlib.suppress(OSError, sa.exc.DBAPIError):
             async with self.store.db.begin() as conn:
                 await conn.execute(
                     schema.workers.update()

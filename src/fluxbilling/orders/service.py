@@ -9,6 +9,7 @@ import sqlalchemy as sa
 
 from fluxbilling import errors
 from fluxbilling.db import Database, schema
+from fluxbilling.drivers import address_policy
 from fluxbilling.engine import activity
 from fluxbilling.orders.phases.deps import plain
 from fluxbilling.orders.pipeline import PHASES, PROVISION_KIND, OrderState
@@ -30,6 +31,12 @@ def validate_hostname(hostname: str) -> str:
     if len(name) > 253 or len(labels) < 2 or not all(_LABEL.match(label) for label in labels):
         raise errors.InvalidSettings(
             f"hostname {hostname!r} is not a fully qualified domain name (like vps1.example.com)",
+            field="hostname",
+        )
+    # A numeric top-level label is never a domain: 127.0.0.1, 127.1, 0x7f.1 are addresses.
+    if labels[-1].isdigit() or address_policy.literal(name) is not None:
+        raise errors.InvalidSettings(
+            f"hostname {hostname!r} is an IP address, not a domain name (like vps1.example.com)",
             field="hostname",
         )
     return name

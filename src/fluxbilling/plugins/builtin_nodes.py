@@ -12,7 +12,7 @@
 | done             | (none)                        | end the flow                                  |
 
 HTTP errors are classified by `drivers.upstream` (the one boundary); every request carries
-`X-Correlation-Id`.
+`X-Correlation-Id`; a node may not set `Host` or framing headers (`upstream.RESERVED_HEADERS`).
 """
 
 from __future__ import annotations
@@ -22,10 +22,10 @@ from datetime import datetime
 from typing import Any, Literal
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from fluxbilling import errors
-from fluxbilling.drivers.upstream import classify_response, parse_retry_after
+from fluxbilling import errors, limits
+from fluxbilling.drivers.upstream import RESERVED_HEADERS, classify_response, parse_retry_after
 from fluxbilling.plugins import templating
 from fluxbilling.plugins.nodes import (
     Check,
@@ -59,8 +59,19 @@ class _Request(NodeParams):
     )
     path: str
     query: dict[str, Any] | None = None
-    headers: dict[str, str] | None = None
+    headers: dict[str, str] | None = Field(
+        default=None, description="extra headers; `Host` and framing headers are the client's"
+    )
     extract: dict[str, str] | None = None
+
+    @field_validator("headers")
+    @classmethod
+    def _no_reserved_headers(cls, headers: dict[str, str] | None) -> dict[str, str] | None:
+        reserved = sorted(name for name in headers or {} if name.lower() in RESERVED_HEADERS)
+        if reserved:
+            msg = f"header(s) {', '.join(reserved)} are set by the client, never by a flow"
+            raise ValueError(msg)
+        return headers
 
 
 class ExistsWhen(BaseModel):
@@ -210,8 +221,8 @@ def _parse(response: httpx.Response) -> Any:
     if not response.content:
         return None
     try:
-        return response.json()
-    except ValueError:
+        return limits.loads_json(response.content)
+    except ValueError:  # not JSON, not UTF-8 or nested too deep: kept as text
         return response.text
 
 
@@ -232,6 +243,7 @@ async def _send(
     expected: frozenset[int] | None = None,
 ) -> tuple[httpx.Response, Any]:
     client = run.http(_connection(params, run))
+    run.budget.spend(run)
     headers = {**(run.render(params.headers) or {}), CORRELATION_HEADER: run.correlation_id}
     form = isinstance(params, HttpParams) and params.body_format == "form"
     if form and body is not None and not isinstance(body, dict):
@@ -400,7 +412,7 @@ def _screen(params: LookupParams, run: NodeRun, response: httpx.Response, body: 
         raise _unexpected(params, run, response)
 
 
-@node_type("poll", params=PollParams, ports=("ok", "error"))
+@node_type("poll", params=PollParams, ports=("ok", "error"), suspends=True)
 async def poll(params: PollParams, run: NodeRun) -> NodeResult:
     """GET until every `until` check holds; wait `interval` between tries, up to `timeout`."""
     started = datetime.fromisoformat(run.state.setdefault("started_at", run.now.isoformat()))
@@ -479,7 +491,7 @@ async def map_(params: MapParams, run: NodeRun) -> NodeResult:
     )
 
 
-@node_type("wait", params=WaitParams)
+@node_type("wait", params=WaitParams, suspends=True)
 async def wait(params: WaitParams, run: NodeRun) -> NodeResult:
     """Suspend the flow once for `seconds`, then fire `ok`."""
     if run.state.get("waited"):

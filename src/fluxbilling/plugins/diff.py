@@ -15,20 +15,41 @@ validation problems, e.g. `flows.provision.nodes[2].path`) and its `old` / `new`
 - Keys that are not identifiers are written as JSON strings in brackets:
   `query["filter[search]"]`.
 
-`text_diff` renders a unified diff of the pretty-printed documents for humans. Both are pure
+`text_diff` renders a unified diff of the pretty-printed documents for humans, in bounded
+time (see `_linediff`): a changed region too large to align line by line is shown as removed
+and re-added, and the text stops after `MAX_TEXT_LINES` lines; either marks it `truncated`.
+`changes` is always complete (its cost grows linearly with the documents). Both are pure
 functions of plain data.
 """
 
 from __future__ import annotations
 
-import difflib
 import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-__all__ = ["Change", "changes", "path_text", "text_diff"]
+from fluxbilling.plugins import _linediff
+
+__all__ = [
+    "ALIGN_BUDGET",
+    "MAX_TEXT_LINES",
+    "TRUNCATED",
+    "Change",
+    "TextDiff",
+    "changes",
+    "path_text",
+    "text_diff",
+]
+
+MAX_TEXT_LINES = 20_000
+"""The text diff stops after this many lines."""
+ALIGN_BUDGET = 4_000_000
+"""How much line-by-line alignment a text diff may do: the summed product of the lengths of
+the changed regions it aligns (about 2,000 by 2,000 lines, under a second at worst)."""
+TRUNCATED = "... (diff truncated)"
+"""The last line of a text diff cut at `MAX_TEXT_LINES`."""
 
 Op = Literal["add", "remove", "replace"]
 Part = str | int
@@ -159,7 +180,23 @@ def _compare_nodes(
         found.append(Change("replace", path_text(parts), old_ids, new_ids))
 
 
-def text_diff(old: Any, new: Any, *, old_label: str = "old", new_label: str = "new") -> str:
+@dataclass(frozen=True, slots=True)
+class TextDiff:
+    """A unified diff, and whether it is truncated (cut short, or coarse in places)."""
+
+    text: str
+    truncated: bool
+
+
+def text_diff(
+    old: Any,
+    new: Any,
+    *,
+    old_label: str = "old",
+    new_label: str = "new",
+    max_lines: int = MAX_TEXT_LINES,
+    align_budget: int = ALIGN_BUDGET,
+) -> TextDiff:
     """A unified diff of the two documents pretty-printed as JSON with sorted keys.
 
     Args:
@@ -167,11 +204,22 @@ def text_diff(old: Any, new: Any, *, old_label: str = "old", new_label: str = "n
         new: the later document.
         old_label: the `---` file name, e.g. `solusvm2@1`.
         new_label: the `+++` file name.
+        max_lines: stop after this many lines; the last line is then `TRUNCATED`.
+        align_budget: see `ALIGN_BUDGET`.
 
     Returns:
-        The diff text, or "" when the documents print the same.
+        The diff text ("" when the documents print the same); `truncated` when it was cut
+        at `max_lines` or a region over the budget is shown as removed and re-added.
     """
     before = json.dumps(old, indent=2, sort_keys=True, ensure_ascii=False).splitlines()
     after = json.dumps(new, indent=2, sort_keys=True, ensure_ascii=False).splitlines()
-    lines = difflib.unified_diff(before, after, fromfile=old_label, tofile=new_label, lineterm="")
-    return "\n".join(lines)
+    found = _linediff.unified(
+        before,
+        after,
+        old_label=old_label,
+        new_label=new_label,
+        max_lines=max_lines,
+        budget=align_budget,
+    )
+    lines = [*found.lines, TRUNCATED] if found.cut else found.lines
+    return TextDiff("\n".join(lines), truncated=found.cut or found.coarse)

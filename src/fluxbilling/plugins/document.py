@@ -23,6 +23,8 @@ from pydantic import BaseModel, ConfigDict, Field
 __all__ = [
     "CAPABILITY_VERBS",
     "FORMAT",
+    "MAX_EDGES",
+    "MAX_NODES",
     "RESERVED_NAMES",
     "VERBS",
     "Edge",
@@ -33,6 +35,12 @@ __all__ = [
 ]
 
 FORMAT = "fluxbilling-visual-plugin"
+
+MAX_NODES = 500
+"""Nodes a flow may have (the shipped plugins use at most 17); the whole document is at
+most 2 MiB (`limits.PLUGIN_BYTES`)."""
+MAX_EDGES = 1000
+"""Edges a flow may have."""
 
 VERBS = frozenset(
     {
@@ -137,8 +145,8 @@ class Edge(_Model):
 class Flow(_Model):
     """A graph of nodes; with no `edges` the nodes run in list order."""
 
-    nodes: list[Node] = Field(min_length=1)
-    edges: list[Edge] | None = None
+    nodes: list[Node] = Field(min_length=1, max_length=MAX_NODES)
+    edges: list[Edge] | None = Field(default=None, max_length=MAX_EDGES)
 
     @property
     def linear(self) -> bool:

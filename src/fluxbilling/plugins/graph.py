@@ -9,6 +9,10 @@ such as `flows.provision.nodes[2].type`. Checked here:
 - exactly one `trigger` per flow (first in list order when the flow has no edges);
 - edges: dangling ends, unknown ports, a port wired twice, unwired branch ports;
 - nodes unreachable from the trigger;
+- loops that never wait: every cycle of edges must pass through a node type that may
+  suspend the flow (`poll`, `wait`), or the flow would hammer the upstream in one step
+  (a warning only when a stored version is read back, `strict=False`: it stays runnable,
+  and the interpreter's request budget bounds it);
 - capabilities without their flow, unknown connection types, a settings schema that is
   not a JSON Schema; flows no capability declares (a warning only).
 
@@ -29,7 +33,7 @@ from typing import Any
 import jsonschema
 from pydantic import ValidationError
 
-from fluxbilling import errors
+from fluxbilling import errors, limits
 from fluxbilling.drivers.connection_types import CONNECTION_TYPES
 from fluxbilling.plugins import templating
 from fluxbilling.plugins.document import (
@@ -233,17 +237,71 @@ def _check_graph(  # noqa: C901 - one linear pass per rule; splitting hides the 
         if node.id in wired or spec.required_ports - {"ok"} or params.on_error == "route":
             for port in sorted(ports - wired.get(node.id, set())):
                 problems.append(Problem(f"{prefix}.nodes[{i}]", f"port {port!r} is not wired"))
+    targets: dict[str, list[str]] = {}
+    for edge in flow.edges or []:
+        targets.setdefault(edge.from_, []).append(edge.to)
     reached: set[str] = set()
     todo = [flow.nodes[t].id for t in triggers]
     while todo:
         current = todo.pop()
         if current not in reached:
             reached.add(current)
-            todo.extend(e.to for e in flow.edges or [] if e.from_ == current)
+            todo.extend(targets.get(current, ()))
     for i, node in enumerate(flow.nodes):
         if node.id not in reached:
             problems.append(Problem(f"{prefix}.nodes[{i}]", "unreachable from the trigger"))
     return problems
+
+
+def _waitless_loops(flow: Flow, registry: NodeRegistry) -> list[list[str]]:
+    """Cycles of edges that pass through no suspending node, each as its node ids in order.
+
+    An iterative depth-first search over the edges between non-suspending nodes: every back
+    edge closes one cycle (the graph has a cycle exactly when the search finds a back edge).
+    """
+    spec_of = {node.id: registry.get(node.type) for node in flow.nodes}
+    looping = {n for n, spec in spec_of.items() if spec is not None and not spec.suspends}
+    following: dict[str, list[str]] = {n: [] for n in looping}
+    for edge in flow.edges or []:
+        if edge.from_ in looping and edge.to in looping:
+            following[edge.from_].append(edge.to)
+    loops: list[list[str]] = []
+    seen: set[frozenset[str]] = set()
+    done: set[str] = set()
+    for root in (node.id for node in flow.nodes if node.id in looping):
+        if root in done:
+            continue
+        path, on_path = [root], {root}
+        todo = [iter(following[root])]
+        while todo:
+            step = next(todo[-1], None)
+            if step is None:
+                todo.pop()
+                done.add(path[-1])
+                on_path.discard(path.pop())
+            elif step in on_path:
+                loop = path[path.index(step) :]
+                if frozenset(loop) not in seen:
+                    seen.add(frozenset(loop))
+                    loops.append(loop)
+            elif step not in done:
+                path.append(step)
+                on_path.add(step)
+                todo.append(iter(following[step]))
+    return loops
+
+
+def _check_loops(prefix: str, flow: Flow, registry: NodeRegistry) -> list[Problem]:
+    index_of = {node.id: i for i, node in reversed(list(enumerate(flow.nodes)))}
+    return [
+        Problem(
+            f"{prefix}.nodes[{index_of[loop[0]]}]",
+            "a loop that never waits: "
+            + " -> ".join([*loop, loop[0]])
+            + "; put a 'poll' or 'wait' node on it (one step of a flow may not loop)",
+        )
+        for loop in _waitless_loops(flow, registry)
+    ]
 
 
 def load_plugin(
@@ -259,8 +317,9 @@ def load_plugin(
         document: the parsed JSON document.
         version: the version number this document is registered under (>= 1).
         registry: node types to validate against (default: the built-in registry).
-        strict: a declared capability without its flow is a problem (saving a plugin);
-            with `False` it is only a warning (reading a draft or a document as written).
+        strict: a declared capability without its flow, and a loop that never waits, are
+            problems (saving a plugin); with `False` they are only warnings (reading a
+            draft, or a stored version back: what was accepted once stays loadable).
 
     Returns:
         The loaded plugin, with non-fatal findings in `warnings`.
@@ -284,6 +343,8 @@ def load_plugin(
                 prefix, flow, registry, parsed.plugin.connection_type
             )
             problems += node_problems + _check_graph(prefix, flow, registry, params[verb])
+            loops = _check_loops(prefix, flow, registry)
+            (problems if strict else warnings).extend(loops)
         if not problems:
             return LoadedPlugin(parsed.plugin.slug, version, parsed, tuple(warnings), params)
     slug = (
@@ -307,11 +368,14 @@ def load_plugin_file(path: str | Path) -> dict[str, Any]:
         The parsed JSON object.
 
     Raises:
-        errors.InvalidFlow: the file cannot be read, is not JSON or is not a JSON object.
+        errors.InvalidFlow: the file cannot be read, is larger than `limits.PLUGIN_BYTES`,
+            is not UTF-8 JSON, nests deeper than `limits.JSON_DEPTH` or is not a JSON object.
     """
     try:
-        text = Path(path).read_text(encoding="utf-8")
-        data = json.loads(text)
+        with Path(path).open("rb") as file:
+            raw = file.read(limits.PLUGIN_BYTES + 1)
+        limits.check_size(len(raw), limits.PLUGIN_BYTES, "plugin file")
+        data = limits.loads_json(raw)
     except OSError as exc:
         raise errors.InvalidFlow(
             f"{path}: cannot read plugin file: {exc.strerror}",
@@ -321,6 +385,10 @@ def load_plugin_file(path: str | Path) -> dict[str, Any]:
         message = f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
         raise errors.InvalidFlow(
             f"{path}: {message}", problems=[{"path": "", "message": message}]
+        ) from exc
+    except errors.InvalidBody as exc:
+        raise errors.InvalidFlow(
+            f"{path}: {exc.message}", problems=[{"path": "", "message": exc.message}]
         ) from exc
     if not isinstance(data, dict):
         message = f"expected a JSON object, got {type(data).__name__}"

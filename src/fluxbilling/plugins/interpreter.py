@@ -17,6 +17,11 @@ A node with `retry` retries its own transient errors by suspending (the cursor k
 count; a `poll` node's tries count across its waits). Everything else is retried by the engine,
 which re-runs the whole phase from its cursor, which is why flows must be safe to re-run
 (lookup before create).
+
+One call runs at most `step_budget` nodes and sends at most `request_budget` upstream
+requests (`nodes.REQUEST_BUDGET`) before it fails with `InvalidFlow`: loading refuses loops
+that cannot wait, these budgets stop loops that could but do not (and versions stored before
+that rule).
 """
 
 from __future__ import annotations
@@ -32,10 +37,12 @@ from fluxbilling.engine.outcome import Done, Pending
 from fluxbilling.plugins.document import Flow, Node
 from fluxbilling.plugins.graph import LoadedPlugin
 from fluxbilling.plugins.nodes import (
+    REQUEST_BUDGET,
     NodeRegistry,
     NodeResult,
     NodeRun,
     NodeSpec,
+    RequestBudget,
     default_registry,
 )
 
@@ -121,6 +128,7 @@ async def run_flow(
     *,
     now: datetime,
     step_budget: int = 200,
+    request_budget: int = REQUEST_BUDGET,
     registry: NodeRegistry | None = None,
     default_connection: str | None = None,
 ) -> Done | Pending:
@@ -135,6 +143,9 @@ async def run_flow(
         cursor: `None` for a fresh run, or the cursor of the `Pending` being resumed.
         now: the current time (timezone-aware); poll timeouts are measured with it.
         step_budget: the most nodes one call may run before the flow is deemed runaway.
+        request_budget: the most upstream requests one call may send (see
+            `nodes.REQUEST_BUDGET`); loading a plugin already refuses loops that never wait,
+            this bounds those that could wait but do not (a `poll` whose test holds at once).
         registry: node types (default: the built-in registry).
         default_connection: the connection a node without `connection` uses (the
             product's); default: the plugin's `connectionType` as a connection name.
@@ -146,7 +157,7 @@ async def run_flow(
 
     Raises:
         errors.UpstreamError: a node failed (`on_error: "fail"`, the default) or a `fail` node.
-        errors.InvalidFlow: a template path is unknown or the step budget ran out.
+        errors.InvalidFlow: a template path is unknown, or the step or request budget ran out.
         errors.InvariantViolation: the cursor does not belong to this plugin version and verb.
     """
     registry = registry or default_registry
@@ -160,6 +171,7 @@ async def run_flow(
         else (_resumed_state(plugin, verb, cursor))
     )
     nodes = {node.id: node for node in flow.nodes}
+    budget = RequestBudget(request_budget)
     for _ in range(step_budget):
         node = nodes.get(state["node"])
         spec = registry.get(node.type) if node is not None else None
@@ -177,6 +189,7 @@ async def run_flow(
             previous=outputs.get(state["previous"]) if state["previous"] else None,
             default_connection=default_connection or plugin.document.plugin.connection_type,
             state=dict(state["node_state"]),
+            budget=budget,
         )
         result = await _step(spec, plugin, run, state)
         if result.wait is not None:

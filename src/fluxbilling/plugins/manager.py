@@ -5,11 +5,15 @@ stored), then stores it as the next version of its slug unless it is identical t
 newest version. Runs pin `slug@version` when they reach the provision phase, so a new
 version never changes an order in flight. Watching a folder re-registers a file whenever
 its content changes; an invalid file is reported and the last good version stays in force.
+
+Validating a document costs time in proportion to its size (up to about a second for a
+2 MiB one), so it runs in a worker thread (`limits.run_cpu_bound`), never on the event loop.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import json
 import logging
@@ -21,7 +25,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from fluxbilling import errors
+from fluxbilling import errors, limits
 from fluxbilling.db import Database, schema
 from fluxbilling.plugins.graph import LoadedPlugin, load_plugin, load_plugin_file
 
@@ -82,6 +86,16 @@ class PluginSummary:
     capabilities: dict[str, bool]
 
 
+def _validate(document: Mapping[str, Any]) -> tuple[LoadedPlugin, str]:
+    """A document validated (as version 1) and its hash; CPU-bound, for a worker thread."""
+    return load_plugin(document, 1), document_sha256(document)
+
+
+def _load_stored(document: Mapping[str, Any], version: int) -> LoadedPlugin:
+    """A stored version, loaded as written; CPU-bound, for a worker thread."""
+    return load_plugin(document, version, strict=False)
+
+
 def _info(row: Any) -> VersionInfo:
     return VersionInfo(row.slug, row.version, row.sha256, row.source, row.created_at)
 
@@ -117,9 +131,9 @@ class PluginManager:
         Raises:
             errors.InvalidFlow: the document is invalid; nothing was stored.
         """
-        load_plugin(document, 1)  # validate before touching the database
-        slug = str(document["plugin"]["slug"])
-        digest = document_sha256(document)
+        # Validate before touching the database.
+        validated, digest = await limits.run_cpu_bound(_validate, document)
+        slug = validated.slug
         for _ in range(3):
             try:
                 async with self.db.begin() as conn:
@@ -145,7 +159,7 @@ class PluginManager:
                     )
             except sa.exc.IntegrityError:
                 continue  # another process registered a version at the same moment
-            plugin = load_plugin(document, version)
+            plugin = dataclasses.replace(validated, version=version)
             self._cache[(slug, version)] = plugin
             log.info("plugin %s@%s registered from %s", slug, version, source)
             return Registration(plugin, created=True)
@@ -184,7 +198,7 @@ class PluginManager:
             ).first()
         if row is None:
             raise errors.NotFound(f"plugin {slug}@{version} does not exist", slug=slug)
-        plugin = load_plugin(row.document, version, strict=False)
+        plugin = await limits.run_cpu_bound(_load_stored, row.document, version)
         self._cache[(slug, version)] = plugin
         return plugin
 
@@ -285,7 +299,8 @@ class PluginManager:
                 continue
             self._seen[path] = digest
             try:
-                plugin = await self.register(load_plugin_file(path), source=f"file:{path.name}")
+                document = await limits.run_cpu_bound(load_plugin_file, path)
+                plugin = await self.register(document, source=f"file:{path.name}")
             except errors.InvalidFlow as exc:
                 self.folder_errors[str(path)] = exc.message
                 log.error("plugin file %s rejected: %s", path, exc.message)

@@ -10,7 +10,10 @@ async def trigger(params: TriggerParams, run: NodeRun) -> NodeResult:
 
 A runner is async, never sleeps and never touches the database: it returns a `NodeResult`
 naming the output port it fired (or `None` to end the flow), its output (stored under the node
-id) and, for a node that must be re-run later (`poll`), `wait` seconds. The built-in node types
+id) and, for a node that must be re-run later (`poll`), `wait` seconds. A node type that may
+return such a wait is registered with `suspends=True`: a loop in a flow must pass through one
+(checked when the plugin is loaded). A runner spends `run.budget` once per upstream request,
+so a loop that never waits stops after `REQUEST_BUDGET` requests. The built-in node types
 live in `plugins.builtin_nodes` and are registered in `default_registry` when `plugins` is
 imported.
 """
@@ -29,6 +32,7 @@ from fluxbilling.drivers.upstream import UpstreamHttp
 from fluxbilling.plugins import templating
 
 __all__ = [
+    "REQUEST_BUDGET",
     "Check",
     "NodeParams",
     "NodeRegistry",
@@ -36,11 +40,21 @@ __all__ = [
     "NodeRun",
     "NodeSpec",
     "PathCheck",
+    "RequestBudget",
     "RetryParams",
     "Runner",
     "default_registry",
     "node_type",
 ]
+
+
+REQUEST_BUDGET = 32
+"""Upstream requests one call of `run_flow` (one engine step of a flow) may send.
+
+The shipped flows send at most 6 between two waits (Virtualizor's provision); each page of
+a `lookup` counts. A flow that needs more must wait (`poll`, `wait`) in between: each
+resumed step has a budget of its own.
+"""
 
 
 class RetryParams(BaseModel):
@@ -127,6 +141,35 @@ class PathCheck(Check):
 
 
 @dataclass(slots=True)
+class RequestBudget:
+    """How many upstream requests one call of `run_flow` may still send."""
+
+    limit: int = REQUEST_BUDGET
+    sent: int = 0
+
+    def spend(self, run: NodeRun) -> None:
+        """Count one upstream request of `run`'s node.
+
+        Args:
+            run: the node about to send it.
+
+        Raises:
+            errors.InvalidFlow: `limit` requests were sent in this step already: the flow
+                loops without waiting (a plugin bug; never retried, never routed).
+        """
+        if self.sent >= self.limit:
+            raise errors.InvalidFlow(
+                f"flow {run.verb!r} of {run.plugin}: node {run.node_id!r} would send upstream "
+                f"request {self.sent + 1} of one step, over the budget of {self.limit} "
+                "(a loop without a 'poll' or 'wait' that waits?)",
+                verb=run.verb,
+                node=run.node_id,
+                request_budget=self.limit,
+            )
+        self.sent += 1
+
+
+@dataclass(slots=True)
 class NodeRun:
     """What a runner may use: the scope, the connections, the clock and its own state."""
 
@@ -140,6 +183,7 @@ class NodeRun:
     previous: Any = None
     default_connection: str | None = None
     state: dict[str, Any] = field(default_factory=dict)
+    budget: RequestBudget = field(default_factory=RequestBudget)
 
     @property
     def operation(self) -> str:
@@ -174,6 +218,8 @@ class NodeSpec:
     ports: frozenset[str]
     required_ports: frozenset[str]
     run: Runner
+    suspends: bool = False
+    """Whether the node may return a wait: a loop must pass through such a node."""
 
     @property
     def terminal(self) -> bool:
@@ -221,6 +267,7 @@ def node_type(
     params: type[NodeParams],
     ports: Iterable[str] = ("ok",),
     required_ports: Iterable[str] | None = None,
+    suspends: bool = False,
     registry: NodeRegistry | None = None,
 ) -> Callable[[_R], _R]:
     """Register the decorated runner as node type `name`.
@@ -231,6 +278,7 @@ def node_type(
         ports: output ports the node may fire; empty for terminal nodes.
         required_ports: ports that must be wired when the node has outgoing edges
             (default: all ports except `error` and `exists`).
+        suspends: the node may return a wait (`poll`, `wait`): loops through it are allowed.
         registry: where to register (default: `default_registry`).
 
     Returns:
@@ -245,7 +293,7 @@ def node_type(
     )
 
     def decorate(runner: _R) -> _R:
-        spec = NodeSpec(name, params, port_set, required, runner)
+        spec = NodeSpec(name, params, port_set, required, runner, suspends)
         (registry or default_registry).register(spec)
         return runner
 

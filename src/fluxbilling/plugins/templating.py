@@ -23,13 +23,15 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from fluxbilling import errors
+from fluxbilling import errors, limits
 
 __all__ = ["MISSING", "check", "render", "resolve_path"]
 
 _PATH = r"[A-Za-z_][A-Za-z0-9_\-]*(?:\.[A-Za-z0-9_\-]+)*"
 _TEMPLATE = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
 _PATH_RE = re.compile(rf"^{_PATH}$")
+_INDEX = re.compile(r"[0-9]{1,18}")
+"""A list index: ASCII digits (`"²".isdigit()` holds), short enough for `int` to accept."""
 _LITERALS = frozenset({"true", "false", "null"})
 """Fallbacks that look like paths but are JSON literals."""
 
@@ -68,7 +70,7 @@ def resolve_path(value: Any, path: str) -> Any:
         elif (
             isinstance(current, Sequence)
             and not isinstance(current, str | bytes)
-            and segment.isdigit()
+            and _INDEX.fullmatch(segment)
             and int(segment) < len(current)
         ):
             current = current[int(segment)]
@@ -81,6 +83,17 @@ def _alternatives(expression: str) -> list[str]:
     return [part.strip() for part in expression.split("??")]
 
 
+def _closed(text: str) -> tuple[str, str]:
+    """`text` split after its last `}}`: no template ends in the second part.
+
+    `_TEMPLATE` retries at every `{{` that has no `}}` after it, scanning to the end each
+    time (quadratic: a 100 KB string of `{{` took minutes); scanning only the first part
+    finds the same templates in linear time.
+    """
+    end = text.rfind("}}") + 2 if "}}" in text else 0
+    return text[:end], text[end:]
+
+
 def _syntax_error(expression: str) -> str | None:
     parts = _alternatives(expression)
     if not _PATH_RE.match(parts[0]):
@@ -88,9 +101,10 @@ def _syntax_error(expression: str) -> str | None:
     for part in parts[1:]:
         if not _PATH_RE.match(part):
             try:
-                json.loads(part)
-            except ValueError:
-                return f"{{{{{expression}}}}}: fallback {part!r} is neither a path nor JSON"
+                limits.loads_json(part)
+            except ValueError as exc:
+                why = f" ({exc.message})" if isinstance(exc, errors.InvalidBody) else ""
+                return f"{{{{{expression[:80]}}}}}: fallback {_excerpt(part)} is neither a path nor JSON{why}"
     return None
 
 
@@ -106,7 +120,7 @@ def _lookup(expression: str, scope: Mapping[str, Any], node_id: str) -> Any:
         found = (
             resolve_path(scope, part)
             if _PATH_RE.match(part) and part not in _LITERALS
-            else json.loads(part)
+            else limits.loads_json(part)
         )
     if found is MISSING:
         raise errors.InvalidFlow(
@@ -124,10 +138,18 @@ def _as_text(value: Any) -> str:
 
 
 def _render_string(text: str, scope: Mapping[str, Any], node_id: str) -> Any:
-    whole = _TEMPLATE.fullmatch(text)
-    if whole and "{{" not in whole.group(1):
-        return _lookup(whole.group(1), scope, node_id)
-    return _TEMPLATE.sub(lambda m: _as_text(_lookup(m.group(1), scope, node_id)), text)
+    # Exactly one template when the first one (as `check` and `sub` find them) is the whole
+    # text: `{{a}}}` and `{{a}} }}` would fullmatch with `a}` inside, but they are `{{a}}`
+    # followed by text.
+    first = _TEMPLATE.match(text)
+    if first and first.end() == len(text) and "{{" not in first.group(1):
+        return _lookup(first.group(1), scope, node_id)
+    head, tail = _closed(text)
+    return _TEMPLATE.sub(lambda m: _as_text(_lookup(m.group(1), scope, node_id)), head) + tail
+
+
+def _excerpt(text: str) -> str:
+    return repr(text) if len(text) <= 80 else f"{text[:60]!r}... ({len(text)} characters)"
 
 
 def render(value: Any, scope: Mapping[str, Any], *, node_id: str) -> Any:
@@ -169,13 +191,14 @@ def check(value: Any) -> list[str]:
         Human-readable problems; empty when every template is a valid path lookup.
     """
     if isinstance(value, str):
+        head, tail = _closed(value)
         problems = [
             problem
-            for match in _TEMPLATE.finditer(value)
+            for match in _TEMPLATE.finditer(head)
             if (problem := _syntax_error(match.group(1)))
         ]
-        if _TEMPLATE.sub("", value).count("{{"):
-            problems.append(f"unclosed template in {value!r}")
+        if "{{" in _TEMPLATE.sub("", head) + tail:
+            problems.append(f"unclosed template in {_excerpt(value)}")
         return problems
     if isinstance(value, Mapping):
         return [problem for item in value.values() for problem in check(item)]

@@ -15,6 +15,8 @@ already exists or to crash after creating it. Everything random comes from one s
 | `exists_next(n)`           | the next `n` creates answer the vendor's "already exists" error |
 | `crash_after_create`       | creates succeed, then answer 503 (always, while set)            |
 | `crash_next_create(n)`     | the same, for the next `n` creates only                         |
+| `crash_next_action(n)`     | the next `n` actions on an object (a reinstall, ...) are done,  |
+|                            | then answer 503 (the answer was lost, the work was not)         |
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ class Faults:
     _forced: deque[int | str] = field(default_factory=deque, init=False, repr=False)
     _exists: int = field(default=0, init=False, repr=False)
     _crashes: int = field(default=0, init=False, repr=False)
+    _action_crashes: int = field(default=0, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)  # noqa: S311 - simulation, not cryptography
@@ -60,6 +63,10 @@ class Faults:
     def crash_next_create(self, n: int = 1) -> None:
         """Make the next `n` creates create the object, then answer 503."""
         self._crashes += n
+
+    def crash_next_action(self, n: int = 1) -> None:
+        """Make the next `n` actions on an object do their work, then answer 503."""
+        self._action_crashes += n
 
     def next_fault(self) -> int | str | None:
         """The fault for the current request: forced first, then random by `fail_rate`."""
@@ -97,6 +104,13 @@ class Faults:
             return True
         if self._crashes:
             self._crashes -= 1
+            return True
+        return False
+
+    def take_action_crash(self) -> bool:
+        """Whether this action must answer 503 after doing its work (consumes one)."""
+        if self._action_crashes:
+            self._action_crashes -= 1
             return True
         return False
 

@@ -21,7 +21,8 @@ Fault injection on `state.faults` (`simulators._faults.Faults`): `latency`, `fai
 or a slow answer that sleeps `timeout_delay` seconds and is then processed normally, like a
 real timeout where the upstream did the work), `fail_next(n, status)` (any status, rendered in
 the Laravel error shape), `exists_next(n)` (the name-taken 422 without creating),
-`crash_after_create` / `crash_next_create(n)` (create the server, then answer 503); and
+`crash_after_create` / `crash_next_create(n)` (create the server, then answer 503),
+`crash_next_action(n)` (start the action's task, then answer 503); and
 `state.fail_next_task(output)`. Randomness comes from seeded `random.Random`s.
 
 Run standalone: `python -m fluxbilling.simulators.solusvm2 --port 8081 --token T`.
@@ -173,7 +174,10 @@ async def server_action(request: Request, state: SolusVM2State) -> Response:
         return JSONResponse({"url": f"vnc-{server['uuid']}-{state.rng.getrandbits(32):08x}"})
     if action not in _TASK_ACTIONS:
         return _error(404, "Not Found")
-    return JSONResponse({"data": state.start_task(server_id, action, body)})
+    task = state.start_task(server_id, action, body)
+    if state.faults.take_action_crash():
+        return _error(503, "Service Unavailable")
+    return JSONResponse({"data": task})
 
 
 _TASK_ACTIONS = frozenset(

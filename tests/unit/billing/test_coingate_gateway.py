@@ -364,6 +364,7 @@ async def test_an_order_we_did_not_create_is_acknowledged_without_facts(
         (),
         resource_id=str(created["id"]),
         note=f"CoinGate order {created['id']} was not created by us",
+        authentic=False,
     )
     assert state.requests == before
 

@@ -387,6 +387,7 @@ async def test_an_unknown_payment_has_no_facts_and_a_note(
         (),
         resource_id="tr_forged12345",
         note="payment tr_forged12345 is unknown to this Mollie account",
+        authentic=False,
     )
 
 
@@ -551,13 +552,18 @@ async def test_a_forged_event_is_invalid_and_asks_nothing(
     assert sim.requests == asked
 
 
-async def test_a_signed_event_without_secrets_is_a_setting_problem(
+async def test_a_signed_event_without_secrets_is_not_authentic(
     gateway: MollieGateway, sim: mollie_sim.MollieState, notifier: mollie_sim.MollieNotifier
 ) -> None:
+    # Anyone can add the header: without a secret nothing proves it, and waiting cannot help.
     _, delivery = await next_gen_delivery(gateway, sim, notifier)
     gateway.webhook_secrets = ()
-    with pytest.raises(errors.InvalidSettings, match="no Mollie webhook signing secret"):
+    asked = sim.requests
+    with pytest.raises(errors.InvalidWebhook, match="no next-gen webhook secret"):
+        gateway.screen(delivery.body, dict(delivery.headers), now=0)
+    with pytest.raises(errors.InvalidWebhook, match="no next-gen webhook secret"):
         await verify(gateway, delivery.body, dict(delivery.headers))
+    assert sim.requests == asked
 
 
 async def test_connect_without_secrets_still_takes_classic_pings(
@@ -568,7 +574,7 @@ async def test_connect_without_secrets_still_takes_classic_pings(
     payment_id = await paid_payment(gateway, sim)
     assert [f.kind for f in (await verify(gateway, ping(payment_id))).facts] == ["paid"]
     body = signed_event(payment_id)
-    with pytest.raises(errors.InvalidSettings):
+    with pytest.raises(errors.InvalidWebhook):
         await verify(gateway, body, {mollie.SIGNATURE_HEADER: mollie.sign(body, SECRET)})
     await gateway.aclose()
 

@@ -9,6 +9,7 @@ import pytest
 from fluxbilling import errors
 from fluxbilling.drivers.connection_types import (
     CONNECTION_TYPES,
+    base_url_problem,
     credentials_for,
     validate_connection,
 )
@@ -87,3 +88,60 @@ def test_validation_lists_every_problem_by_path() -> None:
 def test_every_type_has_a_probe_and_a_title() -> None:
     for kind in CONNECTION_TYPES.values():
         assert kind.title and kind.probe is not None
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("http://panel.test/\r\nX-Injected: 1", "control characters"),
+        ("http://panel.test/api\n", "control characters"),
+        ("http://panel .test/", "spaces"),
+        ("https://root:hunter22@panel.test/", "must not contain credentials"),
+        ("https://token@panel.test/", "must not contain credentials"),
+        ("https://panel.test/api?key=1", "query or a fragment"),
+        ("https://panel.test/api#top", "query or a fragment"),
+        ("https://panel.test:99999/", "not a valid URL"),
+        ("http://[::1/", "not a valid URL"),
+        ("ftp://panel.test/", "http(s) URL"),
+        ("http://127.0.0.1/", "127.0.0.1 is a loopback address"),
+        ("http://127.1/", "127.0.0.1 is a loopback address"),
+        ("http://2130706433/", "127.0.0.1 is a loopback address"),
+        ("http://0x7f.1/", "127.0.0.1 is a loopback address"),
+        ("http://[::1]:8080/", "::1 is a loopback address"),
+        ("http://[::ffff:127.0.0.1]/", "is a loopback address"),
+        ("http://localhost:8080/", "localhost is a loopback address"),
+        ("http://10.0.0.1/", "10.0.0.1 is a private address"),
+        ("http://169.254.169.254/latest/meta-data/", "cloud metadata address: never reached"),
+        ("http://0.0.0.0:8080/", "unspecified address: never reached"),
+    ],
+)
+def test_base_url_problems(url: str, problem: str) -> None:
+    found = base_url_problem(url)
+    assert found is not None and problem in found
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://panel.example.com:4085/",
+        "HTTPS://Panel.Example.com/api/v1",
+        "http://93.184.215.14/",
+    ],
+)
+def test_good_base_urls(url: str) -> None:
+    assert base_url_problem(url) is None
+
+
+def test_an_allowance_admits_loopback_and_private_literals_but_never_metadata() -> None:
+    def problems(url: str, allowed: list[str]) -> list[str]:
+        found = validate_connection("http", url, {}, {}, allowed)
+        return [p["path"] for p in found]
+
+    assert problems("http://127.0.0.1:8080/", ["127.0.0.1/32"]) == []
+    assert problems("http://10.20.1.1/", ["10.20.0.0/16"]) == []
+    assert problems("http://10.21.1.1/", ["10.20.0.0/16"]) == ["base_url"]
+    assert problems("http://169.254.169.254/", ["169.254.0.0/16", "10.0.0.0/8"]) == [
+        "base_url",
+        "allowed_networks.0",
+    ]
+    assert problems("https://panel.test/", ["0.0.0.0/0"]) == ["allowed_networks.0"]

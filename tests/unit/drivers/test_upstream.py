@@ -7,6 +7,7 @@ from fluxbilling import errors
 from fluxbilling.drivers.upstream import (
     UpstreamHttp,
     classify_response,
+    json_object,
     parse_retry_after,
     upstream_call,
 )
@@ -126,3 +127,16 @@ def test_unclassified_errors_are_our_bugs() -> None:
     with pytest.raises(errors.InvariantViolation) as caught, upstream_call("panel", "parse"):
         raise KeyError("id")
     assert isinstance(caught.value.__cause__, KeyError)
+
+
+async def test_an_answer_nested_too_deep_is_a_permanent_error_not_a_crash() -> None:
+    deep = b"[" * 100_000 + b"]" * 100_000
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=deep)
+
+    http = client(httpx.MockTransport(handler))
+    response = await http.request("GET", "servers", operation="list servers")
+    await http.aclose()
+    with pytest.raises(errors.PermanentUpstreamError, match="without a JSON object"):
+        json_object("panel", "list servers", response)

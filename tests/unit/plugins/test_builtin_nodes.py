@@ -515,3 +515,24 @@ async def test_poll_fail_message_and_map_where_templates(
     done = await run(picking, http)
     assert isinstance(done, Done)
     assert done.output["outputs"]["primary"] == [25565]
+
+
+@pytest.mark.parametrize("node_type", ["http", "lookup"])
+@pytest.mark.parametrize("header", ["Host", "host", "Transfer-Encoding", "Content-Length"])
+def test_a_node_may_not_set_host_or_framing_headers(node_type: str, header: str) -> None:
+    node = {"id": "call", "type": node_type, "path": "x", "headers": {header: "internal.example"}}
+    with pytest.raises(errors.InvalidFlow) as caught:
+        linear(node)
+    found = {p["path"]: p["message"] for p in caught.value.details["problems"]}
+    message = found["flows.provision.nodes[1].headers"]
+    assert f"header(s) {header} are set by the client, never by a flow" in message
+
+
+async def test_ordinary_node_headers_are_sent(
+    vendor: Vendor, http: Callable[[str], UpstreamHttp]
+) -> None:
+    vendor.on("GET", "/x", httpx.Response(200, json={}))
+    plugin = linear({"id": "call", "type": "http", "path": "x", "headers": {"X-Trace": "on"}})
+    assert isinstance(await run(plugin, http), Done)
+    assert vendor.seen[0].headers["X-Trace"] == "on"
+    assert vendor.seen[0].headers["Host"] == "panel.test"

@@ -120,3 +120,23 @@ def test_load_plugin_file_reports_bad_json(tmp_path: Path) -> None:
 
     with pytest.raises(errors.InvalidFlow, match="cannot read"):
         plugins.load_plugin_file(tmp_path / "absent.json")
+
+
+def test_load_plugin_file_refuses_files_too_large_deep_or_not_utf8(tmp_path: Path) -> None:
+    big = tmp_path / "big.json"
+    big.write_bytes(b'{"pad": "' + b"x" * (2 * 1024 * 1024) + b'"}')
+    with pytest.raises(errors.InvalidFlow, match="plugin file larger than 2 MiB"):
+        plugins.load_plugin_file(big)
+
+    deep = tmp_path / "deep.json"
+    deep.write_bytes(b'{"a": ' + b"[" * 50_000 + b"]" * 50_000 + b"}")
+    with pytest.raises(errors.InvalidFlow, match="JSON nested deeper than 64 levels") as caught:
+        plugins.load_plugin_file(deep)
+    assert caught.value.details["problems"] == [
+        {"path": "", "message": "JSON nested deeper than 64 levels"}
+    ]
+
+    latin1 = tmp_path / "latin1.json"
+    latin1.write_bytes('{"name": "Caf\u00e9"}'.encode("latin-1"))
+    with pytest.raises(errors.InvalidFlow, match="not UTF-8"):
+        plugins.load_plugin_file(latin1)

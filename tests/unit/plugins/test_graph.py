@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
 from typing import Any
 
 import pytest
@@ -197,3 +198,126 @@ def test_os_install_by_reinstall_needs_the_reinstall_flow() -> None:
     doc = document({"nodes": [TRIGGER]})
     doc["plugin"]["osInstall"] = "reinstall"
     assert "plugin.osInstall" in paths(doc)
+
+
+def http(node_id: str) -> dict[str, Any]:
+    return {"id": node_id, "type": "http", "method": "POST", "path": node_id}
+
+
+POLL = {"id": "wait", "type": "poll", "path": "task", "until": [{"path": "done", "truthy": True}]}
+
+
+def test_a_loop_that_never_waits_is_refused_naming_its_nodes() -> None:
+    doc = document(
+        {
+            "nodes": [TRIGGER, http("a"), http("b")],
+            "edges": [
+                {"from": "start", "to": "a"},
+                {"from": "a", "to": "b"},
+                {"from": "b", "to": "a"},
+            ],
+        }
+    )
+    [problem] = problems(doc)
+    assert problem == {
+        "path": "flows.provision.nodes[1]",
+        "message": "a loop that never waits: a -> b -> a; put a 'poll' or 'wait' node on it "
+        "(one step of a flow may not loop)",
+    }
+
+
+def test_a_node_wired_to_itself_is_a_loop() -> None:
+    doc = document(
+        {
+            "nodes": [TRIGGER, {**http("a"), "on_error": "route"}, http("b")],
+            "edges": [
+                {"from": "start", "to": "a"},
+                {"from": "a", "to": "b"},
+                {"from": "a", "port": "error", "to": "a"},
+            ],
+        }
+    )
+    [problem] = problems(doc)
+    assert "a loop that never waits: a -> a;" in problem["message"]
+
+
+def test_loops_through_a_poll_or_wait_are_allowed_unless_one_bypasses_it() -> None:
+    polled = document(
+        {
+            "nodes": [TRIGGER, http("a"), POLL, {"id": "again", "type": "wait", "seconds": 5}],
+            "edges": [
+                {"from": "start", "to": "a"},
+                {"from": "a", "to": "wait"},
+                {"from": "wait", "to": "again"},
+                {"from": "again", "to": "a"},
+            ],
+        }
+    )
+    assert plugins.load_plugin(polled, version=1).warnings == ()
+
+    bypass = document(
+        {
+            "nodes": [
+                TRIGGER,
+                http("a"),
+                {"id": "busy", "type": "condition", "value": "{{a.busy}}", "truthy": True},
+                POLL,
+            ],
+            "edges": [
+                {"from": "start", "to": "a"},
+                {"from": "a", "to": "busy"},
+                {"from": "busy", "port": "true", "to": "a"},
+                {"from": "busy", "port": "false", "to": "wait"},
+                {"from": "wait", "to": "a"},
+            ],
+        }
+    )
+    [problem] = problems(bypass)
+    assert "a loop that never waits: a -> busy -> a;" in problem["message"]
+
+
+def test_a_stored_version_with_such_a_loop_still_loads_with_a_warning() -> None:
+    doc = document(
+        {
+            "nodes": [TRIGGER, http("a"), http("b")],
+            "edges": [
+                {"from": "start", "to": "a"},
+                {"from": "a", "to": "b"},
+                {"from": "b", "to": "a"},
+            ],
+        }
+    )
+    loaded = plugins.load_plugin(doc, version=4, strict=False)
+    [warning] = loaded.warnings
+    assert warning.message.startswith("a loop that never waits: a -> b -> a")
+
+
+def test_a_custom_node_type_that_suspends_may_close_a_loop() -> None:
+    registry = NodeRegistry()
+    for name, suspends in (("trigger", False), ("step", False), ("pause", True)):
+
+        async def run(params: NodeParams, run: NodeRun) -> NodeResult:
+            return NodeResult()  # pragma: no cover - never run: only loaded
+
+        node_type(name, params=NodeParams, suspends=suspends, registry=registry)(run)
+    flow = {
+        "nodes": [TRIGGER, {"id": "s", "type": "step"}, {"id": "p", "type": "pause"}],
+        "edges": [
+            {"from": "start", "to": "s"},
+            {"from": "s", "to": "p"},
+            {"from": "p", "to": "s"},
+        ],
+    }
+    plugins.load_plugin(document(flow), version=1, registry=registry)
+    flow["nodes"][2]["type"] = "step"
+    with pytest.raises(errors.InvalidFlow, match="s -> p -> s"):
+        plugins.load_plugin(document(flow), version=1, registry=registry)
+
+
+def test_a_flow_has_at_most_500_nodes_and_1000_edges() -> None:
+    chain = [TRIGGER, *({"id": f"n{i}", "type": "http", "path": "x"} for i in range(500))]
+    edges = [{"from": a["id"], "to": b["id"]} for a, b in pairwise(chain)]
+    found = problems(document({"nodes": chain, "edges": edges * 3}))
+    assert {p["path"] for p in found} == {"flows.provision.nodes", "flows.provision.edges"}
+    assert any("at most 500 items" in p["message"] for p in found)
+    plugins.load_plugin(document({"nodes": chain[:500], "edges": edges[:499]}), version=1)

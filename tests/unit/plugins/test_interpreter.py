@@ -13,6 +13,7 @@ import pytest
 from fluxbilling import errors, plugins
 from fluxbilling.drivers.upstream import UpstreamHttp
 from fluxbilling.engine.outcome import Done, Pending
+from fluxbilling.plugins.nodes import REQUEST_BUDGET
 
 pytestmark = pytest.mark.anyio
 
@@ -52,7 +53,9 @@ async def http(vendor: FakeVendor) -> AsyncIterator[Callable[[str], UpstreamHttp
     await client.aclose()
 
 
-def plugin(flow: dict[str, Any], verb: str = "provision") -> plugins.LoadedPlugin:
+def plugin(
+    flow: dict[str, Any], verb: str = "provision", *, strict: bool = True
+) -> plugins.LoadedPlugin:
     return plugins.load_plugin(
         {
             "format": "fluxbilling-visual-plugin",
@@ -66,6 +69,7 @@ def plugin(flow: dict[str, Any], verb: str = "provision") -> plugins.LoadedPlugi
             "flows": {verb: flow},
         },
         version=3,
+        strict=strict,
     )
 
 
@@ -276,7 +280,8 @@ async def test_condition_and_step_budget(http: Callable[[str], UpstreamHttp]) ->
                 {"from": "a", "to": "b"},
                 {"from": "b", "to": "a"},
             ],
-        }
+        },
+        strict=False,  # saving refuses the loop; a version stored before that still runs
     )
     with pytest.raises(errors.InvalidFlow, match="ran 10 nodes without finishing"):
         await plugins.run_flow(flow, "provision", CONTEXT, http, None, now=NOW, step_budget=10)
@@ -323,3 +328,90 @@ async def test_context_and_cursor_guards(http: Callable[[str], UpstreamHttp]) ->
             None,
             now=NOW,
         )
+
+
+async def test_a_stored_loop_of_http_nodes_stops_at_the_request_budget(
+    vendor: FakeVendor, http: Callable[[str], UpstreamHttp]
+) -> None:
+    vendor.routes[("POST", "/api/a")] = ok({})
+    vendor.routes[("POST", "/api/b")] = ok({})
+    looping = plugin(
+        {
+            "nodes": [
+                {"id": "start", "type": "trigger"},
+                {"id": "a", "type": "http", "method": "POST", "path": "a"},
+                {"id": "b", "type": "http", "method": "POST", "path": "b"},
+            ],
+            "edges": [
+                {"from": "start", "to": "a"},
+                {"from": "a", "to": "b"},
+                {"from": "b", "to": "a"},
+            ],
+        },
+        strict=False,  # a version stored before loops without a wait were refused
+    )
+    with pytest.raises(errors.InvalidFlow, match="over the budget of 32") as caught:
+        await plugins.run_flow(looping, "provision", CONTEXT, http, None, now=NOW)
+    assert len(vendor.seen) == REQUEST_BUDGET == 32
+    assert caught.value.details == {"verb": "provision", "node": "a", "request_budget": 32}
+
+
+async def test_a_poll_that_never_has_to_wait_cannot_spin_either(
+    vendor: FakeVendor, http: Callable[[str], UpstreamHttp]
+) -> None:
+    """A loop through a poll loads, but a poll whose test holds at once does not wait."""
+    vendor.routes[("GET", "/api/task")] = ok({"done": True})
+    vendor.routes[("POST", "/api/kick")] = ok({})
+    spinning = plugin(
+        {
+            "nodes": [
+                {"id": "start", "type": "trigger"},
+                {"id": "kick", "type": "http", "method": "POST", "path": "kick"},
+                {
+                    "id": "wait",
+                    "type": "poll",
+                    "path": "task",
+                    "until": [{"path": "data.done", "truthy": True}],
+                },
+            ],
+            "edges": [
+                {"from": "start", "to": "kick"},
+                {"from": "kick", "to": "wait"},
+                {"from": "wait", "to": "kick"},
+            ],
+        }
+    )
+    with pytest.raises(errors.InvalidFlow, match="request 11 of one step"):
+        await plugins.run_flow(
+            spinning, "provision", CONTEXT, http, None, now=NOW, request_budget=10
+        )
+    assert len(vendor.seen) == 10
+
+
+async def test_each_resumed_step_has_its_own_request_budget(
+    vendor: FakeVendor, http: Callable[[str], UpstreamHttp]
+) -> None:
+    polling = linear(
+        {"id": "one", "type": "http", "path": "task"},
+        {
+            "id": "wait",
+            "type": "poll",
+            "path": "task",
+            "interval": 5,
+            "until": [{"path": "data.done", "truthy": True}],
+        },
+    )
+    vendor.routes[("GET", "/api/task")] = [
+        httpx.Response(200, json={"data": {"done": False}}),
+        httpx.Response(200, json={"data": {"done": False}}),
+        httpx.Response(200, json={"data": {"done": True}}),
+    ]
+    first = await plugins.run_flow(
+        polling, "provision", CONTEXT, http, None, now=NOW, request_budget=2
+    )
+    assert isinstance(first, Pending)
+    second = await plugins.run_flow(
+        polling, "provision", CONTEXT, http, first.cursor, now=NOW, request_budget=1
+    )
+    assert isinstance(second, Done)
+    assert len(vendor.seen) == 3

@@ -80,3 +80,19 @@ def test_fallbacks_also_replace_null_values() -> None:
     assert t.render('{{action.reason ?? "by billing"}}', scope, node_id="n") == "by billing"
     assert t.render("{{a.b ?? missing ?? 3}}", scope, node_id="n") == 3
     assert t.render("{{a.b}}", scope, node_id="n") is None  # no fallback: null stays null
+
+
+def test_check_stays_linear_on_unclosed_templates() -> None:
+    # The template pattern rescanned the rest of the string at every unclosed `{{`: 20,000 of
+    # them took half a minute, a 2 MiB plugin string would take days.
+    for text in ("{{" * 500_000, "{{a}}" + "{{" * 500_000, "}}" + "{{ x" * 300_000):
+        [problem] = templating.check(text)
+        assert problem.startswith("unclosed template in '")
+        assert problem.endswith(f"... ({len(text)} characters)")
+
+
+def test_a_fallback_nested_too_deep_is_a_problem_not_a_crash() -> None:
+    deep = "[" * 10_000 + "]" * 10_000
+    [problem] = templating.check("{{options.x ?? " + deep + "}}")
+    assert problem.endswith("is neither a path nor JSON (JSON nested deeper than 64 levels)")
+    assert templating.check("{{options.x ?? [[1]]}}") == []

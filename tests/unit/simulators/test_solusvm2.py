@@ -121,6 +121,23 @@ async def test_task_failure_injection(state: SolusVM2State, api: httpx.AsyncClie
     assert bad.status_code == 422
 
 
+async def test_crash_next_action_starts_the_task_then_answers_503(
+    state: SolusVM2State, api: httpx.AsyncClient
+) -> None:
+    server = await create(api)
+    state.faults.crash_next_action()
+    lost = await api.post(f"servers/{server['id']}/reinstall", json={"os": 21, "user_data": "x"})
+    assert lost.status_code == 503
+    (task,) = state.tasks.values()
+    assert (task["action"], task["status"], task["_params"]["user_data"]) == (
+        "vm-reinstall",
+        "pending",
+        "x",
+    )
+    again = await api.post(f"servers/{server['id']}/restart")
+    assert again.status_code == 200  # one crash only
+
+
 async def test_forced_faults_crash_after_create_and_counts(
     state: SolusVM2State, api: httpx.AsyncClient
 ) -> None:

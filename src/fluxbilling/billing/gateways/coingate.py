@@ -47,6 +47,7 @@ from fluxbilling.billing.gateway import (
     Verified,
     header,
     state_key,
+    unreadable,
 )
 
 __all__ = ["CoinGateGateway", "connect"]
@@ -122,6 +123,12 @@ class CoinGateGateway:
         self.token_secret = _require_secret(token_secret)
         self.title = title
 
+    def screen(self, body: bytes, headers: Mapping[str, str], *, now: float) -> bool:
+        """The callback's shape (`coingate.parse_callback`); False: CoinGate signs nothing,
+        the token and the re-fetch tell."""
+        coingate.parse_callback(body, header(headers, "content-type"))
+        return False
+
     async def verify(
         self, body: bytes, headers: Mapping[str, str], *, now: float, attempts: AttemptLookup
     ) -> Verified:
@@ -149,8 +156,9 @@ class CoinGateGateway:
         attempt = await attempts(ref)
         if attempt is None:
             # Unknown ids answer 200 and do nothing (payments.md §6.5); no API call needed.
+            # Nothing vouches for such a callback: anyone can post an id.
             note = f"CoinGate order {ref} was not created by us"
-            return Verified("", "unknown", (), resource_id=ref, note=note)
+            return Verified("", "unknown", (), resource_id=ref, note=note, authentic=False)
         coingate.check_token(
             callback.token, attempt.callback_token_hash or "", secret=self.token_secret
         )
@@ -159,7 +167,10 @@ class CoinGateGateway:
             where = "sandbox" if self.sandbox else "live"
             note = f"CoinGate order {ref} was not found at CoinGate ({where})"
             return Verified("", "unknown", (), resource_id=ref, note=note)
-        fact = coingate.classify(order, sandbox=self.sandbox)
+        try:
+            fact = coingate.classify(order, sandbox=self.sandbox)
+        except errors.InvalidWebhook as exc:
+            raise unreadable(exc) from exc  # the token matched: authentic
         status = str(order["status"])
         problem = _mismatch(fact, ref, attempt)
         if problem:

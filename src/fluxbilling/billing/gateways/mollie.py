@@ -135,6 +135,10 @@ def _classify(payment_id: str, payment: Mapping[str, Any]) -> list[PaymentFact]:
         ) from exc
 
 
+def _signatures(headers: Mapping[str, str]) -> list[str]:
+    return [value for key, value in headers.items() if key.lower() == _SIGNATURE]
+
+
 def _unknown(payment_id: str) -> str:
     return f"payment {payment_id} is unknown to this Mollie account"
 
@@ -207,22 +211,49 @@ class MollieGateway:
 
         Raises:
             errors.InvalidWebhook: Not a classic ping (form ``id=tr_...``), or a next-gen
-                event whose signature matches none of our secrets or that is malformed.
-            errors.InvalidSettings: A signed event arrived but no secret is configured.
+                event whose signature matches none of our secrets (or we have none: anyone
+                can add the header) or that is malformed.
             errors.TransientUpstreamError: Mollie could not be asked (timeout, 429, 5xx).
             errors.PermanentUpstreamError: Mollie refused (401) or answered a payment we
                 cannot read.
         """
-        signatures = [value for key, value in headers.items() if key.lower() == _SIGNATURE]
+        signatures = _signatures(headers)
         if signatures:
             return await self._next_gen(body, signatures)
         return await self._classic(body, header(headers, "Content-Type"))
+
+    def screen(self, body: bytes, headers: Mapping[str, str], *, now: float) -> bool:
+        """A next-gen event's HMAC (authentic: True), or a classic ping's shape (False: only
+        the re-fetch tells)."""
+        signatures = _signatures(headers)
+        if signatures:
+            self._check_signature(body, signatures)
+            return True
+        mollie.parse_notification(body, header(headers, "Content-Type"))
+        return False
+
+    def _check_signature(self, body: bytes, signatures: Sequence[str]) -> None:
+        if not self.webhook_secrets:
+            # Not a setting problem to wait out: anyone can send the header.
+            raise errors.InvalidWebhook(
+                f"signed with {mollie.SIGNATURE_HEADER}, but no next-gen webhook secret is "
+                "configured (FLUXBILLING_MOLLIE_WEBHOOK_SECRET)"
+            )
+        mollie.verify_signature(body, signatures, self.webhook_secrets)
 
     async def _classic(self, body: bytes, content_type: str | None) -> Verified:
         payment_id = mollie.parse_notification(body, content_type)
         payment = await self.api.get_payment(payment_id)
         if payment is None:
-            return Verified("", "unknown", (), resource_id=payment_id, note=_unknown(payment_id))
+            # Nothing vouches for the ping: anyone can post an id.
+            return Verified(
+                "",
+                "unknown",
+                (),
+                resource_id=payment_id,
+                note=_unknown(payment_id),
+                authentic=False,
+            )
         facts = tuple(_classify(payment_id, payment))
         return Verified(
             state_key(payment_id, facts),
@@ -233,7 +264,7 @@ class MollieGateway:
         )
 
     async def _next_gen(self, body: bytes, signatures: Sequence[str]) -> Verified:
-        mollie.verify_signature(body, signatures, self.webhook_secrets)
+        self._check_signature(body, signatures)
         event = mollie.parse_event(body)
         entity_id = event.entity_id
         if not entity_id.startswith("tr_"):

@@ -42,7 +42,13 @@ import httpx
 from fluxbilling import errors
 from fluxbilling.billing import paypal, paypal_api
 from fluxbilling.billing.facts import PaymentFact
-from fluxbilling.billing.gateway import AttemptLookup, Checkout, CheckoutRequest, Verified
+from fluxbilling.billing.gateway import (
+    AttemptLookup,
+    Checkout,
+    CheckoutRequest,
+    Verified,
+    unreadable,
+)
 from fluxbilling.drivers.upstream import UpstreamHttp
 
 __all__ = ["PayPalGateway", "Verification", "connect"]
@@ -163,14 +169,25 @@ class PayPalGateway:
                 raise errors.InvalidWebhook("PayPal says the signature does not verify")
         else:
             await self._verify_locally(body, headers, now)
-        event = paypal.parse_event(body)
-        fact = paypal.classify(event, livemode=self.livemode)
+        try:
+            event = paypal.parse_event(body)
+            fact = paypal.classify(event, livemode=self.livemode)
+        except errors.InvalidWebhook as exc:
+            raise unreadable(exc) from exc  # the signature verified: authentic
         facts = [fact]
         order_id = fact.gateway_payment_id
         if event.event_type == _APPROVED and await attempts(order_id) is not None:
             facts.append(self._order_fact(await self._capture(order_id), "capture order"))
         resource_id = order_id or paypal.related_order_id(event.resource) or ""
         return Verified(event.id, event.event_type, tuple(facts), resource_id=resource_id)
+
+    def screen(self, body: bytes, headers: Mapping[str, str], *, now: float) -> bool:
+        """The five ``PAYPAL-*`` headers and (self-verification) the certificate URL's host,
+        before anything is fetched; False: the signature needs the certificate."""
+        transmission = paypal.read_transmission(headers)
+        if self.verification == "self":
+            paypal.check_cert_url(transmission.cert_url, self.cert_hosts)
+        return False
 
     async def _verify_locally(self, body: bytes, headers: Mapping[str, str], now: float) -> None:
         transmission = paypal.read_transmission(headers)

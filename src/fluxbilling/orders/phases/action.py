@@ -32,6 +32,7 @@ from fluxbilling.allocation import reservation
 from fluxbilling.db import schema
 from fluxbilling.engine.context import PhaseContext
 from fluxbilling.engine.outcome import Done, Outcome
+from fluxbilling.images import passwords
 from fluxbilling.orders.actions import RESULT_STATUS, seal_result
 from fluxbilling.orders.phases.deps import PhaseDeps, merge_service_data, plain
 from fluxbilling.orders.phases.flows import flow_context, run_verb
@@ -83,7 +84,9 @@ class ActionPhase:
             context["credentials"] = {"root_password": password, "password": password}
             secrets.append(password)
             if action.verb == "reinstall" and view.address and view.image:
-                documents = render_cloud_init(view, password)
+                password_hash = passwords.sha512_crypt(password)
+                secrets.append(password_hash)
+                documents = render_cloud_init(view, password_hash)
                 context["cloud_init"] = {
                     "user_data": documents.user_data,
                     "meta_data": documents.meta_data,

@@ -5,13 +5,31 @@ The image's sha256 is checked before anything uses it: a mismatch quarantines th
 generated once per service and sealed with the installation key; cloud-init receives only
 its SHA-512 crypt hash. The documents go to the provider through the plugin's `reinstall`
 flow (SolusVM 2: `POST /servers/{id}/reinstall` with `user_data`, then the task is polled).
+
+The documents are rendered **once** per phase: a crypt hash has a random salt, so a second
+rendering differs byte for byte. Before the flow sends anything they are sealed with the
+installation key (the hash is secret-ish, the operator's template may hold more) and kept
+in the phase's cursor (`RunStore.save_cursor`); every later attempt (a resumed poll, a
+retry after an error, a takeover after a crash) opens and sends those same bytes, and the
+recorded `user_data_sha256` is the hash of what the panel received. The phase cursor is
+
+```
+{"cloud_init_sealed": <sealed JSON of the documents and the hash>,
+ "flow": <the reinstall flow's cursor, or null before its first Pending>}
+```
+
+An operator retry clears the cursor and so renders afresh (after a fixed template, say).
+The documents and the hash are redacted from exchanges and logs like the password.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import ipaddress
+import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -19,14 +37,54 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from fluxbilling import errors
 from fluxbilling.db import schema
 from fluxbilling.engine.context import PhaseContext
-from fluxbilling.engine.outcome import Done, Outcome
+from fluxbilling.engine.outcome import Done, Outcome, Pending
 from fluxbilling.handoff import templates
 from fluxbilling.images import cloudinit, hashing, passwords
 from fluxbilling.orders.phases.deps import PhaseDeps, merge_service_data
 from fluxbilling.orders.phases.flows import flow_context, pinned_plugin, root_password, run_verb
 from fluxbilling.orders.view import OrderView
+from fluxbilling.plugins import LoadedPlugin
+from fluxbilling.vault import Vault
 
 __all__ = ["OsInstallPhase", "render_cloud_init"]
+
+_SEALED = "cloud_init_sealed"
+_FLOW = "flow"
+
+
+@dataclass(frozen=True, slots=True)
+class _Handover:
+    """What this phase hands to the panel, as rendered on its first attempt."""
+
+    documents: cloudinit.CloudInitDocuments
+    password_hash: str
+    sealed: str | None
+    """The sealed form kept in the cursor; None for a cursor older than kept documents."""
+    flow_cursor: Mapping[str, Any] | None
+
+    def seal(self, vault: Vault) -> str:
+        """The documents and the hash as one sealed value."""
+        return vault.seal(
+            json.dumps(
+                {**dataclasses.asdict(self.documents), "root_password_hash": self.password_hash},
+                sort_keys=True,
+            )
+        )
+
+    @classmethod
+    def open(cls, vault: Vault, sealed: str, flow_cursor: Mapping[str, Any] | None) -> _Handover:
+        """The handover kept in a cursor by `seal`."""
+        kept = json.loads(vault.open(sealed))
+        return cls(
+            cloudinit.CloudInitDocuments(
+                user_data=kept["user_data"],
+                meta_data=kept["meta_data"],
+                network_config=kept["network_config"],
+            ),
+            kept["root_password_hash"],
+            sealed,
+            flow_cursor,
+        )
 
 
 class OsInstallPhase:
@@ -69,14 +127,27 @@ class OsInstallPhase:
                 plugin=plugin.slug,
             )
         password = await root_password(self.deps, ctx, view)
-        documents = render_cloud_init(view, password)
-        summary["user_data_sha256"] = hashlib.sha256(documents.user_data.encode()).hexdigest()
         if "reinstall" not in plugin.document.flows:
+            documents = render_cloud_init(view, passwords.sha512_crypt(password))
+            summary["user_data_sha256"] = _sha256(documents.user_data)
             summary["handed_over"] = False
             return Done(summary)
+        return await self._reinstall(ctx, view, plugin, password, summary)
+
+    async def _reinstall(
+        self,
+        ctx: PhaseContext,
+        view: OrderView,
+        plugin: LoadedPlugin,
+        password: str,
+        summary: dict[str, Any],
+    ) -> Outcome:
+        """Run the `reinstall` flow with the documents of this phase's first attempt."""
+        handover = await self._handover(ctx, view, password)
+        documents = handover.documents
         outcome = await run_verb(
             self.deps,
-            ctx,
+            dataclasses.replace(ctx, cursor=handover.flow_cursor),
             plugin,
             "reinstall",
             flow_context(
@@ -90,10 +161,16 @@ class OsInstallPhase:
                 credentials={"root_password": password, "password": password},
             ),
             view.connection["name"],
-            secrets=[password],
+            secrets=[password, handover.password_hash],
         )
-        if not isinstance(outcome, Done):
-            return outcome
+        if isinstance(outcome, Pending):
+            if handover.sealed is None:
+                return outcome
+            return dataclasses.replace(
+                outcome, cursor={_SEALED: handover.sealed, _FLOW: dict(outcome.cursor)}
+            )
+        if handover.sealed is not None:
+            summary["user_data_sha256"] = _sha256(documents.user_data)
         summary["handed_over"] = True
         return Done(summary)
 
@@ -123,6 +200,22 @@ class OsInstallPhase:
         )
         return out
 
+    async def _handover(self, ctx: PhaseContext, view: OrderView, password: str) -> _Handover:
+        """The documents to send: kept from an earlier attempt, or rendered and kept now."""
+        cursor = ctx.cursor
+        if cursor is not None and _SEALED in cursor:
+            return _Handover.open(self.deps.vault, cursor[_SEALED], cursor.get(_FLOW))
+        password_hash = passwords.sha512_crypt(password)
+        documents = render_cloud_init(view, password_hash)
+        if cursor is not None:
+            # A flow cursor left by a release that kept no documents: the panel already has
+            # some we cannot know, so this phase resumes the flow but records no hash.
+            return _Handover(documents, password_hash, None, cursor)
+        handover = _Handover(documents, password_hash, None, None)
+        sealed = handover.seal(self.deps.vault)
+        await self.deps.store.save_cursor(ctx.claim, {_SEALED: sealed, _FLOW: None})
+        return dataclasses.replace(handover, sealed=sealed)
+
     async def _verify(self, image: Mapping[str, Any]) -> None:
         if image.get("status") != "active":
             raise errors.PermanentUpstreamError(
@@ -142,8 +235,24 @@ class OsInstallPhase:
             raise
 
 
-def render_cloud_init(view: OrderView, password: str) -> cloudinit.CloudInitDocuments:
-    """The cloud-init documents for a service on its IPAM address, with `password` hashed."""
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def render_cloud_init(view: OrderView, password_hash: str) -> cloudinit.CloudInitDocuments:
+    """The cloud-init documents for a service on its IPAM address.
+
+    Args:
+        view: the order; its service must have an address from our IPAM.
+        password_hash: root's `$6$` hash (`passwords.sha512_crypt`): hash once, since each
+            hash has its own random salt.
+
+    Returns:
+        The three NoCloud documents.
+
+    Raises:
+        errors.InvalidSettings: the image's template or the address does not fit.
+    """
     subnet = view.subnet
     network = ipaddress.ip_network(subnet["cidr"])
     hostname = view.order["hostname"]
@@ -161,7 +270,7 @@ def render_cloud_init(view: OrderView, password: str) -> cloudinit.CloudInitDocu
         address=ipaddress.IPv4Interface(f"{view.address['address']}/{network.prefixlen}"),
         gateway=ipaddress.IPv4Address(subnet["gateway"]),
         dns_servers=tuple(ipaddress.ip_address(s) for s in subnet["dns_servers"]),
-        root_password_hash=passwords.sha512_crypt(password),
+        root_password_hash=password_hash,
         extra_user_data=extra,
     )
     return cloudinit.render(spec)
