@@ -207,8 +207,9 @@ def http(node_id: str) -> dict[str, Any]:
 POLL = {"id": "wait", "type": "poll", "path": "task", "until": [{"path": "done", "truthy": True}]}
 
 
-def test_a_loop_that_never_waits_is_refused_naming_its_nodes() -> None:
-    doc = document(
+def a_b_loop() -> dict[str, Any]:
+    """A provision flow whose http nodes `a` and `b` call each other forever."""
+    return document(
         {
             "nodes": [TRIGGER, http("a"), http("b")],
             "edges": [
@@ -218,6 +219,10 @@ def test_a_loop_that_never_waits_is_refused_naming_its_nodes() -> None:
             ],
         }
     )
+
+
+def test_a_loop_that_never_waits_is_refused_naming_its_nodes() -> None:
+    doc = a_b_loop()
     [problem] = problems(doc)
     assert problem == {
         "path": "flows.provision.nodes[1]",
@@ -277,16 +282,7 @@ def test_loops_through_a_poll_or_wait_are_allowed_unless_one_bypasses_it() -> No
 
 
 def test_a_stored_version_with_such_a_loop_still_loads_with_a_warning() -> None:
-    doc = document(
-        {
-            "nodes": [TRIGGER, http("a"), http("b")],
-            "edges": [
-                {"from": "start", "to": "a"},
-                {"from": "a", "to": "b"},
-                {"from": "b", "to": "a"},
-            ],
-        }
-    )
+    doc = a_b_loop()
     loaded = plugins.load_plugin(doc, version=4, strict=False)
     [warning] = loaded.warnings
     assert warning.message.startswith("a loop that never waits: a -> b -> a")
