@@ -1,21 +1,26 @@
 """SHA-512 crypt (`$6$`) password hashes for the artefacts we hand to guest installers.
 
-Implemented from Ulrich Drepper's "Unix crypt using SHA-256 and SHA-512" specification with
-`hashlib` only: the stdlib `crypt` module is deprecated (removed in Python 3.13) and
-warnings are errors here. The output is what glibc's `crypt(3)` produces, so cloud-init,
-d-i and anaconda accept it (`$6$` works everywhere, unlike yescrypt).
+The hashing itself is libpass's `sha512_crypt` (the maintained passlib fork, imported as
+`passlib`; its pure-Python backend follows Ulrich Drepper's specification, so the output
+is what glibc's `crypt(3)` produces and cloud-init, d-i and anaconda accept it; `$6$`
+works everywhere, unlike yescrypt). The stdlib `crypt` module is deprecated (removed in
+Python 3.13) and warnings are errors here.
 
-Format: `$6$[rounds=N$]<salt, at most 16 chars>$<86 chars>`. Following the specification,
-salts longer than 16 characters are truncated and `rounds` is clamped to
-[1000, 999_999_999]; `rounds=` appears in the output only when it differs from the
-default 5000 (the implicit form glibc itself writes).
+This module only decides the settings, before the library sees them, so the library is
+always called in its strict mode (its "relaxed" mode corrects values with a warning):
+
+- a salt is drawn from `SALT_ALPHABET` (the crypt base-64 alphabet); longer than 16
+  characters it is truncated, as the specification says; `None` lets the library draw 16
+  characters from the system's CSPRNG;
+- `rounds` is clamped to [`MIN_ROUNDS`, `MAX_ROUNDS`]; `rounds=` appears in the output
+  only when it differs from the default 5000 (the implicit form glibc itself writes).
+
+Format: `$6$[rounds=N$]<salt, at most 16 chars>$<86 chars>`.
 """
 
 from __future__ import annotations
 
-import hashlib
-import re
-import secrets
+from passlib.hash import sha512_crypt as _sha512_crypt
 
 from fluxbilling import errors
 
@@ -33,61 +38,6 @@ MIN_ROUNDS = 1000
 MAX_ROUNDS = 999_999_999
 SALT_ALPHABET = "./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 _SALT_MAX = 16
-_SALT_FORBIDDEN = re.compile(r"[$:\s]")
-_SHA512_CRYPT = re.compile(
-    r"^\$6\$(?:rounds=(?P<rounds>[0-9]+)\$)?(?P<salt>[^$:\s]{0,16})\$[./0-9A-Za-z]{86}$"
-)
-
-# The specification's byte order for the final base-64 step: 21 groups of three bytes,
-# each (k, k + 21, k + 42) rotated by k mod 3, then the last byte alone.
-_GROUPS: tuple[tuple[int, int, int], ...] = tuple(
-    ((k, k + 21, k + 42), (k + 21, k + 42, k), (k + 42, k, k + 21))[k % 3] for k in range(21)
-)
-
-
-def _b64_from_24bit(b2: int, b1: int, b0: int, length: int) -> str:
-    word = (b2 << 16) | (b1 << 8) | b0
-    out = []
-    for _ in range(length):
-        out.append(SALT_ALPHABET[word & 0x3F])
-        word >>= 6
-    return "".join(out)
-
-
-def _repeat_to(block: bytes, length: int) -> bytes:
-    """`length` bytes made of `block` repeated (the spec's P and S sequences)."""
-    whole, rest = divmod(length, len(block))
-    return block * whole + block[:rest]
-
-
-def _digest(key: bytes, salt: bytes, rounds: int) -> bytes:
-    alternate = hashlib.sha512(key + salt + key).digest()
-    ctx = hashlib.sha512(key + salt)
-    ctx.update(_repeat_to(alternate, len(key)))
-    length = len(key)
-    while length:
-        ctx.update(alternate if length & 1 else key)
-        length >>= 1
-    a = ctx.digest()
-
-    p = _repeat_to(hashlib.sha512(key * len(key)).digest(), len(key)) if key else b""
-    s = _repeat_to(hashlib.sha512(salt * (16 + a[0])).digest(), len(salt)) if salt else b""
-
-    c = a
-    for i in range(rounds):
-        round_ctx = hashlib.sha512(p if i & 1 else c)
-        if i % 3:
-            round_ctx.update(s)
-        if i % 7:
-            round_ctx.update(p)
-        round_ctx.update(c if i & 1 else p)
-        c = round_ctx.digest()
-    return c
-
-
-def _encode(digest: bytes) -> str:
-    text = "".join(_b64_from_24bit(digest[x], digest[y], digest[z], 4) for x, y, z in _GROUPS)
-    return text + _b64_from_24bit(0, 0, digest[63], 2)
 
 
 def sha512_crypt(password: str, salt: str | None = None, rounds: int = DEFAULT_ROUNDS) -> str:
@@ -95,32 +45,32 @@ def sha512_crypt(password: str, salt: str | None = None, rounds: int = DEFAULT_R
 
     Args:
         password: the clear-text password (encoded as UTF-8).
-        salt: up to 16 characters, no `$`, `:` or whitespace; longer salts are truncated
-            as the specification says. `None` draws 16 random characters from
-            `SALT_ALPHABET` with `secrets`.
+        salt: characters from `SALT_ALPHABET`; longer than 16 characters it is truncated
+            as the specification says. `None` draws 16 random characters (the library
+            uses the operating system's CSPRNG).
         rounds: iteration count, clamped to [`MIN_ROUNDS`, `MAX_ROUNDS`].
 
     Returns:
         The complete hash string, e.g. `$6$saltstring$svn8Uo…`.
 
     Raises:
-        errors.InvalidSettings: the salt contains a forbidden character.
+        errors.InvalidSettings: the salt contains a character outside `SALT_ALPHABET`.
 
     Examples:
         >>> sha512_crypt("Hello world!", "saltstring")[:20]
         '$6$saltstring$svn8Uo'
     """
-    if salt is None:
-        salt = "".join(secrets.choice(SALT_ALPHABET) for _ in range(_SALT_MAX))
-    if _SALT_FORBIDDEN.search(salt):
-        raise errors.InvalidSettings(
-            "a sha512-crypt salt must not contain '$', ':' or whitespace", salt=salt
-        )
-    salt = salt[:_SALT_MAX]
     rounds = min(max(rounds, MIN_ROUNDS), MAX_ROUNDS)
-    digest = _digest(password.encode("utf-8"), salt.encode("utf-8"), rounds)
-    prefix = "$6$" if rounds == DEFAULT_ROUNDS else f"$6$rounds={rounds}$"
-    return f"{prefix}{salt}${_encode(digest)}"
+    if salt is None:
+        handler = _sha512_crypt.using(rounds=rounds)
+    else:
+        if not set(salt) <= set(SALT_ALPHABET):
+            raise errors.InvalidSettings(
+                "a sha512-crypt salt may only use the characters ./0-9A-Za-z", salt=salt
+            )
+        handler = _sha512_crypt.using(salt=salt[:_SALT_MAX], rounds=rounds)
+    hashed: str = handler.hash(password)
+    return hashed
 
 
 def is_sha512_crypt(value: str) -> bool:
@@ -130,10 +80,12 @@ def is_sha512_crypt(value: str) -> bool:
         value: the candidate hash string.
 
     Returns:
-        True for `$6$[rounds=N$]salt$<86 base-64 chars>` with N inside the allowed range.
+        True for `$6$[rounds=N$]salt$<86 base-64 chars>` with N inside the allowed range
+        and a salt of at most 16 characters from `SALT_ALPHABET`.
     """
-    match = _SHA512_CRYPT.match(value)
-    if match is None:
+    try:
+        parsed = _sha512_crypt.from_string(value)
+    except ValueError:
+        # The library's InvalidHashError and MalformedHashError are ValueErrors.
         return False
-    rounds = match.group("rounds")
-    return rounds is None or MIN_ROUNDS <= int(rounds) <= MAX_ROUNDS
+    return parsed.checksum is not None
