@@ -1,103 +1,86 @@
-"""A tiny, safe YAML emitter for the documents we generate (cloud-config, meta-data, network).
+"""Safe YAML text for the documents we generate (cloud-config, meta-data, network-config).
 
-Only plain data is accepted: `dict` with `str` keys, `list`/`tuple`, `str`, `bool`, `int`
-and `None`. Block style throughout; every string *value* is double-quoted with explicit
-escapes, so YAML 1.1 surprises (`yes`/`on` booleans, `0755` octals, MAC addresses read as
-base-60 numbers) cannot happen and non-printable characters never reach the file. Keys are
-written plain when they are simple identifiers, else double-quoted. The result loads with
-any YAML 1.1/1.2 `safe_load` into exactly the input.
+PyYAML's `SafeDumper`, configured so that what we write cannot be misread:
+
+- only plain data is accepted: mappings with `str` keys, `list`/`tuple`, `str`, `bool`,
+  `int` and `None` (anything else, floats and bytes included, is our bug);
+- every string *value* is double-quoted, so YAML 1.1 surprises (`yes`/`on` booleans,
+  `0755` octals, MAC addresses read as base-60 numbers, `~` as null) cannot happen;
+  non-ASCII and non-printable characters are written as escapes;
+- keys are plain when they are simple identifiers (`set-name`), else double-quoted;
+- block style, insertion order kept, no anchors or aliases, no line folding.
+
+The result loads with any YAML 1.1/1.2 `safe_load` into exactly the input.
 """
 
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Mapping, Sequence
+
+import yaml
 
 from fluxbilling import errors
 
-__all__ = ["Value", "dump", "quote"]
+__all__ = ["Value", "dump"]
 
 Value = Mapping[str, "Value"] | Sequence["Value"] | str | bool | int | None
 
+_STR = "tag:yaml.org,2002:str"
 _PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 # Words YAML 1.1 resolves to booleans or null even as mapping keys.
 _SPECIAL_WORDS = frozenset({"y", "yes", "n", "no", "true", "false", "on", "off", "null"})
-_ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\t": "\\t", "\r": "\\r"}
-_INDENT = "  "
 
 
-def quote(text: str) -> str:
-    """`text` as a YAML double-quoted scalar (printable ASCII kept, the rest escaped)."""
-    out = ['"']
-    for char in text:
-        code = ord(char)
-        if char in _ESCAPES:
-            out.append(_ESCAPES[char])
-        elif 0x20 <= code <= 0x7E:
-            out.append(char)
-        elif code <= 0xFF:
-            out.append(f"\\x{code:02x}")
-        elif code <= 0xFFFF:
-            out.append(f"\\u{code:04x}")
-        else:
-            out.append(f"\\U{code:08x}")
-    out.append('"')
-    return "".join(out)
+class _Dumper(yaml.SafeDumper):
+    """`SafeDumper` that represents only our plain data and quotes every string value."""
+
+    # Start from empty tables: SafeDumper would also write floats, bytes, sets and dates.
+    yaml_representers = {}  # noqa: RUF012 - PyYAML's own class-level registry
+    yaml_multi_representers = {}  # noqa: RUF012 - PyYAML's own class-level registry
+
+    def ignore_aliases(self, data: object) -> bool:
+        """Never write `&anchor`/`*alias`: a shared sub-document is written out again."""
+        return True
+
+    def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
+        """Indent a sequence under its mapping key, as cloud-init's examples do."""
+        super().increase_indent(flow, False)
 
 
-def _key(key: object) -> str:
-    if not isinstance(key, str):
-        raise errors.InvariantViolation(f"YAML mapping keys must be str, got {type(key)!r}")
-    plain = _PLAIN_KEY.match(key) and key.lower() not in _SPECIAL_WORDS
-    return key if plain else quote(key)
+def _represent_mapping(dumper: _Dumper, data: Mapping[object, object]) -> yaml.MappingNode:
+    pairs: list[tuple[yaml.Node, yaml.Node]] = []
+    for key, item in data.items():
+        if not isinstance(key, str):
+            raise errors.InvariantViolation(f"YAML mapping keys must be str, got {type(key)!r}")
+        plain = _PLAIN_KEY.match(key) is not None and key.lower() not in _SPECIAL_WORDS
+        # `None` lets the emitter choose (plain for a simple identifier).
+        key_node = dumper.represent_scalar(_STR, str(key), style=None if plain else '"')
+        pairs.append((key_node, dumper.represent_data(item)))
+    return yaml.MappingNode("tag:yaml.org,2002:map", pairs, flow_style=False)
 
 
-def _scalar(value: object) -> str:
+def _represent(dumper: _Dumper, data: object) -> yaml.Node:
+    """Represent one value by `isinstance`, so `str`/`int` subclasses (StrEnum) work too."""
     # bool before int: bool is a subclass of int.
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, str):
-        return quote(value)
-    raise errors.InvariantViolation(f"cannot emit {type(value)!r} as YAML")
+    if data is None:
+        return dumper.represent_none(None)
+    if isinstance(data, bool):
+        return dumper.represent_bool(data)
+    if isinstance(data, int):
+        return dumper.represent_int(int(data))
+    if isinstance(data, str):
+        return dumper.represent_scalar(_STR, str(data), style='"')
+    if isinstance(data, Mapping):
+        return _represent_mapping(dumper, data)
+    if isinstance(data, list | tuple):
+        return dumper.represent_list(list(data))
+    raise errors.InvariantViolation(f"cannot emit {type(data)!r} as YAML")
 
 
-def _is_collection(value: object) -> bool:
-    return isinstance(value, Mapping | list | tuple)
-
-
-def _lines(value: object, depth: int) -> list[str]:
-    """Block lines for a non-empty mapping or sequence at `depth`."""
-    pad = _INDENT * depth
-    lines: list[str] = []
-    if isinstance(value, Mapping):
-        for key, item in value.items():
-            if _is_collection(item) and item:
-                lines.append(f"{pad}{_key(key)}:")
-                lines.extend(_lines(item, depth + 1))
-            else:
-                lines.append(f"{pad}{_key(key)}: {_inline(item)}")
-        return lines
-    for item in value if isinstance(value, list | tuple) else ():
-        if _is_collection(item) and item:
-            nested = _lines(item, depth + 1)
-            # The first line of the nested block moves up behind the dash.
-            lines.append(f"{pad}- {nested[0].lstrip()}")
-            lines.extend(nested[1:])
-        else:
-            lines.append(f"{pad}- {_inline(item)}")
-    return lines
-
-
-def _inline(value: object) -> str:
-    if isinstance(value, Mapping):
-        return "{}"
-    if isinstance(value, list | tuple):
-        return "[]"
-    return _scalar(value)
+# Every type's MRO ends in `object`, so this one representer sees every value.
+_Dumper.add_multi_representer(object, _represent)
 
 
 def dump(document: Mapping[str, Value]) -> str:
@@ -111,7 +94,16 @@ def dump(document: Mapping[str, Value]) -> str:
 
     Raises:
         errors.InvariantViolation: a value of an unsupported type was passed (our bug).
+
+    Examples:
+        >>> dump({"package_upgrade": True, "hostname": "yes"})
+        'package_upgrade: true\\nhostname: "yes"\\n'
     """
-    if not document:
-        return "{}\n"
-    return "\n".join(_lines(document, 0)) + "\n"
+    return yaml.dump(
+        document,
+        Dumper=_Dumper,
+        default_flow_style=False,
+        sort_keys=False,
+        allow_unicode=False,
+        width=sys.maxsize,
+    )

@@ -245,3 +245,17 @@ def test_names_are_lowercased() -> None:
 
 def test_rendering_is_deterministic() -> None:
     assert cloudinit.render(BASE) == cloudinit.render(BASE)
+
+
+def test_tricky_text_survives_rendering_under_the_cloud_config_header() -> None:
+    # YAML 1.1 words, numbers, comment and indicator characters, and non-ASCII: all reach
+    # the guest as the same strings.
+    script = "#!/bin/sh\n# yes: on\necho '~' null 0x10 1e3 - : caf\u00e9 \U0001f600\n"
+    key = KEY.replace("c@h", "yes: # on ~")
+    spec = dataclasses.replace(BASE, ssh_authorized_keys=(key,), extra_user_data=script)
+    text = cloudinit.render(spec).user_data
+    assert text.startswith("#cloud-config\n")
+    document = user_data(spec)
+    assert document["users"][0]["ssh_authorized_keys"] == [key]
+    files = {entry["path"]: entry for entry in document["write_files"]}
+    assert files[cloudinit.OPERATOR_SCRIPT_PATH]["content"] == script
