@@ -42,15 +42,16 @@ __all__ = [
     "seal_result",
 ]
 
-ALLOWED_FROM: dict[str, frozenset[str]] = {
-    "suspend": frozenset({"active"}),
-    "unsuspend": frozenset({"suspended"}),
-    "terminate": frozenset({"active", "suspended"}),
-    "reinstall": frozenset({"active"}),
-    "resize": frozenset({"active"}),
-    "reset_password": frozenset({"active"}),
-    "console": frozenset({"active"}),
-    "stats": frozenset({"active", "suspended"}),
+_ACTIVE, _SUSPENDED = lifecycle.ServiceState.ACTIVE, lifecycle.ServiceState.SUSPENDED
+ALLOWED_FROM: dict[str, frozenset[lifecycle.ServiceState]] = {
+    "suspend": frozenset({_ACTIVE}),
+    "unsuspend": frozenset({_SUSPENDED}),
+    "terminate": frozenset({_ACTIVE, _SUSPENDED}),
+    "reinstall": frozenset({_ACTIVE}),
+    "resize": frozenset({_ACTIVE}),
+    "reset_password": frozenset({_ACTIVE}),
+    "console": frozenset({_ACTIVE}),
+    "stats": frozenset({_ACTIVE, _SUSPENDED}),
 }
 """The service statuses each verb may start from."""
 
