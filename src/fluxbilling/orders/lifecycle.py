@@ -9,21 +9,26 @@ not overwritten) and appends its activity row in the caller's transaction.
 Orders (`docs/lifecycle.md` draws both tables; `mermaid()` generates it):
 
 ```
-awaiting_payment ─paid─► provisioning_pending ─started─► provisioning ─handed_off─► active
-                              ▲        │                    │   │
-                              │        └─────cancelled──────┼───┼──► cancelled
-                              └──retried── failed ◄─failed──┘   │       ▲
-                                             └─────cancelled────┴───────┘
+awaiting_payment ─────paid─────► provisioning_pending    (the invoice's payment, billing.ledger)
+provisioning_pending ─started──► provisioning            (a worker claimed the run)
+provisioning ──────handed_off──► active                  (the handoff phase committed)
+provisioning ────────failed────► failed                  (the run stopped in failed)
+failed ─────────────retried────► provisioning_pending    (an operator retried the run)
+provisioning_pending | provisioning | failed ─cancelled─► cancelled   (the run was cancelled)
 ```
 
-Services: `allocated ─provisioned─► provisioned ─installed─► installed ─handed_off─► active`,
-then the lifecycle actions (`suspended`, `unsuspended`, `terminated`, `reinstalled`, `resized`).
-A phase re-run after an operator's retry writes its state again, hence the self-loops.
+Services: `allocated ─provisioned─► provisioned ─installed─► installed ─handed_off─► active`
+(`provisioned ─handed_off─► active` when the panel runs the service on its own platform), then
+the lifecycle actions: `suspended`, `unsuspended`, `terminated`, `reinstalled`, `resized`. A
+phase re-run after an operator's retry writes its state again, hence the self-loops.
 
-The engine (`engine.runs`) reaches this module for the provisioning run's order writes; it
-already imports `orders.pipeline`, and this module imports only leaves below the engine
-(`db`, `errors`, `engine.activity`), so no import cycle is added. Issue 10 item 2 replaces
-that arrow by a hook the composition root hands the engine.
+The initial states are INSERTs, not transitions: `orders.service` creates an order
+`awaiting_payment`, `allocation.reservation` a service `allocated`.
+
+The engine (`engine.runs`) calls this module for the provisioning run's order writes. It
+already imports `orders.pipeline`; this module imports `db`, `errors` and `engine.activity`
+(which imports no orders code), so no import cycle is added. Issue 10 item 2 replaces that
+arrow by a hook the composition root hands the engine.
 """
 
 from __future__ import annotations
