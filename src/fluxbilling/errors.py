@@ -11,6 +11,7 @@ FluxError                      base; message defaults to the class docstring; .d
 │   ├── HeadersTooLarge             request headers larger than allowed
 │   ├── NotFound                    API-level lookup found nothing
 │   └── Conflict                    the request conflicts with the current state
+│       └── IllegalTransition       a lifecycle table has no row for (state, event)
 ├── UpstreamError                   a system we call failed; .upstream, .operation, .status, .retry_after
 │   ├── TransientUpstreamError      will probably succeed later unchanged  -> retry with backoff
 │   └── PermanentUpstreamError      will fail again unchanged              -> phase failed, operator
@@ -34,6 +35,7 @@ __all__ = [
     "DatabaseUnavailable",
     "FluxError",
     "HeadersTooLarge",
+    "IllegalTransition",
     "InvalidBody",
     "InvalidFlow",
     "InvalidSettings",
@@ -94,6 +96,10 @@ class NotFound(UserError, LookupError):
 
 class Conflict(UserError):
     """The request conflicts with the current state."""
+
+
+class IllegalTransition(Conflict):
+    """The lifecycle does not allow this event in the current state."""
 
 
 class UpstreamError(FluxError):

@@ -31,12 +31,14 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from fluxbilling import errors
 from fluxbilling.billing import facts
 from fluxbilling.billing.facts import PaymentFact
 from fluxbilling.db import Database, schema
 from fluxbilling.engine import activity
 from fluxbilling.engine.runs import RunStore
-from fluxbilling.orders.pipeline import OrderState, Phase
+from fluxbilling.orders import lifecycle
+from fluxbilling.orders.pipeline import Phase
 
 __all__ = ["Applied", "apply_fact", "invoice_hint"]
 
@@ -124,14 +126,6 @@ class _Statements:
             reversals.update()
             .where(reversals.c.id == _param("p_reversal_id", reversals.c.id))
             .values(full=True, applied="never provisioned")
-        )
-        self.order_paid = (
-            schema.orders.update()
-            .where(
-                schema.orders.c.id == _param("p_order_id", schema.orders.c.id),
-                schema.orders.c.state == OrderState.AWAITING_PAYMENT,
-            )
-            .values(state=OrderState.PROVISIONING_PENDING, updated_at=db.now())
         )
 
 
@@ -297,8 +291,16 @@ async def _paid(
             data=data,
         )
         return Applied("reversed", invoice.id, detail=f"already {reversed_by.kind}ed")
-    moved = await conn.execute(sql.order_paid, {"p_order_id": invoice.order_id})
-    if moved.rowcount == 0:
+    try:
+        await lifecycle.transition_order(
+            db,
+            conn,
+            invoice.order_id,
+            lifecycle.OrderEvent.PAID,
+            note=f"invoice {invoice.id} paid via {gateway}",
+            source=lifecycle.Source(phase=Phase.BILLING),
+        )
+    except errors.Conflict:  # IllegalTransition included: the order is past awaiting payment
         return Applied("paid_no_order", invoice.id, detail="order was not awaiting payment")
     run_id = await store.enqueue(
         conn,

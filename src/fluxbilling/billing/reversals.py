@@ -29,7 +29,7 @@ from fluxbilling import errors, metrics
 from fluxbilling.db import Database, schema
 from fluxbilling.engine import activity
 from fluxbilling.engine.runs import RunStore
-from fluxbilling.orders import actions
+from fluxbilling.orders import actions, lifecycle
 from fluxbilling.orders.pipeline import PROVISION_KIND, Phase, RunState
 from fluxbilling.plugins.manager import PluginManager
 from fluxbilling.vault import Vault
@@ -101,9 +101,9 @@ class ReversalPolicy:
             if run.state != RunState.CANCELLED:
                 await self.store.cancel(run.id, actor=f"billing ({why})")
             applied = "provisioning cancelled"
-        elif service is None or service.status == "terminated":
+        elif service is None or service.status == lifecycle.ServiceState.TERMINATED:
             applied = "nothing to do: no live service"
-        elif policy == "suspend" and service.status == "suspended":
+        elif policy == "suspend" and service.status == lifecycle.ServiceState.SUSPENDED:
             applied = "already suspended"
         else:
             queued = await self._queue(service.id, reversal.id, policy, why)

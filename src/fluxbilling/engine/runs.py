@@ -31,10 +31,10 @@ from fluxbilling import errors
 from fluxbilling.db import Database, schema
 from fluxbilling.engine import activity, policy
 from fluxbilling.engine.outcome import Pending
+from fluxbilling.orders import lifecycle
 from fluxbilling.orders.pipeline import (
     PIPELINES,
     PROVISION_KIND,
-    OrderState,
     Phase,
     RunState,
     correlation_key,
@@ -147,14 +147,6 @@ class _Statements:
                 runs.c.phase_started_at,
                 runs.c.wait_reason,
             )
-        )
-        self.orders_started = (
-            schema.orders.update()
-            .where(
-                schema.orders.c.id.in_(sa.bindparam("p_order_ids", expanding=True)),
-                schema.orders.c.state == OrderState.PROVISIONING_PENDING,
-            )
-            .values(state=OrderState.PROVISIONING, updated_at=now)
         )
         self.fence = (
             runs.update()
@@ -311,8 +303,16 @@ class RunStore:
         sql = self._sql
         async with self.db.begin() as conn:
             rows = (await conn.execute(sql.claim, {"p_limit": limit, "p_worker": worker})).all()
-            if rows:
-                await conn.execute(sql.orders_started, {"p_order_ids": [r.order_id for r in rows]})
+            await lifecycle.start_orders(
+                self.db,
+                conn,
+                {
+                    r.order_id: lifecycle.Source(r.id, r.phase, r.lease_token, worker)
+                    for r in rows
+                    if r.kind == PROVISION_KIND
+                },
+                note=f"{worker} started the run",
+            )
             for r in rows:
                 if (r.wait_reason or "").startswith(TAKEOVER_PREFIX):
                     await activity.record(
@@ -570,10 +570,13 @@ class RunStore:
         )
         if claim.kind == PROVISION_KIND:
             # A failed lifecycle action leaves the order (and its running service) as it is.
-            await conn.execute(
-                schema.orders.update()
-                .where(schema.orders.c.id == claim.order_id)
-                .values(state=OrderState.FAILED, updated_at=now)
+            await lifecycle.transition_order(
+                self.db,
+                conn,
+                claim.order_id,
+                lifecycle.OrderEvent.FAILED,
+                note=f"{claim.phase.value} failed",
+                source=lifecycle.Source(claim.run_id, claim.phase, claim.lease_token, claim.worker),
             )
         await activity.record(
             conn,
@@ -637,10 +640,13 @@ class RunStore:
                 )
             )
             if row.kind == PROVISION_KIND:
-                await conn.execute(
-                    schema.orders.update()
-                    .where(schema.orders.c.id == row.order_id)
-                    .values(state=OrderState.PROVISIONING_PENDING, updated_at=self.db.now())
+                await lifecycle.transition_order(
+                    self.db,
+                    conn,
+                    row.order_id,
+                    lifecycle.OrderEvent.RETRIED,
+                    note=f"{actor} retried the run from {phase.value}",
+                    source=lifecycle.Source(run_id, phase),
                 )
             await activity.record(
                 conn,
@@ -678,10 +684,13 @@ class RunStore:
                 )
             )
             if row.kind == PROVISION_KIND:
-                await conn.execute(
-                    schema.orders.update()
-                    .where(schema.orders.c.id == row.order_id)
-                    .values(state=OrderState.CANCELLED, updated_at=now)
+                await lifecycle.transition_order(
+                    self.db,
+                    conn,
+                    row.order_id,
+                    lifecycle.OrderEvent.CANCELLED,
+                    note=f"{actor} cancelled the run at {row.phase}",
+                    source=lifecycle.Source(run_id, row.phase),
                 )
             await activity.record(
                 conn,

@@ -27,6 +27,7 @@ from fluxbilling import errors
 from fluxbilling.db import Database, schema
 from fluxbilling.engine import activity
 from fluxbilling.engine.runs import RunStore
+from fluxbilling.orders import lifecycle
 from fluxbilling.orders.pipeline import ACTION_KIND, Phase, RunState
 from fluxbilling.plugins.document import CAPABILITY_VERBS, VERBS
 from fluxbilling.plugins.manager import PluginManager
@@ -34,36 +35,37 @@ from fluxbilling.vault import Vault, new_password
 
 __all__ = [
     "ALLOWED_FROM",
-    "RESULT_STATUS",
+    "RESULT_EVENT",
     "describe_action",
     "list_actions",
     "request_action",
     "seal_result",
 ]
 
-ALLOWED_FROM: dict[str, frozenset[str]] = {
-    "suspend": frozenset({"active"}),
-    "unsuspend": frozenset({"suspended"}),
-    "terminate": frozenset({"active", "suspended"}),
-    "reinstall": frozenset({"active"}),
-    "resize": frozenset({"active"}),
-    "reset_password": frozenset({"active"}),
-    "console": frozenset({"active"}),
-    "stats": frozenset({"active", "suspended"}),
+_ACTIVE, _SUSPENDED = lifecycle.ServiceState.ACTIVE, lifecycle.ServiceState.SUSPENDED
+ALLOWED_FROM: dict[str, frozenset[lifecycle.ServiceState]] = {
+    "suspend": frozenset({_ACTIVE}),
+    "unsuspend": frozenset({_SUSPENDED}),
+    "terminate": frozenset({_ACTIVE, _SUSPENDED}),
+    "reinstall": frozenset({_ACTIVE}),
+    "resize": frozenset({_ACTIVE}),
+    "reset_password": frozenset({_ACTIVE}),
+    "console": frozenset({_ACTIVE}),
+    "stats": frozenset({_ACTIVE, _SUSPENDED}),
 }
 """The service statuses each verb may start from."""
 
-RESULT_STATUS: dict[str, str | None] = {
-    "suspend": "suspended",
-    "unsuspend": "active",
-    "terminate": "terminated",
-    "reinstall": "active",
-    "resize": "active",
+RESULT_EVENT: dict[str, lifecycle.ServiceEvent | None] = {
+    "suspend": lifecycle.ServiceEvent.SUSPENDED,
+    "unsuspend": lifecycle.ServiceEvent.UNSUSPENDED,
+    "terminate": lifecycle.ServiceEvent.TERMINATED,
+    "reinstall": lifecycle.ServiceEvent.REINSTALLED,
+    "resize": lifecycle.ServiceEvent.RESIZED,
     "reset_password": None,
     "console": None,
     "stats": None,
 }
-"""The service status after each verb succeeds (`None`: unchanged)."""
+"""The lifecycle event each verb's success is (`None`: the service's status is unchanged)."""
 
 _CAPABILITY = {verb: name for name, verbs in CAPABILITY_VERBS.items() for verb in verbs}
 actions = schema.service_actions

@@ -6,8 +6,7 @@ billing ─► allocation ─► provision ─► os_install ─► network ─�
 A *lifecycle action* on a service (suspend, terminate, ...) is a run of kind `action` with one
 phase, `action`, whose correlation key also names the run (an order has many actions).
 
-Order states: `awaiting_payment` → `provisioning_pending` (invoice paid, run enqueued) →
-`provisioning` (a worker started) → `active`; or `failed` / `cancelled`.
+Order and service states are declared (with their one writer) in `orders.lifecycle`.
 Run states: `queued` (claimable at next_run_at) → `running` (leased) → `completed`;
 `failed` (an operator may retry from a phase) and `cancelled` are terminal.
 """
@@ -25,7 +24,6 @@ __all__ = [
     "PIPELINES",
     "POLICIES",
     "PROVISION_KIND",
-    "OrderState",
     "Phase",
     "RunState",
     "correlation_key",
@@ -51,17 +49,6 @@ class RunState(StrEnum):
     QUEUED = "queued"
     RUNNING = "running"
     COMPLETED = "completed"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-
-
-class OrderState(StrEnum):
-    """Where an order is."""
-
-    AWAITING_PAYMENT = "awaiting_payment"
-    PROVISIONING_PENDING = "provisioning_pending"
-    PROVISIONING = "provisioning"
-    ACTIVE = "active"
     FAILED = "failed"
     CANCELLED = "cancelled"
 

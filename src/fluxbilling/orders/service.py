@@ -11,8 +11,9 @@ from fluxbilling import errors
 from fluxbilling.db import Database, schema
 from fluxbilling.drivers import address_policy
 from fluxbilling.engine import activity
+from fluxbilling.orders.lifecycle import OrderState
 from fluxbilling.orders.phases.deps import plain
-from fluxbilling.orders.pipeline import PHASES, PROVISION_KIND, OrderState
+from fluxbilling.orders.pipeline import PHASES, PROVISION_KIND
 
 __all__ = ["create_order", "describe_order", "validate_hostname"]
 

@@ -33,8 +33,9 @@ from fluxbilling.db import schema
 from fluxbilling.engine.context import PhaseContext
 from fluxbilling.engine.outcome import Done, Outcome
 from fluxbilling.images import passwords
-from fluxbilling.orders.actions import RESULT_STATUS, seal_result
-from fluxbilling.orders.phases.deps import PhaseDeps, merge_service_data, plain
+from fluxbilling.orders import lifecycle
+from fluxbilling.orders.actions import RESULT_EVENT, seal_result
+from fluxbilling.orders.phases.deps import PhaseDeps, merge_service_data, plain, transition_source
 from fluxbilling.orders.phases.flows import flow_context, run_verb
 from fluxbilling.orders.phases.os_install import render_cloud_init
 
@@ -128,8 +129,6 @@ class ActionPhase:
             )
         ).one()
         columns: dict[str, Any] = {}
-        if RESULT_STATUS[verb] is not None:
-            columns["status"] = RESULT_STATUS[verb]
         patch = dict(out["service_data"])
         if verb == "resize":
             current = (
@@ -146,6 +145,16 @@ class ActionPhase:
         if verb == "reset_password":
             columns["root_password_sealed"] = action.secret_sealed
         await merge_service_data(conn, out["service_id"], patch, **columns)
+        event = RESULT_EVENT[verb]
+        if event is not None:
+            await lifecycle.transition_service(
+                self.deps.db,
+                conn,
+                out["service_id"],
+                event,
+                note=f"{verb} completed",
+                source=transition_source(ctx),
+            )
         await conn.execute(
             schema.service_actions.update()
             .where(schema.service_actions.c.id == action.id)

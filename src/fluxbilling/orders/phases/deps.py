@@ -10,16 +10,19 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from fluxbilling import errors
 from fluxbilling.db import Database, schema
 from fluxbilling.drivers.connections import ConnectionFactory
+from fluxbilling.engine.context import PhaseContext
 from fluxbilling.engine.runs import RunStore
 from fluxbilling.handoff.mail import Mailer
 from fluxbilling.network.rdns import RdnsBackend
+from fluxbilling.orders import lifecycle
 from fluxbilling.orders import view as order_view
 from fluxbilling.plugins.manager import PluginManager
 from fluxbilling.vault import Vault
 
-__all__ = ["PhaseDeps", "merge_service_data", "plain"]
+__all__ = ["PhaseDeps", "merge_service_data", "plain", "transition_source"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +59,12 @@ def plain(value: Any) -> Any:
 async def merge_service_data(
     conn: AsyncConnection, service_id: int, patch: Mapping[str, Any], **columns: Any
 ) -> None:
-    """Merge `patch` into a service's `service_data` and set `columns`, in the caller's transaction."""
+    """Merge `patch` into a service's `service_data` and set `columns`, in the caller's transaction.
+
+    The service's status is not a column here: `orders.lifecycle` is its only writer.
+    """
+    if "status" in columns:
+        raise errors.InvariantViolation("services.status is written by orders.lifecycle only")
     services = schema.services
     current = (
         await conn.execute(sa.select(services.c.service_data).where(services.c.id == service_id))
@@ -70,3 +78,9 @@ async def merge_service_data(
             **columns,
         )
     )
+
+
+def transition_source(ctx: PhaseContext) -> lifecycle.Source:
+    """The run, phase, lease and worker of `ctx`, for a lifecycle transition's activity row."""
+    claim = ctx.claim
+    return lifecycle.Source(claim.run_id, claim.phase, claim.lease_token, claim.worker)

@@ -23,9 +23,9 @@ from fluxbilling.engine.context import PhaseContext
 from fluxbilling.engine.outcome import Done, Outcome
 from fluxbilling.handoff import templates
 from fluxbilling.handoff.mail import OutgoingMessage
-from fluxbilling.orders.phases.deps import PhaseDeps, merge_service_data
+from fluxbilling.orders import lifecycle
+from fluxbilling.orders.phases.deps import PhaseDeps, transition_source
 from fluxbilling.orders.phases.flows import account_username
-from fluxbilling.orders.pipeline import OrderState
 from fluxbilling.orders.view import OrderView
 
 __all__ = ["HandoffPhase"]
@@ -99,11 +99,22 @@ class HandoffPhase:
         self, conn: AsyncConnection, ctx: PhaseContext, done: Done
     ) -> Mapping[str, Any]:
         """Service and order become active."""
-        await merge_service_data(conn, done.output["service_id"], {}, status="active")
-        await conn.execute(
-            schema.orders.update()
-            .where(schema.orders.c.id == ctx.order_id)
-            .values(state=OrderState.ACTIVE, updated_at=self.deps.db.now())
+        source = transition_source(ctx)
+        await lifecycle.transition_service(
+            self.deps.db,
+            conn,
+            done.output["service_id"],
+            lifecycle.ServiceEvent.HANDED_OFF,
+            note="welcome mail sent",
+            source=source,
+        )
+        await lifecycle.transition_order(
+            self.deps.db,
+            conn,
+            ctx.order_id,
+            lifecycle.OrderEvent.HANDED_OFF,
+            note="welcome mail sent",
+            source=source,
         )
         await ctx.record(
             conn,

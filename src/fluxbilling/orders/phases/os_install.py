@@ -40,7 +40,8 @@ from fluxbilling.engine.context import PhaseContext
 from fluxbilling.engine.outcome import Done, Outcome, Pending
 from fluxbilling.handoff import templates
 from fluxbilling.images import cloudinit, hashing, passwords
-from fluxbilling.orders.phases.deps import PhaseDeps, merge_service_data
+from fluxbilling.orders import lifecycle
+from fluxbilling.orders.phases.deps import PhaseDeps, merge_service_data, transition_source
 from fluxbilling.orders.phases.flows import flow_context, pinned_plugin, root_password, run_verb
 from fluxbilling.orders.view import OrderView
 from fluxbilling.plugins import LoadedPlugin
@@ -190,7 +191,14 @@ class OsInstallPhase:
                 conn,
                 out["service_id"],
                 {"os": {"image": out["image"], "sha256": out["sha256"], "by": out["mode"]}},
-                status="installed",
+            )
+            await lifecycle.transition_service(
+                self.deps.db,
+                conn,
+                out["service_id"],
+                lifecycle.ServiceEvent.INSTALLED,
+                note=message,
+                source=transition_source(ctx),
             )
         await ctx.record(
             conn,

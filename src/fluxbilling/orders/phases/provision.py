@@ -14,7 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from fluxbilling import errors
 from fluxbilling.engine.context import PhaseContext
 from fluxbilling.engine.outcome import Done, Outcome
-from fluxbilling.orders.phases.deps import PhaseDeps, merge_service_data
+from fluxbilling.orders import lifecycle
+from fluxbilling.orders.phases.deps import PhaseDeps, merge_service_data, transition_source
 from fluxbilling.orders.phases.flows import (
     check_settings,
     flow_context,
@@ -77,7 +78,14 @@ class ProvisionPhase:
             conn,
             done.output["service_id"],
             data,
-            status="provisioned",
             external_id=None if external is None else str(external),
+        )
+        await lifecycle.transition_service(
+            self.deps.db,
+            conn,
+            done.output["service_id"],
+            lifecycle.ServiceEvent.PROVISIONED,
+            note=f"the provider's id is {external}",
+            source=transition_source(ctx),
         )
         return done.output
