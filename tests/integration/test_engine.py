@@ -189,9 +189,11 @@ async def test_capacity_exhausted_parks_without_failing(db: Database) -> None:
 
 async def test_a_fenced_out_worker_cannot_write(db: Database) -> None:
     (order_id,) = await seed_order(db)
-    store = RunStore(db, lease_seconds=0.2)
-    (stale,) = await store.claim("w1")
+    short = RunStore(db, lease_seconds=0.2)
+    (stale,) = await short.claim("w1")
     await asyncio.sleep(0.4)  # the lease runs out: w1 is now a paused worker
+    # w2 holds a long lease, so a slow machine cannot let w3 take it over below
+    store = RunStore(db, lease_seconds=60)
     (fresh,) = await store.claim("w2")
     assert fresh.lease_token == stale.lease_token + 1
     with pytest.raises(LeaseLost):
