@@ -1,4 +1,5 @@
-# The two commands: `make demo` and `make test`. Both install what they need first.
+# The two commands: `make demo` and `make test`. Both install what they need first (the
+# product and, beside it, the simulators distribution under simulators/ that the demo runs on).
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -10,7 +11,7 @@ $(UV):
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check "uv>=0.5"
 
-$(VENV)/.synced: $(UV) pyproject.toml uv.lock
+$(VENV)/.synced: $(UV) pyproject.toml simulators/pyproject.toml uv.lock
 	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --frozen --quiet
 	touch $@
 
@@ -20,7 +21,7 @@ PROVIDER ?= solusvm2
 GATEWAY ?= stripe
 
 demo: install
-	$(BIN)/fluxbilling demo --provider $(PROVIDER) --gateway $(GATEWAY) $(DEMO_ARGS)
+	$(BIN)/fluxbilling-demo --provider $(PROVIDER) --gateway $(GATEWAY) $(DEMO_ARGS)
 
 test: install
 	scripts/test

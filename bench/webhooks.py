@@ -75,8 +75,8 @@ from fluxbilling.billing import stripe
 from fluxbilling.db import Database, schema
 from fluxbilling.orders.service import create_order
 from fluxbilling.seed import seed_bare_product
-from fluxbilling.simulators import stripe as stripe_sim
 from fluxbilling.vault import generate_key
+from fluxbilling_simulators import stripe as stripe_sim
 
 DATABASE = _common.BenchDatabase(pg_name="fluxbilling_bench_webhooks", sqlite_name="webhooks.db")
 SECRET = "whsec_bench_webhooks_0123456789abcdef"  # noqa: S105 (bench-only endpoint)

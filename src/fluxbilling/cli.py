@@ -47,19 +47,6 @@ def _parser() -> argparse.ArgumentParser:
     retry.add_argument("--from-phase", choices=[p.value for p in Phase][1:], default=None)
     cancel = runs.add_parser("cancel", help="cancel a run")
     cancel.add_argument("run_id", type=int)
-    demo_cmd = sub.add_parser("demo", help="a paid order becomes an active service, end to end")
-    demo_cmd.add_argument(
-        "--provider",
-        choices=["solusvm2", "virtualizor", "pterodactyl", "whm"],
-        default="solusvm2",
-        help="the shipped plugin (and simulated panel) that provisions the order",
-    )
-    demo_cmd.add_argument(
-        "--gateway",
-        choices=["stripe", "mollie", "paypal", "coingate"],
-        default="stripe",
-        help="the payment gateway (simulated) the customer pays through",
-    )
     keys = sub.add_parser("secrets", help="installation key operations").add_subparsers(
         dest="action", required=True
     )
@@ -73,10 +60,6 @@ async def _dispatch(args: argparse.Namespace) -> int:
     from fluxbilling import bootstrap, server
     from fluxbilling.db.migrate import upgrade
 
-    if args.command == "demo":
-        from fluxbilling import demo
-
-        return await demo.run(provider=args.provider, gateway=args.gateway)
     settings = Settings()
     installation = bootstrap.build(settings)
     if args.command == "serve":
@@ -145,8 +128,7 @@ def _render_order(order: dict[str, object]) -> str:
 def main(argv: Sequence[str] | None = None) -> None:
     """Run the command line."""
     args = _parser().parse_args(argv)
-    quiet = args.command == "demo" and not args.verbose
-    logs.configure(logging.DEBUG if args.verbose else logging.WARNING if quiet else logging.INFO)
+    logs.configure(logging.DEBUG if args.verbose else logging.INFO)
     try:
         code = asyncio.run(_dispatch(args))
     except errors.FluxError as exc:

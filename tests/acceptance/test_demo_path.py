@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from fluxbilling import demo
+from fluxbilling_simulators import demo
 from tests import dbsupport
 
 pytestmark = [pytest.mark.anyio, pytest.mark.acceptance]

@@ -25,7 +25,7 @@ import sqlalchemy as sa
 
 from fluxbilling.db import Database, schema
 from fluxbilling.orders.pipeline import PHASES
-from fluxbilling.simulators.mailbox import CapturingSmtpServer
+from fluxbilling_simulators.mailbox import CapturingSmtpServer
 
 __all__ = ["Audit", "audit"]
 

@@ -49,9 +49,9 @@ from fluxbilling.config import Settings
 from fluxbilling.db import Database, schema
 from fluxbilling.orders import service
 from fluxbilling.seed import PRODUCT_SLUG, seed_catalogue
-from fluxbilling.simulators import stripe as stripe_sim
-from fluxbilling.simulators.mailbox import CapturingSmtpServer
 from fluxbilling.vault import generate_key
+from fluxbilling_simulators import stripe as stripe_sim
+from fluxbilling_simulators.mailbox import CapturingSmtpServer
 from tests.chaos.harness import Fleet, free_port, wait_http
 from tests.chaos.invariants import Audit, audit
 from tests.chaos.monkey import Rig, events, kill_loop, patiently
@@ -235,7 +235,7 @@ async def start_simulator(fleet: Fleet) -> str:
     port = free_port()
     sim = fleet.python(
         "simulator",
-        "fluxbilling.simulators.solusvm2",
+        "fluxbilling_simulators.solusvm2",
         *("--port", str(port), "--token", SIM_TOKEN, "--seed", str(SEED)),
         *("--fail-rate", str(SIM_FAIL_RATE), "--timeout-delay", str(SIM_TIMEOUT_DELAY)),
         *("--polls-until-started", str(SIM_POLLS_UNTIL_STARTED)),

@@ -18,9 +18,9 @@ from fluxbilling.db import Database
 from fluxbilling.drivers.address_guard import StaticResolver
 from fluxbilling.handoff.mail import InMemoryMailer
 from fluxbilling.seed import seed_catalogue
-from fluxbilling.simulators import pterodactyl, solusvm2, virtualizor, whm
-from fluxbilling.simulators._paypal_state import new_key
 from fluxbilling.vault import generate_key
+from fluxbilling_simulators import pterodactyl, solusvm2, virtualizor, whm
+from fluxbilling_simulators._paypal_state import new_key
 from tests import dbsupport
 from tests.httpsupport import asgi_client
 from tests.integration.payments import PaymentSims

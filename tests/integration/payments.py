@@ -23,14 +23,14 @@ from starlette.types import ASGIApp
 
 from fluxbilling import bootstrap
 from fluxbilling.db import schema
-from fluxbilling.simulators import coingate as coingate_sim
-from fluxbilling.simulators import mollie as mollie_sim
-from fluxbilling.simulators import paypal as paypal_sim
-from fluxbilling.simulators import stripe as stripe_sim
-from fluxbilling.simulators._coingate_state import CoinGateState
-from fluxbilling.simulators._mollie_state import MollieState
-from fluxbilling.simulators._paypal_state import SIM_API_BASE, SIM_CERT_HOST, PayPalState
-from fluxbilling.simulators._stripe_state import StripeState
+from fluxbilling_simulators import coingate as coingate_sim
+from fluxbilling_simulators import mollie as mollie_sim
+from fluxbilling_simulators import paypal as paypal_sim
+from fluxbilling_simulators import stripe as stripe_sim
+from fluxbilling_simulators._coingate_state import CoinGateState
+from fluxbilling_simulators._mollie_state import MollieState
+from fluxbilling_simulators._paypal_state import SIM_API_BASE, SIM_CERT_HOST, PayPalState
+from fluxbilling_simulators._stripe_state import StripeState
 from tests.integration.support import place_order, rows
 
 __all__ = [

@@ -16,7 +16,7 @@ from fluxbilling.billing.webhooks import Ingested
 from fluxbilling.db import schema
 from fluxbilling.orders import service
 from fluxbilling.seed import PRODUCT_SLUG, PROVIDERS, seed_provider
-from fluxbilling.simulators import stripe as stripe_sim
+from fluxbilling_simulators import stripe as stripe_sim
 
 SIMULATOR_NETWORKS = ["127.0.0.1/32"]
 """The simulators' connections' allowance: the test resolver puts every simulator on loopback,

@@ -10,7 +10,7 @@ from fluxbilling import bootstrap
 from fluxbilling.db import schema
 from fluxbilling.plugins import load_plugin_file
 from fluxbilling.plugins_builtin import builtin_plugin_paths
-from fluxbilling.simulators.solusvm2 import SolusVM2State
+from fluxbilling_simulators.solusvm2 import SolusVM2State
 from tests.integration.support import (
     active_service,
     activity,

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 from fluxbilling import bootstrap
 from fluxbilling.db import schema
-from fluxbilling.simulators.solusvm2 import SolusVM2State
+from fluxbilling_simulators.solusvm2 import SolusVM2State
 from tests.integration.support import drain, place_and_pay, rows
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from fluxbilling import bootstrap
 from fluxbilling.db import schema
 from fluxbilling.seed import seed_bare_product
-from fluxbilling.simulators import solusvm2
+from fluxbilling_simulators import solusvm2
 from tests.integration.support import drain, place_and_pay, rows
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]

@@ -9,7 +9,7 @@ import pytest
 
 from fluxbilling import bootstrap
 from fluxbilling.billing import stripe
-from fluxbilling.simulators import stripe as stripe_sim
+from fluxbilling_simulators import stripe as stripe_sim
 from tests.integration.support import place_order
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]

@@ -20,7 +20,7 @@ from fluxbilling import bootstrap
 from fluxbilling.api import create_app
 from fluxbilling.db import schema
 from fluxbilling.server import LoopbackServer
-from fluxbilling.simulators import stripe as stripe_sim
+from fluxbilling_simulators import stripe as stripe_sim
 from tests.integration.support import rows
 from tests.largedocs import maximal_plugin
 

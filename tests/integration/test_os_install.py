@@ -21,7 +21,7 @@ from fluxbilling import bootstrap
 from fluxbilling.db import schema
 from fluxbilling.engine.worker import Worker
 from fluxbilling.orders import service
-from fluxbilling.simulators.solusvm2 import SolusVM2State
+from fluxbilling_simulators.solusvm2 import SolusVM2State
 from tests.integration.support import activity, finish, make_due, place_and_pay, rows, run_of
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from fluxbilling import bootstrap
-from fluxbilling.simulators._faults import Faults
+from fluxbilling_simulators._faults import Faults
 from tests.integration.payments import (
     GATEWAYS,
     PaymentSims,

@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from fluxbilling import bootstrap
-from fluxbilling.simulators.mollie import MollieNotifier
+from fluxbilling_simulators.mollie import MollieNotifier
 from tests.integration.payments import (
     PAID,
     PUBLIC_URL,

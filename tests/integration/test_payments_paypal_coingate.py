@@ -19,10 +19,10 @@ import pytest
 
 from fluxbilling import bootstrap
 from fluxbilling.billing.gateways.paypal import PayPalGateway
-from fluxbilling.simulators import coingate as coingate_sim
-from fluxbilling.simulators import paypal as paypal_sim
-from fluxbilling.simulators._coingate_state import Callback, CoinGateState, encode_callback
-from fluxbilling.simulators._paypal_state import PayPalState
+from fluxbilling_simulators import coingate as coingate_sim
+from fluxbilling_simulators import paypal as paypal_sim
+from fluxbilling_simulators._coingate_state import Callback, CoinGateState, encode_callback
+from fluxbilling_simulators._paypal_state import PayPalState
 from tests.integration.payments import (
     COINGATE_TOKEN,
     PAID,

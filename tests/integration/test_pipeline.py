@@ -14,7 +14,7 @@ from fluxbilling.handoff.mail import InMemoryMailer
 from fluxbilling.network.rdns import InternalRdns
 from fluxbilling.orders import service
 from fluxbilling.orders.pipeline import PHASES, Phase
-from fluxbilling.simulators.solusvm2 import SolusVM2State
+from fluxbilling_simulators.solusvm2 import SolusVM2State
 from tests.integration.support import activity, drain, finish, make_due, place_and_pay, rows, run_of
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]

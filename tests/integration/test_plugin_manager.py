@@ -15,7 +15,7 @@ from fluxbilling.db import schema
 from fluxbilling.plugins import load_plugin_file
 from fluxbilling.plugins.manager import PluginManager, document_sha256
 from fluxbilling.plugins_builtin import builtin_plugin_paths
-from fluxbilling.simulators.solusvm2 import SolusVM2State
+from fluxbilling_simulators.solusvm2 import SolusVM2State
 from tests.integration.support import drain, make_due, place_and_pay, rows, run_of
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]

@@ -16,7 +16,7 @@ from fluxbilling import bootstrap
 from fluxbilling.db import schema
 from fluxbilling.handoff.mail import InMemoryMailer
 from fluxbilling.orders import service as orders
-from fluxbilling.simulators.virtualizor import VirtualizorState
+from fluxbilling_simulators.virtualizor import VirtualizorState
 from tests.integration.conftest import PANEL_URLS
 from tests.integration.support import (
     active_service,

@@ -26,7 +26,7 @@ from fluxbilling.handoff.mail import InMemoryMailer
 from fluxbilling.orders import service as orders
 from fluxbilling.orders.phases.flows import account_username
 from fluxbilling.plugins import run_flow
-from fluxbilling.simulators.whm import WhmState
+from fluxbilling_simulators.whm import WhmState
 from tests.integration.conftest import PANEL_URLS
 from tests.integration.support import (
     active_service,

@@ -13,7 +13,7 @@ from fluxbilling import bootstrap
 from fluxbilling.billing import stripe
 from fluxbilling.billing.reconciler import Reconciler
 from fluxbilling.db import schema
-from fluxbilling.simulators import stripe as stripe_sim
+from fluxbilling_simulators import stripe as stripe_sim
 from tests.integration.support import place_order, rows
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]

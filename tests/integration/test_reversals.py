@@ -13,8 +13,8 @@ from fluxbilling import bootstrap
 from fluxbilling.billing import stripe
 from fluxbilling.billing.webhooks import Ingested
 from fluxbilling.db import schema
-from fluxbilling.simulators import stripe as stripe_sim
-from fluxbilling.simulators.solusvm2 import SolusVM2State
+from fluxbilling_simulators import stripe as stripe_sim
+from fluxbilling_simulators.solusvm2 import SolusVM2State
 from tests.integration.support import activity, drain, finish, place_order, rows
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]

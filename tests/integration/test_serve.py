@@ -15,7 +15,7 @@ from fluxbilling.db import schema
 from fluxbilling.plugins import load_plugin_file
 from fluxbilling.plugins_builtin import builtin_plugin_paths
 from fluxbilling.server import run_serve
-from fluxbilling.simulators import stripe as stripe_sim
+from fluxbilling_simulators import stripe as stripe_sim
 from tests.integration.support import rows
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]

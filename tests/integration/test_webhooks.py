@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from fluxbilling import bootstrap
 from fluxbilling.billing import stripe
 from fluxbilling.db import schema
-from fluxbilling.simulators import stripe as stripe_sim
+from fluxbilling_simulators import stripe as stripe_sim
 from tests.integration.support import place_order, rows
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]

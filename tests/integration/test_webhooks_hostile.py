@@ -28,9 +28,9 @@ from fluxbilling.billing.reversals import ReversalPolicy
 from fluxbilling.billing.webhooks import GatewayEndpoint
 from fluxbilling.config import Settings
 from fluxbilling.db import schema
-from fluxbilling.simulators import stripe as stripe_sim
-from fluxbilling.simulators._coingate_state import encode_callback
-from fluxbilling.simulators.mollie import MollieNotifier
+from fluxbilling_simulators import stripe as stripe_sim
+from fluxbilling_simulators._coingate_state import encode_callback
+from fluxbilling_simulators.mollie import MollieNotifier
 from tests.integration.payments import (
     PAID,
     PUBLIC_URL,

@@ -10,8 +10,8 @@ import pytest
 from fluxbilling import errors
 from fluxbilling.billing import coingate, coingate_api
 from fluxbilling.drivers.redaction import MASK
-from fluxbilling.simulators._faults import Faults
-from fluxbilling.simulators.coingate import CoinGateState, Notifier, create_app
+from fluxbilling_simulators._faults import Faults
+from fluxbilling_simulators.coingate import CoinGateState, Notifier, create_app
 
 pytestmark = pytest.mark.anyio
 

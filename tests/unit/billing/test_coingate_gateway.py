@@ -14,9 +14,9 @@ from fluxbilling import errors
 from fluxbilling.billing import coingate
 from fluxbilling.billing.gateway import Attempt, Checkout, CheckoutRequest, Verified
 from fluxbilling.billing.gateways.coingate import CoinGateGateway, connect
-from fluxbilling.simulators._coingate_state import encode_callback
-from fluxbilling.simulators._faults import Faults
-from fluxbilling.simulators.coingate import CoinGateState, Notifier, create_app
+from fluxbilling_simulators._coingate_state import encode_callback
+from fluxbilling_simulators._faults import Faults
+from fluxbilling_simulators.coingate import CoinGateState, Notifier, create_app
 
 pytestmark = pytest.mark.anyio
 

@@ -16,8 +16,8 @@ from fluxbilling.billing import mollie
 from fluxbilling.billing.facts import PaymentFact
 from fluxbilling.billing.mollie_api import MollieApi
 from fluxbilling.drivers.upstream import Credential, UpstreamHttp
-from fluxbilling.simulators import mollie as mollie_sim
-from fluxbilling.simulators._faults import Faults
+from fluxbilling_simulators import mollie as mollie_sim
+from fluxbilling_simulators._faults import Faults
 
 SECRET = "whsec_nextgen_current_0123456789"
 OLD_SECRET = "whsec_nextgen_previous_0123456789"

@@ -18,8 +18,8 @@ from fluxbilling.billing.facts import PaymentFact
 from fluxbilling.billing.gateway import Attempt, CheckoutRequest, Gateway, Verified, state_key
 from fluxbilling.billing.gateways import mollie as mollie_gateway
 from fluxbilling.billing.gateways.mollie import MollieGateway
-from fluxbilling.simulators import mollie as mollie_sim
-from fluxbilling.simulators._faults import Faults
+from fluxbilling_simulators import mollie as mollie_sim
+from fluxbilling_simulators._faults import Faults
 
 pytestmark = pytest.mark.anyio
 

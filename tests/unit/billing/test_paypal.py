@@ -16,7 +16,7 @@ from cryptography.x509.oid import NameOID
 
 from fluxbilling import errors
 from fluxbilling.billing import paypal
-from fluxbilling.simulators import _paypal_state as sim
+from fluxbilling_simulators import _paypal_state as sim
 
 NOW = datetime(2026, 11, 26, 7, 0, tzinfo=UTC)
 WEBHOOK_ID = "1JE4291016473214C"

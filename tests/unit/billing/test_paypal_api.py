@@ -16,9 +16,9 @@ from starlette.types import ASGIApp
 from fluxbilling import errors
 from fluxbilling.billing import paypal, paypal_api
 from fluxbilling.drivers.upstream import UpstreamHttp
-from fluxbilling.simulators import _paypal_state
-from fluxbilling.simulators._faults import Faults
-from fluxbilling.simulators.paypal import SIM_CERT_HOST, Notifier, PayPalState, create_app
+from fluxbilling_simulators import _paypal_state
+from fluxbilling_simulators._faults import Faults
+from fluxbilling_simulators.paypal import SIM_CERT_HOST, Notifier, PayPalState, create_app
 from tests.httpsupport import asgi_client
 
 pytestmark = pytest.mark.anyio

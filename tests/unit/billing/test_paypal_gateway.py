@@ -17,8 +17,8 @@ from fluxbilling.billing import paypal_api
 from fluxbilling.billing.gateway import Attempt, CheckoutRequest, Gateway, Verified
 from fluxbilling.billing.gateways.paypal import PayPalGateway, Verification, connect
 from fluxbilling.drivers.upstream import UpstreamHttp
-from fluxbilling.simulators import _paypal_state
-from fluxbilling.simulators.paypal import SIM_CERT_HOST, Notifier, PayPalState, create_app
+from fluxbilling_simulators import _paypal_state
+from fluxbilling_simulators.paypal import SIM_CERT_HOST, Notifier, PayPalState, create_app
 
 pytestmark = pytest.mark.anyio
 

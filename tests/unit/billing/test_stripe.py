@@ -12,7 +12,7 @@ import pytest
 
 from fluxbilling import errors
 from fluxbilling.billing import stripe
-from fluxbilling.simulators import stripe as stripe_sim
+from fluxbilling_simulators import stripe as stripe_sim
 
 SECRET = "whsec_current0123456789abcdef"
 OLD_SECRET = "whsec_previous0123456789abcdef"

@@ -13,8 +13,8 @@ from fluxbilling import errors
 from fluxbilling.billing import stripe, stripe_api
 from fluxbilling.billing.facts import PaymentFact
 from fluxbilling.drivers.redaction import MASK
-from fluxbilling.simulators._faults import Faults
-from fluxbilling.simulators.stripe import StripeState, create_app
+from fluxbilling_simulators._faults import Faults
+from fluxbilling_simulators.stripe import StripeState, create_app
 
 pytestmark = pytest.mark.anyio
 

@@ -12,7 +12,7 @@ import pytest
 
 from fluxbilling import errors
 from fluxbilling.handoff import mail
-from fluxbilling.simulators.mailbox import CapturingSmtpServer
+from fluxbilling_simulators.mailbox import CapturingSmtpServer
 
 REJECTED = "nobody@example.net"
 DEFERRED = "busy@example.net"

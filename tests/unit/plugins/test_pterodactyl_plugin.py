@@ -16,7 +16,7 @@ from fluxbilling.drivers.upstream import UpstreamHttp
 from fluxbilling.engine.outcome import Pending
 from fluxbilling.plugins.document import CAPABILITY_VERBS, VERBS
 from fluxbilling.seed import PROVIDERS
-from fluxbilling.simulators.pterodactyl import PterodactylState, create_app
+from fluxbilling_simulators.pterodactyl import PterodactylState, create_app
 from tests.unit.plugins.flowsupport import Flows, shipped_document
 
 pytestmark = pytest.mark.anyio

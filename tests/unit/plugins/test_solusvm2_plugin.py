@@ -11,7 +11,7 @@ import pytest
 from fluxbilling import errors, plugins
 from fluxbilling.drivers.upstream import UpstreamHttp
 from fluxbilling.engine.outcome import Pending
-from fluxbilling.simulators.solusvm2 import SolusVM2State, create_app
+from fluxbilling_simulators.solusvm2 import SolusVM2State, create_app
 from tests.unit.plugins.flowsupport import Flows, shipped_document
 
 pytestmark = pytest.mark.anyio

@@ -16,7 +16,7 @@ from fluxbilling.drivers.upstream import Credential, Exchange, ExchangeRecorder,
 from fluxbilling.engine.outcome import Done, Pending
 from fluxbilling.plugins.document import VERBS
 from fluxbilling.seed import PROVIDERS
-from fluxbilling.simulators.virtualizor import VirtualizorState, create_app
+from fluxbilling_simulators.virtualizor import VirtualizorState, create_app
 from tests.unit.plugins.flowsupport import START, Flows, shipped_document
 
 pytestmark = pytest.mark.anyio

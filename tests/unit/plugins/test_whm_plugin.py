@@ -14,7 +14,7 @@ from fluxbilling.drivers.upstream import UpstreamHttp
 from fluxbilling.engine.outcome import Done
 from fluxbilling.plugins import check
 from fluxbilling.seed import PROVIDERS
-from fluxbilling.simulators.whm import WhmState, create_app
+from fluxbilling_simulators.whm import WhmState, create_app
 from tests.unit.plugins.flowsupport import START, Flows, shipped_path
 
 PATH = shipped_path("whm")

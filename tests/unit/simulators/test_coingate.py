@@ -13,15 +13,15 @@ import pytest
 
 from fluxbilling import errors
 from fluxbilling.billing import coingate
-from fluxbilling.simulators import coingate as coingate_sim
-from fluxbilling.simulators._coingate_state import (
+from fluxbilling_simulators import coingate as coingate_sim
+from fluxbilling_simulators._coingate_state import (
     MAX_RETRIES,
     delivery_outcome,
     encode_callback,
     retry_delay,
 )
-from fluxbilling.simulators._faults import Faults
-from fluxbilling.simulators.coingate import USER_AGENT, CoinGateState, Notifier, create_app
+from fluxbilling_simulators._faults import Faults
+from fluxbilling_simulators.coingate import USER_AGENT, CoinGateState, Notifier, create_app
 from tests.httpsupport import asgi_client
 
 pytestmark = pytest.mark.anyio

@@ -12,10 +12,10 @@ import pytest
 
 from fluxbilling import errors
 from fluxbilling.billing import mollie
-from fluxbilling.simulators import _faults
-from fluxbilling.simulators import mollie as mollie_sim
-from fluxbilling.simulators._faults import Faults
-from fluxbilling.simulators.mollie import MollieNotifier, MollieState, create_app
+from fluxbilling_simulators import _faults
+from fluxbilling_simulators import mollie as mollie_sim
+from fluxbilling_simulators._faults import Faults
+from fluxbilling_simulators.mollie import MollieNotifier, MollieState, create_app
 from tests.httpsupport import asgi_client
 
 pytestmark = pytest.mark.anyio

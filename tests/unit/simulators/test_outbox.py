@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from fluxbilling import errors
-from fluxbilling.simulators._outbox import Outbox
+from fluxbilling_simulators._outbox import Outbox
 
 pytestmark = pytest.mark.anyio
 

@@ -18,10 +18,10 @@ from starlette.routing import Route
 
 from fluxbilling import errors
 from fluxbilling.billing import paypal
-from fluxbilling.simulators import _faults, _paypal_state
-from fluxbilling.simulators import paypal as paypal_sim
-from fluxbilling.simulators._faults import Faults
-from fluxbilling.simulators.paypal import SIM_CERT_HOST, Notifier, PayPalState, create_app
+from fluxbilling_simulators import _faults, _paypal_state
+from fluxbilling_simulators import paypal as paypal_sim
+from fluxbilling_simulators._faults import Faults
+from fluxbilling_simulators.paypal import SIM_CERT_HOST, Notifier, PayPalState, create_app
 from tests.httpsupport import asgi_client
 
 pytestmark = pytest.mark.anyio

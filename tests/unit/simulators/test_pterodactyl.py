@@ -13,9 +13,9 @@ from typing import Any
 import httpx
 import pytest
 
-from fluxbilling.simulators import pterodactyl
-from fluxbilling.simulators._faults import Faults
-from fluxbilling.simulators.pterodactyl import PterodactylState, create_app
+from fluxbilling_simulators import pterodactyl
+from fluxbilling_simulators._faults import Faults
+from fluxbilling_simulators.pterodactyl import PterodactylState, create_app
 from tests.httpsupport import asgi_client
 
 pytestmark = pytest.mark.anyio

@@ -8,8 +8,8 @@ from typing import Any
 import httpx
 import pytest
 
-from fluxbilling.simulators._faults import Faults
-from fluxbilling.simulators.solusvm2 import SolusVM2State, create_app
+from fluxbilling_simulators._faults import Faults
+from fluxbilling_simulators.solusvm2 import SolusVM2State, create_app
 from tests.httpsupport import asgi_client
 
 pytestmark = pytest.mark.anyio

@@ -13,11 +13,11 @@ import pytest
 
 from fluxbilling import errors
 from fluxbilling.billing import stripe
-from fluxbilling.simulators import _faults
-from fluxbilling.simulators import stripe as stripe_sim
-from fluxbilling.simulators._faults import Faults
-from fluxbilling.simulators._stripe_state import decode_form, delivery_outcome
-from fluxbilling.simulators.stripe import StripeNotifier, StripeState, create_app
+from fluxbilling_simulators import _faults
+from fluxbilling_simulators import stripe as stripe_sim
+from fluxbilling_simulators._faults import Faults
+from fluxbilling_simulators._stripe_state import decode_form, delivery_outcome
+from fluxbilling_simulators.stripe import StripeNotifier, StripeState, create_app
 from tests.httpsupport import asgi_client
 
 pytestmark = pytest.mark.anyio

@@ -10,8 +10,8 @@ import httpx
 import pytest
 import uvicorn
 
-from fluxbilling.simulators._faults import Faults
-from fluxbilling.simulators.virtualizor import Messages, VirtualizorState, create_app, main
+from fluxbilling_simulators._faults import Faults
+from fluxbilling_simulators.virtualizor import Messages, VirtualizorState, create_app, main
 from tests.httpsupport import asgi_client
 
 pytestmark = pytest.mark.anyio

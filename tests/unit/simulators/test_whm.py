@@ -12,9 +12,9 @@ import httpx
 import pytest
 import uvicorn
 
-from fluxbilling.simulators import whm
-from fluxbilling.simulators._faults import Faults
-from fluxbilling.simulators.whm import WhmState, create_app
+from fluxbilling_simulators import whm
+from fluxbilling_simulators._faults import Faults
+from fluxbilling_simulators.whm import WhmState, create_app
 from tests.httpsupport import asgi_client
 
 pytestmark = pytest.mark.anyio

@@ -35,7 +35,7 @@ from urllib.parse import urlsplit
 
 from fluxbilling import errors
 from fluxbilling.billing import mollie
-from fluxbilling.simulators._faults import Faults
+from fluxbilling_simulators._faults import Faults
 
 __all__ = ["API_KEY", "Change", "MollieState"]
 

@@ -23,9 +23,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from fluxbilling.simulators import _pterodactyl_rules as rules
-from fluxbilling.simulators._pterodactyl_rules import Call, Handler, PanelError
-from fluxbilling.simulators._pterodactyl_state import PterodactylState
+from fluxbilling_simulators import _pterodactyl_rules as rules
+from fluxbilling_simulators._pterodactyl_rules import Call, Handler, PanelError
+from fluxbilling_simulators._pterodactyl_state import PterodactylState
 
 __all__ = ["routes"]
 MIB = 1024 * 1024

@@ -36,7 +36,7 @@ Unverified choices (CoinGate does not document them): the 401 body when no heade
 (``pending``); the ``User-Agent`` of callbacks; sandbox payment URLs on
 ``pay-sandbox.coingate.com``; ending the chain on 3xx other than 301/302.
 
-Run standalone: ``python -m fluxbilling.simulators.coingate --port 8086 --token T``.
+Run standalone: ``python -m fluxbilling_simulators.coingate --port 8086 --token T``.
 """
 
 from __future__ import annotations
@@ -58,15 +58,15 @@ from starlette.routing import Mount, Route
 from starlette.types import ASGIApp
 
 from fluxbilling import errors
-from fluxbilling.simulators import _faults
-from fluxbilling.simulators._coingate_state import (
+from fluxbilling_simulators import _faults
+from fluxbilling_simulators._coingate_state import (
     Attempt,
     Callback,
     CoinGateState,
     delivery_outcome,
     encode_callback,
 )
-from fluxbilling.simulators._outbox import Outbox
+from fluxbilling_simulators._outbox import Outbox
 
 __all__ = ["CALLBACK_TIMEOUT", "USER_AGENT", "CoinGateState", "Notifier", "create_app", "main"]
 

@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 if TYPE_CHECKING:
-    from fluxbilling.simulators._pterodactyl_state import PterodactylState
+    from fluxbilling_simulators._pterodactyl_state import PterodactylState
 
 __all__ = ["Call", "Caller", "Handler", "PanelError", "check", "display", "invalid", "not_found"]
 

@@ -38,7 +38,7 @@ link rule, the CHECKOUT.PAYMENT-APPROVAL.REVERSED resource shape, the fee rule (
 reversal setting the capture ``REFUNDED``, refunds copying the capture's ``invoice_id`` /
 ``custom_id``, and postback equality on JSON data rather than bytes.
 
-Run standalone: ``python -m fluxbilling.simulators.paypal --port 8090``.
+Run standalone: ``python -m fluxbilling_simulators.paypal --port 8090``.
 """
 
 from __future__ import annotations
@@ -60,8 +60,8 @@ from starlette.routing import Route
 from starlette.types import ASGIApp
 
 from fluxbilling import errors
-from fluxbilling.simulators import _faults
-from fluxbilling.simulators._paypal_state import (
+from fluxbilling_simulators import _faults
+from fluxbilling_simulators._paypal_state import (
     SIM_CERT_HOST,
     Notification,
     PayPalProblem,

@@ -24,10 +24,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from fluxbilling.simulators import _pterodactyl_rules as rules
-from fluxbilling.simulators._faults import Faults
-from fluxbilling.simulators._pterodactyl_rules import PanelError
-from fluxbilling.simulators._pterodactyl_seed import allocation_row, seed_world
+from fluxbilling_simulators import _pterodactyl_rules as rules
+from fluxbilling_simulators._faults import Faults
+from fluxbilling_simulators._pterodactyl_rules import PanelError
+from fluxbilling_simulators._pterodactyl_seed import allocation_row, seed_world
 
 __all__ = ["ACL_RESOURCES", "PanelError", "PterodactylState"]
 

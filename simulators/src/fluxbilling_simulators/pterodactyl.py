@@ -21,7 +21,7 @@ honour `take_exists()` (422 `unique` on `external_id`, nothing created) and `tak
 (created, then 503). Optional rate limits answer 429 `ThrottleRequestsException` with
 `Retry-After` and `X-RateLimit-*` headers.
 
-Run standalone: `python -m fluxbilling.simulators.pterodactyl --port 8082`.
+Run standalone: `python -m fluxbilling_simulators.pterodactyl --port 8082`.
 """
 
 from __future__ import annotations
@@ -39,12 +39,12 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.types import ASGIApp
 
-from fluxbilling.simulators import _faults
-from fluxbilling.simulators import _pterodactyl_client as client_api
-from fluxbilling.simulators import _pterodactyl_rules as rules
-from fluxbilling.simulators._pterodactyl_application import ROUTES
-from fluxbilling.simulators._pterodactyl_rules import Call, Caller, Handler, PanelError
-from fluxbilling.simulators._pterodactyl_state import PterodactylState
+from fluxbilling_simulators import _faults
+from fluxbilling_simulators import _pterodactyl_client as client_api
+from fluxbilling_simulators import _pterodactyl_rules as rules
+from fluxbilling_simulators._pterodactyl_application import ROUTES
+from fluxbilling_simulators._pterodactyl_rules import Call, Caller, Handler, PanelError
+from fluxbilling_simulators._pterodactyl_state import PterodactylState
 
 __all__ = ["PterodactylState", "create_app", "main"]
 

@@ -41,9 +41,9 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from fluxbilling import errors
-from fluxbilling.simulators import _stripe_params
-from fluxbilling.simulators._faults import Faults
-from fluxbilling.simulators._stripe_events import (
+from fluxbilling_simulators import _stripe_params
+from fluxbilling_simulators._faults import Faults
+from fluxbilling_simulators._stripe_events import (
     ALPHABET,
     API_VERSION,
     Attempt,
@@ -51,7 +51,7 @@ from fluxbilling.simulators._stripe_events import (
     delivery_outcome,
     event_body,
 )
-from fluxbilling.simulators._stripe_params import Problem, decode_form
+from fluxbilling_simulators._stripe_params import Problem, decode_form
 
 __all__ = [
     "API_VERSION",

@@ -33,7 +33,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
 
-from fluxbilling.simulators._paypal_problems import PayPalProblem
+from fluxbilling_simulators._paypal_problems import PayPalProblem
 
 __all__ = [
     "SIM_CERT_HOST",

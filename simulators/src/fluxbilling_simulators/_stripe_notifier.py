@@ -14,14 +14,14 @@ from collections.abc import Mapping, Sequence
 
 import httpx
 
-from fluxbilling.simulators._outbox import Outbox
-from fluxbilling.simulators._stripe_events import (
+from fluxbilling_simulators._outbox import Outbox
+from fluxbilling_simulators._stripe_events import (
     Attempt,
     Event,
     delivery_outcome,
     signed_headers,
 )
-from fluxbilling.simulators._stripe_state import StripeState
+from fluxbilling_simulators._stripe_state import StripeState
 
 __all__ = ["TEST_MODE_RETRIES", "WEBHOOK_TIMEOUT", "StripeNotifier"]
 

@@ -16,9 +16,9 @@ from typing import Any
 
 from starlette.responses import JSONResponse, Response
 
-from fluxbilling.simulators import _pterodactyl_rules as rules
-from fluxbilling.simulators._pterodactyl_rules import Call, Caller, Handler, PanelError
-from fluxbilling.simulators._pterodactyl_state import PterodactylState
+from fluxbilling_simulators import _pterodactyl_rules as rules
+from fluxbilling_simulators._pterodactyl_rules import Call, Caller, Handler, PanelError
+from fluxbilling_simulators._pterodactyl_state import PterodactylState
 
 __all__ = ["ROUTES"]
 

@@ -31,10 +31,10 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from fluxbilling.simulators._faults import Faults
-from fluxbilling.simulators._paypal_payments import PayPalPayments
-from fluxbilling.simulators._paypal_problems import PayPalProblem
-from fluxbilling.simulators._paypal_webhooks import (
+from fluxbilling_simulators._faults import Faults
+from fluxbilling_simulators._paypal_payments import PayPalPayments
+from fluxbilling_simulators._paypal_problems import PayPalProblem
+from fluxbilling_simulators._paypal_webhooks import (
     SIM_CERT_HOST,
     SIM_CERT_NAME,
     Notification,

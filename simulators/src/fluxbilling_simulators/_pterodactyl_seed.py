@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from fluxbilling.simulators._pterodactyl_state import PterodactylState
+    from fluxbilling_simulators._pterodactyl_state import PterodactylState
 
 __all__ = ["allocation_row", "seed_world"]
 

@@ -37,7 +37,7 @@ from urllib.parse import urlsplit
 
 from fluxbilling import errors
 from fluxbilling.billing import coingate
-from fluxbilling.simulators._coingate_callbacks import (
+from fluxbilling_simulators._coingate_callbacks import (
     CALLBACK_STATUSES,
     MAX_RETRIES,
     Attempt,
@@ -47,7 +47,7 @@ from fluxbilling.simulators._coingate_callbacks import (
     encode_callback,
     retry_delay,
 )
-from fluxbilling.simulators._faults import Faults
+from fluxbilling_simulators._faults import Faults
 
 __all__ = [
     "CALLBACK_STATUSES",

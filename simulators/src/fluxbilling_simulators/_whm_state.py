@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from fluxbilling.simulators._faults import Faults
+from fluxbilling_simulators._faults import Faults
 
 __all__ = ["DUPLICATE_USER", "SESSION_PORTS", "WhmState", "domain_problem", "username_problem"]
 

@@ -29,7 +29,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from fluxbilling.simulators._faults import Faults
+from fluxbilling_simulators._faults import Faults
 
 __all__ = ["InBandError", "Messages", "Record", "VirtualizorState", "public", "to_int"]
 

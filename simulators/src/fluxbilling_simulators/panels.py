@@ -19,7 +19,7 @@ from starlette.applications import Starlette
 from starlette.routing import Mount
 from starlette.types import ASGIApp
 
-from fluxbilling.simulators import pterodactyl, solusvm2, virtualizor, whm
+from fluxbilling_simulators import pterodactyl, solusvm2, virtualizor, whm
 
 __all__ = ["PATHS", "PanelStates", "base_url", "create_app"]
 

@@ -6,15 +6,22 @@ Mollie, PayPal, CoinGate) whose notification pays the invoice, the four panel si
 HTTP (`PROVIDER` picks which one provisions: SolusVM 2 by default, or Virtualizor,
 Pterodactyl, cPanel & WHM), a real SMTP server capturing the welcome mail. The demo database
 is reset on every run (it says so); the installation key under `./.fluxbilling/` is kept.
+
+It lives beside the simulators, not in the product: `fluxbilling-demo --provider whm --gateway
+paypal` (what `make demo PROVIDER=whm GATEWAY=paypal` runs) needs this distribution installed.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
+import logging
 import secrets
 import socket
+import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,20 +33,20 @@ from rich.spinner import Spinner
 from rich.table import Table
 from rich.text import Text
 
-from fluxbilling import bootstrap
+from fluxbilling import bootstrap, errors, logs
 from fluxbilling.api import create_app
 from fluxbilling.config import Settings
-from fluxbilling.demo_payments import DEMO_GATEWAYS, DemoGateway
 from fluxbilling.orders import service
 from fluxbilling.orders import view as order_view
 from fluxbilling.orders.pipeline import PHASES
 from fluxbilling.seed import PRODUCT_SLUG, PROVIDERS, seed_catalogue, seed_provider
 from fluxbilling.server import LoopbackServer, prepare
-from fluxbilling.simulators import panels, solusvm2
-from fluxbilling.simulators.mailbox import CapturingSmtpServer
 from fluxbilling.vault import generate_key
+from fluxbilling_simulators import panels, solusvm2
+from fluxbilling_simulators._demo_payments import DEMO_GATEWAYS, DemoGateway
+from fluxbilling_simulators.mailbox import CapturingSmtpServer
 
-__all__ = ["DEMO_GATEWAYS", "DEMO_PROVIDERS", "run"]
+__all__ = ["DEMO_GATEWAYS", "DEMO_PROVIDERS", "main", "run"]
 
 STATE_DIR = Path(".fluxbilling")
 DEMO_DB = STATE_DIR / "demo.db"
@@ -292,3 +299,35 @@ async def run(
         await payment.stop()
         smtp.stop()
         await installation.close()
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """The `fluxbilling-demo` command: `run` with the provider and gateway asked for."""
+    parser = argparse.ArgumentParser(
+        prog="fluxbilling-demo", description="a paid order becomes an active service, end to end"
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument(
+        "--provider",
+        choices=list(DEMO_PROVIDERS),
+        default="solusvm2",
+        help="the shipped plugin (and simulated panel) that provisions the order",
+    )
+    parser.add_argument(
+        "--gateway",
+        choices=list(DEMO_GATEWAYS),
+        default="stripe",
+        help="the payment gateway (simulated) the customer pays through",
+    )
+    args = parser.parse_args(argv)
+    logs.configure(logging.DEBUG if args.verbose else logging.WARNING)
+    try:
+        code = asyncio.run(run(provider=args.provider, gateway=args.gateway))
+    except errors.FluxError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        code = 2
+    sys.exit(code)
+
+
+if __name__ == "__main__":
+    main()

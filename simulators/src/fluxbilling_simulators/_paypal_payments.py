@@ -14,8 +14,8 @@ import copy
 from decimal import Decimal
 from typing import Any
 
-from fluxbilling.simulators._paypal_problems import invalid, not_found, unprocessable
-from fluxbilling.simulators._paypal_webhooks import PayPalWebhooks, iso_time
+from fluxbilling_simulators._paypal_problems import invalid, not_found, unprocessable
+from fluxbilling_simulators._paypal_webhooks import PayPalWebhooks, iso_time
 
 __all__ = ["PayPalPayments"]
 

@@ -40,7 +40,7 @@ while the payment is ``open``; refund/chargeback ids and settlement amounts are 
 the docs' examples but their generation rules are ours; which status moves are allowed
 (`_mollie_state._FROM`) beyond Mollie's status diagram.
 
-Run standalone: ``python -m fluxbilling.simulators.mollie --port 8090``.
+Run standalone: ``python -m fluxbilling_simulators.mollie --port 8090``.
 """
 
 from __future__ import annotations
@@ -64,8 +64,8 @@ from starlette.types import ASGIApp
 
 from fluxbilling import errors
 from fluxbilling.billing import mollie
-from fluxbilling.simulators import _faults
-from fluxbilling.simulators._mollie_state import Change, MollieState
+from fluxbilling_simulators import _faults
+from fluxbilling_simulators._mollie_state import Change, MollieState
 
 __all__ = [
     "NEXT_GEN_EVENTS",

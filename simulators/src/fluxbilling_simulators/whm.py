@@ -17,7 +17,7 @@ on POST) and `GET /_sim/state` (no auth) for tests. Each request, in order:
 `createacct` honours `faults.take_exists()` (duplicate-username failure, nothing created) and
 `faults.take_crash()` (the account is created, then HTTP 503).
 
-Run standalone: `python -m fluxbilling.simulators.whm --port 8082 --token T`.
+Run standalone: `python -m fluxbilling_simulators.whm --port 8082 --token T`.
 """
 
 from __future__ import annotations
@@ -36,8 +36,8 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
-from fluxbilling.simulators import _faults
-from fluxbilling.simulators._whm_state import DUPLICATE_USER, SESSION_PORTS, WhmState
+from fluxbilling_simulators import _faults
+from fluxbilling_simulators._whm_state import DUPLICATE_USER, SESSION_PORTS, WhmState
 
 __all__ = ["WhmState", "create_app", "main"]
 

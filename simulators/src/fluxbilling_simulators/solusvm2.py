@@ -25,7 +25,7 @@ the Laravel error shape), `exists_next(n)` (the name-taken 422 without creating)
 `crash_next_action(n)` (start the action's task, then answer 503); and
 `state.fail_next_task(output)`. Randomness comes from seeded `random.Random`s.
 
-Run standalone: `python -m fluxbilling.simulators.solusvm2 --port 8081 --token T`.
+Run standalone: `python -m fluxbilling_simulators.solusvm2 --port 8081 --token T`.
 """
 
 from __future__ import annotations
@@ -41,8 +41,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.types import ASGIApp
 
-from fluxbilling.simulators import _faults
-from fluxbilling.simulators._solusvm2_state import SolusVM2State
+from fluxbilling_simulators import _faults
+from fluxbilling_simulators._solusvm2_state import SolusVM2State
 
 __all__ = ["SolusVM2State", "create_app", "main"]
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from fluxbilling.simulators._faults import Faults
+from fluxbilling_simulators._faults import Faults
 
 __all__ = ["TASK_STEPS", "SolusVM2State"]
 

@@ -45,7 +45,7 @@ until `status` is 1. The `vs` entry's `locked` is "1" while a task runs (meaning
 Capacity errors contain "enough resources"; IP exhaustion says "IPs"; a duplicate is
 `error.hostname` = "The hostname is already in use".
 
-Run standalone: `python -m fluxbilling.simulators.virtualizor --port 4085`.
+Run standalone: `python -m fluxbilling_simulators.virtualizor --port 4085`.
 """
 
 from __future__ import annotations
@@ -65,8 +65,8 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
-from fluxbilling.simulators import _faults
-from fluxbilling.simulators._virtualizor_state import (
+from fluxbilling_simulators import _faults
+from fluxbilling_simulators._virtualizor_state import (
     InBandError,
     Messages,
     Record,

@@ -33,7 +33,7 @@ name in ``__all__`` is importable from here.
 Unverified: the 401/409/5xx texts, the page, `WEBHOOK_TIMEOUT`, no minimum amount, only
 ``mode=payment`` with inline ``price_data``, id lengths beyond the documented prefixes.
 
-Run standalone: ``python -m fluxbilling.simulators.stripe --port 8097 --secret-key sk_test_x
+Run standalone: ``python -m fluxbilling_simulators.stripe --port 8097 --secret-key sk_test_x
 --webhook-url http://127.0.0.1:8000/webhooks/stripe/main --webhook-secret whsec_x``.
 """
 
@@ -55,8 +55,8 @@ from starlette.routing import Route
 from starlette.types import ASGIApp
 
 from fluxbilling import errors
-from fluxbilling.simulators import _faults
-from fluxbilling.simulators._stripe_events import (
+from fluxbilling_simulators import _faults
+from fluxbilling_simulators._stripe_events import (
     API_VERSION,
     Attempt,
     Event,
@@ -67,13 +67,13 @@ from fluxbilling.simulators._stripe_events import (
     random_id,
     signed_headers,
 )
-from fluxbilling.simulators._stripe_events import USER_AGENT as USER_AGENT  # not in __all__
-from fluxbilling.simulators._stripe_notifier import (
+from fluxbilling_simulators._stripe_events import USER_AGENT as USER_AGENT  # not in __all__
+from fluxbilling_simulators._stripe_notifier import (
     TEST_MODE_RETRIES,
     WEBHOOK_TIMEOUT,
     StripeNotifier,
 )
-from fluxbilling.simulators._stripe_state import (
+from fluxbilling_simulators._stripe_state import (
     Problem,
     Saved,
     StripeState,
