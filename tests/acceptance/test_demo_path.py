@@ -94,8 +94,7 @@ async def test_an_unknown_demo_provider_is_refused(
         ("mollie", "POST /webhooks/mollie: id=tr_"),
         ("paypal", "POST /webhooks/paypal: PAYMENT.CAPTURE.COMPLETED → 200"),
         ("coingate", "POST /webhooks/coingate: paid → 200"),
-        ("stripe", "POST /webhooks/stripe: checkout.session.completed → 200"),
-    ],
+    ],  # stripe: the default, through the command below
 )
 async def test_make_demo_pays_through_every_gateway(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, gateway: str, notified: str
@@ -108,6 +107,26 @@ async def test_make_demo_pays_through_every_gateway(
     assert notified in text
     assert "Order 1 is active" in text
     assert "invoice_paid" in text
+
+
+def test_the_demo_command_is_what_make_demo_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as exited:
+        demo.main(["--provider", "solusvm2", "--gateway", "stripe"])
+    assert exited.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "POST /api/v1/invoices/1/checkout (Stripe Checkout)" in text
+    assert "POST /webhooks/stripe: checkout.session.completed → 200" in text
+    assert "Order 1 is active" in text
+
+
+def test_the_demo_command_refuses_an_unknown_gateway(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        demo.main(["--gateway", "bitpay"])
+    assert exited.value.code == 2
+    assert "invalid choice: 'bitpay'" in capsys.readouterr().err
 
 
 async def test_an_unknown_demo_gateway_is_refused(
