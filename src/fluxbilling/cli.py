@@ -7,14 +7,15 @@ import asyncio
 import json
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from pathlib import Path
+from typing import Any, NoReturn
 
 from fluxbilling import errors, logs
 from fluxbilling.config import Settings
 from fluxbilling.orders.pipeline import Phase
 
-__all__ = ["main"]
+__all__ = ["exit_with", "main"]
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -129,8 +130,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     """Run the command line."""
     args = _parser().parse_args(argv)
     logs.configure(logging.DEBUG if args.verbose else logging.INFO)
+    exit_with(_dispatch(args))
+
+
+def exit_with(command: Coroutine[Any, Any, int]) -> NoReturn:
+    """Run a command to its exit code and exit; a `FluxError` prints its message and exits 2."""
     try:
-        code = asyncio.run(_dispatch(args))
+        code = asyncio.run(command)
     except errors.FluxError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         code = 2

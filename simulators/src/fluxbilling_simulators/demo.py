@@ -19,7 +19,6 @@ import contextlib
 import logging
 import secrets
 import socket
-import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -33,8 +32,9 @@ from rich.spinner import Spinner
 from rich.table import Table
 from rich.text import Text
 
-from fluxbilling import bootstrap, errors, logs
+from fluxbilling import bootstrap, logs
 from fluxbilling.api import create_app
+from fluxbilling.cli import exit_with
 from fluxbilling.config import Settings
 from fluxbilling.orders import service
 from fluxbilling.orders import view as order_view
@@ -321,12 +321,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     args = parser.parse_args(argv)
     logs.configure(logging.DEBUG if args.verbose else logging.WARNING)
-    try:
-        code = asyncio.run(run(provider=args.provider, gateway=args.gateway))
-    except errors.FluxError as exc:
-        print(f"error: {exc.message}", file=sys.stderr)
-        code = 2
-    sys.exit(code)
+    exit_with(run(provider=args.provider, gateway=args.gateway))
 
 
 if __name__ == "__main__":
