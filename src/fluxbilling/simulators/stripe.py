@@ -43,7 +43,7 @@ import argparse
 import html
 import json
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -55,7 +55,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp
 
 from fluxbilling import errors
-from fluxbilling.simulators import _faults
+from fluxbilling.simulators import _faults, _stripe_lists
 from fluxbilling.simulators._stripe_events import (
     API_VERSION,
     Attempt,
@@ -73,6 +73,7 @@ from fluxbilling.simulators._stripe_notifier import (
     WEBHOOK_TIMEOUT,
     StripeNotifier,
 )
+from fluxbilling.simulators._stripe_params import validate_refund
 from fluxbilling.simulators._stripe_state import (
     Problem,
     Saved,
@@ -115,6 +116,7 @@ _NO_KEY = (
     "header, using Bearer auth (e.g. 'Authorization: Bearer YOUR_SECRET_KEY')."
 )
 _EXPAND_KEY = re.compile(r"expand\[\d*\]")
+_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 
 def _headers(extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -151,7 +153,7 @@ def _error(
 
 
 def _problem(problem: Problem) -> Response:
-    return _error(400, problem.message, code=problem.code, param=problem.param)
+    return _error(problem.status, problem.message, code=problem.code, param=problem.param)
 
 
 def _base(request: Request) -> str:
@@ -162,15 +164,13 @@ def _mask(key: str) -> str:
     return key[:8] + "*" * max(0, len(key) - 12) + key[-4:] if len(key) > 12 else "***"
 
 
-def _missing_object(
-    kind: str, param: str, object_id: str, state: StripeState, mode: str
-) -> Response:
+def _no_such(state: StripeState, mode: str, kind: str, param: str, object_id: str) -> Problem:
     message = f"No such {kind}: '{object_id}'"
     if state.lookup(object_id) is not None:
         other = "live" if mode == "test" else "test"
         message += f"; a similar object exists in {other} mode, but a {mode} mode key was used"
         message += " to make this request."
-    return _error(404, message, code="resource_missing", param=param)
+    return Problem(param, message, "resource_missing", status=404)
 
 
 def _expand(request: Request) -> list[str] | Problem:
@@ -190,28 +190,84 @@ def _replay(saved: Saved, path: str, params: dict[str, Any], idem: str) -> Respo
     return _json(saved.body, saved.status, {"Idempotency-Key": idem, "Idempotent-Replayed": "true"})
 
 
-async def create_session(request: Request, state: StripeState, mode: str, key: str) -> Response:
+FormHandler = Callable[[Request, StripeState, str, dict[str, Any]], dict[str, Any] | Problem]
+
+
+def _post(handler: FormHandler, *, creates: bool) -> Handler:
+    """A ``POST`` over its decoded form, with ``Idempotency-Key`` (per secret key): a repeat
+    answers the saved first 200; other parameters under the same key are a 400. On `creates`
+    the ``exists_next`` and crash-after-create faults apply."""
+
+    async def post(request: Request, state: StripeState, mode: str, key: str) -> Response:
+        idem = request.headers.get("idempotency-key")
+        try:
+            params = decode_form(await request.body())
+        except errors.UserError as exc:
+            return _error(400, exc.message)
+        saved = state.idempotency.get((key, idem)) if idem else None
+        if saved is not None and idem:
+            return _replay(saved, request.url.path, params, idem)
+        if creates and state.faults.take_exists():
+            return _error(409, code="idempotency_key_in_use", extra={"Stripe-Should-Retry": "true"})
+        body = handler(request, state, mode, params)
+        if isinstance(body, Problem):
+            return _problem(body)
+        if idem:
+            state.idempotency[(key, idem)] = Saved(request.url.path, params, 200, body)
+        if creates and state.faults.take_crash():
+            return _error(503)
+        return _json(body, 200, {"Idempotency-Key": idem} if idem else None)
+
+    return post
+
+
+def create_session(
+    request: Request, state: StripeState, mode: str, params: dict[str, Any]
+) -> dict[str, Any] | Problem:
     """POST /v1/checkout/sessions."""
-    idem = request.headers.get("idempotency-key")
-    try:
-        params = decode_form(await request.body())
-    except errors.UserError as exc:
-        return _error(400, exc.message)
-    saved = state.idempotency.get((key, idem)) if idem else None
-    if saved is not None and idem:
-        return _replay(saved, request.url.path, params, idem)
-    if state.faults.take_exists():
-        return _error(409, code="idempotency_key_in_use", extra={"Stripe-Should-Retry": "true"})
     checked = state.validate_create(params)
     if isinstance(checked, Problem):
-        return _problem(checked)
+        return checked
     session = state.create_session(params, checked, mode)
-    body = state.render(session, _base(request), params.get("expand") or [])
-    if idem:
-        state.idempotency[(key, idem)] = Saved(request.url.path, params, 200, body)
-    if state.faults.take_crash():
-        return _error(503)
-    return _json(body, 200, {"Idempotency-Key": idem} if idem else None)
+    return state.render(session, _base(request), params.get("expand") or [])
+
+
+def expire_session(
+    request: Request, state: StripeState, mode: str, params: dict[str, Any]
+) -> dict[str, Any] | Problem:
+    """POST /v1/checkout/sessions/{id}/expire."""
+    session_id = request.path_params["id"]
+    problem = _unknown_params(params, {"expand"}) or StripeState.validate_expand(
+        params.get("expand")
+    )
+    if problem is not None:
+        return problem
+    if state.lookup(session_id, mode) is None or not session_id.startswith("cs_"):
+        return _no_such(state, mode, "checkout.session", "session", session_id)
+    expired = state.expire_open(session_id)
+    if isinstance(expired, Problem):
+        return expired
+    return state.render(state.sessions[session_id], _base(request), params.get("expand") or [])
+
+
+def create_refund(
+    request: Request, state: StripeState, mode: str, params: dict[str, Any]
+) -> dict[str, Any] | Problem:
+    """POST /v1/refunds (by ``charge`` or ``payment_intent``; ``amount`` defaults to the rest)."""
+    problem = validate_refund(params)
+    if problem is not None:
+        return problem
+    refund = state.create_refund(params, mode)
+    if isinstance(refund, Problem):
+        return refund
+    return state.render(refund, _base(request), params.get("expand") or [])
+
+
+def _unknown_params(params: dict[str, Any], known: set[str]) -> Problem | None:
+    unknown = sorted(set(params) - known)
+    if unknown:
+        return Problem(unknown[0], f"Received unknown parameter: {unknown[0]}", None)
+    return None
 
 
 def _fetch(kind: str, param: str, prefix: str) -> Handler:
@@ -221,7 +277,7 @@ def _fetch(kind: str, param: str, prefix: str) -> Handler:
         object_id = request.path_params["id"]
         found = state.lookup(object_id, mode) if object_id.startswith(prefix) else None
         if found is None:
-            return _missing_object(kind, param, object_id, state, mode)
+            return _problem(_no_such(state, mode, kind, param, object_id))
         expand = _expand(request)
         if isinstance(expand, Problem):
             return _problem(expand)
@@ -230,23 +286,104 @@ def _fetch(kind: str, param: str, prefix: str) -> Handler:
     return fetch
 
 
-async def list_disputes(request: Request, state: StripeState, mode: str, key: str) -> Response:
-    """GET /v1/disputes?payment_intent=...&charge=...&limit=..."""
-    query = request.query_params
-    limit = query.get("limit", "10")
-    if not (limit.isdigit() and 1 <= int(limit) <= 100):
-        return _error(400, f"Invalid integer: {limit}", code="parameter_invalid_integer")
-    found = [
-        d
-        for d in reversed(state.disputes.values())
-        if d["livemode"] == (mode == "live")
-        and query.get("payment_intent", d["payment_intent"]) == d["payment_intent"]
-        and query.get("charge", d["charge"]) == d["charge"]
-    ]
-    page = found[: int(limit)]
-    return _json(
-        {"object": "list", "data": page, "has_more": len(found) > len(page), "url": "/v1/disputes"}
-    )
+async def fetch_event(request: Request, state: StripeState, mode: str, key: str) -> Response:
+    """GET /v1/events/{id}."""
+    event = state.events.get(request.path_params["id"])
+    if event is None or event.livemode != (mode == "live"):
+        message = f"No such event: '{request.path_params['id']}'"
+        return _error(404, message, code="resource_missing", param="id")
+    return _json(state.render(state.event_view(event)))
+
+
+def _list(
+    table: Callable[[StripeState], Iterable[dict[str, Any]]],
+    url: str,
+    kind: str,
+    filters: Sequence[_stripe_lists.Filter],
+) -> Handler:
+    """``GET /v1/<objects>``: a page of `table`'s objects of the key's mode, newest first."""
+
+    async def listing(request: Request, state: StripeState, mode: str, key: str) -> Response:
+        try:
+            query = decode_form(request.url.query.encode("utf-8"))
+        except errors.UserError as exc:
+            return _error(400, exc.message)
+        objects = [o for o in reversed(list(table(state))) if o["livemode"] == (mode == "live")]
+        found = _stripe_lists.page(
+            objects,
+            query,
+            url=url,
+            kind=kind,
+            filters=filters,
+            render=lambda obj: state.render(obj, _base(request)),
+        )
+        return _problem(found) if isinstance(found, Problem) else _json(found)
+
+    return listing
+
+
+_CREATED = _stripe_lists.created
+_LISTS: list[tuple[str, Handler]] = [
+    (
+        "/v1/checkout/sessions",
+        _list(
+            lambda s: s.sessions.values(),
+            "/v1/checkout/sessions",
+            "checkout.session",
+            [_stripe_lists.equal(p) for p in ("payment_intent", "status", "customer")] + [_CREATED],
+        ),
+    ),
+    (
+        "/v1/payment_intents",
+        _list(
+            lambda s: s.intents.values(),
+            "/v1/payment_intents",
+            "payment_intent",
+            [_stripe_lists.equal("customer"), _CREATED],
+        ),
+    ),
+    (
+        "/v1/charges",
+        _list(
+            lambda s: s.charges.values(),
+            "/v1/charges",
+            "charge",
+            [_stripe_lists.equal(p) for p in ("payment_intent", "customer")] + [_CREATED],
+        ),
+    ),
+    (
+        "/v1/refunds",
+        _list(
+            lambda s: s.refunds.values(),
+            "/v1/refunds",
+            "refund",
+            [_stripe_lists.equal(p) for p in ("charge", "payment_intent")] + [_CREATED],
+        ),
+    ),
+    (
+        "/v1/disputes",
+        _list(
+            lambda s: s.disputes.values(),
+            "/v1/disputes",
+            "dispute",
+            [_stripe_lists.equal(p) for p in ("charge", "payment_intent")] + [_CREATED],
+        ),
+    ),
+    (
+        "/v1/events",
+        _list(
+            lambda s: (s.event_view(e) for e in s.events.values()),
+            "/v1/events",
+            "event",
+            [
+                _stripe_lists.event_type,
+                _stripe_lists.event_types,
+                _stripe_lists.delivery_success,
+                _CREATED,
+            ],
+        ),
+    ),
+]
 
 
 def _guarded(handler: Handler, state: StripeState) -> Callable[[Request], Awaitable[Response]]:
@@ -364,28 +501,39 @@ def create_app(state: StripeState, notifier: StripeNotifier | None = None) -> AS
         A Starlette app serving ``/v1/...``, ``/c/pay/{id}`` and ``/_sim/...``.
     """
     api: list[tuple[str, Handler, str]] = [
-        ("/v1/checkout/sessions", create_session, "POST"),
+        ("/v1/checkout/sessions", _post(create_session, creates=True), "POST"),
         ("/v1/checkout/sessions/{id:str}", _fetch("checkout.session", "session", "cs_"), "GET"),
+        ("/v1/checkout/sessions/{id:str}/expire", _post(expire_session, creates=False), "POST"),
         ("/v1/payment_intents/{id:str}", _fetch("payment_intent", "intent", "pi_"), "GET"),
-        ("/v1/disputes", list_disputes, "GET"),
+        ("/v1/charges/{id:str}", _fetch("charge", "charge", "ch_"), "GET"),
+        ("/v1/refunds", _post(create_refund, creates=True), "POST"),
+        ("/v1/refunds/{id:str}", _fetch("refund", "refund", "re_"), "GET"),
+        ("/v1/disputes/{id:str}", _fetch("dispute", "dispute", "dp_"), "GET"),
+        ("/v1/events/{id:str}", fetch_event, "GET"),
+        *((path, handler, "GET") for path, handler in _LISTS),
     ]
 
     async def dump(request: Request) -> Response:
         return JSONResponse(state.dump(_base(request)))
 
     async def unknown(request: Request) -> Response:
-        return _error(404, f"Unrecognized request URL ({request.method}: {request.url.path}).")
+        return _error(
+            404,
+            f"Unrecognized request URL ({request.method}: {request.url.path}). Please see "
+            "https://stripe.com/docs or we can help at https://support.stripe.com/.",
+        )
 
     return Starlette(
         routes=[
             *(Route(path, _guarded(h, state), methods=[m]) for path, h, m in api),
-            Route("/v1/{rest:path}", unknown, methods=["GET", "POST", "DELETE"]),
             Route("/c/pay/{id:str}", _checkout(state, notifier), methods=["GET", "POST"]),
             Route("/_sim/state", dump, methods=["GET"]),
             Route(
                 "/_sim/sessions/{id:str}/{action:str}", _control(state, notifier), methods=["POST"]
             ),
             Route("/_sim/events/deliver", _deliver(notifier), methods=["POST"]),
+            # Last: any other path or method (a known path with another method included).
+            Route("/{rest:path}", unknown, methods=_METHODS),
         ]
     )
 

@@ -184,11 +184,24 @@ async def test_responses_carry_stripes_headers(api: httpx.AsyncClient) -> None:
     assert "idempotent-replayed" not in response.headers
 
 
-async def test_unknown_urls_use_stripes_shape(api: httpx.AsyncClient) -> None:
-    response = await api.get("/v1/customers")
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/v1/customers"),
+        ("DELETE", "/v1/checkout/sessions/cs_test_x"),
+        ("PUT", "/v1/refunds"),
+        ("PATCH", "/v2/core/events"),
+        ("GET", "/"),
+    ],
+)
+async def test_unknown_urls_use_stripes_shape(
+    api: httpx.AsyncClient, method: str, path: str
+) -> None:
+    response = await api.request(method, path)
     assert response.status_code == 404
     assert error(response) == {
-        "message": "Unrecognized request URL (GET: /v1/customers).",
+        "message": f"Unrecognized request URL ({method}: {path}). Please see "
+        "https://stripe.com/docs or we can help at https://support.stripe.com/.",
         "type": "invalid_request_error",
     }
 
