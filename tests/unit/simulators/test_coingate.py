@@ -166,7 +166,6 @@ async def test_validation_errors_use_coingates_shape(
             "Price amount can't be blank",
             "Price currency can't be blank",
             "Title is too short (minimum is 3 characters)",
-            "Description can't be blank",
             "Callback url is not a valid URL",
         ],
     }
