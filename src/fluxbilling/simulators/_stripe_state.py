@@ -23,6 +23,9 @@ drive what Checkout and the card networks would:
 | `refund`      | (unchanged)     | charge ``amount_refunded`` +=   | charge.refunded             |
 | `dispute`     | (unchanged)     | charge ``disputed``             | charge.dispute.created      |
 
+``POST /v1/refunds`` (`create_refund`) and ``.../expire`` (`expire_open`) do what `refund`
+and `expire` do, answering Stripe's refusals as a `Problem` instead of raising.
+
 Every event is stored with its exact body (Stripe's envelope, ``data.object`` a snapshot of
 the object at that moment, linked objects as ids) and queued for the notifier. The PaymentIntent
 copies its metadata (``payment_intent_data.metadata``) to the charge, as Stripe does once at

@@ -11,10 +11,21 @@ Modelled on payments.md §1 and Stripe's API reference (v1, ``Stripe-Version`` `
   only while open; ``payment_intent`` null until the customer confirms). ``Idempotency-Key``
   (per secret key): a repeat answers the *saved* first response (``Idempotent-Replayed:
   true``); other parameters under the same key are a 400 ``idempotency_error``.
-- ``GET /v1/checkout/sessions/{id}``, ``GET /v1/payment_intents/{id}`` with ``expand[]``
-  (dotted paths over ``payment_intent``, ``latest_charge``, ``charge``); ``GET
-  /v1/disputes?payment_intent=|charge=``; 404 ``resource_missing`` (``No such
-  checkout.session: '...'``); other ``/v1`` paths: 404 ``Unrecognized request URL``.
+- ``GET /v1/{checkout/sessions,payment_intents,charges,refunds,disputes}/{id}`` with
+  ``expand[]`` (dotted paths over ``payment_intent``, ``latest_charge``, ``charge``) and
+  ``GET /v1/events/{id}``; 404 ``resource_missing`` (``No such checkout.session: '...'``).
+- Lists (`simulators._stripe_lists`): ``GET /v1/checkout/sessions``, ``/v1/payment_intents``,
+  ``/v1/charges``, ``/v1/refunds``, ``/v1/disputes``, ``/v1/events``, newest first, with
+  ``limit``, ``starting_after``/``ending_before`` and each list's filters (``created``,
+  ``payment_intent``, ``charge``, ``status``, an event's ``type``/``types[]``/
+  ``delivery_success``); an unknown parameter is a 400.
+- ``POST /v1/refunds`` (``charge`` or ``payment_intent``, ``amount`` default the rest,
+  ``reason``, ``metadata``): refused like Stripe (``charge_already_refunded``,
+  ``amount_too_large``, ``charge_disputed``, no successful charge); it queues
+  ``charge.refunded``. ``POST /v1/checkout/sessions/{id}/expire`` expires an open session
+  (``checkout.session.expired``), else a 400. Every ``POST`` takes an ``Idempotency-Key``.
+- Any other path or method: 404 ``Unrecognized request URL (GET: /v1/...)`` in Stripe's
+  error shape, never plain text.
 - The checkout page at ``url``: pay by card, with a delayed method, or go back (303 to
   ``success_url`` with ``{CHECKOUT_SESSION_ID}`` replaced, or to ``cancel_url``).
 - Test helpers on `StripeState` (``pay``, ``pay_delayed``, ``settle``, ``expire``, ``refund``,
@@ -30,8 +41,9 @@ up to ``max_retries``. The stateless event builders (`checkout_completed`, `char
 `dispute_created`, `signed_headers`, `deliver`) live in `simulators._stripe_events`; every
 name in ``__all__`` is importable from here.
 
-Unverified: the 401/409/5xx texts, the page, `WEBHOOK_TIMEOUT`, no minimum amount, only
-``mode=payment`` with inline ``price_data``, id lengths beyond the documented prefixes.
+Unverified: the 401/409/5xx texts, the refund refusals' texts and codes, the page,
+`WEBHOOK_TIMEOUT`, no minimum amount, only ``mode=payment`` with inline ``price_data``, id
+lengths beyond the documented prefixes.
 
 Run standalone: ``python -m fluxbilling.simulators.stripe --port 8097 --secret-key sk_test_x
 --webhook-url http://127.0.0.1:8000/webhooks/stripe/main --webhook-secret whsec_x``.
