@@ -85,6 +85,15 @@ _EUR_VALUE = {
 PAY_CURRENCIES = frozenset({"BTC", "ETH", "LTC", "USDT", "USDC"})
 DO_NOT_CONVERT = "DO_NOT_CONVERT"
 _SATOSHI = Decimal("0.00000001")
+_REFUND_FIELDS = (
+    "amount",
+    "address",
+    "currency_id",
+    "platform_id",
+    "reason",
+    "email",
+    "ledger_account_id",
+)
 _TOKEN_ALPHABET = string.ascii_letters + string.digits
 
 
@@ -123,8 +132,9 @@ def _price_problems(amount: str) -> list[str]:
 
 
 def _length_problems(name: str, text: str, longest: int) -> list[str]:
+    # Optional (CoinGate's reference and its own SDK): only a given value is checked.
     if not text:
-        return [f"{_label(name)} can't be blank"]
+        return []
     if len(text) < 3:
         return [f"{_label(name)} is too short (minimum is 3 characters)"]
     if len(text) > longest:
@@ -216,7 +226,7 @@ class CoinGateState:
         order: dict[str, Any] = {
             "id": order_id,
             "status": "new",
-            "title": body["title"].strip(),
+            "title": body.get("title", "").strip() or None,
             "do_not_convert": receive == DO_NOT_CONVERT,
             "orderable_type": "ApiApp",
             "orderable_id": 1,
@@ -453,6 +463,59 @@ class CoinGateState:
         full = done + request >= price
         order["is_refundable"] = not full
         return self._move(order, "refunded" if full else "partially_refunded")
+
+    def list_orders(
+        self, sort: str = "created_at_desc", since: str | None = None, until: str | None = None
+    ) -> list[dict[str, Any]]:
+        """``GET /v2/orders``'s orders, public view: by creation time (``created_at_desc``
+        or ``_asc``), created on or after `since` and on or before `until` (``YYYY-MM-DD``)."""
+        found = [
+            self.public(o)
+            for o in self.orders.values()
+            if (since is None or o["created_at"][:10] >= since)
+            and (until is None or o["created_at"][:10] <= until)
+        ]
+        return found if sort == "created_at_asc" else found[::-1]
+
+    def refunds_of(self, order_id: int | None = None) -> list[dict[str, Any]]:
+        """The refunds of one order (every order's when None), newest first."""
+        orders = self.orders.values() if order_id is None else [self.order(order_id)]
+        found = [r for o in orders for r in o["refunds"]]
+        return sorted(found, key=lambda r: r["id"], reverse=True)
+
+    def request_refund(self, order_id: int, body: Mapping[str, str]) -> dict[str, Any]:
+        """``POST /v2/orders/{id}/refunds``: a refund of ``amount`` (price currency) to
+        ``address``, completed at once (the simulator has no refund processing), with the
+        ``reason`` and ``email`` kept. Validate first with `validate_refund`.
+
+        Raises:
+            errors.NotFound: No such order.
+            errors.Conflict: The order is not refundable (not paid, or fully refunded).
+            errors.UserError: More than what is left.
+        """
+        self.refund(order_id, body["amount"].strip())
+        refund: dict[str, Any] = self.orders[order_id]["refunds"][-1]
+        refund.update(
+            address=body["address"].strip(),
+            memo=body.get("address_memo") or None,
+            reason=body["reason"].strip(),
+            email=body["email"].strip(),
+        )
+        return refund
+
+    @staticmethod
+    def validate_refund(body: Mapping[str, str]) -> list[str]:
+        """CoinGate-style messages for a refund request body; empty when valid."""
+        problems = [
+            f"{_label(name)} can't be blank"
+            for name in _REFUND_FIELDS
+            if not body.get(name, "").strip()
+        ]
+        if not problems:
+            problems = [
+                p.replace("Price amount", "Amount") for p in _price_problems(body["amount"])
+            ]
+        return problems
 
     # --- callbacks and inspection -------------------------------------------------------
 

@@ -1,9 +1,11 @@
-"""What Stripe accepts in a request: bracket-notation forms and Checkout Session parameters.
+"""What Stripe accepts in a request: bracket-notation forms, Checkout Session and refund
+parameters.
 
 Pure functions over the decoded request, used by `simulators.stripe` (through
-`simulators._stripe_state.StripeState`): `decode_form` turns a form body into nested dicts
-and lists; `validate_create` and `validate_expand` answer the normalised line items / None,
-or the first `Problem` (Stripe's 400 with ``param``, message and ``code``).
+`simulators._stripe_state.StripeState`): `decode_form` turns a form body (or a query
+string) into nested dicts and lists; `validate_create`, `validate_refund` and
+`validate_expand` answer the normalised line items / None, or the first `Problem` (Stripe's
+400 with ``param``, message and ``code``).
 """
 
 from __future__ import annotations
@@ -16,7 +18,14 @@ from urllib.parse import parse_qsl, urlsplit
 
 from fluxbilling import errors
 
-__all__ = ["Problem", "decode_form", "validate_create", "validate_expand"]
+__all__ = [
+    "REFUND_REASONS",
+    "Problem",
+    "decode_form",
+    "validate_create",
+    "validate_expand",
+    "validate_refund",
+]
 
 _KEY = re.compile(r"([^\[\]]+)((?:\[[^\[\]]*\])*)")
 _CREATE_PARAMS = frozenset(
@@ -24,15 +33,19 @@ _CREATE_PARAMS = frozenset(
     | {"payment_intent_data", "payment_method_types", "expand"}
 )
 _EXPANDABLE = frozenset({"payment_intent", "latest_charge", "charge"})
+_REFUND_PARAMS = frozenset({"charge", "payment_intent", "amount", "reason", "metadata", "expand"})
+REFUND_REASONS = ("duplicate", "fraudulent", "requested_by_customer")
 
 
 @dataclass(frozen=True, slots=True)
 class Problem:
-    """Why Stripe answers 400: the offending ``param``, the message and the error ``code``."""
+    """Why Stripe refuses a request: the offending ``param``, the message, the error ``code``
+    and the HTTP status (400, or 404 for a ``resource_missing`` id)."""
 
     param: str
     message: str
     code: str | None = "parameter_invalid"
+    status: int = 400
 
 
 def _missing(param: str) -> Problem:
@@ -191,3 +204,28 @@ def validate_create(params: Mapping[str, Any]) -> list[dict[str, Any]] | Problem
     if len({item["currency"] for item in checked}) > 1:
         return Problem("line_items", "All line items must use the same currency.")
     return checked
+
+
+def validate_refund(params: Mapping[str, Any]) -> Problem | None:
+    """Whether ``POST /v1/refunds`` parameters are well formed (which charge, and whether it
+    can be refunded, is `StripeState.create_refund`'s question)."""
+    unknown = sorted(set(params) - _REFUND_PARAMS)
+    if unknown:
+        return Problem(unknown[0], f"Received unknown parameter: {unknown[0]}", None)
+    if "charge" not in params and "payment_intent" not in params:
+        message = "One of the following params should be provided for this request: "
+        return Problem("charge", message + "payment_intent or charge.", "parameter_missing")
+    for name in ("charge", "payment_intent"):
+        if name in params and not isinstance(params[name], str):
+            return Problem(name, "Invalid string")
+    if "amount" in params:
+        amount = _integer(params["amount"], "amount", 1)
+        if isinstance(amount, Problem):
+            return amount
+    reason = params.get("reason")
+    if reason is not None and reason not in REFUND_REASONS:
+        choices = ", ".join(REFUND_REASONS[:-1]) + f", or {REFUND_REASONS[-1]}"
+        return Problem("reason", f"Invalid reason: must be one of {choices}")
+    return _metadata_problem(params.get("metadata"), "metadata") or validate_expand(
+        params.get("expand")
+    )

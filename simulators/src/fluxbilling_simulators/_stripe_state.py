@@ -23,6 +23,9 @@ drive what Checkout and the card networks would:
 | `refund`      | (unchanged)     | charge ``amount_refunded`` +=   | charge.refunded             |
 | `dispute`     | (unchanged)     | charge ``disputed``             | charge.dispute.created      |
 
+``POST /v1/refunds`` (`create_refund`) and ``.../expire`` (`expire_open`) do what `refund`
+and `expire` do, answering Stripe's refusals as a `Problem` instead of raising.
+
 Every event is stored with its exact body (Stripe's envelope, ``data.object`` a snapshot of
 the object at that moment, linked objects as ids) and queued for the notifier. The PaymentIntent
 copies its metadata (``payment_intent_data.metadata``) to the charge, as Stripe does once at
@@ -32,6 +35,7 @@ confirmation. No ``refund.created`` is queued: our ledger counts refunds from th
 
 from __future__ import annotations
 
+import json
 import random
 import re
 import time
@@ -75,6 +79,8 @@ _PREFIXES = {
     "dp_": "disputes",
 }
 SESSION_LIFETIME = 24 * 3600
+# The parameters of POST /v1/refunds that name an object: (param, kind, id prefix).
+_REFUND_TARGETS = (("payment_intent", "payment_intent", "pi_"), ("charge", "charge", "ch_"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -358,6 +364,11 @@ class StripeState:
         amount = remaining if amount_minor is None else amount_minor
         if isinstance(amount, bool) or not isinstance(amount, int) or not 0 < amount <= remaining:
             raise errors.Conflict(f"cannot refund {amount!r} of the {remaining} remaining")
+        return self._refund(charge, amount, None, {})
+
+    def _refund(
+        self, charge: dict[str, Any], amount: int, reason: str | None, metadata: dict[str, str]
+    ) -> dict[str, Any]:
         refund = {
             "id": self.new_id("re_"),
             "object": "refund",
@@ -366,16 +377,64 @@ class StripeState:
             "created": self.now(),
             "currency": charge["currency"],
             "livemode": charge["livemode"],
-            "metadata": {},
+            "metadata": dict(metadata),
             "payment_intent": charge["payment_intent"],
-            "reason": None,
+            "reason": reason,
             "status": "succeeded",
         }
         self.refunds[refund["id"]] = refund
         charge["amount_refunded"] += amount
         charge["refunded"] = charge["amount_refunded"] >= charge["amount"]
-        self._emit("charge.refunded", charge, self.session(session_id))
+        session = next(
+            s for s in self.sessions.values() if s["payment_intent"] == charge["payment_intent"]
+        )
+        self._emit("charge.refunded", charge, session)
         return refund
+
+    def _refundable(self, params: Mapping[str, Any], mode: str) -> dict[str, Any] | Problem:
+        """The charge a ``POST /v1/refunds`` names (directly or by its PaymentIntent)."""
+        intent: dict[str, Any] | None = None
+        for name, kind, prefix in _REFUND_TARGETS:
+            object_id = params.get(name)
+            if object_id is None:
+                continue
+            found = self.lookup(object_id, mode) if object_id.startswith(prefix) else None
+            if found is None:
+                message = f"No such {kind}: '{object_id}'"
+                return Problem(name, message, "resource_missing", status=404)
+            intent = found if kind == "payment_intent" else intent
+        charge_id = params.get("charge") or (intent or {}).get("latest_charge")
+        charge = self.charges.get(charge_id or "")
+        if intent is not None and (charge is None or charge["payment_intent"] != intent["id"]):
+            return Problem("charge", f"Charge {charge_id} does not belong to {intent['id']}.")
+        if charge is None or charge["status"] != "succeeded":
+            name, what = ("payment_intent", "PaymentIntent") if intent else ("charge", "Charge")
+            object_id = params[name]
+            message = f"This {what} ({object_id}) does not have a successful charge to refund."
+            return Problem(name, message, None)
+        return charge
+
+    def create_refund(self, params: Mapping[str, Any], mode: str) -> dict[str, Any] | Problem:
+        """``POST /v1/refunds`` on well-formed parameters (`validate_refund`): the refund, or
+        why Stripe refuses it (unknown, unpaid, disputed or fully refunded charge, too much)."""
+        charge = self._refundable(params, mode)
+        if isinstance(charge, Problem):
+            return charge
+        remaining = charge["amount"] - charge["amount_refunded"]
+        amount = int(params.get("amount", remaining))
+        if charge["disputed"]:
+            message = f"Charge {charge['id']} has been charged back; cannot issue a refund."
+            return Problem("charge", message, "charge_disputed")
+        if remaining == 0:
+            message = f"Charge {charge['id']} has already been refunded."
+            return Problem("charge", message, "charge_already_refunded")
+        if amount > remaining:
+            message = (
+                f"Refund amount ({amount}) is greater than unrefunded amount on charge "
+                f"({remaining})"
+            )
+            return Problem("amount", message, "amount_too_large")
+        return self._refund(charge, amount, params.get("reason"), params.get("metadata") or {})
 
     def dispute(self, session_id: str, reason: str = "fraudulent") -> dict[str, Any]:
         """The cardholder's bank opens a dispute on the charge (one per charge)."""
@@ -402,7 +461,27 @@ class StripeState:
         self._emit("charge.dispute.created", dispute, self.session(session_id))
         return dispute
 
+    def expire_open(self, session_id: str) -> dict[str, Any] | Problem:
+        """``POST /v1/checkout/sessions/{id}/expire``: `expire`, or Stripe's 400 when the
+        session is no longer open."""
+        session = self.session(session_id)
+        if session["status"] != "open":
+            message = (
+                'Only Checkout Sessions with a status in ["open"] can be expired. This Checkout '
+                f"Session has a status of `{session['status']}`."
+            )
+            return Problem("", message, None)
+        return self.expire(session_id)
+
     # -- inspection ----------------------------------------------------------------------
+
+    def event_view(self, event: Event) -> dict[str, Any]:
+        """An event as ``GET /v1/events`` shows it: the body it was sent with, its
+        ``pending_webhooks`` as of now, and (private, for the ``delivery_success`` filter)
+        whether it was delivered."""
+        body: dict[str, Any] = json.loads(event.body)
+        delivered = event.state == "delivered"
+        return {**body, "pending_webhooks": 0 if delivered else 1, "_delivered": delivered}
 
     def dump(self, base: str = "") -> dict[str, Any]:
         """A JSON view of the account for ``GET /_sim/state`` (event bodies left out)."""

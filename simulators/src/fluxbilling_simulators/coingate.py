@@ -9,10 +9,20 @@ server in its OpenAPI file). Modelled:
 - ``POST /orders`` (form-encoded or JSON) answers **200** with the order (``status: new``,
   ``payment_url``, ``token``: ours when sent, else a generated one); invalid bodies answer
   422 ``{"message": "Order is not valid", "reason": "OrderIsNotValid", "errors": [...]}``.
-  ``order_id`` is not unique at CoinGate, nor here.
+  ``title`` and ``description`` are optional, as the API reference says (``title`` null
+  when absent). ``order_id`` is not unique at CoinGate, nor here.
 - ``GET /orders/{id}`` answers the order without ``token``, or 404
-  ``{"message": "Order not found", "reason": "OrderNotFound"}``; ``GET /ips-v4`` (no auth)
-  lists the callback source addresses, one per line.
+  ``{"message": "Order not found", "reason": "OrderNotFound"}``; ``GET /orders`` pages them
+  (``per_page`` ≤ 100, ``page``, ``sort`` ``created_at_desc|asc``, ``created_at[from|to]``)
+  as ``{"current_page", "per_page", "total_orders", "total_pages", "orders"}``;
+  ``POST /orders/{id}/checkout`` picks ``pay_currency`` (``new`` → ``pending``).
+- Refunds: ``POST /orders/{id}/refunds`` (``amount`` in the price currency, ``address``,
+  ``currency_id``, ``platform_id``, ``reason``, ``email``, ``ledger_account_id`` required)
+  completes at once; ``GET /orders/{id}/refunds``, ``GET /orders/{id}/refunds/{refund_id}``
+  and ``GET /refunds`` read them (the same paging, ``total_refunds``/``refunds``).
+- ``GET /ips-v4`` (no auth) lists the callback source addresses, one per line or split by
+  ``separator``; ``GET /ping`` (no auth) answers ``{"ping": "pong", "time": ...}``. Any other
+  path or method answers 404 ``{"message": "Page not found", "reason": "PageNotFound"}``.
 - Orders move only through the test helpers on `CoinGateState` (``choose_currency``,
   ``underpay``, ``pay``, ``confirm``, ``accept_underpaid``, ``expire``, ``invalidate``,
   ``cancel``, ``refund``), also reachable as ``POST /_sim/orders/{id}/{action}`` (JSON
@@ -34,7 +44,8 @@ Unverified choices (CoinGate does not document them): the 401 body when no heade
 ``reason`` values for 502/503/504; the wording of 422 messages (Rails defaults, after the
 "Price can't be blank" example); the status of an underpaid order before it expires
 (``pending``); the ``User-Agent`` of callbacks; sandbox payment URLs on
-``pay-sandbox.coingate.com``; ending the chain on 3xx other than 301/302.
+``pay-sandbox.coingate.com``; ending the chain on 3xx other than 301/302; the 400 texts
+of list parameters; 422 ``RefundIsNotValid`` for refunds; refunds that complete at once.
 
 Run standalone: ``python -m fluxbilling_simulators.coingate --port 8086 --token T``.
 """
@@ -44,9 +55,11 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import json
+import re
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from decimal import Decimal
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import httpx
@@ -73,6 +86,7 @@ __all__ = ["CALLBACK_TIMEOUT", "USER_AGENT", "CoinGateState", "Notifier", "creat
 CALLBACK_TIMEOUT = 20.0
 USER_AGENT = "CoinGate Payment Callback"
 Handler = Callable[[Request, CoinGateState], Awaitable[Response]]
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _REASONS = {
     400: ("Bad request", "BadRequest"),
     401: ("Not found App by Access-Key", "BadCredentials"),
@@ -126,10 +140,7 @@ async def create_order(request: Request, state: CoinGateState) -> Response:
     body = await _body(request)
     problems = state.validate_create(body)
     if problems:
-        return JSONResponse(
-            {"message": "Order is not valid", "reason": "OrderIsNotValid", "errors": problems},
-            status_code=422,
-        )
+        return _unprocessable(problems)
     created = state.create_order(body)
     if state.faults.take_crash():
         return _error(503)
@@ -142,6 +153,105 @@ async def get_order(request: Request, state: CoinGateState) -> Response:
     if order is None:
         return _error(404, "Order not found", "OrderNotFound")
     return JSONResponse(state.public(order))
+
+
+def _int(text: str | None, default: int, lowest: int, highest: int) -> int | None:
+    if text is None:
+        return default
+    value = int(text) if text.isascii() and text.isdigit() else None
+    return value if value is not None and lowest <= value <= highest else None
+
+
+def _paged(request: Request, items: list[dict[str, Any]], noun: str) -> Response:
+    """One page of `items` in CoinGate's list shape (``per_page`` up to 100, ``page``)."""
+    per_page = _int(request.query_params.get("per_page"), 100, 1, 100)
+    page = _int(request.query_params.get("page"), 1, 1, 1_000_000)
+    if per_page is None or page is None:
+        return _error(400, "per_page must be 1-100 and page a positive integer")
+    start = (page - 1) * per_page
+    return JSONResponse(
+        {
+            "current_page": page,
+            "per_page": per_page,
+            f"total_{noun}": len(items),
+            "total_pages": -(-len(items) // per_page),
+            noun: items[start : start + per_page],
+        }
+    )
+
+
+async def list_orders(request: Request, state: CoinGateState) -> Response:
+    """GET /orders?per_page=&page=&sort=&created_at[from]=&created_at[to]=."""
+    query = request.query_params
+    sort = query.get("sort", "created_at_desc")
+    dates = [query.get("created_at[from]"), query.get("created_at[to]")]
+    if sort not in ("created_at_desc", "created_at_asc") or not all(
+        d is None or _DATE.fullmatch(d) for d in dates
+    ):
+        return _error(400, "sort must be created_at_desc or created_at_asc, dates YYYY-MM-DD")
+    return _paged(request, state.list_orders(sort, *dates), "orders")
+
+
+async def checkout(request: Request, state: CoinGateState) -> Response:
+    """POST /orders/{id}/checkout: the shopper's currency chosen for them (white label)."""
+    body = await _body(request)
+    pay_currency = body.get("pay_currency", "").strip()
+    if not pay_currency:
+        return _unprocessable(["Pay currency can't be blank"])
+    try:
+        order = state.choose_currency(int(request.path_params["id"]), pay_currency)
+    except errors.NotFound:
+        return _error(404, "Order not found", "OrderNotFound")
+    except errors.UserError as exc:
+        return _unprocessable([exc.message])
+    return JSONResponse(order)
+
+
+async def order_refunds(request: Request, state: CoinGateState) -> Response:
+    """GET /orders/{id}/refunds."""
+    try:
+        refunds = state.refunds_of(int(request.path_params["id"]))
+    except errors.NotFound:
+        return _error(404, "Order not found", "OrderNotFound")
+    return _paged(request, refunds, "refunds")
+
+
+async def all_refunds(request: Request, state: CoinGateState) -> Response:
+    """GET /refunds."""
+    return _paged(request, state.refunds_of(), "refunds")
+
+
+async def get_refund(request: Request, state: CoinGateState) -> Response:
+    """GET /orders/{order_id}/refunds/{id}."""
+    order = state.orders.get(int(request.path_params["id"]))
+    if order is None:
+        return _error(404, "Order not found", "OrderNotFound")
+    refund_id = int(request.path_params["refund_id"])
+    found = next((r for r in order["refunds"] if r["id"] == refund_id), None)
+    if found is None:
+        return _error(404, "Refund not found", "RefundNotFound")
+    return JSONResponse(found)
+
+
+async def create_refund(request: Request, state: CoinGateState) -> Response:
+    """POST /orders/{id}/refunds."""
+    body = await _body(request)
+    problems = state.validate_refund(body)
+    if problems:
+        return _unprocessable(problems, "Refund is not valid", "RefundIsNotValid")
+    try:
+        refund = state.request_refund(int(request.path_params["id"]), body)
+    except errors.NotFound:
+        return _error(404, "Order not found", "OrderNotFound")
+    except errors.UserError as exc:
+        return _unprocessable([exc.message], "Refund is not valid", "RefundIsNotValid")
+    return JSONResponse(refund)
+
+
+def _unprocessable(
+    problems: list[str], message: str = "Order is not valid", reason: str = "OrderIsNotValid"
+) -> Response:
+    return JSONResponse({"message": message, "reason": reason, "errors": problems}, 422)
 
 
 def _guarded(handler: Handler, state: CoinGateState) -> Callable[[Request], Awaitable[Response]]:
@@ -161,7 +271,8 @@ def _guarded(handler: Handler, state: CoinGateState) -> Callable[[Request], Awai
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     status = exc.status_code if isinstance(exc, HTTPException) else 500
-    return _error(status)
+    # A known path with another method is an unknown route to Rails too: 404.
+    return _error(404 if status == 405 else status)
 
 
 def create_app(state: CoinGateState, notifier: Notifier | None = None) -> ASGIApp:
@@ -176,12 +287,27 @@ def create_app(state: CoinGateState, notifier: Notifier | None = None) -> ASGIAp
     """
 
     async def ips(request: Request) -> Response:
-        return PlainTextResponse("\n".join(state.callback_ips))
+        separator = request.query_params.get("separator", "\n")
+        return PlainTextResponse(separator.join(state.callback_ips))
+
+    async def ping(request: Request) -> Response:
+        return JSONResponse({"ping": "pong", "time": state.clock().isoformat()})
 
     api = [
         Route("/orders", _guarded(create_order, state), methods=["POST"]),
+        Route("/orders", _guarded(list_orders, state), methods=["GET"]),
         Route("/orders/{id:int}", _guarded(get_order, state), methods=["GET"]),
+        Route("/orders/{id:int}/checkout", _guarded(checkout, state), methods=["POST"]),
+        Route("/orders/{id:int}/refunds", _guarded(create_refund, state), methods=["POST"]),
+        Route("/orders/{id:int}/refunds", _guarded(order_refunds, state), methods=["GET"]),
+        Route(
+            "/orders/{id:int}/refunds/{refund_id:int}",
+            _guarded(get_refund, state),
+            methods=["GET"],
+        ),
+        Route("/refunds", _guarded(all_refunds, state), methods=["GET"]),
         Route("/ips-v4", ips, methods=["GET"]),
+        Route("/ping", ping, methods=["GET"]),
     ]
 
     async def dump(request: Request) -> Response:

@@ -11,10 +11,21 @@ Modelled on payments.md §1 and Stripe's API reference (v1, ``Stripe-Version`` `
   only while open; ``payment_intent`` null until the customer confirms). ``Idempotency-Key``
   (per secret key): a repeat answers the *saved* first response (``Idempotent-Replayed:
   true``); other parameters under the same key are a 400 ``idempotency_error``.
-- ``GET /v1/checkout/sessions/{id}``, ``GET /v1/payment_intents/{id}`` with ``expand[]``
-  (dotted paths over ``payment_intent``, ``latest_charge``, ``charge``); ``GET
-  /v1/disputes?payment_intent=|charge=``; 404 ``resource_missing`` (``No such
-  checkout.session: '...'``); other ``/v1`` paths: 404 ``Unrecognized request URL``.
+- ``GET /v1/{checkout/sessions,payment_intents,charges,refunds,disputes}/{id}`` with
+  ``expand[]`` (dotted paths over ``payment_intent``, ``latest_charge``, ``charge``) and
+  ``GET /v1/events/{id}``; 404 ``resource_missing`` (``No such checkout.session: '...'``).
+- Lists (`simulators._stripe_lists`): ``GET /v1/checkout/sessions``, ``/v1/payment_intents``,
+  ``/v1/charges``, ``/v1/refunds``, ``/v1/disputes``, ``/v1/events``, newest first, with
+  ``limit``, ``starting_after``/``ending_before`` and each list's filters (``created``,
+  ``payment_intent``, ``charge``, ``status``, an event's ``type``/``types[]``/
+  ``delivery_success``); an unknown parameter is a 400.
+- ``POST /v1/refunds`` (``charge`` or ``payment_intent``, ``amount`` default the rest,
+  ``reason``, ``metadata``): refused like Stripe (``charge_already_refunded``,
+  ``amount_too_large``, ``charge_disputed``, no successful charge); it queues
+  ``charge.refunded``. ``POST /v1/checkout/sessions/{id}/expire`` expires an open session
+  (``checkout.session.expired``), else a 400. Every ``POST`` takes an ``Idempotency-Key``.
+- Any other path or method: 404 ``Unrecognized request URL (GET: /v1/...)`` in Stripe's
+  error shape, never plain text.
 - The checkout page at ``url``: pay by card, with a delayed method, or go back (303 to
   ``success_url`` with ``{CHECKOUT_SESSION_ID}`` replaced, or to ``cancel_url``).
 - Test helpers on `StripeState` (``pay``, ``pay_delayed``, ``settle``, ``expire``, ``refund``,
@@ -30,8 +41,9 @@ up to ``max_retries``. The stateless event builders (`checkout_completed`, `char
 `dispute_created`, `signed_headers`, `deliver`) live in `simulators._stripe_events`; every
 name in ``__all__`` is importable from here.
 
-Unverified: the 401/409/5xx texts, the page, `WEBHOOK_TIMEOUT`, no minimum amount, only
-``mode=payment`` with inline ``price_data``, id lengths beyond the documented prefixes.
+Unverified: the 401/409/5xx texts, the refund refusals' texts and codes, the page,
+`WEBHOOK_TIMEOUT`, no minimum amount, only ``mode=payment`` with inline ``price_data``, id
+lengths beyond the documented prefixes.
 
 Run standalone: ``python -m fluxbilling_simulators.stripe --port 8097 --secret-key sk_test_x
 --webhook-url http://127.0.0.1:8000/webhooks/stripe/main --webhook-secret whsec_x``.
@@ -43,7 +55,7 @@ import argparse
 import html
 import json
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -55,7 +67,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp
 
 from fluxbilling import errors
-from fluxbilling_simulators import _faults
+from fluxbilling_simulators import _faults, _stripe_lists
 from fluxbilling_simulators._stripe_events import (
     API_VERSION,
     Attempt,
@@ -73,6 +85,7 @@ from fluxbilling_simulators._stripe_notifier import (
     WEBHOOK_TIMEOUT,
     StripeNotifier,
 )
+from fluxbilling_simulators._stripe_params import validate_refund
 from fluxbilling_simulators._stripe_state import (
     Problem,
     Saved,
@@ -115,6 +128,7 @@ _NO_KEY = (
     "header, using Bearer auth (e.g. 'Authorization: Bearer YOUR_SECRET_KEY')."
 )
 _EXPAND_KEY = re.compile(r"expand\[\d*\]")
+_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 
 def _headers(extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -151,7 +165,7 @@ def _error(
 
 
 def _problem(problem: Problem) -> Response:
-    return _error(400, problem.message, code=problem.code, param=problem.param)
+    return _error(problem.status, problem.message, code=problem.code, param=problem.param)
 
 
 def _base(request: Request) -> str:
@@ -162,15 +176,13 @@ def _mask(key: str) -> str:
     return key[:8] + "*" * max(0, len(key) - 12) + key[-4:] if len(key) > 12 else "***"
 
 
-def _missing_object(
-    kind: str, param: str, object_id: str, state: StripeState, mode: str
-) -> Response:
+def _no_such(state: StripeState, mode: str, kind: str, param: str, object_id: str) -> Problem:
     message = f"No such {kind}: '{object_id}'"
     if state.lookup(object_id) is not None:
         other = "live" if mode == "test" else "test"
         message += f"; a similar object exists in {other} mode, but a {mode} mode key was used"
         message += " to make this request."
-    return _error(404, message, code="resource_missing", param=param)
+    return Problem(param, message, "resource_missing", status=404)
 
 
 def _expand(request: Request) -> list[str] | Problem:
@@ -190,28 +202,84 @@ def _replay(saved: Saved, path: str, params: dict[str, Any], idem: str) -> Respo
     return _json(saved.body, saved.status, {"Idempotency-Key": idem, "Idempotent-Replayed": "true"})
 
 
-async def create_session(request: Request, state: StripeState, mode: str, key: str) -> Response:
+FormHandler = Callable[[Request, StripeState, str, dict[str, Any]], dict[str, Any] | Problem]
+
+
+def _post(handler: FormHandler, *, creates: bool) -> Handler:
+    """A ``POST`` over its decoded form, with ``Idempotency-Key`` (per secret key): a repeat
+    answers the saved first 200; other parameters under the same key are a 400. On `creates`
+    the ``exists_next`` and crash-after-create faults apply."""
+
+    async def post(request: Request, state: StripeState, mode: str, key: str) -> Response:
+        idem = request.headers.get("idempotency-key")
+        try:
+            params = decode_form(await request.body())
+        except errors.UserError as exc:
+            return _error(400, exc.message)
+        saved = state.idempotency.get((key, idem)) if idem else None
+        if saved is not None and idem:
+            return _replay(saved, request.url.path, params, idem)
+        if creates and state.faults.take_exists():
+            return _error(409, code="idempotency_key_in_use", extra={"Stripe-Should-Retry": "true"})
+        body = handler(request, state, mode, params)
+        if isinstance(body, Problem):
+            return _problem(body)
+        if idem:
+            state.idempotency[(key, idem)] = Saved(request.url.path, params, 200, body)
+        if creates and state.faults.take_crash():
+            return _error(503)
+        return _json(body, 200, {"Idempotency-Key": idem} if idem else None)
+
+    return post
+
+
+def create_session(
+    request: Request, state: StripeState, mode: str, params: dict[str, Any]
+) -> dict[str, Any] | Problem:
     """POST /v1/checkout/sessions."""
-    idem = request.headers.get("idempotency-key")
-    try:
-        params = decode_form(await request.body())
-    except errors.UserError as exc:
-        return _error(400, exc.message)
-    saved = state.idempotency.get((key, idem)) if idem else None
-    if saved is not None and idem:
-        return _replay(saved, request.url.path, params, idem)
-    if state.faults.take_exists():
-        return _error(409, code="idempotency_key_in_use", extra={"Stripe-Should-Retry": "true"})
     checked = state.validate_create(params)
     if isinstance(checked, Problem):
-        return _problem(checked)
+        return checked
     session = state.create_session(params, checked, mode)
-    body = state.render(session, _base(request), params.get("expand") or [])
-    if idem:
-        state.idempotency[(key, idem)] = Saved(request.url.path, params, 200, body)
-    if state.faults.take_crash():
-        return _error(503)
-    return _json(body, 200, {"Idempotency-Key": idem} if idem else None)
+    return state.render(session, _base(request), params.get("expand") or [])
+
+
+def expire_session(
+    request: Request, state: StripeState, mode: str, params: dict[str, Any]
+) -> dict[str, Any] | Problem:
+    """POST /v1/checkout/sessions/{id}/expire."""
+    session_id = request.path_params["id"]
+    problem = _unknown_params(params, {"expand"}) or StripeState.validate_expand(
+        params.get("expand")
+    )
+    if problem is not None:
+        return problem
+    if state.lookup(session_id, mode) is None or not session_id.startswith("cs_"):
+        return _no_such(state, mode, "checkout.session", "session", session_id)
+    expired = state.expire_open(session_id)
+    if isinstance(expired, Problem):
+        return expired
+    return state.render(state.sessions[session_id], _base(request), params.get("expand") or [])
+
+
+def create_refund(
+    request: Request, state: StripeState, mode: str, params: dict[str, Any]
+) -> dict[str, Any] | Problem:
+    """POST /v1/refunds (by ``charge`` or ``payment_intent``; ``amount`` defaults to the rest)."""
+    problem = validate_refund(params)
+    if problem is not None:
+        return problem
+    refund = state.create_refund(params, mode)
+    if isinstance(refund, Problem):
+        return refund
+    return state.render(refund, _base(request), params.get("expand") or [])
+
+
+def _unknown_params(params: dict[str, Any], known: set[str]) -> Problem | None:
+    unknown = sorted(set(params) - known)
+    if unknown:
+        return Problem(unknown[0], f"Received unknown parameter: {unknown[0]}", None)
+    return None
 
 
 def _fetch(kind: str, param: str, prefix: str) -> Handler:
@@ -221,7 +289,7 @@ def _fetch(kind: str, param: str, prefix: str) -> Handler:
         object_id = request.path_params["id"]
         found = state.lookup(object_id, mode) if object_id.startswith(prefix) else None
         if found is None:
-            return _missing_object(kind, param, object_id, state, mode)
+            return _problem(_no_such(state, mode, kind, param, object_id))
         expand = _expand(request)
         if isinstance(expand, Problem):
             return _problem(expand)
@@ -230,23 +298,104 @@ def _fetch(kind: str, param: str, prefix: str) -> Handler:
     return fetch
 
 
-async def list_disputes(request: Request, state: StripeState, mode: str, key: str) -> Response:
-    """GET /v1/disputes?payment_intent=...&charge=...&limit=..."""
-    query = request.query_params
-    limit = query.get("limit", "10")
-    if not (limit.isdigit() and 1 <= int(limit) <= 100):
-        return _error(400, f"Invalid integer: {limit}", code="parameter_invalid_integer")
-    found = [
-        d
-        for d in reversed(state.disputes.values())
-        if d["livemode"] == (mode == "live")
-        and query.get("payment_intent", d["payment_intent"]) == d["payment_intent"]
-        and query.get("charge", d["charge"]) == d["charge"]
-    ]
-    page = found[: int(limit)]
-    return _json(
-        {"object": "list", "data": page, "has_more": len(found) > len(page), "url": "/v1/disputes"}
-    )
+async def fetch_event(request: Request, state: StripeState, mode: str, key: str) -> Response:
+    """GET /v1/events/{id}."""
+    event = state.events.get(request.path_params["id"])
+    if event is None or event.livemode != (mode == "live"):
+        message = f"No such event: '{request.path_params['id']}'"
+        return _error(404, message, code="resource_missing", param="id")
+    return _json(state.render(state.event_view(event)))
+
+
+def _list(
+    table: Callable[[StripeState], Iterable[dict[str, Any]]],
+    url: str,
+    kind: str,
+    filters: Sequence[_stripe_lists.Filter],
+) -> Handler:
+    """``GET /v1/<objects>``: a page of `table`'s objects of the key's mode, newest first."""
+
+    async def listing(request: Request, state: StripeState, mode: str, key: str) -> Response:
+        try:
+            query = decode_form(request.url.query.encode("utf-8"))
+        except errors.UserError as exc:
+            return _error(400, exc.message)
+        objects = [o for o in reversed(list(table(state))) if o["livemode"] == (mode == "live")]
+        found = _stripe_lists.page(
+            objects,
+            query,
+            url=url,
+            kind=kind,
+            filters=filters,
+            render=lambda obj: state.render(obj, _base(request)),
+        )
+        return _problem(found) if isinstance(found, Problem) else _json(found)
+
+    return listing
+
+
+_CREATED = _stripe_lists.created
+_LISTS: list[tuple[str, Handler]] = [
+    (
+        "/v1/checkout/sessions",
+        _list(
+            lambda s: s.sessions.values(),
+            "/v1/checkout/sessions",
+            "checkout.session",
+            [_stripe_lists.equal(p) for p in ("payment_intent", "status", "customer")] + [_CREATED],
+        ),
+    ),
+    (
+        "/v1/payment_intents",
+        _list(
+            lambda s: s.intents.values(),
+            "/v1/payment_intents",
+            "payment_intent",
+            [_stripe_lists.equal("customer"), _CREATED],
+        ),
+    ),
+    (
+        "/v1/charges",
+        _list(
+            lambda s: s.charges.values(),
+            "/v1/charges",
+            "charge",
+            [_stripe_lists.equal(p) for p in ("payment_intent", "customer")] + [_CREATED],
+        ),
+    ),
+    (
+        "/v1/refunds",
+        _list(
+            lambda s: s.refunds.values(),
+            "/v1/refunds",
+            "refund",
+            [_stripe_lists.equal(p) for p in ("charge", "payment_intent")] + [_CREATED],
+        ),
+    ),
+    (
+        "/v1/disputes",
+        _list(
+            lambda s: s.disputes.values(),
+            "/v1/disputes",
+            "dispute",
+            [_stripe_lists.equal(p) for p in ("charge", "payment_intent")] + [_CREATED],
+        ),
+    ),
+    (
+        "/v1/events",
+        _list(
+            lambda s: (s.event_view(e) for e in s.events.values()),
+            "/v1/events",
+            "event",
+            [
+                _stripe_lists.event_type,
+                _stripe_lists.event_types,
+                _stripe_lists.delivery_success,
+                _CREATED,
+            ],
+        ),
+    ),
+]
 
 
 def _guarded(handler: Handler, state: StripeState) -> Callable[[Request], Awaitable[Response]]:
@@ -364,28 +513,39 @@ def create_app(state: StripeState, notifier: StripeNotifier | None = None) -> AS
         A Starlette app serving ``/v1/...``, ``/c/pay/{id}`` and ``/_sim/...``.
     """
     api: list[tuple[str, Handler, str]] = [
-        ("/v1/checkout/sessions", create_session, "POST"),
+        ("/v1/checkout/sessions", _post(create_session, creates=True), "POST"),
         ("/v1/checkout/sessions/{id:str}", _fetch("checkout.session", "session", "cs_"), "GET"),
+        ("/v1/checkout/sessions/{id:str}/expire", _post(expire_session, creates=False), "POST"),
         ("/v1/payment_intents/{id:str}", _fetch("payment_intent", "intent", "pi_"), "GET"),
-        ("/v1/disputes", list_disputes, "GET"),
+        ("/v1/charges/{id:str}", _fetch("charge", "charge", "ch_"), "GET"),
+        ("/v1/refunds", _post(create_refund, creates=True), "POST"),
+        ("/v1/refunds/{id:str}", _fetch("refund", "refund", "re_"), "GET"),
+        ("/v1/disputes/{id:str}", _fetch("dispute", "dispute", "dp_"), "GET"),
+        ("/v1/events/{id:str}", fetch_event, "GET"),
+        *((path, handler, "GET") for path, handler in _LISTS),
     ]
 
     async def dump(request: Request) -> Response:
         return JSONResponse(state.dump(_base(request)))
 
     async def unknown(request: Request) -> Response:
-        return _error(404, f"Unrecognized request URL ({request.method}: {request.url.path}).")
+        return _error(
+            404,
+            f"Unrecognized request URL ({request.method}: {request.url.path}). Please see "
+            "https://stripe.com/docs or we can help at https://support.stripe.com/.",
+        )
 
     return Starlette(
         routes=[
             *(Route(path, _guarded(h, state), methods=[m]) for path, h, m in api),
-            Route("/v1/{rest:path}", unknown, methods=["GET", "POST", "DELETE"]),
             Route("/c/pay/{id:str}", _checkout(state, notifier), methods=["GET", "POST"]),
             Route("/_sim/state", dump, methods=["GET"]),
             Route(
                 "/_sim/sessions/{id:str}/{action:str}", _control(state, notifier), methods=["POST"]
             ),
             Route("/_sim/events/deliver", _deliver(notifier), methods=["POST"]),
+            # Last: any other path or method (a known path with another method included).
+            Route("/{rest:path}", unknown, methods=_METHODS),
         ]
     )
 

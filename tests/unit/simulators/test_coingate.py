@@ -41,6 +41,15 @@ BODY = {
     "cancel_url": "https://billing.example/invoices/42",
     "token": TOKEN,
 }
+REFUND_BODY = {
+    "amount": "5",
+    "address": "bc1qrefund",
+    "currency_id": "1",
+    "platform_id": "1",
+    "reason": "duplicate",
+    "email": "customer@example.com",
+    "ledger_account_id": "eur",
+}
 
 
 @pytest.fixture
@@ -166,7 +175,6 @@ async def test_validation_errors_use_coingates_shape(
             "Price amount can't be blank",
             "Price currency can't be blank",
             "Title is too short (minimum is 3 characters)",
-            "Description can't be blank",
             "Callback url is not a valid URL",
         ],
     }
@@ -740,3 +748,55 @@ def test_main_serves_the_configured_state(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setattr(uvicorn, "run", lambda app, **options: served.update(app=app, **options))
     coingate_sim.main(["--port", "9998", "--token", "T", "--live", "--callback-format", "json"])
     assert (served["port"], served["host"]) == (9998, "127.0.0.1")
+
+
+# --- lists, checkout, refunds and unknown routes ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["per_page=0", "per_page=101", "page=0", "page=x", "sort=id", "created_at[from]=yesterday"],
+)
+async def test_list_parameters_are_checked(api: httpx.AsyncClient, query: str) -> None:
+    response = await api.get(f"orders?{query}")
+    assert (response.status_code, response.json()["reason"]) == (400, "BadRequest")
+
+
+async def test_checkout_and_refund_refusals(state: CoinGateState, api: httpx.AsyncClient) -> None:
+    order = await create(api)
+    blank = await api.post(f"orders/{order['id']}/checkout", data={})
+    assert blank.json()["errors"] == ["Pay currency can't be blank"]
+    for path in ("orders/999/checkout", "orders/999/refunds"):
+        missing = await api.post(path, data={"pay_currency": "BTC", **REFUND_BODY})
+        assert (missing.status_code, missing.json()["reason"]) == (404, "OrderNotFound")
+    for path in ("orders/999/refunds", "orders/999/refunds/1"):
+        missing = await api.get(path)
+        assert (missing.status_code, missing.json()["reason"]) == (404, "OrderNotFound")
+    no_refund = await api.get(f"orders/{order['id']}/refunds/1")
+    assert (no_refund.status_code, no_refund.json()["reason"]) == (404, "RefundNotFound")
+    state.confirm(order["id"])
+    too_much = await api.post(
+        f"orders/{order['id']}/refunds", data={**REFUND_BODY, "amount": "100"}
+    )
+    assert too_much.status_code == 422
+    not_a_number = await api.post(
+        f"orders/{order['id']}/refunds", data={**REFUND_BODY, "amount": "ten"}
+    )
+    assert not_a_number.json()["errors"] == ["Amount is not a number"]
+    assert state.orders[order["id"]]["refunds"] == []
+
+
+async def test_title_is_null_when_not_sent(api: httpx.AsyncClient) -> None:
+    response = await api.post("orders", json={"price_amount": "5", "price_currency": "EUR"})
+    assert (response.status_code, response.json()["title"]) == (200, None)
+
+
+@pytest.mark.parametrize(("method", "path"), [("GET", "nothing"), ("DELETE", "orders")])
+async def test_unknown_routes_use_coingates_shape(
+    api: httpx.AsyncClient, method: str, path: str
+) -> None:
+    response = await api.request(method, path)
+    assert (response.status_code, response.json()) == (
+        404,
+        {"message": "Page not found", "reason": "PageNotFound"},
+    )

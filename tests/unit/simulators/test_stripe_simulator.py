@@ -184,11 +184,24 @@ async def test_responses_carry_stripes_headers(api: httpx.AsyncClient) -> None:
     assert "idempotent-replayed" not in response.headers
 
 
-async def test_unknown_urls_use_stripes_shape(api: httpx.AsyncClient) -> None:
-    response = await api.get("/v1/customers")
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/v1/customers"),
+        ("DELETE", "/v1/checkout/sessions/cs_test_x"),
+        ("PUT", "/v1/refunds"),
+        ("PATCH", "/v2/core/events"),
+        ("GET", "/"),
+    ],
+)
+async def test_unknown_urls_use_stripes_shape(
+    api: httpx.AsyncClient, method: str, path: str
+) -> None:
+    response = await api.request(method, path)
     assert response.status_code == 404
     assert error(response) == {
-        "message": "Unrecognized request URL (GET: /v1/customers).",
+        "message": f"Unrecognized request URL ({method}: {path}). Please see "
+        "https://stripe.com/docs or we can help at https://support.stripe.com/.",
         "type": "invalid_request_error",
     }
 
@@ -928,3 +941,101 @@ async def test_main_wires_options_into_the_served_app(monkeypatch: pytest.Monkey
         assert other.status_code == 401
     async with asgi_client(bare, BASE) as client:
         assert (await client.post("/_sim/events/deliver")).status_code == 404
+
+
+# --- lists, refunds and expire over HTTP --------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("query", "status", "param"),
+    [
+        ("created[gt]=x", 400, "created[gt]"),
+        ("created[near]=1", 400, "created[near]"),
+        ("created=soon", 400, "created"),
+        ("type[a]=b", 400, "type"),
+        ("types=one", 400, "types"),
+        ("delivery_success=maybe", 400, "delivery_success"),
+        ("starting_after=evt_a&ending_before=evt_b", 400, "ending_before"),
+        ("ending_before=evt_nope", 404, "ending_before"),
+        ("limit=0", 400, "limit"),
+    ],
+)
+async def test_event_list_refusals(
+    api: httpx.AsyncClient, query: str, status: int, param: str
+) -> None:
+    response = await api.get(f"/v1/events?{query}")
+    assert (response.status_code, error(response)["param"]) == (status, param)
+
+
+async def test_list_filters_by_created_and_many_types(
+    state: StripeState, clock: Clock, api: httpx.AsyncClient
+) -> None:
+    first = await create(api)
+    clock.now += 100
+    second = await create(api)
+    exact = (await api.get(f"/v1/checkout/sessions?created={NOW}")).json()["data"]
+    assert [s["id"] for s in exact] == [first["id"]]
+    window = await api.get(f"/v1/checkout/sessions?created[gt]={NOW}&created[lte]={NOW + 100}")
+    assert [s["id"] for s in window.json()["data"]] == [second["id"]]
+    state.pay(first["id"])
+    state.expire(second["id"])
+    types = "types[]=checkout.session.expired&types[]=payment_intent.succeeded"
+    found = (await api.get(f"/v1/events?{types}")).json()["data"]
+    assert [e["type"] for e in found] == ["checkout.session.expired", "payment_intent.succeeded"]
+    too_many = "&".join(f"types[]=t{i}" for i in range(21))
+    assert error(await api.get(f"/v1/events?{too_many}"))["param"] == "types"
+    malformed = await api.get("/v1/events?a[b=1")
+    assert malformed.status_code == 400
+
+
+async def test_refund_by_charge_of_another_intent_and_unpaid_charge(
+    state: StripeState, api: httpx.AsyncClient
+) -> None:
+    paid, delayed = (await create(api))["id"], (await create(api))["id"]
+    state.pay(paid)
+    state.pay_delayed(delayed)
+    intent = state.intents[state.sessions[paid]["payment_intent"]]
+    pending = state.intents[state.sessions[delayed]["payment_intent"]]
+    mixed = await api.post(
+        "/v1/refunds", data={"payment_intent": intent["id"], "charge": pending["latest_charge"]}
+    )
+    assert (mixed.status_code, error(mixed)["param"]) == (400, "charge")
+    unpaid = await api.post("/v1/refunds", data={"charge": pending["latest_charge"]})
+    assert "does not have a successful charge" in error(unpaid)["message"]
+    for body in ({"charge[x]": "1"}, {"charge": intent["latest_charge"], "amount": "0"}):
+        assert (await api.post("/v1/refunds", data=body)).status_code == 400
+    assert state.refunds == {}
+    refunded = await api.post(
+        "/v1/refunds",
+        data={"charge": intent["latest_charge"], "metadata[ticket]": "T-1", "amount": "99"},
+    )
+    assert refunded.json()["metadata"] == {"ticket": "T-1"}
+    assert state.charges[intent["latest_charge"]]["amount_refunded"] == 99
+
+
+async def test_expire_refusals(state: StripeState, api: httpx.AsyncClient) -> None:
+    session = await create(api)
+    missing = await api.post("/v1/checkout/sessions/cs_test_nope/expire")
+    assert (missing.status_code, error(missing)["code"]) == (404, "resource_missing")
+    unknown = await api.post(f"/v1/checkout/sessions/{session['id']}/expire", data={"x": "1"})
+    assert (unknown.status_code, error(unknown)["param"]) == (400, "x")
+    expired = await api.post(
+        f"/v1/checkout/sessions/{session['id']}/expire", headers={"Idempotency-Key": "e1"}
+    )
+    assert expired.json()["status"] == "expired"
+    replay = await api.post(
+        f"/v1/checkout/sessions/{session['id']}/expire", headers={"Idempotency-Key": "e1"}
+    )
+    assert replay.headers["idempotent-replayed"] == "true"
+    assert [e.type for e in state.events.values()] == ["checkout.session.expired"]
+
+
+async def test_events_are_per_mode(state: StripeState, api: httpx.AsyncClient) -> None:
+    session = await create(api)
+    state.pay(session["id"])
+    event_id = next(iter(state.events))
+    live = {"Authorization": f"Bearer {LIVE_KEY}"}
+    hidden = await api.get(f"/v1/events/{event_id}", headers=live)
+    assert (hidden.status_code, error(hidden)["code"]) == (404, "resource_missing")
+    shown = (await api.get(f"/v1/events/{event_id}")).json()
+    assert (shown["id"], shown["pending_webhooks"]) == (event_id, 1)
