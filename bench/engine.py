@@ -47,7 +47,8 @@ from fluxbilling.engine.outcome import Done, Outcome
 from fluxbilling.engine.runs import Claim, RunStore
 from fluxbilling.engine.wakeup import PgListener, Wakeup
 from fluxbilling.engine.worker import Worker
-from fluxbilling.orders.pipeline import PHASES, Phase
+from fluxbilling.orders.pipeline import PHASES, PIPELINES, Phase
+from fluxbilling.orders.progress import OrderProgress
 from fluxbilling.seed import seed_bare_product
 
 DATABASE = _common.BenchDatabase(pg_name="fluxbilling_bench", sqlite_name="bench.db")
@@ -113,7 +114,12 @@ class NoopHandler:
         return done.output
 
 
-def noop_handlers() -> dict[Phase, NoopHandler]:
+def run_store(db: Database) -> RunStore:
+    """The store as the composition root builds it: the order pipelines, moving their orders."""
+    return RunStore(db, PIPELINES, OrderProgress(db))
+
+
+def noop_handlers() -> dict[str, NoopHandler]:
     """One no-op handler per worker phase."""
     return {p: NoopHandler() for p in PHASES[1:]}
 
@@ -122,7 +128,7 @@ class TimedStore(RunStore):
     """A run store that reports when each run was claimed (`time.monotonic`, system-wide)."""
 
     def __init__(self, db: Database, sink: Callable[[int, float], None]) -> None:
-        super().__init__(db)
+        super().__init__(db, PIPELINES, OrderProgress(db))
         self._sink = sink
 
     async def claim(self, worker: str, limit: int = 1) -> list[Claim]:
@@ -227,7 +233,7 @@ def latency(samples: list[float]) -> dict[str, float]:
 async def bench_checkpoint(url: str, catalog: Catalog, runs: int) -> dict[str, float]:
     """Time each fenced `complete_phase` transaction, one after another."""
     db = Database(url)
-    store = RunStore(db)
+    store = run_store(db)
     samples: list[float] = []
     cpu = 0.0
     try:
@@ -289,7 +295,7 @@ async def _worker_main(
     if cfg.report_claims:
         store: RunStore = TimedStore(db, lambda run_id, at: claims.put((run_id, at)))
     else:
-        store = RunStore(db)
+        store = run_store(db)
     wakeup = Wakeup()
     listener: PgListener | None = None
     if cfg.listen:
@@ -397,7 +403,7 @@ def _unfinished_counter(db: Database, first: int, last: int) -> Callable[[], Any
 async def bench_throughput(url: str, catalog: Catalog, sizes: Sizes) -> dict[str, Any]:
     """Enqueue `runs` runs, start the worker processes, time until every run completed."""
     db = Database(url)
-    store = RunStore(db)
+    store = run_store(db)
     try:
         runs, processes = sizes.throughput_runs, sizes.processes
         ids = await enqueue_batch(db, store, catalog, runs)
@@ -462,7 +468,7 @@ async def bench_throughput(url: str, catalog: Catalog, sizes: Sizes) -> dict[str
 async def bench_enqueue(url: str, catalog: Catalog, n: int, tasks: int) -> dict[str, Any]:
     """Runs enqueued per second, one transaction each: sequential, then `tasks` at once."""
     db = Database(url, pool_size=max(5, tasks))
-    store = RunStore(db)
+    store = run_store(db)
     out: dict[str, Any] = {}
     try:
         await enqueue_batch(db, store, catalog, 5)  # warm-up
@@ -545,7 +551,7 @@ async def bench_pickup_in_process(url: str, catalog: Catalog, n: int) -> dict[st
 async def bench_pickup_listen(url: str, catalog: Catalog, n: int) -> dict[str, float]:
     """PostgreSQL: the worker in another process, woken through LISTEN/NOTIFY (PgListener)."""
     db = Database(url)
-    store = RunStore(db)
+    store = run_store(db)
     children = Children(mp.get_context("spawn"))
     samples: list[float] = []
     try:

@@ -28,8 +28,9 @@ from fluxbilling.engine.wakeup import Wakeup
 from fluxbilling.engine.worker import Worker
 from fluxbilling.handoff.mail import Mailer, SmtpMailer
 from fluxbilling.network.rdns import InternalRdns, RdnsBackend
+from fluxbilling.orders import pipeline
 from fluxbilling.orders.phases import PhaseDeps, build_handlers
-from fluxbilling.orders.pipeline import Phase
+from fluxbilling.orders.progress import OrderProgress
 from fluxbilling.plugins.manager import PluginManager
 from fluxbilling.plugins_builtin import builtin_plugin_paths
 from fluxbilling.vault import Vault, load_or_create_key
@@ -80,7 +81,7 @@ class Installation:
     api_token: str
     stripe_secrets: list[str]
     gateways: dict[str, Gateway] = field(default_factory=dict)
-    handlers: dict[Phase, PhaseHandler] = field(default_factory=dict)
+    handlers: dict[str, PhaseHandler] = field(default_factory=dict)
 
     def worker(self, *, worker_id: str | None = None, concurrency: int | None = None) -> Worker:
         """A worker bound to this installation."""
@@ -181,7 +182,10 @@ def build(
         idle_in_transaction_timeout=settings.lease_seconds * 2,
     )
     vault = Vault(embedded_secret(settings, "secret_key", _plain(settings.secret_key)))
-    store = RunStore(db, lease_seconds=settings.lease_seconds)
+    # The engine runs the order pipeline it is handed; runs move their orders through hooks.
+    store = RunStore(
+        db, pipeline.PIPELINES, OrderProgress(db), lease_seconds=settings.lease_seconds
+    )
     plugins = PluginManager(db)
     connections = ConnectionFactory(
         db, vault, transport_for=transport_for, timeout=settings.http_timeout, resolver=resolver

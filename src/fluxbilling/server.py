@@ -31,8 +31,8 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from fluxbilling import limits
 from fluxbilling.bootstrap import Installation
-from fluxbilling.db import when_available
 from fluxbilling.db.migrate import upgrade
+from fluxbilling.engine.outage import when_available
 from fluxbilling.engine.wakeup import PgListener
 
 __all__ = ["LoopbackServer", "freeze_startup_objects", "prepare", "run_serve", "run_worker"]

@@ -14,7 +14,6 @@ from fluxbilling.config import Settings
 from fluxbilling.db import schema
 from fluxbilling.drivers.connections import create_connection
 from fluxbilling.engine import policy
-from fluxbilling.engine.runs import RunStore
 from fluxbilling.orders.pipeline import Phase
 from fluxbilling.plugins import check
 from fluxbilling.plugins_builtin import builtin_plugin_paths
@@ -72,7 +71,7 @@ def test_orders_show_retry_and_cancel(env: str, capsys: pytest.CaptureFixture[st
         inst = bootstrap.build(Settings())
 
         (order_id,) = await seed_order(inst.db)
-        store = RunStore(inst.db)
+        store = inst.store
         (claim,) = await store.claim("cli-test")
 
         await store.attempt_failed(

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Iterator
+from datetime import timedelta
 from itertools import count
 
 import anyio
@@ -25,15 +26,25 @@ import sqlalchemy as sa
 from fluxbilling.db import Database, is_transient, schema
 from fluxbilling.engine.context import PhaseContext
 from fluxbilling.engine.outcome import Outcome
-from fluxbilling.engine.runs import RunStore
+from fluxbilling.engine.policy import RetryPolicy
 from fluxbilling.engine.wakeup import PgListener, Wakeup
 from fluxbilling.engine.worker import Worker
 from tests import dbsupport
 from tests.chaos.harness import free_port
 from tests.chaos.pgcluster import PrivateCluster
-from tests.integration.test_engine import ScriptedHandler, completed_count, handlers, seed_order
+from tests.integration.test_engine import (
+    ScriptedHandler,
+    completed_count,
+    handlers,
+    run_store,
+    seed_order,
+)
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
+
+QUICK = RetryPolicy(
+    max_attempts=None, deadline=None, base=timedelta(seconds=0.1), cap=timedelta(seconds=0.5)
+)
 
 _names = count(1)
 BUG_SIGNS = ("run task crashed", "never retrieved", "unexpected error")
@@ -126,7 +137,7 @@ async def test_a_worker_rides_out_a_restart_with_runs_in_flight(
     caplog.set_level(logging.WARNING)
     order_ids = await seed_order(db, 3)
     gate = GatedHandler(held=3)
-    worker = Worker(RunStore(db, lease_seconds=1.0), handlers(allocation=gate), poll_interval=0.1)
+    worker = Worker(run_store(db, lease_seconds=1.0), handlers(allocation=gate), poll_interval=0.1)
     stop = asyncio.Event()
     running = asyncio.create_task(worker.run(stop))
     try:
@@ -169,7 +180,7 @@ async def test_a_worker_started_while_the_database_is_down_waits_for_it(
     (order_id,) = await seed_order(db)
     await db.dispose()
     await anyio.to_thread.run_sync(cluster.take_down, "fast")
-    worker = Worker(RunStore(db), handlers(), poll_interval=0.1)
+    worker = Worker(run_store(db), handlers(), poll_interval=0.1)
     stop = asyncio.Event()
     running = asyncio.create_task(worker.run(stop))
     try:
@@ -189,7 +200,7 @@ async def test_a_worker_started_while_the_database_is_down_waits_for_it(
 
 async def test_a_worker_that_is_stopped_while_waiting_for_the_database_exits() -> None:
     db = Database(f"postgresql://postgres@127.0.0.1:{free_port()}/nothing")
-    worker = Worker(RunStore(db), handlers())
+    worker = Worker(run_store(db), handlers())
     stop = asyncio.Event()
     running = asyncio.create_task(worker.run(stop))
     await anyio.sleep(0.3)
@@ -203,7 +214,7 @@ async def test_the_listener_listens_again_after_a_restart(
     db: Database, restart_db_url: str, cluster: PrivateCluster
 ) -> None:
     wakeup = Wakeup()
-    listener = PgListener(restart_db_url, wakeup, first_delay=0.1, max_delay=0.5)
+    listener = PgListener(restart_db_url, wakeup, policy=QUICK)
     await listener.start()
     try:
         assert listener.listening
@@ -221,7 +232,7 @@ async def test_a_listener_started_while_the_database_is_down_listens_once_it_is_
     restart_db_url: str, cluster: PrivateCluster
 ) -> None:
     wakeup = Wakeup()
-    listener = PgListener(restart_db_url, wakeup, first_delay=0.1, max_delay=0.5)
+    listener = PgListener(restart_db_url, wakeup, policy=QUICK)
     await anyio.to_thread.run_sync(cluster.take_down, "fast")
     await listener.start()
     try:

@@ -143,7 +143,9 @@ async def test_a_bug_that_escapes_a_run_is_logged_at_once_with_its_run(
 ) -> None:
     caplog.set_level(logging.ERROR)
     order_id = await place_and_pay(installation, "db3.example.com")
-    store = _BuggyStore(installation.db, lease_seconds=30)
+    store = _BuggyStore(
+        installation.db, installation.store.pipelines.values(), installation.store.hooks
+    )
     worker = Worker(store, installation.handlers, concurrency=1, poll_interval=0.05)
     stop = asyncio.Event()
     running = asyncio.create_task(worker.run(stop))

@@ -17,7 +17,8 @@ from fluxbilling.engine.context import PhaseContext
 from fluxbilling.engine.outcome import Done, Outcome, Pending
 from fluxbilling.engine.runs import LeaseLost, RunStore
 from fluxbilling.engine.worker import Worker
-from fluxbilling.orders.pipeline import PHASES, Phase
+from fluxbilling.orders.pipeline import PHASES, PIPELINES, Phase
+from fluxbilling.orders.progress import OrderProgress
 from fluxbilling.seed import seed_bare_product
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
@@ -47,8 +48,13 @@ class ScriptedHandler:
         return done.output
 
 
+def run_store(db: Database, *, lease_seconds: float = 30.0) -> RunStore:
+    """The store as the composition root builds it: the order pipelines, moving their orders."""
+    return RunStore(db, PIPELINES, OrderProgress(db), lease_seconds=lease_seconds)
+
+
 async def seed_order(db: Database, n: int = 1) -> list[int]:
-    store = RunStore(db)
+    store = run_store(db)
     ids = []
     async with db.begin() as conn:
         cust, prod = await seed_bare_product(conn)
@@ -70,7 +76,7 @@ async def seed_order(db: Database, n: int = 1) -> list[int]:
     return ids
 
 
-def handlers(**overrides: ScriptedHandler) -> dict[Phase, ScriptedHandler]:
+def handlers(**overrides: ScriptedHandler) -> dict[str, ScriptedHandler]:
     return {p: overrides.get(p.value, ScriptedHandler()) for p in PHASES[1:]}
 
 
@@ -99,7 +105,7 @@ async def completed_count(db: Database, order_id: int) -> dict[str, int]:
 async def test_a_run_goes_through_every_phase_once(db: Database) -> None:
     (order_id,) = await seed_order(db)
     hs = handlers()
-    worker = Worker(RunStore(db), hs, concurrency=2)
+    worker = Worker(run_store(db), hs, concurrency=2)
     assert await worker.drain() == 5
     run = await run_row(db, order_id)
     assert run.state == "completed"
@@ -117,7 +123,7 @@ async def test_a_run_goes_through_every_phase_once(db: Database) -> None:
 async def test_pending_stores_the_cursor_and_comes_back(db: Database) -> None:
     (order_id,) = await seed_order(db)
     prov = ScriptedHandler([Pending({"task": 7}, check_after=timedelta(seconds=0))])
-    worker = Worker(RunStore(db), handlers(provision=prov))
+    worker = Worker(run_store(db), handlers(provision=prov))
     await worker.drain()
     assert prov.calls == [None, {"task": 7}]
     assert (await run_row(db, order_id)).state == "completed"
@@ -127,7 +133,7 @@ async def test_transient_errors_are_retried_with_backoff_then_succeed(db: Databa
     (order_id,) = await seed_order(db)
     boom = errors.TransientUpstreamError("503 from panel", upstream="sim", retry_after=0)
     prov = ScriptedHandler([boom, boom])
-    worker = Worker(RunStore(db), handlers(provision=prov), rand=lambda: 0.0)
+    worker = Worker(run_store(db), handlers(provision=prov), rand=lambda: 0.0)
     await worker.drain()
     assert (await run_row(db, order_id)).state == "completed"
     async with db.connect() as conn:
@@ -148,7 +154,7 @@ async def test_transient_errors_are_retried_with_backoff_then_succeed(db: Databa
 async def test_retry_waits_for_its_backoff(db: Database) -> None:
     (order_id,) = await seed_order(db)
     boom = errors.TransientUpstreamError("503", upstream="sim", retry_after=600)
-    worker = Worker(RunStore(db), handlers(provision=ScriptedHandler([boom])))
+    worker = Worker(run_store(db), handlers(provision=ScriptedHandler([boom])))
     await worker.drain()
     run = await run_row(db, order_id)
     assert (run.state, run.phase, run.attempt) == ("queued", "provision", 1)
@@ -161,7 +167,7 @@ async def test_permanent_error_fails_the_run_and_operator_retry_resumes_it(db: D
     prov = ScriptedHandler(
         [errors.PermanentUpstreamError("422 invalid plan", upstream="sim", status=422)]
     )
-    store = RunStore(db)
+    store = run_store(db)
     worker = Worker(store, handlers(provision=prov))
     await worker.drain()
     run = await run_row(db, order_id)
@@ -180,7 +186,7 @@ async def test_permanent_error_fails_the_run_and_operator_retry_resumes_it(db: D
 async def test_capacity_exhausted_parks_without_failing(db: Database) -> None:
     (order_id,) = await seed_order(db)
     alloc = ScriptedHandler([errors.CapacityExhausted("no host with 2048 MB free")] * 20)
-    worker = Worker(RunStore(db), handlers(allocation=alloc))
+    worker = Worker(run_store(db), handlers(allocation=alloc))
     await worker.drain()
     run = await run_row(db, order_id)
     assert (run.state, run.phase, run.attempt) == ("queued", "allocation", 0)
@@ -189,11 +195,11 @@ async def test_capacity_exhausted_parks_without_failing(db: Database) -> None:
 
 async def test_a_fenced_out_worker_cannot_write(db: Database) -> None:
     (order_id,) = await seed_order(db)
-    short = RunStore(db, lease_seconds=0.2)
+    short = run_store(db, lease_seconds=0.2)
     (stale,) = await short.claim("w1")
     await asyncio.sleep(0.4)  # the lease runs out: w1 is now a paused worker
     # w2 holds a long lease, so a slow machine cannot let w3 take it over below
-    store = RunStore(db, lease_seconds=60)
+    store = run_store(db, lease_seconds=60)
     (fresh,) = await store.claim("w2")
     assert fresh.lease_token == stale.lease_token + 1
     with pytest.raises(LeaseLost):
@@ -218,7 +224,7 @@ async def test_a_fenced_out_worker_cannot_write(db: Database) -> None:
 
 async def test_cancel_fences_the_running_worker(db: Database) -> None:
     (order_id,) = await seed_order(db)
-    store = RunStore(db)
+    store = run_store(db)
     (claim,) = await store.claim("w1")
     await store.cancel(claim.run_id, actor="op")
     with pytest.raises(LeaseLost):
@@ -230,7 +236,7 @@ async def test_cancel_fences_the_running_worker(db: Database) -> None:
 
 async def test_concurrent_claims_never_hand_out_a_run_twice(db: Database) -> None:
     await seed_order(db, n=30)
-    store = RunStore(db)
+    store = run_store(db)
     results = await asyncio.gather(*(store.claim(f"w{i}", limit=4) for i in range(10)))
     ids = [c.run_id for claims in results for c in claims]
     assert len(ids) == len(set(ids)) == 30
@@ -238,7 +244,7 @@ async def test_concurrent_claims_never_hand_out_a_run_twice(db: Database) -> Non
 
 async def test_worker_loop_stops_gracefully(db: Database) -> None:
     (order_id,) = await seed_order(db)
-    worker = Worker(RunStore(db), handlers(), poll_interval=0.05)
+    worker = Worker(run_store(db), handlers(), poll_interval=0.05)
     stop = asyncio.Event()
     task = asyncio.create_task(worker.run(stop))
     for _ in range(200):
@@ -254,7 +260,7 @@ async def test_worker_loop_stops_gracefully(db: Database) -> None:
 
 async def test_a_freed_slot_is_refilled_without_waiting_for_the_poll(db: Database) -> None:
     order_ids = await seed_order(db, n=3)
-    worker = Worker(RunStore(db), handlers(), concurrency=1, poll_interval=30)
+    worker = Worker(run_store(db), handlers(), concurrency=1, poll_interval=30)
     stop = asyncio.Event()
     task = asyncio.create_task(worker.run(stop))
     try:
@@ -269,7 +275,7 @@ async def test_a_freed_slot_is_refilled_without_waiting_for_the_poll(db: Databas
 
 async def test_the_next_phase_sees_its_waiting_cursor_after_the_advance(db: Database) -> None:
     (order_id,) = await seed_order(db)
-    store = RunStore(db)
+    store = run_store(db)
     (claim,) = await store.claim("w1")
     async with db.begin() as conn:
         await conn.execute(
@@ -305,7 +311,7 @@ class DecidingHandler(ScriptedHandler):
 
 async def test_a_cursor_saved_while_running_is_what_the_retry_gets(db: Database) -> None:
     (order_id,) = await seed_order(db)
-    store = RunStore(db)
+    store = run_store(db)
     prov = DecidingHandler(store)
     worker = Worker(store, handlers(provision=prov), rand=lambda: 0.0)
     await worker.drain()

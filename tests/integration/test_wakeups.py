@@ -15,11 +15,10 @@ import pytest
 import sqlalchemy as sa
 
 from fluxbilling.db import Database, schema
-from fluxbilling.engine.runs import RunStore
 from fluxbilling.engine.wakeup import PgListener, Wakeup
 from fluxbilling.engine.worker import Worker
 from fluxbilling.vault import generate_key
-from tests.integration.test_engine import handlers, seed_order
+from tests.integration.test_engine import handlers, run_store, seed_order
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
 
@@ -34,7 +33,7 @@ async def test_notify_wakes_an_idle_worker_long_before_its_polling_interval(
         db.engine.url.set(drivername="postgresql").render_as_string(hide_password=False), wakeup
     )
     await listener.start()
-    worker = Worker(RunStore(db), handlers(), poll_interval=3600, wakeup=wakeup)
+    worker = Worker(run_store(db), handlers(), poll_interval=3600, wakeup=wakeup)
     stop = asyncio.Event()
     task = asyncio.create_task(worker.run(stop))
     try:
@@ -49,7 +48,7 @@ async def test_notify_wakes_an_idle_worker_long_before_its_polling_interval(
 
 async def test_an_in_process_notify_wakes_the_worker(db: Database) -> None:
     wakeup = Wakeup()
-    worker = Worker(RunStore(db), handlers(), poll_interval=3600, wakeup=wakeup)
+    worker = Worker(run_store(db), handlers(), poll_interval=3600, wakeup=wakeup)
     stop = asyncio.Event()
     task = asyncio.create_task(worker.run(stop))
     try:

@@ -3,6 +3,6 @@
 from __future__ import annotations
 
 from fluxbilling.db import schema
-from fluxbilling.db.database import Database, is_transient, when_available
+from fluxbilling.db.database import Database, is_transient
 
-__all__ = ["Database", "is_transient", "schema", "when_available"]
+__all__ = ["Database", "is_transient", "schema"]

@@ -10,14 +10,14 @@ the database being busy, away or restarting (retry later) rather than a statemen
 wrong. asyncpg lets socket errors of a *new* connection through untranslated (a refused or
 reset connection while PostgreSQL restarts); the engine maps them to SQLAlchemy's
 `OperationalError` with SQLSTATE 08001, so every caller sees one kind of error for "the
-server cannot be reached". `when_available` retries a start-up step through an outage.
+server cannot be reached". How long to wait for it is the engine's (`engine.outage`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, TypeGuard
@@ -28,7 +28,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
-__all__ = ["Database", "is_transient", "normalise_url", "when_available"]
+__all__ = ["Database", "is_transient", "normalise_url"]
 
 log = logging.getLogger(__name__)
 
@@ -64,46 +64,6 @@ def is_transient(exc: BaseException) -> TypeGuard[sa.exc.DBAPIError]:
     if isinstance(sqlite_code, int):
         return sqlite_code & 0xFF in (_SQLITE_BUSY, _SQLITE_LOCKED)
     return str(getattr(exc.orig, "sqlstate", None) or "").startswith(_PG_TRANSIENT)
-
-
-async def when_available(
-    operation: Callable[[], Awaitable[None]],
-    *,
-    stop: asyncio.Event,
-    what: str,
-    first_delay: float = 0.5,
-    max_delay: float = 10.0,
-) -> bool:
-    """Run `operation`, again and again (capped exponential backoff) while the database is away.
-
-    For start-up steps of long-running processes: a worker started while PostgreSQL
-    restarts waits for it instead of exiting. Errors that are not transient propagate.
-
-    Args:
-        operation: the step; it must be safe to repeat after a failed attempt.
-        stop: give up waiting when this is set.
-        what: names the step in the log.
-        first_delay: seconds before the first retry (doubled each time).
-        max_delay: the longest wait between attempts.
-
-    Returns:
-        True once `operation` succeeded; False when `stop` was set first.
-    """
-    delay = first_delay
-    while not stop.is_set():
-        try:
-            await operation()
-        except sa.exc.DBAPIError as exc:
-            if not is_transient(exc):
-                raise
-            log.warning("%s: database unavailable (%s); retrying in %.1fs", what, exc.orig, delay)
-        else:
-            return True
-        try:
-            await asyncio.wait_for(stop.wait(), timeout=delay)
-        except TimeoutError:
-            delay = min(delay * 2, max_delay)
-    return False
 
 
 def normalise_url(url: str) -> str:

@@ -18,7 +18,7 @@ running it.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -31,15 +31,7 @@ from fluxbilling import errors
 from fluxbilling.db import Database, schema
 from fluxbilling.engine import activity, policy
 from fluxbilling.engine.outcome import Pending
-from fluxbilling.orders import lifecycle
-from fluxbilling.orders.pipeline import (
-    PIPELINES,
-    PROVISION_KIND,
-    Phase,
-    RunState,
-    correlation_key,
-    next_phase,
-)
+from fluxbilling.engine.pipeline import Pipeline, RunEvent, RunHooks, RunRef, RunState
 
 __all__ = ["Claim", "LeaseLost", "RunStore"]
 
@@ -62,11 +54,13 @@ class Claim:
     run_id: int
     order_id: int
     kind: str
-    phase: Phase
+    phase: str
     attempt: int
     lease_token: int
     phase_started_at: datetime
     worker: str
+    correlation_key: str
+    """`<order id>:<phase>` (`<order id>:action:<run id>`): this phase's idempotency key."""
     # The phase's Pending cursor as read by the completion of the previous phase (in the
     # same fenced transaction), boxed: None = not read, (cursor,) = read. `RunStore.cursor`
     # answers from it instead of querying again.
@@ -75,11 +69,11 @@ class Claim:
     )
 
     @property
-    def correlation_key(self) -> str:
-        """`<order id>:<phase>` (`<order id>:action:<run id>`) — this phase's idempotency key."""
-        if self.kind == PROVISION_KIND:
-            return correlation_key(self.order_id, self.phase)
-        return correlation_key(self.order_id, self.phase, run_id=self.run_id)
+    def ref(self) -> RunRef:
+        """This run as `RunHooks` see it."""
+        return RunRef(
+            self.run_id, self.order_id, self.kind, self.phase, self.lease_token, self.worker
+        )
 
 
 def _param(name: str, column: sa.Column[Any]) -> sa.BindParameter[Any]:
@@ -214,13 +208,37 @@ class RunStore:
 
     Args:
         db: the database.
+        pipelines: every kind of run this store runs; the first is `enqueue`'s default.
+        hooks: what runs starting, failing, retried or cancelled do to their owners.
         lease_seconds: how long a claim (or a fenced write) keeps the run.
     """
 
-    def __init__(self, db: Database, *, lease_seconds: float = 30.0) -> None:
+    def __init__(
+        self,
+        db: Database,
+        pipelines: Iterable[Pipeline],
+        hooks: RunHooks,
+        *,
+        lease_seconds: float = 30.0,
+    ) -> None:
         self.db = db
+        self.pipelines = {p.kind: p for p in pipelines}
+        if not self.pipelines:
+            raise ValueError("a run store needs at least one pipeline")
+        self.hooks = hooks
         self.lease_seconds = lease_seconds
         self._built: _Statements | None = None
+
+    def pipeline(self, kind: str) -> Pipeline:
+        """The pipeline of runs of `kind`.
+
+        Raises:
+            errors.InvariantViolation: no pipeline of that kind was handed to this store.
+        """
+        found = self.pipelines.get(kind)
+        if found is None:
+            raise errors.InvariantViolation(f"no pipeline for runs of kind {kind!r}")
+        return found
 
     @property
     def _sql(self) -> _Statements:
@@ -237,9 +255,9 @@ class RunStore:
         conn: AsyncConnection,
         order_id: int,
         *,
-        kind: str = PROVISION_KIND,
-        phase: Phase,
-        completed: Mapping[Phase, Mapping[str, Any]] | None = None,
+        kind: str | None = None,
+        phase: str,
+        completed: Mapping[str, Mapping[str, Any]] | None = None,
         dedupe_key: str | None = None,
     ) -> int:
         """Insert the run of an order inside the caller's transaction (one per order and kind).
@@ -247,7 +265,7 @@ class RunStore:
         Args:
             conn: the caller's transaction (the one that made the order runnable).
             order_id: the order.
-            kind: the run's kind; one run per order and kind.
+            kind: the run's kind (default: the first pipeline's); one run per order and kind.
             phase: the first phase the worker executes.
             completed: phases the caller's transaction itself completed (billing, done by
                 the webhook), each with its output; they get their checkpoint and
@@ -258,6 +276,8 @@ class RunStore:
         Raises:
             sqlalchemy.exc.IntegrityError: a run with this dedupe key exists.
         """
+        pipeline = self.pipeline(kind) if kind else next(iter(self.pipelines.values()))
+        kind = pipeline.kind
         now = self.db.now()
         result = await conn.execute(
             runs.insert()
@@ -278,7 +298,7 @@ class RunStore:
                 checkpoints.insert().values(
                     run_id=run_id,
                     phase=done_phase,
-                    correlation_key=correlation_key(order_id, done_phase),
+                    correlation_key=pipeline.key(order_id, done_phase, run_id),
                     status="done",
                     output=dict(output),
                 )
@@ -287,7 +307,7 @@ class RunStore:
                 conn,
                 order_id,
                 "phase_completed",
-                f"{done_phase.value} completed",
+                f"{done_phase} completed",
                 run_id=run_id,
                 phase=done_phase,
                 data=output,
@@ -303,15 +323,22 @@ class RunStore:
         sql = self._sql
         async with self.db.begin() as conn:
             rows = (await conn.execute(sql.claim, {"p_limit": limit, "p_worker": worker})).all()
-            await lifecycle.start_orders(
-                self.db,
-                conn,
-                {
-                    r.order_id: lifecycle.Source(r.id, r.phase, r.lease_token, worker)
-                    for r in rows
-                    if r.kind == PROVISION_KIND
-                },
-                note=f"{worker} started the run",
+            claims = [
+                Claim(
+                    run_id=r.id,
+                    order_id=r.order_id,
+                    kind=r.kind,
+                    phase=r.phase,
+                    attempt=r.attempt,
+                    lease_token=r.lease_token,
+                    phase_started_at=r.phase_started_at,
+                    worker=worker,
+                    correlation_key=self.pipeline(r.kind).key(r.order_id, r.phase, r.id),
+                )
+                for r in rows
+            ]
+            await self.hooks(
+                conn, RunEvent.STARTED, [c.ref for c in claims], note=f"{worker} started the run"
             )
             for r in rows:
                 if (r.wait_reason or "").startswith(TAKEOVER_PREFIX):
@@ -326,19 +353,7 @@ class RunStore:
                         lease_token=r.lease_token,
                         worker=worker,
                     )
-        return [
-            Claim(
-                run_id=r.id,
-                order_id=r.order_id,
-                kind=r.kind,
-                phase=Phase(r.phase),
-                attempt=r.attempt,
-                lease_token=r.lease_token,
-                phase_started_at=r.phase_started_at,
-                worker=worker,
-            )
-            for r in rows
-        ]
+        return claims
 
     @asynccontextmanager
     async def fenced(self, claim: Claim) -> AsyncIterator[AsyncConnection]:
@@ -430,30 +445,29 @@ class RunStore:
             conn,
             claim.order_id,
             "phase_completed",
-            f"{claim.phase.value} completed",
+            f"{claim.phase} completed",
             run_id=claim.run_id,
             phase=claim.phase,
             data={"attempt": claim.attempt + 1, "upstream_ref": upstream_ref},
             lease_token=claim.lease_token,
             worker=claim.worker,
         )
-        following = next_phase(claim.phase, claim.kind)
+        pipeline = self.pipeline(claim.kind)
+        following = pipeline.next_phase(claim.phase)
         if following is None:
             await conn.execute(sql.finish, {"p_run_id": claim.run_id})
             return None
+        next_key = pipeline.key(claim.order_id, following, claim.run_id)
         row = (
             await conn.execute(
                 sql.advance,
-                {
-                    "p_run_id": claim.run_id,
-                    "p_phase": following,
-                    "p_next_key": correlation_key(claim.order_id, following),
-                },
+                {"p_run_id": claim.run_id, "p_phase": following, "p_next_key": next_key},
             )
         ).one()
         return replace(
             claim,
             phase=following,
+            correlation_key=next_key,
             attempt=0,
             phase_started_at=row.phase_started_at,
             read_cursor=(row.waiting_cursor,),
@@ -466,7 +480,7 @@ class RunStore:
             previous = (
                 await conn.execute(sa.select(runs.c.wait_reason).where(runs.c.id == claim.run_id))
             ).scalar_one()
-            note = pending.note or f"waiting for {claim.phase.value}"
+            note = pending.note or f"waiting for {claim.phase}"
             await self._release(
                 conn, claim, next_in=pending.check_after.total_seconds(), wait_reason=note
             )
@@ -568,21 +582,12 @@ class RunStore:
                 **common,
             )
         )
-        if claim.kind == PROVISION_KIND:
-            # A failed lifecycle action leaves the order (and its running service) as it is.
-            await lifecycle.transition_order(
-                self.db,
-                conn,
-                claim.order_id,
-                lifecycle.OrderEvent.FAILED,
-                note=f"{claim.phase.value} failed",
-                source=lifecycle.Source(claim.run_id, claim.phase, claim.lease_token, claim.worker),
-            )
+        await self.hooks(conn, RunEvent.FAILED, [claim.ref], note=f"{claim.phase} failed")
         await activity.record(
             conn,
             claim.order_id,
             "phase_failed",
-            f"{claim.phase.value} failed: {reason}",
+            f"{claim.phase} failed: {reason}",
             run_id=claim.run_id,
             phase=claim.phase,
             data={"error": common["last_error"]},
@@ -601,8 +606,14 @@ class RunStore:
             raise errors.NotFound(f"run {run_id} does not exist", run_id=run_id)
         return row
 
-    async def retry(self, run_id: int, *, from_phase: Phase | None = None, actor: str) -> None:
-        """Requeue a failed run at its failed phase, or at `from_phase`."""
+    async def retry(self, run_id: int, *, from_phase: str | None = None, actor: str) -> None:
+        """Requeue a failed run at its failed phase, or at `from_phase`.
+
+        Raises:
+            errors.NotFound: no such run.
+            errors.Conflict: the run has not failed, its pipeline has no such phase, or
+                that phase may not be re-run (`PhaseSpec.no_rerun`).
+        """
         async with self.db.begin() as conn:
             row = await self._locked_run(conn, run_id)
             if row.state != RunState.FAILED:
@@ -611,15 +622,16 @@ class RunStore:
                     run_id=run_id,
                     state=row.state,
                 )
-            phase = from_phase or Phase(row.phase)
-            pipeline = PIPELINES[row.kind]
-            if phase not in pipeline:
+            phase = str(from_phase or row.phase)
+            names = self.pipeline(row.kind).names
+            if phase not in names:
                 raise errors.Conflict(
-                    f"a {row.kind} run has no {phase.value} phase", run_id=run_id, kind=row.kind
+                    f"a {row.kind} run has no {phase} phase", run_id=run_id, kind=row.kind
                 )
-            if phase == Phase.BILLING:
-                raise errors.Conflict("the billing phase cannot be re-run; the invoice is paid")
-            later = [p.value for p in pipeline[pipeline.index(phase) :]]
+            refusal = self.pipeline(row.kind).spec(phase).no_rerun
+            if refusal is not None:
+                raise errors.Conflict(refusal, run_id=run_id, phase=phase)
+            later = names[names.index(phase) :]
             await conn.execute(
                 checkpoints.update()
                 .where(checkpoints.c.run_id == run_id, checkpoints.c.phase.in_(later))
@@ -639,20 +651,14 @@ class RunStore:
                     updated_at=self.db.now(),
                 )
             )
-            if row.kind == PROVISION_KIND:
-                await lifecycle.transition_order(
-                    self.db,
-                    conn,
-                    row.order_id,
-                    lifecycle.OrderEvent.RETRIED,
-                    note=f"{actor} retried the run from {phase.value}",
-                    source=lifecycle.Source(run_id, phase),
-                )
+            note = f"{actor} retried the run from {phase}"
+            ref = RunRef(run_id, row.order_id, row.kind, phase)
+            await self.hooks(conn, RunEvent.RETRIED, [ref], note=note)
             await activity.record(
                 conn,
                 row.order_id,
                 "run_retried",
-                f"{actor} retried the run from {phase.value}",
+                note,
                 run_id=run_id,
                 phase=phase,
                 data={"actor": actor, "previous_error": row.last_error},
@@ -683,20 +689,14 @@ class RunStore:
                     updated_at=now,
                 )
             )
-            if row.kind == PROVISION_KIND:
-                await lifecycle.transition_order(
-                    self.db,
-                    conn,
-                    row.order_id,
-                    lifecycle.OrderEvent.CANCELLED,
-                    note=f"{actor} cancelled the run at {row.phase}",
-                    source=lifecycle.Source(run_id, row.phase),
-                )
+            note = f"{actor} cancelled the run at {row.phase}"
+            ref = RunRef(run_id, row.order_id, row.kind, row.phase)
+            await self.hooks(conn, RunEvent.CANCELLED, [ref], note=note)
             await activity.record(
                 conn,
                 row.order_id,
                 "run_cancelled",
-                f"{actor} cancelled the run at {row.phase}",
+                note,
                 run_id=run_id,
                 phase=row.phase,
                 data={"actor": actor},

@@ -15,6 +15,8 @@ import logging
 import random
 from typing import Any
 
+from fluxbilling.engine import outage
+from fluxbilling.engine.policy import RetryPolicy
 from fluxbilling.engine.runs import NOTIFY_CHANNEL
 
 __all__ = ["PgListener", "Wakeup"]
@@ -49,24 +51,22 @@ class PgListener:
     """LISTENs on the runs channel with a dedicated asyncpg connection and pokes a `Wakeup`.
 
     The connection outlives server restarts: when it is lost (or cannot be opened at all),
-    polling stays in charge while a background task reconnects with capped exponential
-    backoff; once LISTENing again it pokes the `Wakeup`, since whatever was notified in
+    polling stays in charge while a background task reconnects with the backoff of
+    `policy`; once LISTENing again it pokes the `Wakeup`, since whatever was notified in
     between is lost.
 
     Args:
         dsn: a libpq-style URL of the database.
         wakeup: what to poke on every notification.
-        first_delay: seconds before the first reconnection attempt (doubled each time).
-        max_delay: the longest wait between reconnection attempts.
+        policy: the waits between reconnection attempts.
     """
 
     def __init__(
-        self, dsn: str, wakeup: Wakeup, *, first_delay: float = 0.5, max_delay: float = 10.0
+        self, dsn: str, wakeup: Wakeup, *, policy: RetryPolicy = outage.DATABASE_TROUBLE
     ) -> None:
         self._dsn = dsn
         self._wakeup = wakeup
-        self._first_delay = first_delay
-        self._max_delay = max_delay
+        self._policy = policy
         self._conn: Any = None
         self._reconnecting: asyncio.Task[None] | None = None
         self._closing = False
@@ -112,14 +112,14 @@ class PgListener:
         self._reconnecting = asyncio.create_task(self._reconnect())
 
     async def _reconnect(self) -> None:
-        delay = self._first_delay
+        failures = 1
         while not self._closing:
-            await asyncio.sleep(delay)
+            await asyncio.sleep(outage.wait_after(failures, self._policy))
             if await self._listen():
                 log.info("LISTEN connection re-established")
                 self._wakeup.notify()
                 return
-            delay = min(delay * 2, self._max_delay)
+            failures += 1
 
     async def stop(self) -> None:
         """Stop reconnecting and close the connection."""

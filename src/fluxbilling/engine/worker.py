@@ -13,8 +13,9 @@ every write is fenced. SIGTERM stops claiming and lets in-flight phases finish.
 
 Our own database failing transiently (`db.is_transient`: busy, locked, restarting, away) is
 not the phase failing: the attempt is abandoned without a write and the run is claimed
-again once its lease expires, as after a crash; claims, heartbeats and renewals just try
-again later, and a worker started while the database is away waits for it.
+again once its lease expires, as after a crash; heartbeats and renewals just try again
+later; claims, and a worker started while the database is away, wait for it with the
+backoff of `outage.DATABASE_TROUBLE`.
 """
 
 from __future__ import annotations
@@ -32,13 +33,12 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 
 from fluxbilling import errors, metrics
-from fluxbilling.db import is_transient, schema, when_available
-from fluxbilling.engine import policy
+from fluxbilling.db import is_transient, schema
+from fluxbilling.engine import outage, policy
 from fluxbilling.engine.context import PhaseContext, PhaseHandler
 from fluxbilling.engine.outcome import Done, Pending
 from fluxbilling.engine.runs import Claim, LeaseLost, RunStore
 from fluxbilling.engine.wakeup import Wakeup
-from fluxbilling.orders.pipeline import POLICIES, Phase
 
 __all__ = ["Worker", "new_worker_id"]
 
@@ -59,7 +59,7 @@ class Worker:
 
     Args:
         store: the run store.
-        handlers: one handler per phase after billing.
+        handlers: one handler per phase a worker executes, by phase name.
         worker_id: this worker's name in leases and activity rows.
         concurrency: how many runs this worker executes at once.
         poll_interval: the longest sleep between claims when nothing wakes us.
@@ -71,7 +71,7 @@ class Worker:
     def __init__(
         self,
         store: RunStore,
-        handlers: Mapping[Phase, PhaseHandler],
+        handlers: Mapping[str, PhaseHandler],
         *,
         worker_id: str | None = None,
         concurrency: int = 8,
@@ -90,13 +90,14 @@ class Worker:
         self._clock = clock
         self._tasks: set[asyncio.Task[None]] = set()
         self._slots_free = asyncio.Event()
+        self._claims_failed = 0
         self.processed_phases = 0
 
     # -- loop ------------------------------------------------------------------------------
 
     async def run(self, stop: asyncio.Event) -> None:
         """Claim and execute until `stop` is set, then finish in-flight phases."""
-        if not await when_available(self._register, stop=stop, what="worker registration"):
+        if not await outage.when_available(self._register, stop=stop, what="worker registration"):
             return
         heartbeat = asyncio.create_task(self._heartbeat(stop))
         try:
@@ -119,10 +120,13 @@ class Worker:
 
     async def _claim(self, free: int) -> list[Claim]:
         try:
-            return await self.store.claim(self.worker_id, limit=free)
+            claims = await self.store.claim(self.worker_id, limit=free)
         except (OSError, sa.exc.OperationalError, sa.exc.DBAPIError) as exc:
+            self._claims_failed += 1
             log.warning("claim failed, backing off: %s", type(exc).__name__)
             return []
+        self._claims_failed = 0
+        return claims
 
     async def _sleep(self, stop: asyncio.Event, *, busy: bool) -> None:
         waiter: asyncio.Task[bool]
@@ -130,7 +134,10 @@ class Worker:
             self._slots_free.clear()
             waiter = asyncio.create_task(self._slots_free.wait())
         else:
-            waiter = asyncio.create_task(self.wakeup.wait(self.poll_interval))
+            idle = self.poll_interval
+            if self._claims_failed:
+                idle = outage.wait_after(self._claims_failed, rand=self._rand())
+            waiter = asyncio.create_task(self.wakeup.wait(idle))
         stopper = asyncio.create_task(stop.wait())
         await asyncio.wait({waiter, stopper}, return_when=asyncio.FIRST_COMPLETED)
         for task in (waiter, stopper):
@@ -193,10 +200,10 @@ class Worker:
         try:
             following, outcome = await self._attempt(claim)
         finally:
-            metrics.PHASE_DURATION.labels(claim.phase.value, outcome).observe(
+            metrics.PHASE_DURATION.labels(claim.phase, outcome).observe(
                 time.perf_counter() - started
             )
-            metrics.PHASE_OUTCOMES.labels(claim.phase.value, outcome).inc()
+            metrics.PHASE_OUTCOMES.labels(claim.phase, outcome).inc()
         return following
 
     async def _attempt(self, claim: Claim) -> tuple[Claim | None, str]:
@@ -247,7 +254,7 @@ class Worker:
         return {
             "run": claim.run_id,
             "order": claim.order_id,
-            "phase": claim.phase.value,
+            "phase": claim.phase,
             "attempt": claim.attempt + 1,
             "worker": self.worker_id,
         }
@@ -261,7 +268,7 @@ class Worker:
         decision = policy.decide(
             exc,
             claim.attempt + 1,
-            POLICIES[claim.phase],
+            self.store.pipeline(claim.kind).spec(claim.phase).policy,
             now,
             claim.phase_started_at,
             self._rand(),

@@ -25,10 +25,8 @@ phase re-run after an operator's retry writes its state again, hence the self-lo
 The initial states are INSERTs, not transitions: `orders.service` creates an order
 `awaiting_payment`, `allocation.reservation` a service `allocated`.
 
-The engine (`engine.runs`) calls this module for the provisioning run's order writes. It
-already imports `orders.pipeline`; this module imports `db`, `errors` and `engine.activity`
-(which imports no orders code), so no import cycle is added. Issue 10 item 2 replaces that
-arrow by a hook the composition root hands the engine.
+The engine knows no orders: a provisioning run's order writes reach this module through
+`orders.progress`, the `RunHooks` the composition root hands the engine.
 """
 
 from __future__ import annotations

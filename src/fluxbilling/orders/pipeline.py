@@ -6,9 +6,10 @@ billing ─► allocation ─► provision ─► os_install ─► network ─�
 A *lifecycle action* on a service (suspend, terminate, ...) is a run of kind `action` with one
 phase, `action`, whose correlation key also names the run (an order has many actions).
 
-Order and service states are declared (with their one writer) in `orders.lifecycle`.
-Run states: `queued` (claimable at next_run_at) → `running` (leased) → `completed`;
-`failed` (an operator may retry from a phase) and `cancelled` are terminal.
+`PIPELINES` is what the composition root hands the engine (`engine.pipeline.Pipeline`
+values): the engine runs them without knowing what an order is. Order and service states
+are declared (with their one writer) in `orders.lifecycle`; run states (`RunState`) and
+correlation keys (`correlation_key`) are the engine's, re-exported here for order code.
 """
 
 from __future__ import annotations
@@ -16,18 +17,20 @@ from __future__ import annotations
 from datetime import timedelta
 from enum import StrEnum
 
+from fluxbilling.engine import pipeline as engine
+from fluxbilling.engine.pipeline import PhaseSpec, RunState, correlation_key
 from fluxbilling.engine.policy import RetryPolicy
 
 __all__ = [
+    "ACTIONS",
     "ACTION_KIND",
     "PHASES",
     "PIPELINES",
-    "POLICIES",
+    "PROVISIONING",
     "PROVISION_KIND",
     "Phase",
     "RunState",
     "correlation_key",
-    "next_phase",
 ]
 
 
@@ -43,74 +46,36 @@ class Phase(StrEnum):
     ACTION = "action"
 
 
-class RunState(StrEnum):
-    """Where a run is."""
-
-    QUEUED = "queued"
-    RUNNING = "running"
-    COMPLETED = "completed"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-
-
 PROVISION_KIND = "provision"
 ACTION_KIND = "action"
 
-PHASES: tuple[Phase, ...] = (
-    Phase.BILLING,
-    Phase.ALLOCATION,
-    Phase.PROVISION,
-    Phase.OS_INSTALL,
-    Phase.NETWORK,
-    Phase.HANDOFF,
+PROVISIONING = engine.Pipeline(
+    PROVISION_KIND,
+    (
+        PhaseSpec(
+            Phase.BILLING,
+            RetryPolicy(),
+            no_rerun="the billing phase cannot be re-run; the invoice is paid",
+        ),
+        PhaseSpec(Phase.ALLOCATION, RetryPolicy(max_attempts=10, deadline=timedelta(days=7))),
+        PhaseSpec(Phase.PROVISION, RetryPolicy(max_attempts=10, deadline=timedelta(minutes=30))),
+        PhaseSpec(Phase.OS_INSTALL, RetryPolicy(max_attempts=10, deadline=timedelta(hours=2))),
+        PhaseSpec(Phase.NETWORK, RetryPolicy(max_attempts=10, deadline=timedelta(minutes=30))),
+        PhaseSpec(Phase.HANDOFF, RetryPolicy(max_attempts=20, deadline=timedelta(hours=6))),
+    ),
 )
-"""The provisioning pipeline, in order."""
+"""The provisioning pipeline: each phase with its retry policy; billing is never re-run."""
 
-PIPELINES: dict[str, tuple[Phase, ...]] = {PROVISION_KIND: PHASES, ACTION_KIND: (Phase.ACTION,)}
-"""The phases each kind of run goes through."""
+ACTIONS = engine.Pipeline(
+    ACTION_KIND,
+    (PhaseSpec(Phase.ACTION, RetryPolicy(max_attempts=10, deadline=timedelta(hours=2))),),
+    key_per_run=True,
+)
+"""A lifecycle action: one phase; its keys name the run (an order has many actions)."""
 
-POLICIES: dict[Phase, RetryPolicy] = {
-    Phase.BILLING: RetryPolicy(),
-    Phase.ALLOCATION: RetryPolicy(max_attempts=10, deadline=timedelta(days=7)),
-    Phase.PROVISION: RetryPolicy(max_attempts=10, deadline=timedelta(minutes=30)),
-    Phase.OS_INSTALL: RetryPolicy(max_attempts=10, deadline=timedelta(hours=2)),
-    Phase.NETWORK: RetryPolicy(max_attempts=10, deadline=timedelta(minutes=30)),
-    Phase.HANDOFF: RetryPolicy(max_attempts=20, deadline=timedelta(hours=6)),
-    Phase.ACTION: RetryPolicy(max_attempts=10, deadline=timedelta(hours=2)),
-}
+PIPELINES: tuple[engine.Pipeline, ...] = (PROVISIONING, ACTIONS)
+"""What the composition root hands the engine (provisioning first: the kind a run has
+unless its enqueue names one)."""
 
-
-def next_phase(phase: Phase, kind: str = PROVISION_KIND) -> Phase | None:
-    """The phase after `phase` in a run of `kind`, or None after the last.
-
-    Examples:
-        >>> next_phase(Phase.BILLING)
-        <Phase.ALLOCATION: 'allocation'>
-        >>> next_phase(Phase.HANDOFF) is None
-        True
-        >>> next_phase(Phase.ACTION, ACTION_KIND) is None
-        True
-    """
-    phases = PIPELINES[kind]
-    index = phases.index(phase)
-    return phases[index + 1] if index + 1 < len(phases) else None
-
-
-def correlation_key(
-    order_id: int, phase: Phase, node: str | None = None, *, run_id: int | None = None
-) -> str:
-    """The stable key of one phase of one order: `<order id>:<phase>[:<node>]`.
-
-    An action run's key also names the run (`<order id>:action:<run id>`), because an
-    order has one provisioning run but many actions.
-
-    Examples:
-        >>> correlation_key(42, Phase.PROVISION)
-        '42:provision'
-        >>> correlation_key(42, Phase.ACTION, run_id=7)
-        '42:action:7'
-    """
-    key = f"{order_id}:{phase.value}"
-    if run_id is not None:
-        key = f"{key}:{run_id}"
-    return f"{key}:{node}" if node else key
+PHASES: tuple[Phase, ...] = tuple(Phase(name) for name in PROVISIONING.names)
+"""The provisioning pipeline's phases, in order."""

@@ -33,6 +33,7 @@ from typing import Any
 
 from fluxbilling import errors
 from fluxbilling.drivers.upstream import UpstreamHttp
+from fluxbilling.engine import policy
 from fluxbilling.engine.outcome import Done, Pending
 from fluxbilling.plugins.document import Flow, Node
 from fluxbilling.plugins.graph import LoadedPlugin
@@ -106,14 +107,12 @@ async def _step(
         return await spec.run(params, run)
     except errors.UpstreamError as exc:
         tries = int(run.state.get("tries", 0)) + 1
-        if (
-            isinstance(exc, errors.TransientUpstreamError)
-            and params.retry is not None
-            and tries < params.retry.max_attempts
-        ):
-            # Resume this same node later: the engine stores the cursor, no worker sleeps.
-            run.state = {**run.state, "tries": tries, "last_error": exc.message}
-            return NodeResult(wait=params.retry.delay(tries, exc.retry_after))
+        if params.retry is not None:
+            decision = policy.decide(exc, tries, params.retry.policy, run.now, run.now, 0.0)
+            if isinstance(decision, policy.Retry):
+                # Resume this same node later: the engine stores the cursor, no worker sleeps.
+                run.state = {**run.state, "tries": tries, "last_error": exc.message}
+                return NodeResult(wait=(decision.at - run.now).total_seconds())
         if params.on_error != "route":
             raise
         return NodeResult(port="error", output=exc.to_dict())

@@ -22,13 +22,14 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from fluxbilling import errors
 from fluxbilling.drivers.upstream import UpstreamHttp
+from fluxbilling.engine.policy import RetryPolicy
 from fluxbilling.plugins import templating
 
 __all__ = [
@@ -65,17 +66,25 @@ class RetryParams(BaseModel):
     upstream's `Retry-After` when it sent one.
     """
 
+    # The docstring above is the plugin format's documentation (the JSON Schema). Decided,
+    # like every retry, by `engine.policy.decide`, with `policy`: no jitter, so a flow's
+    # waits are reproducible; the phase's own deadline bounds the node's.
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     max_attempts: int = Field(default=3, ge=1, le=20)
     backoff: float = Field(default=2.0, gt=0, le=3600)
     max_backoff: float = Field(default=60.0, gt=0, le=86400)
 
-    def delay(self, tries: int, retry_after: float | None) -> float:
-        """Seconds to wait before try number `tries + 1`."""
-        if retry_after is not None:
-            return max(retry_after, 0.0)
-        return float(min(self.max_backoff, self.backoff * 2 ** max(tries - 1, 0)))
+    @property
+    def policy(self) -> RetryPolicy:
+        """These parameters as a retry policy."""
+        return RetryPolicy(
+            max_attempts=self.max_attempts,
+            deadline=None,
+            base=timedelta(seconds=self.backoff),
+            cap=timedelta(seconds=self.max_backoff),
+            jitter=0.0,
+        )
 
 
 class NodeParams(BaseModel):

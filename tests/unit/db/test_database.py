@@ -1,16 +1,13 @@
-"""Telling a database outage from a bug (`is_transient`) and waiting one out (`when_available`)."""
+"""Telling a database outage from a bug (`is_transient`)."""
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
 
 import pytest
 import sqlalchemy as sa
 
-from fluxbilling.db import is_transient, when_available
-
-pytestmark = pytest.mark.anyio
+from fluxbilling.db import is_transient
 
 
 class _PgError(Exception):
@@ -64,36 +61,3 @@ def test_a_dropped_connection_is_transient_and_other_exceptions_are_not() -> Non
     assert is_transient(dropped)
     assert not is_transient(ConnectionRefusedError(111, "refused"))
     assert not is_transient(ValueError("no database involved"))
-
-
-async def test_when_available_retries_until_the_database_answers() -> None:
-    attempts = []
-
-    async def step() -> None:
-        attempts.append(1)
-        if len(attempts) < 3:
-            raise pg("57P03")
-
-    assert await when_available(step, stop=asyncio.Event(), what="start-up", first_delay=0.01)
-    assert len(attempts) == 3
-
-
-async def test_when_available_lets_a_real_error_through() -> None:
-    async def step() -> None:
-        raise pg("42P01")
-
-    with pytest.raises(sa.exc.DBAPIError):
-        await when_available(step, stop=asyncio.Event(), what="start-up", first_delay=0.01)
-
-
-async def test_when_available_gives_up_once_stopped() -> None:
-    stop = asyncio.Event()
-    attempts = []
-
-    async def step() -> None:
-        attempts.append(1)
-        stop.set()
-        raise pg("08001")
-
-    assert not await when_available(step, stop=stop, what="start-up", first_delay=5.0)
-    assert len(attempts) == 1

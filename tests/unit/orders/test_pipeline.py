@@ -1,6 +1,8 @@
 from __future__ import annotations
 
-from fluxbilling.orders.pipeline import PHASES, POLICIES, Phase, correlation_key, next_phase
+import pytest
+
+from fluxbilling.orders.pipeline import ACTIONS, PHASES, PIPELINES, PROVISIONING, Phase
 
 
 def test_the_six_phases_in_order() -> None:
@@ -15,16 +17,25 @@ def test_the_six_phases_in_order() -> None:
 
 
 def test_next_phase_walks_the_table_and_ends() -> None:
-    walked = [Phase.BILLING]
-    while (following := next_phase(walked[-1])) is not None:
+    walked: list[str] = [Phase.BILLING]
+    while (following := PROVISIONING.next_phase(walked[-1])) is not None:
         walked.append(following)
     assert tuple(walked) == PHASES
+    assert ACTIONS.next_phase(Phase.ACTION) is None
 
 
-def test_every_phase_has_a_policy() -> None:
-    assert set(POLICIES) == set(Phase)
+def test_every_phase_is_in_one_pipeline_with_its_own_policy() -> None:
+    specs = [spec for pipeline in PIPELINES for spec in pipeline.phases]
+    assert sorted(spec.name for spec in specs) == sorted(Phase)
+    assert PROVISIONING.spec(Phase.HANDOFF).policy.max_attempts == 20
 
 
-def test_correlation_keys_are_stable() -> None:
-    assert correlation_key(7, Phase.PROVISION) == "7:provision"
-    assert correlation_key(7, Phase.PROVISION, "create_vm") == "7:provision:create_vm"
+@pytest.mark.parametrize("phase", list(Phase))
+def test_only_billing_may_not_be_re_run(phase: Phase) -> None:
+    pipeline = ACTIONS if phase == Phase.ACTION else PROVISIONING
+    assert (pipeline.spec(phase).no_rerun is not None) == (phase == Phase.BILLING)
+
+
+def test_correlation_keys_are_stable_and_name_the_run_for_actions() -> None:
+    assert PROVISIONING.key(7, Phase.PROVISION, run_id=3) == "7:provision"
+    assert ACTIONS.key(7, Phase.ACTION, run_id=3) == "7:action:3"

@@ -28,7 +28,7 @@ __all__ = [
 ]
 
 
-def build_handlers(deps: PhaseDeps) -> dict[Phase, PhaseHandler]:
+def build_handlers(deps: PhaseDeps) -> dict[str, PhaseHandler]:
     """One handler per phase after billing, and the lifecycle-action phase."""
     return {
         Phase.ALLOCATION: AllocationPhase(deps),

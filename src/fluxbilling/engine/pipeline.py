@@ -1,0 +1,168 @@
+"""The pipelines the engine runs, as values handed to it: the engine knows no orders.
+
+A `Pipeline` is one kind of run: its phases in order, each a `PhaseSpec` with its retry
+policy and whether an operator may re-run a failed run from it. The composition root hands
+the `RunStore` every pipeline (`orders.pipeline.PIPELINES`) and the `RunHooks` through which
+a run's progress reaches the records that own it (`orders.progress`), in the run's own
+transaction.
+
+Run states: `queued` (claimable at next_run_at) → `running` (leased) → `completed`;
+`failed` (an operator may retry from a phase) and `cancelled` are terminal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Protocol
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from fluxbilling import errors
+from fluxbilling.engine.policy import RetryPolicy
+
+__all__ = [
+    "PhaseSpec",
+    "Pipeline",
+    "RunEvent",
+    "RunHooks",
+    "RunRef",
+    "RunState",
+    "correlation_key",
+]
+
+
+class RunState(StrEnum):
+    """Where a run is."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+@dataclass(frozen=True, slots=True)
+class PhaseSpec:
+    """One phase of a pipeline.
+
+    Attributes:
+        name: the phase (the `runs.phase` and `phase_checkpoints.phase` value).
+        policy: how a failed attempt of it is retried.
+        no_rerun: why an operator may not re-run a failed run from it (None: they may).
+    """
+
+    name: str
+    policy: RetryPolicy = field(default_factory=RetryPolicy)
+    no_rerun: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Pipeline:
+    """The phases one kind of run goes through, in order.
+
+    Attributes:
+        kind: the `runs.kind` value.
+        phases: in order; names are unique.
+        key_per_run: correlation keys name the run too (an order has many runs of this kind).
+
+    Example:
+        >>> p = Pipeline("demo", (PhaseSpec("a"), PhaseSpec("b")))
+        >>> p.next_phase("a"), p.next_phase("b")
+        ('b', None)
+    """
+
+    kind: str
+    phases: tuple[PhaseSpec, ...]
+    key_per_run: bool = False
+
+    def __post_init__(self) -> None:
+        names = [spec.name for spec in self.phases]
+        if not names or len(set(names)) != len(names):
+            raise ValueError(f"pipeline {self.kind!r} needs unique phases, has {names}")
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The phase names, in order."""
+        return tuple(spec.name for spec in self.phases)
+
+    def spec(self, phase: str) -> PhaseSpec:
+        """The spec of `phase`.
+
+        Raises:
+            errors.InvariantViolation: this pipeline has no such phase.
+        """
+        for spec in self.phases:
+            if spec.name == phase:
+                return spec
+        raise errors.InvariantViolation(f"a {self.kind} run has no {phase} phase")
+
+    def next_phase(self, phase: str) -> str | None:
+        """The phase after `phase`, or None after the last."""
+        names = self.names
+        index = names.index(self.spec(phase).name)
+        return names[index + 1] if index + 1 < len(names) else None
+
+    def key(self, order_id: int, phase: str, run_id: int) -> str:
+        """The correlation key of `phase` of run `run_id` of this kind."""
+        return correlation_key(order_id, phase, run_id=run_id if self.key_per_run else None)
+
+
+def correlation_key(
+    order_id: int, phase: str, node: str | None = None, *, run_id: int | None = None
+) -> str:
+    """The stable key of one phase of one order: `<order id>:<phase>[:<node>]`.
+
+    A run whose pipeline has a key per run also names the run (`<order id>:action:<run id>`).
+
+    Examples:
+        >>> correlation_key(42, "provision")
+        '42:provision'
+        >>> correlation_key(42, "provision", "create_vm")
+        '42:provision:create_vm'
+        >>> correlation_key(42, "action", run_id=7)
+        '42:action:7'
+    """
+    key = f"{order_id}:{phase}"
+    if run_id is not None:
+        key = f"{key}:{run_id}"
+    return f"{key}:{node}" if node else key
+
+
+class RunEvent(StrEnum):
+    """What happened to runs, for their owner."""
+
+    STARTED = "started"
+    FAILED = "failed"
+    RETRIED = "retried"
+    CANCELLED = "cancelled"
+
+
+@dataclass(frozen=True, slots=True)
+class RunRef:
+    """A run as its hooks see it; lease and worker are set when a worker made the change."""
+
+    run_id: int
+    order_id: int
+    kind: str
+    phase: str
+    lease_token: int | None = None
+    worker: str | None = None
+
+
+class RunHooks(Protocol):
+    """What a run's progress does to the records that own it, inside the run's transaction."""
+
+    async def __call__(
+        self, conn: AsyncConnection, event: RunEvent, runs: Sequence[RunRef], *, note: str
+    ) -> None:
+        """Apply `event` of `runs` (raising rolls the run's change back too).
+
+        Args:
+            conn: the run's transaction.
+            event: what happened.
+            runs: the runs it happened to (several for one claim).
+            note: why, for activity rows.
+        """
+        ...
