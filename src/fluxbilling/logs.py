@@ -17,7 +17,7 @@ from collections import OrderedDict
 from datetime import UTC, datetime
 from typing import Any
 
-from fluxbilling.drivers.redaction import Redactor
+from fluxbilling.redaction import Redactor
 
 __all__ = [
     "CONTEXT_KEYS",

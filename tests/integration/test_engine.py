@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -15,6 +15,8 @@ from fluxbilling import errors
 from fluxbilling.db import Database, schema
 from fluxbilling.engine.context import PhaseContext
 from fluxbilling.engine.outcome import Done, Outcome, Pending
+from fluxbilling.engine.pipeline import PhaseSpec, Pipeline, RunEvent, RunRef
+from fluxbilling.engine.policy import RetryPolicy
 from fluxbilling.engine.runs import LeaseLost, RunStore
 from fluxbilling.engine.worker import Worker
 from fluxbilling.orders.pipeline import PHASES, PIPELINES, Phase
@@ -53,8 +55,10 @@ def run_store(db: Database, *, lease_seconds: float = 30.0) -> RunStore:
     return RunStore(db, PIPELINES, OrderProgress(db), lease_seconds=lease_seconds)
 
 
-async def seed_order(db: Database, n: int = 1) -> list[int]:
-    store = run_store(db)
+async def seed_order(
+    db: Database, n: int = 1, *, store: RunStore | None = None, phase: str = Phase.ALLOCATION
+) -> list[int]:
+    store = store or run_store(db)
     ids = []
     async with db.begin() as conn:
         cust, prod = await seed_bare_product(conn)
@@ -71,7 +75,7 @@ async def seed_order(db: Database, n: int = 1) -> list[int]:
                     .returning(schema.orders.c.id)
                 )
             ).scalar_one()
-            await store.enqueue(conn, oid, phase=Phase.ALLOCATION)
+            await store.enqueue(conn, oid, phase=phase)
             ids.append(oid)
     return ids
 
@@ -181,6 +185,66 @@ async def test_permanent_error_fails_the_run_and_operator_retry_resumes_it(db: D
     await worker.drain()
     assert (await run_row(db, order_id)).state == "completed"
     assert (await completed_count(db, order_id))["provision"] == 1
+
+
+class RecordingHooks:
+    """`RunHooks` that remember what they were told, and move nothing."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[RunEvent, str, str]] = []
+
+    async def __call__(
+        self, conn: AsyncConnection, event: RunEvent, runs: Sequence[RunRef], *, note: str
+    ) -> None:
+        self.seen += [(event, r.phase, note) for r in runs]
+
+
+async def test_the_engine_runs_any_pipeline_it_is_handed(db: Database) -> None:
+    chores = Pipeline(
+        "chores",
+        (
+            PhaseSpec("sweep", no_rerun="swept floors stay swept"),
+            PhaseSpec("mop", RetryPolicy(max_attempts=1)),
+        ),
+        key_per_run=True,
+    )
+    hooks = RecordingHooks()
+    store = RunStore(db, [chores], hooks)
+    (order_id,) = await seed_order(db, store=store, phase="sweep")
+    mop = ScriptedHandler([errors.TransientUpstreamError("503", upstream="sim")])
+    worker = Worker(store, {"sweep": ScriptedHandler(), "mop": mop}, worker_id="w")
+    await worker.drain()
+    run = await run_row(db, order_id)
+    assert (run.kind, run.state, run.phase) == ("chores", "failed", "mop")
+    assert run.wait_reason == "gave up after 1 attempts: 503"  # mop's own policy
+    with pytest.raises(errors.Conflict, match="swept floors stay swept"):
+        await store.retry(run.id, actor="op", from_phase="sweep")
+    with pytest.raises(errors.Conflict, match="a chores run has no allocation phase"):
+        await store.retry(run.id, actor="op", from_phase=Phase.ALLOCATION)
+    await store.retry(run.id, actor="op")
+    await worker.drain()
+    assert (await run_row(db, order_id)).state == "completed"
+    assert hooks.seen == [
+        (RunEvent.STARTED, "sweep", "w started the run"),
+        (RunEvent.FAILED, "mop", "mop failed"),
+        (RunEvent.RETRIED, "mop", "op retried the run from mop"),
+        (RunEvent.STARTED, "mop", "w started the run"),
+    ]
+    async with db.connect() as conn:
+        keys = (
+            await conn.execute(
+                sa.select(schema.phase_checkpoints.c.correlation_key)
+                .where(schema.phase_checkpoints.c.run_id == run.id)
+                .order_by(schema.phase_checkpoints.c.id)
+            )
+        ).scalars()
+        order_state = (
+            await conn.execute(
+                sa.select(schema.orders.c.state).where(schema.orders.c.id == order_id)
+            )
+        ).scalar_one()
+    assert list(keys) == [f"{order_id}:sweep:{run.id}", f"{order_id}:mop:{run.id}"]
+    assert order_state == "provisioning_pending"  # these hooks move no order
 
 
 async def test_capacity_exhausted_parks_without_failing(db: Database) -> None:

@@ -26,7 +26,7 @@ from fluxbilling.bootstrap import Installation
 from fluxbilling.db import schema
 from fluxbilling.drivers import connections
 from fluxbilling.drivers.connection_types import CONNECTION_TYPES
-from fluxbilling.drivers.redaction import Redactor
+from fluxbilling.redaction import Redactor
 
 __all__ = ["router"]
 

@@ -18,7 +18,7 @@ from fluxbilling import errors
 from fluxbilling.api.auth import require_token
 from fluxbilling.api.fields import Line, RowId
 from fluxbilling.db import schema
-from fluxbilling.drivers.redaction import Redactor
+from fluxbilling.redaction import Redactor
 
 __all__ = ["router"]
 

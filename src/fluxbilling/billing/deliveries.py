@@ -40,7 +40,7 @@ import sqlalchemy as sa
 
 from fluxbilling import errors, metrics
 from fluxbilling.db import Database, schema
-from fluxbilling.drivers.redaction import MASK
+from fluxbilling.redaction import MASK
 
 __all__ = [
     "CREDENTIAL_HEADERS",

@@ -1,4 +1,4 @@
-"""Drivers: the upstream error boundary (`upstream`), connections and redaction every driver shares."""
+"""Drivers: the upstream error boundary (`upstream`) and the connections every driver shares."""
 
 from __future__ import annotations
 

@@ -33,8 +33,8 @@ from fluxbilling.drivers.connection_types import (
     credentials_for,
     validate_connection,
 )
-from fluxbilling.drivers.redaction import MASK
 from fluxbilling.drivers.upstream import ExchangeRecorder, UpstreamHttp
+from fluxbilling.redaction import MASK
 from fluxbilling.vault import Vault
 
 __all__ = [

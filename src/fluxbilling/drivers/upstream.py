@@ -29,7 +29,7 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 
 from fluxbilling import errors, limits
-from fluxbilling.drivers.redaction import Redactor
+from fluxbilling.redaction import Redactor
 
 __all__ = [
     "RESERVED_HEADERS",

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from fluxbilling.db import schema
-from fluxbilling.drivers.redaction import Redactor
+from fluxbilling.redaction import Redactor
 
 __all__ = ["record"]
 

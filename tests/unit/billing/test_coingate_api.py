@@ -9,7 +9,7 @@ import pytest
 
 from fluxbilling import errors
 from fluxbilling.billing import coingate, coingate_api
-from fluxbilling.drivers.redaction import MASK
+from fluxbilling.redaction import MASK
 from fluxbilling_simulators._faults import Faults
 from fluxbilling_simulators.coingate import CoinGateState, Notifier, create_app
 

@@ -12,7 +12,7 @@ import pytest
 from fluxbilling import errors
 from fluxbilling.billing import stripe, stripe_api
 from fluxbilling.billing.facts import PaymentFact
-from fluxbilling.drivers.redaction import MASK
+from fluxbilling.redaction import MASK
 from fluxbilling_simulators._faults import Faults
 from fluxbilling_simulators.stripe import StripeState, create_app
 

@@ -12,7 +12,9 @@ import pytest
 
 from fluxbilling import errors, plugins
 from fluxbilling.drivers.upstream import Credential, UpstreamHttp
+from fluxbilling.engine import policy
 from fluxbilling.engine.outcome import Done, Pending
+from fluxbilling.plugins.nodes import RetryParams
 
 pytestmark = pytest.mark.anyio
 
@@ -344,6 +346,16 @@ async def test_node_retry_resumes_the_same_node_and_honours_retry_after(
     three = await run(flow, http, cursor=dict(two.cursor))
     assert isinstance(three, Done)
     assert [r.url.path for r in vendor.seen] == ["/first", "/flaky", "/flaky", "/flaky"]
+
+
+@pytest.mark.parametrize(("tries", "seconds"), [(1, 2.0), (2, 4.0), (3, 5.0), (19, 5.0)])
+def test_node_retry_is_the_engine_policy_doubling_without_jitter(
+    tries: int, seconds: float
+) -> None:
+    retry = RetryParams(max_attempts=20, backoff=2, max_backoff=5).policy
+    assert (retry.max_attempts, retry.deadline) == (20, None)
+    for rand in (0.0, 0.99):
+        assert policy.backoff(tries, retry, rand) == timedelta(seconds=seconds)
 
 
 async def test_node_retry_gives_up_and_never_retries_permanent_errors(

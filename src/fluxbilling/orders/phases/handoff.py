@@ -18,7 +18,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from fluxbilling import errors
 from fluxbilling.db import schema
-from fluxbilling.drivers.redaction import MASK
 from fluxbilling.engine.context import PhaseContext
 from fluxbilling.engine.outcome import Done, Outcome
 from fluxbilling.handoff import templates
@@ -27,6 +26,7 @@ from fluxbilling.orders import lifecycle
 from fluxbilling.orders.phases.deps import PhaseDeps, transition_source
 from fluxbilling.orders.phases.flows import account_username
 from fluxbilling.orders.view import OrderView
+from fluxbilling.redaction import MASK
 
 __all__ = ["HandoffPhase"]
 
