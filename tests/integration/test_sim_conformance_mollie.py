@@ -26,19 +26,16 @@ from mollie.api.error import (
     UnprocessableEntityError,
 )
 
+from fluxbilling.billing import mollie as mollie_body
 from fluxbilling.simulators.mollie import MollieNotifier, MollieState, create_app
 from tests.serversupport import serve
 
-KEY = "test_dHar4XY7LxsDOtmnkVtjNVWXLSlXsM"
-LIVE_KEY = "live_4BBB6H4s2jGi3ajsx4E2KqY5sxSXaRV"
-HOOK = "https://shop.test/webhooks/mollie"
-BODY: dict[str, Any] = {
-    "amount": {"currency": "EUR", "value": "10.00"},
-    "description": "Invoice 42",
-    "redirectUrl": "https://shop.test/return/42",
-    "webhookUrl": HOOK,
-    "metadata": {"invoice_id": "42"},
-}
+KEY = "test_conformanceconformanceconform"
+LIVE_KEY = "live_conformanceconformanceconform"
+# The body our checkout sends (`billing.mollie.checkout_request`), for a 10.00 EUR invoice.
+BODY = mollie_body.checkout_request(
+    42, 1000, "eur", "Invoice 42", "https://shop.test/return/42", "https://shop.test/hook"
+)
 
 
 class Hooks:

@@ -213,7 +213,7 @@ async def create_refund(request: Request, state: MollieState, mode: str, key: st
     base = base_url(request)
     idem = request.headers.get("idempotency-key")
     earlier = state.refund_keys.get((key, idem)) if idem else None
-    replayed = None if earlier is None else state.find_refund(payment_id, earlier)
+    replayed = None if earlier is None else state.find("refunds", payment_id, earlier)
     if replayed is not None:
         headers = {"Idempotent-Replayed": "true"}
         return JSONResponse(
@@ -240,20 +240,9 @@ async def create_refund(request: Request, state: MollieState, mode: str, key: st
     return _hal(state.render_sub(refund, base), 201)
 
 
-async def get_refund(request: Request, state: MollieState, mode: str, key: str) -> Response:
-    """GET /v2/payments/{id}/refunds/{refund}."""
-    payment_id, refund_id = request.path_params["id"], request.path_params["refund"]
-    if state.payment(payment_id, mode) is None:
-        return no_payment(payment_id)
-    refund = state.find_refund(payment_id, refund_id)
-    if refund is None:
-        return error(404, f"No refund exists with token {refund_id}.")
-    return _hal(state.render_sub(refund, base_url(request)))
-
-
 async def cancel_refund(request: Request, state: MollieState, mode: str, key: str) -> Response:
-    """DELETE /v2/payments/{id}/refunds/{refund}: 204, only while queued or pending."""
-    payment_id, refund_id = request.path_params["id"], request.path_params["refund"]
+    """DELETE /v2/payments/{id}/refunds/{item}: 204, only while queued or pending."""
+    payment_id, refund_id = request.path_params["id"], request.path_params["item"]
     if state.payment(payment_id, mode) is None:
         return no_payment(payment_id)
     try:
@@ -265,12 +254,21 @@ async def cancel_refund(request: Request, state: MollieState, mode: str, key: st
     return Response(status_code=204)
 
 
-async def get_chargeback(request: Request, state: MollieState, mode: str, key: str) -> Response:
-    """GET /v2/payments/{id}/chargebacks/{chargeback}."""
-    payment_id, chargeback_id = request.path_params["id"], request.path_params["chargeback"]
-    if state.payment(payment_id, mode) is None:
-        return no_payment(payment_id)
-    chargeback = state.find_chargeback(payment_id, chargeback_id)
-    if chargeback is None:
-        return error(404, f"No chargeback exists with token {chargeback_id}.")
-    return _hal(state.render_sub(chargeback, base_url(request)))
+def _sub_getter(name: str) -> Callable[[Request, MollieState, str, str], Any]:
+    noun = name.removesuffix("s")
+
+    async def handler(request: Request, state: MollieState, mode: str, key: str) -> Response:
+        payment_id, item_id = request.path_params["id"], request.path_params["item"]
+        if state.payment(payment_id, mode) is None:
+            return no_payment(payment_id)
+        found = state.find(name, payment_id, item_id)
+        if found is None:
+            return error(404, f"No {noun} exists with token {item_id}.")
+        return _hal(state.render_sub(found, base_url(request)))
+
+    handler.__doc__ = f"GET /v2/payments/{{id}}/{name}/{{item}}."
+    return handler
+
+
+get_refund = _sub_getter("refunds")
+get_chargeback = _sub_getter("chargebacks")

@@ -384,14 +384,10 @@ class MollieState:
             or _metadata_problem(body.get("metadata"))
         )
 
-    def find_refund(self, payment_id: str, refund_id: str) -> dict[str, Any] | None:
-        """The refund `refund_id` of `payment_id`, or None."""
-        return next((r for r in self.refunds.get(payment_id, []) if r["id"] == refund_id), None)
-
-    def find_chargeback(self, payment_id: str, chargeback_id: str) -> dict[str, Any] | None:
-        """The chargeback `chargeback_id` of `payment_id`, or None."""
-        found = (c for c in self.chargebacks.get(payment_id, []) if c["id"] == chargeback_id)
-        return next(found, None)
+    def find(self, kind: str, payment_id: str, item_id: str) -> dict[str, Any] | None:
+        """The refund or chargeback (`kind`: ``refunds``/``chargebacks``) of a payment, or None."""
+        table: dict[str, list[dict[str, Any]]] = getattr(self, kind)
+        return next((item for item in table.get(payment_id, []) if item["id"] == item_id), None)
 
     def cancel_refund(self, payment_id: str, refund_id: str) -> dict[str, Any]:
         """Cancel a refund that is still ``queued`` or ``pending`` (Mollie's rule).
@@ -400,7 +396,7 @@ class MollieState:
             errors.NotFound: No such refund on this payment.
             errors.Conflict: The refund is already processing or done.
         """
-        refund = self.find_refund(payment_id, refund_id)
+        refund = self.find("refunds", payment_id, refund_id)
         if refund is None:
             raise errors.NotFound(f"no refund {refund_id}", refund_id=refund_id)
         if refund["status"] not in _CANCELABLE_REFUNDS:

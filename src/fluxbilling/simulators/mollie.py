@@ -9,8 +9,10 @@ Modelled, per `shared/vendor-apis/payments.md` §2 and Mollie's public docs:
   payment and ``_links.checkout.href``. ``Idempotency-Key`` (scoped to the API key): a
   repeat returns the same payment (current state, 201, ``Idempotent-Replayed: true``).
 - ``GET /v2/payments/{id}`` with ``embed=refunds,chargebacks`` (``_embedded`` lists, only
-  when non-empty); ``GET /v2/payments/{id}/refunds`` and ``/chargebacks``; 404 body
-  ``No payment exists with token tr_....``.
+  when non-empty); 404 body ``No payment exists with token tr_....``.
+- ``GET /v2/payments`` (cursor pages), refunds created, read, listed and canceled
+  (``/v2/payments/{id}/refunds[/{id}]``, ``/v2/refunds``), chargebacks read and listed:
+  `simulators._mollie_resources`. Any other path or method is Mollie's HAL 404.
 - A checkout page at ``_links.checkout.href`` where a person picks the outcome, like
   Mollie's test-mode payment screen (then a 303 to ``redirectUrl``).
 - ``GET /_sim/state`` dumps the account; ``POST /_sim/payments/{id}/{action}`` drives it from
@@ -450,7 +452,7 @@ def create_app(state: MollieState, notifier: MollieNotifier | None = None) -> AS
     Returns:
         A Starlette app serving ``/v2/...``, the checkout page and ``/_sim/...``.
     """
-    payment, refund = "/v2/payments/{id:str}", "/v2/payments/{id:str}/refunds/{refund:str}"
+    payment, refund = "/v2/payments/{id:str}", "/v2/payments/{id:str}/refunds/{item:str}"
     api: list[tuple[str, Handler, list[str]]] = [
         ("/v2/payments", resources.list_payments, ["GET"]),
         ("/v2/payments", create_payment, ["POST"]),
@@ -460,7 +462,7 @@ def create_app(state: MollieState, notifier: MollieNotifier | None = None) -> AS
         (refund, resources.get_refund, ["GET"]),
         (refund, resources.cancel_refund, ["DELETE"]),
         (payment + "/chargebacks", resources.list_chargebacks, ["GET"]),
-        (payment + "/chargebacks/{chargeback:str}", resources.get_chargeback, ["GET"]),
+        (payment + "/chargebacks/{item:str}", resources.get_chargeback, ["GET"]),
         ("/v2/refunds", resources.list_refunds, ["GET"]),
         ("/v2/chargebacks", resources.list_chargebacks, ["GET"]),
     ]
