@@ -28,7 +28,7 @@ from mollie.api.error import (
 
 from fluxbilling.billing import mollie as mollie_body
 from fluxbilling.simulators.mollie import MollieNotifier, MollieState, create_app
-from tests.serversupport import serve
+from tests.integration.conformance import serving
 
 KEY = "test_conformanceconformanceconform"
 LIVE_KEY = "live_conformanceconformanceconform"
@@ -62,7 +62,7 @@ def hooks() -> Hooks:
 @pytest.fixture
 def url(state: MollieState, hooks: Hooks) -> Iterator[str]:
     notifier = MollieNotifier(state, httpx.AsyncClient(transport=httpx.MockTransport(hooks.handle)))
-    with serve(create_app(state, notifier)) as base:
+    with serving(create_app(state, notifier)) as base:
         yield base
 
 

@@ -32,7 +32,7 @@ from paypalserversdk.paypal_serversdk_client import PaypalServersdkClient
 from fluxbilling.billing import paypal
 from fluxbilling.simulators import _paypal_state
 from fluxbilling.simulators.paypal import PayPalState, create_app
-from tests.serversupport import serve
+from tests.integration.conformance import serving
 
 CLIENT_ID, SECRET = "conformance-client", "conformance-secret"
 
@@ -81,7 +81,7 @@ def receiver() -> Receiver:
 @pytest.fixture
 def url(state: PayPalState, receiver: Receiver) -> Iterator[str]:
     notifier = httpx.AsyncClient(transport=httpx.MockTransport(receiver.handle))
-    with serve(create_app(state, notifier_client=notifier)) as base:
+    with serving(create_app(state, notifier_client=notifier)) as base:
         yield base
 
 

@@ -21,7 +21,7 @@ from pydactyl import PterodactylClient
 from pydactyl.exceptions import PterodactylApiError
 
 from fluxbilling.simulators.pterodactyl import PterodactylState, create_app
-from tests.serversupport import serve
+from tests.integration.conformance import serving
 
 APPLICATION_KEY, CLIENT_KEY = "ptla_conformance", "ptlc_conformance"
 CUSTOMER = "fluxbilling-customer-7"
@@ -37,7 +37,7 @@ def state() -> PterodactylState:
 
 @pytest.fixture
 def url(state: PterodactylState) -> Iterator[str]:
-    with serve(create_app(state)) as base:
+    with serving(create_app(state)) as base:
         yield base
 
 
