@@ -24,7 +24,7 @@ a refund that is already processing; a refund's ``documentation`` link is left o
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlencode
 
@@ -68,6 +68,7 @@ TITLES = {
     504: "Gateway Timeout",
 }
 DEFAULT_LIMIT = 50
+Handler = Callable[[Request, MollieState, str, str], Awaitable[Response]]
 MAX_LIMIT = 250
 _DOCS = "https://docs.mollie.com/reference/v2"
 
@@ -171,7 +172,7 @@ async def list_payments(request: Request, state: MollieState, mode: str, key: st
     )
 
 
-def _sub_list(name: str) -> Callable[[Request, MollieState, str, str], Any]:
+def _sub_list(name: str) -> Handler:
     async def handler(request: Request, state: MollieState, mode: str, key: str) -> Response:
         payment_id = request.path_params.get("id")
         if payment_id is not None and state.payment(payment_id, mode) is None:
@@ -254,7 +255,7 @@ async def cancel_refund(request: Request, state: MollieState, mode: str, key: st
     return Response(status_code=204)
 
 
-def _sub_getter(name: str) -> Callable[[Request, MollieState, str, str], Any]:
+def _sub_getter(name: str) -> Handler:
     noun = name.removesuffix("s")
 
     async def handler(request: Request, state: MollieState, mode: str, key: str) -> Response:

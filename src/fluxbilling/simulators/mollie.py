@@ -288,8 +288,6 @@ class MollieNotifier:
 # ---------------------------------------------------------------------------------------
 # The API
 
-Handler = Callable[[Request, MollieState, str, str], Awaitable[Response]]
-
 
 async def create_payment(request: Request, state: MollieState, mode: str, key: str) -> Response:
     """POST /v2/payments."""
@@ -330,7 +328,7 @@ async def get_payment(request: Request, state: MollieState, mode: str, key: str)
 
 
 def _guarded(
-    handler: Handler, state: MollieState, notifier: MollieNotifier | None
+    handler: resources.Handler, state: MollieState, notifier: MollieNotifier | None
 ) -> Callable[[Request], Awaitable[Response]]:
     """Count, delay, inject faults, then authenticate, before the real handler runs; what
     the call changed (a refund created or canceled) is delivered after the response."""
@@ -453,7 +451,7 @@ def create_app(state: MollieState, notifier: MollieNotifier | None = None) -> AS
         A Starlette app serving ``/v2/...``, the checkout page and ``/_sim/...``.
     """
     payment, refund = "/v2/payments/{id:str}", "/v2/payments/{id:str}/refunds/{item:str}"
-    api: list[tuple[str, Handler, list[str]]] = [
+    api: list[tuple[str, resources.Handler, list[str]]] = [
         ("/v2/payments", resources.list_payments, ["GET"]),
         ("/v2/payments", create_payment, ["POST"]),
         (payment, get_payment, ["GET"]),
