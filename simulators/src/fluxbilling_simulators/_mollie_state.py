@@ -13,6 +13,10 @@ amounts and sub-resources change.
 | ``authorized``                              | ``open``, ``pending``           |
 | ``paid``, ``failed``, ``canceled``, ``expired`` | ``open``, ``pending``, ``authorized`` |
 
+Refunds are created through the API (``POST /v2/payments/{id}/refunds``, `validate_refund`
+then `refund`) or by a test; a ``queued``/``pending`` one can be canceled. Lists
+(`listing`) are newest first, like Mollie's cursor pages.
+
 Every change Mollie calls a webhook for (paid, authorized, failed, canceled, expired, a
 refund created or changing status, a chargeback received or reversed) is appended to
 `changes`, which the notifier drains.
@@ -53,6 +57,7 @@ _FROM: Mapping[str, frozenset[str]] = {
 _NOTIFIED = frozenset({"paid", "authorized", "failed", "canceled", "expired"})
 _REFUND_STATUSES = frozenset({"queued", "pending", "processing", "refunded", "failed", "canceled"})
 _MAX_MAJOR_UNITS = Decimal(1_000_000)
+_CANCELABLE_REFUNDS = frozenset({"queued", "pending"})
 _EMBEDS = frozenset({"refunds", "chargebacks"})
 UNREACHABLE = "The webhook URL is invalid because it is unreachable from Mollie's point of view."
 
@@ -121,6 +126,16 @@ def _description_problem(description: object) -> tuple[str, str] | None:
     return None
 
 
+def _refund_description_problem(description: object) -> tuple[str, str] | None:
+    if description is None:
+        return None
+    if not isinstance(description, str):
+        return "description", "The description must be a string."
+    if len(description) > 140:
+        return "description", "The description must not be longer than 140 characters."
+    return None
+
+
 def _metadata_problem(metadata: object) -> tuple[str, str] | None:
     if metadata is not None and len(json.dumps(metadata)) > 1024:
         return "metadata", "The metadata is too large (1024 bytes at most)."
@@ -139,6 +154,10 @@ class MollieState:
             Mollie does (off by default: a local simulator notifies local receivers).
         clock: The current time (injectable for deterministic timestamps).
         public_url: The API base in the links of change snapshots and of `dump`.
+        refund_keys: ``Idempotency-Key`` → refund id, for refund creation (payments use
+            `idempotency`).
+        created: The creation position of every payment, refund and chargeback id (lists
+            are newest first).
     """
 
     api_keys: frozenset[str] = frozenset()
@@ -151,6 +170,8 @@ class MollieState:
     refunds: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     chargebacks: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     idempotency: dict[tuple[str, str], str] = field(default_factory=dict)
+    refund_keys: dict[tuple[str, str], str] = field(default_factory=dict)
+    created: dict[str, int] = field(default_factory=dict)
     changes: list[Change] = field(default_factory=list)
     requests: int = 0
     rng: random.Random = field(init=False, repr=False)
@@ -223,6 +244,7 @@ class MollieState:
         if body.get("webhookUrl") is not None:
             payment["webhookUrl"] = body["webhookUrl"]
         self.payments[payment["id"]] = payment
+        self.created[payment["id"]] = len(self.created)
         return payment
 
     def payment(self, payment_id: str, mode: str | None = None) -> dict[str, Any] | None:
@@ -313,6 +335,7 @@ class MollieState:
         *,
         status: str = "pending",
         description: str = "",
+        metadata: Any = None,
     ) -> dict[str, Any]:
         """Refund a paid payment: everything that remains when `amount_minor` is None."""
         payment = self._get(payment_id)
@@ -332,14 +355,71 @@ class MollieState:
             "status": status,
             "createdAt": _iso(self.clock()),
             "description": description,
-            "metadata": None,
+            "metadata": metadata,
             "paymentId": payment_id,
             "settlementAmount": _money(-amount, currency),
         }
         self.refunds.setdefault(payment_id, []).append(refund)
+        self.created[refund["id"]] = len(self.created)
         self._recompute(payment)
         self._changed(payment_id, f"refund.{status}")
         return refund
+
+    def validate_refund(
+        self, payment: Mapping[str, Any], body: Mapping[str, Any]
+    ) -> tuple[str, str] | None:
+        """The first problem of a refund body for `payment` as ``(field, detail)``, or None.
+
+        Only the body's shape and the payment's state are checked here; whether the amount
+        fits what remains is `refund`'s `errors.Conflict`.
+        """
+        if payment["status"] != "paid":
+            return "amount", f"The payment is {payment['status']} and cannot be refunded."
+        problem = _amount_problem(body.get("amount"))
+        if problem is None and body["amount"]["currency"] != payment["amount"]["currency"]:
+            problem = "amount.currency", "The currency must match the payment's currency."
+        return (
+            problem
+            or _refund_description_problem(body.get("description"))
+            or _metadata_problem(body.get("metadata"))
+        )
+
+    def find(self, kind: str, payment_id: str, item_id: str) -> dict[str, Any] | None:
+        """The refund or chargeback (`kind`: ``refunds``/``chargebacks``) of a payment, or None."""
+        table: dict[str, list[dict[str, Any]]] = getattr(self, kind)
+        return next((item for item in table.get(payment_id, []) if item["id"] == item_id), None)
+
+    def cancel_refund(self, payment_id: str, refund_id: str) -> dict[str, Any]:
+        """Cancel a refund that is still ``queued`` or ``pending`` (Mollie's rule).
+
+        Raises:
+            errors.NotFound: No such refund on this payment.
+            errors.Conflict: The refund is already processing or done.
+        """
+        refund = self.find("refunds", payment_id, refund_id)
+        if refund is None:
+            raise errors.NotFound(f"no refund {refund_id}", refund_id=refund_id)
+        if refund["status"] not in _CANCELABLE_REFUNDS:
+            raise errors.Conflict(f"a {refund['status']} refund cannot be canceled")
+        return self.set_refund_status(refund_id, "canceled")
+
+    def listing(self, kind: str, mode: str, payment_id: str | None = None) -> list[dict[str, Any]]:
+        """Payments, refunds or chargebacks of `mode` (of one payment when given), newest first.
+
+        Args:
+            kind: ``payments``, ``refunds`` or ``chargebacks``.
+            mode: ``test`` or ``live``: the API key's mode.
+            payment_id: Only this payment's refunds or chargebacks.
+        """
+        payments = [p for p in self.payments.values() if p["mode"] == mode]
+        if payment_id is not None:
+            payments = [p for p in payments if p["id"] == payment_id]
+        if kind == "payments":
+            found = payments
+        else:
+            table: dict[str, list[dict[str, Any]]] = getattr(self, kind)
+            found = [item for p in payments for item in table.get(p["id"], [])]
+        return sorted(found, key=lambda item: self.created[item["id"]], reverse=True)
 
     def set_refund_status(self, refund_id: str, status: str) -> dict[str, Any]:
         """Move a refund to `status` (e.g. ``refunded``, ``failed``, ``canceled``)."""
@@ -363,7 +443,7 @@ class MollieState:
             raise errors.Conflict("only paid payments can be charged back", payment_id=payment_id)
         currency = payment["amount"]["currency"]
         amount = self._minor(payment) if amount_minor is None else amount_minor
-        chargeback = {
+        chargeback: dict[str, Any] = {
             "resource": "chargeback",
             "id": self.new_id("chb_", 6),
             "amount": _money(amount, currency),
@@ -374,6 +454,7 @@ class MollieState:
             "paymentId": payment_id,
         }
         self.chargebacks.setdefault(payment_id, []).append(chargeback)
+        self.created[chargeback["id"]] = len(self.created)
         self._recompute(payment)
         self._changed(payment_id, "chargeback.received")
         return chargeback

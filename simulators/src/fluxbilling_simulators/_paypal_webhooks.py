@@ -22,7 +22,7 @@ import random
 import string
 import uuid
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -33,7 +33,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
 
-from fluxbilling_simulators._paypal_problems import PayPalProblem
+from fluxbilling_simulators._paypal_problems import PayPalProblem, invalid, not_found
 
 __all__ = [
     "SIM_CERT_HOST",
@@ -46,6 +46,7 @@ __all__ = [
     "new_key",
 ]
 
+_PAGE_SIZE = (10, 300)  # default and largest page_size (the largest is our choice)
 SIM_CERT_HOST = "api.sandbox.paypal.test"
 SIM_CERT_NAME = "messageverificationcerts.sandbox.paypal.com"
 _UPPER = string.ascii_uppercase + string.digits
@@ -328,3 +329,76 @@ class PayPalWebhooks:
         self.notifications[event_id] = Notification(event_id, event_type, body)
         self.outbox.append(event_id)
         return event_id
+
+    # --- the Events API ------------------------------------------------------------------
+
+    def event(self, event_id: str) -> dict[str, Any]:
+        """``GET /v1/notifications/webhooks-events/{id}``: the event as delivered (404 if unknown)."""
+        found = self.notifications.get(event_id)
+        if found is None:
+            raise not_found()
+        event: dict[str, Any] = json.loads(found.body)
+        return event
+
+    def events(self, query: Mapping[str, str]) -> dict[str, Any]:
+        """``GET /v1/notifications/webhooks-events``: the newest events first, filtered.
+
+        Modelled, after the Webhooks v1 OpenAPI: ``page_size`` (default 10), ``event_type``,
+        ``transaction_id`` (the resource's id: capture, refund, order or dispute) and the
+        ``start_time``/``end_time`` window (inclusive). The spec defines no page cursor: an
+        operator pages by moving ``end_time``, so the answer has only a ``self`` link.
+        """
+        size = query.get("page_size", str(_PAGE_SIZE[0]))
+        if not size.isdigit() or not 1 <= int(size) <= _PAGE_SIZE[1]:
+            raise invalid("INVALID_PARAMETER_VALUE", f"page_size must be 1-{_PAGE_SIZE[1]}.")
+        window = [_moment(query, name) for name in ("start_time", "end_time")]
+        wanted = [
+            event
+            for event in (self.event(i) for i in reversed(list(self.notifications)))
+            if query.get("event_type", event["event_type"]) == event["event_type"]
+            and _resource_id(event) == query.get("transaction_id", _resource_id(event))
+            and _within(event["create_time"], window[0], window[1])
+        ][: int(size)]
+        base = f"{self.api_base}/v1/notifications/webhooks-events"
+        here = "&".join(f"{k}={v}" for k, v in query.items())
+        return {
+            "events": wanted,
+            "count": len(wanted),
+            "links": [{"href": f"{base}?{here}" if here else base, "rel": "self", "method": "GET"}],
+        }
+
+    def resend(self, event_id: str) -> dict[str, Any]:
+        """``POST /v1/notifications/webhooks-events/{id}/resend``: queue it again (202).
+
+        The event goes back to the outbox as ``pending``, whatever became of it; the next
+        delivery is a new transmission of the same body.
+        """
+        event = self.event(event_id)
+        self.notifications[event_id].state = "pending"
+        if event_id not in self.outbox:
+            self.outbox.append(event_id)
+        return event
+
+
+def _moment(query: Mapping[str, str], name: str) -> datetime | None:
+    raw = query.get(name)
+    if raw is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(raw)
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise invalid("INVALID_PARAMETER_SYNTAX", f"{name} must be an Internet date and time.")
+    return moment
+
+
+def _within(created: str, start: datetime | None, end: datetime | None) -> bool:
+    moment = datetime.fromisoformat(created)
+    return (start is None or start <= moment) and (end is None or moment <= end)
+
+
+def _resource_id(event: Mapping[str, Any]) -> str:
+    resource = event["resource"]
+    found = resource.get("id") or resource.get("dispute_id") or resource.get("order_id") or ""
+    return str(found)

@@ -20,7 +20,7 @@ from fluxbilling_simulators import _pterodactyl_rules as rules
 from fluxbilling_simulators._pterodactyl_rules import Call, Caller, Handler, PanelError
 from fluxbilling_simulators._pterodactyl_state import PterodactylState
 
-__all__ = ["ROUTES"]
+__all__ = ["ROUTES", "paginate"]
 
 Row = dict[str, Any]
 Filter = Callable[[Row, str], bool]
@@ -129,7 +129,13 @@ def _one(call: Call, kind: str, row: Row, status: int = 200) -> Response:
 
 
 def _page(call: Call, kind: str, rows: list[Row]) -> Response:
-    """A Fractal list with `meta.pagination` (Laravel's LengthAwarePaginator)."""
+    includes = _includes(call)
+    return paginate(call, rows, lambda row: item(call.state, call.caller, kind, row, includes))
+
+
+def paginate(call: Call, rows: list[Row], render: Callable[[Row], Row]) -> Response:
+    """A Fractal list of `rows` rendered by `render`, with `meta.pagination` (Laravel's
+    LengthAwarePaginator: `per_page` default 50, `page`)."""
     query = call.request.query_params
     per_page, page = _positive(query.get("per_page"), 50), _positive(query.get("page"), 1)
     last = max(1, -(-len(rows) // per_page))
@@ -142,7 +148,7 @@ def _page(call: Call, kind: str, rows: list[Row]) -> Response:
         links["next"] = f"{base}?page={page + 1}"
     pagination: Row = {"total": len(rows), "count": len(chunk), "per_page": per_page}
     pagination |= {"current_page": page, "total_pages": last, "links": links}
-    data = [item(call.state, call.caller, kind, r, _includes(call)) for r in chunk]
+    data = [render(r) for r in chunk]
     return JSONResponse({"object": "list", "data": data, "meta": {"pagination": pagination}})
 
 

@@ -1,11 +1,15 @@
-"""The Client API part of the Pterodactyl simulator: console token, resource usage, power.
+"""The Client API part of the Pterodactyl simulator: servers, console token, usage, power.
 
 Mounted at `/api/client` by `simulators.pterodactyl`, which authenticates and injects faults.
+`GET /api/client` lists the caller's servers (`type`: owned by default; `admin` and
+`admin-all` for root admins; `owner`), `GET /servers/{server}` shows one with `meta.
+is_server_owner` and `user_permissions`, both in the client `ServerTransformer`'s shape with
+its default includes (allocations, variables); `filter[...]` is not modelled (ignored).
 `{server}` is the 8-character `identifier` or the full uuid (`SubstituteClientBindings`). As in
 the panel (`RequireClientApiKey`, `AuthenticateServerAccess`): an application key gets 403; a
 user who neither owns the server nor is a root admin gets 404; a suspended, installing or
 maintenance server gets 409 `ServerStateConflictException` (a root admin may still open the
-websocket of an installing server). Wings' power states: offline -> starting -> running ->
+websocket of an installing server; anyone may view it). Wings' power states: offline -> starting -> running ->
 stopping -> offline; a transitional state settles on the next `resources` read.
 """
 
@@ -24,6 +28,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from fluxbilling_simulators import _pterodactyl_rules as rules
+from fluxbilling_simulators._pterodactyl_application import paginate
 from fluxbilling_simulators._pterodactyl_rules import Call, Handler, PanelError
 from fluxbilling_simulators._pterodactyl_state import PterodactylState
 
@@ -54,6 +59,16 @@ def _conflict(state: PterodactylState, server: dict[str, Any]) -> str | None:
     return None
 
 
+def _client_key(call: Call) -> None:
+    """`RequireClientApiKey`: an application key may not use the client API."""
+    if call.caller.kind == "application":
+        detail = (
+            "You are attempting to use an application API key on an endpoint that requires a "
+            "client API key."
+        )
+        raise PanelError(403, "AccessDeniedHttpException", detail)
+
+
 def _server(call: Call, route: str) -> dict[str, Any]:
     """Bind `{server}`, then apply the client API's key, access and state checks."""
     state, caller, key = call.state, call.caller, call.param("server")
@@ -61,15 +76,12 @@ def _server(call: Call, route: str) -> dict[str, Any]:
     server = next((s for s in state.servers.values() if s[column] == key), None)
     if server is None:
         raise rules.not_found()
-    if caller.kind == "application":
-        detail = (
-            "You are attempting to use an application API key on an endpoint that requires a "
-            "client API key."
-        )
-        raise PanelError(403, "AccessDeniedHttpException", detail)
+    _client_key(call)
     admin = bool(caller.user["root_admin"])
     if caller.user["id"] != server["user"] and not admin:
         raise rules.not_found("The requested resource does not exist on this server.")
+    if route == "view":  # still shown while installing, suspended or transferring
+        return server
     conflict = _conflict(state, server)
     if conflict is not None:
         allowed = route == "websocket" and admin and server["status"] != "suspended"
@@ -88,6 +100,102 @@ def _jwt(header: dict[str, Any], claims: dict[str, Any], key: str) -> str:
     signing = ".".join(parts)
     signature = hmac.new(key.encode(), signing.encode(), hashlib.sha256).digest()
     return f"{signing}.{_b64(signature)}"
+
+
+def _invocation(state: PterodactylState, server: dict[str, Any]) -> str:
+    """`StartupCommandService`: the startup line with values filled in (hidden ones masked)."""
+    allocation = state.allocations[server["allocation"]]
+    command = str(server["container"]["startup_command"])
+    found = {"SERVER_MEMORY": server["limits"]["memory"], "SERVER_IP": allocation["ip"]}
+    found["SERVER_PORT"] = allocation["port"]
+    for variable in state.eggs[server["egg"]]["_variables"]:
+        value = server["_values"].get(variable["id"]) or variable["default_value"]
+        found[variable["env_variable"]] = value if variable["user_viewable"] else "[hidden]"
+    for name, value in found.items():
+        command = command.replace("{{" + name + "}}", str(value))
+    return command
+
+
+def _listed(state: PterodactylState, server: dict[str, Any], user: dict[str, Any]) -> Any:
+    """The client `ServerTransformer` with its default includes (allocations, variables)."""
+    node = state.nodes[server["node"]]
+    limits = {k: server["limits"].get(k) for k in ("memory", "swap", "disk", "io", "cpu")}
+    limits |= {k: server["limits"].get(k) for k in ("threads", "oom_disabled")}
+    allocations = [
+        {
+            "object": "allocation",
+            "attributes": {
+                "id": a["id"],
+                "ip": a["ip"],
+                "ip_alias": a["alias"],
+                "port": a["port"],
+                "notes": a["notes"],
+                "is_default": a["id"] == server["allocation"],
+            },
+        }
+        for a in state.allocations.values()
+        if a["_server"] == server["id"]
+    ]
+    variables = [
+        {"object": "egg_variable", "attributes": _variable(v, server)}
+        for v in state.eggs[server["egg"]]["_variables"]
+        if v["user_viewable"]
+    ]
+    attributes = {
+        "server_owner": user["id"] == server["user"],
+        "identifier": server["identifier"],
+        "internal_id": server["id"],
+        "uuid": server["uuid"],
+        "name": server["name"],
+        "node": node["name"],
+        "is_node_under_maintenance": node["maintenance_mode"],
+        "sftp_details": {"ip": node["fqdn"], "port": node["daemon_sftp"]},
+        "description": server["description"],
+        "limits": limits,
+        "invocation": _invocation(state, server),
+        "docker_image": server["container"]["image"],
+        "egg_features": state.eggs[server["egg"]].get("features"),
+        "feature_limits": dict(server["feature_limits"]),
+        "status": server["status"],
+        "is_suspended": server["status"] == "suspended",
+        "is_installing": server["status"] in ("installing", "install_failed"),
+        "is_transferring": False,
+        "relationships": {
+            "allocations": {"object": "list", "data": allocations},
+            "variables": {"object": "list", "data": variables},
+        },
+    }
+    return {"object": "server", "attributes": attributes}
+
+
+def _variable(variable: dict[str, Any], server: dict[str, Any]) -> dict[str, Any]:
+    value = server["_values"].get(variable["id"])
+    keys = ("name", "description", "env_variable", "default_value")
+    shown = {k: variable[k] for k in keys} | {"server_value": value}
+    return shown | {"is_editable": variable["user_editable"], "rules": variable["rules"]}
+
+
+async def list_servers(call: Call) -> Response:
+    """GET / (`/api/client`): the caller's servers, 50 a page."""
+    _client_key(call)
+    state, user = call.state, call.caller.user
+    kind = call.request.query_params.get("type", "")
+    servers = [state.poll(s) for s in state.servers.values()]
+    if kind in ("admin", "admin-all") and user["root_admin"]:
+        chosen = [s for s in servers if kind == "admin-all" or s["user"] != user["id"]]
+    else:  # "", "owner" (no subusers are modelled, so both are the owned servers)
+        chosen = [s for s in servers if s["user"] == user["id"]]
+    return paginate(call, chosen, lambda server: _listed(state, server, user))
+
+
+async def view(call: Call) -> Response:
+    """GET /servers/{server}: the server, and the caller's permissions on it."""
+    server, user = _server(call, "view"), call.caller.user
+    owner = user["id"] == server["user"]
+    permissions = ["*", *_ADMIN_PERMISSIONS] if user["root_admin"] else ["*"]
+    body = _listed(call.state, call.state.poll(server), user)
+    body["meta"] = {"is_server_owner": owner, "user_permissions": permissions}
+    return JSONResponse(body)
 
 
 async def websocket(call: Call) -> Response:
@@ -158,6 +266,8 @@ def routes(wrap: Callable[[Handler], Callable[[Request], Awaitable[Response]]]) 
         Routes relative to `/api/client`.
     """
     return [
+        Route("/", wrap(list_servers), methods=["GET"]),
+        Route("/servers/{server}", wrap(view), methods=["GET"]),
         Route("/servers/{server}/websocket", wrap(websocket), methods=["GET"]),
         Route("/servers/{server}/resources", wrap(resources), methods=["GET"]),
         Route("/servers/{server}/power", wrap(power), methods=["POST"]),

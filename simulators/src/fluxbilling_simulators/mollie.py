@@ -9,8 +9,10 @@ Modelled, per `shared/vendor-apis/payments.md` §2 and Mollie's public docs:
   payment and ``_links.checkout.href``. ``Idempotency-Key`` (scoped to the API key): a
   repeat returns the same payment (current state, 201, ``Idempotent-Replayed: true``).
 - ``GET /v2/payments/{id}`` with ``embed=refunds,chargebacks`` (``_embedded`` lists, only
-  when non-empty); ``GET /v2/payments/{id}/refunds`` and ``/chargebacks``; 404 body
-  ``No payment exists with token tr_....``.
+  when non-empty); 404 body ``No payment exists with token tr_....``.
+- ``GET /v2/payments`` (cursor pages), refunds created, read, listed and canceled
+  (``/v2/payments/{id}/refunds[/{id}]``, ``/v2/refunds``), chargebacks read and listed:
+  `simulators._mollie_resources`. Any other path or method is Mollie's HAL 404.
 - A checkout page at ``_links.checkout.href`` where a person picks the outcome, like
   Mollie's test-mode payment screen (then a 303 to ``redirectUrl``).
 - ``GET /_sim/state`` dumps the account; ``POST /_sim/payments/{id}/{action}`` drives it from
@@ -57,6 +59,7 @@ from urllib.parse import parse_qsl
 import httpx
 from starlette.applications import Starlette
 from starlette.background import BackgroundTask
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
@@ -65,6 +68,7 @@ from starlette.types import ASGIApp
 from fluxbilling import errors
 from fluxbilling.billing import mollie
 from fluxbilling_simulators import _faults
+from fluxbilling_simulators import _mollie_resources as resources
 from fluxbilling_simulators._mollie_state import Change, MollieState
 
 __all__ = [
@@ -87,40 +91,6 @@ NEXT_GEN_EVENTS = frozenset(
     }
 )
 USER_AGENT = "Mollie HTTP client/1.0"
-_TITLES = {
-    400: "Bad Request",
-    401: "Unauthorized Request",
-    404: "Not Found",
-    405: "Method Not Allowed",
-    409: "Conflict",
-    415: "Unsupported Media Type",
-    422: "Unprocessable Entity",
-    429: "Too Many Requests",
-    500: "Internal Server Error",
-    502: "Bad Gateway",
-    503: "Service Unavailable",
-    504: "Gateway Timeout",
-}
-_HAL = "application/hal+json"
-
-
-def _error(status: int, detail: str, field: str | None = None) -> JSONResponse:
-    doc = "authentication" if status == 401 else "handling-errors"
-    body: dict[str, Any] = {
-        "status": status,
-        "title": _TITLES.get(status, "Error"),
-        "detail": detail,
-    }
-    if field is not None:
-        body["field"] = field
-    body["_links"] = {
-        "documentation": {"href": f"https://docs.mollie.com/overview/{doc}", "type": "text/html"}
-    }
-    return JSONResponse(body, status_code=status, media_type=_HAL)
-
-
-def _base(request: Request) -> str:
-    return str(request.base_url).rstrip("/")
 
 
 # ---------------------------------------------------------------------------------------
@@ -225,7 +195,7 @@ class MollieNotifier:
         event["_links"] = {
             "entity": {
                 "href": f"{self.state.public_url}/v2/payments/{change.payment_id}",
-                "type": _HAL,
+                "type": resources.HAL,
             },
             "documentation": {
                 "href": "https://docs.mollie.com/reference/webhooks-new",
@@ -318,8 +288,6 @@ class MollieNotifier:
 # ---------------------------------------------------------------------------------------
 # The API
 
-Handler = Callable[[Request, MollieState, str, str], Awaitable[Response]]
-
 
 async def create_payment(request: Request, state: MollieState, mode: str, key: str) -> Response:
     """POST /v2/payments."""
@@ -327,32 +295,26 @@ async def create_payment(request: Request, state: MollieState, mode: str, key: s
     if idem and (key, idem) in state.idempotency:
         replayed = state.payments[state.idempotency[(key, idem)]]
         return JSONResponse(
-            state.render(replayed, _base(request)),
+            state.render(replayed, resources.base_url(request)),
             status_code=201,
-            media_type=_HAL,
+            media_type=resources.HAL,
             headers={"Idempotent-Replayed": "true"},
         )
-    try:
-        body = json.loads(await request.body())
-    except ValueError:
-        return _error(400, "The request body is not valid JSON.")
-    if not isinstance(body, dict):
-        return _error(400, "The request body must be a JSON object.")
+    body = await resources.read_object(request)
+    if isinstance(body, Response):
+        return body
     problem = state.validate_create(body)
     if problem is not None:
-        return _error(422, problem[1], problem[0])
+        return resources.error(422, problem[1], problem[0])
     if state.faults.take_exists():
-        return _error(409, "A duplicate request was made.")
+        return resources.error(409, "A duplicate request was made.")
     payment = state.create_payment(body, mode)
     if idem:
         state.idempotency[(key, idem)] = payment["id"]
     if state.faults.take_crash():
-        return _error(503, "The service is temporarily unavailable.")
-    return JSONResponse(state.render(payment, _base(request)), status_code=201, media_type=_HAL)
-
-
-def _not_found(payment_id: str) -> Response:
-    return _error(404, f"No payment exists with token {payment_id}.")
+        return resources.error(503, "The service is temporarily unavailable.")
+    rendered = state.render(payment, resources.base_url(request))
+    return JSONResponse(rendered, status_code=201, media_type=resources.HAL)
 
 
 async def get_payment(request: Request, state: MollieState, mode: str, key: str) -> Response:
@@ -360,52 +322,39 @@ async def get_payment(request: Request, state: MollieState, mode: str, key: str)
     payment_id = request.path_params["id"]
     payment = state.payment(payment_id, mode)
     if payment is None:
-        return _not_found(payment_id)
-    embed = {e.strip() for e in request.query_params.get("embed", "").split(",") if e.strip()}
-    return JSONResponse(state.render(payment, _base(request), embed), media_type=_HAL)
+        return resources.no_payment(payment_id)
+    rendered = state.render(payment, resources.base_url(request), resources.embeds(request))
+    return JSONResponse(rendered, media_type=resources.HAL)
 
 
-async def list_sub(request: Request, state: MollieState, mode: str, key: str) -> Response:
-    """GET /v2/payments/{id}/refunds and /chargebacks."""
-    payment_id, name = request.path_params["id"], request.path_params["kind"]
-    payment = state.payment(payment_id, mode)
-    if payment is None or name not in ("refunds", "chargebacks"):
-        return _not_found(payment_id)
-    base = _base(request)
-    items = [state.render_sub(i, base) for i in getattr(state, name).get(payment_id, [])]
-    return JSONResponse(
-        {
-            "count": len(items),
-            "_embedded": {name: items},
-            "_links": {
-                "self": {"href": f"{base}/v2/payments/{payment_id}/{name}", "type": _HAL},
-                "previous": None,
-                "next": None,
-                "documentation": {
-                    "href": "https://docs.mollie.com/reference/",
-                    "type": "text/html",
-                },
-            },
-        },
-        media_type=_HAL,
-    )
-
-
-def _guarded(handler: Handler, state: MollieState) -> Callable[[Request], Awaitable[Response]]:
-    """Count, delay, inject faults, then authenticate, before the real handler runs."""
+def _guarded(
+    handler: resources.Handler, state: MollieState, notifier: MollieNotifier | None
+) -> Callable[[Request], Awaitable[Response]]:
+    """Count, delay, inject faults, then authenticate, before the real handler runs; what
+    the call changed (a refund created or canceled) is delivered after the response."""
 
     async def endpoint(request: Request) -> Response:
         state.requests += 1
         status = await state.faults.before_request()
         if status is not None:
-            return _error(status, _TITLES.get(status, "Error"))
+            return resources.error(status, resources.TITLES.get(status, "Error"))
         authorization = request.headers.get("authorization")
         mode = state.mode_of(authorization)
         if mode is None or authorization is None:
-            return _error(401, "Missing authentication, or failed to authenticate")
-        return await handler(request, state, mode, authorization)
+            return resources.error(401, "Missing authentication, or failed to authenticate")
+        waiting = len(state.changes)
+        response = await handler(request, state, mode, authorization)
+        if len(state.changes) > waiting:
+            response.background = _flush_later(notifier)
+        return response
 
     return endpoint
+
+
+async def _unmodelled(request: Request, exc: Exception) -> Response:
+    """Any path or method the simulator does not serve: Mollie's 404, never plain text."""
+    detail = f"The simulator does not model {request.method} {request.url.path}."
+    return resources.error(404, detail)
 
 
 # ---------------------------------------------------------------------------------------
@@ -494,25 +443,34 @@ def create_app(state: MollieState, notifier: MollieNotifier | None = None) -> AS
 
     Args:
         state: The simulated account, fault knobs included.
-        notifier: When given, changes made through the checkout page or ``/_sim`` controls
-            are delivered after the response (changes made by calling `state` directly are
-            delivered when the test flushes).
+        notifier: When given, changes made through the API (refunds), the checkout page or
+            ``/_sim`` controls are delivered after the response (changes made by calling
+            `state` directly are delivered when the test flushes).
 
     Returns:
         A Starlette app serving ``/v2/...``, the checkout page and ``/_sim/...``.
     """
-    api: list[tuple[str, Handler, list[str]]] = [
+    payment, refund = "/v2/payments/{id:str}", "/v2/payments/{id:str}/refunds/{item:str}"
+    api: list[tuple[str, resources.Handler, list[str]]] = [
+        ("/v2/payments", resources.list_payments, ["GET"]),
         ("/v2/payments", create_payment, ["POST"]),
-        ("/v2/payments/{id:str}", get_payment, ["GET"]),
-        ("/v2/payments/{id:str}/{kind:str}", list_sub, ["GET"]),
+        (payment, get_payment, ["GET"]),
+        (payment + "/refunds", resources.list_refunds, ["GET"]),
+        (payment + "/refunds", resources.create_refund, ["POST"]),
+        (refund, resources.get_refund, ["GET"]),
+        (refund, resources.cancel_refund, ["DELETE"]),
+        (payment + "/chargebacks", resources.list_chargebacks, ["GET"]),
+        (payment + "/chargebacks/{item:str}", resources.get_chargeback, ["GET"]),
+        ("/v2/refunds", resources.list_refunds, ["GET"]),
+        ("/v2/chargebacks", resources.list_chargebacks, ["GET"]),
     ]
 
     async def dump(request: Request) -> Response:
-        return JSONResponse(state.dump(_base(request)))
+        return JSONResponse(state.dump(resources.base_url(request)))
 
     return Starlette(
         routes=[
-            *(Route(path, _guarded(h, state), methods=m) for path, h, m in api),
+            *(Route(path, _guarded(h, state, notifier), methods=m) for path, h, m in api),
             Route(
                 "/checkout/select-method/{token:str}",
                 _checkout(state, notifier),
@@ -522,7 +480,8 @@ def create_app(state: MollieState, notifier: MollieNotifier | None = None) -> AS
             Route(
                 "/_sim/payments/{id:str}/{action:str}", _control(state, notifier), methods=["POST"]
             ),
-        ]
+        ],
+        exception_handlers={HTTPException: _unmodelled},
     )
 
 

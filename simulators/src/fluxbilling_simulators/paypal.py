@@ -13,13 +13,20 @@ Endpoints (bearer token from the token endpoint unless said otherwise):
 | ``POST /v2/payments/captures/{id}/refund``        | full/partial refund (422s, replay → 200)   |
 | ``GET /v2/payments/refunds/{id}``                 | current refund                             |
 | ``POST /v1/notifications/verify-webhook-signature`` | postback: ``SUCCESS``/``FAILURE``        |
+| ``GET /v1/notifications/webhooks-events``         | newest first; ``page_size``, ``event_type``,|
+|                                                   | ``transaction_id``, time window            |
+| ``GET /v1/notifications/webhooks-events/{id}``    | the event as delivered                     |
+| ``POST .../webhooks-events/{id}/resend``          | 202; queued for delivery again             |
 | ``GET /v1/notifications/certs/{cert_id}``         | no auth: the signing certificate (PEM)     |
 | ``GET /_sim/state``, ``POST /_sim/orders/{id}/approve``, | no auth: test/demo only             |
 | ``POST /_sim/notifications/deliver``              |                                            |
 
 Writes answer the minimal ``{id, status, links}`` unless ``Prefer: return=representation``.
 Errors use PayPal's shape ``{"name", "message", "details": [{"issue", "description"}],
-"debug_id"}`` (the token endpoint's OAuth shape ``{"error", "error_description"}``).
+"debug_id", "links"}`` (``links``: the ``information_link`` to the issue's documentation,
+when there is an issue; the token endpoint's OAuth shape is ``{"error",
+"error_description"}``). A path or method not in the table is PayPal's 404
+``RESOURCE_NOT_FOUND``, never plain text.
 
 The payer's approval happens on PayPal's pages, so tests call `PayPalState.approve` (or
 ``POST /_sim/orders/{id}/approve``). Every state change queues a webhook event; `Notifier`
@@ -95,6 +102,14 @@ _FAULTS = {
 }
 
 
+# Where PayPal documents each API's error issues (the ``information_link`` of an error).
+_DOCS = {
+    "/v2/checkout/orders": "orders/v2",
+    "/v2/payments": "payments/v2",
+    "/v1/notifications": "webhooks/v1",
+}
+
+
 def _error(state: PayPalState, status: int) -> Response:
     name, message = _FAULTS.get(
         status, ("INTERNAL_SERVER_ERROR", "An internal server error has occurred.")
@@ -104,13 +119,18 @@ def _error(state: PayPalState, status: int) -> Response:
     )
 
 
-def _problem(state: PayPalState, problem: PayPalProblem) -> Response:
-    body = {
+def _problem(state: PayPalState, problem: PayPalProblem, path: str = "") -> Response:
+    body: dict[str, Any] = {
         "name": problem.name,
         "message": problem.message,
         "debug_id": state.debug_id(),
         "details": problem.details,
     }
+    api = next((doc for prefix, doc in _DOCS.items() if path.startswith(prefix)), None)
+    if api is not None:
+        issue = problem.details[0]["issue"]
+        href = f"https://developer.paypal.com/docs/api/{api}/#error-{issue}"
+        body["links"] = [{"href": href, "rel": "information_link", "method": "GET"}]
     return JSONResponse(body, status_code=problem.status)
 
 
@@ -250,6 +270,22 @@ async def verify_signature(request: Request, state: PayPalState) -> Response:
     return JSONResponse({"verification_status": status})
 
 
+async def list_events(request: Request, state: PayPalState) -> Response:
+    """GET /v1/notifications/webhooks-events."""
+    return JSONResponse(state.events(request.query_params))
+
+
+async def get_event(request: Request, state: PayPalState) -> Response:
+    """GET /v1/notifications/webhooks-events/{id}."""
+    return JSONResponse(state.event(request.path_params["id"]))
+
+
+async def resend_event(request: Request, state: PayPalState) -> Response:
+    """POST /v1/notifications/webhooks-events/{id}/resend."""
+    await _json_body(request)  # optional {"webhook_ids": [...]}: we have one webhook
+    return JSONResponse(state.resend(request.path_params["id"]), status_code=202)
+
+
 async def get_cert(request: Request, state: PayPalState) -> Response:
     """GET /v1/notifications/certs/{cert_id}: the PEM, no authentication."""
     pem = state.cert_pem(request.path_params["cert_id"])
@@ -363,7 +399,7 @@ def _guarded(
         try:
             return await handler(request, state)
         except PayPalProblem as problem:
-            return _problem(state, problem)
+            return _problem(state, problem, request.url.path)
 
     return endpoint
 
@@ -388,6 +424,9 @@ def create_app(state: PayPalState, *, notifier_client: httpx.AsyncClient | None 
         ("/v2/payments/captures/{id:str}/refund", refund_capture, "POST", True),
         ("/v2/payments/refunds/{id:str}", get_refund, "GET", True),
         ("/v1/notifications/verify-webhook-signature", verify_signature, "POST", True),
+        ("/v1/notifications/webhooks-events", list_events, "GET", True),
+        ("/v1/notifications/webhooks-events/{id:str}", get_event, "GET", True),
+        ("/v1/notifications/webhooks-events/{id:str}/resend", resend_event, "POST", True),
         ("/v1/notifications/certs/{cert_id:str}", get_cert, "GET", False),
     ]
 

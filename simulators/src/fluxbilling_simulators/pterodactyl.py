@@ -1,9 +1,11 @@
 """A Pterodactyl Panel API simulator (ASGI), faithful to `shared/vendor-apis/pterodactyl.md`.
 
 Serves the Application API (`/api/application/...`: users, servers, nodes, allocations,
-locations, nests/eggs) and the Client API calls for console and usage (`/api/client/servers/
-{identifier}/websocket|resources|power`, see `_pterodactyl_client`); `GET /_sim/state` (no
-auth) dumps the world. Modelled on the panel source (v1.11.8):
+locations, nests/eggs) and the Client API's server list and view, console, usage and power
+(`/api/client`, `/api/client/servers/{identifier}[/websocket|resources|power]`, see
+`_pterodactyl_client`); `GET /_sim/state` (no auth) dumps the world. Any other route is the
+panel's JSON 404 (405 where Laravel's router would find the path with other verbs).
+Modelled on the panel source (v1.11.8):
 
 - `Authorization: Bearer <key>`: unknown key 401 `AuthenticationException`; a client key on
   the application API 403 unless its user is a root admin; an application key on the client

@@ -423,6 +423,61 @@ async def test_sub_resource_lists(api: httpx.AsyncClient, state: MollieState) ->
     assert (await api.get("v2/payments/tr_nope/refunds")).status_code == 404
 
 
+async def test_refund_creation_is_idempotent_and_validated(
+    api: httpx.AsyncClient, state: MollieState
+) -> None:
+    pid = (await create(api))["id"]
+    state.pay(pid)
+    url, amount = f"v2/payments/{pid}/refunds", {"currency": "EUR", "value": "2.00"}
+    key = {"Idempotency-Key": "refund-1"}
+    first = await api.post(url, json={"amount": amount}, headers=key)
+    again = await api.post(url, json={"amount": {**amount, "value": "3.00"}}, headers=key)
+    assert (first.status_code, again.status_code) == (201, 201)
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.json()["id"] == first.json()["id"]
+    assert len(state.refunds[pid]) == 1
+    assert first.headers["content-type"] == "application/hal+json"
+    long_text = {"amount": amount, "description": "x" * 141}
+    assert (await api.post(url, json=long_text)).json()["field"] == "description"
+    not_text = {"amount": amount, "description": 7}
+    assert (await api.post(url, json=not_text)).json()["field"] == "description"
+    big = {"amount": amount, "metadata": {"blob": "x" * 1100}}
+    assert (await api.post(url, json=big)).json()["field"] == "metadata"
+    assert (await api.post(url, content=b"{nope")).status_code == 400
+    assert (await api.post(url, json=[amount])).status_code == 400
+    assert (await api.post("v2/payments/tr_nope/refunds", json={"amount": amount})).status_code == (
+        404
+    )
+
+
+async def test_refund_and_chargeback_lookups_of_unknown_ids(
+    api: httpx.AsyncClient, state: MollieState
+) -> None:
+    pid = (await create(api))["id"]
+    for path in (
+        "v2/payments/tr_nope/refunds/re_x",
+        f"v2/payments/{pid}/refunds/re_nope",
+        "v2/payments/tr_nope/chargebacks/chb_x",
+        f"v2/payments/{pid}/chargebacks/chb_nope",
+    ):
+        missing = await api.get(path)
+        assert (missing.status_code, missing.json()["title"]) == (404, "Not Found"), path
+    assert (await api.delete("v2/payments/tr_nope/refunds/re_x")).status_code == 404
+    gone = await api.delete(f"v2/payments/{pid}/refunds/re_nope")
+    assert gone.json()["detail"] == "No refund exists with token re_nope."
+    with pytest.raises(errors.NotFound):
+        state.cancel_refund(pid, "re_nope")
+
+
+async def test_list_cursors_are_checked(api: httpx.AsyncClient) -> None:
+    await create(api)
+    for query in ({"limit": "many"}, {"limit": "0"}, {"from": "tr_nope"}):
+        refused = await api.get("v2/payments", params=query)
+        assert (refused.status_code, refused.json()["status"]) == (400, 400), query
+    own = await api.get("v2/payments", params={"limit": "1", "embed": "refunds"})
+    assert own.json()["_links"]["self"]["href"].endswith("/v2/payments?limit=1&embed=refunds")
+
+
 async def test_chargebacks_need_a_paid_payment(api: httpx.AsyncClient, state: MollieState) -> None:
     pid = (await create(api))["id"]
     with pytest.raises(errors.Conflict):

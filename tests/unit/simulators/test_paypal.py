@@ -861,3 +861,21 @@ async def test_main_wires_options_into_the_served_app(monkeypatch: pytest.Monkey
         assert ok.status_code == 200
         dumped = (await client.get("_sim/state")).json()
     assert dumped["webhook"]["id"] == "WH1"
+
+
+async def test_event_list_windows_need_zoned_times(
+    api: httpx.AsyncClient, state: PayPalState
+) -> None:
+    state.emit("CHECKOUT.ORDER.APPROVED", "checkout-order", {"id": "ORDER1"}, "approved")
+    url = "v1/notifications/webhooks-events"
+    listed = (await api.get(url)).json()
+    assert listed["links"] == [{"href": f"{BASE}{url}", "rel": "self", "method": "GET"}]
+    inside = {"start_time": "2026-11-26T06:00:00Z", "end_time": "2026-11-26T08:00:00+00:00"}
+    assert (await api.get(url, params=inside)).json()["count"] == 1
+    for bad in ("yesterday", "2026-11-26T06:00:00"):
+        refused = await api.get(url, params={"end_time": bad})
+        assert refused.status_code == 400
+        assert refused.json()["details"][0]["issue"] == "INVALID_PARAMETER_SYNTAX"
+        assert refused.json()["links"][0]["href"].endswith(
+            "/webhooks/v1/#error-INVALID_PARAMETER_SYNTAX"
+        )

@@ -791,3 +791,40 @@ def test_main_serves_the_configured_state(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setattr(uvicorn, "run", lambda app, **options: served.update(app=app, **options))
     pterodactyl.main(["--port", "9999", "--application-key", "ptla_x", "--rate-limit", "5"])
     assert (served["port"], served["host"]) == (9999, "127.0.0.1")
+
+
+async def test_client_server_list_by_type(
+    state: PterodactylState, api: httpx.AsyncClient, client: httpx.AsyncClient
+) -> None:
+    own = await new_server(api, external_id="mine")
+    other = await new_server(api, (await new_user(api))["id"], external_id="theirs")
+    listed = {}
+    for kind in ("", "owner", "admin", "admin-all"):
+        page = (await client.get("http://panel.test/api/client/", params={"type": kind})).json()
+        listed[kind] = [s["attributes"]["identifier"] for s in page["data"]]
+    assert listed == {
+        "": [own["identifier"]],
+        "owner": [own["identifier"]],
+        "admin": [other["identifier"]],
+        "admin-all": [own["identifier"], other["identifier"]],
+    }
+    state.users[1]["root_admin"] = False  # the key's user is no longer an admin
+    page = (await client.get("http://panel.test/api/client/", params={"type": "admin"})).json()
+    assert [s["attributes"]["identifier"] for s in page["data"]] == [own["identifier"]]
+    denied = await api.get("http://panel.test/api/client/")
+    assert (denied.status_code, denied.json()["errors"][0]["code"]) == (
+        403,
+        "AccessDeniedHttpException",
+    )
+
+
+async def test_client_server_view_masks_hidden_variables(
+    state: PterodactylState, api: httpx.AsyncClient, client: httpx.AsyncClient
+) -> None:
+    server = await new_server(api)
+    for variable in state.eggs[server["egg"]]["_variables"]:
+        variable["user_viewable"] = False
+    shown = (await client.get(server["identifier"])).json()
+    assert "[hidden]" in shown["attributes"]["invocation"]
+    assert shown["attributes"]["relationships"]["variables"]["data"] == []
+    assert shown["meta"]["user_permissions"][0] == "*"
