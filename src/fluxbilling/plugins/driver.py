@@ -72,19 +72,20 @@ def check_settings(plugin: LoadedPlugin, options: Mapping[str, Any], product: st
 
 
 class FlowDriver:
-    """One plugin version as a driver: a capability is what it declares and has flows for."""
+    """One plugin version as a driver: it declares `plugin.capabilities` and runs its flows.
+
+    A flow no capability declares still runs inside the pipeline (a `reinstall` flow for the
+    os_install phase), but an operator may only request the actions a plugin declares.
+    """
 
     def __init__(self, plugin: LoadedPlugin, connections: Connections) -> None:
         self.plugin = plugin
         self._connections = connections
-        header = plugin.document.plugin
-        flows = plugin.document.flows
+        declared = plugin.document.plugin.capabilities
         self._capabilities = frozenset(
-            name
-            for name, on in header.capabilities.items()
-            if on and name in CAPABILITY_VERBS and all(v in flows for v in CAPABILITY_VERBS[name])
+            n for n, on in declared.items() if on and n in CAPABILITY_VERBS
         )
-        self._verbs = frozenset(flows)
+        self._verbs = frozenset(plugin.document.flows)
 
     @property
     def slug(self) -> str:
@@ -98,7 +99,7 @@ class FlowDriver:
 
     @property
     def capabilities(self) -> frozenset[str]:
-        """The declared capabilities whose flows the document has."""
+        """The capabilities `plugin.capabilities` turns on."""
         return self._capabilities
 
     @property

@@ -111,11 +111,10 @@ def operation(verb: drivers.Verb, cursor: Any = None, **extra: Any) -> drivers.O
     )
 
 
-def test_a_capability_counts_when_declared_and_backed_by_its_flows() -> None:
-    driver, _ = flow_driver(Panel("ready"))
+def test_capabilities_are_what_the_plugin_declares_and_verbs_what_it_has_flows_for() -> None:
+    driver, _ = flow_driver(Panel("ready"), capabilities={"canSuspend": True})
     assert (driver.slug, driver.version) == ("acme", 4)
-    # canSuspend needs unsuspend too; canGetStats has no flow at all.
-    assert driver.capabilities == {"canProvision"}
+    assert driver.capabilities == {"canSuspend"}
     assert driver.verbs == {"provision", "suspend", "reinstall"}
     assert driver.os_install == "reinstall"
     assert driver.connection_type == "http"

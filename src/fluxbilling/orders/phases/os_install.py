@@ -101,9 +101,9 @@ class OsInstallPhase:
     async def execute(self, ctx: PhaseContext) -> Outcome:
         """Verify, render and hand over (or resume polling the provider's task).
 
-        The driver's `os_install` mode (a plugin's `osInstall`) decides: `reinstall` (ours, via cloud-init), `provision`
-        (the panel installed its template when the service was created: recorded only) or
-        `none` (shared hosting, game servers: nothing to install).
+        The driver's `os_install` mode (a plugin's `osInstall`) decides: `reinstall` (ours,
+        via cloud-init), `provision` (the panel installed its template when the service was
+        created: recorded only) or `none` (shared hosting, game servers: nothing to install).
         """
         view = await self.deps.store.view(ctx.order_id)
         driver = await pinned_driver(self.deps, ctx, view)
