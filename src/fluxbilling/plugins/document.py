@@ -20,6 +20,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+# A plugin is one kind of driver: its flows are the Driver protocol's verbs and capabilities.
 from fluxbilling.drivers.driver import CAPABILITY_VERBS, VERBS
 
 __all__ = [
