@@ -22,15 +22,19 @@ from fluxbilling.config import Settings
 from fluxbilling.db import Database
 from fluxbilling.drivers.address_guard import Resolver
 from fluxbilling.drivers.connections import ConnectionFactory, TransportFor
+from fluxbilling.drivers.registry import DriverRegistry
 from fluxbilling.engine.context import PhaseHandler
 from fluxbilling.engine.runs import RunStore
 from fluxbilling.engine.wakeup import Wakeup
 from fluxbilling.engine.worker import Worker
 from fluxbilling.handoff.mail import Mailer, SmtpMailer
+from fluxbilling.images import hashing
 from fluxbilling.network.rdns import InternalRdns, RdnsBackend
 from fluxbilling.orders import pipeline
 from fluxbilling.orders.phases import PhaseDeps, build_handlers
+from fluxbilling.orders.phases.sql_store import SqlPhaseStore
 from fluxbilling.orders.progress import OrderProgress
+from fluxbilling.plugins.driver import FlowDrivers
 from fluxbilling.plugins.manager import PluginManager
 from fluxbilling.plugins_builtin import builtin_plugin_paths
 from fluxbilling.vault import Vault, load_or_create_key
@@ -74,6 +78,7 @@ class Installation:
     vault: Vault
     store: RunStore
     plugins: PluginManager
+    drivers: DriverRegistry
     connections: ConnectionFactory
     rdns: RdnsBackend
     mailer: Mailer
@@ -96,7 +101,7 @@ class Installation:
 
     def reversal_policy(self) -> ReversalPolicy:
         """What full refunds and disputes do to services (per product)."""
-        return ReversalPolicy(self.db, self.store, self.plugins, self.vault)
+        return ReversalPolicy(self.db, self.store, self.drivers, self.vault)
 
     def delivery_limits(self) -> deliveries.Limits:
         """The bounds of webhook delivery storage and attempts, from the settings."""
@@ -190,6 +195,8 @@ def build(
     connections = ConnectionFactory(
         db, vault, transport_for=transport_for, timeout=settings.http_timeout, resolver=resolver
     )
+    # Native drivers (bare metal) register here; every other slug is a visual plugin.
+    drivers = DriverRegistry(FlowDrivers(plugins, connections))
     rdns = rdns or InternalRdns(db)
     mailer = mailer or SmtpMailer(settings.smtp_host, settings.smtp_port, settings.http_timeout)
     stripe_secret = embedded_secret(
@@ -201,6 +208,7 @@ def build(
         vault=vault,
         store=store,
         plugins=plugins,
+        drivers=drivers,
         connections=connections,
         rdns=rdns,
         mailer=mailer,
@@ -216,14 +224,13 @@ def build(
     )
     installation.handlers = build_handlers(
         PhaseDeps(
-            db=db,
-            store=store,
+            store=SqlPhaseStore(db, store),
+            drivers=drivers,
             vault=vault,
-            plugins=plugins,
-            connections=connections,
             rdns=rdns,
             mailer=mailer,
             mail_from=settings.mail_from,
+            verify_image=hashing.verify_image,
         )
     )
     return installation

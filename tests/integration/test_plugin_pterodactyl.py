@@ -17,7 +17,7 @@ from fluxbilling import bootstrap
 from fluxbilling.db import schema
 from fluxbilling.handoff.mail import InMemoryMailer
 from fluxbilling.orders import service as orders
-from fluxbilling.orders.phases.flows import account_username
+from fluxbilling.orders.phases.operations import account_username
 from fluxbilling_simulators.pterodactyl import PterodactylState
 from tests.integration.conftest import PANEL_URLS
 from tests.integration.support import (

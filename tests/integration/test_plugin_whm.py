@@ -24,7 +24,7 @@ from fluxbilling.drivers.upstream import ExchangeRecorder
 from fluxbilling.engine.outcome import Done
 from fluxbilling.handoff.mail import InMemoryMailer
 from fluxbilling.orders import service as orders
-from fluxbilling.orders.phases.flows import account_username
+from fluxbilling.orders.phases.operations import account_username
 from fluxbilling.plugins import run_flow
 from fluxbilling_simulators.whm import WhmState
 from tests.integration.conftest import PANEL_URLS

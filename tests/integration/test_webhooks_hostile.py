@@ -319,7 +319,7 @@ async def test_each_stage_of_a_pass_runs_whatever_the_others_raise(
     forged = await client.post("/webhooks/stripe", content=b"{}", headers={})
     assert forged.status_code == 400
     policy = FailingPolicy(
-        installation.db, installation.store, installation.plugins, installation.vault
+        installation.db, installation.store, installation.drivers, installation.vault
     )
     passes = Reconciler(
         installation.db,
@@ -363,7 +363,7 @@ async def test_one_failing_reversal_never_keeps_the_others_from_acting(
     )
     await pending_full_refund(installation, await place_and_pay(installation, "rev-2.example"))
     policy = OneBrokenReversal(
-        installation.db, installation.store, installation.plugins, installation.vault
+        installation.db, installation.store, installation.drivers, installation.vault
     )
     policy.broken = broken
 

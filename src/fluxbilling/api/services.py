@@ -62,7 +62,7 @@ async def request_action(
     action = await actions.request_action(
         installation.db,
         installation.store,
-        installation.plugins,
+        installation.drivers,
         installation.vault,
         service_id=service_id,
         verb=verb,

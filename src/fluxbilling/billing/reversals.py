@@ -27,11 +27,11 @@ import sqlalchemy as sa
 
 from fluxbilling import errors, metrics
 from fluxbilling.db import Database, schema
+from fluxbilling.drivers.registry import DriverRegistry
 from fluxbilling.engine import activity
 from fluxbilling.engine.runs import RunStore
 from fluxbilling.orders import actions, lifecycle
 from fluxbilling.orders.pipeline import PROVISION_KIND, Phase, RunState
-from fluxbilling.plugins.manager import PluginManager
 from fluxbilling.vault import Vault
 
 __all__ = ["POLICIES", "ReversalPolicy"]
@@ -47,7 +47,7 @@ class ReversalPolicy:
 
     db: Database
     store: RunStore
-    plugins: PluginManager
+    drivers: DriverRegistry
     vault: Vault
 
     async def apply_pending(self) -> list[str]:
@@ -132,7 +132,7 @@ class ReversalPolicy:
             action = await actions.request_action(
                 self.db,
                 self.store,
-                self.plugins,
+                self.drivers,
                 self.vault,
                 service_id=service_id,
                 verb=verb,

@@ -3,8 +3,8 @@
 A request is checked before anything is stored, then inserted together with its run (kind
 `action`, one phase) in one transaction, so an action is either fully queued or not at all:
 
-- the verb must be a lifecycle verb, the service's plugin must declare the capability and
-  have the flow (checked against the newest version, which the action pins);
+- the verb must be a lifecycle verb, the service's driver must declare the capability and
+  be able to run the verb (checked against the newest version, which the action pins);
 - the service must be in a state the verb applies to (`ALLOWED_FROM`);
 - only one action per service runs at a time (another one queued or running is a conflict);
 - an `idempotency_key` makes a repeated request return the first action instead of a new one.
@@ -25,12 +25,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from fluxbilling import errors
 from fluxbilling.db import Database, schema
+from fluxbilling.drivers import driver as drivers
+from fluxbilling.drivers.registry import DriverRegistry
 from fluxbilling.engine import activity
 from fluxbilling.engine.runs import RunStore
 from fluxbilling.orders import lifecycle
 from fluxbilling.orders.pipeline import ACTION_KIND, Phase, RunState
-from fluxbilling.plugins.document import CAPABILITY_VERBS, VERBS
-from fluxbilling.plugins.manager import PluginManager
 from fluxbilling.vault import Vault, new_password
 
 __all__ = [
@@ -67,12 +67,11 @@ RESULT_EVENT: dict[str, lifecycle.ServiceEvent | None] = {
 }
 """The lifecycle event each verb's success is (`None`: the service's status is unchanged)."""
 
-_CAPABILITY = {verb: name for name, verbs in CAPABILITY_VERBS.items() for verb in verbs}
 actions = schema.service_actions
 
 
 def _check_verb(verb: str) -> None:
-    if verb not in VERBS or verb == "provision":
+    if verb not in drivers.VERBS or verb == drivers.Verb.PROVISION:
         known = ", ".join(sorted(ALLOWED_FROM))
         raise errors.InvalidSettings(f"unknown lifecycle action {verb!r} ({known})", verb=verb)
 
@@ -122,7 +121,7 @@ async def _by_dedupe_key(conn: AsyncConnection, dedupe_key: str) -> int | None:
 async def request_action(
     db: Database,
     store: RunStore,
-    plugins: PluginManager,
+    registry: DriverRegistry,
     vault: Vault,
     *,
     service_id: int,
@@ -139,7 +138,7 @@ async def request_action(
         matched an earlier request.
 
     Raises:
-        errors.InvalidSettings: unknown verb, bad params, or the plugin lacks the capability.
+        errors.InvalidSettings: unknown verb, bad params, or the driver lacks the capability.
         errors.NotFound: no such service.
         errors.Conflict: the service's status does not allow the verb, or another action runs.
     """
@@ -152,15 +151,13 @@ async def request_action(
         raise errors.Conflict(
             f"service {service_id} has not been provisioned by a plugin yet", service_id=service_id
         )
-    plugin = await plugins.get(service.plugin_slug)
-    capability = _CAPABILITY[verb]
-    if not plugin.document.plugin.capabilities.get(capability) or (
-        verb not in plugin.document.flows
-    ):
+    driver = await registry.get(service.plugin_slug)
+    capability = drivers.capability_of(verb)
+    if capability not in driver.capabilities or verb not in driver.verbs:
         raise errors.InvalidSettings(
-            f"plugin {plugin.slug}@{plugin.version} cannot {verb}: it does not declare "
+            f"plugin {driver.slug}@{driver.version} cannot {verb}: it does not declare "
             f"{capability}",
-            plugin=f"{plugin.slug}@{plugin.version}",
+            plugin=f"{driver.slug}@{driver.version}",
             capability=capability,
         )
     dedupe_key = f"{service.order_id}:action:{idempotency_key or uuid.uuid4().hex}"
@@ -203,8 +200,8 @@ async def request_action(
                         run_id=run_id,
                         verb=verb,
                         params=json.loads(json.dumps(params, default=str)),
-                        plugin_slug=plugin.slug,
-                        plugin_version=plugin.version,
+                        plugin_slug=driver.slug,
+                        plugin_version=driver.version,
                         secret_sealed=secret,
                         requested_by=actor,
                         reason=reason,
@@ -219,7 +216,7 @@ async def request_action(
                 f"{actor} requested {verb}" + (f": {reason}" if reason else ""),
                 run_id=run_id,
                 phase=Phase.ACTION,
-                data={"action_id": action_id, "verb": verb, "plugin": plugin.slug},
+                data={"action_id": action_id, "verb": verb, "plugin": driver.slug},
             )
             return {**await describe_action(conn, int(action_id), vault), "replayed": False}
     except sa.exc.IntegrityError:

@@ -20,6 +20,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+# A plugin is one kind of driver: its flows are the Driver protocol's verbs and capabilities.
+from fluxbilling.drivers.driver import CAPABILITY_VERBS, VERBS
+
 __all__ = [
     "CAPABILITY_VERBS",
     "FORMAT",
@@ -41,33 +44,6 @@ MAX_NODES = 500
 most 2 MiB (`limits.PLUGIN_BYTES`)."""
 MAX_EDGES = 1000
 """Edges a flow may have."""
-
-VERBS = frozenset(
-    {
-        "provision",
-        "suspend",
-        "unsuspend",
-        "terminate",
-        "reinstall",
-        "resize",
-        "reset_password",
-        "console",
-        "stats",
-    }
-)
-"""The lifecycle verbs a flow may implement (DESIGN.md section 3)."""
-
-CAPABILITY_VERBS: dict[str, tuple[str, ...]] = {
-    "canProvision": ("provision",),
-    "canSuspend": ("suspend", "unsuspend"),
-    "canTerminate": ("terminate",),
-    "canReinstall": ("reinstall",),
-    "canResize": ("resize",),
-    "canResetPassword": ("reset_password",),
-    "canConsole": ("console",),
-    "canGetStats": ("stats",),
-}
-"""Which flows each declared capability needs."""
 
 RESERVED_NAMES = frozenset(
     {

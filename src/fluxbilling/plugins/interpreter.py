@@ -32,9 +32,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from fluxbilling import errors
+from fluxbilling.drivers.outcome import Done, Pending
 from fluxbilling.drivers.upstream import UpstreamHttp
 from fluxbilling.engine import policy
-from fluxbilling.engine.outcome import Done, Pending
 from fluxbilling.plugins.document import Flow, Node
 from fluxbilling.plugins.graph import LoadedPlugin
 from fluxbilling.plugins.nodes import (

@@ -25,8 +25,8 @@ from fluxbilling import errors, plugins
 from fluxbilling.drivers.connection_types import credentials_for
 from fluxbilling.drivers.upstream import UpstreamHttp
 from fluxbilling.orders import view
-from fluxbilling.orders.phases.flows import check_settings
 from fluxbilling.plugins import builtin_nodes, document, schema, templating
+from fluxbilling.plugins.driver import check_settings
 from fluxbilling.plugins.nodes import PathCheck
 from tests.unit.plugins.flowsupport import Flows
 

@@ -1,7 +1,7 @@
-"""The action phase: run one lifecycle verb's flow for a service, then record what it changed.
+"""The action phase: run one lifecycle verb on a service's driver, then record what it changed.
 
-The flow runs on the plugin version the action pinned when it was requested. Its context is
-the order's (`flows.flow_context`) plus `action` (`verb`, `params`, `reason`); `resize` also
+The verb runs on the driver version the action pinned when it was requested. Its context is
+the order's (`operations.flow_context`) plus `action` (`verb`, `params`, `reason`); `resize` also
 overlays `params.options` on `options`/`settings`; `reset_password` exposes the new password
 and `reinstall` the service's own as `credentials.password` (redacted everywhere), and
 `reinstall` of a service on our address also gets the `cloud_init` documents, as in the
@@ -24,19 +24,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from fluxbilling import errors
-from fluxbilling.allocation import reservation
-from fluxbilling.db import schema
+from fluxbilling.drivers.driver import Verb
 from fluxbilling.engine.context import PhaseContext
 from fluxbilling.engine.outcome import Done, Outcome
 from fluxbilling.images import passwords
-from fluxbilling.orders import lifecycle
 from fluxbilling.orders.actions import RESULT_EVENT, seal_result
-from fluxbilling.orders.phases.deps import PhaseDeps, merge_service_data, plain, transition_source
-from fluxbilling.orders.phases.flows import flow_context, run_verb
+from fluxbilling.orders.phases.deps import PhaseDeps, plain
+from fluxbilling.orders.phases.operations import flow_context, run_verb
 from fluxbilling.orders.phases.os_install import render_cloud_init
 
 __all__ = ["ActionPhase"]
@@ -46,34 +42,19 @@ _QUIET = frozenset({"console", "stats"})
 
 
 class ActionPhase:
-    """Executes a `service_actions` row through its plugin flow."""
+    """Executes a `service_actions` row through its driver."""
 
     def __init__(self, deps: PhaseDeps) -> None:
         self.deps = deps
 
-    async def _action(self, run_id: int) -> Any:
-        async with self.deps.db.connect() as conn:
-            row = (
-                await conn.execute(
-                    sa.select(schema.service_actions).where(
-                        schema.service_actions.c.run_id == run_id
-                    )
-                )
-            ).first()
-        if row is None:
-            raise errors.InvariantViolation(f"action run {run_id} has no service_actions row")
-        return row
-
     async def execute(self, ctx: PhaseContext) -> Outcome:
-        """Run (or resume) the verb's flow."""
-        action = await self._action(ctx.claim.run_id)
-        view = await self.deps.view(ctx.order_id)
-        plugin = await self.deps.plugins.get(action.plugin_slug, action.plugin_version)
-        params = dict(action.params or {})
+        """Run (or resume) the verb."""
+        action = await self.deps.store.action(ctx.claim.run_id)
+        view = await self.deps.store.view(ctx.order_id)
+        driver = await self.deps.drivers.get(action.plugin_slug, action.plugin_version)
+        params = dict(action.params)
         context = flow_context(
-            view,
-            ctx,
-            action={"verb": action.verb, "params": params, "reason": action.reason},
+            view, action={"verb": action.verb, "params": params, "reason": action.reason}
         )
         if action.verb == "resize":
             merged = {**context["options"], **params.get("options", {})}
@@ -94,13 +75,7 @@ class ActionPhase:
                     "network_config": documents.network_config,
                 }
         outcome = await run_verb(
-            self.deps,
-            ctx,
-            plugin,
-            action.verb,
-            context,
-            view.connection["name"],
-            secrets=secrets,
+            ctx, driver, Verb(action.verb), context, view.connection["name"], secrets=secrets
         )
         if not isinstance(outcome, Done):
             return outcome
@@ -109,7 +84,7 @@ class ActionPhase:
                 "action_id": action.id,
                 "verb": action.verb,
                 "service_id": action.service_id,
-                "plugin": f"{plugin.slug}@{plugin.version}",
+                "plugin": f"{driver.slug}@{driver.version}",
                 "service_data": dict(outcome.output.get("service_data") or {}),
                 "result": outcome.output.get("result"),
             }
@@ -119,53 +94,32 @@ class ActionPhase:
         self, conn: AsyncConnection, ctx: PhaseContext, done: Done
     ) -> Mapping[str, Any]:
         """Apply the verb's effect on the service and store the result on the action."""
+        writes = self.deps.store.writes(conn, ctx)
         out = done.output
         verb = out["verb"]
-        action = (
-            await conn.execute(
-                sa.select(schema.service_actions).where(
-                    schema.service_actions.c.id == out["action_id"]
-                )
-            )
-        ).one()
-        columns: dict[str, Any] = {}
+        action = await writes.action(out["action_id"])
+        columns: dict[str, str | None] = {}
         patch = dict(out["service_data"])
         if verb == "resize":
-            current = (
-                await conn.execute(
-                    sa.select(schema.services.c.service_data).where(
-                        schema.services.c.id == out["service_id"]
-                    )
-                )
-            ).scalar_one()
+            current = await writes.service_data(out["service_id"])
             patch["plan_options"] = {
-                **((current or {}).get("plan_options") or {}),
+                **(current.get("plan_options") or {}),
                 **(action.params.get("options") or {}),
             }
         if verb == "reset_password":
             columns["root_password_sealed"] = action.secret_sealed
-        await merge_service_data(conn, out["service_id"], patch, **columns)
+        await writes.merge_service_data(out["service_id"], patch, **columns)
         event = RESULT_EVENT[verb]
         if event is not None:
-            await lifecycle.transition_service(
-                self.deps.db,
-                conn,
-                out["service_id"],
-                event,
-                note=f"{verb} completed",
-                source=transition_source(ctx),
-            )
-        await conn.execute(
-            schema.service_actions.update()
-            .where(schema.service_actions.c.id == action.id)
-            .values(result=seal_result(self.deps.vault, verb, plain(out["result"])))
+            await writes.transition_service(out["service_id"], event, note=f"{verb} completed")
+        await writes.store_action_result(
+            action.id, seal_result(self.deps.vault, verb, plain(out["result"]))
         )
         if verb == "terminate":
-            released = await reservation.release(conn, order_id=ctx.order_id)
-            await ctx.record(conn, "capacity_released", released.describe(), {})
+            released = await writes.release(ctx.order_id)
+            await writes.record("capacity_released", released.describe(), {})
         note = "" if verb in _QUIET else f" ({_summary(out['result'])})"
-        await ctx.record(
-            conn,
+        await writes.record(
             "action_completed",
             f"{verb} completed{note}",
             {"action_id": action.id, "verb": verb, "status": columns.get("status")},

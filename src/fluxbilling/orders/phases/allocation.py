@@ -7,7 +7,6 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from fluxbilling.allocation import reservation
 from fluxbilling.engine.context import PhaseContext
 from fluxbilling.engine.outcome import Done, Outcome
 from fluxbilling.orders import view as order_view
@@ -30,18 +29,12 @@ class AllocationPhase:
         self, conn: AsyncConnection, ctx: PhaseContext, done: Done
     ) -> Mapping[str, Any]:
         """Choose and reserve; `CapacityExhausted` parks the run with the reason."""
-        current = await order_view.load(conn, ctx.order_id)
+        writes = self.deps.store.writes(conn, ctx)
+        current = await writes.view(ctx.order_id)
         ours = order_view.addressing(current.product) == "ipam"
-        reserved = await reservation.reserve(
-            conn,
-            order_id=ctx.order_id,
-            product=current.product,
-            lock=not self.deps.db.is_sqlite,
-            with_address=ours,
-        )
+        reserved = await writes.reserve(ctx.order_id, current.product, with_address=ours)
         where = f"address {reserved.address}" if ours else "the provider assigns the address"
-        await ctx.record(
-            conn,
+        await writes.record(
             "capacity_reserved",
             f"reserved {current.product['ram_mb']} MB / {current.product['vcpus']} vCPU / "
             f"{current.product['disk_gb']} GB on {reserved.host_name}, {where}",

@@ -5,44 +5,42 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Protocol
 
-import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
-
-from fluxbilling import errors
-from fluxbilling.db import Database, schema
-from fluxbilling.drivers.connections import ConnectionFactory
-from fluxbilling.engine.context import PhaseContext
-from fluxbilling.engine.runs import RunStore
+from fluxbilling.drivers.registry import DriverRegistry
 from fluxbilling.handoff.mail import Mailer
 from fluxbilling.network.rdns import RdnsBackend
-from fluxbilling.orders import lifecycle
-from fluxbilling.orders import view as order_view
-from fluxbilling.plugins.manager import PluginManager
+from fluxbilling.orders.phases.store import PhaseStore
 from fluxbilling.vault import Vault
 
-__all__ = ["PhaseDeps", "merge_service_data", "plain", "transition_source"]
+__all__ = ["ImageVerifier", "PhaseDeps", "plain"]
+
+
+class ImageVerifier(Protocol):
+    """Checks an image's bytes against its recorded digest (`images.hashing.verify_image`)."""
+
+    async def __call__(self, url: str, expected_sha256: str) -> None:
+        """Read the image at `url` and compare digests.
+
+        Raises:
+            errors.PermanentUpstreamError: the digests differ, or the image cannot be read.
+            errors.TransientUpstreamError: reading it failed in a way worth retrying.
+        """
+        ...
 
 
 @dataclass(frozen=True, slots=True)
 class PhaseDeps:
-    """The adapters the phase handlers use."""
+    """The ports the phase handlers use."""
 
-    db: Database
-    store: RunStore
+    store: PhaseStore
+    drivers: DriverRegistry
     vault: Vault
-    plugins: PluginManager
-    connections: ConnectionFactory
     rdns: RdnsBackend
     mailer: Mailer
     mail_from: str
+    verify_image: ImageVerifier
     support_team: str = "The FluxBilling hosting team"
-
-    async def view(self, order_id: int) -> order_view.OrderView:
-        """Load an order and its neighbours."""
-        async with self.db.connect() as conn:
-            return await order_view.load(conn, order_id)
 
 
 def plain(value: Any) -> Any:
@@ -54,33 +52,3 @@ def plain(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [plain(v) for v in value]
     return value
-
-
-async def merge_service_data(
-    conn: AsyncConnection, service_id: int, patch: Mapping[str, Any], **columns: Any
-) -> None:
-    """Merge `patch` into a service's `service_data` and set `columns`, in the caller's transaction.
-
-    The service's status is not a column here: `orders.lifecycle` is its only writer.
-    """
-    if "status" in columns:
-        raise errors.InvariantViolation("services.status is written by orders.lifecycle only")
-    services = schema.services
-    current = (
-        await conn.execute(sa.select(services.c.service_data).where(services.c.id == service_id))
-    ).scalar_one()
-    await conn.execute(
-        services.update()
-        .where(services.c.id == service_id)
-        .values(
-            service_data={**(current or {}), **plain(dict(patch))},
-            updated_at=sa.func.now(),
-            **columns,
-        )
-    )
-
-
-def transition_source(ctx: PhaseContext) -> lifecycle.Source:
-    """The run, phase, lease and worker of `ctx`, for a lifecycle transition's activity row."""
-    claim = ctx.claim
-    return lifecycle.Source(claim.run_id, claim.phase, claim.lease_token, claim.worker)

@@ -13,18 +13,17 @@ import ipaddress
 from collections.abc import Mapping
 from typing import Any
 
-import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from fluxbilling import errors
-from fluxbilling.db import schema
 from fluxbilling.engine.context import PhaseContext
 from fluxbilling.engine.outcome import Done, Outcome
 from fluxbilling.handoff import templates
 from fluxbilling.handoff.mail import OutgoingMessage
 from fluxbilling.orders import lifecycle
-from fluxbilling.orders.phases.deps import PhaseDeps, transition_source
-from fluxbilling.orders.phases.flows import account_username
+from fluxbilling.orders.phases.deps import PhaseDeps
+from fluxbilling.orders.phases.operations import account_username
+from fluxbilling.orders.phases.store import WelcomeMail
 from fluxbilling.orders.view import OrderView
 from fluxbilling.redaction import MASK
 
@@ -44,7 +43,7 @@ class HandoffPhase:
 
     async def execute(self, ctx: PhaseContext) -> Outcome:
         """Queue the mail in the outbox and send it unless it was sent already."""
-        view = await self.deps.view(ctx.order_id)
+        view = await self.deps.store.view(ctx.order_id)
         sealed = view.service.get("root_password_sealed")
         if not sealed:
             raise errors.InvariantViolation("handoff reached without sealed credentials")
@@ -53,28 +52,16 @@ class HandoffPhase:
         context = self._mail_context(view)
         subject_template, text_template = _TEMPLATES[view.product["service_type"]]
         subject = subject_template.render(context, escape=False)
-        outbox = schema.outgoing_mail
-        # Fenced: a worker that lost its lease (paused, partitioned) learns it here, before
-        # sending, instead of mailing the customer a second time.
-        async with self.deps.store.fenced(ctx.claim) as conn:
-            await conn.execute(
-                self.deps.db.insert_ignore(outbox).values(
-                    order_id=ctx.order_id,
-                    template="welcome",
-                    to_addr=view.customer["email"],
-                    subject=subject,
-                    body_masked=text_template.render({**context, "password": MASK}, escape=False),
-                    message_id=message_id,
-                    status="queued",
-                )
-            )
-            status = (
-                await conn.execute(
-                    sa.select(outbox.c.status).where(
-                        outbox.c.order_id == ctx.order_id, outbox.c.template == "welcome"
-                    )
-                )
-            ).scalar_one()
+        status = await self.deps.store.queue_mail(
+            ctx.claim,
+            WelcomeMail(
+                order_id=ctx.order_id,
+                to_addr=view.customer["email"],
+                subject=subject,
+                body_masked=text_template.render({**context, "password": MASK}, escape=False),
+                message_id=message_id,
+            ),
+        )
         if status != "sent":
             await self.deps.mailer.send(
                 OutgoingMessage(
@@ -85,12 +72,7 @@ class HandoffPhase:
                     text=text_template.render({**context, "password": password}, escape=False),
                 )
             )
-            async with self.deps.db.begin() as conn:
-                await conn.execute(
-                    outbox.update()
-                    .where(outbox.c.message_id == message_id)
-                    .values(status="sent", sent_at=self.deps.db.now())
-                )
+            await self.deps.store.mail_sent(message_id)
         return Done(
             {"service_id": view.service["id"], "mail": message_id, "to": view.customer["email"]}
         )
@@ -99,25 +81,14 @@ class HandoffPhase:
         self, conn: AsyncConnection, ctx: PhaseContext, done: Done
     ) -> Mapping[str, Any]:
         """Service and order become active."""
-        source = transition_source(ctx)
-        await lifecycle.transition_service(
-            self.deps.db,
-            conn,
-            done.output["service_id"],
-            lifecycle.ServiceEvent.HANDED_OFF,
-            note="welcome mail sent",
-            source=source,
+        writes = self.deps.store.writes(conn, ctx)
+        await writes.transition_service(
+            done.output["service_id"], lifecycle.ServiceEvent.HANDED_OFF, note="welcome mail sent"
         )
-        await lifecycle.transition_order(
-            self.deps.db,
-            conn,
-            ctx.order_id,
-            lifecycle.OrderEvent.HANDED_OFF,
-            note="welcome mail sent",
-            source=source,
+        await writes.transition_order(
+            ctx.order_id, lifecycle.OrderEvent.HANDED_OFF, note="welcome mail sent"
         )
-        await ctx.record(
-            conn,
+        await writes.record(
             "service_active",
             f"welcome mail {done.output['mail']} sent to {done.output['to']}; service is active",
         )

@@ -9,11 +9,10 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from fluxbilling.db import schema
 from fluxbilling.engine.context import PhaseContext
 from fluxbilling.engine.outcome import Done, Outcome
 from fluxbilling.network import dcim, firewall
-from fluxbilling.orders.phases.deps import PhaseDeps, merge_service_data
+from fluxbilling.orders.phases.deps import PhaseDeps
 
 __all__ = ["NetworkPhase"]
 
@@ -35,7 +34,7 @@ class NetworkPhase:
 
     async def execute(self, ctx: PhaseContext) -> Outcome:
         """Publish the PTR record and compute the firewall baseline and DCIM record."""
-        view = await self.deps.view(ctx.order_id)
+        view = await self.deps.store.view(ctx.order_id)
         ours = bool(view.address)
         raw = view.address["address"] if ours else view.service["service_data"].get("ip")
         address = ipaddress.ip_address(raw) if raw else None
@@ -67,26 +66,15 @@ class NetworkPhase:
     ) -> Mapping[str, Any]:
         """Assign the address to the service and record each step in the activity log."""
         out = done.output
+        writes = self.deps.store.writes(conn, ctx)
         if out["source"] == "ipam":
-            await conn.execute(
-                schema.ip_addresses.update()
-                .where(schema.ip_addresses.c.order_id == ctx.order_id)
-                .values(
-                    state="assigned", service_id=out["service_id"], assigned_at=self.deps.db.now()
-                )
-            )
-        await merge_service_data(
-            conn,
+            await writes.assign_address(ctx.order_id, out["service_id"])
+        await writes.merge_service_data(
             out["service_id"],
             {"network": {k: out[k] for k in ("address", "source", "ptr", "firewall", "dcim")}},
         )
         for event, message, data in _steps(out):
-            await ctx.record(
-                conn,
-                event,
-                message,
-                data,
-            )
+            await writes.record(event, message, data)
         return out
 
 

@@ -3,13 +3,13 @@
 The image's sha256 is checked before anything uses it: a mismatch quarantines the image
 (no later order will use it either) and fails the run permanently. The root password is
 generated once per service and sealed with the installation key; cloud-init receives only
-its SHA-512 crypt hash. The documents go to the provider through the plugin's `reinstall`
-flow (SolusVM 2: `POST /servers/{id}/reinstall` with `user_data`, then the task is polled).
+its SHA-512 crypt hash. The documents go to the provider through the driver's `reinstall`
+verb (SolusVM 2: `POST /servers/{id}/reinstall` with `user_data`, then the task is polled).
 
 The documents are rendered **once** per phase: a crypt hash has a random salt, so a second
 rendering differs byte for byte. Before the flow sends anything they are sealed with the
 installation key (the hash is secret-ish, the operator's template may hold more) and kept
-in the phase's cursor (`RunStore.save_cursor`); every later attempt (a resumed poll, a
+in the phase's cursor (`PhaseStore.save_cursor`); every later attempt (a resumed poll, a
 retry after an error, a takeover after a crash) opens and sends those same bytes, and the
 recorded `user_data_sha256` is the hash of what the panel received. The phase cursor is
 
@@ -35,16 +35,20 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from fluxbilling import errors
-from fluxbilling.db import schema
+from fluxbilling.drivers.driver import Driver, Verb
 from fluxbilling.engine.context import PhaseContext
 from fluxbilling.engine.outcome import Done, Outcome, Pending
 from fluxbilling.handoff import templates
-from fluxbilling.images import cloudinit, hashing, passwords
+from fluxbilling.images import cloudinit, passwords
 from fluxbilling.orders import lifecycle
-from fluxbilling.orders.phases.deps import PhaseDeps, merge_service_data, transition_source
-from fluxbilling.orders.phases.flows import flow_context, pinned_plugin, root_password, run_verb
+from fluxbilling.orders.phases.deps import PhaseDeps
+from fluxbilling.orders.phases.operations import (
+    flow_context,
+    pinned_driver,
+    root_password,
+    run_verb,
+)
 from fluxbilling.orders.view import OrderView
-from fluxbilling.plugins import LoadedPlugin
 from fluxbilling.vault import Vault
 
 __all__ = ["OsInstallPhase", "render_cloud_init"]
@@ -89,7 +93,7 @@ class _Handover:
 
 
 class OsInstallPhase:
-    """Installs the OS with our cloud-init through the plugin's `reinstall` flow."""
+    """Installs the OS with our cloud-init through the driver's `reinstall` verb."""
 
     def __init__(self, deps: PhaseDeps) -> None:
         self.deps = deps
@@ -97,20 +101,20 @@ class OsInstallPhase:
     async def execute(self, ctx: PhaseContext) -> Outcome:
         """Verify, render and hand over (or resume polling the provider's task).
 
-        The plugin's `osInstall` mode decides: `reinstall` (ours, via cloud-init), `provision`
-        (the panel installed its template when the service was created: recorded only) or
-        `none` (shared hosting, game servers: nothing to install).
+        The driver's `os_install` mode (a plugin's `osInstall`) decides: `reinstall` (ours,
+        via cloud-init), `provision` (the panel installed its template when the service was
+        created: recorded only) or `none` (shared hosting, game servers: nothing to install).
         """
-        view = await self.deps.view(ctx.order_id)
-        plugin = await pinned_plugin(self.deps, ctx, view)
-        mode = plugin.document.os_install_mode
+        view = await self.deps.store.view(ctx.order_id)
+        driver = await pinned_driver(self.deps, ctx, view)
+        mode = driver.os_install
         summary: dict[str, Any] = {"service_id": view.service["id"], "mode": mode}
         if mode == "none":
             return Done(summary)
         image = view.image
         if not image:
             raise errors.InvalidSettings(
-                f"product {view.product['slug']} has no OS image, but plugin {plugin.slug} "
+                f"product {view.product['slug']} has no OS image, but plugin {driver.slug} "
                 f"installs one (osInstall {mode!r})",
                 product=view.product["slug"],
             )
@@ -122,38 +126,36 @@ class OsInstallPhase:
             await self._verify(image)
         if not view.address:
             raise errors.InvalidSettings(
-                f"plugin {plugin.slug} installs the OS with our cloud-init, which needs an "
+                f"plugin {driver.slug} installs the OS with our cloud-init, which needs an "
                 "address from our IPAM: set the product's options.addressing to 'ipam' or the "
                 "plugin's osInstall to 'provision'",
-                plugin=plugin.slug,
+                plugin=driver.slug,
             )
         password = await root_password(self.deps, ctx, view)
-        if "reinstall" not in plugin.document.flows:
+        if Verb.REINSTALL not in driver.verbs:
             documents = render_cloud_init(view, passwords.sha512_crypt(password))
             summary["user_data_sha256"] = _sha256(documents.user_data)
             summary["handed_over"] = False
             return Done(summary)
-        return await self._reinstall(ctx, view, plugin, password, summary)
+        return await self._reinstall(ctx, view, driver, password, summary)
 
     async def _reinstall(
         self,
         ctx: PhaseContext,
         view: OrderView,
-        plugin: LoadedPlugin,
+        driver: Driver,
         password: str,
         summary: dict[str, Any],
     ) -> Outcome:
-        """Run the `reinstall` flow with the documents of this phase's first attempt."""
+        """Run the `reinstall` verb with the documents of this phase's first attempt."""
         handover = await self._handover(ctx, view, password)
         documents = handover.documents
         outcome = await run_verb(
-            self.deps,
             dataclasses.replace(ctx, cursor=handover.flow_cursor),
-            plugin,
-            "reinstall",
+            driver,
+            Verb.REINSTALL,
             flow_context(
                 view,
-                ctx,
                 cloud_init={
                     "user_data": documents.user_data,
                     "meta_data": documents.meta_data,
@@ -180,6 +182,7 @@ class OsInstallPhase:
     ) -> Mapping[str, Any]:
         """Record which image was installed (and by whom), or why nothing was."""
         out = done.output
+        writes = self.deps.store.writes(conn, ctx)
         if out["mode"] == "none":
             message = "no OS install: the provider runs this service on its own platform"
         elif out["mode"] == "provision":
@@ -187,25 +190,14 @@ class OsInstallPhase:
         else:
             message = f"{out['image']} (sha256 verified) installed with our cloud-init"
         if out["mode"] != "none":
-            await merge_service_data(
-                conn,
+            await writes.merge_service_data(
                 out["service_id"],
                 {"os": {"image": out["image"], "sha256": out["sha256"], "by": out["mode"]}},
             )
-            await lifecycle.transition_service(
-                self.deps.db,
-                conn,
-                out["service_id"],
-                lifecycle.ServiceEvent.INSTALLED,
-                note=message,
-                source=transition_source(ctx),
+            await writes.transition_service(
+                out["service_id"], lifecycle.ServiceEvent.INSTALLED, note=message
             )
-        await ctx.record(
-            conn,
-            "os_install_recorded",
-            message,
-            {"mode": out["mode"]},
-        )
+        await writes.record("os_install_recorded", message, {"mode": out["mode"]})
         return out
 
     async def _handover(self, ctx: PhaseContext, view: OrderView, password: str) -> _Handover:
@@ -232,14 +224,9 @@ class OsInstallPhase:
                 operation="verify image",
             )
         try:
-            await hashing.verify_image(image["source_url"], image["sha256"])
+            await self.deps.verify_image(image["source_url"], image["sha256"])
         except errors.PermanentUpstreamError:
-            async with self.deps.db.begin() as conn:
-                await conn.execute(
-                    schema.images.update()
-                    .where(schema.images.c.id == image["id"])
-                    .values(status="quarantined")
-                )
+            await self.deps.store.quarantine_image(image["id"])
             raise
 
 

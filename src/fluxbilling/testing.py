@@ -1,0 +1,388 @@
+"""Public fakes for unit tests of the phases: no database, no simulator, no network.
+
+- `FakeDriver`: a scripted `Driver`; it answers each verb with the outcomes queued for it
+  and keeps every `Operation` it received (`calls`).
+- `InMemoryPhaseStore`: the phases' port to the database (`orders.phases.store`), over
+  `OrderView`s held in memory; it keeps the activity rows, transitions, cursors and mails.
+- `InMemoryRdns`, `FakeImageVerifier`: the other ports of the phases.
+- `phase_context`: a `PhaseContext` whose database and connection refuse every use, so
+  a phase that still reaches for SQL fails its unit test loudly.
+
+```python
+driver = FakeDriver("acme")
+driver.script("provision", Pending({"task": 7}), Done({"service_data": {"external_id": 9}}))
+registry = DriverRegistry()
+registry.register(driver)
+```
+"""
+
+from __future__ import annotations
+
+import copy
+from collections import defaultdict, deque
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, cast
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from fluxbilling import errors
+from fluxbilling.allocation.reservation import Release, Reservation
+from fluxbilling.db import Database
+from fluxbilling.drivers.driver import CAPABILITY_VERBS, Operation, OsInstall
+from fluxbilling.drivers.outcome import Done, VerbOutcome
+from fluxbilling.engine.context import PhaseContext
+from fluxbilling.engine.runs import Claim
+from fluxbilling.orders import lifecycle
+from fluxbilling.orders.phases.deps import plain
+from fluxbilling.orders.phases.store import ActionRow, PhaseWrites, WelcomeMail
+from fluxbilling.orders.pipeline import PIPELINES, PROVISION_KIND, Phase
+from fluxbilling.orders.view import OrderView
+
+__all__ = [
+    "NO_CONNECTION",
+    "Activity",
+    "FakeDriver",
+    "FakeImageVerifier",
+    "InMemoryPhaseStore",
+    "InMemoryRdns",
+    "phase_context",
+]
+
+
+class _Offline:
+    """Stands in for a database or a connection a unit test must not use."""
+
+    def __init__(self, what: str) -> None:
+        self._what = what
+
+    def __getattr__(self, name: str) -> Any:
+        raise errors.InvariantViolation(
+            f"a unit test used the {self._what} ({name}): go through a port instead"
+        )
+
+
+NO_CONNECTION = cast("AsyncConnection", _Offline("database connection"))
+"""The `conn` a unit test hands `PhaseHandler.commit`: any use of it fails."""
+
+
+def phase_context(
+    order_id: int,
+    phase: Phase,
+    *,
+    cursor: Mapping[str, Any] | None = None,
+    now: datetime | None = None,
+    run_id: int = 1,
+    kind: str = PROVISION_KIND,
+    attempt: int = 1,
+) -> PhaseContext:
+    """An attempt of `phase` for `order_id`, on a database that refuses every use."""
+    now = now or datetime(2026, 1, 1, tzinfo=UTC)
+    (pipeline,) = (p for p in PIPELINES if p.kind == kind)
+    claim = Claim(
+        run_id=run_id,
+        order_id=order_id,
+        kind=kind,
+        phase=phase,
+        attempt=attempt,
+        lease_token=1,
+        phase_started_at=now,
+        worker="unit-test",
+        correlation_key=pipeline.key(order_id, phase, run_id),
+    )
+    return PhaseContext(claim, cast("Database", _Offline("database")), cursor, now)
+
+
+class FakeDriver:
+    """A `Driver` that answers from a script and keeps what it was asked.
+
+    Attributes:
+        calls: every operation `run` received, in order.
+        validated: the `(settings, product)` pairs `validate` checked.
+        settings_error: raised by `validate` when set.
+    """
+
+    def __init__(
+        self,
+        slug: str = "fake",
+        version: int = 1,
+        *,
+        capabilities: Iterable[str] = CAPABILITY_VERBS,
+        os_install: OsInstall = "reinstall",
+        connection_type: str | None = None,
+    ) -> None:
+        self.slug = slug
+        self.version = version
+        self.capabilities = frozenset(capabilities)
+        self.verbs = frozenset(v for c in self.capabilities for v in CAPABILITY_VERBS[c])
+        self.os_install: OsInstall = os_install
+        self.connection_type = connection_type
+        self.calls: list[Operation] = []
+        self.validated: list[tuple[Mapping[str, Any], str]] = []
+        self.settings_error: errors.InvalidSettings | None = None
+        self._script: dict[str, deque[VerbOutcome]] = defaultdict(deque)
+
+    def script(self, verb: str, *outcomes: VerbOutcome) -> FakeDriver:
+        """Queue what the next calls of `verb` answer (then `Done()` with no output)."""
+        self._script[verb].extend(outcomes)
+        return self
+
+    def verbs_called(self) -> list[str]:
+        """The verbs of `calls`, in order."""
+        return [str(op.verb) for op in self.calls]
+
+    def validate(self, settings: Mapping[str, Any], product: str) -> None:
+        """Record the check; raise `settings_error` when one is set."""
+        self.validated.append((dict(settings), product))
+        if self.settings_error is not None:
+            raise self.settings_error
+
+    async def run(self, operation: Operation) -> VerbOutcome:
+        """Record the operation and answer with the next scripted outcome."""
+        self.calls.append(operation)
+        queued = self._script[operation.verb]
+        return queued.popleft() if queued else Done()
+
+
+@dataclass
+class InMemoryRdns:
+    """An `RdnsBackend` that keeps the PTR records it was asked to publish."""
+
+    records: dict[str, str] = field(default_factory=dict)
+    failures: list[errors.FluxError] = field(default_factory=list)
+
+    async def set_ptr(self, address: str, hostname: str, *, ttl: int = 3600) -> tuple[str, str]:
+        """Keep `address -> hostname`; the zone is the address's /24 reverse zone (IPv4)."""
+        if self.failures:
+            raise self.failures.pop(0)
+        octets = address.split(".")
+        zone = ".".join(reversed(octets[:3])) + ".in-addr.arpa"
+        self.records[address] = hostname
+        return zone, f"{octets[-1]}.{zone}"
+
+
+@dataclass
+class FakeImageVerifier:
+    """An `ImageVerifier`: every image matches unless its URL is in `failing`."""
+
+    failing: dict[str, errors.UpstreamError] = field(default_factory=dict)
+    checked: list[tuple[str, str]] = field(default_factory=list)
+
+    async def __call__(self, url: str, expected_sha256: str) -> None:
+        """Record the check; raise the error kept for `url`."""
+        self.checked.append((url, expected_sha256))
+        if url in self.failing:
+            raise self.failing[url]
+
+
+@dataclass(frozen=True, slots=True)
+class Activity:
+    """An activity row the in-memory store was asked to write."""
+
+    order_id: int
+    event: str
+    message: str
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+
+class InMemoryPhaseStore:
+    """`orders.phases.store.PhaseStore` over `OrderView`s kept in memory.
+
+    Every read answers a copy (as a database would); every write changes the kept views
+    and is observable in the attributes below. Transitions follow `orders.lifecycle`'s
+    tables, so an illegal one raises as it would in the database.
+
+    Attributes:
+        views: the orders, by id.
+        actions: the action of each action run, by run id.
+        reservation: what `reserve` answers; `None` raises `CapacityExhausted`.
+        activity: the activity rows written.
+        cursors: the cursors saved by `save_cursor`, in order.
+        quarantined: the ids of quarantined images.
+        outbox: the welcome mails queued, by message id, and `mail_status` their status.
+        action_results: the result stored on each action, by action id.
+        released: the orders whose capacity was given back.
+    """
+
+    def __init__(self, *views: OrderView) -> None:
+        self.views: dict[int, OrderView] = {view.order_id: view for view in views}
+        self.actions: dict[int, ActionRow] = {}
+        self.reservation: Reservation | None = None
+        self.activity: list[Activity] = []
+        self.cursors: list[Mapping[str, Any]] = []
+        self.quarantined: set[int] = set()
+        self.outbox: dict[str, WelcomeMail] = {}
+        self.mail_status: dict[str, str] = {}
+        self.action_results: dict[int, Any] = {}
+        self.released: list[int] = []
+
+    def events(self, order_id: int) -> list[str]:
+        """The activity events written for an order, in order."""
+        return [row.event for row in self.activity if row.order_id == order_id]
+
+    def service(self, service_id: int) -> dict[str, Any]:
+        """The kept row of a service.
+
+        Raises:
+            errors.NotFound: no view holds it.
+        """
+        for view in self.views.values():
+            if view.service.get("id") == service_id:
+                return view.service
+        raise errors.NotFound(f"service {service_id} does not exist", service_id=service_id)
+
+    def _order_of(self, service_id: int) -> int:
+        return int(self.service(service_id)["order_id"])
+
+    async def view(self, order_id: int) -> OrderView:
+        """A copy of the kept view."""
+        if order_id not in self.views:
+            raise errors.NotFound(f"order {order_id} does not exist", order_id=order_id)
+        return copy.deepcopy(self.views[order_id])
+
+    async def pin_driver(self, claim: Claim, service_id: int, slug: str, version: int) -> int:
+        """Pin unless pinned; the version pinned now."""
+        service = self.service(service_id)
+        if service.get("plugin_version") is None:
+            service.update(plugin_slug=slug, plugin_version=version)
+        return int(service["plugin_version"])
+
+    async def seal_password(self, ctx: PhaseContext, service_id: int, sealed: str) -> str:
+        """Keep `sealed` unless the service has a password; the one it has now."""
+        service = self.service(service_id)
+        if not service.get("root_password_sealed"):
+            service["root_password_sealed"] = sealed
+        self.activity.append(
+            Activity(ctx.order_id, "credentials_sealed", "password generated and sealed")
+        )
+        return str(service["root_password_sealed"])
+
+    async def save_cursor(self, claim: Claim, cursor: Mapping[str, Any]) -> None:
+        """Keep the cursor."""
+        self.cursors.append(copy.deepcopy(dict(cursor)))
+
+    async def quarantine_image(self, image_id: int) -> None:
+        """Mark the image quarantined (in every view that shows it)."""
+        self.quarantined.add(image_id)
+        for view in self.views.values():
+            if view.image.get("id") == image_id:
+                view.image["status"] = "quarantined"
+
+    async def action(self, run_id: int) -> ActionRow:
+        """The action of an action run."""
+        if run_id not in self.actions:
+            raise errors.InvariantViolation(f"action run {run_id} has no service_actions row")
+        return self.actions[run_id]
+
+    async def queue_mail(self, claim: Claim, mail: WelcomeMail) -> str:
+        """Queue the mail unless an earlier attempt did; its status."""
+        self.outbox.setdefault(mail.message_id, mail)
+        return self.mail_status.setdefault(mail.message_id, "queued")
+
+    async def mail_sent(self, message_id: str) -> None:
+        """Mark the mail sent."""
+        self.mail_status[message_id] = "sent"
+
+    def writes(self, conn: AsyncConnection, ctx: PhaseContext) -> PhaseWrites:
+        """Writes applied to the kept views at once (`conn` is not used)."""
+        return _InMemoryWrites(self, ctx)
+
+
+class _InMemoryWrites:
+    """`PhaseWrites` applied straight to an `InMemoryPhaseStore`."""
+
+    def __init__(self, store: InMemoryPhaseStore, ctx: PhaseContext) -> None:
+        self.store = store
+        self.ctx = ctx
+
+    async def record(self, event: str, message: str, data: Mapping[str, Any] | None = None) -> None:
+        self.store.activity.append(Activity(self.ctx.order_id, event, message, dict(data or {})))
+
+    async def view(self, order_id: int) -> OrderView:
+        return await self.store.view(order_id)
+
+    async def reserve(
+        self, order_id: int, product: Mapping[str, Any], *, with_address: bool
+    ) -> Reservation:
+        reserved = self.store.reservation
+        if reserved is None:
+            raise errors.CapacityExhausted(f"no host fits order {order_id}", order_id=order_id)
+        if not with_address:
+            reserved = Reservation(
+                reserved.host_id, reserved.host_name, reserved.service_id, None, None
+            )
+        view = self.store.views[order_id]
+        view.service.update(id=reserved.service_id, order_id=order_id, status="allocated")
+        view.service["host_id"] = reserved.host_id
+        if reserved.address is not None:
+            view.address.update(address=reserved.address, state="reserved", order_id=order_id)
+        return reserved
+
+    async def release(self, order_id: int) -> Release:
+        view = self.store.views[order_id]
+        self.store.released.append(order_id)
+        address = view.address.get("address")
+        view.address.clear()
+        product = view.product
+        return Release(
+            view.host.get("name"), product["ram_mb"], product["vcpus"], product["disk_gb"], address
+        )
+
+    async def assign_address(self, order_id: int, service_id: int) -> None:
+        self.store.views[order_id].address.update(state="assigned", service_id=service_id)
+
+    async def merge_service_data(
+        self, service_id: int, patch: Mapping[str, Any], **columns: str | None
+    ) -> None:
+        if "status" in columns:
+            raise errors.InvariantViolation("services.status is written by orders.lifecycle only")
+        service = self.store.service(service_id)
+        service["service_data"] = {**(service.get("service_data") or {}), **plain(dict(patch))}
+        service.update(columns)
+
+    async def transition_service(
+        self, service_id: int, event: lifecycle.ServiceEvent, note: str
+    ) -> None:
+        service = self.store.service(service_id)
+        state = lifecycle.ServiceState(service["status"])
+        target = lifecycle.next_state(lifecycle.SERVICE_TABLE, state, event)
+        service["status"] = target.value
+        await self._moved("service", self.store._order_of(service_id), state, event, target, note)
+
+    async def transition_order(self, order_id: int, event: lifecycle.OrderEvent, note: str) -> None:
+        order = self.store.views[order_id].order
+        state = lifecycle.OrderState(order["state"])
+        target = lifecycle.next_state(lifecycle.ORDER_TABLE, state, event)
+        order["state"] = target.value
+        await self._moved("order", order_id, state, event, target, note)
+
+    async def _moved(
+        self,
+        machine: str,
+        order_id: int,
+        state: lifecycle.OrderState | lifecycle.ServiceState,
+        event: lifecycle.OrderEvent | lifecycle.ServiceEvent,
+        target: lifecycle.OrderState | lifecycle.ServiceState,
+        note: str,
+    ) -> None:
+        self.store.activity.append(
+            Activity(
+                order_id,
+                f"{machine}_{event.value}",
+                f"{machine} {state.value} → {target.value}: {note}",
+                {"from": state.value, "to": target.value, "event": event.value},
+            )
+        )
+
+    async def action(self, action_id: int) -> ActionRow:
+        for row in self.store.actions.values():
+            if row.id == action_id:
+                return row
+        raise errors.NotFound(f"action {action_id} does not exist", action_id=action_id)
+
+    async def service_data(self, service_id: int) -> Mapping[str, Any]:
+        return copy.deepcopy(dict(self.store.service(service_id).get("service_data") or {}))
+
+    async def store_action_result(self, action_id: int, result: Any) -> None:
+        self.store.action_results[action_id] = result
