@@ -6,7 +6,7 @@ Every gateway has the same anatomy:
 gateways/<name>/
   verify.py     authenticity: signatures, certificates, per-order tokens (pure)
   events.py     notifications and fetched objects parsed and classified into `PaymentFact`s (pure)
-  money.py      the gateway's decimal amounts to ISO 4217 minor units and back (pure;
+  amounts.py    the gateway's decimal amounts to ISO 4217 minor units and back (pure;
                 Stripe has none: its API speaks minor units)
   checkout.py   the body of the request that creates the checkout object of one attempt (pure)
   api.py        the HTTP client of the gateway's API, over `drivers.upstream`

@@ -5,7 +5,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from fluxbilling import errors
-from fluxbilling.billing.gateways.coingate.money import from_minor
+from fluxbilling.billing.gateways.coingate.amounts import from_minor
 
 __all__ = ["order_request"]
 

@@ -3,7 +3,7 @@
 The second layer of authenticity (`verify`): the caller re-fetches the order a callback
 names and acts only on what `classify` makes of the *fetched* order, never on the posted
 status. `parse_order` reads the fields money decisions rest on into a `CoinGateOrder` (exact
-amounts via `money`); `classify` maps it to a `PaymentFact`.
+amounts via `amounts`); `classify` maps it to a `PaymentFact`.
 
 Status mapping of a fetched order (§4.2; first matching row wins):
 
@@ -44,7 +44,7 @@ from typing import Any
 
 from fluxbilling import errors
 from fluxbilling.billing.facts import PaymentFact, PaymentKind
-from fluxbilling.billing.gateways.coingate.money import decimal_amount, fiat_currency, to_minor
+from fluxbilling.billing.gateways.coingate.amounts import decimal_amount, fiat_currency, to_minor
 
 __all__ = ["CoinGateOrder", "classify", "parse_order"]
 

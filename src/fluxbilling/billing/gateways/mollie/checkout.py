@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fluxbilling import errors
-from fluxbilling.billing.gateways.mollie.money import format_amount
+from fluxbilling.billing.gateways.mollie.amounts import format_amount
 
 __all__ = ["checkout_request"]
 

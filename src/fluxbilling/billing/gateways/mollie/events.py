@@ -27,7 +27,7 @@ chargeback that was reversed (``reversedAt``) give amount 0, so a ledger that up
 object id converges on what really left our account. Without ``_embedded`` lists (payment
 fetched without ``embed``), ``amountRefunded`` / ``amountChargedBack`` above zero give one
 aggregate fact each with an *empty* ``gateway_object_id``: re-fetch with the embeds to get
-per-object keys. Amounts become minor units through `money.to_minor`.
+per-object keys. Amounts become minor units through `amounts.to_minor`.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ from urllib.parse import parse_qsl
 
 from fluxbilling import errors, limits
 from fluxbilling.billing.facts import PaymentFact, PaymentKind
-from fluxbilling.billing.gateways.mollie.money import to_minor
+from fluxbilling.billing.gateways.mollie.amounts import to_minor
 
 __all__ = ["MollieEvent", "classify", "needs_capture", "parse_event", "parse_notification"]
 

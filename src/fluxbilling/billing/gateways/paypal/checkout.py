@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fluxbilling import errors
-from fluxbilling.billing.gateways.paypal.money import paypal_amount
+from fluxbilling.billing.gateways.paypal.amounts import paypal_amount
 
 __all__ = ["order_request"]
 

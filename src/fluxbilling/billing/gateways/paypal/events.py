@@ -6,7 +6,7 @@ to the `PaymentFact` it carries (payments.md §3.4), and `fact_from_capture` /
 `facts_from_order` adds the refunds (and reversals) an order lists, keyed exactly as their
 webhooks are. The payment is the **order** we created, the capture its ``alias_id``;
 refunds, reversals and disputes name only the capture. Amounts go through
-`money.minor_units`. Failures raise `errors.InvalidWebhook` naming the field.
+`amounts.minor_units`. Failures raise `errors.InvalidWebhook` naming the field.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any
 
 from fluxbilling import errors, limits
 from fluxbilling.billing.facts import PaymentFact, PaymentKind
-from fluxbilling.billing.gateways.paypal.money import minor_units
+from fluxbilling.billing.gateways.paypal.amounts import minor_units
 
 __all__ = [
     "PayPalEvent",

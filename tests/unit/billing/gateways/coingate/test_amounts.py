@@ -1,11 +1,11 @@
-"""CoinGate amounts and minor units: `gateways.coingate.money`."""
+"""CoinGate amounts and minor units: `gateways.coingate.amounts`."""
 
 from __future__ import annotations
 
 import pytest
 
 from fluxbilling import errors
-from fluxbilling.billing.gateways.coingate import money as coingate_money
+from fluxbilling.billing.gateways.coingate import amounts as coingate_amounts
 
 # --- money ----------------------------------------------------------------------------
 
@@ -24,7 +24,7 @@ from fluxbilling.billing.gateways.coingate import money as coingate_money
     ],
 )
 def test_to_minor_is_exact(amount: str, currency: str, minor: int) -> None:
-    assert coingate_money.to_minor(amount, currency) == minor
+    assert coingate_amounts.to_minor(amount, currency) == minor
 
 
 @pytest.mark.parametrize(
@@ -44,12 +44,12 @@ def test_to_minor_refuses_what_it_cannot_represent(
     amount: str, currency: str, expected: str
 ) -> None:
     with pytest.raises(errors.InvalidWebhook, match=expected):
-        coingate_money.to_minor(amount, currency)
+        coingate_amounts.to_minor(amount, currency)
 
 
 def test_to_minor_refuses_floats() -> None:
     with pytest.raises(errors.InvalidWebhook, match="wrong type"):
-        coingate_money.to_minor(19.99, "EUR")  # type: ignore[arg-type]
+        coingate_amounts.to_minor(19.99, "EUR")  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
@@ -57,18 +57,18 @@ def test_to_minor_refuses_floats() -> None:
     [(1999, "EUR", "19.99"), (5, "EUR", "0.05"), (1000, "JPY", "1000"), (1234, "KWD", "1.234")],
 )
 def test_from_minor_round_trips(minor: int, currency: str, text: str) -> None:
-    assert coingate_money.from_minor(minor, currency) == text
-    assert coingate_money.to_minor(text, currency) == minor
+    assert coingate_amounts.from_minor(minor, currency) == text
+    assert coingate_amounts.to_minor(text, currency) == minor
 
 
 @pytest.mark.parametrize(("minor", "currency"), [(100, "BTC"), (-1, "EUR")])
 def test_from_minor_refuses_non_fiat_and_negative(minor: int, currency: str) -> None:
     with pytest.raises(errors.InvariantViolation):
-        coingate_money.from_minor(minor, currency)
+        coingate_amounts.from_minor(minor, currency)
 
 
 def test_exponents() -> None:
-    assert [coingate_money.exponent(c) for c in ("EUR", "jpy", "KWD", "CLF", "BTC")] == [
+    assert [coingate_amounts.exponent(c) for c in ("EUR", "jpy", "KWD", "CLF", "BTC")] == [
         2,
         0,
         3,

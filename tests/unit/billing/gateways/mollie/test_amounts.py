@@ -1,4 +1,4 @@
-"""Mollie amounts and minor units: `gateways.mollie.money`."""
+"""Mollie amounts and minor units: `gateways.mollie.amounts`."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from fluxbilling import errors
-from fluxbilling.billing.gateways.mollie import money as mollie_money
+from fluxbilling.billing.gateways.mollie import amounts as mollie_amounts
 
 
 def invalid(call: Any, *args: Any, **kwargs: Any) -> errors.InvalidWebhook:
@@ -34,13 +34,13 @@ def invalid(call: Any, *args: Any, **kwargs: Any) -> errors.InvalidWebhook:
     ],
 )
 def test_amounts_become_minor_units(value: str, currency: str, minor: int) -> None:
-    assert mollie_money.to_minor(value, currency) == minor
+    assert mollie_amounts.to_minor(value, currency) == minor
 
 
 def test_amounts_do_not_go_through_float() -> None:
     # float("0.29") * 100 == 28.999999999999996: a float conversion would truncate to 28.
     assert int(float("0.29") * 100) == 28
-    assert mollie_money.to_minor("0.29", "EUR") == 29
+    assert mollie_amounts.to_minor("0.29", "EUR") == 29
 
 
 @pytest.mark.parametrize(
@@ -59,7 +59,7 @@ def test_amounts_do_not_go_through_float() -> None:
     ],
 )
 def test_bad_amounts_are_rejected(value: str, currency: str, message: str) -> None:
-    assert invalid(mollie_money.to_minor, value, currency).message == message
+    assert invalid(mollie_amounts.to_minor, value, currency).message == message
 
 
 @pytest.mark.parametrize(
@@ -67,10 +67,10 @@ def test_bad_amounts_are_rejected(value: str, currency: str, message: str) -> No
     [(1050, "EUR", "10.50"), (1, "EUR", "0.01"), (1000, "JPY", "1000"), (99, "isk", "99")],
 )
 def test_format_amount_uses_the_currency_decimals(minor: int, currency: str, text: str) -> None:
-    assert mollie_money.format_amount(minor, currency) == text
-    assert mollie_money.to_minor(text, currency) == minor
+    assert mollie_amounts.format_amount(minor, currency) == text
+    assert mollie_amounts.to_minor(text, currency) == minor
 
 
 def test_format_amount_rejects_unknown_currencies() -> None:
     with pytest.raises(errors.InvalidSettings):
-        mollie_money.format_amount(100, "XBT")
+        mollie_amounts.format_amount(100, "XBT")

@@ -1,11 +1,11 @@
-"""PayPal money objects and minor units: `gateways.paypal.money`."""
+"""PayPal money objects and minor units: `gateways.paypal.amounts`."""
 
 from __future__ import annotations
 
 import pytest
 
 from fluxbilling import errors
-from fluxbilling.billing.gateways.paypal import money as paypal_money
+from fluxbilling.billing.gateways.paypal import amounts as paypal_amounts
 
 # --- money ----------------------------------------------------------------------------
 
@@ -25,7 +25,7 @@ from fluxbilling.billing.gateways.paypal import money as paypal_money
     ],
 )
 def test_minor_units_use_the_iso_exponent(currency: str, value: str, minor: int) -> None:
-    assert paypal_money.minor_units({"currency_code": currency, "value": value}) == (
+    assert paypal_amounts.minor_units({"currency_code": currency, "value": value}) == (
         minor,
         currency,
     )
@@ -57,7 +57,7 @@ def test_minor_units_use_the_iso_exponent(currency: str, value: str, minor: int)
 )
 def test_bad_money_is_named(amount: object, expected: str) -> None:
     with pytest.raises(errors.InvalidWebhook) as info:
-        paypal_money.minor_units(amount, "a")
+        paypal_amounts.minor_units(amount, "a")
     assert info.value.message == expected
 
 
@@ -73,7 +73,7 @@ def test_bad_money_is_named(amount: object, expected: str) -> None:
     ],
 )
 def test_paypal_amount(minor: int, currency: str, value: str) -> None:
-    assert paypal_money.paypal_amount(minor, currency) == {
+    assert paypal_amounts.paypal_amount(minor, currency) == {
         "currency_code": currency.upper(),
         "value": value,
     }
@@ -82,4 +82,4 @@ def test_paypal_amount(minor: int, currency: str, value: str) -> None:
 @pytest.mark.parametrize(("minor", "currency"), [(100050, "HUF"), (-1, "EUR"), (1, "EURO")])
 def test_paypal_amount_refuses_what_paypal_cannot_take(minor: int, currency: str) -> None:
     with pytest.raises(errors.UserError):
-        paypal_money.paypal_amount(minor, currency)
+        paypal_amounts.paypal_amount(minor, currency)
