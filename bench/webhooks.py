@@ -71,7 +71,8 @@ import httpx
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from fluxbilling.billing import stripe
+from fluxbilling.billing.gateways.stripe import events as stripe_events
+from fluxbilling.billing.gateways.stripe import verify as stripe_verify
 from fluxbilling.db import Database, schema
 from fluxbilling.orders.service import create_order
 from fluxbilling.seed import seed_bare_product
@@ -140,7 +141,7 @@ def _signed(body: bytes, t: int) -> dict[str, str]:
     return {
         "Content-Type": "application/json; charset=utf-8",
         "User-Agent": "Stripe/1.0 (+https://stripe.com/docs/webhooks)",
-        stripe.SIGNATURE_HEADER: stripe.sign(body, SECRET, t),
+        stripe_verify.SIGNATURE_HEADER: stripe_verify.sign(body, SECRET, t),
     }
 
 
@@ -463,8 +464,12 @@ def instrument(installation: Any, app: Any, stages: Stages) -> Any:
     }
     for attribute, (label, fn) in wrapped.items():
         setattr(GatewayEndpoint, attribute, stages.timed(label, fn))
-    for name in ("verify_signature", "parse_event", "classify"):
-        setattr(stripe, name, stages.timed_sync(f"{name}()", getattr(stripe, name)))
+    for module, name in (
+        (stripe_verify, "verify_signature"),
+        (stripe_events, "parse_event"),
+        (stripe_events, "classify"),
+    ):
+        setattr(module, name, stages.timed_sync(f"{name}()", getattr(module, name)))
 
     statement_started: dict[int, tuple[float, float]] = {}
 

@@ -9,12 +9,13 @@ from pathlib import Path
 from pydantic import SecretStr
 
 from fluxbilling import errors, logs
-from fluxbilling.billing import deliveries, stripe_api
+from fluxbilling.billing import deliveries
 from fluxbilling.billing.gateway import Gateway
 from fluxbilling.billing.gateways import coingate as coingate_gateway
 from fluxbilling.billing.gateways import mollie as mollie_gateway
 from fluxbilling.billing.gateways import paypal as paypal_gateway
 from fluxbilling.billing.gateways.stripe import StripeGateway
+from fluxbilling.billing.gateways.stripe import api as stripe_api
 from fluxbilling.billing.reconciler import Reconciler
 from fluxbilling.billing.reversals import ReversalPolicy
 from fluxbilling.billing.webhooks import GatewayEndpoint

@@ -11,7 +11,7 @@ import httpx
 import sqlalchemy as sa
 
 from fluxbilling import bootstrap
-from fluxbilling.billing import stripe
+from fluxbilling.billing.gateways.stripe import verify as stripe_verify
 from fluxbilling.billing.webhooks import Ingested
 from fluxbilling.db import schema
 from fluxbilling.orders import service
@@ -43,7 +43,7 @@ async def pay(inst: bootstrap.Installation, invoice: dict[str, Any], **overrides
         **overrides,
     )
     now = int(time.time())
-    headers = {"Stripe-Signature": stripe.sign(body, inst.stripe_secrets[0], now)}
+    headers = {"Stripe-Signature": stripe_verify.sign(body, inst.stripe_secrets[0], now)}
     endpoint = inst.stripe_endpoint()
     return await endpoint.ingest(body, headers, remote="127.0.0.1", now=now)
 

@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from fluxbilling import bootstrap
-from fluxbilling.billing import stripe
+from fluxbilling.billing.gateways.stripe import verify as stripe_verify
 from fluxbilling_simulators import stripe as stripe_sim
 from tests.integration.support import place_order
 
@@ -25,7 +25,7 @@ async def post(
     secret: str | None = None,
 ) -> httpx.Response:
     now = int(time.time())
-    signature = stripe.sign(body, secret or inst.stripe_secrets[0], now)
+    signature = stripe_verify.sign(body, secret or inst.stripe_secrets[0], now)
     return await client.post(
         "/webhooks/stripe", content=body, headers={"Stripe-Signature": signature}
     )

@@ -17,7 +17,9 @@ import pytest
 import sqlalchemy as sa
 
 from fluxbilling import bootstrap
-from fluxbilling.billing import coingate, mollie, paypal
+from fluxbilling.billing.gateways.coingate import checkout as coingate_checkout
+from fluxbilling.billing.gateways.mollie import checkout as mollie_checkout
+from fluxbilling.billing.gateways.paypal import checkout as paypal_checkout
 from fluxbilling.db import schema
 from tests.integration.payments import (
     GATEWAYS,
@@ -168,19 +170,21 @@ def create_elsewhere(sims: PaymentSims, gateway: str, amount_minor: int) -> str:
         ref = str(sims.stripe.create_session(params, items, "test")["id"])
         sims.stripe.pay(ref)
     elif gateway == "mollie":
-        body = mollie.checkout_request(
+        body = mollie_checkout.checkout_request(
             ours, amount_minor, "EUR", "Elsewhere", back, f"{PUBLIC_URL}/webhooks/mollie"
         )
         ref = str(sims.mollie.create_payment(body, "test")["id"])
         sims.mollie.pay(ref)
     elif gateway == "paypal":
         ref = str(
-            sims.paypal.create_order(paypal.order_request(str(ours), amount_minor, "EUR"))["id"]
+            sims.paypal.create_order(paypal_checkout.order_request(str(ours), amount_minor, "EUR"))[
+                "id"
+            ]
         )
         sims.paypal.approve(ref)
         sims.paypal.capture_order(ref)  # captured by whoever made it
     else:
-        body_cg = coingate.order_request(
+        body_cg = coingate_checkout.order_request(
             ours,
             amount_minor,
             "EUR",

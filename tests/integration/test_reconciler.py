@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from fluxbilling import bootstrap
-from fluxbilling.billing import stripe
+from fluxbilling.billing.gateways.stripe import verify as stripe_verify
 from fluxbilling.billing.reconciler import Reconciler
 from fluxbilling.db import schema
 from fluxbilling_simulators import stripe as stripe_sim
@@ -37,7 +37,9 @@ async def test_a_delivery_stored_before_a_crash_is_processed_by_the_sweep_once(
     invoice = created["invoice"]
     body = stripe_sim.checkout_completed(invoice["id"], invoice["amount_minor"], "EUR")
     headers = {
-        "Stripe-Signature": stripe.sign(body, installation.stripe_secrets[0], int(time.time()))
+        "Stripe-Signature": stripe_verify.sign(
+            body, installation.stripe_secrets[0], int(time.time())
+        )
     }
     endpoint = installation.stripe_endpoint()
     # The process dies right after storing the raw delivery: nothing else happened.
@@ -66,7 +68,9 @@ async def test_a_delivery_is_not_swept_before_its_time_nor_after_too_many_attemp
     invoice = created["invoice"]
     body = stripe_sim.checkout_completed(invoice["id"], invoice["amount_minor"], "EUR")
     headers = {
-        "Stripe-Signature": stripe.sign(body, installation.stripe_secrets[0], int(time.time()))
+        "Stripe-Signature": stripe_verify.sign(
+            body, installation.stripe_secrets[0], int(time.time())
+        )
     }
     delivery_id = await installation.stripe_endpoint()._store_raw(body, headers, None)
 

@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from fluxbilling import bootstrap
-from fluxbilling.billing import stripe
+from fluxbilling.billing.gateways.stripe import verify as stripe_verify
 from fluxbilling.billing.webhooks import Ingested
 from fluxbilling.db import schema
 from fluxbilling_simulators import stripe as stripe_sim
@@ -22,7 +22,7 @@ pytestmark = [pytest.mark.anyio, pytest.mark.integration]
 
 async def deliver(inst: bootstrap.Installation, body: bytes) -> Ingested:
     now = int(time.time())
-    headers = {"Stripe-Signature": stripe.sign(body, inst.stripe_secrets[0], now)}
+    headers = {"Stripe-Signature": stripe_verify.sign(body, inst.stripe_secrets[0], now)}
     return await inst.stripe_endpoint().ingest(body, headers, remote="127.0.0.1", now=now)
 
 

@@ -6,7 +6,7 @@ CoinGate's ``reason`` to its exception classes, so it is the client here. It has
 base-URL option and no refund or single-order calls: the base URL is set on the instance,
 and those calls go through its generic ``do_request``.
 
-Covered: the calls our client (`billing.coingate_api`) makes (create an order with exactly
+Covered: the calls our client (`billing.gateways.coingate.api`) makes (create an order with exactly
 our body, fetch it), and what an operator reaches for first (list orders, checkout, create
 and list refunds, callback IPs); errors come back as the library's classes.
 """
@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from coingate_api import CoingateAPI, api_error
 
-from fluxbilling.billing import coingate
+from fluxbilling.billing.gateways.coingate import checkout as coingate_checkout
 from fluxbilling_simulators.coingate import CoinGateState, create_app
 from tests.integration.conformance import serving
 
@@ -60,7 +60,7 @@ def api(base_url: str) -> Any:
 
 def our_order(api: Any, invoice_id: int, amount_minor: int = 1999) -> dict[str, Any]:
     """An order created with exactly the body our checkout code sends."""
-    body = coingate.order_request(
+    body = coingate_checkout.order_request(
         invoice_id,
         amount_minor,
         "EUR",

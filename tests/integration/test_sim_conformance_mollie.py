@@ -1,7 +1,7 @@
 # mypy: allow-untyped-calls
 """The Mollie simulator, driven by Mollie's own Python client (``mollie-api-python``).
 
-Every call `billing.mollie_api.MollieApi` makes (create a payment with an idempotency key,
+Every call `billing.gateways.mollie.api.MollieApi` makes (create a payment with an idempotency key,
 fetch it with refunds and chargebacks embedded) and the calls an operator makes most (list
 payments page by page, create, read, list and cancel refunds, read chargebacks) go through
 the official client against the simulator on a real socket. Failures must surface as the
@@ -26,13 +26,13 @@ from mollie.api.error import (
     UnprocessableEntityError,
 )
 
-from fluxbilling.billing import mollie as mollie_body
+from fluxbilling.billing.gateways.mollie import checkout as mollie_body
 from fluxbilling_simulators.mollie import MollieNotifier, MollieState, create_app
 from tests.integration.conformance import serving
 
 KEY = "test_conformanceconformanceconform"
 LIVE_KEY = "live_conformanceconformanceconform"
-# The body our checkout sends (`billing.mollie.checkout_request`), for a 10.00 EUR invoice.
+# The body our checkout sends (`billing.gateways.mollie.checkout.checkout_request`), for a 10.00 EUR invoice.
 BODY = mollie_body.checkout_request(
     42, 1000, "eur", "Invoice 42", "https://shop.test/return/42", "https://shop.test/hook"
 )

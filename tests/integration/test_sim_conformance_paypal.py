@@ -1,7 +1,7 @@
 # mypy: allow-untyped-calls
 """The PayPal simulator, driven by PayPal's own Python client (``paypal-server-sdk``).
 
-Every call `billing.paypal_api.PayPalApi` makes (token, create order with our own order
+Every call `billing.gateways.paypal.api.PayPalApi` makes (token, create order with our own order
 body and a ``PayPal-Request-Id``, get order, capture, get capture) and the operator's
 refund calls go through the official client against the simulator on a real socket; its
 errors must come back as the client's own `ErrorException` with PayPal's fields. The client
@@ -29,7 +29,7 @@ from paypalserversdk.models.order_request import OrderRequest
 from paypalserversdk.models.refund_request import RefundRequest
 from paypalserversdk.paypal_serversdk_client import PaypalServersdkClient
 
-from fluxbilling.billing import paypal
+from fluxbilling.billing.gateways.paypal import checkout as paypal
 from fluxbilling_simulators import _paypal_state
 from fluxbilling_simulators.paypal import PayPalState, create_app
 from tests.integration.conformance import serving

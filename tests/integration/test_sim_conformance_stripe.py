@@ -1,6 +1,6 @@
 """Stripe's own Python library (``stripe``) against the Stripe simulator on a real socket.
 
-Every call our client (`billing.stripe_api`) makes, the webhook check our endpoint does
+Every call our client (`billing.gateways.stripe.api`) makes, the webhook check our endpoint does
 (`stripe.Webhook.construct_event` on the simulator's signed deliveries), and what an operator
 reaches for first: events, refunds, charges, PaymentIntents, Checkout Sessions (list,
 expire). Errors must come back as the library's own exception classes with Stripe's code,
@@ -18,8 +18,9 @@ import pytest
 import requests
 import stripe
 
-from fluxbilling.billing import stripe as billing_stripe
-from fluxbilling.billing import stripe_api
+from fluxbilling.billing.gateways.stripe import api as stripe_api
+from fluxbilling.billing.gateways.stripe import checkout as stripe_checkout
+from fluxbilling.billing.gateways.stripe import events as stripe_events
 from fluxbilling_simulators.stripe import StripeNotifier, StripeState, create_app
 from tests.integration.conformance import serving
 
@@ -51,7 +52,7 @@ def client(base_url: str) -> stripe.StripeClient:
 
 def checkout(client: stripe.StripeClient, invoice_id: int, amount: int = 1999) -> Any:
     """A session created with exactly the parameters our checkout code sends."""
-    params = billing_stripe.checkout_request(
+    params = stripe_checkout.checkout_request(
         invoice_id,
         amount,
         "EUR",
@@ -136,7 +137,7 @@ def test_paid_session_expands_its_payment_intent_and_charge(client: stripe.Strip
     direct = client.v1.payment_intents.retrieve(intent.id, {"expand": ["latest_charge"]})
     assert direct.to_dict() == intent.to_dict()
     # Our reading of the fetched session is what the webhook would have said.
-    facts = billing_stripe.facts_from_session(fetched.to_dict(), [])
+    facts = stripe_events.facts_from_session(fetched.to_dict(), [])
     assert [(f.kind, f.amount_minor) for f in facts] == [("paid", 1999)]
 
 

@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 from fluxbilling import bootstrap
-from fluxbilling.billing import stripe
+from fluxbilling.billing.gateways.stripe import verify as stripe_verify
 from fluxbilling.db import schema
 from fluxbilling_simulators import stripe as stripe_sim
 from tests.integration.support import place_order, rows
@@ -229,4 +229,6 @@ async def test_a_malformed_body_with_a_valid_signature_is_kept_and_rejected_by_n
 
 def test_signing_helper_matches_the_verifier() -> None:
     body = b"{}"
-    stripe.verify_signature(body, stripe.sign(body, "whsec_x", 1000), ["whsec_x"], now=1000)
+    stripe_verify.verify_signature(
+        body, stripe_verify.sign(body, "whsec_x", 1000), ["whsec_x"], now=1000
+    )

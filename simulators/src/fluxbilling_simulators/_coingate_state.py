@@ -36,7 +36,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from fluxbilling import errors
-from fluxbilling.billing import coingate
+from fluxbilling.billing.gateways.coingate import amounts as coingate_amounts
 from fluxbilling_simulators._coingate_callbacks import (
     CALLBACK_STATUSES,
     MAX_RETRIES,
@@ -194,7 +194,7 @@ class CoinGateState:
     @staticmethod
     def supported(currency: str) -> bool:
         """Whether CoinGate (here) prices in `currency`: ISO 4217 fiat or a pay currency."""
-        return coingate.exponent(currency) is not None or currency.upper() in PAY_CURRENCIES
+        return coingate_amounts.exponent(currency) is not None or currency.upper() in PAY_CURRENCIES
 
     def validate_create(self, body: Mapping[str, str]) -> list[str]:
         """CoinGate-style (Rails) error messages for a create body; empty when valid."""

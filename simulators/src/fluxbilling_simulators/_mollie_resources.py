@@ -32,7 +32,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from fluxbilling import errors
-from fluxbilling.billing import mollie
+from fluxbilling.billing.gateways.mollie import amounts as mollie_amounts
 from fluxbilling_simulators._mollie_state import MollieState
 
 __all__ = [
@@ -230,7 +230,7 @@ async def create_refund(request: Request, state: MollieState, mode: str, key: st
     try:
         refund = state.refund(
             payment_id,
-            mollie.to_minor(amount["value"], amount["currency"]),
+            mollie_amounts.to_minor(amount["value"], amount["currency"]),
             description=body.get("description") or "",
             metadata=body.get("metadata"),
         )

@@ -38,7 +38,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from fluxbilling import errors
-from fluxbilling.billing import mollie
+from fluxbilling.billing.gateways.mollie import amounts as mollie_amounts
 from fluxbilling_simulators._faults import Faults
 
 __all__ = ["API_KEY", "Change", "MollieState"]
@@ -86,7 +86,7 @@ def _iso(moment: datetime) -> str:
 
 
 def _money(minor: int, currency: str) -> dict[str, str]:
-    return {"value": mollie.format_amount(minor, currency), "currency": currency}
+    return {"value": mollie_amounts.format_amount(minor, currency), "currency": currency}
 
 
 def _private(host: str) -> bool:
@@ -104,9 +104,9 @@ def _amount_problem(amount: object) -> tuple[str, str] | None:
     if not isinstance(amount, Mapping):
         return "amount", "The amount is required."
     currency, value = amount.get("currency"), amount.get("value")
-    if not isinstance(currency, str) or currency not in mollie.CURRENCY_DECIMALS:
+    if not isinstance(currency, str) or currency not in mollie_amounts.CURRENCY_DECIMALS:
         return "amount.currency", "The currency is not supported."
-    places = mollie.CURRENCY_DECIMALS[currency]
+    places = mollie_amounts.CURRENCY_DECIMALS[currency]
     pattern = r"[0-9]{1,15}" + (rf"\.[0-9]{{{places}}}" if places else "")
     if not isinstance(value, str) or not re.fullmatch(pattern, value):
         return "amount.value", f"The amount must be a string with {places} decimals."
@@ -262,7 +262,7 @@ class MollieState:
 
     def _minor(self, payment: Mapping[str, Any], name: str = "amount") -> int:
         money = payment[name]
-        return mollie.to_minor(money["value"], money["currency"])
+        return mollie_amounts.to_minor(money["value"], money["currency"])
 
     def _status(self, payment_id: str, status: str, method: str | None = None) -> dict[str, Any]:
         payment = self._get(payment_id)

@@ -6,7 +6,7 @@ read-modify-write is atomic. Rules raise `PayPalProblem`, which the HTTP layer r
 PayPal's error shape (``name``, ``message``, ``details[].issue``, ``debug_id``).
 
 Signing is our own code after payments.md §3.2 (deliberately not shared with
-`billing.paypal`, so the two implementations check each other): a 2048-bit RSA key and a
+`gateways.paypal`, so the two implementations check each other): a 2048-bit RSA key and a
 self-signed certificate with CN `SIM_CERT_NAME`, served at
 ``https://<cert_host>/v1/notifications/certs/CERT-...`` on a test-only host.
 

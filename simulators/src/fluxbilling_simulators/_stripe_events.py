@@ -20,7 +20,8 @@ from typing import Any, Literal
 
 import httpx
 
-from fluxbilling.billing import stripe, stripe_api
+from fluxbilling.billing.gateways.stripe import api as stripe_api
+from fluxbilling.billing.gateways.stripe import verify as stripe_verify
 
 __all__ = [
     "ALPHABET",
@@ -263,7 +264,7 @@ def signed_headers(
         ``Stripe-Signature``, ``Content-Type`` and ``User-Agent`` headers.
     """
     return {
-        stripe.SIGNATURE_HEADER: stripe.sign(body, secret, t, extra_secrets),
+        stripe_verify.SIGNATURE_HEADER: stripe_verify.sign(body, secret, t, extra_secrets),
         "Content-Type": "application/json; charset=utf-8",
         "User-Agent": USER_AGENT,
     }

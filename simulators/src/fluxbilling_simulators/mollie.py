@@ -66,7 +66,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp
 
 from fluxbilling import errors
-from fluxbilling.billing import mollie
+from fluxbilling.billing.gateways.mollie import verify as mollie_verify
 from fluxbilling_simulators import _faults
 from fluxbilling_simulators import _mollie_resources as resources
 from fluxbilling_simulators._mollie_state import Change, MollieState
@@ -204,7 +204,8 @@ class MollieNotifier:
         }
         body = json.dumps(event).encode("utf-8")
         signatures = tuple(
-            (mollie.SIGNATURE_HEADER, mollie.sign(body, s)) for s in self.next_gen_secrets
+            (mollie_verify.SIGNATURE_HEADER, mollie_verify.sign(body, s))
+            for s in self.next_gen_secrets
         )
         return Notification(
             kind="next-gen",

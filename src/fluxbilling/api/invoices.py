@@ -156,9 +156,9 @@ _PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
 <h1>Invoice {id}</h1><p id="status" data-status="{status}">{message}</p>
 </main></body></html>"""
 _MESSAGES = {
-    "paid": "Thank you: your payment has been received and your service is being set up.",
-    "refunded": "This invoice was refunded.",
-    "disputed": "This invoice's payment is disputed.",
+    schema.InvoiceStatus.PAID: "Thank you: your payment has been received and your service is being set up.",
+    schema.InvoiceStatus.REFUNDED: "This invoice was refunded.",
+    schema.InvoiceStatus.DISPUTED: "This invoice's payment is disputed.",
 }
 
 

@@ -1,15 +1,17 @@
 """Billing: turning payment-gateway notifications into payment facts, and applying them.
 
-Gateway modules (`stripe`, `mollie`, `paypal`, `coingate`) are pure: they verify, parse and
-classify raw webhook bytes or fetched gateway objects (with an explicit `now`) into
-`facts.PaymentFact`s; their `*_api` siblings are thin clients of the gateway APIs. `ledger`
-applies facts in one transaction, `reversals` acts on full refunds and chargebacks,
-`webhooks` is the ingestion endpoint (screen, store raw, verify, dedupe, apply) and
-`deliveries` bounds what is kept of deliveries nobody vouched for.
+Each gateway is one package under `gateways`: pure functions that verify, parse and
+classify raw webhook bytes or fetched gateway objects into `facts.PaymentFact`s, an API
+client, and the adapter `gateway.Gateway` names. The rest is gateway-neutral: `money`
+decides what a fact does to an invoice (pure), `ledger` applies facts in one transaction,
+`reversals` acts on full refunds and chargebacks, `webhooks` is the ingestion endpoint
+(screen, store raw, verify, dedupe, apply), `deliveries` bounds what is kept of deliveries
+nobody vouched for, `checkout` creates payments and `reconciler` catches what webhooks
+missed.
 """
 
 from __future__ import annotations
 
-from fluxbilling.billing import coingate, facts, ledger, mollie, paypal, stripe
+from fluxbilling.billing import facts, ledger
 
-__all__ = ["coingate", "facts", "ledger", "mollie", "paypal", "stripe"]
+__all__ = ["facts", "ledger"]

@@ -23,14 +23,13 @@ from typing import Any
 import sqlalchemy as sa
 
 from fluxbilling import errors
+from fluxbilling.billing import money
 from fluxbilling.billing.gateway import CheckoutRequest, Gateway
 from fluxbilling.db import Database, schema
 from fluxbilling.engine import activity
 from fluxbilling.orders.pipeline import Phase
 
 __all__ = ["CheckoutStarted", "start_checkout"]
-
-_OPEN = ("unpaid", "pending")
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +100,9 @@ async def start_checkout(
         )
         moved = await conn.execute(
             schema.invoices.update()
-            .where(schema.invoices.c.id == invoice_id, schema.invoices.c.status.in_(_OPEN))
+            .where(
+                schema.invoices.c.id == invoice_id, schema.invoices.c.status.in_(sorted(money.OPEN))
+            )
             .values(gateway=gateway.name, gateway_ref=created.gateway_ref)
         )
         if moved.rowcount:
@@ -130,7 +131,7 @@ async def _open_invoice(db: Database, invoice_id: int) -> tuple[Any, int]:
         ).first()
         if invoice is None:
             raise errors.NotFound(f"invoice {invoice_id} does not exist", invoice_id=invoice_id)
-        if invoice.status not in _OPEN:
+        if invoice.status not in money.OPEN:
             raise errors.Conflict(
                 f"invoice {invoice_id} is {invoice.status}: nothing to pay",
                 invoice_id=invoice_id,

@@ -1,8 +1,8 @@
 """What a gateway notification (or a fetched gateway object) means for our invoices.
 
-Every gateway module (`stripe`, `mollie`, `paypal`, `coingate`) turns what it verified or
-fetched into `PaymentFact`s; one gateway-neutral ledger applies them. Facts carry amounts in
-integer minor units and upper-case ISO 4217 currencies, never floats.
+Every gateway package (`gateways.stripe`, `.mollie`, `.paypal`, `.coingate`) turns what it
+verified or fetched into `PaymentFact`s; one gateway-neutral ledger applies them. Facts carry
+amounts in integer minor units and upper-case ISO 4217 currencies, never floats.
 
 | kind      | meaning                                                    | effect on a paid invoice |
 |-----------|------------------------------------------------------------|--------------------------|

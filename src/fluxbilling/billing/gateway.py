@@ -1,7 +1,7 @@
 """What every payment gateway adapter offers the gateway-neutral ingestion, checkout and reconciler.
 
-One adapter per gateway (`billing.gateways.*`) wraps that gateway's pure module (verify,
-parse, classify) and its API client:
+One adapter per gateway (`billing.gateways.<name>.adapter`) wraps that gateway's pure
+modules (verify, parse, classify) and its API client:
 
 ```
 screen(body, headers)   refuse locally, before the body is stored in full, what can be refused

@@ -1,26 +1,23 @@
 """The ledger: apply one verified `PaymentFact` to our invoices, orders and runs, exactly once.
 
 Gateway-neutral; runs inside the caller's transaction (the one that also marks the delivery
-processed), so a crash leaves either nothing or everything. The rules (payments.md §6):
+processed), so a crash leaves either nothing or everything. What a fact does is decided by
+`money` (pure, table-tested; payments.md §6); this module is the shell around it:
 
 ```
-paid      lock the invoice (by a gateway object we created for it at checkout, else by our id
-          while it has none)
-          check currency, amount (>= total), gateway object; payments UNIQUE(gateway, id)
-          invoice unpaid/pending → paid; order awaiting_payment → provisioning_pending;
-          enqueue the run — unless a full refund/dispute of this payment arrived first:
-          then the invoice is `refunded`/`disputed` and nothing is provisioned
-refund,   money_reversals UNIQUE(gateway, kind, object id), amount only grows (cumulative
-dispute   refunds); full when it covers the payment: the invoice becomes refunded/disputed
-          and `reversals.ReversalPolicy` acts on the service after the commit. Amount 0 for
-          a recorded one (a Mollie refund that failed, a chargeback reversed) voids it: the
-          invoice is paid again; a service the policy already suspended stays suspended
-pending, failed, underpaid, ignored
-          never change a paid invoice (a late `expired` cannot downgrade); recorded only
+paid,     lock the invoice (by a gateway object we created for it at checkout, else by our id
+pending,  while it has none) ─► money.on_payment
+failed,   paid and accepted: payments UNIQUE(gateway, id); the reversals recorded before it
+underpaid ─► money.settle ─► the invoice (guarded: only while open), the activity, the order
+          (lifecycle: paid) and the run; a guard that finds the invoice paid meanwhile
+          answers `already_paid`
+refund,   the payment (by id or alias) and its other refunds ─► money.reversal_is_full; the
+dispute   recorded reversal, UNIQUE(gateway, kind, object id) ─► money.on_reversal ─► the
+          reversal row, the activity, the invoice (guarded by its status);
+          `reversals.ReversalPolicy` acts on the service after the commit
 ```
-A fact that cannot be stored as it is (`facts.unstorable`: an amount out of range, say, in
-a signed event) is `rejected` before anything is written; our invoice id carried by a fact
-is only used as a hint when it is one our ids can be.
+Our invoice id carried by a fact is only used as a hint when it is one our ids can be
+(`invoice_hint`).
 """
 
 from __future__ import annotations
@@ -32,7 +29,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from fluxbilling import errors
-from fluxbilling.billing import facts
+from fluxbilling.billing import money
 from fluxbilling.billing.facts import PaymentFact
 from fluxbilling.db import Database, schema
 from fluxbilling.engine import activity
@@ -42,8 +39,7 @@ from fluxbilling.orders.pipeline import Phase
 
 __all__ = ["Applied", "apply_fact", "invoice_hint"]
 
-_OPEN = ("unpaid", "pending")
-_REVERSED = {"refund": "refunded", "dispute": "disputed"}
+_OPEN = sorted(money.OPEN)
 
 
 def _param(name: str, column: sa.Column[Any], *, expanding: bool = False) -> sa.BindParameter[Any]:
@@ -150,6 +146,10 @@ class Applied:
     detail: str = ""
 
 
+def _applied(outcome: money.Outcome, invoice_id: int | None = None) -> Applied:
+    return Applied(outcome.name, invoice_id, detail=outcome.detail)
+
+
 async def apply_fact(
     conn: AsyncConnection,
     *,
@@ -161,44 +161,41 @@ async def apply_fact(
     delivery_id: int | None = None,
 ) -> Applied:
     """Apply `fact` (see the module docstring) in the caller's transaction."""
-    if fact.kind == "ignored":
-        return Applied("ignored", detail="nothing for us in this notification")
-    problem = facts.unstorable(fact)
-    if problem:
-        return Applied("rejected", detail=f"{fact.kind}: {problem}; nothing recorded")
-    if fact.livemode != livemode:
-        mode = "live" if fact.livemode else "test"
-        return Applied(
-            "rejected", detail=f"livemode: a {mode}-mode object does not match this installation"
-        )
+    refused = money.screen(fact, livemode=livemode)
+    if refused is not None:
+        return _applied(refused)
     if fact.kind in ("refund", "dispute"):
         return await _reversal(conn, db, gateway, fact)
     invoice = await _locked_invoice(conn, db, gateway, fact)
-    if invoice is None:
-        return Applied("unknown_invoice", detail=f"no invoice matches {fact.invoice_ref!r}")
-    if fact.kind != "paid":
-        if invoice.status not in _OPEN:
-            return Applied(
-                "ignored", invoice.id, detail=f"{fact.kind} after {invoice.status}: no downgrade"
-            )
-        return Applied(fact.kind, invoice.id, detail=f"payment {fact.kind}; invoice stays open")
-    problem = _mismatch(invoice, fact)
-    if problem:
-        return Applied("rejected", invoice.id, detail=problem)
-    return await _paid(conn, db, store, gateway, invoice, fact, delivery_id)
+    decision = money.on_payment(invoice, fact)
+    if isinstance(decision, money.Outcome):
+        return _applied(decision, None if invoice is None else invoice.id)
+    return await _paid(conn, db, store, gateway, decision.invoice, fact, delivery_id)
 
 
 async def _locked_invoice(
     conn: AsyncConnection, db: Database, gateway: str, fact: PaymentFact
-) -> Any:
+) -> money.Invoice | None:
     """The invoice `fact` pays, locked (`FOR UPDATE` on PostgreSQL); see `_Statements`."""
     sql = _sql(db)
     params: dict[str, Any] = {"p_gateway": gateway, "p_payment_id": fact.gateway_payment_id}
     hint = invoice_hint(fact.invoice_ref)
+    query = sql.invoice_by_object
     if hint is not None:
         params["p_invoice_ref"] = hint
-        return (await conn.execute(sql.invoice_by_object_or_hint, params)).first()
-    return (await conn.execute(sql.invoice_by_object, params)).first()
+        query = sql.invoice_by_object_or_hint
+    row = (await conn.execute(query, params)).first()
+    if row is None:
+        return None
+    return money.Invoice(
+        id=row.id,
+        order_id=row.order_id,
+        status=schema.InvoiceStatus(row.status),
+        amount_minor=row.amount_minor,
+        currency=row.currency,
+        gateway_ref=row.gateway_ref,
+        by_attempt=bool(row.by_attempt),
+    )
 
 
 def invoice_hint(invoice_ref: str | None) -> int | None:
@@ -215,14 +212,23 @@ def invoice_hint(invoice_ref: str | None) -> int | None:
     return int(invoice_ref)
 
 
-def _mismatch(invoice: Any, fact: PaymentFact) -> str:
-    if fact.currency != invoice.currency:
-        return f"currency {fact.currency} does not match the invoice's {invoice.currency}"
-    if fact.amount_minor < invoice.amount_minor:
-        return f"underpaid: {fact.amount_minor} < {invoice.amount_minor} {invoice.currency}"
-    if invoice.gateway_ref not in (None, fact.gateway_payment_id) and not invoice.by_attempt:
-        return "the payment object is not the one created for this invoice"
-    return ""
+def _recorded(row: Any) -> money.Reversal:
+    """A `money_reversals` row as the money rules see it."""
+    kind: money.ReversalKind = "dispute" if row.kind == "dispute" else "refund"
+    return money.Reversal(
+        id=row.id,
+        kind=kind,
+        gateway_object_id=row.gateway_object_id,
+        amount_minor=row.amount_minor,
+        full=bool(row.full),
+        applied=row.applied,
+    )
+
+
+async def _note(conn: AsyncConnection, order_id: int, note: money.Note, **data: object) -> None:
+    await activity.record(
+        conn, order_id, note.event, note.message, phase=Phase.BILLING, data={**note.data, **data}
+    )
 
 
 async def _paid(
@@ -230,7 +236,7 @@ async def _paid(
     db: Database,
     store: RunStore,
     gateway: str,
-    invoice: Any,
+    invoice: money.Invoice,
     fact: PaymentFact,
     delivery_id: int | None,
 ) -> Applied:
@@ -248,49 +254,35 @@ async def _paid(
     )
     # Refunds and disputes already recorded for this payment (by its id or its alias).
     ids = [fact.gateway_payment_id, *([fact.alias_id] if fact.alias_id else [])]
-    early = (
-        await conn.execute(sql.reversals_of, {"p_gateway": gateway, "p_payment_ids": ids})
-    ).all()
-    reversed_by = next(
-        (r for r in early if r.kind == "dispute" or r.amount_minor >= fact.amount_minor), None
-    )
+    early = [
+        _recorded(r)
+        for r in await conn.execute(sql.reversals_of, {"p_gateway": gateway, "p_payment_ids": ids})
+    ]
+    settlement = money.settle(invoice, fact, gateway, early)
     paid = await conn.execute(
         sql.invoice_paid,
         {
             "p_invoice_id": invoice.id,
-            "p_status": "paid" if reversed_by is None else _REVERSED[reversed_by.kind],
+            "p_status": settlement.status,
             "p_gateway": gateway,
             "p_payment_id": fact.gateway_payment_id,
         },
     )
     if payment.rowcount == 0 or paid.rowcount == 0:
-        return Applied("already_paid", invoice.id, detail="invoice was already paid")
+        return _applied(money.ALREADY_PAID, invoice.id)
     if early:  # refunds or disputes that arrived before this payment: link them now
         await conn.execute(
             sql.link_reversals,
             {"p_reversal_ids": [r.id for r in early], "p_invoice_id": invoice.id},
         )
-    data = {"payment": fact.gateway_payment_id, "delivery_id": delivery_id}
-    await activity.record(
-        conn,
-        invoice.order_id,
-        "invoice_paid",
-        f"invoice {invoice.id} paid via {gateway} ({fact.amount_minor} {fact.currency})",
-        phase=Phase.BILLING,
-        data=data,
-    )
-    if reversed_by is not None:
-        await conn.execute(sql.reversal_never_provisioned, {"p_reversal_id": reversed_by.id})
-        await activity.record(
-            conn,
-            invoice.order_id,
-            "payment_reversed_before_paid",
-            f"{reversed_by.kind} {reversed_by.gateway_object_id} arrived before the payment: "
-            "nothing is provisioned",
-            phase=Phase.BILLING,
-            data=data,
+    for note in settlement.notes:
+        await _note(conn, invoice.order_id, note, delivery_id=delivery_id)
+    if settlement.reversed_by is not None:
+        await conn.execute(
+            sql.reversal_never_provisioned, {"p_reversal_id": settlement.reversed_by.id}
         )
-        return Applied("reversed", invoice.id, detail=f"already {reversed_by.kind}ed")
+    if not settlement.provision:
+        return _applied(settlement.outcome, invoice.id)
     try:
         await lifecycle.transition_order(
             db,
@@ -316,7 +308,7 @@ async def _paid(
             }
         },
     )
-    return Applied("processed", invoice.id, run_id)
+    return Applied(settlement.outcome.name, invoice.id, run_id)
 
 
 async def _other_refunds(conn: AsyncConnection, gateway: str, payment: Any, object_id: str) -> int:
@@ -337,52 +329,13 @@ async def _other_refunds(conn: AsyncConnection, gateway: str, payment: Any, obje
     return int(total)
 
 
-async def _void(
-    conn: AsyncConnection, db: Database, existing: Any, invoice_id: int | None
-) -> Applied:
-    """A refund that failed or was canceled, a chargeback reversed (Mollie): no money left."""
-    reversals = schema.money_reversals
-    await conn.execute(
-        reversals.update()
-        .where(reversals.c.id == existing.id)
-        .values(amount_minor=0, full=False, updated_at=db.now())
-    )
-    kind = existing.kind
-    detail = f"{kind} {existing.gateway_object_id} voided: the money did not leave after all"
-    if invoice_id is None:
-        return Applied(f"{kind}_voided", detail=detail)
-    invoice = (
-        await conn.execute(sa.select(schema.invoices).where(schema.invoices.c.id == invoice_id))
-    ).one()
-    if existing.full:
-        await conn.execute(
-            schema.invoices.update()
-            .where(schema.invoices.c.id == invoice_id, schema.invoices.c.status == _REVERSED[kind])
-            .values(status="paid")
-        )
-    after = (
-        f"; the service stays as the policy left it ({existing.applied}): undo by hand"
-        if existing.applied
-        else ""
-    )
-    await activity.record(
-        conn,
-        invoice.order_id,
-        f"payment_{kind}_voided",
-        detail + after,
-        phase=Phase.BILLING,
-        data={"kind": kind, "object": existing.gateway_object_id},
-    )
-    return Applied(f"{kind}_voided", invoice_id, detail=detail)
-
-
 async def _reversal(
     conn: AsyncConnection, db: Database, gateway: str, fact: PaymentFact
 ) -> Applied:
-    reversals = schema.money_reversals
+    reversals, invoices = schema.money_reversals, schema.invoices
     object_id = fact.gateway_object_id or fact.gateway_payment_id
     payments = schema.payments
-    payment = (
+    row = (
         await conn.execute(
             sa.select(payments).where(
                 payments.c.gateway == gateway,
@@ -393,13 +346,11 @@ async def _reversal(
             )
         )
     ).first()
-    invoice_id = None if payment is None else payment.invoice_id
-    full = payment is not None and (
-        fact.kind == "dispute"
-        or fact.amount_minor + await _other_refunds(conn, gateway, payment, object_id)
-        >= payment.amount_minor
-    )
-    existing = (
+    payment = None if row is None else money.Payment(row.invoice_id, row.amount_minor)
+    others = 0
+    if row is not None and fact.kind == "refund":
+        others = await _other_refunds(conn, gateway, row, object_id)
+    recorded = (
         await conn.execute(
             sa.select(reversals).where(
                 reversals.c.gateway == gateway,
@@ -408,11 +359,15 @@ async def _reversal(
             )
         )
     ).first()
-    if existing is None and fact.amount_minor == 0:
-        return Applied(
-            "ignored", invoice_id, detail=f"{fact.kind} {object_id} moved no money: not recorded"
-        )
-    if existing is None:
+    invoice_id = None if payment is None else payment.invoice_id
+    decision = money.on_reversal(
+        fact,
+        object_id=object_id,
+        invoice_id=invoice_id,
+        existing=None if recorded is None else _recorded(recorded),
+        full=money.reversal_is_full(fact, payment, others),
+    )
+    if decision.write == "insert":
         await conn.execute(
             db.insert_ignore(reversals).values(
                 gateway=gateway,
@@ -420,50 +375,32 @@ async def _reversal(
                 gateway_object_id=object_id,
                 gateway_payment_id=fact.gateway_payment_id,
                 invoice_id=invoice_id,
-                amount_minor=fact.amount_minor,
+                amount_minor=decision.amount_minor,
                 currency=fact.currency,
-                full=full,
+                full=decision.full,
             )
         )
-    elif fact.amount_minor == 0 and existing.amount_minor > 0:
-        return await _void(conn, db, existing, invoice_id)
-    elif fact.amount_minor > existing.amount_minor or (full and not existing.full):
-        # Refunds are cumulative (Stripe's amount_refunded): the amount only grows.
+    elif decision.write in ("update", "void") and recorded is not None:
+        linked = {"invoice_id": invoice_id} if decision.write == "update" else {}
         await conn.execute(
             reversals.update()
-            .where(reversals.c.id == existing.id)
+            .where(reversals.c.id == recorded.id)
             .values(
-                amount_minor=max(fact.amount_minor, existing.amount_minor),
-                full=full or existing.full,
-                invoice_id=invoice_id,
+                amount_minor=decision.amount_minor,
+                full=decision.full,
                 updated_at=db.now(),
+                **linked,
             )
         )
-    else:
-        return Applied("duplicate", invoice_id, detail=f"{fact.kind} {object_id} already recorded")
-    if invoice_id is None:
-        return Applied(
-            "reversal_stored", detail=f"{fact.kind} before its payment: applied when it arrives"
-        )
-    invoice = (
-        await conn.execute(sa.select(schema.invoices).where(schema.invoices.c.id == invoice_id))
-    ).one()
-    what = "full" if full else "partial"
-    await activity.record(
-        conn,
-        invoice.order_id,
-        f"payment_{fact.kind}",
-        f"{what} {fact.kind} {object_id} of payment {fact.gateway_payment_id}: "
-        f"{fact.amount_minor} {fact.currency}",
-        phase=Phase.BILLING,
-        data={"kind": fact.kind, "object": object_id, "full": full},
-    )
-    if full:
+    if decision.note is not None and invoice_id is not None:
+        order_id = (
+            await conn.execute(sa.select(invoices.c.order_id).where(invoices.c.id == invoice_id))
+        ).scalar_one()
+        await _note(conn, order_id, decision.note)
+    if decision.invoice_status is not None:
         await conn.execute(
-            schema.invoices.update()
-            .where(schema.invoices.c.id == invoice_id, schema.invoices.c.status == "paid")
-            .values(status=_REVERSED[fact.kind])
+            invoices.update()
+            .where(invoices.c.id == invoice_id, invoices.c.status == decision.status_from)
+            .values(status=decision.invoice_status)
         )
-    return Applied(
-        f"{fact.kind}_{what}", invoice_id, detail=f"{fact.kind} {object_id} recorded ({what})"
-    )
+    return _applied(decision.outcome, invoice_id)

@@ -37,7 +37,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from fluxbilling import errors, metrics
-from fluxbilling.billing import deliveries, ledger
+from fluxbilling.billing import deliveries, ledger, money
 from fluxbilling.billing.gateway import Gateway
 from fluxbilling.billing.reversals import ReversalPolicy
 from fluxbilling.billing.webhooks import GatewayEndpoint
@@ -50,7 +50,6 @@ __all__ = ["CORRECTIONS", "Reconciler", "Report"]
 
 log = logging.getLogger(__name__)
 
-_OPEN = ("unpaid", "pending")
 # Classified failures of one invoice: reported, retried next pass as they are.
 _EXPECTED = (errors.UpstreamError, errors.InvalidSettings, errors.InvalidWebhook)
 #: Outcomes that mean a fetch found money news no webhook had brought.
@@ -276,13 +275,13 @@ class Reconciler:
         cutoff = self.db.now(-self.after)
         recheck = self.db.now(-self.paid_recheck)
         open_due = sa.and_(
-            inv.c.status.in_(_OPEN),
+            inv.c.status.in_(sorted(money.OPEN)),
             table.c.created_at <= cutoff,
             sa.or_(table.c.checked_at.is_(None), table.c.checked_at <= cutoff),
         )
         # Paid recently: a refund or chargeback whose webhook was lost (checked far less often).
         paid_due = sa.and_(
-            inv.c.status == "paid",
+            inv.c.status == schema.InvoiceStatus.PAID,
             inv.c.paid_at >= self.db.now(-self.paid_window),
             sa.or_(table.c.checked_at.is_(None), table.c.checked_at <= recheck),
             inv.c.paid_at <= recheck,

@@ -7,6 +7,7 @@ database with it, so the two cannot drift.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
@@ -14,7 +15,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
-__all__ = ["UtcDateTime", "metadata"]
+__all__ = ["InvoiceStatus", "UtcDateTime", "metadata"]
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -195,6 +196,27 @@ orders = sa.Table(
     _created(),
     sa.Column("updated_at", UtcDateTime(), nullable=False, server_default=sa.func.now()),
 )
+
+
+class InvoiceStatus(StrEnum):
+    """What `invoices.status` holds (stored as these strings).
+
+    ```
+    unpaid, pending ──paid──────────────────────► paid ──full refund──► refunded
+           │                                       │ ──dispute─────────► disputed
+           └──paid, a full refund/dispute of it came first──► refunded, disputed
+    refunded, disputed ──that reversal voided (Mollie)──► paid
+    ```
+    `unpaid` and `pending` are open: a checkout can start and a payment is accepted. Only
+    the ledger moves an invoice (`billing.money` decides, `billing.ledger` writes).
+    """
+
+    UNPAID = "unpaid"
+    PENDING = "pending"
+    PAID = "paid"
+    REFUNDED = "refunded"
+    DISPUTED = "disputed"
+
 
 invoices = sa.Table(
     "invoices",

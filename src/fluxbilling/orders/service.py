@@ -97,7 +97,7 @@ async def create_order(
                     order_id=order_id,
                     amount_minor=product.price_minor,
                     currency=product.currency,
-                    status="unpaid",
+                    status=schema.InvoiceStatus.UNPAID,
                 )
                 .returning(schema.invoices.c.id)
             )
@@ -120,7 +120,7 @@ async def create_order(
             "id": invoice_id,
             "amount_minor": product.price_minor,
             "currency": product.currency,
-            "status": "unpaid",
+            "status": schema.InvoiceStatus.UNPAID.value,
         },
     }
 

@@ -8,16 +8,19 @@ from typing import Any
 import pytest
 
 from fluxbilling import errors
-from fluxbilling.billing import coingate_callback, mollie, paypal_events, stripe
+from fluxbilling.billing.gateways.coingate import verify as coingate_verify
+from fluxbilling.billing.gateways.mollie import events as mollie_events
+from fluxbilling.billing.gateways.paypal import events as paypal_events
+from fluxbilling.billing.gateways.stripe import events as stripe_events
 
 DEEP = b'{"id": "evt_1", "data": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
 """A small body (200 KB, under the webhook limit) that `json.loads` cannot survive."""
 
 PARSERS: dict[str, Callable[[bytes], Any]] = {
-    "stripe": stripe.parse_event,
-    "mollie": mollie.parse_event,
+    "stripe": stripe_events.parse_event,
+    "mollie": mollie_events.parse_event,
     "paypal": paypal_events.parse_event,
-    "coingate": lambda body: coingate_callback.parse_callback(body, "application/json"),
+    "coingate": lambda body: coingate_verify.parse_callback(body, "application/json"),
 }
 
 

@@ -8,11 +8,12 @@ from collections.abc import AsyncIterator
 import pytest
 
 from fluxbilling import errors
-from fluxbilling.billing import mollie, stripe
 from fluxbilling.billing.gateways import coingate as coingate_gateway
 from fluxbilling.billing.gateways import mollie as mollie_gateway
 from fluxbilling.billing.gateways import paypal as paypal_gateway
+from fluxbilling.billing.gateways.mollie import verify as mollie_verify
 from fluxbilling.billing.gateways.stripe import StripeGateway
+from fluxbilling.billing.gateways.stripe import verify as stripe_verify
 
 pytestmark = pytest.mark.anyio
 NOW = 1_764_140_000.0
@@ -23,9 +24,9 @@ DEEP = b"[" * 5000 + b"]" * 5000
 def test_stripe_proves_a_signed_delivery_and_refuses_the_rest() -> None:
     gateway = StripeGateway([SECRET])
     body = b'{"id": "evt_1"}'
-    signed = {"Stripe-Signature": stripe.sign(body, SECRET, int(NOW))}
+    signed = {"Stripe-Signature": stripe_verify.sign(body, SECRET, int(NOW))}
     assert gateway.screen(body, signed, now=NOW) is True
-    for headers in ({}, {"Stripe-Signature": stripe.sign(body, "whsec_other", int(NOW))}):
+    for headers in ({}, {"Stripe-Signature": stripe_verify.sign(body, "whsec_other", int(NOW))}):
         with pytest.raises(errors.InvalidWebhook):
             gateway.screen(body, headers, now=NOW)
     with pytest.raises(errors.InvalidWebhook, match="tolerance"):
@@ -44,12 +45,12 @@ async def test_mollie_proves_a_signed_event_and_leaves_a_ping_to_the_refetch(
 ) -> None:
     gateway = mollie_with_secret
     event = b'{"resource": "event", "id": "event_1"}'
-    signed = {mollie.SIGNATURE_HEADER: mollie.sign(event, "s3cret")}
+    signed = {mollie_verify.SIGNATURE_HEADER: mollie_verify.sign(event, "s3cret")}
     assert gateway.screen(event, signed, now=NOW) is True
     ping = {"Content-Type": "application/x-www-form-urlencoded"}
     assert gateway.screen(b"id=tr_WDqYK6vllg", ping, now=NOW) is False
     for body, headers in (
-        (event, {mollie.SIGNATURE_HEADER: mollie.sign(event, "other")}),
+        (event, {mollie_verify.SIGNATURE_HEADER: mollie_verify.sign(event, "other")}),
         (b"id=tr_x&extra=1", ping),
         (DEEP, {"Content-Type": "application/json"}),
     ):

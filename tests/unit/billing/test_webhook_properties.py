@@ -22,12 +22,18 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fluxbilling import errors
-from fluxbilling.billing import coingate, mollie, paypal, stripe
 from fluxbilling.billing.gateway import Attempt, Gateway
 from fluxbilling.billing.gateways import coingate as coingate_gateway
 from fluxbilling.billing.gateways import mollie as mollie_gateway
 from fluxbilling.billing.gateways import paypal as paypal_gateway
+from fluxbilling.billing.gateways.coingate import verify as coingate_verify
+from fluxbilling.billing.gateways.mollie import events as mollie_events
+from fluxbilling.billing.gateways.mollie import verify as mollie_verify
+from fluxbilling.billing.gateways.paypal import events as paypal_events
+from fluxbilling.billing.gateways.paypal import verify as paypal_verify
 from fluxbilling.billing.gateways.stripe import StripeGateway
+from fluxbilling.billing.gateways.stripe import events as stripe_events
+from fluxbilling.billing.gateways.stripe import verify as stripe_verify
 from tests.propertysupport import BOUNDED, json_bytes, json_values
 
 SECRET = "whsec_property_secret"
@@ -35,10 +41,10 @@ NOW = 1_795_000_000
 HEADER_TEXT = st.text(max_size=40) | st.text(alphabet="tv01=,abcdef9 ", max_size=40)
 HEADER_NAMES = st.sampled_from(
     [
-        stripe.SIGNATURE_HEADER,
-        mollie.SIGNATURE_HEADER,
+        stripe_verify.SIGNATURE_HEADER,
+        mollie_verify.SIGNATURE_HEADER,
         "Content-Type",
-        *paypal.HEADERS,
+        *paypal_verify.HEADERS,
     ]
 ) | st.text(min_size=1, max_size=10)
 HEADERS = st.dictionaries(HEADER_NAMES, HEADER_TEXT, max_size=6)
@@ -76,7 +82,7 @@ STRIPE_HEADERS = st.one_of(
 def test_stripe_signatures_are_checked_or_refused(
     body: bytes, header: str | None, now: int
 ) -> None:
-    refused_or(lambda: stripe.verify_signature(body, header, [SECRET], now=now))
+    refused_or(lambda: stripe_verify.verify_signature(body, header, [SECRET], now=now))
 
 
 @settings(BOUNDED, max_examples=200)
@@ -84,17 +90,19 @@ def test_stripe_signatures_are_checked_or_refused(
 def test_a_signed_stripe_payload_with_one_byte_changed_is_refused(
     body: bytes, data: st.DataObject
 ) -> None:
-    header = stripe.sign(body, SECRET, NOW)
-    stripe.verify_signature(body, header, [SECRET], now=NOW)  # genuine: accepted
+    header = stripe_verify.sign(body, SECRET, NOW)
+    stripe_verify.verify_signature(body, header, [SECRET], now=NOW)  # genuine: accepted
     index = data.draw(st.integers(0, len(body) - 1))
     flip = data.draw(st.integers(1, 255))
     changed = body[:index] + bytes([body[index] ^ flip]) + body[index + 1 :]
     with pytest.raises(errors.InvalidWebhook, match="no signature matches"):
-        stripe.verify_signature(changed, header, [SECRET], now=NOW)
+        stripe_verify.verify_signature(changed, header, [SECRET], now=NOW)
     at = data.draw(st.integers(len(header) - 64, len(header) - 1))
     other = data.draw(st.sampled_from("0123456789abcdef").filter(lambda c: c != header[at]))
     with pytest.raises(errors.InvalidWebhook, match="no signature matches"):
-        stripe.verify_signature(body, header[:at] + other + header[at + 1 :], [SECRET], now=NOW)
+        stripe_verify.verify_signature(
+            body, header[:at] + other + header[at + 1 :], [SECRET], now=NOW
+        )
 
 
 def envelope(keys: dict[str, st.SearchStrategy[Any]]) -> st.SearchStrategy[bytes]:
@@ -118,9 +126,9 @@ STRIPE_EVENTS = envelope(
 @settings(BOUNDED, max_examples=200)
 @given(body=json_bytes | STRIPE_EVENTS)
 def test_stripe_events_parse_and_classify_or_are_refused(body: bytes) -> None:
-    event = refused_or(lambda: stripe.parse_event(body))
+    event = refused_or(lambda: stripe_events.parse_event(body))
     if event is not None:
-        refused_or(lambda: stripe.classify(event))
+        refused_or(lambda: stripe_events.classify(event))
 
 
 # -- Mollie ----------------------------------------------------------------------------------
@@ -139,8 +147,8 @@ FORMS = st.lists(
 def test_mollie_notifications_and_signatures_are_checked_or_refused(
     body: bytes, content_type: str | None, signatures: str | list[str] | None
 ) -> None:
-    refused_or(lambda: mollie.parse_notification(body, content_type))
-    refused_or(lambda: mollie.verify_signature(body, signatures, ["mollie-secret"]))
+    refused_or(lambda: mollie_events.parse_notification(body, content_type))
+    refused_or(lambda: mollie_verify.verify_signature(body, signatures, ["mollie-secret"]))
 
 
 MOLLIE_EVENTS = envelope(
@@ -178,9 +186,9 @@ PAYMENTS = st.fixed_dictionaries(
 @settings(BOUNDED, max_examples=150)
 @given(body=json_bytes | MOLLIE_EVENTS, payment=PAYMENTS | json_values(max_leaves=8))
 def test_mollie_events_and_payments_parse_or_are_refused(body: bytes, payment: Any) -> None:
-    refused_or(lambda: mollie.parse_event(body))
+    refused_or(lambda: mollie_events.parse_event(body))
     if isinstance(payment, dict):
-        refused_or(lambda: mollie.classify(payment))
+        refused_or(lambda: mollie_events.classify(payment))
 
 
 # -- PayPal ----------------------------------------------------------------------------------
@@ -213,7 +221,9 @@ CERT_URLS = st.text(max_size=60) | st.builds(
 
 @settings(BOUNDED, max_examples=200)
 @given(
-    values=st.lists(HEADER_TEXT | CERT_URLS | st.just(paypal.AUTH_ALGO), min_size=5, max_size=5),
+    values=st.lists(
+        HEADER_TEXT | CERT_URLS | st.just(paypal_verify.AUTH_ALGO), min_size=5, max_size=5
+    ),
     extra=HEADERS,
     body=json_bytes,
     pem=st.binary(max_size=200)
@@ -224,16 +234,18 @@ CERT_URLS = st.text(max_size=60) | st.builds(
 def test_paypal_transmissions_are_verified_or_refused(
     values: list[str], extra: dict[str, str], body: bytes, pem: bytes
 ) -> None:
-    headers = {**extra, **dict(zip(paypal.HEADERS, values, strict=True))}
-    refused_or(lambda: paypal.read_transmission(headers))
-    refused_or(lambda: paypal.check_cert_url(values[3]))
-    refused_or(lambda: paypal.verify(headers, body, "WH-1", pem, datetime.fromtimestamp(NOW, UTC)))
+    headers = {**extra, **dict(zip(paypal_verify.HEADERS, values, strict=True))}
+    refused_or(lambda: paypal_verify.read_transmission(headers))
+    refused_or(lambda: paypal_verify.check_cert_url(values[3]))
+    refused_or(
+        lambda: paypal_verify.verify(headers, body, "WH-1", pem, datetime.fromtimestamp(NOW, UTC))
+    )
 
 
 @settings(BOUNDED, max_examples=300)
 @given(url=CERT_URLS)
 def test_paypal_certificate_urls_are_accepted_or_refused(url: str) -> None:
-    accepted = refused_or(lambda: paypal.check_cert_url(url))
+    accepted = refused_or(lambda: paypal_verify.check_cert_url(url))
     assert accepted is None or accepted == url
 
 
@@ -273,9 +285,9 @@ PAYPAL_EVENTS = envelope(
 @settings(BOUNDED, max_examples=200)
 @given(body=json_bytes | PAYPAL_EVENTS, livemode=st.booleans())
 def test_paypal_events_parse_and_classify_or_are_refused(body: bytes, livemode: bool) -> None:
-    event = refused_or(lambda: paypal.parse_event(body))
+    event = refused_or(lambda: paypal_events.parse_event(body))
     if event is not None:
-        refused_or(lambda: paypal.classify(event, livemode=livemode))
+        refused_or(lambda: paypal_events.classify(event, livemode=livemode))
 
 
 # -- CoinGate --------------------------------------------------------------------------------
@@ -299,9 +311,13 @@ CALLBACK_FORMS = st.dictionaries(
 def test_coingate_callbacks_parse_or_are_refused(
     body: bytes, content_type: str | None, token: str | None, expected: str
 ) -> None:
-    refused_or(lambda: coingate.parse_callback(body, content_type))
-    refused_or(lambda: coingate.check_token(token, expected))
-    refused_or(lambda: coingate.check_token(token, coingate.hash_token(expected, "k"), secret="k"))
+    refused_or(lambda: coingate_verify.parse_callback(body, content_type))
+    refused_or(lambda: coingate_verify.check_token(token, expected))
+    refused_or(
+        lambda: coingate_verify.check_token(
+            token, coingate_verify.hash_token(expected, "k"), secret="k"
+        )
+    )
 
 
 # -- The gateways, end to end (the upstream knows nothing: every request answers 404) -------

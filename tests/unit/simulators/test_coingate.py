@@ -12,7 +12,8 @@ import httpx
 import pytest
 
 from fluxbilling import errors
-from fluxbilling.billing import coingate
+from fluxbilling.billing.gateways.coingate import events as coingate_events
+from fluxbilling.billing.gateways.coingate import verify as coingate_verify
 from fluxbilling_simulators import coingate as coingate_sim
 from fluxbilling_simulators._coingate_state import (
     MAX_RETRIES,
@@ -82,8 +83,8 @@ class Receiver:
         return [self.parse(r).status for r in self.requests]
 
     @staticmethod
-    def parse(request: httpx.Request) -> coingate.CoinGateCallback:
-        return coingate.parse_callback(request.content, request.headers["content-type"])
+    def parse(request: httpx.Request) -> coingate_verify.CoinGateCallback:
+        return coingate_verify.parse_callback(request.content, request.headers["content-type"])
 
 
 @pytest.fixture
@@ -238,7 +239,7 @@ async def test_pending_confirming_paid_queues_snapshots(
     assert [c.fields["status"] for c in queued] == ["pending", "confirming", "paid"]
     assert "fees" not in queued[1].fields and "fees" in queued[2].fields
     assert {c.fields["token"] for c in queued} == {TOKEN}
-    fact = coingate.classify((await api.get(f"orders/{order_id}")).json(), sandbox=True)
+    fact = coingate_events.classify((await api.get(f"orders/{order_id}")).json(), sandbox=True)
     assert (fact.kind, fact.amount_minor, fact.invoice_ref, fact.livemode) == (
         "paid",
         1999,
@@ -251,7 +252,7 @@ async def test_confirming_can_be_skipped(state: CoinGateState, api: httpx.AsyncC
     order_id = (await create(api))["id"]
     state.confirm(order_id)
     assert [state.callbacks[i].status for i in state.queue] == ["pending", "paid"]
-    assert coingate.classify(fetched(state, order_id), sandbox=True).kind == "paid"
+    assert coingate_events.classify(fetched(state, order_id), sandbox=True).kind == "paid"
 
 
 @pytest.mark.parametrize(
@@ -278,7 +279,7 @@ async def test_walks_and_their_facts(
         getattr(state, step)(order_id)
     order = fetched(state, order_id)
     assert order["status"] == status
-    assert coingate.classify(order, sandbox=True).kind == kind
+    assert coingate_events.classify(order, sandbox=True).kind == kind
 
 
 async def test_underpayment_shows_the_rest_and_sends_no_callback(
@@ -292,7 +293,7 @@ async def test_underpayment_shows_the_rest_and_sends_no_callback(
     due, missing = (Decimal(order[k]) for k in ("pay_amount", "underpaid_amount"))
     assert missing == due - (due * Decimal("0.25")).quantize(Decimal("0.00000001"), ROUND_DOWN)
     expired = state.expire(order_id)
-    fact = coingate.classify(expired, sandbox=True)
+    fact = coingate_events.classify(expired, sandbox=True)
     assert fact.kind == "underpaid"
     assert 490 <= fact.amount_minor <= 500  # about a quarter of 19.99 EUR arrived
 
@@ -344,7 +345,7 @@ async def test_refunds_partial_then_full(state: CoinGateState, api: httpx.AsyncC
     partial = state.refund(order_id, "5")
     assert partial["status"] == "partially_refunded"
     assert partial["refunds"][0]["request_amount"] == "5.0"
-    fact = coingate.classify(partial, sandbox=True)
+    fact = coingate_events.classify(partial, sandbox=True)
     assert (fact.kind, fact.amount_minor, fact.gateway_object_id) == (
         "refund",
         500,
@@ -354,7 +355,7 @@ async def test_refunds_partial_then_full(state: CoinGateState, api: httpx.AsyncC
         state.refund(order_id, "15")
     full = state.refund(order_id)
     assert (full["status"], full["is_refundable"]) == ("refunded", False)
-    assert coingate.classify(full, sandbox=True).amount_minor == 1999
+    assert coingate_events.classify(full, sandbox=True).amount_minor == 1999
     assert [state.callbacks[i].status for i in state.queue][-2:] == [
         "partially_refunded",
         "refunded",
@@ -392,7 +393,7 @@ async def test_callbacks_are_form_posts_with_the_orders_token(
     assert request.headers["user-agent"] == USER_AGENT
     assert b"fees%5B%5D%5Btype%5D=processing_fee" in request.content
     callback = receiver.parse(request)
-    coingate.check_token(callback.token, TOKEN)
+    coingate_verify.check_token(callback.token, TOKEN)
     assert (callback.id, callback.order_id) == (order_id, "42")
     assert callback.fields["price_amount"] == "19.99"
     assert [c.state for c in state.callbacks.values()] == ["delivered"] * 3
@@ -718,7 +719,7 @@ async def test_do_not_convert_settles_in_the_pay_currency(
     state.choose_currency(order["id"], "LTC")
     paid = state.confirm(order["id"])
     assert paid["fees"][0]["currency"] == {"symbol": "LTC"}
-    assert coingate.classify(paid, sandbox=True).kind == "paid"
+    assert coingate_events.classify(paid, sandbox=True).kind == "paid"
 
 
 async def test_host_names_pass_the_private_network_check(

@@ -11,7 +11,8 @@ import httpx
 import pytest
 
 from fluxbilling import errors
-from fluxbilling.billing import mollie
+from fluxbilling.billing.gateways.mollie import events as mollie_events
+from fluxbilling.billing.gateways.mollie import verify as mollie_verify
 from fluxbilling_simulators import _faults
 from fluxbilling_simulators import mollie as mollie_sim
 from fluxbilling_simulators._faults import Faults
@@ -328,7 +329,7 @@ async def test_paying_sets_paid_fields_and_drops_the_checkout(
     assert paid["amountRefunded"] == {"value": "0.00", "currency": "EUR"}
     assert paid["amountRemaining"] == {"value": "10.00", "currency": "EUR"}
     assert "checkout" not in paid["_links"] and "expiresAt" not in paid
-    assert mollie.classify(paid)[0].kind == "paid"
+    assert mollie_events.classify(paid)[0].kind == "paid"
 
 
 @pytest.mark.parametrize(
@@ -388,7 +389,7 @@ async def test_refunds_and_chargebacks_are_embedded_on_request(
     both = (await api.get(url, params={"embed": "refunds,chargebacks"})).json()
     assert [c["id"] for c in both["_embedded"]["chargebacks"]] == [back["id"]]
     assert back["id"].startswith("chb_") and partial["id"].startswith("re_")
-    facts = mollie.classify(both)
+    facts = mollie_events.classify(both)
     assert [(f.kind, f.amount_minor, f.gateway_object_id) for f in facts] == [
         ("paid", 1000, pid),
         ("refund", 250, partial["id"]),
@@ -547,7 +548,7 @@ async def test_classic_ping_is_exactly_mollies(
     )
     assert request.headers["Content-Type"] == "application/x-www-form-urlencoded"
     assert request.headers["User-Agent"] == "Mollie HTTP client/1.0"
-    assert mollie.parse_notification(request.content, request.headers["Content-Type"]) == pid
+    assert mollie_events.parse_notification(request.content, request.headers["Content-Type"]) == pid
 
 
 async def test_only_notified_changes_ping(
@@ -584,15 +585,15 @@ async def test_next_gen_events_are_signed_per_secret(
     assert str(request.url) == NEXT_GEN
     signatures = request.headers.get_list("X-Mollie-Signature")
     assert len(signatures) == 2
-    mollie.verify_signature(request.content, signatures, [SECRET])
+    mollie_verify.verify_signature(request.content, signatures, [SECRET])
     with pytest.raises(errors.InvalidWebhook):
-        mollie.verify_signature(request.content, signatures, ["not-our-secret"])
-    event = mollie.parse_event(request.content)
+        mollie_verify.verify_signature(request.content, signatures, ["not-our-secret"])
+    event = mollie_events.parse_event(request.content)
     assert (event.type, event.entity_id) == ("payment.paid", pid)
     assert event.id.startswith("event_")
     assert event.created_at == "2026-11-26T10:00:00+00:00"
     assert event.entity is not None and event.entity["status"] == "paid"
-    assert [f.kind for f in mollie.classify(event.entity)] == ["paid"]
+    assert [f.kind for f in mollie_events.classify(event.entity)] == ["paid"]
 
 
 async def test_simple_payload_and_unsubscribed_types(
@@ -609,7 +610,7 @@ async def test_simple_payload_and_unsubscribed_types(
         ("next-gen", "payment.paid"),
         ("classic", "payment.failed"),
     ]
-    assert mollie.parse_event(receiver.requests[1].content).entity is None
+    assert mollie_events.parse_event(receiver.requests[1].content).entity is None
 
 
 async def test_reorder_delivers_a_stale_event_last(
@@ -621,7 +622,7 @@ async def test_reorder_delivers_a_stale_event_last(
     queued = notifier.collect()
     assert [n.event for n in queued] == ["payment.authorized", "payment.paid"]
     await notifier.flush(order=[1, 0])
-    events = [mollie.parse_event(body) for body in receiver.bodies()]
+    events = [mollie_events.parse_event(body) for body in receiver.bodies()]
     assert [e.type for e in events] == ["payment.paid", "payment.authorized"]
     # The late event still carries the snapshot of its time: receivers must re-fetch.
     assert [e.entity["status"] for e in events if e.entity] == ["paid", "authorized"]

@@ -17,7 +17,9 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from fluxbilling import errors
-from fluxbilling.billing import paypal
+from fluxbilling.billing.gateways.paypal import checkout as paypal_checkout
+from fluxbilling.billing.gateways.paypal import events as paypal_events
+from fluxbilling.billing.gateways.paypal import verify as paypal_verify
 from fluxbilling_simulators import _faults, _paypal_state
 from fluxbilling_simulators import paypal as paypal_sim
 from fluxbilling_simulators._faults import Faults
@@ -108,7 +110,7 @@ async def get_token(client: httpx.AsyncClient, **kw: Any) -> httpx.Response:
     )
 
 
-ORDER = paypal.order_request("INV-42", 1999, "EUR", description="VPS S")
+ORDER = paypal_checkout.order_request("INV-42", 1999, "EUR", description="VPS S")
 FULL = {"Prefer": "return=representation"}
 
 
@@ -214,7 +216,7 @@ async def test_create_order_minimal_and_full(api: httpx.AsyncClient, state: PayP
 
 
 async def test_wallet_experience_context_needs_payer_action(api: httpx.AsyncClient) -> None:
-    body = paypal.order_request("INV-1", 500, "JPY", return_url="https://shop.test/ok")
+    body = paypal_checkout.order_request("INV-1", 500, "JPY", return_url="https://shop.test/ok")
     order = await create(api, body)
     assert order["status"] == "PAYER_ACTION_REQUIRED"
     assert "payer-action" in {link["rel"] for link in order["links"]}
@@ -377,7 +379,7 @@ async def test_pending_capture_then_completed_or_denied(
 ) -> None:
     state.capture_outcomes.extend(["PENDING", "PENDING"])
     first = capture_id(await paid(api, state))
-    second = capture_id(await paid(api, state, paypal.order_request("INV-43", 500, "USD")))
+    second = capture_id(await paid(api, state, paypal_checkout.order_request("INV-43", 500, "USD")))
     pending = state.captures[first]
     assert (pending["status"], pending["status_details"]) == (
         "PENDING",
@@ -463,7 +465,8 @@ async def test_money_events_classify_to_one_capture(
     dispute_event = state.open_dispute(cid)
     await notifier.deliver_all()
     facts = [
-        paypal.classify(paypal.parse_event(body), livemode=False) for _, body in receiver.received
+        paypal_events.classify(paypal_events.parse_event(body), livemode=False)
+        for _, body in receiver.received
     ]
     summary = [(f.kind, f.gateway_payment_id, f.alias_id, f.amount_minor) for f in facts]
     order_id = next(iter(state.orders))
@@ -481,7 +484,7 @@ async def test_money_events_classify_to_one_capture(
     )
     assert state.captures[cid]["status"] == "REFUNDED"
     # The order shows the payment, the refund and the reversal as their webhooks did.
-    assert paypal.facts_from_order(state.order(order_id), livemode=False) == facts[1:4]
+    assert paypal_events.facts_from_order(state.order(order_id), livemode=False) == facts[1:4]
 
 
 async def test_the_order_lists_its_refunds_and_its_capture_shows_them(
@@ -518,10 +521,11 @@ async def test_webhook_facts_and_fetched_facts_of_a_refund_are_equal(
     await api.post(f"v2/payments/captures/{cid}/refund")  # the rest
     await notifier.deliver_all()
     webhook = [
-        paypal.classify(paypal.parse_event(body), livemode=False) for _, body in receiver.received
+        paypal_events.classify(paypal_events.parse_event(body), livemode=False)
+        for _, body in receiver.received
     ]
     order = (await api.get(f"v2/checkout/orders/{done['id']}")).json()
-    fetched = paypal.facts_from_order(order, livemode=False)
+    fetched = paypal_events.facts_from_order(order, livemode=False)
     assert fetched == webhook[1:]  # the capture's fact, then both refunds; not the approval
     assert [(f.kind, f.amount_minor) for f in fetched] == [
         ("paid", 1999),
@@ -544,9 +548,9 @@ async def test_certificate_is_served_and_deliveries_verify_with_paypal_verify(
     assert cert.content.startswith(b"-----BEGIN CERTIFICATE-----")
     for headers, body in receiver.received:
         assert headers["paypal-cert-url"] == state.cert_url
-        paypal.verify(headers, body, state.webhook_id, cert.content, START, cert_hosts=HOSTS)
+        paypal_verify.verify(headers, body, state.webhook_id, cert.content, START, cert_hosts=HOSTS)
     headers, body = receiver.received[-1]
-    fact = paypal.classify(paypal.parse_event(body), livemode=False)
+    fact = paypal_events.classify(paypal_events.parse_event(body), livemode=False)
     assert (fact.kind, fact.gateway_payment_id, fact.alias_id) == (
         "paid",
         order["id"],
@@ -555,9 +559,11 @@ async def test_certificate_is_served_and_deliveries_verify_with_paypal_verify(
     tampered = body.replace(b"19.99", b"19.98")
     for bad_body, webhook_id in ((tampered, state.webhook_id), (body, "OTHERWEBHOOK")):
         with pytest.raises(errors.InvalidWebhook, match="signature does not match"):
-            paypal.verify(headers, bad_body, webhook_id, cert.content, START, cert_hosts=HOSTS)
+            paypal_verify.verify(
+                headers, bad_body, webhook_id, cert.content, START, cert_hosts=HOSTS
+            )
     with pytest.raises(errors.InvalidWebhook, match="not a PayPal host"):
-        paypal.verify(headers, body, state.webhook_id, cert.content, START)
+        paypal_verify.verify(headers, body, state.webhook_id, cert.content, START)
 
 
 async def test_unknown_certificate_is_404(anon: httpx.AsyncClient) -> None:
@@ -579,17 +585,17 @@ async def test_rotated_certificates_stay_served(
     assert headers["paypal-cert-url"] == new_url
     pem = (await anon.get(new_url)).content
     with pytest.raises(errors.InvalidWebhook, match="certificate has expired"):
-        paypal.verify(headers, body, state.webhook_id, pem, START, cert_hosts=HOSTS)
+        paypal_verify.verify(headers, body, state.webhook_id, pem, START, cert_hosts=HOSTS)
 
 
 async def test_signing_is_over_the_exact_body(state: PayPalState) -> None:
     headers = state.sign(b"{}", "t-1", "2026-11-26T07:00:00Z")
     pem = state.cert_pem()
     assert pem is not None
-    paypal.verify(headers, b"{}", state.webhook_id, pem, START, cert_hosts=HOSTS)
+    paypal_verify.verify(headers, b"{}", state.webhook_id, pem, START, cert_hosts=HOSTS)
     foreign = state.sign(b"{}", "t-1", "2026-11-26T07:00:00Z", webhook_id="OTHER")
     with pytest.raises(errors.InvalidWebhook):
-        paypal.verify(foreign, b"{}", state.webhook_id, pem, START, cert_hosts=HOSTS)
+        paypal_verify.verify(foreign, b"{}", state.webhook_id, pem, START, cert_hosts=HOSTS)
 
 
 # --- notifier --------------------------------------------------------------------------
@@ -821,8 +827,8 @@ async def test_reverse_approval_voids_the_order(api: httpx.AsyncClient, state: P
     state.approve(order["id"])
     event_id = state.reverse_approval(order["id"])
     assert state.orders[order["id"]]["status"] == "VOIDED"
-    event = paypal.parse_event(state.notifications[event_id].body)
-    fact = paypal.classify(event, livemode=False)
+    event = paypal_events.parse_event(state.notifications[event_id].body)
+    fact = paypal_events.classify(event, livemode=False)
     assert (fact.kind, fact.gateway_payment_id, fact.invoice_ref) == (
         "failed",
         order["id"],

@@ -12,7 +12,8 @@ import httpx
 import pytest
 
 from fluxbilling import errors
-from fluxbilling.billing import stripe
+from fluxbilling.billing.gateways.stripe import events as stripe_events
+from fluxbilling.billing.gateways.stripe import verify as stripe_verify
 from fluxbilling_simulators import _faults
 from fluxbilling_simulators import stripe as stripe_sim
 from fluxbilling_simulators._faults import Faults
@@ -66,12 +67,12 @@ class Receiver:
             return httpx.Response(answer)
         raise answer("simulated", request=request)
 
-    def events(self, now: int = NOW) -> list[stripe.StripeEvent]:
+    def events(self, now: int = NOW) -> list[stripe_events.StripeEvent]:
         """Every received delivery, verified like our endpoint does, then parsed."""
         for request in self.requests:
-            header = request.headers.get(stripe.SIGNATURE_HEADER)
-            stripe.verify_signature(request.content, header, [SECRET], now=now)
-        return [stripe.parse_event(r.content) for r in self.requests]
+            header = request.headers.get(stripe_verify.SIGNATURE_HEADER)
+            stripe_verify.verify_signature(request.content, header, [SECRET], now=now)
+        return [stripe_events.parse_event(r.content) for r in self.requests]
 
     def types(self) -> list[str]:
         return [e.type for e in self.events()]
@@ -426,7 +427,7 @@ async def test_pay_queues_intent_then_session_events(
     assert [e.type for e in events] == ["payment_intent.succeeded", "checkout.session.completed"]
     assert {e.livemode for e in events} == {False}
     assert all(e.id.startswith("evt_") and e.created == NOW for e in events)
-    intent_fact, session_fact = (stripe.classify(e) for e in events)
+    intent_fact, session_fact = (stripe_events.classify(e) for e in events)
     assert (session_fact.kind, session_fact.gateway_payment_id, session_fact.alias_id) == (
         "paid",
         session_id,
@@ -458,7 +459,7 @@ async def test_expire(
     assert state.expire(session_id)["status"] == "expired"
     await notifier.deliver_all()
     [event] = receiver.events()
-    fact = stripe.classify(event)
+    fact = stripe_events.classify(event)
     assert (event.type, fact.kind, fact.gateway_payment_id, fact.alias_id) == (
         "checkout.session.expired",
         "failed",
@@ -481,7 +482,7 @@ async def test_refunds_are_cumulative_and_snapshots_stay_put(
     refunds = [e for e in receiver.events() if e.type == "charge.refunded"]
     assert [e.object["amount_refunded"] for e in refunds] == [500, 1999]
     assert [e.object["refunded"] for e in refunds] == [False, True]
-    facts = [stripe.classify(e) for e in refunds]
+    facts = [stripe_events.classify(e) for e in refunds]
     intent_id = state.sessions[session_id]["payment_intent"]
     charge_id = state.intents[intent_id]["latest_charge"]
     assert {(f.kind, f.gateway_payment_id, f.gateway_object_id) for f in facts} == {
@@ -498,7 +499,7 @@ async def test_dispute(
     dispute = state.dispute(session_id, reason="product_not_received")
     await notifier.deliver_all()
     event = receiver.events()[-1]
-    fact = stripe.classify(event)
+    fact = stripe_events.classify(event)
     assert event.type == "charge.dispute.created"
     assert event.object["reason"] == "product_not_received"
     assert (fact.kind, fact.gateway_object_id, fact.amount_minor) == (
@@ -545,7 +546,7 @@ async def test_delayed_payments(
         "checkout.session.completed",
         *types,
     ]
-    assert [stripe.classify(e).kind for e in events] == ["pending", "pending", *kinds]
+    assert [stripe_events.classify(e).kind for e in events] == ["pending", "pending", *kinds]
 
 
 @pytest.mark.parametrize(
@@ -644,12 +645,12 @@ async def test_each_attempt_is_signed_afresh_and_gives_up(
             attempts.append(attempt)
     assert [a.outcome for a in attempts] == ["retry", "retry", "retry", "gave_up"]
     assert [a.signed_at for a in attempts] == [NOW + 3600 * i for i in range(4)]
-    headers = [r.headers[stripe.SIGNATURE_HEADER] for r in receiver.requests]
+    headers = [r.headers[stripe_verify.SIGNATURE_HEADER] for r in receiver.requests]
     assert len(set(headers)) == 4
     assert len({r.content for r in receiver.requests}) == 1  # the same body every time
     late = receiver.requests[-1]
-    stripe.verify_signature(
-        late.content, late.headers[stripe.SIGNATURE_HEADER], [SECRET], now=NOW + 3 * 3600
+    stripe_verify.verify_signature(
+        late.content, late.headers[stripe_verify.SIGNATURE_HEADER], [SECRET], now=NOW + 3 * 3600
     )
     assert state.events[attempts[0].event_id].state == "gave_up"
     assert notifier.queued == []
@@ -749,10 +750,10 @@ async def test_rolled_secrets_sign_twice_and_fresh_clients_work(
     [attempt] = await notifier.deliver_all()
     assert attempt.outcome == "delivered"
     request = receiver.requests[0]
-    header = request.headers[stripe.SIGNATURE_HEADER]
+    header = request.headers[stripe_verify.SIGNATURE_HEADER]
     assert header.count("v1=") == 2
     for secret in ("whsec_new", SECRET):
-        stripe.verify_signature(request.content, header, [secret], now=NOW)
+        stripe_verify.verify_signature(request.content, header, [secret], now=NOW)
 
 
 async def test_rounds_are_bounded(
@@ -766,8 +767,8 @@ async def test_rounds_are_bounded(
 
 
 def test_stateless_builders_classify_like_stripes_events() -> None:
-    refunded = stripe.parse_event(stripe_sim.charge_refunded("pi_1", 1000, 250, "EUR"))
-    fact = stripe.classify(refunded)
+    refunded = stripe_events.parse_event(stripe_sim.charge_refunded("pi_1", 1000, 250, "EUR"))
+    fact = stripe_events.classify(refunded)
     assert (fact.kind, fact.gateway_payment_id, fact.amount_minor) == ("refund", "pi_1", 250)
     assert fact.gateway_object_id.startswith("ch_")
     assert refunded.object["refunded"] is False
@@ -776,8 +777,8 @@ def test_stateless_builders_classify_like_stripes_events() -> None:
 def test_signed_headers_keep_their_old_signature() -> None:
     body = stripe_sim.dispute_created("pi_1", 100, "EUR", created=NOW)
     headers = stripe_sim.signed_headers(body, SECRET, NOW)
-    assert headers[stripe.SIGNATURE_HEADER] == stripe.sign(body, SECRET, NOW)
-    stripe.verify_signature(body, headers[stripe.SIGNATURE_HEADER], [SECRET], now=NOW)
+    assert headers[stripe_verify.SIGNATURE_HEADER] == stripe_verify.sign(body, SECRET, NOW)
+    stripe_verify.verify_signature(body, headers[stripe_verify.SIGNATURE_HEADER], [SECRET], now=NOW)
 
 
 # --- checkout page, controls, inspection ------------------------------------------------
