@@ -154,6 +154,36 @@ async def test_a_refund_that_fails_after_it_was_recorded_is_voided(
     assert events.count("payment_refund_voided") == 1
 
 
+async def test_a_reversed_chargeback_stays_voided_when_its_payment_is_fetched_again(
+    installation: bootstrap.Installation,
+    api: httpx.AsyncClient,
+    client: httpx.AsyncClient,
+    payments: PaymentSims,
+) -> None:
+    """Mollie lists a reversed chargeback again, with amount 0, on every later fetch of its
+    payment (here the one a partial refund triggers): the invoice must not be disputed again."""
+    order_id, _, ref = await checkout_order(installation, api, "mollie", "chb-void.ex")
+    driver = driver_for("mollie", payments, client)
+    await driver.pay(ref)
+    await driver.notify()
+    chargeback = payments.mollie.chargeback(ref)
+    assert set(await driver.notify()) == {200}
+    assert (await ledger_state(installation, order_id))["invoice"] == "disputed"
+    payments.mollie.reverse_chargeback(chargeback["id"])
+    assert set(await driver.notify()) == {200}
+    assert (await ledger_state(installation, order_id))["invoice"] == "paid"
+
+    payments.mollie.refund(ref, 100)
+    assert set(await driver.notify()) == {200}
+
+    state = await ledger_state(installation, order_id)
+    assert state["invoice"] == "paid"
+    assert sorted(state["reversals"]) == [("dispute", 0, False), ("refund", 100, False)]
+    events = [a.event for a in await activity(installation, order_id)]
+    assert events.count("payment_dispute_voided") == 1
+    assert events.count("payment_dispute") == 1
+
+
 # -- Mollie next-gen (signed events): an installation with two signing secrets -----------
 
 

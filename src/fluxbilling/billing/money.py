@@ -268,13 +268,16 @@ def settle(
 def reversal_is_full(fact: PaymentFact, payment: Payment | None, other_refunds: int) -> bool:
     """Whether a refund or dispute covers its payment: any dispute; refunds added up.
 
+    A fact that moves no money is never full: that is a voided reversal (Mollie lists a
+    reversed chargeback again, with amount 0, on every later fetch of its payment).
+
     Args:
         fact: The refund or dispute.
         payment: Its payment, None when we have not recorded it (yet): never full.
         other_refunds: What the payment's other refunds returned (Mollie and PayPal: one
             object per refund; Stripe and CoinGate send one cumulative amount).
     """
-    if payment is None:
+    if payment is None or fact.amount_minor == 0:
         return False
     return fact.kind == "dispute" or fact.amount_minor + other_refunds >= payment.amount_minor
 

@@ -336,11 +336,9 @@ def test_on_reversal(
     assert decision == expected
 
 
-@pytest.mark.xfail(strict=True, reason="a reversed chargeback re-fetched re-disputes the invoice")
 def test_a_voided_dispute_stays_voided() -> None:
     """A Mollie chargeback reversed is voided (amount 0); the next fetch of its payment lists it
-    again with amount 0, and `reversal_is_full` calls every dispute of a recorded payment full,
-    so today the ledger records it as a full dispute and the invoice is disputed again."""
+    again with amount 0: a duplicate, not a new full dispute that disputes the invoice again."""
     voided = Reversal(5, "dispute", "chb_1", 0)
     fact = replace(DISPUTE, amount_minor=0, gateway_object_id="chb_1")
     full = money.reversal_is_full(fact, Payment(7, 1000), 0)
