@@ -114,6 +114,18 @@ async def make_due(inst: bootstrap.Installation, order_id: int) -> None:
         )
 
 
+async def poll_every(inst: bootstrap.Installation, seconds: float) -> None:
+    """Every product's plugin waits `seconds` between status checks. An hour keeps an order in
+    flight at its first wait however slow the machine is (`make_due` moves it on)."""
+    async with inst.db.begin() as conn:
+        for product in (await conn.execute(sa.select(schema.products))).all():
+            await conn.execute(
+                schema.products.update()
+                .where(schema.products.c.id == product.id)
+                .values(options={**product.options, "poll_interval": seconds})
+            )
+
+
 async def drain(inst: bootstrap.Installation, *, rounds: int = 200) -> None:
     """Work until nothing is due, following short Pending waits (poll intervals are tiny here)."""
     worker = inst.worker(concurrency=8)

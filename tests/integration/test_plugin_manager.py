@@ -16,7 +16,14 @@ from fluxbilling.plugins import load_plugin_file
 from fluxbilling.plugins.manager import PluginManager, document_sha256
 from fluxbilling.plugins_builtin import builtin_plugin_paths
 from fluxbilling_simulators.solusvm2 import SolusVM2State
-from tests.integration.support import drain, make_due, place_and_pay, rows, run_of
+from tests.integration.support import (
+    drain,
+    make_due,
+    place_and_pay,
+    poll_every,
+    rows,
+    run_of,
+)
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
 
@@ -86,7 +93,10 @@ async def test_a_folder_is_hot_loaded_and_a_bad_save_keeps_the_last_good_version
 async def test_an_order_in_flight_finishes_on_the_version_it_started_with(
     installation: bootstrap.Installation, sim: SolusVM2State
 ) -> None:
-    sim.polls_until_started = 50  # provision stays Pending for a while
+    sim.polls_until_started = 50
+    await poll_every(installation, 3600)  # provisioning stays in flight at its first wait
+    sim.polls_until_started = 50
+    await poll_every(installation, 3600)  # provisioning stays in flight at its first wait
     order_id = await place_and_pay(installation, "pinned.example.com")
     await drain(installation)
     run = await run_of(installation, order_id)
@@ -186,6 +196,7 @@ async def test_a_plugin_file_saved_while_orders_are_in_flight_only_changes_new_o
     folder = tmp_path / "plugins"
     folder.mkdir()
     sim.polls_until_started = 50
+    await poll_every(installation, 3600)  # provisioning stays in flight at its first wait
     first = await place_and_pay(installation, "inflight-1.example.com")
     await drain(installation)
     assert (await run_of(installation, first)).phase == "provision"  # pinned, waiting
@@ -197,6 +208,7 @@ async def test_a_plugin_file_saved_while_orders_are_in_flight_only_changes_new_o
     assert (loaded.slug, loaded.version) == ("solusvm2", 2)
 
     second = await place_and_pay(installation, "inflight-2.example.com")
+    await poll_every(installation, 0.01)
     sim.polls_until_started = 0
     for server in sim.servers.values():
         server.update(status="started", is_processing=False)

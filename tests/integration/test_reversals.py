@@ -15,7 +15,7 @@ from fluxbilling.billing.webhooks import Ingested
 from fluxbilling.db import schema
 from fluxbilling_simulators import stripe as stripe_sim
 from fluxbilling_simulators.solusvm2 import SolusVM2State
-from tests.integration.support import activity, drain, finish, place_order, rows
+from tests.integration.support import activity, drain, finish, place_order, poll_every, rows
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
 
@@ -151,7 +151,8 @@ async def test_a_refund_before_the_payment_is_stored_and_nothing_is_provisioned(
 async def test_a_refund_while_provisioning_cancels_the_run(
     installation: bootstrap.Installation, sim: SolusVM2State
 ) -> None:
-    sim.polls_until_started = 50  # provisioning stays in flight
+    sim.polls_until_started = 50
+    await poll_every(installation, 3600)  # provisioning stays in flight at its first wait
     order_id, intent, amount = await paid_order(installation, "mid-refund.example.net")
     await drain(installation)
     full = stripe_sim.charge_refunded(intent, amount, amount, "EUR")
