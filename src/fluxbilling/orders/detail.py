@@ -5,7 +5,8 @@ run (`phase_status`, a pure function):
 
 ```
 no checkpoint                      pending
-checkpoint waiting / done          waiting / done
+checkpoint waiting / done / reset  waiting / done / reset (an operator retried the run from
+                                   this phase or an earlier one: it runs again)
 the run's phase, not done yet      queued → waiting, running → running,
                                    failed → failed, cancelled → cancelled
 ```
@@ -13,6 +14,7 @@ the run's phase, not done yet      queued → waiting, running → running,
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -43,6 +45,7 @@ class PhaseStatus(StrEnum):
     """Where one phase of an order's provisioning is, as the operator sees it."""
 
     PENDING = "pending"
+    RESET = "reset"
     WAITING = "waiting"
     RUNNING = "running"
     DONE = "done"
@@ -62,7 +65,8 @@ def phase_status(checkpoint: str | None, run: RunState | None) -> PhaseStatus:
     """A phase's status from its checkpoint's status and the state of a run standing at it.
 
     Args:
-        checkpoint: the phase's checkpoint status (`waiting`, `done`), None without one.
+        checkpoint: the phase's checkpoint status (`waiting`, `done`, `reset`), None
+            without one.
         run: the run's state when the run stands at this phase, else None.
 
     Example:
@@ -219,7 +223,9 @@ async def describe_order(db: Database, order_id: int) -> OrderDetail:
     )
 
 
-def _phases(run: Any, checkpoints: dict[str, Any]) -> tuple[PhaseRow, ...]:
+def _phases(
+    run: sa.Row[Any] | None, checkpoints: Mapping[str, sa.Row[Any]]
+) -> tuple[PhaseRow, ...]:
     rows = []
     for phase in PHASES:
         checkpoint = checkpoints.get(phase)
