@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from fluxbilling import errors
-from fluxbilling.allocation.placement import HostCapacity, Requirement, choose_host
+from fluxbilling.allocation.placement import HostCapacity, HostStatus, Requirement, choose_host
 from fluxbilling.db import schema
 from fluxbilling.network import ipam
 
@@ -121,7 +121,7 @@ def _hosts_in(location_id: int, connection_id: int) -> sa.Select[Any]:
         .where(
             hosts.c.location_id == location_id,
             hosts.c.connection_id == connection_id,
-            hosts.c.status == "active",
+            hosts.c.status == HostStatus.ACTIVE,
         )
         .order_by(hosts.c.id)
     )
@@ -147,7 +147,7 @@ async def _take(conn: AsyncConnection, host_id: int, need: Requirement) -> bool:
         hosts.update()
         .where(
             hosts.c.id == host_id,
-            hosts.c.status == "active",
+            hosts.c.status == HostStatus.ACTIVE,
             hosts.c.ram_mb_used + need.ram_mb <= hosts.c.ram_mb_total,
             hosts.c.vcpus_used + need.vcpus <= hosts.c.vcpus_total,
             hosts.c.disk_gb_used + need.disk_gb <= hosts.c.disk_gb_total,
