@@ -16,9 +16,11 @@ PluginDocument
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from fluxbilling.jsontypes import JsonObject
 
 __all__ = [
     "CAPABILITY_VERBS",
@@ -115,7 +117,7 @@ class PluginHeader(_Model):
         "by the panel during `provision`, or not at all (default: none for shared and game "
         "plugins, else reinstall when there is a reinstall flow, else provision)",
     )
-    settings: dict[str, Any] | None = None
+    settings: JsonObject | None = None
     name: str | None = None
     description: str | None = None
 
@@ -129,7 +131,7 @@ class Node(BaseModel):
     type: str = Field(min_length=1)
 
     @property
-    def params(self) -> dict[str, Any]:
+    def params(self) -> JsonObject:
         """The node as a plain dict (id, type and every parameter)."""
         return {"id": self.id, "type": self.type, **(self.model_extra or {})}
 
