@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from fluxbilling import errors
 from fluxbilling.allocation.placement import HostCapacity, HostStatus, Requirement, choose_host
 from fluxbilling.db import schema
+from fluxbilling.jsontypes import JsonObject
 from fluxbilling.network import ipam
 
 __all__ = ["Release", "Reservation", "release", "reserve"]
@@ -35,7 +36,7 @@ class Reservation:
     subnet_id: int | None
     address: str | None
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         """The allocation phase's checkpoint output."""
         return {
             "host_id": self.host_id,
