@@ -114,8 +114,8 @@ async def create_invoices(url: str, n: int, tasks: int = 4) -> list[Invoice]:
                     product_slug=PRODUCT,
                     hostname=f"vps-{i}.bench.example.com",
                 )
-                inv = created["invoice"]
-                made.append(Invoice(inv["id"], inv["amount_minor"], inv["currency"]))
+                inv = created.invoice
+                made.append(Invoice(inv.id, inv.amount_minor, inv.currency))
 
         await asyncio.gather(*(creator() for _ in range(tasks)))
     finally:

@@ -9,11 +9,14 @@ import logging
 import sys
 from collections.abc import Coroutine, Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from fluxbilling import errors, logs
 from fluxbilling.config import Settings
 from fluxbilling.orders.pipeline import Phase
+
+if TYPE_CHECKING:
+    from fluxbilling.orders.detail import OrderDetail
 
 __all__ = ["exit_with", "main"]
 
@@ -80,10 +83,12 @@ async def _dispatch(args: argparse.Namespace) -> int:
         if args.command == "migrate":
             print("database is up to date")
         elif args.command == "orders":
-            from fluxbilling.orders import service
+            from fluxbilling.api.orders import OrderOut
+            from fluxbilling.orders import detail
 
-            order = await service.describe_order(installation.db, args.order_id)
-            print(json.dumps(order, indent=2, default=str) if args.json else _render_order(order))
+            order = await detail.describe_order(installation.db, args.order_id)
+            shown = OrderOut.model_validate(order).model_dump(mode="json")
+            print(json.dumps(shown, indent=2) if args.json else _render_order(order))
         elif args.command == "runs" and args.action == "retry":
             phase = Phase(args.from_phase) if args.from_phase else None
             await installation.store.retry(args.run_id, from_phase=phase, actor="cli")
@@ -106,23 +111,20 @@ async def _dispatch(args: argparse.Namespace) -> int:
     return 0
 
 
-def _render_order(order: dict[str, object]) -> str:
-    lines = [f"order {order['id']}  {order['hostname']}  state={order['state']}"]
-    run = order.get("run")
-    if isinstance(run, dict):
-        lines.append(
-            f"run {run['id']}: {run['state']} at {run['phase']} (attempt {run['attempt']})"
-        )
-        if run.get("wait_reason"):
-            lines.append(f"  reason: {run['wait_reason']}")
+def _render_order(order: OrderDetail) -> str:
+    lines = [f"order {order.id}  {order.hostname}  state={order.state}"]
+    run = order.run
+    if run is not None:
+        lines.append(f"run {run.id}: {run.state} at {run.phase} (attempt {run.attempt})")
+        if run.wait_reason:
+            lines.append(f"  reason: {run.wait_reason}")
     lines.append("phases:")
-    for phase in order["phases"]:  # type: ignore[attr-defined]
-        lines.append(f"  {phase['phase']:<11} {phase['status']}")
+    for phase in order.phases:
+        lines.append(f"  {phase.phase:<11} {phase.status}")
     lines.append("activity:")
-    for event in order["activity"]:  # type: ignore[attr-defined]
-        lines.append(
-            f"  {event['at'][:19]}  {event['phase'] or '-':<11} {event['event']:<18} {event['message']}"
-        )
+    for event in order.activity:
+        at = event.at.isoformat()[:19]
+        lines.append(f"  {at}  {event.phase or '-':<11} {event.event:<18} {event.message}")
     return "\n".join(lines)
 
 

@@ -28,6 +28,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from fluxbilling.jsontypes import JsonObject
+
 __all__ = [
     "BodyTooLarge",
     "CapacityExhausted",
@@ -54,10 +56,10 @@ class FluxError(Exception):
 
     def __init__(self, message: str | None = None, **details: Any) -> None:
         self.message = message or (type(self).__doc__ or type(self).__name__).strip()
-        self.details: dict[str, Any] = details
+        self.details: JsonObject = details
         super().__init__(self.message)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         """A JSON-safe description (the API's error body and the runs' last_error)."""
         return {"code": type(self).__name__, "message": self.message, "details": self.details}
 
@@ -121,7 +123,7 @@ class UpstreamError(FluxError):
         self.status = status
         self.retry_after = retry_after
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         data = super().to_dict()
         data.update(
             upstream=self.upstream,

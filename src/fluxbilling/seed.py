@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from fluxbilling.db import schema
 from fluxbilling.drivers.connections import create_connection
+from fluxbilling.jsontypes import JsonObject
 from fluxbilling.vault import Vault
 
 __all__ = [
@@ -201,7 +202,7 @@ class ProviderSeed:
     product_slug: str
     product_name: str
     secrets: dict[str, str]
-    options: dict[str, Any]
+    options: JsonObject
     image_ref: str | None
     ram_mb: int
     vcpus: int
@@ -289,7 +290,7 @@ async def seed_provider(
     image_id: int | None = None,
     poll_interval: float = 1.0,
     secrets: dict[str, str] | None = None,
-    options: dict[str, Any] | None = None,
+    options: JsonObject | None = None,
     allowed_networks: Sequence[str] = (),
 ) -> int:
     """Add one provider of `PROVIDERS` (connection, nodes, product) in an existing location.

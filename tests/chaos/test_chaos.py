@@ -29,6 +29,7 @@ Worker and simulator logs stay under the test's tmp_path/logs.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import random
@@ -102,7 +103,7 @@ async def _invoice(inst: bootstrap.Installation, n: int, *, retried: bool) -> di
                 )
             ).one()
         return dict(row._mapping)
-    return dict(created["invoice"])
+    return dataclasses.asdict(created.invoice)
 
 
 async def place_and_pay(rig: Rig, inst: bootstrap.Installation, n: int) -> None:

@@ -3,6 +3,7 @@ provision it, and request lifecycle actions through the operator API."""
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -26,13 +27,15 @@ so they pass the upstream address policy only through the explicit allow an admi
 async def place_order(
     inst: bootstrap.Installation, hostname: str, product: str = PRODUCT_SLUG
 ) -> dict[str, Any]:
-    return await service.create_order(
+    """A new order and its unpaid invoice, as the API answers them (JSON-like)."""
+    created = await service.create_order(
         inst.db,
         customer_email="ada@example.com",
         customer_name="Ada Lovelace",
         product_slug=product,
         hostname=hostname,
     )
+    return dataclasses.asdict(created)
 
 
 async def pay(inst: bootstrap.Installation, invoice: dict[str, Any], **overrides: Any) -> Ingested:

@@ -130,6 +130,16 @@ async def test_retry_from_an_earlier_phase(
         f"/api/v1/runs/{run['id']}/retry", json={"from_phase": "provision"}, headers=AUTH
     )
     assert response.status_code == 200
+    queued = (await client.get(f"/api/v1/orders/{order_id}", headers=AUTH)).json()
+    # provision waits for a worker; os_install, which had begun, runs again after it
+    assert [p["status"] for p in queued["phases"]] == [
+        "done",
+        "done",
+        "waiting",
+        "reset",
+        "pending",
+        "pending",
+    ]
     await drain(installation)
     order = (await client.get(f"/api/v1/orders/{order_id}", headers=AUTH)).json()
     assert order["state"] == "active"

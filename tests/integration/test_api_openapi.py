@@ -2,7 +2,9 @@
 
 Found by the hardening review: the document omitted the 400/401/404/409/503 answers the API
 really gave, and documented FastAPI's 422 shape rather than ours. The fuzzer
-(`test_fuzz_api.py`) checks each answer against the document; these pin the rules.
+(`test_fuzz_api.py`) checks each answer against the document; these pin the rules, and that
+every view answers a named model whose fields (states as enums, timestamps as date-times)
+the document names.
 """
 
 from __future__ import annotations
@@ -11,6 +13,10 @@ from typing import Any
 
 import httpx
 import pytest
+
+from fluxbilling.orders.detail import PhaseStatus
+from fluxbilling.orders.lifecycle import OrderState, ServiceState
+from fluxbilling.orders.pipeline import RunState
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
 
@@ -110,3 +116,161 @@ async def test_every_request_body_model_refuses_unknown_fields(document: dict[st
         for ref in refs:
             model = schemas[ref.rsplit("/", 1)[-1]]
             assert model["additionalProperties"] is False, (method, path, ref)
+
+
+def _model(document: dict[str, Any], ref: str) -> dict[str, Any]:
+    model: dict[str, Any] = document["components"]["schemas"][ref.rsplit("/", 1)[-1]]
+    return model
+
+
+def _answer(document: dict[str, Any], method: str, path: str, status: str) -> str:
+    answer = document["paths"][path][method.lower()]["responses"][status]
+    ref: str = answer["content"]["application/json"]["schema"]["$ref"]
+    return ref.rsplit("/", 1)[-1]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status", "model"),
+    [
+        ("POST", "/api/v1/orders", "201", "OrderCreatedOut"),
+        ("GET", "/api/v1/orders/{order_id}", "200", "OrderOut"),
+        ("GET", "/api/v1/runs", "200", "RunListOut"),
+        ("POST", "/api/v1/runs/{run_id}/retry", "200", "RunChangedOut"),
+        ("POST", "/api/v1/runs/{run_id}/cancel", "200", "RunChangedOut"),
+        ("POST", "/api/v1/services/{service_id}/actions/{verb}", "202", "QueuedActionOut"),
+        ("GET", "/api/v1/services/{service_id}/actions", "200", "ActionListOut"),
+        ("GET", "/api/v1/actions/{action_id}", "200", "ActionOut"),
+        ("GET", "/api/v1/webhook-deliveries", "200", "DeliveryListOut"),
+        ("GET", "/api/v1/webhook-deliveries/{delivery_id}", "200", "DeliveryDetailOut"),
+        ("POST", "/api/v1/webhook-deliveries/{delivery_id}/release", "200", "DeliveryOut"),
+        ("GET", "/api/v1/invoices/{invoice_id}", "200", "InvoiceDetailOut"),
+        ("POST", "/api/v1/invoices/{invoice_id}/checkout", "201", "CheckoutOut"),
+        ("POST", "/api/v1/invoices/{invoice_id}/sync", "200", "SyncOut"),
+        ("POST", "/api/v1/reconciler/run", "200", "ReportOut"),
+    ],
+)
+async def test_every_view_answers_a_named_model(
+    document: dict[str, Any], method: str, path: str, status: str, model: str
+) -> None:
+    assert _answer(document, method, path, status) == model
+
+
+TIMESTAMP = {"type": "string", "format": "date-time"}
+
+
+@pytest.mark.parametrize(
+    ("model", "fields"),
+    [
+        (
+            "OrderOut",
+            {
+                "id": {"type": "integer"},
+                "hostname": {"type": "string"},
+                "state": {"$ref": "#/components/schemas/OrderState"},
+                "phases": {"type": "array", "items": {"$ref": "#/components/schemas/PhaseOut"}},
+                "activity": {
+                    "type": "array",
+                    "items": {"$ref": "#/components/schemas/ActivityOut"},
+                },
+            },
+        ),
+        (
+            "OrderRunOut",
+            {
+                "state": {"$ref": "#/components/schemas/RunState"},
+                "phase": {"$ref": "#/components/schemas/Phase"},
+                "attempt": {"type": "integer"},
+                "next_run_at": TIMESTAMP,
+            },
+        ),
+        (
+            "PhaseOut",
+            {
+                "phase": {"$ref": "#/components/schemas/Phase"},
+                "status": {"$ref": "#/components/schemas/PhaseStatus"},
+            },
+        ),
+        (
+            "ServiceOut",
+            {
+                "status": {"$ref": "#/components/schemas/ServiceState"},
+                "service_data": {"type": "object"},
+                "has_credentials": {"type": "boolean"},
+                "updated_at": TIMESTAMP,
+            },
+        ),
+        (
+            "ActivityOut",
+            {
+                "id": {"type": "integer"},
+                "at": TIMESTAMP,
+                "event": {"type": "string"},
+                "message": {"type": "string"},
+                "data": {"type": "object"},
+            },
+        ),
+        (
+            "RunOut",
+            {
+                "order_id": {"type": "integer"},
+                "kind": {"type": "string"},
+                "state": {"$ref": "#/components/schemas/RunState"},
+                "updated_at": TIMESTAMP,
+            },
+        ),
+        (
+            "ActionOut",
+            {
+                "verb": {"type": "string"},
+                "state": {"$ref": "#/components/schemas/RunState"},
+                "created_at": TIMESTAMP,
+            },
+        ),
+        (
+            "DeliveryOut",
+            {
+                "gateway": {"type": "string"},
+                "received_at": TIMESTAMP,
+                "verification": {"type": "string"},
+                "attempts": {"type": "integer"},
+            },
+        ),
+        (
+            "DeliveryDetailOut",
+            {
+                "body_truncated": {"type": "boolean"},
+                "body_size": {"type": "integer"},
+                "body": {"type": "string"},
+            },
+        ),
+        ("InvoiceOut", {"amount_minor": {"type": "integer"}, "created_at": TIMESTAMP}),
+    ],
+)
+async def test_views_name_each_field_and_its_type(
+    document: dict[str, Any], model: str, fields: dict[str, dict[str, Any]]
+) -> None:
+    schema = _model(document, model)
+    for name, expected in fields.items():
+        field = schema["properties"][name]
+        assert {key: field[key] for key in expected} == expected, (model, name)
+        assert name in schema["required"], (model, name)
+
+
+async def test_order_run_service_and_phase_states_are_enums(document: dict[str, Any]) -> None:
+    schemas = document["components"]["schemas"]
+    enums = {name: schemas[name]["enum"] for name in ("OrderState", "RunState", "ServiceState")}
+    assert enums == {
+        "OrderState": [s.value for s in OrderState],
+        "RunState": [s.value for s in RunState],
+        "ServiceState": [s.value for s in ServiceState],
+    }
+    assert schemas["PhaseStatus"]["enum"] == [s.value for s in PhaseStatus]
+
+
+async def test_nullable_parts_of_an_order_say_so(document: dict[str, Any]) -> None:
+    order = _model(document, "OrderOut")["properties"]
+    for part, ref in (("invoice", "InvoiceOut"), ("run", "OrderRunOut"), ("service", "ServiceOut")):
+        assert order[part]["anyOf"] == [
+            {"$ref": f"#/components/schemas/{ref}"},
+            {"type": "null"},
+        ]

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from fluxbilling import bootstrap
 from fluxbilling.db import schema
 from fluxbilling.engine.worker import Worker
-from fluxbilling.orders import service
+from fluxbilling.orders import detail
 from fluxbilling_simulators.solusvm2 import SolusVM2State
 from tests.integration.support import activity, finish, make_due, place_and_pay, rows, run_of
 
@@ -35,10 +35,10 @@ def reinstall_tasks(sim: SolusVM2State) -> list[dict[str, Any]]:
 
 
 async def recorded_hash(inst: bootstrap.Installation, order_id: int) -> str:
-    order = await service.describe_order(inst.db, order_id)
-    (phase,) = [p for p in order["phases"] if p["phase"] == "os_install"]
-    assert phase["status"] == "done"
-    return str(phase["output"]["user_data_sha256"])
+    order = await detail.describe_order(inst.db, order_id)
+    (phase,) = [p for p in order.phases if p.phase == "os_install"]
+    assert phase.status == "done"
+    return str(phase.output["user_data_sha256"])
 
 
 async def os_install_cursor(inst: bootstrap.Installation, order_id: int) -> Any:
@@ -157,7 +157,7 @@ async def test_a_flow_cursor_from_an_older_release_resumes_and_records_no_hash(
 
     assert run.state == "completed", run.last_error
     assert len(reinstall_tasks(sim)) == 1
-    order = await service.describe_order(installation.db, order_id)
-    (phase,) = [p for p in order["phases"] if p["phase"] == "os_install"]
-    assert phase["output"]["handed_over"] is True
-    assert "user_data_sha256" not in phase["output"]  # unknown: never a wrong one
+    order = await detail.describe_order(installation.db, order_id)
+    (phase,) = [p for p in order.phases if p.phase == "os_install"]
+    assert phase.output["handed_over"] is True
+    assert "user_data_sha256" not in phase.output  # unknown: never a wrong one

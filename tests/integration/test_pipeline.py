@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from fluxbilling import bootstrap
 from fluxbilling.db import schema
 from fluxbilling.handoff.mail import InMemoryMailer
 from fluxbilling.network.rdns import InternalRdns
-from fluxbilling.orders import service
+from fluxbilling.orders import detail
 from fluxbilling.orders.pipeline import PHASES, Phase
 from fluxbilling_simulators.solusvm2 import SolusVM2State
 from tests.integration.support import activity, drain, finish, make_due, place_and_pay, rows, run_of
@@ -30,23 +31,24 @@ async def test_paid_order_becomes_an_active_vps(
     order_id = await place_and_pay(installation, "web1.example.com")
     await drain(installation)
 
-    order = await service.describe_order(installation.db, order_id)
-    assert order["state"] == "active"
-    assert [p["status"] for p in order["phases"]] == ["done"] * 6
+    order = await detail.describe_order(installation.db, order_id)
+    assert order.state == "active"
+    assert [p.status for p in order.phases] == ["done"] * 6
     completed = [
         e.phase for e in await activity(installation, order_id) if e.event == "phase_completed"
     ]
     assert sorted(completed) == sorted(p.value for p in PHASES)
 
     (server,) = sim.servers.values()
-    address = order["phases"][1]["output"]["address"]
+    address = order.phases[1].output["address"]
     assert server["name"] == "web1.example.com"
     assert server["ips"]["ipv4"][0]["ip"] == address
     assert server["user_data"].startswith("#cloud-config\n")
     assert "web1.example.com" in server["user_data"]
     assert "$6$" in server["user_data"]  # the root password only as a SHA-512 crypt hash
-    assert str(order["service"]["external_id"]) == str(server["id"])
-    assert order["service"]["status"] == "active"
+    assert order.service is not None
+    assert str(order.service.external_id) == str(server["id"])
+    assert order.service.status == "active"
 
     (mail,) = mailer.sent
     sealed = (await rows(installation, sa.select(schema.services.c.root_password_sealed)))[0][0]
@@ -75,7 +77,7 @@ async def test_secrets_never_reach_activity_api_or_upstream_records(
     password = installation.vault.open(sealed)
     dumped = json.dumps(
         [[e.message, e.data] for e in await activity(installation, order_id)]
-        + [await service.describe_order(installation.db, order_id)],
+        + [dataclasses.asdict(await detail.describe_order(installation.db, order_id))],
         default=str,
     )
     for secret in (password, "it-token", sealed):
@@ -123,8 +125,8 @@ async def test_permanent_failure_keeps_the_upstream_exchange_and_operator_retry_
     sent_headers = {k.lower(): v for k, v in run.last_upstream["request"]["headers"].items()}
     assert sent_headers["authorization"] == "***"
     assert "plan" in json.dumps(run.last_upstream["response"]["body"])
-    order = await service.describe_order(installation.db, order_id)
-    assert order["state"] == "failed"
+    order = await detail.describe_order(installation.db, order_id)
+    assert order.state == "failed"
 
     async with installation.db.begin() as conn:
         await conn.execute(

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from fluxbilling import bootstrap
 from fluxbilling.db import schema
 from fluxbilling.handoff.mail import InMemoryMailer
-from fluxbilling.orders import service as orders
+from fluxbilling.orders import detail
 from fluxbilling.orders.phases.operations import account_username
 from fluxbilling_simulators.pterodactyl import PterodactylState
 from tests.integration.conftest import PANEL_URLS
@@ -87,9 +87,9 @@ async def test_a_paid_game_order_becomes_an_active_pterodactyl_server(
     order_id = await place_and_pay(installation, "mc1.example.com", product)
     assert (await finish(installation, order_id)).state == "completed"
 
-    order = await orders.describe_order(installation.db, order_id)
-    assert order["state"] == "active"
-    assert [p["status"] for p in order["phases"]] == ["done"] * 6
+    order = await detail.describe_order(installation.db, order_id)
+    assert order.state == "active"
+    assert [p.status for p in order.phases] == ["done"] * 6
     (server,) = pterodactyl_sim.servers.values()
     (user,) = customers(pterodactyl_sim)
     service = await service_of(installation, order_id)

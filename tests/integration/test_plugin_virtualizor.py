@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from fluxbilling import bootstrap
 from fluxbilling.db import schema
 from fluxbilling.handoff.mail import InMemoryMailer
-from fluxbilling.orders import service as orders
+from fluxbilling.orders import detail
 from fluxbilling_simulators.virtualizor import VirtualizorState
 from tests.integration.conftest import PANEL_URLS
 from tests.integration.support import (
@@ -84,9 +84,9 @@ async def test_a_paid_order_becomes_an_active_vps_installed_by_the_panel(
     order_id = await place_and_pay(installation, "vz1.example.com", product)
     assert (await finish(installation, order_id)).state == "completed"
 
-    order = await orders.describe_order(installation.db, order_id)
-    assert order["state"] == "active"
-    assert [p["status"] for p in order["phases"]] == ["done"] * 6
+    order = await detail.describe_order(installation.db, order_id)
+    assert order.state == "active"
+    assert [p.status for p in order.phases] == ["done"] * 6
     service = await service_of(installation, order_id)
     password = installation.vault.open(service.root_password_sealed)
 
@@ -101,7 +101,7 @@ async def test_a_paid_order_becomes_an_active_vps_installed_by_the_panel(
     assert service.external_id == str(vps["vpsid"])
     data = service.service_data
     assert (data["external_id"], data["ip"], data["plan_id"]) == (str(vps["vpsid"]), ip, "1")
-    network = next(p for p in order["phases"] if p["phase"] == "network")["output"]
+    network = next(p for p in order.phases if p.phase == "network").output
     assert (network["address"], network["source"], network["ptr"]) == (ip, "provider", None)
     assert data["network"]["address"] == ip
     assert data["os"]["by"] == "provision"
@@ -326,5 +326,5 @@ async def test_an_unknown_plan_fails_with_virtualizors_message(
     )
     assert password not in json.dumps([run.last_upstream, run.last_error])
     assert virtualizor_sim.vps == {}
-    order = await orders.describe_order(installation.db, order_id)
-    assert order["state"] == "failed"
+    order = await detail.describe_order(installation.db, order_id)
+    assert order.state == "failed"

@@ -23,7 +23,7 @@ from fluxbilling.db import schema
 from fluxbilling.drivers.upstream import ExchangeRecorder
 from fluxbilling.engine.outcome import Done
 from fluxbilling.handoff.mail import InMemoryMailer
-from fluxbilling.orders import service as orders
+from fluxbilling.orders import detail
 from fluxbilling.orders.phases.operations import account_username
 from fluxbilling.plugins import run_flow
 from fluxbilling_simulators.whm import WhmState
@@ -78,9 +78,9 @@ async def test_a_paid_order_becomes_an_active_cpanel_account(
     run = await finish(installation, order_id)
     assert run.state == "completed", run.last_error
 
-    order = await orders.describe_order(installation.db, order_id)
-    assert order["state"] == "active"
-    assert [p["status"] for p in order["phases"]] == ["done"] * 6
+    order = await detail.describe_order(installation.db, order_id)
+    assert order.state == "active"
+    assert [p.status for p in order.phases] == ["done"] * 6
     username = account_username(order_id)
     account = whm_sim.accounts[username]
     assert (account["domain"], account["plan"], account["email"]) == (
@@ -370,8 +370,8 @@ async def test_a_full_server_parks_the_run_for_capacity(
     assert "reached its account creation limit of 0 accounts" in run.wait_reason
     assert run.last_error["code"] == "CapacityExhausted"
     assert whm_sim.accounts == {}
-    order = await orders.describe_order(installation.db, order_id)
-    assert order["state"] != "failed"
+    order = await detail.describe_order(installation.db, order_id)
+    assert order.state != "failed"
     parked = [e for e in await activity(installation, order_id) if e.event == "phase_parked"]
     assert len(parked) == 1
 
@@ -395,5 +395,5 @@ async def test_an_unknown_package_fails_the_run_with_whms_reason(
     )
     assert run.last_upstream["response"]["body"]["metadata"]["result"] == 0
     assert whm_sim.accounts == {}
-    order = await orders.describe_order(installation.db, order_id)
-    assert order["state"] == "failed"
+    order = await detail.describe_order(installation.db, order_id)
+    assert order.state == "failed"

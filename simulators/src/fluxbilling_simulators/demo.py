@@ -36,8 +36,9 @@ from fluxbilling import bootstrap, logs
 from fluxbilling.api import create_app
 from fluxbilling.cli import exit_with
 from fluxbilling.config import Settings
-from fluxbilling.orders import service
+from fluxbilling.orders import detail
 from fluxbilling.orders import view as order_view
+from fluxbilling.orders.lifecycle import OrderState
 from fluxbilling.orders.pipeline import PHASES
 from fluxbilling.seed import PRODUCT_SLUG, PROVIDERS, seed_catalogue, seed_provider
 from fluxbilling.server import LoopbackServer, prepare
@@ -52,6 +53,7 @@ STATE_DIR = Path(".fluxbilling")
 DEMO_DB = STATE_DIR / "demo.db"
 SIM_TOKEN = "demo-solusvm2-token"  # noqa: S105 - the simulator's token, not a real credential
 TIMEOUT = 120.0
+_FINAL = (OrderState.ACTIVE, OrderState.FAILED, OrderState.CANCELLED)
 SIMULATOR_NETWORKS = ("127.0.0.1/32",)
 """The demo's panel simulators listen on loopback: their connections allow exactly that, the
 same explicit allowance an admin gives a panel on a private network."""
@@ -83,41 +85,39 @@ def _reset(console: Console) -> None:
         console.print(f"Fresh demo state in {STATE_DIR}/")
 
 
-def _progress(order: dict[str, Any]) -> Group:
+def _progress(order: detail.OrderDetail) -> Group:
     table = Table(box=None, show_header=False, padding=(0, 1))
     latest: dict[str, str] = {}
-    for event in order["activity"]:
-        if event["phase"] and (event["event"] != "phase_completed" or event["phase"] not in latest):
-            latest[event["phase"]] = event["message"]
+    for event in order.activity:
+        if event.phase and (event.event != "phase_completed" or event.phase not in latest):
+            latest[event.phase] = event.message
     icons = {
-        "done": Text("✓", style="green"),
-        "failed": Text("✗", style="red"),
-        "pending": Text("·", style="dim"),
+        detail.PhaseStatus.DONE: Text("✓", style="green"),
+        detail.PhaseStatus.FAILED: Text("✗", style="red"),
+        detail.PhaseStatus.PENDING: Text("·", style="dim"),
     }
-    for phase in order["phases"]:
-        status = phase["status"]
+    for phase in order.phases:
+        status = phase.status
         icon: Any = icons.get(status) or Spinner("dots", style="cyan")
         table.add_row(
             icon,
-            Text(phase["phase"], style="bold"),
+            Text(phase.phase, style="bold"),
             Text(status),
-            Text(latest.get(phase["phase"], ""), style="dim"),
+            Text(latest.get(phase.phase, ""), style="dim"),
         )
-    title = f"order {order['id']} · {order['hostname']} · [bold]{order['state']}[/]"
+    title = f"order {order.id} · {order.hostname} · [bold]{order.state}[/]"
     return Group(Panel(table, title=title, expand=False))
 
 
 async def _watch(
     installation: bootstrap.Installation, order_id: int, console: Console
-) -> dict[str, Any]:
+) -> detail.OrderDetail:
     deadline = time.monotonic() + TIMEOUT
-    order = await service.describe_order(installation.db, order_id)
+    order = await detail.describe_order(installation.db, order_id)
     with Live(_progress(order), console=console, refresh_per_second=12, transient=False) as live:
-        while (
-            order["state"] not in ("active", "failed", "cancelled") and time.monotonic() < deadline
-        ):
+        while order.state not in _FINAL and time.monotonic() < deadline:
             await asyncio.sleep(0.1)
-            order = await service.describe_order(installation.db, order_id)
+            order = await detail.describe_order(installation.db, order_id)
             live.update(_progress(order))
     return order
 
@@ -138,12 +138,13 @@ def _print_mail(console: Console, smtp: CapturingSmtpServer, password: str) -> N
     )
 
 
-def _print_activity(console: Console, order: dict[str, Any]) -> None:
-    table = Table(title=f"activity log of order {order['id']}", show_lines=False)
+def _print_activity(console: Console, order: detail.OrderDetail) -> None:
+    table = Table(title=f"activity log of order {order.id}", show_lines=False)
     for column in ("time", "phase", "event", "message"):
         table.add_column(column)
-    for event in order["activity"]:
-        table.add_row(event["at"][11:23], event["phase"] or "", event["event"], event["message"])
+    for event in order.activity:
+        at = event.at.isoformat()[11:23]
+        table.add_row(at, event.phase or "", event.event, event.message)
     console.print(table)
 
 
@@ -266,16 +267,15 @@ async def run(
                 console.print(f"customer paid; {gateway} → POST /webhooks/{gateway}: {line}")
         order = await _watch(installation, order_id, console)
         password = ""
-        sealed = (order.get("service") or {}).get("has_credentials")
-        if sealed:
+        if order.service is not None and order.service.has_credentials:
             async with installation.db.connect() as conn:
                 current = await order_view.load(conn, order_id)
             password = installation.vault.open(current.service["root_password_sealed"])
         _print_mail(console, smtp, password or "\x00")
         _print_activity(console, order)
         servers = states.upstream_objects(provider)
-        if order["state"] != "active":
-            console.print(f"[red]The order ended {order['state']}[/]: {order['run']}")
+        if order.state is not OrderState.ACTIVE:
+            console.print(f"[red]The order ended {order.state}[/]: {order.run}")
             return 1
         console.print(
             f"[green]Order {order_id} is active[/] · the {display} simulator holds "

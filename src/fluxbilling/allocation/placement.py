@@ -8,8 +8,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from enum import StrEnum
 
-__all__ = ["HostCapacity", "Requirement", "choose_host", "fits"]
+__all__ = ["HostCapacity", "HostStatus", "Requirement", "choose_host", "fits"]
+
+
+class HostStatus(StrEnum):
+    """Whether a host takes new services (the `hosts.status` column)."""
+
+    ACTIVE = "active"
+    """Takes new services."""
+    MAINTENANCE = "maintenance"
+    """Keeps the services it runs, takes no new ones."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,12 +56,12 @@ def fits(host: HostCapacity, need: Requirement) -> bool:
     """Whether `need` fits on `host` (active, same location, every resource free).
 
     Example:
-        >>> h = HostCapacity(1, 1, "active", 4096, 0, 4, 0, 100, 0)
+        >>> h = HostCapacity(1, 1, HostStatus.ACTIVE, 4096, 0, 4, 0, 100, 0)
         >>> fits(h, Requirement(1, 4096, 4, 100)), fits(h, Requirement(1, 4097, 1, 1))
         (True, False)
     """
     return (
-        host.status == "active"
+        host.status == HostStatus.ACTIVE
         and host.location_id == need.location_id
         and host.ram_mb_used + need.ram_mb <= host.ram_mb_total
         and host.vcpus_used + need.vcpus <= host.vcpus_total

@@ -16,8 +16,9 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from fluxbilling import errors
-from fluxbilling.allocation.placement import HostCapacity, Requirement, choose_host
+from fluxbilling.allocation.placement import HostCapacity, HostStatus, Requirement, choose_host
 from fluxbilling.db import schema
+from fluxbilling.jsontypes import JsonObject
 from fluxbilling.network import ipam
 
 __all__ = ["Release", "Reservation", "release", "reserve"]
@@ -35,7 +36,7 @@ class Reservation:
     subnet_id: int | None
     address: str | None
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         """The allocation phase's checkpoint output."""
         return {
             "host_id": self.host_id,
@@ -121,7 +122,7 @@ def _hosts_in(location_id: int, connection_id: int) -> sa.Select[Any]:
         .where(
             hosts.c.location_id == location_id,
             hosts.c.connection_id == connection_id,
-            hosts.c.status == "active",
+            hosts.c.status == HostStatus.ACTIVE,
         )
         .order_by(hosts.c.id)
     )
@@ -147,7 +148,7 @@ async def _take(conn: AsyncConnection, host_id: int, need: Requirement) -> bool:
         hosts.update()
         .where(
             hosts.c.id == host_id,
-            hosts.c.status == "active",
+            hosts.c.status == HostStatus.ACTIVE,
             hosts.c.ram_mb_used + need.ram_mb <= hosts.c.ram_mb_total,
             hosts.c.vcpus_used + need.vcpus <= hosts.c.vcpus_total,
             hosts.c.disk_gb_used + need.disk_gb <= hosts.c.disk_gb_total,

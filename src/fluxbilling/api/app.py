@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import FastAPI
 
 from fluxbilling import __version__
@@ -22,6 +20,7 @@ from fluxbilling.api import (
     webhooks,
 )
 from fluxbilling.bootstrap import Installation
+from fluxbilling.jsontypes import JsonObject
 
 __all__ = ["create_app"]
 
@@ -57,7 +56,7 @@ def create_app(installation: Installation) -> FastAPI:
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    def document() -> dict[str, Any]:
+    def document() -> JsonObject:
         if app.openapi_schema is None:
             schema = FastAPI.openapi(app)
             request_limits.document_limits(schema, bounds)

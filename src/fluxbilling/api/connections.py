@@ -19,9 +19,10 @@ from fastapi import APIRouter, Depends, Path, Request
 from pydantic import BaseModel, Field, StringConstraints
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from fluxbilling import errors
+from fluxbilling import errors, jsontypes
 from fluxbilling.api.auth import require_token
 from fluxbilling.api.fields import ONE_LINE, JsonObject, Line, RequestBody, Secret
+from fluxbilling.api.rows import Row
 from fluxbilling.bootstrap import Installation
 from fluxbilling.db import schema
 from fluxbilling.drivers import connections
@@ -83,14 +84,14 @@ class ConnectionPatch(RequestBody):
     )
 
 
-class ConnectionOut(BaseModel):
+class ConnectionOut(Row):
     """A connection as shown: its secrets are named, never shown."""
 
     id: int
     name: str
     type: str
     base_url: str
-    settings: dict[str, Any]
+    settings: jsontypes.JsonObject
     secret_names: list[str]
     allowed_networks: list[str] = Field(description=_NETWORKS_HELP)
     networks_allowed_at: datetime | None = Field(description="when `allowed_networks` was last set")
@@ -104,14 +105,14 @@ class ConnectionListOut(BaseModel):
     items: list[ConnectionOut]
 
 
-class TestResultOut(BaseModel):
+class TestResultOut(Row):
     """The answer to the connection type's read-only probe request."""
 
     ok: bool
     status: int | None = Field(description="the vendor's HTTP status (null: no answer)")
     message: str
     elapsed_ms: float
-    exchange: dict[str, Any] | None = Field(
+    exchange: jsontypes.JsonObject | None = Field(
         None,
         description="the request, and the response's status, content type and a short body "
         "snippet; secrets masked",
@@ -125,7 +126,7 @@ class ConnectionTypeOut(BaseModel):
     title: str
     secrets: list[str] = Field(description="required secret names")
     optional_secrets: list[str]
-    auth: dict[str, Any] = Field(description="the default authentication")
+    auth: jsontypes.JsonObject = Field(description="the default authentication")
 
 
 def _installation(request: Request) -> Installation:

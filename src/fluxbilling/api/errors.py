@@ -23,6 +23,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from fluxbilling import errors
 from fluxbilling.api import fields
 from fluxbilling.db import is_transient
+from fluxbilling.jsontypes import JsonObject
 
 __all__ = ["STATUS_BY_ERROR", "error_body", "install", "status_of"]
 
@@ -43,7 +44,7 @@ STATUS_BY_ERROR: tuple[tuple[type[errors.FluxError], int], ...] = (
 )
 
 
-def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
+def error_body(code: str, message: str, details: Any = None) -> JsonObject:
     """The JSON error shape."""
     return {"error": {"code": code, "message": message, "details": details or {}}}
 

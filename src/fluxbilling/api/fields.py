@@ -36,6 +36,8 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from fluxbilling import jsontypes
+
 __all__ = [
     "INT32_MAX",
     "INT64_MAX",
@@ -146,12 +148,12 @@ def _refuse_unstorable(value: Any) -> None:
         )
 
 
-def _storable(value: dict[str, Any]) -> dict[str, Any]:
+def _storable(value: jsontypes.JsonObject) -> jsontypes.JsonObject:
     _refuse_unstorable(value)
     return value
 
 
-JsonObject = Annotated[dict[str, Any], AfterValidator(_storable)]
+JsonObject = Annotated[jsontypes.JsonObject, AfterValidator(_storable)]
 """A JSON object both databases store alike (see `json_problem`)."""
 
 

@@ -7,7 +7,7 @@ invoice's state: a redirect back from a gateway proves nothing, so it never chan
 from __future__ import annotations
 
 import html
-from typing import Annotated, Any
+from typing import Annotated
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Request
@@ -17,12 +17,12 @@ from pydantic import Field, StringConstraints
 from fluxbilling import errors
 from fluxbilling.api.auth import require_token
 from fluxbilling.api.fields import ONE_LINE, Line, RequestBody, RowId
+from fluxbilling.api.rows import Row, Timestamp
 from fluxbilling.billing import checkout
 from fluxbilling.billing.reconciler import Report
 from fluxbilling.db import schema
-from fluxbilling.orders.phases.deps import plain
 
-__all__ = ["public", "router"]
+__all__ = ["InvoiceDetailOut", "InvoiceOut", "public", "router"]
 
 router = APIRouter(
     prefix="/api/v1/invoices", tags=["billing"], dependencies=[Depends(require_token)]
@@ -40,6 +40,103 @@ class CheckoutIn(RequestBody):
     cancel_url: ReturnUrl | None = None
 
 
+class CheckoutOut(Row):
+    """The payment created at the gateway: send the customer to `redirect_url`."""
+
+    invoice_id: int
+    gateway: str
+    gateway_ref: str = Field(description="the gateway's id of the checkout")
+    redirect_url: str
+    attempt: int = Field(description="1 for the invoice's first checkout, 2 for its second, ...")
+
+
+class InvoiceOut(Row):
+    """An invoice."""
+
+    id: int
+    order_id: int
+    amount_minor: int = Field(description="in the currency's minor unit (cents)")
+    currency: str = Field(description="ISO 4217 code")
+    status: str = Field(description="unpaid, pending, paid, refunded, disputed, ...")
+    gateway: str | None = Field(description="the gateway that was paid through")
+    gateway_ref: str | None = Field(description="the gateway's id of the paid checkout")
+    paid_at: Timestamp | None
+    created_at: Timestamp
+
+
+class AttemptOut(Row):
+    """One checkout started for the invoice."""
+
+    gateway: str
+    gateway_ref: str
+    redirect_url: str
+    created_at: Timestamp
+    checked_at: Timestamp | None = Field(description="when the reconciler last asked about it")
+
+
+class PaymentOut(Row):
+    """A payment a gateway confirmed."""
+
+    id: int
+    invoice_id: int
+    gateway: str
+    gateway_payment_id: str
+    alias_id: str | None = Field(description="another id the gateway knows the payment by")
+    amount_minor: int
+    currency: str
+    created_at: Timestamp
+
+
+class ReversalOut(Row):
+    """A refund or a dispute of a payment."""
+
+    id: int
+    gateway: str
+    kind: str = Field(description="refund or dispute")
+    gateway_object_id: str
+    gateway_payment_id: str
+    invoice_id: int | None
+    amount_minor: int
+    currency: str
+    full: bool = Field(description="whether it reverses the whole payment")
+    applied: str | None = Field(description="what the refund policy did (null: not applied yet)")
+    created_at: Timestamp
+    updated_at: Timestamp
+
+
+class InvoiceDetailOut(InvoiceOut):
+    """An invoice with its checkouts, payments and reversals, oldest first."""
+
+    attempts: list[AttemptOut]
+    payments: list[PaymentOut]
+    reversals: list[ReversalOut]
+
+
+class SyncResultOut(Row):
+    """What one checkout's state at its gateway did."""
+
+    outcome: str
+    detail: str
+
+
+class SyncOut(Row):
+    """What asking the gateways about an invoice did."""
+
+    invoice_id: int
+    results: list[SyncResultOut]
+
+
+class ReportOut(Row):
+    """What one reconciler pass did."""
+
+    checked: int = Field(description="invoices asked about at their gateway")
+    corrected: list[int] = Field(description="invoices whose state changed")
+    deliveries: int = Field(description="stored deliveries processed again")
+    reversals: int = Field(description="reversals whose refund policy was applied")
+    pruned: int = Field(description="deliveries nobody vouched for, deleted")
+    errors: list[str]
+
+
 @router.post(
     "/{invoice_id}/checkout",
     status_code=201,
@@ -50,7 +147,7 @@ class CheckoutIn(RequestBody):
         502: {"description": "the gateway could not create the payment; nothing is stored"},
     },
 )
-async def start_checkout(invoice_id: RowId, body: CheckoutIn, request: Request) -> dict[str, Any]:
+async def start_checkout(invoice_id: RowId, body: CheckoutIn, request: Request) -> CheckoutOut:
     """Creates the payment at the gateway, stores it, and answers the URL to redirect to."""
     installation = request.app.state.installation
     gateway = installation.gateways.get(body.gateway)
@@ -67,11 +164,11 @@ async def start_checkout(invoice_id: RowId, body: CheckoutIn, request: Request) 
         success_url=body.success_url,
         cancel_url=body.cancel_url,
     )
-    return started.to_dict()
+    return CheckoutOut.model_validate(started)
 
 
 @router.get("/{invoice_id}", summary="An invoice with its attempts, payments and reversals")
-async def get_invoice(invoice_id: RowId, request: Request) -> dict[str, Any]:
+async def get_invoice(invoice_id: RowId, request: Request) -> InvoiceDetailOut:
     """Everything money-related about one invoice (no callback tokens)."""
     t = schema
     async with request.app.state.installation.db.connect() as conn:
@@ -107,12 +204,12 @@ async def get_invoice(invoice_id: RowId, request: Request) -> dict[str, Any]:
                 .order_by(t.money_reversals.c.id)
             )
         ).all()
-    return {
-        **plain(dict(invoice._mapping)),
-        "attempts": [plain(dict(r._mapping)) for r in attempts],
-        "payments": [plain(dict(r._mapping)) for r in payments],
-        "reversals": [plain(dict(r._mapping)) for r in reversals],
-    }
+    return InvoiceDetailOut(
+        **invoice._mapping,
+        attempts=[AttemptOut.model_validate(r) for r in attempts],
+        payments=[PaymentOut.model_validate(r) for r in payments],
+        reversals=[ReversalOut.model_validate(r) for r in reversals],
+    )
 
 
 @router.post(
@@ -120,16 +217,15 @@ async def get_invoice(invoice_id: RowId, request: Request) -> dict[str, Any]:
     summary="Ask the gateways about this invoice now",
     responses={502: {"description": "a gateway could not be asked; nothing half-applied"}},
 )
-async def sync_invoice(invoice_id: RowId, request: Request) -> dict[str, Any]:
+async def sync_invoice(invoice_id: RowId, request: Request) -> SyncOut:
     """The reconciler for one invoice: fetch each attempt and apply it like a webhook would."""
     installation = request.app.state.installation
     results = await installation.reconciler().sync_invoice(invoice_id)
     if any(r.run_id is not None for r in results):
         installation.wakeup.notify()
-    return {
-        "invoice_id": invoice_id,
-        "results": [{"outcome": r.outcome, "detail": r.detail} for r in results],
-    }
+    return SyncOut(
+        invoice_id=invoice_id, results=[SyncResultOut.model_validate(r) for r in results]
+    )
 
 
 reconcile = APIRouter(
@@ -142,13 +238,13 @@ reconcile = APIRouter(
     summary="Run one reconciler pass now",
     responses={502: {"description": "a gateway could not be asked; nothing half-applied"}},
 )
-async def run_reconciler(request: Request) -> dict[str, Any]:
+async def run_reconciler(request: Request) -> ReportOut:
     """Open invoices, stuck deliveries and pending refund/chargeback actions."""
     installation = request.app.state.installation
     report: Report = await installation.reconciler().run_once()
     if report.corrected:
         installation.wakeup.notify()
-    return report.to_dict()
+    return ReportOut.model_validate(report)
 
 
 _PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">

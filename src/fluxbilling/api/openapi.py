@@ -19,9 +19,9 @@ Every 4xx and 5xx answer without content of its own gets `ErrorOut`
 
 from __future__ import annotations
 
-from typing import Any
-
 from pydantic import BaseModel, Field
+
+from fluxbilling.jsontypes import JsonObject
 
 __all__ = ["DESCRIPTIONS", "ErrorOut", "document_errors"]
 
@@ -31,7 +31,7 @@ class ErrorDetailOut(BaseModel):
 
     code: str = Field(description="the kind of error, e.g. NotFound, ValidationError")
     message: str = Field(description="a sentence naming what was wrong")
-    details: dict[str, Any] = Field(
+    details: JsonObject = Field(
         description="more facts, e.g. `problems` ([{path, message}]) or `error_id`"
     )
 
@@ -63,7 +63,7 @@ _RETRY_AFTER = {
 }
 
 
-def document_errors(schema: dict[str, Any]) -> None:
+def document_errors(schema: JsonObject) -> None:
     """Add the error answers of every operation and the `ErrorOut` schema to `schema`."""
     components = schema.setdefault("components", {}).setdefault("schemas", {})
     error_schema = ErrorOut.model_json_schema(ref_template="#/components/schemas/{model}")
@@ -85,7 +85,7 @@ def document_errors(schema: dict[str, Any]) -> None:
                         answer.setdefault("headers", _RETRY_AFTER)
 
 
-def _statuses(operation: dict[str, Any]) -> set[int]:
+def _statuses(operation: JsonObject) -> set[int]:
     """The error answers that follow from how the operation is built (see the module docstring)."""
     statuses = {431, 503}
     if operation.get("security"):

@@ -18,7 +18,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, Field, StringConstraints
 
-from fluxbilling import limits
+from fluxbilling import jsontypes, limits
 from fluxbilling.api.auth import require_token
 from fluxbilling.api.fields import ONE_LINE, JsonObject
 from fluxbilling.api.fields import Version as VersionNumber
@@ -93,7 +93,7 @@ class VersionDocumentOut(VersionOut):
     """One stored version with its document as registered."""
 
     slug: str
-    document: dict[str, Any]
+    document: jsontypes.JsonObject
 
 
 class ChangeOut(BaseModel):
@@ -191,7 +191,7 @@ async def register_plugin(
 
 
 @router.get("/schema", summary="The JSON Schema (draft 2020-12) of the plugin format")
-async def plugin_format_schema() -> dict[str, Any]:
+async def plugin_format_schema() -> jsontypes.JsonObject:
     """Built from the same models and tables the validator uses."""
     from fluxbilling.plugins import schema as plugin_schema
 
@@ -241,7 +241,7 @@ async def diff_versions(
 
 
 def _diff_json(
-    slug: str, old: tuple[int, dict[str, Any]], new: tuple[int, dict[str, Any]]
+    slug: str, old: tuple[int, jsontypes.JsonObject], new: tuple[int, jsontypes.JsonObject]
 ) -> bytes:
     """The `DiffOut` of two versions as JSON (pure, and slow for large documents)."""
     (from_version, before), (to_version, after) = old, new

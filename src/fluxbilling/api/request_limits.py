@@ -24,13 +24,14 @@ one error shape, close the connection when a body was left unread, and are count
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from fluxbilling import errors, limits, metrics
 from fluxbilling.api.errors import error_body, status_of
+from fluxbilling.jsontypes import JsonObject
 
 __all__ = [
     "LimitRequests",
@@ -98,7 +99,7 @@ def header_size(headers: list[tuple[bytes, bytes]]) -> int:
     return sum(len(name) + len(value) + 4 for name, value in headers)
 
 
-def document_limits(openapi: dict[str, Any], request_limits: RequestLimits) -> None:
+def document_limits(openapi: JsonObject, request_limits: RequestLimits) -> None:
     """Add the 413 answer to every operation of an OpenAPI document that reads a body.
 
     Operations that document a 413 themselves keep theirs.

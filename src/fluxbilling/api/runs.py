@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Query, Request
+from pydantic import Field
 
 from fluxbilling.api.auth import require_token
 from fluxbilling.api.fields import RequestBody, RowId
+from fluxbilling.api.rows import Row, Timestamp
 from fluxbilling.db import schema
+from fluxbilling.jsontypes import JsonObject
 from fluxbilling.orders.pipeline import Phase, RunState
 
-__all__ = ["router"]
+__all__ = ["RunListOut", "RunOut", "router"]
 
 router = APIRouter(prefix="/api/v1/runs", tags=["runs"], dependencies=[Depends(require_token)])
 
@@ -23,6 +26,37 @@ class RetryIn(RequestBody):
     from_phase: Phase | None = None
 
 
+class RunOut(Row):
+    """A run: an order's provisioning, or one lifecycle action of its service."""
+
+    id: int
+    order_id: int
+    kind: str = Field(description="provision or action")
+    state: RunState
+    phase: Phase = Field(description="the phase the run stands at")
+    attempt: int = Field(description="failed attempts of that phase so far")
+    wait_reason: str | None
+    last_error: JsonObject | None = Field(description="`{code, message, details}`")
+    last_upstream: JsonObject | None = Field(
+        description="the last upstream request and response (redacted)"
+    )
+    updated_at: Timestamp
+
+
+class RunListOut(Row):
+    """A page of runs, newest first."""
+
+    items: list[RunOut]
+    next_cursor: int | None = Field(description="pass as `cursor` for the next page")
+
+
+class RunChangedOut(Row):
+    """The run's state after the request."""
+
+    id: int
+    state: RunState
+
+
 @router.get("", summary="Runs, newest first, filtered by state; paginated by cursor")
 async def list_runs(
     request: Request,
@@ -31,7 +65,7 @@ async def list_runs(
     cursor: Annotated[
         RowId | None, Query(description="the next_cursor of the previous page")
     ] = None,
-) -> dict[str, Any]:
+) -> RunListOut:
     """Each item carries `last_error` and the redacted `last_upstream` request/response."""
     runs = schema.runs
     query = sa.select(runs).order_by(runs.c.id.desc()).limit(limit + 1)
@@ -41,22 +75,10 @@ async def list_runs(
         query = query.where(runs.c.id < cursor)
     async with request.app.state.installation.db.connect() as conn:
         rows = (await conn.execute(query)).all()
-    items = [
-        {
-            "id": r.id,
-            "order_id": r.order_id,
-            "kind": r.kind,
-            "state": r.state,
-            "phase": r.phase,
-            "attempt": r.attempt,
-            "wait_reason": r.wait_reason,
-            "last_error": r.last_error,
-            "last_upstream": r.last_upstream,
-            "updated_at": r.updated_at.isoformat(),
-        }
-        for r in rows[:limit]
-    ]
-    return {"items": items, "next_cursor": rows[limit - 1].id if len(rows) > limit else None}
+    return RunListOut(
+        items=[RunOut.model_validate(r) for r in rows[:limit]],
+        next_cursor=rows[limit - 1].id if len(rows) > limit else None,
+    )
 
 
 @router.post(
@@ -64,14 +86,14 @@ async def list_runs(
     summary="Retry a failed run from its failed phase or an earlier one",
     responses={409: {"description": "the run is not failed"}},
 )
-async def retry_run(run_id: RowId, request: Request, body: RetryIn | None = None) -> dict[str, Any]:
+async def retry_run(run_id: RowId, request: Request, body: RetryIn | None = None) -> RunChangedOut:
     """409 unless the run is failed."""
     installation = request.app.state.installation
     await installation.store.retry(
         run_id, from_phase=body.from_phase if body else None, actor="api"
     )
     installation.wakeup.notify()
-    return {"id": run_id, "state": RunState.QUEUED.value}
+    return RunChangedOut(id=run_id, state=RunState.QUEUED)
 
 
 @router.post(
@@ -79,7 +101,7 @@ async def retry_run(run_id: RowId, request: Request, body: RetryIn | None = None
     summary="Cancel a run that has not completed",
     responses={409: {"description": "the run has completed already"}},
 )
-async def cancel_run(run_id: RowId, request: Request) -> dict[str, Any]:
+async def cancel_run(run_id: RowId, request: Request) -> RunChangedOut:
     """A worker holding the run loses its lease and drops its result."""
     await request.app.state.installation.store.cancel(run_id, actor="api")
-    return {"id": run_id, "state": RunState.CANCELLED.value}
+    return RunChangedOut(id=run_id, state=RunState.CANCELLED)

@@ -17,6 +17,8 @@ import logging
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -34,11 +36,14 @@ from fluxbilling.drivers.connection_types import (
     validate_connection,
 )
 from fluxbilling.drivers.upstream import ExchangeRecorder, UpstreamHttp
+from fluxbilling.jsontypes import JsonObject
 from fluxbilling.redaction import MASK
 from fluxbilling.vault import Vault
 
 __all__ = [
     "ConnectionFactory",
+    "ConnectionInfo",
+    "ProbeResult",
     "create_connection",
     "delete_connection",
     "describe_connection",
@@ -77,35 +82,65 @@ def secret_names(vault: Vault, sealed: str) -> list[str]:
     return sorted(json.loads(vault.open(sealed)))
 
 
-def describe_connection(row: Any, vault: Vault | None = None) -> dict[str, Any]:
-    """The public form of a connection row: everything but the secrets, which are only named.
+@dataclass(frozen=True, slots=True)
+class ConnectionInfo:
+    """The public form of a connection: everything but its secrets, which are only named.
+
+    Attributes:
+        base_url: with any credentials in it masked.
+        secret_names: None when the secrets were not opened (no vault given).
+    """
+
+    id: int
+    name: str
+    type: str
+    base_url: str
+    settings: JsonObject
+    secret_names: list[str] | None
+    allowed_networks: list[str]
+    networks_allowed_at: datetime | None
+    networks_allowed_by: str | None
+    created_at: datetime | None
+
+
+def describe_connection(row: Any, vault: Vault | None = None) -> ConnectionInfo:
+    """The public form of a `connections` row.
 
     Args:
         row: a `connections` row.
         vault: given, the secrets are opened to list their names (`secret_names`);
-            without it `secrets_sealed` is not opened and the names are left out.
-
-    Returns:
-        `id`, `name`, `type`, `base_url` (any credentials in it masked), `settings`,
-        `allowed_networks` with `networks_allowed_at`/`_by`, `created_at` (and `secret_names`).
+            without it `secrets_sealed` is not opened.
     """
-    described = {
-        "id": row.id,
-        "name": row.name,
-        "type": row.type,
+    return ConnectionInfo(
+        id=row.id,
+        name=row.name,
+        type=row.type,
         # Credentials in a URL are refused now; one stored earlier is still never shown.
-        "base_url": _USERINFO.sub(rf"\1{MASK}@", row.base_url),
-        "settings": dict(row.settings or {}),
-        "allowed_networks": list(row.allowed_networks or []),
-        "networks_allowed_at": (
-            row.networks_allowed_at.isoformat() if row.networks_allowed_at else None
-        ),
-        "networks_allowed_by": row.networks_allowed_by,
-        "created_at": row.created_at.isoformat() if row.created_at else None,
-    }
-    if vault is not None:
-        described["secret_names"] = secret_names(vault, row.secrets_sealed)
-    return described
+        base_url=_USERINFO.sub(rf"\1{MASK}@", row.base_url),
+        settings=dict(row.settings or {}),
+        secret_names=None if vault is None else secret_names(vault, row.secrets_sealed),
+        allowed_networks=list(row.allowed_networks or []),
+        networks_allowed_at=row.networks_allowed_at,
+        networks_allowed_by=row.networks_allowed_by,
+        created_at=row.created_at,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeResult:
+    """The verdict of a connection test (`ConnectionFactory.test`).
+
+    Attributes:
+        ok: whether the vendor accepted the credentials.
+        status: the vendor's HTTP status (None: no answer).
+        exchange: the redacted request and a trimmed response; None when nothing was sent.
+    """
+
+    ok: bool
+    status: int | None
+    message: str
+    elapsed_ms: float
+    exchange: JsonObject | None = None
 
 
 def _normalised_networks(values: Sequence[str]) -> list[str]:
@@ -353,7 +388,7 @@ class ConnectionFactory:
         allowed, bad = address_policy.parse_allowed(row.allowed_networks or [])
         problem = base_url_problem(row.base_url, allowed)
         if problem is not None or bad:
-            shown = describe_connection(row)["base_url"]
+            shown = describe_connection(row).base_url
             raise errors.InvalidSettings(
                 f"connection {name!r}: base_url {shown!r} "
                 + (problem or "; ".join(message for _, message in bad)),
@@ -377,15 +412,15 @@ class ConnectionFactory:
             trust_env=False,
         )
 
-    async def test(self, name: str) -> dict[str, Any]:
+    async def test(self, name: str) -> ProbeResult:
         """Call the vendor with the connection type's read-only probe request.
 
         The answer is a verdict, not a proxy: the vendor's body is shown only as a short,
         redacted snippet, so the test action cannot be used to read what a URL serves.
 
         Returns:
-            `{"ok", "status", "message", "elapsed_ms", "exchange"}`; the exchange is redacted
-            and its response holds the status, content type and a body snippet only.
+            The verdict; its exchange is redacted and its response holds the status,
+            content type and a body snippet only.
 
         Raises:
             errors.NotFound: no such connection.
@@ -401,7 +436,7 @@ class ConnectionFactory:
                 raise errors.InvalidSettings(f"unknown connection type {row.type!r}")
             client = await self.client(name, recorder)
         except errors.InvalidSettings as exc:
-            return {"ok": False, "status": None, "message": exc.message, "elapsed_ms": 0}
+            return ProbeResult(ok=False, status=None, message=exc.message, elapsed_ms=0)
         probe = kind.probe
         try:
             response = await client.request(
@@ -415,10 +450,10 @@ class ConnectionFactory:
         finally:
             await client.aclose()
         message = probing.snippet(client.redactor.text(message))  # a vendor may echo what we sent
-        return {
-            "ok": ok,
-            "status": status,
-            "message": message,
-            "elapsed_ms": round((time.monotonic() - started) * 1000, 1),
-            "exchange": probing.trimmed(recorder.last.to_dict()) if recorder.last else None,
-        }
+        return ProbeResult(
+            ok=ok,
+            status=status,
+            message=message,
+            elapsed_ms=round((time.monotonic() - started) * 1000, 1),
+            exchange=probing.trimmed(recorder.last.to_dict()) if recorder.last else None,
+        )

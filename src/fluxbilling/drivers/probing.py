@@ -16,6 +16,7 @@ import httpx
 
 from fluxbilling import limits
 from fluxbilling.drivers.connection_types import Probe
+from fluxbilling.jsontypes import JsonObject
 
 __all__ = ["SNIPPET", "snippet", "trimmed", "verdict"]
 
@@ -35,7 +36,7 @@ def snippet(value: Any) -> str:
     return text if len(text) <= SNIPPET else text[: SNIPPET - 1] + "…"
 
 
-def trimmed(exchange: dict[str, Any]) -> dict[str, Any]:
+def trimmed(exchange: JsonObject) -> JsonObject:
     """A recorded (already redacted) exchange with its response cut to a verdict's worth.
 
     Args:

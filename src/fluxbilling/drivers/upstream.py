@@ -29,6 +29,7 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 
 from fluxbilling import errors, limits
+from fluxbilling.jsontypes import JsonObject
 from fluxbilling.redaction import Redactor
 
 __all__ = [
@@ -162,7 +163,7 @@ class Exchange:
     response_body: Any = None
     error: str | None = None
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         """JSON form, stored as a run's `last_upstream`."""
         return {
             "upstream": self.upstream,
@@ -399,7 +400,7 @@ class UpstreamHttp:
         await self._client.aclose()
 
 
-def json_object(upstream: str, operation: str, response: httpx.Response) -> dict[str, Any]:
+def json_object(upstream: str, operation: str, response: httpx.Response) -> JsonObject:
     """The answer's body as a JSON object, for APIs that always answer one.
 
     Raises:

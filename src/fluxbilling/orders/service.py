@@ -1,9 +1,9 @@
-"""Order services: create an order with its invoice, and read an order with its phases and activity."""
+"""Order services: create an order with its unpaid invoice (`orders.detail` reads one back)."""
 
 from __future__ import annotations
 
 import re
-from typing import Any
+from dataclasses import dataclass
 
 import sqlalchemy as sa
 
@@ -12,12 +12,38 @@ from fluxbilling.db import Database, schema
 from fluxbilling.drivers import address_policy
 from fluxbilling.engine import activity
 from fluxbilling.orders.lifecycle import OrderState
-from fluxbilling.orders.phases.deps import plain
-from fluxbilling.orders.pipeline import PHASES, PROVISION_KIND
 
-__all__ = ["create_order", "describe_order", "validate_hostname"]
+__all__ = ["NewInvoice", "NewOrder", "OrderCreated", "create_order", "validate_hostname"]
 
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+
+
+@dataclass(frozen=True, slots=True)
+class NewOrder:
+    """The order just created."""
+
+    id: int
+    hostname: str
+    state: OrderState
+    product: str
+
+
+@dataclass(frozen=True, slots=True)
+class NewInvoice:
+    """Its invoice, awaiting payment."""
+
+    id: int
+    amount_minor: int
+    currency: str
+    status: str
+
+
+@dataclass(frozen=True, slots=True)
+class OrderCreated:
+    """What `create_order` made."""
+
+    order: NewOrder
+    invoice: NewInvoice
 
 
 def validate_hostname(hostname: str) -> str:
@@ -45,7 +71,7 @@ def validate_hostname(hostname: str) -> str:
 
 async def create_order(
     db: Database, *, customer_email: str, customer_name: str, product_slug: str, hostname: str
-) -> dict[str, Any]:
+) -> OrderCreated:
     """Create (or reuse) the customer, then the order and its unpaid invoice, in one transaction."""
     name = validate_hostname(hostname)
     async with db.begin() as conn:
@@ -109,118 +135,7 @@ async def create_order(
             f"order for {product.slug} ({name}) created; invoice {invoice_id} awaits payment",
             data={"invoice_id": invoice_id},
         )
-    return {
-        "order": {
-            "id": order_id,
-            "hostname": name,
-            "state": OrderState.AWAITING_PAYMENT.value,
-            "product": product.slug,
-        },
-        "invoice": {
-            "id": invoice_id,
-            "amount_minor": product.price_minor,
-            "currency": product.currency,
-            "status": schema.InvoiceStatus.UNPAID.value,
-        },
-    }
-
-
-async def describe_order(db: Database, order_id: int) -> dict[str, Any]:
-    """The order, its run, each phase's status, its service (no secrets) and its activity."""
-    t = schema
-    async with db.connect() as conn:
-        order = (await conn.execute(sa.select(t.orders).where(t.orders.c.id == order_id))).first()
-        if order is None:
-            raise errors.NotFound(f"order {order_id} does not exist", order_id=order_id)
-        run = (
-            await conn.execute(
-                sa.select(t.runs).where(
-                    t.runs.c.order_id == order_id, t.runs.c.kind == PROVISION_KIND
-                )
-            )
-        ).first()
-        checkpoints = (
-            (
-                await conn.execute(
-                    sa.select(t.phase_checkpoints).where(t.phase_checkpoints.c.run_id == run.id)
-                )
-            ).all()
-            if run
-            else []
-        )
-        service = (
-            await conn.execute(sa.select(t.services).where(t.services.c.order_id == order_id))
-        ).first()
-        invoice = (
-            await conn.execute(sa.select(t.invoices).where(t.invoices.c.order_id == order_id))
-        ).first()
-        events = (
-            await conn.execute(
-                sa.select(t.activity_log)
-                .where(t.activity_log.c.order_id == order_id)
-                .order_by(t.activity_log.c.id)
-            )
-        ).all()
-    by_phase = {c.phase: c for c in checkpoints}
-    phases = []
-    for phase in PHASES:
-        checkpoint = by_phase.get(phase.value)
-        status = checkpoint.status if checkpoint else "pending"
-        if (
-            run
-            and run.phase == phase.value
-            and run.state not in ("completed",)
-            and status != "done"
-        ):
-            status = {"failed": "failed", "cancelled": "cancelled"}.get(
-                run.state, "running" if run.state == "running" else "waiting"
-            )
-        phases.append(
-            {
-                "phase": phase.value,
-                "status": status,
-                "output": plain(checkpoint.output)
-                if checkpoint and checkpoint.status == "done"
-                else None,
-            }
-        )
-    service_doc = None
-    if service is not None:
-        service_doc = plain(
-            {k: v for k, v in service._mapping.items() if k != "root_password_sealed"}
-        )
-        service_doc["has_credentials"] = service.root_password_sealed is not None
-    return {
-        "id": order.id,
-        "hostname": order.hostname,
-        "state": order.state,
-        "invoice": plain(dict(invoice._mapping)) if invoice else None,
-        "run": _run_doc(run) if run else None,
-        "phases": phases,
-        "service": service_doc,
-        "activity": [
-            {
-                "id": e.id,
-                "at": e.created_at.isoformat(),
-                "event": e.event,
-                "phase": e.phase,
-                "message": e.message,
-                "data": e.data,
-            }
-            for e in events
-        ],
-    }
-
-
-def _run_doc(run: Any) -> dict[str, Any]:
-    return {
-        "id": run.id,
-        "state": run.state,
-        "phase": run.phase,
-        "attempt": run.attempt,
-        "next_run_at": run.next_run_at.isoformat(),
-        "wait_reason": run.wait_reason,
-        "lease_owner": run.lease_owner,
-        "last_error": run.last_error,
-        "last_upstream": run.last_upstream,
-    }
+    return OrderCreated(
+        NewOrder(order_id, name, OrderState.AWAITING_PAYMENT, product.slug),
+        NewInvoice(invoice_id, product.price_minor, product.currency, schema.InvoiceStatus.UNPAID),
+    )

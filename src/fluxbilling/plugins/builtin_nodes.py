@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from fluxbilling import errors, limits
 from fluxbilling.drivers.upstream import RESERVED_HEADERS, classify_response, parse_retry_after
+from fluxbilling.jsontypes import JsonObject
 from fluxbilling.plugins import templating
 from fluxbilling.plugins.nodes import (
     Check,
@@ -58,7 +59,7 @@ class _Request(NodeParams):
         default=None, description="one of the connection's extra credentials (default: main)"
     )
     path: str
-    query: dict[str, Any] | None = None
+    query: JsonObject | None = None
     headers: dict[str, str] | None = Field(
         default=None, description="extra headers; `Host` and framing headers are the client's"
     )
@@ -190,7 +191,7 @@ class ConditionParams(NodeParams, Check):
 class SetServiceDataParams(NodeParams):
     """Parameters of a `set_service_data` node (no `data`: store the previous output)."""
 
-    data: dict[str, Any] | None = None
+    data: JsonObject | None = None
 
 
 class FailParams(NodeParams):
@@ -268,7 +269,7 @@ def _extract(params: _Request, run: NodeRun, response: httpx.Response, body: Any
     if params.extract is None:
         return body
     scope = {"response": body, "status": response.status_code}
-    output: dict[str, Any] = {}
+    output: JsonObject = {}
     for name, path in params.extract.items():
         value = templating.resolve_path(scope, path)
         if value is templating.MISSING:

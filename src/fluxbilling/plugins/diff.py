@@ -30,6 +30,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from fluxbilling.jsontypes import JsonObject
 from fluxbilling.plugins import _linediff
 
 __all__ = [
@@ -71,7 +72,7 @@ class Change:
     old: Any = None
     new: Any = None
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         """JSON form: `{"op", "path", "from", "to"}`."""
         return {"op": self.op, "path": self.path, "from": self.old, "to": self.new}
 

@@ -16,12 +16,13 @@ PluginDocument
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 # A plugin is one kind of driver: its flows are the Driver protocol's verbs and capabilities.
 from fluxbilling.drivers.driver import CAPABILITY_VERBS, VERBS
+from fluxbilling.jsontypes import JsonObject
 
 __all__ = [
     "CAPABILITY_VERBS",
@@ -91,7 +92,7 @@ class PluginHeader(_Model):
         "by the panel during `provision`, or not at all (default: none for shared and game "
         "plugins, else reinstall when there is a reinstall flow, else provision)",
     )
-    settings: dict[str, Any] | None = None
+    settings: JsonObject | None = None
     name: str | None = None
     description: str | None = None
 
@@ -105,7 +106,7 @@ class Node(BaseModel):
     type: str = Field(min_length=1)
 
     @property
-    def params(self) -> dict[str, Any]:
+    def params(self) -> JsonObject:
         """The node as a plain dict (id, type and every parameter)."""
         return {"id": self.id, "type": self.type, **(self.model_extra or {})}
 

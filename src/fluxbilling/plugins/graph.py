@@ -35,6 +35,7 @@ from pydantic import ValidationError
 
 from fluxbilling import errors, limits
 from fluxbilling.drivers.connection_types import CONNECTION_TYPES
+from fluxbilling.jsontypes import JsonObject
 from fluxbilling.plugins import templating
 from fluxbilling.plugins.document import (
     CAPABILITY_VERBS,
@@ -358,7 +359,7 @@ def load_plugin(
     )
 
 
-def load_plugin_file(path: str | Path) -> dict[str, Any]:
+def load_plugin_file(path: str | Path) -> JsonObject:
     """Read and parse a plugin JSON file (validation is `load_plugin`'s job).
 
     Args:

@@ -35,6 +35,7 @@ from fluxbilling import errors
 from fluxbilling.drivers.outcome import Done, Pending
 from fluxbilling.drivers.upstream import UpstreamHttp
 from fluxbilling.engine import policy
+from fluxbilling.jsontypes import JsonObject
 from fluxbilling.plugins.document import Flow, Node
 from fluxbilling.plugins.graph import LoadedPlugin
 from fluxbilling.plugins.nodes import (
@@ -50,7 +51,7 @@ from fluxbilling.plugins.nodes import (
 __all__ = ["run_flow"]
 
 
-def _initial_state(plugin: LoadedPlugin, verb: str, flow: Flow) -> dict[str, Any]:
+def _initial_state(plugin: LoadedPlugin, verb: str, flow: Flow) -> JsonObject:
     entry = next(node.id for node in flow.nodes if node.type == "trigger")
     return {
         "plugin": plugin.slug,
@@ -64,7 +65,7 @@ def _initial_state(plugin: LoadedPlugin, verb: str, flow: Flow) -> dict[str, Any
     }
 
 
-def _resumed_state(plugin: LoadedPlugin, verb: str, cursor: Mapping[str, Any]) -> dict[str, Any]:
+def _resumed_state(plugin: LoadedPlugin, verb: str, cursor: Mapping[str, Any]) -> JsonObject:
     pinned = (cursor.get("plugin"), cursor.get("version"), cursor.get("verb"))
     if pinned != (plugin.slug, plugin.version, verb):
         raise errors.InvariantViolation(
@@ -73,9 +74,9 @@ def _resumed_state(plugin: LoadedPlugin, verb: str, cursor: Mapping[str, Any]) -
     return _json_copy(cursor)
 
 
-def _json_copy(state: Mapping[str, Any]) -> dict[str, Any]:
+def _json_copy(state: Mapping[str, Any]) -> JsonObject:
     try:
-        copied: dict[str, Any] = json.loads(json.dumps(state))
+        copied: JsonObject = json.loads(json.dumps(state))
     except (TypeError, ValueError) as exc:
         raise errors.InvariantViolation(f"flow state is not JSON-serialisable: {exc}") from exc
     return copied
@@ -176,7 +177,7 @@ async def run_flow(
         spec = registry.get(node.type) if node is not None else None
         if node is None or spec is None:
             raise errors.InvariantViolation(f"cursor names unknown node {state['node']!r}")
-        outputs: dict[str, Any] = state["outputs"]
+        outputs: JsonObject = state["outputs"]
         run = NodeRun(
             plugin=plugin.slug,
             verb=verb,

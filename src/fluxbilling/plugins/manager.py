@@ -27,6 +27,7 @@ import sqlalchemy as sa
 
 from fluxbilling import errors, limits
 from fluxbilling.db import Database, schema
+from fluxbilling.jsontypes import JsonObject
 from fluxbilling.plugins.graph import LoadedPlugin, load_plugin, load_plugin_file
 
 __all__ = [
@@ -72,7 +73,7 @@ class StoredVersion:
     """One stored version of a plugin with its document exactly as registered."""
 
     info: VersionInfo
-    document: dict[str, Any]
+    document: JsonObject
 
 
 @dataclass(frozen=True, slots=True)

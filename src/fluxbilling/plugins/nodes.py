@@ -30,6 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from fluxbilling import errors
 from fluxbilling.drivers.upstream import UpstreamHttp
 from fluxbilling.engine.policy import RetryPolicy
+from fluxbilling.jsontypes import JsonObject
 from fluxbilling.plugins import templating
 
 __all__ = [
@@ -191,7 +192,7 @@ class NodeRun:
     now: datetime
     previous: Any = None
     default_connection: str | None = None
-    state: dict[str, Any] = field(default_factory=dict)
+    state: JsonObject = field(default_factory=dict)
     budget: RequestBudget = field(default_factory=RequestBudget)
 
     @property

@@ -30,6 +30,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from fluxbilling.drivers import connection_types
+from fluxbilling.jsontypes import JsonObject
 
 # Importing the `plugins` package (as these imports do) registers the built-in node types.
 from fluxbilling.plugins import document, nodes
@@ -43,7 +44,7 @@ _DIALECT = "https://json-schema.org/draft/2020-12/schema"
 _REF_PREFIX = "#/$defs/"
 
 
-def _walk(value: Any) -> Iterator[dict[str, Any]]:
+def _walk(value: Any) -> Iterator[JsonObject]:
     if isinstance(value, dict):
         yield value
         for item in value.values():
@@ -70,14 +71,14 @@ def _rename_refs(value: Any, renames: dict[str, str]) -> None:
             node["$ref"] = _REF_PREFIX + renames.get(name, name)
 
 
-def _merge_defs(own: dict[str, Any], defs: dict[str, Any], suffix: str) -> dict[str, Any]:
+def _merge_defs(own: JsonObject, defs: JsonObject, suffix: str) -> JsonObject:
     """Move `own["$defs"]` into the shared `defs`, renaming clashes; returns `own` fixed up.
 
     A definition identical to the shared one of the same name is shared. One that differs
     (another model with the same class name) is kept as `<name>.<suffix>`, and so is every
     shared-looking definition that refers to a renamed one.
     """
-    own_defs: dict[str, Any] = own.pop("$defs", {})
+    own_defs: JsonObject = own.pop("$defs", {})
     renamed = {name for name, body in own_defs.items() if name in defs and defs[name] != body}
     changed = True
     while changed:
@@ -94,10 +95,10 @@ def _merge_defs(own: dict[str, Any], defs: dict[str, Any], suffix: str) -> dict[
     return own
 
 
-def _node_schema(spec: nodes.NodeSpec, id_schema: dict[str, Any]) -> dict[str, Any]:
+def _node_schema(spec: nodes.NodeSpec, id_schema: JsonObject) -> JsonObject:
     """One node type's schema: its parameter model with `id` and `type` pinned down."""
     schema = spec.params.model_json_schema(by_alias=True)
-    properties: dict[str, Any] = schema["properties"]
+    properties: JsonObject = schema["properties"]
     properties["id"] = copy.deepcopy(id_schema)
     properties["type"] = {"const": spec.name, "title": "Type"}
     if "error" not in spec.ports:
@@ -110,9 +111,9 @@ def _node_schema(spec: nodes.NodeSpec, id_schema: dict[str, Any]) -> dict[str, A
     return schema
 
 
-def _tighten_header(header: dict[str, Any]) -> None:
+def _tighten_header(header: JsonObject) -> None:
     """Enumerate what `load_plugin` accepts in the header (capabilities, connection types)."""
-    properties: dict[str, Any] = header["properties"]
+    properties: JsonObject = header["properties"]
     properties["capabilities"]["propertyNames"] = {"enum": sorted(document.CAPABILITY_VERBS)}
     properties["capabilities"]["description"] = "Which lifecycle verbs the plugin implements; " + (
         "; ".join(
@@ -137,7 +138,7 @@ def _tighten_header(header: dict[str, Any]) -> None:
     )
 
 
-def format_schema(registry: nodes.NodeRegistry | None = None) -> dict[str, Any]:
+def format_schema(registry: nodes.NodeRegistry | None = None) -> JsonObject:
     """The JSON Schema (draft 2020-12) of a whole plugin document.
 
     Args:
@@ -153,9 +154,9 @@ def format_schema(registry: nodes.NodeRegistry | None = None) -> dict[str, Any]:
     """
     registry = registry or nodes.default_registry
     schema = document.PluginDocument.model_json_schema(by_alias=True)
-    defs: dict[str, Any] = schema.pop("$defs")
+    defs: JsonObject = schema.pop("$defs")
     id_schema = defs["Node"]["properties"]["id"]
-    choices: list[dict[str, Any]] = []
+    choices: list[JsonObject] = []
     ports: set[str] = set()
     for name in registry.names():
         spec = registry.get(name)

@@ -1,9 +1,17 @@
 from __future__ import annotations
 
-from fluxbilling.allocation.placement import HostCapacity, Requirement, choose_host, fits
+from fluxbilling.allocation.placement import (
+    HostCapacity,
+    HostStatus,
+    Requirement,
+    choose_host,
+    fits,
+)
 
 
-def host(id: int, *, ram_used: int = 0, status: str = "active", location: int = 1) -> HostCapacity:
+def host(
+    id: int, *, ram_used: int = 0, status: str = HostStatus.ACTIVE, location: int = 1
+) -> HostCapacity:
     return HostCapacity(id, location, status, 8192, ram_used, 8, 0, 200, 0)
 
 
@@ -20,7 +28,7 @@ def test_ties_go_to_the_lowest_id() -> None:
 
 
 def test_skips_inactive_hosts_and_other_locations() -> None:
-    assert choose_host([host(1, status="maintenance"), host(2, location=9)], NEED) is None
+    assert choose_host([host(1, status=HostStatus.MAINTENANCE), host(2, location=9)], NEED) is None
 
 
 def test_none_when_nothing_has_room() -> None:
