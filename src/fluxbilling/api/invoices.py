@@ -57,7 +57,7 @@ class InvoiceOut(Row):
     order_id: int
     amount_minor: int = Field(description="in the currency's minor unit (cents)")
     currency: str = Field(description="ISO 4217 code")
-    status: str = Field(description="unpaid, pending, paid, refunded, disputed, ...")
+    status: schema.InvoiceStatus
     gateway: str | None = Field(description="the gateway that was paid through")
     gateway_ref: str | None = Field(description="the gateway's id of the paid checkout")
     paid_at: Timestamp | None

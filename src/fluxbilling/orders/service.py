@@ -35,7 +35,7 @@ class NewInvoice:
     id: int
     amount_minor: int
     currency: str
-    status: str
+    status: schema.InvoiceStatus
 
 
 @dataclass(frozen=True, slots=True)
