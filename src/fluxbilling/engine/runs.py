@@ -11,9 +11,9 @@ Claiming is one statement: PostgreSQL `UPDATE … WHERE id IN (SELECT … FOR UP
 LOCKED)`, SQLite the same inside `BEGIN IMMEDIATE`. Runnable rows and rows whose lease
 expired are both claimable; the claim bumps `lease_token`. Times are the database clock.
 
-The hot path's statements (claim, fence, checkpoint, advance) are built once per store and
-executed with bound values: building and cache-keying a Core statement costs more than
-running it.
+The hot path's statements (claim, fence, checkpoint, advance) are built once per database
+and lease length (`Database.prepared`) and executed with bound values: building and
+cache-keying a Core statement costs more than running it.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from fluxbilling import errors
-from fluxbilling.db import Database, schema
+from fluxbilling.db import Database, schema, statements
 from fluxbilling.engine import activity, policy
 from fluxbilling.engine.outcome import Pending
 from fluxbilling.orders import lifecycle
@@ -82,18 +82,13 @@ class Claim:
         return correlation_key(self.order_id, self.phase, run_id=self.run_id)
 
 
-def _param(name: str, column: sa.Column[Any]) -> sa.BindParameter[Any]:
-    return sa.bindparam(name, type_=column.type)
-
-
 class _Statements:
-    """The statements every phase runs, built once; values are bound per call (`p_*`)."""
+    """The statements every phase runs, built once per lease length (`Database.prepared`)."""
 
     def __init__(self, db: Database, lease_seconds: float) -> None:
-        self.lease_seconds = lease_seconds
         now = db.now()
         lease_until = db.now(lease_seconds)
-        run_id = _param("p_run_id", runs.c.id)
+        run_id = statements.param("p_run_id", runs.c.id)
 
         runnable = sa.or_(
             sa.and_(runs.c.state == RunState.QUEUED, runs.c.next_run_at <= now),
@@ -104,7 +99,7 @@ class _Statements:
             sa.select(checkpoints.c.cursor)
             .where(
                 checkpoints.c.correlation_key
-                == _param("p_next_key", checkpoints.c.correlation_key),
+                == statements.param("p_next_key", checkpoints.c.correlation_key),
                 checkpoints.c.status == "waiting",
             )
             .scalar_subquery()
@@ -123,7 +118,7 @@ class _Statements:
             .where(runs.c.id.in_(pick.scalar_subquery()))
             .values(
                 state=RunState.RUNNING,
-                lease_owner=_param("p_worker", runs.c.lease_owner),
+                lease_owner=statements.param("p_worker", runs.c.lease_owner),
                 lease_token=runs.c.lease_token + 1,
                 lease_expires_at=lease_until,
                 updated_at=now,
@@ -152,23 +147,24 @@ class _Statements:
             runs.update()
             .where(
                 runs.c.id == run_id,
-                runs.c.lease_token == _param("p_lease_token", runs.c.lease_token),
+                runs.c.lease_token == statements.param("p_lease_token", runs.c.lease_token),
                 runs.c.state == RunState.RUNNING,
             )
             .values(lease_expires_at=lease_until)
         )
         self.cursor = sa.select(checkpoints.c.cursor, checkpoints.c.status).where(
-            checkpoints.c.correlation_key == _param("p_key", checkpoints.c.correlation_key)
+            checkpoints.c.correlation_key
+            == statements.param("p_key", checkpoints.c.correlation_key)
         )
         # One statement for "update the phase's checkpoint, or insert it".
         done = db.upsert(checkpoints).values(
-            run_id=_param("p_run_id", checkpoints.c.run_id),
-            phase=_param("p_phase", checkpoints.c.phase),
-            correlation_key=_param("p_key", checkpoints.c.correlation_key),
+            run_id=statements.param("p_run_id", checkpoints.c.run_id),
+            phase=statements.param("p_phase", checkpoints.c.phase),
+            correlation_key=statements.param("p_key", checkpoints.c.correlation_key),
             status="done",
-            output=_param("p_output", checkpoints.c.output),
+            output=statements.param("p_output", checkpoints.c.output),
             cursor=None,
-            upstream_ref=_param("p_upstream_ref", checkpoints.c.upstream_ref),
+            upstream_ref=statements.param("p_upstream_ref", checkpoints.c.upstream_ref),
         )
         self.checkpoint_done = done.on_conflict_do_update(
             index_elements=[checkpoints.c.correlation_key],
@@ -184,7 +180,7 @@ class _Statements:
             runs.update()
             .where(runs.c.id == run_id)
             .values(
-                phase=_param("p_phase", runs.c.phase),
+                phase=statements.param("p_phase", runs.c.phase),
                 attempt=0,
                 phase_started_at=now,
                 next_run_at=now,
@@ -220,15 +216,11 @@ class RunStore:
     def __init__(self, db: Database, *, lease_seconds: float = 30.0) -> None:
         self.db = db
         self.lease_seconds = lease_seconds
-        self._built: _Statements | None = None
 
     @property
     def _sql(self) -> _Statements:
-        """The prepared statements (rebuilt if `lease_seconds` was changed)."""
-        built = self._built
-        if built is None or built.lease_seconds != self.lease_seconds:
-            built = self._built = _Statements(self.db, self.lease_seconds)
-        return built
+        """The prepared statements for the current `lease_seconds`."""
+        return self.db.prepared(_Statements, self.lease_seconds)
 
     # -- enqueue ---------------------------------------------------------------------------
 
