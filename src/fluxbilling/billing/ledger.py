@@ -260,15 +260,15 @@ async def _paid(
             {"p_reversal_ids": [r.id for r in early], "p_invoice_id": invoice.id},
         )
     data = {"payment": fact.gateway_payment_id, "delivery_id": delivery_id}
-    await activity.record(
-        conn,
-        invoice.order_id,
+    # One event, one row: the order's move to provisioning_pending is recorded on it.
+    paid_entry = lifecycle.Entry(
         "invoice_paid",
         f"invoice {invoice.id} paid via {gateway} ({fact.amount_minor} {fact.currency})",
-        phase=Phase.BILLING,
-        data=data,
+        data,
+        lifecycle.Source(phase=Phase.BILLING),
     )
     if reversed_by is not None:
+        await lifecycle.record(conn, invoice.order_id, paid_entry)
         await conn.execute(sql.reversal_never_provisioned, {"p_reversal_id": reversed_by.id})
         await activity.record(
             conn,
@@ -281,15 +281,11 @@ async def _paid(
         )
         return Applied("reversed", invoice.id, detail=f"already {reversed_by.kind}ed")
     try:
-        await lifecycle.transition_order(
-            db,
-            conn,
-            invoice.order_id,
-            lifecycle.OrderEvent.PAID,
-            note=f"invoice {invoice.id} paid via {gateway}",
-            source=lifecycle.Source(phase=Phase.BILLING),
+        await lifecycle.transition(
+            db, conn, paid_entry, lifecycle.order(invoice.order_id, lifecycle.OrderEvent.PAID)
         )
     except errors.Conflict:  # IllegalTransition included: the order is past awaiting payment
+        await lifecycle.record(conn, invoice.order_id, paid_entry)
         return Applied("paid_no_order", invoice.id, detail="order was not awaiting payment")
     run_id = await store.enqueue(
         conn,

@@ -299,11 +299,14 @@ class RunStore:
                 self.db,
                 conn,
                 {
-                    r.order_id: lifecycle.Source(r.id, r.phase, r.lease_token, worker)
+                    r.order_id: lifecycle.Entry(
+                        "run_started",
+                        f"{worker} started the run",
+                        source=lifecycle.Source(r.id, r.phase, r.lease_token, worker),
+                    )
                     for r in rows
                     if r.kind == PROVISION_KIND
                 },
-                note=f"{worker} started the run",
             )
             for r in rows:
                 if (r.wait_reason or "").startswith(TAKEOVER_PREFIX):
@@ -560,27 +563,17 @@ class RunStore:
                 **common,
             )
         )
-        if claim.kind == PROVISION_KIND:
-            # A failed lifecycle action leaves the order (and its running service) as it is.
-            await lifecycle.transition_order(
-                self.db,
-                conn,
-                claim.order_id,
-                lifecycle.OrderEvent.FAILED,
-                note=f"{claim.phase.value} failed",
-                source=lifecycle.Source(claim.run_id, claim.phase, claim.lease_token, claim.worker),
-            )
-        await activity.record(
-            conn,
-            claim.order_id,
+        entry = lifecycle.Entry(
             "phase_failed",
             f"{claim.phase.value} failed: {reason}",
-            run_id=claim.run_id,
-            phase=claim.phase,
-            data={"error": common["last_error"]},
-            lease_token=claim.lease_token,
-            worker=claim.worker,
+            {"error": common["last_error"]},
+            lifecycle.Source(claim.run_id, claim.phase, claim.lease_token, claim.worker),
         )
+        if claim.kind == PROVISION_KIND:
+            failed = lifecycle.order(claim.order_id, lifecycle.OrderEvent.FAILED)
+            await lifecycle.transition(self.db, conn, entry, failed)
+        else:  # a failed lifecycle action leaves the order (and its running service) as it is
+            await lifecycle.record(conn, claim.order_id, entry)
 
     # -- operator actions ------------------------------------------------------------------
 
@@ -631,24 +624,17 @@ class RunStore:
                     updated_at=self.db.now(),
                 )
             )
-            if row.kind == PROVISION_KIND:
-                await lifecycle.transition_order(
-                    self.db,
-                    conn,
-                    row.order_id,
-                    lifecycle.OrderEvent.RETRIED,
-                    note=f"{actor} retried the run from {phase.value}",
-                    source=lifecycle.Source(run_id, phase),
-                )
-            await activity.record(
-                conn,
-                row.order_id,
+            entry = lifecycle.Entry(
                 "run_retried",
                 f"{actor} retried the run from {phase.value}",
-                run_id=run_id,
-                phase=phase,
-                data={"actor": actor, "previous_error": row.last_error},
+                {"actor": actor, "previous_error": row.last_error},
+                lifecycle.Source(run_id, phase),
             )
+            if row.kind == PROVISION_KIND:
+                retried = lifecycle.order(row.order_id, lifecycle.OrderEvent.RETRIED)
+                await lifecycle.transition(self.db, conn, entry, retried)
+            else:
+                await lifecycle.record(conn, row.order_id, entry)
             if not self.db.is_sqlite:
                 await conn.execute(sa.select(sa.func.pg_notify(NOTIFY_CHANNEL, str(run_id))))
 
@@ -675,21 +661,14 @@ class RunStore:
                     updated_at=now,
                 )
             )
-            if row.kind == PROVISION_KIND:
-                await lifecycle.transition_order(
-                    self.db,
-                    conn,
-                    row.order_id,
-                    lifecycle.OrderEvent.CANCELLED,
-                    note=f"{actor} cancelled the run at {row.phase}",
-                    source=lifecycle.Source(run_id, row.phase),
-                )
-            await activity.record(
-                conn,
-                row.order_id,
+            entry = lifecycle.Entry(
                 "run_cancelled",
                 f"{actor} cancelled the run at {row.phase}",
-                run_id=run_id,
-                phase=row.phase,
-                data={"actor": actor},
+                {"actor": actor},
+                lifecycle.Source(run_id, row.phase),
             )
+            if row.kind == PROVISION_KIND:
+                cancelled = lifecycle.order(row.order_id, lifecycle.OrderEvent.CANCELLED)
+                await lifecycle.transition(self.db, conn, entry, cancelled)
+            else:
+                await lifecycle.record(conn, row.order_id, entry)

@@ -11,7 +11,7 @@ from fluxbilling import errors
 from fluxbilling.db import Database, schema
 from fluxbilling.drivers import address_policy
 from fluxbilling.engine import activity
-from fluxbilling.orders.lifecycle import OrderState
+from fluxbilling.orders import lifecycle
 from fluxbilling.orders.phases.deps import plain
 from fluxbilling.orders.pipeline import PHASES, PROVISION_KIND
 
@@ -77,17 +77,9 @@ async def create_order(
                 )
             )
         ).scalar_one()
-        inserted = await conn.execute(
-            db.insert_ignore(schema.orders)
-            .values(
-                customer_id=customer_id,
-                product_id=product.id,
-                hostname=name,
-                state=OrderState.AWAITING_PAYMENT,
-            )
-            .returning(schema.orders.c.id)
+        order_id = await lifecycle.create_order(
+            db, conn, customer_id=customer_id, product_id=product.id, hostname=name
         )
-        order_id = inserted.scalar()
         if order_id is None:  # a concurrent order took the hostname after our check
             raise errors.Conflict(f"hostname {name} is already used", field="hostname")
         invoice_id = (
@@ -113,7 +105,7 @@ async def create_order(
         "order": {
             "id": order_id,
             "hostname": name,
-            "state": OrderState.AWAITING_PAYMENT.value,
+            "state": lifecycle.ORDERS.initial.value,
             "product": product.slug,
         },
         "invoice": {

@@ -145,16 +145,6 @@ class ActionPhase:
         if verb == "reset_password":
             columns["root_password_sealed"] = action.secret_sealed
         await merge_service_data(conn, out["service_id"], patch, **columns)
-        event = RESULT_EVENT[verb]
-        if event is not None:
-            await lifecycle.transition_service(
-                self.deps.db,
-                conn,
-                out["service_id"],
-                event,
-                note=f"{verb} completed",
-                source=transition_source(ctx),
-            )
         await conn.execute(
             schema.service_actions.update()
             .where(schema.service_actions.c.id == action.id)
@@ -164,12 +154,18 @@ class ActionPhase:
             released = await reservation.release(conn, order_id=ctx.order_id)
             await ctx.record(conn, "capacity_released", released.describe(), {})
         note = "" if verb in _QUIET else f" ({_summary(out['result'])})"
-        await ctx.record(
-            conn,
+        entry = lifecycle.Entry(
             "action_completed",
             f"{verb} completed{note}",
             {"action_id": action.id, "verb": verb, "status": columns.get("status")},
+            transition_source(ctx),
         )
+        event = RESULT_EVENT[verb]
+        if event is None:
+            await lifecycle.record(conn, ctx.order_id, entry)
+        else:
+            moved = lifecycle.service(out["service_id"], event)
+            await lifecycle.transition(self.deps.db, conn, entry, moved)
         return {k: v for k, v in out.items() if k != "result" or verb not in _QUIET}
 
 

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from fluxbilling.allocation import reservation
 from fluxbilling.engine.context import PhaseContext
 from fluxbilling.engine.outcome import Done, Outcome
+from fluxbilling.orders import lifecycle
 from fluxbilling.orders import view as order_view
 from fluxbilling.orders.phases.deps import PhaseDeps
 
@@ -39,12 +40,17 @@ class AllocationPhase:
             lock=not self.deps.db.is_sqlite,
             with_address=ours,
         )
+        service_id = await lifecycle.create_service(
+            conn, order_id=ctx.order_id, host_id=reserved.host_id
+        )
+        await reservation.attach(conn, order_id=ctx.order_id, service_id=service_id)
+        output = {**reserved.to_dict(), "service_id": service_id}
         where = f"address {reserved.address}" if ours else "the provider assigns the address"
         await ctx.record(
             conn,
             "capacity_reserved",
             f"reserved {current.product['ram_mb']} MB / {current.product['vcpus']} vCPU / "
             f"{current.product['disk_gb']} GB on {reserved.host_name}, {where}",
-            reserved.to_dict(),
+            output,
         )
-        return reserved.to_dict()
+        return output

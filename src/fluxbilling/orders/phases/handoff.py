@@ -99,27 +99,17 @@ class HandoffPhase:
         self, conn: AsyncConnection, ctx: PhaseContext, done: Done
     ) -> Mapping[str, Any]:
         """Service and order become active."""
-        source = transition_source(ctx)
-        await lifecycle.transition_service(
-            self.deps.db,
-            conn,
-            done.output["service_id"],
-            lifecycle.ServiceEvent.HANDED_OFF,
-            note="welcome mail sent",
-            source=source,
-        )
-        await lifecycle.transition_order(
-            self.deps.db,
-            conn,
-            ctx.order_id,
-            lifecycle.OrderEvent.HANDED_OFF,
-            note="welcome mail sent",
-            source=source,
-        )
-        await ctx.record(
-            conn,
+        entry = lifecycle.Entry(
             "service_active",
             f"welcome mail {done.output['mail']} sent to {done.output['to']}; service is active",
+            source=transition_source(ctx),
+        )
+        await lifecycle.transition(
+            self.deps.db,
+            conn,
+            entry,
+            lifecycle.service(done.output["service_id"], lifecycle.ServiceEvent.HANDED_OFF),
+            lifecycle.order(ctx.order_id, lifecycle.OrderEvent.HANDED_OFF),
         )
         return done.output
 

@@ -192,20 +192,14 @@ class OsInstallPhase:
                 out["service_id"],
                 {"os": {"image": out["image"], "sha256": out["sha256"], "by": out["mode"]}},
             )
-            await lifecycle.transition_service(
-                self.deps.db,
-                conn,
-                out["service_id"],
-                lifecycle.ServiceEvent.INSTALLED,
-                note=message,
-                source=transition_source(ctx),
-            )
-        await ctx.record(
-            conn,
-            "os_install_recorded",
-            message,
-            {"mode": out["mode"]},
+        entry = lifecycle.Entry(
+            "os_install_recorded", message, {"mode": out["mode"]}, transition_source(ctx)
         )
+        if out["mode"] == "none":
+            await lifecycle.record(conn, ctx.order_id, entry)
+        else:
+            installed = lifecycle.service(out["service_id"], lifecycle.ServiceEvent.INSTALLED)
+            await lifecycle.transition(self.deps.db, conn, entry, installed)
         return out
 
     async def _handover(self, ctx: PhaseContext, view: OrderView, password: str) -> _Handover:

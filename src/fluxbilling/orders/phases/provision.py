@@ -80,12 +80,11 @@ class ProvisionPhase:
             data,
             external_id=None if external is None else str(external),
         )
-        await lifecycle.transition_service(
-            self.deps.db,
-            conn,
-            done.output["service_id"],
-            lifecycle.ServiceEvent.PROVISIONED,
-            note=f"the provider's id is {external}",
-            source=transition_source(ctx),
+        entry = lifecycle.Entry(
+            "service_provisioned", f"the provider's id is {external}", source=transition_source(ctx)
         )
+        provisioned = lifecycle.service(
+            done.output["service_id"], lifecycle.ServiceEvent.PROVISIONED
+        )
+        await lifecycle.transition(self.deps.db, conn, entry, provisioned)
         return done.output
