@@ -18,6 +18,20 @@ _REDACT = Redactor()
 _INSERT = schema.activity_log.insert()
 
 
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One activity row, for `record_many` (the arguments of `record`)."""
+
+    order_id: int
+    event: str
+    message: str
+    run_id: int | None = None
+    phase: str | None = None
+    data: Mapping[str, Any] | None = None
+    lease_token: int | None = None
+    worker: str | None = None
+
+
 async def record(
     conn: AsyncConnection,
     order_id: int,
@@ -31,33 +45,9 @@ async def record(
     worker: str | None = None,
 ) -> None:
     """Append one activity row inside the caller's transaction (values under secret keys masked)."""
-    await conn.execute(
-        _INSERT,
-        {
-            "order_id": order_id,
-            "run_id": run_id,
-            "event": event,
-            "phase": phase,
-            "message": message,
-            "data": _REDACT.value(dict(data or {})),
-            "lease_token": lease_token,
-            "worker": worker,
-        },
+    await record_many(
+        conn, [Row(order_id, event, message, run_id, phase, data, lease_token, worker)]
     )
-
-
-@dataclass(frozen=True, slots=True)
-class Row:
-    """One activity row, for `record_many` (the arguments of `record`)."""
-
-    order_id: int
-    event: str
-    message: str
-    run_id: int | None = None
-    phase: str | None = None
-    data: Mapping[str, Any] | None = None
-    lease_token: int | None = None
-    worker: str | None = None
 
 
 async def record_many(conn: AsyncConnection, rows: Sequence[Row]) -> None:
