@@ -86,7 +86,10 @@ async def new_service(db: Database, order_id: int, state: ServiceState) -> int:
         )
 
 
-PAID = lifecycle.Entry("invoice_paid", "invoice 1 paid via stripe", {"payment": "pi_1"})
+def paid(order_id: int) -> lifecycle.Entry:
+    return lifecycle.Entry(
+        order_id, "invoice_paid", "invoice 1 paid via stripe", {"payment": "pi_1"}
+    )
 
 
 async def test_an_event_is_one_guarded_update_and_one_activity_row(db: Database) -> None:
@@ -94,7 +97,7 @@ async def test_an_event_is_one_guarded_update_and_one_activity_row(db: Database)
     with statements_run(db) as seen:
         async with db.begin() as conn:
             moved = await lifecycle.transition(
-                db, conn, PAID, lifecycle.order(order_id, OrderEvent.PAID)
+                db, conn, paid(order_id), lifecycle.order(order_id, OrderEvent.PAID)
             )
     assert seen == ["UPDATE", "INSERT"]  # no read before the write
     assert moved == [OrderState.PROVISIONING_PENDING]
@@ -112,7 +115,7 @@ async def test_an_illegal_event_names_state_and_event_and_writes_nothing(db: Dat
     async with db.begin() as conn:
         with pytest.raises(errors.IllegalTransition, match=r"'retried'.*'active'") as raised:
             await lifecycle.transition(
-                db, conn, PAID, lifecycle.order(order_id, OrderEvent.RETRIED)
+                db, conn, paid(order_id), lifecycle.order(order_id, OrderEvent.RETRIED)
             )
     assert raised.value.details == {"state": "active", "event": "retried"}
     assert await order_state(db, order_id) == "active"
@@ -122,10 +125,10 @@ async def test_an_illegal_event_names_state_and_event_and_writes_nothing(db: Dat
 async def test_an_unknown_order_or_service_is_not_found(db: Database) -> None:
     async with db.begin() as conn:
         with pytest.raises(errors.NotFound, match="order 404 does not exist"):
-            await lifecycle.transition(db, conn, PAID, lifecycle.order(404, OrderEvent.PAID))
+            await lifecycle.transition(db, conn, paid(404), lifecycle.order(404, OrderEvent.PAID))
         with pytest.raises(errors.NotFound, match="service 404 does not exist"):
             await lifecycle.transition(
-                db, conn, PAID, lifecycle.service(404, ServiceEvent.SUSPENDED)
+                db, conn, paid(404), lifecycle.service(404, ServiceEvent.SUSPENDED)
             )
 
 
@@ -136,12 +139,12 @@ async def test_start_orders_moves_only_the_waiting_ones_with_one_insert(db: Data
         OrderState.PROVISIONING_PENDING,
         OrderState.PROVISIONING,
     )
-    started = {
-        order_id: lifecycle.Entry(
-            "run_started", "w1 started the run", {"n": order_id}, lifecycle.Source(worker="w1")
+    started = [
+        lifecycle.Entry(
+            order_id, "run_started", "w1 started", {"n": order_id}, lifecycle.Source(worker="w1")
         )
         for order_id in (first, second, running)
-    }
+    ]
     with statements_run(db) as seen:
         async with db.begin() as conn:
             moved = await lifecycle.start_orders(db, conn, started)
@@ -154,13 +157,13 @@ async def test_start_orders_moves_only_the_waiting_ones_with_one_insert(db: Data
         ]
     assert await events(db, running) == []
     async with db.begin() as conn:
-        assert await lifecycle.start_orders(db, conn, {}) == []
+        assert await lifecycle.start_orders(db, conn, []) == []
 
 
 async def test_a_service_transition_is_recorded_on_its_order(db: Database) -> None:
     order_id = await new_order(db, OrderState.ACTIVE)
     service_id = await new_service(db, order_id, ServiceState.ACTIVE)
-    refund = lifecycle.Entry("refund_full", "refunded: suspended")
+    refund = lifecycle.Entry(order_id, "refund_full", "refunded: suspended")
     async with db.begin() as conn:
         suspend = lifecycle.service(service_id, ServiceEvent.SUSPENDED)
         moved = await lifecycle.transition(db, conn, refund, suspend)
@@ -175,7 +178,7 @@ async def test_a_service_transition_is_recorded_on_its_order(db: Database) -> No
 async def test_the_handoff_moves_service_and_order_in_one_row(db: Database) -> None:
     order_id = await new_order(db, OrderState.PROVISIONING)
     service_id = await new_service(db, order_id, ServiceState.INSTALLED)
-    entry = lifecycle.Entry("service_active", "welcome mail sent; service is active")
+    entry = lifecycle.Entry(order_id, "service_active", "welcome mail sent; service is active")
     async with db.begin() as conn:
         moved = await lifecycle.transition(
             db,
@@ -196,10 +199,11 @@ async def test_the_handoff_moves_service_and_order_in_one_row(db: Database) -> N
     ]
 
 
-async def test_one_event_cannot_move_two_orders(db: Database) -> None:
+async def test_one_event_moves_one_order_once(db: Database) -> None:
     one, other = await new_orders(db, OrderState.FAILED, OrderState.FAILED)
-    cancel = lifecycle.Entry("run_cancelled", "x")
-    with pytest.raises(errors.InvariantViolation, match="one event of one order"):
+    service_id = await new_service(db, other, ServiceState.ACTIVE)
+    cancel = lifecycle.Entry(one, "run_cancelled", "x")
+    with pytest.raises(errors.InvariantViolation, match="each machine once"):
         async with db.begin() as conn:
             await lifecycle.transition(
                 db,
@@ -208,15 +212,21 @@ async def test_one_event_cannot_move_two_orders(db: Database) -> None:
                 lifecycle.order(one, OrderEvent.CANCELLED),
                 lifecycle.order(other, OrderEvent.CANCELLED),
             )
+    with pytest.raises(errors.InvariantViolation, match=f"belongs to order {other}, not"):
+        async with db.begin() as conn:
+            suspend = lifecycle.service(service_id, ServiceEvent.SUSPENDED)
+            await lifecycle.transition(db, conn, cancel, suspend)
     assert [await order_state(db, o) for o in (one, other)] == ["failed", "failed"]
+    assert await events(db, one) == await events(db, other) == []
 
 
-async def test_record_writes_a_row_that_moves_nothing(db: Database) -> None:
+async def test_an_event_without_moves_writes_only_its_row(db: Database) -> None:
     order_id = await new_order(db, OrderState.ACTIVE)
-    async with db.begin() as conn:
-        await lifecycle.record(
-            conn, order_id, lifecycle.Entry("phase_failed", "resize failed", {"error": "x"})
-        )
+    with statements_run(db) as seen:
+        async with db.begin() as conn:
+            entry = lifecycle.Entry(order_id, "phase_failed", "resize failed", {"error": "x"})
+            assert await lifecycle.transition(db, conn, entry) == []
+    assert seen == ["INSERT"]
     assert await events(db, order_id) == [("phase_failed", {"error": "x"})]
     assert await order_state(db, order_id) == "active"
 
@@ -247,7 +257,7 @@ async def test_a_concurrent_change_is_detected_not_overwritten(db: Database) -> 
     if db.is_sqlite:
         pytest.skip("SQLite has one writer at a time: the race needs row locks (PostgreSQL)")
     order_id = await new_order(db, OrderState.PROVISIONING)
-    failed = lifecycle.Entry("phase_failed", "provision failed")
+    failed = lifecycle.Entry(order_id, "phase_failed", "provision failed")
     async with db.begin() as other:
         # Another transaction moves the order first and holds the row until it commits.
         await other.execute(

@@ -262,13 +262,14 @@ async def _paid(
     data = {"payment": fact.gateway_payment_id, "delivery_id": delivery_id}
     # One event, one row: the order's move to provisioning_pending is recorded on it.
     paid_entry = lifecycle.Entry(
+        invoice.order_id,
         "invoice_paid",
         f"invoice {invoice.id} paid via {gateway} ({fact.amount_minor} {fact.currency})",
         data,
         lifecycle.Source(phase=Phase.BILLING),
     )
     if reversed_by is not None:
-        await lifecycle.record(conn, invoice.order_id, paid_entry)
+        await lifecycle.transition(db, conn, paid_entry)
         await conn.execute(sql.reversal_never_provisioned, {"p_reversal_id": reversed_by.id})
         await activity.record(
             conn,
@@ -285,7 +286,7 @@ async def _paid(
             db, conn, paid_entry, lifecycle.order(invoice.order_id, lifecycle.OrderEvent.PAID)
         )
     except errors.Conflict:  # IllegalTransition included: the order is past awaiting payment
-        await lifecycle.record(conn, invoice.order_id, paid_entry)
+        await lifecycle.transition(db, conn, paid_entry)  # paid, but nothing moved
         return Applied("paid_no_order", invoice.id, detail="order was not awaiting payment")
     run_id = await store.enqueue(
         conn,

@@ -298,15 +298,16 @@ class RunStore:
             await lifecycle.start_orders(
                 self.db,
                 conn,
-                {
-                    r.order_id: lifecycle.Entry(
+                [
+                    lifecycle.Entry(
+                        r.order_id,
                         "run_started",
                         f"{worker} started the run",
                         source=lifecycle.Source(r.id, r.phase, r.lease_token, worker),
                     )
                     for r in rows
                     if r.kind == PROVISION_KIND
-                },
+                ],
             )
             for r in rows:
                 if (r.wait_reason or "").startswith(TAKEOVER_PREFIX):
@@ -564,16 +565,16 @@ class RunStore:
             )
         )
         entry = lifecycle.Entry(
+            claim.order_id,
             "phase_failed",
             f"{claim.phase.value} failed: {reason}",
             {"error": common["last_error"]},
             lifecycle.Source(claim.run_id, claim.phase, claim.lease_token, claim.worker),
         )
-        if claim.kind == PROVISION_KIND:
-            failed = lifecycle.order(claim.order_id, lifecycle.OrderEvent.FAILED)
-            await lifecycle.transition(self.db, conn, entry, failed)
-        else:  # a failed lifecycle action leaves the order (and its running service) as it is
-            await lifecycle.record(conn, claim.order_id, entry)
+        # A failed lifecycle action leaves the order (and its running service) as it is.
+        failed = lifecycle.order(claim.order_id, lifecycle.OrderEvent.FAILED)
+        moves = [failed] if claim.kind == PROVISION_KIND else []
+        await lifecycle.transition(self.db, conn, entry, *moves)
 
     # -- operator actions ------------------------------------------------------------------
 
@@ -625,16 +626,15 @@ class RunStore:
                 )
             )
             entry = lifecycle.Entry(
+                row.order_id,
                 "run_retried",
                 f"{actor} retried the run from {phase.value}",
                 {"actor": actor, "previous_error": row.last_error},
                 lifecycle.Source(run_id, phase),
             )
-            if row.kind == PROVISION_KIND:
-                retried = lifecycle.order(row.order_id, lifecycle.OrderEvent.RETRIED)
-                await lifecycle.transition(self.db, conn, entry, retried)
-            else:
-                await lifecycle.record(conn, row.order_id, entry)
+            retried = lifecycle.order(row.order_id, lifecycle.OrderEvent.RETRIED)
+            moves = [retried] if row.kind == PROVISION_KIND else []
+            await lifecycle.transition(self.db, conn, entry, *moves)
             if not self.db.is_sqlite:
                 await conn.execute(sa.select(sa.func.pg_notify(NOTIFY_CHANNEL, str(run_id))))
 
@@ -662,13 +662,12 @@ class RunStore:
                 )
             )
             entry = lifecycle.Entry(
+                row.order_id,
                 "run_cancelled",
                 f"{actor} cancelled the run at {row.phase}",
                 {"actor": actor},
                 lifecycle.Source(run_id, row.phase),
             )
-            if row.kind == PROVISION_KIND:
-                cancelled = lifecycle.order(row.order_id, lifecycle.OrderEvent.CANCELLED)
-                await lifecycle.transition(self.db, conn, entry, cancelled)
-            else:
-                await lifecycle.record(conn, row.order_id, entry)
+            cancelled = lifecycle.order(row.order_id, lifecycle.OrderEvent.CANCELLED)
+            moves = [cancelled] if row.kind == PROVISION_KIND else []
+            await lifecycle.transition(self.db, conn, entry, *moves)

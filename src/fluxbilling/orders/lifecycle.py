@@ -37,7 +37,7 @@ arrow by a hook the composition root hands the engine.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Generic, TypeVar
@@ -67,7 +67,6 @@ __all__ = [
     "mermaid",
     "next_state",
     "order",
-    "record",
     "service",
     "start_orders",
     "transition",
@@ -217,8 +216,10 @@ class Source:
 
 @dataclass(frozen=True, slots=True)
 class Entry:
-    """The activity row of one event, in the caller's words; `transition` adds what moved."""
+    """The activity row of one event of an order, in the caller's words (`transition` adds
+    what moved)."""
 
+    order_id: int
     kind: str
     note: str
     data: Mapping[str, Any] = field(default_factory=dict)
@@ -321,20 +322,22 @@ def _moved(move: Move, target: StrEnum) -> dict[str, Any]:
 async def transition(
     db: Database, conn: AsyncConnection, entry: Entry, *moves: Move
 ) -> list[StrEnum]:
-    """Apply `moves` (one event of one order) and write the event's one activity row.
+    """Apply `moves` (one event of `entry`'s order) and write the event's one activity row.
 
     Each move is one statement, `UPDATE … WHERE id = … AND state IN (the states its event is
     allowed in) RETURNING …`. The activity row is `entry` with each move added to its data
     under the machine's name: `{"order": {"event": "paid", "to": "provisioning_pending"}}`
-    (the state it left is the `to` of the row before). When a move is refused nothing of
-    this event is recorded and the error says why; rolling back earlier moves is the
-    caller's transaction's job.
+    (the state it left is the `to` of the row before). With no moves only the row is
+    written: the event moved no state (a lifecycle action's run failed, an invoice was paid
+    for an order that no longer awaited it). When a move is refused nothing of this event
+    is recorded and the error says why; rolling back earlier moves is the caller's
+    transaction's job.
 
     Args:
         db: the database (its clock stamps `updated_at`).
         conn: the caller's transaction.
         entry: the event's activity row.
-        *moves: one per machine at most (`order(…)`, `service(…)`), all of the same order.
+        *moves: one per machine at most (`order(…)`, `service(…)`), all of `entry`'s order.
 
     Returns:
         The new states, in the order of `moves`.
@@ -343,8 +346,10 @@ async def transition(
         errors.NotFound: no such order or service.
         errors.IllegalTransition: its state does not allow the event; the error names both.
         errors.Conflict: its state changed under the statement (a concurrent writer).
+        errors.InvariantViolation: two moves of one machine, or a move of another order.
     """
-    owners: set[int] = set()
+    if len({m.machine.name for m in moves}) != len(moves):
+        raise errors.InvariantViolation("one event moves each machine once", kind=entry.kind)
     moved: dict[str, Any] = {}
     targets: list[StrEnum] = []
     for move in moves:
@@ -352,15 +357,15 @@ async def transition(
         row = (await conn.execute(sql.update, {"p_id": move.row_id})).first()
         if row is None:
             raise await _refusal(conn, move)
-        owners.add(row.order_id)
+        if row.order_id != entry.order_id:
+            raise errors.InvariantViolation(
+                f"{move.machine.name} {move.row_id} belongs to order {row.order_id}, "
+                f"not to order {entry.order_id}",
+                kind=entry.kind,
+            )
         moved[move.machine.name] = _moved(move, sql.target)
         targets.append(sql.target)
-    if len(owners) != 1 or len(moved) != len(moves):
-        raise errors.InvariantViolation(
-            "one transition is one event of one order, one move per machine",
-            orders=sorted(owners),
-        )
-    await activity.record_many(conn, [_row(owners.pop(), entry, moved)])
+    await activity.record_many(conn, [_row(entry, moved)])
     return targets
 
 
@@ -386,10 +391,10 @@ async def _refusal(conn: AsyncConnection, move: Move) -> errors.FluxError:
     )
 
 
-def _row(order_id: int, entry: Entry, moved: Mapping[str, Any]) -> activity.Row:
+def _row(entry: Entry, moved: Mapping[str, Any]) -> activity.Row:
     source = entry.source
     return activity.Row(
-        order_id,
+        entry.order_id,
         entry.kind,
         entry.note,
         run_id=source.run_id,
@@ -400,14 +405,7 @@ def _row(order_id: int, entry: Entry, moved: Mapping[str, Any]) -> activity.Row:
     )
 
 
-async def record(conn: AsyncConnection, order_id: int, entry: Entry) -> None:
-    """Write the activity row of an event that moves no state (a lifecycle action's run failed)."""
-    await activity.record_many(conn, [_row(order_id, entry, {})])
-
-
-async def start_orders(
-    db: Database, conn: AsyncConnection, entries: Mapping[int, Entry]
-) -> list[int]:
+async def start_orders(db: Database, conn: AsyncConnection, entries: Sequence[Entry]) -> list[int]:
     """Apply `started` to those of `entries`' orders that await their worker.
 
     The worker's claim calls this for every run it leased: one UPDATE for all of them, and
@@ -418,7 +416,7 @@ async def start_orders(
     Args:
         db: the database.
         conn: the claim's transaction.
-        entries: order id -> the activity row of its run's start.
+        entries: the activity row of each run's start, one per order.
 
     Returns:
         The ids of the orders that moved, ascending.
@@ -426,9 +424,10 @@ async def start_orders(
     if not entries:
         return []
     sql = db.prepared(_guarded, ORDERS, OrderEvent.STARTED, True)
-    ids = sorted((await conn.execute(sql.update, {"p_ids": list(entries)})).scalars())
+    by_order = {e.order_id: e for e in entries}
+    ids = sorted((await conn.execute(sql.update, {"p_ids": list(by_order)})).scalars())
     move = {"order": {"event": OrderEvent.STARTED.value, "to": sql.target.value}}
-    await activity.record_many(conn, [_row(order_id, entries[order_id], move) for order_id in ids])
+    await activity.record_many(conn, [_row(by_order[order_id], move) for order_id in ids])
     return ids
 
 

@@ -155,17 +155,15 @@ class ActionPhase:
             await ctx.record(conn, "capacity_released", released.describe(), {})
         note = "" if verb in _QUIET else f" ({_summary(out['result'])})"
         entry = lifecycle.Entry(
+            ctx.order_id,
             "action_completed",
             f"{verb} completed{note}",
             {"action_id": action.id, "verb": verb, "status": columns.get("status")},
             transition_source(ctx),
         )
         event = RESULT_EVENT[verb]
-        if event is None:
-            await lifecycle.record(conn, ctx.order_id, entry)
-        else:
-            moved = lifecycle.service(out["service_id"], event)
-            await lifecycle.transition(self.deps.db, conn, entry, moved)
+        moves = [] if event is None else [lifecycle.service(out["service_id"], event)]
+        await lifecycle.transition(self.deps.db, conn, entry, *moves)
         return {k: v for k, v in out.items() if k != "result" or verb not in _QUIET}
 
 

@@ -100,6 +100,7 @@ class HandoffPhase:
     ) -> Mapping[str, Any]:
         """Service and order become active."""
         entry = lifecycle.Entry(
+            ctx.order_id,
             "service_active",
             f"welcome mail {done.output['mail']} sent to {done.output['to']}; service is active",
             source=transition_source(ctx),

@@ -193,13 +193,15 @@ class OsInstallPhase:
                 {"os": {"image": out["image"], "sha256": out["sha256"], "by": out["mode"]}},
             )
         entry = lifecycle.Entry(
-            "os_install_recorded", message, {"mode": out["mode"]}, transition_source(ctx)
+            ctx.order_id,
+            "os_install_recorded",
+            message,
+            {"mode": out["mode"]},
+            transition_source(ctx),
         )
-        if out["mode"] == "none":
-            await lifecycle.record(conn, ctx.order_id, entry)
-        else:
-            installed = lifecycle.service(out["service_id"], lifecycle.ServiceEvent.INSTALLED)
-            await lifecycle.transition(self.deps.db, conn, entry, installed)
+        installed = lifecycle.service(out["service_id"], lifecycle.ServiceEvent.INSTALLED)
+        moves = [] if out["mode"] == "none" else [installed]
+        await lifecycle.transition(self.deps.db, conn, entry, *moves)
         return out
 
     async def _handover(self, ctx: PhaseContext, view: OrderView, password: str) -> _Handover:

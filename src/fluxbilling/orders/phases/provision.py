@@ -81,7 +81,10 @@ class ProvisionPhase:
             external_id=None if external is None else str(external),
         )
         entry = lifecycle.Entry(
-            "service_provisioned", f"the provider's id is {external}", source=transition_source(ctx)
+            ctx.order_id,
+            "service_provisioned",
+            f"the provider's id is {external}",
+            source=transition_source(ctx),
         )
         provisioned = lifecycle.service(
             done.output["service_id"], lifecycle.ServiceEvent.PROVISIONED
