@@ -23,6 +23,7 @@ from collections import defaultdict, deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any, cast
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -203,6 +204,7 @@ class InMemoryPhaseStore:
         outbox: the welcome mails queued, by message id, and `mail_status` their status.
         action_results: the result stored on each action, by action id.
         released: the orders whose capacity was given back.
+        next_service_id: the id `create_service` gives the next service.
     """
 
     def __init__(self, *views: OrderView) -> None:
@@ -216,6 +218,7 @@ class InMemoryPhaseStore:
         self.mail_status: dict[str, str] = {}
         self.action_results: dict[int, Any] = {}
         self.released: list[int] = []
+        self.next_service_id = 1
 
     def events(self, order_id: int) -> list[str]:
         """The activity events written for an order, in order."""
@@ -309,15 +312,23 @@ class _InMemoryWrites:
         if reserved is None:
             raise errors.CapacityExhausted(f"no host fits order {order_id}", order_id=order_id)
         if not with_address:
-            reserved = Reservation(
-                reserved.host_id, reserved.host_name, reserved.service_id, None, None
-            )
-        view = self.store.views[order_id]
-        view.service.update(id=reserved.service_id, order_id=order_id, status="allocated")
-        view.service["host_id"] = reserved.host_id
+            reserved = Reservation(reserved.host_id, reserved.host_name, None, None)
         if reserved.address is not None:
+            view = self.store.views[order_id]
             view.address.update(address=reserved.address, state="reserved", order_id=order_id)
         return reserved
+
+    async def create_service(self, order_id: int, host_id: int) -> int:
+        service_id = self.store.next_service_id
+        self.store.next_service_id += 1
+        view = self.store.views[order_id]
+        status = lifecycle.SERVICES.initial.value
+        view.service.update(
+            id=service_id, order_id=order_id, status=status, host_id=host_id, service_data={}
+        )
+        if view.address:
+            view.address["service_id"] = service_id
+        return service_id
 
     async def release(self, order_id: int) -> Release:
         view = self.store.views[order_id]
@@ -341,39 +352,39 @@ class _InMemoryWrites:
         service["service_data"] = {**(service.get("service_data") or {}), **plain(dict(patch))}
         service.update(columns)
 
-    async def transition_service(
-        self, service_id: int, event: lifecycle.ServiceEvent, note: str
-    ) -> None:
-        service = self.store.service(service_id)
-        state = lifecycle.ServiceState(service["status"])
-        target = lifecycle.next_state(lifecycle.SERVICE_TABLE, state, event)
-        service["status"] = target.value
-        await self._moved("service", self.store._order_of(service_id), state, event, target, note)
-
-    async def transition_order(self, order_id: int, event: lifecycle.OrderEvent, note: str) -> None:
-        order = self.store.views[order_id].order
-        state = lifecycle.OrderState(order["state"])
-        target = lifecycle.next_state(lifecycle.ORDER_TABLE, state, event)
-        order["state"] = target.value
-        await self._moved("order", order_id, state, event, target, note)
-
-    async def _moved(
+    async def transition(
         self,
-        machine: str,
-        order_id: int,
-        state: lifecycle.OrderState | lifecycle.ServiceState,
-        event: lifecycle.OrderEvent | lifecycle.ServiceEvent,
-        target: lifecycle.OrderState | lifecycle.ServiceState,
-        note: str,
+        event: str,
+        message: str,
+        *moves: lifecycle.Move,
+        data: Mapping[str, Any] | None = None,
     ) -> None:
+        if len({m.machine.name for m in moves}) != len(moves):
+            raise errors.InvariantViolation("one event moves each machine once", kind=event)
+        decided = [(move, *self._decide(move)) for move in moves]
+        for move, row, target in decided:  # all decided first: a refused move writes nothing
+            row[move.machine.column] = target.value
+        moved = {move.machine.name: move.recorded(target) for move, _, target in decided}
         self.store.activity.append(
-            Activity(
-                order_id,
-                f"{machine}_{event.value}",
-                f"{machine} {state.value} → {target.value}: {note}",
-                {"from": state.value, "to": target.value, "event": event.value},
-            )
+            Activity(self.ctx.order_id, event, message, {**(data or {}), **moved})
         )
+
+    def _decide(self, move: lifecycle.Move) -> tuple[dict[str, Any], StrEnum]:
+        """The kept row `move` changes and the state it leads to (the lifecycle's tables)."""
+        machine = move.machine
+        if machine is lifecycle.ORDERS:
+            if move.row_id not in self.store.views:
+                raise errors.NotFound(f"order {move.row_id} does not exist", order_id=move.row_id)
+            row, owner = self.store.views[move.row_id].order, move.row_id
+        else:
+            row, owner = self.store.service(move.row_id), self.store._order_of(move.row_id)
+        if owner != self.ctx.order_id:
+            raise errors.InvariantViolation(
+                f"{machine.name} {move.row_id} belongs to order {owner}, "
+                f"not to order {self.ctx.order_id}"
+            )
+        state = type(machine.initial)(row[machine.column])
+        return row, lifecycle.next_state(machine.table, state, move.event)
 
     async def action(self, action_id: int) -> ActionRow:
         for row in self.store.actions.values():

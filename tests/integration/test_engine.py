@@ -15,7 +15,7 @@ from fluxbilling import errors
 from fluxbilling.db import Database, schema
 from fluxbilling.engine.context import PhaseContext
 from fluxbilling.engine.outcome import Done, Outcome, Pending
-from fluxbilling.engine.pipeline import PhaseSpec, Pipeline, RunEvent, RunRef
+from fluxbilling.engine.pipeline import PhaseSpec, Pipeline, RecordOnly, RunEntry, RunEvent
 from fluxbilling.engine.policy import RetryPolicy
 from fluxbilling.engine.runs import LeaseLost, RunStore
 from fluxbilling.engine.worker import Worker
@@ -187,16 +187,17 @@ async def test_permanent_error_fails_the_run_and_operator_retry_resumes_it(db: D
     assert (await completed_count(db, order_id))["provision"] == 1
 
 
-class RecordingHooks:
-    """`RunHooks` that remember what they were told, and move nothing."""
+class RecordingHooks(RecordOnly):
+    """`RunHooks` that remember what they were told, and move nothing (rows alone)."""
 
     def __init__(self) -> None:
         self.seen: list[tuple[RunEvent, str, str]] = []
 
     async def __call__(
-        self, conn: AsyncConnection, event: RunEvent, runs: Sequence[RunRef], *, note: str
+        self, conn: AsyncConnection, event: RunEvent, entries: Sequence[RunEntry]
     ) -> None:
-        self.seen += [(event, r.phase, note) for r in runs]
+        self.seen += [(event, e.run.phase, e.message) for e in entries]
+        await super().__call__(conn, event, entries)
 
 
 async def test_the_engine_runs_any_pipeline_it_is_handed(db: Database) -> None:
@@ -226,11 +227,18 @@ async def test_the_engine_runs_any_pipeline_it_is_handed(db: Database) -> None:
     assert (await run_row(db, order_id)).state == "completed"
     assert hooks.seen == [
         (RunEvent.STARTED, "sweep", "w started the run"),
-        (RunEvent.FAILED, "mop", "mop failed"),
+        (RunEvent.FAILED, "mop", "mop failed: gave up after 1 attempts: 503"),
         (RunEvent.RETRIED, "mop", "op retried the run from mop"),
         (RunEvent.STARTED, "mop", "w started the run"),
     ]
     async with db.connect() as conn:
+        rows = (
+            await conn.execute(
+                sa.select(schema.activity_log.c.event, schema.activity_log.c.data)
+                .where(schema.activity_log.c.order_id == order_id)
+                .order_by(schema.activity_log.c.id)
+            )
+        ).all()
         keys = (
             await conn.execute(
                 sa.select(schema.phase_checkpoints.c.correlation_key)
@@ -245,6 +253,12 @@ async def test_the_engine_runs_any_pipeline_it_is_handed(db: Database) -> None:
         ).scalar_one()
     assert list(keys) == [f"{order_id}:sweep:{run.id}", f"{order_id}:mop:{run.id}"]
     assert order_state == "provisioning_pending"  # these hooks move no order
+    # Each run event is one row, written by the hooks; a start that moved nothing is none.
+    run_rows = [
+        (r.event, r.data) for r in rows if r.event in ("run_started", "phase_failed", "run_retried")
+    ]
+    assert [event for event, _ in run_rows] == ["phase_failed", "run_retried"]
+    assert all("order" not in data for _, data in run_rows)
 
 
 async def test_capacity_exhausted_parks_without_failing(db: Database) -> None:

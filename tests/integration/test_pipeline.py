@@ -67,6 +67,35 @@ async def test_paid_order_becomes_an_active_vps(
     assert sorted(h.ram_mb_used for h in hosts) == [0, 0, 2048]
 
 
+async def test_each_state_change_is_on_the_one_row_of_its_event(
+    installation: bootstrap.Installation, sim: SolusVM2State, mailer: InMemoryMailer
+) -> None:
+    order_id = await place_and_pay(installation, "web2.example.com")
+    await drain(installation)
+    log = await activity(installation, order_id)
+    moves = [
+        (e.event, {m: {"event": e.data[m]["event"], "to": e.data[m]["to"]} for m in moved})
+        for e in log
+        for moved in [[m for m in ("service", "order") if m in e.data]]
+        if moved
+    ]
+    assert moves == [
+        ("invoice_paid", {"order": {"event": "paid", "to": "provisioning_pending"}}),
+        ("run_started", {"order": {"event": "started", "to": "provisioning"}}),
+        ("service_provisioned", {"service": {"event": "provisioned", "to": "provisioned"}}),
+        ("os_install_recorded", {"service": {"event": "installed", "to": "installed"}}),
+        (
+            "service_active",
+            {
+                "service": {"event": "handed_off", "to": "active"},
+                "order": {"event": "handed_off", "to": "active"},
+            },
+        ),
+    ]
+    events = [e.event for e in log]
+    assert all(events.count(event) == 1 for event, _ in moves)
+
+
 async def test_secrets_never_reach_activity_api_or_upstream_records(
     installation: bootstrap.Installation, sim: SolusVM2State, mailer: InMemoryMailer
 ) -> None:

@@ -28,8 +28,9 @@ async def test_reads_are_copies_and_writes_follow_the_lifecycle() -> None:
     seen.service["status"] = "active"
     assert rig.service["status"] == "allocated"
     writes = rig.store.writes(NO_CONNECTION, phase_context(ORDER_ID, Phase.HANDOFF))
+    handed_off = lifecycle.service(SERVICE_ID, lifecycle.ServiceEvent.HANDED_OFF)
     with pytest.raises(errors.IllegalTransition):
-        await writes.transition_service(SERVICE_ID, lifecycle.ServiceEvent.HANDED_OFF, "early")
+        await writes.transition("service_active", "early", handed_off)
     with pytest.raises(errors.InvariantViolation, match=r"orders\.lifecycle only"):
         await writes.merge_service_data(SERVICE_ID, {}, status="active")
     with pytest.raises(errors.NotFound):
@@ -48,3 +49,33 @@ async def test_in_memory_rdns_keeps_records_and_raises_queued_failures() -> None
         "10.2.0.192.in-addr.arpa",
     )
     assert rdns.records == {"192.0.2.10": "web1.example.net"}
+
+
+async def test_a_transition_is_one_row_and_a_refused_move_writes_nothing() -> None:
+    rig = Rig()  # order 7 provisioning, service 11 allocated
+    writes = rig.store.writes(NO_CONNECTION, phase_context(ORDER_ID, Phase.HANDOFF))
+    provisioned = lifecycle.service(SERVICE_ID, lifecycle.ServiceEvent.PROVISIONED)
+    handed_off = lifecycle.order(ORDER_ID, lifecycle.OrderEvent.HANDED_OFF)
+    service_handed_off = lifecycle.service(SERVICE_ID, lifecycle.ServiceEvent.HANDED_OFF)
+    with pytest.raises(errors.IllegalTransition):  # the order may move, the service may not
+        await writes.transition("service_active", "x", handed_off, service_handed_off)
+    with pytest.raises(errors.InvariantViolation, match="each machine once"):
+        await writes.transition("service_active", "x", handed_off, handed_off)
+    with pytest.raises(errors.NotFound):
+        await writes.transition("x", "x", lifecycle.order(99, lifecycle.OrderEvent.PAID))
+    other = rig.store.writes(NO_CONNECTION, phase_context(8, Phase.HANDOFF))
+    with pytest.raises(errors.InvariantViolation, match="belongs to order 7, not to order 8"):
+        await other.transition("x", "x", provisioned)
+    assert (rig.service["status"], rig.store.views[ORDER_ID].order["state"]) == (
+        "allocated",
+        "provisioning",
+    )
+    assert rig.store.activity == []
+    await writes.transition("service_provisioned", "id 9", provisioned, data={"n": 1})
+    [row] = rig.store.activity
+    assert (row.order_id, row.event, row.message) == (ORDER_ID, "service_provisioned", "id 9")
+    assert row.data == {
+        "n": 1,
+        "service": {"id": SERVICE_ID, "event": "provisioned", "to": "provisioned"},
+    }
+    assert rig.service["status"] == "provisioned"

@@ -21,7 +21,7 @@ from fluxbilling.db import schema
 from fluxbilling.jsontypes import JsonObject
 from fluxbilling.network import ipam
 
-__all__ = ["Release", "Reservation", "release", "reserve"]
+__all__ = ["Release", "Reservation", "attach", "release", "reserve"]
 
 _MAX_CHOICES = 20
 
@@ -32,16 +32,14 @@ class Reservation:
 
     host_id: int
     host_name: str
-    service_id: int
     subnet_id: int | None
     address: str | None
 
     def to_dict(self) -> JsonObject:
-        """The allocation phase's checkpoint output."""
+        """What was reserved, for the allocation phase's checkpoint output."""
         return {
             "host_id": self.host_id,
             "host": self.host_name,
-            "service_id": self.service_id,
             "subnet_id": self.subnet_id,
             "address": self.address,
         }
@@ -56,6 +54,9 @@ async def reserve(
     with_address: bool = True,
 ) -> Reservation:
     """Reserve capacity and an address for `order_id`; raises CapacityExhausted when none fits.
+
+    The order's service is not created here: `orders.lifecycle` writes it in its initial
+    state, and `attach` then gives it the address.
 
     With `with_address=False` (the provider assigns addresses: shared hosting, game servers,
     panels with their own IP pools) only capacity is reserved, and hosts need no subnet.
@@ -97,20 +98,15 @@ async def reserve(
         if with_address
         else None
     )
-    service_id = (
-        await conn.execute(
-            schema.services.insert()
-            .values(order_id=order_id, status="allocated", host_id=host.id, service_data={})
-            .returning(schema.services.c.id)
-        )
-    ).scalar_one()
+    return Reservation(host.id, host.name, host.subnet_id if with_address else None, address)
+
+
+async def attach(conn: AsyncConnection, *, order_id: int, service_id: int) -> None:
+    """Give the order's reserved address to its service (created by the allocation phase)."""
     await conn.execute(
         schema.ip_addresses.update()
         .where(schema.ip_addresses.c.order_id == order_id)
         .values(service_id=service_id)
-    )
-    return Reservation(
-        host.id, host.name, service_id, host.subnet_id if with_address else None, address
     )
 
 

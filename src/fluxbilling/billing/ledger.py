@@ -31,7 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from fluxbilling import errors
 from fluxbilling.billing import money
 from fluxbilling.billing.facts import PaymentFact
-from fluxbilling.db import Database, schema
+from fluxbilling.db import Database, schema, statements
 from fluxbilling.engine import activity
 from fluxbilling.engine.runs import RunStore
 from fluxbilling.orders import lifecycle
@@ -42,12 +42,8 @@ __all__ = ["Applied", "apply_fact", "invoice_hint"]
 _OPEN = sorted(money.OPEN)
 
 
-def _param(name: str, column: sa.Column[Any], *, expanding: bool = False) -> sa.BindParameter[Any]:
-    return sa.bindparam(name, type_=column.type, expanding=expanding)
-
-
 class _Statements:
-    """The statements a payment runs, built once per dialect; values are bound per call (`p_*`).
+    """The statements a payment runs, built once per database (`Database.prepared`).
 
     Building a Core statement and its cache key costs more than executing it (bench/README.md),
     and a paid delivery runs all of these.
@@ -56,11 +52,11 @@ class _Statements:
     def __init__(self, db: Database) -> None:
         inv, attempts = schema.invoices, schema.payment_attempts
         reversals, payments = schema.money_reversals, schema.payments
-        payment_id = _param("p_payment_id", inv.c.gateway_ref)
+        payment_id = statements.param("p_payment_id", inv.c.gateway_ref)
         ours = (
             sa.select(attempts.c.invoice_id)
             .where(
-                attempts.c.gateway == _param("p_gateway", attempts.c.gateway),
+                attempts.c.gateway == statements.param("p_gateway", attempts.c.gateway),
                 attempts.c.gateway_ref == payment_id,
             )
             .scalar_subquery()
@@ -72,7 +68,7 @@ class _Statements:
         by_hint = sa.or_(
             by_object,
             sa.and_(
-                inv.c.id == _param("p_invoice_ref", inv.c.id),
+                inv.c.id == statements.param("p_invoice_ref", inv.c.id),
                 inv.c.gateway_ref.is_(None),
                 ours.is_(None),
             ),
@@ -90,50 +86,43 @@ class _Statements:
         self.invoice_by_object = lock(by_object)
         self.invoice_by_object_or_hint = lock(by_hint)
         self.payment = db.insert_ignore(payments).values(
-            invoice_id=_param("p_invoice_id", payments.c.invoice_id),
-            gateway=_param("p_gateway", payments.c.gateway),
-            gateway_payment_id=_param("p_payment_id", payments.c.gateway_payment_id),
-            alias_id=_param("p_alias_id", payments.c.alias_id),
-            amount_minor=_param("p_amount_minor", payments.c.amount_minor),
-            currency=_param("p_currency", payments.c.currency),
+            invoice_id=statements.param("p_invoice_id", payments.c.invoice_id),
+            gateway=statements.param("p_gateway", payments.c.gateway),
+            gateway_payment_id=statements.param("p_payment_id", payments.c.gateway_payment_id),
+            alias_id=statements.param("p_alias_id", payments.c.alias_id),
+            amount_minor=statements.param("p_amount_minor", payments.c.amount_minor),
+            currency=statements.param("p_currency", payments.c.currency),
         )
         self.reversals_of = sa.select(reversals).where(
-            reversals.c.gateway == _param("p_gateway", reversals.c.gateway),
+            reversals.c.gateway == statements.param("p_gateway", reversals.c.gateway),
             reversals.c.gateway_payment_id.in_(
-                _param("p_payment_ids", reversals.c.gateway_payment_id, expanding=True)
+                statements.param("p_payment_ids", reversals.c.gateway_payment_id, expanding=True)
             ),
         )
         self.invoice_paid = (
             inv.update()
-            .where(inv.c.id == _param("p_invoice_id", inv.c.id), inv.c.status.in_(_OPEN))
+            .where(inv.c.id == statements.param("p_invoice_id", inv.c.id), inv.c.status.in_(_OPEN))
             .values(
-                status=_param("p_status", inv.c.status),
+                status=statements.param("p_status", inv.c.status),
                 paid_at=db.now(),
-                gateway=_param("p_gateway", inv.c.gateway),
-                gateway_ref=_param("p_payment_id", inv.c.gateway_ref),
+                gateway=statements.param("p_gateway", inv.c.gateway),
+                gateway_ref=statements.param("p_payment_id", inv.c.gateway_ref),
             )
         )
         self.link_reversals = (
             reversals.update()
-            .where(reversals.c.id.in_(_param("p_reversal_ids", reversals.c.id, expanding=True)))
-            .values(invoice_id=_param("p_invoice_id", reversals.c.invoice_id))
+            .where(
+                reversals.c.id.in_(
+                    statements.param("p_reversal_ids", reversals.c.id, expanding=True)
+                )
+            )
+            .values(invoice_id=statements.param("p_invoice_id", reversals.c.invoice_id))
         )
         self.reversal_never_provisioned = (
             reversals.update()
-            .where(reversals.c.id == _param("p_reversal_id", reversals.c.id))
+            .where(reversals.c.id == statements.param("p_reversal_id", reversals.c.id))
             .values(full=True, applied="never provisioned")
         )
-
-
-_BUILT: dict[str, _Statements] = {}
-
-
-def _sql(db: Database) -> _Statements:
-    """The statements for `db`'s dialect (built on first use)."""
-    built = _BUILT.get(db.dialect)
-    if built is None:
-        built = _BUILT[db.dialect] = _Statements(db)
-    return built
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,7 +166,7 @@ async def _locked_invoice(
     conn: AsyncConnection, db: Database, gateway: str, fact: PaymentFact
 ) -> money.Invoice | None:
     """The invoice `fact` pays, locked (`FOR UPDATE` on PostgreSQL); see `_Statements`."""
-    sql = _sql(db)
+    sql = db.prepared(_Statements)
     params: dict[str, Any] = {"p_gateway": gateway, "p_payment_id": fact.gateway_payment_id}
     hint = invoice_hint(fact.invoice_ref)
     query = sql.invoice_by_object
@@ -240,7 +229,7 @@ async def _paid(
     fact: PaymentFact,
     delivery_id: int | None,
 ) -> Applied:
-    sql = _sql(db)
+    sql = db.prepared(_Statements)
     payment = await conn.execute(
         sql.payment,
         {
@@ -275,24 +264,30 @@ async def _paid(
             sql.link_reversals,
             {"p_reversal_ids": [r.id for r in early], "p_invoice_id": invoice.id},
         )
-    for note in settlement.notes:
-        await _note(conn, invoice.order_id, note, delivery_id=delivery_id)
     if settlement.reversed_by is not None:
         await conn.execute(
             sql.reversal_never_provisioned, {"p_reversal_id": settlement.reversed_by.id}
         )
     if not settlement.provision:
+        for note in settlement.notes:
+            await _note(conn, invoice.order_id, note, delivery_id=delivery_id)
         return _applied(settlement.outcome, invoice.id)
+    # One event, one row: a provisioning settlement's one note (`invoice_paid`) carries the
+    # order's move to provisioning_pending.
+    (paid_note,) = settlement.notes
+    paid_entry = lifecycle.Entry(
+        invoice.order_id,
+        paid_note.event,
+        paid_note.message,
+        {**paid_note.data, "delivery_id": delivery_id},
+        lifecycle.Source(phase=Phase.BILLING),
+    )
     try:
-        await lifecycle.transition_order(
-            db,
-            conn,
-            invoice.order_id,
-            lifecycle.OrderEvent.PAID,
-            note=f"invoice {invoice.id} paid via {gateway}",
-            source=lifecycle.Source(phase=Phase.BILLING),
+        await lifecycle.transition(
+            db, conn, paid_entry, lifecycle.order(invoice.order_id, lifecycle.OrderEvent.PAID)
         )
     except errors.Conflict:  # IllegalTransition included: the order is past awaiting payment
+        await lifecycle.transition(db, conn, paid_entry)  # paid, but nothing moved
         return Applied("paid_no_order", invoice.id, detail="order was not awaiting payment")
     run_id = await store.enqueue(
         conn,

@@ -47,7 +47,7 @@ from fluxbilling.billing.deliveries import column_text
 from fluxbilling.billing.gateway import Attempt, Gateway, Verified
 from fluxbilling.billing.gateways.stripe import StripeGateway
 from fluxbilling.billing.reversals import ReversalPolicy
-from fluxbilling.db import Database, schema
+from fluxbilling.db import Database, schema, statements
 from fluxbilling.engine.runs import RunStore
 
 __all__ = ["GatewayEndpoint", "Ingested", "StripeEndpoint", "find_attempt", "malformed"]
@@ -82,10 +82,6 @@ _RANK = {outcome: i for i, outcome in enumerate(_SIGNIFICANCE)}
 
 # The statements of every delivery, built once: constructing a Core statement and its cache
 # key costs more than executing it (bench/README.md). Values are bound per call (`p_*`).
-def _param(name: str, column: sa.Column[Any]) -> sa.BindParameter[Any]:
-    return sa.bindparam(name, type_=column.type)
-
-
 _events, _processed, _attempts = (
     schema.webhook_events,
     schema.processed_events,
@@ -94,23 +90,23 @@ _events, _processed, _attempts = (
 _STORE_RAW = (
     _events.insert()
     .values(
-        gateway=_param("p_gateway", _events.c.gateway),
-        remote_addr=_param("p_remote_addr", _events.c.remote_addr),
-        headers=_param("p_headers", _events.c.headers),
-        body=_param("p_body", _events.c.body),
+        gateway=statements.param("p_gateway", _events.c.gateway),
+        remote_addr=statements.param("p_remote_addr", _events.c.remote_addr),
+        headers=statements.param("p_headers", _events.c.headers),
+        body=statements.param("p_body", _events.c.body),
     )
     .returning(_events.c.id)
 )
 _MARK_PROCESSED = (
     _events.update()
-    .where(_events.c.id == _param("p_delivery_id", _events.c.id))
+    .where(_events.c.id == statements.param("p_delivery_id", _events.c.id))
     .values(
         verification="valid",
-        outcome=_param("p_outcome", _events.c.outcome),
-        error=_param("p_error", _events.c.error),
-        event_id=_param("p_event_id", _events.c.event_id),
-        event_type=_param("p_event_type", _events.c.event_type),
-        invoice_id=_param("p_invoice_id", _events.c.invoice_id),
+        outcome=statements.param("p_outcome", _events.c.outcome),
+        error=statements.param("p_error", _events.c.error),
+        event_id=statements.param("p_event_id", _events.c.event_id),
+        event_type=statements.param("p_event_type", _events.c.event_type),
+        invoice_id=statements.param("p_invoice_id", _events.c.invoice_id),
         attempts=_events.c.attempts + 1,
     )
 )
@@ -118,27 +114,23 @@ _ORIGINAL_DELIVERY = (
     sa.select(_events.c.id, _events.c.invoice_id)
     .join(_processed, _processed.c.delivery_id == _events.c.id)
     .where(
-        _processed.c.gateway == _param("p_gateway", _processed.c.gateway),
-        _processed.c.event_id == _param("p_event_id", _processed.c.event_id),
+        _processed.c.gateway == statements.param("p_gateway", _processed.c.gateway),
+        _processed.c.event_id == statements.param("p_event_id", _processed.c.event_id),
     )
 )
 _ATTEMPT = sa.select(_attempts).where(
-    _attempts.c.gateway == _param("p_gateway", _attempts.c.gateway),
-    _attempts.c.gateway_ref == _param("p_gateway_ref", _attempts.c.gateway_ref),
+    _attempts.c.gateway == statements.param("p_gateway", _attempts.c.gateway),
+    _attempts.c.gateway_ref == statements.param("p_gateway_ref", _attempts.c.gateway_ref),
 )
-# `INSERT … ON CONFLICT DO NOTHING` differs by dialect: one per dialect, built on first use.
-_FIRST_DELIVERY: dict[str, Any] = {}
 
 
 def _first_delivery(db: Database) -> Any:
-    statement = _FIRST_DELIVERY.get(db.dialect)
-    if statement is None:
-        statement = _FIRST_DELIVERY[db.dialect] = db.insert_ignore(_processed).values(
-            gateway=_param("p_gateway", _processed.c.gateway),
-            event_id=_param("p_event_id", _processed.c.event_id),
-            delivery_id=_param("p_delivery_id", _processed.c.delivery_id),
-        )
-    return statement
+    """`INSERT … ON CONFLICT DO NOTHING` differs by dialect: built per database (`db.prepared`)."""
+    return db.insert_ignore(_processed).values(
+        gateway=statements.param("p_gateway", _processed.c.gateway),
+        event_id=statements.param("p_event_id", _processed.c.event_id),
+        delivery_id=statements.param("p_delivery_id", _processed.c.delivery_id),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -394,7 +386,7 @@ class GatewayEndpoint:
             return Ingested(delivery_id, "unknown_resource", detail=verified.note)
         name = self.gateway.name
         first = await conn.execute(
-            _first_delivery(self.db),
+            self.db.prepared(_first_delivery),
             {
                 "p_gateway": name,
                 "p_event_id": _key(verified.event_id),

@@ -28,6 +28,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
+from fluxbilling.db.statements import Prepared
+
 __all__ = ["Database", "is_transient", "normalise_url"]
 
 log = logging.getLogger(__name__)
@@ -83,7 +85,7 @@ def normalise_url(url: str) -> str:
 
 
 class Database:
-    """An async engine plus the few statements that differ per dialect."""
+    """An async engine, the few statements that differ per dialect, and the prepared ones."""
 
     def __init__(
         self,
@@ -132,6 +134,8 @@ class Database:
             if server_settings:
                 kwargs["connect_args"] = {"server_settings": server_settings}
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
+        self.prepared = Prepared(self)
+        """This database's prepared statements (`db.statements`)."""
         self._lock = asyncio.Lock()
         self._lock_loop: asyncio.AbstractEventLoop | None = None
         if self.is_sqlite:

@@ -4,7 +4,9 @@ A `Pipeline` is one kind of run: its phases in order, each a `PhaseSpec` with it
 policy and whether an operator may re-run a failed run from it. The composition root hands
 the `RunStore` every pipeline (`orders.pipeline.PIPELINES`) and the `RunHooks` through which
 a run's progress reaches the records that own it (`orders.progress`), in the run's own
-transaction.
+transaction. One event is one activity row: the engine hands the hooks the row it wants
+written (`RunEntry`), and the hooks write it, with whatever of their own the event moved
+(`RecordOnly` writes it alone).
 
 Run states: `queued` (claimable at next_run_at) → `running` (leased) → `completed`;
 `failed` (an operator may retry from a phase) and `cancelled` are terminal.
@@ -12,19 +14,22 @@ Run states: `queued` (claimable at next_run_at) → `running` (leased) → `comp
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from fluxbilling import errors
+from fluxbilling.engine import activity
 from fluxbilling.engine.policy import RetryPolicy
 
 __all__ = [
     "PhaseSpec",
     "Pipeline",
+    "RecordOnly",
+    "RunEntry",
     "RunEvent",
     "RunHooks",
     "RunRef",
@@ -151,18 +156,60 @@ class RunRef:
     worker: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class RunEntry:
+    """One run's event as its activity row: the run, and the row's event, words and data."""
+
+    run: RunRef
+    event: str
+    """The row's event (`run_started`, `phase_failed`, `run_retried`, `run_cancelled`)."""
+    message: str
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def row(self) -> activity.Row:
+        """The activity row, as `activity.record_many` writes it."""
+        run = self.run
+        return activity.Row(
+            run.order_id,
+            self.event,
+            self.message,
+            run_id=run.run_id,
+            phase=run.phase,
+            data=self.data,
+            lease_token=run.lease_token,
+            worker=run.worker,
+        )
+
+
 class RunHooks(Protocol):
-    """What a run's progress does to the records that own it, inside the run's transaction."""
+    """What a run's progress does to the records that own it, inside the run's transaction.
+
+    The hooks write each entry's activity row once, adding what the event moved: every
+    failed, retried and cancelled one; a started one only when it moved something (a run
+    is claimed again after every wait, and that is no news).
+    """
 
     async def __call__(
-        self, conn: AsyncConnection, event: RunEvent, runs: Sequence[RunRef], *, note: str
+        self, conn: AsyncConnection, event: RunEvent, entries: Sequence[RunEntry]
     ) -> None:
-        """Apply `event` of `runs` (raising rolls the run's change back too).
+        """Apply `event` of the entries' runs and write their rows (raising rolls back all).
 
         Args:
             conn: the run's transaction.
             event: what happened.
-            runs: the runs it happened to (several for one claim).
-            note: why, for activity rows.
+            entries: the runs it happened to, each with its activity row (several for
+                one claim).
         """
         ...
+
+
+class RecordOnly:
+    """`RunHooks` for runs no record owns: each event's row alone (a start writes none)."""
+
+    async def __call__(
+        self, conn: AsyncConnection, event: RunEvent, entries: Sequence[RunEntry]
+    ) -> None:
+        """Write the rows of `entries`, unless they started."""
+        if event != RunEvent.STARTED:
+            await activity.record_many(conn, [e.row for e in entries])

@@ -11,9 +11,9 @@ Claiming is one statement: PostgreSQL `UPDATE … WHERE id IN (SELECT … FOR UP
 LOCKED)`, SQLite the same inside `BEGIN IMMEDIATE`. Runnable rows and rows whose lease
 expired are both claimable; the claim bumps `lease_token`. Times are the database clock.
 
-The hot path's statements (claim, fence, checkpoint, advance) are built once per store and
-executed with bound values: building and cache-keying a Core statement costs more than
-running it.
+The hot path's statements (claim, fence, checkpoint, advance) are built once per database
+and lease length (`Database.prepared`) and executed with bound values: building and
+cache-keying a Core statement costs more than running it.
 """
 
 from __future__ import annotations
@@ -28,10 +28,17 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from fluxbilling import errors
-from fluxbilling.db import Database, schema
+from fluxbilling.db import Database, schema, statements
 from fluxbilling.engine import activity, policy
 from fluxbilling.engine.outcome import Pending
-from fluxbilling.engine.pipeline import Pipeline, RunEvent, RunHooks, RunRef, RunState
+from fluxbilling.engine.pipeline import (
+    Pipeline,
+    RunEntry,
+    RunEvent,
+    RunHooks,
+    RunRef,
+    RunState,
+)
 
 __all__ = ["Claim", "LeaseLost", "RunStore"]
 
@@ -76,18 +83,13 @@ class Claim:
         )
 
 
-def _param(name: str, column: sa.Column[Any]) -> sa.BindParameter[Any]:
-    return sa.bindparam(name, type_=column.type)
-
-
 class _Statements:
-    """The statements every phase runs, built once; values are bound per call (`p_*`)."""
+    """The statements every phase runs, built once per lease length (`Database.prepared`)."""
 
     def __init__(self, db: Database, lease_seconds: float) -> None:
-        self.lease_seconds = lease_seconds
         now = db.now()
         lease_until = db.now(lease_seconds)
-        run_id = _param("p_run_id", runs.c.id)
+        run_id = statements.param("p_run_id", runs.c.id)
 
         runnable = sa.or_(
             sa.and_(runs.c.state == RunState.QUEUED, runs.c.next_run_at <= now),
@@ -98,7 +100,7 @@ class _Statements:
             sa.select(checkpoints.c.cursor)
             .where(
                 checkpoints.c.correlation_key
-                == _param("p_next_key", checkpoints.c.correlation_key),
+                == statements.param("p_next_key", checkpoints.c.correlation_key),
                 checkpoints.c.status == "waiting",
             )
             .scalar_subquery()
@@ -117,7 +119,7 @@ class _Statements:
             .where(runs.c.id.in_(pick.scalar_subquery()))
             .values(
                 state=RunState.RUNNING,
-                lease_owner=_param("p_worker", runs.c.lease_owner),
+                lease_owner=statements.param("p_worker", runs.c.lease_owner),
                 lease_token=runs.c.lease_token + 1,
                 lease_expires_at=lease_until,
                 updated_at=now,
@@ -146,23 +148,24 @@ class _Statements:
             runs.update()
             .where(
                 runs.c.id == run_id,
-                runs.c.lease_token == _param("p_lease_token", runs.c.lease_token),
+                runs.c.lease_token == statements.param("p_lease_token", runs.c.lease_token),
                 runs.c.state == RunState.RUNNING,
             )
             .values(lease_expires_at=lease_until)
         )
         self.cursor = sa.select(checkpoints.c.cursor, checkpoints.c.status).where(
-            checkpoints.c.correlation_key == _param("p_key", checkpoints.c.correlation_key)
+            checkpoints.c.correlation_key
+            == statements.param("p_key", checkpoints.c.correlation_key)
         )
         # One statement for "update the phase's checkpoint, or insert it".
         done = db.upsert(checkpoints).values(
-            run_id=_param("p_run_id", checkpoints.c.run_id),
-            phase=_param("p_phase", checkpoints.c.phase),
-            correlation_key=_param("p_key", checkpoints.c.correlation_key),
+            run_id=statements.param("p_run_id", checkpoints.c.run_id),
+            phase=statements.param("p_phase", checkpoints.c.phase),
+            correlation_key=statements.param("p_key", checkpoints.c.correlation_key),
             status="done",
-            output=_param("p_output", checkpoints.c.output),
+            output=statements.param("p_output", checkpoints.c.output),
             cursor=None,
-            upstream_ref=_param("p_upstream_ref", checkpoints.c.upstream_ref),
+            upstream_ref=statements.param("p_upstream_ref", checkpoints.c.upstream_ref),
         )
         self.checkpoint_done = done.on_conflict_do_update(
             index_elements=[checkpoints.c.correlation_key],
@@ -178,7 +181,7 @@ class _Statements:
             runs.update()
             .where(runs.c.id == run_id)
             .values(
-                phase=_param("p_phase", runs.c.phase),
+                phase=statements.param("p_phase", runs.c.phase),
                 attempt=0,
                 phase_started_at=now,
                 next_run_at=now,
@@ -227,7 +230,6 @@ class RunStore:
             raise ValueError("a run store needs at least one pipeline")
         self.hooks = hooks
         self.lease_seconds = lease_seconds
-        self._built: _Statements | None = None
 
     def pipeline(self, kind: str) -> Pipeline:
         """The pipeline of runs of `kind`.
@@ -242,11 +244,8 @@ class RunStore:
 
     @property
     def _sql(self) -> _Statements:
-        """The prepared statements (rebuilt if `lease_seconds` was changed)."""
-        built = self._built
-        if built is None or built.lease_seconds != self.lease_seconds:
-            built = self._built = _Statements(self.db, self.lease_seconds)
-        return built
+        """The prepared statements for the current `lease_seconds`."""
+        return self.db.prepared(_Statements, self.lease_seconds)
 
     # -- enqueue ---------------------------------------------------------------------------
 
@@ -338,7 +337,9 @@ class RunStore:
                 for r in rows
             ]
             await self.hooks(
-                conn, RunEvent.STARTED, [c.ref for c in claims], note=f"{worker} started the run"
+                conn,
+                RunEvent.STARTED,
+                [RunEntry(c.ref, "run_started", f"{worker} started the run") for c in claims],
             )
             for r in rows:
                 if (r.wait_reason or "").startswith(TAKEOVER_PREFIX):
@@ -582,18 +583,13 @@ class RunStore:
                 **common,
             )
         )
-        await self.hooks(conn, RunEvent.FAILED, [claim.ref], note=f"{claim.phase} failed")
-        await activity.record(
-            conn,
-            claim.order_id,
+        entry = RunEntry(
+            claim.ref,
             "phase_failed",
             f"{claim.phase} failed: {reason}",
-            run_id=claim.run_id,
-            phase=claim.phase,
-            data={"error": common["last_error"]},
-            lease_token=claim.lease_token,
-            worker=claim.worker,
+            {"error": common["last_error"]},
         )
+        await self.hooks(conn, RunEvent.FAILED, [entry])
 
     # -- operator actions ------------------------------------------------------------------
 
@@ -651,18 +647,13 @@ class RunStore:
                     updated_at=self.db.now(),
                 )
             )
-            note = f"{actor} retried the run from {phase}"
-            ref = RunRef(run_id, row.order_id, row.kind, phase)
-            await self.hooks(conn, RunEvent.RETRIED, [ref], note=note)
-            await activity.record(
-                conn,
-                row.order_id,
+            entry = RunEntry(
+                RunRef(run_id, row.order_id, row.kind, phase),
                 "run_retried",
-                note,
-                run_id=run_id,
-                phase=phase,
-                data={"actor": actor, "previous_error": row.last_error},
+                f"{actor} retried the run from {phase}",
+                {"actor": actor, "previous_error": row.last_error},
             )
+            await self.hooks(conn, RunEvent.RETRIED, [entry])
             if not self.db.is_sqlite:
                 await conn.execute(sa.select(sa.func.pg_notify(NOTIFY_CHANNEL, str(run_id))))
 
@@ -689,15 +680,10 @@ class RunStore:
                     updated_at=now,
                 )
             )
-            note = f"{actor} cancelled the run at {row.phase}"
-            ref = RunRef(run_id, row.order_id, row.kind, row.phase)
-            await self.hooks(conn, RunEvent.CANCELLED, [ref], note=note)
-            await activity.record(
-                conn,
-                row.order_id,
+            entry = RunEntry(
+                RunRef(run_id, row.order_id, row.kind, row.phase),
                 "run_cancelled",
-                note,
-                run_id=run_id,
-                phase=row.phase,
-                data={"actor": actor},
+                f"{actor} cancelled the run at {row.phase}",
+                {"actor": actor},
             )
+            await self.hooks(conn, RunEvent.CANCELLED, [entry])

@@ -1,10 +1,13 @@
 """The order and service lifecycles: declared tables and the only writer of their states.
 
 Each machine is a frozen table `(state, event) -> state` (Ironic's `states.py`). `next_state`
-decides from the table alone; `transition_order`, `start_orders` and `transition_service`
-are the only code that writes `orders.state` and `services.status`. Each write is guarded
-(`WHERE state = <the state the decision was made from>`, so a concurrent change is detected,
-not overwritten) and appends its activity row in the caller's transaction.
+decides from the table alone; `create_order`, `create_service`, `transition` and
+`start_orders` are the only code that writes `orders.state` and `services.status`. A
+transition is one guarded statement, `UPDATE … WHERE id = … AND state IN (the states the
+event is allowed in) RETURNING …`: a concurrent change is detected, not overwritten, and
+only a refused move reads the row, to name its state in the error. One event writes one
+activity row, in the caller's transaction: the caller's kind and words (`Entry`, such as
+`phase_failed` or `invoice_paid`) with what moved added to its data.
 
 Orders (`docs/lifecycle.md` draws both tables; `mermaid()` generates it):
 
@@ -22,8 +25,9 @@ Services: `allocated ─provisioned─► provisioned ─installed─► install
 the lifecycle actions: `suspended`, `unsuspended`, `terminated`, `reinstalled`, `resized`. A
 phase re-run after an operator's retry writes its state again, hence the self-loops.
 
-The initial states are INSERTs, not transitions: `orders.service` creates an order
-`awaiting_payment`, `allocation.reservation` a service `allocated`.
+The initial states are INSERTs, not transitions, and also written here: `create_order`
+(called by `orders.service`) and `create_service` (by the allocation phase). Their creator
+records the creation.
 
 The engine knows no orders: a provisioning run's order writes reach this module through
 `orders.progress`, the `RunHooks` the composition root hands the engine.
@@ -31,31 +35,39 @@ The engine knows no orders: a provisioning run's order writes reach this module 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from fluxbilling import errors
-from fluxbilling.db import Database, schema
+from fluxbilling.db import Database, schema, statements
 from fluxbilling.engine import activity
 
 __all__ = [
+    "ORDERS",
     "ORDER_TABLE",
+    "SERVICES",
     "SERVICE_TABLE",
+    "Entry",
+    "Machine",
+    "Move",
     "OrderEvent",
     "OrderState",
     "ServiceEvent",
     "ServiceState",
     "Source",
+    "create_order",
+    "create_service",
     "mermaid",
     "next_state",
+    "order",
+    "service",
     "start_orders",
-    "transition_order",
-    "transition_service",
+    "transition",
 ]
 
 
@@ -200,208 +212,263 @@ class Source:
     worker: str | None = None
 
 
-class _Statements:
-    """The guarded updates for one dialect (built once: `Database.now()` is dialect-bound)."""
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """The activity row of one event of an order, in the caller's words (`transition` adds
+    what moved)."""
 
-    def __init__(self, db: Database) -> None:
-        orders, services = schema.orders, schema.services
-        self.order_state = sa.select(orders.c.state).where(orders.c.id == sa.bindparam("p_id"))
-        self.order_update = (
-            orders.update()
-            .where(orders.c.id == sa.bindparam("p_id"), orders.c.state == sa.bindparam("p_from"))
-            .values(state=sa.bindparam("p_to"), updated_at=db.now())
-        )
-        self.orders_update = (
-            orders.update()
-            .where(
-                orders.c.id.in_(sa.bindparam("p_ids", expanding=True)),
-                orders.c.state == sa.bindparam("p_from"),
+    order_id: int
+    kind: str
+    note: str
+    data: Mapping[str, Any] = field(default_factory=dict)
+    source: Source = Source()
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Machine(Generic[_State, _Event]):
+    """One state machine: its table, initial state, rows, state column and owning order."""
+
+    name: str
+    table: Mapping[tuple[_State, _Event], _State]
+    initial: _State
+    rows: sa.Table
+    column: str
+    order_column: str
+
+    def event(self, event: _Event) -> tuple[tuple[_State, ...], _State]:
+        """The states `event` is allowed in, and the one it leads to.
+
+        Raises:
+            errors.InvariantViolation: the table leads `event` to two states (one guarded
+                UPDATE could not apply it; a unit test keeps the tables free of that).
+
+        Examples:
+            >>> ORDERS.event(OrderEvent.HANDED_OFF)
+            ((<OrderState.PROVISIONING: 'provisioning'>,), <OrderState.ACTIVE: 'active'>)
+        """
+        moves = {s: t for (s, e), t in self.table.items() if e == event}
+        targets = set(moves.values())
+        if len(targets) != 1:
+            raise errors.InvariantViolation(
+                f"{self.name} event {event.value!r} leads to {len(targets)} states",
+                event=event.value,
             )
-            .values(state=sa.bindparam("p_to"), updated_at=db.now())
-            .returning(orders.c.id)
-        )
-        self.service_row = sa.select(services.c.order_id, services.c.status).where(
-            services.c.id == sa.bindparam("p_id")
-        )
-        self.service_update = (
-            services.update()
-            .where(
-                services.c.id == sa.bindparam("p_id"), services.c.status == sa.bindparam("p_from")
+        return tuple(sorted(moves)), targets.pop()
+
+
+ORDERS: Machine[OrderState, OrderEvent] = Machine(
+    "order", ORDER_TABLE, OrderState.AWAITING_PAYMENT, schema.orders, "state", "id"
+)
+"""The order machine (`orders.state`)."""
+SERVICES: Machine[ServiceState, ServiceEvent] = Machine(
+    "service", SERVICE_TABLE, ServiceState.ALLOCATED, schema.services, "status", "order_id"
+)
+"""The service machine (`services.status`); a service's rows are logged on its order."""
+
+
+@dataclass(frozen=True, slots=True)
+class Move:
+    """One row moved by one event (build it with `order` or `service`)."""
+
+    machine: Machine[Any, Any]
+    row_id: int
+    event: OrderEvent | ServiceEvent
+
+    def recorded(self, target: StrEnum) -> dict[str, Any]:
+        """What this move did, for its event's activity row (a service's carries its id).
+
+        Examples:
+            >>> service(3, ServiceEvent.SUSPENDED).recorded(ServiceState.SUSPENDED)
+            {'id': 3, 'event': 'suspended', 'to': 'suspended'}
+        """
+        found = {"event": self.event.value, "to": target.value}
+        return {"id": self.row_id, **found} if self.machine is SERVICES else found
+
+
+def order(order_id: int, event: OrderEvent) -> Move:
+    """The order `order_id` moved by `event`."""
+    return Move(ORDERS, order_id, event)
+
+
+def service(service_id: int, event: ServiceEvent) -> Move:
+    """The service `service_id` moved by `event`."""
+    return Move(SERVICES, service_id, event)
+
+
+@dataclass(frozen=True, slots=True)
+class _Guarded:
+    """One event's guarded UPDATE (built once per database: `Database.prepared`)."""
+
+    update: sa.Update
+    target: StrEnum
+
+
+def _guarded(db: Database, machine: Machine[Any, Any], event: StrEnum, many: bool) -> _Guarded:
+    """`UPDATE … SET state = <target> WHERE id = … AND state IN (<allowed>) RETURNING id, order`."""
+    rows = machine.rows
+    allowed, target = machine.event(event)
+    by_id = (
+        rows.c.id.in_(statements.param("p_ids", rows.c.id, expanding=True))
+        if many
+        else rows.c.id == statements.param("p_id", rows.c.id)
+    )
+    update = (
+        rows.update()
+        .where(by_id, rows.c[machine.column].in_([sa.literal(s.value) for s in allowed]))
+        .values({machine.column: target.value, "updated_at": db.now()})
+        .returning(rows.c.id, rows.c[machine.order_column].label("order_id"))
+    )
+    return _Guarded(update, target)
+
+
+async def transition(
+    db: Database, conn: AsyncConnection, entry: Entry, *moves: Move
+) -> list[StrEnum]:
+    """Apply `moves` (one event of `entry`'s order) and write the event's one activity row.
+
+    Each move is one statement, `UPDATE … WHERE id = … AND state IN (the states its event is
+    allowed in) RETURNING …`. The activity row is `entry` with each move added to its data
+    under the machine's name: `{"order": {"event": "paid", "to": "provisioning_pending"}}`
+    (the state it left is the `to` of the row before). With no moves only the row is
+    written: the event moved no state (a lifecycle action's run failed, an invoice was paid
+    for an order that no longer awaited it). When a move is refused nothing of this event
+    is recorded and the error says why; rolling back earlier moves is the caller's
+    transaction's job.
+
+    Args:
+        db: the database (its clock stamps `updated_at`).
+        conn: the caller's transaction.
+        entry: the event's activity row.
+        *moves: one per machine at most (`order(…)`, `service(…)`), all of `entry`'s order.
+
+    Returns:
+        The new states, in the order of `moves`.
+
+    Raises:
+        errors.NotFound: no such order or service.
+        errors.IllegalTransition: its state does not allow the event; the error names both.
+        errors.Conflict: its state changed under the statement (a concurrent writer).
+        errors.InvariantViolation: two moves of one machine, or a move of another order.
+    """
+    if len({m.machine.name for m in moves}) != len(moves):
+        raise errors.InvariantViolation("one event moves each machine once", kind=entry.kind)
+    moved: dict[str, Any] = {}
+    targets: list[StrEnum] = []
+    for move in moves:
+        sql = db.prepared(_guarded, move.machine, move.event, False)
+        row = (await conn.execute(sql.update, {"p_id": move.row_id})).first()
+        if row is None:
+            raise await _refusal(conn, move)
+        if row.order_id != entry.order_id:
+            raise errors.InvariantViolation(
+                f"{move.machine.name} {move.row_id} belongs to order {row.order_id}, "
+                f"not to order {entry.order_id}",
+                kind=entry.kind,
             )
-            .values(status=sa.bindparam("p_to"), updated_at=db.now())
+        moved[move.machine.name] = move.recorded(sql.target)
+        targets.append(sql.target)
+    await activity.record_many(conn, [_row(entry, moved)])
+    return targets
+
+
+async def _refusal(conn: AsyncConnection, move: Move) -> errors.FluxError:
+    """Why the guarded UPDATE of `move` matched nothing (read only on this error path)."""
+    machine, rows = move.machine, move.machine.rows
+    current = (
+        await conn.execute(sa.select(rows.c[machine.column]).where(rows.c.id == move.row_id))
+    ).scalar_one_or_none()
+    if current is None:
+        return errors.NotFound(
+            f"{machine.name} {move.row_id} does not exist", **{f"{machine.name}_id": move.row_id}
         )
+    state = type(machine.initial)(current)
+    try:
+        next_state(machine.table, state, move.event)
+    except errors.IllegalTransition as illegal:
+        return illegal
+    return errors.Conflict(  # allowed now: it was not when the UPDATE ran
+        f"{machine.name} {move.row_id} changed state while {move.event.value!r} was applied",
+        state=state.value,
+        event=move.event.value,
+    )
 
 
-_BUILT: dict[str, _Statements] = {}
-
-
-def _sql(db: Database) -> _Statements:
-    built = _BUILT.get(db.dialect)
-    if built is None:
-        built = _BUILT[db.dialect] = _Statements(db)
-    return built
-
-
-async def _record(
-    conn: AsyncConnection,
-    machine: str,
-    order_id: int,
-    moved: tuple[StrEnum, StrEnum, StrEnum],
-    note: str,
-    source: Source,
-    data: Mapping[str, Any],
-) -> None:
-    state, event, target = moved
-    await activity.record(
-        conn,
-        order_id,
-        f"{machine}_{event.value}",
-        f"{machine} {state.value} → {target.value}: {note}",
+def _row(entry: Entry, moved: Mapping[str, Any]) -> activity.Row:
+    source = entry.source
+    return activity.Row(
+        entry.order_id,
+        entry.kind,
+        entry.note,
         run_id=source.run_id,
         phase=source.phase,
-        data={**data, "from": state.value, "to": target.value, "event": event.value},
+        data={**entry.data, **moved},
         lease_token=source.lease_token,
         worker=source.worker,
     )
 
 
-async def transition_order(
-    db: Database,
-    conn: AsyncConnection,
-    order_id: int,
-    event: OrderEvent,
-    *,
-    note: str,
-    source: Source = Source(),
-    data: Mapping[str, Any] | None = None,
-) -> OrderState:
-    """Move an order by `event` and write its activity row, in the caller's transaction.
+async def start_orders(db: Database, conn: AsyncConnection, entries: Sequence[Entry]) -> list[int]:
+    """Apply `started` to those of `entries`' orders that await their worker.
 
-    Args:
-        db: the database (its clock stamps `updated_at`).
-        conn: the caller's transaction.
-        order_id: the order.
-        event: what happened.
-        note: why, for the activity row.
-        source: the run, phase, lease and worker behind the change.
-        data: more for the activity row.
-
-    Returns:
-        The order's new state.
-
-    Raises:
-        errors.NotFound: no such order.
-        errors.IllegalTransition: the order's state does not allow `event`.
-        errors.Conflict: the order's state changed between the read and the guarded write.
-    """
-    sql = _sql(db)
-    current = (await conn.execute(sql.order_state, {"p_id": order_id})).scalar_one_or_none()
-    if current is None:
-        raise errors.NotFound(f"order {order_id} does not exist", order_id=order_id)
-    state = OrderState(current)
-    target = next_state(ORDER_TABLE, state, event)
-    result = await conn.execute(
-        sql.order_update, {"p_id": order_id, "p_from": state.value, "p_to": target.value}
-    )
-    if result.rowcount != 1:
-        raise errors.Conflict(
-            f"order {order_id} left {state.value!r} before {event.value!r} was applied",
-            order_id=order_id,
-            state=state.value,
-            event=event.value,
-        )
-    await _record(conn, "order", order_id, (state, event, target), note, source, data or {})
-    return target
-
-
-async def start_orders(
-    db: Database, conn: AsyncConnection, sources: Mapping[int, Source], *, note: str
-) -> list[int]:
-    """Apply `started` to those of `sources`' orders that await their worker, in one statement.
-
-    The worker's claim calls this for every run it leased: an order already past
-    `provisioning_pending` (a taken-over run, a lifecycle action's run) is left as it is.
+    The worker's claim calls this for every run it leased: one UPDATE for all of them, and
+    one INSERT for the activity rows of those that moved (a run's start is its event). An
+    order already past `provisioning_pending` (a taken-over run, a lifecycle action's run)
+    is left as it is and gets no row.
 
     Args:
         db: the database.
         conn: the claim's transaction.
-        sources: order id -> the run behind it.
-        note: why, for the activity rows.
+        entries: the activity row of each run's start, one per order.
 
     Returns:
-        The ids of the orders that moved.
+        The ids of the orders that moved, ascending.
     """
-    if not sources:
+    if not entries:
         return []
-    state, event = OrderState.PROVISIONING_PENDING, OrderEvent.STARTED
-    target = next_state(ORDER_TABLE, state, event)
-    moved = (
-        await conn.execute(
-            _sql(db).orders_update,
-            {"p_ids": list(sources), "p_from": state.value, "p_to": target.value},
-        )
-    ).scalars()
-    ids = sorted(moved)
-    for order_id in ids:
-        await _record(conn, "order", order_id, (state, event, target), note, sources[order_id], {})
+    sql = db.prepared(_guarded, ORDERS, OrderEvent.STARTED, True)
+    by_order = {e.order_id: e for e in entries}
+    ids = sorted((await conn.execute(sql.update, {"p_ids": list(by_order)})).scalars())
+    move = {"order": {"event": OrderEvent.STARTED.value, "to": sql.target.value}}
+    await activity.record_many(conn, [_row(by_order[order_id], move) for order_id in ids])
     return ids
 
 
-async def transition_service(
-    db: Database,
-    conn: AsyncConnection,
-    service_id: int,
-    event: ServiceEvent,
-    *,
-    note: str,
-    source: Source = Source(),
-    data: Mapping[str, Any] | None = None,
-) -> ServiceState:
-    """Move a service by `event` and write its activity row, in the caller's transaction.
+async def create_order(
+    db: Database, conn: AsyncConnection, *, customer_id: int, product_id: int, hostname: str
+) -> int | None:
+    """Insert an order in the order machine's initial state (`awaiting_payment`).
 
-    Args:
-        db: the database.
-        conn: the caller's transaction.
-        service_id: the service.
-        event: what happened.
-        note: why, for the activity row.
-        source: the run, phase, lease and worker behind the change.
-        data: more for the activity row.
+    The creator records the creation (`order_created`): it is not a transition.
 
     Returns:
-        The service's new state.
-
-    Raises:
-        errors.NotFound: no such service.
-        errors.IllegalTransition: the service's state does not allow `event`.
-        errors.Conflict: the service's state changed between the read and the guarded write.
+        The new order's id; None when the hostname is taken (a unique key).
     """
-    sql = _sql(db)
-    row = (await conn.execute(sql.service_row, {"p_id": service_id})).first()
-    if row is None:
-        raise errors.NotFound(f"service {service_id} does not exist", service_id=service_id)
-    state = ServiceState(row.status)
-    target = next_state(SERVICE_TABLE, state, event)
-    result = await conn.execute(
-        sql.service_update, {"p_id": service_id, "p_from": state.value, "p_to": target.value}
-    )
-    if result.rowcount != 1:
-        raise errors.Conflict(
-            f"service {service_id} left {state.value!r} before {event.value!r} was applied",
-            service_id=service_id,
-            state=state.value,
-            event=event.value,
+    inserted = await conn.execute(
+        db.insert_ignore(schema.orders)
+        .values(
+            customer_id=customer_id,
+            product_id=product_id,
+            hostname=hostname,
+            state=ORDERS.initial.value,
         )
-    await _record(
-        conn,
-        "service",
-        row.order_id,
-        (state, event, target),
-        note,
-        source,
-        {**(data or {}), "service_id": service_id},
+        .returning(schema.orders.c.id)
     )
-    return target
+    order_id: int | None = inserted.scalar()
+    return order_id
+
+
+async def create_service(conn: AsyncConnection, *, order_id: int, host_id: int | None) -> int:
+    """Insert an order's service in the service machine's initial state (`allocated`).
+
+    Returns:
+        The new service's id.
+    """
+    inserted = await conn.execute(
+        schema.services.insert()
+        .values(order_id=order_id, status=SERVICES.initial.value, host_id=host_id, service_data={})
+        .returning(schema.services.c.id)
+    )
+    return int(inserted.scalar_one())
 
 
 if __name__ == "__main__":

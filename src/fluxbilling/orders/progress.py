@@ -1,8 +1,10 @@
 """What a provisioning run's progress does to its order: the engine's `RunHooks` for orders.
 
-The engine calls this in the run's own transaction; the order moves through
-`orders.lifecycle` (its one writer). A lifecycle action's run leaves the order, and its
-running service, as they are: only provisioning runs move their order.
+The engine calls this in the run's own transaction with the activity row of each run's
+event; the order moves through `orders.lifecycle` (its one writer), and the move is recorded
+on that row, not on one of its own. A lifecycle action's run leaves the order, and its
+running service, as they are: only provisioning runs move their order, and the others' rows
+are written alone.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from collections.abc import Sequence
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from fluxbilling.db import Database
-from fluxbilling.engine.pipeline import RunEvent, RunRef
+from fluxbilling.engine.pipeline import RunEntry, RunEvent
 from fluxbilling.orders import lifecycle
 from fluxbilling.orders.pipeline import PROVISION_KIND
 
@@ -23,6 +25,12 @@ _ORDER_EVENTS = {
     RunEvent.RETRIED: lifecycle.OrderEvent.RETRIED,
     RunEvent.CANCELLED: lifecycle.OrderEvent.CANCELLED,
 }
+
+
+def _entry(entry: RunEntry) -> lifecycle.Entry:
+    run = entry.run
+    source = lifecycle.Source(run.run_id, run.phase, run.lease_token, run.worker)
+    return lifecycle.Entry(run.order_id, entry.event, entry.message, entry.data, source)
 
 
 class OrderProgress:
@@ -36,19 +44,16 @@ class OrderProgress:
         self.db = db
 
     async def __call__(
-        self, conn: AsyncConnection, event: RunEvent, runs: Sequence[RunRef], *, note: str
+        self, conn: AsyncConnection, event: RunEvent, entries: Sequence[RunEntry]
     ) -> None:
-        """Apply `event` to the orders of `runs` that are provisioning runs."""
-        sources = {
-            r.order_id: lifecycle.Source(r.run_id, r.phase, r.lease_token, r.worker)
-            for r in runs
-            if r.kind == PROVISION_KIND
-        }
+        """Apply `event` to the orders of `entries` that are provisioning runs; write the rows."""
         if event == RunEvent.STARTED:
-            # Orders already past provisioning_pending (a taken-over run) stay where they are.
-            await lifecycle.start_orders(self.db, conn, sources, note=note)
+            # One UPDATE and one INSERT for the claim. Orders already past
+            # provisioning_pending (a taken-over run) stay where they are, without a row.
+            provisioning = [_entry(e) for e in entries if e.run.kind == PROVISION_KIND]
+            await lifecycle.start_orders(self.db, conn, provisioning)
             return
-        for order_id, source in sources.items():
-            await lifecycle.transition_order(
-                self.db, conn, order_id, _ORDER_EVENTS[event], note=note, source=source
-            )
+        for entry in entries:
+            moved = lifecycle.order(entry.run.order_id, _ORDER_EVENTS[event])
+            moves = [moved] if entry.run.kind == PROVISION_KIND else []
+            await lifecycle.transition(self.db, conn, _entry(entry), *moves)

@@ -11,6 +11,7 @@ from fluxbilling import errors
 from fluxbilling.db import Database, schema
 from fluxbilling.drivers import address_policy
 from fluxbilling.engine import activity
+from fluxbilling.orders import lifecycle
 from fluxbilling.orders.lifecycle import OrderState
 
 __all__ = ["NewInvoice", "NewOrder", "OrderCreated", "create_order", "validate_hostname"]
@@ -103,17 +104,9 @@ async def create_order(
                 )
             )
         ).scalar_one()
-        inserted = await conn.execute(
-            db.insert_ignore(schema.orders)
-            .values(
-                customer_id=customer_id,
-                product_id=product.id,
-                hostname=name,
-                state=OrderState.AWAITING_PAYMENT,
-            )
-            .returning(schema.orders.c.id)
+        order_id = await lifecycle.create_order(
+            db, conn, customer_id=customer_id, product_id=product.id, hostname=name
         )
-        order_id = inserted.scalar()
         if order_id is None:  # a concurrent order took the hostname after our check
             raise errors.Conflict(f"hostname {name} is already used", field="hostname")
         invoice_id = (
@@ -136,6 +129,6 @@ async def create_order(
             data={"invoice_id": invoice_id},
         )
     return OrderCreated(
-        NewOrder(order_id, name, OrderState.AWAITING_PAYMENT, product.slug),
+        NewOrder(order_id, name, lifecycle.ORDERS.initial, product.slug),
         NewInvoice(invoice_id, product.price_minor, product.currency, schema.InvoiceStatus.UNPAID),
     )

@@ -3,6 +3,7 @@ from __future__ import annotations
 import itertools
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -93,6 +94,42 @@ def test_every_state_is_reachable_from_the_initial_one() -> None:
         assert seen == states
 
 
+@pytest.mark.parametrize(
+    ("machine", "legal", "event"),
+    [(lifecycle.ORDERS, ORDER_LEGAL, e) for e in OrderEvent]
+    + [(lifecycle.SERVICES, SERVICE_LEGAL, e) for e in ServiceEvent],
+)
+def test_each_event_is_one_guarded_update(
+    machine: lifecycle.Machine[Any, Any],
+    legal: dict[tuple[Any, Any], Any],
+    event: OrderEvent | ServiceEvent,
+) -> None:
+    # `transition` applies an event with one UPDATE: the states it is allowed in, one target.
+    allowed, target = machine.event(event)
+    assert set(allowed) == {s for (s, e) in legal if e == event}
+    assert {legal[s, event] for s in allowed} == {target}
+
+
+def test_an_event_with_two_targets_cannot_be_applied() -> None:
+    forked = lifecycle.Machine(
+        "order",
+        {(OS.FAILED, OE.CANCELLED): OS.CANCELLED, (OS.ACTIVE, OE.CANCELLED): OS.FAILED},
+        OS.ACTIVE,
+        lifecycle.ORDERS.rows,
+        "state",
+        "id",
+    )
+    with pytest.raises(errors.InvariantViolation, match="'cancelled' leads to 2 states"):
+        forked.event(OE.CANCELLED)
+
+
+def test_moves_name_their_machine() -> None:
+    assert lifecycle.order(7, OE.PAID) == lifecycle.Move(lifecycle.ORDERS, 7, OE.PAID)
+    assert lifecycle.service(3, SE.SUSPENDED).machine is lifecycle.SERVICES
+    assert lifecycle.ORDERS.initial == OS.AWAITING_PAYMENT
+    assert lifecycle.SERVICES.initial == S.ALLOCATED
+
+
 def test_docs_lifecycle_md_is_generated_from_the_tables() -> None:
     committed = (ROOT / "docs" / "lifecycle.md").read_text(encoding="utf-8")
     assert committed == lifecycle.mermaid(), (
@@ -117,6 +154,11 @@ _STATE_WRITE = re.compile(
     r"(?:(?!\bupdate\().){0,600}?\.values\([^)]*\b(?:state|status)\s*=",
     re.DOTALL,
 )
+_STATE_INSERT = re.compile(
+    r"(?:\b(?:orders|services)\.insert\(\)|(?:insert_ignore|upsert)\(\s*(?:schema\.)?(?:orders|services)\))"
+    r"(?:(?!\binsert).){0,300}?\.values\([^)]*\b(?:state|status)\s*=",
+    re.DOTALL,
+)
 _RAW_SQL_WRITE = re.compile(
     r"UPDATE\s+(?:orders|services)\b[^;]*?\bSET\b[^;]*?\b(?:state|status)\b", re.I
 )
@@ -125,7 +167,8 @@ _STATUS_COLUMN = re.compile(r"merge_service_data\([^)]*\bstatus\s*=", re.DOTALL)
 
 def state_writes(text: str) -> list[str]:
     """The snippets of `text` that write orders.state or services.status."""
-    found = [*_STATE_WRITE.finditer(text), *_RAW_SQL_WRITE.finditer(text)]
+    found = [*_STATE_WRITE.finditer(text), *_STATE_INSERT.finditer(text)]
+    found += _RAW_SQL_WRITE.finditer(text)
     found += _STATUS_COLUMN.finditer(text)
     return [m.group(0)[:80] for m in found]
 
@@ -138,6 +181,9 @@ def test_the_checker_finds_the_shapes_it_looks_for() -> None:
     assert state_writes("sa.update(schema.orders).values(state=s)")
     assert state_writes("conn.exec_driver_sql(\"UPDATE orders SET state = 'failed'\")")
     assert state_writes("await merge_service_data(conn, 1, {}, status='active')")
+    assert state_writes("schema.services.insert()\n.values(order_id=1, status='allocated')")
+    assert state_writes("db.insert_ignore(schema.orders)\n.values(hostname=h, state=s)")
+    assert not state_writes("schema.services.insert().values(order_id=1, host_id=2)")
     assert not state_writes("services.update().where(x).values(plugin_version=3)")
     assert not state_writes("runs.update().values(state=RunState.QUEUED)")
 

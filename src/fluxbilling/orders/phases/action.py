@@ -30,6 +30,7 @@ from fluxbilling.drivers.driver import Verb
 from fluxbilling.engine.context import PhaseContext
 from fluxbilling.engine.outcome import Done, Outcome
 from fluxbilling.images import passwords
+from fluxbilling.orders import lifecycle
 from fluxbilling.orders.actions import RESULT_EVENT, seal_result
 from fluxbilling.orders.phases.deps import PhaseDeps, plain
 from fluxbilling.orders.phases.operations import flow_context, run_verb
@@ -109,9 +110,6 @@ class ActionPhase:
         if verb == "reset_password":
             columns["root_password_sealed"] = action.secret_sealed
         await writes.merge_service_data(out["service_id"], patch, **columns)
-        event = RESULT_EVENT[verb]
-        if event is not None:
-            await writes.transition_service(out["service_id"], event, note=f"{verb} completed")
         await writes.store_action_result(
             action.id, seal_result(self.deps.vault, verb, plain(out["result"]))
         )
@@ -119,10 +117,13 @@ class ActionPhase:
             released = await writes.release(ctx.order_id)
             await writes.record("capacity_released", released.describe(), {})
         note = "" if verb in _QUIET else f" ({_summary(out['result'])})"
-        await writes.record(
+        event = RESULT_EVENT[verb]
+        moves = [] if event is None else [lifecycle.service(out["service_id"], event)]
+        await writes.transition(
             "action_completed",
             f"{verb} completed{note}",
-            {"action_id": action.id, "verb": verb, "status": columns.get("status")},
+            *moves,
+            data={"action_id": action.id, "verb": verb, "status": columns.get("status")},
         )
         return {k: v for k, v in out.items() if k != "result" or verb not in _QUIET}
 

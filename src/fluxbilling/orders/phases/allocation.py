@@ -33,11 +33,13 @@ class AllocationPhase:
         current = await writes.view(ctx.order_id)
         ours = order_view.addressing(current.product) == "ipam"
         reserved = await writes.reserve(ctx.order_id, current.product, with_address=ours)
+        service_id = await writes.create_service(ctx.order_id, reserved.host_id)
+        output = {**reserved.to_dict(), "service_id": service_id}
         where = f"address {reserved.address}" if ours else "the provider assigns the address"
         await writes.record(
             "capacity_reserved",
             f"reserved {current.product['ram_mb']} MB / {current.product['vcpus']} vCPU / "
             f"{current.product['disk_gb']} GB on {reserved.host_name}, {where}",
-            reserved.to_dict(),
+            output,
         )
-        return reserved.to_dict()
+        return output

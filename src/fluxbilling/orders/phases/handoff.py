@@ -82,15 +82,11 @@ class HandoffPhase:
     ) -> Mapping[str, Any]:
         """Service and order become active."""
         writes = self.deps.store.writes(conn, ctx)
-        await writes.transition_service(
-            done.output["service_id"], lifecycle.ServiceEvent.HANDED_OFF, note="welcome mail sent"
-        )
-        await writes.transition_order(
-            ctx.order_id, lifecycle.OrderEvent.HANDED_OFF, note="welcome mail sent"
-        )
-        await writes.record(
+        await writes.transition(
             "service_active",
             f"welcome mail {done.output['mail']} sent to {done.output['to']}; service is active",
+            lifecycle.service(done.output["service_id"], lifecycle.ServiceEvent.HANDED_OFF),
+            lifecycle.order(ctx.order_id, lifecycle.OrderEvent.HANDED_OFF),
         )
         return done.output
 

@@ -194,10 +194,9 @@ class OsInstallPhase:
                 out["service_id"],
                 {"os": {"image": out["image"], "sha256": out["sha256"], "by": out["mode"]}},
             )
-            await writes.transition_service(
-                out["service_id"], lifecycle.ServiceEvent.INSTALLED, note=message
-            )
-        await writes.record("os_install_recorded", message, {"mode": out["mode"]})
+        installed = lifecycle.service(out["service_id"], lifecycle.ServiceEvent.INSTALLED)
+        moves = [] if out["mode"] == "none" else [installed]
+        await writes.transition("os_install_recorded", message, *moves, data={"mode": out["mode"]})
         return out
 
     async def _handover(self, ctx: PhaseContext, view: OrderView, password: str) -> _Handover:

@@ -79,9 +79,9 @@ class ProvisionPhase:
             data,
             external_id=None if external is None else str(external),
         )
-        await writes.transition_service(
-            done.output["service_id"],
-            lifecycle.ServiceEvent.PROVISIONED,
-            note=f"the provider's id is {external}",
+        await writes.transition(
+            "service_provisioned",
+            f"the provider's id is {external}",
+            lifecycle.service(done.output["service_id"], lifecycle.ServiceEvent.PROVISIONED),
         )
         return done.output

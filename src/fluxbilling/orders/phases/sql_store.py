@@ -175,6 +175,11 @@ class _SqlWrites:
             with_address=with_address,
         )
 
+    async def create_service(self, order_id: int, host_id: int) -> int:
+        service_id = await lifecycle.create_service(self.conn, order_id=order_id, host_id=host_id)
+        await reservation.attach(self.conn, order_id=order_id, service_id=service_id)
+        return service_id
+
     async def release(self, order_id: int) -> reservation.Release:
         return await reservation.release(self.conn, order_id=order_id)
 
@@ -202,17 +207,15 @@ class _SqlWrites:
             )
         )
 
-    async def transition_service(
-        self, service_id: int, event: lifecycle.ServiceEvent, note: str
+    async def transition(
+        self,
+        event: str,
+        message: str,
+        *moves: lifecycle.Move,
+        data: Mapping[str, Any] | None = None,
     ) -> None:
-        await lifecycle.transition_service(
-            self.db, self.conn, service_id, event, note=note, source=_source(self.ctx)
-        )
-
-    async def transition_order(self, order_id: int, event: lifecycle.OrderEvent, note: str) -> None:
-        await lifecycle.transition_order(
-            self.db, self.conn, order_id, event, note=note, source=_source(self.ctx)
-        )
+        entry = lifecycle.Entry(self.ctx.order_id, event, message, data or {}, _source(self.ctx))
+        await lifecycle.transition(self.db, self.conn, entry, *moves)
 
     async def action(self, action_id: int) -> ActionRow:
         row = (await self.conn.execute(sa.select(actions).where(actions.c.id == action_id))).one()

@@ -70,6 +70,15 @@ class PhaseWrites(Protocol):
         """
         ...
 
+    async def create_service(self, order_id: int, host_id: int) -> int:
+        """Create the order's service in its initial state (`orders.lifecycle`) on `host_id`;
+        the order's reserved address becomes its address.
+
+        Returns:
+            The new service's id.
+        """
+        ...
+
     async def release(self, order_id: int) -> Release:
         """Give back the order's capacity and address."""
         ...
@@ -88,21 +97,21 @@ class PhaseWrites(Protocol):
         """
         ...
 
-    async def transition_service(
-        self, service_id: int, event: lifecycle.ServiceEvent, note: str
+    async def transition(
+        self,
+        event: str,
+        message: str,
+        *moves: lifecycle.Move,
+        data: Mapping[str, Any] | None = None,
     ) -> None:
-        """Move the service by `event` (`orders.lifecycle`).
+        """Append this attempt's activity row of one event, with the states it moves.
+
+        One event, one row (`orders.lifecycle.transition`): each move is added to the row's
+        data under its machine's name; with no moves only the row is written.
 
         Raises:
-            errors.IllegalTransition: its state does not allow `event`.
-        """
-        ...
-
-    async def transition_order(self, order_id: int, event: lifecycle.OrderEvent, note: str) -> None:
-        """Move the order by `event` (`orders.lifecycle`).
-
-        Raises:
-            errors.IllegalTransition: its state does not allow `event`.
+            errors.IllegalTransition: a state does not allow its move's event (nothing of
+                this event is written).
         """
         ...
 

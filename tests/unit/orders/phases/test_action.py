@@ -68,8 +68,9 @@ async def test_suspend_calls_the_driver_and_suspends_the_service() -> None:
     assert rig.service["status"] == "suspended"
     assert rig.service["service_data"]["suspended_at"] == "now"
     assert rig.store.action_results == {ACTION_ID: {"ok": 1}}
-    assert rig.store.events(ORDER_ID) == ["service_suspended", "action_completed"]
-    assert rig.store.activity[-1].message == "suspend completed (ok)"
+    [row] = rig.store.activity  # one event, one row: the service's move is on it
+    assert (row.event, row.message) == ("action_completed", "suspend completed (ok)")
+    assert row.data["service"] == {"id": SERVICE_ID, "event": "suspended", "to": "suspended"}
 
 
 async def test_a_waiting_verb_is_handed_back() -> None:
@@ -92,7 +93,9 @@ async def test_console_keeps_its_session_sealed_and_out_of_the_activity_log() ->
     assert json.loads(rig.vault.open(stored[SEALED])) == session
     assert rig.service["status"] == "active"
     assert all("s3cret" not in a.message for a in rig.store.activity)
-    assert rig.store.activity[-1].message == "console completed"
+    [row] = rig.store.activity
+    assert row.message == "console completed"
+    assert "service" not in row.data  # nothing moved
 
 
 async def test_resize_overlays_the_new_options_and_keeps_them_on_the_service() -> None:
@@ -103,7 +106,7 @@ async def test_resize_overlays_the_new_options_and_keeps_them_on_the_service() -
     assert call.context["options"] == {"plan_id": 9}
     assert rig.service["service_data"]["plan_options"] == {"plan_id": 9}
     assert rig.service["status"] == "active"
-    assert "service_resized" in rig.store.events(ORDER_ID)
+    assert rig.store.activity[-1].data["service"]["event"] == "resized"
 
 
 async def test_reset_password_sends_the_new_password_and_keeps_it_when_confirmed() -> None:
@@ -122,12 +125,12 @@ async def test_reinstall_on_our_address_sends_cloud_init_with_the_services_passw
     assert call.context["credentials"]["password"] == "old-password"
     assert call.secrets[0] == "old-password"
     assert call.secrets[1] in call.context["cloud_init"]["user_data"]
-    assert "service_reinstalled" in rig.store.events(ORDER_ID)
+    assert rig.store.activity[-1].data["service"]["event"] == "reinstalled"
 
 
 async def test_terminate_releases_the_capacity() -> None:
     rig = action_rig("terminate")
-    rig.store.reservation = Reservation(21, "hv-ams1-01", SERVICE_ID, 31, "192.0.2.10")
+    rig.store.reservation = Reservation(21, "hv-ams1-01", 31, "192.0.2.10")
     await run(rig)
     assert rig.service["status"] == "terminated"
     assert rig.store.released == [ORDER_ID]

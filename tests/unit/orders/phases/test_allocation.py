@@ -13,7 +13,7 @@ from tests.unit.orders.phases.phasesupport import ORDER_ID, SERVICE_ID, Rig, ord
 pytestmark = pytest.mark.anyio
 
 CTX = phase_context(ORDER_ID, Phase.ALLOCATION)
-HOST = Reservation(21, "hv-ams1-01", SERVICE_ID, 31, "192.0.2.10")
+HOST = Reservation(21, "hv-ams1-01", 31, "192.0.2.10")
 
 
 async def test_execute_does_nothing_outside_the_transaction() -> None:
@@ -25,13 +25,17 @@ async def test_execute_does_nothing_outside_the_transaction() -> None:
 async def test_an_ipam_product_reserves_a_host_and_an_address() -> None:
     rig = Rig(view=order_view(ours=False, service_status="allocated"))
     rig.store.reservation = HOST
+    rig.store.next_service_id = SERVICE_ID
     out = await AllocationPhase(rig.deps).commit(NO_CONNECTION, CTX, Done())
-    assert out == HOST.to_dict()
-    assert rig.store.views[ORDER_ID].address["address"] == "192.0.2.10"
+    assert out == {**HOST.to_dict(), "service_id": SERVICE_ID}
+    address = rig.store.views[ORDER_ID].address
+    assert (address["address"], address["service_id"]) == ("192.0.2.10", SERVICE_ID)
+    # The service is created in the service machine's initial state, on the chosen host.
+    assert (rig.service["status"], rig.service["host_id"]) == ("allocated", 21)
     [row] = rig.store.activity
     assert row.event == "capacity_reserved"
     assert row.message == ("reserved 2048 MB / 2 vCPU / 40 GB on hv-ams1-01, address 192.0.2.10")
-    assert row.data == HOST.to_dict()
+    assert row.data == out
 
 
 async def test_a_provider_addressed_product_reserves_capacity_only() -> None:

@@ -74,14 +74,15 @@ async def test_commit_makes_the_service_and_the_order_active() -> None:
     assert await HandoffPhase(rig.deps).commit(NO_CONNECTION, CTX, done) == done.output
     assert rig.service["status"] == "active"
     assert rig.store.views[ORDER_ID].order["state"] == "active"
-    assert rig.store.events(ORDER_ID) == [
-        "service_handed_off",
-        "order_handed_off",
+    [row] = rig.store.activity  # one event, one row: both moves are on it
+    assert (row.event, row.message) == (
         "service_active",
-    ]
-    assert rig.store.activity[-1].message == (
-        f"welcome mail {MESSAGE_ID} sent to ada@example.net; service is active"
+        f"welcome mail {MESSAGE_ID} sent to ada@example.net; service is active",
     )
+    assert row.data == {
+        "service": {"id": SERVICE_ID, "event": "handed_off", "to": "active"},
+        "order": {"event": "handed_off", "to": "active"},
+    }
 
 
 async def test_commit_refuses_an_order_that_is_not_provisioning() -> None:

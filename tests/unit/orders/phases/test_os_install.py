@@ -177,10 +177,15 @@ async def test_commit_records_the_image_and_moves_the_service() -> None:
         "sha256": IMAGE_SHA256,
         "by": "reinstall",
     }
-    assert rig.store.events(ORDER_ID) == ["service_installed", "os_install_recorded"]
-    assert rig.store.activity[-1].message == (
-        "debian-12 (sha256 verified) installed with our cloud-init"
+    [row] = rig.store.activity
+    assert (row.event, row.message) == (
+        "os_install_recorded",
+        "debian-12 (sha256 verified) installed with our cloud-init",
     )
+    assert row.data == {
+        "mode": "reinstall",
+        "service": {"id": SERVICE_ID, "event": "installed", "to": "installed"},
+    }
 
 
 async def test_commit_of_a_panel_install_names_the_panel() -> None:

@@ -140,7 +140,5 @@ async def test_commit_keeps_the_providers_ids_and_moves_the_service() -> None:
     assert rig.service["service_data"] == {"external_id": 901}
     assert rig.service["status"] == "provisioned"
     [row] = rig.store.activity
-    assert (row.event, row.message) == (
-        "service_provisioned",
-        "service allocated → provisioned: the provider's id is 901",
-    )
+    assert (row.event, row.message) == ("service_provisioned", "the provider's id is 901")
+    assert row.data == {"service": {"id": SERVICE_ID, "event": "provisioned", "to": "provisioned"}}
