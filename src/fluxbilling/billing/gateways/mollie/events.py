@@ -40,6 +40,7 @@ from urllib.parse import parse_qsl
 
 from fluxbilling import errors, limits
 from fluxbilling.billing.facts import PaymentFact, PaymentKind
+from fluxbilling.billing.gateways.fields import required
 from fluxbilling.billing.gateways.mollie.amounts import to_minor
 
 __all__ = ["MollieEvent", "classify", "needs_capture", "parse_event", "parse_notification"]
@@ -150,15 +151,6 @@ def parse_notification(body: bytes, content_type: str | None = None) -> str:
 # Next-gen signatures and events
 
 
-def _field(data: Mapping[str, Any], name: str, kind: type, path: str) -> Any:
-    value = data.get(name)
-    if value is None or value == "":
-        raise errors.InvalidWebhook(f"missing field '{path}'", field=path)
-    if not isinstance(value, kind):
-        raise errors.InvalidWebhook(f"field '{path}' has the wrong type", field=path)
-    return value
-
-
 def parse_event(body: bytes) -> MollieEvent:
     """Parse a verified next-gen body into a `MollieEvent`.
 
@@ -183,10 +175,10 @@ def parse_event(body: bytes) -> MollieEvent:
             "field '_embedded.entity' has the wrong type", field="_embedded.entity"
         )
     return MollieEvent(
-        id=_field(data, "id", str, "id"),
-        type=_field(data, "type", str, "type"),
-        entity_id=_field(data, "entityId", str, "entityId"),
-        created_at=_field(data, "createdAt", str, "createdAt"),
+        id=required(data, "id", str, "id"),
+        type=required(data, "type", str, "type"),
+        entity_id=required(data, "entityId", str, "entityId"),
+        created_at=required(data, "createdAt", str, "createdAt"),
         entity=entity,
     )
 
@@ -226,7 +218,7 @@ def _sub_facts(payment: Mapping[str, Any], base: PaymentFact) -> list[PaymentFac
             continue
         for n, item in enumerate(items):
             path = f"_embedded.{name}[{n}]"
-            object_id = _field(item, "id", str, f"{path}.id")
+            object_id = required(item, "id", str, f"{path}.id")
             amount, currency = _amount(item, "amount", f"{path}.amount")
             void = (
                 item.get("status") in _VOID_REFUND_STATUSES
@@ -268,11 +260,11 @@ def classify(payment: Mapping[str, Any]) -> list[PaymentFact]:
     """
     if payment.get("resource", "payment") != "payment":
         raise errors.InvalidWebhook("field 'resource' is not 'payment'", field="resource")
-    payment_id = _field(payment, "id", str, "id")
+    payment_id = required(payment, "id", str, "id")
     mode = payment.get("mode")
     if mode not in ("test", "live"):
         raise errors.InvalidWebhook("field 'mode' is neither 'test' nor 'live'", field="mode")
-    status = _field(payment, "status", str, "status")
+    status = required(payment, "status", str, "status")
     amount, currency = _amount(payment, "amount", "amount")
     head = PaymentFact(
         kind=_STATUS_KIND.get(status, "ignored"),

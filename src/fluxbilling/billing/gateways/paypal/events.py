@@ -17,6 +17,7 @@ from typing import Any
 
 from fluxbilling import errors, limits
 from fluxbilling.billing.facts import PaymentFact, PaymentKind
+from fluxbilling.billing.gateways.fields import required
 from fluxbilling.billing.gateways.paypal.amounts import minor_units
 
 __all__ = [
@@ -53,15 +54,6 @@ class PayPalEvent:
     resource: dict[str, Any]
 
 
-def _field(data: Mapping[str, Any], name: str, kind: type, path: str) -> Any:
-    value = data.get(name)
-    if value is None or value == "":
-        raise errors.InvalidWebhook(f"missing field '{path}'", field=path)
-    if not isinstance(value, kind):
-        raise errors.InvalidWebhook(f"field '{path}' has the wrong type", field=path)
-    return value
-
-
 def _optional_str(value: object) -> str | None:
     return value if isinstance(value, str) and value else None
 
@@ -86,11 +78,11 @@ def parse_event(body: bytes) -> PayPalEvent:
     if not isinstance(data, dict):
         raise errors.InvalidWebhook("malformed JSON body: not an object")
     return PayPalEvent(
-        id=_field(data, "id", str, "id"),
-        event_type=_field(data, "event_type", str, "event_type"),
+        id=required(data, "id", str, "id"),
+        event_type=required(data, "event_type", str, "event_type"),
         resource_type=_optional_str(data.get("resource_type")) or "",
         create_time=_optional_str(data.get("create_time")) or "",
-        resource=_field(data, "resource", dict, "resource"),
+        resource=required(data, "resource", dict, "resource"),
     )
 
 
@@ -151,7 +143,7 @@ def _capture_fact(
     order_id: str | None = None,
 ) -> PaymentFact:
     """A capture names its order as the payment and itself as the alias (see `classify`)."""
-    capture_id = _field(capture, "id", str, f"{path}.id")
+    capture_id = required(capture, "id", str, f"{path}.id")
     amount, currency = minor_units(capture.get("amount"), f"{path}.amount")
     order_id = order_id or related_order_id(capture) or _linked_id(capture, "orders")
     return PaymentFact(
@@ -194,7 +186,7 @@ def fact_from_capture(
     Raises:
         errors.InvalidWebhook: A field is missing, or the status is unknown.
     """
-    status = _field(capture, "status", str, f"{path}.status")
+    status = required(capture, "status", str, f"{path}.status")
     kind = _CAPTURE_KINDS.get(status)
     if kind is None:
         raise errors.InvalidWebhook(
@@ -215,7 +207,7 @@ def _first_unit(order: Mapping[str, Any], path: str) -> dict[str, Any]:
 def _order_level(
     kind: PaymentKind, order: Mapping[str, Any], livemode: bool, path: str
 ) -> PaymentFact:
-    order_id = _optional_str(order.get("id")) or _field(order, "order_id", str, f"{path}.id")
+    order_id = _optional_str(order.get("id")) or required(order, "order_id", str, f"{path}.id")
     unit = _first_unit(order, path)
     amount, currency = minor_units(unit.get("amount"), f"{path}.purchase_units[0].amount")
     return PaymentFact(
@@ -251,7 +243,7 @@ def fact_from_order(
         errors.InvalidWebhook: A field is missing (a completed order without a capture
             included).
     """
-    status = _field(order, "status", str, f"{path}.status")
+    status = required(order, "status", str, f"{path}.status")
     if status == "VOIDED":
         return _order_level("failed", order, livemode, path)
     if status != "COMPLETED":
@@ -291,7 +283,7 @@ def _refund_like(
     `capture_id` stands in when the object has no ``up`` link (only `facts_from_order`
     knows one: the order's paid capture).
     """
-    object_id = _field(resource, "id", str, f"{path}.id")
+    object_id = required(resource, "id", str, f"{path}.id")
     amount, currency = minor_units(resource.get("amount"), f"{path}.amount")
     return PaymentFact(
         kind=kind,
@@ -305,7 +297,7 @@ def _refund_like(
 
 
 def _dispute(resource: Mapping[str, Any], livemode: bool) -> PaymentFact:
-    dispute_id = _field(resource, "dispute_id", str, "resource.dispute_id")
+    dispute_id = required(resource, "dispute_id", str, "resource.dispute_id")
     amount, currency = minor_units(resource.get("dispute_amount"), "resource.dispute_amount")
     transactions = resource.get("disputed_transactions")
     first = transactions[0] if isinstance(transactions, list) and transactions else {}
