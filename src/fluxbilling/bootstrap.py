@@ -88,6 +88,8 @@ class Installation:
     stripe_secrets: list[str]
     gateways: dict[str, Gateway] = field(default_factory=dict)
     handlers: dict[str, PhaseHandler] = field(default_factory=dict)
+    # One webhook endpoint per gateway, built on first use (they hold no per-request state).
+    _endpoints: dict[str, GatewayEndpoint] = field(default_factory=dict, repr=False)
 
     def worker(self, *, worker_id: str | None = None, concurrency: int | None = None) -> Worker:
         """A worker bound to this installation."""
@@ -134,6 +136,9 @@ class Installation:
         Raises:
             errors.NotFound: the gateway is unknown or not configured here.
         """
+        endpoint = self._endpoints.get(gateway)
+        if endpoint is not None:
+            return endpoint
         adapter = self.gateways.get(gateway)
         if adapter is None:
             raise errors.NotFound(
@@ -141,13 +146,14 @@ class Installation:
                 gateway=gateway[:40],
                 configured=sorted(self.gateways),
             )
-        return GatewayEndpoint(
+        endpoint = self._endpoints[gateway] = GatewayEndpoint(
             self.db,
             self.store,
             adapter,
             policy=self.reversal_policy(),
             limits=self.delivery_limits(),
         )
+        return endpoint
 
     def stripe_endpoint(self) -> GatewayEndpoint:
         """Stripe ingestion for this installation."""
