@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
+from fluxbilling import audit
 from fluxbilling.db import Database, schema
 from fluxbilling.db.migrate import upgrade
 from fluxbilling.engine import activity
@@ -33,7 +34,7 @@ async def test_upgrade_is_idempotent(db: Database) -> None:
         version = (
             await conn.exec_driver_sql("SELECT version_num FROM alembic_version")
         ).scalar_one()
-    assert version == "0007"
+    assert version == "0008"
 
 
 async def test_the_activity_log_is_append_only(db: Database) -> None:
@@ -50,3 +51,31 @@ async def test_the_activity_log_is_append_only(db: Database) -> None:
     async with db.connect() as conn:
         messages = (await conn.execute(sa.select(schema.activity_log.c.message))).scalars().all()
     assert list(messages) == ["original"]
+
+
+async def test_the_audit_log_is_append_only_and_redacted(db: Database) -> None:
+    async with db.begin() as conn:
+        await audit.record(
+            conn,
+            actor="ann",
+            action="connection.update",
+            entity="connection",
+            entity_id="acme",
+            changes={"base_url": "https://acme.example", "api_token": "t0k3n-value"},
+        )
+    for statement in (
+        schema.audit_log.update().values(actor="mallory"),
+        schema.audit_log.delete(),
+    ):
+        with pytest.raises(sa.exc.DBAPIError, match="append-only"):
+            async with db.begin() as conn:
+                await conn.execute(statement)
+    async with db.connect() as conn:
+        row = (await conn.execute(sa.select(schema.audit_log))).one()
+    assert (row.actor, row.action, row.entity, row.entity_id) == (
+        "ann",
+        "connection.update",
+        "connection",
+        "acme",
+    )
+    assert row.changes == {"base_url": "https://acme.example", "api_token": "***"}

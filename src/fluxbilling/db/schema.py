@@ -433,6 +433,19 @@ activity_log = sa.Table(
     sa.Column("created_at", UtcDateTime(), nullable=False, server_default=sa.func.now()),
 )
 
+audit_log = sa.Table(
+    "audit_log",
+    metadata,
+    _id(),
+    sa.Column("actor", sa.String(200), nullable=False),
+    sa.Column("action", sa.String(64), nullable=False),
+    sa.Column("entity", sa.String(64), nullable=False),
+    sa.Column("entity_id", sa.String(200), nullable=True),
+    sa.Column("changes", JSON, nullable=False),
+    sa.Column("created_at", UtcDateTime(), nullable=False, server_default=sa.func.now()),
+    sa.Index("ix_audit_log_entity", "entity", "entity_id"),
+)
+
 workers = sa.Table(
     "workers",
     metadata,
