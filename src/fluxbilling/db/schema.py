@@ -183,6 +183,12 @@ products = sa.Table(
     sa.Column("price_minor", sa.BigInteger(), nullable=False),
     sa.Column("currency", sa.String(3), nullable=False),
     sa.Column("options", JSON, nullable=False),
+    # A paid order not active after this many minutes is an alarm on the dashboard
+    # (NULL: the installation's default).
+    sa.Column("alarm_after_minutes", sa.Integer(), nullable=True),
+    # How the welcome mail hands over the root password: in the mail itself (`mail`), or
+    # as a one-time, expiring reveal link (`reveal_link`).
+    sa.Column("password_delivery", sa.String(16), nullable=False, server_default="mail"),
 )
 
 orders = sa.Table(

@@ -1,4 +1,4 @@
-"""audit_log: who changed what, append-only like activity_log
+"""audit_log: who changed what, append-only like activity_log; products' alarm and password delivery
 
 Revision ID: 0008
 Revises: 0007
@@ -36,6 +36,13 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_log")),
     )
     op.create_index("ix_audit_log_entity", "audit_log", ["entity", "entity_id"])
+    with op.batch_alter_table("products", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("alarm_after_minutes", sa.Integer(), nullable=True))
+        batch_op.add_column(
+            sa.Column(
+                "password_delivery", sa.String(length=16), server_default="mail", nullable=False
+            )
+        )
     if op.get_bind().dialect.name == "sqlite":
         for verb in ("UPDATE", "DELETE"):
             op.execute(
@@ -60,5 +67,8 @@ def downgrade() -> None:
     else:
         op.execute("DROP TRIGGER audit_log_append_only ON audit_log")
         op.execute("DROP FUNCTION audit_log_append_only()")
+    with op.batch_alter_table("products", schema=None) as batch_op:
+        batch_op.drop_column("password_delivery")
+        batch_op.drop_column("alarm_after_minutes")
     op.drop_index("ix_audit_log_entity", table_name="audit_log")
     op.drop_table("audit_log")
