@@ -130,5 +130,9 @@ class Settings(BaseSettings):
         ge=4 * limits.KIB,
         description="Largest request head in bytes, all header lines together (431 above it).",
     )
+    console_dir: Path | None = Field(
+        default=None,
+        description="The built operator console served at / (default: the one in the package).",
+    )
     listen_host: str = "127.0.0.1"
     listen_port: int = 8080

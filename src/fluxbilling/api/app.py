@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from fluxbilling import __version__
 from fluxbilling.api import (
     connections,
+    console,
     deliveries,
     errors,
     invoices,
@@ -64,4 +65,5 @@ def create_app(installation: Installation) -> FastAPI:
         return app.openapi_schema or {}
 
     app.openapi = document  # type: ignore[method-assign]  # FastAPI's documented extension point
+    console.install(app, settings.console_dir or console.PACKAGED)
     return app
