@@ -28,7 +28,15 @@ from fastapi import FastAPI
 from starlette.responses import FileResponse, HTMLResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-__all__ = ["NONCE_PLACEHOLDER", "PACKAGED", "RESERVED", "ConsoleFiles", "install"]
+__all__ = [
+    "IMMUTABLE",
+    "NONCE_PLACEHOLDER",
+    "PACKAGED",
+    "RESERVED",
+    "ConsoleFiles",
+    "install",
+    "security_headers",
+]
 
 PACKAGED = Path(__file__).resolve().parents[1] / "console"
 """Where `make install` builds the console: inside the package, so the wheel carries it."""
