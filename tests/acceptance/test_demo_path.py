@@ -114,7 +114,7 @@ def test_the_demo_command_is_what_make_demo_runs(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     with pytest.raises(SystemExit) as exited:
-        demo.main(["--provider", "solusvm2", "--gateway", "stripe"])
+        demo.main(["--provider", "solusvm2", "--gateway", "stripe", "--once"])
     assert exited.value.code == 0
     text = " ".join(capsys.readouterr().out.split())
     assert "POST /api/v1/invoices/1/checkout (Stripe Checkout)" in text

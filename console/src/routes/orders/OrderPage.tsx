@@ -145,7 +145,7 @@ function PhaseDetail({ entry, run }: { entry: TimelineEntry; run: Order["run"] }
   const upstream = entry.current ? run?.last_upstream : undefined;
   const hasOutput = entry.output !== null && entry.output !== undefined;
   return (
-    <Stack gap={4}>
+    <Stack gap={4} align="flex-start">
       <Text size="xs" c="dimmed">
         {entry.startedAt ? `started ${formatTime(entry.startedAt)}` : "not started"}
         {entry.lastMessage ? ` · ${entry.lastMessage}` : ""}
@@ -155,7 +155,7 @@ function PhaseDetail({ entry, run }: { entry: TimelineEntry; run: Order["run"] }
           <Anchor component="button" size="xs" onClick={toggle} aria-expanded={opened}>
             {opened ? "Hide" : "Show"} {upstream ? "upstream exchange" : "output"} of {entry.phase}
           </Anchor>
-          <Collapse expanded={opened}>
+          <Collapse expanded={opened} w="100%">
             {upstream ? <ExchangeView exchange={upstream} /> : <JsonBlock value={entry.output} />}
           </Collapse>
         </>
