@@ -366,17 +366,20 @@ async def run(
             order = await _watch(installation, await shop.place(), console)
             await _report(installation, order, smtp, console)
             servers = states.upstream_objects(provider)
-            if order.state is not OrderState.ACTIVE:
+            if order.state is OrderState.ACTIVE:
+                console.print(
+                    f"[green]Order {order.id} is active[/] · the {display} simulator holds "
+                    f"{servers} service(s) · "
+                    f"phases: {', '.join(p.value for p in PHASES)}"
+                )
+            else:
                 console.print(f"[red]The order ended {order.state}[/]: {order.run}")
-                return 1
-            console.print(
-                f"[green]Order {order.id} is active[/] · the {display} simulator holds "
-                f"{servers} service(s) · "
-                f"phases: {', '.join(p.value for p in PHASES)}"
-            )
             if serving is not None:
+                # Whatever became of the order, the console shows it (and can retry it).
                 console.print(f"Serving the console on {api.url}/ until Ctrl-C")
                 await _until_signalled().wait()
+            elif order.state is not OrderState.ACTIVE:
+                return 1
         if database_url is None:
             console.print(
                 f"Inspect it later: FLUXBILLING_DATABASE_URL=sqlite:///{DEMO_DB} "

@@ -4,10 +4,19 @@ import { api, type Schemas, unwrap } from "../../api/client";
 
 export const orderKey = (id: number) => ["orders", id] as const;
 
+const SETTLED = new Set(["active", "failed", "cancelled"]);
+
 export function useOrder(id: number) {
   return useQuery({
     queryKey: orderKey(id),
     queryFn: () => unwrap(api.GET("/api/v1/orders/{order_id}", { params: { path: { order_id: id } } })),
+    // Until the API's event stream lands: ask again while the order is on its way.
+    refetchInterval: (query) => {
+      const order = query.state.data;
+      return order && SETTLED.has(order.state) && order.run?.state !== "queued" && order.run?.state !== "running"
+        ? false
+        : 1000;
+    },
   });
 }
 
