@@ -7,13 +7,17 @@ database.
 
 from __future__ import annotations
 
+import asyncio
 import io
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from rich.console import Console
 
+from fluxbilling import bootstrap
 from fluxbilling_simulators import demo
 from tests import dbsupport
 
@@ -136,3 +140,41 @@ async def test_an_unknown_demo_gateway_is_refused(
     out_console, out = console()
     assert await demo.run(console=out_console, gateway="bitpay") == 2
     assert "Unknown gateway 'bitpay'" in out.getvalue()
+
+
+async def test_make_demo_serves_the_console_until_stopped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    out_console, out = console()
+    ready_file, stop, watched = tmp_path / "ready.json", asyncio.Event(), asyncio.Event()
+
+    async def someone_watches(installation: bootstrap.Installation) -> None:
+        await watched.wait()
+
+    serving = demo.Serving(ready_file=ready_file, place_when=someone_watches, stop=stop)
+    running = asyncio.create_task(demo.run(console=out_console, serving=serving))
+    while not ready_file.exists():
+        assert not running.done(), out.getvalue()
+        await asyncio.sleep(0.05)
+    ready = json.loads(ready_file.read_text())
+    async with httpx.AsyncClient(timeout=30) as client:
+        page = await client.get(ready["console_url"] + "orders/1")
+        assert page.status_code == 200 and 'id="root"' in page.text
+        assert "Order 1 is active" not in out.getvalue()  # nobody watched yet
+        watched.set()
+        while "Serving the console" not in out.getvalue():
+            assert not running.done(), out.getvalue()
+            await asyncio.sleep(0.05)
+        another = await client.post(ready["simulators_url"] + "/_demo/orders")
+        assert another.status_code == 201
+        order = await client.get(
+            f"{ready['console_url']}api/v1/orders/{another.json()['order_id']}",
+            headers={"Authorization": f"Bearer {ready['api_token']}"},
+        )
+        assert order.json()["hostname"] == "vps2.example.com"
+    stop.set()
+    assert await running == 0
+    text = " ".join(out.getvalue().split())
+    assert "Order 1 is active" in text
+    assert f"Operator console: {ready['console_url']}" in text

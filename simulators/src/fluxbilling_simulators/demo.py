@@ -260,6 +260,8 @@ class Serving:
     """Written (JSON: console URL, simulators URL, login) once everything listens."""
     place_when: Callable[[bootstrap.Installation], Awaitable[None]] | None = None
     """Awaited before the first order is placed (default: at once)."""
+    stop: asyncio.Event | None = None
+    """Set it to stop serving (default: Ctrl-C or SIGTERM)."""
 
 
 async def _announce(
@@ -377,7 +379,7 @@ async def run(
             if serving is not None:
                 # Whatever became of the order, the console shows it (and can retry it).
                 console.print(f"Serving the console on {api.url}/ until Ctrl-C")
-                await _until_signalled().wait()
+                await (serving.stop or _until_signalled()).wait()
             elif order.state is not OrderState.ACTIVE:
                 return 1
         if database_url is None:
