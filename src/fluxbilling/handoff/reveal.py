@@ -30,6 +30,7 @@ password reset revokes the links still outstanding (`revoke_links`).
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 import secrets
 from dataclasses import dataclass
@@ -68,6 +69,7 @@ _TOKEN = re.compile(r"[A-Za-z0-9_-]{43}")  # token_urlsafe(32): 43 characters, n
 
 links = schema.reveal_links
 services = schema.services
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -286,6 +288,13 @@ async def _write_down(
 ) -> None:
     """The audit and activity rows of a reveal; the password is masked in any log from now."""
     logs.register_secret(revealed.password, recent=True)
+    log.info(
+        "service.password_reveal: root password of service %s revealed to %s (%s)",
+        revealed.service_id,
+        actor,
+        via["via"],
+        extra={"order": revealed.order_id},
+    )
     await audit.record(
         conn,
         actor=actor,
