@@ -2,7 +2,7 @@
 
 Only the SHA-256 of a link's token is stored; the token is in the welcome mail alone.
 
-Revision ID: 0012
+Revision ID: 0009
 Revises: 0008
 Create Date: 2026-12-07 21:00:00
 """
@@ -14,7 +14,7 @@ from alembic import op
 
 from fluxbilling.db.schema import UtcDateTime
 
-revision = "0012"
+revision = "0009"
 # The accounts (0009), catalogue (0010) and ops (0011) migrations land beside this one; the
 # chain is 0008 -> 0012 until they are merged, then 0011 -> 0012.
 down_revision = "0008"
