@@ -238,6 +238,8 @@ def build(
             mailer=mailer,
             mail_from=settings.mail_from,
             verify_image=hashing.verify_image,
+            public_url=settings.public_url,
+            reveal_link_hours=settings.reveal_link_hours,
         )
     )
     return installation

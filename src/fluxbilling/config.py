@@ -30,7 +30,15 @@ class Settings(BaseSettings):
     api_token: SecretStr | None = None
     public_url: str = Field(
         default="http://127.0.0.1:8080",
-        description="Where gateways and customers reach this installation (webhook, return URLs).",
+        description="Where gateways and customers reach this installation (webhook, return and "
+        "password reveal URLs).",
+    )
+    reveal_link_hours: int = Field(
+        default=72,
+        ge=1,
+        le=24 * 30,
+        description="Hours a one-time password reveal link (products with password_delivery "
+        "reveal_link) stays valid.",
     )
     stripe_webhook_secret: SecretStr | None = None
     stripe_livemode: bool = False

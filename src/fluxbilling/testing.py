@@ -35,6 +35,7 @@ from fluxbilling.drivers.driver import CAPABILITY_VERBS, Operation, OsInstall
 from fluxbilling.drivers.outcome import Done, VerbOutcome
 from fluxbilling.engine.context import PhaseContext
 from fluxbilling.engine.runs import Claim
+from fluxbilling.handoff import reveal
 from fluxbilling.orders import lifecycle
 from fluxbilling.orders.phases.deps import plain
 from fluxbilling.orders.phases.store import ActionRow, PhaseWrites, WelcomeMail
@@ -203,6 +204,8 @@ class InMemoryPhaseStore:
         quarantined: the ids of quarantined images.
         outbox: the welcome mails queued, by message id, and `mail_status` their status.
         action_results: the result stored on each action, by action id.
+        reveal_links: the password reveal links issued, oldest first (`service_id`,
+            `token_hash`, `hours`, `revoked`).
         released: the orders whose capacity was given back.
         next_service_id: the id `create_service` gives the next service.
     """
@@ -217,6 +220,7 @@ class InMemoryPhaseStore:
         self.outbox: dict[str, WelcomeMail] = {}
         self.mail_status: dict[str, str] = {}
         self.action_results: dict[int, Any] = {}
+        self.reveal_links: list[dict[str, Any]] = []
         self.released: list[int] = []
         self.next_service_id = 1
 
@@ -286,6 +290,32 @@ class InMemoryPhaseStore:
     async def mail_sent(self, message_id: str) -> None:
         """Mark the mail sent."""
         self.mail_status[message_id] = "sent"
+
+    async def issue_reveal_link(
+        self, ctx: PhaseContext, service_id: int, token: str, *, hours: int
+    ) -> None:
+        """Keep the link's hash and lifetime; the service's earlier links are revoked."""
+        self.revoke_links(service_id)
+        self.reveal_links.append(
+            {
+                "service_id": service_id,
+                "token_hash": reveal.token_hash(token),
+                "hours": hours,
+                "revoked": False,
+            }
+        )
+        self.activity.append(Activity(ctx.order_id, "reveal_link_issued", "link issued"))
+
+    def revoke_links(self, service_id: int) -> int:
+        """Revoke the service's outstanding links; how many there were."""
+        outstanding = [
+            link
+            for link in self.reveal_links
+            if link["service_id"] == service_id and not link["revoked"]
+        ]
+        for link in outstanding:
+            link["revoked"] = True
+        return len(outstanding)
 
     def writes(self, conn: AsyncConnection, ctx: PhaseContext) -> PhaseWrites:
         """Writes applied to the kept views at once (`conn` is not used)."""
@@ -397,3 +427,6 @@ class _InMemoryWrites:
 
     async def store_action_result(self, action_id: int, result: Any) -> None:
         self.store.action_results[action_id] = result
+
+    async def revoke_reveal_links(self, service_id: int) -> int:
+        return self.store.revoke_links(service_id)

@@ -76,6 +76,11 @@ async def test_every_operation_documents_the_answers_its_shape_implies(
         ("POST", "/api/v1/connections", {"409"}),
         ("DELETE", "/api/v1/connections/{name}", {"409"}),
         ("POST", "/api/v1/services/{service_id}/actions/{verb}", {"409"}),
+        (
+            "POST",
+            "/api/v1/services/{service_id}/password/reveal",
+            {"200", "401", "403", "404", "409", "422", "503"},
+        ),
         ("POST", "/webhooks/{gateway}", {"200", "400", "404", "503"}),
     ],
 )
@@ -274,3 +279,9 @@ async def test_nullable_parts_of_an_order_say_so(document: dict[str, Any]) -> No
             {"$ref": f"#/components/schemas/{ref}"},
             {"type": "null"},
         ]
+
+
+async def test_the_customers_reveal_pages_are_not_part_of_the_api(
+    document: dict[str, Any],
+) -> None:
+    assert not [path for path in document["paths"] if path.startswith("/reveal")]

@@ -16,6 +16,7 @@ from fluxbilling.api import (
     orders,
     plugins,
     request_limits,
+    reveal,
     runs,
     services,
     webhooks,
@@ -51,6 +52,8 @@ def create_app(installation: Installation) -> FastAPI:
     app.include_router(plugins.router)
     app.include_router(connections.router)
     app.include_router(services.router)
+    app.include_router(reveal.router)
+    app.include_router(reveal.public)
     app.include_router(metrics.router)
 
     @app.get("/healthz", include_in_schema=False)

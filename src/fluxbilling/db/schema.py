@@ -339,6 +339,21 @@ services = sa.Table(
     sa.UniqueConstraint("order_id", name="uq_services_order_id"),
 )
 
+reveal_links = sa.Table(
+    "reveal_links",
+    metadata,
+    _id(),
+    _fk("service_id", "services.id"),
+    # SHA-256 (hex) of the link's token: the token itself is only in the mail that was sent.
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("expires_at", UtcDateTime(), nullable=False),
+    # Set once, by the one request that reveals the password (the link is then spent).
+    sa.Column("used_at", UtcDateTime(), nullable=True),
+    # Set when a newer link or a password reset replaced it before it was used.
+    sa.Column("revoked_at", UtcDateTime(), nullable=True),
+    _created(),
+)
+
 ip_addresses = sa.Table(
     "ip_addresses",
     metadata,

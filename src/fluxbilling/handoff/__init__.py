@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from fluxbilling.handoff import mail, templates
+from fluxbilling.handoff import mail, reveal, templates
 
-__all__ = ["mail", "templates"]
+__all__ = ["mail", "reveal", "templates"]

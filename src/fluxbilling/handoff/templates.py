@@ -459,7 +459,15 @@ your server for order {{order_number}} has been set up and is running.
 Log in with SSH:
 
   ssh {{root_user}}@{{ipv4.address}}
+{{#if reveal_link.url}}
+
+Your password is not in this mail. Open this link to see it, once (it works once and
+expires after {{reveal_link.hours}} hours):
+
+  {{reveal_link.url}}
+{{else}}
   Password: {{password}}
+{{/if}}
 
 Please change this password after your first login.
 {{#if ssh_keys}}
@@ -495,7 +503,11 @@ your hosting account for order {{order_number}} has been set up.
 
   Domain:        {{hostname}}
   Username:      {{account.username}}
+{{#if reveal_link.url}}
+  Password:      not in this mail; see it once at the link below
+{{else}}
   Password:      {{password}}
+{{/if}}
 {{#if ipv4.address}}
   Server IP:     {{ipv4.address}}
 {{/if}}
@@ -503,6 +515,11 @@ your hosting account for order {{order_number}} has been set up.
 
 Log in to your control panel at:
   {{panel_url}}
+{{/if}}
+{{#if reveal_link.url}}
+
+Your password, shown once (the link works once and expires after {{reveal_link.hours}} hours):
+  {{reveal_link.url}}
 {{/if}}
 
 Point your domain's DNS at the server address above, or at our name servers, to go live.
@@ -527,11 +544,20 @@ your game server for order {{order_number}} has been installed.
   Connect to:    {{game.address}}
 {{/if}}
   Panel user:    {{account.username}}
+{{#if reveal_link.url}}
+  Password:      not in this mail; see it once at the link below
+{{else}}
   Password:      {{password}}
+{{/if}}
 {{#if panel_url}}
 
 Start, stop and configure it in the game panel:
   {{panel_url}}
+{{/if}}
+{{#if reveal_link.url}}
+
+Your password, shown once (the link works once and expires after {{reveal_link.hours}} hours):
+  {{reveal_link.url}}
 {{/if}}
 
 Please change this password after your first login.
@@ -570,4 +596,8 @@ WELCOME_MAIL_EXAMPLE_CONTEXT: Mapping[str, Any] = {
         "url": "https://example.net/support",
     },
 }
-"""A context with every key the default welcome templates use (previews and tests)."""
+"""A context with every key the default welcome templates use (previews and tests).
+
+With `reveal_link` (`{"url", "hours"}`) instead of `password`, the templates point to the
+one-time link rather than carrying the password (products with `password_delivery =
+reveal_link`)."""

@@ -278,3 +278,32 @@ def test_welcome_subject() -> None:
         templates.WELCOME_MAIL_EXAMPLE_CONTEXT, escape=False
     )
     assert subject == "Your server vps42.example.net is ready (order ORD-2026-00042)"
+
+
+LINK = "https://billing.example.net/reveal/" + "x" * 43
+
+
+def welcome_of(service_type: str, **overrides: Any) -> str:
+    context = {**templates.WELCOME_MAIL_EXAMPLE_CONTEXT, **overrides}
+    _, text = templates.WELCOME_TEMPLATES[service_type]
+    return templates.compile_template(text).render(context, escape=False)
+
+
+@pytest.mark.parametrize("service_type", sorted(templates.WELCOME_TEMPLATES))
+def test_every_welcome_mail_carries_the_password_by_default(service_type: str) -> None:
+    text = welcome_of(service_type)
+    assert "correct-horse-battery" in text
+    assert "/reveal/" not in text and "expires after" not in text
+
+
+@pytest.mark.parametrize("service_type", sorted(templates.WELCOME_TEMPLATES))
+def test_every_welcome_mail_under_reveal_link_carries_the_link_and_no_password(
+    service_type: str,
+) -> None:
+    # The handoff phase gives no password at all in this mode; one given by mistake must
+    # not show either.
+    text = welcome_of(service_type, reveal_link={"url": LINK, "hours": 48})
+    assert text.count(LINK) == 1
+    assert "correct-horse-battery" not in text
+    assert "expires after 48 hours" in text
+    assert "{{" not in text

@@ -14,7 +14,8 @@ os_install phase. The commit then:
 | terminate      | `terminated`; host capacity and the reserved address released    |
 | reinstall      | `active`                                                          |
 | resize         | `active`; the new options kept in `service_data.plan_options`     |
-| reset_password | the sealed root password replaced by the new one                  |
+| reset_password | the sealed root password replaced by the new one; reveal links    |
+|                | still outstanding revoked (they would reveal the new password)    |
 | console, stats | unchanged; the flow's result is stored on the action (a console     |
 |                | session sealed with the installation key: it grants access)       |
 """
@@ -110,6 +111,12 @@ class ActionPhase:
         if verb == "reset_password":
             columns["root_password_sealed"] = action.secret_sealed
         await writes.merge_service_data(out["service_id"], patch, **columns)
+        if verb == "reset_password" and await writes.revoke_reveal_links(out["service_id"]):
+            await writes.record(
+                "reveal_links_revoked",
+                "password reset: the outstanding password reveal links no longer work",
+                {"service_id": out["service_id"]},
+            )
         await writes.store_action_result(
             action.id, seal_result(self.deps.vault, verb, plain(out["result"]))
         )

@@ -31,7 +31,13 @@ class ImageVerifier(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class PhaseDeps:
-    """The ports the phase handlers use."""
+    """The ports the phase handlers use.
+
+    Attributes:
+        public_url: Where customers reach this installation (`Settings.public_url`): the
+            welcome mail's password reveal links start with it.
+        reveal_link_hours: How long such a link stays valid (`Settings.reveal_link_hours`).
+    """
 
     store: PhaseStore
     drivers: DriverRegistry
@@ -40,6 +46,8 @@ class PhaseDeps:
     mailer: Mailer
     mail_from: str
     verify_image: ImageVerifier
+    public_url: str
+    reveal_link_hours: int
     support_team: str = "The FluxBilling hosting team"
 
 

@@ -3,8 +3,16 @@
 The outbox row (unique per order and template) makes the mail exactly-once in our records;
 it is read under the run's lease, so a worker that lost its lease never sends. SMTP itself is
 at-least-once: a crash between the server's 250 and our "sent" mark re-sends the same
-Message-ID, which receiving systems recognise. The stored copy has the password
-masked; the password is read from its sealed form only to render the mail being sent.
+Message-ID, which receiving systems recognise.
+
+How the password travels is the product's `password_delivery`:
+
+- `mail`: in the mail. The stored copy has it masked; it is read from its sealed form only
+  to render the mail being sent.
+- `reveal_link`: not at all. The mail carries a one-time, expiring link
+  (`handoff.reveal`) instead; each send issues a fresh link (only its hash is stored) and
+  revokes the earlier one, so a re-sent mail never leaves two live links. The stored copy
+  has the link masked too: the link is as good as the password until it is used.
 """
 
 from __future__ import annotations
@@ -18,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from fluxbilling import errors
 from fluxbilling.engine.context import PhaseContext
 from fluxbilling.engine.outcome import Done, Outcome
-from fluxbilling.handoff import templates
+from fluxbilling.handoff import reveal, templates
 from fluxbilling.handoff.mail import OutgoingMessage
 from fluxbilling.orders import lifecycle
 from fluxbilling.orders.phases.deps import PhaseDeps
@@ -47,29 +55,42 @@ class HandoffPhase:
         sealed = view.service.get("root_password_sealed")
         if not sealed:
             raise errors.InvariantViolation("handoff reached without sealed credentials")
-        password = self.deps.vault.open(sealed)
+        by_link = view.product.get("password_delivery") == "reveal_link"
         message_id = f"<order-{ctx.order_id}-welcome@fluxbilling>"
         context = self._mail_context(view)
         subject_template, text_template = _TEMPLATES[view.product["service_type"]]
         subject = subject_template.render(context, escape=False)
+        if by_link:
+            context["reveal_link"] = {"hours": self.deps.reveal_link_hours}
+        masked = _with_secret(context, MASK, by_link=by_link)
         status = await self.deps.store.queue_mail(
             ctx.claim,
             WelcomeMail(
                 order_id=ctx.order_id,
                 to_addr=view.customer["email"],
                 subject=subject,
-                body_masked=text_template.render({**context, "password": MASK}, escape=False),
+                body_masked=text_template.render(masked, escape=False),
                 message_id=message_id,
             ),
         )
         if status != "sent":
+            if by_link:
+                token = reveal.new_token()
+                await self.deps.store.issue_reveal_link(
+                    ctx, view.service["id"], token, hours=self.deps.reveal_link_hours
+                )
+                secret = reveal.link_url(self.deps.public_url, token)
+            else:
+                secret = self.deps.vault.open(sealed)
             await self.deps.mailer.send(
                 OutgoingMessage(
                     message_id=message_id,
                     sender=self.deps.mail_from,
                     to=view.customer["email"],
                     subject=subject,
-                    text=text_template.render({**context, "password": password}, escape=False),
+                    text=text_template.render(
+                        _with_secret(context, secret, by_link=by_link), escape=False
+                    ),
                 )
             )
             await self.deps.store.mail_sent(message_id)
@@ -91,6 +112,7 @@ class HandoffPhase:
         return done.output
 
     def _mail_context(self, view: OrderView) -> dict[str, Any]:
+        """The welcome template's context, without the password or its link."""
         data = view.service.get("service_data") or {}
         network = data.get("network") or {}
         ipv4: dict[str, Any] = {"address": network.get("address") or data.get("ip")}
@@ -113,3 +135,10 @@ class HandoffPhase:
             "panel_url": data.get("panel_url"),
             "support": {"team": self.deps.support_team, "email": self.deps.mail_from},
         }
+
+
+def _with_secret(context: dict[str, Any], secret: str, *, by_link: bool) -> dict[str, Any]:
+    """`context` with the password, or with the reveal link (`reveal_link.url`) instead."""
+    if by_link:
+        return {**context, "reveal_link": {**context["reveal_link"], "url": secret}}
+    return {**context, "password": secret}

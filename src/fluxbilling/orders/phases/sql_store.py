@@ -13,6 +13,7 @@ from fluxbilling.allocation import reservation
 from fluxbilling.db import Database, schema
 from fluxbilling.engine.context import PhaseContext
 from fluxbilling.engine.runs import Claim, RunStore
+from fluxbilling.handoff import reveal
 from fluxbilling.orders import lifecycle
 from fluxbilling.orders import view as order_view
 from fluxbilling.orders.phases.deps import plain
@@ -145,6 +146,19 @@ class SqlPhaseStore:
                 .values(status="sent", sent_at=self.db.now())
             )
 
+    async def issue_reveal_link(
+        self, ctx: PhaseContext, service_id: int, token: str, *, hours: int
+    ) -> None:
+        """Store the link's hash (earlier links revoked) and say so in the activity."""
+        async with self.runs.fenced(ctx.claim) as conn:
+            await reveal.issue_link(conn, self.db, service_id, token, hours=hours)
+            await ctx.record(
+                conn,
+                "reveal_link_issued",
+                f"one-time password reveal link issued, valid for {hours} h",
+                {"service_id": service_id},
+            )
+
     def writes(self, conn: AsyncConnection, ctx: PhaseContext) -> PhaseWrites:
         """The completion's writes in `conn`."""
         return _SqlWrites(self.db, conn, ctx)
@@ -233,3 +247,6 @@ class _SqlWrites:
         await self.conn.execute(
             actions.update().where(actions.c.id == action_id).values(result=result)
         )
+
+    async def revoke_reveal_links(self, service_id: int) -> int:
+        return await reveal.revoke_links(self.conn, self.db, service_id)

@@ -127,6 +127,14 @@ class PhaseWrites(Protocol):
         """Keep what the action's verb answered (already sealed where it must be)."""
         ...
 
+    async def revoke_reveal_links(self, service_id: int) -> int:
+        """Revoke the service's password reveal links not yet used (`handoff.reveal`).
+
+        Returns:
+            How many were outstanding.
+        """
+        ...
+
 
 class PhaseStore(Protocol):
     """Reads and writes of the phases' `execute`, each in its own transaction."""
@@ -181,6 +189,13 @@ class PhaseStore(Protocol):
 
     async def mail_sent(self, message_id: str) -> None:
         """Mark an outbox mail sent."""
+        ...
+
+    async def issue_reveal_link(
+        self, ctx: PhaseContext, service_id: int, token: str, *, hours: int
+    ) -> None:
+        """Keep a one-time password reveal link for `token` (its hash only), valid for
+        `hours`; the service's earlier links are revoked (fenced)."""
         ...
 
     def writes(self, conn: AsyncConnection, ctx: PhaseContext) -> PhaseWrites:

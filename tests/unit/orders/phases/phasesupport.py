@@ -34,6 +34,7 @@ def order_view(
     order_state: str = "provisioning",
     options: dict[str, Any] | None = None,
     service_data: dict[str, Any] | None = None,
+    password_delivery: str = "mail",  # noqa: S107 - a delivery mode, not a password
 ) -> OrderView:
     """Order 7 of Ada for a `vps-2g` (driver `fake`), service 11 on hv-ams1-01.
 
@@ -48,6 +49,7 @@ def order_view(
         "vcpus": 2,
         "disk_gb": 40,
         "options": {"plan_id": 3} if options is None else options,
+        "password_delivery": password_delivery,
     }
     image = {
         "id": 4,
@@ -119,6 +121,8 @@ class Rig:
             mailer=self.mailer,
             mail_from="hello@hosting.example",
             verify_image=self.images,
+            public_url="https://billing.example.net/",
+            reveal_link_hours=72,
         )
 
     @property

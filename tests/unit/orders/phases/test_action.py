@@ -118,6 +118,27 @@ async def test_reset_password_sends_the_new_password_and_keeps_it_when_confirmed
     assert rig.vault.open(rig.service["root_password_sealed"]) == "new-password"
 
 
+async def test_a_confirmed_reset_revokes_the_outstanding_reveal_links() -> None:
+    rig = action_rig("reset_password", secret="new-password")
+    await rig.store.issue_reveal_link(CTX, SERVICE_ID, "t" * 43, hours=72)
+    await run(rig)
+    assert [link["revoked"] for link in rig.store.reveal_links] == [True]
+    assert "reveal_links_revoked" in rig.store.events(ORDER_ID)
+
+
+async def test_a_reset_with_no_link_out_says_nothing_of_links() -> None:
+    rig = action_rig("reset_password", secret="new-password")
+    await run(rig)
+    assert "reveal_links_revoked" not in rig.store.events(ORDER_ID)
+
+
+async def test_other_verbs_leave_reveal_links_alone() -> None:
+    rig = action_rig("reinstall")
+    await rig.store.issue_reveal_link(CTX, SERVICE_ID, "t" * 43, hours=72)
+    await run(rig)
+    assert [link["revoked"] for link in rig.store.reveal_links] == [False]
+
+
 async def test_reinstall_on_our_address_sends_cloud_init_with_the_services_password() -> None:
     rig = action_rig("reinstall")
     await run(rig)

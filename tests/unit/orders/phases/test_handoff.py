@@ -1,9 +1,12 @@
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from fluxbilling import errors
 from fluxbilling.engine.outcome import Done
+from fluxbilling.handoff import reveal
 from fluxbilling.orders.phases.handoff import HandoffPhase
 from fluxbilling.orders.pipeline import Phase
 from fluxbilling.redaction import MASK
@@ -16,10 +19,16 @@ CTX = phase_context(ORDER_ID, Phase.HANDOFF)
 MESSAGE_ID = f"<order-{ORDER_ID}-welcome@fluxbilling>"
 
 
-def ready_rig() -> Rig:
-    rig = Rig(view=order_view(service_status="installed"))
+def ready_rig(password_delivery: str = "mail") -> Rig:  # noqa: S107 - a mode
+    rig = Rig(view=order_view(service_status="installed", password_delivery=password_delivery))
     rig.seal_password("correct-horse-battery")
     return rig
+
+
+def reveal_url(text: str) -> str:
+    """The one reveal link in a mail's text."""
+    [url] = re.findall(r"https://billing\.example\.net/reveal/\S+", text)
+    return str(url)
 
 
 async def test_the_welcome_mail_is_queued_masked_and_sent_with_the_password() -> None:
@@ -90,3 +99,55 @@ async def test_commit_refuses_an_order_that_is_not_provisioning() -> None:
     done = Done({"service_id": SERVICE_ID, "mail": MESSAGE_ID, "to": "ada@example.net"})
     with pytest.raises(errors.IllegalTransition):
         await HandoffPhase(rig.deps).commit(NO_CONNECTION, CTX, done)
+
+
+async def test_under_reveal_link_the_mail_carries_a_one_time_link_and_no_password() -> None:
+    rig = ready_rig("reveal_link")
+    await HandoffPhase(rig.deps).execute(CTX)
+    [sent] = rig.mailer.sent
+    assert "correct-horse-battery" not in sent.text
+    url = reveal_url(sent.text)
+    token = url.rsplit("/", 1)[1]
+    assert reveal.well_formed(token)
+    assert "expires after 72 hours" in sent.text
+    [link] = rig.store.reveal_links
+    assert link == {
+        "service_id": SERVICE_ID,
+        "token_hash": reveal.token_hash(token),
+        "hours": 72,
+        "revoked": False,
+    }
+    kept = rig.store.outbox[MESSAGE_ID].body_masked
+    assert token not in kept and "correct-horse-battery" not in kept
+    assert MASK in kept
+    assert "reveal_link_issued" in rig.store.events(ORDER_ID)
+
+
+async def test_a_resend_under_reveal_link_issues_a_new_link_and_revokes_the_first() -> None:
+    rig = ready_rig("reveal_link")
+    rig.mailer.failures.append(errors.TransientUpstreamError("421 try later", upstream="smtp"))
+    phase = HandoffPhase(rig.deps)
+    with pytest.raises(errors.TransientUpstreamError):
+        await phase.execute(CTX)
+    await phase.execute(CTX)
+    [sent] = rig.mailer.sent
+    token = reveal_url(sent.text).rsplit("/", 1)[1]
+    first, second = rig.store.reveal_links
+    assert first["revoked"] and not second["revoked"]
+    assert second["token_hash"] == reveal.token_hash(token)
+
+
+async def test_no_link_is_issued_once_the_mail_went_out() -> None:
+    rig = ready_rig("reveal_link")
+    phase = HandoffPhase(rig.deps)
+    await phase.execute(CTX)
+    await phase.execute(CTX)
+    assert len(rig.store.reveal_links) == 1
+    assert len(rig.mailer.sent) == 1
+
+
+async def test_under_mail_no_link_is_issued() -> None:
+    rig = ready_rig()
+    await HandoffPhase(rig.deps).execute(CTX)
+    assert rig.store.reveal_links == []
+    assert "/reveal/" not in rig.mailer.sent[0].text
