@@ -450,6 +450,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/services/{service_id}/password/reveal": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Reveal a service's current root password (audited)
+         * @description The current root password, once per request: an audit row names the caller, and the
+         *     order's activity says who saw it (neither holds the password).
+         */
+        post: operations["reveal_password_api_v1_services__service_id__password_reveal_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/webhook-deliveries": {
         parameters: {
             query?: never;
@@ -1520,6 +1541,19 @@ export interface components {
          */
         RetryIn: {
             from_phase?: components["schemas"]["Phase"] | null;
+        };
+        /**
+         * RevealedPasswordOut
+         * @description A service's current root password, answered to one request and never cached.
+         */
+        RevealedPasswordOut: {
+            /**
+             * Password
+             * @description the current root password: keep it out of logs
+             */
+            password: string;
+            /** Service Id */
+            service_id: number;
         };
         /**
          * ReversalOut
@@ -3644,6 +3678,94 @@ export interface operations {
             };
             /** @description the body is larger than 1 MiB */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid request: `error.details.problems` names each problem (`path`, `message`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the request headers are larger than allowed */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the database is unavailable; try again after `Retry-After` seconds */
+            503: {
+                headers: {
+                    /** @description seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    reveal_password_api_v1_services__service_id__password_reveal_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                service_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the password, sent with `Cache-Control: no-store` */
+            200: {
+                headers: {
+                    "Cache-Control"?: "no-store";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RevealedPasswordOut"];
+                };
+            };
+            /** @description missing or invalid API token (`Authorization: Bearer <token>`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the caller's role may not see passwords (operators and admins) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description nothing found by that id or name */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the service has no password kept by us (its panel manages it, or provisioning has not made one yet), or it is terminated */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
