@@ -31,6 +31,7 @@ import { Empty, ErrorAlert, QueryView } from "../../components/States";
 import { StatusBadge, colourOf } from "../../components/StatusBadge";
 import { between, formatDuration, formatMoney, formatTime } from "../../components/time";
 import { useUser } from "../../session/session";
+import { RevealPassword } from "./RevealPassword";
 import { type Order, type TimelineEntry, timeline } from "./timeline";
 import { useCancel, useInvoice, useInvoiceDeliveries, useOrder, useRetry } from "./queries";
 
@@ -300,6 +301,7 @@ function InvoiceCard({ order }: { order: Order }) {
 
 function ServiceCard({ order }: { order: Order }) {
   const service = order.service;
+  const canReveal = may(useUser(), "operator");
   return (
     <Card withBorder role="region" aria-label="Service">
       <Title order={3} size="h4" mb="sm">
@@ -319,7 +321,17 @@ function ServiceCard({ order }: { order: Order }) {
             </FieldRow>
             <FieldRow name="Panel id">{service.external_id ?? "—"}</FieldRow>
             <FieldRow name="Host">{service.host_id ?? "—"}</FieldRow>
-            <FieldRow name="Credentials">{service.has_credentials ? "sealed" : "none"}</FieldRow>
+            <FieldRow name="Credentials">
+              {service.has_credentials ? (
+                canReveal ? (
+                  <RevealPassword serviceId={service.id} />
+                ) : (
+                  "sealed"
+                )
+              ) : (
+                "none"
+              )}
+            </FieldRow>
           </Table.Tbody>
         </Table>
       )}
