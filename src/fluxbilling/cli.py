@@ -102,6 +102,9 @@ async def _dispatch(args: argparse.Namespace) -> int:
             report = await reseal_all(installation.db, installation.vault)
             print(
                 f"re-sealed {report.connections} connection(s) and {report.services} root password(s)"
+                f", {report.pending_passwords} pending password reset(s), "
+                f"{report.console_sessions} console session(s) and "
+                f"{report.install_cursors} install(s) in flight"
             )
         elif args.command == "runs" and args.action == "cancel":
             await installation.store.cancel(args.run_id, actor="cli")

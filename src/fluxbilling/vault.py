@@ -70,7 +70,12 @@ class Vault:
 
     def rotate(self, sealed: str) -> str:
         """Re-seal a value under the newest key."""
-        return self._fernet.rotate(sealed.encode("ascii")).decode("ascii")
+        try:
+            return self._fernet.rotate(sealed.encode("ascii")).decode("ascii")
+        except InvalidToken as exc:
+            raise errors.InvalidSettings(
+                "a sealed secret cannot be opened with the configured installation key"
+            ) from exc
 
 
 def new_password(length: int = 20) -> str:

@@ -52,3 +52,9 @@ def test_new_passwords_are_long_and_unambiguous() -> None:
     passwords = {new_password() for _ in range(50)}
     assert len(passwords) == 50
     assert all(len(p) == 20 and p.isalnum() and not set(p) & set("0O1lI") for p in passwords)
+
+
+def test_rotating_a_value_sealed_under_an_unknown_key_names_the_problem() -> None:
+    foreign = Vault(generate_key()).seal("x")
+    with pytest.raises(errors.InvalidSettings, match="cannot be opened"):
+        Vault(generate_key()).rotate(foreign)

@@ -51,9 +51,11 @@ from fluxbilling.orders.phases.operations import (
 from fluxbilling.orders.view import OrderView
 from fluxbilling.vault import Vault
 
-__all__ = ["OsInstallPhase", "render_cloud_init"]
+__all__ = ["SEALED_KEY", "OsInstallPhase", "render_cloud_init"]
 
-_SEALED = "cloud_init_sealed"
+SEALED_KEY = "cloud_init_sealed"
+"""The cursor key under which the rendered cloud-init (it holds the password hash) is sealed."""
+_SEALED = SEALED_KEY
 _FLOW = "flow"
 
 
