@@ -15,7 +15,7 @@ test("runs, webhook deliveries, connections and plugins", async ({ page }) => {
 
   await page.getByRole("link", { name: "Connections" }).click();
   await page.getByRole("link", { name: "solusvm2" }).click();
-  await expect(page.getByLabel("Secret: api_token")).toHaveValue("");
+  await expect(page.getByRole("textbox", { name: "Secret: api_token" })).toHaveValue("");
   await page.getByRole("button", { name: "Test connection" }).click();
   const verdict = page.getByRole("region", { name: "Test result" });
   await expect(verdict).toContainText("reachable");

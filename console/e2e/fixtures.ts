@@ -33,7 +33,7 @@ export async function snapshot(page: Page, name: string): Promise<void> {
 export async function logIn(page: Page, path = "/orders"): Promise<void> {
   const { username, password } = demo();
   await page.goto(path);
-  await page.getByLabel("Username").fill(username ?? "");
-  await page.getByLabel("Password").fill(password ?? "");
+  await page.getByRole("textbox", { name: "Username" }).fill(username ?? "");
+  await page.getByRole("textbox", { name: "Password" }).fill(password ?? "");
   await page.getByRole("button", { name: "Log in" }).click();
 }
