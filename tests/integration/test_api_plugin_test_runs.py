@@ -175,9 +175,7 @@ async def test_an_operator_cannot_allow_a_production_connection(
     operator_api: httpx.AsyncClient,
     sim: solusvm2.SolusVM2State,
 ) -> None:
-    refused = await start(
-        operator_api, connection="solusvm2", inputs=INPUTS, allow_production=True
-    )
+    refused = await start(operator_api, connection="solusvm2", inputs=INPUTS, allow_production=True)
     assert refused.status_code == 409, refused.text
     assert "admin role" in refused.json()["error"]["message"]
     assert sim.servers == {}
@@ -242,9 +240,7 @@ async def test_secrets_sent_in_a_request_never_appear_in_the_answer(
     [_, send] = body["steps"]
     [exchange] = send["exchanges"]
     assert exchange["request"]["body"]["note"] == "pw=***"
-    assert "hint=pw-%2A%2A%2A" in exchange["request"]["url"] or "pw-***" in exchange["request"][
-        "url"
-    ]
+    assert "hint=pw-***" in exchange["request"]["url"]
     assert PASSWORD not in answer.text
     assert sim.token not in answer.text
 
