@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -38,6 +39,8 @@ from fluxbilling.plugins.driver import Connections, FlowDriver
 from fluxbilling.plugins.graph import LoadedPlugin
 from fluxbilling.plugins.trace import NodeFinished, NodeStarted
 from fluxbilling.redaction import Redactor
+
+logger = logging.getLogger(__name__)
 
 __all__ = [
     "MAX_EXCHANGES",
@@ -90,11 +93,11 @@ class ExchangeLog(ExchangeRecorder):
 
 
 def bounded(value: Any, max_bytes: int) -> tuple[Any, int, bool]:
-    """`value` if its JSON takes at most `max_bytes`, else a marker with its start.
+    """`value` (as plain JSON) if its JSON takes at most `max_bytes`, else a marker with its start.
 
     Returns:
-        The value or `{"truncated": true, "bytes": n, "preview": "..."}`, the size it
-        takes, and whether it was cut.
+        The value as JSON would read it back, or `{"truncated": true, "bytes": n,
+        "preview": "..."}`; the size it takes; and whether it was cut.
 
     Example:
         >>> bounded({"a": 1}, 100)
@@ -104,7 +107,7 @@ def bounded(value: Any, max_bytes: int) -> tuple[Any, int, bool]:
     """
     text = json.dumps(value, default=str, separators=(",", ":"))
     if len(text) <= max_bytes:
-        return value, len(text), False
+        return json.loads(text), len(text), False
     preview = text[: max(0, max_bytes // 2)]
     return {"truncated": True, "bytes": len(text), "preview": preview}, len(preview) + 64, True
 
@@ -373,7 +376,21 @@ async def run_test(
         outcome = Failed(stopped)
     except errors.FluxError as exc:  # refused before any node ran (no such flow)
         outcome = Failed(exc)
+    except Exception as exc:  # our bug: shown as the engine classifies it, and logged whole
+        logger.error("test of %s: unexpected %s", run.verb, type(exc).__name__, exc_info=exc)
+        bug = errors.InvariantViolation(
+            f"the test of {run.verb} failed unexpectedly ({type(exc).__name__}); "
+            "the server log has the details",
+        )
+        tracer.interrupted(bug)
+        outcome = Failed(bug)
     return _result(outcome, tracer, redact)
+
+
+def _kept(service_data: JsonObject) -> JsonObject:
+    """Service data as shown: whole when small enough, else the truncation marker."""
+    kept: JsonObject = bounded(service_data, VALUE_BYTES)[0]
+    return kept
 
 
 def _result(outcome: VerbOutcome, tracer: Tracer, redact: Callable[[Any], Any]) -> TestRunResult:
@@ -383,7 +400,7 @@ def _result(outcome: VerbOutcome, tracer: Tracer, redact: Callable[[Any], Any]) 
         return TestRunResult(
             TestStatus.DONE,
             steps,
-            service_data=redact(dict(output.get("service_data") or {})),
+            service_data=_kept(redact(dict(output.get("service_data") or {}))),
             result=bounded(redact(output.get("result")), VALUE_BYTES)[0],
             truncated=tracer.truncated,
         )
@@ -392,7 +409,7 @@ def _result(outcome: VerbOutcome, tracer: Tracer, redact: Callable[[Any], Any]) 
         return TestRunResult(
             TestStatus.PENDING,
             steps,
-            service_data=redact(dict(cursor.get("service_data") or {})),
+            service_data=_kept(redact(dict(cursor.get("service_data") or {}))),
             check_after=outcome.check_after.total_seconds(),
             cursor=cursor,
             truncated=tracer.truncated,

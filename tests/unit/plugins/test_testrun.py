@@ -133,6 +133,24 @@ async def test_a_slow_flow_stops_at_its_time_budget_with_the_node_it_was_in() ->
     assert result.steps[-1].error == result.error
 
 
+class BrokenConnections:
+    """`Connections` with a bug: it raises what no boundary classified."""
+
+    async def client(self, name: str, recorder: ExchangeRecorder) -> UpstreamHttp:
+        raise RuntimeError("a bug")
+
+
+async def test_an_unexpected_exception_is_a_failed_test_not_a_crash(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    result = await testrun.run_test(trial(acme(CREATE)), BrokenConnections(), allowed=["acme"])
+    assert result.status is testrun.TestStatus.FAILED
+    assert result.error is not None
+    assert result.error["code"] == "InvariantViolation"
+    assert "RuntimeError" in result.error["message"]
+    assert "unexpected RuntimeError" in caplog.text
+
+
 def test_the_tracer_bounds_each_value_and_the_whole_trace() -> None:
     log = testrun.ExchangeLog()
     ticks = iter([0.0, 0.25, 1.0, 1.5])
