@@ -35,12 +35,10 @@ from fluxbilling.bootstrap import Installation
 from fluxbilling.db import schema
 from fluxbilling.drivers.driver import Verb
 from fluxbilling.jsontypes import JsonObject as Json
-from fluxbilling.orders.flow_inputs import past_inputs
-from fluxbilling.orders.phases.operations import connection_context
+from fluxbilling.orders.flow_inputs import past_inputs, test_context
 from fluxbilling.plugins import resume, testrun
-from fluxbilling.plugins.driver import FlowDriver, check_settings
+from fluxbilling.plugins.driver import FlowDriver
 from fluxbilling.plugins.graph import LoadedPlugin
-from fluxbilling.vault import new_password
 
 __all__ = ["router"]
 
@@ -233,31 +231,6 @@ async def _gate(
     return rows
 
 
-def _context(plugin: LoadedPlugin, inputs: Json, connection: Any) -> tuple[Json, tuple[str, ...]]:
-    """The flow context of a test, and its secrets (the credentials).
-
-    Raises:
-        errors.InvalidSettings: the options do not fit the plugin's settings schema.
-    """
-    context = {key: value for key, value in inputs.items() if value is not None}
-    options = context.get("options", context.get("settings", {}))
-    context["options"] = context["settings"] = options
-    context["connection"] = connection_context(connection._mapping)
-    if "account" not in context:
-        context["account"] = {"username": "fbt" + random.token_hex(3)[:5]}
-    credentials = context.pop("credentials", None)
-    if not credentials:
-        password = new_password()
-        credentials = {"root_password": password, "password": password}
-    context["credentials"] = credentials
-    try:
-        check_settings(plugin, options, "test")
-    except errors.InvalidSettings as exc:
-        problems = [{**p, "path": f"inputs.{p['path']}"} for p in exc.details.get("problems", [])]
-        raise errors.InvalidSettings(exc.message, problems=problems) from None
-    return context, tuple(str(v) for v in credentials.values())
-
-
 async def _inputs(installation: Installation, body: TestRunIn) -> Json:
     if body.from_run is not None:
         async with installation.db.connect() as conn:
@@ -402,7 +375,8 @@ async def start_test_run(body: TestRunIn, request: Request, who: Operator) -> Te
             f"connection {body.connection!r} is of type {row.type!r}, but plugin "
             f"{plugin.slug} needs a {wanted!r} connection",
         )
-    context, secrets = _context(plugin, await _inputs(installation, body), row)
+    inputs = await _inputs(installation, body)
+    context, secrets = test_context(plugin, inputs, row._mapping)
     state = dataclasses.replace(state, context=context, secrets=secrets)
     return await _run(installation, plugin, state, names, now=now)
 

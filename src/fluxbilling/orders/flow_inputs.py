@@ -1,6 +1,12 @@
-"""The flow context a past run worked on, rebuilt from stored data and redacted, to test a flow with.
+"""The inputs of a flow test: the context it runs with, typed in or taken from a past run.
 
-The builder tests a flow with inputs "taken from a past run": the same context a phase builds
+`test_context` completes what the builder sends into the context a phase would build: `options`
+and `settings` as one object checked against the plugin's settings schema, the chosen
+connection's public fields, an account name and credentials (generated when none are given;
+always secret).
+
+The builder also tests a flow with inputs "taken from a past run" (`past_inputs`): the same
+context a phase builds
 (`phases.operations.flow_context`: order, customer, product, options, service, allocation,
 ...) for that run's order, as stored now, plus `action` for an action run. Nothing secret
 comes back: `credentials` and `cloud_init` are left out (a test gets fresh credentials), the
@@ -11,6 +17,8 @@ so is every value under a secret-looking key (`redaction.Redactor`).
 from __future__ import annotations
 
 import json
+import secrets as random
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,11 +29,59 @@ from fluxbilling import errors
 from fluxbilling.db import schema
 from fluxbilling.jsontypes import JsonObject
 from fluxbilling.orders import view as order_view
-from fluxbilling.orders.phases.operations import flow_context
+from fluxbilling.orders.phases.operations import connection_context, flow_context
+from fluxbilling.plugins.driver import check_settings
+from fluxbilling.plugins.graph import LoadedPlugin
 from fluxbilling.redaction import Redactor
-from fluxbilling.vault import Vault
+from fluxbilling.vault import Vault, new_password
 
-__all__ = ["PastInputs", "past_inputs"]
+__all__ = ["PastInputs", "past_inputs", "test_context"]
+
+
+def _account_name() -> str:
+    return "fbt" + random.token_hex(3)[:5]
+
+
+def test_context(
+    plugin: LoadedPlugin,
+    inputs: Mapping[str, Any],
+    connection: Mapping[str, Any],
+    *,
+    password: Callable[[], str] = new_password,
+    account_name: Callable[[], str] = _account_name,
+) -> tuple[JsonObject, tuple[str, ...]]:
+    """The flow context of a test, and its secrets (the credentials' values).
+
+    Args:
+        plugin: the plugin under test (its settings schema checks the options).
+        inputs: the context parts given (`order`, `options`, `credentials`, ...).
+        connection: the chosen connection's row (its public fields join the context).
+        password: makes the password when no credentials are given.
+        account_name: makes `account.username` when no account is given.
+
+    Returns:
+        The context, and the values to redact everywhere.
+
+    Raises:
+        errors.InvalidSettings: the options do not fit the plugin's settings schema
+            (`details["problems"]` paths start with `inputs.options`).
+    """
+    context = {key: value for key, value in inputs.items() if value is not None}
+    options = context.get("options", context.get("settings", {}))
+    context["options"] = context["settings"] = options
+    context["connection"] = connection_context(connection)
+    context.setdefault("account", {"username": account_name()})
+    credentials = context.pop("credentials", None)
+    if not credentials:
+        generated = password()
+        credentials = {"root_password": generated, "password": generated}
+    context["credentials"] = credentials
+    try:
+        check_settings(plugin, options, "test")
+    except errors.InvalidSettings as exc:
+        problems = [{**p, "path": f"inputs.{p['path']}"} for p in exc.details.get("problems", [])]
+        raise errors.InvalidSettings(exc.message, problems=problems) from None
+    return context, tuple(str(v) for v in credentials.values())
 
 
 @dataclass(frozen=True, slots=True)
