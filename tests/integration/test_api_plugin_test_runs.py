@@ -20,10 +20,12 @@ from fluxbilling.accounts.roles import Principal, Role
 from fluxbilling.api import create_app
 from fluxbilling.api.auth import authenticate
 from fluxbilling.db import schema
+from fluxbilling.drivers.address_guard import StaticResolver
 from fluxbilling.plugins import resume
 from fluxbilling.vault import Vault, generate_key
 from fluxbilling_simulators import solusvm2
 from tests.httpsupport import asgi_client
+from tests.integration.conftest import API_TOKEN
 from tests.integration.support import finish, place_and_pay, rows, run_of
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
@@ -117,6 +119,47 @@ async def test_a_provision_creates_on_the_simulator_waits_resumes_and_stores_not
     assert done["resume_token"] is None and done["error"] is None
     assert [s["name"] for s in sim.servers.values()] == ["trial1.example.com"]
     assert await counts(installation) == before  # not one row written, audit log included
+
+
+async def test_another_api_process_resumes_a_paused_unsaved_document(
+    installation: bootstrap.Installation,
+    api: httpx.AsyncClient,
+    sim: solusvm2.SolusVM2State,
+    test_connection: str,
+) -> None:
+    document = (await api.get("/api/v1/plugins/solusvm2/versions/1")).json()["document"]
+    document["plugin"]["slug"] = "solusvm2-draft"
+    paused = await api.post(
+        "/api/v1/plugins/test-runs",
+        json={
+            "document": document,
+            "verb": "provision",
+            "connection": "sv2-test",
+            "inputs": INPUTS,
+        },
+    )
+    assert paused.json()["status"] == "pending", paused.text
+    assert paused.json()["plugin"] == "solusvm2-draft (unsaved)"
+
+    other = bootstrap.build(
+        installation.settings,
+        transport_for=lambda url: httpx.ASGITransport(app=solusvm2.create_app(sim)),
+        resolver=StaticResolver({"solusvm.test": "127.0.0.1"}),
+    )
+    headers = {"Authorization": f"Bearer {API_TOKEN}"}
+    try:
+        async with asgi_client(create_app(other), "http://api.test", headers=headers) as client:
+            resumed = await client.post(
+                "/api/v1/plugins/test-runs/resume",
+                json={"token": paused.json()["resume_token"]},
+            )
+    finally:
+        await other.close()
+    assert resumed.status_code == 200, resumed.text
+    assert resumed.json()["status"] == "done"
+    assert resumed.json()["service_data"]["status"] == "started"
+    versions = await api.get("/api/v1/plugins/solusvm2-draft/versions")
+    assert versions.status_code == 404  # the draft was never stored
 
 
 async def test_a_failing_node_shows_the_upstreams_answer(
