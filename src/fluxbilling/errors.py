@@ -10,6 +10,7 @@ FluxError                      base; message defaults to the class docstring; .d
 │   │   └── BodyTooLarge            larger than its route allows
 │   ├── HeadersTooLarge             request headers larger than allowed
 │   ├── NotFound                    API-level lookup found nothing
+│   ├── Expired                     a token or link past its expiry
 │   └── Conflict                    the request conflicts with the current state
 │       └── IllegalTransition       a lifecycle table has no row for (state, event)
 ├── UpstreamError                   a system we call failed; .upstream, .operation, .status, .retry_after
@@ -35,6 +36,7 @@ __all__ = [
     "CapacityExhausted",
     "Conflict",
     "DatabaseUnavailable",
+    "Expired",
     "FluxError",
     "HeadersTooLarge",
     "IllegalTransition",
@@ -94,6 +96,10 @@ class HeadersTooLarge(UserError):
 
 class NotFound(UserError, LookupError):
     """Nothing was found."""
+
+
+class Expired(UserError):
+    """It has expired; ask for a new one."""
 
 
 class Conflict(UserError):

@@ -39,6 +39,10 @@ class Redactor:
         """A redactor that also masks `secrets`."""
         return Redactor([*self._secrets, *secrets])
 
+    def joined(self, other: Redactor) -> Redactor:
+        """A redactor that masks the secrets of both `self` and `other`."""
+        return Redactor([*self._secrets, *other._secrets])
+
     def text(self, value: str) -> str:
         """Mask every known secret inside `value`."""
         for secret in self._secrets:

@@ -82,6 +82,10 @@ async def test_every_operation_documents_the_answers_its_shape_implies(
             {"200", "401", "403", "404", "409", "422", "503"},
         ),
         ("POST", "/webhooks/{gateway}", {"200", "400", "404", "503"}),
+        ("POST", "/api/v1/plugins/test-runs", {"200", "403", "404", "409", "413", "422"}),
+        ("POST", "/api/v1/plugins/test-runs/resume", {"200", "400", "409", "410", "422"}),
+        ("GET", "/api/v1/runs/{run_id}/flow-context", {"200", "404", "422"}),
+        ("PATCH", "/api/v1/connections/{name}", {"403", "422"}),
     ],
 )
 async def test_routes_document_their_own_answers(
@@ -152,6 +156,9 @@ def _answer(document: dict[str, Any], method: str, path: str, status: str) -> st
         ("POST", "/api/v1/invoices/{invoice_id}/checkout", "201", "CheckoutOut"),
         ("POST", "/api/v1/invoices/{invoice_id}/sync", "200", "SyncOut"),
         ("POST", "/api/v1/reconciler/run", "200", "ReportOut"),
+        ("POST", "/api/v1/plugins/test-runs", "200", "TestRunOut"),
+        ("POST", "/api/v1/plugins/test-runs/resume", "200", "TestRunOut"),
+        ("GET", "/api/v1/runs/{run_id}/flow-context", "200", "FlowContextOut"),
     ],
 )
 async def test_every_view_answers_a_named_model(

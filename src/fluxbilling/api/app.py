@@ -14,6 +14,7 @@ from fluxbilling.api import (
     metrics,
     openapi,
     orders,
+    plugin_tests,
     plugins,
     request_limits,
     reveal,
@@ -49,6 +50,7 @@ def create_app(installation: Installation) -> FastAPI:
     app.include_router(invoices.public)
     app.include_router(orders.router)
     app.include_router(runs.router)
+    app.include_router(plugin_tests.router)
     app.include_router(plugins.router)
     app.include_router(connections.router)
     app.include_router(services.router)

@@ -6,21 +6,25 @@ test action's recorded exchange is redacted by the upstream client and cut to a 
 Secrets are bound to the base URL's origin: changing its scheme, host or port requires them
 again. `allowed_networks` is the admin's explicit allowance of loopback/private networks
 for the upstream address policy; the view shows it with when and by whom it was set.
+`purpose` marks a connection `production` (the default) or `test` (a simulator or a test
+panel): the builder's test of a flow refuses production connections unless an admin allows
+one for that test. Creating and changing connections is for admins, and audited (`audit_log`,
+with secrets named, never shown).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Path, Request
 from pydantic import BaseModel, Field, StringConstraints
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from fluxbilling import errors, jsontypes
-from fluxbilling.api.auth import require_token
+from fluxbilling import audit, errors, jsontypes
+from fluxbilling.api.auth import Admin, require_token
 from fluxbilling.api.fields import ONE_LINE, JsonObject, Line, RequestBody, Secret
 from fluxbilling.api.rows import Row
 from fluxbilling.bootstrap import Installation
@@ -47,6 +51,11 @@ _NETWORKS_HELP = (
     "form (e.g. 10.20.0.0/16); empty: public addresses only. Link-local and cloud metadata "
     "addresses are never reached"
 )
+_PURPOSE_HELP = (
+    "`production` (the default) or `test` (a simulator or a test panel): the builder's test "
+    "of a flow refuses production connections unless an admin allows one for that test"
+)
+Purpose = Literal["production", "test"]
 
 
 class ConnectionIn(RequestBody):
@@ -65,6 +74,7 @@ class ConnectionIn(RequestBody):
     allowed_networks: list[Annotated[str, Field(max_length=64)]] = Field(
         default_factory=list, max_length=32, description=_NETWORKS_HELP
     )
+    purpose: Purpose = Field("production", description=_PURPOSE_HELP)
 
 
 class ConnectionPatch(RequestBody):
@@ -82,6 +92,7 @@ class ConnectionPatch(RequestBody):
     allowed_networks: list[Annotated[str, Field(max_length=64)]] | None = Field(
         None, max_length=32, description=_NETWORKS_HELP + "; replaces the list whole"
     )
+    purpose: Purpose | None = Field(None, description=_PURPOSE_HELP)
 
 
 class ConnectionOut(Row):
@@ -96,6 +107,7 @@ class ConnectionOut(Row):
     allowed_networks: list[str] = Field(description=_NETWORKS_HELP)
     networks_allowed_at: datetime | None = Field(description="when `allowed_networks` was last set")
     networks_allowed_by: str | None = Field(description="who set it (`api`, `seed`, ...)")
+    purpose: Purpose = Field(description=_PURPOSE_HELP)
     created_at: datetime | None
 
 
@@ -153,6 +165,19 @@ def _without(exc: errors.InvalidSettings, secrets: Iterable[str]) -> errors.Inva
     return errors.InvalidSettings(redactor.text(exc.message), **details)
 
 
+def _changes(before: Any, after: Any, secrets: Mapping[str, str | None]) -> jsontypes.JsonObject:
+    """What an update changed, field by field; secrets by name only."""
+    changes: jsontypes.JsonObject = {
+        column: {"from": getattr(before, column), "to": getattr(after, column)}
+        for column in ("base_url", "settings", "allowed_networks", "purpose")
+        if getattr(before, column) != getattr(after, column)
+    }
+    if secrets:
+        changes["credentials_set"] = sorted(k for k, v in secrets.items() if v is not None)
+        changes["credentials_removed"] = sorted(k for k, v in secrets.items() if v is None)
+    return changes
+
+
 @router.get("/connections", summary="Every connection (secrets named, never shown)")
 async def list_connections(request: Request) -> ConnectionListOut:
     """Sorted by name."""
@@ -177,12 +202,13 @@ async def get_connection(name: Name, request: Request) -> ConnectionOut:
     status_code=201,
     summary="Create a connection",
     responses={
+        403: {"description": "this needs the admin role"},
         409: {"description": "a connection with this name exists"},
         422: {"description": "invalid: `error.details.problems` names each problem"},
     },
 )
-async def create_connection(body: ConnectionIn, request: Request) -> ConnectionOut:
-    """Validates the type, base URL, required secrets and authentication settings."""
+async def create_connection(body: ConnectionIn, request: Request, who: Admin) -> ConnectionOut:
+    """Validates the type, base URL, required secrets and authentication settings (admins)."""
     installation = _installation(request)
     secrets = {key: value.get_secret_value() for key, value in body.secrets.items()}
     try:
@@ -196,8 +222,24 @@ async def create_connection(body: ConnectionIn, request: Request) -> ConnectionO
                 secrets=secrets,
                 settings=body.settings,
                 allowed_networks=body.allowed_networks,
+                actor=who.name,
+                purpose=body.purpose,
             )
             row = await _row(conn, body.name)
+            await audit.record(
+                conn,
+                actor=who.name,
+                action="connection.create",
+                entity="connection",
+                entity_id=body.name,
+                changes={
+                    "type": body.type,
+                    "base_url": row.base_url,
+                    "purpose": body.purpose,
+                    "allowed_networks": list(row.allowed_networks or []),
+                    "credentials_set": sorted(secrets),
+                },
+            )
     except errors.InvalidSettings as exc:
         # `from None`: the unmasked original must not travel on as the cause.
         raise _without(exc, secrets.values()) from None
@@ -207,14 +249,19 @@ async def create_connection(body: ConnectionIn, request: Request) -> ConnectionO
 @router.patch(
     "/connections/{name}",
     summary="Change a connection's URL, settings or secrets",
-    responses={422: {"description": "the result would be invalid; nothing was changed"}},
+    responses={
+        403: {"description": "this needs the admin role"},
+        422: {"description": "the result would be invalid; nothing was changed"},
+    },
 )
-async def update_connection(name: Name, body: ConnectionPatch, request: Request) -> ConnectionOut:
+async def update_connection(
+    name: Name, body: ConnectionPatch, request: Request, who: Admin
+) -> ConnectionOut:
     """Given secrets replace those of the same name; a null value removes one.
 
     A base URL with another scheme, host or port needs every stored secret in the same
     request (422 naming each missing one otherwise): a secret goes only to the host it was
-    entered for.
+    entered for. Admins only.
     """
     installation = _installation(request)
     secrets = {
@@ -223,6 +270,7 @@ async def update_connection(name: Name, body: ConnectionPatch, request: Request)
     }
     try:
         async with installation.db.begin() as conn:
+            before = await _row(conn, name)
             await connections.update_connection(
                 conn,
                 installation.vault,
@@ -231,8 +279,18 @@ async def update_connection(name: Name, body: ConnectionPatch, request: Request)
                 settings=body.settings,
                 secrets=secrets,
                 allowed_networks=body.allowed_networks,
+                actor=who.name,
+                purpose=body.purpose,
             )
             row = await _row(conn, name)
+            await audit.record(
+                conn,
+                actor=who.name,
+                action="connection.update",
+                entity="connection",
+                entity_id=name,
+                changes=_changes(before, row, secrets),
+            )
     except errors.InvalidSettings as exc:
         raise _without(exc, [v for v in secrets.values() if v]) from None
     return _out(row, installation)
@@ -242,12 +300,18 @@ async def update_connection(name: Name, body: ConnectionPatch, request: Request)
     "/connections/{name}",
     status_code=204,
     summary="Delete a connection no product uses",
-    responses={409: {"description": "a product still uses it (`details.products`)"}},
+    responses={
+        403: {"description": "this needs the admin role"},
+        409: {"description": "a product still uses it (`details.products`)"},
+    },
 )
-async def delete_connection(name: Name, request: Request) -> None:
-    """409 while a product uses the connection."""
+async def delete_connection(name: Name, request: Request, who: Admin) -> None:
+    """409 while a product uses the connection. Admins only."""
     async with _installation(request).db.begin() as conn:
         await connections.delete_connection(conn, name)
+        await audit.record(
+            conn, actor=who.name, action="connection.delete", entity="connection", entity_id=name
+        )
 
 
 @router.post("/connections/{name}/test", summary="Call the vendor with a read-only request")

@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 STATUS_BY_ERROR: tuple[tuple[type[errors.FluxError], int], ...] = (
     (errors.NotFound, 404),
     (errors.Conflict, 409),
+    (errors.Expired, 410),
     (errors.InvalidWebhook, 400),
     (errors.BodyTooLarge, 413),
     (errors.HeadersTooLarge, 431),

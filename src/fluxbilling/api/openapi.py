@@ -47,6 +47,7 @@ DESCRIPTIONS = {
     401: "missing or invalid API token (`Authorization: Bearer <token>`)",
     404: "nothing found by that id or name",
     409: "the request conflicts with the current state",
+    410: "it has expired (a token or link); ask for a new one",
     413: "the body is larger than allowed",
     431: "the request headers are larger than allowed",
     422: "invalid request: `error.details.problems` names each problem (`path`, `message`)",

@@ -15,8 +15,9 @@
    dropped);
 5. hands the body it read to the route unchanged.
 
-Route classes (`route_class`): `webhook` (`/webhooks/...`), `plugin` (`/api/v1/plugins`,
-where whole plugin documents are posted) and `api` (everything else). Refusals are in the
+Route classes (`route_class`): `webhook` (`/webhooks/...`), `plugin` (`/api/v1/plugins` and
+the flow tests under `/api/v1/plugins/test-runs`, where whole plugin documents are posted) and
+`api` (everything else). Refusals are in the
 one error shape, close the connection when a body was left unread, and are counted in
 `fluxbilling_requests_refused_total`.
 """
@@ -45,6 +46,7 @@ __all__ = [
 RouteClass = Literal["api", "plugin", "webhook"]
 
 _PLUGIN_DOCUMENTS = "/api/v1/plugins"
+_PLUGIN_TESTS = ("/api/v1/plugins/test-runs", "/api/v1/plugins/test-runs/resume")
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,10 +83,12 @@ def route_class(path: str) -> RouteClass:
         ('webhook', 'plugin')
         >>> route_class("/api/v1/plugins/acme/versions"), route_class("/api/v1/orders")
         ('api', 'api')
+        >>> route_class("/api/v1/plugins/test-runs")
+        'plugin'
     """
     if path.startswith("/webhooks/"):
         return "webhook"
-    if path.rstrip("/") == _PLUGIN_DOCUMENTS:
+    if path.rstrip("/") == _PLUGIN_DOCUMENTS or path.rstrip("/") in _PLUGIN_TESTS:
         return "plugin"
     return "api"
 

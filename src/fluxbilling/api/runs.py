@@ -1,4 +1,5 @@
-"""Runs for the operator: list failed ones with their upstream payload, retry, cancel."""
+"""Runs for the operator: list failed ones with their upstream payload, retry, cancel; and the
+flow context a run worked on (redacted), for the builder's test of a flow."""
 
 from __future__ import annotations
 
@@ -13,9 +14,10 @@ from fluxbilling.api.fields import RequestBody, RowId
 from fluxbilling.api.rows import Row, Timestamp
 from fluxbilling.db import schema
 from fluxbilling.jsontypes import JsonObject
+from fluxbilling.orders.flow_inputs import past_inputs
 from fluxbilling.orders.pipeline import Phase, RunState
 
-__all__ = ["RunListOut", "RunOut", "router"]
+__all__ = ["FlowContextOut", "RunListOut", "RunOut", "router"]
 
 router = APIRouter(prefix="/api/v1/runs", tags=["runs"], dependencies=[Depends(require_token)])
 
@@ -55,6 +57,21 @@ class RunChangedOut(Row):
 
     id: int
     state: RunState
+
+
+class FlowContextOut(Row):
+    """The flow context a run's verb worked on, rebuilt from stored data, without secrets."""
+
+    run_id: int
+    order_id: int
+    verb: str = Field(description="the verb its driver ran (`provision` for a provisioning run)")
+    plugin: str | None = Field(description="`slug@version` the service is pinned at")
+    connection: str | None = Field(description="the product's connection")
+    inputs: JsonObject = Field(
+        description="order, customer, product, options, settings, image, location, connection, "
+        "service, allocation, account (and action): POST it as `inputs` of a test run. No "
+        "credentials: a test gets its own"
+    )
 
 
 @router.get("", summary="Runs, newest first, filtered by state; paginated by cursor")
@@ -105,3 +122,15 @@ async def cancel_run(run_id: RowId, request: Request) -> RunChangedOut:
     """A worker holding the run loses its lease and drops its result."""
     await request.app.state.installation.store.cancel(run_id, actor="api")
     return RunChangedOut(id=run_id, state=RunState.CANCELLED)
+
+
+@router.get(
+    "/{run_id}/flow-context",
+    summary="The redacted flow context a run worked on, to test a flow with",
+)
+async def run_flow_context(run_id: RowId, request: Request) -> FlowContextOut:
+    """As stored now (the order, its product and service); secrets are masked or left out."""
+    installation = request.app.state.installation
+    async with installation.db.connect() as conn:
+        found = await past_inputs(conn, installation.vault, run_id)
+    return FlowContextOut.model_validate(found)

@@ -150,6 +150,9 @@ connections = sa.Table(
     sa.Column("allowed_networks", JSON, nullable=False, server_default=sa.text("'[]'")),
     sa.Column("networks_allowed_at", UtcDateTime(), nullable=True),
     sa.Column("networks_allowed_by", sa.String(100), nullable=True),
+    # `production` or `test`: the builder tests flows against test connections only, unless
+    # an admin allows a production one for that test (audited).
+    sa.Column("purpose", sa.String(16), nullable=False, server_default="production"),
     _created(),
 )
 

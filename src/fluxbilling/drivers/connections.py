@@ -7,7 +7,9 @@ the loopback/private networks the upstream address policy lets it reach (see
 Secrets leave this module only inside an `UpstreamHttp`'s headers or query, which redacts
 them everywhere; the public description of a connection names its secrets but never shows
 them. A secret is bound to the origin (scheme, host, port) it was entered for: changing the
-base URL's origin requires every secret again.
+base URL's origin requires every secret again. `purpose` says whether a connection reaches
+production (the default) or a test panel: the builder tests flows against test connections
+(`PURPOSES`).
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from fluxbilling.redaction import MASK
 from fluxbilling.vault import Vault
 
 __all__ = [
+    "PURPOSES",
     "ConnectionFactory",
     "ConnectionInfo",
     "ProbeResult",
@@ -54,6 +57,9 @@ __all__ = [
 TransportFor = Callable[[str], httpx.AsyncBaseTransport | None]
 table = schema.connections
 log = logging.getLogger(__name__)
+
+PURPOSES = ("production", "test")
+"""What a connection reaches: production (its default), or a test panel or simulator."""
 
 _USERINFO = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*://)[^/?#]*@")
 
@@ -101,6 +107,7 @@ class ConnectionInfo:
     networks_allowed_at: datetime | None
     networks_allowed_by: str | None
     created_at: datetime | None
+    purpose: str = "production"
 
 
 def describe_connection(row: Any, vault: Vault | None = None) -> ConnectionInfo:
@@ -123,6 +130,7 @@ def describe_connection(row: Any, vault: Vault | None = None) -> ConnectionInfo:
         networks_allowed_at=row.networks_allowed_at,
         networks_allowed_by=row.networks_allowed_by,
         created_at=row.created_at,
+        purpose=row.purpose,
     )
 
 
@@ -171,6 +179,7 @@ async def create_connection(
     settings: Mapping[str, Any] | None = None,
     allowed_networks: Sequence[str] = (),
     actor: str = "api",
+    purpose: str = "production",
 ) -> int:
     """Validate and store a connection with its secrets sealed.
 
@@ -185,6 +194,7 @@ async def create_connection(
         allowed_networks: loopback/private networks this connection may reach (an admin's
             explicit allowance; empty: public addresses only).
         actor: who allows them, recorded with the allowance (`api`, `seed`, ...).
+        purpose: `production` or `test` (`PURPOSES`).
 
     Returns:
         The new connection's id.
@@ -194,7 +204,11 @@ async def create_connection(
             settings are wrong (`details["problems"]` names each).
         errors.Conflict: a connection with this name exists.
     """
-    _reject(validate_connection(type, base_url, settings or {}, secrets, allowed_networks), name)
+    _reject(
+        validate_connection(type, base_url, settings or {}, secrets, allowed_networks)
+        + _purpose_problems(purpose),
+        name,
+    )
     networks = _normalised_networks(allowed_networks)
     exists = await conn.execute(sa.select(table.c.id).where(table.c.name == name))
     if exists.first() is not None:
@@ -212,6 +226,7 @@ async def create_connection(
                     allowed_networks=networks,
                     networks_allowed_at=sa.func.now() if networks else None,
                     networks_allowed_by=actor if networks else None,
+                    purpose=purpose,
                 )
                 .returning(table.c.id)
             )
@@ -220,6 +235,12 @@ async def create_connection(
     if networks:
         _audit_allowance(name, networks, actor)
     return int(result.scalar_one())
+
+
+def _purpose_problems(purpose: str | None) -> list[dict[str, str]]:
+    if purpose is None or purpose in PURPOSES:
+        return []
+    return [{"path": "purpose", "message": f"must be one of {', '.join(PURPOSES)}"}]
 
 
 async def _row(conn: AsyncConnection, name: str, *, lock: bool = False) -> Any:
@@ -270,6 +291,7 @@ async def update_connection(
     secrets: Mapping[str, str | None] | None = None,
     allowed_networks: Sequence[str] | None = None,
     actor: str = "api",
+    purpose: str | None = None,
 ) -> None:
     """Change a connection; given secrets replace (or, when `None`, remove) those named.
 
@@ -285,6 +307,7 @@ async def update_connection(
         secrets: secrets to set, or to remove (`None` values).
         allowed_networks: the new allowance, whole (`None`: unchanged).
         actor: who changes the allowance, recorded with it.
+        purpose: `production` or `test` (`None`: unchanged).
 
     Raises:
         errors.NotFound: no such connection.
@@ -304,6 +327,7 @@ async def update_connection(
     networks = old_networks if allowed_networks is None else list(allowed_networks)
     problems = validate_connection(row.type, new_url, new_settings, merged, networks)
     problems += _secrets_left_behind(row.base_url, new_url, stored, secrets or {})
+    problems += _purpose_problems(purpose)
     _reject(problems, name)
     networks = _normalised_networks(networks)
     values: dict[str, Any] = {
@@ -311,6 +335,8 @@ async def update_connection(
         "settings": new_settings,
         "secrets_sealed": vault.seal(json.dumps(merged)),
     }
+    if purpose is not None:
+        values["purpose"] = purpose
     changed = networks != old_networks
     if changed:
         values |= {

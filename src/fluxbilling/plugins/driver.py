@@ -2,7 +2,8 @@
 
 A verb runs its flow (`interpreter.run_flow`) with one upstream client per connection the
 flow names (the operation's connection for nodes that name none). The flow's errors come
-back as `Failed` with their class in the taxonomy; nothing else is caught.
+back as `Failed` with their class in the taxonomy; nothing else is caught. A driver made with
+an `observer` traces every node it runs (`plugins.trace`), as the builder's test of a flow does.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from fluxbilling.drivers.outcome import Failed, VerbOutcome
 from fluxbilling.drivers.upstream import ExchangeRecorder, UpstreamHttp
 from fluxbilling.plugins.graph import LoadedPlugin
 from fluxbilling.plugins.interpreter import run_flow
+from fluxbilling.plugins.trace import NO_OBSERVER, FlowObserver
 
 __all__ = ["Connections", "FlowDriver", "FlowDrivers", "PluginVersions", "check_settings"]
 
@@ -78,9 +80,16 @@ class FlowDriver:
     os_install phase), but an operator may only request the actions a plugin declares.
     """
 
-    def __init__(self, plugin: LoadedPlugin, connections: Connections) -> None:
+    def __init__(
+        self,
+        plugin: LoadedPlugin,
+        connections: Connections,
+        *,
+        observer: FlowObserver = NO_OBSERVER,
+    ) -> None:
         self.plugin = plugin
         self._connections = connections
+        self._observer = observer
         declared = plugin.document.plugin.capabilities
         self._capabilities = frozenset(
             n for n, on in declared.items() if on and n in CAPABILITY_VERBS
@@ -132,7 +141,7 @@ class FlowDriver:
         clients: dict[str, UpstreamHttp] = {}
         logs.register_secret(*operation.secrets, recent=True)
         try:
-            for name in self._connection_names(operation.verb, operation.connection):
+            for name in self.connection_names(operation.verb, operation.connection):
                 client = await self._connections.client(name, operation.recorder)
                 client.redactor = client.redactor.with_secrets(operation.secrets)
                 clients[name] = client
@@ -152,12 +161,18 @@ class FlowDriver:
                 operation.cursor,
                 now=operation.now,
                 default_connection=operation.connection,
+                observer=self._observer,
             )
         finally:
             for client in clients.values():
                 await client.aclose()
 
-    def _connection_names(self, verb: str, default: str) -> set[str]:
+    def connection_names(self, verb: str, default: str) -> set[str]:
+        """The connections the `verb` flow may reach: `default` and those its nodes name.
+
+        A node naming its connection by a template reaches none: only these names get a
+        client when the verb runs.
+        """
         names = {default}
         for node in self.plugin.flow(verb).model_dump()["nodes"]:
             name = node.get("connection")

@@ -18,6 +18,9 @@ count; a `poll` node's tries count across its waits). Everything else is retried
 which re-runs the whole phase from its cursor, which is why flows must be safe to re-run
 (lookup before create).
 
+A traced call (`observer`, see `plugins.trace`) reports each node's start and finish; an
+untraced one builds no events.
+
 One call runs at most `step_budget` nodes and sends at most `request_budget` upstream
 requests (`nodes.REQUEST_BUDGET`) before it fails with `InvalidFlow`: loading refuses loops
 that cannot wait, these budgets stop loops that could but do not (and versions stored before
@@ -47,6 +50,7 @@ from fluxbilling.plugins.nodes import (
     RequestBudget,
     default_registry,
 )
+from fluxbilling.plugins.trace import NO_OBSERVER, FlowObserver, NodeFinished, NodeStarted
 
 __all__ = ["run_flow"]
 
@@ -119,6 +123,37 @@ async def _step(
         return NodeResult(port="error", output=exc.to_dict())
 
 
+async def _traced_step(
+    spec: NodeSpec,
+    plugin: LoadedPlugin,
+    run: NodeRun,
+    state: Mapping[str, Any],
+    node: Node,
+    observer: FlowObserver,
+) -> NodeResult:
+    """`_step`, reported to `observer` (the error, if any, propagates unchanged)."""
+    label = plugin.params[state["verb"]][node.id].label
+    observer.node_started(
+        NodeStarted(node.id, node.type, label, run.previous, resumed=bool(run.state))
+    )
+    try:
+        result = await _step(spec, plugin, run, state)
+    except errors.FluxError as exc:
+        observer.node_finished(NodeFinished(node.id, node.type, None, error=exc.to_dict()))
+        raise
+    observer.node_finished(
+        NodeFinished(
+            node.id,
+            node.type,
+            None if result.wait is not None else result.port,
+            output=result.output,
+            wait=result.wait,
+            service_data=dict(result.service_data) if result.service_data else None,
+        )
+    )
+    return result
+
+
 async def run_flow(
     plugin: LoadedPlugin,
     verb: str,
@@ -131,6 +166,7 @@ async def run_flow(
     request_budget: int = REQUEST_BUDGET,
     registry: NodeRegistry | None = None,
     default_connection: str | None = None,
+    observer: FlowObserver = NO_OBSERVER,
 ) -> Done | Pending:
     """Run (or resume) the `verb` flow of `plugin`.
 
@@ -149,6 +185,8 @@ async def run_flow(
         registry: node types (default: the built-in registry).
         default_connection: the connection a node without `connection` uses (the
             product's); default: the plugin's `connectionType` as a connection name.
+        observer: told when each node starts and finishes (`plugins.trace`); the default
+            ignores everything, and no event is built for it.
 
     Returns:
         `Done` with `output = {"service_data", "outputs", "result"}` (`result` is the last
@@ -191,7 +229,11 @@ async def run_flow(
             state=dict(state["node_state"]),
             budget=budget,
         )
-        result = await _step(spec, plugin, run, state)
+        result = (
+            await _step(spec, plugin, run, state)
+            if observer is NO_OBSERVER
+            else await _traced_step(spec, plugin, run, state, node, observer)
+        )
         if result.wait is not None:
             state["node_state"] = run.state
             return Pending(

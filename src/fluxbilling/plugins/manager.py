@@ -166,6 +166,19 @@ class PluginManager:
             return Registration(plugin, created=True)
         raise errors.Conflict(f"plugin {slug}: concurrent registrations kept colliding")
 
+    async def validate(self, document: Mapping[str, Any]) -> LoadedPlugin:
+        """Validate `document` exactly as `submit` does, storing nothing (an unsaved draft).
+
+        Returns:
+            The document loaded as version 1 (it has no version of its own).
+
+        Raises:
+            errors.InvalidFlow: the document is invalid; `details["problems"]` names each
+                problem by its path in the document.
+        """
+        validated, _ = await limits.run_cpu_bound(_validate, document)
+        return validated
+
     async def latest_version(self, slug: str) -> int:
         """The newest version number of `slug`.
 

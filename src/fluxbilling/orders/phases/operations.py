@@ -21,6 +21,7 @@ from fluxbilling.vault import new_password
 
 __all__ = [
     "account_username",
+    "connection_context",
     "flow_context",
     "pinned_driver",
     "root_password",
@@ -68,7 +69,7 @@ def flow_context(view: OrderView, **extra: Any) -> dict[str, Any]:
         "settings": options,
         "image": plain(view.image),
         "location": plain(view.location),
-        "connection": _connection_context(view.connection),
+        "connection": connection_context(view.connection),
         "service": service_data,
         "allocation": allocation,
         "account": {"username": account_username(view.order_id)},
@@ -76,7 +77,7 @@ def flow_context(view: OrderView, **extra: Any) -> dict[str, Any]:
     }
 
 
-def _connection_context(connection: Mapping[str, Any]) -> dict[str, Any]:
+def connection_context(connection: Mapping[str, Any]) -> dict[str, Any]:
     """The connection's non-secret fields, plus its `origin` and `host` for building URLs."""
     base = str(connection.get("base_url") or "")
     parts = urlsplit(base)
