@@ -19,7 +19,7 @@ from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, Field, StringConstraints
 
 from fluxbilling import jsontypes, limits
-from fluxbilling.api.auth import require_token
+from fluxbilling.api.auth import Admin, require_token
 from fluxbilling.api.fields import ONE_LINE, JsonObject
 from fluxbilling.api.fields import Version as VersionNumber
 from fluxbilling.plugins import diff
@@ -86,6 +86,13 @@ class RegisteredOut(BaseModel):
     slug: str
     version: int
     unchanged: bool = Field(description="true: identical to the newest version; nothing stored")
+    warnings: list[ProblemOut]
+
+
+class ValidationOut(BaseModel):
+    """A document that would be accepted by a save: no problems, perhaps warnings."""
+
+    problems: list[ProblemOut] = Field(description="always empty: a document with problems is 422")
     warnings: list[ProblemOut]
 
 
@@ -187,6 +194,33 @@ async def register_plugin(
         version=plugin.version,
         unchanged=not registration.created,
         warnings=[ProblemOut(path=w.path, message=w.message) for w in plugin.warnings],
+    )
+
+
+@router.post(
+    "/validate",
+    summary="Validate a plugin document exactly as a save would, storing nothing",
+    responses={
+        403: {"description": "the caller is not an admin"},
+        413: {"description": "the document is larger than 2 MiB"},
+        422: {"description": "invalid document: `error.details.problems` names each problem"},
+    },
+)
+async def validate_plugin(
+    request: Request,
+    who: Admin,
+    document: Annotated[
+        JsonObject,
+        Body(description="a whole plugin document (format: GET /api/v1/plugins/schema)"),
+    ],
+) -> ValidationOut:
+    """200 with the warnings of a valid document; 422 naming every problem of an invalid one.
+
+    The builder calls it while a plugin is being edited, so problems show before saving.
+    """
+    plugin = await _manager(request).validate(document)
+    return ValidationOut(
+        problems=[], warnings=[ProblemOut(path=w.path, message=w.message) for w in plugin.warnings]
     )
 
 
