@@ -1,0 +1,56 @@
+/**
+ * Auto-layout of a loaded flow with ELK (layered, left to right): ports on the right in their
+ * fixed order, so `ok` wires leave at the top and `error` at the bottom, as the canvas draws them.
+ */
+import ELK from "elkjs/lib/elk.bundled.js";
+import { type FlowGraph, type Position, drawnEdges } from "./document";
+
+export const NODE_WIDTH = 210;
+export const PORT_ROW = 22;
+
+/** The height the canvas gives a node with `ports` output ports. */
+export function nodeHeight(ports: number): number {
+  return 58 + Math.max(ports, 1) * PORT_ROW;
+}
+
+const elk = new ELK();
+
+/** Positions for every node of `flow` (`portsOf` gives a node type's ports). */
+export async function layoutFlow(
+  flow: FlowGraph,
+  portsOf: (type: string) => string[],
+): Promise<Record<string, Position>> {
+  const ids = new Set(flow.nodes.map((n) => n.node.id));
+  const graph = await elk.layout({
+    id: "flow",
+    layoutOptions: {
+      "elk.algorithm": "layered",
+      "elk.direction": "RIGHT",
+      "elk.spacing.nodeNode": "40",
+      "elk.layered.spacing.nodeNodeBetweenLayers": "70",
+      "elk.portConstraints": "FIXED_ORDER",
+    },
+    children: flow.nodes.map(({ node }) => {
+      const ports = portsOf(node.type);
+      return {
+        id: node.id,
+        width: NODE_WIDTH,
+        height: nodeHeight(ports.length),
+        layoutOptions: { "elk.portConstraints": "FIXED_ORDER" },
+        ports: [
+          { id: `${node.id}::in`, layoutOptions: { "elk.port.side": "WEST" } },
+          ...ports.map((port, index) => ({
+            id: `${node.id}::${port}`,
+            layoutOptions: { "elk.port.side": "EAST", "elk.port.index": String(ports.length - index) },
+          })),
+        ],
+      };
+    }),
+    edges: drawnEdges(flow)
+      .filter((e) => ids.has(e.from) && ids.has(e.to))
+      .map((e) => ({ id: e.key, sources: [`${e.from}::${e.port}`], targets: [`${e.to}::in`] })),
+  });
+  const out: Record<string, Position> = {};
+  for (const child of graph.children ?? []) out[child.id] = { x: child.x ?? 0, y: child.y ?? 0 };
+  return out;
+}
