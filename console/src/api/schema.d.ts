@@ -59,7 +59,7 @@ export interface paths {
         put?: never;
         /**
          * Create a connection
-         * @description Validates the type, base URL, required secrets and authentication settings.
+         * @description Validates the type, base URL, required secrets and authentication settings (admins).
          */
         post: operations["create_connection_api_v1_connections_post"];
         delete?: never;
@@ -84,7 +84,7 @@ export interface paths {
         post?: never;
         /**
          * Delete a connection no product uses
-         * @description 409 while a product uses the connection.
+         * @description 409 while a product uses the connection. Admins only.
          */
         delete: operations["delete_connection_api_v1_connections__name__delete"];
         options?: never;
@@ -95,7 +95,7 @@ export interface paths {
          *
          *     A base URL with another scheme, host or port needs every stored secret in the same
          *     request (422 naming each missing one otherwise): a secret goes only to the host it was
-         *     entered for.
+         *     entered for. Admins only.
          */
         patch: operations["update_connection_api_v1_connections__name__patch"];
         trace?: never;
@@ -267,6 +267,48 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/plugins/test-runs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Test one verb of a plugin against a test connection, traced node by node
+         * @description Runs the verb once (up to its first wait) through the production interpreter and
+         *     upstream boundary, writing nothing; `status` is `done`, `pending` (resume with
+         *     `resume_token` after `check_after` seconds) or `failed` (`error`, and the trace so far).
+         */
+        post: operations["start_test_run_api_v1_plugins_test_runs_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/plugins/test-runs/resume": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Resume a pending test of a flow with its resume token
+         * @description Runs the paused flow on from its waiting node; the connections are checked again.
+         */
+        post: operations["resume_test_run_api_v1_plugins_test_runs_resume_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/plugins/{slug}/diff": {
         parameters: {
             query?: never;
@@ -381,6 +423,26 @@ export interface paths {
          * @description A worker holding the run loses its lease and drops its result.
          */
         post: operations["cancel_run_api_v1_runs__run_id__cancel_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/runs/{run_id}/flow-context": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The redacted flow context a run worked on, to test a flow with
+         * @description As stored now (the order, its product and service); secrets are masked or left out.
+         */
+        get: operations["run_flow_context_api_v1_runs__run_id__flow_context_get"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -761,6 +823,13 @@ export interface components {
             /** Name */
             name: string;
             /**
+             * Purpose
+             * @description `production` (the default) or `test` (a simulator or a test panel): the builder's test of a flow refuses production connections unless an admin allows one for that test
+             * @default production
+             * @enum {string}
+             */
+            purpose: "production" | "test";
+            /**
              * Secrets
              * @description secret values by name (write-only)
              */
@@ -816,6 +885,12 @@ export interface components {
              * @description who set it (`api`, `seed`, ...)
              */
             networks_allowed_by: string | null;
+            /**
+             * Purpose
+             * @description `production` (the default) or `test` (a simulator or a test panel): the builder's test of a flow refuses production connections unless an admin allows one for that test
+             * @enum {string}
+             */
+            purpose: "production" | "test";
             /** Secret Names */
             secret_names: string[];
             /** Settings */
@@ -840,6 +915,11 @@ export interface components {
              * @description a new scheme, host or port requires every secret again in `secrets`
              */
             base_url?: string | null;
+            /**
+             * Purpose
+             * @description `production` (the default) or `test` (a simulator or a test panel): the builder's test of a flow refuses production connections unless an admin allows one for that test
+             */
+            purpose?: ("production" | "test") | null;
             /**
              * Secrets
              * @description secrets to set; a null value removes that secret; others stay
@@ -1074,6 +1154,146 @@ export interface components {
          */
         ErrorOut: {
             error: components["schemas"]["ErrorDetailOut"];
+        };
+        /**
+         * FlowContextOut
+         * @description The flow context a run's verb worked on, rebuilt from stored data, without secrets.
+         */
+        FlowContextOut: {
+            /**
+             * Connection
+             * @description the product's connection
+             */
+            connection: string | null;
+            /**
+             * Inputs
+             * @description order, customer, product, options, settings, image, location, connection, service, allocation, account (and action): POST it as `inputs` of a test run. No credentials: a test gets its own
+             */
+            inputs: {
+                [key: string]: unknown;
+            };
+            /** Order Id */
+            order_id: number;
+            /**
+             * Plugin
+             * @description `slug@version` the service is pinned at
+             */
+            plugin: string | null;
+            /** Run Id */
+            run_id: number;
+            /**
+             * Verb
+             * @description the verb its driver ran (`provision` for a provisioning run)
+             */
+            verb: string;
+        };
+        /**
+         * FlowInputsIn
+         * @description The flow context a test runs with; every part is optional.
+         *
+         *     `options` and `settings` are the same object (give either); `connection` is always the
+         *     chosen connection's (a value given here is replaced); `credentials` values are secrets:
+         *     redacted everywhere, and generated (`root_password`, `password`) when not given.
+         */
+        FlowInputsIn: {
+            /**
+             * Account
+             * @description {username} (generated when omitted)
+             */
+            account?: {
+                [key: string]: unknown;
+            } | null;
+            /**
+             * Action
+             * @description {verb, params, reason}
+             */
+            action?: {
+                [key: string]: unknown;
+            } | null;
+            /**
+             * Allocation
+             * @description {address, host, gateway, cidr}
+             */
+            allocation?: {
+                [key: string]: unknown;
+            } | null;
+            /**
+             * Cloud Init
+             * @description {user_data, meta_data, ...}
+             */
+            cloud_init?: {
+                [key: string]: unknown;
+            } | null;
+            /**
+             * Connection
+             * @description ignored: the chosen connection's
+             */
+            connection?: {
+                [key: string]: unknown;
+            } | null;
+            /**
+             * Credentials
+             * @description secret values by name (write-only, redacted)
+             */
+            credentials?: {
+                [key: string]: string;
+            } | null;
+            /**
+             * Customer
+             * @description a JSON object, as the flow context has it (see docs/plugins.md)
+             */
+            customer?: {
+                [key: string]: unknown;
+            } | null;
+            /**
+             * Image
+             * @description a JSON object, as the flow context has it (see docs/plugins.md)
+             */
+            image?: {
+                [key: string]: unknown;
+            } | null;
+            /**
+             * Location
+             * @description a JSON object, as the flow context has it (see docs/plugins.md)
+             */
+            location?: {
+                [key: string]: unknown;
+            } | null;
+            /**
+             * Options
+             * @description the product's options
+             */
+            options?: {
+                [key: string]: unknown;
+            } | null;
+            /**
+             * Order
+             * @description a JSON object, as the flow context has it (see docs/plugins.md), e.g. {id, hostname}
+             */
+            order?: {
+                [key: string]: unknown;
+            } | null;
+            /**
+             * Product
+             * @description a JSON object, as the flow context has it (see docs/plugins.md)
+             */
+            product?: {
+                [key: string]: unknown;
+            } | null;
+            /**
+             * Service
+             * @description the service's data
+             */
+            service?: {
+                [key: string]: unknown;
+            } | null;
+            /**
+             * Settings
+             * @description the same as `options`
+             */
+            settings?: {
+                [key: string]: unknown;
+            } | null;
         };
         /**
          * FolderErrorOut
@@ -1536,6 +1756,17 @@ export interface components {
             reversals: number;
         };
         /**
+         * ResumeIn
+         * @description A paused test to resume.
+         */
+        ResumeIn: {
+            /**
+             * Token
+             * @description the `resume_token` of a `pending` answer
+             */
+            token: string;
+        };
+        /**
          * RetryIn
          * @description Where to resume: the failed phase by default.
          */
@@ -1766,6 +1997,170 @@ export interface components {
              */
             status: number | null;
         };
+        /**
+         * TestRunIn
+         * @description What to test: a plugin, a verb, a connection, and inputs.
+         */
+        TestRunIn: {
+            /**
+             * Allow Production
+             * @description admins only: allow connections marked `production`
+             * @default false
+             */
+            allow_production: boolean;
+            /**
+             * Connection
+             * @description the connection the flow's nodes use
+             */
+            connection: string;
+            /**
+             * Document
+             * @description an unsaved plugin document, validated exactly like a save
+             */
+            document?: {
+                [key: string]: unknown;
+            } | null;
+            /**
+             * From Run
+             * @description take the inputs from this run (GET /api/v1/runs/{id}/flow-context)
+             */
+            from_run?: number | null;
+            /** @description the flow context, typed in */
+            inputs?: components["schemas"]["FlowInputsIn"] | null;
+            /**
+             * Slug
+             * @description a stored plugin (instead of `document`)
+             */
+            slug?: string | null;
+            verb: components["schemas"]["Verb"];
+            /**
+             * Version
+             * @description its version (default: the newest)
+             */
+            version?: number | null;
+        };
+        /**
+         * TestRunOut
+         * @description How the test ended, and the trace of the nodes it ran in this call.
+         */
+        TestRunOut: {
+            /**
+             * Check After
+             * @description pending: seconds to wait before resuming
+             */
+            check_after: number | null;
+            /** Connection */
+            connection: string;
+            /**
+             * Error
+             * @description the normalized error `{code, message, details}`
+             */
+            error: {
+                [key: string]: unknown;
+            } | null;
+            /**
+             * Expires At
+             * @description when `resume_token` stops being accepted
+             */
+            expires_at: string | null;
+            /**
+             * Plugin
+             * @description `slug@version`, or `slug (unsaved)`
+             */
+            plugin: string;
+            /**
+             * Result
+             * @description the last node's output, when done
+             */
+            result: unknown;
+            /**
+             * Resume Token
+             * @description pending: POST it to /api/v1/plugins/test-runs/resume (sealed, opaque)
+             */
+            resume_token: string | null;
+            /**
+             * Service Data
+             * @description what set_service_data nodes produced so far
+             */
+            service_data: {
+                [key: string]: unknown;
+            };
+            status: components["schemas"]["TestStatus"];
+            /** Steps */
+            steps: components["schemas"]["TraceStepOut"][];
+            /**
+             * Truncated
+             * @description some value of the trace was too large and is cut
+             */
+            truncated: boolean;
+            /** Verb */
+            verb: string;
+        };
+        /**
+         * TestStatus
+         * @description How a test call ended.
+         * @enum {string}
+         */
+        TestStatus: "done" | "pending" | "failed";
+        /**
+         * TraceStepOut
+         * @description What one node did (redacted; a value too large is shown as `{truncated, bytes, preview}`).
+         */
+        TraceStepOut: {
+            /** Elapsed Ms */
+            elapsed_ms: number;
+            /**
+             * Error
+             * @description the classified error it raised
+             */
+            error: {
+                [key: string]: unknown;
+            } | null;
+            /**
+             * Exchanges
+             * @description its upstream requests and responses, in order, secrets masked
+             */
+            exchanges: {
+                [key: string]: unknown;
+            }[];
+            /** Index */
+            index: number;
+            /**
+             * Input
+             * @description the previous node's output
+             */
+            input: unknown;
+            /** Label */
+            label: string | null;
+            /** Node */
+            node: string;
+            /** Output */
+            output: unknown;
+            /**
+             * Port
+             * @description the port it fired (null: ended, waited or failed)
+             */
+            port: string | null;
+            /**
+             * Resumed
+             * @description it ran again after its own wait
+             */
+            resumed: boolean;
+            /**
+             * Service Data
+             * @description what it merged into the service data
+             */
+            service_data: {
+                [key: string]: unknown;
+            } | null;
+            /** Type */
+            type: string;
+            /**
+             * Wait Seconds
+             * @description it suspended the flow for this long
+             */
+            wait_seconds: number | null;
+        };
         /** ValidationError */
         ValidationError: {
             /** Context */
@@ -1779,6 +2174,12 @@ export interface components {
             /** Error Type */
             type: string;
         };
+        /**
+         * Verb
+         * @description The lifecycle verbs (DESIGN.md section 3).
+         * @enum {string}
+         */
+        Verb: "provision" | "suspend" | "unsuspend" | "terminate" | "reinstall" | "resize" | "reset_password" | "console" | "stats";
         /**
          * VersionDocumentOut
          * @description One stored version with its document as registered.
@@ -2047,6 +2448,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
+            /** @description this needs the admin role */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
             /** @description a connection with this name exists */
             409: {
                 headers: {
@@ -2194,6 +2604,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
+            /** @description this needs the admin role */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
             /** @description nothing found by that id or name */
             404: {
                 headers: {
@@ -2279,6 +2698,15 @@ export interface operations {
             };
             /** @description missing or invalid API token (`Authorization: Bearer <token>`) */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description this needs the admin role */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3026,6 +3454,229 @@ export interface operations {
             };
         };
     };
+    start_test_run_api_v1_plugins_test_runs_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TestRunIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TestRunOut"];
+                };
+            };
+            /** @description bad input (e.g. a body that is not JSON) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description missing or invalid API token (`Authorization: Bearer <token>`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description this needs the operator role */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description no such plugin version, or no such run (`from_run`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description a connection the flow reaches is marked production: `allow_production: true` from an admin is needed (the refusal is audited) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the body is larger than 2 MiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid request, an invalid unsaved document (`error.details.problems` names each problem by its path in the document, as a save does), a verb the plugin has no flow for, an unknown connection or one of another type, or options that do not fit the plugin's settings */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the request headers are larger than allowed */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the database is unavailable; try again after `Retry-After` seconds */
+            503: {
+                headers: {
+                    /** @description seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    resume_test_run_api_v1_plugins_test_runs_resume_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ResumeIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TestRunOut"];
+                };
+            };
+            /** @description the token is not valid (altered, cut short, another key) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description missing or invalid API token (`Authorization: Bearer <token>`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description this needs the operator role */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the tested plugin version no longer exists */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description a connection the flow reaches is marked production: `allow_production: true` from an admin is needed (the refusal is audited) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the token has expired: start the test again */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the body is larger than 2 MiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid request: `error.details.problems` names each problem (`path`, `message`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the request headers are larger than allowed */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the database is unavailable; try again after `Retry-After` seconds */
+            503: {
+                headers: {
+                    /** @description seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
     diff_versions_api_v1_plugins__slug__diff_get: {
         parameters: {
             query: {
@@ -3402,6 +4053,75 @@ export interface operations {
             };
             /** @description the run has completed already */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid request: `error.details.problems` names each problem (`path`, `message`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the request headers are larger than allowed */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the database is unavailable; try again after `Retry-After` seconds */
+            503: {
+                headers: {
+                    /** @description seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    run_flow_context_api_v1_runs__run_id__flow_context_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                run_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FlowContextOut"];
+                };
+            };
+            /** @description missing or invalid API token (`Authorization: Bearer <token>`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description nothing found by that id or name */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
