@@ -25,7 +25,7 @@ from typing import Any
 
 from fluxbilling import errors, limits
 
-__all__ = ["MISSING", "check", "render", "resolve_path"]
+__all__ = ["MISSING", "check", "located", "render", "resolve_path"]
 
 _PATH = r"[A-Za-z_][A-Za-z0-9_\-]*(?:\.[A-Za-z0-9_\-]+)*"
 _TEMPLATE = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
@@ -179,6 +179,34 @@ def render(value: Any, scope: Mapping[str, Any], *, node_id: str) -> Any:
     if isinstance(value, list | tuple):
         return [render(item, scope, node_id=node_id) for item in value]
     return value
+
+
+def located(value: Any) -> list[tuple[str, str]]:
+    """`check`, each problem with where it is inside `value` (`.body.name`, `.where[0].path`).
+
+    Args:
+        value: a node parameter, or a whole node.
+
+    Returns:
+        `(path, problem)` pairs; the path is relative (empty for `value` itself).
+
+    Examples:
+        >>> located({"body": {"name": "{{1 + 1}}"}})
+        [('.body.name', '{{1 + 1}} is not a path lookup')]
+    """
+    if isinstance(value, Mapping):
+        return [
+            (f".{key}{where}", problem)
+            for key, item in value.items()
+            for where, problem in located(item)
+        ]
+    if isinstance(value, list | tuple):
+        return [
+            (f"[{index}]{where}", problem)
+            for index, item in enumerate(value)
+            for where, problem in located(item)
+        ]
+    return [("", problem) for problem in check(value)]
 
 
 def check(value: Any) -> list[str]:
