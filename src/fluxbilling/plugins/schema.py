@@ -5,8 +5,8 @@ pydantic models in `plugins.document`, each node type's schema from its paramete
 the node registry, and the enumerations (lifecycle verbs, capabilities, connection types,
 port names) from the tables the loader itself uses. The schema therefore cannot drift from
 `load_plugin`. It is *looser* where a rule needs the whole graph or runs code (edges
-pointing at real nodes, reachability, one trigger, template syntax, "exactly one of
-`equals` / `in` / `truthy`", a declared capability having its flow), and *stricter* where
+pointing at real nodes, reachability, one trigger, template syntax, a declared
+capability having its flow), and *stricter* where
 pydantic is lenient: it knows only the documented spellings (`serviceType`, not the Python
 name `service_type`) and does not coerce (`"409"` is not a status).
 
