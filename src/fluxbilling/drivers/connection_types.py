@@ -12,7 +12,7 @@ Authentication schemes (`auth["scheme"]`):
 |--------|-----------------------------------------------------|----------------------------------|
 | bearer | `{"secret": "api_token"}`                           | `Authorization: Bearer <secret>` |
 | header | `{"name": "X-Api-Key", "secret": "api_key"}`        | `X-Api-Key: <secret>`            |
-| header | `{"name": "Authorization", "prefix": "PVEAPIToken=", "secret": "token"}` | `Authorization: PVEAPIToken=<secret>` |
+| header | `{"name": "Authorization", "prefix": "PVE=", ...}` | `Authorization: PVE=<secret>`    |
 | basic  | `{"username": "root", "secret": "password"}`        | HTTP Basic                       |
 | whm    | `{"username": "root", "secret": "api_token"}`       | `Authorization: whm root:<secret>` |
 | query  | `{"params": {"apikey": "api_key", ...}}`            | `?apikey=<secret>&...`           |

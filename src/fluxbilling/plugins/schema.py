@@ -33,7 +33,7 @@ from fluxbilling.drivers import connection_types
 from fluxbilling.jsontypes import JsonObject
 
 # Importing the `plugins` package (as these imports do) registers the built-in node types.
-from fluxbilling.plugins import document, nodes
+from fluxbilling.plugins import document, filters, nodes
 
 __all__ = ["SCHEMA_ID", "format_schema", "format_schema_json", "main"]
 
@@ -199,7 +199,10 @@ def format_schema(registry: nodes.NodeRegistry | None = None) -> JsonObject:
             f"A visual plugin document (format {document.FORMAT!r}): a header and one flow of "
             "typed nodes per lifecycle verb. Load-time validation (`load_plugin`) also checks "
             "the graph (edges, ports, reachability, one trigger), template syntax and that "
-            "every declared capability has its flows."
+            "every declared capability has its flows. String parameters may hold templates, "
+            "`{{path ?? fallback | filter(argument)}}`; the filters are "
+            + ", ".join(f"`{name}`" for name in sorted(filters.FILTERS))
+            + "."
         ),
         "$defs": defs,
     }
