@@ -574,7 +574,7 @@ async def test_a_lookup_waits_while_the_object_is_pending_then_finds_it(
     assert isinstance(first, Pending)
     assert first.check_after == timedelta(seconds=7)
     assert first.cursor["node"] == "find"
-    done = await run(flow, http, first.cursor, NOW + timedelta(seconds=7))
+    done = await run(flow, http, dict(first.cursor), NOW + timedelta(seconds=7))
     assert isinstance(done, Done)
     assert done.output["outputs"]["find"] == {"name": "vps-1"}
 
@@ -612,4 +612,4 @@ async def test_a_list_lookup_without_a_match_or_a_pending_item_is_missing(
     pending = await run(flow, http)
     assert isinstance(pending, Pending)
     with pytest.raises(errors.PermanentUpstreamError, match=r"still being created after 1800s"):
-        await run(flow, http, pending.cursor, NOW + timedelta(seconds=1800))
+        await run(flow, http, dict(pending.cursor), NOW + timedelta(seconds=1800))
