@@ -107,8 +107,7 @@ KEYS: dict[str, str] = {
     "product": "the product ordered (a row of the catalogue)",
     "options": "the product's options (`{}` when it has none); in a `resize` action, with "
     "`action.params.options` laid over them",
-    "settings": "the same object as `options`: the values the plugin's `settings` schema "
-    "describes",
+    "settings": "the same object as `options`: the values the plugin's `settings` schema describes",
     "image": "the product's OS image; `{}` when it has none (usual for `shared` and `game`)",
     "location": "the product's location",
     "connection": "the product's connection, without secrets",
@@ -130,8 +129,7 @@ KEYS: dict[str, str] = {
 """What each top-level key is, and when it is there."""
 
 NOTES: dict[str, str] = {
-    "order.hostname": "the hostname the customer ordered (also the domain of a `shared` "
-    "account)",
+    "order.hostname": "the hostname the customer ordered (also the domain of a `shared` account)",
     "order.state": "the order's state when the phase started",
     "product.options": "the product's options as stored; prefer `options`",
     "product.price_minor": "the price in minor units (cents)",
@@ -148,8 +146,7 @@ NOTES: dict[str, str] = {
     "Its prefix length is `{{allocation.cidr | prefixlen}}` (`24`), its netmask "
     "`{{allocation.cidr | netmask}}` (`255.255.255.0`), and the address with its length "
     "`{{allocation.address}}/{{allocation.cidr | prefixlen}}` (`192.0.2.10/24`)",
-    "allocation.host": "the name of the host allocation chose (a host of the product's "
-    "connection)",
+    "allocation.host": "the name of the host allocation chose (a host of the product's connection)",
     "allocation.host_ref": "that host's `external_ref`: the panel's id for that node",
     "account.username": "`fb` + the order id in base 36 padded to 6 characters (order 42: "
     "`fb000016`); the same on every retry, valid for cPanel, Pterodactyl and Virtualizor",
@@ -161,9 +158,7 @@ NOTES: dict[str, str] = {
 """What a variable means, where its name does not say it all."""
 
 
-def variables(
-    value: Any = None, prefix: str = ""
-) -> Iterator[tuple[str, Any]]:
+def variables(value: Any = None, prefix: str = "") -> Iterator[tuple[str, Any]]:
     """Every variable of `value` (default: `EXAMPLE`) as `(dotted path, example value)`.
 
     Objects are descended into, except the `FREE_FORM` ones, which are variables themselves.
@@ -184,8 +179,10 @@ def _cell(text: str) -> str:
 
 
 def _example(value: Any) -> str:
-    if isinstance(value, dict) and value and not all(
-        isinstance(v, str | int | float | bool | type(None)) for v in value.values()
+    if (
+        isinstance(value, dict)
+        and value
+        and not all(isinstance(v, str | int | float | bool | type(None)) for v in value.values())
     ):
         return ""
     return "`" + _cell(json.dumps(value, ensure_ascii=False)) + "`"

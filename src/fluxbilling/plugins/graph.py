@@ -14,7 +14,8 @@ such as `flows.provision.nodes[2].type`. Checked here:
   (a warning only when a stored version is read back, `strict=False`: it stays runnable,
   and the interpreter's request budget bounds it);
 - capabilities without their flow, unknown connection types, a settings schema that is
-  not a JSON Schema; flows no capability declares (a warning only).
+  not a JSON Schema; flows no capability declares (a warning only; the `test` flow needs
+  none, and its nodes may not name another connection).
 
 Routing rules the interpreter relies on: a flow without `edges` runs its nodes in list order
 and may not contain branching nodes; a flow with `edges` starts at the trigger, follows the
@@ -39,8 +40,9 @@ from fluxbilling.jsontypes import JsonObject
 from fluxbilling.plugins import templating
 from fluxbilling.plugins.document import (
     CAPABILITY_VERBS,
+    FLOW_NAMES,
     RESERVED_NAMES,
-    VERBS,
+    TEST_FLOW,
     Flow,
     Node,
     PluginDocument,
@@ -144,9 +146,9 @@ def _check_header(
             )
     declared = {v for n, on in capabilities.items() if on for v in CAPABILITY_VERBS.get(n, ())}
     for verb in flows:
-        if verb not in VERBS:
+        if verb not in FLOW_NAMES:
             problems.append(Problem(f"flows.{verb}", f"unknown lifecycle verb {verb!r}"))
-        elif verb not in declared:
+        elif verb not in declared and verb != TEST_FLOW:
             warnings.append(Problem(f"flows.{verb}", "no capability declares this flow"))
     return problems, warnings
 
@@ -359,6 +361,12 @@ def _check_document(
         node_problems, params[verb] = _check_nodes(
             prefix, list(enumerate(flow.nodes)), registry, connection, linear=flow.linear
         )
+        if verb == TEST_FLOW:
+            node_problems += [
+                Problem(f"{prefix}.nodes[{i}].connection", "a test flow tests one connection")
+                for i, node in enumerate(flow.nodes)
+                if "connection" in node.params
+            ]
         problems += node_problems + _check_graph(prefix, flow, registry, params[verb])
         (problems if strict else warnings).extend(_check_loops(prefix, flow, registry))
     return problems, warnings, params

@@ -185,9 +185,20 @@ def format_schema(registry: nodes.NodeRegistry | None = None) -> JsonObject:
     _tighten_header(defs["PluginHeader"])
     schema["properties"]["flows"] = {
         "title": "Flows",
-        "description": "One flow per lifecycle verb the plugin implements",
+        "description": "One flow per lifecycle verb the plugin implements, and optionally "
+        "`test`, the connection test",
         "type": "object",
-        "properties": {verb: {"$ref": _REF_PREFIX + "Flow"} for verb in sorted(document.VERBS)},
+        "properties": {
+            **{verb: {"$ref": _REF_PREFIX + "Flow"} for verb in sorted(document.VERBS)},
+            document.TEST_FLOW: {
+                "$ref": _REF_PREFIX + "Flow",
+                "title": "Connection test",
+                "description": "Run by `POST /api/v1/connections/{name}/test` instead of the "
+                "connection type's probe: a short, read-only check that the panel answers and "
+                "accepts the credentials (any node may fail it). It sees only `connection` and "
+                "`correlation_id`, may not wait, and its nodes use the connection under test",
+            },
+        },
         "additionalProperties": False,
     }
     return {

@@ -28,7 +28,8 @@ from fluxbilling.orders import view
 from fluxbilling.plugins import builtin_nodes, document, schema, templating
 from fluxbilling.plugins.driver import check_settings
 from fluxbilling.plugins.nodes import PathCheck
-from tests.unit.plugins.flowsupport import Flows
+from fluxbilling.plugins.probe import FlowProbe
+from tests.unit.plugins.flowsupport import START, Flows
 
 ROOT = Path(__file__).resolve().parents[3]
 GUIDE = ROOT / "docs" / "plugins.md"
@@ -165,6 +166,14 @@ def test_every_json_block_is_checked_by_some_test() -> None:
         if isinstance(value, dict) and {"from", "to"} <= set(value):
             document.Edge.model_validate(value)
             return "edge"
+        if isinstance(value, dict) and set(value) <= {"nodes", "edges"}:
+            flow = document.Flow.model_validate(value)
+            for node in flow.nodes:
+                spec = plugins.default_registry.get(node.type)
+                assert spec is not None
+                spec.params.model_validate(node.params)
+                assert templating.check(node.params) == []
+            return "flow"
         if isinstance(value, dict) and "error" in value:
             return "error"
         if isinstance(value, dict) and value.get("code") == "InvalidSettings":
@@ -186,7 +195,13 @@ def test_the_example_file_loads_strictly_without_warnings() -> None:
     plugin = plugins.load_plugin(acmepanel(), 1)
 
     assert plugin.warnings == ()
-    assert sorted(plugin.document.flows) == ["provision", "suspend", "terminate", "unsuspend"]
+    assert sorted(plugin.document.flows) == [
+        "provision",
+        "suspend",
+        "terminate",
+        "test",
+        "unsuspend",
+    ]
 
 
 def test_the_422_in_the_guide_is_what_the_loader_answers() -> None:
@@ -253,6 +268,8 @@ class AcmePanel:
             return httpx.Response(401, json={"ok": False, "error": {"code": "unauthorized"}})
         path = request.url.path.removeprefix("/api/v2/")
         parts = path.split("/")
+        if path == "" and request.method == "GET":
+            return httpx.Response(501, json={"ok": False, "error": {"code": "not_implemented"}})
         if path == "instances" and request.method == "GET":
             return self._list(request.url.params)
         if path == "instances" and request.method == "POST":
@@ -476,3 +493,20 @@ async def test_suspend_unsuspend_and_terminate_are_idempotent(
         done, _ = await FLOWS.drive(client, "terminate", context(service))
         assert done.output["service_data"] == {"terminated": True}
     assert panel.instances == {}
+
+
+@pytest.mark.anyio
+async def test_the_test_flow_passes_with_the_key_and_fails_without(
+    panel: AcmePanel, client: UpstreamHttp
+) -> None:
+    connection = {"name": "acme-eu", "type": "http", "base_url": BASE_URL}
+    probe = FlowProbe(PLUGIN, connection, now=START)
+
+    assert await probe(client) == (True, "the plugin's test flow passed")
+    assert client.recorder.last is not None
+    assert client.recorder.last.url == BASE_URL + "instances?limit=1"
+    assert probe.label == "plugin acmepanel@1, flow 'test'"
+
+    async with FLOWS.client(httpx.MockTransport(panel.handle)) as keyless:
+        with pytest.raises(errors.PermanentUpstreamError, match="HTTP 401"):
+            await probe(keyless)

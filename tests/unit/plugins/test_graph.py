@@ -370,3 +370,15 @@ def test_a_template_problem_names_where_inside_the_parameter_it_is() -> None:
     [problem] = problems(document({"nodes": [TRIGGER, create]}))
 
     assert problem["path"] == "flows.provision.nodes[1].body.tags[1]"
+
+
+def test_a_test_flow_needs_no_capability_and_tests_its_own_connection_only() -> None:
+    doc = document({"nodes": [TRIGGER, {"id": "done", "type": "done"}]})
+    doc["flows"]["test"] = {"nodes": [TRIGGER, {"id": "ping", "type": "http", "path": "ping"}]}
+
+    assert plugins.load_plugin(doc, 1).warnings == ()
+
+    doc["flows"]["test"]["nodes"][1]["connection"] = "other-panel"
+    assert problems(doc) == [
+        {"path": "flows.test.nodes[1].connection", "message": "a test flow tests one connection"}
+    ]
