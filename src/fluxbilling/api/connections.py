@@ -40,8 +40,9 @@ Name = Annotated[
 
 _AUTH_HELP = (
     "`auth` overrides the type's authentication, e.g. "
-    '{"scheme": "header", "name": "X-Api-Key", "secret": "api_key"}; '
-    "`secret` names a secret, it never holds one"
+    '{"scheme": "header", "name": "X-Api-Key", "secret": "api_key"}, or a vendor format of '
+    '`Authorization`: {"scheme": "header", "name": "Authorization", "prefix": "PVEAPIToken=", '
+    '"secret": "api_token"}; `secret` names a secret, it never holds one'
 )
 _NETWORKS_HELP = (
     "loopback, private or shared (100.64/10) networks this connection may reach, in CIDR "
