@@ -20,6 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import sqlalchemy as sa
@@ -47,6 +48,7 @@ __all__ = [
     "create_connection",
     "delete_connection",
     "describe_connection",
+    "flow_fields",
     "secret_names",
     "update_connection",
 ]
@@ -65,6 +67,24 @@ def _reject(problems: list[dict[str, str]], name: str) -> None:
             + "; ".join(f"{p['path']}: {p['message']}" for p in problems),
             problems=problems,
         )
+
+
+def flow_fields(connection: Mapping[str, Any]) -> dict[str, Any]:
+    """A connection as flows see it (`{{connection.…}}`): no secrets, plus URL parts.
+
+    Example:
+        >>> flow_fields({"name": "a", "base_url": "https://p.example:8443/v2/"})["origin"]
+        'https://p.example:8443'
+    """
+    base = str(connection.get("base_url") or "")
+    parts = urlsplit(base)
+    return {
+        "name": connection.get("name"),
+        "type": connection.get("type"),
+        "base_url": base,
+        "origin": f"{parts.scheme}://{parts.netloc}" if parts.netloc else "",
+        "host": parts.hostname or "",
+    }
 
 
 def secret_names(vault: Vault, sealed: str) -> list[str]:

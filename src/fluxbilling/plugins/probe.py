@@ -17,12 +17,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 
 from fluxbilling import errors
 from fluxbilling.db import Database, schema
+from fluxbilling.drivers.connections import flow_fields
 from fluxbilling.drivers.outcome import Done
 from fluxbilling.drivers.upstream import UpstreamHttp
 from fluxbilling.plugins.document import TEST_FLOW
@@ -31,17 +31,6 @@ from fluxbilling.plugins.graph import LoadedPlugin
 from fluxbilling.plugins.interpreter import run_flow
 
 __all__ = ["FlowProbe", "for_connection"]
-
-
-def _connection_context(row: Any) -> dict[str, Any]:
-    parts = urlsplit(str(row.base_url))
-    return {
-        "name": row.name,
-        "type": row.type,
-        "base_url": row.base_url,
-        "origin": f"{parts.scheme}://{parts.netloc}" if parts.netloc else "",
-        "host": parts.hostname or "",
-    }
 
 
 class FlowProbe:
@@ -142,14 +131,14 @@ async def for_connection(
     if slug is not None:
         plugin = await plugins.get(slug)
         _check_fits(plugin, row)
-        return FlowProbe(plugin, _connection_context(row), now)
+        return FlowProbe(plugin, flow_fields(dict(row._mapping)), now)
     for candidate in candidates:
         try:
             plugin = await plugins.get(candidate)
         except errors.NotFound:
             continue  # a native driver's slug, not a visual plugin
         if TEST_FLOW in plugin.document.flows:
-            return FlowProbe(plugin, _connection_context(row), now)
+            return FlowProbe(plugin, flow_fields(dict(row._mapping)), now)
     return None
 
 
