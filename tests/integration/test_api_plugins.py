@@ -132,6 +132,45 @@ async def test_an_invalid_document_is_422_with_each_problem_and_stores_nothing(
     assert [v["version"] for v in listed] == [1]
 
 
+async def test_ten_problems_next_to_an_unknown_top_level_key_are_all_answered(
+    installation: bootstrap.Installation, client: httpx.AsyncClient
+) -> None:
+    broken = shipped()
+    broken["colour"] = "blue"  # on main this one hid all the others
+    broken["plugin"]["connectionType"] = "carrier-pigeon"
+    broken["plugin"]["capabilities"]["canTeleport"] = True
+    nodes = broken["flows"]["provision"]["nodes"]
+    nodes[1]["methd"] = "GET"
+    nodes[2]["type"] = "teleport"
+    nodes[3]["path"] = "servers/{{create.id | shout}}"
+    nodes[4]["id"] = "order"
+    broken["flows"]["provision"]["edges"].append({"from": "nowhere", "to": nodes[1]["id"]})
+    broken["flows"]["explode"] = {"nodes": [{"id": "start", "type": "trigger"}]}
+    broken["flows"]["suspend"]["nodes"].append({"type": "done"})
+
+    response = await client.post("/api/v1/plugins", json=broken, headers=AUTH)
+
+    assert response.status_code == 422
+    problems = response.json()["error"]["details"]["problems"]
+    paths = [p["path"] for p in problems]
+    last_edge = len(broken["flows"]["provision"]["edges"]) - 1
+    suspend_end = len(broken["flows"]["suspend"]["nodes"]) - 1
+    assert {
+        "colour",
+        "plugin.connectionType",
+        "plugin.capabilities.canTeleport",
+        "flows.explode",
+        "flows.provision.nodes[1].methd",
+        "flows.provision.nodes[2].type",
+        "flows.provision.nodes[3].path",
+        "flows.provision.nodes[4].id",
+        f"flows.provision.edges[{last_edge}].from",
+        f"flows.suspend.nodes[{suspend_end}].id",
+    } <= set(paths)
+    assert "unknown filter 'shout'" in json.dumps(problems)
+    assert await stored_versions(installation) == [("solusvm2", 1)]
+
+
 @pytest.mark.parametrize(
     ("body", "paths"),
     [

@@ -113,8 +113,10 @@ export interface paths {
          * Call the vendor with a read-only request
          * @description `ok` says whether the vendor accepted the credentials; the exchange is redacted.
          *
-         *     The vendor's answer is shown as a verdict (status, content type, a short snippet),
-         *     never in full; an address the upstream address policy refuses is never contacted.
+         *     The probe is a plugin's `test` flow when one applies (`probe` says which), else the
+         *     connection type's read-only request. The vendor's answer is shown as a verdict (status,
+         *     content type, a short snippet), never in full; an address the upstream address policy
+         *     refuses is never contacted.
          */
         post: operations["test_connection_api_v1_connections__name__test_post"];
         delete?: never;
@@ -860,7 +862,7 @@ export interface components {
             };
             /**
              * Settings
-             * @description `auth` overrides the type's authentication, e.g. {"scheme": "header", "name": "X-Api-Key", "secret": "api_key"}; `secret` names a secret, it never holds one
+             * @description `auth` overrides the type's authentication, e.g. {"scheme": "header", "name": "X-Api-Key", "secret": "api_key"}, or a vendor format of `Authorization`: {"scheme": "header", "name": "Authorization", "prefix": "PVEAPIToken=", "secret": "api_token"}; `secret` names a secret, it never holds one
              */
             settings?: {
                 [key: string]: unknown;
@@ -2014,6 +2016,12 @@ export interface components {
             /** Ok */
             ok: boolean;
             /**
+             * Probe
+             * @description what was probed: `GET <path>` (the connection type's request) or `plugin <slug>@<version>, flow 'test'`
+             * @default
+             */
+            probe: string;
+            /**
              * Status
              * @description the vendor's HTTP status (null: no answer)
              */
@@ -2800,7 +2808,10 @@ export interface operations {
     };
     test_connection_api_v1_connections__name__test_post: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description test with this plugin's `test` flow (default: the `test` flow of a plugin a product on this connection uses, else the connection type's probe) */
+                plugin?: string | null;
+            };
             header?: never;
             path: {
                 /** @description the connection's name */
@@ -2828,7 +2839,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description nothing found by that id or name */
+            /** @description no such connection, or no such plugin */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -2837,7 +2848,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description invalid request: `error.details.problems` names each problem (`path`, `message`) */
+            /** @description the plugin asked for has no `test` flow, or another connection type */
             422: {
                 headers: {
                     [name: string]: unknown;

@@ -15,11 +15,11 @@ with secrets named, never shown).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, Field, StringConstraints
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -31,6 +31,7 @@ from fluxbilling.bootstrap import Installation
 from fluxbilling.db import schema
 from fluxbilling.drivers import connections
 from fluxbilling.drivers.connection_types import CONNECTION_TYPES
+from fluxbilling.plugins import probe
 from fluxbilling.redaction import Redactor
 
 __all__ = ["router"]
@@ -43,8 +44,9 @@ Name = Annotated[
 
 _AUTH_HELP = (
     "`auth` overrides the type's authentication, e.g. "
-    '{"scheme": "header", "name": "X-Api-Key", "secret": "api_key"}; '
-    "`secret` names a secret, it never holds one"
+    '{"scheme": "header", "name": "X-Api-Key", "secret": "api_key"}, or a vendor format of '
+    '`Authorization`: {"scheme": "header", "name": "Authorization", "prefix": "PVEAPIToken=", '
+    '"secret": "api_token"}; `secret` names a secret, it never holds one'
 )
 _NETWORKS_HELP = (
     "loopback, private or shared (100.64/10) networks this connection may reach, in CIDR "
@@ -128,6 +130,11 @@ class TestResultOut(Row):
         None,
         description="the request, and the response's status, content type and a short body "
         "snippet; secrets masked",
+    )
+    probe: str = Field(
+        "",
+        description="what was probed: `GET <path>` (the connection type's request) or "
+        "`plugin <slug>@<version>, flow 'test'`",
     )
 
 
@@ -314,14 +321,38 @@ async def delete_connection(name: Name, request: Request, who: Admin) -> None:
         )
 
 
-@router.post("/connections/{name}/test", summary="Call the vendor with a read-only request")
-async def test_connection(name: Name, request: Request) -> TestResultOut:
+PluginSlug = Annotated[
+    str | None,
+    Query(
+        max_length=64,
+        pattern=r"^[a-z0-9][a-z0-9\-]*$",
+        description="test with this plugin's `test` flow (default: the `test` flow of a plugin "
+        "a product on this connection uses, else the connection type's probe)",
+    ),
+]
+
+
+@router.post(
+    "/connections/{name}/test",
+    summary="Call the vendor with a read-only request",
+    responses={
+        404: {"description": "no such connection, or no such plugin"},
+        422: {"description": "the plugin asked for has no `test` flow, or another connection type"},
+    },
+)
+async def test_connection(name: Name, request: Request, plugin: PluginSlug = None) -> TestResultOut:
     """`ok` says whether the vendor accepted the credentials; the exchange is redacted.
 
-    The vendor's answer is shown as a verdict (status, content type, a short snippet),
-    never in full; an address the upstream address policy refuses is never contacted.
+    The probe is a plugin's `test` flow when one applies (`probe` says which), else the
+    connection type's read-only request. The vendor's answer is shown as a verdict (status,
+    content type, a short snippet), never in full; an address the upstream address policy
+    refuses is never contacted.
     """
-    result = await _installation(request).connections.test(name)
+    installation = _installation(request)
+    flow = await probe.for_connection(
+        installation.db, installation.plugins, name, plugin, now=datetime.now(UTC)
+    )
+    result = await installation.connections.test(name, flow)
     return TestResultOut.model_validate(result)
 
 

@@ -12,17 +12,21 @@ Authentication schemes (`auth["scheme"]`):
 |--------|-----------------------------------------------------|----------------------------------|
 | bearer | `{"secret": "api_token"}`                           | `Authorization: Bearer <secret>` |
 | header | `{"name": "X-Api-Key", "secret": "api_key"}`        | `X-Api-Key: <secret>`            |
+| header | `{"name": "Authorization", "prefix": "PVE=", ...}` | `Authorization: PVE=<secret>`    |
 | basic  | `{"username": "root", "secret": "password"}`        | HTTP Basic                       |
 | whm    | `{"username": "root", "secret": "api_token"}`       | `Authorization: whm root:<secret>` |
 | query  | `{"params": {"apikey": "api_key", ...}}`            | `?apikey=<secret>&...`           |
 | none   | `{}`                                                | nothing                          |
 
-`secret` and the values of `params` name secrets of the connection, never hold them.
+`secret` and the values of `params` name secrets of the connection, never hold them. The
+`header` scheme's `name` may be any header, `Authorization` included, and its optional
+`prefix` (not secret) goes before the secret: a vendor's own `Authorization` format.
 """
 
 from __future__ import annotations
 
 import base64
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -146,7 +150,7 @@ def _headers_and_params(auth: Mapping[str, Any], secrets: Mapping[str, str]) -> 
     if scheme == "bearer":
         return Credential(headers={"Authorization": f"Bearer {value}"})
     if scheme == "header":
-        return Credential(headers={str(auth.get("name") or "X-Api-Key"): value})
+        return Credential(headers={_header_name(auth): _header_prefix(auth) + value})
     if scheme in ("basic", "whm"):
         username = auth.get("username")
         if not isinstance(username, str) or not username:
@@ -158,6 +162,26 @@ def _headers_and_params(auth: Mapping[str, Any], secrets: Mapping[str, str]) -> 
             headers={"Authorization": "Basic " + base64.b64encode(raw).decode("ascii")}
         )
     raise errors.InvalidSettings(f"unknown auth scheme {scheme!r} ({', '.join(sorted(SCHEMES))})")
+
+
+def _header_name(auth: Mapping[str, Any]) -> str:
+    name = auth.get("name") or "X-Api-Key"
+    if not isinstance(name, str) or not _TOKEN.fullmatch(name):
+        raise errors.InvalidSettings(f"auth scheme 'header': {name!r} is not a header name")
+    return name
+
+
+def _header_prefix(auth: Mapping[str, Any]) -> str:
+    prefix = auth.get("prefix", "")
+    if not isinstance(prefix, str) or any(ord(c) < 0x20 or ord(c) == 0x7F for c in prefix):
+        raise errors.InvalidSettings(
+            "auth scheme 'header': 'prefix' must be text without control characters"
+        )
+    return prefix
+
+
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,128}")
+"""An HTTP header name (RFC 9110 token)."""
 
 
 def credentials_for(

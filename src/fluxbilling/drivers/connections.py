@@ -22,6 +22,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import sqlalchemy as sa
@@ -50,6 +51,7 @@ __all__ = [
     "create_connection",
     "delete_connection",
     "describe_connection",
+    "flow_fields",
     "secret_names",
     "update_connection",
 ]
@@ -71,6 +73,24 @@ def _reject(problems: list[dict[str, str]], name: str) -> None:
             + "; ".join(f"{p['path']}: {p['message']}" for p in problems),
             problems=problems,
         )
+
+
+def flow_fields(connection: Mapping[str, Any]) -> dict[str, Any]:
+    """A connection as flows see it (`{{connection.…}}`): no secrets, plus URL parts.
+
+    Example:
+        >>> flow_fields({"name": "a", "base_url": "https://p.example:8443/v2/"})["origin"]
+        'https://p.example:8443'
+    """
+    base = str(connection.get("base_url") or "")
+    parts = urlsplit(base)
+    return {
+        "name": connection.get("name"),
+        "type": connection.get("type"),
+        "base_url": base,
+        "origin": f"{parts.scheme}://{parts.netloc}" if parts.netloc else "",
+        "host": parts.hostname or "",
+    }
 
 
 def secret_names(vault: Vault, sealed: str) -> list[str]:
@@ -149,6 +169,8 @@ class ProbeResult:
     message: str
     elapsed_ms: float
     exchange: JsonObject | None = None
+    probe: str = ""
+    """What was probed: the connection type's request, or a plugin's `test` flow."""
 
 
 def _normalised_networks(values: Sequence[str]) -> list[str]:
@@ -438,11 +460,16 @@ class ConnectionFactory:
             trust_env=False,
         )
 
-    async def test(self, name: str) -> ProbeResult:
-        """Call the vendor with the connection type's read-only probe request.
+    async def test(self, name: str, probe: probing.CustomProbe | None = None) -> ProbeResult:
+        """Call the vendor with the connection type's read-only probe request (or `probe`).
 
         The answer is a verdict, not a proxy: the vendor's body is shown only as a short,
         redacted snippet, so the test action cannot be used to read what a URL serves.
+
+        Args:
+            name: the connection.
+            probe: what to send instead of the type's probe request (a plugin's `test`
+                flow); it gets this connection's client, policy and redaction included.
 
         Returns:
             The verdict; its exchange is redacted and its response holds the status,
@@ -463,16 +490,23 @@ class ConnectionFactory:
             client = await self.client(name, recorder)
         except errors.InvalidSettings as exc:
             return ProbeResult(ok=False, status=None, message=exc.message, elapsed_ms=0)
-        probe = kind.probe
+        typed = kind.probe
+        label = probe.label if probe is not None else f"GET {typed.path or '(the base URL)'}"
         try:
-            response = await client.request(
-                "GET", probe.path, operation="test connection", params=dict(probe.params)
-            )
-            status = response.status_code
-            ok, message = probing.verdict(probe, response)
+            if probe is not None:
+                ok, message = await probe(client)
+                status = recorder.last.status if recorder.last else None
+            else:
+                response = await client.request(
+                    "GET", typed.path, operation="test connection", params=dict(typed.params)
+                )
+                status = response.status_code
+                ok, message = probing.verdict(typed, response)
         except errors.UpstreamError as exc:
             status = exc.status
-            message = exc.message if status is None else f"the vendor answered HTTP {status}"
+            # A plugin's own words (a `fail` node, a classify rule) say more than a status.
+            plain = status is None or probe is not None
+            message = exc.message if plain else f"the vendor answered HTTP {status}"
         finally:
             await client.aclose()
         message = probing.snippet(client.redactor.text(message))  # a vendor may echo what we sent
@@ -482,4 +516,5 @@ class ConnectionFactory:
             message=message,
             elapsed_ms=round((time.monotonic() - started) * 1000, 1),
             exchange=probing.trimmed(recorder.last.to_dict()) if recorder.last else None,
+            probe=label,
         )

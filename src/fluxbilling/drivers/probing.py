@@ -1,16 +1,16 @@
 """A connection test's answer, read as a verdict and cut to what an operator needs to see.
 
 The test action is a verdict, not a proxy: it says whether the vendor accepted the
-credentials (`verdict`, by the connection type's `Probe`), and shows the vendor's answer
-only as its status, content type and a short snippet (`trimmed`), so it cannot be used to
-read what some URL serves.
+credentials (`verdict`, by the connection type's `Probe`, or a `CustomProbe` such as a
+plugin's `test` flow), and shows the vendor's answer only as its status, content type and a
+short snippet (`trimmed`), so it cannot be used to read what some URL serves.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import httpx
 
@@ -18,7 +18,33 @@ from fluxbilling import limits
 from fluxbilling.drivers.connection_types import Probe
 from fluxbilling.jsontypes import JsonObject
 
-__all__ = ["SNIPPET", "snippet", "trimmed", "verdict"]
+if TYPE_CHECKING:
+    from fluxbilling.drivers.upstream import UpstreamHttp
+
+__all__ = ["SNIPPET", "CustomProbe", "snippet", "trimmed", "verdict"]
+
+
+class CustomProbe(Protocol):
+    """A probe that is more than one GET: it sends what it needs through the client it gets.
+
+    The connection test still owns the client (so the upstream address policy, redaction and
+    the trimmed exchange are as for the type's probe); `plugins.probe.FlowProbe` runs a
+    plugin's `test` flow this way.
+    """
+
+    @property
+    def label(self) -> str:
+        """What was probed, for the answer (e.g. `plugin acmepanel@2, flow 'test'`)."""
+        ...
+
+    async def __call__(self, client: UpstreamHttp) -> tuple[bool, str]:
+        """Probe through `client`: whether the vendor accepted us, and a one-line message.
+
+        Raises:
+            errors.UpstreamError: a request failed (the test reports it as a verdict).
+        """
+        ...
+
 
 SNIPPET = 200
 """The most characters of a vendor's answer the test action shows."""

@@ -27,9 +27,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from fluxbilling import errors
 from fluxbilling.db import schema
+from fluxbilling.drivers import connections
 from fluxbilling.jsontypes import JsonObject
 from fluxbilling.orders import view as order_view
-from fluxbilling.orders.phases.operations import connection_context, flow_context
+from fluxbilling.orders.phases.operations import flow_context
 from fluxbilling.plugins.driver import check_settings
 from fluxbilling.plugins.graph import LoadedPlugin
 from fluxbilling.redaction import Redactor
@@ -69,7 +70,7 @@ def test_context(
     context = {key: value for key, value in inputs.items() if value is not None}
     options = context.get("options", context.get("settings", {}))
     context["options"] = context["settings"] = options
-    context["connection"] = connection_context(connection)
+    context["connection"] = connections.flow_fields(connection)
     context.setdefault("account", {"username": account_name()})
     credentials = context.pop("credentials", None)
     if not credentials:

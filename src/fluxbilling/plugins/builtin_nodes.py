@@ -5,6 +5,7 @@
 | trigger          | ok                            | the entry of a flow                           |
 | http             | ok, exists, error             | one request to the node's connection          |
 | lookup           | found, missing, error         | GET a list, find the item whose field matches |
+|                  |                               | (waits while a matching object is pending)    |
 | poll             | ok, error                     | GET until a condition holds (else wait)       |
 | condition        | true, false                   | test a templated value                        |
 | set_service_data | ok                            | merge a mapping into the service data         |
@@ -145,6 +146,11 @@ class LookupParams(_Request):
     Object mode (no `field`): GET one object by key; `missing_status` (default 404) means
     missing, and so does any failed `where` check. Check paths and values are templates, like
     a `poll` node's.
+
+    `pending_when` makes "missing" safe on panels that list an object they are still
+    creating under a placeholder (locked, no name or reference yet, until the create task
+    ends): while no item matches but one passes every `pending_when` check, the lookup does
+    not answer `missing` (which would lead to a second create) but waits and looks again.
     """
 
     field: str | None = None
@@ -158,6 +164,30 @@ class LookupParams(_Request):
         description="rules for answers that are failures despite their status (a 200 with an "
         "error body): `permanent`, `transient` and `capacity` rules raise; `ok` and `exists` "
         "rules let the lookup read the answer",
+    )
+    pending_when: list[PathCheck] = Field(
+        default_factory=list,
+        title="Pending when",
+        description="checks (templates, all must hold) that mark an item (list mode) or the "
+        'object (object mode) as still being created, e.g. `{"path": "locked", '
+        '"equals": true}`: it may be the one an earlier attempt created before the panel '
+        "gave it its name or reference. While no item matches but one is pending (or the "
+        "object is), the lookup waits `pending_interval` and looks again instead of firing "
+        "`missing` or `found`; after `pending_timeout` it fails (permanent)",
+    )
+    pending_interval: float | str = Field(
+        default=10.0,
+        title="Pending interval",
+        description="with `pending_when`: seconds between looks; a number or a template such "
+        "as {{settings.poll_interval ?? 10}}",
+    )
+    pending_timeout: float = Field(
+        default=1800.0,
+        gt=0,
+        le=86400,
+        title="Pending timeout",
+        description="with `pending_when`: seconds of looking after which an object still "
+        "pending is a permanent failure (an operator must look), never a second create",
     )
 
 
@@ -365,20 +395,27 @@ def _as_text(value: Any) -> str:
 
 @node_type("lookup", params=LookupParams, ports=("found", "missing", "error"))
 async def lookup(params: LookupParams, run: NodeRun) -> NodeResult:
-    """Find an existing upstream object: fire `found` with it, or `missing`."""
-    where = _rendered(params.where, run)
+    """Find an existing upstream object: fire `found` with it, or `missing`.
+
+    With `pending_when`, an object the panel is still creating makes it wait instead (the
+    node runs again after `pending_interval`; `node_state` keeps when it started waiting).
+    """
+    where, pending_when = _rendered(params.where, run), _rendered(params.pending_when, run)
     everything = frozenset(range(100, 600))
     if params.field is None:
         expected = everything if params.classify else _OK | frozenset(params.missing_status)
         response, body = await _send(params, run, "GET", expected=expected)
         _screen(params, run, response, body)
-        if response.status_code in params.missing_status or not all(
-            check.holds_in(body) for check in where
-        ):
+        if response.status_code in params.missing_status:
+            return NodeResult(port="missing", output=None)
+        if _is_pending(body, pending_when):
+            return _still_pending(params, run, body)
+        if not all(check.holds_in(body) for check in where):
             return NodeResult(port="missing", output=None)
         return NodeResult(port="found", output=_extract(params, run, response, body))
     wanted = run.render(params.equals)
     next_url: str | None = None
+    pending: Any = templating.MISSING
     for _ in range(params.max_pages):
         response, body = await _send(
             params, run, "GET", path=next_url, expected=everything if params.classify else None
@@ -392,11 +429,37 @@ async def lookup(params: LookupParams, run: NodeRun) -> NodeResult:
                 check.holds_in(item) for check in where
             ):
                 return NodeResult(port="found", output=_extract(params, run, response, item))
+            if pending is templating.MISSING and _is_pending(item, pending_when):
+                pending = item
         link = templating.resolve_path(body, "links.next")
         if not isinstance(link, str) or not link:
             break
         next_url = link
+    if pending is not templating.MISSING:
+        return _still_pending(params, run, pending)
     return NodeResult(port="missing", output=None)
+
+
+def _is_pending(value: Any, pending_when: list[PathCheck]) -> bool:
+    return bool(pending_when) and all(check.holds_in(value) for check in pending_when)
+
+
+def _still_pending(params: LookupParams, run: NodeRun, item: Any) -> NodeResult:
+    """Wait for an object the panel is still creating, or fail once `pending_timeout` passed."""
+    started = datetime.fromisoformat(run.state.setdefault("pending_since", run.now.isoformat()))
+    waited = (run.now - started).total_seconds()
+    if waited >= params.pending_timeout:
+        client = run.http(_connection(params, run))
+        shown = client.redactor.text(_as_text(client.redactor.value(item)))[:300]
+        raise errors.PermanentUpstreamError(
+            f"{client.upstream}: {run.operation}: an object is still being created after "
+            f"{waited:.0f}s and may be the one an earlier attempt created; not creating "
+            f"another (look at it in the panel): {shown}",
+            upstream=client.upstream,
+            operation=run.operation,
+            body=client.redactor.value(item),
+        )
+    return NodeResult(wait=_seconds(params.pending_interval, run, "pending_interval"))
 
 
 def _screen(params: LookupParams, run: NodeRun, response: httpx.Response, body: Any) -> None:

@@ -9,7 +9,7 @@ PluginDocument
 ├── format: "fluxbilling-visual-plugin"
 ├── plugin: PluginHeader (slug, type, serviceType, capabilities, connectionType?, osInstall?,
 │                        settings?)
-└── flows: {verb: Flow}
+└── flows: {verb or "test": Flow}
     └── Flow: nodes [Node {id, type, on_error?, ...params}], edges? [Edge {from, port, to}]
 ```
 """
@@ -26,10 +26,12 @@ from fluxbilling.jsontypes import JsonObject
 
 __all__ = [
     "CAPABILITY_VERBS",
+    "FLOW_NAMES",
     "FORMAT",
     "MAX_EDGES",
     "MAX_NODES",
     "RESERVED_NAMES",
+    "TEST_FLOW",
     "VERBS",
     "Edge",
     "Flow",
@@ -39,6 +41,12 @@ __all__ = [
 ]
 
 FORMAT = "fluxbilling-visual-plugin"
+
+TEST_FLOW = "test"
+"""The flow "test connection" runs instead of the connection type's probe: not a lifecycle
+verb, needs no capability, sees only `connection` and `correlation_id`."""
+FLOW_NAMES = VERBS | {TEST_FLOW}
+"""What a document's flows may be called."""
 
 MAX_NODES = 500
 """Nodes a flow may have (the shipped plugins use at most 17); the whole document is at

@@ -14,7 +14,7 @@ from typing import Any, Protocol
 import jsonschema
 
 from fluxbilling import errors, logs
-from fluxbilling.drivers.driver import CAPABILITY_VERBS, Driver, Operation, OsInstall
+from fluxbilling.drivers.driver import CAPABILITY_VERBS, VERBS, Driver, Operation, OsInstall
 from fluxbilling.drivers.outcome import Failed, VerbOutcome
 from fluxbilling.drivers.upstream import ExchangeRecorder, UpstreamHttp
 from fluxbilling.plugins.graph import LoadedPlugin
@@ -94,7 +94,8 @@ class FlowDriver:
         self._capabilities = frozenset(
             n for n, on in declared.items() if on and n in CAPABILITY_VERBS
         )
-        self._verbs = frozenset(plugin.document.flows)
+        # The `test` flow is the connection test's (plugins.probe), not a verb of the driver.
+        self._verbs = frozenset(plugin.document.flows) & VERBS
 
     @property
     def slug(self) -> str:

@@ -14,7 +14,8 @@ such as `flows.provision.nodes[2].type`. Checked here:
   (a warning only when a stored version is read back, `strict=False`: it stays runnable,
   and the interpreter's request budget bounds it);
 - capabilities without their flow, unknown connection types, a settings schema that is
-  not a JSON Schema; flows no capability declares (a warning only).
+  not a JSON Schema; flows no capability declares (a warning only; the `test` flow needs
+  none, and its nodes may not name another connection).
 
 Routing rules the interpreter relies on: a flow without `edges` runs its nodes in list order
 and may not contain branching nodes; a flow with `edges` starts at the trigger, follows the
@@ -25,7 +26,7 @@ outgoing edges.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,10 +40,13 @@ from fluxbilling.jsontypes import JsonObject
 from fluxbilling.plugins import templating
 from fluxbilling.plugins.document import (
     CAPABILITY_VERBS,
+    FLOW_NAMES,
     RESERVED_NAMES,
-    VERBS,
+    TEST_FLOW,
     Flow,
+    Node,
     PluginDocument,
+    PluginHeader,
 )
 from fluxbilling.plugins.nodes import NodeParams, NodeRegistry, default_registry
 
@@ -101,35 +105,37 @@ def _pydantic_problems(exc: ValidationError, prefix: str = "") -> list[Problem]:
     ]
 
 
-def _check_header(document: PluginDocument, *, strict: bool) -> tuple[list[Problem], list[Problem]]:
+def _check_header(
+    header: PluginHeader, flows: Sequence[str], *, strict: bool
+) -> tuple[list[Problem], list[Problem]]:
     problems: list[Problem] = []
     warnings: list[Problem] = []
-    capabilities = document.plugin.capabilities
+    capabilities = header.capabilities
     for name, enabled in capabilities.items():
         path = f"plugin.capabilities.{name}"
         if name not in CAPABILITY_VERBS:
             problems.append(Problem(path, f"unknown capability {name!r}"))
             continue
         for verb in CAPABILITY_VERBS[name] if enabled else ():
-            if verb not in document.flows:
+            if verb not in flows:
                 missing = Problem(path, f"declared but there is no {verb!r} flow")
                 (problems if strict else warnings).append(missing)
-    if document.plugin.os_install == "reinstall" and "reinstall" not in document.flows:
+    if header.os_install == "reinstall" and "reinstall" not in flows:
         problems.append(
             Problem(
                 "plugin.osInstall",
                 "'reinstall' hands our cloud-init over through the 'reinstall' flow: add one",
             )
         )
-    kind = document.plugin.connection_type
+    kind = header.connection_type
     if kind is not None and kind not in CONNECTION_TYPES:
         known = ", ".join(sorted(CONNECTION_TYPES))
         problems.append(
             Problem("plugin.connectionType", f"unknown connection type {kind!r} ({known})")
         )
-    if document.plugin.settings is not None:
+    if header.settings is not None:
         try:
-            jsonschema.Draft202012Validator.check_schema(document.plugin.settings)
+            jsonschema.Draft202012Validator.check_schema(header.settings)
         except jsonschema.SchemaError as exc:
             where = ".".join(str(p) for p in exc.absolute_path)
             problems.append(
@@ -139,21 +145,27 @@ def _check_header(document: PluginDocument, *, strict: bool) -> tuple[list[Probl
                 )
             )
     declared = {v for n, on in capabilities.items() if on for v in CAPABILITY_VERBS.get(n, ())}
-    for verb in document.flows:
-        if verb not in VERBS:
+    for verb in flows:
+        if verb not in FLOW_NAMES:
             problems.append(Problem(f"flows.{verb}", f"unknown lifecycle verb {verb!r}"))
-        elif verb not in declared:
+        elif verb not in declared and verb != TEST_FLOW:
             warnings.append(Problem(f"flows.{verb}", "no capability declares this flow"))
     return problems, warnings
 
 
 def _check_nodes(
-    prefix: str, flow: Flow, registry: NodeRegistry, connection: str | None
+    prefix: str,
+    nodes: list[tuple[int, Node]],
+    registry: NodeRegistry,
+    connection: str | None,
+    *,
+    linear: bool = False,
 ) -> tuple[list[Problem], dict[str, NodeParams]]:
+    """Each node on its own: id, type, parameters, templates, `on_error`, connection."""
     problems: list[Problem] = []
     parsed: dict[str, NodeParams] = {}
     seen: set[str] = set()
-    for index, node in enumerate(flow.nodes):
+    for index, node in nodes:
         at = f"{prefix}.nodes[{index}]"
         if node.id in seen:
             problems.append(Problem(f"{at}.id", f"duplicate node id {node.id!r}"))
@@ -161,6 +173,9 @@ def _check_nodes(
         seen.add(node.id)
         if node.id in RESERVED_NAMES:
             problems.append(Problem(f"{at}.id", f"{node.id!r} is reserved for the run context"))
+        problems.extend(
+            Problem(at + where, message) for where, message in templating.located(node.params)
+        )
         spec = registry.get(node.type)
         if spec is None:
             known = ", ".join(registry.names())
@@ -172,11 +187,9 @@ def _check_nodes(
             problems.extend(_pydantic_problems(exc, at))
             continue
         parsed[node.id] = params
-        for key, value in node.params.items():
-            problems.extend(Problem(f"{at}.{key}", msg) for msg in templating.check(value))
         if params.on_error == "route" and "error" not in spec.ports:
             problems.append(Problem(f"{at}.on_error", f"{node.type!r} has no 'error' port"))
-        elif params.on_error == "route" and flow.linear:
+        elif params.on_error == "route" and linear:
             problems.append(
                 Problem(f"{at}.on_error", "'route' needs edges: wire the node's 'error' port")
             )
@@ -305,6 +318,86 @@ def _check_loops(prefix: str, flow: Flow, registry: NodeRegistry) -> list[Proble
     ]
 
 
+def _check_document(
+    document: Mapping[str, Any], registry: NodeRegistry, *, strict: bool
+) -> tuple[list[Problem], list[Problem], dict[str, dict[str, NodeParams]]]:
+    """Every problem of `document`, section by section, so that one cannot hide another.
+
+    The top level, the header and each flow are validated on their own: an unknown
+    top-level key or a broken header still lets every flow be checked, and in a flow that
+    does not parse as a whole (a bad edge, a node without an id) each node that parses is
+    still checked. The graph rules (edges, reachability, loops) run on every whole flow.
+    """
+    problems: list[Problem] = []
+    warnings: list[Problem] = []
+    try:
+        PluginDocument.model_validate(
+            {**document, "plugin": _HEADER_STUB, "flows": {}}, by_alias=True, by_name=False
+        )
+    except ValidationError as exc:
+        problems += _pydantic_problems(exc)
+    flows: Any = document.get("flows", {})
+    if not isinstance(flows, Mapping):
+        problems.append(Problem("flows", "Input should be a valid dictionary"))
+        flows = {}
+    header: PluginHeader | None = None
+    try:
+        header = PluginHeader.model_validate(document.get("plugin"), by_alias=True, by_name=False)
+    except ValidationError as exc:
+        problems += _pydantic_problems(exc, "plugin")
+    else:
+        header_problems, warnings = _check_header(header, list(flows), strict=strict)
+        problems += header_problems
+    connection = header.connection_type if header is not None else _raw_connection_type(document)
+    params: dict[str, dict[str, NodeParams]] = {}
+    for verb, raw in flows.items():
+        prefix = f"flows.{verb}"
+        try:
+            flow = Flow.model_validate(raw, by_alias=True, by_name=False)
+        except ValidationError as exc:
+            problems += _pydantic_problems(exc, prefix)
+            problems += _check_nodes(prefix, _parsable_nodes(raw), registry, connection)[0]
+            continue
+        node_problems, params[verb] = _check_nodes(
+            prefix, list(enumerate(flow.nodes)), registry, connection, linear=flow.linear
+        )
+        if verb == TEST_FLOW:
+            node_problems += [
+                Problem(f"{prefix}.nodes[{i}].connection", "a test flow tests one connection")
+                for i, node in enumerate(flow.nodes)
+                if "connection" in node.params
+            ]
+        problems += node_problems + _check_graph(prefix, flow, registry, params[verb])
+        (problems if strict else warnings).extend(_check_loops(prefix, flow, registry))
+    return problems, warnings, params
+
+
+_HEADER_STUB = {"slug": "x", "type": "infrastructure-provider", "serviceType": "vps"}
+"""Stands in for the header while the top level is checked (the header is checked alone)."""
+
+
+def _raw_connection_type(document: Mapping[str, Any]) -> str | None:
+    """`plugin.connectionType` of a header that does not parse (so nodes are not blamed)."""
+    header = document.get("plugin")
+    kind = header.get("connectionType") if isinstance(header, Mapping) else None
+    return kind if isinstance(kind, str) else None
+
+
+def _parsable_nodes(raw: Any) -> list[tuple[int, Node]]:
+    """The nodes of a flow that does not parse whole which parse on their own, by index.
+
+    The others were reported by the flow's own validation, at their own paths.
+    """
+    nodes = raw.get("nodes") if isinstance(raw, Mapping) else None
+    found: list[tuple[int, Node]] = []
+    for index, item in enumerate(nodes if isinstance(nodes, list) else []):
+        try:
+            found.append((index, Node.model_validate(item)))
+        except ValidationError:
+            continue
+    return found
+
+
 def load_plugin(
     document: Mapping[str, Any],
     version: int,
@@ -313,6 +406,10 @@ def load_plugin(
     strict: bool = True,
 ) -> LoadedPlugin:
     """Validate a plugin document and pin it at `version`.
+
+    Every problem is reported, each with its JSON path: the shape of the top level, the
+    header and every flow (pydantic), then, for what parsed, the header's rules, each node
+    against its node type, template syntax, and the graph rules of every whole flow.
 
     Args:
         document: the parsed JSON document.
@@ -331,23 +428,10 @@ def load_plugin(
     registry = registry or default_registry
     if version < 1:
         raise errors.InvalidFlow(f"plugin version must be >= 1, got {version}", problems=[])
-    try:
+    problems, warnings, params = _check_document(document, registry, strict=strict)
+    if not problems:
         parsed = PluginDocument.model_validate(document, by_alias=True, by_name=False)
-    except ValidationError as exc:
-        problems = _pydantic_problems(exc)
-    else:
-        problems, warnings = _check_header(parsed, strict=strict)
-        params: dict[str, dict[str, NodeParams]] = {}
-        for verb, flow in parsed.flows.items():
-            prefix = f"flows.{verb}"
-            node_problems, params[verb] = _check_nodes(
-                prefix, flow, registry, parsed.plugin.connection_type
-            )
-            problems += node_problems + _check_graph(prefix, flow, registry, params[verb])
-            loops = _check_loops(prefix, flow, registry)
-            (problems if strict else warnings).extend(loops)
-        if not problems:
-            return LoadedPlugin(parsed.plugin.slug, version, parsed, tuple(warnings), params)
+        return LoadedPlugin(parsed.plugin.slug, version, parsed, tuple(warnings), params)
     slug = (
         document.get("plugin", {}).get("slug") if isinstance(document.get("plugin"), dict) else None
     )

@@ -100,37 +100,91 @@ class NodeParams(BaseModel):
     label: str | None = None
 
 
+_TESTS = ("equals", "not_equals", "in_", "not_in", "truthy")
+
+
 class Check(BaseModel):
-    """A test on a value: exactly one of `equals`, `in` or `truthy`."""
+    """A test on a value: exactly one of `equals`, `not_equals`, `in`, `not_in` or `truthy`.
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    A value that is not there (its path is missing) passes none of `equals`, `not_equals`,
+    `in` and `not_in`, and passes `truthy: false`; a `null` that is there is a value like
+    any other (`{"not_equals": "ok"}` holds for it).
+    """
 
-    equals: Any = None
-    in_: list[Any] | None = Field(default=None, alias="in")
-    truthy: bool | None = None
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        populate_by_name=True,
+        # For editors and the builder: the one test a check has (the validator below says so
+        # for the loader).
+        json_schema_extra={
+            "oneOf": [
+                {"required": [name]} for name in ("equals", "not_equals", "in", "not_in", "truthy")
+            ]
+        },
+    )
+
+    equals: Any = Field(
+        default=None, title="Equals", description="holds when the value equals this JSON value"
+    )
+    not_equals: Any = Field(
+        default=None,
+        title="Not equals",
+        description="holds when the value is there and differs from this JSON value",
+    )
+    in_: list[Any] | None = Field(
+        default=None,
+        alias="in",
+        title="In",
+        description="holds when the value equals one of these JSON values",
+    )
+    not_in: list[Any] | None = Field(
+        default=None,
+        title="Not in",
+        description="holds when the value is there and equals none of these JSON values",
+    )
+    truthy: bool | None = Field(
+        default=None,
+        title="Truthy",
+        description='true: holds when the value is there and is not null, false, 0, "", '
+        "[] or {}; false: holds when it is not",
+    )
 
     @model_validator(mode="after")
     def _exactly_one_test(self) -> Check:
-        chosen = self.model_fields_set & {"equals", "in_", "truthy"}
+        chosen = self.model_fields_set & set(_TESTS)
         if len(chosen) != 1:
-            raise ValueError("exactly one of 'equals', 'in' or 'truthy' is required")
+            raise ValueError(
+                "exactly one of 'equals', 'not_equals', 'in', 'not_in' or 'truthy' is required"
+            )
         return self
 
     def holds(self, value: Any) -> bool:
-        """Whether `value` passes this test (a missing value never equals anything).
+        """Whether `value` passes this test.
 
         Args:
             value: the value under test, or `templating.MISSING`.
 
         Returns:
             The outcome of the test.
+
+        Examples:
+            >>> Check(not_in=["ok", "running"]).holds("error")
+            True
+            >>> Check(not_equals="ok").holds(templating.MISSING)
+            False
         """
-        if "equals" in self.model_fields_set:
-            return value is not templating.MISSING and bool(value == self.equals)
+        fields = self.model_fields_set
+        present = value is not templating.MISSING
+        if "equals" in fields:
+            return present and bool(value == self.equals)
+        if "not_equals" in fields:
+            return present and not bool(value == self.not_equals)
         if self.in_ is not None:
-            return value is not templating.MISSING and value in self.in_
-        present = value is not templating.MISSING and bool(value)
-        return present is bool(self.truthy)
+            return present and value in self.in_
+        if self.not_in is not None:
+            return present and value not in self.not_in
+        return (present and bool(value)) is bool(self.truthy)
 
 
 class PathCheck(Check):

@@ -5,8 +5,8 @@ pydantic models in `plugins.document`, each node type's schema from its paramete
 the node registry, and the enumerations (lifecycle verbs, capabilities, connection types,
 port names) from the tables the loader itself uses. The schema therefore cannot drift from
 `load_plugin`. It is *looser* where a rule needs the whole graph or runs code (edges
-pointing at real nodes, reachability, one trigger, template syntax, "exactly one of
-`equals` / `in` / `truthy`", a declared capability having its flow), and *stricter* where
+pointing at real nodes, reachability, one trigger, template syntax, a declared
+capability having its flow), and *stricter* where
 pydantic is lenient: it knows only the documented spellings (`serviceType`, not the Python
 name `service_type`) and does not coerce (`"409"` is not a status).
 
@@ -33,7 +33,7 @@ from fluxbilling.drivers import connection_types
 from fluxbilling.jsontypes import JsonObject
 
 # Importing the `plugins` package (as these imports do) registers the built-in node types.
-from fluxbilling.plugins import document, nodes
+from fluxbilling.plugins import document, filters, nodes
 
 __all__ = ["SCHEMA_ID", "format_schema", "format_schema_json", "main"]
 
@@ -185,9 +185,20 @@ def format_schema(registry: nodes.NodeRegistry | None = None) -> JsonObject:
     _tighten_header(defs["PluginHeader"])
     schema["properties"]["flows"] = {
         "title": "Flows",
-        "description": "One flow per lifecycle verb the plugin implements",
+        "description": "One flow per lifecycle verb the plugin implements, and optionally "
+        "`test`, the connection test",
         "type": "object",
-        "properties": {verb: {"$ref": _REF_PREFIX + "Flow"} for verb in sorted(document.VERBS)},
+        "properties": {
+            **{verb: {"$ref": _REF_PREFIX + "Flow"} for verb in sorted(document.VERBS)},
+            document.TEST_FLOW: {
+                "$ref": _REF_PREFIX + "Flow",
+                "title": "Connection test",
+                "description": "Run by `POST /api/v1/connections/{name}/test` instead of the "
+                "connection type's probe: a short, read-only check that the panel answers and "
+                "accepts the credentials (any node may fail it). It sees only `connection` and "
+                "`correlation_id`, may not wait, and its nodes use the connection under test",
+            },
+        },
         "additionalProperties": False,
     }
     return {
@@ -199,7 +210,10 @@ def format_schema(registry: nodes.NodeRegistry | None = None) -> JsonObject:
             f"A visual plugin document (format {document.FORMAT!r}): a header and one flow of "
             "typed nodes per lifecycle verb. Load-time validation (`load_plugin`) also checks "
             "the graph (edges, ports, reachability, one trigger), template syntax and that "
-            "every declared capability has its flows."
+            "every declared capability has its flows. String parameters may hold templates, "
+            "`{{path ?? fallback | filter(argument)}}`; the filters are "
+            + ", ".join(f"`{name}`" for name in sorted(filters.FILTERS))
+            + "."
         ),
         "$defs": defs,
     }

@@ -2,30 +2,44 @@
 
 Syntax:
 
+```
+template    = "{{" alternative ("??" alternative)* ("|" filter)* "}}"
+alternative = path | JSON literal          (the first one is always a path)
+filter      = name | name "(" [argument ("," argument)*] ")"
+argument    = a JSON scalar: "text", 12, 1.5, true, false, null
+```
+
 - `{{order.hostname}}` looks up `scope["order"]["hostname"]`; a numeric segment indexes a
   list (`{{items.0.id}}`).
 - `{{options.user_id ?? 0}}` falls back when the path is missing or its value is null (as
   JavaScript's `??` does): the fallback is a JSON literal (`0`, `"x"`, `null`, `true`) or,
   when it is not valid JSON, another path (`{{create.id ?? find.id}}`). Fallbacks chain left
   to right.
-- A string that is exactly one `{{...}}` keeps the looked-up value's type (an int stays an int,
-  a dict stays a dict). A string with several templates, or with surrounding text, is
-  interpolated: strings and numbers as text, everything else as compact JSON.
+- `{{allocation.cidr | prefixlen}}` passes what was found through filters, left to right
+  (`plugins.filters`: `lower`, `replace("-", "_")`, `default("x")`, ...). Fallbacks come
+  before filters. `|`, `??` and `,` inside a quoted argument or fallback are text.
+- A string that is exactly one `{{...}}` keeps the value's type (an int stays an int, a dict
+  stays a dict; with filters, the type the last filter gives). A string with several
+  templates, or with surrounding text, is interpolated: strings and numbers as text,
+  everything else as compact JSON.
 - Dicts and lists are rendered recursively; other values pass through unchanged.
 
-An unknown path without fallback raises `errors.InvalidFlow` naming the node and the path.
+An unknown path without fallback (or `default` filter) raises `errors.InvalidFlow` naming the
+node and the path; so does a filter given a value it does not take. Syntax, filter names and
+arguments are checked when a plugin is saved (`check`, `located`).
 """
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from fluxbilling import errors, limits
+from fluxbilling.plugins import filters
 
-__all__ = ["MISSING", "check", "render", "resolve_path"]
+__all__ = ["MISSING", "Expression", "check", "located", "parse", "render", "resolve_path"]
 
 _PATH = r"[A-Za-z_][A-Za-z0-9_\-]*(?:\.[A-Za-z0-9_\-]+)*"
 _TEMPLATE = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
@@ -79,10 +93,6 @@ def resolve_path(value: Any, path: str) -> Any:
     return current
 
 
-def _alternatives(expression: str) -> list[str]:
-    return [part.strip() for part in expression.split("??")]
-
-
 def _closed(text: str) -> tuple[str, str]:
     """`text` split after its last `}}`: no template ends in the second part.
 
@@ -94,25 +104,150 @@ def _closed(text: str) -> tuple[str, str]:
     return text[:end], text[end:]
 
 
-def _syntax_error(expression: str) -> str | None:
-    parts = _alternatives(expression)
-    if not _PATH_RE.match(parts[0]):
-        return f"{{{{{expression}}}}} is not a path lookup"
-    for part in parts[1:]:
+@dataclass(frozen=True, slots=True)
+class Expression:
+    """What is between one template's braces, parsed."""
+
+    alternatives: tuple[str, ...]
+    """The path, then each fallback as written (a path or a JSON literal)."""
+    filters: tuple[tuple[str, tuple[Any, ...]], ...] = ()
+    """Each filter's name and arguments, in the order they apply."""
+
+
+class _Syntax(ValueError):
+    """A template that is not a lookup (the message says why)."""
+
+
+_OPEN, _CLOSE = "([{", ")]}"
+
+
+def _split(text: str, separator: str) -> list[str]:
+    """`text` split at each `separator` outside double-quoted strings and brackets.
+
+    One pass, so a long expression costs linear time; an unbalanced bracket or quote keeps
+    the rest of the text together (that part is then refused for what it is).
+    """
+    parts: list[str] = []
+    start = depth = 0
+    quoted = escaped = False
+    index = 0
+    while index < len(text):
+        char = text[index]
+        if quoted:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                quoted = False
+        elif char == '"':
+            quoted = True
+        elif char in _OPEN:
+            depth += 1
+        elif char in _CLOSE:
+            depth = max(depth - 1, 0)
+        elif depth == 0 and text.startswith(separator, index):
+            parts.append(text[start:index])
+            index += len(separator)
+            start = index
+            continue
+        index += 1
+    parts.append(text[start:])
+    return parts
+
+
+_FILTER = re.compile(r"([a-z][a-z0-9_]*)[ \t]*(?:\((.*)\))?", re.DOTALL)
+
+
+def _argument(raw: str, name: str, expression: str) -> Any:
+    try:
+        value = limits.loads_json(raw)
+    except ValueError:
+        value = _Syntax
+    if value is _Syntax or isinstance(value, dict | list):
+        raise _Syntax(
+            f"{{{{{expression[:80]}}}}}: filter {name!r}: argument {_excerpt(raw)} is not a "
+            "JSON string, number, true, false or null"
+        )
+    return value
+
+
+def _filter(text: str, expression: str) -> tuple[str, tuple[Any, ...]]:
+    stripped = text.strip()
+    if len(_split(stripped, "??")) > 1:
+        raise _Syntax(f"{{{{{expression[:80]}}}}}: a fallback (??) must come before the filters")
+    match = _FILTER.fullmatch(stripped)
+    if match is None:
+        raise _Syntax(f"{{{{{expression[:80]}}}}}: {_excerpt(stripped)} is not a filter")
+    name, raw_args = match.group(1), match.group(2)
+    args = (
+        tuple(_argument(raw.strip(), name, expression) for raw in _split(raw_args, ","))
+        if raw_args is not None and raw_args.strip()
+        else ()
+    )
+    problem = filters.arguments_problem(name, args)
+    if problem is not None:
+        raise _Syntax(f"{{{{{expression[:80]}}}}}: {problem}")
+    return name, args
+
+
+def _parse(expression: str) -> Expression:
+    head, *tail = _split(expression, "|")
+    alternatives = tuple(part.strip() for part in _split(head, "??"))
+    if not _PATH_RE.match(alternatives[0]):
+        raise _Syntax(f"{{{{{expression}}}}} is not a path lookup")
+    for part in alternatives[1:]:
         if not _PATH_RE.match(part):
             try:
                 limits.loads_json(part)
             except ValueError as exc:
                 why = f" ({exc.message})" if isinstance(exc, errors.InvalidBody) else ""
-                return f"{{{{{expression[:80]}}}}}: fallback {_excerpt(part)} is neither a path nor JSON{why}"
+                raise _Syntax(
+                    f"{{{{{expression[:80]}}}}}: fallback {_excerpt(part)} is neither a path "
+                    f"nor JSON{why}"
+                ) from None
+    return Expression(alternatives, tuple(_filter(text, expression) for text in tail))
+
+
+def parse(expression: str) -> Expression:
+    """Parse what is between a template's braces.
+
+    Args:
+        expression: e.g. `allocation.cidr | prefixlen` or `a.b ?? "x" | upper`.
+
+    Returns:
+        The alternatives and the filters.
+
+    Raises:
+        errors.InvalidFlow: it is not a lookup: not a path, a fallback that is neither a
+            path nor JSON, an unknown filter or wrong filter arguments.
+
+    Examples:
+        >>> parse('a.b ?? "x" | replace("-", "_")')
+        Expression(alternatives=('a.b', '"x"'), filters=(('replace', ('-', '_')),))
+    """
+    try:
+        return _parse(expression)
+    except _Syntax as exc:
+        raise errors.InvalidFlow(str(exc), path=expression[:80]) from None
+
+
+def _syntax_error(expression: str) -> str | None:
+    try:
+        _parse(expression)
+    except _Syntax as exc:
+        return str(exc)
     return None
 
 
 def _lookup(expression: str, scope: Mapping[str, Any], node_id: str) -> Any:
-    problem = _syntax_error(expression)
-    if problem:
-        raise errors.InvalidFlow(f"node {node_id!r}: {problem}", node=node_id, path=expression)
-    first, *fallbacks = _alternatives(expression)
+    try:
+        parsed = _parse(expression)
+    except _Syntax as exc:
+        raise errors.InvalidFlow(
+            f"node {node_id!r}: {exc}", node=node_id, path=expression
+        ) from None
+    first, *fallbacks = parsed.alternatives
     found = resolve_path(scope, first)
     for part in fallbacks:
         if found is not MISSING and found is not None:
@@ -122,19 +257,15 @@ def _lookup(expression: str, scope: Mapping[str, Any], node_id: str) -> Any:
             if _PATH_RE.match(part) and part not in _LITERALS
             else limits.loads_json(part)
         )
+    for name, args in parsed.filters:
+        if found is MISSING and not filters.FILTERS[name].takes_missing:
+            continue  # a path that is not there waits for a `default`, or fails below
+        found = filters.apply(name, None if found is MISSING else found, args, node_id=node_id)
     if found is MISSING:
         raise errors.InvalidFlow(
             f"node {node_id!r}: template path {first!r} not found", node=node_id, path=first
         )
     return found
-
-
-def _as_text(value: Any) -> str:
-    if isinstance(value, str):
-        return value
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return str(value)
-    return json.dumps(value, separators=(",", ":"), sort_keys=True)
 
 
 def _render_string(text: str, scope: Mapping[str, Any], node_id: str) -> Any:
@@ -145,7 +276,9 @@ def _render_string(text: str, scope: Mapping[str, Any], node_id: str) -> Any:
     if first and first.end() == len(text) and "{{" not in first.group(1):
         return _lookup(first.group(1), scope, node_id)
     head, tail = _closed(text)
-    return _TEMPLATE.sub(lambda m: _as_text(_lookup(m.group(1), scope, node_id)), head) + tail
+    return (
+        _TEMPLATE.sub(lambda m: filters.as_text(_lookup(m.group(1), scope, node_id)), head) + tail
+    )
 
 
 def _excerpt(text: str) -> str:
@@ -179,6 +312,34 @@ def render(value: Any, scope: Mapping[str, Any], *, node_id: str) -> Any:
     if isinstance(value, list | tuple):
         return [render(item, scope, node_id=node_id) for item in value]
     return value
+
+
+def located(value: Any) -> list[tuple[str, str]]:
+    """`check`, each problem with where it is inside `value` (`.body.name`, `.where[0].path`).
+
+    Args:
+        value: a node parameter, or a whole node.
+
+    Returns:
+        `(path, problem)` pairs; the path is relative (empty for `value` itself).
+
+    Examples:
+        >>> located({"body": {"name": "{{1 + 1}}"}})
+        [('.body.name', '{{1 + 1}} is not a path lookup')]
+    """
+    if isinstance(value, Mapping):
+        return [
+            (f".{key}{where}", problem)
+            for key, item in value.items()
+            for where, problem in located(item)
+        ]
+    if isinstance(value, list | tuple):
+        return [
+            (f"[{index}]{where}", problem)
+            for index, item in enumerate(value)
+            for where, problem in located(item)
+        ]
+    return [("", problem) for problem in check(value)]
 
 
 def check(value: Any) -> list[str]:

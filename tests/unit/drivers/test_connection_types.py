@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 import pytest
 
 from fluxbilling import errors
@@ -13,6 +14,7 @@ from fluxbilling.drivers.connection_types import (
     credentials_for,
     validate_connection,
 )
+from fluxbilling.drivers.upstream import UpstreamHttp
 
 
 @pytest.mark.parametrize(
@@ -145,3 +147,57 @@ def test_an_allowance_admits_loopback_and_private_literals_but_never_metadata() 
         "allowed_networks.0",
     ]
     assert problems("https://panel.test/", ["0.0.0.0/0"]) == ["allowed_networks.0"]
+
+
+PVE_TOKEN = "root@pam!fluxbilling=0b7c9f5e-6a51-4c1d-9d7e-2f5a8c3b1e40"
+PVE_AUTH = {"scheme": "header", "name": "Authorization", "prefix": "PVEAPIToken=", "secret": "t"}
+
+
+def test_the_header_scheme_may_send_authorization_with_a_vendor_prefix() -> None:
+    found = credentials_for("http", {"auth": PVE_AUTH}, {"t": PVE_TOKEN})[None]
+
+    assert dict(found.headers) == {"Authorization": f"PVEAPIToken={PVE_TOKEN}"}
+
+
+@pytest.mark.anyio
+async def test_a_vendor_authorization_header_is_sent_and_redacted_in_the_exchange() -> None:
+    seen: list[str | None] = []
+
+    def panel(request: httpx.Request) -> httpx.Response:
+        seen.append(request.headers.get("Authorization"))
+        return httpx.Response(200, json={"data": {"version": "8.2"}})
+
+    client = UpstreamHttp(
+        "pve",
+        "https://pve.example.net:8006/api2/json/",
+        transport=httpx.MockTransport(panel),
+        secrets=[PVE_TOKEN],
+        credentials=credentials_for("http", {"auth": PVE_AUTH}, {"t": PVE_TOKEN}),
+    )
+    try:
+        await client.request("GET", "version", operation="test")
+    finally:
+        await client.aclose()
+
+    assert seen == [f"PVEAPIToken={PVE_TOKEN}"]
+    assert client.recorder.last is not None
+    sent = client.recorder.last.request_headers["Authorization"]
+    assert PVE_TOKEN not in sent and "fluxbilling=" not in sent
+
+
+@pytest.mark.parametrize(
+    ("auth", "message"),
+    [
+        ({**PVE_AUTH, "prefix": "PVEAPIToken=\r\nX-Evil: 1"}, "control characters"),
+        ({**PVE_AUTH, "prefix": 7}, "'prefix' must be text"),
+        ({**PVE_AUTH, "name": "Bad Name:"}, "is not a header name"),
+    ],
+)
+def test_a_header_prefix_or_name_that_could_split_a_header_is_refused(
+    auth: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(errors.InvalidSettings, match=message):
+        credentials_for("http", {"auth": auth}, {"t": PVE_TOKEN})
+    [problem] = validate_connection("http", "https://pve.example.net/", {"auth": auth}, {"t": "x"})
+    assert problem["path"] == "settings.auth"
+    assert message in problem["message"]

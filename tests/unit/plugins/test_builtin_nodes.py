@@ -548,3 +548,68 @@ async def test_ordinary_node_headers_are_sent(
     assert isinstance(await run(plugin, http), Done)
     assert vendor.seen[0].headers["X-Trace"] == "on"
     assert vendor.seen[0].headers["Host"] == "panel.test"
+
+
+async def test_a_lookup_waits_while_the_object_is_pending_then_finds_it(
+    vendor: Vendor, http: Callable[[str], UpstreamHttp]
+) -> None:
+    flow = lookup_flow(
+        {
+            "id": "find",
+            "type": "lookup",
+            "path": "vms/{{order.id}}",
+            "pending_when": [{"path": "lock", "in": ["create", "clone"]}],
+            "pending_interval": 7,
+            "pending_timeout": 20,
+        }
+    )
+    vendor.on(
+        "GET",
+        "/vms/1",
+        httpx.Response(200, json={"lock": "create", "name": "Copy-of-template"}),
+        httpx.Response(200, json={"name": "vps-1"}),
+    )
+
+    first = await run(flow, http)
+    assert isinstance(first, Pending)
+    assert first.check_after == timedelta(seconds=7)
+    assert first.cursor["node"] == "find"
+    done = await run(flow, http, dict(first.cursor), NOW + timedelta(seconds=7))
+    assert isinstance(done, Done)
+    assert done.output["outputs"]["find"] == {"name": "vps-1"}
+
+
+async def test_a_list_lookup_without_a_match_or_a_pending_item_is_missing(
+    vendor: Vendor, http: Callable[[str], UpstreamHttp]
+) -> None:
+    flow = lookup_flow(
+        {
+            "id": "find",
+            "type": "lookup",
+            "path": "vms",
+            "field": "name",
+            "equals": "{{order.hostname}}",
+            "pending_when": [
+                {"path": "owner", "equals": "{{order.id}}"},
+                {"path": "lock", "truthy": True},
+            ],
+        }
+    )
+    vendor.on(
+        "GET",
+        "/vms",
+        httpx.Response(200, json={"data": [{"name": "x", "lock": "create", "owner": 2}]}),
+    )
+
+    with pytest.raises(errors.PermanentUpstreamError, match="not found"):
+        await run(flow, http)
+
+    vendor.on(
+        "GET",
+        "/vms",
+        httpx.Response(200, json={"data": [{"name": "x", "lock": "create", "owner": 1}]}),
+    )
+    pending = await run(flow, http)
+    assert isinstance(pending, Pending)
+    with pytest.raises(errors.PermanentUpstreamError, match=r"still being created after 1800s"):
+        await run(flow, http, dict(pending.cursor), NOW + timedelta(seconds=1800))

@@ -28,7 +28,8 @@ from fluxbilling.orders import view
 from fluxbilling.plugins import builtin_nodes, document, schema, templating
 from fluxbilling.plugins.driver import check_settings
 from fluxbilling.plugins.nodes import PathCheck
-from tests.unit.plugins.flowsupport import Flows
+from fluxbilling.plugins.probe import FlowProbe
+from tests.unit.plugins.flowsupport import START, Flows
 
 ROOT = Path(__file__).resolve().parents[3]
 GUIDE = ROOT / "docs" / "plugins.md"
@@ -165,6 +166,14 @@ def test_every_json_block_is_checked_by_some_test() -> None:
         if isinstance(value, dict) and {"from", "to"} <= set(value):
             document.Edge.model_validate(value)
             return "edge"
+        if isinstance(value, dict) and set(value) <= {"nodes", "edges"}:
+            flow = document.Flow.model_validate(value)
+            for node in flow.nodes:
+                spec = plugins.default_registry.get(node.type)
+                assert spec is not None
+                spec.params.model_validate(node.params)
+                assert templating.check(node.params) == []
+            return "flow"
         if isinstance(value, dict) and "error" in value:
             return "error"
         if isinstance(value, dict) and value.get("code") == "InvalidSettings":
@@ -186,7 +195,13 @@ def test_the_example_file_loads_strictly_without_warnings() -> None:
     plugin = plugins.load_plugin(acmepanel(), 1)
 
     assert plugin.warnings == ()
-    assert sorted(plugin.document.flows) == ["provision", "suspend", "terminate", "unsuspend"]
+    assert sorted(plugin.document.flows) == [
+        "provision",
+        "suspend",
+        "terminate",
+        "test",
+        "unsuspend",
+    ]
 
 
 def test_the_422_in_the_guide_is_what_the_loader_answers() -> None:
@@ -231,25 +246,42 @@ API_KEY = "acme-key-123"
 
 @dataclass
 class AcmePanel:
-    """The fictional AcmePanel API of the guide, as a fake with observable state."""
+    """The fictional AcmePanel API of the guide, as a fake with observable state.
+
+    As the guide says, an instance is *locked* while its create task runs: it is listed
+    (with `include_locked=true`) under a placeholder name without its `external_ref`, the
+    `external_ref` filter cannot see it, and the duplicate check does not know its
+    reference yet. The task ends when the instance is first read by id, or after
+    `create_task_lists` more list calls.
+    """
 
     instances: dict[str, dict[str, Any]] = field(default_factory=dict)
     region_full: bool = False
     hide_from_lists: int = 0  # the next N list calls miss everything (a racing creator)
     creates: int = 0
+    create_task_lists: int = 2
+    lose_next_answer: bool = False  # the next create is done, but its answer never arrives
+    locked: dict[str, int] = field(default_factory=dict)  # instance id -> list calls left
 
     def handle(self, request: httpx.Request) -> httpx.Response:
         if request.headers.get("X-Acme-Key") != API_KEY:
             return httpx.Response(401, json={"ok": False, "error": {"code": "unauthorized"}})
         path = request.url.path.removeprefix("/api/v2/")
         parts = path.split("/")
+        if path == "" and request.method == "GET":
+            return httpx.Response(501, json={"ok": False, "error": {"code": "not_implemented"}})
         if path == "instances" and request.method == "GET":
-            return self._list(request.url.params.get("external_ref"))
+            return self._list(request.url.params)
         if path == "instances" and request.method == "POST":
-            return self._create(json.loads(request.content))
+            answer = self._create(json.loads(request.content))
+            if self.lose_next_answer:
+                self.lose_next_answer = False
+                raise httpx.ReadTimeout("the answer was lost", request=request)
+            return answer
         instance = self.instances.get(parts[1]) if len(parts) > 1 else None
         if instance is None:
             return httpx.Response(404, json={"ok": False, "error": {"code": "not_found"}})
+        self.locked.pop(instance["id"], None)  # the create task ends
         if len(parts) == 2 and request.method == "GET":
             if instance["state"] == "building":
                 instance["state"] = "running"  # building finishes after one look
@@ -262,8 +294,24 @@ class AcmePanel:
             return httpx.Response(204)
         return self._change_state(instance, parts[2])
 
-    def _list(self, ref: str | None) -> httpx.Response:
-        found = [i for i in self.instances.values() if ref is None or i["external_ref"] == ref]
+    def _listed(self, instance: dict[str, Any]) -> dict[str, Any]:
+        if instance["id"] not in self.locked:
+            return {**instance, "locked": False}
+        placeholder = f"creating-{instance['id']}"
+        return {**instance, "name": placeholder, "external_ref": None, "locked": True}
+
+    def _list(self, params: httpx.QueryParams) -> httpx.Response:
+        ref, with_locked = params.get("external_ref"), params.get("include_locked") == "true"
+        listed = [self._listed(i) for i in self.instances.values()]
+        found = [
+            i
+            for i in listed
+            if (ref is None or i["external_ref"] == ref) or (with_locked and i["locked"])
+        ]
+        for ident in list(self.locked):
+            self.locked[ident] -= 1
+            if self.locked[ident] <= 0:
+                del self.locked[ident]
         if self.hide_from_lists:
             self.hide_from_lists -= 1
             found = []
@@ -273,7 +321,10 @@ class AcmePanel:
         if self.region_full:
             error = {"code": "region_full", "message": f"{body['region']} is full"}
             return httpx.Response(200, json={"ok": False, "error": error})
-        if any(i["external_ref"] == body["external_ref"] for i in self.instances.values()):
+        if any(
+            i["external_ref"] == body["external_ref"] and i["id"] not in self.locked
+            for i in self.instances.values()
+        ):
             return httpx.Response(
                 409, json={"ok": False, "error": {"code": "duplicate_external_ref"}}
             )
@@ -285,6 +336,7 @@ class AcmePanel:
             "state": "building",
             "ipv4": f"198.51.100.{self.creates}",
         }
+        self.locked[ident] = self.create_task_lists
         return httpx.Response(201, json={"ok": True, "data": {"id": ident, "state": "building"}})
 
     def _change_state(self, instance: dict[str, Any], action: str) -> httpx.Response:
@@ -380,6 +432,38 @@ async def test_a_409_duplicate_is_adopted_through_refind(
 
 
 @pytest.mark.anyio
+async def test_a_retry_after_a_lost_answer_waits_for_the_locked_instance_instead_of_creating(
+    panel: AcmePanel, client: UpstreamHttp
+) -> None:
+    panel.lose_next_answer = True
+    with pytest.raises(errors.TransientUpstreamError):
+        await FLOWS.drive(client, "provision", context())
+    assert panel.creates == 1 and list(panel.locked) == ["i-81"]
+
+    # The phase's retry runs the flow again from the start: `find` sees only a placeholder.
+    done, calls = await FLOWS.drive(client, "provision", context())
+
+    assert panel.creates == 1
+    assert calls > 1  # it waited while the instance was locked
+    assert "create" not in done.output["outputs"]
+    assert done.output["service_data"]["external_id"] == "i-81"
+
+
+@pytest.mark.anyio
+async def test_an_instance_locked_for_too_long_fails_the_run_rather_than_doubling(
+    panel: AcmePanel, client: UpstreamHttp
+) -> None:
+    panel.create_task_lists = 10**6
+    panel.lose_next_answer = True
+    with pytest.raises(errors.TransientUpstreamError):
+        await FLOWS.drive(client, "provision", context())
+
+    with pytest.raises(errors.PermanentUpstreamError, match="still being created after 1800s"):
+        await FLOWS.drive(client, "provision", context(), max_calls=200)
+    assert panel.creates == 1
+
+
+@pytest.mark.anyio
 async def test_a_full_region_is_capacity_not_failure(
     panel: AcmePanel, client: UpstreamHttp
 ) -> None:
@@ -409,3 +493,20 @@ async def test_suspend_unsuspend_and_terminate_are_idempotent(
         done, _ = await FLOWS.drive(client, "terminate", context(service))
         assert done.output["service_data"] == {"terminated": True}
     assert panel.instances == {}
+
+
+@pytest.mark.anyio
+async def test_the_test_flow_passes_with_the_key_and_fails_without(
+    panel: AcmePanel, client: UpstreamHttp
+) -> None:
+    connection = {"name": "acme-eu", "type": "http", "base_url": BASE_URL}
+    probe = FlowProbe(PLUGIN, connection, now=START)
+
+    assert await probe(client) == (True, "the plugin's test flow passed")
+    assert client.recorder.last is not None
+    assert client.recorder.last.url == BASE_URL + "instances?limit=1"
+    assert probe.label == "plugin acmepanel@1, flow 'test'"
+
+    async with FLOWS.client(httpx.MockTransport(panel.handle)) as keyless:
+        with pytest.raises(errors.PermanentUpstreamError, match="HTTP 401"):
+            await probe(keyless)

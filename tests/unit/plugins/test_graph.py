@@ -317,3 +317,68 @@ def test_a_flow_has_at_most_500_nodes_and_1000_edges() -> None:
     assert {p["path"] for p in found} == {"flows.provision.nodes", "flows.provision.edges"}
     assert any("at most 500 items" in p["message"] for p in found)
     plugins.load_plugin(document({"nodes": chain[:500], "edges": edges[:499]}), version=1)
+
+
+def test_every_problem_is_reported_even_next_to_an_unknown_top_level_key() -> None:
+    doc = document(
+        {
+            "nodes": [
+                TRIGGER,
+                {"id": "find", "type": "lookup", "path": "servers", "field": "name"},
+                {"id": "create", "type": "http", "path": "{{order.id", "methd": "POST"},
+                {"id": "order", "type": "done"},
+                {"id": "beam", "type": "teleport"},
+            ],
+            "edges": [
+                {"from": "start", "to": "find"},
+                {"from": "find", "port": "found", "to": "nowhere"},
+                {"from": "find", "port": "missing", "to": "create"},
+            ],
+        },
+        canProvision=True,
+        canSuspend=True,
+    )
+    doc["colour"] = "blue"
+    doc["plugin"]["serviceType"] = "toaster"
+    doc["flows"]["stats"] = {
+        "nodes": [TRIGGER, {"type": "done"}, {"id": "x", "type": "wait", "seconds": "{{a b}}"}],
+        "edges": [{"from": "start", "to": "x", "colour": "red"}],
+    }
+
+    found = problems(doc)
+
+    # On main the unknown key and the header's error were all there was to read.
+    assert [(p["path"], p["message"].split(" (")[0]) for p in found] == [
+        ("colour", "Extra inputs are not permitted"),
+        ("plugin.serviceType", "Input should be 'vps', 'shared', 'game' or 'baremetal'"),
+        ("flows.provision.nodes[2].path", "unclosed template in '{{order.id'"),
+        ("flows.provision.nodes[2].methd", "Extra inputs are not permitted"),
+        ("flows.provision.nodes[3].id", "'order' is reserved for the run context"),
+        ("flows.provision.nodes[4].type", "unknown node type 'teleport'"),
+        ("flows.provision.edges[1].to", "dangling edge: no node 'nowhere'"),
+        ("flows.provision.nodes[3]", "unreachable from the trigger"),
+        ("flows.provision.nodes[4]", "unreachable from the trigger"),
+        ("flows.stats.nodes[1].id", "Field required"),
+        ("flows.stats.edges[0].colour", "Extra inputs are not permitted"),
+        ("flows.stats.nodes[2].seconds", "{{a b}} is not a path lookup"),
+    ]
+
+
+def test_a_template_problem_names_where_inside_the_parameter_it_is() -> None:
+    create = {"id": "create", "type": "http", "path": "x", "body": {"tags": ["ok", "{{1 + 1}}"]}}
+
+    [problem] = problems(document({"nodes": [TRIGGER, create]}))
+
+    assert problem["path"] == "flows.provision.nodes[1].body.tags[1]"
+
+
+def test_a_test_flow_needs_no_capability_and_tests_its_own_connection_only() -> None:
+    doc = document({"nodes": [TRIGGER, {"id": "done", "type": "done"}]})
+    doc["flows"]["test"] = {"nodes": [TRIGGER, {"id": "ping", "type": "http", "path": "ping"}]}
+
+    assert plugins.load_plugin(doc, 1).warnings == ()
+
+    doc["flows"]["test"]["nodes"][1]["connection"] = "other-panel"
+    assert problems(doc) == [
+        {"path": "flows.test.nodes[1].connection", "message": "a test flow tests one connection"}
+    ]

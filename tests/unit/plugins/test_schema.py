@@ -99,7 +99,9 @@ def test_the_schema_is_a_valid_draft_2020_12_schema() -> None:
 def test_the_schema_covers_every_verb_and_node_type() -> None:
     generated = schema.format_schema()
 
-    assert sorted(generated["properties"]["flows"]["properties"]) == sorted(plugins.document.VERBS)
+    flows = generated["properties"]["flows"]["properties"]
+    assert sorted(flows) == sorted(plugins.document.FLOW_NAMES)
+    assert flows["test"]["title"] == "Connection test"
     node = generated["$defs"]["Node"]
     assert node["properties"]["type"]["enum"] == plugins.default_registry.names()
     chosen = [choice["if"]["properties"]["type"]["const"] for choice in node["allOf"]]

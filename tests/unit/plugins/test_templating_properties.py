@@ -6,8 +6,11 @@ braces, the result is something found in the scope, a fallback literal, or `Inva
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import ipaddress
 import json
+import urllib.parse
 from typing import Any
 
 import pytest
@@ -15,7 +18,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from fluxbilling import errors
-from fluxbilling.plugins import templating
+from fluxbilling.plugins import filters, templating
 from tests.propertysupport import BOUNDED, json_values
 
 FIRST = st.sampled_from(["a", "b", "order", "x_1", "_y", "A-b", "create"])
@@ -23,7 +26,12 @@ SEGMENT = st.sampled_from(["a", "b", "id", "x-y", "_z", "Q9"]) | st.integers(0, 
 PATHS = st.builds(
     lambda first, rest: ".".join([first, *rest]), FIRST, st.lists(SEGMENT, max_size=4)
 )
-NOISE = st.sampled_from(["{{", "}}", "{", "}", "??", ".", " ", "\n", "'", '"', "(", ")"])
+NOISE = st.sampled_from(
+    [
+        *["{{", "}}", "{", "}", "??", ".", " ", "\n", "'", '"', "(", ")", "|", ",", "\\"],
+        *[" | lower", "|int", ' | default("x")', " | replace(", " | nope", "(1, 2)"],
+    ]
+)
 TEMPLATES = st.lists(
     st.one_of(
         st.text(max_size=4),
@@ -95,6 +103,8 @@ def test_an_expression_is_looked_up_never_evaluated(expression: str) -> None:
         found = render("{{" + expression + "}}", scope)
     except errors.InvalidFlow:
         return
+    if templating.parse(expression).filters:
+        return  # filters are pure functions of the found value: see the filter properties
     alternatives = [part.strip() for part in expression.split("??")]
     allowed: list[Any] = [templating.resolve_path(scope, alt) for alt in alternatives]
     for alt in alternatives:
@@ -132,3 +142,135 @@ def test_what_check_accepts_renders() -> None:
     for text, rendered in (("{{a}} }}", "1 }}"), ("{{a}}}", "1}"), ("{{a}}{{a}}", "11")):
         assert templating.check(text) == []
         assert render(text, {"a": 1}) == rendered
+
+
+# -- filters ------------------------------------------------------------------------------
+
+ARG_TEXT = (
+    st.lists(st.sampled_from([*'ab |?,()"\\{[]:-é\t', "??"]), max_size=8)
+    .map("".join)
+    .filter(lambda t: "}}" not in t and "{{" not in t)
+)
+"""Filter arguments full of the characters the parser splits on (`{{` and `}}` delimit templates)."""
+SCALAR_ARGS = ARG_TEXT | st.integers(-(10**6), 10**6) | st.booleans() | st.none() | st.just(1.5)
+
+
+def _call(name: str, args: tuple[Any, ...]) -> str:
+    if not args:
+        return name
+    return f"{name}(" + ", ".join(json.dumps(a) for a in args) + ")"
+
+
+FILTER_CALLS = st.one_of(
+    st.sampled_from(
+        [
+            *["lower", "upper", "trim", "string", "int", "json", "urlencode", "b64encode"],
+            *["prefixlen", "netmask", "network", "address"],
+        ]
+    ).map(lambda name: (name, ())),
+    st.tuples(ARG_TEXT, ARG_TEXT).map(lambda args: ("replace", args)),
+    SCALAR_ARGS.map(lambda arg: ("default", (arg,))),
+)
+FALLBACKS = PATHS | SCALAR_ARGS.map(json.dumps)
+SPACE = st.sampled_from(["", " ", "  ", "\t"])
+
+
+@settings(BOUNDED, max_examples=300)
+@given(
+    path=PATHS,
+    fallbacks=st.lists(FALLBACKS, max_size=2),
+    calls=st.lists(FILTER_CALLS, max_size=4),
+    space=SPACE,
+)
+def test_what_is_written_is_what_is_parsed(
+    path: str, fallbacks: list[str], calls: list[tuple[str, tuple[Any, ...]]], space: str
+) -> None:
+    text = f"{space}??{space}".join([path, *fallbacks])
+    text += "".join(f"{space}|{space}{_call(name, args)}" for name, args in calls)
+
+    parsed = templating.parse(text)
+
+    assert parsed.alternatives == (path, *fallbacks)
+    assert parsed.filters == tuple(calls)
+    assert templating.check("{{" + text + "}}") == []
+
+
+@settings(BOUNDED, max_examples=200)
+@given(name=st.from_regex(r"[a-z][a-z0-9_]{0,12}", fullmatch=True), path=PATHS)
+def test_a_filter_that_is_not_in_the_table_is_refused_by_name(name: str, path: str) -> None:
+    assume(name not in filters.FILTERS)
+
+    [problem] = templating.check("{{" + path + " | " + name + "}}")
+
+    assert f"unknown filter {name!r}" in problem
+
+
+@settings(BOUNDED, max_examples=300)
+@given(
+    value=json_values(SEGMENT),
+    calls=st.lists(FILTER_CALLS, min_size=1, max_size=3),
+)
+def test_a_filter_chain_gives_a_value_or_a_user_error(
+    value: Any, calls: list[tuple[str, tuple[Any, ...]]]
+) -> None:
+    template = "{{v | " + " | ".join(_call(name, args) for name, args in calls) + "}}"
+    expected: Any = value
+    failed = False
+    for name, args in calls:
+        try:
+            expected = filters.apply(name, expected, args, node_id="n")
+        except errors.InvalidFlow:
+            failed = True
+            break
+
+    try:
+        found = render(template, {"v": value})
+    except errors.InvalidFlow as exc:
+        assert failed, exc.message
+        assert "filter" in exc.message
+        return
+    assert not failed
+    # A lone template keeps the type the last filter gives.
+    assert found == expected and type(found) is type(expected)
+    text = render("<" + template + ">", {"v": value})
+    assert text == "<" + filters.as_text(expected) + ">"
+
+
+@settings(BOUNDED, max_examples=200)
+@given(text=st.text(max_size=20))
+def test_text_filters_are_the_plain_string_functions(text: str) -> None:
+    scope = {"t": text}
+
+    assert render("{{t | lower}}", scope) == text.lower()
+    assert render("{{t | upper}}", scope) == text.upper()
+    assert render("{{t | trim}}", scope) == text.strip()
+    assert render('{{t | replace("a", "|")}}', scope) == text.replace("a", "|")
+    assert render("{{t | json}}", scope) == json.dumps(text)
+    assert render("{{t | urlencode}}", scope) == urllib.parse.quote(text, safe="")
+    assert base64.b64decode(render("{{t | b64encode}}", scope)).decode() == text
+
+
+@settings(BOUNDED, max_examples=200)
+@given(value=json_values(SEGMENT), fallback=SCALAR_ARGS)
+def test_default_replaces_missing_null_and_empty_text_only(value: Any, fallback: Any) -> None:
+    template = "{{v | default(" + json.dumps(fallback) + ")}}"
+
+    found = render(template, {"v": value})
+
+    assert found == (fallback if value in (None, "") else value)
+    assert render(template, {}) == fallback
+
+
+@settings(BOUNDED, max_examples=200)
+@given(
+    network=st.ip_addresses(v=4).map(lambda a: f"{a}/{int(a) % 33}")
+    | st.ip_addresses(v=6).map(lambda a: f"{a}/{int(a) % 129}")
+)
+def test_network_filters_agree_with_ipaddress(network: str) -> None:
+    interface = ipaddress.ip_interface(network)
+    scope = {"cidr": network}
+
+    assert render("{{cidr | prefixlen}}", scope) == interface.network.prefixlen
+    assert render("{{cidr | netmask}}", scope) == str(interface.netmask)
+    assert render("{{cidr | network}}", scope) == str(interface.network.network_address)
+    assert render("{{cidr | address}}", scope) == str(interface.ip)

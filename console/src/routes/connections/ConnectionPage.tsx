@@ -35,6 +35,7 @@ import {
 } from "./queries";
 
 type Connection = Schemas["ConnectionOut"];
+type Purpose = Schemas["ConnectionIn"]["purpose"];
 
 export function ConnectionPage() {
   const name = useParams().name;
@@ -63,6 +64,7 @@ function ConnectionForm({
   const [baseUrl, setBaseUrl] = useState(connection?.base_url ?? "");
   const [settings, setSettings] = useState(JSON.stringify(connection?.settings ?? {}, null, 2));
   const [networks, setNetworks] = useState<string[]>(connection?.allowed_networks ?? []);
+  const [purpose, setPurpose] = useState<Purpose>(connection?.purpose ?? "production");
   const [secrets, setSecrets] = useState<Record<string, string>>({});
   const [settingsError, setSettingsError] = useState<string | null>(null);
   const admin = may(user, "admin");
@@ -83,7 +85,15 @@ function ConnectionForm({
     }
     const typed = Object.fromEntries(Object.entries(secrets).filter(([, v]) => v !== ""));
     save.mutate(
-      { name, type: type ?? "", base_url: baseUrl, settings: parsed, secrets: typed, allowed_networks: networks },
+      {
+        name,
+        type: type ?? "",
+        base_url: baseUrl,
+        purpose,
+        settings: parsed,
+        secrets: typed,
+        allowed_networks: networks,
+      },
       {
         onSuccess: (saved) => {
           setSecrets({});
@@ -140,6 +150,14 @@ function ConnectionForm({
                 data={types.map((t) => ({ value: t.name, label: t.title }))}
                 value={type}
                 onChange={setType}
+              />
+              <Select
+                label="Purpose"
+                description="test: a simulator or a test panel, which flow tests may use freely; production: a panel that serves customers"
+                data={["production", "test"]}
+                value={purpose}
+                allowDeselect={false}
+                onChange={(value) => setPurpose(value === "test" ? "test" : "production")}
               />
               <TextInput
                 label="Base URL"

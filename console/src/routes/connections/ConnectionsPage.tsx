@@ -29,6 +29,7 @@ export function ConnectionsPage() {
                 <Table.Tr>
                   <Table.Th>Name</Table.Th>
                   <Table.Th>Type</Table.Th>
+                  <Table.Th>Purpose</Table.Th>
                   <Table.Th>Base URL</Table.Th>
                   <Table.Th>Secrets set</Table.Th>
                   <Table.Th>Allowed networks</Table.Th>
@@ -43,6 +44,7 @@ export function ConnectionsPage() {
                       </Anchor>
                     </Table.Td>
                     <Table.Td>{c.type}</Table.Td>
+                    <Table.Td>{c.purpose}</Table.Td>
                     <Table.Td ff="monospace" fz="sm">
                       {c.base_url}
                     </Table.Td>

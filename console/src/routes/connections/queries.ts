@@ -37,6 +37,7 @@ export function useSaveConnection(existing: string | undefined) {
               params: { path: { name: existing } },
               body: {
                 base_url: body.base_url,
+                purpose: body.purpose,
                 settings: body.settings ?? {},
                 allowed_networks: body.allowed_networks ?? [],
                 // Write-only: only what was typed is sent; the others stay as they are.

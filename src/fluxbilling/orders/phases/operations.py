@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from typing import Any
-from urllib.parse import urlsplit
 
+from fluxbilling.drivers import connections
 from fluxbilling.drivers import driver as drivers
 from fluxbilling.drivers.outcome import Failed
 from fluxbilling.engine.context import PhaseContext
@@ -21,7 +21,6 @@ from fluxbilling.vault import new_password
 
 __all__ = [
     "account_username",
-    "connection_context",
     "flow_context",
     "pinned_driver",
     "root_password",
@@ -69,24 +68,11 @@ def flow_context(view: OrderView, **extra: Any) -> dict[str, Any]:
         "settings": options,
         "image": plain(view.image),
         "location": plain(view.location),
-        "connection": connection_context(view.connection),
+        "connection": connections.flow_fields(view.connection),
         "service": service_data,
         "allocation": allocation,
         "account": {"username": account_username(view.order_id)},
         **extra,
-    }
-
-
-def connection_context(connection: Mapping[str, Any]) -> dict[str, Any]:
-    """The connection's non-secret fields, plus its `origin` and `host` for building URLs."""
-    base = str(connection.get("base_url") or "")
-    parts = urlsplit(base)
-    return {
-        "name": connection.get("name"),
-        "type": connection.get("type"),
-        "base_url": base,
-        "origin": f"{parts.scheme}://{parts.netloc}" if parts.netloc else "",
-        "host": parts.hostname or "",
     }
 
 
