@@ -18,7 +18,7 @@ export const NAVIGATION: NavItem[] = [
   { to: "/connections", label: "Connections" },
   { to: "/plugins", label: "Plugins" },
   { to: "/catalogue", label: "Catalogue", later: true },
-  { to: "/builder", label: "Plugin builder", later: true },
+  { to: "/plugins/new/edit", label: "Plugin builder" },
 ];
 
 export function Shell() {

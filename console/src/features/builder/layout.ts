@@ -2,7 +2,6 @@
  * Auto-layout of a loaded flow with ELK (layered, left to right): ports on the right in their
  * fixed order, so `ok` wires leave at the top and `error` at the bottom, as the canvas draws them.
  */
-import ELK from "elkjs/lib/elk.bundled.js";
 import { type FlowGraph, type Position, drawnEdges } from "./document";
 
 export const NODE_WIDTH = 210;
@@ -13,7 +12,12 @@ export function nodeHeight(ports: number): number {
   return 58 + Math.max(ports, 1) * PORT_ROW;
 }
 
-const elk = new ELK();
+// ELK is large (about 1.4 MB): loaded when a flow is first laid out, as a chunk of its own.
+let elk: Promise<{ layout: (graph: never) => Promise<{ children?: { id: string; x?: number; y?: number }[] }> }> | null = null;
+function engine() {
+  elk ??= import("elkjs/lib/elk.bundled.js").then((m) => new m.default() as never);
+  return elk;
+}
 
 /** Positions for every node of `flow` (`portsOf` gives a node type's ports). */
 export async function layoutFlow(
@@ -21,7 +25,7 @@ export async function layoutFlow(
   portsOf: (type: string) => string[],
 ): Promise<Record<string, Position>> {
   const ids = new Set(flow.nodes.map((n) => n.node.id));
-  const graph = await elk.layout({
+  const graph = await (await engine()).layout({
     id: "flow",
     layoutOptions: {
       "elk.algorithm": "layered",
@@ -49,7 +53,7 @@ export async function layoutFlow(
     edges: drawnEdges(flow)
       .filter((e) => ids.has(e.from) && ids.has(e.to))
       .map((e) => ({ id: e.key, sources: [`${e.from}::${e.port}`], targets: [`${e.to}::in`] })),
-  });
+  } as never);
   const out: Record<string, Position> = {};
   for (const child of graph.children ?? []) out[child.id] = { x: child.x ?? 0, y: child.y ?? 0 };
   return out;

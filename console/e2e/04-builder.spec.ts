@@ -1,0 +1,93 @@
+/**
+ * Journey: an operator draws a two-node plugin in the builder (a trigger and an HTTP request),
+ * reads the validation error it shows, fixes it, saves it as version 1, tests its provision flow
+ * against a simulator connection marked `test` and steps through what each node did; then saves a
+ * change and reads the difference between the two versions.
+ */
+import { demo, expect, logIn, snapshot, test } from "./fixtures";
+
+const CONNECTION = "sim-test";
+// The SolusVM 2 simulator's demo token (simulators/…/demo.py), not a real credential.
+const SIM_TOKEN = "demo-solusvm2-token";
+
+test.beforeAll(async ({ request }) => {
+  const { simulators_url, api_token } = demo();
+  const answer = await request.post(`${demo().console_url.replace(/\/$/, "")}/api/v1/connections`, {
+    headers: { Authorization: `Bearer ${api_token}` },
+    data: {
+      name: CONNECTION,
+      type: "http",
+      base_url: `${simulators_url.replace(/\/$/, "")}/solusvm2/api/v1`,
+      settings: { auth: { scheme: "bearer", secret: "api_token" } },
+      secrets: { api_token: SIM_TOKEN },
+      allowed_networks: ["127.0.0.0/8"],
+      purpose: "test",
+    },
+  });
+  expect([201, 409]).toContain(answer.status());
+});
+
+test("draw, fix, save, test and diff a plugin in the builder", async ({ page }) => {
+  await logIn(page, "/plugins/new/edit");
+  await expect(page.getByRole("tab", { name: "provision" })).toBeVisible();
+
+  // The header: a slug of its own.
+  await page.getByRole("tab", { name: "Plugin" }).click();
+  const slug = page.getByRole("textbox", { name: "slug" });
+  await slug.fill("e2e-panel");
+  await slug.press("Tab");
+
+  // Draw: an http node next to the trigger, not yet wired.
+  await page.getByRole("tab", { name: "provision" }).click();
+  await page.getByRole("button", { name: "Add http node" }).click();
+  const properties = page.getByRole("region", { name: "Properties" });
+  const path = properties.getByRole("textbox", { name: "path" });
+  await path.fill("servers");
+  await path.press("Tab");
+
+  // The API's problem lands on the node it names: the request is not reachable from the trigger.
+  const node = page.getByRole("group", { name: "Node http" });
+  await expect(node.getByLabel(/problems?$/)).toBeVisible();
+  await expect(page.getByLabel("Validation")).toContainText("problem");
+  await expect(properties.getByRole("alert")).toContainText("reachable");
+  await snapshot(page, "builder-invalid");
+
+  // Fix it: drag a wire from the trigger's `ok` port to the request.
+  await page.getByLabel("port ok of start").dragTo(node);
+  await expect(page.getByLabel("Validation")).toHaveText(/^valid/);
+  await expect(node.getByLabel(/problems?$/)).toHaveCount(0);
+
+  await page.getByRole("button", { name: "Save as new version" }).click();
+  await expect(page.getByText("Saved as version 1")).toBeVisible();
+  await expect(page).toHaveURL(/\/plugins\/e2e-panel\/edit\?version=1$/);
+
+  // Test the provision flow against the simulator (a `test` connection), step by step.
+  await page.getByRole("button", { name: "Test", exact: true }).click();
+  const tester = page.getByRole("region", { name: "Test the flow" });
+  await tester.getByRole("textbox", { name: "Connection" }).click();
+  await page.getByRole("option", { name: `${CONNECTION} (test)` }).click();
+  await tester.getByRole("button", { name: "Run test" }).click();
+  await expect(tester.getByLabel("Test status")).toHaveText("done");
+  const details = tester.getByRole("region", { name: "Step details" });
+  await expect(details).toContainText("start");
+  await expect(page.getByRole("group", { name: "Node start" })).toHaveAttribute("data-trace", "current");
+  await tester.getByRole("button", { name: "Next step ▶" }).click();
+  await expect(details).toContainText("http");
+  await expect(page.getByRole("group", { name: "Node http" })).toHaveAttribute("data-trace", "current");
+  await expect(details.getByRole("region", { name: "Upstream response" })).toContainText("HTTP 200");
+  await expect(details).not.toContainText(SIM_TOKEN);
+  await snapshot(page, "builder-test");
+
+  // A second version, and what changed.
+  await page.getByRole("group", { name: "Node http" }).click();
+  const label = properties.getByRole("textbox", { name: "label" });
+  await label.fill("list the servers");
+  await label.press("Tab");
+  await page.getByRole("button", { name: "Save as new version" }).click();
+  await expect(page.getByText("Saved as version 2")).toBeVisible();
+  await page.getByRole("link", { name: "Versions" }).click();
+  const changes = page.getByRole("table", { name: "Changes" });
+  await expect(changes).toContainText("flows.provision.nodes[1].label");
+  await expect(changes).toContainText("list the servers");
+  await snapshot(page, "builder-versions");
+});
