@@ -90,7 +90,7 @@ function OrderView({ order }: { order: Order }) {
               color={colourOf(entry.status)}
               title={<PhaseTitle entry={entry} />}
             >
-              <PhaseDetail entry={entry} run={order.run} />
+              <PhaseDetail key={entry.status} entry={entry} run={order.run} />
             </Timeline.Item>
           ))}
         </Timeline>
