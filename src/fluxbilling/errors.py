@@ -9,6 +9,9 @@ FluxError                      base; message defaults to the class docstring; .d
 │   ├── InvalidBody                 a body refused before parsing: not UTF-8, nested too deep (a ValueError)
 │   │   └── BodyTooLarge            larger than its route allows
 │   ├── HeadersTooLarge             request headers larger than allowed
+│   ├── NotAuthenticated            no valid credential came with the request (API 401)
+│   ├── Forbidden                   the caller's role does not allow it, or CSRF failed (API 403)
+│   ├── TooManyAttempts             login rate limit reached; .retry_after (API 429)
 │   ├── NotFound                    API-level lookup found nothing
 │   └── Conflict                    the request conflicts with the current state
 │       └── IllegalTransition       a lifecycle table has no row for (state, event)
@@ -36,6 +39,7 @@ __all__ = [
     "Conflict",
     "DatabaseUnavailable",
     "FluxError",
+    "Forbidden",
     "HeadersTooLarge",
     "IllegalTransition",
     "InvalidBody",
@@ -43,8 +47,10 @@ __all__ = [
     "InvalidSettings",
     "InvalidWebhook",
     "InvariantViolation",
+    "NotAuthenticated",
     "NotFound",
     "PermanentUpstreamError",
+    "TooManyAttempts",
     "TransientUpstreamError",
     "UpstreamError",
     "UserError",
@@ -90,6 +96,22 @@ class BodyTooLarge(InvalidBody):
 
 class HeadersTooLarge(UserError):
     """The request headers are too large."""
+
+
+class NotAuthenticated(UserError):
+    """Missing or invalid credentials."""
+
+
+class Forbidden(UserError):
+    """The caller may not do this."""
+
+
+class TooManyAttempts(UserError):
+    """Too many attempts; try again later."""
+
+    def __init__(self, message: str | None = None, *, retry_after: int, **details: Any) -> None:
+        super().__init__(message, retry_after=retry_after, **details)
+        self.retry_after = retry_after
 
 
 class NotFound(UserError, LookupError):

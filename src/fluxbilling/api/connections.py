@@ -19,8 +19,8 @@ from fastapi import APIRouter, Depends, Path, Request
 from pydantic import BaseModel, Field, StringConstraints
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from fluxbilling import errors, jsontypes
-from fluxbilling.api.auth import require_token
+from fluxbilling import audit, errors, jsontypes
+from fluxbilling.api.auth import Admin, require_token
 from fluxbilling.api.fields import ONE_LINE, JsonObject, Line, RequestBody, Secret
 from fluxbilling.api.rows import Row
 from fluxbilling.bootstrap import Installation
@@ -146,6 +146,19 @@ def _out(row: Any, installation: Installation) -> ConnectionOut:
     return ConnectionOut.model_validate(connections.describe_connection(row, installation.vault))
 
 
+def _changes(before: Any, after: Any, secrets: Mapping[str, str | None]) -> dict[str, Any]:
+    """What an update changed, for the audit row: values of plain fields, names of secrets."""
+    changes: dict[str, Any] = {
+        field: {"from": getattr(before, field), "to": getattr(after, field)}
+        for field in ("base_url", "settings", "allowed_networks")
+        if getattr(before, field) != getattr(after, field)
+    }
+    if secrets:
+        changes["secrets_set"] = sorted(k for k, v in secrets.items() if v is not None)
+        changes["secrets_removed"] = sorted(k for k, v in secrets.items() if v is None)
+    return changes
+
+
 def _without(exc: errors.InvalidSettings, secrets: Iterable[str]) -> errors.InvalidSettings:
     """The same error with the given secret values masked in its message and details."""
     redactor = Redactor(secrets)
@@ -181,7 +194,7 @@ async def get_connection(name: Name, request: Request) -> ConnectionOut:
         422: {"description": "invalid: `error.details.problems` names each problem"},
     },
 )
-async def create_connection(body: ConnectionIn, request: Request) -> ConnectionOut:
+async def create_connection(body: ConnectionIn, request: Request, who: Admin) -> ConnectionOut:
     """Validates the type, base URL, required secrets and authentication settings."""
     installation = _installation(request)
     secrets = {key: value.get_secret_value() for key, value in body.secrets.items()}
@@ -196,8 +209,23 @@ async def create_connection(body: ConnectionIn, request: Request) -> ConnectionO
                 secrets=secrets,
                 settings=body.settings,
                 allowed_networks=body.allowed_networks,
+                actor=who.name,
             )
             row = await _row(conn, body.name)
+            await audit.record(
+                conn,
+                actor=who.name,
+                action="connection.create",
+                entity="connection",
+                entity_id=body.name,
+                changes={
+                    "type": body.type,
+                    "base_url": body.base_url,
+                    "settings": body.settings,
+                    "secrets": sorted(secrets),
+                    "allowed_networks": list(row.allowed_networks or []),
+                },
+            )
     except errors.InvalidSettings as exc:
         # `from None`: the unmasked original must not travel on as the cause.
         raise _without(exc, secrets.values()) from None
@@ -209,7 +237,9 @@ async def create_connection(body: ConnectionIn, request: Request) -> ConnectionO
     summary="Change a connection's URL, settings or secrets",
     responses={422: {"description": "the result would be invalid; nothing was changed"}},
 )
-async def update_connection(name: Name, body: ConnectionPatch, request: Request) -> ConnectionOut:
+async def update_connection(
+    name: Name, body: ConnectionPatch, request: Request, who: Admin
+) -> ConnectionOut:
     """Given secrets replace those of the same name; a null value removes one.
 
     A base URL with another scheme, host or port needs every stored secret in the same
@@ -223,6 +253,7 @@ async def update_connection(name: Name, body: ConnectionPatch, request: Request)
     }
     try:
         async with installation.db.begin() as conn:
+            before = await _row(conn, name)
             await connections.update_connection(
                 conn,
                 installation.vault,
@@ -231,8 +262,17 @@ async def update_connection(name: Name, body: ConnectionPatch, request: Request)
                 settings=body.settings,
                 secrets=secrets,
                 allowed_networks=body.allowed_networks,
+                actor=who.name,
             )
             row = await _row(conn, name)
+            await audit.record(
+                conn,
+                actor=who.name,
+                action="connection.update",
+                entity="connection",
+                entity_id=name,
+                changes=_changes(before, row, secrets),
+            )
     except errors.InvalidSettings as exc:
         raise _without(exc, [v for v in secrets.values() if v]) from None
     return _out(row, installation)
@@ -244,21 +284,35 @@ async def update_connection(name: Name, body: ConnectionPatch, request: Request)
     summary="Delete a connection no product uses",
     responses={409: {"description": "a product still uses it (`details.products`)"}},
 )
-async def delete_connection(name: Name, request: Request) -> None:
+async def delete_connection(name: Name, request: Request, who: Admin) -> None:
     """409 while a product uses the connection."""
     async with _installation(request).db.begin() as conn:
         await connections.delete_connection(conn, name)
+        await audit.record(
+            conn, actor=who.name, action="connection.delete", entity="connection", entity_id=name
+        )
 
 
 @router.post("/connections/{name}/test", summary="Call the vendor with a read-only request")
-async def test_connection(name: Name, request: Request) -> TestResultOut:
+async def test_connection(name: Name, request: Request, who: Admin) -> TestResultOut:
     """`ok` says whether the vendor accepted the credentials; the exchange is redacted.
 
     The vendor's answer is shown as a verdict (status, content type, a short snippet),
     never in full; an address the upstream address policy refuses is never contacted.
     """
-    result = await _installation(request).connections.test(name)
-    return TestResultOut.model_validate(result)
+    installation = _installation(request)
+    result = await installation.connections.test(name)
+    answer = TestResultOut.model_validate(result)
+    async with installation.db.begin() as conn:
+        await audit.record(
+            conn,
+            actor=who.name,
+            action="connection.test",
+            entity="connection",
+            entity_id=name,
+            changes={"ok": answer.ok, "status": answer.status},
+        )
+    return answer
 
 
 @router.get("/connection-types", summary="The kinds of upstream a connection can be")
