@@ -76,15 +76,15 @@ async def recent_failures(
     since = now - policy.window
     last_success = (
         await conn.execute(
-            sa.select(sa.func.max(_attempts.c.at)).where(
+            sa.select(sa.func.max(_attempts.c.id)).where(
                 _attempts.c.username == username, _attempts.c.succeeded
             )
         )
     ).scalar()
-    user_since = max(since, last_success) if last_success is not None else since
-    user = await _newest_failures(
-        conn, _attempts.c.username == username, user_since, policy.per_user
-    )
+    since_success = _attempts.c.username == username
+    if last_success is not None:  # by id: attempts in the same instant keep their order
+        since_success = sa.and_(since_success, _attempts.c.id > last_success)
+    user = await _newest_failures(conn, since_success, since, policy.per_user)
     client_times = await _newest_failures(
         conn, _attempts.c.client == client, since, policy.per_client
     )

@@ -8,6 +8,7 @@ what the token may do.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -123,7 +124,8 @@ async def revoke(conn: AsyncConnection, *, user_id: int, token_id: int, now: dat
         raise errors.NotFound(f"no token {token_id} of this user", token_id=token_id)
     if row.revoked_at is None:
         await conn.execute(_tokens.update().where(_tokens.c.id == token_id).values(revoked_at=now))
-    return _info(row) if row.revoked_at is not None else _info(row._replace(revoked_at=now))
+    info = _info(row)
+    return info if info.revoked_at is not None else dataclasses.replace(info, revoked_at=now)
 
 
 async def find(conn: AsyncConnection, token: str) -> Any:
