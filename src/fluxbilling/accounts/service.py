@@ -212,6 +212,14 @@ class Accounts:
         async with self.db.connect() as conn:
             return await users.get(conn, user_id)
 
+    async def user_named(self, username: str) -> users.User:
+        """The user named `username` (matched without case). Raises errors.NotFound."""
+        async with self.db.connect() as conn:
+            found = await users.by_username(conn, username.strip().lower())
+        if found is None:
+            raise errors.NotFound(f"no user named {username!r}", username=username[:64])
+        return found[0]
+
     async def create_user(
         self, actor: Principal, *, username: str, role: Role, password: str | None
     ) -> tuple[users.User, str | None]:
