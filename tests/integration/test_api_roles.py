@@ -27,7 +27,7 @@ from tests.integration.accounts import CHEAP_HASHING, Account, make_user
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
 
 PUBLIC = "public"
-V, O, A = Role.VIEWER, Role.OPERATOR, Role.ADMIN
+V, OP, A = Role.VIEWER, Role.OPERATOR, Role.ADMIN
 
 EXPECTED: dict[tuple[str, str], Role | str] = {
     # Public: documents, webhooks from gateways, the customer's return page, signing in.
@@ -63,14 +63,14 @@ EXPECTED: dict[tuple[str, str], Role | str] = {
     ("GET", "/api/v1/services/{service_id}/actions"): V,
     ("GET", "/api/v1/actions/{action_id}"): V,
     # Operators: orders, runs, service actions, deliveries, checkout and reconciling.
-    ("POST", "/api/v1/webhook-deliveries/{delivery_id}/release"): O,
-    ("POST", "/api/v1/invoices/{invoice_id}/checkout"): O,
-    ("POST", "/api/v1/invoices/{invoice_id}/sync"): O,
-    ("POST", "/api/v1/reconciler/run"): O,
-    ("POST", "/api/v1/orders"): O,
-    ("POST", "/api/v1/runs/{run_id}/retry"): O,
-    ("POST", "/api/v1/runs/{run_id}/cancel"): O,
-    ("POST", "/api/v1/services/{service_id}/actions/{verb}"): O,
+    ("POST", "/api/v1/webhook-deliveries/{delivery_id}/release"): OP,
+    ("POST", "/api/v1/invoices/{invoice_id}/checkout"): OP,
+    ("POST", "/api/v1/invoices/{invoice_id}/sync"): OP,
+    ("POST", "/api/v1/reconciler/run"): OP,
+    ("POST", "/api/v1/orders"): OP,
+    ("POST", "/api/v1/runs/{run_id}/retry"): OP,
+    ("POST", "/api/v1/runs/{run_id}/cancel"): OP,
+    ("POST", "/api/v1/services/{service_id}/actions/{verb}"): OP,
     # Admins: plugins, connections, users and their tokens.
     ("POST", "/api/v1/plugins"): A,
     ("POST", "/api/v1/connections"): A,
