@@ -131,7 +131,7 @@ def _url(path: str) -> str:
 async def _call(
     http: httpx.AsyncClient, method: str, path: str, headers: dict[str, str]
 ) -> httpx.Response:
-    body = {} if method in ("POST", "PUT", "PATCH") else None
+    body: dict[str, Any] | None = {} if method in ("POST", "PUT", "PATCH") else None
     return await http.request(method, _url(path), json=body, headers=headers)
 
 
