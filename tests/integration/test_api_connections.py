@@ -118,7 +118,7 @@ async def test_create_names_secrets_and_never_shows_them(
         "settings": {"note": "ams"},
         "secret_names": ["api_token"],
         "allowed_networks": LOOPBACK,
-        "networks_allowed_by": "api",
+        "networks_allowed_by": "installation-token",
     }
     one = await api("GET", "/api/v1/connections/sv2-ams")
     assert one.json() == body

@@ -127,7 +127,7 @@ async def test_a_loopback_panel_is_reached_only_after_an_audited_allow(
     assert allowed.status_code == 200
     shown = (await call(client, "GET", "/api/v1/connections/sv2-ams")).json()
     assert shown["allowed_networks"] == ["127.0.0.1/32"]
-    assert shown["networks_allowed_by"] == "api"
+    assert shown["networks_allowed_by"] == "installation-token"
     assert shown["networks_allowed_at"] is not None
     assert (
         "connection sv2-ams: upstream address policy allowance set to 127.0.0.1/32 by api"

@@ -340,7 +340,7 @@ class Accounts:
                 action=action,
                 entity="user",
                 entity_id=user_id,
-                changes={"password": "changed", "sessions_revoked": revoked},
+                changes={"changed": "password", "sessions_revoked": revoked},
             )
         return user
 

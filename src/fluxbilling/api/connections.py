@@ -95,7 +95,9 @@ class ConnectionOut(Row):
     secret_names: list[str]
     allowed_networks: list[str] = Field(description=_NETWORKS_HELP)
     networks_allowed_at: datetime | None = Field(description="when `allowed_networks` was last set")
-    networks_allowed_by: str | None = Field(description="who set it (`api`, `seed`, ...)")
+    networks_allowed_by: str | None = Field(
+        description="who set it (a user, `installation-token`, `seed`, ...)"
+    )
     created_at: datetime | None
 
 
@@ -154,8 +156,8 @@ def _changes(before: Any, after: Any, secrets: Mapping[str, str | None]) -> dict
         if getattr(before, field) != getattr(after, field)
     }
     if secrets:
-        changes["secrets_set"] = sorted(k for k, v in secrets.items() if v is not None)
-        changes["secrets_removed"] = sorted(k for k, v in secrets.items() if v is None)
+        changes["credentials_set"] = sorted(k for k, v in secrets.items() if v is not None)
+        changes["credentials_removed"] = sorted(k for k, v in secrets.items() if v is None)
     return changes
 
 
@@ -222,7 +224,7 @@ async def create_connection(body: ConnectionIn, request: Request, who: Admin) ->
                     "type": body.type,
                     "base_url": body.base_url,
                     "settings": body.settings,
-                    "secrets": sorted(secrets),
+                    "credentials": sorted(secrets),  # names: `secret` keys are masked
                     "allowed_networks": list(row.allowed_networks or []),
                 },
             )
