@@ -130,7 +130,7 @@ async def test_a_loopback_panel_is_reached_only_after_an_audited_allow(
     assert shown["networks_allowed_by"] == "installation-token"
     assert shown["networks_allowed_at"] is not None
     assert (
-        "connection sv2-ams: upstream address policy allowance set to 127.0.0.1/32 by api"
+        "connection sv2-ams: upstream address policy allowance set to 127.0.0.1/32 by installation-token"
         in caplog.text
     )
     tested = (await call(client, "POST", "/api/v1/connections/sv2-ams/test")).json()
