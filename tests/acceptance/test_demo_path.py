@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
+from fluxbilling import bootstrap
+from fluxbilling.config import Settings
 from fluxbilling_simulators import demo
 from tests import dbsupport
 
@@ -35,11 +37,27 @@ async def test_make_demo_reaches_active_and_can_run_twice(
     assert "Fresh demo state" in text
     assert "Order 1 is active" in text and "holds 1 service(s)" in text
     assert "Password: ••••••••••••" in text
+    console_line = " ".join(text.split()).split("Console: ")[1]
+    assert console_line.startswith("http://127.0.0.1:")
+    assert "sign in as admin with password " in console_line
+    password = console_line.split("with password ")[1].split()[0]
+    assert await _signs_in("admin", password) == "admin"
     for phase in ("billing", "allocation", "provision", "os_install", "network", "handoff"):
         assert f"{phase} completed" in text
     second_console, second = console()
     assert await demo.run(console=second_console) == 0
     assert "Resetting demo state" in second.getvalue()
+
+
+async def _signs_in(username: str, password: str) -> str:
+    """Sign in on the demo's database (left under ./.fluxbilling/): the user's role."""
+    settings = Settings(database_url=f"sqlite:///{demo.DEMO_DB}", state_dir=demo.STATE_DIR)
+    installation = bootstrap.build(settings)
+    try:
+        login = await installation.accounts.login(username, password, "127.0.0.1")
+    finally:
+        await installation.close()
+    return str(login.user.role)
 
 
 @pytest.fixture

@@ -32,7 +32,8 @@ from rich.spinner import Spinner
 from rich.table import Table
 from rich.text import Text
 
-from fluxbilling import bootstrap, logs
+from fluxbilling import bootstrap, errors, logs
+from fluxbilling.accounts import Principal, Role
 from fluxbilling.api import create_app
 from fluxbilling.cli import exit_with
 from fluxbilling.config import Settings
@@ -154,8 +155,12 @@ async def run(
     console: Console | None = None,
     provider: str = "solusvm2",
     gateway: str = "stripe",
+    serve: bool = False,
 ) -> int:
     """Run the demo; 0 when the order reached `active`.
+
+    It ends by printing the console's URL and a one-time login of the `admin` user it made
+    (a generated password, shown only there).
 
     Args:
         database_url: another (empty, migrated or not) database instead of the demo's SQLite
@@ -163,6 +168,8 @@ async def run(
         console: where to print (the terminal by default).
         provider: which shipped plugin provisions the order (a key of `DEMO_PROVIDERS`).
         gateway: which payment gateway the customer pays through (`DEMO_GATEWAYS`).
+        serve: keep the API, the console and the worker running once the order is active,
+            until interrupted (Ctrl-C).
     """
     console = console or Console()
     if provider not in DEMO_PROVIDERS:
@@ -236,6 +243,7 @@ async def run(
         api = LoopbackServer(create_app(installation), port=api_port)
         await api.start()
         worker = asyncio.create_task(installation.worker().run(stop))
+        admin_password = await _demo_admin(installation)
         console.print(f"API on {api.url} · SMTP capture on 127.0.0.1:{smtp.port} · worker running")
         headers = {"Authorization": f"Bearer {installation.api_token}"}
         async with httpx.AsyncClient(base_url=api.url, headers=headers, timeout=10) as client:
@@ -287,6 +295,13 @@ async def run(
                 f"Inspect it later: FLUXBILLING_DATABASE_URL=sqlite:///{DEMO_DB} "
                 f".venv/bin/fluxbilling orders show {order_id}"
             )
+        console.print(
+            f"Console: [bold]{api.url}/[/] · sign in as [bold]admin[/] with password "
+            f"[bold]{admin_password}[/] (one-time: shown only here)"
+        )
+        if serve:
+            console.print("Serving the API, the console and the worker; Ctrl-C stops them.")
+            await asyncio.Event().wait()
         return 0
     finally:
         stop.set()
@@ -299,6 +314,22 @@ async def run(
         await payment.stop()
         smtp.stop()
         await installation.close()
+
+
+async def _demo_admin(installation: bootstrap.Installation) -> str:
+    """An `admin` user with a fresh generated password (reset when the database has one)."""
+    accounts = installation.accounts
+    demo = Principal(name="demo", role=Role.ADMIN)
+    try:
+        user = await accounts.user_named("admin")
+    except errors.NotFound:
+        _user, password = await accounts.create_user(
+            demo, username="admin", role=Role.ADMIN, password=None
+        )
+        assert password is not None  # noqa: S101 - generated when none is given
+        return password
+    _user, password = await accounts.reset_password(demo, user.id)
+    return password
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -319,9 +350,14 @@ def main(argv: Sequence[str] | None = None) -> None:
         default="stripe",
         help="the payment gateway (simulated) the customer pays through",
     )
+    parser.add_argument(
+        "--serve",
+        action="store_true",
+        help="keep the API, the console and the worker running once the order is active",
+    )
     args = parser.parse_args(argv)
     logs.configure(logging.DEBUG if args.verbose else logging.WARNING)
-    exit_with(run(provider=args.provider, gateway=args.gateway))
+    exit_with(run(provider=args.provider, gateway=args.gateway, serve=args.serve))
 
 
 if __name__ == "__main__":
