@@ -19,7 +19,7 @@ from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, Field, StringConstraints
 
 from fluxbilling import jsontypes, limits
-from fluxbilling.api.auth import require_token
+from fluxbilling.api.auth import Admin, require_token
 from fluxbilling.api.fields import ONE_LINE, JsonObject
 from fluxbilling.api.fields import Version as VersionNumber
 from fluxbilling.plugins import diff
@@ -171,6 +171,7 @@ async def list_plugins(request: Request) -> PluginListOut:
 )
 async def register_plugin(
     request: Request,
+    who: Admin,
     response: Response,
     document: Annotated[
         JsonObject,
@@ -178,7 +179,7 @@ async def register_plugin(
     ],
 ) -> RegisteredOut:
     """201 with the new version; 200 with `unchanged: true` when nothing changed."""
-    registration = await _manager(request).submit(document, source="api")
+    registration = await _manager(request).submit(document, source="api", actor=who.name)
     if not registration.created:
         response.status_code = 200
     plugin = registration.plugin
