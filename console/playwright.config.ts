@@ -19,7 +19,7 @@ export default defineConfig({
     browserName: "chromium",
     screenshot: "only-on-failure",
     trace: "retain-on-failure",
-    viewport: { width: 1280, height: 860 },
+    viewport: { width: 1280, height: 1000 },
     launchOptions: {
       executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
       args: [

@@ -26,7 +26,7 @@ export async function placePaidOrder(request: APIRequestContext): Promise<number
 
 /** Save a screenshot of the page as a test artifact (console/e2e/artifacts/). */
 export async function snapshot(page: Page, name: string): Promise<void> {
-  await page.screenshot({ path: `e2e/artifacts/${name}.png`, fullPage: true });
+  await page.screenshot({ path: `e2e/artifacts/${name}.png`, fullPage: false });
 }
 
 /** Log in through the login page. */

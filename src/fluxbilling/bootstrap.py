@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 from pydantic import SecretStr
 
 from fluxbilling import errors, logs
+from fluxbilling.accounts import Accounts
+from fluxbilling.accounts.passwords import Passwords
+from fluxbilling.accounts.sessions import SessionPolicy
+from fluxbilling.accounts.throttle import LoginPolicy
 from fluxbilling.billing import deliveries
 from fluxbilling.billing.gateway import Gateway
 from fluxbilling.billing.gateways import coingate as coingate_gateway
@@ -86,6 +91,7 @@ class Installation:
     wakeup: Wakeup
     api_token: str
     stripe_secrets: list[str]
+    accounts: Accounts
     gateways: dict[str, Gateway] = field(default_factory=dict)
     handlers: dict[str, PhaseHandler] = field(default_factory=dict)
     # One webhook endpoint per gateway, built on first use (they hold no per-request state).
@@ -222,6 +228,7 @@ def build(
         wakeup=Wakeup(),
         api_token=embedded_secret(settings, "api_token", _plain(settings.api_token)),
         stripe_secrets=[s.strip() for s in stripe_secret.split(",") if s.strip()],
+        accounts=_accounts(settings, db),
     )
     installation.gateways = _gateways(settings, installation.stripe_secrets, transport_for)
     logs.register_secret(
@@ -243,6 +250,27 @@ def build(
         )
     )
     return installation
+
+
+def _accounts(settings: Settings, db: Database) -> Accounts:
+    """Operator accounts with the settings' hashing cost, session lifetimes and login limit."""
+    return Accounts(
+        db,
+        Passwords(
+            time_cost=settings.password_hash_time_cost,
+            memory_kib=settings.password_hash_memory_kib,
+            concurrency=settings.password_hash_concurrency,
+        ),
+        SessionPolicy(
+            idle=timedelta(seconds=settings.session_idle_timeout),
+            lifetime=timedelta(seconds=settings.session_lifetime),
+        ),
+        LoginPolicy(
+            window=timedelta(seconds=settings.login_window),
+            per_user=settings.login_failures_per_user,
+            per_client=settings.login_failures_per_client,
+        ),
+    )
 
 
 def _gateways(

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from fluxbilling import errors, logs
+from fluxbilling.accounts import Accounts, Principal, Role
 from fluxbilling.config import Settings
 from fluxbilling.orders.pipeline import Phase
 
@@ -51,6 +52,7 @@ def _parser() -> argparse.ArgumentParser:
     retry.add_argument("--from-phase", choices=[p.value for p in Phase][1:], default=None)
     cancel = runs.add_parser("cancel", help="cancel a run")
     cancel.add_argument("run_id", type=int)
+    _users_parser(sub)
     keys = sub.add_parser("secrets", help="installation key operations").add_subparsers(
         dest="action", required=True
     )
@@ -58,6 +60,58 @@ def _parser() -> argparse.ArgumentParser:
         "rotate", help="re-seal every stored secret with the first FLUXBILLING_SECRET_KEY"
     )
     return parser
+
+
+def _users_parser(sub: Any) -> None:
+    users = sub.add_parser("users", help="operator accounts").add_subparsers(
+        dest="action", required=True
+    )
+    roles = [role.value for role in Role]
+    create = users.add_parser(
+        "create", help="create a user; prints a generated password unless --password-stdin"
+    )
+    create.add_argument("username")
+    create.add_argument("--role", choices=roles, required=True)
+    create.add_argument(
+        "--password-stdin", action="store_true", help="read the password from standard input"
+    )
+    users.add_parser("list", help="every user with their role")
+    set_role = users.add_parser("set-role", help="change a user's role (ends their sessions)")
+    set_role.add_argument("username")
+    set_role.add_argument("role", choices=roles)
+    for verb, text in (("disable", "stop a user signing in"), ("enable", "let them again")):
+        users.add_parser(verb, help=text).add_argument("username")
+    reset = users.add_parser("reset-password", help="give a user a new generated password")
+    reset.add_argument("username")
+
+
+async def _users(accounts: Accounts, args: argparse.Namespace) -> None:
+    """`fluxbilling users ...`, acting as `cli` with the admin role."""
+    who = Principal(name="cli", role=Role.ADMIN)
+    if args.action == "create":
+        password = sys.stdin.readline().rstrip("\r\n") if args.password_stdin else None
+        user, generated = await accounts.create_user(
+            who, username=args.username, role=Role(args.role), password=password
+        )
+        print(f"created user {user.username} with role {user.role}")
+        if generated is not None:
+            print(f"password: {generated}")
+    elif args.action == "list":
+        for user in await accounts.list_users():
+            state = "disabled" if user.disabled else "enabled"
+            print(f"{user.id:>5}  {user.username:<32} {user.role:<9} {state}")
+    elif args.action == "reset-password":
+        user = await accounts.user_named(args.username)
+        user, password = await accounts.reset_password(who, user.id)
+        print(f"password of {user.username} reset; their sessions ended")
+        print(f"password: {password}")
+    else:
+        user = await accounts.user_named(args.username)
+        role = Role(args.role) if args.action == "set-role" else None
+        disabled = {"disable": True, "enable": False}.get(args.action)
+        user = await accounts.update_user(who, user.id, role=role, disabled=disabled)
+        state = "disabled" if user.disabled else "enabled"
+        print(f"{user.username}: role {user.role}, {state}")
 
 
 async def _dispatch(args: argparse.Namespace) -> int:
@@ -93,6 +147,8 @@ async def _dispatch(args: argparse.Namespace) -> int:
             phase = Phase(args.from_phase) if args.from_phase else None
             await installation.store.retry(args.run_id, from_phase=phase, actor="cli")
             print(f"run {args.run_id} queued" + (f" from {phase.value}" if phase else ""))
+        elif args.command == "users":
+            await _users(installation.accounts, args)
         elif args.command == "reconcile":
             passed = await installation.reconciler().run_once()
             print(json.dumps(passed.to_dict(), indent=2))

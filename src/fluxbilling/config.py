@@ -142,5 +142,45 @@ class Settings(BaseSettings):
         default=None,
         description="The built operator console served at / (default: the one in the package).",
     )
+    session_idle_timeout: int = Field(
+        default=1800,
+        ge=60,
+        description="Seconds a console session may sit unused before it ends (sign in again).",
+    )
+    session_lifetime: int = Field(
+        default=12 * 3600,
+        ge=300,
+        description="Seconds a console session lasts at most, however busy it is.",
+    )
+    login_window: int = Field(
+        default=900,
+        ge=1,
+        description="Seconds over which failed logins are counted by the login rate limit.",
+    )
+    login_failures_per_user: int = Field(
+        default=5,
+        ge=1,
+        description="Failed logins for one username within login_window before 429 (a "
+        "successful login clears them).",
+    )
+    login_failures_per_client: int = Field(
+        default=20,
+        ge=1,
+        description="Failed logins from one client address within login_window before 429.",
+    )
+    password_hash_time_cost: int = Field(
+        default=3, ge=1, description="argon2id passes (RFC 9106 second recommendation: 3)."
+    )
+    password_hash_memory_kib: int = Field(
+        default=64 * 1024,
+        ge=64,
+        description="argon2id memory per hash in KiB (RFC 9106 second recommendation: 64 MiB).",
+    )
+    password_hash_concurrency: int = Field(
+        default=2,
+        ge=1,
+        description="Password hashes computed at once (each in a worker thread); logins beyond "
+        "16 waiting for one are answered 429.",
+    )
     listen_host: str = "127.0.0.1"
     listen_port: int = 8080

@@ -9,6 +9,9 @@ FluxError                      base; message defaults to the class docstring; .d
 │   ├── InvalidBody                 a body refused before parsing: not UTF-8, nested too deep (a ValueError)
 │   │   └── BodyTooLarge            larger than its route allows
 │   ├── HeadersTooLarge             request headers larger than allowed
+│   ├── NotAuthenticated            no valid credential came with the request (API 401)
+│   ├── Forbidden                   the caller's role does not allow it, or CSRF failed (API 403)
+│   ├── TooManyAttempts             login rate limit reached; .retry_after (API 429)
 │   ├── NotFound                    API-level lookup found nothing
 │   ├── Expired                     a token or link past its expiry
 │   └── Conflict                    the request conflicts with the current state
@@ -38,6 +41,7 @@ __all__ = [
     "DatabaseUnavailable",
     "Expired",
     "FluxError",
+    "Forbidden",
     "HeadersTooLarge",
     "IllegalTransition",
     "InvalidBody",
@@ -45,8 +49,10 @@ __all__ = [
     "InvalidSettings",
     "InvalidWebhook",
     "InvariantViolation",
+    "NotAuthenticated",
     "NotFound",
     "PermanentUpstreamError",
+    "TooManyAttempts",
     "TransientUpstreamError",
     "UpstreamError",
     "UserError",
@@ -92,6 +98,22 @@ class BodyTooLarge(InvalidBody):
 
 class HeadersTooLarge(UserError):
     """The request headers are too large."""
+
+
+class NotAuthenticated(UserError):
+    """Missing or invalid credentials."""
+
+
+class Forbidden(UserError):
+    """The caller may not do this."""
+
+
+class TooManyAttempts(UserError):
+    """Too many attempts; try again later."""
+
+    def __init__(self, message: str | None = None, *, retry_after: int, **details: Any) -> None:
+        super().__init__(message, retry_after=retry_after, **details)
+        self.retry_after = retry_after
 
 
 class NotFound(UserError, LookupError):

@@ -18,6 +18,7 @@ import pytest
 from rich.console import Console
 
 from fluxbilling import bootstrap
+from fluxbilling.config import Settings
 from fluxbilling_simulators import demo
 from tests import dbsupport
 
@@ -39,11 +40,27 @@ async def test_make_demo_reaches_active_and_can_run_twice(
     assert "Fresh demo state" in text
     assert "Order 1 is active" in text and "holds 1 service(s)" in text
     assert "Password: ••••••••••••" in text
+    console_line = " ".join(text.split()).split("Console: ")[1]
+    assert console_line.startswith("http://127.0.0.1:")
+    assert "sign in as admin with password " in console_line
+    password = console_line.split("with password ")[1].split()[0]
+    assert await _signs_in("admin", password) == "admin"
     for phase in ("billing", "allocation", "provision", "os_install", "network", "handoff"):
         assert f"{phase} completed" in text
     second_console, second = console()
     assert await demo.run(console=second_console) == 0
     assert "Resetting demo state" in second.getvalue()
+
+
+async def _signs_in(username: str, password: str) -> str:
+    """Sign in on the demo's database (left under ./.fluxbilling/): the user's role."""
+    settings = Settings(database_url=f"sqlite:///{demo.DEMO_DB}", state_dir=demo.STATE_DIR)
+    installation = bootstrap.build(settings)
+    try:
+        login = await installation.accounts.login(username, password, "127.0.0.1")
+    finally:
+        await installation.close()
+    return str(login.user.role)
 
 
 @pytest.fixture
@@ -147,34 +164,32 @@ async def test_make_demo_serves_the_console_until_stopped(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     out_console, out = console()
-    ready_file, stop, watched = tmp_path / "ready.json", asyncio.Event(), asyncio.Event()
-
-    async def someone_watches(installation: bootstrap.Installation) -> None:
-        await watched.wait()
-
-    serving = demo.Serving(ready_file=ready_file, place_when=someone_watches, stop=stop)
+    ready_file, stop = tmp_path / "ready.json", asyncio.Event()
+    serving = demo.Serving(ready_file=ready_file, place_when=demo.first_login, stop=stop)
     running = asyncio.create_task(demo.run(console=out_console, serving=serving))
     while not ready_file.exists():
         assert not running.done(), out.getvalue()
         await asyncio.sleep(0.05)
     ready = json.loads(ready_file.read_text())
+    site = ready["console_url"]
     async with httpx.AsyncClient(timeout=30) as client:
-        page = await client.get(ready["console_url"] + "orders/1")
+        page = await client.get(site + "orders/1")
         assert page.status_code == 200 and 'id="root"' in page.text
-        assert "Order 1 is active" not in out.getvalue()  # nobody watched yet
-        watched.set()
+        await asyncio.sleep(0.5)
+        assert "POST /api/v1/orders" not in out.getvalue()  # nobody signed in yet
+        login = {"username": ready["username"], "password": ready["password"]}
+        signed_in = await client.post(site + "api/v1/auth/login", json=login)
+        assert signed_in.status_code == 200, signed_in.text
         while "Serving the console" not in out.getvalue():
             assert not running.done(), out.getvalue()
             await asyncio.sleep(0.05)
         another = await client.post(ready["simulators_url"] + "/_demo/orders")
         assert another.status_code == 201
-        order = await client.get(
-            f"{ready['console_url']}api/v1/orders/{another.json()['order_id']}",
-            headers={"Authorization": f"Bearer {ready['api_token']}"},
-        )
-        assert order.json()["hostname"] == "vps2.example.com"
+        order = await client.get(f"{site}api/v1/orders/{another.json()['order_id']}")
+        assert order.json()["hostname"] == "vps2.example.com"  # read with the session cookie
     stop.set()
     assert await running == 0
     text = " ".join(out.getvalue().split())
     assert "Order 1 is active" in text
-    assert f"Operator console: {ready['console_url']}" in text
+    assert f"Operator console: {site}" in text
+    assert f"with password {ready['password']}" in text

@@ -56,9 +56,18 @@ async def test_every_operation_documents_the_answers_its_shape_implies(
         statuses = set(operation["responses"])
         assert "503" in statuses, (method, path)
         assert "Retry-After" in operation["responses"]["503"]["headers"]
-        if path.startswith("/api/v1"):
-            assert operation["security"] == [{"HTTPBearer": []}], (method, path)
+        if path == "/api/v1/auth/login":
+            assert "security" not in operation
+            assert {"401", "429"} <= statuses
+        elif path.startswith("/api/v1"):
+            assert operation["security"] == [{"HTTPBearer": []}, {"SessionCookie": []}], (
+                method,
+                path,
+            )
             assert "401" in statuses, (method, path)
+            assert operation["x-required-role"] in ("viewer", "operator", "admin"), (method, path)
+            if method != "GET" or operation["x-required-role"] != "viewer":
+                assert "403" in statuses, (method, path)
         if "requestBody" in operation:
             assert {"400", "413", "422"} <= statuses, (method, path)
         if "{" in path:

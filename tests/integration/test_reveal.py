@@ -90,8 +90,12 @@ async def linked_service(
 
 
 async def audit_rows(inst: bootstrap.Installation) -> list[Any]:
+    """The audit rows of password reveals (other changes are audited too)."""
     log = schema.audit_log
-    return await rows(inst, sa.select(log).order_by(log.c.id))
+    return await rows(
+        inst,
+        sa.select(log).where(log.c.action == "service.password_reveal").order_by(log.c.id),
+    )
 
 
 def server_log(caplog: pytest.LogCaptureFixture) -> str:

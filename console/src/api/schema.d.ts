@@ -24,6 +24,131 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/auth/login": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Sign in with a username and password: sets the session and CSRF cookies
+         * @description Failed logins are counted per username and per client address (429 past the limit).
+         */
+        post: operations["login_api_v1_auth_login_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/logout": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * End this session and clear its cookies
+         * @description With a bearer token there is no session to end: the answer is 204 all the same.
+         */
+        post: operations["logout_api_v1_auth_logout_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/me": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Who is signed in
+         * @description The user of the session or token; the installation token answers with a null id.
+         */
+        get: operations["me_api_v1_auth_me_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/password": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Change one's own password (needs the current one); ends every session
+         * @description 422 when the current password is wrong (counted like a failed login) or the new one is
+         *     too short. A caller signed in by cookie gets a new session in the answer's cookies.
+         */
+        post: operations["change_password_api_v1_auth_password_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/tokens": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * My API tokens
+         * @description Newest first.
+         */
+        get: operations["list_own_tokens_api_v1_auth_tokens_get"];
+        put?: never;
+        /**
+         * Create an API token of mine
+         * @description The token acts with my role; it is shown in this answer only.
+         */
+        post: operations["create_own_token_api_v1_auth_tokens_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/tokens/{token_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Revoke an API token of mine
+         * @description It stops working at once.
+         */
+        delete: operations["revoke_own_token_api_v1_auth_tokens__token_id__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/connection-types": {
         parameters: {
             query?: never;
@@ -557,6 +682,118 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/users": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Every user
+         * @description Sorted by username.
+         */
+        get: operations["list_users_api_v1_users_get"];
+        put?: never;
+        /**
+         * Create a user (the password is generated when none is given)
+         * @description 422 when the username or password is not allowed.
+         */
+        post: operations["create_user_api_v1_users_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/users/{user_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One user
+         * @description 404 when there is no such user.
+         */
+        get: operations["get_user_api_v1_users__user_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * Change a user's role or disable them (ends their sessions)
+         * @description A disabled user cannot sign in, and their sessions and tokens stop working.
+         */
+        patch: operations["update_user_api_v1_users__user_id__patch"];
+        trace?: never;
+    };
+    "/api/v1/users/{user_id}/password": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Reset a user's password to a generated one
+         * @description The new password is in this answer only; the user's sessions end.
+         */
+        post: operations["reset_password_api_v1_users__user_id__password_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/users/{user_id}/tokens": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A user's API tokens
+         * @description Newest first; 404 when there is no such user.
+         */
+        get: operations["list_user_tokens_api_v1_users__user_id__tokens_get"];
+        put?: never;
+        /**
+         * Create an API token for a user (automation)
+         * @description The token acts as that user with their role; it is shown in this answer only.
+         */
+        post: operations["create_user_token_api_v1_users__user_id__tokens_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/users/{user_id}/tokens/{token_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Revoke a user's API token
+         * @description It stops working at once; 404 when the user has no such token.
+         */
+        delete: operations["revoke_user_token_api_v1_users__user_id__tokens__token_id__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/webhook-deliveries": {
         parameters: {
             query?: never;
@@ -906,7 +1143,7 @@ export interface components {
             networks_allowed_at: string | null;
             /**
              * Networks Allowed By
-             * @description who set it (`api`, `seed`, ...)
+             * @description who set it (a user, `installation-token`, `seed`, ...)
              */
             networks_allowed_by: string | null;
             /**
@@ -1432,6 +1669,43 @@ export interface components {
          */
         InvoiceStatus: "unpaid" | "pending" | "paid" | "refunded" | "disputed";
         /**
+         * LoginIn
+         * @description A username and password.
+         */
+        LoginIn: {
+            /**
+             * Password
+             * Format: password
+             */
+            password: string;
+            /** Username */
+            username: string;
+        };
+        /**
+         * LoginOut
+         * @description The signed-in user, and the CSRF token to send as X-CSRF-Token with every change.
+         */
+        LoginOut: {
+            /** Csrf Token */
+            csrf_token: string;
+            user: components["schemas"]["MeOut"];
+        };
+        /**
+         * MeOut
+         * @description The signed-in principal (`id` is null for the installation's API token).
+         */
+        MeOut: {
+            /** Id */
+            id: number | null;
+            /**
+             * Role
+             * @description viewer, operator or admin
+             */
+            role: string;
+            /** Username */
+            username: string;
+        };
+        /**
          * NewInvoiceOut
          * @description The order's invoice, awaiting payment.
          */
@@ -1558,6 +1832,43 @@ export interface components {
          * @enum {string}
          */
         OrderState: "awaiting_payment" | "provisioning_pending" | "provisioning" | "active" | "failed" | "cancelled";
+        /**
+         * PasswordChangedOut
+         * @description Every session of the user ended; a session cookie caller got a new one.
+         */
+        PasswordChangedOut: {
+            /**
+             * Csrf Token
+             * @description the new session's CSRF token (null when signed in by token)
+             */
+            csrf_token: string | null;
+        };
+        /**
+         * PasswordIn
+         * @description The current password and the new one.
+         */
+        PasswordIn: {
+            /**
+             * Current Password
+             * Format: password
+             */
+            current_password: string;
+            /**
+             * New Password
+             * Format: password
+             * @description at least 12 characters
+             */
+            new_password: string;
+        };
+        /**
+         * PasswordResetOut
+         * @description The user and their new generated password: shown once.
+         */
+        PasswordResetOut: {
+            /** Password */
+            password: string;
+            user: components["schemas"]["UserOut"];
+        };
         /**
          * PaymentOut
          * @description A payment a gateway confirmed.
@@ -1856,6 +2167,12 @@ export interface components {
             updated_at: string;
         };
         /**
+         * Role
+         * @description What a principal may do; a higher role includes the lower ones.
+         * @enum {string}
+         */
+        Role: "viewer" | "operator" | "admin";
+        /**
          * RunChangedOut
          * @description The run's state after the request.
          */
@@ -2133,6 +2450,93 @@ export interface components {
          */
         TestStatus: "done" | "pending" | "failed";
         /**
+         * TokenCreatedOut
+         * @description The new token: `token` is shown here once and never again.
+         */
+        TokenCreatedOut: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Expires At */
+            expires_at: string | null;
+            /** Id */
+            id: number;
+            /**
+             * Last Used At
+             * @description to the minute
+             */
+            last_used_at: string | null;
+            /** Name */
+            name: string;
+            /**
+             * Prefix
+             * @description its first characters, to recognise it
+             */
+            prefix: string;
+            /** Revoked At */
+            revoked_at: string | null;
+            /**
+             * Token
+             * @description send as `Authorization: Bearer <token>`
+             */
+            token: string;
+        };
+        /**
+         * TokenIn
+         * @description A new token.
+         */
+        TokenIn: {
+            /**
+             * Expires In Days
+             * @description omit for a token that does not expire
+             */
+            expires_in_days?: number | null;
+            /**
+             * Name
+             * @description what it is for
+             */
+            name: string;
+        };
+        /**
+         * TokenListOut
+         * @description A user's tokens, revoked ones too, newest first.
+         */
+        TokenListOut: {
+            /** Items */
+            items: components["schemas"]["TokenOut"][];
+        };
+        /**
+         * TokenOut
+         * @description A token as listed (never the token itself).
+         */
+        TokenOut: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Expires At */
+            expires_at: string | null;
+            /** Id */
+            id: number;
+            /**
+             * Last Used At
+             * @description to the minute
+             */
+            last_used_at: string | null;
+            /** Name */
+            name: string;
+            /**
+             * Prefix
+             * @description its first characters, to recognise it
+             */
+            prefix: string;
+            /** Revoked At */
+            revoked_at: string | null;
+        };
+        /**
          * TraceStepOut
          * @description What one node did (redacted; a value too large is shown as `{truncated, bytes, preview}`).
          */
@@ -2190,6 +2594,77 @@ export interface components {
              * @description it suspended the flow for this long
              */
             wait_seconds: number | null;
+        };
+        /**
+         * UserCreatedOut
+         * @description The new user, and the generated password (null when one was given): shown once.
+         */
+        UserCreatedOut: {
+            /** Password */
+            password: string | null;
+            user: components["schemas"]["UserOut"];
+        };
+        /**
+         * UserIn
+         * @description A new user; without a password one is generated and answered once.
+         */
+        UserIn: {
+            /**
+             * Password
+             * @description at least 12 characters; omit to have one generated
+             */
+            password?: string | null;
+            role: components["schemas"]["Role"];
+            /**
+             * Username
+             * @description lower-case
+             */
+            username: string;
+        };
+        /**
+         * UserListOut
+         * @description Every user, by username.
+         */
+        UserListOut: {
+            /** Items */
+            items: components["schemas"]["UserOut"][];
+        };
+        /**
+         * UserOut
+         * @description An operator account (never its password).
+         */
+        UserOut: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Disabled */
+            disabled: boolean;
+            /** Id */
+            id: number;
+            /**
+             * Password Changed At
+             * Format: date-time
+             */
+            password_changed_at: string;
+            role: components["schemas"]["Role"];
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+            /** Username */
+            username: string;
+        };
+        /**
+         * UserPatch
+         * @description Changes to a user; either ends their sessions.
+         */
+        UserPatch: {
+            /** Disabled */
+            disabled?: boolean | null;
+            role?: components["schemas"]["Role"] | null;
         };
         /** ValidationError */
         ValidationError: {
@@ -2304,7 +2779,7 @@ export interface operations {
                     "application/json": components["schemas"]["ActionOut"];
                 };
             };
-            /** @description missing or invalid API token (`Authorization: Bearer <token>`) */
+            /** @description missing or invalid credentials (`Authorization: Bearer <token>` or the session cookie) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2315,6 +2790,552 @@ export interface operations {
             };
             /** @description nothing found by that id or name */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid request: `error.details.problems` names each problem (`path`, `message`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the request headers are larger than allowed */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the database is unavailable; try again after `Retry-After` seconds */
+            503: {
+                headers: {
+                    /** @description seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    login_api_v1_auth_login_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LoginIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LoginOut"];
+                };
+            };
+            /** @description bad input (e.g. a body that is not JSON) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description wrong username or password (one answer for both) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the body is larger than 1 MiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid request: `error.details.problems` names each problem (`path`, `message`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description too many failed logins for this username or from this address; try again after `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the request headers are larger than allowed */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the database is unavailable; try again after `Retry-After` seconds */
+            503: {
+                headers: {
+                    /** @description seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    logout_api_v1_auth_logout_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description missing or invalid credentials (`Authorization: Bearer <token>` or the session cookie) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the caller's role does not allow this, or a session cookie came without the right `X-CSRF-Token` header */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the request headers are larger than allowed */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the database is unavailable; try again after `Retry-After` seconds */
+            503: {
+                headers: {
+                    /** @description seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    me_api_v1_auth_me_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MeOut"];
+                };
+            };
+            /** @description missing or invalid credentials (`Authorization: Bearer <token>` or the session cookie) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the request headers are larger than allowed */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the database is unavailable; try again after `Retry-After` seconds */
+            503: {
+                headers: {
+                    /** @description seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    change_password_api_v1_auth_password_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PasswordIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PasswordChangedOut"];
+                };
+            };
+            /** @description bad input (e.g. a body that is not JSON) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description missing or invalid credentials (`Authorization: Bearer <token>` or the session cookie) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the caller's role does not allow this, or a session cookie came without the right `X-CSRF-Token` header */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the installation token has no password */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the body is larger than 1 MiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid request: `error.details.problems` names each problem (`path`, `message`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description too many wrong passwords; try again after `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the request headers are larger than allowed */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the database is unavailable; try again after `Retry-After` seconds */
+            503: {
+                headers: {
+                    /** @description seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    list_own_tokens_api_v1_auth_tokens_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TokenListOut"];
+                };
+            };
+            /** @description missing or invalid credentials (`Authorization: Bearer <token>` or the session cookie) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the installation token is not a user and has no tokens */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the request headers are larger than allowed */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the database is unavailable; try again after `Retry-After` seconds */
+            503: {
+                headers: {
+                    /** @description seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    create_own_token_api_v1_auth_tokens_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TokenIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TokenCreatedOut"];
+                };
+            };
+            /** @description bad input (e.g. a body that is not JSON) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description missing or invalid credentials (`Authorization: Bearer <token>` or the session cookie) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the caller's role does not allow this, or a session cookie came without the right `X-CSRF-Token` header */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the installation token is not a user and has no tokens */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the body is larger than 1 MiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid request: `error.details.problems` names each problem (`path`, `message`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the request headers are larger than allowed */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the database is unavailable; try again after `Retry-After` seconds */
+            503: {
+                headers: {
+                    /** @description seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    revoke_own_token_api_v1_auth_tokens__token_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                token_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description missing or invalid credentials (`Authorization: Bearer <token>` or the session cookie) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the caller's role does not allow this, or a session cookie came without the right `X-CSRF-Token` header */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description nothing found by that id or name */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the installation token is not a user and has no tokens */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2371,7 +3392,7 @@ export interface operations {
                     "application/json": components["schemas"]["ConnectionTypeOut"][];
                 };
             };
-            /** @description missing or invalid API token (`Authorization: Bearer <token>`) */
+            /** @description missing or invalid credentials (`Authorization: Bearer <token>` or the session cookie) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2420,7 +3441,7 @@ export interface operations {
                     "application/json": components["schemas"]["ConnectionListOut"];
                 };
             };
-            /** @description missing or invalid API token (`Authorization: Bearer <token>`) */
+            /** @description missing or invalid credentials (`Authorization: Bearer <token>` or the session cookie) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2482,7 +3503,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description missing or invalid API token (`Authorization: Bearer <token>`) */
+            /** @description missing or invalid credentials (`Authorization: Bearer <token>` or the session cookie) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2570,7 +3591,7 @@ export interface operations {
                     "application/json": components["schemas"]["ConnectionOut"];
                 };
             };
-            /** @description missing or invalid API token (`Authorization: Bearer <token>`) */
+            /** @description missing or invalid credentials (`Authorization: Bearer <token>` or the session cookie) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2638,7 +3659,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description missing or invalid API token (`Authorization: Bearer <token>`) */
+            /** @description missing or invalid credentials (`Authorization: Bearer <token>` or the session cookie) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2739,7 +3760,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description missing or invalid API token (`Authorization: Bearer <token>`) */
+            /** @description missing or invalid credentials (`Authorization: Bearer <token>` or the session cookie) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2830,8 +3851,17 @@ export interface operations {
                     "application/json": components["schemas"]["TestResultOut"];
                 };
             };
-            /** @description missing or invalid API token (`Authorization: Bearer <token>`) */
+            /** @description missing or invalid credentials (`Authorization: Bearer <token>` or the session cookie) */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the caller's role does not allow this, or a session cookie came without the right `X-CSRF-Token` header */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2899,7 +3929,7 @@ export interface operations {
                     "application/json": components["schemas"]["InvoiceDetailOut"];
                 };
             };
-            /** @description missing or invalid API token (`Authorization: Bearer <token>`) */
+            /** @description missing or invalid credentials (`Authorization: Bearer <token>` or the session cookie) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2981,8 +4011,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description missing or invalid API token (`Authorization: Bearer <token>`) */
+            /** @description missing or invalid credentials (`Authorization: Bearer <token>` or the session cookie) */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the caller's role does not allow this, or a session cookie came without the right `X-CSRF-Token` header */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3077,8 +4116,17 @@ export interface operations {
                     "application/json": components["schemas"]["SyncOut"];
                 };
             };
-            /** @description missing or invalid API token (`Authorization: Bearer <token>`) */
+            /** @description missing or invalid credentials (`Authorization: Bearer <token>` or the session cookie) */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the caller's role does not allow this, or a session cookie came without the right `X-CSRF-Token` header */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3166,8 +4214,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description missing or invalid API token (`Authorization: Bearer <token>`) */
+            /** @description missing or invalid credentials (`Authorization: Bearer <token>` or the session cookie) */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the caller's role does not allow this, or a session cookie came without the right `X-CSRF-Token` header */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3253,7 +4310,7 @@ export interface operations {
                     "application/json": components["schemas"]["OrderOut"];
                 };
             };
-            /** @description missing or invalid API token (`Authorization: Bearer <token>`) */
+            /** @description missing or invalid credentials (`Authorization: Bearer <token>` or the session cookie) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3320,7 +4377,7 @@ export interface operations {
                     "application/json": components["schemas"]["PluginListOut"];
                 };
             };
-            /** @description missing or invalid API token (`Authorization: Bearer <token>`) */
+            /** @description missing or invalid credentials (`Authorization: Bearer <token>` or the session cookie) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3391,8 +4448,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description missing or invalid API token (`Authorization: Bearer <token>`) */
+            /** @description missing or invalid credentials (`Authorization: Bearer <token>` or the session cookie) */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the caller's role does not allow this, or a session cookie came without the right `X-CSRF-Token` header */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3469,7 +4535,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description missing or invalid API token (`Authorization: Bearer <token>`) */
+            /** @description missing or invalid credentials (`Authorization: Bearer <token>` or the session cookie) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3531,7 +4597,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description missing or invalid API token (`Authorization: Bearer <token>`) */
+            /** @description missing or invalid credentials (`Authorization: Bearer <token>` or the session cookie) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3638,7 +4704,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description missing or invalid API token (`Authorization: Bearer <token>`) */
+            /** @description missing or invalid credentials (`Authorization: Bearer <token>` or the session cookie) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3838,7 +4904,7 @@ export interface operations {
                     "application/json": components["schemas"]["DiffOut"];
                 };
             };
-            /** @description missing or invalid API token (`Authorization: Bearer <token>`) */
+            /** @description missing or invalid credentials (`Authorization: Bearer <token>` or the session cookie) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3908,7 +4974,7 @@ export interface operations {
                     "application/json": components["schemas"]["VersionOut"][];
                 };
             };
-            /** @description missing or invalid API token (`Authorization: Bearer <token>`) */
+            /** @description missing or invalid credentials (`Authorization: Bearer <token>` or the session cookie) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3980,7 +5046,7 @@ export interface operations {
                     "application/json": components["schemas"]["VersionDocumentOut"];
                 };
             };
-            /** @description missing or invalid API token (`Authorization: Bearer <token>`) */
+            /** @description missing or invalid credentials (`Authorization: Bearer <token>` or the session cookie) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4047,8 +5113,17 @@ export interface operations {
                     "application/json": components["schemas"]["ReportOut"];
                 };
             };
-            /** @description missing or invalid API token (`Authorization: Bearer <token>`) */
+            /** @description missing or invalid credentials (`Authorization: Bearer <token>` or the session cookie) */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the caller's role does not allow this, or a session cookie came without the right `X-CSRF-Token` header */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4110,7 +5185,7 @@ export interface operations {
                     "application/json": components["schemas"]["RunListOut"];
                 };
             };
-            /** @description missing or invalid API token (`Authorization: Bearer <token>`) */
+            /** @description missing or invalid credentials (`Authorization: Bearer <token>` or the session cookie) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4170,8 +5245,17 @@ export interface operations {
                     "application/json": components["schemas"]["RunChangedOut"];
                 };
             };
-            /** @description missing or invalid API token (`Authorization: Bearer <token>`) */
+            /** @description missing or invalid credentials (`Authorization: Bearer <token>` or the session cookie) */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the caller's role does not allow this, or a session cookie came without the right `X-CSRF-Token` header */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4248,7 +5332,7 @@ export interface operations {
                     "application/json": components["schemas"]["FlowContextOut"];
                 };
             };
-            /** @description missing or invalid API token (`Authorization: Bearer <token>`) */
+            /** @description missing or invalid credentials (`Authorization: Bearer <token>` or the session cookie) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4330,8 +5414,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description missing or invalid API token (`Authorization: Bearer <token>`) */
+            /** @description missing or invalid credentials (`Authorization: Bearer <token>` or the session cookie) */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the caller's role does not allow this, or a session cookie came without the right `X-CSRF-Token` header */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4419,7 +5512,7 @@ export interface operations {
                     "application/json": components["schemas"]["ActionListOut"];
                 };
             };
-            /** @description missing or invalid API token (`Authorization: Bearer <token>`) */
+            /** @description missing or invalid credentials (`Authorization: Bearer <token>` or the session cookie) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4506,8 +5599,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description missing or invalid API token (`Authorization: Bearer <token>`) */
+            /** @description missing or invalid credentials (`Authorization: Bearer <token>` or the session cookie) */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the caller's role does not allow this, or a session cookie came without the right `X-CSRF-Token` header */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4594,7 +5696,7 @@ export interface operations {
                     "application/json": components["schemas"]["RevealedPasswordOut"];
                 };
             };
-            /** @description missing or invalid API token (`Authorization: Bearer <token>`) */
+            /** @description missing or invalid credentials (`Authorization: Bearer <token>` or the session cookie) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4661,6 +5763,682 @@ export interface operations {
             };
         };
     };
+    list_users_api_v1_users_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserListOut"];
+                };
+            };
+            /** @description missing or invalid credentials (`Authorization: Bearer <token>` or the session cookie) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the caller's role does not allow this, or a session cookie came without the right `X-CSRF-Token` header */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the request headers are larger than allowed */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the database is unavailable; try again after `Retry-After` seconds */
+            503: {
+                headers: {
+                    /** @description seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    create_user_api_v1_users_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UserIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserCreatedOut"];
+                };
+            };
+            /** @description bad input (e.g. a body that is not JSON) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description missing or invalid credentials (`Authorization: Bearer <token>` or the session cookie) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the caller's role does not allow this, or a session cookie came without the right `X-CSRF-Token` header */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description a user with this username exists */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the body is larger than 1 MiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid request: `error.details.problems` names each problem (`path`, `message`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the request headers are larger than allowed */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the database is unavailable; try again after `Retry-After` seconds */
+            503: {
+                headers: {
+                    /** @description seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    get_user_api_v1_users__user_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                user_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserOut"];
+                };
+            };
+            /** @description missing or invalid credentials (`Authorization: Bearer <token>` or the session cookie) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the caller's role does not allow this, or a session cookie came without the right `X-CSRF-Token` header */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description nothing found by that id or name */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid request: `error.details.problems` names each problem (`path`, `message`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the request headers are larger than allowed */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the database is unavailable; try again after `Retry-After` seconds */
+            503: {
+                headers: {
+                    /** @description seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    update_user_api_v1_users__user_id__patch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                user_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UserPatch"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserOut"];
+                };
+            };
+            /** @description bad input (e.g. a body that is not JSON) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description missing or invalid credentials (`Authorization: Bearer <token>` or the session cookie) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the caller's role does not allow this, or a session cookie came without the right `X-CSRF-Token` header */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description nothing found by that id or name */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description it would leave no enabled admin */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the body is larger than 1 MiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid request: `error.details.problems` names each problem (`path`, `message`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the request headers are larger than allowed */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the database is unavailable; try again after `Retry-After` seconds */
+            503: {
+                headers: {
+                    /** @description seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    reset_password_api_v1_users__user_id__password_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                user_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PasswordResetOut"];
+                };
+            };
+            /** @description missing or invalid credentials (`Authorization: Bearer <token>` or the session cookie) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the caller's role does not allow this, or a session cookie came without the right `X-CSRF-Token` header */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description nothing found by that id or name */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid request: `error.details.problems` names each problem (`path`, `message`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the request headers are larger than allowed */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the database is unavailable; try again after `Retry-After` seconds */
+            503: {
+                headers: {
+                    /** @description seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    list_user_tokens_api_v1_users__user_id__tokens_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                user_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TokenListOut"];
+                };
+            };
+            /** @description missing or invalid credentials (`Authorization: Bearer <token>` or the session cookie) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the caller's role does not allow this, or a session cookie came without the right `X-CSRF-Token` header */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description nothing found by that id or name */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid request: `error.details.problems` names each problem (`path`, `message`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the request headers are larger than allowed */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the database is unavailable; try again after `Retry-After` seconds */
+            503: {
+                headers: {
+                    /** @description seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    create_user_token_api_v1_users__user_id__tokens_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                user_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TokenIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TokenCreatedOut"];
+                };
+            };
+            /** @description bad input (e.g. a body that is not JSON) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description missing or invalid credentials (`Authorization: Bearer <token>` or the session cookie) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the caller's role does not allow this, or a session cookie came without the right `X-CSRF-Token` header */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description nothing found by that id or name */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the body is larger than 1 MiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid request: `error.details.problems` names each problem (`path`, `message`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the request headers are larger than allowed */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the database is unavailable; try again after `Retry-After` seconds */
+            503: {
+                headers: {
+                    /** @description seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    revoke_user_token_api_v1_users__user_id__tokens__token_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                user_id: number;
+                token_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description missing or invalid credentials (`Authorization: Bearer <token>` or the session cookie) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the caller's role does not allow this, or a session cookie came without the right `X-CSRF-Token` header */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description nothing found by that id or name */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid request: `error.details.problems` names each problem (`path`, `message`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the request headers are larger than allowed */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the database is unavailable; try again after `Retry-After` seconds */
+            503: {
+                headers: {
+                    /** @description seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
     list_deliveries_api_v1_webhook_deliveries_get: {
         parameters: {
             query?: {
@@ -4689,7 +6467,7 @@ export interface operations {
                     "application/json": components["schemas"]["DeliveryListOut"];
                 };
             };
-            /** @description missing or invalid API token (`Authorization: Bearer <token>`) */
+            /** @description missing or invalid credentials (`Authorization: Bearer <token>` or the session cookie) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4749,7 +6527,7 @@ export interface operations {
                     "application/json": components["schemas"]["DeliveryDetailOut"];
                 };
             };
-            /** @description missing or invalid API token (`Authorization: Bearer <token>`) */
+            /** @description missing or invalid credentials (`Authorization: Bearer <token>` or the session cookie) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4818,8 +6596,17 @@ export interface operations {
                     "application/json": components["schemas"]["DeliveryOut"];
                 };
             };
-            /** @description missing or invalid API token (`Authorization: Bearer <token>`) */
+            /** @description missing or invalid credentials (`Authorization: Bearer <token>` or the session cookie) */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the caller's role does not allow this, or a session cookie came without the right `X-CSRF-Token` header */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import sqlalchemy as sa
 from rich.console import Console, Group
 from rich.live import Live
 from rich.panel import Panel
@@ -47,10 +48,12 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.types import ASGIApp
 
-from fluxbilling import bootstrap, logs
+from fluxbilling import bootstrap, errors, logs
+from fluxbilling.accounts import Principal, Role
 from fluxbilling.api import create_app
 from fluxbilling.cli import exit_with
 from fluxbilling.config import Settings
+from fluxbilling.db import schema
 from fluxbilling.orders import detail
 from fluxbilling.orders import view as order_view
 from fluxbilling.orders.lifecycle import OrderState
@@ -62,7 +65,7 @@ from fluxbilling_simulators import panels, solusvm2
 from fluxbilling_simulators._demo_payments import DEMO_GATEWAYS, DemoGateway
 from fluxbilling_simulators.mailbox import CapturingSmtpServer
 
-__all__ = ["DEMO_GATEWAYS", "DEMO_PROVIDERS", "main", "run"]
+__all__ = ["DEMO_GATEWAYS", "DEMO_PROVIDERS", "Serving", "first_login", "main", "run"]
 
 STATE_DIR = Path(".fluxbilling")
 DEMO_DB = STATE_DIR / "demo.db"
@@ -264,13 +267,40 @@ class Serving:
     """Set it to stop serving (default: Ctrl-C or SIGTERM)."""
 
 
+async def first_login(installation: bootstrap.Installation) -> None:
+    """Return once someone has signed in to the console (a session exists)."""
+    while True:
+        async with installation.db.connect() as conn:
+            signed_in = await conn.execute(sa.select(schema.sessions.c.id).limit(1))
+            if signed_in.first() is not None:
+                return
+        await asyncio.sleep(0.25)
+
+
+def _outcome(order: detail.OrderDetail, display: str, servers: int, console: Console) -> None:
+    if order.state is OrderState.ACTIVE:
+        console.print(
+            f"[green]Order {order.id} is active[/] · the {display} simulator holds "
+            f"{servers} service(s) · phases: {', '.join(p.value for p in PHASES)}"
+        )
+    else:
+        console.print(f"[red]The order ended {order.state}[/]: {order.run}")
+
+
 async def _announce(
-    serving: Serving, installation: bootstrap.Installation, api: str, sim: str, console: Console
+    serving: Serving,
+    installation: bootstrap.Installation,
+    urls: tuple[str, str],
+    password: str,
+    console: Console,
 ) -> None:
-    """Print the console's URL; write the ready file."""
+    """Print the console's URL and the login; write the ready file."""
+    api, sim = urls
     console.print(
         Panel(
             f"Operator console: [bold]{api}/[/]\n"
+            f"Sign in as [bold]admin[/] with password [bold]{password}[/] (one-time: shown "
+            "only here); the paid order is placed once you are signed in.\n"
             f"API token (scripts): {installation.api_token}\n"
             f"Break the panel: curl -X POST {sim}/solusvm2/_sim/faults -d '{{\"fail_always\": 422}}'\n"
             f"Mend it: curl -X POST {sim}/solusvm2/_sim/faults -d '{{\"clear\": true}}'\n"
@@ -284,6 +314,8 @@ async def _announce(
             "console_url": f"{api}/",
             "simulators_url": sim,
             "api_token": installation.api_token,
+            "username": "admin",
+            "password": password,
         }
         serving.ready_file.write_text(json.dumps(ready))
 
@@ -297,6 +329,9 @@ async def run(
     serving: Serving | None = None,
 ) -> int:
     """Run the demo; 0 when the order reached `active` (and, serving, Ctrl-C came).
+
+    It ends by printing the console's URL and a one-time login of the `admin` user it made
+    (a generated password, shown only there).
 
     Args:
         database_url: another (empty, migrated or not) database instead of the demo's SQLite
@@ -357,37 +392,32 @@ async def run(
         api = LoopbackServer(create_app(installation), port=api_port)
         await api.start()
         worker = asyncio.create_task(installation.worker().run(stop))
+        admin_password = await _demo_admin(installation)
         console.print(f"API on {api.url} · SMTP capture on 127.0.0.1:{smtp.port} · worker running")
         headers = {"Authorization": f"Bearer {installation.api_token}"}
         async with httpx.AsyncClient(base_url=api.url, headers=headers, timeout=30) as client:
             shop = _Shop(client, payment, product, hostname, console)
             if serving is not None:
-                await _announce(serving, installation, api.url, sim.url, console)
+                await _announce(serving, installation, (api.url, sim.url), admin_password, console)
                 if serving.place_when is not None:
                     await serving.place_when(installation)
             order = await _watch(installation, await shop.place(), console)
             await _report(installation, order, smtp, console)
-            servers = states.upstream_objects(provider)
-            if order.state is OrderState.ACTIVE:
-                console.print(
-                    f"[green]Order {order.id} is active[/] · the {display} simulator holds "
-                    f"{servers} service(s) · "
-                    f"phases: {', '.join(p.value for p in PHASES)}"
-                )
-            else:
-                console.print(f"[red]The order ended {order.state}[/]: {order.run}")
+            _outcome(order, display, states.upstream_objects(provider), console)
+            console.print(
+                f"Console: [bold]{api.url}/[/] · sign in as [bold]admin[/] with password "
+                f"[bold]{admin_password}[/] (one-time: shown only here)"
+            )
             if serving is not None:
                 # Whatever became of the order, the console shows it (and can retry it).
                 console.print(f"Serving the console on {api.url}/ until Ctrl-C")
                 await (serving.stop or _until_signalled()).wait()
-            elif order.state is not OrderState.ACTIVE:
-                return 1
         if database_url is None:
             console.print(
                 f"Inspect it later: FLUXBILLING_DATABASE_URL=sqlite:///{DEMO_DB} "
                 f".venv/bin/fluxbilling orders show {order.id}"
             )
-        return 0
+        return 0 if serving is not None or order.state is OrderState.ACTIVE else 1
     finally:
         stop.set()
         if worker is not None:
@@ -428,6 +458,22 @@ async def _seed(installation: bootstrap.Installation, provider: str, sim_url: st
     return PROVIDERS[provider].product_slug
 
 
+async def _demo_admin(installation: bootstrap.Installation) -> str:
+    """An `admin` user with a fresh generated password (reset when the database has one)."""
+    accounts = installation.accounts
+    demo = Principal(name="demo", role=Role.ADMIN)
+    try:
+        user = await accounts.user_named("admin")
+    except errors.NotFound:
+        _user, password = await accounts.create_user(
+            demo, username="admin", role=Role.ADMIN, password=None
+        )
+        assert password is not None  # noqa: S101 - generated when none is given
+        return password
+    _user, password = await accounts.reset_password(demo, user.id)
+    return password
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """The `fluxbilling-demo` command: `run` with the provider and gateway asked for."""
     parser = argparse.ArgumentParser(
@@ -453,7 +499,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--ready-file", type=Path, help="write the URLs here once serving (JSON)")
     args = parser.parse_args(argv)
     logs.configure(logging.DEBUG if args.verbose else logging.WARNING)
-    serving = None if args.once else Serving(port=args.port, ready_file=args.ready_file)
+    serving = None
+    if not args.once:
+        serving = Serving(port=args.port, ready_file=args.ready_file, place_when=first_login)
     exit_with(run(provider=args.provider, gateway=args.gateway, serving=serving))
 
 

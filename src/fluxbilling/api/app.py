@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
+from fastapi.routing import APIRoute, iter_route_contexts
 
 from fluxbilling import __version__
 from fluxbilling.api import (
+    account,
+    auth,
     connections,
     console,
     deliveries,
@@ -20,6 +23,8 @@ from fluxbilling.api import (
     reveal,
     runs,
     services,
+    tokens,
+    users,
     webhooks,
 )
 from fluxbilling.bootstrap import Installation
@@ -57,6 +62,10 @@ def create_app(installation: Installation) -> FastAPI:
     app.include_router(reveal.router)
     app.include_router(reveal.public)
     app.include_router(metrics.router)
+    app.include_router(account.router)
+    app.include_router(tokens.own)
+    app.include_router(users.router)
+    app.include_router(tokens.by_user)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
@@ -65,6 +74,7 @@ def create_app(installation: Installation) -> FastAPI:
     def document() -> JsonObject:
         if app.openapi_schema is None:
             schema = FastAPI.openapi(app)
+            _document_roles(app, schema)
             request_limits.document_limits(schema, bounds)
             openapi.document_errors(schema)
         return app.openapi_schema or {}
@@ -72,3 +82,16 @@ def create_app(installation: Installation) -> FastAPI:
     app.openapi = document  # type: ignore[method-assign]  # FastAPI's documented extension point
     console.install(app, settings.console_dir or console.PACKAGED)
     return app
+
+
+def _document_roles(app: FastAPI, schema: JsonObject) -> None:
+    """Name the role each operation needs (`x-required-role`), for clients and the 403 rule."""
+    for route in iter_route_contexts(app.routes):
+        if not isinstance(route.original_route, APIRoute) or not route.include_in_schema:
+            continue
+        role = auth.required_role(route.dependant)
+        item = schema.get("paths", {}).get(route.path_format or "", {})
+        for method in route.methods or ():
+            operation = item.get(method.lower())
+            if role is not None and operation is not None:
+                operation["x-required-role"] = str(role)

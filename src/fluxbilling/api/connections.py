@@ -108,7 +108,9 @@ class ConnectionOut(Row):
     secret_names: list[str]
     allowed_networks: list[str] = Field(description=_NETWORKS_HELP)
     networks_allowed_at: datetime | None = Field(description="when `allowed_networks` was last set")
-    networks_allowed_by: str | None = Field(description="who set it (`api`, `seed`, ...)")
+    networks_allowed_by: str | None = Field(
+        description="who set it (a user, `installation-token`, `seed`, ...)"
+    )
     purpose: Purpose = Field(description=_PURPOSE_HELP)
     created_at: datetime | None
 
@@ -163,6 +165,19 @@ async def _row(conn: AsyncConnection, name: str) -> Any:
 
 def _out(row: Any, installation: Installation) -> ConnectionOut:
     return ConnectionOut.model_validate(connections.describe_connection(row, installation.vault))
+
+
+def _changes(before: Any, after: Any, secrets: Mapping[str, str | None]) -> dict[str, Any]:
+    """What an update changed, for the audit row: values of plain fields, names of secrets."""
+    changes: dict[str, Any] = {
+        field: {"from": getattr(before, field), "to": getattr(after, field)}
+        for field in ("base_url", "settings", "allowed_networks")
+        if getattr(before, field) != getattr(after, field)
+    }
+    if secrets:
+        changes["credentials_set"] = sorted(k for k, v in secrets.items() if v is not None)
+        changes["credentials_removed"] = sorted(k for k, v in secrets.items() if v is None)
+    return changes
 
 
 def _without(exc: errors.InvalidSettings, secrets: Iterable[str]) -> errors.InvalidSettings:
@@ -243,6 +258,7 @@ async def create_connection(body: ConnectionIn, request: Request, who: Admin) ->
                     "type": body.type,
                     "base_url": row.base_url,
                     "purpose": body.purpose,
+                    "settings": body.settings,
                     "allowed_networks": list(row.allowed_networks or []),
                     "credentials_set": sorted(secrets),
                 },
@@ -340,7 +356,9 @@ PluginSlug = Annotated[
         422: {"description": "the plugin asked for has no `test` flow, or another connection type"},
     },
 )
-async def test_connection(name: Name, request: Request, plugin: PluginSlug = None) -> TestResultOut:
+async def test_connection(
+    name: Name, request: Request, who: Admin, plugin: PluginSlug = None
+) -> TestResultOut:
     """`ok` says whether the vendor accepted the credentials; the exchange is redacted.
 
     The probe is a plugin's `test` flow when one applies (`probe` says which), else the
@@ -353,7 +371,17 @@ async def test_connection(name: Name, request: Request, plugin: PluginSlug = Non
         installation.db, installation.plugins, name, plugin, now=datetime.now(UTC)
     )
     result = await installation.connections.test(name, flow)
-    return TestResultOut.model_validate(result)
+    answer = TestResultOut.model_validate(result)
+    async with installation.db.begin() as conn:
+        await audit.record(
+            conn,
+            actor=who.name,
+            action="connection.test",
+            entity="connection",
+            entity_id=name,
+            changes={"ok": answer.ok, "status": answer.status, "probe": answer.probe},
+        )
+    return answer
 
 
 @router.get("/connection-types", summary="The kinds of upstream a connection can be")

@@ -16,7 +16,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import Field
 
 from fluxbilling import errors
-from fluxbilling.api.auth import require_token
+from fluxbilling.api.auth import Operator, require_token
 from fluxbilling.api.fields import Line, RowId
 from fluxbilling.api.rows import Row, Timestamp
 from fluxbilling.db import schema
@@ -152,7 +152,7 @@ async def get_delivery(request: Request, delivery_id: RowId) -> DeliveryDetailOu
     summary="Hand a quarantined delivery back to the reconciler",
     responses={409: {"description": "the delivery is not quarantined"}},
 )
-async def release_delivery(request: Request, delivery_id: RowId) -> DeliveryOut:
+async def release_delivery(request: Request, delivery_id: RowId, _who: Operator) -> DeliveryOut:
     """Its attempts start again from zero; the reconciler's next pass processes it.
 
     Raises:

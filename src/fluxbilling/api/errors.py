@@ -30,6 +30,9 @@ __all__ = ["STATUS_BY_ERROR", "error_body", "install", "status_of"]
 log = logging.getLogger(__name__)
 
 STATUS_BY_ERROR: tuple[tuple[type[errors.FluxError], int], ...] = (
+    (errors.NotAuthenticated, 401),
+    (errors.Forbidden, 403),
+    (errors.TooManyAttempts, 429),
     (errors.NotFound, 404),
     (errors.Conflict, 409),
     (errors.Expired, 410),
@@ -108,8 +111,10 @@ def _answer(exc: errors.FluxError) -> JSONResponse:
     if status is None:
         return _internal(exc)
     headers = None
-    if isinstance(exc, errors.DatabaseUnavailable):
+    if isinstance(exc, errors.DatabaseUnavailable | errors.TooManyAttempts):
         headers = {"Retry-After": str(exc.retry_after)}
+    elif isinstance(exc, errors.NotAuthenticated):
+        headers = {"WWW-Authenticate": "Bearer"}
     body = error_body(type(exc).__name__, exc.message, exc.details)
     return JSONResponse(body, status, headers=headers)
 

@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse
 from pydantic import Field, StringConstraints
 
 from fluxbilling import errors
-from fluxbilling.api.auth import require_token
+from fluxbilling.api.auth import Operator, require_token
 from fluxbilling.api.fields import ONE_LINE, Line, RequestBody, RowId
 from fluxbilling.api.rows import Row, Timestamp
 from fluxbilling.billing import checkout
@@ -147,7 +147,9 @@ class ReportOut(Row):
         502: {"description": "the gateway could not create the payment; nothing is stored"},
     },
 )
-async def start_checkout(invoice_id: RowId, body: CheckoutIn, request: Request) -> CheckoutOut:
+async def start_checkout(
+    invoice_id: RowId, body: CheckoutIn, request: Request, _who: Operator
+) -> CheckoutOut:
     """Creates the payment at the gateway, stores it, and answers the URL to redirect to."""
     installation = request.app.state.installation
     gateway = installation.gateways.get(body.gateway)
@@ -217,7 +219,7 @@ async def get_invoice(invoice_id: RowId, request: Request) -> InvoiceDetailOut:
     summary="Ask the gateways about this invoice now",
     responses={502: {"description": "a gateway could not be asked; nothing half-applied"}},
 )
-async def sync_invoice(invoice_id: RowId, request: Request) -> SyncOut:
+async def sync_invoice(invoice_id: RowId, request: Request, _who: Operator) -> SyncOut:
     """The reconciler for one invoice: fetch each attempt and apply it like a webhook would."""
     installation = request.app.state.installation
     results = await installation.reconciler().sync_invoice(invoice_id)
@@ -238,7 +240,7 @@ reconcile = APIRouter(
     summary="Run one reconciler pass now",
     responses={502: {"description": "a gateway could not be asked; nothing half-applied"}},
 )
-async def run_reconciler(request: Request) -> ReportOut:
+async def run_reconciler(request: Request, _who: Operator) -> ReportOut:
     """Open invoices, stuck deliveries and pending refund/chargeback actions."""
     installation = request.app.state.installation
     report: Report = await installation.reconciler().run_once()

@@ -4,7 +4,9 @@ Routes declare only what is particular to them (`responses={409: {"description":
 answers that follow from how a route is built are added here, in one place, by rule:
 
 ```
-401  the route needs the API token (its operation names a security scheme)
+401  the route needs a credential (its operation names a security scheme)
+403  the route needs more than the viewer role (`x-required-role`), or it changes something
+     (a session cookie without the right X-CSRF-Token)
 400  the route takes a body (one that is not JSON is refused before validation)
 413  the route takes a body (bodies have a size limit; `request_limits` says which)
 431  every route: request headers larger than allowed
@@ -44,12 +46,15 @@ class ErrorOut(BaseModel):
 
 DESCRIPTIONS = {
     400: "bad input (e.g. a body that is not JSON)",
-    401: "missing or invalid API token (`Authorization: Bearer <token>`)",
+    401: "missing or invalid credentials (`Authorization: Bearer <token>` or the session cookie)",
+    403: "the caller's role does not allow this, or a session cookie came without the right "
+    "`X-CSRF-Token` header",
     404: "nothing found by that id or name",
     409: "the request conflicts with the current state",
     410: "it has expired (a token or link); ask for a new one",
     413: "the body is larger than allowed",
     431: "the request headers are larger than allowed",
+    429: "too many attempts; try again after `Retry-After` seconds",
     422: "invalid request: `error.details.problems` names each problem (`path`, `message`)",
     502: "an upstream system failed",
     503: "the database is unavailable; try again after `Retry-After` seconds",
@@ -72,9 +77,9 @@ def document_errors(schema: JsonObject) -> None:
     components["ErrorOut"] = error_schema
     content = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}}
     for path in schema.get("paths", {}).values():
-        for operation in path.values():
+        for method, operation in path.items():
             answers = operation.setdefault("responses", {})
-            for status in _statuses(operation):
+            for status in _statuses(method, operation):
                 answers.setdefault(str(status), {"description": DESCRIPTIONS[status]})
             for status, answer in answers.items():
                 if status[0] in "45":
@@ -82,15 +87,19 @@ def document_errors(schema: JsonObject) -> None:
                         answer["content"] = content  # also replaces FastAPI's own 422 shape
                     if answer.get("description") == "Validation Error":  # FastAPI's
                         answer["description"] = DESCRIPTIONS[422]
-                    if status == "503":
+                    if status in ("429", "503"):
                         answer.setdefault("headers", _RETRY_AFTER)
 
 
-def _statuses(operation: JsonObject) -> set[int]:
+def _statuses(method: str, operation: JsonObject) -> set[int]:
     """The error answers that follow from how the operation is built (see the module docstring)."""
     statuses = {431, 503}
     if operation.get("security"):
         statuses.add(401)
+        if method.upper() not in ("GET", "HEAD", "OPTIONS") or operation.get(
+            "x-required-role"
+        ) not in (None, "viewer"):
+            statuses.add(403)
     if "requestBody" in operation:
         statuses |= {400, 413, 422}
     places = {parameter["in"] for parameter in operation.get("parameters", [])}

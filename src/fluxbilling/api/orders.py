@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request
 from pydantic import EmailStr, Field
 
-from fluxbilling.api.auth import require_token
+from fluxbilling.api.auth import Operator, require_token
 from fluxbilling.api.fields import Line, RequestBody, RowId
 from fluxbilling.api.invoices import InvoiceOut
 from fluxbilling.api.rows import Row, Timestamp
@@ -132,7 +132,7 @@ class OrderOut(Row):
         409: {"description": "the hostname is already used by another order"},
     },
 )
-async def create_order(body: OrderIn, request: Request) -> OrderCreatedOut:
+async def create_order(body: OrderIn, request: Request, _who: Operator) -> OrderCreatedOut:
     """The order is `awaiting_payment` until a verified payment clears its invoice."""
     created = await service.create_order(
         request.app.state.installation.db,

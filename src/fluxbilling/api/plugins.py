@@ -178,6 +178,7 @@ async def list_plugins(request: Request) -> PluginListOut:
 )
 async def register_plugin(
     request: Request,
+    who: Admin,
     response: Response,
     document: Annotated[
         JsonObject,
@@ -185,7 +186,7 @@ async def register_plugin(
     ],
 ) -> RegisteredOut:
     """201 with the new version; 200 with `unchanged: true` when nothing changed."""
-    registration = await _manager(request).submit(document, source="api")
+    registration = await _manager(request).submit(document, source="api", actor=who.name)
     if not registration.created:
         response.status_code = 200
     plugin = registration.plugin

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import Field
 
-from fluxbilling.api.auth import require_token
+from fluxbilling.api.auth import Operator, require_token
 from fluxbilling.api.fields import RequestBody, RowId
 from fluxbilling.api.rows import Row, Timestamp
 from fluxbilling.db import schema
@@ -103,11 +103,13 @@ async def list_runs(
     summary="Retry a failed run from its failed phase or an earlier one",
     responses={409: {"description": "the run is not failed"}},
 )
-async def retry_run(run_id: RowId, request: Request, body: RetryIn | None = None) -> RunChangedOut:
+async def retry_run(
+    run_id: RowId, request: Request, who: Operator, body: RetryIn | None = None
+) -> RunChangedOut:
     """409 unless the run is failed."""
     installation = request.app.state.installation
     await installation.store.retry(
-        run_id, from_phase=body.from_phase if body else None, actor="api"
+        run_id, from_phase=body.from_phase if body else None, actor=who.name
     )
     installation.wakeup.notify()
     return RunChangedOut(id=run_id, state=RunState.QUEUED)
@@ -118,9 +120,9 @@ async def retry_run(run_id: RowId, request: Request, body: RetryIn | None = None
     summary="Cancel a run that has not completed",
     responses={409: {"description": "the run has completed already"}},
 )
-async def cancel_run(run_id: RowId, request: Request) -> RunChangedOut:
+async def cancel_run(run_id: RowId, request: Request, who: Operator) -> RunChangedOut:
     """A worker holding the run loses its lease and drops its result."""
-    await request.app.state.installation.store.cancel(run_id, actor="api")
+    await request.app.state.installation.store.cancel(run_id, actor=who.name)
     return RunChangedOut(id=run_id, state=RunState.CANCELLED)
 
 

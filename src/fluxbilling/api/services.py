@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from pydantic import Field, StringConstraints
 
 from fluxbilling import jsontypes
-from fluxbilling.api.auth import require_token
+from fluxbilling.api.auth import Operator, require_token
 from fluxbilling.api.fields import ONE_LINE, JsonObject, RequestBody, RowId, Text
 from fluxbilling.api.rows import Row, Timestamp
 from fluxbilling.orders import actions
@@ -79,6 +79,7 @@ class ActionListOut(Row):
 )
 async def request_action(
     request: Request,
+    who: Operator,
     service_id: RowId,
     verb: Annotated[
         str,
@@ -107,7 +108,7 @@ async def request_action(
         verb=verb,
         params=body.params if body else None,
         reason=body.reason if body else None,
-        actor="api",
+        actor=who.name,
         idempotency_key=idempotency_key,
     )
     installation.wakeup.notify()

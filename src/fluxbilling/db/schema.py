@@ -470,6 +470,58 @@ audit_log = sa.Table(
     sa.Index("ix_audit_log_entity", "entity", "entity_id"),
 )
 
+users = sa.Table(
+    "users",
+    metadata,
+    _id(),
+    sa.Column("username", sa.String(64), nullable=False, unique=True),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("password_hash", sa.String(255), nullable=False),
+    sa.Column("disabled", sa.Boolean(), nullable=False, server_default=sa.false()),
+    _created(),
+    sa.Column("updated_at", UtcDateTime(), nullable=False, server_default=sa.func.now()),
+    sa.Column("password_changed_at", UtcDateTime(), nullable=False, server_default=sa.func.now()),
+)
+
+sessions = sa.Table(
+    "sessions",
+    metadata,
+    _id(),
+    _fk("user_id", "users.id"),
+    sa.Column("id_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("csrf_hash", sa.String(64), nullable=False),
+    _created(),
+    sa.Column("last_seen_at", UtcDateTime(), nullable=False),
+    sa.Column("revoked_at", UtcDateTime(), nullable=True),
+)
+
+api_tokens = sa.Table(
+    "api_tokens",
+    metadata,
+    _id(),
+    _fk("user_id", "users.id"),
+    sa.Column("name", sa.String(100), nullable=False),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("prefix", sa.String(16), nullable=False),
+    _created(),
+    sa.Column("expires_at", UtcDateTime(), nullable=True),
+    sa.Column("last_used_at", UtcDateTime(), nullable=True),
+    sa.Column("revoked_at", UtcDateTime(), nullable=True),
+)
+
+login_attempts = sa.Table(
+    "login_attempts",
+    metadata,
+    _id(),
+    sa.Column("username", sa.String(64), nullable=False),
+    sa.Column("client", sa.String(64), nullable=False),
+    sa.Column("succeeded", sa.Boolean(), nullable=False),
+    sa.Column("at", UtcDateTime(), nullable=False),
+    sa.Index("ix_login_attempts_username_at", "username", "at"),
+    sa.Index("ix_login_attempts_client_at", "client", "at"),
+    sa.Index("ix_login_attempts_at", "at"),
+)
+
 workers = sa.Table(
     "workers",
     metadata,

@@ -27,7 +27,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from fluxbilling import errors
+from fluxbilling import audit, errors
 from fluxbilling.db import Database, schema, statements
 from fluxbilling.engine import activity, policy
 from fluxbilling.engine.outcome import Pending
@@ -654,6 +654,14 @@ class RunStore:
                 {"actor": actor, "previous_error": row.last_error},
             )
             await self.hooks(conn, RunEvent.RETRIED, [entry])
+            await audit.record(
+                conn,
+                actor=actor,
+                action="run.retry",
+                entity="run",
+                entity_id=run_id,
+                changes={"order_id": row.order_id, "from_phase": phase, "state": "queued"},
+            )
             if not self.db.is_sqlite:
                 await conn.execute(sa.select(sa.func.pg_notify(NOTIFY_CHANNEL, str(run_id))))
 
@@ -687,3 +695,11 @@ class RunStore:
                 {"actor": actor},
             )
             await self.hooks(conn, RunEvent.CANCELLED, [entry])
+            await audit.record(
+                conn,
+                actor=actor,
+                action="run.cancel",
+                entity="run",
+                entity_id=run_id,
+                changes={"order_id": row.order_id, "phase": row.phase, "state": "cancelled"},
+            )

@@ -23,7 +23,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from fluxbilling import errors
+from fluxbilling import audit, errors
 from fluxbilling.db import Database, schema
 from fluxbilling.drivers import driver as drivers
 from fluxbilling.drivers.registry import DriverRegistry
@@ -217,6 +217,14 @@ async def request_action(
                 run_id=run_id,
                 phase=Phase.ACTION,
                 data={"action_id": action_id, "verb": verb, "plugin": driver.slug},
+            )
+            await audit.record(
+                conn,
+                actor=actor,
+                action="service.action",
+                entity="service",
+                entity_id=service_id,
+                changes={"verb": verb, "action_id": action_id, "reason": reason},
             )
             return {**await describe_action(conn, int(action_id), vault), "replayed": False}
     except sa.exc.IntegrityError:

@@ -25,7 +25,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from fluxbilling import errors, limits
+from fluxbilling import audit, errors, limits
 from fluxbilling.db import Database, schema
 from fluxbilling.jsontypes import JsonObject
 from fluxbilling.plugins.graph import LoadedPlugin, load_plugin, load_plugin_file
@@ -118,12 +118,16 @@ class PluginManager:
         """
         return (await self.submit(document, source=source)).plugin
 
-    async def submit(self, document: Mapping[str, Any], *, source: str) -> Registration:
+    async def submit(
+        self, document: Mapping[str, Any], *, source: str, actor: str | None = None
+    ) -> Registration:
         """Like `register`, and also say whether a new version was stored.
 
         Args:
             document: the whole plugin document (parsed JSON).
             source: where it came from, e.g. `api` or `file:acme.json` (at most 32 characters).
+            actor: who submitted it; a new version is then audited (`plugin.register`) in
+                the transaction that stores it.
 
         Returns:
             The loaded plugin and `created=False` when the document is identical to the
@@ -158,6 +162,15 @@ class PluginManager:
                             source=source,
                         )
                     )
+                    if actor is not None:
+                        await audit.record(
+                            conn,
+                            actor=actor,
+                            action="plugin.register",
+                            entity="plugin",
+                            entity_id=f"{slug}@{version}",
+                            changes={"sha256": digest, "source": source},
+                        )
             except sa.exc.IntegrityError:
                 continue  # another process registered a version at the same moment
             plugin = dataclasses.replace(validated, version=version)

@@ -90,7 +90,7 @@ function OrderView({ order }: { order: Order }) {
               color={colourOf(entry.status)}
               title={<PhaseTitle entry={entry} />}
             >
-              <PhaseDetail entry={entry} run={order.run} />
+              <PhaseDetail key={entry.status} entry={entry} run={order.run} />
             </Timeline.Item>
           ))}
         </Timeline>
@@ -254,7 +254,7 @@ function InvoiceCard({ order }: { order: Order }) {
               </Text>
             ) : (
               detail.payments.map((p) => (
-                <Text size="sm" key={p.id}>
+                <Text size="sm" key={p.id} style={{ wordBreak: "break-all" }}>
                   {formatMoney(p.amount_minor, p.currency)} via {p.gateway} ({p.gateway_payment_id}
                   ) · {formatTime(p.created_at)}
                 </Text>
@@ -362,7 +362,9 @@ function ActivityLog({ order }: { order: Order }) {
             <Table.Tbody>
               {order.activity.map((a) => (
                 <Table.Tr key={a.id}>
-                  <Table.Td ff="monospace">{formatTime(a.at)}</Table.Td>
+                  <Table.Td ff="monospace" style={{ whiteSpace: "nowrap" }}>
+                    {formatTime(a.at)}
+                  </Table.Td>
                   <Table.Td>{a.phase ?? ""}</Table.Td>
                   <Table.Td>{a.event}</Table.Td>
                   <Table.Td>{a.message}</Table.Td>
