@@ -4822,7 +4822,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description missing or invalid API token (`Authorization: Bearer <token>`) */
+            /** @description missing or invalid credentials (`Authorization: Bearer <token>` or the session cookie) */
             401: {
                 headers: {
                     [name: string]: unknown;
