@@ -37,34 +37,41 @@ test("draw, fix, save, test and diff a plugin in the builder", async ({ page }) 
   await slug.fill("e2e-panel");
   await slug.press("Tab");
 
-  // Draw: an http node next to the trigger, not yet wired.
+  // Draw: an http node after the trigger, its path with a template left open.
   await page.getByRole("tab", { name: "provision" }).click();
   await page.getByRole("button", { name: "Add http node" }).click();
   const properties = page.getByRole("region", { name: "Properties" });
   const path = properties.getByRole("textbox", { name: "path" });
-  await path.fill("servers");
+  await path.fill("servers?name={{order.hostname");
   await path.press("Tab");
 
-  // The API's problem lands on the node it names: the request is not reachable from the trigger.
+  // The API's problem lands on the node and the field it names.
   const node = page.getByRole("group", { name: "Node http" });
   await expect(node.getByLabel(/problems?$/)).toBeVisible();
   await expect(page.getByLabel("Validation")).toContainText("problem");
-  await expect(properties.getByRole("alert")).toContainText("reachable");
+  await expect(path).toHaveAttribute("aria-invalid", "true");
   await snapshot(page, "builder-invalid");
 
-  // Fix it: drag a wire from the trigger's `ok` port to the request.
-  await page.getByLabel("port ok of start").dragTo(node);
+  // Fix it, and draw the wire from the trigger's `ok` port to the request by hand.
+  await path.fill("servers");
+  await path.press("Tab");
   await expect(page.getByLabel("Validation")).toHaveText(/^valid/);
   await expect(node.getByLabel(/problems?$/)).toHaveCount(0);
+  await expect(page.getByLabel("wire start ok to http (list order)")).toHaveCount(1);
+  await page.getByLabel("port ok of start").dragTo(page.getByLabel("input of http"));
+  await expect(page.getByLabel("wire start ok to http", { exact: true })).toHaveCount(1);
+  await page.getByRole("group", { name: "Node start" }).click();
+  await expect(properties.getByRole("combobox", { name: "port ok →" })).toHaveValue("http");
+  await expect(page.getByLabel("Validation")).toHaveText(/^valid/);
 
   await page.getByRole("button", { name: "Save as new version" }).click();
-  await expect(page.getByText("Saved as version 1")).toBeVisible();
+  await expect(page.getByRole("status").filter({ hasText: "Saved as version 1" })).toBeVisible();
   await expect(page).toHaveURL(/\/plugins\/e2e-panel\/edit\?version=1$/);
 
   // Test the provision flow against the simulator (a `test` connection), step by step.
   await page.getByRole("button", { name: "Test", exact: true }).click();
   const tester = page.getByRole("region", { name: "Test the flow" });
-  await tester.getByRole("textbox", { name: "Connection" }).click();
+  await tester.getByRole("combobox", { name: "Connection" }).click();
   await page.getByRole("option", { name: `${CONNECTION} (test)` }).click();
   await tester.getByRole("button", { name: "Run test" }).click();
   await expect(tester.getByLabel("Test status")).toHaveText("done");
@@ -84,7 +91,7 @@ test("draw, fix, save, test and diff a plugin in the builder", async ({ page }) 
   await label.fill("list the servers");
   await label.press("Tab");
   await page.getByRole("button", { name: "Save as new version" }).click();
-  await expect(page.getByText("Saved as version 2")).toBeVisible();
+  await expect(page.getByRole("status").filter({ hasText: "Saved as version 2" })).toBeVisible();
   await page.getByRole("link", { name: "Versions" }).click();
   const changes = page.getByRole("table", { name: "Changes" });
   await expect(changes).toContainText("flows.provision.nodes[1].label");

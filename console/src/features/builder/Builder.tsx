@@ -21,10 +21,9 @@ import {
   TextInput,
   Tooltip,
 } from "@mantine/core";
-import { notifications } from "@mantine/notifications";
 import { ReactFlowProvider } from "@xyflow/react";
 import { type KeyboardEvent, useCallback, useEffect, useMemo, useReducer, useRef, useState } from "react";
-import { Link, useNavigate } from "react-router";
+import { Link, useLocation, useNavigate } from "react-router";
 import { ErrorAlert } from "../../components/States";
 import { Canvas, PALETTE_MIME } from "./Canvas";
 import { type JsonObject, type NodeObject, type PluginGraph, type Position, drawnEdges, fromDocument, header, toDocument } from "./document";
@@ -78,8 +77,17 @@ export function Builder({ schema, initial, loadedFrom }: BuilderProps) {
   const [testing, setTesting] = useState(false);
   const [trace, setTrace] = useState<TraceView | null>(null);
   const [importUrl, setImportUrl] = useState("");
+  // A save navigates to the saved version's URL; its notice comes along in the history state.
+  const arrived = (useLocation().state as { notice?: string } | null)?.notice ?? null;
+  const [notice, setNotice] = useState<string | null>(arrived);
   const graphRef = useRef(state.graph);
   graphRef.current = state.graph;
+  const tabRef = useRef(state.tab);
+  tabRef.current = state.tab;
+  const followTrace = useCallback((next: TraceView | null) => {
+    setTrace(next);
+    if (next && next.verb !== tabRef.current) dispatch({ kind: "tab", tab: next.verb });
+  }, []);
 
   // Validate while editing: a quiet moment after the last change, the whole draft.
   useEffect(() => {
@@ -144,15 +152,17 @@ export function Builder({ schema, initial, loadedFrom }: BuilderProps) {
     setSaveError(null);
     try {
       const answer = await saveDocument(toDocument(state.graph));
-      notifications.show({
-        color: "green",
-        title: answer.unchanged ? "Nothing changed" : `Saved as version ${answer.version}`,
-        message: answer.unchanged ? `${answer.slug}@${answer.version} is identical` : `${answer.slug}@${answer.version} is loaded`,
-      });
+      const saved = answer.unchanged
+        ? `Nothing changed: ${answer.slug}@${answer.version} is identical`
+        : `Saved as version ${answer.version}, loaded`;
+      setNotice(saved);
       setValidation({ problems: [], warnings: answer.warnings, failure: null });
       if (!loadedFrom || loadedFrom.slug !== answer.slug || loadedFrom.version !== answer.version) {
         keepSaved(answer.slug, answer.version, state.graph);
-        navigate(`/plugins/${encodeURIComponent(answer.slug)}/edit?version=${answer.version}`, { replace: true });
+        navigate(`/plugins/${encodeURIComponent(answer.slug)}/edit?version=${answer.version}`, {
+          replace: true,
+          state: { notice: saved },
+        });
       }
     } catch (error) {
       const problems = problemsOf(error);
@@ -177,7 +187,7 @@ export function Builder({ schema, initial, loadedFrom }: BuilderProps) {
   const loadDocument = async (document: JsonObject, what: string) => {
     const graph = await laidOut(fromDocument(document), portsOf);
     dispatch({ kind: "load", graph });
-    notifications.show({ title: "Imported", message: what });
+    setNotice(`Imported ${what}`);
   };
 
   const importFile = async (file: File | null) => {
@@ -235,11 +245,20 @@ export function Builder({ schema, initial, loadedFrom }: BuilderProps) {
     <Stack gap={6} h="calc(100vh - 56px - 2 * var(--mantine-spacing-lg))" onKeyDown={onKeyDown}>
       <Group justify="space-between" gap="xs" wrap="nowrap">
         <Group gap="xs" wrap="nowrap">
-          <Text fw={700} size="lg">
+          <Text fw={700} size="lg" style={{ whiteSpace: "nowrap" }}>
             {slug || "new plugin"}
           </Text>
-          {loadedFrom && <Badge variant="light">from v{loadedFrom.version}</Badge>}
+          {loadedFrom && (
+            <Badge variant="light" style={{ flexShrink: 0 }}>
+              from v{loadedFrom.version}
+            </Badge>
+          )}
           <ValidationBadge validation={validation} checking={checking} />
+          {notice && (
+            <Text size="sm" c="green.8" role="status">
+              {notice}
+            </Text>
+          )}
         </Group>
         <Group gap={4} wrap="nowrap">
           <Tooltip label="Undo (Ctrl+Z)">
@@ -386,6 +405,7 @@ export function Builder({ schema, initial, loadedFrom }: BuilderProps) {
                   problems={counts}
                   edgeProblems={edgeProblems}
                   trace={traceMarks}
+                  fitKey={testing ? 1 : 0}
                   onSelect={(ids) => dispatch({ kind: "select", ids })}
                   onMove={(positions, record) => dispatch({ kind: "moveNodes", positions, record })}
                   onConnect={(from, port, to) => dispatch({ kind: "connect", from, port, to })}
@@ -432,15 +452,12 @@ export function Builder({ schema, initial, loadedFrom }: BuilderProps) {
         )}
       </Group>
       {testing && (
-        <Paper withBorder mah={380} style={{ overflow: "auto" }}>
+        <Paper withBorder mah="48%" style={{ overflow: "auto", flexShrink: 0 }}>
           <TestPanel
             document={() => toDocument(graphRef.current)}
             verbs={state.graph.flows.map((f) => f.verb)}
             verb={state.tab}
-            onTrace={(next) => {
-              setTrace(next);
-              if (next && next.verb !== state.tab) dispatch({ kind: "tab", tab: next.verb });
-            }}
+            onTrace={followTrace}
           />
         </Paper>
       )}

@@ -10,14 +10,13 @@ import {
   type Edge,
   type EdgeChange,
   MarkerType,
-  MiniMap,
   type Node,
   type NodeChange,
   ReactFlow,
   useReactFlow,
 } from "@xyflow/react";
 import "@xyflow/react/dist/style.css";
-import { type DragEvent, useMemo } from "react";
+import { type DragEvent, useEffect, useMemo } from "react";
 import { type FlowGraph, type Position, drawnEdges } from "./document";
 import { FlowNode, type FlowNodeData } from "./FlowNode";
 
@@ -38,11 +37,19 @@ export interface CanvasProps {
   onRemoveNodes: (ids: string[]) => void;
   onRemoveEdges: (keys: string[]) => void;
   onDropType: (type: string, position: Position) => void;
+  /** Changing it fits the flow into the canvas again (the canvas was resized). */
+  fitKey?: number;
 }
 
 export function Canvas(props: CanvasProps) {
   const { flow, selected, portsOf, problems, edgeProblems, trace } = props;
-  const { screenToFlowPosition } = useReactFlow();
+  const { screenToFlowPosition, fitView } = useReactFlow();
+  // A node added or removed: show the whole flow again (never zoomed in past 100 %).
+  const count = flow.nodes.length;
+  useEffect(() => {
+    const timer = setTimeout(() => void fitView({ padding: 0.2, maxZoom: 1, duration: 200 }), 50);
+    return () => clearTimeout(timer);
+  }, [count, fitView, props.fitKey]);
   const chosen = useMemo(() => new Set(selected), [selected]);
   const nodes: Node<FlowNodeData>[] = useMemo(
     () =>
@@ -72,6 +79,7 @@ export function Canvas(props: CanvasProps) {
         target: e.to,
         targetHandle: "in",
         label: e.port === "ok" ? undefined : e.port,
+        ariaLabel: `wire ${e.from} ${e.port} to ${e.to}${e.implicit ? " (list order)" : ""}`,
         animated: e.implicit,
         style: {
           strokeDasharray: e.implicit ? "4 4" : undefined,
@@ -139,6 +147,7 @@ export function Canvas(props: CanvasProps) {
       }}
       deleteKeyCode={["Delete", "Backspace"]}
       fitView
+      fitViewOptions={{ padding: 0.2, maxZoom: 1 }}
       minZoom={0.2}
       maxZoom={2}
       proOptions={{ hideAttribution: true }}
@@ -146,7 +155,6 @@ export function Canvas(props: CanvasProps) {
     >
       <Background gap={16} />
       <Controls />
-      <MiniMap pannable zoomable />
     </ReactFlow>
   );
 }

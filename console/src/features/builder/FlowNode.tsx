@@ -48,7 +48,7 @@ export function FlowNode({ data, selected }: NodeProps & { data: FlowNodeData })
         position: "relative",
       }}
     >
-      <Handle type="target" position={Position.Left} id="in" style={{ top: 24 }} />
+      <Handle type="target" position={Position.Left} id="in" style={{ top: 24 }} aria-label={`input of ${data.nodeId}`} />
       <Group justify="space-between" gap={4} wrap="nowrap">
         <Text size="sm" fw={600} truncate>
           {data.nodeId}

@@ -20,7 +20,7 @@ import {
   Stack,
   Text,
 } from "@mantine/core";
-import { useEffect, useState } from "react";
+import { useEffect, useRef, useState } from "react";
 import { ExchangeView } from "../../components/ExchangeView";
 import { JsonBlock } from "../../components/JsonBlock";
 import { ErrorAlert } from "../../components/States";
@@ -67,9 +67,13 @@ export function TestPanel({
     if (verbs.includes(verb)) setVerb(verb);
   }, [verb, verbs]);
 
+  // The canvas follows the step being looked at (a ref: the parent's callback may change identity).
+  const traceTo = useRef(onTrace);
+  traceTo.current = onTrace;
+  const traceVerb = result?.verb;
   useEffect(() => {
-    if (result && steps.length > 0) onTrace({ verb: chosenVerb ?? verb, steps, current });
-  }, [result, steps, current, chosenVerb, verb, onTrace]);
+    traceTo.current(traceVerb && steps.length > 0 ? { verb: traceVerb, steps, current } : null);
+  }, [traceVerb, steps, current]);
 
   const take = (answer: TestRun, append: boolean) => {
     const all = append ? [...steps, ...answer.steps] : answer.steps;
@@ -177,7 +181,7 @@ export function TestPanel({
           Run test
         </Button>
       </Group>
-      {source === "typed" && (
+      {source === "typed" && !result && (
         <JsonInput
           size="xs"
           label="Inputs (the flow context)"
@@ -185,7 +189,7 @@ export function TestPanel({
           onChange={setInputs}
           autosize
           minRows={2}
-          maxRows={6}
+          maxRows={5}
           validationError="not valid JSON"
           styles={{ input: { fontFamily: "monospace" } }}
         />
@@ -200,6 +204,9 @@ export function TestPanel({
             <Badge aria-label="Test status" color={result.status === "done" ? "green" : result.status === "pending" ? "yellow" : "red"}>
               {result.status}
             </Badge>
+            <Button size="compact-xs" variant="subtle" onClick={() => setResult(null)}>
+              Edit inputs
+            </Button>
             {result.status === "pending" && (
               <>
                 <Button size="compact-xs" onClick={() => void resume()} loading={busy}>

@@ -56,6 +56,15 @@ describe("document <-> graph", () => {
     expect(wires).toEqual([{ key: "next:start", from: "start", to: "stop", port: "ok", implicit: true }]);
   });
 
+  it("reads an empty edge list as list order, as the API does", () => {
+    const graph = fromDocument({
+      format: "fluxbilling-visual-plugin",
+      plugin: {},
+      flows: { provision: { nodes: [{ id: "start", type: "trigger" }, { id: "go", type: "http", path: "x" }], edges: [] } },
+    });
+    expect(drawnEdges(graph.flows[0]!.flow).map((e) => [e.from, e.to, e.implicit])).toEqual([["start", "go", true]]);
+  });
+
   it("gives an empty plugin a trigger in its provision flow", () => {
     const graph = fromDocument(emptyDocument("acme"));
     expect(graph.flows.map((f) => f.verb)).toEqual(["provision"]);

@@ -40,7 +40,7 @@ export interface GraphEdge {
 
 export interface FlowGraph {
   nodes: GraphNode[];
-  /** null: the flow has no `edges` key, its nodes run in list order. */
+  /** null: the flow has no `edges` key. Without edges (null or empty) its nodes run in list order. */
   edges: GraphEdge[] | null;
   /** Keys of the flow object other than nodes/edges (kept as they were). */
   extra: JsonObject;
@@ -162,13 +162,14 @@ export function header(graph: PluginGraph): JsonObject {
 }
 
 /**
- * The wires the canvas draws for a flow: its edges, or, for a flow without `edges`, each node to
- * the next in list order (`implicit`), up to a node that ends the flow.
+ * The wires the canvas draws for a flow: its edges, or, for a flow without edges (no `edges` or an
+ * empty list, as the API reads it), each node to the next in list order (`implicit`), up to a
+ * node that ends the flow.
  */
 export function drawnEdges(
   flow: FlowGraph,
 ): { key: string; from: string; to: string; port: string; implicit: boolean }[] {
-  if (flow.edges !== null) {
+  if (flow.edges !== null && flow.edges.length > 0) {
     return flow.edges.map(({ key, edge }) => ({
       key,
       from: edge.from,
@@ -194,6 +195,6 @@ export function drawnEdges(
 
 /** The explicit edges equal to a list-order flow's implicit ones (when the user adds a wire). */
 export function explicitEdges(flow: FlowGraph): GraphEdge[] {
-  if (flow.edges !== null) return flow.edges;
+  if (flow.edges !== null && flow.edges.length > 0) return flow.edges;
   return drawnEdges(flow).map((e) => ({ key: newEdgeKey(), edge: { from: e.from, to: e.to } }));
 }

@@ -59,7 +59,9 @@ describe("builder store", () => {
       { kind: "connect", from: "start", port: "ok", to: "stop" },
       { kind: "connect", from: "create", port: "error", to: "stop" },
     ]);
+    // The first wire made the list order explicit (create -> stop), the second replaced start's.
     expect(state.graph.flows[0]!.flow.edges?.map((e) => e.edge)).toEqual([
+      { from: "create", to: "stop" },
       { from: "start", to: "stop" },
       { from: "create", port: "error", to: "stop" },
     ]);
