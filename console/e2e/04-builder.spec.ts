@@ -97,4 +97,12 @@ test("draw, fix, save, test and diff a plugin in the builder", async ({ page }) 
   await expect(changes).toContainText("flows.provision.nodes[1].label");
   await expect(changes).toContainText("list the servers");
   await snapshot(page, "builder-versions");
+
+  // A shipped plugin, laid out by ELK when opened: its provision flow with every branch.
+  await page.goto("/plugins/solusvm2/edit");
+  await expect(page.getByRole("group", { name: "Node start" })).toBeVisible();
+  await expect(page.getByLabel("Validation")).toHaveText(/^valid/);
+  await page.getByRole("group", { name: "Node create" }).click();
+  await expect(properties.getByRole("combobox", { name: "method" })).toHaveValue("POST");
+  await snapshot(page, "builder-solusvm2");
 });

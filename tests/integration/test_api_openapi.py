@@ -96,6 +96,7 @@ async def test_every_operation_documents_the_answers_its_shape_implies(
         ("GET", "/api/v1/runs/{run_id}/flow-context", {"200", "404", "422"}),
         ("PATCH", "/api/v1/connections/{name}", {"403", "422"}),
         ("POST", "/api/v1/plugins/validate", {"200", "403", "413", "422"}),
+        ("POST", "/api/v1/plugins/import", {"200", "403", "413", "422", "502"}),
     ],
 )
 async def test_routes_document_their_own_answers(

@@ -81,6 +81,7 @@ EXPECTED: dict[tuple[str, str], Role | str] = {
     # Admins: plugins, connections, users and their tokens.
     ("POST", "/api/v1/plugins"): A,
     ("POST", "/api/v1/plugins/validate"): A,
+    ("POST", "/api/v1/plugins/import"): A,
     ("POST", "/api/v1/connections"): A,
     ("PATCH", "/api/v1/connections/{name}"): A,
     ("DELETE", "/api/v1/connections/{name}"): A,

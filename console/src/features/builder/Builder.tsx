@@ -369,7 +369,7 @@ export function Builder({ schema, initial, loadedFrom }: BuilderProps) {
           </Paper>
         ) : (
           <>
-            <Paper withBorder p={6} w={150} role="region" aria-label="Palette" style={{ overflow: "auto" }}>
+            <Paper withBorder p={6} w={130} role="region" aria-label="Palette" style={{ overflow: "auto" }}>
               <Text size="xs" fw={700} c="dimmed" mb={4}>
                 NODES
               </Text>
@@ -418,7 +418,7 @@ export function Builder({ schema, initial, loadedFrom }: BuilderProps) {
                 />
               </ReactFlowProvider>
             </Paper>
-            <Paper withBorder p="xs" w={340} role="region" aria-label="Properties">
+            <Paper withBorder p="xs" w={320} role="region" aria-label="Properties">
               <ScrollArea h="100%">
                 {selectedNode && selectedType ? (
                   <NodeProperties

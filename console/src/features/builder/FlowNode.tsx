@@ -1,7 +1,7 @@
 /** One node on the canvas: its id, type and label, one handle per named output port. */
 import { Badge, Group, Text } from "@mantine/core";
 import { Handle, type NodeProps, Position } from "@xyflow/react";
-import { NODE_WIDTH, PORT_ROW } from "./layout";
+import { NODE_HEIGHT, NODE_WIDTH } from "./layout";
 
 export interface FlowNodeData extends Record<string, unknown> {
   nodeId: string;
@@ -40,6 +40,7 @@ export function FlowNode({ data, selected }: NodeProps & { data: FlowNodeData })
       data-trace={data.trace ?? undefined}
       style={{
         width: NODE_WIDTH,
+        height: NODE_HEIGHT,
         background: data.trace === "current" ? "#f3f0ff" : "white",
         border: border(data, selected),
         borderRadius: 8,
@@ -48,7 +49,7 @@ export function FlowNode({ data, selected }: NodeProps & { data: FlowNodeData })
         position: "relative",
       }}
     >
-      <Handle type="target" position={Position.Left} id="in" style={{ top: 24 }} aria-label={`input of ${data.nodeId}`} />
+      <Handle type="target" position={Position.Top} id="in" aria-label={`input of ${data.nodeId}`} />
       <Group justify="space-between" gap={4} wrap="nowrap">
         <Text size="sm" fw={600} truncate>
           {data.nodeId}
@@ -63,20 +64,32 @@ export function FlowNode({ data, selected }: NodeProps & { data: FlowNodeData })
         {data.type}
         {data.label ? ` · ${data.label}` : ""}
       </Text>
-      <div style={{ marginTop: 6 }}>
-        {data.ports.map((port) => (
-          <div key={port} style={{ height: PORT_ROW, position: "relative", textAlign: "right" }}>
-            <span style={{ fontSize: 11, color: PORT_COLOURS[port] ?? "#495057", marginRight: 8 }}>{port}</span>
+      {data.ports.map((port, index) => {
+        const left = `${((index + 0.5) / data.ports.length) * 100}%`;
+        return (
+          <div key={port}>
+            <span
+              style={{
+                position: "absolute",
+                bottom: 4,
+                left,
+                transform: "translateX(-50%)",
+                fontSize: 10,
+                color: PORT_COLOURS[port] ?? "#495057",
+              }}
+            >
+              {port}
+            </span>
             <Handle
               type="source"
-              position={Position.Right}
+              position={Position.Bottom}
               id={port}
               aria-label={`port ${port} of ${data.nodeId}`}
-              style={{ background: PORT_COLOURS[port] ?? "#495057", top: PORT_ROW / 2, right: -10 }}
+              style={{ left, width: 10, height: 10, background: PORT_COLOURS[port] ?? "#495057" }}
             />
           </div>
-        ))}
-      </div>
+        );
+      })}
     </div>
   );
 }

@@ -3,6 +3,6 @@ import { api, unwrap } from "../../api/client";
 import type { JsonObject } from "./document";
 
 export async function importFromUrl(url: string): Promise<JsonObject> {
-  const answer = await unwrap(api.POST("/api/v1/plugins/import" as never, { body: { url } } as never));
-  return (answer as { document: JsonObject }).document;
+  const answer = await unwrap(api.POST("/api/v1/plugins/import", { body: { url } }));
+  return answer.document as JsonObject;
 }

@@ -1,16 +1,13 @@
 /**
- * Auto-layout of a loaded flow with ELK (layered, left to right): ports on the right in their
- * fixed order, so `ok` wires leave at the top and `error` at the bottom, as the canvas draws them.
+ * Auto-layout of a loaded flow with ELK (layered, top to bottom, which suits the tall canvas
+ * between the palette and the properties): the input on top, the ports along the bottom in their
+ * fixed order (`ok` first, `error` last), as the canvas draws them.
  */
 import { type FlowGraph, type Position, drawnEdges } from "./document";
 
-export const NODE_WIDTH = 210;
-export const PORT_ROW = 22;
+export const NODE_WIDTH = 200;
+export const NODE_HEIGHT = 74;
 
-/** The height the canvas gives a node with `ports` output ports. */
-export function nodeHeight(ports: number): number {
-  return 58 + Math.max(ports, 1) * PORT_ROW;
-}
 
 // ELK is large (about 1.4 MB): loaded when a flow is first laid out, as a chunk of its own.
 let elk: Promise<{ layout: (graph: never) => Promise<{ children?: { id: string; x?: number; y?: number }[] }> }> | null = null;
@@ -29,9 +26,9 @@ export async function layoutFlow(
     id: "flow",
     layoutOptions: {
       "elk.algorithm": "layered",
-      "elk.direction": "RIGHT",
-      "elk.spacing.nodeNode": "40",
-      "elk.layered.spacing.nodeNodeBetweenLayers": "70",
+      "elk.direction": "DOWN",
+      "elk.spacing.nodeNode": "30",
+      "elk.layered.spacing.nodeNodeBetweenLayers": "50",
       "elk.portConstraints": "FIXED_ORDER",
     },
     children: flow.nodes.map(({ node }) => {
@@ -39,13 +36,13 @@ export async function layoutFlow(
       return {
         id: node.id,
         width: NODE_WIDTH,
-        height: nodeHeight(ports.length),
+        height: NODE_HEIGHT,
         layoutOptions: { "elk.portConstraints": "FIXED_ORDER" },
         ports: [
-          { id: `${node.id}::in`, layoutOptions: { "elk.port.side": "WEST" } },
+          { id: `${node.id}::in`, layoutOptions: { "elk.port.side": "NORTH" } },
           ...ports.map((port, index) => ({
             id: `${node.id}::${port}`,
-            layoutOptions: { "elk.port.side": "EAST", "elk.port.index": String(ports.length - index) },
+            layoutOptions: { "elk.port.side": "SOUTH", "elk.port.index": String(ports.length - index) },
           })),
         ],
       };
