@@ -5,14 +5,16 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request
 from pydantic import EmailStr, Field
 
-from fluxbilling.api.auth import require_token
+from fluxbilling.api.auth import Operator, require_token
 from fluxbilling.api.fields import Line, RequestBody, RowId
 from fluxbilling.api.invoices import InvoiceOut
 from fluxbilling.api.rows import Row, Timestamp
 from fluxbilling.jsontypes import JsonObject, JsonValue
-from fluxbilling.orders import detail, service
+from fluxbilling.orders import detail, operator, service
+from fluxbilling.orders.attempts import AttemptOutcome, ErrorClass
 from fluxbilling.orders.lifecycle import OrderState, ServiceState
 from fluxbilling.orders.pipeline import Phase, RunState
+from fluxbilling.orders.suggestions import SuggestedAction
 
 __all__ = ["OrderCreatedOut", "OrderOut", "router"]
 
@@ -75,12 +77,85 @@ class OrderRunOut(Row):
     )
 
 
+class ExchangeRequestOut(Row):
+    """The request of an upstream exchange (secrets masked)."""
+
+    method: str
+    url: str
+    headers: dict[str, str]
+    body: JsonValue
+
+
+class ExchangeResponseOut(Row):
+    """The response of an upstream exchange (secrets masked; None status: no answer came)."""
+
+    status: int | None
+    headers: dict[str, str]
+    body: JsonValue
+
+
+class ExchangeOut(Row):
+    """One upstream request/response of an attempt, redacted before it was stored."""
+
+    upstream: str = Field(description="the connection's name")
+    operation: str
+    request: ExchangeRequestOut
+    response: ExchangeResponseOut
+    error: str | None = Field(description="why no answer came (a timeout, a refused connection)")
+
+
+class NormalizedErrorOut(Row):
+    """An error in the taxonomy's terms."""
+
+    error_class: ErrorClass = Field(
+        description="transient, permanent, capacity, invariant, user or unknown"
+    )
+    code: str = Field(description="the error's class name, e.g. TransientUpstreamError")
+    message: str
+    upstream: str | None = Field(description="the connection that failed")
+    operation: str | None
+    status: int | None = Field(description="the upstream's HTTP status")
+
+
+class AttemptOut(Row):
+    """One attempt of a phase: when, how long, how it ended, its error and exchanges."""
+
+    run_id: int
+    number: int = Field(description="the attempt's number within its run's try of the phase")
+    outcome: AttemptOutcome
+    started_at: Timestamp | None = Field(description="None for attempts recorded before 0.11")
+    finished_at: Timestamp
+    duration_seconds: float | None
+    error: NormalizedErrorOut | None
+    exchanges: list[ExchangeOut] = Field(description="its latest upstream exchanges, oldest first")
+
+
+class LinkOut(Row):
+    """What something points to: a kind (`order`, `connection`, `delivery`, `host`) and id."""
+
+    kind: str
+    id: str
+
+
+class SuggestionOut(Row):
+    """What the operator should most likely do (`action` names the console's button)."""
+
+    action: SuggestedAction
+    message: str
+    from_phase: Phase | None = Field(description="for `retry`: the phase to retry from")
+    link: LinkOut | None
+
+
 class PhaseOut(Row):
     """One provisioning phase."""
 
     phase: Phase
     status: detail.PhaseStatus
     output: JsonValue = Field(description="what the phase recorded, once it is done")
+    attempts: list[AttemptOut] = Field(description="every ended attempt, oldest first")
+    suggestion: SuggestionOut | None = Field(
+        description="what to do about it (only on the phase the run stands at)"
+    )
 
 
 class ServiceOut(Row):
@@ -121,6 +196,9 @@ class OrderOut(Row):
     phases: list[PhaseOut] = Field(description="every provisioning phase, in order")
     service: ServiceOut | None
     activity: list[ActivityOut]
+    reallocation_refusal: str | None = Field(
+        description="why `POST /orders/{id}/reallocate` would be refused now (None: allowed)"
+    )
 
 
 @router.post(
@@ -144,8 +222,71 @@ async def create_order(body: OrderIn, request: Request) -> OrderCreatedOut:
     return OrderCreatedOut.model_validate(created)
 
 
-@router.get("/{order_id}", summary="An order with its phases, service and activity")
+@router.get("/{order_id}", summary="An order with its phases, attempts, service and activity")
 async def get_order(order_id: RowId, request: Request) -> OrderOut:
-    """Secrets are never included; the service says only whether credentials exist."""
+    """Secrets are never included; the service says only whether credentials exist. Each
+    phase lists its attempts with their redacted upstream exchanges; the phase the run
+    stands at carries a suggested action."""
     found = await detail.describe_order(request.app.state.installation.db, order_id)
     return OrderOut.model_validate(found)
+
+
+class OrderRetryIn(RequestBody):
+    """Where to resume: the failed phase by default."""
+
+    from_phase: Phase | None = None
+
+
+class OrderRunChangedOut(Row):
+    """The order's provisioning run after the request."""
+
+    order_id: int
+    run_id: int
+    state: RunState
+
+
+_NO_RUN = "no such order"
+_STATE = "the order's state does not allow it; the message says why"
+
+
+@router.post(
+    "/{order_id}/retry",
+    summary="Retry the order's failed provisioning run from its phase or an earlier one",
+    responses={404: {"description": _NO_RUN}, 409: {"description": _STATE}},
+)
+async def retry_order(
+    order_id: RowId, request: Request, who: Operator, body: OrderRetryIn | None = None
+) -> OrderRunChangedOut:
+    """409 unless the run has failed, or when that phase may not be re-run (billing)."""
+    installation = request.app.state.installation
+    run_id = await operator.retry(
+        installation.store, order_id, from_phase=body.from_phase if body else None, actor=who.name
+    )
+    installation.wakeup.notify()
+    return OrderRunChangedOut(order_id=order_id, run_id=run_id, state=RunState.QUEUED)
+
+
+@router.post(
+    "/{order_id}/cancel",
+    summary="Cancel the order's provisioning run (the order is cancelled)",
+    responses={404: {"description": _NO_RUN}, 409: {"description": _STATE}},
+)
+async def cancel_order(order_id: RowId, request: Request, who: Operator) -> OrderRunChangedOut:
+    """A worker holding the run loses its lease and drops its result."""
+    installation = request.app.state.installation
+    run_id = await operator.cancel(installation.store, order_id, actor=who.name)
+    return OrderRunChangedOut(order_id=order_id, run_id=run_id, state=RunState.CANCELLED)
+
+
+@router.post(
+    "/{order_id}/reallocate",
+    summary="Give back the order's host and address and provision again from allocation",
+    responses={404: {"description": _NO_RUN}, 409: {"description": _STATE}},
+)
+async def reallocate_order(order_id: RowId, request: Request, who: Operator) -> OrderRunChangedOut:
+    """Allowed for a failed order whose run stopped at allocation or provision before anything
+    was created upstream (`reallocation_refusal` on the order says why not, otherwise)."""
+    installation = request.app.state.installation
+    run_id = await operator.reallocate(installation.store, order_id, actor=who.name)
+    installation.wakeup.notify()
+    return OrderRunChangedOut(order_id=order_id, run_id=run_id, state=RunState.QUEUED)
