@@ -7,8 +7,10 @@ from fastapi import FastAPI
 from fluxbilling import __version__
 from fluxbilling.api import (
     connections,
+    dashboard,
     deliveries,
     errors,
+    events,
     invoices,
     metrics,
     openapi,
@@ -46,6 +48,8 @@ def create_app(installation: Installation) -> FastAPI:
     app.include_router(invoices.reconcile)
     app.include_router(invoices.public)
     app.include_router(orders.router)
+    app.include_router(dashboard.router)
+    app.include_router(events.router)
     app.include_router(runs.router)
     app.include_router(plugins.router)
     app.include_router(connections.router)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Request
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import EmailStr, Field
 
 from fluxbilling.api.auth import Operator, require_token
@@ -10,13 +12,13 @@ from fluxbilling.api.fields import Line, RequestBody, RowId
 from fluxbilling.api.invoices import InvoiceOut
 from fluxbilling.api.rows import Row, Timestamp
 from fluxbilling.jsontypes import JsonObject, JsonValue
-from fluxbilling.orders import detail, operator, service
+from fluxbilling.orders import detail, listing, operator, service
 from fluxbilling.orders.attempts import AttemptOutcome, ErrorClass
 from fluxbilling.orders.lifecycle import OrderState, ServiceState
 from fluxbilling.orders.pipeline import Phase, RunState
 from fluxbilling.orders.suggestions import SuggestedAction
 
-__all__ = ["OrderCreatedOut", "OrderOut", "router"]
+__all__ = ["LinkOut", "OrderCreatedOut", "OrderListOut", "OrderOut", "router"]
 
 router = APIRouter(prefix="/api/v1/orders", tags=["orders"], dependencies=[Depends(require_token)])
 
@@ -199,6 +201,58 @@ class OrderOut(Row):
     reallocation_refusal: str | None = Field(
         description="why `POST /orders/{id}/reallocate` would be refused now (None: allowed)"
     )
+
+
+class OrderSummaryOut(Row):
+    """One order in the list, with where its provisioning run stands."""
+
+    id: int
+    hostname: str
+    state: OrderState
+    product: str = Field(description="the product's slug")
+    customer_email: str
+    phase: Phase | None = Field(description="the phase its run stands at (None: no run yet)")
+    run_state: RunState | None
+    attempt: int | None = Field(description="failed attempts of that phase so far")
+    last_error: str | None = Field(description="`code: message` of the run's last error")
+    created_at: Timestamp
+    updated_at: Timestamp
+
+
+class OrderListOut(Row):
+    """A page of orders, newest first."""
+
+    items: list[OrderSummaryOut]
+    next_cursor: int | None = Field(description="pass as `cursor` for the next page")
+
+
+@router.get("", summary="Orders, newest first, filtered; paginated by cursor")
+async def list_orders(
+    request: Request,
+    state: OrderState | None = None,
+    phase: Annotated[Phase | None, Query(description="the phase the run stands at")] = None,
+    run_state: RunState | None = None,
+    product: Annotated[Line | None, Query(max_length=100, description="a product slug")] = None,
+    customer: Annotated[
+        Line | None, Query(max_length=320, description="part of the customer's e-mail")
+    ] = None,
+    q: Annotated[
+        Line | None,
+        Query(min_length=1, max_length=253, description="part of the hostname, or the order id"),
+    ] = None,
+    limit: int = Query(50, ge=1, le=500),
+    cursor: Annotated[
+        RowId | None, Query(description="the next_cursor of the previous page")
+    ] = None,
+) -> OrderListOut:
+    """Each row carries its run's phase, state, attempt and last error in one line."""
+    where = listing.OrderFilter(
+        state=state, phase=phase, run_state=run_state, product=product, customer=customer, q=q
+    )
+    page = await listing.list_orders(
+        request.app.state.installation.db, where, limit=limit, cursor=cursor
+    )
+    return OrderListOut.model_validate(page)
 
 
 @router.post(
