@@ -117,6 +117,7 @@ async def _stream(
     "",
     summary="Server-sent events: orders, runs, services and deliveries as they change",
     response_class=StreamingResponse,
+    response_model=None,
     responses={
         200: _STREAM,
         422: {"description": "`Last-Event-ID` is not an event id of this stream"},
