@@ -204,7 +204,7 @@ def _unsettled(row: Any) -> bool:
     return row.outcome in _UNSETTLED_OUTCOMES or row.verification == "pending"
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class Subscription:
     """One stream's queue of changes, bounded: on overflow it owes one `reset` instead."""
 
