@@ -119,7 +119,7 @@ class NormalizedErrorOut(Row):
     status: int | None = Field(description="the upstream's HTTP status")
 
 
-class AttemptOut(Row):
+class PhaseAttemptOut(Row):
     """One attempt of a phase: when, how long, how it ended, its error and exchanges."""
 
     run_id: int
@@ -154,7 +154,7 @@ class PhaseOut(Row):
     phase: Phase
     status: detail.PhaseStatus
     output: JsonValue = Field(description="what the phase recorded, once it is done")
-    attempts: list[AttemptOut] = Field(description="every ended attempt, oldest first")
+    attempts: list[PhaseAttemptOut] = Field(description="every ended attempt, oldest first")
     suggestion: SuggestionOut | None = Field(
         description="what to do about it (only on the phase the run stands at)"
     )
