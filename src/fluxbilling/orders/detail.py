@@ -25,7 +25,7 @@ import sqlalchemy as sa
 from fluxbilling import errors
 from fluxbilling.db import Database, schema
 from fluxbilling.jsontypes import JsonObject, JsonValue
-from fluxbilling.orders import attempts, lifecycle, suggestions
+from fluxbilling.orders import attempts, lifecycle, operator, suggestions
 from fluxbilling.orders.attempts import Attempt
 from fluxbilling.orders.lifecycle import OrderState, ServiceState
 from fluxbilling.orders.pipeline import PHASES, PROVISION_KIND, Phase, RunState
@@ -248,17 +248,9 @@ async def describe_order(db: Database, order_id: int) -> OrderDetail:
 
 def _refusal(order: Any, run: Any, service: Any, provision: Any) -> str | None:
     """Why re-allocation is refused now (`lifecycle.reallocation_refusal`)."""
-    started = (service is not None and service.external_id is not None) or (
-        provision is not None and (provision.status == "done" or provision.cursor is not None)
-    )
-    return lifecycle.reallocation_refusal(
-        lifecycle.ReallocationFacts(
-            order=OrderState(order.state),
-            run_phase=run.phase if run is not None else None,
-            service=ServiceState(service.status) if service is not None else None,
-            upstream_started=started,
-        )
-    )
+    phase = run.phase if run is not None else None
+    facts = operator.reallocation_facts(order.state, phase, service, provision)
+    return lifecycle.reallocation_refusal(facts)
 
 
 def _suggestion(run: Any, refusal: str | None) -> Suggestion | None:

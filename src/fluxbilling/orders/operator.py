@@ -25,7 +25,7 @@ from fluxbilling.orders import lifecycle
 from fluxbilling.orders.lifecycle import OrderState, ServiceState
 from fluxbilling.orders.pipeline import PROVISION_KIND, Phase
 
-__all__ = ["cancel", "reallocate", "retry"]
+__all__ = ["cancel", "reallocate", "reallocation_facts", "retry"]
 
 
 async def _provisioning_run(conn: AsyncConnection, order_id: int, *, lock: bool = False) -> Any:
@@ -110,8 +110,30 @@ async def cancel(store: RunStore, order_id: int, *, actor: str) -> int:
     return int(run.run_id)
 
 
-async def _facts(conn: AsyncConnection, order_id: int, run: Any) -> tuple[Any, bool]:
-    """The order's service row (or None) and whether anything may exist upstream."""
+def reallocation_facts(
+    order_state: str, run_phase: str | None, service: Any, provision: Any
+) -> lifecycle.ReallocationFacts:
+    """What re-allocation is decided on, from the order's rows.
+
+    Args:
+        order_state: `orders.state`.
+        run_phase: the provisioning run's phase (None: no run).
+        service: the order's service row (`status`, `external_id`), or None.
+        provision: the run's provision checkpoint row (`status`, `cursor`), or None.
+    """
+    started = (service is not None and service.external_id is not None) or (
+        provision is not None and (provision.status == "done" or provision.cursor is not None)
+    )
+    return lifecycle.ReallocationFacts(
+        order=OrderState(order_state),
+        run_phase=run_phase,
+        service=ServiceState(service.status) if service is not None else None,
+        upstream_started=started,
+    )
+
+
+async def _rows(conn: AsyncConnection, order_id: int, run: Any) -> tuple[Any, Any]:
+    """The order's service row and its run's provision checkpoint (each may be None)."""
     t = schema
     service = (
         await conn.execute(
@@ -128,10 +150,7 @@ async def _facts(conn: AsyncConnection, order_id: int, run: Any) -> tuple[Any, b
             )
         )
     ).first()
-    started = (service is not None and service.external_id is not None) or (
-        provision is not None and (provision.status == "done" or provision.cursor is not None)
-    )
-    return service, started
+    return service, provision
 
 
 async def reallocate(store: RunStore, order_id: int, *, actor: str) -> int:
@@ -146,14 +165,9 @@ async def reallocate(store: RunStore, order_id: int, *, actor: str) -> int:
     """
     async with store.db.begin() as conn:
         run = await _provisioning_run(conn, order_id, lock=not store.db.is_sqlite)
-        service, started = await _facts(conn, order_id, run)
+        service, provision = await _rows(conn, order_id, run)
         refusal = lifecycle.reallocation_refusal(
-            lifecycle.ReallocationFacts(
-                order=OrderState(run.state),
-                run_phase=run.phase,
-                service=ServiceState(service.status) if service is not None else None,
-                upstream_started=started,
-            )
+            reallocation_facts(run.state, run.phase, service, provision)
         )
         if refusal is not None:
             raise errors.Conflict(refusal, order_id=order_id, state=run.state, phase=run.phase)
