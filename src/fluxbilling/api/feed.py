@@ -105,6 +105,12 @@ class Position:
         return Position(max(self.activity, other.activity), max(self.delivery, other.delivery))
 
 
+def _log_failure(task: asyncio.Task[None]) -> None:
+    """A reader that died of an error says so (the next subscriber starts a new one)."""
+    if not task.cancelled() and (exc := task.exception()) is not None:
+        log.error("event feed stopped by an error", exc_info=exc)
+
+
 def _id_text(text: str) -> bool:
     return text.isascii() and text.isdecimal() and len(text) <= 18
 
@@ -301,7 +307,9 @@ class Feed:
                 ).one()
             self.head = Position(first[0] or 0, first[1] or 0)
             self._gaps.clear()
+            self._watched.clear()
             self._reader = asyncio.create_task(self._read_forever(), name="event feed")
+            self._reader.add_done_callback(_log_failure)
 
     async def _backlog(self, sub: Subscription, since: Position, head: Position) -> None:
         """Queue, before anything live, what a resuming subscriber missed up to `head`.

@@ -125,7 +125,9 @@ class PhaseAttemptOut(Row):
     run_id: int
     number: int = Field(description="the attempt's number within its run's try of the phase")
     outcome: AttemptOutcome
-    started_at: Timestamp | None = Field(description="None for attempts recorded before 0.11")
+    started_at: Timestamp | None = Field(
+        description="None when its start was not recorded (older rows)"
+    )
     finished_at: Timestamp
     duration_seconds: float | None
     error: NormalizedErrorOut | None

@@ -7,7 +7,7 @@ its `action` as the button it names. The table, first match wins:
 run not failed, not parked                     nothing to do
 parked (no capacity, the run waits)            add_capacity: the run goes on by itself
 capacity error, run failed                     reallocate (where allowed), else add_capacity
-invariant violation                            report_bug: never retried, the run is parked
+invariant violation                            report_bug: never retried, the run stays stopped
 upstream 401 / 403                             check_connection <name> credentials, then retry
 transient error, run failed                    retry from the failed phase (attempts exhausted)
 permanent upstream error                       fix what the upstream refused, then retry
@@ -114,8 +114,8 @@ def _failed(error: NormalizedError, phase: str, reallocatable: bool) -> Suggesti
     if kind is ErrorClass.INVARIANT:
         return Suggestion(
             SuggestedAction.REPORT_BUG,
-            f"an internal error stopped {phase} ({error.message}): report a bug; the run is "
-            "parked and is never retried by itself",
+            f"an internal error stopped {phase} ({error.message}): report a bug; the run stays "
+            "stopped (an internal error is never retried by itself)",
         )
     if error.status in _AUTH_STATUSES and error.upstream:
         return Suggestion(
