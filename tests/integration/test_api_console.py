@@ -296,6 +296,25 @@ async def test_attempts_show_redacted_exchanges_and_a_credentials_suggestion(
     assert (row.actor, row.entity_id) == ("installation-token", str(order_id))
 
 
+async def test_no_secret_sent_upstream_reaches_the_order_page(
+    installation: bootstrap.Installation, api: httpx.AsyncClient
+) -> None:
+    order_id = await place_and_pay(installation, "sealed.example.com")
+    assert (await finish(installation, order_id)).state == "completed"
+    services = schema.services
+    (sealed,) = await rows(
+        installation,
+        sa.select(services.c.root_password_sealed).where(services.c.order_id == order_id),
+    )
+    password = installation.vault.open(sealed.root_password_sealed)
+    response = await api.get(f"/api/v1/orders/{order_id}")
+    order = response.json()
+    exchanges = [x for p in order["phases"] for a in p["attempts"] for x in a["exchanges"]]
+    assert any(x["request"]["method"] == "POST" for x in exchanges)  # the creates were recorded
+    assert password not in response.text
+    assert "it-token" not in response.text
+
+
 async def test_transient_failures_are_attempts_and_exhaustion_suggests_a_retry(
     installation: bootstrap.Installation, api: httpx.AsyncClient, sim: SolusVM2State
 ) -> None:

@@ -509,8 +509,15 @@ class RunStore:
             read_cursor=(row.waiting_cursor,),
         )
 
-    async def wait(self, claim: Claim, pending: Pending) -> None:
-        """Store a Pending cursor and release the run until `check_after` has passed."""
+    async def wait(
+        self, claim: Claim, pending: Pending, *, attempt: AttemptFacts | None = None
+    ) -> None:
+        """Store a Pending cursor and release the run until `check_after` has passed.
+
+        A new note writes a `phase_waiting` row with the attempt's number and `attempt`'s
+        facts (the exchanges that started the slow work); checks that change nothing write
+        none.
+        """
         async with self.fenced(claim) as conn:
             await self._save_checkpoint(conn, claim, status="waiting", cursor=dict(pending.cursor))
             previous = (
@@ -530,6 +537,7 @@ class RunStore:
                     phase=claim.phase,
                     lease_token=claim.lease_token,
                     worker=claim.worker,
+                    data={"attempt": claim.attempt + 1, **(attempt.to_dict() if attempt else {})},
                 )
 
     async def _release(

@@ -234,7 +234,7 @@ class Worker:
             with contextlib.suppress(asyncio.CancelledError):
                 await renewer
         if isinstance(outcome, Pending):
-            await self.store.wait(claim, outcome)
+            await self.store.wait(claim, outcome, attempt=_facts(ctx))
             log.info("phase waiting: %s", outcome.note or "pending", extra=self._context(claim))
             return None, "waiting"
         return await self._complete(ctx, handler, outcome)

@@ -6,6 +6,8 @@ that end, with the attempt's number, when it started, its error (the taxonomy's
 
 ```
 phase_completed   the attempt succeeded             → completed
+phase_waiting     it started something slow          → waiting  (only when its note changes:
+                  (Pending); later checks come back              the checks between write none)
 phase_retry       it failed, a retry is scheduled   → retrying
 phase_parked      no capacity: the run waits        → parked   (only when the reason changes)
 phase_failed      it failed, the run stopped        → failed
@@ -45,6 +47,7 @@ class AttemptOutcome(StrEnum):
     """How one attempt of a phase ended."""
 
     COMPLETED = "completed"
+    WAITING = "waiting"
     RETRYING = "retrying"
     PARKED = "parked"
     FAILED = "failed"
@@ -63,6 +66,7 @@ class ErrorClass(StrEnum):
 
 _OUTCOMES = {
     "phase_completed": AttemptOutcome.COMPLETED,
+    "phase_waiting": AttemptOutcome.WAITING,
     "phase_retry": AttemptOutcome.RETRYING,
     "phase_parked": AttemptOutcome.PARKED,
     "phase_failed": AttemptOutcome.FAILED,

@@ -54,6 +54,7 @@ def test_each_ending_row_is_one_attempt_in_order_with_duration_and_exchanges() -
         ),
         _row(1, "phase_completed", phase="allocation", attempt=1),
         _row(2, "run_started"),
+        _row(4, "phase_waiting", seconds=35, attempt=2, exchanges=[EXCHANGE]),
         _row(
             5,
             "phase_completed",
@@ -64,7 +65,12 @@ def test_each_ending_row_is_one_attempt_in_order_with_duration_and_exchanges() -
     ]
     found = collect(rows)
     assert set(found) == {"allocation", "provision"}
-    first, second = found["provision"]
+    first, waiting, second = found["provision"]
+    assert (waiting.number, waiting.outcome, len(waiting.exchanges)) == (
+        2,
+        AttemptOutcome.WAITING,
+        1,
+    )
     assert (first.number, first.outcome, first.duration_seconds) == (
         1,
         AttemptOutcome.RETRYING,
