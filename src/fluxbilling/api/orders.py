@@ -104,6 +104,10 @@ class ExchangeOut(Row):
     request: ExchangeRequestOut
     response: ExchangeResponseOut
     error: str | None = Field(description="why no answer came (a timeout, a refused connection)")
+    omitted: bool = Field(
+        description="headers and bodies were not kept: only failed attempts keep them (a "
+        "successful answer may carry credentials)"
+    )
 
 
 class NormalizedErrorOut(Row):

@@ -92,6 +92,30 @@ class AttemptFacts:
     dropped: int = 0
     """Earlier exchanges of the attempt that were not kept."""
 
+    def without_bodies(self) -> AttemptFacts:
+        """These facts with each exchange cut to its request line, status and error.
+
+        For attempts that went on (completed, or started slow work): a successful answer
+        may carry credentials the redactor cannot know (a one-time login URL, a password the
+        panel generated), and the activity log is no place for them. Failed attempts keep
+        whole exchanges (redacted), as `runs.last_upstream` does.
+        """
+        cut = tuple(
+            {
+                "upstream": e.get("upstream"),
+                "operation": e.get("operation"),
+                "request": {
+                    "method": (e.get("request") or {}).get("method"),
+                    "url": (e.get("request") or {}).get("url"),
+                },
+                "response": {"status": (e.get("response") or {}).get("status")},
+                "error": e.get("error"),
+                "omitted": True,
+            }
+            for e in self.exchanges
+        )
+        return replace(self, exchanges=cut)
+
     def to_dict(self) -> dict[str, Any]:
         """The attempt's facts for its activity row's data.
 

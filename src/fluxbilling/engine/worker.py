@@ -234,7 +234,7 @@ class Worker:
             with contextlib.suppress(asyncio.CancelledError):
                 await renewer
         if isinstance(outcome, Pending):
-            await self.store.wait(claim, outcome, attempt=_facts(ctx))
+            await self.store.wait(claim, outcome, attempt=_facts(ctx).without_bodies())
             log.info("phase waiting: %s", outcome.note or "pending", extra=self._context(claim))
             return None, "waiting"
         return await self._complete(ctx, handler, outcome)
@@ -246,7 +246,7 @@ class Worker:
             async with self.store.fenced(ctx.claim) as conn:
                 output = await handler.commit(conn, ctx, done)
                 following = await self.store.complete_phase(
-                    conn, ctx.claim, output, attempt=_facts(ctx)
+                    conn, ctx.claim, output, attempt=_facts(ctx).without_bodies()
                 )
         except (LeaseLost, asyncio.CancelledError):
             raise

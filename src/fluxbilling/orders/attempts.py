@@ -126,6 +126,9 @@ class Exchange:
     request: ExchangeRequest
     response: ExchangeResponse
     error: str | None
+    omitted: bool = False
+    """Headers and bodies were not kept (an attempt that went on: its answers may carry
+    credentials); only failed attempts keep them."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,6 +234,7 @@ def _exchange(value: Any) -> Exchange | None:
             body=response.get("body"),
         ),
         error=_text(value.get("error")),
+        omitted=value.get("omitted") is True,
     )
 
 
