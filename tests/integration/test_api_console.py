@@ -324,6 +324,9 @@ async def test_transient_failures_are_attempts_and_exhaustion_suggests_a_retry(
     sim.fail_next_task("disk image corrupt on node")
     order_id = await place_and_pay(installation, "install.example.com")
     assert (await finish(installation, order_id)).state == "failed"
+    skipping = await api.post(f"/api/v1/orders/{order_id}/retry", json={"from_phase": "network"})
+    assert skipping.status_code == 409
+    assert "would skip os_install" in skipping.json()["error"]["message"]
     order = await _get(api, f"/api/v1/orders/{order_id}")
     os_install = next(p for p in order["phases"] if p["phase"] == "os_install")
     assert os_install["attempts"][-1]["outcome"] == "failed"

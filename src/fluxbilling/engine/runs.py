@@ -713,6 +713,13 @@ class RunStore:
             raise errors.Conflict(
                 f"a {row.kind} run has no {phase} phase", run_id=run_id, kind=row.kind
             )
+        if names.index(phase) > names.index(row.phase):
+            raise errors.Conflict(
+                f"run {run_id} failed at {row.phase}; it can be retried from {row.phase} or an "
+                f"earlier phase, not from {phase} (that would skip {row.phase})",
+                run_id=run_id,
+                phase=phase,
+            )
         refusal = self.pipeline(row.kind).spec(phase).no_rerun
         if refusal is not None:
             raise errors.Conflict(refusal, run_id=run_id, phase=phase)
