@@ -17,6 +17,8 @@ from fastapi import FastAPI
 from fluxbilling import bootstrap
 from fluxbilling.api import create_app
 from fluxbilling.api.feed import Feed
+from fluxbilling.db import Database
+from fluxbilling.orders import service
 from fluxbilling.server import LoopbackServer, run_serve
 from tests.integration.conftest import API_TOKEN
 from tests.integration.support import place_and_pay, place_order
@@ -212,3 +214,27 @@ async def test_shutdown_does_not_wait_for_open_streams(
         async with asyncio.timeout(5):
             async for _line in response.aiter_lines():
                 pass
+
+
+async def test_a_change_made_by_another_process_reaches_the_stream(
+    database_url: str, served: tuple[FastAPI, str]
+) -> None:
+    """Another process's writes share nothing with this one but the database."""
+    _app, url = served
+    other = Database(database_url)
+    try:
+        async with (
+            httpx.AsyncClient(base_url=url, headers=AUTH, timeout=WAIT) as client,
+            client.stream("GET", "/api/v1/events") as response,
+        ):
+            created = await service.create_order(
+                other,
+                customer_email="other@example.com",
+                customer_name="Other",
+                product_slug="vps-2g",
+                hostname="elsewhere.example.com",
+            )
+            seen = (await Stream(response).events(_order(created.order.id)))[-1]
+            assert seen.data["event"] == "order_created"
+    finally:
+        await other.dispose()
