@@ -62,6 +62,10 @@ HOSTILE: list[Any] = [
 ]
 """Values that break databases or headers rather than schemas."""
 
+STREAMS = {"/api/v1/events"}
+"""Endless answers (server-sent events): an in-process transport waits for a whole body, so
+they are not fuzzed here; `test_api_events.py` covers their answers over real HTTP."""
+
 BASE_URL = "http://api.test"
 _REQUEST_FIELDS = {"method", "url", "headers", "params", "data", "json", "files", "cookies"}
 
@@ -76,6 +80,8 @@ KNOWN: dict[str, list[Any]] = {
     "product": ["vps-2g"],
     "hostname": ["fuzz1.example.com", "fuzz9.example.com"],
     "type": ["solusvm2"],
+    "q": ["fuzz1", "1"],
+    "customer": ["ada@example.com"],
 }
 """Names that exist in the installation, so requests also get past the lookups."""
 
@@ -187,6 +193,8 @@ async def test_fuzzing_the_openapi_finds_no_server_error_and_no_undocumented_ans
             failures: list[str] = []
             for result in schema.get_all_operations():
                 assert isinstance(result, Ok), result
+                if result.ok().path in STREAMS:
+                    continue
                 failures += _fuzz_operation(result.ok(), headers, send, EXAMPLES[with_token])
             return failures
 

@@ -10,8 +10,10 @@ from fluxbilling.api import (
     account,
     auth,
     connections,
+    dashboard,
     deliveries,
     errors,
+    events,
     invoices,
     metrics,
     openapi,
@@ -53,6 +55,8 @@ def create_app(installation: Installation) -> FastAPI:
     app.include_router(invoices.reconcile)
     app.include_router(invoices.public)
     app.include_router(orders.router)
+    app.include_router(dashboard.router)
+    app.include_router(events.router)
     app.include_router(runs.router)
     app.include_router(plugin_tests.router)
     app.include_router(plugins.router)

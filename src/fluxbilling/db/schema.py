@@ -204,6 +204,7 @@ orders = sa.Table(
     sa.Column("state", sa.String(32), nullable=False),
     _created(),
     sa.Column("updated_at", UtcDateTime(), nullable=False, server_default=sa.func.now()),
+    sa.Index("ix_orders_state_id", "state", "id"),
 )
 
 
@@ -314,6 +315,7 @@ webhook_events = sa.Table(
     sa.Column("attempts", sa.Integer(), nullable=False, server_default="0"),
     # The storage caps count unverified and pending deliveries per source address.
     sa.Index("ix_webhook_events_verification_remote_addr", "verification", "remote_addr"),
+    sa.Index("ix_webhook_events_outcome_received_at", "outcome", "received_at"),
 )
 
 processed_events = sa.Table(
@@ -405,6 +407,7 @@ runs = sa.Table(
     sa.Column("updated_at", UtcDateTime(), nullable=False, server_default=sa.func.now()),
     sa.Column("finished_at", UtcDateTime(), nullable=True),
     sa.Index("ix_runs_claim", "state", "next_run_at"),
+    sa.Index("ix_runs_kind_state_phase", "kind", "state", "phase"),
 )
 
 service_actions = sa.Table(
