@@ -6,6 +6,8 @@ from fastapi import FastAPI
 
 from fluxbilling import __version__
 from fluxbilling.api import (
+    audit,
+    catalogue,
     connections,
     deliveries,
     errors,
@@ -50,6 +52,9 @@ def create_app(installation: Installation) -> FastAPI:
     app.include_router(plugins.router)
     app.include_router(connections.router)
     app.include_router(services.router)
+    for routes in catalogue.routers():
+        app.include_router(routes)
+    app.include_router(audit.router)
     app.include_router(metrics.router)
 
     @app.get("/healthz", include_in_schema=False)
