@@ -135,7 +135,7 @@ def router(entity: Entity[Any]) -> APIRouter:
     )
 
     async def list_entries(
-        request: Request, limit: int, cursor: int | None, **filters: Any
+        request: Request, who: Any, limit: int, cursor: int | None, **filters: Any
     ) -> BaseModel:
         installation = _installation(request)
         kind = entity.kind(installation)
@@ -146,7 +146,7 @@ def router(entity: Entity[Any]) -> APIRouter:
             items = [await _answer(entity, kind, names, row) for row in rows]
         return list_out(items=items, next_cursor=after)
 
-    async def get_entry(entry_id: int, request: Request) -> Row:
+    async def get_entry(entry_id: int, request: Request, who: Any) -> Row:
         installation = _installation(request)
         kind = entity.kind(installation)
         async with installation.db.connect() as conn:

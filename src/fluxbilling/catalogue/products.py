@@ -275,5 +275,6 @@ async def _guard(
     live = await live_orders(conn, row.id)
     if not live:
         return []
-    reason = f"{count_of(live, 'live order')} run on it; create a new product instead"
+    runs = "runs" if live == 1 else "run"
+    reason = f"{count_of(live, 'live order')} {runs} on it; create a new product instead"
     return [problem(name, reason) for name in changed]
