@@ -11,11 +11,9 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import email_validator
-import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from fluxbilling.catalogue import rules
-from fluxbilling.catalogue.records import Kind, Names, Problem, count_of, problem
+from fluxbilling.catalogue.records import Kind, Names, Problem, counted, problem
 from fluxbilling.db import schema
 
 __all__ = ["KIND", "CustomerSpec", "check"]
@@ -56,12 +54,6 @@ async def _spec(_names: Names, row: Any) -> CustomerSpec:
     return CustomerSpec(email=row.email, name=row.name)
 
 
-async def _users(conn: AsyncConnection, row: Any) -> list[str]:
-    query = sa.select(sa.func.count()).where(schema.orders.c.customer_id == row.id)
-    number = int((await conn.execute(query)).scalar_one())
-    return [count_of(number, "order")] if number else []
-
-
 KIND: Kind[CustomerSpec] = Kind(
     entity="customer",
     table=schema.customers,
@@ -70,6 +62,6 @@ KIND: Kind[CustomerSpec] = Kind(
     normalise=_normalise,
     to_values=_values,
     to_spec=_spec,
-    users=_users,
+    users=counted((schema.orders.c.customer_id, "order")),
 )
 """Customers, for `records`."""

@@ -39,7 +39,6 @@ from fluxbilling.orders.lifecycle import ServiceState
 __all__ = ["KIND", "HostSpec", "check"]
 
 _RESOURCES = (("ram_mb", "MB of RAM"), ("vcpus", "vCPUs"), ("disk_gb", "GB of disk"))
-_COLUMNS = {"ram_mb": "ram_mb", "vcpus": "vcpus", "disk_gb": "disk_gb"}
 
 
 @dataclass(frozen=True, slots=True)

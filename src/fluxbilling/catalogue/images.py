@@ -28,12 +28,9 @@ from enum import StrEnum
 from typing import Any
 from urllib.parse import urlsplit
 
-import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from fluxbilling import errors
 from fluxbilling.catalogue import rules
-from fluxbilling.catalogue.records import Kind, Names, Problem, count_of, problem
+from fluxbilling.catalogue.records import Kind, Names, Problem, counted, problem
 from fluxbilling.db import schema
 from fluxbilling.drivers.connection_types import base_url_problem
 from fluxbilling.handoff import templates
@@ -216,12 +213,6 @@ async def _spec(_names: Names, row: Any) -> ImageSpec:
     )
 
 
-async def _users(conn: AsyncConnection, row: Any) -> list[str]:
-    query = sa.select(sa.func.count()).where(schema.products.c.image_id == row.id)
-    number = int((await conn.execute(query)).scalar_one())
-    return [count_of(number, "product")] if number else []
-
-
 KIND: Kind[ImageSpec] = Kind(
     entity="image",
     table=schema.images,
@@ -230,7 +221,7 @@ KIND: Kind[ImageSpec] = Kind(
     normalise=_normalise,
     to_values=_values,
     to_spec=_spec,
-    users=_users,
+    users=counted((schema.products.c.image_id, "product")),
     uses="is used by",
 )
 """Images, for `records`."""

@@ -9,11 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from fluxbilling.catalogue import rules
-from fluxbilling.catalogue.records import Kind, Names, Problem, count_of
+from fluxbilling.catalogue.records import Kind, Names, Problem, counted
 from fluxbilling.db import schema
 
 __all__ = ["KIND", "LocationSpec", "check"]
@@ -54,20 +51,6 @@ async def _spec(_names: Names, row: Any) -> LocationSpec:
     return LocationSpec(code=row.code, name=row.name)
 
 
-async def _users(conn: AsyncConnection, row: Any) -> list[str]:
-    found = []
-    for table, noun in (
-        (schema.hosts, "host"),
-        (schema.subnets, "subnet"),
-        (schema.products, "product"),
-    ):
-        query = sa.select(sa.func.count()).where(table.c.location_id == row.id)
-        number = int((await conn.execute(query)).scalar_one())
-        if number:
-            found.append(count_of(number, noun))
-    return found
-
-
 KIND: Kind[LocationSpec] = Kind(
     entity="location",
     table=schema.locations,
@@ -76,6 +59,10 @@ KIND: Kind[LocationSpec] = Kind(
     normalise=_same,
     to_values=_values,
     to_spec=_spec,
-    users=_users,
+    users=counted(
+        (schema.hosts.c.location_id, "host"),
+        (schema.subnets.c.location_id, "subnet"),
+        (schema.products.c.location_id, "product"),
+    ),
 )
 """Locations, for `records`."""

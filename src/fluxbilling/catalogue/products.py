@@ -36,6 +36,7 @@ from fluxbilling.catalogue.records import (
     Problem,
     Ref,
     count_of,
+    counted,
     problem,
     reject,
     resolve,
@@ -52,6 +53,7 @@ __all__ = [
     "ServiceType",
     "check",
     "kind",
+    "live_orders",
 ]
 
 FROZEN_WHILE_LIVE = (
@@ -216,7 +218,7 @@ def kind(plugins: DriverSource) -> Kind[ProductSpec]:
         normalise=_same,
         to_values=values,
         to_spec=_spec,
-        users=_users,
+        users=counted((schema.orders.c.product_id, "order")),
         guard=_guard,
     )
 
@@ -243,12 +245,6 @@ async def _spec(names: Names, row: Any) -> ProductSpec:
         alarm_after_minutes=row.alarm_after_minutes,
         password_delivery=PasswordDelivery(row.password_delivery),
     )
-
-
-async def _users(conn: AsyncConnection, row: Any) -> list[str]:
-    query = sa.select(sa.func.count()).where(schema.orders.c.product_id == row.id)
-    number = int((await conn.execute(query)).scalar_one())
-    return [count_of(number, "order")] if number else []
 
 
 async def live_orders(conn: AsyncConnection, product_id: int) -> int:

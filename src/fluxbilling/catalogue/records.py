@@ -36,7 +36,9 @@ __all__ = [
     "Names",
     "Problem",
     "Ref",
+    "Users",
     "count_of",
+    "counted",
     "create",
     "delete",
     "diff",
@@ -79,6 +81,26 @@ def count_of(count: int, noun: str) -> str:
         ('1 host', '2 hosts')
     """
     return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+Users = Callable[[AsyncConnection, Any], Awaitable[list[str]]]
+"""What uses a row, counted: `["2 hosts", "1 product"]` (see `Kind.users`)."""
+
+
+def counted(*uses: tuple[sa.Column[Any], str]) -> Users:
+    """`Kind.users` from the columns that refer to a row: `counted((hosts.c.location_id,
+    "host"), ...)` counts the rows of each column's table that hold the row's id."""
+
+    async def users(conn: AsyncConnection, row: Any) -> list[str]:
+        found = []
+        for column, noun in uses:
+            query = sa.select(sa.func.count()).select_from(column.table).where(column == row.id)
+            number = int((await conn.execute(query)).scalar_one())
+            if number:
+                found.append(count_of(number, noun))
+        return found
+
+    return users
 
 
 class Names:
@@ -145,7 +167,7 @@ class Kind(Generic[S]):
     normalise: Callable[[S], S]
     to_values: Callable[[Names, S], Awaitable[dict[str, Any]]]
     to_spec: Callable[[Names, Any], Awaitable[S]]
-    users: Callable[[AsyncConnection, Any], Awaitable[list[str]]]
+    users: Users
     guard: Callable[[AsyncConnection, Any, S, S], Awaitable[list[Problem]]] | None = None
     uses: str = "has"
 
@@ -252,11 +274,37 @@ async def page(
     return rows[:limit], (int(rows[limit - 1].id) if more else None)
 
 
+async def _written(
+    conn: AsyncConnection,
+    names: Names,
+    kind: Kind[Any],
+    verb: str,
+    row_id: int,
+    changes: Mapping[str, Any],
+    actor: str,
+) -> None:
+    """After a write: forget the table's keys, and record the change."""
+    names.forget(kind.table)
+    await audit.record(
+        conn,
+        actor=actor,
+        action=f"{kind.entity}.{verb}",
+        entity=kind.entity,
+        entity_id=row_id,
+        changes=changes,
+    )
+
+
+def _stated(spec: Any) -> dict[str, Any]:
+    """Every field of a spec, in JSON terms (the audit of a create or a delete)."""
+    return {name: _plain(value) for name, value in _fields(spec).items()}
+
+
 def _taken(kind: Kind[Any], key: str) -> errors.Conflict:
     return errors.Conflict(f"a {kind.entity} {kind.key} {key!r} exists already", **{kind.key: key})
 
 
-async def _checked(kind: Kind[S], spec: S) -> S:
+def _checked(kind: Kind[S], spec: S) -> S:
     reject(kind.entity, kind.check(spec))
     return kind.normalise(spec)
 
@@ -268,7 +316,7 @@ async def create(conn: AsyncConnection, names: Names, kind: Kind[S], spec: S, *,
         errors.InvalidSettings: the spec is invalid (every problem named).
         errors.Conflict: its natural key is taken.
     """
-    spec = await _checked(kind, spec)
+    spec = _checked(kind, spec)
     key = str(getattr(spec, kind.key))
     values = await kind.to_values(names, spec)
     if await find(conn, kind, key) is not None:
@@ -281,15 +329,7 @@ async def create(conn: AsyncConnection, names: Names, kind: Kind[S], spec: S, *,
     except sa.exc.IntegrityError as exc:  # the same key, inserted concurrently
         raise _taken(kind, key) from exc
     row_id = int(result.scalar_one())
-    names.forget(kind.table)
-    await audit.record(
-        conn,
-        actor=actor,
-        action=f"{kind.entity}.create",
-        entity=kind.entity,
-        entity_id=row_id,
-        changes={name: _plain(value) for name, value in _fields(spec).items()},
-    )
+    await _written(conn, names, kind, "create", row_id, _stated(spec), actor)
     return row_id
 
 
@@ -304,7 +344,7 @@ async def update(
         errors.Conflict: the new natural key is taken, or running services forbid the change.
     """
     row = await get(conn, kind, row_id, lock=True)
-    spec = await _checked(kind, spec)
+    spec = _checked(kind, spec)
     old = await kind.to_spec(names, row)
     changes = diff(old, spec)
     if not changes:
@@ -328,15 +368,7 @@ async def update(
             )
     except sa.exc.IntegrityError as exc:
         raise _taken(kind, new_key) from exc
-    names.forget(kind.table)
-    await audit.record(
-        conn,
-        actor=actor,
-        action=f"{kind.entity}.update",
-        entity=kind.entity,
-        entity_id=row.id,
-        changes=changes,
-    )
+    await _written(conn, names, kind, "update", row.id, changes, actor)
     return changes
 
 
@@ -367,12 +399,4 @@ async def delete(
         raise errors.Conflict(
             f"{kind.entity} {key} is in use: it cannot be deleted", **{kind.key: key}
         ) from exc
-    names.forget(kind.table)
-    await audit.record(
-        conn,
-        actor=actor,
-        action=f"{kind.entity}.delete",
-        entity=kind.entity,
-        entity_id=row.id,
-        changes={name: _plain(value) for name, value in _fields(spec).items()},
-    )
+    await _written(conn, names, kind, "delete", row.id, _stated(spec), actor)

@@ -28,7 +28,16 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from fluxbilling.catalogue.records import Kind, Names, Problem, Ref, count_of, problem, resolve
+from fluxbilling.catalogue.records import (
+    Kind,
+    Names,
+    Problem,
+    Ref,
+    count_of,
+    counted,
+    problem,
+    resolve,
+)
 from fluxbilling.db import schema
 from fluxbilling.network import ipam
 
@@ -194,14 +203,6 @@ async def _count(conn: AsyncConnection, table: sa.Table, row_id: int) -> int:
     return int((await conn.execute(query)).scalar_one())
 
 
-async def _users(conn: AsyncConnection, row: Any) -> list[str]:
-    hosts = await _count(conn, schema.hosts, row.id)
-    addresses = await _count(conn, schema.ip_addresses, row.id)
-    return [
-        count_of(n, noun) for n, noun in ((hosts, "host"), (addresses, "allocated address")) if n
-    ]
-
-
 async def _guard(
     conn: AsyncConnection, row: Any, old: SubnetSpec, new: SubnetSpec
 ) -> list[Problem]:
@@ -229,7 +230,9 @@ KIND: Kind[SubnetSpec] = Kind(
     normalise=normalise,
     to_values=_values,
     to_spec=_spec,
-    users=_users,
+    users=counted(
+        (schema.hosts.c.subnet_id, "host"), (schema.ip_addresses.c.subnet_id, "allocated address")
+    ),
     guard=_guard,
 )
 """Subnets, for `records`."""
