@@ -8,6 +8,8 @@ product `vps-2g`.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 import httpx
@@ -15,7 +17,11 @@ import pytest
 import sqlalchemy as sa
 
 from fluxbilling import bootstrap
+from fluxbilling.accounts.roles import Principal, Role
+from fluxbilling.api import create_app
+from fluxbilling.api.auth import authenticate
 from fluxbilling.db import schema
+from tests.httpsupport import asgi_client
 from tests.integration.support import finish, place_and_pay, place_order, rows, service_of
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
@@ -346,3 +352,45 @@ async def test_writing_the_catalogue_needs_the_token(client: httpx.AsyncClient) 
     ):
         answer = await client.request(method, path, json={})
         assert answer.status_code == 401, (method, path)
+
+
+SignedIn = Callable[[str], AbstractAsyncContextManager[httpx.AsyncClient]]
+
+
+@pytest.fixture
+def as_role(installation: bootstrap.Installation) -> SignedIn:
+    """A client signed in with a role (until the accounts arrive: `authenticate` overridden
+    with a principal of that role, the way a user's session will present one)."""
+
+    @asynccontextmanager
+    async def client(role: str) -> AsyncIterator[httpx.AsyncClient]:
+        app = create_app(installation)
+        app.dependency_overrides[authenticate] = lambda: Principal(f"ann-{role}", Role(role))
+        async with asgi_client(app, "http://api.test") as c:
+            yield c
+
+    return client
+
+
+async def test_viewers_read_admins_write_and_operators_write_customers(
+    api: httpx.AsyncClient, as_role: SignedIn
+) -> None:
+    async with as_role("viewer") as viewer:
+        assert (await viewer.get("/api/v1/hosts")).status_code == 200
+        assert (await viewer.get("/api/v1/audit")).status_code == 200
+        refused = await viewer.post(
+            "/api/v1/customers", json={"email": "v@example.com", "name": "V"}
+        )
+        assert refused.status_code == 403
+        assert refused.json()["error"]["message"] == "this needs the operator role"
+    async with as_role("operator") as operator:
+        location = await operator.post("/api/v1/locations", json={"code": "fra1", "name": "F"})
+        assert location.status_code == 403
+        assert location.json()["error"]["message"] == "this needs the admin role"
+        assert (await operator.delete("/api/v1/hosts/1")).status_code == 403
+        made = await operator.post(
+            "/api/v1/customers", json={"email": "o@example.com", "name": "O"}
+        )
+        assert made.status_code == 201
+    audit = await _audit(api, "customer", made.json()["id"])
+    assert [(a["action"], a["actor"]) for a in audit] == [("customer.create", "ann-operator")]
