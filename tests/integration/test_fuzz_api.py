@@ -76,6 +76,17 @@ KNOWN: dict[str, list[Any]] = {
     "product": ["vps-2g"],
     "hostname": ["fuzz1.example.com", "fuzz9.example.com"],
     "type": ["solusvm2"],
+    # The catalogue's references and keys (bodies name entries by natural key).
+    "location": ["ams1"],
+    "connection": ["solusvm2"],
+    "plugin": ["solusvm2"],
+    "image": ["debian-12"],
+    "subnet": ["192.0.2.0/28"],
+    "cidr": ["192.0.2.0/28", "198.51.100.0/24"],
+    "gateway": ["192.0.2.1", "198.51.100.1"],
+    "code": ["ams1", "fra1"],
+    "email": ["ada@example.com"],
+    "entity": ["host", "product"],
 }
 """Names that exist in the installation, so requests also get past the lookups."""
 

@@ -19,7 +19,7 @@ from pydantic import EmailStr, Field, StringConstraints, ValidationError, create
 
 from fluxbilling.accounts.roles import Role
 from fluxbilling.allocation.placement import HostStatus
-from fluxbilling.api.crud import Entity, Filter, router
+from fluxbilling.api.crud import Entity, Filter, problems_of, router
 from fluxbilling.api.fields import ONE_LINE, JsonObject, RequestBody, Text, Version
 from fluxbilling.api.rows import Row
 from fluxbilling.bootstrap import Installation
@@ -343,10 +343,7 @@ def read_document(data: Any) -> dict[str, list[document.Entry]]:
             try:
                 body = entity.body.model_validate(item)
             except ValidationError as exc:
-                problems += [
-                    records.problem(".".join([where, *(str(p) for p in e["loc"])]), str(e["msg"]))
-                    for e in exc.errors()
-                ]
+                problems += problems_of(exc, where)
                 continue
             result[entity.path].append(
                 document.Entry(entity.path, index, entity.spec(**body.model_dump()))

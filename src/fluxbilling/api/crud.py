@@ -26,7 +26,7 @@ from typing import Annotated, Any, Generic, TypeVar
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Query, Request, Response
-from pydantic import BaseModel, Field, create_model
+from pydantic import BaseModel, Field, ValidationError, create_model
 
 from fluxbilling.accounts.roles import Role
 from fluxbilling.api.auth import Admin, Operator, Viewer, require_token
@@ -35,7 +35,7 @@ from fluxbilling.api.rows import Row
 from fluxbilling.bootstrap import Installation
 from fluxbilling.catalogue import records
 
-__all__ = ["Entity", "Filter", "router"]
+__all__ = ["Entity", "Filter", "problems_of", "router"]
 
 S = TypeVar("S")
 
@@ -102,14 +102,22 @@ async def _answer(entity: Entity[S], kind: records.Kind[S], names: records.Names
     return entity.out.model_validate({"id": row.id, **values, **entity.extras(row)})
 
 
-def _nulls(entity: Entity[Any], given: Mapping[str, Any]) -> None:
-    """Refuse a null for a field that must have a value."""
-    problems = [
-        records.problem(name, "must not be null")
-        for name, value in given.items()
-        if value is None and entity.body.model_fields[name].is_required()
+def problems_of(exc: ValidationError, where: str = "") -> list[records.Problem]:
+    """A model's validation errors as problems, placed under `where` (`hosts[2]`)."""
+    return [
+        records.problem(".".join([*([where] if where else []), *map(str, e["loc"])]), e["msg"])
+        for e in exc.errors()
     ]
-    records.reject(entity.title, problems)
+
+
+def _body(entity: Entity[Any], values: Mapping[str, Any]) -> RequestBody:
+    """`values` checked by the create model: a change must leave a valid entry (a null
+    where a value is needed, say, is named like any other problem)."""
+    try:
+        return entity.body.model_validate(values)
+    except ValidationError as exc:
+        records.reject(entity.title, problems_of(exc))
+        raise  # unreachable: reject raised
 
 
 def router(entity: Entity[Any]) -> APIRouter:
@@ -166,12 +174,11 @@ def router(entity: Entity[Any]) -> APIRouter:
         installation = _installation(request)
         kind = entity.kind(installation)
         given = body.model_dump(exclude_unset=True)
-        _nulls(entity, given)
         async with installation.db.begin() as conn:
             names = records.Names(conn)
             current = await kind.to_spec(names, await records.get(conn, kind, entry_id))
             fields = {f.name: getattr(current, f.name) for f in dataclasses.fields(current)}
-            spec = entity.spec(**{**fields, **given})
+            spec = entity.spec(**_body(entity, {**fields, **given}).model_dump())
             await records.update(conn, names, kind, entry_id, spec, actor=who.name)
             return await _answer(entity, kind, names, await records.get(conn, kind, entry_id))
 
