@@ -309,6 +309,25 @@ async def test_a_product_fits_its_plugin_connection_and_options(api: httpx.Async
     assert (await api.delete(url)).status_code == 204
 
 
+async def test_a_pinned_plugin_version_is_what_new_services_run_on(
+    installation: bootstrap.Installation, api: httpx.AsyncClient
+) -> None:
+    document = (await api.get("/api/v1/plugins/solusvm2/versions/1")).json()["document"]
+    document["plugin"]["name"] = "SolusVM 2 (renamed)"
+    assert (await api.post("/api/v1/plugins", json=document)).json()["version"] == 2
+    product = await _id(api, "products")
+    pinned = await api.patch(f"/api/v1/products/{product}", json={"plugin_version": 1})
+    assert pinned.status_code == 200, pinned.text
+    order = await place_and_pay(installation, "pinned.example.com")
+    assert (await finish(installation, order)).state == "completed"
+    assert (await service_of(installation, order)).plugin_version == 1
+
+    await api.patch(f"/api/v1/products/{product}", json={"plugin_version": None})
+    newest = await place_and_pay(installation, "newest.example.com")
+    assert (await finish(installation, newest)).state == "completed"
+    assert (await service_of(installation, newest)).plugin_version == 2
+
+
 async def test_a_product_with_live_orders_keeps_what_they_run_on(
     installation: bootstrap.Installation, api: httpx.AsyncClient
 ) -> None:
