@@ -269,7 +269,9 @@ async def test_an_image_needs_a_digest_a_clean_url_and_a_sandboxed_template(
     assert (await api.delete(url)).status_code == 204
 
 
-async def test_a_product_fits_its_plugin_connection_and_options(api: httpx.AsyncClient) -> None:
+async def test_a_product_fits_its_plugin_connection_and_options(
+    installation: bootstrap.Installation, api: httpx.AsyncClient
+) -> None:
     unknown = await api.post("/api/v1/products", json={**PRODUCT, "plugin": "nope"})
     assert "plugin" in _problems(unknown)
     pinned = await api.post("/api/v1/products", json={**PRODUCT, "plugin_version": 999})
@@ -298,6 +300,9 @@ async def test_a_product_fits_its_plugin_connection_and_options(api: httpx.Async
     assert product["refund_policy"] == "terminate"
     assert product["options"] == PRODUCT["options"]
     assert product["password_delivery"] == "mail"
+    products = schema.products
+    (stored,) = await rows(installation, sa.select(products).where(products.c.slug == "vps-4g"))
+    assert stored.options["refund_policy"] == "terminate"  # where billing.reversals reads it
     url = f"/api/v1/products/{product['id']}"
     latest = await api.patch(url, json={"plugin_version": None, "price_minor": 2100})
     assert (latest.json()["plugin_version"], latest.json()["price_minor"]) == (None, 2100)

@@ -92,7 +92,7 @@ def test_the_sample_applies_once_and_then_changes_nothing(
     assert len(audit) == 7
     assert {actor for actor, _ in audit} == {"cli"}
     (product,) = _query(sa.select(schema.products))
-    assert product.options == {"plan_id": 3, "location_id": 1, "refund_policy": "suspend"}
+    assert product.options == {"plan_id": 3, "location_id": 1}  # suspend: the default
     assert product.password_delivery == "reveal_link"
 
     assert run_cli("catalogue", "apply", str(SAMPLE)) == 0

@@ -83,7 +83,6 @@ KNOWN: dict[str, list[Any]] = {
     "image": ["debian-12"],
     "subnet": ["192.0.2.0/28"],
     "cidr": ["192.0.2.0/28", "198.51.100.0/24"],
-    "gateway": ["192.0.2.1", "198.51.100.1"],
     "code": ["ams1", "fra1"],
     "email": ["ada@example.com"],
     "entity": ["host", "product"],

@@ -5,8 +5,10 @@ pinned `plugin_version`, or None for the newest when a service is provisioned) a
 VPS plans, its OS image; its `options` must fit the plugin's settings schema, checked the
 way the provision phase checks them (`Driver.validate`), and the connection must be of the
 type the plugin needs. `refund_policy` says what a full refund or a chargeback does to the
-service (`orders.actions.RefundPolicy`; kept in `options.refund_policy`, where
-`billing.reversals` reads it). Prices are integer minor units of an ISO 4217 currency.
+service (`orders.actions.RefundPolicy`). It is kept in `options.refund_policy`, where
+`billing.reversals` reads it, unless it is the default `suspend`: a plugin whose settings
+schema refuses unknown keys must list `refund_policy` for products with another policy.
+Prices are integer minor units of an ISO 4217 currency.
 
 While a product has live orders (any not cancelled whose service is not terminated), the
 fields running services depend on cannot change: `location`, `connection`, `plugin`,
@@ -143,6 +145,10 @@ def _same(spec: ProductSpec) -> ProductSpec:
 
 
 def _stored_options(spec: ProductSpec) -> dict[str, Any]:
+    """The options column: the options, plus the refund policy unless it is the default
+    (a plugin whose settings schema refuses unknown keys sees no key it did not ask for)."""
+    if spec.refund_policy == RefundPolicy.SUSPEND:
+        return dict(spec.options)
     return {**spec.options, _POLICY_KEY: str(spec.refund_policy)}
 
 
