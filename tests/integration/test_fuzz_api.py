@@ -82,6 +82,16 @@ KNOWN: dict[str, list[Any]] = {
     "type": ["solusvm2"],
     "q": ["fuzz1", "1"],
     "customer": ["ada@example.com"],
+    # The catalogue's references and keys (bodies name entries by natural key).
+    "location": ["ams1"],
+    "connection": ["solusvm2"],
+    "plugin": ["solusvm2"],
+    "image": ["debian-12"],
+    "subnet": ["192.0.2.0/28"],
+    "cidr": ["192.0.2.0/28", "198.51.100.0/24"],
+    "code": ["ams1", "fra1"],
+    "email": ["ada@example.com"],
+    "entity": ["host", "product"],
 }
 """Names that exist in the installation, so requests also get past the lookups."""
 

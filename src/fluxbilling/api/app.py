@@ -9,6 +9,8 @@ from fluxbilling import __version__
 from fluxbilling.api import (
     account,
     auth,
+    audit,
+    catalogue,
     connections,
     dashboard,
     deliveries,
@@ -64,6 +66,9 @@ def create_app(installation: Installation) -> FastAPI:
     app.include_router(services.router)
     app.include_router(reveal.router)
     app.include_router(reveal.public)
+    for routes in catalogue.routers():
+        app.include_router(routes)
+    app.include_router(audit.router)
     app.include_router(metrics.router)
     app.include_router(account.router)
     app.include_router(tokens.own)
