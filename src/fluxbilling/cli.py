@@ -201,44 +201,49 @@ async def _dispatch(args: argparse.Namespace) -> int:
     try:
         if args.command == "migrate" or installation.db.is_sqlite:
             await upgrade(installation.db)  # the embedded database migrates itself
-        if args.command == "migrate":
-            print("database is up to date")
-        elif args.command == "orders":
-            from fluxbilling.api.orders import OrderOut
-            from fluxbilling.orders import detail
-
-            order = await detail.describe_order(installation.db, args.order_id)
-            shown = OrderOut.model_validate(order).model_dump(mode="json")
-            print(json.dumps(shown, indent=2) if args.json else _render_order(order))
-        elif args.command == "runs" and args.action == "retry":
-            phase = Phase(args.from_phase) if args.from_phase else None
-            await installation.store.retry(args.run_id, from_phase=phase, actor="cli")
-            print(f"run {args.run_id} queued" + (f" from {phase.value}" if phase else ""))
-        elif args.command == "users":
-            await _users(installation.accounts, args)
-        elif args.command == "reconcile":
-            passed = await installation.reconciler().run_once()
-            print(json.dumps(passed.to_dict(), indent=2))
-        elif args.command == "catalogue" and args.action == "apply":
-            await _apply_catalogue(installation, args.file, dry_run=args.dry_run, prune=args.prune)
-        elif args.command == "catalogue":
-            await _export_catalogue(installation, args.output)
-        elif args.command == "secrets":
-            from fluxbilling.rotation import reseal_all
-
-            report = await reseal_all(installation.db, installation.vault)
-            print(
-                f"re-sealed {report.connections} connection(s) and {report.services} root password(s)"
-                f", {report.pending_passwords} pending password reset(s), "
-                f"{report.console_sessions} console session(s) and "
-                f"{report.install_cursors} install(s) in flight"
-            )
-        elif args.command == "runs" and args.action == "cancel":
-            await installation.store.cancel(args.run_id, actor="cli")
-            print(f"run {args.run_id} cancelled")
+        await _command(installation, args)
     finally:
         await installation.close()
     return 0
+
+
+async def _command(installation: bootstrap.Installation, args: argparse.Namespace) -> None:
+    """The commands that run once against the installation and exit."""
+    if args.command == "migrate":
+        print("database is up to date")
+    elif args.command == "orders":
+        from fluxbilling.api.orders import OrderOut
+        from fluxbilling.orders import detail
+
+        order = await detail.describe_order(installation.db, args.order_id)
+        shown = OrderOut.model_validate(order).model_dump(mode="json")
+        print(json.dumps(shown, indent=2) if args.json else _render_order(order))
+    elif args.command == "runs" and args.action == "retry":
+        phase = Phase(args.from_phase) if args.from_phase else None
+        await installation.store.retry(args.run_id, from_phase=phase, actor="cli")
+        print(f"run {args.run_id} queued" + (f" from {phase.value}" if phase else ""))
+    elif args.command == "users":
+        await _users(installation.accounts, args)
+    elif args.command == "reconcile":
+        passed = await installation.reconciler().run_once()
+        print(json.dumps(passed.to_dict(), indent=2))
+    elif args.command == "catalogue" and args.action == "apply":
+        await _apply_catalogue(installation, args.file, dry_run=args.dry_run, prune=args.prune)
+    elif args.command == "catalogue":
+        await _export_catalogue(installation, args.output)
+    elif args.command == "secrets":
+        from fluxbilling.rotation import reseal_all
+
+        report = await reseal_all(installation.db, installation.vault)
+        print(
+            f"re-sealed {report.connections} connection(s) and {report.services} root password(s)"
+            f", {report.pending_passwords} pending password reset(s), "
+            f"{report.console_sessions} console session(s) and "
+            f"{report.install_cursors} install(s) in flight"
+        )
+    elif args.command == "runs" and args.action == "cancel":
+        await installation.store.cancel(args.run_id, actor="cli")
+        print(f"run {args.run_id} cancelled")
 
 
 def _render_order(order: OrderDetail) -> str:

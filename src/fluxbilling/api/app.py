@@ -8,8 +8,8 @@ from fastapi.routing import APIRoute, iter_route_contexts
 from fluxbilling import __version__
 from fluxbilling.api import (
     account,
-    auth,
     audit,
+    auth,
     catalogue,
     connections,
     dashboard,
