@@ -13,7 +13,8 @@ test("a failed order is understood and retried to active from its page", async (
     const error = page.getByRole("region", { name: "Last error" });
     await expect(error).toBeVisible({ timeout: 60_000 });
     await expect(error).toContainText("422");
-    const response = page.getByRole("region", { name: "Upstream response" });
+    await expect(error.getByLabel("Suggested action")).toBeVisible();
+    const response = page.getByRole("region", { name: "Upstream response" }).last();
     await expect(response).toContainText("HTTP 422");
     await snapshot(page, "order-failed");
   } finally {

@@ -17,6 +17,7 @@ from fluxbilling.config import Settings
 from fluxbilling.orders.pipeline import Phase
 
 if TYPE_CHECKING:
+    from fluxbilling import bootstrap
     from fluxbilling.orders.detail import OrderDetail
 
 __all__ = ["exit_with", "main"]
@@ -53,6 +54,7 @@ def _parser() -> argparse.ArgumentParser:
     cancel = runs.add_parser("cancel", help="cancel a run")
     cancel.add_argument("run_id", type=int)
     _users_parser(sub)
+    _catalogue_parser(sub)
     keys = sub.add_parser("secrets", help="installation key operations").add_subparsers(
         dest="action", required=True
     )
@@ -114,6 +116,71 @@ async def _users(accounts: Accounts, args: argparse.Namespace) -> None:
         print(f"{user.username}: role {user.role}, {state}")
 
 
+def _catalogue_parser(sub: Any) -> None:
+    catalogue = sub.add_parser(
+        "catalogue", help="locations, subnets, hosts, images, products, customers as YAML"
+    ).add_subparsers(dest="action", required=True)
+    apply = catalogue.add_parser(
+        "apply", help="bring the catalogue to a YAML file: the diff first, then all or nothing"
+    )
+    apply.add_argument("file", type=Path)
+    apply.add_argument("--dry-run", action="store_true", help="check and show; write nothing")
+    apply.add_argument(
+        "--prune", action="store_true", help="delete entries of listed sections the file lacks"
+    )
+    export = catalogue.add_parser("export", help="print the whole catalogue as YAML")
+    export.add_argument("-o", "--output", type=Path, default=None, help="write it here")
+
+
+async def _apply_catalogue(
+    installation: bootstrap.Installation, path: Path, *, dry_run: bool, prune: bool
+) -> None:
+    """Print the plan of a catalogue file, then apply it (or, dry, check it and roll back)."""
+    import yaml
+
+    from fluxbilling.api.catalogue import read_document
+    from fluxbilling.catalogue import document
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise errors.InvalidSettings(f"cannot read {path}: {exc.strerror}") from None
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise errors.InvalidSettings(f"{path} is not a YAML document: {exc}") from None
+    entries = read_document(data)
+    await installation.load_builtin_plugins()
+    kinds = document.kinds(installation.drivers)
+    async with installation.db.begin() as conn:
+        planned = await document.plan(conn, kinds, entries, prune=prune)
+        print(planned.render())
+        if not planned.changes_anything:
+            return
+        trial = await conn.begin_nested()
+        await document.apply(conn, kinds, planned, actor="cli")
+        if dry_run:
+            await trial.rollback()
+            print("dry run: every change was checked; nothing was written")
+        else:
+            await trial.commit()
+            print("applied")
+
+
+async def _export_catalogue(installation: bootstrap.Installation, output: Path | None) -> None:
+    import yaml
+
+    from fluxbilling.catalogue import document
+
+    async with installation.db.connect() as conn:
+        exported = await document.export(conn, document.kinds(installation.drivers))
+    text = "# fluxbilling catalogue export (apply it with: fluxbilling catalogue apply FILE)\n"
+    text += yaml.safe_dump(exported, sort_keys=False, allow_unicode=True)
+    if output is None:
+        print(text, end="")
+    else:
+        output.write_text(text, encoding="utf-8")
+        print(f"wrote {output}")
+
+
 async def _dispatch(args: argparse.Namespace) -> int:
     from fluxbilling import bootstrap, server
     from fluxbilling.db.migrate import upgrade
@@ -134,40 +201,49 @@ async def _dispatch(args: argparse.Namespace) -> int:
     try:
         if args.command == "migrate" or installation.db.is_sqlite:
             await upgrade(installation.db)  # the embedded database migrates itself
-        if args.command == "migrate":
-            print("database is up to date")
-        elif args.command == "orders":
-            from fluxbilling.api.orders import OrderOut
-            from fluxbilling.orders import detail
-
-            order = await detail.describe_order(installation.db, args.order_id)
-            shown = OrderOut.model_validate(order).model_dump(mode="json")
-            print(json.dumps(shown, indent=2) if args.json else _render_order(order))
-        elif args.command == "runs" and args.action == "retry":
-            phase = Phase(args.from_phase) if args.from_phase else None
-            await installation.store.retry(args.run_id, from_phase=phase, actor="cli")
-            print(f"run {args.run_id} queued" + (f" from {phase.value}" if phase else ""))
-        elif args.command == "users":
-            await _users(installation.accounts, args)
-        elif args.command == "reconcile":
-            passed = await installation.reconciler().run_once()
-            print(json.dumps(passed.to_dict(), indent=2))
-        elif args.command == "secrets":
-            from fluxbilling.rotation import reseal_all
-
-            report = await reseal_all(installation.db, installation.vault)
-            print(
-                f"re-sealed {report.connections} connection(s) and {report.services} root password(s)"
-                f", {report.pending_passwords} pending password reset(s), "
-                f"{report.console_sessions} console session(s) and "
-                f"{report.install_cursors} install(s) in flight"
-            )
-        elif args.command == "runs" and args.action == "cancel":
-            await installation.store.cancel(args.run_id, actor="cli")
-            print(f"run {args.run_id} cancelled")
+        await _command(installation, args)
     finally:
         await installation.close()
     return 0
+
+
+async def _command(installation: bootstrap.Installation, args: argparse.Namespace) -> None:
+    """The commands that run once against the installation and exit."""
+    if args.command == "migrate":
+        print("database is up to date")
+    elif args.command == "orders":
+        from fluxbilling.api.orders import OrderOut
+        from fluxbilling.orders import detail
+
+        order = await detail.describe_order(installation.db, args.order_id)
+        shown = OrderOut.model_validate(order).model_dump(mode="json")
+        print(json.dumps(shown, indent=2) if args.json else _render_order(order))
+    elif args.command == "runs" and args.action == "retry":
+        phase = Phase(args.from_phase) if args.from_phase else None
+        await installation.store.retry(args.run_id, from_phase=phase, actor="cli")
+        print(f"run {args.run_id} queued" + (f" from {phase.value}" if phase else ""))
+    elif args.command == "users":
+        await _users(installation.accounts, args)
+    elif args.command == "reconcile":
+        passed = await installation.reconciler().run_once()
+        print(json.dumps(passed.to_dict(), indent=2))
+    elif args.command == "catalogue" and args.action == "apply":
+        await _apply_catalogue(installation, args.file, dry_run=args.dry_run, prune=args.prune)
+    elif args.command == "catalogue":
+        await _export_catalogue(installation, args.output)
+    elif args.command == "secrets":
+        from fluxbilling.rotation import reseal_all
+
+        report = await reseal_all(installation.db, installation.vault)
+        print(
+            f"re-sealed {report.connections} connection(s) and {report.services} root password(s)"
+            f", {report.pending_passwords} pending password reset(s), "
+            f"{report.console_sessions} console session(s) and "
+            f"{report.install_cursors} install(s) in flight"
+        )
+    elif args.command == "runs" and args.action == "cancel":
+        await installation.store.cancel(args.run_id, actor="cli")
+        print(f"run {args.run_id} cancelled")
 
 
 def _render_order(order: OrderDetail) -> str:

@@ -189,5 +189,30 @@ class Settings(BaseSettings):
         description="Password hashes computed at once (each in a worker thread); logins beyond "
         "16 waiting for one are answered 429.",
     )
+    alarm_after_minutes: int = Field(
+        default=30,
+        ge=1,
+        le=525600,
+        description="A paid order not active after this many minutes is a dashboard alarm "
+        "(a product's own `alarm_after_minutes` wins).",
+    )
+    event_streams: int = Field(
+        default=64,
+        ge=1,
+        description="Server-sent event streams (`GET /api/v1/events`) open at once per "
+        "process; one more is answered 503.",
+    )
+    events_poll_interval: float = Field(
+        default=1.0,
+        gt=0,
+        description="Seconds between the event feed's reads of the database (shared by every "
+        "stream of the process).",
+    )
+    events_heartbeat: float = Field(
+        default=15.0,
+        gt=0,
+        description="Seconds between keep-alive comments on an idle event stream (a client "
+        "that went away is noticed by then at the latest).",
+    )
     listen_host: str = "127.0.0.1"
     listen_port: int = 8080

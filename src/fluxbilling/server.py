@@ -39,6 +39,8 @@ __all__ = ["LoopbackServer", "freeze_startup_objects", "prepare", "run_serve", "
 
 log = logging.getLogger(__name__)
 
+_GRACEFUL_SECONDS = 10
+
 
 class _HintedConnection(h11.Connection):
     """An h11 connection that remembers the status h11 suggests for a malformed request."""
@@ -121,6 +123,8 @@ class LoopbackServer:
             access_log=False,
             http=_H11Protocol,
             h11_max_incomplete_event_size=max_header_bytes,
+            # A response still streaming after this is cut off: shutdown never hangs.
+            timeout_graceful_shutdown=_GRACEFUL_SECONDS,
         )
         self.server = uvicorn.Server(config)
         self._task: asyncio.Task[None] | None = None
@@ -245,7 +249,7 @@ async def run_serve(
         stop: set it to stop (embedding, tests); default: SIGTERM/SIGINT.
         ready: receives the API's URL once it accepts connections.
     """
-    from fluxbilling.api import create_app
+    from fluxbilling.api import create_app, events
 
     if stop is None:
         stop = asyncio.Event()
@@ -254,8 +258,9 @@ async def run_serve(
         await installation.close()
         return
     listener = await _listener(installation)
+    app = create_app(installation)
     server = LoopbackServer(
-        create_app(installation),
+        app,
         host,
         port,
         max_header_bytes=installation.settings.max_header_bytes,
@@ -278,6 +283,7 @@ async def run_serve(
         await stop.wait()
     finally:
         await asyncio.gather(*tasks, return_exceptions=True)
+        events.close_streams(app)  # open event streams would hold the server's shutdown
         await server.stop()
         if listener:
             await listener.stop()

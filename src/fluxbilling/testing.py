@@ -171,9 +171,9 @@ class FakeImageVerifier:
     failing: dict[str, errors.UpstreamError] = field(default_factory=dict)
     checked: list[tuple[str, str]] = field(default_factory=list)
 
-    async def __call__(self, url: str, expected_sha256: str) -> None:
+    async def __call__(self, url: str, expected: str) -> None:
         """Record the check; raise the error kept for `url`."""
-        self.checked.append((url, expected_sha256))
+        self.checked.append((url, expected))
         if url in self.failing:
             raise self.failing[url]
 

@@ -193,3 +193,19 @@ async def test_make_demo_serves_the_console_until_stopped(
     assert "Order 1 is active" in text
     assert f"Operator console: {site}" in text
     assert f"with password {ready['password']}" in text
+
+
+async def test_make_demo_stops_cleanly_before_anyone_signed_in(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    out_console, out = console()
+    ready_file, stop = tmp_path / "ready.json", asyncio.Event()
+    serving = demo.Serving(ready_file=ready_file, place_when=demo.first_login, stop=stop)
+    running = asyncio.create_task(demo.run(console=out_console, serving=serving))
+    while not ready_file.exists():
+        assert not running.done(), out.getvalue()
+        await asyncio.sleep(0.05)
+    stop.set()
+    assert await running == 0
+    assert "POST /api/v1/orders" not in out.getvalue()

@@ -97,6 +97,12 @@ async def test_every_operation_documents_the_answers_its_shape_implies(
         ("PATCH", "/api/v1/connections/{name}", {"403", "422"}),
         ("POST", "/api/v1/plugins/validate", {"200", "403", "413", "422"}),
         ("POST", "/api/v1/plugins/import", {"200", "403", "413", "422", "502"}),
+        ("GET", "/api/v1/orders", {"200", "401", "422", "503"}),
+        ("POST", "/api/v1/orders/{order_id}/retry", {"404", "409", "413", "422"}),
+        ("POST", "/api/v1/orders/{order_id}/cancel", {"404", "409", "422"}),
+        ("POST", "/api/v1/orders/{order_id}/reallocate", {"200", "401", "404", "409", "503"}),
+        ("GET", "/api/v1/dashboard", {"200", "401", "503"}),
+        ("GET", "/api/v1/events", {"200", "401", "422", "503"}),
     ],
 )
 async def test_routes_document_their_own_answers(
@@ -155,6 +161,11 @@ def _answer(document: dict[str, Any], method: str, path: str, status: str) -> st
         ("POST", "/api/v1/orders", "201", "OrderCreatedOut"),
         ("GET", "/api/v1/orders/{order_id}", "200", "OrderOut"),
         ("GET", "/api/v1/runs", "200", "RunListOut"),
+        ("GET", "/api/v1/orders", "200", "OrderListOut"),
+        ("GET", "/api/v1/dashboard", "200", "DashboardOut"),
+        ("POST", "/api/v1/orders/{order_id}/retry", "200", "OrderRunChangedOut"),
+        ("POST", "/api/v1/orders/{order_id}/cancel", "200", "OrderRunChangedOut"),
+        ("POST", "/api/v1/orders/{order_id}/reallocate", "200", "OrderRunChangedOut"),
         ("POST", "/api/v1/runs/{run_id}/retry", "200", "RunChangedOut"),
         ("POST", "/api/v1/runs/{run_id}/cancel", "200", "RunChangedOut"),
         ("POST", "/api/v1/services/{service_id}/actions/{verb}", "202", "QueuedActionOut"),
@@ -303,3 +314,24 @@ async def test_the_customers_reveal_pages_are_not_part_of_the_api(
     document: dict[str, Any],
 ) -> None:
     assert not [path for path in document["paths"] if path.startswith("/reveal")]
+
+
+async def test_the_event_stream_is_documented_as_one(document: dict[str, Any]) -> None:
+    operation = document["paths"]["/api/v1/events"]["get"]
+    assert "text/event-stream" in operation["responses"]["200"]["content"]
+    (header,) = [p for p in operation["parameters"] if p["in"] == "header"]
+    assert header["name"] == "Last-Event-ID"
+
+
+async def test_the_order_page_names_its_attempts_and_suggestion(document: dict[str, Any]) -> None:
+    phase = _model(document, "PhaseOut")["properties"]
+    assert phase["attempts"]["items"] == {"$ref": "#/components/schemas/PhaseAttemptOut"}
+    attempt = _model(document, "PhaseAttemptOut")["properties"]
+    assert attempt["outcome"] == {"$ref": "#/components/schemas/AttemptOutcome"}
+    assert attempt["exchanges"]["items"] == {"$ref": "#/components/schemas/ExchangeOut"}
+    error = _model(document, "NormalizedErrorOut")["properties"]
+    assert error["error_class"]["$ref"] == "#/components/schemas/ErrorClass"
+    suggestion = _model(document, "SuggestionOut")["properties"]
+    assert suggestion["action"] == {"$ref": "#/components/schemas/SuggestedAction"}
+    alarm = _model(document, "AlarmOut")["properties"]
+    assert alarm["kind"] == {"$ref": "#/components/schemas/AlarmKind"}

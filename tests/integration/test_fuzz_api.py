@@ -62,6 +62,10 @@ HOSTILE: list[Any] = [
 ]
 """Values that break databases or headers rather than schemas."""
 
+STREAMS = {"/api/v1/events"}
+"""Endless answers (server-sent events): an in-process transport waits for a whole body, so
+they are not fuzzed here; `test_api_events.py` covers their answers over real HTTP."""
+
 BASE_URL = "http://api.test"
 _REQUEST_FIELDS = {"method", "url", "headers", "params", "data", "json", "files", "cookies"}
 
@@ -76,6 +80,18 @@ KNOWN: dict[str, list[Any]] = {
     "product": ["vps-2g"],
     "hostname": ["fuzz1.example.com", "fuzz9.example.com"],
     "type": ["solusvm2"],
+    "q": ["fuzz1", "1"],
+    "customer": ["ada@example.com"],
+    # The catalogue's references and keys (bodies name entries by natural key).
+    "location": ["ams1"],
+    "connection": ["solusvm2"],
+    "plugin": ["solusvm2"],
+    "image": ["debian-12"],
+    "subnet": ["192.0.2.0/28"],
+    "cidr": ["192.0.2.0/28", "198.51.100.0/24"],
+    "code": ["ams1", "fra1"],
+    "email": ["ada@example.com"],
+    "entity": ["host", "product"],
 }
 """Names that exist in the installation, so requests also get past the lookups."""
 
@@ -187,6 +203,8 @@ async def test_fuzzing_the_openapi_finds_no_server_error_and_no_undocumented_ans
             failures: list[str] = []
             for result in schema.get_all_operations():
                 assert isinstance(result, Ok), result
+                if result.ok().path in STREAMS:
+                    continue
                 failures += _fuzz_operation(result.ok(), headers, send, EXAMPLES[with_token])
             return failures
 

@@ -24,6 +24,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/audit": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Audit rows, newest first, filtered by entity; paginated by cursor
+         * @description Every change to the catalogue (and, as they are audited, other operator actions).
+         */
+        get: operations["list_audit_api_v1_audit_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/auth/login": {
         parameters: {
             query?: never;
@@ -250,6 +270,159 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/customers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The customers, in id order; filtered, paginated by cursor */
+        get: operations["list_entries_api_v1_customers_get"];
+        put?: never;
+        /** Create a customer */
+        post: operations["create_entry_api_v1_customers_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/customers/{entry_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One customer */
+        get: operations["get_entry_api_v1_customers__entry_id__get"];
+        put?: never;
+        post?: never;
+        /** Delete a customer nothing uses */
+        delete: operations["delete_entry_api_v1_customers__entry_id__delete"];
+        options?: never;
+        head?: never;
+        /** Change a customer: the fields given */
+        patch: operations["change_entry_api_v1_customers__entry_id__patch"];
+        trace?: never;
+    };
+    "/api/v1/dashboard": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Runs by phase and bucket, orders by state, and the alarm list
+         * @description Alarms: paid orders not active after their product's `alarm_after_minutes` (else
+         *     `FLUXBILLING_ALARM_AFTER_MINUTES`), deliveries deferred, rejected or quarantined lately,
+         *     hosts quarantined.
+         */
+        get: operations["get_dashboard_api_v1_dashboard_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Server-sent events: orders, runs, services and deliveries as they change
+         * @description Payloads are ids and new states only; the console refetches what they name.
+         */
+        get: operations["events_api_v1_events_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/hosts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The hosts, in id order; filtered, paginated by cursor */
+        get: operations["list_entries_api_v1_hosts_get"];
+        put?: never;
+        /** Create a host */
+        post: operations["create_entry_api_v1_hosts_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/hosts/{entry_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One host */
+        get: operations["get_entry_api_v1_hosts__entry_id__get"];
+        put?: never;
+        post?: never;
+        /** Delete a host nothing uses */
+        delete: operations["delete_entry_api_v1_hosts__entry_id__delete"];
+        options?: never;
+        head?: never;
+        /** Change a host: the fields given */
+        patch: operations["change_entry_api_v1_hosts__entry_id__patch"];
+        trace?: never;
+    };
+    "/api/v1/images": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The images, in id order; filtered, paginated by cursor */
+        get: operations["list_entries_api_v1_images_get"];
+        put?: never;
+        /** Create a image */
+        post: operations["create_entry_api_v1_images_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/images/{entry_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One image */
+        get: operations["get_entry_api_v1_images__entry_id__get"];
+        put?: never;
+        post?: never;
+        /** Delete a image nothing uses */
+        delete: operations["delete_entry_api_v1_images__entry_id__delete"];
+        options?: never;
+        head?: never;
+        /** Change a image: the fields given */
+        patch: operations["change_entry_api_v1_images__entry_id__patch"];
+        trace?: never;
+    };
     "/api/v1/invoices/{invoice_id}": {
         parameters: {
             query?: never;
@@ -310,6 +483,43 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/locations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The locations, in id order; filtered, paginated by cursor */
+        get: operations["list_entries_api_v1_locations_get"];
+        put?: never;
+        /** Create a location */
+        post: operations["create_entry_api_v1_locations_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/locations/{entry_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One location */
+        get: operations["get_entry_api_v1_locations__entry_id__get"];
+        put?: never;
+        post?: never;
+        /** Delete a location nothing uses */
+        delete: operations["delete_entry_api_v1_locations__entry_id__delete"];
+        options?: never;
+        head?: never;
+        /** Change a location: the fields given */
+        patch: operations["change_entry_api_v1_locations__entry_id__patch"];
+        trace?: never;
+    };
     "/api/v1/orders": {
         parameters: {
             query?: never;
@@ -317,7 +527,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        /**
+         * Orders, newest first, filtered; paginated by cursor
+         * @description Each row carries its run's phase, state, attempt and last error in one line.
+         */
+        get: operations["list_orders_api_v1_orders_get"];
         put?: never;
         /**
          * Create an order and its unpaid invoice
@@ -338,12 +552,75 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * An order with its phases, service and activity
-         * @description Secrets are never included; the service says only whether credentials exist.
+         * An order with its phases, attempts, service and activity
+         * @description Secrets are never included; the service says only whether credentials exist. Each
+         *     phase lists its attempts with their redacted upstream exchanges; the phase the run
+         *     stands at carries a suggested action.
          */
         get: operations["get_order_api_v1_orders__order_id__get"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/orders/{order_id}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Cancel the order's provisioning run (the order is cancelled)
+         * @description A worker holding the run loses its lease and drops its result.
+         */
+        post: operations["cancel_order_api_v1_orders__order_id__cancel_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/orders/{order_id}/reallocate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Give back the order's host and address and provision again from allocation
+         * @description Allowed for a failed order whose run stopped at allocation or provision before anything
+         *     was created upstream (`reallocation_refusal` on the order says why not, otherwise).
+         */
+        post: operations["reallocate_order_api_v1_orders__order_id__reallocate_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/orders/{order_id}/retry": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Retry the order's failed provisioning run from its phase or an earlier one
+         * @description 409 unless the run has failed, or when that phase may not be re-run (billing).
+         */
+        post: operations["retry_order_api_v1_orders__order_id__retry_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -541,6 +818,43 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/products": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The products, in id order; filtered, paginated by cursor */
+        get: operations["list_entries_api_v1_products_get"];
+        put?: never;
+        /** Create a product */
+        post: operations["create_entry_api_v1_products_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/products/{entry_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One product */
+        get: operations["get_entry_api_v1_products__entry_id__get"];
+        put?: never;
+        post?: never;
+        /** Delete a product nothing uses */
+        delete: operations["delete_entry_api_v1_products__entry_id__delete"];
+        options?: never;
+        head?: never;
+        /** Change a product: the fields given */
+        patch: operations["change_entry_api_v1_products__entry_id__patch"];
+        trace?: never;
+    };
     "/api/v1/reconciler/run": {
         parameters: {
             query?: never;
@@ -703,6 +1017,43 @@ export interface paths {
         options?: never;
         head?: never;
         patch?: never;
+        trace?: never;
+    };
+    "/api/v1/subnets": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The subnets, in id order; filtered, paginated by cursor */
+        get: operations["list_entries_api_v1_subnets_get"];
+        put?: never;
+        /** Create a subnet */
+        post: operations["create_entry_api_v1_subnets_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/subnets/{entry_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One subnet */
+        get: operations["get_entry_api_v1_subnets__entry_id__get"];
+        put?: never;
+        post?: never;
+        /** Delete a subnet nothing uses */
+        delete: operations["delete_entry_api_v1_subnets__entry_id__delete"];
+        options?: never;
+        head?: never;
+        /** Change a subnet: the fields given */
+        patch: operations["change_entry_api_v1_subnets__entry_id__patch"];
         trace?: never;
     };
     "/api/v1/users": {
@@ -1011,6 +1362,37 @@ export interface components {
             phase: string | null;
         };
         /**
+         * AlarmCountOut
+         * @description Alarms of one kind (the whole number; the list is bounded).
+         */
+        AlarmCountOut: {
+            /** Count */
+            count: number;
+            kind: components["schemas"]["AlarmKind"];
+        };
+        /**
+         * AlarmKind
+         * @description What an alarm is about.
+         * @enum {string}
+         */
+        AlarmKind: "order_not_active" | "delivery_deferred" | "delivery_rejected" | "delivery_quarantined" | "host_quarantined";
+        /**
+         * AlarmOut
+         * @description One thing to look at, and what it links to.
+         */
+        AlarmOut: {
+            kind: components["schemas"]["AlarmKind"];
+            /** @description the order, delivery or host it is about */
+            link: components["schemas"]["LinkOut"];
+            /** Message */
+            message: string;
+            /**
+             * Since
+             * @description since when it holds (an order: when its threshold passed; a delivery: when it was received; a host: unknown)
+             */
+            since: string | null;
+        };
+        /**
          * AttemptOut
          * @description One checkout started for the invoice.
          */
@@ -1031,6 +1413,59 @@ export interface components {
             gateway_ref: string;
             /** Redirect Url */
             redirect_url: string;
+        };
+        /**
+         * AttemptOutcome
+         * @description How one attempt of a phase ended.
+         * @enum {string}
+         */
+        AttemptOutcome: "completed" | "waiting" | "retrying" | "parked" | "failed";
+        /**
+         * AuditListOut
+         * @description A page of audit rows, newest first.
+         */
+        AuditListOut: {
+            /** Items */
+            items: components["schemas"]["AuditOut"][];
+            /**
+             * Next Cursor
+             * @description pass as `cursor` for the next page
+             */
+            next_cursor: number | null;
+        };
+        /**
+         * AuditOut
+         * @description One change, as recorded in its transaction.
+         */
+        AuditOut: {
+            /**
+             * Action
+             * @description `<entity>.<verb>`, e.g. `host.update`
+             */
+            action: string;
+            /**
+             * Actor
+             * @description who: a user, `installation-token`, `cli`, `seed`
+             */
+            actor: string;
+            /**
+             * Changes
+             * @description what changed: field values, or {field: {from, to}}; secrets never shown
+             */
+            changes: {
+                [key: string]: unknown;
+            };
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Entity */
+            entity: string;
+            /** Entity Id */
+            entity_id: string | null;
+            /** Id */
+            id: number;
         };
         /**
          * ChangeOut
@@ -1243,18 +1678,71 @@ export interface components {
             /** Title */
             title: string;
         };
+        /** CustomerListOut */
+        CustomerListOut: {
+            /** Items */
+            items: components["schemas"]["CustomerOut"][];
+            /**
+             * Next Cursor
+             * @description pass as `cursor` for the next page (null: no more)
+             */
+            next_cursor: number | null;
+        };
         /**
-         * CustomerIn
-         * @description The customer placing the order (found by e-mail, or created).
+         * CustomerOut
+         * @description Who orders.
          */
-        CustomerIn: {
+        CustomerOut: {
             /**
              * Email
-             * Format: email
+             * @description the natural key (stored lower case)
              */
             email: string;
+            /** Id */
+            id: number;
             /** Name */
             name: string;
+        };
+        /**
+         * CustomerPatch
+         * @description Changes to a customer; omitted fields stay.
+         */
+        CustomerPatch: {
+            /**
+             * Email
+             * @description the natural key (stored lower case)
+             */
+            email?: string | null;
+            /** Name */
+            name?: string | null;
+        };
+        /**
+         * DashboardOut
+         * @description What the dashboard shows, judged by the database clock at `now`.
+         */
+        DashboardOut: {
+            /** Alarm Counts */
+            alarm_counts: components["schemas"]["AlarmCountOut"][];
+            /**
+             * Alarms
+             * @description at most 50 of each kind; deliveries of the last 24 hours
+             */
+            alarms: components["schemas"]["AlarmOut"][];
+            /**
+             * Now
+             * Format: date-time
+             */
+            now: string;
+            /**
+             * Phases
+             * @description every provisioning phase, in order
+             */
+            phases: components["schemas"]["PhaseCountsOut"][];
+            /**
+             * States
+             * @description every order state, in order
+             */
+            states: components["schemas"]["StateCountOut"][];
         };
         /**
          * DeliveryDetailOut
@@ -1410,6 +1898,12 @@ export interface components {
             truncated: boolean;
         };
         /**
+         * ErrorClass
+         * @description The taxonomy's branch of an error (`errors.py`): what kind of failure it is.
+         * @enum {string}
+         */
+        ErrorClass: "transient" | "permanent" | "capacity" | "invariant" | "user" | "unknown";
+        /**
          * ErrorDetailOut
          * @description What went wrong.
          */
@@ -1438,6 +1932,61 @@ export interface components {
          */
         ErrorOut: {
             error: components["schemas"]["ErrorDetailOut"];
+        };
+        /**
+         * ExchangeOut
+         * @description One upstream request/response of an attempt, redacted before it was stored.
+         */
+        ExchangeOut: {
+            /**
+             * Error
+             * @description why no answer came (a timeout, a refused connection)
+             */
+            error: string | null;
+            /**
+             * Omitted
+             * @description headers and bodies were not kept: only failed attempts keep them (a successful answer may carry credentials)
+             */
+            omitted: boolean;
+            /** Operation */
+            operation: string;
+            request: components["schemas"]["ExchangeRequestOut"];
+            response: components["schemas"]["ExchangeResponseOut"];
+            /**
+             * Upstream
+             * @description the connection's name
+             */
+            upstream: string;
+        };
+        /**
+         * ExchangeRequestOut
+         * @description The request of an upstream exchange (secrets masked).
+         */
+        ExchangeRequestOut: {
+            /** Body */
+            body: unknown;
+            /** Headers */
+            headers: {
+                [key: string]: string;
+            };
+            /** Method */
+            method: string;
+            /** Url */
+            url: string;
+        };
+        /**
+         * ExchangeResponseOut
+         * @description The response of an upstream exchange (secrets masked; None status: no answer came).
+         */
+        ExchangeResponseOut: {
+            /** Body */
+            body: unknown;
+            /** Headers */
+            headers: {
+                [key: string]: string;
+            };
+            /** Status */
+            status: number | null;
         };
         /**
          * FlowContextOut
@@ -1595,6 +2144,335 @@ export interface components {
             detail?: components["schemas"]["ValidationError"][];
         };
         /**
+         * HostIn
+         * @description A host (or panel node) services are placed on.
+         */
+        HostIn: {
+            /**
+             * Connection
+             * @description the name of its panel's connection
+             */
+            connection?: string | null;
+            /**
+             * Disk Gb
+             * @description total disk, GB
+             */
+            disk_gb: number;
+            /**
+             * External Ref
+             * @description the panel's id for it
+             */
+            external_ref?: string | null;
+            /**
+             * Location
+             * @description the location's code
+             */
+            location: string;
+            /**
+             * Name
+             * @description the natural key, e.g. `kvm-ams1-01`
+             */
+            name: string;
+            /**
+             * Ram Mb
+             * @description total RAM, MB
+             */
+            ram_mb: number;
+            /**
+             * @description active takes new services; draining and quarantined keep theirs
+             * @default active
+             */
+            status: components["schemas"]["HostStatus"];
+            /**
+             * Subnet
+             * @description the cidr of the subnet its services draw addresses from
+             */
+            subnet?: string | null;
+            /**
+             * Vcpus
+             * @description total vCPUs
+             */
+            vcpus: number;
+        };
+        /** HostListOut */
+        HostListOut: {
+            /** Items */
+            items: components["schemas"]["HostOut"][];
+            /**
+             * Next Cursor
+             * @description pass as `cursor` for the next page (null: no more)
+             */
+            next_cursor: number | null;
+        };
+        /**
+         * HostOut
+         * @description A host (or panel node) services are placed on.
+         */
+        HostOut: {
+            /**
+             * Connection
+             * @description the name of its panel's connection
+             */
+            connection: string | null;
+            /**
+             * Disk Gb
+             * @description total disk, GB
+             */
+            disk_gb: number;
+            /**
+             * Disk Gb Used
+             * @description disk reserved by its services, GB
+             */
+            disk_gb_used: number;
+            /**
+             * External Ref
+             * @description the panel's id for it
+             */
+            external_ref: string | null;
+            /** Id */
+            id: number;
+            /**
+             * Location
+             * @description the location's code
+             */
+            location: string;
+            /**
+             * Name
+             * @description the natural key, e.g. `kvm-ams1-01`
+             */
+            name: string;
+            /**
+             * Ram Mb
+             * @description total RAM, MB
+             */
+            ram_mb: number;
+            /**
+             * Ram Mb Used
+             * @description RAM reserved by its services, MB
+             */
+            ram_mb_used: number;
+            /** @description active takes new services; draining and quarantined keep theirs */
+            status: components["schemas"]["HostStatus"];
+            /**
+             * Subnet
+             * @description the cidr of the subnet its services draw addresses from
+             */
+            subnet: string | null;
+            /**
+             * Vcpus
+             * @description total vCPUs
+             */
+            vcpus: number;
+            /**
+             * Vcpus Used
+             * @description vCPUs reserved by its services
+             */
+            vcpus_used: number;
+        };
+        /**
+         * HostPatch
+         * @description Changes to a host; omitted fields stay.
+         */
+        HostPatch: {
+            /**
+             * Connection
+             * @description the name of its panel's connection
+             */
+            connection?: string | null;
+            /**
+             * Disk Gb
+             * @description total disk, GB
+             */
+            disk_gb?: number | null;
+            /**
+             * External Ref
+             * @description the panel's id for it
+             */
+            external_ref?: string | null;
+            /**
+             * Location
+             * @description the location's code
+             */
+            location?: string | null;
+            /**
+             * Name
+             * @description the natural key, e.g. `kvm-ams1-01`
+             */
+            name?: string | null;
+            /**
+             * Ram Mb
+             * @description total RAM, MB
+             */
+            ram_mb?: number | null;
+            /** @description active takes new services; draining and quarantined keep theirs */
+            status?: components["schemas"]["HostStatus"] | null;
+            /**
+             * Subnet
+             * @description the cidr of the subnet its services draw addresses from
+             */
+            subnet?: string | null;
+            /**
+             * Vcpus
+             * @description total vCPUs
+             */
+            vcpus?: number | null;
+        };
+        /**
+         * HostStatus
+         * @description Whether a host takes new services (the `hosts.status` column).
+         *
+         *     Only an active host is chosen; the other two keep the services they run. They differ in
+         *     what they tell the operator: draining is planned (the host is being emptied, for
+         *     maintenance or retirement), quarantined is a problem (something is wrong with it, and
+         *     the dashboard says so).
+         * @enum {string}
+         */
+        HostStatus: "active" | "draining" | "quarantined";
+        /**
+         * ImageIn
+         * @description An OS image with the digest its bytes must have.
+         */
+        ImageIn: {
+            /**
+             * External Ref
+             * @description the panel's id for it (a template id)
+             */
+            external_ref?: string | null;
+            /** Name */
+            name: string;
+            os_family: components["schemas"]["OsFamily"];
+            /**
+             * Sha256
+             * @description 64 hex digits; this or sha512 is required
+             */
+            sha256?: string | null;
+            /**
+             * Sha512
+             * @description 128 hex digits
+             */
+            sha512?: string | null;
+            /**
+             * Slug
+             * @description the natural key, e.g. `debian-12`
+             */
+            slug: string;
+            /**
+             * Source Url
+             * @description http(s) URL (no credentials, query or fragment) or file:///absolute/path
+             */
+            source_url: string;
+            /**
+             * @description quarantined when its bytes did not match
+             * @default active
+             */
+            status: components["schemas"]["ImageStatus"];
+            /**
+             * User Data Template
+             * @description cloud-init addition: `#cloud-config` (without our keys) or a `#!` script; a sandboxed template over {hostname, order.id, image}
+             */
+            user_data_template?: string | null;
+        };
+        /** ImageListOut */
+        ImageListOut: {
+            /** Items */
+            items: components["schemas"]["ImageOut"][];
+            /**
+             * Next Cursor
+             * @description pass as `cursor` for the next page (null: no more)
+             */
+            next_cursor: number | null;
+        };
+        /**
+         * ImageOut
+         * @description An OS image with the digest its bytes must have.
+         */
+        ImageOut: {
+            /**
+             * External Ref
+             * @description the panel's id for it (a template id)
+             */
+            external_ref: string | null;
+            /** Id */
+            id: number;
+            /** Name */
+            name: string;
+            os_family: components["schemas"]["OsFamily"];
+            /**
+             * Sha256
+             * @description 64 hex digits; this or sha512 is required
+             */
+            sha256: string | null;
+            /**
+             * Sha512
+             * @description 128 hex digits
+             */
+            sha512: string | null;
+            /**
+             * Slug
+             * @description the natural key, e.g. `debian-12`
+             */
+            slug: string;
+            /**
+             * Source Url
+             * @description http(s) URL (no credentials, query or fragment) or file:///absolute/path
+             */
+            source_url: string;
+            /** @description quarantined when its bytes did not match */
+            status: components["schemas"]["ImageStatus"];
+            /**
+             * User Data Template
+             * @description cloud-init addition: `#cloud-config` (without our keys) or a `#!` script; a sandboxed template over {hostname, order.id, image}
+             */
+            user_data_template: string | null;
+        };
+        /**
+         * ImagePatch
+         * @description Changes to a image; omitted fields stay.
+         */
+        ImagePatch: {
+            /**
+             * External Ref
+             * @description the panel's id for it (a template id)
+             */
+            external_ref?: string | null;
+            /** Name */
+            name?: string | null;
+            os_family?: components["schemas"]["OsFamily"] | null;
+            /**
+             * Sha256
+             * @description 64 hex digits; this or sha512 is required
+             */
+            sha256?: string | null;
+            /**
+             * Sha512
+             * @description 128 hex digits
+             */
+            sha512?: string | null;
+            /**
+             * Slug
+             * @description the natural key, e.g. `debian-12`
+             */
+            slug?: string | null;
+            /**
+             * Source Url
+             * @description http(s) URL (no credentials, query or fragment) or file:///absolute/path
+             */
+            source_url?: string | null;
+            /** @description quarantined when its bytes did not match */
+            status?: components["schemas"]["ImageStatus"] | null;
+            /**
+             * User Data Template
+             * @description cloud-init addition: `#cloud-config` (without our keys) or a `#!` script; a sandboxed template over {hostname, order.id, image}
+             */
+            user_data_template?: string | null;
+        };
+        /**
+         * ImageStatus
+         * @description Whether an image may be installed (the `images.status` column).
+         * @enum {string}
+         */
+        ImageStatus: "active" | "quarantined";
+        /**
          * ImportIn
          * @description Where to import a plugin document from.
          */
@@ -1715,6 +2593,76 @@ export interface components {
          */
         InvoiceStatus: "unpaid" | "pending" | "paid" | "refunded" | "disputed";
         /**
+         * LinkOut
+         * @description What something points to: a kind (`order`, `connection`, `delivery`, `host`) and id.
+         */
+        LinkOut: {
+            /** Id */
+            id: string;
+            /** Kind */
+            kind: string;
+        };
+        /**
+         * LocationIn
+         * @description A location: where hosts stand and products are sold.
+         */
+        LocationIn: {
+            /**
+             * Code
+             * @description the natural key, e.g. `ams1`
+             */
+            code: string;
+            /**
+             * Name
+             * @description e.g. Amsterdam 1
+             */
+            name: string;
+        };
+        /** LocationListOut */
+        LocationListOut: {
+            /** Items */
+            items: components["schemas"]["LocationOut"][];
+            /**
+             * Next Cursor
+             * @description pass as `cursor` for the next page (null: no more)
+             */
+            next_cursor: number | null;
+        };
+        /**
+         * LocationOut
+         * @description A location: where hosts stand and products are sold.
+         */
+        LocationOut: {
+            /**
+             * Code
+             * @description the natural key, e.g. `ams1`
+             */
+            code: string;
+            /** Id */
+            id: number;
+            /**
+             * Name
+             * @description e.g. Amsterdam 1
+             */
+            name: string;
+        };
+        /**
+         * LocationPatch
+         * @description Changes to a location; omitted fields stay.
+         */
+        LocationPatch: {
+            /**
+             * Code
+             * @description the natural key, e.g. `ams1`
+             */
+            code?: string | null;
+            /**
+             * Name
+             * @description e.g. Amsterdam 1
+             */
+            name?: string | null;
+        };
+        /**
          * LoginIn
          * @description A username and password.
          */
@@ -1788,6 +2736,33 @@ export interface components {
             state: components["schemas"]["OrderState"];
         };
         /**
+         * NormalizedErrorOut
+         * @description An error in the taxonomy's terms.
+         */
+        NormalizedErrorOut: {
+            /**
+             * Code
+             * @description the error's class name, e.g. TransientUpstreamError
+             */
+            code: string;
+            /** @description transient, permanent, capacity, invariant, user or unknown */
+            error_class: components["schemas"]["ErrorClass"];
+            /** Message */
+            message: string;
+            /** Operation */
+            operation: string | null;
+            /**
+             * Status
+             * @description the upstream's HTTP status
+             */
+            status: number | null;
+            /**
+             * Upstream
+             * @description the connection that failed
+             */
+            upstream: string | null;
+        };
+        /**
          * OrderCreatedOut
          * @description A new order and its unpaid invoice.
          */
@@ -1800,7 +2775,7 @@ export interface components {
          * @description A new order.
          */
         OrderIn: {
-            customer: components["schemas"]["CustomerIn"];
+            customer: components["schemas"]["fluxbilling__api__orders__CustomerIn"];
             /** Hostname */
             hostname: string;
             /**
@@ -1808,6 +2783,19 @@ export interface components {
              * @description product slug
              */
             product: string;
+        };
+        /**
+         * OrderListOut
+         * @description A page of orders, newest first.
+         */
+        OrderListOut: {
+            /** Items */
+            items: components["schemas"]["OrderSummaryOut"][];
+            /**
+             * Next Cursor
+             * @description pass as `cursor` for the next page
+             */
+            next_cursor: number | null;
         };
         /**
          * OrderOut
@@ -1826,9 +2814,32 @@ export interface components {
              * @description every provisioning phase, in order
              */
             phases: components["schemas"]["PhaseOut"][];
+            /**
+             * Reallocation Refusal
+             * @description why `POST /orders/{id}/reallocate` would be refused now (None: allowed)
+             */
+            reallocation_refusal: string | null;
             run: components["schemas"]["OrderRunOut"] | null;
             service: components["schemas"]["ServiceOut"] | null;
             state: components["schemas"]["OrderState"];
+        };
+        /**
+         * OrderRetryIn
+         * @description Where to resume: the failed phase by default.
+         */
+        OrderRetryIn: {
+            from_phase?: components["schemas"]["Phase"] | null;
+        };
+        /**
+         * OrderRunChangedOut
+         * @description The order's provisioning run after the request.
+         */
+        OrderRunChangedOut: {
+            /** Order Id */
+            order_id: number;
+            /** Run Id */
+            run_id: number;
+            state: components["schemas"]["RunState"];
         };
         /**
          * OrderRunOut
@@ -1879,6 +2890,53 @@ export interface components {
          */
         OrderState: "awaiting_payment" | "provisioning_pending" | "provisioning" | "active" | "failed" | "cancelled";
         /**
+         * OrderSummaryOut
+         * @description One order in the list, with where its provisioning run stands.
+         */
+        OrderSummaryOut: {
+            /**
+             * Attempt
+             * @description failed attempts of that phase so far
+             */
+            attempt: number | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Customer Email */
+            customer_email: string;
+            /** Hostname */
+            hostname: string;
+            /** Id */
+            id: number;
+            /**
+             * Last Error
+             * @description `code: message` of the run's last error
+             */
+            last_error: string | null;
+            /** @description the phase its run stands at (None: no run yet) */
+            phase: components["schemas"]["Phase"] | null;
+            /**
+             * Product
+             * @description the product's slug
+             */
+            product: string;
+            run_state: components["schemas"]["RunState"] | null;
+            state: components["schemas"]["OrderState"];
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+        };
+        /**
+         * OsFamily
+         * @description The kind of operating system on an image.
+         * @enum {string}
+         */
+        OsFamily: "linux" | "bsd" | "windows";
+        /**
          * PasswordChangedOut
          * @description Every session of the user ended; a session cookie caller got a new one.
          */
@@ -1889,6 +2947,12 @@ export interface components {
              */
             csrf_token: string | null;
         };
+        /**
+         * PasswordDelivery
+         * @description How the welcome mail hands over the root password (`products.password_delivery`).
+         * @enum {string}
+         */
+        PasswordDelivery: "mail" | "reveal_link";
         /**
          * PasswordIn
          * @description The current password and the new one.
@@ -1950,10 +3014,74 @@ export interface components {
          */
         Phase: "billing" | "allocation" | "provision" | "os_install" | "network" | "handoff" | "action";
         /**
+         * PhaseAttemptOut
+         * @description One attempt of a phase: when, how long, how it ended, its error and exchanges.
+         */
+        PhaseAttemptOut: {
+            /** Duration Seconds */
+            duration_seconds: number | null;
+            error: components["schemas"]["NormalizedErrorOut"] | null;
+            /**
+             * Exchanges
+             * @description its latest upstream exchanges, oldest first
+             */
+            exchanges: components["schemas"]["ExchangeOut"][];
+            /**
+             * Finished At
+             * Format: date-time
+             */
+            finished_at: string;
+            /**
+             * Number
+             * @description the attempt's number within its run's try of the phase
+             */
+            number: number;
+            outcome: components["schemas"]["AttemptOutcome"];
+            /** Run Id */
+            run_id: number;
+            /**
+             * Started At
+             * @description None when its start was not recorded (older rows)
+             */
+            started_at: string | null;
+        };
+        /**
+         * PhaseCountsOut
+         * @description Provisioning runs standing at one phase, by bucket.
+         */
+        PhaseCountsOut: {
+            /**
+             * Failed
+             * @description stopped; an operator acts
+             */
+            failed: number;
+            /**
+             * Parked
+             * @description no capacity: the run waits for a host and retries itself
+             */
+            parked: number;
+            phase: components["schemas"]["Phase"];
+            /**
+             * Running
+             * @description a worker is executing it
+             */
+            running: number;
+            /**
+             * Waiting
+             * @description queued: for a worker, a retry's backoff or a Pending check
+             */
+            waiting: number;
+        };
+        /**
          * PhaseOut
          * @description One provisioning phase.
          */
         PhaseOut: {
+            /**
+             * Attempts
+             * @description every ended attempt, oldest first
+             */
+            attempts: components["schemas"]["PhaseAttemptOut"][];
             /**
              * Output
              * @description what the phase recorded, once it is done
@@ -1961,6 +3089,8 @@ export interface components {
             output: unknown;
             phase: components["schemas"]["Phase"];
             status: components["schemas"]["PhaseStatus"];
+            /** @description what to do about it (only on the phase the run stands at) */
+            suggestion: components["schemas"]["SuggestionOut"] | null;
         };
         /**
          * PhaseStatus
@@ -2026,6 +3156,237 @@ export interface components {
             path: string;
         };
         /**
+         * ProductIn
+         * @description What a customer orders, and how it is provisioned.
+         */
+        ProductIn: {
+            /**
+             * Alarm After Minutes
+             * @description a paid order not active after this is an alarm (null: default)
+             */
+            alarm_after_minutes?: number | null;
+            /**
+             * Connection
+             * @description the connection's name (its type must be the plugin's)
+             */
+            connection: string;
+            /**
+             * Currency
+             * @description ISO 4217, e.g. EUR
+             */
+            currency: string;
+            /** Disk Gb */
+            disk_gb: number;
+            /**
+             * Image
+             * @description the OS image's slug
+             */
+            image?: string | null;
+            /**
+             * Location
+             * @description the location's code
+             */
+            location: string;
+            /** Name */
+            name: string;
+            /**
+             * Options
+             * @description must fit the plugin's settings schema
+             */
+            options?: {
+                [key: string]: unknown;
+            };
+            /**
+             * @description the password in the welcome mail, or a reveal link
+             * @default mail
+             */
+            password_delivery: components["schemas"]["PasswordDelivery"];
+            /**
+             * Plugin
+             * @description the plugin's slug
+             */
+            plugin: string;
+            /**
+             * Plugin Version
+             * @description the version new services pin; null: the newest at provisioning
+             */
+            plugin_version?: number | null;
+            /**
+             * Price Minor
+             * @description in minor units (cents)
+             */
+            price_minor: number;
+            /** Ram Mb */
+            ram_mb: number;
+            /**
+             * @description what a full refund or a chargeback does
+             * @default suspend
+             */
+            refund_policy: components["schemas"]["RefundPolicy"];
+            service_type: components["schemas"]["ServiceType"];
+            /**
+             * Slug
+             * @description the natural key, e.g. `vps-2g`
+             */
+            slug: string;
+            /** Vcpus */
+            vcpus: number;
+        };
+        /** ProductListOut */
+        ProductListOut: {
+            /** Items */
+            items: components["schemas"]["ProductOut"][];
+            /**
+             * Next Cursor
+             * @description pass as `cursor` for the next page (null: no more)
+             */
+            next_cursor: number | null;
+        };
+        /**
+         * ProductOut
+         * @description What a customer orders, and how it is provisioned.
+         */
+        ProductOut: {
+            /**
+             * Alarm After Minutes
+             * @description a paid order not active after this is an alarm (null: default)
+             */
+            alarm_after_minutes: number | null;
+            /**
+             * Connection
+             * @description the connection's name (its type must be the plugin's)
+             */
+            connection: string;
+            /**
+             * Currency
+             * @description ISO 4217, e.g. EUR
+             */
+            currency: string;
+            /** Disk Gb */
+            disk_gb: number;
+            /** Id */
+            id: number;
+            /**
+             * Image
+             * @description the OS image's slug
+             */
+            image: string | null;
+            /**
+             * Location
+             * @description the location's code
+             */
+            location: string;
+            /** Name */
+            name: string;
+            /**
+             * Options
+             * @description must fit the plugin's settings schema
+             */
+            options: {
+                [key: string]: unknown;
+            };
+            /** @description the password in the welcome mail, or a reveal link */
+            password_delivery: components["schemas"]["PasswordDelivery"];
+            /**
+             * Plugin
+             * @description the plugin's slug
+             */
+            plugin: string;
+            /**
+             * Plugin Version
+             * @description the version new services pin; null: the newest at provisioning
+             */
+            plugin_version: number | null;
+            /**
+             * Price Minor
+             * @description in minor units (cents)
+             */
+            price_minor: number;
+            /** Ram Mb */
+            ram_mb: number;
+            /** @description what a full refund or a chargeback does */
+            refund_policy: components["schemas"]["RefundPolicy"];
+            service_type: components["schemas"]["ServiceType"];
+            /**
+             * Slug
+             * @description the natural key, e.g. `vps-2g`
+             */
+            slug: string;
+            /** Vcpus */
+            vcpus: number;
+        };
+        /**
+         * ProductPatch
+         * @description Changes to a product; omitted fields stay.
+         */
+        ProductPatch: {
+            /**
+             * Alarm After Minutes
+             * @description a paid order not active after this is an alarm (null: default)
+             */
+            alarm_after_minutes?: number | null;
+            /**
+             * Connection
+             * @description the connection's name (its type must be the plugin's)
+             */
+            connection?: string | null;
+            /**
+             * Currency
+             * @description ISO 4217, e.g. EUR
+             */
+            currency?: string | null;
+            /** Disk Gb */
+            disk_gb?: number | null;
+            /**
+             * Image
+             * @description the OS image's slug
+             */
+            image?: string | null;
+            /**
+             * Location
+             * @description the location's code
+             */
+            location?: string | null;
+            /** Name */
+            name?: string | null;
+            /**
+             * Options
+             * @description must fit the plugin's settings schema
+             */
+            options?: {
+                [key: string]: unknown;
+            } | null;
+            /** @description the password in the welcome mail, or a reveal link */
+            password_delivery?: components["schemas"]["PasswordDelivery"] | null;
+            /**
+             * Plugin
+             * @description the plugin's slug
+             */
+            plugin?: string | null;
+            /**
+             * Plugin Version
+             * @description the version new services pin; null: the newest at provisioning
+             */
+            plugin_version?: number | null;
+            /**
+             * Price Minor
+             * @description in minor units (cents)
+             */
+            price_minor?: number | null;
+            /** Ram Mb */
+            ram_mb?: number | null;
+            /** @description what a full refund or a chargeback does */
+            refund_policy?: components["schemas"]["RefundPolicy"] | null;
+            service_type?: components["schemas"]["ServiceType"] | null;
+            /**
+             * Slug
+             * @description the natural key, e.g. `vps-2g`
+             */
+            slug?: string | null;
+            /** Vcpus */
+            vcpus?: number | null;
+        };
+        /**
          * QueuedActionOut
          * @description The action a request queued, or the earlier one its idempotency key names.
          */
@@ -2086,6 +3447,13 @@ export interface components {
             /** Waiting For */
             waiting_for: string | null;
         };
+        /**
+         * RefundPolicy
+         * @description What a full refund or a chargeback does to the service (a product's `refund_policy`,
+         *     kept in its `options`; applied by `billing.reversals`).
+         * @enum {string}
+         */
+        RefundPolicy: "suspend" | "terminate" | "none";
         /**
          * RegisteredOut
          * @description The version a submitted document is stored as.
@@ -2340,6 +3708,144 @@ export interface components {
          * @enum {string}
          */
         ServiceState: "allocated" | "provisioned" | "installed" | "active" | "suspended" | "terminated";
+        /**
+         * ServiceType
+         * @description What kind of service a product is (as a plugin's `serviceType`).
+         * @enum {string}
+         */
+        ServiceType: "vps" | "shared" | "game" | "baremetal";
+        /**
+         * StateCountOut
+         * @description Orders in one state.
+         */
+        StateCountOut: {
+            /** Count */
+            count: number;
+            state: components["schemas"]["OrderState"];
+        };
+        /**
+         * SubnetIn
+         * @description An address pool of a location.
+         */
+        SubnetIn: {
+            /**
+             * Cidr
+             * @description the network, e.g. `192.0.2.0/24` (the natural key)
+             */
+            cidr: string;
+            /**
+             * Dns Servers
+             * @description resolvers, in order
+             */
+            dns_servers: string[];
+            /**
+             * Gateway
+             * @description inside the network; not its network/broadcast address
+             */
+            gateway: string;
+            /**
+             * Location
+             * @description the location's code
+             */
+            location: string;
+            /**
+             * Reverse Zone
+             * @description null: derived from the network (classful)
+             */
+            reverse_zone?: string | null;
+        };
+        /** SubnetListOut */
+        SubnetListOut: {
+            /** Items */
+            items: components["schemas"]["SubnetOut"][];
+            /**
+             * Next Cursor
+             * @description pass as `cursor` for the next page (null: no more)
+             */
+            next_cursor: number | null;
+        };
+        /**
+         * SubnetOut
+         * @description An address pool of a location.
+         */
+        SubnetOut: {
+            /**
+             * Cidr
+             * @description the network, e.g. `192.0.2.0/24` (the natural key)
+             */
+            cidr: string;
+            /**
+             * Dns Servers
+             * @description resolvers, in order
+             */
+            dns_servers: string[];
+            /**
+             * Gateway
+             * @description inside the network; not its network/broadcast address
+             */
+            gateway: string;
+            /** Id */
+            id: number;
+            /**
+             * Location
+             * @description the location's code
+             */
+            location: string;
+            /**
+             * Reverse Zone
+             * @description null: derived from the network (classful)
+             */
+            reverse_zone: string | null;
+        };
+        /**
+         * SubnetPatch
+         * @description Changes to a subnet; omitted fields stay.
+         */
+        SubnetPatch: {
+            /**
+             * Cidr
+             * @description the network, e.g. `192.0.2.0/24` (the natural key)
+             */
+            cidr?: string | null;
+            /**
+             * Dns Servers
+             * @description resolvers, in order
+             */
+            dns_servers?: string[] | null;
+            /**
+             * Gateway
+             * @description inside the network; not its network/broadcast address
+             */
+            gateway?: string | null;
+            /**
+             * Location
+             * @description the location's code
+             */
+            location?: string | null;
+            /**
+             * Reverse Zone
+             * @description null: derived from the network (classful)
+             */
+            reverse_zone?: string | null;
+        };
+        /**
+         * SuggestedAction
+         * @description The act a suggestion points to (the console's button).
+         * @enum {string}
+         */
+        SuggestedAction: "retry" | "reallocate" | "check_connection" | "add_capacity" | "report_bug";
+        /**
+         * SuggestionOut
+         * @description What the operator should most likely do (`action` names the console's button).
+         */
+        SuggestionOut: {
+            action: components["schemas"]["SuggestedAction"];
+            /** @description for `retry`: the phase to retry from */
+            from_phase: components["schemas"]["Phase"] | null;
+            link: components["schemas"]["LinkOut"] | null;
+            /** Message */
+            message: string;
+        };
         /**
          * SyncOut
          * @description What asking the gateways about an invoice did.
@@ -2796,6 +4302,33 @@ export interface components {
             /** Version */
             version: number;
         };
+        /**
+         * CustomerIn
+         * @description Who orders.
+         */
+        fluxbilling__api__catalogue__CustomerIn: {
+            /**
+             * Email
+             * Format: email
+             * @description the natural key (stored lower case)
+             */
+            email: string;
+            /** Name */
+            name: string;
+        };
+        /**
+         * CustomerIn
+         * @description The customer placing the order (found by e-mail, or created).
+         */
+        fluxbilling__api__orders__CustomerIn: {
+            /**
+             * Email
+             * Format: email
+             */
+            email: string;
+            /** Name */
+            name: string;
+        };
     };
     responses: never;
     parameters: never;
@@ -2836,6 +4369,72 @@ export interface operations {
             };
             /** @description nothing found by that id or name */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid request: `error.details.problems` names each problem (`path`, `message`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the request headers are larger than allowed */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the database is unavailable; try again after `Retry-After` seconds */
+            503: {
+                headers: {
+                    /** @description seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    list_audit_api_v1_audit_get: {
+        parameters: {
+            query?: {
+                /** @description e.g. `host` */
+                entity?: string | null;
+                /** @description the entity's id (with `entity`) */
+                entity_id?: string | null;
+                limit?: number;
+                /** @description the next_cursor of the previous page */
+                cursor?: number | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuditListOut"];
+                };
+            };
+            /** @description missing or invalid credentials (`Authorization: Bearer <token>` or the session cookie) */
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3955,6 +5554,1389 @@ export interface operations {
             };
         };
     };
+    list_entries_api_v1_customers_get: {
+        parameters: {
+            query?: {
+                limit?: number;
+                /** @description the next_cursor of the previous page */
+                cursor?: number | null;
+                email?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CustomerListOut"];
+                };
+            };
+            /** @description missing or invalid credentials (`Authorization: Bearer <token>` or the session cookie) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid request: `error.details.problems` names each problem (`path`, `message`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the request headers are larger than allowed */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the database is unavailable; try again after `Retry-After` seconds */
+            503: {
+                headers: {
+                    /** @description seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    create_entry_api_v1_customers_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["fluxbilling__api__catalogue__CustomerIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CustomerOut"];
+                };
+            };
+            /** @description bad input (e.g. a body that is not JSON) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description missing or invalid credentials (`Authorization: Bearer <token>` or the session cookie) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description needs the operator role */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description a customer with this key exists */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the body is larger than 1 MiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid: `error.details.problems` names each field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the request headers are larger than allowed */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the database is unavailable; try again after `Retry-After` seconds */
+            503: {
+                headers: {
+                    /** @description seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    get_entry_api_v1_customers__entry_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                entry_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CustomerOut"];
+                };
+            };
+            /** @description missing or invalid credentials (`Authorization: Bearer <token>` or the session cookie) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description nothing found by that id or name */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid request: `error.details.problems` names each problem (`path`, `message`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the request headers are larger than allowed */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the database is unavailable; try again after `Retry-After` seconds */
+            503: {
+                headers: {
+                    /** @description seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    delete_entry_api_v1_customers__entry_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                entry_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description missing or invalid credentials (`Authorization: Bearer <token>` or the session cookie) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description needs the operator role */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description nothing found by that id or name */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description in use: the message says by what */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid request: `error.details.problems` names each problem (`path`, `message`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the request headers are larger than allowed */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the database is unavailable; try again after `Retry-After` seconds */
+            503: {
+                headers: {
+                    /** @description seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    change_entry_api_v1_customers__entry_id__patch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                entry_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CustomerPatch"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CustomerOut"];
+                };
+            };
+            /** @description bad input (e.g. a body that is not JSON) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description missing or invalid credentials (`Authorization: Bearer <token>` or the session cookie) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description needs the operator role */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description nothing found by that id or name */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the key is taken, or running services forbid the change */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the body is larger than 1 MiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the result would be invalid; nothing was changed */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the request headers are larger than allowed */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the database is unavailable; try again after `Retry-After` seconds */
+            503: {
+                headers: {
+                    /** @description seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    get_dashboard_api_v1_dashboard_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DashboardOut"];
+                };
+            };
+            /** @description missing or invalid credentials (`Authorization: Bearer <token>` or the session cookie) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the request headers are larger than allowed */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the database is unavailable; try again after `Retry-After` seconds */
+            503: {
+                headers: {
+                    /** @description seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    events_api_v1_events_get: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description resume after this event id (`<activity id>.<delivery id>`) */
+                "Last-Event-ID"?: string | null;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description a stream of server-sent events (`event: order|run|service|delivery|reset`, `data:` JSON, `id:` to resume with `Last-Event-ID`) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": string;
+                };
+            };
+            /** @description missing or invalid credentials (`Authorization: Bearer <token>` or the session cookie) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description `Last-Event-ID` is not an event id of this stream */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the request headers are larger than allowed */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description too many event streams are open (or the database is unavailable); try again after `Retry-After` seconds */
+            503: {
+                headers: {
+                    /** @description seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    list_entries_api_v1_hosts_get: {
+        parameters: {
+            query?: {
+                limit?: number;
+                /** @description the next_cursor of the previous page */
+                cursor?: number | null;
+                location?: string | null;
+                status?: components["schemas"]["HostStatus"] | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HostListOut"];
+                };
+            };
+            /** @description missing or invalid credentials (`Authorization: Bearer <token>` or the session cookie) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid request: `error.details.problems` names each problem (`path`, `message`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the request headers are larger than allowed */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the database is unavailable; try again after `Retry-After` seconds */
+            503: {
+                headers: {
+                    /** @description seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    create_entry_api_v1_hosts_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["HostIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HostOut"];
+                };
+            };
+            /** @description bad input (e.g. a body that is not JSON) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description missing or invalid credentials (`Authorization: Bearer <token>` or the session cookie) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description needs the admin role */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description a host with this key exists */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the body is larger than 1 MiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid: `error.details.problems` names each field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the request headers are larger than allowed */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the database is unavailable; try again after `Retry-After` seconds */
+            503: {
+                headers: {
+                    /** @description seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    get_entry_api_v1_hosts__entry_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                entry_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HostOut"];
+                };
+            };
+            /** @description missing or invalid credentials (`Authorization: Bearer <token>` or the session cookie) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description nothing found by that id or name */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid request: `error.details.problems` names each problem (`path`, `message`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the request headers are larger than allowed */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the database is unavailable; try again after `Retry-After` seconds */
+            503: {
+                headers: {
+                    /** @description seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    delete_entry_api_v1_hosts__entry_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                entry_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description missing or invalid credentials (`Authorization: Bearer <token>` or the session cookie) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description needs the admin role */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description nothing found by that id or name */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description in use: the message says by what */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid request: `error.details.problems` names each problem (`path`, `message`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the request headers are larger than allowed */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the database is unavailable; try again after `Retry-After` seconds */
+            503: {
+                headers: {
+                    /** @description seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    change_entry_api_v1_hosts__entry_id__patch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                entry_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["HostPatch"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HostOut"];
+                };
+            };
+            /** @description bad input (e.g. a body that is not JSON) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description missing or invalid credentials (`Authorization: Bearer <token>` or the session cookie) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description needs the admin role */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description nothing found by that id or name */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the key is taken, or running services forbid the change */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the body is larger than 1 MiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the result would be invalid; nothing was changed */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the request headers are larger than allowed */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the database is unavailable; try again after `Retry-After` seconds */
+            503: {
+                headers: {
+                    /** @description seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    list_entries_api_v1_images_get: {
+        parameters: {
+            query?: {
+                limit?: number;
+                /** @description the next_cursor of the previous page */
+                cursor?: number | null;
+                status?: components["schemas"]["ImageStatus"] | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImageListOut"];
+                };
+            };
+            /** @description missing or invalid credentials (`Authorization: Bearer <token>` or the session cookie) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid request: `error.details.problems` names each problem (`path`, `message`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the request headers are larger than allowed */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the database is unavailable; try again after `Retry-After` seconds */
+            503: {
+                headers: {
+                    /** @description seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    create_entry_api_v1_images_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ImageIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImageOut"];
+                };
+            };
+            /** @description bad input (e.g. a body that is not JSON) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description missing or invalid credentials (`Authorization: Bearer <token>` or the session cookie) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description needs the admin role */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description a image with this key exists */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the body is larger than 1 MiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid: `error.details.problems` names each field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the request headers are larger than allowed */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the database is unavailable; try again after `Retry-After` seconds */
+            503: {
+                headers: {
+                    /** @description seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    get_entry_api_v1_images__entry_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                entry_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImageOut"];
+                };
+            };
+            /** @description missing or invalid credentials (`Authorization: Bearer <token>` or the session cookie) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description nothing found by that id or name */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid request: `error.details.problems` names each problem (`path`, `message`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the request headers are larger than allowed */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the database is unavailable; try again after `Retry-After` seconds */
+            503: {
+                headers: {
+                    /** @description seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    delete_entry_api_v1_images__entry_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                entry_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description missing or invalid credentials (`Authorization: Bearer <token>` or the session cookie) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description needs the admin role */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description nothing found by that id or name */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description in use: the message says by what */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid request: `error.details.problems` names each problem (`path`, `message`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the request headers are larger than allowed */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the database is unavailable; try again after `Retry-After` seconds */
+            503: {
+                headers: {
+                    /** @description seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    change_entry_api_v1_images__entry_id__patch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                entry_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ImagePatch"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImageOut"];
+                };
+            };
+            /** @description bad input (e.g. a body that is not JSON) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description missing or invalid credentials (`Authorization: Bearer <token>` or the session cookie) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description needs the admin role */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description nothing found by that id or name */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the key is taken, or running services forbid the change */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the body is larger than 1 MiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the result would be invalid; nothing was changed */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the request headers are larger than allowed */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the database is unavailable; try again after `Retry-After` seconds */
+            503: {
+                headers: {
+                    /** @description seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
     get_invoice_api_v1_invoices__invoice_id__get: {
         parameters: {
             query?: never;
@@ -4229,6 +7211,501 @@ export interface operations {
             };
         };
     };
+    list_entries_api_v1_locations_get: {
+        parameters: {
+            query?: {
+                limit?: number;
+                /** @description the next_cursor of the previous page */
+                cursor?: number | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LocationListOut"];
+                };
+            };
+            /** @description missing or invalid credentials (`Authorization: Bearer <token>` or the session cookie) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid request: `error.details.problems` names each problem (`path`, `message`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the request headers are larger than allowed */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the database is unavailable; try again after `Retry-After` seconds */
+            503: {
+                headers: {
+                    /** @description seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    create_entry_api_v1_locations_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LocationIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LocationOut"];
+                };
+            };
+            /** @description bad input (e.g. a body that is not JSON) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description missing or invalid credentials (`Authorization: Bearer <token>` or the session cookie) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description needs the admin role */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description a location with this key exists */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the body is larger than 1 MiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid: `error.details.problems` names each field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the request headers are larger than allowed */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the database is unavailable; try again after `Retry-After` seconds */
+            503: {
+                headers: {
+                    /** @description seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    get_entry_api_v1_locations__entry_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                entry_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LocationOut"];
+                };
+            };
+            /** @description missing or invalid credentials (`Authorization: Bearer <token>` or the session cookie) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description nothing found by that id or name */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid request: `error.details.problems` names each problem (`path`, `message`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the request headers are larger than allowed */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the database is unavailable; try again after `Retry-After` seconds */
+            503: {
+                headers: {
+                    /** @description seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    delete_entry_api_v1_locations__entry_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                entry_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description missing or invalid credentials (`Authorization: Bearer <token>` or the session cookie) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description needs the admin role */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description nothing found by that id or name */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description in use: the message says by what */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid request: `error.details.problems` names each problem (`path`, `message`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the request headers are larger than allowed */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the database is unavailable; try again after `Retry-After` seconds */
+            503: {
+                headers: {
+                    /** @description seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    change_entry_api_v1_locations__entry_id__patch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                entry_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LocationPatch"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LocationOut"];
+                };
+            };
+            /** @description bad input (e.g. a body that is not JSON) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description missing or invalid credentials (`Authorization: Bearer <token>` or the session cookie) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description needs the admin role */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description nothing found by that id or name */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the key is taken, or running services forbid the change */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the body is larger than 1 MiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the result would be invalid; nothing was changed */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the request headers are larger than allowed */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the database is unavailable; try again after `Retry-After` seconds */
+            503: {
+                headers: {
+                    /** @description seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    list_orders_api_v1_orders_get: {
+        parameters: {
+            query?: {
+                state?: components["schemas"]["OrderState"] | null;
+                /** @description the phase the run stands at */
+                phase?: components["schemas"]["Phase"] | null;
+                run_state?: components["schemas"]["RunState"] | null;
+                /** @description a product slug */
+                product?: string | null;
+                /** @description part of the customer's e-mail */
+                customer?: string | null;
+                /** @description part of the hostname, or the order id */
+                q?: string | null;
+                limit?: number;
+                /** @description the next_cursor of the previous page */
+                cursor?: number | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OrderListOut"];
+                };
+            };
+            /** @description missing or invalid credentials (`Authorization: Bearer <token>` or the session cookie) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid request: `error.details.problems` names each problem (`path`, `message`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the request headers are larger than allowed */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the database is unavailable; try again after `Retry-After` seconds */
+            503: {
+                headers: {
+                    /** @description seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
     create_order_api_v1_orders_post: {
         parameters: {
             query?: never;
@@ -4367,6 +7844,289 @@ export interface operations {
             };
             /** @description nothing found by that id or name */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid request: `error.details.problems` names each problem (`path`, `message`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the request headers are larger than allowed */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the database is unavailable; try again after `Retry-After` seconds */
+            503: {
+                headers: {
+                    /** @description seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    cancel_order_api_v1_orders__order_id__cancel_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                order_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OrderRunChangedOut"];
+                };
+            };
+            /** @description missing or invalid credentials (`Authorization: Bearer <token>` or the session cookie) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the caller's role does not allow this, or a session cookie came without the right `X-CSRF-Token` header */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description no such order */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the order's state does not allow it; the message says why */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid request: `error.details.problems` names each problem (`path`, `message`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the request headers are larger than allowed */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the database is unavailable; try again after `Retry-After` seconds */
+            503: {
+                headers: {
+                    /** @description seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    reallocate_order_api_v1_orders__order_id__reallocate_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                order_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OrderRunChangedOut"];
+                };
+            };
+            /** @description missing or invalid credentials (`Authorization: Bearer <token>` or the session cookie) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the caller's role does not allow this, or a session cookie came without the right `X-CSRF-Token` header */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description no such order */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the order's state does not allow it; the message says why */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid request: `error.details.problems` names each problem (`path`, `message`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the request headers are larger than allowed */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the database is unavailable; try again after `Retry-After` seconds */
+            503: {
+                headers: {
+                    /** @description seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    retry_order_api_v1_orders__order_id__retry_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                order_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["OrderRetryIn"] | null;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OrderRunChangedOut"];
+                };
+            };
+            /** @description bad input (e.g. a body that is not JSON) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description missing or invalid credentials (`Authorization: Bearer <token>` or the session cookie) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the caller's role does not allow this, or a session cookie came without the right `X-CSRF-Token` header */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description no such order */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the order's state does not allow it; the message says why */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the body is larger than 1 MiB */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5239,6 +8999,431 @@ export interface operations {
             };
         };
     };
+    list_entries_api_v1_products_get: {
+        parameters: {
+            query?: {
+                limit?: number;
+                /** @description the next_cursor of the previous page */
+                cursor?: number | null;
+                location?: string | null;
+                plugin?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProductListOut"];
+                };
+            };
+            /** @description missing or invalid credentials (`Authorization: Bearer <token>` or the session cookie) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid request: `error.details.problems` names each problem (`path`, `message`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the request headers are larger than allowed */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the database is unavailable; try again after `Retry-After` seconds */
+            503: {
+                headers: {
+                    /** @description seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    create_entry_api_v1_products_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ProductIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProductOut"];
+                };
+            };
+            /** @description bad input (e.g. a body that is not JSON) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description missing or invalid credentials (`Authorization: Bearer <token>` or the session cookie) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description needs the admin role */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description a product with this key exists */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the body is larger than 1 MiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid: `error.details.problems` names each field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the request headers are larger than allowed */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the database is unavailable; try again after `Retry-After` seconds */
+            503: {
+                headers: {
+                    /** @description seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    get_entry_api_v1_products__entry_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                entry_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProductOut"];
+                };
+            };
+            /** @description missing or invalid credentials (`Authorization: Bearer <token>` or the session cookie) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description nothing found by that id or name */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid request: `error.details.problems` names each problem (`path`, `message`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the request headers are larger than allowed */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the database is unavailable; try again after `Retry-After` seconds */
+            503: {
+                headers: {
+                    /** @description seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    delete_entry_api_v1_products__entry_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                entry_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description missing or invalid credentials (`Authorization: Bearer <token>` or the session cookie) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description needs the admin role */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description nothing found by that id or name */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description in use: the message says by what */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid request: `error.details.problems` names each problem (`path`, `message`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the request headers are larger than allowed */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the database is unavailable; try again after `Retry-After` seconds */
+            503: {
+                headers: {
+                    /** @description seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    change_entry_api_v1_products__entry_id__patch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                entry_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ProductPatch"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProductOut"];
+                };
+            };
+            /** @description bad input (e.g. a body that is not JSON) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description missing or invalid credentials (`Authorization: Bearer <token>` or the session cookie) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description needs the admin role */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description nothing found by that id or name */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the key is taken, or running services forbid the change */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the body is larger than 1 MiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the result would be invalid; nothing was changed */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the request headers are larger than allowed */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the database is unavailable; try again after `Retry-After` seconds */
+            503: {
+                headers: {
+                    /** @description seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
     run_reconciler_api_v1_reconciler_run_post: {
         parameters: {
             query?: never;
@@ -5877,6 +10062,430 @@ export interface operations {
                 };
             };
             /** @description invalid request: `error.details.problems` names each problem (`path`, `message`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the request headers are larger than allowed */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the database is unavailable; try again after `Retry-After` seconds */
+            503: {
+                headers: {
+                    /** @description seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    list_entries_api_v1_subnets_get: {
+        parameters: {
+            query?: {
+                limit?: number;
+                /** @description the next_cursor of the previous page */
+                cursor?: number | null;
+                location?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SubnetListOut"];
+                };
+            };
+            /** @description missing or invalid credentials (`Authorization: Bearer <token>` or the session cookie) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid request: `error.details.problems` names each problem (`path`, `message`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the request headers are larger than allowed */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the database is unavailable; try again after `Retry-After` seconds */
+            503: {
+                headers: {
+                    /** @description seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    create_entry_api_v1_subnets_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SubnetIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SubnetOut"];
+                };
+            };
+            /** @description bad input (e.g. a body that is not JSON) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description missing or invalid credentials (`Authorization: Bearer <token>` or the session cookie) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description needs the admin role */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description a subnet with this key exists */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the body is larger than 1 MiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid: `error.details.problems` names each field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the request headers are larger than allowed */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the database is unavailable; try again after `Retry-After` seconds */
+            503: {
+                headers: {
+                    /** @description seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    get_entry_api_v1_subnets__entry_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                entry_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SubnetOut"];
+                };
+            };
+            /** @description missing or invalid credentials (`Authorization: Bearer <token>` or the session cookie) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description nothing found by that id or name */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid request: `error.details.problems` names each problem (`path`, `message`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the request headers are larger than allowed */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the database is unavailable; try again after `Retry-After` seconds */
+            503: {
+                headers: {
+                    /** @description seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    delete_entry_api_v1_subnets__entry_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                entry_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description missing or invalid credentials (`Authorization: Bearer <token>` or the session cookie) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description needs the admin role */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description nothing found by that id or name */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description in use: the message says by what */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid request: `error.details.problems` names each problem (`path`, `message`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the request headers are larger than allowed */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the database is unavailable; try again after `Retry-After` seconds */
+            503: {
+                headers: {
+                    /** @description seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    change_entry_api_v1_subnets__entry_id__patch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                entry_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SubnetPatch"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SubnetOut"];
+                };
+            };
+            /** @description bad input (e.g. a body that is not JSON) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description missing or invalid credentials (`Authorization: Bearer <token>` or the session cookie) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description needs the admin role */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description nothing found by that id or name */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the key is taken, or running services forbid the change */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the body is larger than 1 MiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the result would be invalid; nothing was changed */
             422: {
                 headers: {
                     [name: string]: unknown;

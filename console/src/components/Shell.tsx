@@ -1,6 +1,9 @@
 /** The frame around every screen: navigation, the signed-in user with their role, log out. */
+import { useQueryClient } from "@tanstack/react-query";
+import { useEffect } from "react";
 import { AppShell, Badge, Button, Group, NavLink, Text, Title } from "@mantine/core";
 import { NavLink as RouterLink, Outlet, useLocation, useNavigate } from "react-router";
+import { followEvents } from "../api/events";
 import { useLogout, useUser } from "../session/session";
 
 export interface NavItem {
@@ -22,6 +25,9 @@ export const NAVIGATION: NavItem[] = [
 ];
 
 export function Shell() {
+  const client = useQueryClient();
+  // Server state stays current by the API's event stream while someone is signed in.
+  useEffect(() => followEvents(client), [client]);
   const user = useUser();
   const logout = useLogout();
   const navigate = useNavigate();

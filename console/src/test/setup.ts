@@ -24,3 +24,12 @@ class NoResizeObserver {
   disconnect(): void {}
 }
 window.ResizeObserver = NoResizeObserver;
+
+// jsdom has no EventSource: the shell's live updates connect to nothing in unit tests.
+class QuietEventSource {
+  addEventListener(): void {}
+  close(): void {}
+}
+if (!("EventSource" in window)) {
+  Object.defineProperty(window, "EventSource", { writable: true, configurable: true, value: QuietEventSource });
+}

@@ -244,6 +244,21 @@ async def _report(
     _print_activity(console, order)
 
 
+async def _unless(stop: asyncio.Event, work: Awaitable[None]) -> bool:
+    """Await `work`; False (and `work` cancelled) when `stop` is set first."""
+    task = asyncio.ensure_future(work)
+    stopping = asyncio.ensure_future(stop.wait())
+    await asyncio.wait({task, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    stopping.cancel()
+    if task.done():
+        task.result()
+        return True
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    return False
+
+
 def _until_signalled() -> asyncio.Event:
     """An event set by Ctrl-C or SIGTERM."""
     stop = asyncio.Event()
@@ -299,16 +314,20 @@ async def _announce(
     console.print(
         Panel(
             f"Operator console: [bold]{api}/[/]\n"
-            f"Sign in as [bold]admin[/] with password [bold]{password}[/] (one-time: shown "
-            "only here); the paid order is placed once you are signed in.\n"
-            f"API token (scripts): {installation.api_token}\n"
-            f"Break the panel: curl -X POST {sim}/solusvm2/_sim/faults -d '{{\"fail_always\": 422}}'\n"
-            f"Mend it: curl -X POST {sim}/solusvm2/_sim/faults -d '{{\"clear\": true}}'\n"
-            f"Another paid order: curl -X POST {sim}/_demo/orders",
+            f"Sign in as [bold]admin[/] with password [bold]{password}[/]\n"
+            "(a one-time login, shown only here). The paid order is placed once you are\n"
+            "signed in: watch it go active on the Orders screen. Ctrl-C stops the demo.",
             title="FluxBilling demo",
             expand=False,
         )
     )
+    for line in (
+        f"API token (scripts): {installation.api_token}",
+        f"Break the panel: curl -X POST {sim}/solusvm2/_sim/faults -d '{{\"fail_always\": 422}}'",
+        f"Mend it:         curl -X POST {sim}/solusvm2/_sim/faults -d '{{\"clear\": true}}'",
+        f"Another order:   curl -X POST {sim}/_demo/orders",
+    ):
+        console.print(line, soft_wrap=True, highlight=False, markup=False)
     if serving.ready_file is not None:
         ready = {
             "console_url": f"{api}/",
@@ -397,10 +416,13 @@ async def run(
         headers = {"Authorization": f"Bearer {installation.api_token}"}
         async with httpx.AsyncClient(base_url=api.url, headers=headers, timeout=30) as client:
             shop = _Shop(client, payment, product, hostname, console)
+            stopped = None
             if serving is not None:
+                stopped = serving.stop or _until_signalled()
                 await _announce(serving, installation, (api.url, sim.url), admin_password, console)
-                if serving.place_when is not None:
-                    await serving.place_when(installation)
+                waiting = serving.place_when
+                if waiting is not None and not await _unless(stopped, waiting(installation)):
+                    return 0  # stopped before anyone signed in
             order = await _watch(installation, await shop.place(), console)
             await _report(installation, order, smtp, console)
             _outcome(order, display, states.upstream_objects(provider), console)
@@ -411,7 +433,7 @@ async def run(
             if serving is not None:
                 # Whatever became of the order, the console shows it (and can retry it).
                 console.print(f"Serving the console on {api.url}/ until Ctrl-C")
-                await (serving.stop or _until_signalled()).wait()
+                await (stopped or _until_signalled()).wait()
         if database_url is None:
             console.print(
                 f"Inspect it later: FLUXBILLING_DATABASE_URL=sqlite:///{DEMO_DB} "

@@ -14,12 +14,20 @@ __all__ = ["HostCapacity", "HostStatus", "Requirement", "choose_host", "fits"]
 
 
 class HostStatus(StrEnum):
-    """Whether a host takes new services (the `hosts.status` column)."""
+    """Whether a host takes new services (the `hosts.status` column).
+
+    Only an active host is chosen; the other two keep the services they run. They differ in
+    what they tell the operator: draining is planned (the host is being emptied, for
+    maintenance or retirement), quarantined is a problem (something is wrong with it, and
+    the dashboard says so).
+    """
 
     ACTIVE = "active"
     """Takes new services."""
-    MAINTENANCE = "maintenance"
-    """Keeps the services it runs, takes no new ones."""
+    DRAINING = "draining"
+    """Keeps the services it runs, takes no new ones: being emptied on purpose."""
+    QUARANTINED = "quarantined"
+    """Keeps the services it runs, takes no new ones: something is wrong with it."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,11 +8,15 @@ from fastapi.routing import APIRoute, iter_route_contexts
 from fluxbilling import __version__
 from fluxbilling.api import (
     account,
+    audit,
     auth,
+    catalogue,
     connections,
     console,
+    dashboard,
     deliveries,
     errors,
+    events,
     invoices,
     metrics,
     openapi,
@@ -54,6 +58,8 @@ def create_app(installation: Installation) -> FastAPI:
     app.include_router(invoices.reconcile)
     app.include_router(invoices.public)
     app.include_router(orders.router)
+    app.include_router(dashboard.router)
+    app.include_router(events.router)
     app.include_router(runs.router)
     app.include_router(plugin_tests.router)
     app.include_router(plugins.router)
@@ -61,6 +67,9 @@ def create_app(installation: Installation) -> FastAPI:
     app.include_router(services.router)
     app.include_router(reveal.router)
     app.include_router(reveal.public)
+    for routes in catalogue.routers():
+        app.include_router(routes)
+    app.include_router(audit.router)
     app.include_router(metrics.router)
     app.include_router(account.router)
     app.include_router(tokens.own)

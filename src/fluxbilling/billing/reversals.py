@@ -36,7 +36,7 @@ from fluxbilling.vault import Vault
 
 __all__ = ["POLICIES", "ReversalPolicy"]
 
-POLICIES = ("suspend", "terminate", "none")
+POLICIES = tuple(actions.RefundPolicy)
 
 log = logging.getLogger(__name__)
 

@@ -130,10 +130,13 @@ images = sa.Table(
     sa.Column("name", sa.String(200), nullable=False),
     sa.Column("os_family", sa.String(32), nullable=False),
     sa.Column("source_url", sa.String(1000), nullable=False),
-    sa.Column("sha256", sa.String(64), nullable=False),
+    # The expected digest of the source: SHA-256, SHA-512 or both (at least one).
+    sa.Column("sha256", sa.String(64), nullable=True),
+    sa.Column("sha512", sa.String(128), nullable=True),
     sa.Column("status", sa.String(32), nullable=False, server_default="active"),
     sa.Column("external_ref", sa.String(200), nullable=True),
     sa.Column("user_data_template", sa.Text(), nullable=True),
+    sa.CheckConstraint("sha256 IS NOT NULL OR sha512 IS NOT NULL", name="has_digest"),
 )
 
 connections = sa.Table(
@@ -180,6 +183,8 @@ products = sa.Table(
     _fk("image_id", "images.id", nullable=True),
     _fk("connection_id", "connections.id"),
     sa.Column("plugin_slug", sa.String(100), nullable=False),
+    # The plugin version new services pin (NULL: the newest when the service is provisioned).
+    sa.Column("plugin_version", sa.Integer(), nullable=True),
     sa.Column("ram_mb", sa.Integer(), nullable=False),
     sa.Column("vcpus", sa.Integer(), nullable=False),
     sa.Column("disk_gb", sa.Integer(), nullable=False),
@@ -204,6 +209,7 @@ orders = sa.Table(
     sa.Column("state", sa.String(32), nullable=False),
     _created(),
     sa.Column("updated_at", UtcDateTime(), nullable=False, server_default=sa.func.now()),
+    sa.Index("ix_orders_state_id", "state", "id"),
 )
 
 
@@ -314,6 +320,7 @@ webhook_events = sa.Table(
     sa.Column("attempts", sa.Integer(), nullable=False, server_default="0"),
     # The storage caps count unverified and pending deliveries per source address.
     sa.Index("ix_webhook_events_verification_remote_addr", "verification", "remote_addr"),
+    sa.Index("ix_webhook_events_outcome_received_at", "outcome", "received_at"),
 )
 
 processed_events = sa.Table(
@@ -405,6 +412,7 @@ runs = sa.Table(
     sa.Column("updated_at", UtcDateTime(), nullable=False, server_default=sa.func.now()),
     sa.Column("finished_at", UtcDateTime(), nullable=True),
     sa.Index("ix_runs_claim", "state", "next_run_at"),
+    sa.Index("ix_runs_kind_state_phase", "kind", "state", "phase"),
 )
 
 service_actions = sa.Table(

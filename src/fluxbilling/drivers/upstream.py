@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import deque
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -207,14 +208,29 @@ def _form(body: Mapping[str, Any]) -> dict[str, str]:
 
 
 class ExchangeRecorder:
-    """Keeps the last exchange of a step, for `runs.last_upstream`."""
+    """Keeps the exchanges of one attempt: the last one for `runs.last_upstream`, and the
+    latest `keep` of them for the attempt's activity row (the operator's order page).
 
-    def __init__(self) -> None:
+    Args:
+        keep: how many of the latest exchanges are kept (older ones are dropped, counted).
+    """
+
+    def __init__(self, keep: int = 5) -> None:
         self.last: Exchange | None = None
+        self._kept: deque[Exchange] = deque(maxlen=keep)
+        self.dropped = 0
 
     def record(self, exchange: Exchange) -> None:
         """Remember `exchange` as the latest one."""
+        if self._kept.maxlen is not None and len(self._kept) == self._kept.maxlen:
+            self.dropped += 1
         self.last = exchange
+        self._kept.append(exchange)
+
+    @property
+    def exchanges(self) -> list[JsonObject]:
+        """The kept exchanges, oldest first, as JSON (already redacted)."""
+        return [e.to_dict() for e in self._kept]
 
 
 def _decode(content: bytes) -> Any:

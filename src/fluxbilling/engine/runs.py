@@ -40,7 +40,7 @@ from fluxbilling.engine.pipeline import (
     RunState,
 )
 
-__all__ = ["Claim", "LeaseLost", "RunStore"]
+__all__ = ["AttemptFacts", "Claim", "LeaseLost", "RunStore"]
 
 runs = schema.runs
 checkpoints = schema.phase_checkpoints
@@ -81,6 +81,56 @@ class Claim:
         return RunRef(
             self.run_id, self.order_id, self.kind, self.phase, self.lease_token, self.worker
         )
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptFacts:
+    """When one attempt of a phase started and the upstream exchanges it made (redacted)."""
+
+    started_at: datetime
+    exchanges: tuple[Mapping[str, Any], ...] = ()
+    dropped: int = 0
+    """Earlier exchanges of the attempt that were not kept."""
+
+    def without_bodies(self) -> AttemptFacts:
+        """These facts with each exchange cut to its request line, status and error.
+
+        For attempts that went on (completed, or started slow work): a successful answer
+        may carry credentials the redactor cannot know (a one-time login URL, a password the
+        panel generated), and the activity log is no place for them. Failed attempts keep
+        whole exchanges (redacted), as `runs.last_upstream` does.
+        """
+        cut = tuple(
+            {
+                "upstream": e.get("upstream"),
+                "operation": e.get("operation"),
+                "request": {
+                    "method": (e.get("request") or {}).get("method"),
+                    "url": (e.get("request") or {}).get("url"),
+                },
+                "response": {"status": (e.get("response") or {}).get("status")},
+                "error": e.get("error"),
+                "omitted": True,
+            }
+            for e in self.exchanges
+        )
+        return replace(self, exchanges=cut)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The attempt's facts for its activity row's data.
+
+        Examples:
+            >>> from datetime import UTC
+            >>> AttemptFacts(datetime(2026, 1, 1, tzinfo=UTC)).to_dict()
+            {'started_at': '2026-01-01T00:00:00+00:00', 'exchanges': []}
+        """
+        found: dict[str, Any] = {
+            "started_at": self.started_at.isoformat(),
+            "exchanges": [dict(e) for e in self.exchanges],
+        }
+        if self.dropped:
+            found["exchanges_dropped"] = self.dropped
+        return found
 
 
 class _Statements:
@@ -429,8 +479,13 @@ class RunStore:
         output: Mapping[str, Any],
         *,
         upstream_ref: str | None = None,
+        attempt: AttemptFacts | None = None,
     ) -> Claim | None:
-        """Record the phase done and advance; returns the next phase's claim, or None at the end."""
+        """Record the phase done and advance; returns the next phase's claim, or None at the end.
+
+        `attempt` (when and with which upstream exchanges it ran) goes on the
+        `phase_completed` activity row, for the operator's order page.
+        """
         sql = self._sql
         await conn.execute(
             sql.checkpoint_done,
@@ -449,7 +504,11 @@ class RunStore:
             f"{claim.phase} completed",
             run_id=claim.run_id,
             phase=claim.phase,
-            data={"attempt": claim.attempt + 1, "upstream_ref": upstream_ref},
+            data={
+                "attempt": claim.attempt + 1,
+                "upstream_ref": upstream_ref,
+                **(attempt.to_dict() if attempt else {}),
+            },
             lease_token=claim.lease_token,
             worker=claim.worker,
         )
@@ -474,8 +533,15 @@ class RunStore:
             read_cursor=(row.waiting_cursor,),
         )
 
-    async def wait(self, claim: Claim, pending: Pending) -> None:
-        """Store a Pending cursor and release the run until `check_after` has passed."""
+    async def wait(
+        self, claim: Claim, pending: Pending, *, attempt: AttemptFacts | None = None
+    ) -> None:
+        """Store a Pending cursor and release the run until `check_after` has passed.
+
+        A new note writes a `phase_waiting` row with the attempt's number and `attempt`'s
+        facts (the exchanges that started the slow work); checks that change nothing write
+        none.
+        """
         async with self.fenced(claim) as conn:
             await self._save_checkpoint(conn, claim, status="waiting", cursor=dict(pending.cursor))
             previous = (
@@ -495,6 +561,7 @@ class RunStore:
                     phase=claim.phase,
                     lease_token=claim.lease_token,
                     worker=claim.worker,
+                    data={"attempt": claim.attempt + 1, **(attempt.to_dict() if attempt else {})},
                 )
 
     async def _release(
@@ -521,17 +588,23 @@ class RunStore:
         *,
         now: datetime,
         last_upstream: Mapping[str, Any] | None,
+        attempt: AttemptFacts | None = None,
     ) -> None:
-        """Apply a retry decision: back off, park for capacity, or fail the run."""
+        """Apply a retry decision: back off, park for capacity, or fail the run.
+
+        The activity row of the decision carries the attempt's number and error, and
+        `attempt` (when it started, its upstream exchanges) for the operator's order page.
+        """
         error_doc = (
             error.to_dict()
             if isinstance(error, errors.FluxError)
             else {"code": type(error).__name__, "message": str(error), "details": {}}
         )
+        facts = {"attempt": claim.attempt + 1, **(attempt.to_dict() if attempt else {})}
         async with self.fenced(claim) as conn:
             common: dict[str, Any] = {"last_error": error_doc, "last_upstream": last_upstream}
             if isinstance(decision, policy.Fail):
-                await self._fail(conn, claim, decision.reason, common)
+                await self._fail(conn, claim, decision.reason, common, facts)
                 return
             delay = max(0.0, (decision.at - now).total_seconds())
             if isinstance(decision, policy.Retry):
@@ -562,13 +635,18 @@ class RunStore:
                 message,
                 run_id=claim.run_id,
                 phase=claim.phase,
-                data={"error": error_doc, "retry_in_seconds": round(delay, 3)},
+                data={"error": error_doc, "retry_in_seconds": round(delay, 3), **facts},
                 lease_token=claim.lease_token,
                 worker=claim.worker,
             )
 
     async def _fail(
-        self, conn: AsyncConnection, claim: Claim, reason: str, common: dict[str, Any]
+        self,
+        conn: AsyncConnection,
+        claim: Claim,
+        reason: str,
+        common: dict[str, Any],
+        facts: Mapping[str, Any],
     ) -> None:
         now = self.db.now()
         await conn.execute(
@@ -587,7 +665,7 @@ class RunStore:
             claim.ref,
             "phase_failed",
             f"{claim.phase} failed: {reason}",
-            {"error": common["last_error"]},
+            {"error": common["last_error"], **facts},
         )
         await self.hooks(conn, RunEvent.FAILED, [entry])
 
@@ -611,95 +689,122 @@ class RunStore:
                 that phase may not be re-run (`PhaseSpec.no_rerun`).
         """
         async with self.db.begin() as conn:
-            row = await self._locked_run(conn, run_id)
-            if row.state != RunState.FAILED:
-                raise errors.Conflict(
-                    f"run {run_id} is {row.state}; only failed runs can be retried",
-                    run_id=run_id,
-                    state=row.state,
-                )
-            phase = str(from_phase or row.phase)
-            names = self.pipeline(row.kind).names
-            if phase not in names:
-                raise errors.Conflict(
-                    f"a {row.kind} run has no {phase} phase", run_id=run_id, kind=row.kind
-                )
-            refusal = self.pipeline(row.kind).spec(phase).no_rerun
-            if refusal is not None:
-                raise errors.Conflict(refusal, run_id=run_id, phase=phase)
-            later = names[names.index(phase) :]
-            await conn.execute(
-                checkpoints.update()
-                .where(checkpoints.c.run_id == run_id, checkpoints.c.phase.in_(later))
-                .values(status="reset", cursor=None, updated_at=self.db.now())
+            await self.retry_in(conn, run_id, from_phase=from_phase, actor=actor)
+
+    async def retry_in(
+        self, conn: AsyncConnection, run_id: int, *, from_phase: str | None = None, actor: str
+    ) -> None:
+        """`retry`, inside the caller's transaction (with what else the operator's act changes).
+
+        Raises:
+            errors.NotFound: no such run.
+            errors.Conflict: as `retry`.
+        """
+        row = await self._locked_run(conn, run_id)
+        if row.state != RunState.FAILED:
+            raise errors.Conflict(
+                f"run {run_id} is {row.state}; only failed runs can be retried",
+                run_id=run_id,
+                state=row.state,
             )
-            await conn.execute(
-                runs.update()
-                .where(runs.c.id == run_id)
-                .values(
-                    state=RunState.QUEUED,
-                    phase=phase,
-                    attempt=0,
-                    phase_started_at=self.db.now(),
-                    next_run_at=self.db.now(),
-                    lease_token=runs.c.lease_token + 1,
-                    wait_reason=None,
-                    updated_at=self.db.now(),
-                )
+        phase = str(from_phase or row.phase)
+        names = self.pipeline(row.kind).names
+        if phase not in names:
+            raise errors.Conflict(
+                f"a {row.kind} run has no {phase} phase", run_id=run_id, kind=row.kind
             )
-            entry = RunEntry(
-                RunRef(run_id, row.order_id, row.kind, phase),
-                "run_retried",
-                f"{actor} retried the run from {phase}",
-                {"actor": actor, "previous_error": row.last_error},
+        if names.index(phase) > names.index(row.phase):
+            raise errors.Conflict(
+                f"run {run_id} failed at {row.phase}; it can be retried from {row.phase} or an "
+                f"earlier phase, not from {phase} (that would skip {row.phase})",
+                run_id=run_id,
+                phase=phase,
             )
-            await self.hooks(conn, RunEvent.RETRIED, [entry])
-            await audit.record(
-                conn,
-                actor=actor,
-                action="run.retry",
-                entity="run",
-                entity_id=run_id,
-                changes={"order_id": row.order_id, "from_phase": phase, "state": "queued"},
+        refusal = self.pipeline(row.kind).spec(phase).no_rerun
+        if refusal is not None:
+            raise errors.Conflict(refusal, run_id=run_id, phase=phase)
+        later = names[names.index(phase) :]
+        await conn.execute(
+            checkpoints.update()
+            .where(checkpoints.c.run_id == run_id, checkpoints.c.phase.in_(later))
+            .values(status="reset", cursor=None, updated_at=self.db.now())
+        )
+        await conn.execute(
+            runs.update()
+            .where(runs.c.id == run_id)
+            .values(
+                state=RunState.QUEUED,
+                phase=phase,
+                attempt=0,
+                phase_started_at=self.db.now(),
+                next_run_at=self.db.now(),
+                lease_token=runs.c.lease_token + 1,
+                wait_reason=None,
+                updated_at=self.db.now(),
             )
-            if not self.db.is_sqlite:
-                await conn.execute(sa.select(sa.func.pg_notify(NOTIFY_CHANNEL, str(run_id))))
+        )
+        entry = RunEntry(
+            RunRef(run_id, row.order_id, row.kind, phase),
+            "run_retried",
+            f"{actor} retried the run from {phase}",
+            {"actor": actor, "previous_error": row.last_error},
+        )
+        await self.hooks(conn, RunEvent.RETRIED, [entry])
+        await audit.record(
+            conn,
+            actor=actor,
+            action="run.retry",
+            entity="run",
+            entity_id=run_id,
+            changes={"order_id": row.order_id, "from_phase": phase, "state": "queued"},
+        )
+        if not self.db.is_sqlite:
+            await conn.execute(sa.select(sa.func.pg_notify(NOTIFY_CHANNEL, str(run_id))))
 
     async def cancel(self, run_id: int, *, actor: str) -> None:
         """Stop a run that has not completed; a worker holding it loses its lease."""
         async with self.db.begin() as conn:
-            row = await self._locked_run(conn, run_id)
-            if row.state in (RunState.COMPLETED, RunState.CANCELLED):
-                raise errors.Conflict(
-                    f"run {run_id} is {row.state} and cannot be cancelled",
-                    run_id=run_id,
-                    state=row.state,
-                )
-            now = self.db.now()
-            await conn.execute(
-                runs.update()
-                .where(runs.c.id == run_id)
-                .values(
-                    state=RunState.CANCELLED,
-                    lease_token=runs.c.lease_token + 1,
-                    lease_owner=None,
-                    lease_expires_at=None,
-                    finished_at=now,
-                    updated_at=now,
-                )
+            await self.cancel_in(conn, run_id, actor=actor)
+
+    async def cancel_in(self, conn: AsyncConnection, run_id: int, *, actor: str) -> None:
+        """`cancel`, inside the caller's transaction.
+
+        Raises:
+            errors.NotFound: no such run.
+            errors.Conflict: the run has completed or was cancelled already.
+        """
+        row = await self._locked_run(conn, run_id)
+        if row.state in (RunState.COMPLETED, RunState.CANCELLED):
+            raise errors.Conflict(
+                f"run {run_id} is {row.state} and cannot be cancelled",
+                run_id=run_id,
+                state=row.state,
             )
-            entry = RunEntry(
-                RunRef(run_id, row.order_id, row.kind, row.phase),
-                "run_cancelled",
-                f"{actor} cancelled the run at {row.phase}",
-                {"actor": actor},
+        now = self.db.now()
+        await conn.execute(
+            runs.update()
+            .where(runs.c.id == run_id)
+            .values(
+                state=RunState.CANCELLED,
+                lease_token=runs.c.lease_token + 1,
+                lease_owner=None,
+                lease_expires_at=None,
+                finished_at=now,
+                updated_at=now,
             )
-            await self.hooks(conn, RunEvent.CANCELLED, [entry])
-            await audit.record(
-                conn,
-                actor=actor,
-                action="run.cancel",
-                entity="run",
-                entity_id=run_id,
-                changes={"order_id": row.order_id, "phase": row.phase, "state": "cancelled"},
-            )
+        )
+        entry = RunEntry(
+            RunRef(run_id, row.order_id, row.kind, row.phase),
+            "run_cancelled",
+            f"{actor} cancelled the run at {row.phase}",
+            {"actor": actor},
+        )
+        await self.hooks(conn, RunEvent.CANCELLED, [entry])
+        await audit.record(
+            conn,
+            actor=actor,
+            action="run.cancel",
+            entity="run",
+            entity_id=run_id,
+            changes={"order_id": row.order_id, "phase": row.phase, "state": "cancelled"},
+        )

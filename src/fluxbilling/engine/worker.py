@@ -37,7 +37,7 @@ from fluxbilling.db import is_transient, schema
 from fluxbilling.engine import outage, policy
 from fluxbilling.engine.context import PhaseContext, PhaseHandler
 from fluxbilling.engine.outcome import Done, Pending
-from fluxbilling.engine.runs import Claim, LeaseLost, RunStore
+from fluxbilling.engine.runs import AttemptFacts, Claim, LeaseLost, RunStore
 from fluxbilling.engine.wakeup import Wakeup
 
 __all__ = ["Worker", "new_worker_id"]
@@ -52,6 +52,12 @@ def new_worker_id() -> str:
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def _facts(ctx: PhaseContext) -> AttemptFacts:
+    """What the attempt of `ctx` leaves on its activity row: its start and its exchanges."""
+    recorder = ctx.recorder
+    return AttemptFacts(ctx.now, tuple(recorder.exchanges), recorder.dropped)
 
 
 class Worker:
@@ -228,7 +234,7 @@ class Worker:
             with contextlib.suppress(asyncio.CancelledError):
                 await renewer
         if isinstance(outcome, Pending):
-            await self.store.wait(claim, outcome)
+            await self.store.wait(claim, outcome, attempt=_facts(ctx).without_bodies())
             log.info("phase waiting: %s", outcome.note or "pending", extra=self._context(claim))
             return None, "waiting"
         return await self._complete(ctx, handler, outcome)
@@ -239,7 +245,9 @@ class Worker:
         try:
             async with self.store.fenced(ctx.claim) as conn:
                 output = await handler.commit(conn, ctx, done)
-                following = await self.store.complete_phase(conn, ctx.claim, output)
+                following = await self.store.complete_phase(
+                    conn, ctx.claim, output, attempt=_facts(ctx).without_bodies()
+                )
         except (LeaseLost, asyncio.CancelledError):
             raise
         except Exception as exc:  # classified by policy.decide
@@ -274,7 +282,9 @@ class Worker:
             self._rand(),
         )
         last = ctx.recorder.last.to_dict() if ctx.recorder.last else None
-        await self.store.attempt_failed(claim, exc, decision, now=now, last_upstream=last)
+        await self.store.attempt_failed(
+            claim, exc, decision, now=now, last_upstream=last, attempt=_facts(ctx)
+        )
         outcome = type(decision).__name__.lower()
         level = logging.ERROR if isinstance(decision, policy.Fail) else logging.WARNING
         log.log(level, "phase %s: %s", outcome, exc, extra=self._context(claim))

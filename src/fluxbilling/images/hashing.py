@@ -1,4 +1,4 @@
-"""SHA-256 digests of image sources (local files and HTTP URLs), and verification against one.
+"""SHA-256 and SHA-512 digests of image sources (local files and HTTP URLs), and verification.
 
 Files are read in chunks in a worker thread, one chunk per hop, so the event loop never
 blocks and cancellation takes effect between chunks; HTTP sources are streamed with httpx.
@@ -10,7 +10,7 @@ Failures are classified here, at the image library's boundary:
 | file unreadable (permissions, a directory)       | permanent                          |
 | HTTP 408, 425, 429, 500, 502-504, timeouts       | transient (Retry-After honoured)   |
 | other HTTP 4xx, TLS verification failure         | permanent                          |
-| digest mismatch                                  | permanent, "image … sha256 mismatch" |
+| digest mismatch                                  | permanent, "image … sha256 mismatch" (or sha512) |
 
 A mismatch is reported as permanent: the caller parks the order for an operator (and
 quarantines the file) rather than retrying a download automatically.
@@ -31,11 +31,20 @@ import httpx
 from fluxbilling import errors
 from fluxbilling.drivers import upstream
 
-__all__ = ["DEFAULT_CHUNK_SIZE", "UPSTREAM", "is_valid_sha256", "sha256_of", "verify_image"]
+__all__ = [
+    "DEFAULT_CHUNK_SIZE",
+    "UPSTREAM",
+    "digest_of",
+    "is_valid_sha256",
+    "sha256_of",
+    "verify_image",
+]
 
 UPSTREAM = "image-library"
 DEFAULT_CHUNK_SIZE = 1 << 20
 _SHA256_HEX = re.compile(r"^[0-9a-fA-F]{64}$")
+_ALGORITHM_BY_LENGTH = {64: "sha256", 128: "sha512"}
+_HEX = re.compile(r"^[0-9a-fA-F]+$")
 _OPERATION = "verify image"
 _HTTP_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 
@@ -93,8 +102,8 @@ def _read_into(stream: IO[bytes], digest: Any, chunk_size: int) -> int:
     return len(chunk)
 
 
-async def _sha256_of_file(path: Path, url: str, chunk_size: int) -> str:
-    digest = hashlib.sha256()
+async def _digest_of_file(path: Path, url: str, algorithm: str, chunk_size: int) -> str:
+    digest = hashlib.new(algorithm)
     try:
         stream = await anyio.to_thread.run_sync(path.open, "rb")
     except FileNotFoundError as exc:
@@ -112,8 +121,10 @@ async def _sha256_of_file(path: Path, url: str, chunk_size: int) -> str:
     return digest.hexdigest()
 
 
-async def _sha256_of_http(url: str, client: httpx.AsyncClient, chunk_size: int) -> str:
-    digest = hashlib.sha256()
+async def _digest_of_http(
+    url: str, client: httpx.AsyncClient, algorithm: str, chunk_size: int
+) -> str:
+    digest = hashlib.new(algorithm)
     shown = _redacted(url)
     with upstream.upstream_call(UPSTREAM, _OPERATION):
         async with client.stream("GET", url) as response:
@@ -135,72 +146,88 @@ async def _sha256_of_http(url: str, client: httpx.AsyncClient, chunk_size: int) 
     return digest.hexdigest()
 
 
+async def digest_of(
+    url: str,
+    algorithm: str = "sha256",
+    *,
+    client: httpx.AsyncClient | None = None,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+) -> str:
+    """The lowercase hex digest (`sha256` or `sha512`) of the image at `url`.
+
+    Args:
+        url: a `file://` URL, a plain filesystem path, or an `http(s)://` URL.
+        algorithm: `sha256` or `sha512`.
+        client: the httpx client for HTTP sources (tests pass one on a MockTransport);
+            without it a short-lived client that follows redirects is used.
+        chunk_size: bytes per read.
+
+    Returns:
+        64 (SHA-256) or 128 (SHA-512) lowercase hex digits.
+
+    Raises:
+        errors.PermanentUpstreamError: the source is missing or unreadable, or the server
+            refused the request.
+        errors.TransientUpstreamError: timeout, connection failure, HTTP 5xx/429.
+        errors.InvalidSettings: an unsupported URL scheme or algorithm, or a bad `chunk_size`.
+    """
+    if chunk_size <= 0:
+        raise errors.InvalidSettings("chunk_size must be positive", chunk_size=chunk_size)
+    if algorithm not in _ALGORITHM_BY_LENGTH.values():
+        raise errors.InvalidSettings(f"unsupported digest {algorithm!r}")
+    path = _local_path(url)
+    if path is not None:
+        return await _digest_of_file(path, url, algorithm, chunk_size)
+    scheme = urlsplit(url).scheme
+    if scheme not in ("http", "https"):
+        raise errors.InvalidSettings(f"unsupported image source scheme {scheme!r}")
+    if client is not None:
+        return await _digest_of_http(url, client, algorithm, chunk_size)
+    async with httpx.AsyncClient(follow_redirects=True, timeout=_HTTP_TIMEOUT) as own:
+        return await _digest_of_http(url, own, algorithm, chunk_size)
+
+
 async def sha256_of(
     url: str,
     *,
     client: httpx.AsyncClient | None = None,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
 ) -> str:
-    """The lowercase hex SHA-256 of the image at `url`.
-
-    Args:
-        url: a `file://` URL, a plain filesystem path, or an `http(s)://` URL.
-        client: the httpx client for HTTP sources (tests pass one on a MockTransport);
-            without it a short-lived client that follows redirects is used.
-        chunk_size: bytes per read.
-
-    Returns:
-        64 lowercase hex digits.
-
-    Raises:
-        errors.PermanentUpstreamError: the source is missing or unreadable, or the server
-            refused the request.
-        errors.TransientUpstreamError: timeout, connection failure, HTTP 5xx/429.
-        errors.InvalidSettings: an unsupported URL scheme or a bad `chunk_size`.
-    """
-    if chunk_size <= 0:
-        raise errors.InvalidSettings("chunk_size must be positive", chunk_size=chunk_size)
-    path = _local_path(url)
-    if path is not None:
-        return await _sha256_of_file(path, url, chunk_size)
-    scheme = urlsplit(url).scheme
-    if scheme not in ("http", "https"):
-        raise errors.InvalidSettings(f"unsupported image source scheme {scheme!r}")
-    if client is not None:
-        return await _sha256_of_http(url, client, chunk_size)
-    async with httpx.AsyncClient(follow_redirects=True, timeout=_HTTP_TIMEOUT) as own:
-        return await _sha256_of_http(url, own, chunk_size)
+    """The lowercase hex SHA-256 of the image at `url` (`digest_of` with `sha256`)."""
+    return await digest_of(url, "sha256", client=client, chunk_size=chunk_size)
 
 
 async def verify_image(
     url: str,
-    expected_sha256: str,
+    expected: str,
     *,
     client: httpx.AsyncClient | None = None,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
 ) -> None:
-    """Check that the image at `url` has the SHA-256 digest `expected_sha256`.
+    """Check that the image at `url` has the digest `expected` (SHA-256 or SHA-512).
 
     Args:
-        url: as for `sha256_of`.
-        expected_sha256: 64 hex digits from a trusted channel (case does not matter).
-        client: as for `sha256_of`.
-        chunk_size: as for `sha256_of`.
+        url: as for `digest_of`.
+        expected: 64 (SHA-256) or 128 (SHA-512) hex digits from a trusted channel (case does
+            not matter).
+        client: as for `digest_of`.
+        chunk_size: as for `digest_of`.
 
     Raises:
-        errors.InvalidSettings: `expected_sha256` is not a hex SHA-256 digest.
+        errors.InvalidSettings: `expected` is not a hex SHA-256 or SHA-512 digest.
         errors.PermanentUpstreamError: the digests differ ("image <url> sha256 mismatch:
-            expected <x>, got <y>"), or as for `sha256_of`.
-        errors.TransientUpstreamError: as for `sha256_of`.
+            expected <x>, got <y>"), or as for `digest_of`.
+        errors.TransientUpstreamError: as for `digest_of`.
     """
-    if not is_valid_sha256(expected_sha256):
-        raise errors.InvalidSettings("expected digest is not a hex SHA-256", url=url)
-    expected = expected_sha256.lower()
-    actual = await sha256_of(url, client=client, chunk_size=chunk_size)
+    algorithm = _ALGORITHM_BY_LENGTH.get(len(expected))
+    if algorithm is None or not _HEX.fullmatch(expected):
+        raise errors.InvalidSettings("expected digest is not a hex SHA-256 or SHA-512", url=url)
+    expected = expected.lower()
+    actual = await digest_of(url, algorithm, client=client, chunk_size=chunk_size)
     if actual != expected:
         shown = _redacted(url)
         raise _permanent(
-            f"image {shown} sha256 mismatch: expected {expected}, got {actual}",
+            f"image {shown} {algorithm} mismatch: expected {expected}, got {actual}",
             url=shown,
             expected=expected,
             actual=actual,

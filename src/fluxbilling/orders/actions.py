@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Mapping
+from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
@@ -36,11 +37,25 @@ from fluxbilling.vault import Vault, new_password
 __all__ = [
     "ALLOWED_FROM",
     "RESULT_EVENT",
+    "RefundPolicy",
     "describe_action",
     "list_actions",
     "request_action",
     "seal_result",
 ]
+
+
+class RefundPolicy(StrEnum):
+    """What a full refund or a chargeback does to the service (a product's `refund_policy`,
+    kept in its `options`; applied by `billing.reversals`)."""
+
+    SUSPEND = "suspend"
+    """The default: a suspend action (the run is cancelled if provisioning has not ended)."""
+    TERMINATE = "terminate"
+    """A terminate action (likewise)."""
+    NONE = "none"
+    """Recorded only."""
+
 
 _ACTIVE, _SUSPENDED = lifecycle.ServiceState.ACTIVE, lifecycle.ServiceState.SUSPENDED
 ALLOWED_FROM: dict[str, frozenset[lifecycle.ServiceState]] = {

@@ -25,8 +25,11 @@ import sqlalchemy as sa
 from fluxbilling import errors
 from fluxbilling.db import Database, schema
 from fluxbilling.jsontypes import JsonObject, JsonValue
+from fluxbilling.orders import attempts, lifecycle, operator, suggestions
+from fluxbilling.orders.attempts import Attempt
 from fluxbilling.orders.lifecycle import OrderState, ServiceState
 from fluxbilling.orders.pipeline import PHASES, PROVISION_KIND, Phase, RunState
+from fluxbilling.orders.suggestions import Suggestion
 
 __all__ = [
     "ActivityRow",
@@ -111,11 +114,17 @@ class RunRow:
 
 @dataclass(frozen=True, slots=True)
 class PhaseRow:
-    """One provisioning phase; `output` is its checkpoint's once it is done."""
+    """One provisioning phase; `output` is its checkpoint's once it is done.
+
+    `attempts` are its ended attempts, oldest first (`orders.attempts`); `suggestion` is
+    what to do about it, on the phase the run stands at only (`orders.suggestions`).
+    """
 
     phase: Phase
     status: PhaseStatus
     output: JsonValue
+    attempts: tuple[Attempt, ...] = ()
+    suggestion: Suggestion | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,6 +168,12 @@ class OrderDetail:
     phases: tuple[PhaseRow, ...]
     service: ServiceRow | None
     activity: tuple[ActivityRow, ...]
+    reallocation_refusal: str | None = None
+    """Why the order cannot be re-allocated now (None: it can)."""
+
+
+def _parked(run: Any) -> bool:
+    return run.state == RunState.QUEUED and (run.wait_reason or "").startswith("no capacity")
 
 
 async def describe_order(db: Database, order_id: int) -> OrderDetail:
@@ -201,13 +216,20 @@ async def describe_order(db: Database, order_id: int) -> OrderDetail:
                 .order_by(t.activity_log.c.id)
             )
         ).all()
+    by_phase = {c.phase: c for c in checkpoints}
+    refusal = _refusal(order, run, service, by_phase.get(Phase.PROVISION))
+    tried = attempts.collect(
+        attempts.Recorded(e.id, e.created_at, e.event, e.run_id, e.phase, e.data)
+        for e in events
+        if run is not None and e.run_id == run.id
+    )
     return OrderDetail(
         id=order.id,
         hostname=order.hostname,
         state=OrderState(order.state),
         invoice=InvoiceRow(**invoice._mapping) if invoice else None,
         run=_run(run) if run else None,
-        phases=_phases(run, {c.phase: c for c in checkpoints}),
+        phases=_phases(run, by_phase, tried, _suggestion(run, refusal)),
         service=_service(service) if service else None,
         activity=tuple(
             ActivityRow(
@@ -220,11 +242,34 @@ async def describe_order(db: Database, order_id: int) -> OrderDetail:
             )
             for e in events
         ),
+        reallocation_refusal=refusal,
+    )
+
+
+def _refusal(order: Any, run: Any, service: Any, provision: Any) -> str | None:
+    """Why re-allocation is refused now (`lifecycle.reallocation_refusal`)."""
+    phase = run.phase if run is not None else None
+    facts = operator.reallocation_facts(order.state, phase, service, provision)
+    return lifecycle.reallocation_refusal(facts)
+
+
+def _suggestion(run: Any, refusal: str | None) -> Suggestion | None:
+    if run is None:
+        return None
+    return suggestions.suggest(
+        attempts.normalize(run.last_error),
+        run_state=RunState(run.state),
+        phase=run.phase,
+        parked=_parked(run),
+        reallocatable=refusal is None,
     )
 
 
 def _phases(
-    run: sa.Row[Any] | None, checkpoints: Mapping[str, sa.Row[Any]]
+    run: sa.Row[Any] | None,
+    checkpoints: Mapping[str, sa.Row[Any]],
+    tried: Mapping[str, tuple[Attempt, ...]],
+    suggestion: Suggestion | None,
 ) -> tuple[PhaseRow, ...]:
     rows = []
     for phase in PHASES:
@@ -236,6 +281,8 @@ def _phases(
                 phase=phase,
                 status=phase_status(stored, at_run),
                 output=checkpoint.output if checkpoint and stored == PhaseStatus.DONE else None,
+                attempts=tried.get(phase, ()),
+                suggestion=suggestion if run is not None and run.phase == phase else None,
             )
         )
     return tuple(rows)

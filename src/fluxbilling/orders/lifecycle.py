@@ -29,6 +29,12 @@ The initial states are INSERTs, not transitions, and also written here: `create_
 (called by `orders.service`) and `create_service` (by the allocation phase). Their creator
 records the creation.
 
+Re-allocation (`reallocation_refusal`, decided here, carried out by `orders.reallocation`):
+a failed order whose run stopped at allocation or provision before anything was created
+upstream gives back its host capacity and address, its `allocated` service is discarded
+(`discard_service`, the one DELETE of a service) and the run is retried from allocation,
+so the order moves `failed ─retried─► provisioning_pending` and may land on another host.
+
 The engine knows no orders: a provisioning run's order writes reach this module through
 `orders.progress`, the `RunHooks` the composition root hands the engine.
 """
@@ -57,14 +63,17 @@ __all__ = [
     "Move",
     "OrderEvent",
     "OrderState",
+    "ReallocationFacts",
     "ServiceEvent",
     "ServiceState",
     "Source",
     "create_order",
     "create_service",
+    "discard_service",
     "mermaid",
     "next_state",
     "order",
+    "reallocation_refusal",
     "service",
     "start_orders",
     "transition",
@@ -200,6 +209,54 @@ def mermaid() -> str:
         parts += [f"    {s} --> {t}: {e}" for (s, e), t in table.items()]
         parts += ["```\n"]
     return "\n".join(parts)
+
+
+_REALLOCATABLE_PHASES = ("allocation", "provision")
+
+
+@dataclass(frozen=True, slots=True)
+class ReallocationFacts:
+    """What re-allocating an order is decided on."""
+
+    order: OrderState
+    run_phase: str | None
+    """The phase the order's provisioning run stands at (None: no run)."""
+    service: ServiceState | None
+    """The order's service, when allocation created it."""
+    upstream_started: bool
+    """Whether anything may exist upstream: the service has a panel id, or the provision
+    phase left a checkpoint (a cursor it acted on, or its output)."""
+
+
+def reallocation_refusal(facts: ReallocationFacts) -> str | None:
+    """Why the order cannot be re-allocated now, or None when it can.
+
+    Args:
+        facts: the order's state, its run's phase, its service and what exists upstream.
+
+    Returns:
+        A sentence for the operator (the API's 409 message), or None.
+
+    Examples:
+        >>> facts = ReallocationFacts(OrderState.FAILED, "provision", ServiceState.ALLOCATED, False)
+        >>> reallocation_refusal(facts) is None
+        True
+        >>> reallocation_refusal(ReallocationFacts(OrderState.ACTIVE, None, None, False))
+        'the order is active; only a failed order can be re-allocated'
+    """
+    if facts.order is not OrderState.FAILED:
+        return f"the order is {facts.order}; only a failed order can be re-allocated"
+    if facts.run_phase not in _REALLOCATABLE_PHASES:
+        return (
+            f"the run failed at {facts.run_phase}, after the provision phase; "
+            "retry or cancel it instead"
+        )
+    if facts.upstream_started or facts.service not in (None, ServiceState.ALLOCATED):
+        return (
+            "the provision phase may have created the service upstream; re-allocating would "
+            "leave it behind, retry from provision instead"
+        )
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -469,6 +526,24 @@ async def create_service(conn: AsyncConnection, *, order_id: int, host_id: int |
         .returning(schema.services.c.id)
     )
     return int(inserted.scalar_one())
+
+
+async def discard_service(conn: AsyncConnection, *, service_id: int) -> None:
+    """Delete a service that never left `allocated` (re-allocation gives its host back).
+
+    Raises:
+        errors.Conflict: the service is no longer `allocated` (the row stays).
+    """
+    rows = schema.services
+    deleted = await conn.execute(
+        rows.delete()
+        .where(rows.c.id == service_id, rows.c.status == SERVICES.initial.value)
+        .returning(rows.c.id)
+    )
+    if deleted.first() is None:
+        raise errors.Conflict(
+            f"service {service_id} is no longer {SERVICES.initial.value}", service_id=service_id
+        )
 
 
 if __name__ == "__main__":

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import pytest
+
 from fluxbilling.allocation.placement import (
     HostCapacity,
     HostStatus,
@@ -27,8 +29,9 @@ def test_ties_go_to_the_lowest_id() -> None:
     assert choose_host([host(7), host(3), host(5)], NEED) == host(3)
 
 
-def test_skips_inactive_hosts_and_other_locations() -> None:
-    assert choose_host([host(1, status=HostStatus.MAINTENANCE), host(2, location=9)], NEED) is None
+@pytest.mark.parametrize("status", [HostStatus.DRAINING, HostStatus.QUARANTINED])
+def test_skips_inactive_hosts_and_other_locations(status: HostStatus) -> None:
+    assert choose_host([host(1, status=status), host(2, location=9)], NEED) is None
 
 
 def test_none_when_nothing_has_room() -> None:

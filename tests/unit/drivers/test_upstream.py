@@ -5,6 +5,8 @@ import pytest
 
 from fluxbilling import errors
 from fluxbilling.drivers.upstream import (
+    Exchange,
+    ExchangeRecorder,
     UpstreamHttp,
     classify_response,
     json_object,
@@ -140,3 +142,15 @@ async def test_an_answer_nested_too_deep_is_a_permanent_error_not_a_crash() -> N
     await http.aclose()
     with pytest.raises(errors.PermanentUpstreamError, match="without a JSON object"):
         json_object("panel", "list servers", response)
+
+
+def test_the_recorder_keeps_the_latest_exchanges_of_an_attempt() -> None:
+    recorder = ExchangeRecorder(keep=2)
+    made = [
+        Exchange("acme", f"step {i}", "GET", f"https://acme.test/{i}", {}, None) for i in range(3)
+    ]
+    for exchange in made:
+        recorder.record(exchange)
+    assert recorder.last is made[-1]
+    assert [e["operation"] for e in recorder.exchanges] == ["step 1", "step 2"]
+    assert recorder.dropped == 1

@@ -107,11 +107,26 @@ async def test_unsupported_scheme(url: str) -> None:
 
 
 @pytest.mark.anyio
+async def test_verify_image_takes_a_sha512_by_its_length(image: Path) -> None:
+    sha512 = hashlib.sha512(DATA).hexdigest()
+    assert await hashing.digest_of(str(image), "sha512") == sha512
+    await hashing.verify_image(image.as_uri(), sha512.upper())
+    wrong = hashlib.sha512(b"").hexdigest()
+    with pytest.raises(errors.PermanentUpstreamError, match="sha512 mismatch") as caught:
+        await hashing.verify_image(image.as_uri(), wrong)
+    assert caught.value.details["actual"] == sha512
+
+
+@pytest.mark.anyio
 async def test_bad_arguments(image: Path) -> None:
     with pytest.raises(errors.InvalidSettings):
         await hashing.sha256_of(str(image), chunk_size=0)
     with pytest.raises(errors.InvalidSettings):
         await hashing.verify_image(str(image), "not-a-digest")
+    with pytest.raises(errors.InvalidSettings):
+        await hashing.verify_image(str(image), "g" * 64)
+    with pytest.raises(errors.InvalidSettings):
+        await hashing.digest_of(str(image), "md5")
 
 
 @pytest.mark.anyio

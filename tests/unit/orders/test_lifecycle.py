@@ -199,3 +199,38 @@ def test_only_the_lifecycle_module_writes_order_and_service_states() -> None:
         if hits
     }
     assert offenders == {}, "write order/service states through fluxbilling.orders.lifecycle"
+
+
+@pytest.mark.parametrize(
+    ("facts", "refused"),
+    [
+        (lifecycle.ReallocationFacts(OS.FAILED, "allocation", None, False), None),
+        (lifecycle.ReallocationFacts(OS.FAILED, "provision", S.ALLOCATED, False), None),
+        (
+            lifecycle.ReallocationFacts(OS.FAILED, "provision", S.ALLOCATED, True),
+            "created the service",
+        ),
+        (
+            lifecycle.ReallocationFacts(OS.FAILED, "provision", S.PROVISIONED, False),
+            "created the service",
+        ),
+        (
+            lifecycle.ReallocationFacts(OS.FAILED, "os_install", S.PROVISIONED, True),
+            "at os_install",
+        ),
+        (lifecycle.ReallocationFacts(OS.FAILED, None, None, False), "at None"),
+        (lifecycle.ReallocationFacts(OS.ACTIVE, "handoff", S.ACTIVE, True), "the order is active"),
+        (
+            lifecycle.ReallocationFacts(OS.PROVISIONING, "provision", S.ALLOCATED, False),
+            "only a failed",
+        ),
+    ],
+)
+def test_reallocation_is_allowed_only_before_anything_exists_upstream(
+    facts: lifecycle.ReallocationFacts, refused: str | None
+) -> None:
+    found = lifecycle.reallocation_refusal(facts)
+    if refused is None:
+        assert found is None
+    else:
+        assert found is not None and refused in found

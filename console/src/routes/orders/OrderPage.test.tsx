@@ -30,11 +30,44 @@ const FAILED = {
     },
   },
   phases: [
-    { phase: "billing", status: "done", output: {} },
-    { phase: "allocation", status: "done", output: {} },
-    { phase: "provision", status: "failed", output: null },
+    { phase: "billing", status: "done", output: {}, attempts: [], suggestion: null },
+    { phase: "allocation", status: "done", output: {}, attempts: [], suggestion: null },
+    {
+      phase: "provision",
+      status: "failed",
+      output: null,
+      attempts: [
+        {
+          run_id: 9,
+          number: 1,
+          outcome: "failed",
+          started_at: "2026-12-07T20:00:00Z",
+          finished_at: "2026-12-07T20:00:01Z",
+          duration_seconds: 1.2,
+          error: {
+            error_class: "permanent",
+            code: "PermanentUpstreamError",
+            message: "HTTP 422",
+            upstream: "solusvm2",
+            operation: "create server",
+            status: 422,
+          },
+          exchanges: [
+            {
+              upstream: "solusvm2",
+              operation: "create server",
+              request: { method: "POST", url: "http://panel/api/v1/servers", headers: {}, body: { name: "vps42" } },
+              response: { status: 422, headers: {}, body: { message: "The plan is not available." } },
+              error: null,
+            },
+          ],
+        },
+      ],
+      suggestion: { action: "retry", message: "Fix the plan, then retry from provision.", from_phase: "provision", link: null },
+    },
   ],
   activity: [],
+  reallocation_refusal: "the service was created upstream",
 };
 
 function serve(order: object, role = "operator") {
@@ -42,7 +75,7 @@ function serve(order: object, role = "operator") {
     const path = new URL(request.url).pathname;
     if (path === "/api/v1/auth/me") return json({ id: 1, username: "ops", role });
     if (path === "/api/v1/orders/42") return json(order);
-    if (path === "/api/v1/runs/9/retry") return json({ id: 9, state: "queued" });
+    if (path === "/api/v1/orders/42/retry") return json({ id: 9, state: "queued" });
     return apiError(404, "NotFound", `nothing at ${path}`);
   });
 }
@@ -55,13 +88,25 @@ describe("the order page", () => {
     const response = screen.getByRole("region", { name: "Upstream response" });
     expect(response).toHaveTextContent("HTTP 422");
     expect(response).toHaveTextContent("The plan is not available.");
+    expect(screen.getByLabelText("Suggested action")).toHaveTextContent("Fix the plan");
+  });
+
+  it("offers re-allocation only when the API does not refuse it", async () => {
+    serve(FAILED);
+    const { unmount } = renderAt(<OrderPage />, { path: "/orders/42", route: "/orders/:orderId" });
+    expect(await screen.findByRole("button", { name: "Retry" })).toBeInTheDocument();
+    expect(screen.queryByRole("button", { name: "Re-allocate" })).toBeNull();
+    unmount();
+    serve({ ...FAILED, reallocation_refusal: null });
+    renderAt(<OrderPage />, { path: "/orders/42", route: "/orders/:orderId" });
+    expect(await screen.findByRole("button", { name: "Re-allocate" })).toBeInTheDocument();
   });
 
   it("retries from the phase the operator picks", async () => {
     const calls = serve(FAILED);
     renderAt(<OrderPage />, { path: "/orders/42", route: "/orders/:orderId" });
     await userEvent.click(await screen.findByRole("button", { name: "Retry" }));
-    const retry = calls.find((c) => c.url.endsWith("/api/v1/runs/9/retry"));
+    const retry = calls.find((c) => c.url.endsWith("/api/v1/orders/42/retry"));
     expect(await retry?.json()).toEqual({ from_phase: "provision" });
   });
 
@@ -70,7 +115,7 @@ describe("the order page", () => {
     renderAt(<OrderPage />, { path: "/orders/42", route: "/orders/:orderId" });
     expect(await screen.findByText("Order 42 · vps42.example.com")).toBeInTheDocument();
     expect(screen.queryByRole("button", { name: "Retry" })).toBeNull();
-    expect(screen.queryByRole("button", { name: "Cancel run" })).toBeNull();
+    expect(screen.queryByRole("button", { name: "Cancel order" })).toBeNull();
   });
 
   it("shows a viewer no buttons at all", async () => {

@@ -32,8 +32,8 @@ import { StatusBadge, colourOf } from "../../components/StatusBadge";
 import { between, formatDuration, formatMoney, formatTime } from "../../components/time";
 import { useUser } from "../../session/session";
 import { RevealPassword } from "./RevealPassword";
-import { type Order, type TimelineEntry, timeline } from "./timeline";
-import { useCancel, useInvoice, useInvoiceDeliveries, useOrder, useRetry } from "./queries";
+import { type Attempt, type Order, type TimelineEntry, timeline } from "./timeline";
+import { useInvoice, useInvoiceDeliveries, useOrder, useOrderAction } from "./queries";
 
 export function OrderPage() {
   const id = Number(useParams().orderId);
@@ -72,7 +72,7 @@ function OrderView({ order }: { order: Order }) {
         {order.run && <RunActions order={order} run={order.run} />}
       </Group>
       {order.run?.last_error && order.run.state !== "completed" && (
-        <ErrorCard error={order.run.last_error} />
+        <ErrorCard order={order} suggestion={entries.find((e) => e.current)?.suggestion ?? null} />
       )}
       <Card withBorder>
         <Title order={3} size="h4" mb="md">
@@ -104,17 +104,26 @@ function OrderView({ order }: { order: Order }) {
   );
 }
 
-function ErrorCard({ error }: { error: Record<string, unknown> }) {
-  const suggestion = error.suggested_action ?? error.suggestion;
+function ErrorCard({ order, suggestion }: { order: Order; suggestion: Schemas["SuggestionOut"] | null }) {
+  const error = order.run?.last_error ?? {};
+  const link = suggestion?.link;
   return (
     <Card withBorder bg="red.0" role="region" aria-label="Last error">
       <Text fw={700} c="red.8">
         {String(error.code ?? "Error")}
       </Text>
       <Text size="sm">{String(error.message ?? "")}</Text>
-      {typeof suggestion === "string" && (
-        <Text size="sm" mt="xs">
-          <b>Suggested action:</b> {suggestion}
+      {suggestion && (
+        <Text size="sm" mt="xs" aria-label="Suggested action">
+          <b>Suggested action:</b> {suggestion.message}
+          {link?.kind === "connection" && (
+            <>
+              {" "}
+              <Anchor component={Link} to={`/connections/${encodeURIComponent(link.id)}`}>
+                Open connection {link.id}
+              </Anchor>
+            </>
+          )}
         </Text>
       )}
     </Card>
@@ -142,22 +151,35 @@ function PhaseTitle({ entry }: { entry: TimelineEntry }) {
 }
 
 function PhaseDetail({ entry, run }: { entry: TimelineEntry; run: Order["run"] }) {
-  const [opened, { toggle }] = useDisclosure(entry.current && entry.status === "failed");
-  const upstream = entry.current ? run?.last_upstream : undefined;
-  const hasOutput = entry.output !== null && entry.output !== undefined;
+  const hasOutput = entry.output !== null && entry.output !== undefined && entry.status === "done";
+  const [opened, { toggle }] = useDisclosure(false);
+  // Recorded before attempts were: the run's last exchange stands for the current phase.
+  const legacy = entry.current && entry.attempts.length === 0 ? run?.last_upstream : undefined;
   return (
     <Stack gap={4} align="flex-start">
       <Text size="xs" c="dimmed">
         {entry.startedAt ? `started ${formatTime(entry.startedAt)}` : "not started"}
         {entry.lastMessage ? ` · ${entry.lastMessage}` : ""}
       </Text>
-      {(upstream || hasOutput) && (
+      {entry.attempts.length > 0 && (
+        <Stack gap={2} w="100%" aria-label={`Attempts of ${entry.phase}`}>
+          {entry.attempts.map((attempt, index) => (
+            <AttemptRow
+              key={`${attempt.run_id}-${attempt.number}`}
+              attempt={attempt}
+              open={entry.current && index === entry.attempts.length - 1}
+            />
+          ))}
+        </Stack>
+      )}
+      {legacy && <ExchangeView exchange={legacy} />}
+      {hasOutput && (
         <>
           <Anchor component="button" size="xs" onClick={toggle} aria-expanded={opened}>
-            {opened ? "Hide" : "Show"} {upstream ? "upstream exchange" : "output"} of {entry.phase}
+            {opened ? "Hide" : "Show"} output of {entry.phase}
           </Anchor>
           <Collapse expanded={opened} w="100%">
-            {upstream ? <ExchangeView exchange={upstream} /> : <JsonBlock value={entry.output} />}
+            <JsonBlock value={entry.output} />
           </Collapse>
         </>
       )}
@@ -165,17 +187,53 @@ function PhaseDetail({ entry, run }: { entry: TimelineEntry; run: Order["run"] }
   );
 }
 
+function AttemptRow({ attempt, open }: { attempt: Attempt; open: boolean }) {
+  const [opened, { toggle }] = useDisclosure(open);
+  return (
+    <div>
+      <Group gap="xs">
+        <Text size="xs">Attempt {attempt.number}</Text>
+        <StatusBadge status={attempt.outcome} />
+        {attempt.duration_seconds != null && (
+          <Text size="xs" c="dimmed">
+            {formatDuration(attempt.duration_seconds * 1000)}
+          </Text>
+        )}
+        {attempt.error && (
+          <Text size="xs" c="red.8">
+            {attempt.error.message}
+          </Text>
+        )}
+        {attempt.exchanges.length > 0 && (
+          <Anchor component="button" size="xs" onClick={toggle} aria-expanded={opened}>
+            {opened ? "Hide" : "Show"} upstream exchange{attempt.exchanges.length === 1 ? "" : "s"}
+          </Anchor>
+        )}
+      </Group>
+      <Collapse expanded={opened}>
+        <Stack gap="sm" mt={4}>
+          {attempt.exchanges.map((exchange, index) => (
+            <ExchangeView key={index} exchange={exchange} />
+          ))}
+        </Stack>
+      </Collapse>
+    </div>
+  );
+}
+
 function RunActions({ order, run }: { order: Order; run: NonNullable<Order["run"]> }) {
   const user = useUser();
-  const retry = useRetry(order.id);
-  const cancel = useCancel(order.id);
+  const act = useOrderAction(order.id);
   const failedIndex = order.phases.findIndex((p) => p.phase === run.phase);
   const earlier = order.phases.slice(0, failedIndex + 1).map((p) => p.phase);
-  const [from, setFrom] = useState<string | null>(run.phase);
+  const suggested = order.phases[failedIndex]?.suggestion?.from_phase ?? run.phase;
+  const [from, setFrom] = useState<string | null>(suggested);
   if (!may(user, "operator")) return null;
-  // What the API allows: retry a failed run; cancel one that has not completed.
+  // What the API allows: retry a failed run (from its phase or an earlier one); cancel a run
+  // that has not completed; re-allocate when the order says nothing refuses it.
   const retryable = run.state === "failed";
   const cancellable = run.state !== "completed" && run.state !== "cancelled";
+  const reallocatable = order.reallocation_refusal === null && run.state !== "completed";
   return (
     <Stack gap="xs" align="flex-end">
       <Group gap="xs">
@@ -192,28 +250,35 @@ function RunActions({ order, run }: { order: Order; run: NonNullable<Order["run"
             />
             <Button
               size="xs"
-              loading={retry.isPending}
-              onClick={() =>
-                retry.mutate({ runId: run.id, fromPhase: (from ?? run.phase) as Schemas["Phase"] })
-              }
+              loading={act.isPending && act.variables?.action === "retry"}
+              onClick={() => act.mutate({ action: "retry", fromPhase: (from ?? run.phase) as Schemas["Phase"] })}
             >
               Retry
             </Button>
           </>
+        )}
+        {reallocatable && (
+          <ConfirmButton
+            size="xs"
+            variant="outline"
+            color="orange"
+            label="Re-allocate"
+            question={`Give back order ${order.id}'s host and address and provision it again from allocation?`}
+            onConfirm={() => act.mutate({ action: "reallocate" })}
+          />
         )}
         {cancellable && (
           <ConfirmButton
             size="xs"
             variant="outline"
             color="red"
-            label="Cancel run"
-            question={`Cancel run ${run.id} of order ${order.id}? Its worker drops what it is doing; the order will not become active.`}
-            onConfirm={() => cancel.mutate(run.id)}
+            label="Cancel order"
+            question={`Cancel order ${order.id}? Its run stops and the order will not become active.`}
+            onConfirm={() => act.mutate({ action: "cancel" })}
           />
         )}
       </Group>
-      {retry.isError && <ErrorAlert error={retry.error} title="Retry refused" />}
-      {cancel.isError && <ErrorAlert error={cancel.error} title="Cancel refused" />}
+      {act.isError && <ErrorAlert error={act.error} title="Refused" />}
     </Stack>
   );
 }

@@ -4,19 +4,10 @@ import { api, type Schemas, unwrap } from "../../api/client";
 
 export const orderKey = (id: number) => ["orders", id] as const;
 
-const SETTLED = new Set(["active", "failed", "cancelled"]);
-
 export function useOrder(id: number) {
   return useQuery({
     queryKey: orderKey(id),
     queryFn: () => unwrap(api.GET("/api/v1/orders/{order_id}", { params: { path: { order_id: id } } })),
-    // Until the API's event stream lands: ask again while the order is on its way.
-    refetchInterval: (query) => {
-      const order = query.state.data;
-      return order && SETTLED.has(order.state) && order.run?.state !== "queued" && order.run?.state !== "running"
-        ? false
-        : 1000;
-    },
   });
 }
 
@@ -42,25 +33,22 @@ export function useInvoiceDeliveries(invoiceId: number | undefined) {
   });
 }
 
-export function useRetry(orderId: number) {
-  const client = useQueryClient();
-  return useMutation({
-    mutationFn: ({ runId, fromPhase }: { runId: number; fromPhase?: Schemas["Phase"] }) =>
-      unwrap(
-        api.POST("/api/v1/runs/{run_id}/retry", {
-          params: { path: { run_id: runId } },
-          body: fromPhase ? { from_phase: fromPhase } : {},
-        }),
-      ),
-    onSettled: () => client.invalidateQueries({ queryKey: orderKey(orderId) }),
-  });
-}
+type Action = "retry" | "cancel" | "reallocate";
 
-export function useCancel(orderId: number) {
+/** Act on the order's provisioning run: retry (from a phase), cancel, re-allocate. */
+export function useOrderAction(orderId: number) {
   const client = useQueryClient();
   return useMutation({
-    mutationFn: (runId: number) =>
-      unwrap(api.POST("/api/v1/runs/{run_id}/cancel", { params: { path: { run_id: runId } } })),
+    mutationFn: ({ action, fromPhase }: { action: Action; fromPhase?: Schemas["Phase"] | undefined }) => {
+      const params = { path: { order_id: orderId } };
+      if (action === "retry") {
+        return unwrap(
+          api.POST("/api/v1/orders/{order_id}/retry", { params, body: fromPhase ? { from_phase: fromPhase } : {} }),
+        );
+      }
+      if (action === "cancel") return unwrap(api.POST("/api/v1/orders/{order_id}/cancel", { params }));
+      return unwrap(api.POST("/api/v1/orders/{order_id}/reallocate", { params }));
+    },
     onSettled: () => client.invalidateQueries({ queryKey: orderKey(orderId) }),
   });
 }

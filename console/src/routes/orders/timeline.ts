@@ -1,54 +1,55 @@
 /**
- * An order's phases as a timeline (Temporal-style): when each started and ended, how long it
- * took, how many attempts failed, what it last said. Derived from what the API answered (the
- * phases, the run and the activity), never decided here.
+ * An order's phases as a timeline (Temporal-style): each phase's attempts, when it started and
+ * ended, how long it took, how many attempts failed, what it last said, and the API's
+ * suggested action. Derived from what the API answered, never decided here.
  */
 import type { Schemas } from "../../api/client";
 
 export type Order = Schemas["OrderOut"];
-type Activity = Schemas["ActivityOut"];
+export type Attempt = Schemas["PhaseAttemptOut"];
 
 export interface TimelineEntry {
   phase: Schemas["Phase"];
   status: Schemas["PhaseStatus"];
+  attempts: Attempt[];
   startedAt?: string;
   endedAt?: string;
-  /** Attempts that failed (the run's count for the phase it stands at). */
+  /** Attempts that did not go on (retrying, parked or failed). */
   failedAttempts: number;
   lastMessage?: string;
-  /** The run stands at this phase: its error and upstream exchange belong here. */
+  /** The run stands at this phase and it is not done. */
   current: boolean;
+  suggestion: Schemas["SuggestionOut"] | null;
   output: unknown;
 }
 
-const ENDS = new Set(["phase_completed"]);
-const FAILS = new Set(["phase_failed", "phase_retry", "phase_parked"]);
+const FAILED: ReadonlySet<Attempt["outcome"]> = new Set(["retrying", "parked", "failed"]);
 
 export function timeline(order: Order): TimelineEntry[] {
-  const byPhase = new Map<string, Activity[]>();
+  const messages = new Map<string, string>();
+  const firstSeen = new Map<string, string>();
   for (const event of order.activity) {
     if (!event.phase) continue;
-    const list = byPhase.get(event.phase) ?? [];
-    list.push(event);
-    byPhase.set(event.phase, list);
+    messages.set(event.phase, event.message);
+    if (!firstSeen.has(event.phase)) firstSeen.set(event.phase, event.at);
   }
   return order.phases.map((p) => {
-    const events = byPhase.get(p.phase) ?? [];
-    const current = order.run?.phase === p.phase && p.status !== "done";
-    const ended = [...events].reverse().find((e) => ENDS.has(e.event));
-    const failed = events.filter((e) => FAILS.has(e.event)).length;
+    const first = p.attempts[0];
+    const last = p.attempts[p.attempts.length - 1];
     const entry: TimelineEntry = {
       phase: p.phase,
       status: p.status,
-      failedAttempts: current ? Math.max(order.run?.attempt ?? 0, failed) : failed,
-      current,
+      attempts: p.attempts,
+      failedAttempts: p.attempts.filter((a) => FAILED.has(a.outcome)).length,
+      current: order.run?.phase === p.phase && p.status !== "done",
+      suggestion: p.suggestion,
       output: p.output,
     };
-    const first = events[0];
-    const last = events[events.length - 1];
-    if (first) entry.startedAt = first.at;
-    if (ended && p.status === "done") entry.endedAt = ended.at;
-    if (last) entry.lastMessage = last.message;
+    const started = first?.started_at ?? firstSeen.get(p.phase);
+    if (started) entry.startedAt = started;
+    if (last && p.status === "done") entry.endedAt = last.finished_at;
+    const message = messages.get(p.phase);
+    if (message) entry.lastMessage = message;
     return entry;
   });
 }

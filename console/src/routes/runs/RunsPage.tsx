@@ -14,7 +14,6 @@ export function useRuns(state: Schemas["RunState"] | undefined, cursor: number |
   return useQuery({
     queryKey: ["runs", { state, cursor }],
     queryFn: () => unwrap(api.GET("/api/v1/runs", { params: { query: { state, cursor } } })),
-    refetchInterval: 2000, // until the API's event stream lands
   });
 }
 

@@ -19,8 +19,8 @@ __all__ = ["ImageVerifier", "PhaseDeps", "plain"]
 class ImageVerifier(Protocol):
     """Checks an image's bytes against its recorded digest (`images.hashing.verify_image`)."""
 
-    async def __call__(self, url: str, expected_sha256: str) -> None:
-        """Read the image at `url` and compare digests.
+    async def __call__(self, url: str, expected: str) -> None:
+        """Read the image at `url` and compare digests (`expected`: SHA-256 or SHA-512 hex).
 
         Raises:
             errors.PermanentUpstreamError: the digests differ, or the image cannot be read.

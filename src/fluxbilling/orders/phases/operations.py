@@ -86,13 +86,17 @@ async def root_password(deps: PhaseDeps, ctx: PhaseContext, view: OrderView) -> 
 
 
 async def pinned_driver(deps: PhaseDeps, ctx: PhaseContext, view: OrderView) -> drivers.Driver:
-    """The driver version this order runs on; pinned (fenced) the first time it is asked for."""
+    """The driver version this order runs on; pinned (fenced) the first time it is asked for.
+
+    The version pinned is the product's `plugin_version` when it names one, else the newest.
+    """
     service = view.service
     slug = service.get("plugin_slug") or view.product["plugin_slug"]
     version = service.get("plugin_version")
     if version is None:
-        latest = await deps.drivers.latest_version(slug)
-        version = await deps.store.pin_driver(ctx.claim, service["id"], slug, latest)
+        wanted = view.product.get("plugin_version")
+        chosen = int(wanted) if wanted else await deps.drivers.latest_version(slug)
+        version = await deps.store.pin_driver(ctx.claim, service["id"], slug, chosen)
     return await deps.drivers.get(slug, int(version))
 
 

@@ -121,6 +121,8 @@ class OsInstallPhase:
                 product=view.product["slug"],
             )
         summary.update(image=image["slug"], sha256=image["sha256"])
+        if image.get("sha512"):
+            summary["sha512"] = image["sha512"]
         if mode == "provision":
             summary["handed_over"] = False
             return Done(summary)
@@ -190,11 +192,19 @@ class OsInstallPhase:
         elif out["mode"] == "provision":
             message = f"{out['image']} was installed by the panel when the service was created"
         else:
-            message = f"{out['image']} (sha256 verified) installed with our cloud-init"
+            verified = "sha512" if out.get("sha512") else "sha256"
+            message = f"{out['image']} ({verified} verified) installed with our cloud-init"
         if out["mode"] != "none":
             await writes.merge_service_data(
                 out["service_id"],
-                {"os": {"image": out["image"], "sha256": out["sha256"], "by": out["mode"]}},
+                {
+                    "os": {
+                        "image": out["image"],
+                        "sha256": out["sha256"],
+                        **({"sha512": out["sha512"]} if out.get("sha512") else {}),
+                        "by": out["mode"],
+                    }
+                },
             )
         installed = lifecycle.service(out["service_id"], lifecycle.ServiceEvent.INSTALLED)
         moves = [] if out["mode"] == "none" else [installed]
@@ -225,7 +235,9 @@ class OsInstallPhase:
                 operation="verify image",
             )
         try:
-            await self.deps.verify_image(image["source_url"], image["sha256"])
+            # The stronger digest when both are known.
+            expected = image.get("sha512") or image["sha256"]
+            await self.deps.verify_image(image["source_url"], expected)
         except errors.PermanentUpstreamError:
             await self.deps.store.quarantine_image(image["id"])
             raise

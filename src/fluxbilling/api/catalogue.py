@@ -1,0 +1,357 @@
+"""The catalogue at the API: locations, subnets, hosts, images, products and customers.
+
+Each entity's body names other entries by natural key, as `catalogue.yaml` does (a host
+names its location's `code`); its answer adds the `id` the routes take (`api.crud`). The
+create models are also what `fluxbilling catalogue apply` reads each YAML entry with, so a
+file and a request are checked alike: the field rules here (types, lengths, one line), then
+the entity's own checks (`catalogue.<entity>.check`) and references.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Mapping, Sequence
+from typing import Annotated, Any, Optional
+
+import sqlalchemy as sa
+from fastapi import APIRouter
+from pydantic import EmailStr, Field, StringConstraints, ValidationError, create_model
+
+from fluxbilling.accounts.roles import Role
+from fluxbilling.allocation.placement import HostStatus
+from fluxbilling.api.crud import Entity, Filter, problems_of, router
+from fluxbilling.api.fields import ONE_LINE, JsonObject, RequestBody, Text, Version
+from fluxbilling.api.rows import Row
+from fluxbilling.bootstrap import Installation
+from fluxbilling.catalogue import (
+    customers,
+    document,
+    hosts,
+    images,
+    locations,
+    products,
+    records,
+    subnets,
+)
+from fluxbilling.catalogue.images import ImageStatus, OsFamily
+from fluxbilling.catalogue.products import PasswordDelivery, ServiceType
+from fluxbilling.db import schema
+from fluxbilling.orders.actions import RefundPolicy
+
+__all__ = [
+    "ENTITIES",
+    "CustomerIn",
+    "HostIn",
+    "ImageIn",
+    "LocationIn",
+    "ProductIn",
+    "SubnetIn",
+    "read_document",
+    "routers",
+]
+
+Int32 = Annotated[int, Field(ge=0, le=2**31 - 1)]
+Key = Annotated[str, StringConstraints(min_length=1, max_length=64), ONE_LINE]
+Slug = Annotated[str, StringConstraints(min_length=1, max_length=100), ONE_LINE]
+HostName = Annotated[str, StringConstraints(min_length=1, max_length=200), ONE_LINE]
+Name = Annotated[str, StringConstraints(min_length=1, max_length=200), ONE_LINE]
+Address = Annotated[str, StringConstraints(max_length=64), ONE_LINE]
+
+
+class LocationIn(RequestBody):
+    """A location: where hosts stand and products are sold."""
+
+    code: Key = Field(description="the natural key, e.g. `ams1`")
+    name: Name = Field(description="e.g. Amsterdam 1")
+
+
+class SubnetIn(RequestBody):
+    """An address pool of a location."""
+
+    cidr: Address = Field(description="the network, e.g. `192.0.2.0/24` (the natural key)")
+    location: Key = Field(description="the location's code")
+    gateway: Address = Field(description="inside the network; not its network/broadcast address")
+    dns_servers: list[Address] = Field(
+        min_length=1, max_length=8, description="resolvers, in order"
+    )
+    reverse_zone: Annotated[str, StringConstraints(max_length=255), ONE_LINE] | None = Field(
+        None, description="null: derived from the network (classful)"
+    )
+
+
+class HostIn(RequestBody):
+    """A host (or panel node) services are placed on."""
+
+    name: HostName = Field(description="the natural key, e.g. `kvm-ams1-01`")
+    location: Key = Field(description="the location's code")
+    ram_mb: Int32 = Field(description="total RAM, MB")
+    vcpus: Int32 = Field(description="total vCPUs")
+    disk_gb: Int32 = Field(description="total disk, GB")
+    subnet: Address | None = Field(
+        None, description="the cidr of the subnet its services draw addresses from"
+    )
+    connection: Annotated[str, StringConstraints(max_length=100), ONE_LINE] | None = Field(
+        None, description="the name of its panel's connection"
+    )
+    status: HostStatus = Field(
+        HostStatus.ACTIVE,
+        description="active takes new services; draining and quarantined keep theirs",
+    )
+    external_ref: Annotated[str, StringConstraints(max_length=200), ONE_LINE] | None = Field(
+        None, description="the panel's id for it"
+    )
+
+
+class ImageIn(RequestBody):
+    """An OS image with the digest its bytes must have."""
+
+    slug: Slug = Field(description="the natural key, e.g. `debian-12`")
+    name: Name
+    os_family: OsFamily
+    source_url: Annotated[str, StringConstraints(max_length=1000)] = Field(
+        description="http(s) URL (no credentials, query or fragment) or file:///absolute/path"
+    )
+    sha256: Annotated[str, StringConstraints(max_length=128), ONE_LINE] | None = Field(
+        None, description="64 hex digits; this or sha512 is required"
+    )
+    sha512: Annotated[str, StringConstraints(max_length=128), ONE_LINE] | None = Field(
+        None, description="128 hex digits"
+    )
+    status: ImageStatus = Field(
+        ImageStatus.ACTIVE, description="quarantined when its bytes did not match"
+    )
+    external_ref: Annotated[str, StringConstraints(max_length=200), ONE_LINE] | None = Field(
+        None, description="the panel's id for it (a template id)"
+    )
+    user_data_template: Annotated[Text, StringConstraints(max_length=65536)] | None = Field(
+        None,
+        description="cloud-init addition: `#cloud-config` (without our keys) or a `#!` "
+        "script; a sandboxed template over {hostname, order.id, image}",
+    )
+
+
+class ProductIn(RequestBody):
+    """What a customer orders, and how it is provisioned."""
+
+    slug: Slug = Field(description="the natural key, e.g. `vps-2g`")
+    name: Name
+    service_type: ServiceType
+    location: Key = Field(description="the location's code")
+    connection: Annotated[str, StringConstraints(min_length=1, max_length=100), ONE_LINE] = Field(
+        description="the connection's name (its type must be the plugin's)"
+    )
+    plugin: Slug = Field(description="the plugin's slug")
+    plugin_version: Version | None = Field(
+        None, description="the version new services pin; null: the newest at provisioning"
+    )
+    image: Slug | None = Field(None, description="the OS image's slug")
+    options: JsonObject = Field(
+        default_factory=dict, description="must fit the plugin's settings schema"
+    )
+    ram_mb: Int32
+    vcpus: Int32
+    disk_gb: Int32
+    price_minor: int = Field(ge=0, le=2**63 - 1, description="in minor units (cents)")
+    currency: Annotated[str, StringConstraints(max_length=3), ONE_LINE] = Field(
+        description="ISO 4217, e.g. EUR"
+    )
+    refund_policy: RefundPolicy = Field(
+        RefundPolicy.SUSPEND, description="what a full refund or a chargeback does"
+    )
+    alarm_after_minutes: Annotated[int, Field(ge=1, le=2**31 - 1)] | None = Field(
+        None, description="a paid order not active after this is an alarm (null: default)"
+    )
+    password_delivery: PasswordDelivery = Field(
+        PasswordDelivery.MAIL, description="the password in the welcome mail, or a reveal link"
+    )
+
+
+class CustomerIn(RequestBody):
+    """Who orders."""
+
+    email: Annotated[EmailStr, StringConstraints(max_length=320)] = Field(
+        description="the natural key (stored lower case)"
+    )
+    name: Name
+
+
+def _optional(model: type[RequestBody]) -> type[RequestBody]:
+    """The change model of `model`: the same fields, each optional (omitted: unchanged)."""
+    fields: dict[str, Any] = {}
+    for name, info in model.model_fields.items():
+        clone = copy.copy(info)
+        clone.default, clone.default_factory = None, None
+        fields[name] = (Optional[info.annotation], clone)  # noqa: UP045 - a runtime type
+    return create_model(
+        model.__name__.removesuffix("In") + "Patch",
+        __base__=RequestBody,
+        __doc__=f"Changes to a {model.__name__.removesuffix('In').lower()}; omitted fields stay.",
+        **fields,
+    )
+
+
+def _answer(model: type[RequestBody], **extra: Any) -> type[Row]:
+    """The answer model of `model`: its `id` and fields (and `extra` ones)."""
+    fields: dict[str, Any] = {"id": (int, ...)}
+    for name, info in model.model_fields.items():
+        shown = str if info.annotation is EmailStr else info.annotation
+        fields[name] = (shown, Field(description=info.description))
+    return create_model(
+        model.__name__.removesuffix("In") + "Out",
+        __base__=Row,
+        __doc__=model.__doc__,
+        **fields,
+        **extra,
+    )
+
+
+def _by_code(column: sa.Column[Any]) -> Any:
+    def where(code: str) -> sa.ColumnElement[bool]:
+        table = schema.locations
+        return column == sa.select(table.c.id).where(table.c.code == code).scalar_subquery()
+
+    return where
+
+
+def _kind(section: str) -> Callable[[Installation], records.Kind[Any]]:
+    def of(installation: Installation) -> records.Kind[Any]:
+        return document.kinds(installation.drivers)[section]
+
+    return of
+
+
+def _used(row: Any) -> dict[str, Any]:
+    return {
+        "ram_mb_used": row.ram_mb_used,
+        "vcpus_used": row.vcpus_used,
+        "disk_gb_used": row.disk_gb_used,
+    }
+
+
+ENTITIES: tuple[Entity[Any], ...] = (
+    Entity(
+        path="locations",
+        title="location",
+        kind=_kind("locations"),
+        spec=locations.LocationSpec,
+        body=LocationIn,
+        patch=_optional(LocationIn),
+        out=_answer(LocationIn),
+    ),
+    Entity(
+        path="subnets",
+        title="subnet",
+        kind=_kind("subnets"),
+        spec=lambda **f: subnets.SubnetSpec(**{**f, "dns_servers": tuple(f["dns_servers"])}),
+        body=SubnetIn,
+        patch=_optional(SubnetIn),
+        out=_answer(SubnetIn),
+        filters=(Filter("location", Key, _by_code(schema.subnets.c.location_id)),),
+    ),
+    Entity(
+        path="hosts",
+        title="host",
+        kind=_kind("hosts"),
+        spec=hosts.HostSpec,
+        body=HostIn,
+        patch=_optional(HostIn),
+        out=_answer(
+            HostIn,
+            ram_mb_used=(int, Field(description="RAM reserved by its services, MB")),
+            vcpus_used=(int, Field(description="vCPUs reserved by its services")),
+            disk_gb_used=(int, Field(description="disk reserved by its services, GB")),
+        ),
+        filters=(
+            Filter("location", Key, _by_code(schema.hosts.c.location_id)),
+            Filter("status", HostStatus, lambda v: schema.hosts.c.status == str(v)),
+        ),
+        extras=_used,
+    ),
+    Entity(
+        path="images",
+        title="image",
+        kind=_kind("images"),
+        spec=images.ImageSpec,
+        body=ImageIn,
+        patch=_optional(ImageIn),
+        out=_answer(ImageIn),
+        filters=(Filter("status", ImageStatus, lambda v: schema.images.c.status == str(v)),),
+    ),
+    Entity(
+        path="products",
+        title="product",
+        kind=_kind("products"),
+        spec=products.ProductSpec,
+        body=ProductIn,
+        patch=_optional(ProductIn),
+        out=_answer(ProductIn),
+        filters=(
+            Filter("location", Key, _by_code(schema.products.c.location_id)),
+            Filter("plugin", Slug, lambda v: schema.products.c.plugin_slug == v),
+        ),
+    ),
+    Entity(
+        path="customers",
+        title="customer",
+        kind=_kind("customers"),
+        spec=customers.CustomerSpec,
+        body=CustomerIn,
+        patch=_optional(CustomerIn),
+        out=_answer(CustomerIn),
+        writer=Role.OPERATOR,
+        filters=(
+            Filter(
+                "email",
+                Annotated[str, StringConstraints(max_length=320), ONE_LINE],
+                lambda v: schema.customers.c.email == str(v).lower(),
+            ),
+        ),
+    ),
+)
+"""Every catalogue entity, in the order references allow creating them."""
+
+
+def read_document(data: Any) -> dict[str, list[document.Entry]]:
+    """The entries of a catalogue document (parsed YAML), checked by the create models.
+
+    Raises:
+        errors.InvalidSettings: the document is not a mapping of known sections holding
+            lists of mappings, or an entry breaks its model; each problem names its place
+            in the file (`hosts[2].ram_mb`).
+    """
+    if data is None:
+        return {}
+    if not isinstance(data, Mapping):
+        records.reject(
+            "catalogue", [records.problem("(document)", "must be a mapping of sections")]
+        )
+    sections = {entity.path: entity for entity in ENTITIES}
+    problems: list[records.Problem] = []
+    result: dict[str, list[document.Entry]] = {}
+    for section, items in data.items():
+        entity = sections.get(str(section))
+        if entity is None:
+            known = ", ".join(sections)
+            problems.append(records.problem(str(section), f"is not a section ({known})"))
+            continue
+        if not isinstance(items, Sequence) or isinstance(items, str):
+            problems.append(records.problem(str(section), "must be a list of entries"))
+            continue
+        result[entity.path] = []
+        for index, item in enumerate(items):
+            where = f"{section}[{index}]"
+            try:
+                body = entity.body.model_validate(item)
+            except ValidationError as exc:
+                problems += problems_of(exc, where)
+                continue
+            result[entity.path].append(
+                document.Entry(entity.path, index, entity.spec(**body.model_dump()))
+            )
+    records.reject("catalogue", problems)
+    return result
+
+
+def routers() -> list[APIRouter]:
+    """The routes of every entity."""
+    return [router(entity) for entity in ENTITIES]

@@ -1,0 +1,48 @@
+"""Product checks that need no database: keys, resources, money, the refund policy's place."""
+
+from __future__ import annotations
+
+import pytest
+
+from fluxbilling.catalogue.products import ProductSpec, ServiceType, check
+
+
+def spec(**change: object) -> ProductSpec:
+    values: dict[str, object] = {
+        "slug": "vps-2g",
+        "name": "VPS 2 GB",
+        "service_type": ServiceType.VPS,
+        "location": "ams1",
+        "connection": "solusvm2",
+        "plugin": "solusvm2",
+        "ram_mb": 2048,
+        "vcpus": 2,
+        "disk_gb": 40,
+        "price_minor": 1200,
+        "currency": "EUR",
+    }
+    return ProductSpec(**{**values, **change})  # type: ignore[arg-type]
+
+
+def test_a_plain_product_is_fine() -> None:
+    assert check(spec()) == []
+    assert check(spec(plugin_version=3, alarm_after_minutes=15, price_minor=0)) == []
+
+
+@pytest.mark.parametrize(
+    ("change", "path"),
+    [
+        ({"currency": "eur"}, "currency"),
+        ({"currency": "EURO"}, "currency"),
+        ({"price_minor": -1}, "price_minor"),
+        ({"price_minor": 2**63}, "price_minor"),
+        ({"ram_mb": -1}, "ram_mb"),
+        ({"vcpus": 2**31}, "vcpus"),
+        ({"plugin_version": 0}, "plugin_version"),
+        ({"alarm_after_minutes": 0}, "alarm_after_minutes"),
+        ({"plugin": "no such/plugin"}, "plugin"),
+        ({"options": {"refund_policy": "none"}}, "options.refund_policy"),
+    ],
+)
+def test_each_problem_is_named(change: dict[str, object], path: str) -> None:
+    assert [p["path"] for p in check(spec(**change))] == [path]
