@@ -85,6 +85,45 @@ test("draw, fix, save, test and diff a plugin in the builder", async ({ page }) 
   await expect(details).not.toContainText(SIM_TOKEN);
   await snapshot(page, "builder-test");
 
+  // A product on the new plugin (the demo's plan, location and image; the test connection), and
+  // an order of it, paid, provisioned through the drawn flow to active.
+  const { console_url, simulators_url, api_token } = demo();
+  const apiUrl = console_url.replace(/\/$/, "");
+  const auth = { Authorization: `Bearer ${api_token}` };
+  const products = await page.request.get(`${apiUrl}/api/v1/products`, { headers: auth });
+  expect(products.ok()).toBeTruthy();
+  const listed = (await products.json()) as { items: Record<string, unknown>[] };
+  const base = listed.items[0]!;
+  const product = await page.request.post(`${apiUrl}/api/v1/products`, {
+    headers: auth,
+    data: {
+      slug: "e2e-vps",
+      name: "E2E VPS",
+      service_type: "vps",
+      location: base.location,
+      connection: CONNECTION,
+      plugin: "e2e-panel",
+      image: base.image,
+      options: {},
+      ram_mb: base.ram_mb,
+      vcpus: base.vcpus,
+      disk_gb: base.disk_gb,
+      price_minor: 500,
+      currency: base.currency,
+    },
+  });
+  expect(product.status(), await product.text()).toBe(201);
+  const placed = await page.request.post(`${simulators_url.replace(/\/$/, "")}/_demo/orders`, {
+    data: { product: "e2e-vps" },
+  });
+  expect(placed.status()).toBe(201);
+  const { order_id } = (await placed.json()) as { order_id: number };
+  await page.goto(`/orders/${order_id}`);
+  await expect(page.getByLabel("Order state")).toHaveText("active", { timeout: 60_000 });
+  await snapshot(page, "builder-order-active");
+  await page.goto("/plugins/e2e-panel/edit?version=1");
+  await expect(page.getByRole("group", { name: "Node http" })).toBeVisible();
+
   // A second version, and what changed.
   await page.getByRole("group", { name: "Node http" }).click();
   const label = properties.getByRole("textbox", { name: "label" });

@@ -138,7 +138,7 @@ export function Builder({ schema, initial, loadedFrom }: BuilderProps) {
     dispatch({
       kind: "addNode",
       node: newNode(schema, type, id) as NodeObject,
-      position: position ?? { x: last.x + 260, y: last.y },
+      position: position ?? { x: last.x, y: last.y + 110 },
     });
   };
 
