@@ -85,8 +85,8 @@ test("draw, fix, save, test and diff a plugin in the builder", async ({ page }) 
   await expect(details).not.toContainText(SIM_TOKEN);
   await snapshot(page, "builder-test");
 
-  // A product on the new plugin (the demo's plan, location and image; the test connection), and
-  // an order of it, paid, provisioned through the drawn flow to active.
+  // A host on the test connection's panel, a product on the new plugin (the demo's plan,
+  // location, subnet and image), and an order of it, paid, provisioned through the drawn flow.
   const { console_url, simulators_url, api_token } = demo();
   const apiUrl = console_url.replace(/\/$/, "");
   const auth = { Authorization: `Bearer ${api_token}` };
@@ -94,6 +94,23 @@ test("draw, fix, save, test and diff a plugin in the builder", async ({ page }) 
   expect(products.ok()).toBeTruthy();
   const listed = (await products.json()) as { items: Record<string, unknown>[] };
   const base = listed.items[0]!;
+  const hosts = (await (await page.request.get(`${apiUrl}/api/v1/hosts`, { headers: auth })).json()) as {
+    items: Record<string, unknown>[];
+  };
+  const host = hosts.items[0]!;
+  const made = await page.request.post(`${apiUrl}/api/v1/hosts`, {
+    headers: auth,
+    data: {
+      name: "e2e-host-1",
+      location: host.location,
+      ram_mb: host.ram_mb,
+      vcpus: host.vcpus,
+      disk_gb: host.disk_gb,
+      subnet: host.subnet,
+      connection: CONNECTION,
+    },
+  });
+  expect(made.status(), await made.text()).toBe(201);
   const product = await page.request.post(`${apiUrl}/api/v1/products`, {
     headers: auth,
     data: {
