@@ -244,7 +244,7 @@ export function Builder({ schema, initial, loadedFrom }: BuilderProps) {
   return (
     <Stack gap={6} h="calc(100vh - 56px - 2 * var(--mantine-spacing-lg))" onKeyDown={onKeyDown}>
       <Group justify="space-between" gap="xs" wrap="nowrap">
-        <Group gap="xs" wrap="nowrap">
+        <Group gap="xs" wrap="nowrap" style={{ minWidth: 0, flex: 1 }}>
           <Text fw={700} size="lg" style={{ whiteSpace: "nowrap" }}>
             {slug || "new plugin"}
           </Text>
@@ -255,7 +255,7 @@ export function Builder({ schema, initial, loadedFrom }: BuilderProps) {
           )}
           <ValidationBadge validation={validation} checking={checking} />
           {notice && (
-            <Text size="sm" c="green.8" role="status">
+            <Text size="xs" c="green.8" role="status" truncate title={notice}>
               {notice}
             </Text>
           )}
@@ -465,18 +465,26 @@ export function Builder({ schema, initial, loadedFrom }: BuilderProps) {
   );
 }
 
+const KEEP = { flexShrink: 0 } as const;
+
 function ValidationBadge({ validation, checking }: { validation: Validation | null; checking: boolean }) {
-  if (checking || !validation) return <Badge color="gray" variant="light">checking…</Badge>;
-  if (validation.failure) return <Badge color="orange" variant="light" title={validation.failure}>not checked</Badge>;
+  if (checking || !validation) return <Badge color="gray" variant="light" style={KEEP}>checking…</Badge>;
+  if (validation.failure) {
+    return (
+      <Badge color="orange" variant="light" title={validation.failure} style={KEEP}>
+        not checked
+      </Badge>
+    );
+  }
   if (validation.problems.length > 0) {
     return (
-      <Badge color="red" aria-label="Validation">
+      <Badge color="red" aria-label="Validation" style={KEEP}>
         {validation.problems.length} {validation.problems.length === 1 ? "problem" : "problems"}
       </Badge>
     );
   }
   return (
-    <Badge color="green" aria-label="Validation" title={validation.warnings.map((w) => `${w.path}: ${w.message}`).join("\n")}>
+    <Badge color="green" aria-label="Validation" style={KEEP} title={validation.warnings.map((w) => `${w.path}: ${w.message}`).join("\n")}>
       valid{validation.warnings.length > 0 ? ` · ${validation.warnings.length} warnings` : ""}
     </Badge>
   );

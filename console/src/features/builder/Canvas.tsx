@@ -47,7 +47,7 @@ export function Canvas(props: CanvasProps) {
   // A node added or removed: show the whole flow again (never zoomed in past 100 %).
   const count = flow.nodes.length;
   useEffect(() => {
-    const timer = setTimeout(() => void fitView({ padding: 0.2, maxZoom: 1, duration: 200 }), 50);
+    const timer = setTimeout(() => void fitView({ padding: 0.2, maxZoom: 1, duration: 200 }), 150);
     return () => clearTimeout(timer);
   }, [count, fitView, props.fitKey]);
   const chosen = useMemo(() => new Set(selected), [selected]);
