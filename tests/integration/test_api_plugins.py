@@ -343,6 +343,7 @@ async def test_validate_names_every_problem_as_a_save_would(
     broken["flows"]["provision"]["nodes"][2]["type"] = "teleport"
     broken["plugin"]["connectionType"] = "carrier-pigeon"
     broken["flows"]["provision"]["edges"].append({"from": "wait", "port": "ok", "to": "nowhere"})
+    broken["plugin"]["colour"] = "blue"
     validated = await client.post("/api/v1/plugins/validate", json=broken, headers=AUTH)
     saved = await client.post("/api/v1/plugins", json=broken, headers=AUTH)
     assert validated.status_code == saved.status_code == 422
@@ -350,7 +351,12 @@ async def test_validate_names_every_problem_as_a_save_would(
     assert problems == saved.json()["error"]["details"]["problems"]
     paths = {p["path"] for p in problems}
     edge = f"flows.provision.edges[{len(broken['flows']['provision']['edges']) - 1}].to"
-    assert {"flows.provision.nodes[2].type", "plugin.connectionType", edge} <= paths
+    assert {
+        "flows.provision.nodes[2].type",
+        "plugin.connectionType",
+        "plugin.colour",
+        edge,
+    } <= paths
     assert await stored_versions(installation) == [("solusvm2", 1)]
 
 

@@ -6,6 +6,7 @@
 import {
   ActionIcon,
   Alert,
+  Anchor,
   Badge,
   Box,
   Button,
@@ -317,11 +318,21 @@ export function Builder({ schema, initial, loadedFrom }: BuilderProps) {
       {saveError != null && <ErrorAlert error={saveError} title="Not saved" />}
       {otherProblems.length > 0 && (
         <Alert color="red" p={6} title="Problems of the document" role="alert">
-          {otherProblems.map((p, i) => (
-            <Text size="xs" key={i}>
-              <code>{p.path || "(document)"}</code>: {p.message}
-            </Text>
-          ))}
+          {otherProblems.map((p, i) => {
+            const verb = p.place.kind === "flow" ? p.place.verb : null;
+            return (
+              <Text size="xs" key={i}>
+                {verb && state.graph.flows.some((f) => f.verb === verb) ? (
+                  <Anchor component="button" size="xs" onClick={() => dispatch({ kind: "tab", tab: verb })}>
+                    <code>{p.path}</code>
+                  </Anchor>
+                ) : (
+                  <code>{p.path || "(document)"}</code>
+                )}
+                : {p.message}
+              </Text>
+            );
+          })}
         </Alert>
       )}
       <Tabs value={state.tab} onChange={(tab) => tab && dispatch({ kind: "tab", tab })} keepMounted={false}>

@@ -25,13 +25,26 @@ import { ExchangeView } from "../../components/ExchangeView";
 import { JsonBlock } from "../../components/JsonBlock";
 import { ErrorAlert } from "../../components/States";
 import type { JsonObject } from "./document";
-import { type TestRun, pastRunInputs, resumeTestRun, startTestRun, useConnections } from "./queries";
+import { type TestRun, type TestRunIn, pastRunInputs, resumeTestRun, startTestRun, useConnections } from "./queries";
 
 export interface TraceView {
   verb: string;
   steps: TestRun["steps"];
   current: number;
 }
+
+/** The verbs a test run takes (the API's `Verb`; a plugin's `test` flow is the connection test's). */
+const TESTABLE: TestRunIn["verb"][] = [
+  "provision",
+  "suspend",
+  "unsuspend",
+  "terminate",
+  "reinstall",
+  "resize",
+  "reset_password",
+  "console",
+  "stats",
+];
 
 const DEFAULT_INPUTS = JSON.stringify(
   { order: { id: 1, hostname: "test.example.com" }, options: {}, service: {} },
@@ -51,7 +64,7 @@ export function TestPanel({
   onTrace: (trace: TraceView | null) => void;
 }) {
   const connections = useConnections();
-  const [chosenVerb, setVerb] = useState<string | null>(verb);
+  const [chosenVerb, setVerb] = useState<string | null>((TESTABLE as string[]).includes(verb) ? verb : "provision");
   const [connection, setConnection] = useState<string | null>(null);
   const [source, setSource] = useState<"typed" | "run">("typed");
   const [inputs, setInputs] = useState(DEFAULT_INPUTS);
@@ -63,8 +76,10 @@ export function TestPanel({
   const [busy, setBusy] = useState(false);
   const [autoContinue, setAutoContinue] = useState(false);
 
+  const testable = verbs.filter((v) => (TESTABLE as string[]).includes(v));
   useEffect(() => {
-    if (verbs.includes(verb)) setVerb(verb);
+    if (testable.includes(verb)) setVerb(verb);
+    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [verb, verbs]);
 
   // The canvas follows the step being looked at (a ref: the parent's callback may change identity).
@@ -91,7 +106,7 @@ export function TestPanel({
       if (source === "typed") typed = JSON.parse(inputs) as Record<string, unknown>;
       const answer = await startTestRun({
         document: document() as Record<string, unknown>,
-        verb: chosenVerb as TestRun["verb"] as never,
+        verb: chosenVerb as TestRunIn["verb"],
         connection,
         inputs: typed as never,
         from_run: source === "run" ? Number(runId) : undefined,
@@ -149,7 +164,7 @@ export function TestPanel({
   return (
     <Stack gap="xs" p="xs" aria-label="Test the flow" role="region">
       <Group align="flex-end" gap="xs">
-        <Select size="xs" label="Verb" data={verbs} value={chosenVerb} onChange={setVerb} w={140} allowDeselect={false} />
+        <Select size="xs" label="Verb" data={testable} value={chosenVerb} onChange={setVerb} w={140} allowDeselect={false} />
         <Select
           size="xs"
           label="Connection"
