@@ -341,7 +341,6 @@ async def test_validate_names_every_problem_as_a_save_would(
 ) -> None:
     broken = shipped()
     broken["flows"]["provision"]["nodes"][2]["type"] = "teleport"
-    broken["plugin"]["connectionType"] = "carrier-pigeon"
     broken["flows"]["provision"]["edges"].append({"from": "wait", "port": "ok", "to": "nowhere"})
     broken["plugin"]["colour"] = "blue"
     validated = await client.post("/api/v1/plugins/validate", json=broken, headers=AUTH)
@@ -353,7 +352,6 @@ async def test_validate_names_every_problem_as_a_save_would(
     edge = f"flows.provision.edges[{len(broken['flows']['provision']['edges']) - 1}].to"
     assert {
         "flows.provision.nodes[2].type",
-        "plugin.connectionType",
         "plugin.colour",
         edge,
     } <= paths

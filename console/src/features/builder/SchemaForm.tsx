@@ -103,6 +103,8 @@ function LazyText({
   );
 }
 
+const INVALID_JSON = "not valid JSON (strings need double quotes)";
+
 function JsonField({
   label,
   value,
@@ -133,7 +135,7 @@ function JsonField({
       setInvalid(null);
       if (JSON.stringify(parsed) !== JSON.stringify(value)) onCommit(parsed);
     } catch {
-      setInvalid("not valid JSON (strings need double quotes)");
+      setInvalid(INVALID_JSON);
     }
   };
   return (
@@ -144,6 +146,7 @@ function JsonField({
       value={text}
       onChange={setText}
       onBlur={commit}
+      validationError={INVALID_JSON}
       error={invalid ?? error}
       autosize
       minRows={2}
