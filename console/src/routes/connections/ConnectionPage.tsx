@@ -191,8 +191,7 @@ function ConnectionForm({
               />
               <JsonInput
                 label="Settings"
-                autosize
-                minRows={3}
+                rows={5}
                 value={settings}
                 onChange={setSettings}
                 error={settingsError}
