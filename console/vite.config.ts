@@ -19,5 +19,7 @@ export default defineConfig({
     setupFiles: ["src/test/setup.ts"],
     include: ["src/**/*.test.{ts,tsx}"],
     css: false,
+    // A shared, loaded machine types slowly; a test that waits is not a test that hangs.
+    testTimeout: 20_000,
   },
 });

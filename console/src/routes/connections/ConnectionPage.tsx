@@ -191,8 +191,7 @@ function ConnectionForm({
               />
               <JsonInput
                 label="Settings"
-                autosize
-                minRows={3}
+                rows={5}
                 value={settings}
                 onChange={setSettings}
                 error={settingsError}
@@ -224,9 +223,11 @@ function TestVerdict({ result }: { result: Schemas["TestResultOut"] }) {
           {Math.round(result.elapsed_ms)} ms
         </Text>
       </Group>
-      <Text size="sm" mb="xs">
-        {result.message}
-      </Text>
+      {result.message !== `HTTP ${result.status}` && (
+        <Text size="sm" mb="xs">
+          {result.message}
+        </Text>
+      )}
       {result.exchange && <ExchangeView exchange={result.exchange} />}
     </Card>
   );

@@ -9,7 +9,16 @@ import { StatusBadge } from "../../components/StatusBadge";
 import { formatTime } from "../../components/time";
 
 const VERIFICATIONS = ["pending", "valid", "invalid", "unauthenticated"];
-const OUTCOMES = ["processed", "duplicate", "rejected", "deferred", "quarantined"];
+const OUTCOMES = [
+  "processed",
+  "duplicate",
+  "ignored",
+  "unknown_invoice",
+  "unknown_resource",
+  "rejected",
+  "deferred",
+  "quarantined",
+];
 
 export function DeliveriesPage() {
   const [params, setParams] = useSearchParams();
