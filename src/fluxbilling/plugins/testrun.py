@@ -83,13 +83,13 @@ class ExchangeLog(ExchangeRecorder):
 
     def __init__(self) -> None:
         super().__init__()
-        self.exchanges: list[Exchange] = []
+        self.every: list[Exchange] = []
 
     def record(self, exchange: Exchange) -> None:
         """Remember `exchange` as the latest one, and keep it in order."""
         super().record(exchange)
-        if len(self.exchanges) < MAX_EXCHANGES:
-            self.exchanges.append(exchange)
+        if len(self.every) < MAX_EXCHANGES:
+            self.every.append(exchange)
 
 
 def bounded(value: Any, max_bytes: int) -> tuple[Any, int, bool]:
@@ -191,7 +191,7 @@ class Tracer:
 
     def node_started(self, event: NodeStarted) -> None:
         """Remember when `event`'s node started and which exchange will be its first."""
-        self._open = _Open(event, self._clock(), len(self._log.exchanges))
+        self._open = _Open(event, self._clock(), len(self._log.every))
 
     def node_finished(self, event: NodeFinished) -> None:
         """Turn the node's start and `event` into a `TraceStep`."""
@@ -214,7 +214,7 @@ class Tracer:
         if opened is None:
             raise errors.InvariantViolation("a node finished that never started")
         start = opened.event
-        exchanges = self._log.exchanges[opened.first_exchange :]
+        exchanges = self._log.every[opened.first_exchange :]
         self.steps.append(
             TraceStep(
                 index=len(self.steps),
