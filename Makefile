@@ -15,7 +15,20 @@ $(VENV)/.synced: $(UV) pyproject.toml simulators/pyproject.toml uv.lock
 	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --frozen --quiet
 	touch $@
 
-install: $(VENV)/.synced
+# The operator console (console/, TypeScript): built into the package, where the API serves it
+# at `/` and the wheel carries it; rebuilt only when a source changed.
+CONSOLE_BUILD := src/fluxbilling/console/index.html
+CONSOLE_SOURCES := $(shell find console/src console/public -type f 2>/dev/null) \
+	console/index.html console/vite.config.ts console/tsconfig.json
+
+console/node_modules/.installed: console/package.json console/package-lock.json
+	cd console && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(CONSOLE_BUILD): console/node_modules/.installed $(CONSOLE_SOURCES)
+	cd console && npm run --silent build -- --logLevel warn
+
+install: $(VENV)/.synced $(CONSOLE_BUILD)
 
 PROVIDER ?= solusvm2
 GATEWAY ?= stripe
@@ -45,4 +58,5 @@ serve: install
 	$(BIN)/fluxbilling serve
 
 clean:
-	rm -rf $(VENV) .fluxbilling .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .fluxbilling .pytest_cache .mypy_cache .ruff_cache .hypothesis \
+		console/node_modules src/fluxbilling/console

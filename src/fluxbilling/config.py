@@ -138,6 +138,10 @@ class Settings(BaseSettings):
         ge=4 * limits.KIB,
         description="Largest request head in bytes, all header lines together (431 above it).",
     )
+    console_dir: Path | None = Field(
+        default=None,
+        description="The built operator console served at / (default: the one in the package).",
+    )
     session_idle_timeout: int = Field(
         default=1800,
         ge=60,

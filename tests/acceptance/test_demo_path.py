@@ -7,10 +7,13 @@ database.
 
 from __future__ import annotations
 
+import asyncio
 import io
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from rich.console import Console
 
@@ -132,7 +135,7 @@ def test_the_demo_command_is_what_make_demo_runs(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     with pytest.raises(SystemExit) as exited:
-        demo.main(["--provider", "solusvm2", "--gateway", "stripe"])
+        demo.main(["--provider", "solusvm2", "--gateway", "stripe", "--once"])
     assert exited.value.code == 0
     text = " ".join(capsys.readouterr().out.split())
     assert "POST /api/v1/invoices/1/checkout (Stripe Checkout)" in text
@@ -154,3 +157,55 @@ async def test_an_unknown_demo_gateway_is_refused(
     out_console, out = console()
     assert await demo.run(console=out_console, gateway="bitpay") == 2
     assert "Unknown gateway 'bitpay'" in out.getvalue()
+
+
+async def test_make_demo_serves_the_console_until_stopped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    out_console, out = console()
+    ready_file, stop = tmp_path / "ready.json", asyncio.Event()
+    serving = demo.Serving(ready_file=ready_file, place_when=demo.first_login, stop=stop)
+    running = asyncio.create_task(demo.run(console=out_console, serving=serving))
+    while not ready_file.exists():
+        assert not running.done(), out.getvalue()
+        await asyncio.sleep(0.05)
+    ready = json.loads(ready_file.read_text())
+    site = ready["console_url"]
+    async with httpx.AsyncClient(timeout=30) as client:
+        page = await client.get(site + "orders/1")
+        assert page.status_code == 200 and 'id="root"' in page.text
+        await asyncio.sleep(0.5)
+        assert "POST /api/v1/orders" not in out.getvalue()  # nobody signed in yet
+        login = {"username": ready["username"], "password": ready["password"]}
+        signed_in = await client.post(site + "api/v1/auth/login", json=login)
+        assert signed_in.status_code == 200, signed_in.text
+        while "Serving the console" not in out.getvalue():
+            assert not running.done(), out.getvalue()
+            await asyncio.sleep(0.05)
+        another = await client.post(ready["simulators_url"] + "/_demo/orders")
+        assert another.status_code == 201
+        order = await client.get(f"{site}api/v1/orders/{another.json()['order_id']}")
+        assert order.json()["hostname"] == "vps2.example.com"  # read with the session cookie
+    stop.set()
+    assert await running == 0
+    text = " ".join(out.getvalue().split())
+    assert "Order 1 is active" in text
+    assert f"Operator console: {site}" in text
+    assert f"with password {ready['password']}" in text
+
+
+async def test_make_demo_stops_cleanly_before_anyone_signed_in(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    out_console, out = console()
+    ready_file, stop = tmp_path / "ready.json", asyncio.Event()
+    serving = demo.Serving(ready_file=ready_file, place_when=demo.first_login, stop=stop)
+    running = asyncio.create_task(demo.run(console=out_console, serving=serving))
+    while not ready_file.exists():
+        assert not running.done(), out.getvalue()
+        await asyncio.sleep(0.05)
+    stop.set()
+    assert await running == 0
+    assert "POST /api/v1/orders" not in out.getvalue()

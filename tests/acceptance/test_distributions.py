@@ -57,6 +57,8 @@ def test_the_product_wheel_holds_no_simulator(tmp_path: Path) -> None:
     names = wheel.namelist()
     assert "fluxbilling/cli.py" in names  # the product is there
     assert "fluxbilling/plugins_builtin/solusvm2.json" in names
+    assert "fluxbilling/console/index.html" in names  # the console `make install` built
+    assert any(n.startswith("fluxbilling/console/assets/") for n in names)
     assert [n for n in names if "simulator" in n or "demo" in n] == []
     assert {n.split("/")[0] for n in names if not n.startswith("fluxbilling-")} == {"fluxbilling"}
     requires = [

@@ -17,6 +17,13 @@ already exists or to crash after creating it. Everything random comes from one s
 | `crash_next_create(n)`     | the same, for the next `n` creates only                         |
 | `crash_next_action(n)`     | the next `n` actions on an object (a reinstall, ...) are done,  |
 |                            | then answer 503 (the answer was lost, the work was not)         |
+| `fail_always`              | every request answers this status (a broken panel) until        |
+|                            | cleared                                                         |
+
+`POST /_sim/faults` (`control_route`, on each panel simulator) sets them over HTTP, for a
+browser test or a person at the demo: `{"fail_next": 3, "status": 503}`, `{"fail_always":
+422}`, `{"latency": 0.5}`, or `{"clear": true}` (no forced faults, no latency); it answers
+the knobs as they now stand.
 """
 
 from __future__ import annotations
@@ -27,9 +34,12 @@ from collections import deque
 from dataclasses import dataclass, field
 
 import anyio
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
 from starlette.types import ASGIApp
 
-__all__ = ["Faults", "add_arguments", "from_arguments", "serve"]
+__all__ = ["Faults", "add_arguments", "control_route", "from_arguments", "serve"]
 
 TIMEOUT = "timeout"
 
@@ -42,6 +52,7 @@ class Faults:
     fail_rate: float = 0.0
     timeout_delay: float = 30.0
     crash_after_create: bool = False
+    fail_always: int | None = None
     seed: int = 0
     rng: random.Random = field(init=False, repr=False)
     _forced: deque[int | str] = field(default_factory=deque, init=False, repr=False)
@@ -72,6 +83,8 @@ class Faults:
         """The fault for the current request: forced first, then random by `fail_rate`."""
         if self._forced:
             return self._forced.popleft()
+        if self.fail_always is not None:
+            return self.fail_always
         if self.fail_rate and self.rng.random() < self.fail_rate:
             faults: list[int | str] = [500, 503, TIMEOUT]
             return self.rng.choice(faults)
@@ -113,6 +126,79 @@ class Faults:
             self._action_crashes -= 1
             return True
         return False
+
+    def clear(self) -> None:
+        """No forced fault, no standing failure, no latency (random faults stay as set)."""
+        self._forced.clear()
+        self.fail_always = None
+        self.latency = 0.0
+
+    def describe(self) -> dict[str, object]:
+        """The knobs as they stand (what `POST /_sim/faults` answers)."""
+        return {
+            "latency": self.latency,
+            "fail_rate": self.fail_rate,
+            "fail_always": self.fail_always,
+            "forced": list(self._forced),
+        }
+
+
+def _status(value: object) -> int:
+    if isinstance(value, int) and not isinstance(value, bool) and 400 <= value <= 599:
+        return value
+    raise ValueError(f"a fault status is an HTTP status from 400 to 599, not {value!r}")
+
+
+def _count(value: object) -> int:
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 10_000:
+        return value
+    raise ValueError(f"fail_next is a count from 0 to 10000, not {value!r}")
+
+
+def _latency(value: object) -> float:
+    if isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value <= 30:
+        return float(value)
+    raise ValueError(f"latency is seconds from 0 to 30, not {value!r}")
+
+
+def _apply(faults: Faults, body: object) -> None:
+    """Set the knobs `body` names (see the module docstring), all or none.
+
+    Raises:
+        ValueError: naming what is wrong (nothing was changed).
+    """
+    if not isinstance(body, dict):
+        raise ValueError("the body is a JSON object")
+    unknown = set(body) - {"clear", "fail_next", "status", "fail_always", "latency"}
+    if unknown:
+        raise ValueError(f"unknown fault knobs: {', '.join(sorted(unknown))}")
+    forced = None
+    if "fail_next" in body:
+        forced = (_count(body["fail_next"]), _status(body.get("status", 503)))
+    always = body.get("fail_always")
+    always = None if always is None else _status(always)
+    latency = _latency(body["latency"]) if "latency" in body else None
+    if body.get("clear"):
+        faults.clear()
+    if forced is not None:
+        faults.fail_next(*forced)
+    if "fail_always" in body:
+        faults.fail_always = always
+    if latency is not None:
+        faults.latency = latency
+
+
+def control_route(faults: Faults) -> Route:
+    """`POST /_sim/faults`: set `faults` over HTTP (no auth: a simulator, on loopback)."""
+
+    async def control(request: Request) -> Response:
+        try:
+            _apply(faults, await request.json())
+        except ValueError as exc:  # a JSON syntax error is a ValueError too
+            return JSONResponse({"error": str(exc)}, 400)
+        return JSONResponse(faults.describe())
+
+    return Route("/_sim/faults", control, methods=["POST"])
 
 
 def add_arguments(parser: argparse.ArgumentParser, *, port: int) -> None:

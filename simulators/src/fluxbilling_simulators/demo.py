@@ -9,6 +9,12 @@ is reset on every run (it says so); the installation key under `./.fluxbilling/`
 
 It lives beside the simulators, not in the product: `fluxbilling-demo --provider whm --gateway
 paypal` (what `make demo PROVIDER=whm GATEWAY=paypal` runs) needs this distribution installed.
+
+`make demo` keeps serving until Ctrl-C: it prints the operator console's URL, and places the
+paid order once someone is watching there, so the phases go by live on the order's page.
+`POST <simulators>/_demo/orders` places another paid order, and `POST
+<simulators>/solusvm2/_sim/faults` breaks or mends the panel (`_faults`): what the browser
+tests do. `--once` places the order at once and exits when it is active (the acceptance test).
 """
 
 from __future__ import annotations
@@ -16,27 +22,38 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import itertools
+import json
 import logging
 import secrets
+import signal
 import socket
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
+import sqlalchemy as sa
 from rich.console import Console, Group
 from rich.live import Live
 from rich.panel import Panel
 from rich.spinner import Spinner
 from rich.table import Table
 from rich.text import Text
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Mount, Route
+from starlette.types import ASGIApp
 
 from fluxbilling import bootstrap, errors, logs
 from fluxbilling.accounts import Principal, Role
 from fluxbilling.api import create_app
 from fluxbilling.cli import exit_with
 from fluxbilling.config import Settings
+from fluxbilling.db import schema
 from fluxbilling.orders import detail
 from fluxbilling.orders import view as order_view
 from fluxbilling.orders.lifecycle import OrderState
@@ -48,7 +65,7 @@ from fluxbilling_simulators import panels, solusvm2
 from fluxbilling_simulators._demo_payments import DEMO_GATEWAYS, DemoGateway
 from fluxbilling_simulators.mailbox import CapturingSmtpServer
 
-__all__ = ["DEMO_GATEWAYS", "DEMO_PROVIDERS", "main", "run"]
+__all__ = ["DEMO_GATEWAYS", "DEMO_PROVIDERS", "Serving", "first_login", "main", "run"]
 
 STATE_DIR = Path(".fluxbilling")
 DEMO_DB = STATE_DIR / "demo.db"
@@ -149,15 +166,188 @@ def _print_activity(console: Console, order: detail.OrderDetail) -> None:
     console.print(table)
 
 
+@dataclass
+class _Shop:
+    """Places paid orders the way a customer does: order, checkout, payment at the gateway."""
+
+    client: httpx.AsyncClient
+    payment: DemoGateway
+    product: str
+    hostname: str
+    console: Console
+
+    def __post_init__(self) -> None:
+        self._numbers = itertools.count(1)
+
+    async def place(self) -> int:
+        """One more paid order (vps1.example.com, then vps2...); its id."""
+        number = next(self._numbers)
+        first, _, rest = self.hostname.partition(".")
+        hostname = self.hostname if number == 1 else f"{first.rstrip('0123456789')}{number}.{rest}"
+        created = await self.client.post(
+            "/api/v1/orders",
+            json={
+                "customer": {"email": "ada@example.com", "name": "Ada Lovelace"},
+                "product": self.product,
+                "hostname": hostname,
+            },
+        )
+        created.raise_for_status()
+        invoice = created.json()["invoice"]
+        order_id = int(created.json()["order"]["id"])
+        self.console.print(
+            f"POST /api/v1/orders → order {order_id}, invoice {invoice['id']}: "
+            f"{invoice['amount_minor']} {invoice['currency']} unpaid"
+        )
+        gateway = self.payment.name
+        started = await self.client.post(
+            f"/api/v1/invoices/{invoice['id']}/checkout", json={"gateway": gateway}
+        )
+        started.raise_for_status()
+        checkout = started.json()
+        self.console.print(
+            f"POST /api/v1/invoices/{invoice['id']}/checkout ({DEMO_GATEWAYS[gateway]}) → "
+            f"{checkout['gateway_ref']}, customer sent to {checkout['redirect_url']}"
+        )
+        for line in await self.payment.pay(checkout["gateway_ref"]):
+            self.console.print(f"customer paid; {gateway} → POST /webhooks/{gateway}: {line}")
+        return order_id
+
+
+def _with_shop(panels_app: ASGIApp, shop: Callable[[], _Shop | None]) -> ASGIApp:
+    """The panel simulators, plus `POST /_demo/orders`: place another paid order."""
+
+    async def place(request: Request) -> Response:
+        current = shop()
+        if current is None:
+            return JSONResponse({"error": "the demo is still starting"}, 503)
+        return JSONResponse({"order_id": await current.place()}, 201)
+
+    return Starlette(
+        routes=[Route("/_demo/orders", place, methods=["POST"]), Mount("/", panels_app)]
+    )
+
+
+async def _report(
+    installation: bootstrap.Installation,
+    order: detail.OrderDetail,
+    smtp: CapturingSmtpServer,
+    console: Console,
+) -> None:
+    """The welcome mail (password masked) and the activity log of a finished order."""
+    password = ""
+    if order.service is not None and order.service.has_credentials:
+        async with installation.db.connect() as conn:
+            current = await order_view.load(conn, order.id)
+        password = installation.vault.open(current.service["root_password_sealed"])
+    _print_mail(console, smtp, password or "\x00")
+    _print_activity(console, order)
+
+
+async def _unless(stop: asyncio.Event, work: Awaitable[None]) -> bool:
+    """Await `work`; False (and `work` cancelled) when `stop` is set first."""
+    task = asyncio.ensure_future(work)
+    stopping = asyncio.ensure_future(stop.wait())
+    await asyncio.wait({task, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    stopping.cancel()
+    if task.done():
+        task.result()
+        return True
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    return False
+
+
+def _until_signalled() -> asyncio.Event:
+    """An event set by Ctrl-C or SIGTERM."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    return stop
+
+
+@dataclass(frozen=True)
+class Serving:
+    """How `make demo` keeps serving the console (None: `--once`, exit when active)."""
+
+    port: int = 0
+    ready_file: Path | None = None
+    """Written (JSON: console URL, simulators URL, login) once everything listens."""
+    place_when: Callable[[bootstrap.Installation], Awaitable[None]] | None = None
+    """Awaited before the first order is placed (default: at once)."""
+    stop: asyncio.Event | None = None
+    """Set it to stop serving (default: Ctrl-C or SIGTERM)."""
+
+
+async def first_login(installation: bootstrap.Installation) -> None:
+    """Return once someone has signed in to the console (a session exists)."""
+    while True:
+        async with installation.db.connect() as conn:
+            signed_in = await conn.execute(sa.select(schema.sessions.c.id).limit(1))
+            if signed_in.first() is not None:
+                return
+        await asyncio.sleep(0.25)
+
+
+def _outcome(order: detail.OrderDetail, display: str, servers: int, console: Console) -> None:
+    if order.state is OrderState.ACTIVE:
+        console.print(
+            f"[green]Order {order.id} is active[/] · the {display} simulator holds "
+            f"{servers} service(s) · phases: {', '.join(p.value for p in PHASES)}"
+        )
+    else:
+        console.print(f"[red]The order ended {order.state}[/]: {order.run}")
+
+
+async def _announce(
+    serving: Serving,
+    installation: bootstrap.Installation,
+    urls: tuple[str, str],
+    password: str,
+    console: Console,
+) -> None:
+    """Print the console's URL and the login; write the ready file."""
+    api, sim = urls
+    console.print(
+        Panel(
+            f"Operator console: [bold]{api}/[/]\n"
+            f"Sign in as [bold]admin[/] with password [bold]{password}[/]\n"
+            "(a one-time login, shown only here). The paid order is placed once you are\n"
+            "signed in: watch it go active on the Orders screen. Ctrl-C stops the demo.",
+            title="FluxBilling demo",
+            expand=False,
+        )
+    )
+    for line in (
+        f"API token (scripts): {installation.api_token}",
+        f"Break the panel: curl -X POST {sim}/solusvm2/_sim/faults -d '{{\"fail_always\": 422}}'",
+        f"Mend it:         curl -X POST {sim}/solusvm2/_sim/faults -d '{{\"clear\": true}}'",
+        f"Another order:   curl -X POST {sim}/_demo/orders",
+    ):
+        console.print(line, soft_wrap=True, highlight=False, markup=False)
+    if serving.ready_file is not None:
+        ready = {
+            "console_url": f"{api}/",
+            "simulators_url": sim,
+            "api_token": installation.api_token,
+            "username": "admin",
+            "password": password,
+        }
+        serving.ready_file.write_text(json.dumps(ready))
+
+
 async def run(
     *,
     database_url: str | None = None,
     console: Console | None = None,
     provider: str = "solusvm2",
     gateway: str = "stripe",
-    serve: bool = False,
+    serving: Serving | None = None,
 ) -> int:
-    """Run the demo; 0 when the order reached `active`.
+    """Run the demo; 0 when the order reached `active` (and, serving, Ctrl-C came).
 
     It ends by printing the console's URL and a one-time login of the `admin` user it made
     (a generated password, shown only there).
@@ -168,8 +358,7 @@ async def run(
         console: where to print (the terminal by default).
         provider: which shipped plugin provisions the order (a key of `DEMO_PROVIDERS`).
         gateway: which payment gateway the customer pays through (`DEMO_GATEWAYS`).
-        serve: keep the API, the console and the worker running once the order is active,
-            until interrupted (Ctrl-C).
+        serving: keep serving the console until Ctrl-C (None: exit once the order is active).
     """
     console = console or Console()
     if provider not in DEMO_PROVIDERS:
@@ -184,12 +373,13 @@ async def run(
     states = panels.PanelStates(
         solusvm2=solusvm2.SolusVM2State(token=SIM_TOKEN, polls_until_started=2)
     )
-    sim = LoopbackServer(panels.create_app(states))
+    shop: _Shop | None = None
+    sim = LoopbackServer(_with_shop(panels.create_app(states), lambda: shop))
     await sim.start()
     smtp = CapturingSmtpServer()
     smtp.start()
     embedded = database_url is None or database_url.startswith("sqlite")
-    api_port = _free_port()
+    api_port = serving.port if serving and serving.port else _free_port()
     payment = DemoGateway(gateway, f"http://127.0.0.1:{api_port}")
     await payment.start()
     settings = Settings(
@@ -212,29 +402,7 @@ async def run(
     worker: asyncio.Task[None] | None = None
     try:
         await prepare(installation)
-        product = PRODUCT_SLUG
-        async with installation.db.begin() as conn:
-            catalogue = await seed_catalogue(
-                conn,
-                installation.vault,
-                solusvm_url=panels.base_url("solusvm2", sim.url),
-                solusvm_token=SIM_TOKEN,
-                image_dir=STATE_DIR / "images",
-                poll_interval=0.5,
-                allowed_networks=SIMULATOR_NETWORKS,
-            )
-            if provider != "solusvm2":
-                await seed_provider(
-                    conn,
-                    installation.vault,
-                    provider,
-                    base_url=panels.base_url(provider, sim.url),
-                    location_id=catalogue.location_id,
-                    image_id=catalogue.image_id,
-                    poll_interval=0.5,
-                    allowed_networks=SIMULATOR_NETWORKS,
-                )
-                product = PROVIDERS[provider].product_slug
+        product = await _seed(installation, provider, sim.url)
         console.print(
             f"Seeded: location ams1, hosts, subnet 192.0.2.0/24, image debian-12 (sha256), "
             f"product {product}, {display} connection → simulator at "
@@ -246,63 +414,32 @@ async def run(
         admin_password = await _demo_admin(installation)
         console.print(f"API on {api.url} · SMTP capture on 127.0.0.1:{smtp.port} · worker running")
         headers = {"Authorization": f"Bearer {installation.api_token}"}
-        async with httpx.AsyncClient(base_url=api.url, headers=headers, timeout=10) as client:
-            created = await client.post(
-                "/api/v1/orders",
-                json={
-                    "customer": {"email": "ada@example.com", "name": "Ada Lovelace"},
-                    "product": product,
-                    "hostname": hostname,
-                },
-            )
-            created.raise_for_status()
-            invoice = created.json()["invoice"]
-            order_id = created.json()["order"]["id"]
+        async with httpx.AsyncClient(base_url=api.url, headers=headers, timeout=30) as client:
+            shop = _Shop(client, payment, product, hostname, console)
+            stopped = None
+            if serving is not None:
+                stopped = serving.stop or _until_signalled()
+                await _announce(serving, installation, (api.url, sim.url), admin_password, console)
+                waiting = serving.place_when
+                if waiting is not None and not await _unless(stopped, waiting(installation)):
+                    return 0  # stopped before anyone signed in
+            order = await _watch(installation, await shop.place(), console)
+            await _report(installation, order, smtp, console)
+            _outcome(order, display, states.upstream_objects(provider), console)
             console.print(
-                f"POST /api/v1/orders → order {order_id}, invoice {invoice['id']}: "
-                f"{invoice['amount_minor']} {invoice['currency']} unpaid"
+                f"Console: [bold]{api.url}/[/] · sign in as [bold]admin[/] with password "
+                f"[bold]{admin_password}[/] (one-time: shown only here)"
             )
-            started = await client.post(
-                f"/api/v1/invoices/{invoice['id']}/checkout", json={"gateway": gateway}
-            )
-            started.raise_for_status()
-            checkout = started.json()
-            console.print(
-                f"POST /api/v1/invoices/{invoice['id']}/checkout ({DEMO_GATEWAYS[gateway]}) → "
-                f"{checkout['gateway_ref']}, customer sent to {checkout['redirect_url']}"
-            )
-            for line in await payment.pay(checkout["gateway_ref"]):
-                console.print(f"customer paid; {gateway} → POST /webhooks/{gateway}: {line}")
-        order = await _watch(installation, order_id, console)
-        password = ""
-        if order.service is not None and order.service.has_credentials:
-            async with installation.db.connect() as conn:
-                current = await order_view.load(conn, order_id)
-            password = installation.vault.open(current.service["root_password_sealed"])
-        _print_mail(console, smtp, password or "\x00")
-        _print_activity(console, order)
-        servers = states.upstream_objects(provider)
-        if order.state is not OrderState.ACTIVE:
-            console.print(f"[red]The order ended {order.state}[/]: {order.run}")
-            return 1
-        console.print(
-            f"[green]Order {order_id} is active[/] · the {display} simulator holds "
-            f"{servers} service(s) · "
-            f"phases: {', '.join(p.value for p in PHASES)}"
-        )
+            if serving is not None:
+                # Whatever became of the order, the console shows it (and can retry it).
+                console.print(f"Serving the console on {api.url}/ until Ctrl-C")
+                await (stopped or _until_signalled()).wait()
         if database_url is None:
             console.print(
                 f"Inspect it later: FLUXBILLING_DATABASE_URL=sqlite:///{DEMO_DB} "
-                f".venv/bin/fluxbilling orders show {order_id}"
+                f".venv/bin/fluxbilling orders show {order.id}"
             )
-        console.print(
-            f"Console: [bold]{api.url}/[/] · sign in as [bold]admin[/] with password "
-            f"[bold]{admin_password}[/] (one-time: shown only here)"
-        )
-        if serve:
-            console.print("Serving the API, the console and the worker; Ctrl-C stops them.")
-            await asyncio.Event().wait()
-        return 0
+        return 0 if serving is not None or order.state is OrderState.ACTIVE else 1
     finally:
         stop.set()
         if worker is not None:
@@ -314,6 +451,33 @@ async def run(
         await payment.stop()
         smtp.stop()
         await installation.close()
+
+
+async def _seed(installation: bootstrap.Installation, provider: str, sim_url: str) -> str:
+    """The demo catalogue, with `provider`'s connection to its simulator; the product's slug."""
+    async with installation.db.begin() as conn:
+        catalogue = await seed_catalogue(
+            conn,
+            installation.vault,
+            solusvm_url=panels.base_url("solusvm2", sim_url),
+            solusvm_token=SIM_TOKEN,
+            image_dir=STATE_DIR / "images",
+            poll_interval=0.5,
+            allowed_networks=SIMULATOR_NETWORKS,
+        )
+        if provider == "solusvm2":
+            return PRODUCT_SLUG
+        await seed_provider(
+            conn,
+            installation.vault,
+            provider,
+            base_url=panels.base_url(provider, sim_url),
+            location_id=catalogue.location_id,
+            image_id=catalogue.image_id,
+            poll_interval=0.5,
+            allowed_networks=SIMULATOR_NETWORKS,
+        )
+    return PROVIDERS[provider].product_slug
 
 
 async def _demo_admin(installation: bootstrap.Installation) -> str:
@@ -351,13 +515,16 @@ def main(argv: Sequence[str] | None = None) -> None:
         help="the payment gateway (simulated) the customer pays through",
     )
     parser.add_argument(
-        "--serve",
-        action="store_true",
-        help="keep the API, the console and the worker running once the order is active",
+        "--once", action="store_true", help="place the order at once, exit when it is active"
     )
+    parser.add_argument("--port", type=int, default=0, help="the API's port (default: a free one)")
+    parser.add_argument("--ready-file", type=Path, help="write the URLs here once serving (JSON)")
     args = parser.parse_args(argv)
     logs.configure(logging.DEBUG if args.verbose else logging.WARNING)
-    exit_with(run(provider=args.provider, gateway=args.gateway, serve=args.serve))
+    serving = None
+    if not args.once:
+        serving = Serving(port=args.port, ready_file=args.ready_file, place_when=first_login)
+    exit_with(run(provider=args.provider, gateway=args.gateway, serving=serving))
 
 
 if __name__ == "__main__":

@@ -200,6 +200,7 @@ def create_app(state: PterodactylState) -> ASGIApp:
     return Starlette(
         routes=[
             Route("/_sim/state", dump, methods=["GET"]),
+            _faults.control_route(state.faults),
             Mount("/api/application", routes=application),
             Mount("/api/client", routes=client_api.routes(_guard(state, "client"))),
         ],

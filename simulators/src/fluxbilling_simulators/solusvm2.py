@@ -264,6 +264,7 @@ def create_app(state: SolusVM2State) -> ASGIApp:
     return Starlette(
         routes=[
             Route("/_sim/state", dump, methods=["GET"]),
+            _faults.control_route(state.faults),
             Mount(
                 "/api/v1",
                 routes=[

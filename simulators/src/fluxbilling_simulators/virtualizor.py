@@ -381,6 +381,7 @@ def create_app(state: VirtualizorState) -> ASGIApp:
         routes=[
             Route("/index.php", index, methods=["GET", "POST"]),
             Route("/_sim/state", dump, methods=["GET"]),
+            _faults.control_route(state.faults),
         ]
     )
 

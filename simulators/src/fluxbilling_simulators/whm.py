@@ -365,6 +365,7 @@ def create_app(state: WhmState) -> ASGIApp:
     return Starlette(
         routes=[
             Route("/_sim/state", dump, methods=["GET"]),
+            _faults.control_route(state.faults),
             Route("/json-api/{function}", json_api, methods=["GET", "POST"]),
         ]
     )

@@ -12,6 +12,7 @@ from fluxbilling.api import (
     auth,
     catalogue,
     connections,
+    console,
     dashboard,
     deliveries,
     errors,
@@ -88,6 +89,7 @@ def create_app(installation: Installation) -> FastAPI:
         return app.openapi_schema or {}
 
     app.openapi = document  # type: ignore[method-assign]  # FastAPI's documented extension point
+    console.install(app, settings.console_dir or console.PACKAGED)
     return app
 
 

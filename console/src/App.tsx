@@ -1,0 +1,55 @@
+/** The console's screens and their URLs (each shareable: `/orders/42`). */
+import { Navigate, Route, Routes } from "react-router";
+import { Shell } from "./components/Shell";
+import { ConnectionPage } from "./routes/connections/ConnectionPage";
+import { ConnectionsPage } from "./routes/connections/ConnectionsPage";
+import { DeliveriesPage } from "./routes/deliveries/DeliveriesPage";
+import { DeliveryPage } from "./routes/deliveries/DeliveryPage";
+import { LaterPage } from "./routes/later/LaterPage";
+import { LoginPage } from "./routes/login/LoginPage";
+import { OrderPage } from "./routes/orders/OrderPage";
+import { OrdersPage } from "./routes/orders/OrdersPage";
+import { PluginPage, PluginsPage } from "./routes/plugins/PluginsPage";
+import { RunsPage } from "./routes/runs/RunsPage";
+import { RequireSession } from "./session/session";
+import { Empty } from "./components/States";
+
+export function App() {
+  return (
+    <Routes>
+      <Route path="/login" element={<LoginPage />} />
+      <Route
+        element={
+          <RequireSession>
+            <Shell />
+          </RequireSession>
+        }
+      >
+        <Route index element={<Navigate to="/orders" replace />} />
+        <Route
+          path="dashboard"
+          element={<LaterPage title="Dashboard" meanwhile="Orders and runs show where every order stands." />}
+        />
+        <Route path="orders" element={<OrdersPage />} />
+        <Route path="orders/:orderId" element={<OrderPage />} />
+        <Route path="runs" element={<RunsPage />} />
+        <Route path="deliveries" element={<DeliveriesPage />} />
+        <Route path="deliveries/:deliveryId" element={<DeliveryPage />} />
+        <Route path="connections" element={<ConnectionsPage />} />
+        <Route path="connections/new" element={<ConnectionPage />} />
+        <Route path="connections/:name" element={<ConnectionPage />} />
+        <Route path="plugins" element={<PluginsPage />} />
+        <Route path="plugins/:slug" element={<PluginPage />} />
+        <Route
+          path="catalogue"
+          element={<LaterPage title="Catalogue" meanwhile="Set up the catalogue with the API or the CLI." />}
+        />
+        <Route
+          path="builder"
+          element={<LaterPage title="Plugin builder" meanwhile="Upload plugin documents with the API." />}
+        />
+        <Route path="*" element={<Empty>No such page.</Empty>} />
+      </Route>
+    </Routes>
+  );
+}

@@ -1,0 +1,133 @@
+import { screen } from "@testing-library/react";
+import userEvent from "@testing-library/user-event";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { apiError, fakeFetch, json } from "../../test/fetch";
+import { renderAt } from "../../test/render";
+import { OrderPage } from "./OrderPage";
+
+afterEach(() => vi.unstubAllGlobals());
+
+const FAILED = {
+  id: 42,
+  hostname: "vps42.example.com",
+  state: "provisioning",
+  invoice: null,
+  service: null,
+  run: {
+    id: 9,
+    state: "failed",
+    phase: "provision",
+    attempt: 1,
+    next_run_at: "2026-12-07T20:00:00Z",
+    wait_reason: null,
+    lease_owner: null,
+    last_error: { code: "PermanentUpstreamError", message: "solusvm2: create server: HTTP 422" },
+    last_upstream: {
+      upstream: "solusvm2",
+      operation: "create server",
+      request: { method: "POST", url: "http://panel/api/v1/servers", headers: {}, body: { name: "vps42" } },
+      response: { status: 422, headers: {}, body: { message: "The plan is not available." } },
+    },
+  },
+  phases: [
+    { phase: "billing", status: "done", output: {}, attempts: [], suggestion: null },
+    { phase: "allocation", status: "done", output: {}, attempts: [], suggestion: null },
+    {
+      phase: "provision",
+      status: "failed",
+      output: null,
+      attempts: [
+        {
+          run_id: 9,
+          number: 1,
+          outcome: "failed",
+          started_at: "2026-12-07T20:00:00Z",
+          finished_at: "2026-12-07T20:00:01Z",
+          duration_seconds: 1.2,
+          error: {
+            error_class: "permanent",
+            code: "PermanentUpstreamError",
+            message: "HTTP 422",
+            upstream: "solusvm2",
+            operation: "create server",
+            status: 422,
+          },
+          exchanges: [
+            {
+              upstream: "solusvm2",
+              operation: "create server",
+              request: { method: "POST", url: "http://panel/api/v1/servers", headers: {}, body: { name: "vps42" } },
+              response: { status: 422, headers: {}, body: { message: "The plan is not available." } },
+              error: null,
+            },
+          ],
+        },
+      ],
+      suggestion: { action: "retry", message: "Fix the plan, then retry from provision.", from_phase: "provision", link: null },
+    },
+  ],
+  activity: [],
+  reallocation_refusal: "the service was created upstream",
+};
+
+function serve(order: object, role = "operator") {
+  return fakeFetch((request) => {
+    const path = new URL(request.url).pathname;
+    if (path === "/api/v1/auth/me") return json({ id: 1, username: "ops", role });
+    if (path === "/api/v1/orders/42") return json(order);
+    if (path === "/api/v1/orders/42/retry") return json({ id: 9, state: "queued" });
+    return apiError(404, "NotFound", `nothing at ${path}`);
+  });
+}
+
+describe("the order page", () => {
+  it("shows the failed phase's error and the upstream's answer", async () => {
+    serve(FAILED);
+    renderAt(<OrderPage />, { path: "/orders/42", route: "/orders/:orderId" });
+    expect(await screen.findByText("solusvm2: create server: HTTP 422")).toBeInTheDocument();
+    const response = screen.getByRole("region", { name: "Upstream response" });
+    expect(response).toHaveTextContent("HTTP 422");
+    expect(response).toHaveTextContent("The plan is not available.");
+    expect(screen.getByLabelText("Suggested action")).toHaveTextContent("Fix the plan");
+  });
+
+  it("offers re-allocation only when the API does not refuse it", async () => {
+    serve(FAILED);
+    const { unmount } = renderAt(<OrderPage />, { path: "/orders/42", route: "/orders/:orderId" });
+    expect(await screen.findByRole("button", { name: "Retry" })).toBeInTheDocument();
+    expect(screen.queryByRole("button", { name: "Re-allocate" })).toBeNull();
+    unmount();
+    serve({ ...FAILED, reallocation_refusal: null });
+    renderAt(<OrderPage />, { path: "/orders/42", route: "/orders/:orderId" });
+    expect(await screen.findByRole("button", { name: "Re-allocate" })).toBeInTheDocument();
+  });
+
+  it("retries from the phase the operator picks", async () => {
+    const calls = serve(FAILED);
+    renderAt(<OrderPage />, { path: "/orders/42", route: "/orders/:orderId" });
+    await userEvent.click(await screen.findByRole("button", { name: "Retry" }));
+    const retry = calls.find((c) => c.url.endsWith("/api/v1/orders/42/retry"));
+    expect(await retry?.json()).toEqual({ from_phase: "provision" });
+  });
+
+  it("offers no retry for a run that has completed", async () => {
+    serve({ ...FAILED, state: "active", run: { ...FAILED.run, state: "completed", last_error: null } });
+    renderAt(<OrderPage />, { path: "/orders/42", route: "/orders/:orderId" });
+    expect(await screen.findByText("Order 42 · vps42.example.com")).toBeInTheDocument();
+    expect(screen.queryByRole("button", { name: "Retry" })).toBeNull();
+    expect(screen.queryByRole("button", { name: "Cancel order" })).toBeNull();
+  });
+
+  it("shows a viewer no buttons at all", async () => {
+    serve(FAILED, "viewer");
+    renderAt(<OrderPage />, { path: "/orders/42", route: "/orders/:orderId" });
+    expect(await screen.findByText("solusvm2: create server: HTTP 422")).toBeInTheDocument();
+    expect(screen.queryByRole("button", { name: "Retry" })).toBeNull();
+  });
+
+  it("says so when there is no such order", async () => {
+    fakeFetch(() => apiError(404, "NotFound", "no order 42"));
+    renderAt(<OrderPage />, { path: "/orders/42", route: "/orders/:orderId" });
+    expect(await screen.findByRole("alert")).toHaveTextContent("no order 42");
+  });
+});

@@ -1,0 +1,35 @@
+import "@testing-library/jest-dom/vitest";
+import { cleanup } from "@testing-library/react";
+import { afterEach } from "vitest";
+
+afterEach(() => cleanup());
+
+// jsdom lacks what Mantine measures with.
+Object.defineProperty(window, "matchMedia", {
+  writable: true,
+  value: (query: string) => ({
+    matches: false,
+    media: query,
+    onchange: null,
+    addListener: () => {},
+    removeListener: () => {},
+    addEventListener: () => {},
+    removeEventListener: () => {},
+    dispatchEvent: () => false,
+  }),
+});
+class NoResizeObserver {
+  observe(): void {}
+  unobserve(): void {}
+  disconnect(): void {}
+}
+window.ResizeObserver = NoResizeObserver;
+
+// jsdom has no EventSource: the shell's live updates connect to nothing in unit tests.
+class QuietEventSource {
+  addEventListener(): void {}
+  close(): void {}
+}
+if (!("EventSource" in window)) {
+  Object.defineProperty(window, "EventSource", { writable: true, configurable: true, value: QuietEventSource });
+}
