@@ -90,7 +90,7 @@ async def test_connection_changes_are_audited_with_secret_names_only(
         ("connection.delete", "alice", "sv2-audit"),
     ]
     create, update, test, _delete = (r.changes for r in rows)
-    assert create["credentials"] == ["api_token"]
+    assert create["credentials_set"] == ["api_token"]
     assert create["allowed_networks"] == ["127.0.0.1/32"]
     assert update["credentials_set"] == ["api_token"]
     assert update["allowed_networks"] == {"from": ["127.0.0.1/32"], "to": []}

@@ -539,8 +539,11 @@ async def test_unsigned_bodies_are_kept_cut_down_and_bounded_per_source(
         )
         == PER_SOURCE
     )
-    if backend == "sqlite":  # 20 bodies of 200 KiB grew file and WAL by 7.8 MB before
-        assert db_bytes(database_url) - size_before < 1024 * 1024
+    if backend == "sqlite":
+        # 20 bodies of 200 KiB grew file and WAL by 7.8 MB before; stored whole they would be
+        # 4 MiB at least. What is left is page churn: WAL frames of the rows, their indexes and
+        # the counters, ~1 MiB (more indexes on webhook_events since).
+        assert db_bytes(database_url) - size_before < 2 * 1024 * 1024
     one = (await api.get(f"/api/v1/webhook-deliveries/{kept[-1].id}")).json()
     assert (one["body_truncated"], one["body_size"], len(one["body"])) == (
         True,

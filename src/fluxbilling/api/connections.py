@@ -167,19 +167,6 @@ def _out(row: Any, installation: Installation) -> ConnectionOut:
     return ConnectionOut.model_validate(connections.describe_connection(row, installation.vault))
 
 
-def _changes(before: Any, after: Any, secrets: Mapping[str, str | None]) -> dict[str, Any]:
-    """What an update changed, for the audit row: values of plain fields, names of secrets."""
-    changes: dict[str, Any] = {
-        field: {"from": getattr(before, field), "to": getattr(after, field)}
-        for field in ("base_url", "settings", "allowed_networks")
-        if getattr(before, field) != getattr(after, field)
-    }
-    if secrets:
-        changes["credentials_set"] = sorted(k for k, v in secrets.items() if v is not None)
-        changes["credentials_removed"] = sorted(k for k, v in secrets.items() if v is None)
-    return changes
-
-
 def _without(exc: errors.InvalidSettings, secrets: Iterable[str]) -> errors.InvalidSettings:
     """The same error with the given secret values masked in its message and details."""
     redactor = Redactor(secrets)

@@ -83,7 +83,6 @@ class ExchangeLog(ExchangeRecorder):
 
     def __init__(self) -> None:
         super().__init__()
-        # Not `exchanges`: the recorder's own property of that name is the attempt's latest few.
         self.every: list[Exchange] = []
 
     def record(self, exchange: Exchange) -> None:
