@@ -24,6 +24,13 @@ export const NAVIGATION: NavItem[] = [
   { to: "/plugins/new/edit", label: "Plugin builder" },
 ];
 
+/** The navigation entry a path belongs to: the longest one it is under (the builder is under
+ * Plugins, but only the builder is lit on its page). */
+export function activeItem(pathname: string): string | undefined {
+  const under = NAVIGATION.filter((i) => pathname === i.to || pathname.startsWith(`${i.to}/`));
+  return under.sort((a, b) => b.to.length - a.to.length)[0]?.to;
+}
+
 export function Shell() {
   const client = useQueryClient();
   // Server state stays current by the API's event stream while someone is signed in.
@@ -65,7 +72,7 @@ export function Shell() {
             to={item.to}
             label={item.label}
             description={item.later ? "next release" : undefined}
-            active={pathname === item.to || pathname.startsWith(`${item.to}/`)}
+            active={activeItem(pathname) === item.to}
           />
         ))}
       </AppShell.Navbar>
