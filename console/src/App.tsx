@@ -11,6 +11,13 @@ import { OrderPage } from "./routes/orders/OrderPage";
 import { OrdersPage } from "./routes/orders/OrdersPage";
 import { PluginPage, PluginsPage } from "./routes/plugins/PluginsPage";
 import { RunsPage } from "./routes/runs/RunsPage";
+import { Suspense, lazy } from "react";
+import { Loading } from "./components/States";
+
+// The builder (React Flow, ELK) is loaded when first opened, not with every screen.
+const BuilderPage = lazy(() => import("./routes/builder/BuilderPage").then((m) => ({ default: m.BuilderPage })));
+const VersionsPage = lazy(() => import("./routes/builder/VersionsPage").then((m) => ({ default: m.VersionsPage })));
+const later = (page: React.ReactNode) => <Suspense fallback={<Loading />}>{page}</Suspense>;
 import { RequireSession } from "./session/session";
 import { Empty } from "./components/States";
 
@@ -44,10 +51,10 @@ export function App() {
           path="catalogue"
           element={<LaterPage title="Catalogue" meanwhile="Set up the catalogue with the API or the CLI." />}
         />
-        <Route
-          path="builder"
-          element={<LaterPage title="Plugin builder" meanwhile="Upload plugin documents with the API." />}
-        />
+        <Route path="builder" element={<Navigate to="/plugins/new/edit" replace />} />
+        <Route path="plugins/new/edit" element={later(<BuilderPage />)} />
+        <Route path="plugins/:slug/edit" element={later(<BuilderPage />)} />
+        <Route path="plugins/:slug/versions" element={later(<VersionsPage />)} />
         <Route path="*" element={<Empty>No such page.</Empty>} />
       </Route>
     </Routes>

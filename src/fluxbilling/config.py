@@ -40,6 +40,13 @@ class Settings(BaseSettings):
         description="Hours a one-time password reveal link (products with password_delivery "
         "reveal_link) stays valid.",
     )
+    plugin_import_hosts: str = Field(
+        default="",
+        max_length=4000,
+        description="Comma-separated host names plugin documents may be imported from by URL "
+        "(POST /api/v1/plugins/import, https only, public addresses only); empty: import by "
+        "URL is off.",
+    )
     stripe_webhook_secret: SecretStr | None = None
     stripe_livemode: bool = False
     stripe_api_key: SecretStr | None = Field(

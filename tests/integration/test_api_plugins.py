@@ -318,3 +318,55 @@ async def test_a_registered_document_is_stored_exactly_as_sent(
     assert stored["document"] == changed
     assert stored["sha256"] == document_sha256(changed)
     assert (await installation.plugins.get("acme")).version == 1
+
+
+async def test_validate_answers_the_warnings_of_a_valid_document_and_stores_nothing(
+    installation: bootstrap.Installation, client: httpx.AsyncClient
+) -> None:
+    draft = shipped()
+    draft["plugin"]["description"] = "a draft, never saved"
+    draft["flows"]["reinstall"] = copy.deepcopy(draft["flows"]["provision"])
+    draft["plugin"]["capabilities"].pop("canReinstall", None)
+    response = await client.post("/api/v1/plugins/validate", json=draft, headers=AUTH)
+    assert response.status_code == 200
+    assert response.json() == {
+        "problems": [],
+        "warnings": [{"path": "flows.reinstall", "message": "no capability declares this flow"}],
+    }
+    assert await stored_versions(installation) == [("solusvm2", 1)]
+
+
+async def test_validate_names_every_problem_as_a_save_would(
+    installation: bootstrap.Installation, client: httpx.AsyncClient
+) -> None:
+    broken = shipped()
+    broken["flows"]["provision"]["nodes"][2]["type"] = "teleport"
+    broken["flows"]["provision"]["edges"].append({"from": "wait", "port": "ok", "to": "nowhere"})
+    broken["plugin"]["colour"] = "blue"
+    validated = await client.post("/api/v1/plugins/validate", json=broken, headers=AUTH)
+    saved = await client.post("/api/v1/plugins", json=broken, headers=AUTH)
+    assert validated.status_code == saved.status_code == 422
+    problems = validated.json()["error"]["details"]["problems"]
+    assert problems == saved.json()["error"]["details"]["problems"]
+    paths = {p["path"] for p in problems}
+    edge = f"flows.provision.edges[{len(broken['flows']['provision']['edges']) - 1}].to"
+    assert {
+        "flows.provision.nodes[2].type",
+        "plugin.colour",
+        edge,
+    } <= paths
+    assert await stored_versions(installation) == [("solusvm2", 1)]
+
+
+@pytest.mark.parametrize("body", [[1, 2], "text", {"format": 1}])
+async def test_validate_refuses_what_is_not_a_document(
+    client: httpx.AsyncClient, body: Any
+) -> None:
+    response = await client.post("/api/v1/plugins/validate", json=body, headers=AUTH)
+    assert response.status_code == 422
+    assert response.json()["error"]["details"]["problems"]
+
+
+async def test_validate_needs_a_credential(client: httpx.AsyncClient) -> None:
+    response = await client.post("/api/v1/plugins/validate", json=shipped())
+    assert response.status_code == 401

@@ -86,6 +86,8 @@ EXPECTED: dict[tuple[str, str], Role | str] = {
     ("POST", "/api/v1/plugins/test-runs/resume"): OP,
     # Admins: plugins, connections, users and their tokens.
     ("POST", "/api/v1/plugins"): A,
+    ("POST", "/api/v1/plugins/validate"): A,
+    ("POST", "/api/v1/plugins/import"): A,
     ("POST", "/api/v1/connections"): A,
     ("PATCH", "/api/v1/connections/{name}"): A,
     ("DELETE", "/api/v1/connections/{name}"): A,

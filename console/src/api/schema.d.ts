@@ -651,6 +651,29 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/plugins/import": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Fetch a plugin document from an allowed URL, storing nothing
+         * @description The document as fetched; the builder opens it and a save validates and stores it.
+         *
+         *     Only `https` URLs of the hosts listed in `FLUXBILLING_PLUGIN_IMPORT_HOSTS` are fetched,
+         *     through the upstream address policy with no network allowance; redirects are not followed.
+         */
+        post: operations["import_plugin_api_v1_plugins_import_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/plugins/schema": {
         parameters: {
             query?: never;
@@ -707,6 +730,28 @@ export interface paths {
          * @description Runs the paused flow on from its waiting node; the connections are checked again.
          */
         post: operations["resume_test_run_api_v1_plugins_test_runs_resume_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/plugins/validate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Validate a plugin document exactly as a save would, storing nothing
+         * @description 200 with the warnings of a valid document; 422 naming every problem of an invalid one.
+         *
+         *     The builder calls it while a plugin is being edited, so problems show before saving.
+         */
+        post: operations["validate_plugin_api_v1_plugins_validate_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -2427,6 +2472,29 @@ export interface components {
          * @enum {string}
          */
         ImageStatus: "active" | "quarantined";
+        /**
+         * ImportIn
+         * @description Where to import a plugin document from.
+         */
+        ImportIn: {
+            /**
+             * Url
+             * @description an https URL on a host listed in FLUXBILLING_PLUGIN_IMPORT_HOSTS
+             */
+            url: string;
+        };
+        /**
+         * ImportedOut
+         * @description A fetched plugin document, not validated and not stored (open it, then save it).
+         */
+        ImportedOut: {
+            /** Document */
+            document: {
+                [key: string]: unknown;
+            };
+            /** Url */
+            url: string;
+        };
         /**
          * InvoiceDetailOut
          * @description An invoice with its checkouts, payments and reversals, oldest first.
@@ -4162,6 +4230,19 @@ export interface components {
             msg: string;
             /** Error Type */
             type: string;
+        };
+        /**
+         * ValidationOut
+         * @description A document that would be accepted by a save: no problems, perhaps warnings.
+         */
+        ValidationOut: {
+            /**
+             * Problems
+             * @description always empty: a document with problems is 422
+             */
+            problems: components["schemas"]["ProblemOut"][];
+            /** Warnings */
+            warnings: components["schemas"]["ProblemOut"][];
         };
         /**
          * Verb
@@ -8240,6 +8321,104 @@ export interface operations {
             };
         };
     };
+    import_plugin_api_v1_plugins_import_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ImportIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImportedOut"];
+                };
+            };
+            /** @description bad input (e.g. a body that is not JSON) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description missing or invalid credentials (`Authorization: Bearer <token>` or the session cookie) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the caller is not an admin, import by URL is off, or the host is not in FLUXBILLING_PLUGIN_IMPORT_HOSTS */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the document is larger than 2 MiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description not an https URL, or the answer is not a JSON object */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the request headers are larger than allowed */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the host cannot be reached, its addresses are refused by the upstream address policy (public addresses only), or it did not answer 200 */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the database is unavailable; try again after `Retry-After` seconds */
+            503: {
+                headers: {
+                    /** @description seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
     plugin_format_schema_api_v1_plugins_schema_get: {
         parameters: {
             query?: never;
@@ -8484,6 +8663,97 @@ export interface operations {
                 };
             };
             /** @description invalid request: `error.details.problems` names each problem (`path`, `message`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the request headers are larger than allowed */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the database is unavailable; try again after `Retry-After` seconds */
+            503: {
+                headers: {
+                    /** @description seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    validate_plugin_api_v1_plugins_validate_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    [key: string]: unknown;
+                };
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationOut"];
+                };
+            };
+            /** @description bad input (e.g. a body that is not JSON) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description missing or invalid credentials (`Authorization: Bearer <token>` or the session cookie) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the caller is not an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the document is larger than 2 MiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid document: `error.details.problems` names each problem */
             422: {
                 headers: {
                     [name: string]: unknown;

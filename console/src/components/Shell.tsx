@@ -21,8 +21,15 @@ export const NAVIGATION: NavItem[] = [
   { to: "/connections", label: "Connections" },
   { to: "/plugins", label: "Plugins" },
   { to: "/catalogue", label: "Catalogue", later: true },
-  { to: "/builder", label: "Plugin builder", later: true },
+  { to: "/plugins/new/edit", label: "Plugin builder" },
 ];
+
+/** The navigation entry a path belongs to: the longest one it is under (the builder is under
+ * Plugins, but only the builder is lit on its page). */
+export function activeItem(pathname: string): string | undefined {
+  const under = NAVIGATION.filter((i) => pathname === i.to || pathname.startsWith(`${i.to}/`));
+  return under.sort((a, b) => b.to.length - a.to.length)[0]?.to;
+}
 
 export function Shell() {
   const client = useQueryClient();
@@ -65,7 +72,7 @@ export function Shell() {
             to={item.to}
             label={item.label}
             description={item.later ? "next release" : undefined}
-            active={pathname === item.to || pathname.startsWith(`${item.to}/`)}
+            active={activeItem(pathname) === item.to}
           />
         ))}
       </AppShell.Navbar>

@@ -179,8 +179,9 @@ class _Shop:
     def __post_init__(self) -> None:
         self._numbers = itertools.count(1)
 
-    async def place(self) -> int:
-        """One more paid order (vps1.example.com, then vps2...); its id."""
+    async def place(self, product: str | None = None) -> int:
+        """One more paid order (vps1.example.com, then vps2...) of `product` (default: the
+        demo's); its id."""
         number = next(self._numbers)
         first, _, rest = self.hostname.partition(".")
         hostname = self.hostname if number == 1 else f"{first.rstrip('0123456789')}{number}.{rest}"
@@ -188,7 +189,7 @@ class _Shop:
             "/api/v1/orders",
             json={
                 "customer": {"email": "ada@example.com", "name": "Ada Lovelace"},
-                "product": self.product,
+                "product": product or self.product,
                 "hostname": hostname,
             },
         )
@@ -215,13 +216,18 @@ class _Shop:
 
 
 def _with_shop(panels_app: ASGIApp, shop: Callable[[], _Shop | None]) -> ASGIApp:
-    """The panel simulators, plus `POST /_demo/orders`: place another paid order."""
+    """The panel simulators, plus `POST /_demo/orders`: place another paid order (of the demo's
+    product, or of `{"product": "<slug>"}`)."""
 
     async def place(request: Request) -> Response:
         current = shop()
         if current is None:
             return JSONResponse({"error": "the demo is still starting"}, 503)
-        return JSONResponse({"order_id": await current.place()}, 201)
+        asked = json.loads(await request.body() or b"{}")
+        product = asked.get("product") if isinstance(asked, dict) else None
+        return JSONResponse(
+            {"order_id": await current.place(product if isinstance(product, str) else None)}, 201
+        )
 
     return Starlette(
         routes=[Route("/_demo/orders", place, methods=["POST"]), Mount("/", panels_app)]

@@ -20,9 +20,9 @@ from pydantic import BaseModel, Field, StringConstraints
 
 from fluxbilling import jsontypes, limits
 from fluxbilling.api.auth import Admin, require_token
-from fluxbilling.api.fields import ONE_LINE, JsonObject
+from fluxbilling.api.fields import ONE_LINE, JsonObject, Line, RequestBody
 from fluxbilling.api.fields import Version as VersionNumber
-from fluxbilling.plugins import diff
+from fluxbilling.plugins import diff, importing
 from fluxbilling.plugins.manager import PluginManager, VersionInfo
 
 __all__ = ["router"]
@@ -87,6 +87,29 @@ class RegisteredOut(BaseModel):
     version: int
     unchanged: bool = Field(description="true: identical to the newest version; nothing stored")
     warnings: list[ProblemOut]
+
+
+class ValidationOut(BaseModel):
+    """A document that would be accepted by a save: no problems, perhaps warnings."""
+
+    problems: list[ProblemOut] = Field(description="always empty: a document with problems is 422")
+    warnings: list[ProblemOut]
+
+
+class ImportIn(RequestBody):
+    """Where to import a plugin document from."""
+
+    url: Line = Field(
+        max_length=2000,
+        description="an https URL on a host listed in FLUXBILLING_PLUGIN_IMPORT_HOSTS",
+    )
+
+
+class ImportedOut(BaseModel):
+    """A fetched plugin document, not validated and not stored (open it, then save it)."""
+
+    url: str
+    document: jsontypes.JsonObject
 
 
 class VersionDocumentOut(VersionOut):
@@ -189,6 +212,67 @@ async def register_plugin(
         unchanged=not registration.created,
         warnings=[ProblemOut(path=w.path, message=w.message) for w in plugin.warnings],
     )
+
+
+@router.post(
+    "/validate",
+    summary="Validate a plugin document exactly as a save would, storing nothing",
+    responses={
+        403: {"description": "the caller is not an admin"},
+        413: {"description": "the document is larger than 2 MiB"},
+        422: {"description": "invalid document: `error.details.problems` names each problem"},
+    },
+)
+async def validate_plugin(
+    request: Request,
+    who: Admin,
+    document: Annotated[
+        JsonObject,
+        Body(description="a whole plugin document (format: GET /api/v1/plugins/schema)"),
+    ],
+) -> ValidationOut:
+    """200 with the warnings of a valid document; 422 naming every problem of an invalid one.
+
+    The builder calls it while a plugin is being edited, so problems show before saving.
+    """
+    plugin = await _manager(request).validate(document)
+    return ValidationOut(
+        problems=[], warnings=[ProblemOut(path=w.path, message=w.message) for w in plugin.warnings]
+    )
+
+
+@router.post(
+    "/import",
+    summary="Fetch a plugin document from an allowed URL, storing nothing",
+    responses={
+        403: {
+            "description": "the caller is not an admin, import by URL is off, or the host is "
+            "not in FLUXBILLING_PLUGIN_IMPORT_HOSTS"
+        },
+        413: {"description": "the document is larger than 2 MiB"},
+        422: {"description": "not an https URL, or the answer is not a JSON object"},
+        502: {
+            "description": "the host cannot be reached, its addresses are refused by the "
+            "upstream address policy (public addresses only), or it did not answer 200"
+        },
+    },
+)
+async def import_plugin(body: ImportIn, request: Request, who: Admin) -> ImportedOut:
+    """The document as fetched; the builder opens it and a save validates and stores it.
+
+    Only `https` URLs of the hosts listed in `FLUXBILLING_PLUGIN_IMPORT_HOSTS` are fetched,
+    through the upstream address policy with no network allowance; redirects are not followed.
+    """
+    installation = request.app.state.installation
+    connections = installation.connections
+    document = await importing.fetch(
+        body.url,
+        hosts=importing.hosts_of(installation.settings.plugin_import_hosts),
+        resolver=connections.resolver,
+        transport_for=connections.transport_for,
+        timeout=installation.settings.http_timeout,
+    )
+    return ImportedOut(url=body.url, document=document)
 
 
 @router.get("/schema", summary="The JSON Schema (draft 2020-12) of the plugin format")

@@ -1,5 +1,5 @@
 /** Plugins: what is loaded, at which version; a plugin's versions and their documents. */
-import { Anchor, Badge, Card, Group, Stack, Table, Text, Title } from "@mantine/core";
+import { Anchor, Badge, Button, Card, Group, Stack, Table, Text, Title } from "@mantine/core";
 import { useQuery } from "@tanstack/react-query";
 import { Link, useParams, useSearchParams } from "react-router";
 import { api, unwrap } from "../../api/client";
@@ -80,7 +80,17 @@ export function PluginPage() {
   });
   return (
     <Stack>
-      <Title order={2}>Plugin {slug}</Title>
+      <Group justify="space-between">
+        <Title order={2}>Plugin {slug}</Title>
+        <Group gap="xs">
+          <Button component={Link} to={`/plugins/${encodeURIComponent(slug)}/versions`} size="xs" variant="default">
+            Compare versions
+          </Button>
+          <Button component={Link} to={`/plugins/${encodeURIComponent(slug)}/edit`} size="xs">
+            Open in the builder
+          </Button>
+        </Group>
+      </Group>
       <QueryView query={versions} label="Loading versions">
         {(list) => (
           <Table aria-label="Versions" highlightOnHover>
