@@ -379,6 +379,34 @@ async def test_reallocate_gives_the_host_back_and_provisions_again(
     assert (row.actor, row.entity, row.entity_id) == ("installation-token", "order", str(order_id))
 
 
+async def test_a_completed_allocation_is_not_retried_it_is_reallocated(
+    installation: bootstrap.Installation, api: httpx.AsyncClient, sim: SolusVM2State
+) -> None:
+    sim.token = "rotated-token"  # fails at provision, after allocation reserved
+    order_id = await place_and_pay(installation, "twice.example.com")
+    assert (await finish(installation, order_id)).state == "failed"
+    hosts = schema.hosts
+    used = await rows(installation, sa.select(hosts.c.id, hosts.c.ram_mb_used).order_by(hosts.c.id))
+
+    again = await api.post(f"/api/v1/orders/{order_id}/retry", json={"from_phase": "allocation"})
+    assert again.status_code == 409
+    assert "reserve them twice" in again.json()["error"]["message"]
+    by_run = await api.post(
+        f"/api/v1/runs/{(await run_of(installation, order_id)).id}/retry",
+        json={"from_phase": "allocation"},
+    )
+    assert by_run.status_code == 409
+    assert (
+        await rows(installation, sa.select(hosts.c.id, hosts.c.ram_mb_used).order_by(hosts.c.id))
+        == used
+    )
+    assert (await run_of(installation, order_id)).state == "failed"
+
+    sim.token = "it-token"  # retrying from the failed phase itself is still fine
+    assert (await api.post(f"/api/v1/orders/{order_id}/retry", json={})).status_code == 200
+    assert (await finish(installation, order_id)).state == "completed"
+
+
 async def test_reallocate_is_refused_once_the_service_exists_upstream(
     installation: bootstrap.Installation, api: httpx.AsyncClient, sim: SolusVM2State
 ) -> None:

@@ -200,6 +200,33 @@ class RecordingHooks(RecordOnly):
         await super().__call__(conn, event, entries)
 
 
+async def test_a_phase_that_holds_what_it_did_is_not_rerun_once_done(db: Database) -> None:
+    errands = Pipeline(
+        "errands",
+        (
+            PhaseSpec("borrow", no_rerun_once_done="the ladder is borrowed already"),
+            PhaseSpec("climb", RetryPolicy(max_attempts=1)),
+        ),
+        key_per_run=True,
+    )
+    store = RunStore(db, [errands], RecordingHooks())
+    (order_id,) = await seed_order(db, store=store, phase="borrow")
+    climb = ScriptedHandler([errors.TransientUpstreamError("wobbly", upstream="sim")])
+    worker = Worker(store, {"borrow": ScriptedHandler(), "climb": climb}, worker_id="w")
+    await worker.drain()
+    run = await run_row(db, order_id)
+    assert (run.state, run.phase) == ("failed", "climb")
+    with pytest.raises(errors.Conflict, match="the ladder is borrowed already"):
+        await store.retry(run.id, actor="op", from_phase="borrow")
+    assert (await run_row(db, order_id)).state == "failed"  # refused: nothing changed
+    async with db.begin() as conn:  # the caller gave the ladder back first
+        await store.retry_in(conn, run.id, from_phase="borrow", actor="op", undone=True)
+    assert ((await run_row(db, order_id)).state, (await run_row(db, order_id)).phase) == (
+        "queued",
+        "borrow",
+    )
+
+
 async def test_the_engine_runs_any_pipeline_it_is_handed(db: Database) -> None:
     chores = Pipeline(
         "chores",

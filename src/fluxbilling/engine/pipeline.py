@@ -56,11 +56,15 @@ class PhaseSpec:
         name: the phase (the `runs.phase` and `phase_checkpoints.phase` value).
         policy: how a failed attempt of it is retried.
         no_rerun: why an operator may not re-run a failed run from it (None: they may).
+        no_rerun_once_done: why an operator may not re-run it once it completed: what it did
+            holds something a second run would take again (None: they may). A caller that
+            undid it first says so (`RunStore.retry_in(..., undone=True)`).
     """
 
     name: str
     policy: RetryPolicy = field(default_factory=RetryPolicy)
     no_rerun: str | None = None
+    no_rerun_once_done: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

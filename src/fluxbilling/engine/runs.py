@@ -686,15 +686,25 @@ class RunStore:
         Raises:
             errors.NotFound: no such run.
             errors.Conflict: the run has not failed, its pipeline has no such phase, or
-                that phase may not be re-run (`PhaseSpec.no_rerun`).
+                that phase may not be re-run (`PhaseSpec.no_rerun`, or
+                `no_rerun_once_done` when it completed).
         """
         async with self.db.begin() as conn:
             await self.retry_in(conn, run_id, from_phase=from_phase, actor=actor)
 
     async def retry_in(
-        self, conn: AsyncConnection, run_id: int, *, from_phase: str | None = None, actor: str
+        self,
+        conn: AsyncConnection,
+        run_id: int,
+        *,
+        from_phase: str | None = None,
+        actor: str,
+        undone: bool = False,
     ) -> None:
         """`retry`, inside the caller's transaction (with what else the operator's act changes).
+
+        `undone`: the caller has undone, in this transaction, what the phase it retries from
+        holds (re-allocation released the reservation), so `no_rerun_once_done` does not apply.
 
         Raises:
             errors.NotFound: no such run.
@@ -720,9 +730,19 @@ class RunStore:
                 run_id=run_id,
                 phase=phase,
             )
-        refusal = self.pipeline(row.kind).spec(phase).no_rerun
-        if refusal is not None:
-            raise errors.Conflict(refusal, run_id=run_id, phase=phase)
+        spec = self.pipeline(row.kind).spec(phase)
+        if spec.no_rerun is not None:
+            raise errors.Conflict(spec.no_rerun, run_id=run_id, phase=phase)
+        if spec.no_rerun_once_done is not None and not undone:
+            status = (
+                await conn.execute(
+                    sa.select(checkpoints.c.status).where(
+                        checkpoints.c.run_id == run_id, checkpoints.c.phase == phase
+                    )
+                )
+            ).scalar_one_or_none()
+            if status == "done":
+                raise errors.Conflict(spec.no_rerun_once_done, run_id=run_id, phase=phase)
         later = names[names.index(phase) :]
         await conn.execute(
             checkpoints.update()

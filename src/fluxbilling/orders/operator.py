@@ -162,7 +162,9 @@ async def reallocate(store: RunStore, order_id: int, *, actor: str) -> int:
             await lifecycle.discard_service(conn, service_id=service.id)
             released = {"host": freed.host_name, "address": freed.address}
             note = f"{actor} re-allocated the order: {freed.describe()}"
-        await store.retry_in(conn, run.run_id, from_phase=Phase.ALLOCATION.value, actor=actor)
+        await store.retry_in(
+            conn, run.run_id, from_phase=Phase.ALLOCATION.value, actor=actor, undone=True
+        )
         await activity.record(
             conn,
             order_id,

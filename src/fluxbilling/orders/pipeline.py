@@ -57,7 +57,12 @@ PROVISIONING = engine.Pipeline(
             RetryPolicy(),
             no_rerun="the billing phase cannot be re-run; the invoice is paid",
         ),
-        PhaseSpec(Phase.ALLOCATION, RetryPolicy(max_attempts=10, deadline=timedelta(days=7))),
+        PhaseSpec(
+            Phase.ALLOCATION,
+            RetryPolicy(max_attempts=10, deadline=timedelta(days=7)),
+            no_rerun_once_done="the allocation phase holds the order's host capacity and "
+            "address; re-running it would reserve them twice: re-allocate the order instead",
+        ),
         PhaseSpec(Phase.PROVISION, RetryPolicy(max_attempts=10, deadline=timedelta(minutes=30))),
         PhaseSpec(Phase.OS_INSTALL, RetryPolicy(max_attempts=10, deadline=timedelta(hours=2))),
         PhaseSpec(Phase.NETWORK, RetryPolicy(max_attempts=10, deadline=timedelta(minutes=30))),
