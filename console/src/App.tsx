@@ -39,6 +39,10 @@ export function App() {
         />
         <Route path="orders" element={<OrdersPage />} />
         <Route path="orders/:orderId" element={<OrderPage />} />
+        <Route
+          path="services/*"
+          element={<LaterPage title="Services" meanwhile="Each order's page shows its service." />}
+        />
         <Route path="runs" element={<RunsPage />} />
         <Route path="deliveries" element={<DeliveriesPage />} />
         <Route path="deliveries/:deliveryId" element={<DeliveryPage />} />
@@ -48,13 +52,18 @@ export function App() {
         <Route path="plugins" element={<PluginsPage />} />
         <Route path="plugins/:slug" element={<PluginPage />} />
         <Route
-          path="catalogue"
+          path="catalogue/*"
           element={<LaterPage title="Catalogue" meanwhile="Set up the catalogue with the API or the CLI." />}
         />
         <Route path="builder" element={<Navigate to="/plugins/new/edit" replace />} />
         <Route path="plugins/new/edit" element={later(<BuilderPage />)} />
         <Route path="plugins/:slug/edit" element={later(<BuilderPage />)} />
         <Route path="plugins/:slug/versions" element={later(<VersionsPage />)} />
+        <Route
+          path="users/*"
+          element={<LaterPage title="Users and tokens" meanwhile="Use `fluxbilling users` on the server." />}
+        />
+        <Route path="audit" element={<LaterPage title="Audit log" meanwhile="Use GET /api/v1/audit." />} />
         <Route path="*" element={<Empty>No such page.</Empty>} />
       </Route>
     </Routes>

@@ -16,12 +16,15 @@ export interface NavItem {
 export const NAVIGATION: NavItem[] = [
   { to: "/dashboard", label: "Dashboard", later: true },
   { to: "/orders", label: "Orders" },
+  { to: "/services", label: "Services", later: true },
   { to: "/runs", label: "Runs" },
   { to: "/deliveries", label: "Webhook deliveries" },
+  { to: "/catalogue", label: "Catalogue", later: true },
   { to: "/connections", label: "Connections" },
   { to: "/plugins", label: "Plugins" },
-  { to: "/catalogue", label: "Catalogue", later: true },
   { to: "/plugins/new/edit", label: "Plugin builder" },
+  { to: "/users", label: "Users and tokens", later: true },
+  { to: "/audit", label: "Audit log", later: true },
 ];
 
 /** The navigation entry a path belongs to: the longest one it is under (the builder is under
