@@ -4196,6 +4196,11 @@ export interface components {
             /** Id */
             id: number;
             /**
+             * Last Login At
+             * @description their last sign-in; null if never
+             */
+            last_login_at: string | null;
+            /**
              * Password Changed At
              * Format: date-time
              */
