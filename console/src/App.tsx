@@ -11,6 +11,9 @@ import { OrderPage } from "./routes/orders/OrderPage";
 import { OrdersPage } from "./routes/orders/OrdersPage";
 import { PluginPage, PluginsPage } from "./routes/plugins/PluginsPage";
 import { RunsPage } from "./routes/runs/RunsPage";
+import { AccountPage } from "./routes/account/AccountPage";
+import { UserPage } from "./routes/users/UserPage";
+import { NewUserPage, UsersPage } from "./routes/users/UsersPage";
 import { Suspense, lazy } from "react";
 import { Loading } from "./components/States";
 
@@ -59,10 +62,10 @@ export function App() {
         <Route path="plugins/new/edit" element={later(<BuilderPage />)} />
         <Route path="plugins/:slug/edit" element={later(<BuilderPage />)} />
         <Route path="plugins/:slug/versions" element={later(<VersionsPage />)} />
-        <Route
-          path="users/*"
-          element={<LaterPage title="Users and tokens" meanwhile="Use `fluxbilling users` on the server." />}
-        />
+        <Route path="users" element={<UsersPage />} />
+        <Route path="users/new" element={<NewUserPage />} />
+        <Route path="users/:userId" element={<UserPage />} />
+        <Route path="account" element={<AccountPage />} />
         <Route path="audit" element={<LaterPage title="Audit log" meanwhile="Use GET /api/v1/audit." />} />
         <Route path="*" element={<Empty>No such page.</Empty>} />
       </Route>

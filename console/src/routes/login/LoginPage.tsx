@@ -1,5 +1,5 @@
 /** Sign in with a username and password; back to the page that asked for it. */
-import { Button, Center, Paper, PasswordInput, Stack, TextInput, Title } from "@mantine/core";
+import { Alert, Button, Center, Paper, PasswordInput, Stack, TextInput, Title } from "@mantine/core";
 import { type FormEvent, useState } from "react";
 import { Navigate, useNavigate, useSearchParams } from "react-router";
 import { ErrorAlert } from "../../components/States";
@@ -34,6 +34,11 @@ export function LoginPage() {
             <Title order={1} size="h3">
               FluxBilling console
             </Title>
+            {params.get("changed") === "password" && (
+              <Alert color="blue" role="status">
+                Your password was changed and your sessions ended: log in with the new one.
+              </Alert>
+            )}
             <TextInput
               label="Username"
               autoComplete="username"
