@@ -42,11 +42,7 @@ export function TokensPanel({ owner, whose }: { owner: TokenOwner; whose: string
           <Badge color="gray" variant="light" title={`revoked ${formatTime(t.revoked_at)}`}>
             revoked
           </Badge>
-        ) : t.expires_at && new Date(t.expires_at) <= new Date() ? (
-          <Badge color="gray" variant="light">
-            expired
-          </Badge>
-        ) : (
+) : (
           <ConfirmButton
             size="compact-xs"
             variant="outline"

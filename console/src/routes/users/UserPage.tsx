@@ -106,6 +106,7 @@ function Account({ user }: { user: UserRow }) {
             <ConfirmButton
               key="disable"
               variant="outline"
+              color="red"
               label="Disable"
               question={`Disable ${user.username}? ${ends} They cannot sign in, and their API tokens stop working.`}
               onConfirm={() => update.mutate({ disabled: true })}
