@@ -3,7 +3,7 @@
  * browser (the console stays signed in), or none (then back to the login page). */
 import { Alert, Button, Card, PasswordInput, Stack, Text, Title } from "@mantine/core";
 import { useQueryClient } from "@tanstack/react-query";
-import { type FormEvent, useState } from "react";
+import { type ChangeEvent, type FormEvent, useState } from "react";
 import { useNavigate } from "react-router";
 import { ErrorAlert } from "../../components/States";
 import { ME, useUser } from "../../session/session";
@@ -36,6 +36,24 @@ function PasswordCard() {
   const [next, setNext] = useState("");
   const [again, setAgain] = useState("");
   const mismatch = again !== "" && next !== again;
+  const typed = (set: (value: string) => void) => (e: ChangeEvent<HTMLInputElement>) => set(e.currentTarget.value);
+  const fields = [
+    { label: "Current password", autoComplete: "current-password", value: current, onChange: typed(setCurrent) },
+    {
+      label: "New password",
+      description: "at least 12 characters",
+      autoComplete: "new-password",
+      value: next,
+      onChange: typed(setNext),
+    },
+    {
+      label: "New password again",
+      autoComplete: "new-password",
+      value: again,
+      error: mismatch ? "the two new passwords differ" : undefined,
+      onChange: typed(setAgain),
+    },
+  ];
 
   const submit = (event: FormEvent) => {
     event.preventDefault();
@@ -71,29 +89,9 @@ function PasswordCard() {
               password); this one goes on. Your API tokens keep working.
             </Alert>
           )}
-          <PasswordInput
-            label="Current password"
-            autoComplete="current-password"
-            required
-            value={current}
-            onChange={(e) => setCurrent(e.currentTarget.value)}
-          />
-          <PasswordInput
-            label="New password"
-            description="at least 12 characters"
-            autoComplete="new-password"
-            required
-            value={next}
-            onChange={(e) => setNext(e.currentTarget.value)}
-          />
-          <PasswordInput
-            label="New password again"
-            autoComplete="new-password"
-            required
-            value={again}
-            error={mismatch ? "the two new passwords differ" : undefined}
-            onChange={(e) => setAgain(e.currentTarget.value)}
-          />
+          {fields.map((field) => (
+            <PasswordInput key={field.label} required {...field} />
+          ))}
           {change.isError && <ErrorAlert error={change.error} title="Not changed" />}
           <Button type="submit" loading={change.isPending} disabled={mismatch} style={{ alignSelf: "flex-start" }}>
             Change password

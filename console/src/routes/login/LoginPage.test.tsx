@@ -17,6 +17,12 @@ describe("safeNext", () => {
 });
 
 describe("the login page", () => {
+  it("says why after a password change ended the session", async () => {
+    fakeFetch(() => apiError(401, "HTTPError", "not signed in"));
+    renderAt(<LoginPage />, { path: "/login?changed=password", route: "/login" });
+    expect(await screen.findByRole("status")).toHaveTextContent("Your password was changed");
+  });
+
   it("shows the API's refusal", async () => {
     fakeFetch((request) =>
       new URL(request.url).pathname === "/api/v1/auth/me"

@@ -1,7 +1,7 @@
 /** One operator account (`/users/:userId`, admins): change the role, disable or enable, reset
  * the password (shown once), and the user's API tokens. Each change ends the user's sessions,
  * so each asks first; a refusal (the last admin) is the API's message. */
-import { Anchor, Badge, Card, Group, NativeSelect, Stack, Table, Text, Title } from "@mantine/core";
+import { Anchor, Card, Group, NativeSelect, Stack, Table, Text, Title } from "@mantine/core";
 import { useState } from "react";
 import { Link, useParams } from "react-router";
 import { ConfirmButton } from "../../components/ConfirmButton";
@@ -11,6 +11,7 @@ import { Empty, ErrorAlert, QueryView } from "../../components/States";
 import { formatTime } from "../../components/time";
 import { ROLES, type Role, type UserRow, useResetPassword, useUpdateUser, useUserRow } from "./queries";
 import { TokensPanel } from "./TokensPanel";
+import { StateBadge } from "./UsersPage";
 
 export function UserPage() {
   const userId = Number(useParams().userId);
@@ -50,15 +51,7 @@ function Account({ user }: { user: UserRow }) {
           <Table.Tbody>
             <FieldRow name="Role">{user.role}</FieldRow>
             <FieldRow name="State">
-              {user.disabled ? (
-                <Badge color="gray" variant="light">
-                  disabled
-                </Badge>
-              ) : (
-                <Badge color="green" variant="light">
-                  enabled
-                </Badge>
-              )}
+              <StateBadge disabled={user.disabled} />
             </FieldRow>
             <FieldRow name="Last login">{user.last_login_at ? formatTime(user.last_login_at) : "never"}</FieldRow>
             <FieldRow name="Password set">{formatTime(user.password_changed_at)}</FieldRow>

@@ -11,6 +11,15 @@ import { ROLES, type Role, type UserRow, useCreateUser, useUsers } from "./queri
 
 export const userPath = (id: number) => `/users/${id}`;
 
+/** Whether a user may sign in. */
+export function StateBadge({ disabled }: { disabled: boolean }) {
+  return (
+    <Badge color={disabled ? "gray" : "green"} variant="light">
+      {disabled ? "disabled" : "enabled"}
+    </Badge>
+  );
+}
+
 const COLUMNS = [
   {
     header: "Username",
@@ -23,16 +32,7 @@ const COLUMNS = [
   { header: "Role", cell: (u: UserRow) => u.role },
   {
     header: "State",
-    cell: (u: UserRow) =>
-      u.disabled ? (
-        <Badge color="gray" variant="light">
-          disabled
-        </Badge>
-      ) : (
-        <Badge color="green" variant="light">
-          enabled
-        </Badge>
-      ),
+    cell: (u: UserRow) => <StateBadge disabled={u.disabled} />,
   },
   { header: "Last login", cell: (u: UserRow) => (u.last_login_at ? formatTime(u.last_login_at) : "never"), nowrap: true },
   { header: "Created", cell: (u: UserRow) => formatTime(u.created_at), nowrap: true },
