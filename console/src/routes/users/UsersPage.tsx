@@ -62,7 +62,7 @@ export function NewUserPage() {
 
   const submit = (event: FormEvent) => {
     event.preventDefault();
-    create.mutate({ username, role });
+    create.mutate({ username, role }, { onSuccess: () => setUsername("") });
   };
 
   const created = create.data;
