@@ -1,8 +1,10 @@
 /** The console's screens and their URLs (each shareable: `/orders/42`). */
 import { Navigate, Route, Routes } from "react-router";
 import { Shell } from "./components/Shell";
+import { AuditPage } from "./routes/audit/AuditPage";
 import { ConnectionPage } from "./routes/connections/ConnectionPage";
 import { ConnectionsPage } from "./routes/connections/ConnectionsPage";
+import { DashboardPage } from "./routes/dashboard/DashboardPage";
 import { DeliveriesPage } from "./routes/deliveries/DeliveriesPage";
 import { DeliveryPage } from "./routes/deliveries/DeliveryPage";
 import { LaterPage } from "./routes/later/LaterPage";
@@ -32,11 +34,8 @@ export function App() {
           </RequireSession>
         }
       >
-        <Route index element={<Navigate to="/orders" replace />} />
-        <Route
-          path="dashboard"
-          element={<LaterPage title="Dashboard" meanwhile="Orders and runs show where every order stands." />}
-        />
+        <Route index element={<Navigate to="/dashboard" replace />} />
+        <Route path="dashboard" element={<DashboardPage />} />
         <Route path="orders" element={<OrdersPage />} />
         <Route path="orders/:orderId" element={<OrderPage />} />
         <Route
@@ -63,7 +62,7 @@ export function App() {
           path="users/*"
           element={<LaterPage title="Users and tokens" meanwhile="Use `fluxbilling users` on the server." />}
         />
-        <Route path="audit" element={<LaterPage title="Audit log" meanwhile="Use GET /api/v1/audit." />} />
+        <Route path="audit" element={<AuditPage />} />
         <Route path="*" element={<Empty>No such page.</Empty>} />
       </Route>
     </Routes>
