@@ -99,5 +99,7 @@ describe("the audit log", () => {
     ]);
     expect(entityPath("plugin", "solusvm2@3")).toBe("/plugins/solusvm2");
     expect(entityPath("location", "1")).toBeUndefined();
+    expect(entityPath("run", "2", { order_id: 7, state: "queued" })).toBe("/runs?order_id=7");
+    expect(entityPath("run", "2", {})).toBeUndefined();
   });
 });

@@ -36,13 +36,20 @@ const NOT_A_USER: Record<string, string> = {
 
 type Audit = Schemas["AuditOut"];
 
-/** The console's page for an audited entity, where one exists. */
-export function entityPath(entity: string, id: string | null | undefined): string | undefined {
+/** The console's page for an audited entity, where one exists (a run: its order's runs, when
+ * the row names the order). */
+export function entityPath(
+  entity: string,
+  id: string | null | undefined,
+  changes: Audit["changes"] = {},
+): string | undefined {
   if (!id) return undefined;
   const path = encodeURIComponent(id);
   switch (entity) {
     case "order":
       return `/orders/${path}`;
+    case "run":
+      return typeof changes.order_id === "number" ? `/runs?order_id=${changes.order_id}` : undefined;
     case "service":
       return `/services/${path}`;
     case "connection":
@@ -111,7 +118,7 @@ function Diff({ changes }: { changes: Audit["changes"] }) {
 }
 
 function Entity({ row }: { row: Audit }): ReactNode {
-  const to = entityPath(row.entity, row.entity_id);
+  const to = entityPath(row.entity, row.entity_id, row.changes);
   const label = row.entity_id ? `${row.entity} ${row.entity_id}` : row.entity;
   return to ? (
     <Anchor component={Link} to={to}>
