@@ -1,12 +1,12 @@
 /** The audit log: who changed what, newest first, filtered by entity kind, entity id and actor
  * (kept in the URL: `/audit?entity=host&entity_id=3`). Each change reads as a small diff; the
  * API has already left secrets out (only their names appear), and the screen shows no more. */
-import { Anchor, Badge, Code, Group, Select, Stack, Text, TextInput } from "@mantine/core";
+import { Anchor, Badge, Code, Group, Stack, Text } from "@mantine/core";
 import { useQuery } from "@tanstack/react-query";
 import type { ReactNode } from "react";
 import { Link } from "react-router";
 import { api, type Schemas, unwrap } from "../../api/client";
-import { type Column, ListPage, oneOf, useFilters } from "../../components/ListPage";
+import { type Column, ListPage, SelectFilter, TextFilter, oneOf, useFilters } from "../../components/ListPage";
 import { useCursor } from "../../components/Pager";
 import { formatTime } from "../../components/time";
 
@@ -150,24 +150,6 @@ const COLUMNS: Column<Audit>[] = [
   { header: "Change", cell: (row) => <Diff changes={row.changes} /> },
 ];
 
-/** A text filter applied on Enter; its box follows the URL. */
-function TextFilter({ name, label, placeholder, value }: { name: string; label: string; placeholder: string; value?: string | undefined }) {
-  const filters = useFilters();
-  return (
-    <TextInput
-      aria-label={label}
-      placeholder={placeholder}
-      size="xs"
-      w={140}
-      key={value ?? ""}
-      defaultValue={value ?? ""}
-      onKeyDown={(e) => {
-        if (e.key === "Enter") filters.set(name, e.currentTarget.value.trim() || null);
-      }}
-    />
-  );
-}
-
 export function AuditPage() {
   const filters = useFilters();
   const entity = oneOf(ENTITIES, filters.get("entity"));
@@ -188,18 +170,9 @@ export function AuditPage() {
       empty={entity || entity_id || actor ? "No changes match." : "No changes recorded yet."}
       filters={
         <>
-          <Select
-            aria-label="Entity kind"
-            placeholder="any entity"
-            size="xs"
-            w={140}
-            clearable
-            data={[...ENTITIES]}
-            value={entity ?? null}
-            onChange={(value) => filters.set("entity", value)}
-          />
-          <TextFilter name="entity_id" label="Entity id" placeholder="entity id" value={entity_id} />
-          <TextFilter name="actor" label="Actor" placeholder="who (username)" value={actor} />
+          <SelectFilter name="entity" label="Entity kind" placeholder="any entity" data={ENTITIES} value={entity} />
+          <TextFilter name="entity_id" label="Entity id" placeholder="entity id" />
+          <TextFilter name="actor" label="Actor" placeholder="who (username)" />
         </>
       }
     />

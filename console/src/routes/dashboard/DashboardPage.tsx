@@ -6,6 +6,7 @@ import { Anchor, Badge, Group, Paper, Progress, SimpleGrid, Stack, Table, Text, 
 import { useQuery } from "@tanstack/react-query";
 import { Link } from "react-router";
 import { api, type Schemas, unwrap } from "../../api/client";
+import { type Column, ListTable } from "../../components/ListPage";
 import { Empty, QueryView } from "../../components/States";
 import { colourOf } from "../../components/StatusBadge";
 import { formatTime } from "../../components/time";
@@ -132,6 +133,34 @@ function RunPhases({ phases }: { phases: Dashboard["phases"] }) {
   );
 }
 
+const ALARM_COLUMNS: Column<Schemas["AlarmOut"]>[] = [
+  {
+    header: "Kind",
+    nowrap: true,
+    cell: (alarm) => (
+      <Badge color="red" variant="light" radius="sm">
+        {words(alarm.kind)}
+      </Badge>
+    ),
+  },
+  { header: "What", cell: (alarm) => <Text size="sm">{alarm.message}</Text> },
+  { header: "Since", cell: (alarm) => formatTime(alarm.since), monospace: true, nowrap: true },
+  {
+    header: "Open",
+    nowrap: true,
+    cell: (alarm) => {
+      const target = alarmTarget(alarm.link);
+      return target ? (
+        <Anchor component={Link} to={target.to}>
+          {target.label}
+        </Anchor>
+      ) : (
+        `${alarm.link.kind} ${alarm.link.id}`
+      );
+    },
+  },
+];
+
 function Alarms({ board }: { board: Dashboard }) {
   const counted = board.alarm_counts.filter((c) => c.count > 0);
   const total = counted.reduce((sum, c) => sum + c.count, 0);
@@ -150,45 +179,12 @@ function Alarms({ board }: { board: Dashboard }) {
       {board.alarms.length === 0 ? (
         <Empty>No alarms: paid orders are on time, no delivery was refused, no host is quarantined.</Empty>
       ) : (
-        <Table striped aria-labelledby="dashboard-alarms">
-          <Table.Thead>
-            <Table.Tr>
-              <Table.Th>Kind</Table.Th>
-              <Table.Th>What</Table.Th>
-              <Table.Th>Since</Table.Th>
-              <Table.Th>Open</Table.Th>
-            </Table.Tr>
-          </Table.Thead>
-          <Table.Tbody>
-            {board.alarms.map((alarm) => {
-              const target = alarmTarget(alarm.link);
-              return (
-                <Table.Tr key={`${alarm.kind}-${alarm.link.kind}-${alarm.link.id}`}>
-                  <Table.Td style={{ whiteSpace: "nowrap" }}>
-                    <Badge color="red" variant="light" radius="sm">
-                      {words(alarm.kind)}
-                    </Badge>
-                  </Table.Td>
-                  <Table.Td>
-                    <Text size="sm">{alarm.message}</Text>
-                  </Table.Td>
-                  <Table.Td ff="monospace" style={{ whiteSpace: "nowrap" }}>
-                    {formatTime(alarm.since)}
-                  </Table.Td>
-                  <Table.Td style={{ whiteSpace: "nowrap" }}>
-                    {target ? (
-                      <Anchor component={Link} to={target.to}>
-                        {target.label}
-                      </Anchor>
-                    ) : (
-                      `${alarm.link.kind} ${alarm.link.id}`
-                    )}
-                  </Table.Td>
-                </Table.Tr>
-              );
-            })}
-          </Table.Tbody>
-        </Table>
+        <ListTable
+          label="Alarms"
+          columns={ALARM_COLUMNS}
+          rows={board.alarms}
+          rowKey={(alarm) => `${alarm.kind}-${alarm.link.kind}-${alarm.link.id}`}
+        />
       )}
       {total > board.alarms.length && (
         <Text size="xs" c="dimmed" mt="xs">

@@ -1,10 +1,10 @@
 /** Runs, newest first, filtered by state, kind (or action verb), phase and order, all kept in
  * the URL (`/runs?kind=provision&phase=network&state=failed`). */
-import { Anchor, SegmentedControl, Select, Text, TextInput } from "@mantine/core";
+import { Anchor, SegmentedControl, Text } from "@mantine/core";
 import { useQuery } from "@tanstack/react-query";
 import { Link } from "react-router";
 import { api, type Schemas, unwrap } from "../../api/client";
-import { type Column, ListPage, oneOf, useFilters } from "../../components/ListPage";
+import { type Column, ListPage, SelectFilter, TextFilter, oneOf, useFilters } from "../../components/ListPage";
 import { useCursor } from "../../components/Pager";
 import { StatusBadge } from "../../components/StatusBadge";
 import { formatTime } from "../../components/time";
@@ -100,38 +100,9 @@ export function RunsPage() {
       empty={any ? "No runs match." : "No runs yet: they start when an order is paid."}
       filters={
         <>
-          <TextInput
-            aria-label="Order id"
-            placeholder="order id"
-            size="xs"
-            w={100}
-            // A new key when the URL changes it, so the box shows what the list is filtered by.
-            key={chosen.order_id ?? "none"}
-            defaultValue={chosen.order_id ?? ""}
-            onKeyDown={(e) => {
-              if (e.key === "Enter") filters.set("order_id", e.currentTarget.value.trim() || null);
-            }}
-          />
-          <Select
-            aria-label="Run kind"
-            placeholder="any kind"
-            size="xs"
-            w={170}
-            clearable
-            data={KINDS}
-            value={chosen.kind ?? null}
-            onChange={(value) => filters.set("kind", value)}
-          />
-          <Select
-            aria-label="Run phase"
-            placeholder="any phase"
-            size="xs"
-            w={130}
-            clearable
-            data={PHASES}
-            value={chosen.phase ?? null}
-            onChange={(value) => filters.set("phase", value)}
-          />
+          <TextFilter name="order_id" label="Order id" placeholder="order id" width={100} />
+          <SelectFilter name="kind" label="Run kind" placeholder="any kind" data={KINDS} value={chosen.kind} width={170} />
+          <SelectFilter name="phase" label="Run phase" placeholder="any phase" data={PHASES} value={chosen.phase} width={130} />
           <SegmentedControl
             aria-label="Run state"
             size="xs"
