@@ -1,8 +1,10 @@
 /** The console's screens and their URLs (each shareable: `/orders/42`). */
 import { Navigate, Route, Routes } from "react-router";
 import { Shell } from "./components/Shell";
+import { AuditPage } from "./routes/audit/AuditPage";
 import { ConnectionPage } from "./routes/connections/ConnectionPage";
 import { ConnectionsPage } from "./routes/connections/ConnectionsPage";
+import { DashboardPage } from "./routes/dashboard/DashboardPage";
 import { DeliveriesPage } from "./routes/deliveries/DeliveriesPage";
 import { DeliveryPage } from "./routes/deliveries/DeliveryPage";
 import { LaterPage } from "./routes/later/LaterPage";
@@ -35,11 +37,8 @@ export function App() {
           </RequireSession>
         }
       >
-        <Route index element={<Navigate to="/orders" replace />} />
-        <Route
-          path="dashboard"
-          element={<LaterPage title="Dashboard" meanwhile="Orders and runs show where every order stands." />}
-        />
+        <Route index element={<Navigate to="/dashboard" replace />} />
+        <Route path="dashboard" element={<DashboardPage />} />
         <Route path="orders" element={<OrdersPage />} />
         <Route path="orders/:orderId" element={<OrderPage />} />
         <Route
@@ -66,7 +65,7 @@ export function App() {
         <Route path="users/new" element={<NewUserPage />} />
         <Route path="users/:userId" element={<UserPage />} />
         <Route path="account" element={<AccountPage />} />
-        <Route path="audit" element={<LaterPage title="Audit log" meanwhile="Use GET /api/v1/audit." />} />
+        <Route path="audit" element={<AuditPage />} />
         <Route path="*" element={<Empty>No such page.</Empty>} />
       </Route>
     </Routes>

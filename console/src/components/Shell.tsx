@@ -18,7 +18,7 @@ export interface NavItem {
 }
 
 export const NAVIGATION: NavItem[] = [
-  { to: "/dashboard", label: "Dashboard", later: true },
+  { to: "/dashboard", label: "Dashboard" },
   { to: "/orders", label: "Orders" },
   { to: "/services", label: "Services", later: true },
   { to: "/runs", label: "Runs" },
@@ -28,7 +28,7 @@ export const NAVIGATION: NavItem[] = [
   { to: "/plugins", label: "Plugins" },
   { to: "/plugins/new/edit", label: "Plugin builder" },
   { to: "/users", label: "Users and tokens", role: "admin" },
-  { to: "/audit", label: "Audit log", later: true },
+  { to: "/audit", label: "Audit log" },
 ];
 
 /** The navigation entry a path belongs to: the longest one it is under (the builder is under

@@ -10,9 +10,9 @@ afterEach(() => vi.unstubAllGlobals());
 describe("safeNext", () => {
   it("keeps the operator inside the console", () => {
     expect(safeNext("/orders/42")).toBe("/orders/42");
-    expect(safeNext("//evil.example")).toBe("/orders");
-    expect(safeNext("https://evil.example")).toBe("/orders");
-    expect(safeNext(null)).toBe("/orders");
+    expect(safeNext("//evil.example")).toBe("/dashboard");
+    expect(safeNext("https://evil.example")).toBe("/dashboard");
+    expect(safeNext(null)).toBe("/dashboard");
   });
 });
 

@@ -5,9 +5,10 @@ import { Navigate, useNavigate, useSearchParams } from "react-router";
 import { ErrorAlert } from "../../components/States";
 import { useLogin, useMe } from "../../session/session";
 
-/** Only a path of this console: never send the operator elsewhere after login. */
+/** Only a path of this console: never send the operator elsewhere after login (and without
+ * a `next`, to the dashboard). */
 export function safeNext(next: string | null): string {
-  return next && next.startsWith("/") && !next.startsWith("//") ? next : "/orders";
+  return next && next.startsWith("/") && !next.startsWith("//") ? next : "/dashboard";
 }
 
 export function LoginPage() {
