@@ -8,12 +8,13 @@
  * API's refusal (409: what uses it) shown as it came, and read-only for a role the API would
  * refuse (its 403 is shown if it happens anyway).
  */
-import { Alert, Button, Card, Group, List, Stack, Table, Text, Title } from "@mantine/core";
+import { Alert, Button, Card, Group, List, Stack, Text, Title } from "@mantine/core";
 import { type ChangeEvent, type FormEvent, type ReactNode, useState } from "react";
 import { useNavigate, useParams } from "react-router";
-import { ApiError } from "../../api/client";
+import { ApiError, type Schemas } from "../../api/client";
 import { may } from "../../api/auth";
 import { ConfirmButton } from "../../components/ConfirmButton";
+import { type Column, ListTable } from "../../components/ListPage";
 import { Empty, ErrorAlert, Loading, QueryView } from "../../components/States";
 import { formatTime } from "../../components/time";
 import { useUser } from "../../session/session";
@@ -151,7 +152,8 @@ function EntityForm<Out extends { id: number }, In extends object>({
     onSubmit(draft);
   };
   return (
-    <form onSubmit={submit} aria-label={capital(kind.entity)}>
+    // noValidate: the marks on required fields are hints; the API says what is wrong.
+    <form onSubmit={submit} aria-label={capital(kind.entity)} noValidate>
       <fieldset disabled={!writable} style={{ border: 0, padding: 0, margin: 0 }}>
         <Stack>
           {render(form, existing)}
@@ -235,40 +237,28 @@ export function History({ entity, id }: { entity: string; id: number }) {
           items.length === 0 ? (
             <Empty>No recorded changes.</Empty>
           ) : (
-            <Table aria-label="History" fz="sm">
-              <Table.Thead>
-                <Table.Tr>
-                  <Table.Th>When</Table.Th>
-                  <Table.Th>Who</Table.Th>
-                  <Table.Th>Change</Table.Th>
-                  <Table.Th>What</Table.Th>
-                </Table.Tr>
-              </Table.Thead>
-              <Table.Tbody>
-                {items.map((row) => (
-                  <Table.Tr key={row.id}>
-                    <Table.Td ff="monospace" style={{ whiteSpace: "nowrap" }}>
-                      {formatTime(row.created_at)}
-                    </Table.Td>
-                    <Table.Td>{row.actor}</Table.Td>
-                    <Table.Td>{row.action.split(".").pop()}</Table.Td>
-                    <Table.Td>
-                      {describeChanges(row.changes).map((line) => (
-                        <Text key={line} size="xs" ff="monospace">
-                          {line}
-                        </Text>
-                      ))}
-                    </Table.Td>
-                  </Table.Tr>
-                ))}
-              </Table.Tbody>
-            </Table>
+            <ListTable label="History" columns={HISTORY} rows={items} rowKey={(row) => row.id} />
           )
         }
       </QueryView>
     </Card>
   );
 }
+
+const HISTORY: Column<Schemas["AuditOut"]>[] = [
+  { header: "When", cell: (row) => formatTime(row.created_at), monospace: true, nowrap: true },
+  { header: "Who", cell: (row) => row.actor },
+  { header: "Change", cell: (row) => row.action.split(".").pop() },
+  {
+    header: "What",
+    cell: (row) =>
+      describeChanges(row.changes).map((line) => (
+        <Text key={line} size="xs" ff="monospace">
+          {line}
+        </Text>
+      )),
+  },
+];
 
 /** An audit row's changes, one line a field: `ram_mb: 2048 → 4096`, or `name: "x"` when set. */
 export function describeChanges(changes: Record<string, unknown>): string[] {

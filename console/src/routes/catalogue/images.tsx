@@ -78,8 +78,7 @@ export function ImagePage() {
           <Textarea
             label="User data template"
             description="#cloud-config or a #! script, rendered per install"
-            autosize
-            minRows={2}
+            rows={4}
             ff="monospace"
             {...form.text("user_data_template", true)}
           />

@@ -213,9 +213,9 @@ function OptionsField({ form }: { form: Form<ProductIn> }) {
       <JsonInput
         label="Options"
         description="the plugin's product settings (its settings schema), as a JSON object"
-        autosize
-        minRows={3}
+        rows={4}
         formatOnBlur
+        validationError="not JSON (sent as typed, the API will say so)"
         value={text}
         error={form.error("options")}
         onChange={(value) => {
