@@ -71,6 +71,7 @@ test("create a location, a subnet, a host and a product; delete refused; drain t
   await page.getByRole("button", { name: "Delete" }).click();
   await page.getByRole("dialog").getByRole("button", { name: "Delete" }).click();
   const refusal = page.getByRole("alert").filter({ hasText: "Not deleted" });
+  await expect(refusal).toContainText("location lis1 has");
   await expect(refusal).toContainText("cannot be deleted while in use");
   await expect(page).toHaveURL(/\/catalogue\/locations\/\d+$/);
 
