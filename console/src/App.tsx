@@ -2,6 +2,7 @@
 import { Navigate, Route, Routes } from "react-router";
 import { Shell } from "./components/Shell";
 import { AuditPage } from "./routes/audit/AuditPage";
+import { CataloguePage } from "./routes/catalogue/CataloguePage";
 import { ConnectionPage } from "./routes/connections/ConnectionPage";
 import { ConnectionsPage } from "./routes/connections/ConnectionsPage";
 import { DashboardPage } from "./routes/dashboard/DashboardPage";
@@ -53,10 +54,7 @@ export function App() {
         <Route path="connections/:name" element={<ConnectionPage />} />
         <Route path="plugins" element={<PluginsPage />} />
         <Route path="plugins/:slug" element={<PluginPage />} />
-        <Route
-          path="catalogue/*"
-          element={<LaterPage title="Catalogue" meanwhile="Set up the catalogue with the API or the CLI." />}
-        />
+        <Route path="catalogue/*" element={<CataloguePage />} />
         <Route path="builder" element={<Navigate to="/plugins/new/edit" replace />} />
         <Route path="plugins/new/edit" element={later(<BuilderPage />)} />
         <Route path="plugins/:slug/edit" element={later(<BuilderPage />)} />
