@@ -3931,7 +3931,11 @@ export interface components {
              * @description a stored plugin (instead of `document`)
              */
             slug?: string | null;
-            verb: components["schemas"]["Verb"];
+            /**
+             * Verb
+             * @description a lifecycle verb, or `test`: the plugin's connection probe (no inputs)
+             */
+            verb: components["schemas"]["Verb"] | "test";
             /**
              * Version
              * @description its version (default: the newest)
