@@ -750,6 +750,7 @@ export interface paths {
          * @description 200 with the warnings of a valid document; 422 naming every problem of an invalid one.
          *
          *     The builder calls it while a plugin is being edited, so problems show before saving.
+         *     It changes nothing, so operators may call it too (saving stays with admins).
          */
         post: operations["validate_plugin_api_v1_plugins_validate_post"];
         delete?: never;
@@ -8739,7 +8740,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description the caller is not an admin */
+            /** @description the caller is a viewer (validating needs the operator role) */
             403: {
                 headers: {
                     [name: string]: unknown;
