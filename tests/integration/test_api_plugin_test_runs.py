@@ -226,6 +226,31 @@ async def test_an_operator_cannot_allow_a_production_connection(
     assert (audit.actor, audit.action) == ("olga", "connection.test_run_refused")
 
 
+async def test_a_paused_test_is_resumed_only_by_whoever_started_it(
+    installation: bootstrap.Installation,
+    operator_api: httpx.AsyncClient,
+    sim: solusvm2.SolusVM2State,
+    test_connection: str,
+) -> None:
+    paused = await start(operator_api, inputs=INPUTS)  # olga starts it
+    assert paused.json()["status"] == "pending", paused.text
+    token = paused.json()["resume_token"]
+
+    app = create_app(installation)
+    app.dependency_overrides[authenticate] = lambda: Principal("oscar", Role.OPERATOR)
+    async with asgi_client(app, "http://api.test") as oscar:
+        refused = await oscar.post("/api/v1/plugins/test-runs/resume", json={"token": token})
+    assert refused.status_code == 403, refused.text
+    error = refused.json()["error"]
+    assert "started by 'olga'" in error["message"]
+    assert error["details"]["started_by"] == "olga"
+    assert len(sim.servers) == 1  # nothing ran on oscar's behalf
+
+    resumed = await operator_api.post("/api/v1/plugins/test-runs/resume", json={"token": token})
+    assert resumed.status_code == 200, resumed.text
+    assert resumed.json()["status"] == "done"
+
+
 async def test_an_unsaved_invalid_document_is_answered_422_with_every_path(
     installation: bootstrap.Installation, api: httpx.AsyncClient, test_connection: str
 ) -> None:

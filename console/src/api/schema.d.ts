@@ -728,6 +728,8 @@ export interface paths {
         /**
          * Resume a pending test of a flow with its resume token
          * @description Runs the paused flow on from its waiting node; the connections are checked again.
+         *
+         *     Only whoever started the test may resume it (its token names them).
          */
         post: operations["resume_test_run_api_v1_plugins_test_runs_resume_post"];
         delete?: never;
@@ -8622,7 +8624,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description this needs the operator role */
+            /** @description this needs the operator role, or the test was started by someone else (a token is bound to whoever started the test) */
             403: {
                 headers: {
                     [name: string]: unknown;

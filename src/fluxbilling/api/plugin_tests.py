@@ -375,6 +375,7 @@ async def start_test_run(body: TestRunIn, request: Request, who: Operator) -> Te
         cursor={},
         allow_production=body.allow_production,
         expires_at=now,
+        started_by=who.name,
     )
     names, rows = await _gate_flow(installation, who, plugin, state)
     row = rows[body.connection]
@@ -399,17 +400,24 @@ async def start_test_run(body: TestRunIn, request: Request, who: Operator) -> Te
     summary="Resume a pending test of a flow with its resume token",
     responses={
         400: {"description": "the token is not valid (altered, cut short, another key)"},
-        403: _ANSWERS[403],
+        403: {
+            "description": "this needs the operator role, or the test was started by someone "
+            "else (a token is bound to whoever started the test)"
+        },
         404: {"description": "the tested plugin version no longer exists"},
         409: _ANSWERS[409],
         410: {"description": "the token has expired: start the test again"},
     },
 )
 async def resume_test_run(body: ResumeIn, request: Request, who: Operator) -> TestRunOut:
-    """Runs the paused flow on from its waiting node; the connections are checked again."""
+    """Runs the paused flow on from its waiting node; the connections are checked again.
+
+    Only whoever started the test may resume it (its token names them).
+    """
     installation = _installation(request)
     now = datetime.now(UTC)
     state = resume.open_token(installation.vault, body.token, now)
+    resume.check_owner(state, who.name)
     plugin = await _plugin(installation, state.document, state.slug, state.version)
     names, _ = await _gate_flow(installation, who, plugin, state)
     return await _run(installation, plugin, state, names, now=now)
