@@ -3,7 +3,7 @@ and acting on an order (retry, cancel, re-allocate), on SQLite and PostgreSQL.""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -295,6 +295,26 @@ async def test_attempts_show_redacted_exchanges_and_a_credentials_suggestion(
     audit = schema.audit_log
     (row,) = await rows(installation, sa.select(audit).where(audit.c.action == "run.retry"))
     assert (row.actor, row.changes["order_id"]) == ("installation-token", order_id)
+
+
+async def test_every_attempt_shows_its_true_duration(
+    installation: bootstrap.Installation, api: httpx.AsyncClient
+) -> None:
+    order_id = await place_and_pay(installation, "timed.example.com")
+    assert (await finish(installation, order_id)).state == "completed"
+    order = await _get(api, f"/api/v1/orders/{order_id}")
+    tried = [(p["phase"], a) for p in order["phases"] for a in p["attempts"]]
+    assert {phase for phase, _ in tried} >= {"billing", "allocation", "provision", "handoff"}
+    for phase, attempt in tried:
+        if phase == "billing":  # done by the payment's webhook: not timed, shown as unknown
+            assert (attempt["started_at"], attempt["duration_seconds"]) == (None, None)
+            continue
+        started = datetime.fromisoformat(attempt["started_at"])
+        finished = datetime.fromisoformat(attempt["finished_at"])
+        # the end is read from the clock the start was (not the row's second-precise time)
+        assert finished > started, (phase, attempt)
+        assert attempt["duration_seconds"] == pytest.approx((finished - started).total_seconds())
+        assert attempt["duration_seconds"] > 0, phase
 
 
 async def test_no_secret_sent_upstream_reaches_the_order_page(

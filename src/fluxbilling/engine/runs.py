@@ -85,12 +85,16 @@ class Claim:
 
 @dataclass(frozen=True, slots=True)
 class AttemptFacts:
-    """When one attempt of a phase started and the upstream exchanges it made (redacted)."""
+    """When one attempt of a phase started and ended, and the upstream exchanges it made
+    (redacted)."""
 
     started_at: datetime
     exchanges: tuple[Mapping[str, Any], ...] = ()
     dropped: int = 0
     """Earlier exchanges of the attempt that were not kept."""
+    finished_at: datetime | None = None
+    """When it ended, by the clock `started_at` was read from (the activity row's own time
+    is the database's, on SQLite to the second only: no measure of a short attempt)."""
 
     def without_bodies(self) -> AttemptFacts:
         """These facts with each exchange cut to its request line, status and error.
@@ -128,6 +132,8 @@ class AttemptFacts:
             "started_at": self.started_at.isoformat(),
             "exchanges": [dict(e) for e in self.exchanges],
         }
+        if self.finished_at is not None:
+            found["finished_at"] = self.finished_at.isoformat()
         if self.dropped:
             found["exchanges_dropped"] = self.dropped
         return found

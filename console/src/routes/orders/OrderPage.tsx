@@ -194,11 +194,9 @@ function AttemptRow({ attempt, open }: { attempt: Attempt; open: boolean }) {
       <Group gap="xs">
         <Text size="xs">Attempt {attempt.number}</Text>
         <StatusBadge status={attempt.outcome} />
-        {attempt.duration_seconds != null && (
-          <Text size="xs" c="dimmed">
-            {formatDuration(attempt.duration_seconds * 1000)}
-          </Text>
-        )}
+        <Text size="xs" c="dimmed" aria-label="Duration">
+          {attempt.duration_seconds != null ? formatDuration(attempt.duration_seconds * 1000) : "—"}
+        </Text>
         {attempt.error && (
           <Text size="xs" c="red.8">
             {attempt.error.message}
