@@ -353,6 +353,8 @@ async def test_transient_failures_are_attempts_and_exhaustion_suggests_a_retry(
     assert os_install["suggestion"]["action"] == "retry"
     assert os_install["suggestion"]["from_phase"] == "os_install"
     assert order["reallocation_refusal"].startswith("the run failed at os_install")
+    # never billing, nor the allocation that completed; never past the failed phase
+    assert order["retry_from"] == ["provision", "os_install"]
 
 
 # -- acting on an order -------------------------------------------------------------------
@@ -422,9 +424,12 @@ async def test_a_completed_allocation_is_not_retried_it_is_reallocated(
     )
     assert (await run_of(installation, order_id)).state == "failed"
 
+    assert (await _get(api, f"/api/v1/orders/{order_id}"))["retry_from"] == ["provision"]
+
     sim.token = "it-token"  # retrying from the failed phase itself is still fine
     assert (await api.post(f"/api/v1/orders/{order_id}/retry", json={})).status_code == 200
     assert (await finish(installation, order_id)).state == "completed"
+    assert (await _get(api, f"/api/v1/orders/{order_id}"))["retry_from"] == []
 
 
 async def test_reallocate_is_refused_once_the_service_exists_upstream(

@@ -2822,6 +2822,11 @@ export interface components {
              * @description why `POST /orders/{id}/reallocate` would be refused now (None: allowed)
              */
             reallocation_refusal: string | null;
+            /**
+             * Retry From
+             * @description the phases `POST /orders/{id}/retry` may start from now, in order (empty unless the run failed): never billing, nor an allocation that completed
+             */
+            retry_from: components["schemas"]["Phase"][];
             run: components["schemas"]["OrderRunOut"] | null;
             service: components["schemas"]["ServiceOut"] | null;
             state: components["schemas"]["OrderState"];

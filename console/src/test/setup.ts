@@ -33,3 +33,6 @@ class QuietEventSource {
 if (!("EventSource" in window)) {
   Object.defineProperty(window, "EventSource", { writable: true, configurable: true, value: QuietEventSource });
 }
+
+// jsdom lays nothing out: a combobox's dropdown scrolls its selected option into view.
+Element.prototype.scrollIntoView = function scrollIntoView() {};
