@@ -36,3 +36,11 @@ if (!("EventSource" in window)) {
 
 // jsdom lays nothing out: a combobox's dropdown scrolls its selected option into view.
 Element.prototype.scrollIntoView = function scrollIntoView() {};
+
+// jsdom has no font loading: an autosized textarea (the builder's JSON inputs) listens to it.
+if (!("fonts" in document)) {
+  Object.defineProperty(document, "fonts", {
+    configurable: true,
+    value: { addEventListener: () => {}, removeEventListener: () => {} },
+  });
+}
