@@ -6,7 +6,7 @@ import pytest
 
 from fluxbilling.orders.attempts import ErrorClass, NormalizedError
 from fluxbilling.orders.pipeline import RunState
-from fluxbilling.orders.suggestions import Link, SuggestedAction, suggest
+from fluxbilling.orders.suggestions import Link, SuggestedAction, Suggestion, suggest
 
 TRANSIENT = NormalizedError(
     ErrorClass.TRANSIENT, "TransientUpstreamError", "timed out", "acme", "create", None
@@ -24,6 +24,16 @@ CAPACITY = NormalizedError(ErrorClass.CAPACITY, "CapacityExhausted", "no host fi
 BUG = NormalizedError(ErrorClass.INVARIANT, "InvariantViolation", "unexpected KeyError")
 SETTINGS = NormalizedError(ErrorClass.USER, "InvalidSettings", "plan_id is missing")
 ODD = NormalizedError(ErrorClass.UNKNOWN, "Odd", "odd")
+
+
+def _failed_at_provision(error: NormalizedError | None, reallocatable: bool) -> Suggestion | None:
+    return suggest(
+        error,
+        run_state=RunState.FAILED,
+        phase="provision",
+        parked=False,
+        reallocatable=reallocatable,
+    )
 
 
 @pytest.mark.parametrize(
@@ -49,13 +59,7 @@ def test_a_failed_run_gets_the_act_its_error_calls_for(
     from_phase: str | None,
     words: str,
 ) -> None:
-    found = suggest(
-        error,
-        run_state=RunState.FAILED,
-        phase="provision",
-        parked=False,
-        reallocatable=reallocatable,
-    )
+    found = _failed_at_provision(error, reallocatable)
     assert found is not None
     assert (found.action, found.from_phase) == (action, from_phase)
     assert words in found.message
@@ -68,13 +72,7 @@ def test_a_failed_run_gets_the_act_its_error_calls_for(
 def test_a_suggestion_says_what_to_do_and_never_repeats_the_errors_text(
     error: NormalizedError, reallocatable: bool
 ) -> None:
-    found = suggest(
-        error,
-        run_state=RunState.FAILED,
-        phase="provision",
-        parked=False,
-        reallocatable=reallocatable,
-    )
+    found = _failed_at_provision(error, reallocatable)
     assert found is not None
     assert error.message not in found.message  # the page shows the error just above
     assert any(verb in found.message for verb in ("fix", "add", "check", "report", "correct"))
