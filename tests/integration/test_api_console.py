@@ -3,7 +3,7 @@ and acting on an order (retry, cancel, re-allocate), on SQLite and PostgreSQL.""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -297,6 +297,26 @@ async def test_attempts_show_redacted_exchanges_and_a_credentials_suggestion(
     assert (row.actor, row.changes["order_id"]) == ("installation-token", order_id)
 
 
+async def test_every_attempt_shows_its_true_duration(
+    installation: bootstrap.Installation, api: httpx.AsyncClient
+) -> None:
+    order_id = await place_and_pay(installation, "timed.example.com")
+    assert (await finish(installation, order_id)).state == "completed"
+    order = await _get(api, f"/api/v1/orders/{order_id}")
+    tried = [(p["phase"], a) for p in order["phases"] for a in p["attempts"]]
+    assert {phase for phase, _ in tried} >= {"billing", "allocation", "provision", "handoff"}
+    for phase, attempt in tried:
+        if phase == "billing":  # done by the payment's webhook: not timed, shown as unknown
+            assert (attempt["started_at"], attempt["duration_seconds"]) == (None, None)
+            continue
+        started = datetime.fromisoformat(attempt["started_at"])
+        finished = datetime.fromisoformat(attempt["finished_at"])
+        # the end is read from the clock the start was (not the row's second-precise time)
+        assert finished > started, (phase, attempt)
+        assert attempt["duration_seconds"] == pytest.approx((finished - started).total_seconds())
+        assert attempt["duration_seconds"] > 0, phase
+
+
 async def test_no_secret_sent_upstream_reaches_the_order_page(
     installation: bootstrap.Installation, api: httpx.AsyncClient
 ) -> None:
@@ -333,6 +353,8 @@ async def test_transient_failures_are_attempts_and_exhaustion_suggests_a_retry(
     assert os_install["suggestion"]["action"] == "retry"
     assert os_install["suggestion"]["from_phase"] == "os_install"
     assert order["reallocation_refusal"].startswith("the run failed at os_install")
+    # never billing, nor the allocation that completed; never past the failed phase
+    assert order["retry_from"] == ["provision", "os_install"]
 
 
 # -- acting on an order -------------------------------------------------------------------
@@ -402,9 +424,12 @@ async def test_a_completed_allocation_is_not_retried_it_is_reallocated(
     )
     assert (await run_of(installation, order_id)).state == "failed"
 
+    assert (await _get(api, f"/api/v1/orders/{order_id}"))["retry_from"] == ["provision"]
+
     sim.token = "it-token"  # retrying from the failed phase itself is still fine
     assert (await api.post(f"/api/v1/orders/{order_id}/retry", json={})).status_code == 200
     assert (await finish(installation, order_id)).state == "completed"
+    assert (await _get(api, f"/api/v1/orders/{order_id}"))["retry_from"] == []
 
 
 async def test_reallocate_is_refused_once_the_service_exists_upstream(

@@ -84,9 +84,9 @@ EXPECTED: dict[tuple[str, str], Role | str] = {
     ("POST", "/api/v1/services/{service_id}/password/reveal"): OP,
     ("POST", "/api/v1/plugins/test-runs"): OP,
     ("POST", "/api/v1/plugins/test-runs/resume"): OP,
+    ("POST", "/api/v1/plugins/validate"): OP,  # changes nothing; saving stays admin
     # Admins: plugins, connections, users and their tokens.
     ("POST", "/api/v1/plugins"): A,
-    ("POST", "/api/v1/plugins/validate"): A,
     ("POST", "/api/v1/plugins/import"): A,
     ("POST", "/api/v1/connections"): A,
     ("PATCH", "/api/v1/connections/{name}"): A,

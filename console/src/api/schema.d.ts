@@ -728,6 +728,8 @@ export interface paths {
         /**
          * Resume a pending test of a flow with its resume token
          * @description Runs the paused flow on from its waiting node; the connections are checked again.
+         *
+         *     Only whoever started the test may resume it (its token names them).
          */
         post: operations["resume_test_run_api_v1_plugins_test_runs_resume_post"];
         delete?: never;
@@ -750,6 +752,7 @@ export interface paths {
          * @description 200 with the warnings of a valid document; 422 naming every problem of an invalid one.
          *
          *     The builder calls it while a plugin is being edited, so problems show before saving.
+         *     It changes nothing, so operators may call it too (saving stays with admins).
          */
         post: operations["validate_plugin_api_v1_plugins_validate_post"];
         delete?: never;
@@ -2820,6 +2823,11 @@ export interface components {
              * @description why `POST /orders/{id}/reallocate` would be refused now (None: allowed)
              */
             reallocation_refusal: string | null;
+            /**
+             * Retry From
+             * @description the phases `POST /orders/{id}/retry` may start from now, in order (empty unless the run failed): never billing, nor an allocation that completed
+             */
+            retry_from: components["schemas"]["Phase"][];
             run: components["schemas"]["OrderRunOut"] | null;
             service: components["schemas"]["ServiceOut"] | null;
             state: components["schemas"]["OrderState"];
@@ -3949,7 +3957,11 @@ export interface components {
              * @description a stored plugin (instead of `document`)
              */
             slug?: string | null;
-            verb: components["schemas"]["Verb"];
+            /**
+             * Verb
+             * @description a lifecycle verb, or `test`: the plugin's connection probe (no inputs)
+             */
+            verb: components["schemas"]["Verb"] | "test";
             /**
              * Version
              * @description its version (default: the newest)
@@ -8642,7 +8654,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description this needs the operator role */
+            /** @description this needs the operator role, or the test was started by someone else (a token is bound to whoever started the test) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8760,7 +8772,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description the caller is not an admin */
+            /** @description the caller is a viewer (validating needs the operator role) */
             403: {
                 headers: {
                     [name: string]: unknown;

@@ -194,11 +194,9 @@ function AttemptRow({ attempt, open }: { attempt: Attempt; open: boolean }) {
       <Group gap="xs">
         <Text size="xs">Attempt {attempt.number}</Text>
         <StatusBadge status={attempt.outcome} />
-        {attempt.duration_seconds != null && (
-          <Text size="xs" c="dimmed">
-            {formatDuration(attempt.duration_seconds * 1000)}
-          </Text>
-        )}
+        <Text size="xs" c="dimmed" aria-label="Duration">
+          {attempt.duration_seconds != null ? formatDuration(attempt.duration_seconds * 1000) : "—"}
+        </Text>
         {attempt.error && (
           <Text size="xs" c="red.8">
             {attempt.error.message}
@@ -224,14 +222,15 @@ function AttemptRow({ attempt, open }: { attempt: Attempt; open: boolean }) {
 function RunActions({ order, run }: { order: Order; run: NonNullable<Order["run"]> }) {
   const user = useUser();
   const act = useOrderAction(order.id);
-  const failedIndex = order.phases.findIndex((p) => p.phase === run.phase);
-  const earlier = order.phases.slice(0, failedIndex + 1).map((p) => p.phase);
-  const suggested = order.phases[failedIndex]?.suggestion?.from_phase ?? run.phase;
+  // The phases the API lets a retry start from (never billing, nor a completed allocation).
+  const startable = order.retry_from;
+  const suggestion = order.phases.find((p) => p.phase === run.phase)?.suggestion?.from_phase;
+  const suggested = suggestion && startable.includes(suggestion) ? suggestion : (startable.at(-1) ?? null);
   const [from, setFrom] = useState<string | null>(suggested);
   if (!may(user, "operator")) return null;
   // What the API allows: retry a failed run (from its phase or an earlier one); cancel a run
   // that has not completed; re-allocate when the order says nothing refuses it.
-  const retryable = run.state === "failed";
+  const retryable = run.state === "failed" && startable.length > 0;
   const cancellable = run.state !== "completed" && run.state !== "cancelled";
   const reallocatable = order.reallocation_refusal === null && run.state !== "completed";
   return (
@@ -241,7 +240,7 @@ function RunActions({ order, run }: { order: Order; run: NonNullable<Order["run"
           <>
             <Select
               aria-label="Retry from phase"
-              data={earlier}
+              data={startable}
               value={from}
               onChange={setFrom}
               w={140}
