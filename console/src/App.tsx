@@ -11,6 +11,8 @@ import { OrderPage } from "./routes/orders/OrderPage";
 import { OrdersPage } from "./routes/orders/OrdersPage";
 import { PluginPage, PluginsPage } from "./routes/plugins/PluginsPage";
 import { RunsPage } from "./routes/runs/RunsPage";
+import { ServicePage } from "./routes/services/ServicePage";
+import { ServicesPage } from "./routes/services/ServicesPage";
 import { Suspense, lazy } from "react";
 import { Loading } from "./components/States";
 
@@ -39,10 +41,8 @@ export function App() {
         />
         <Route path="orders" element={<OrdersPage />} />
         <Route path="orders/:orderId" element={<OrderPage />} />
-        <Route
-          path="services/*"
-          element={<LaterPage title="Services" meanwhile="Each order's page shows its service." />}
-        />
+        <Route path="services" element={<ServicesPage />} />
+        <Route path="services/:serviceId" element={<ServicePage />} />
         <Route path="runs" element={<RunsPage />} />
         <Route path="deliveries" element={<DeliveriesPage />} />
         <Route path="deliveries/:deliveryId" element={<DeliveryPage />} />

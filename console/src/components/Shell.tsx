@@ -16,7 +16,7 @@ export interface NavItem {
 export const NAVIGATION: NavItem[] = [
   { to: "/dashboard", label: "Dashboard", later: true },
   { to: "/orders", label: "Orders" },
-  { to: "/services", label: "Services", later: true },
+  { to: "/services", label: "Services" },
   { to: "/runs", label: "Runs" },
   { to: "/deliveries", label: "Webhook deliveries" },
   { to: "/catalogue", label: "Catalogue", later: true },
