@@ -142,7 +142,11 @@ async def test_a_service_shows_its_details_and_allowed_verbs_without_secrets(
         service.order_id,
         "detail.example.com",
     )
-    assert (found["state"], found["order_state"], found["product"]) == ("active", "active", "vps-2g")
+    assert (found["state"], found["order_state"], found["product"]) == (
+        "active",
+        "active",
+        "vps-2g",
+    )
     assert found["plugin"] == f"solusvm2@{service.plugin_version}"
     assert found["host"].startswith("kvm-ams1-") and found["host_id"] == service.host_id
     assert found["external_id"] == service.external_id

@@ -165,9 +165,7 @@ async def list_services(
     ] = None,
 ) -> ServiceListOut:
     """Each row names its order, hostname, product, plugin and host."""
-    where = service_reads.ServiceFilter(
-        state=state, product=product, plugin=plugin, host=host, q=q
-    )
+    where = service_reads.ServiceFilter(state=state, product=product, plugin=plugin, host=host, q=q)
     page = await service_reads.list_services(
         request.app.state.installation.db, where, limit=limit, cursor=cursor
     )
