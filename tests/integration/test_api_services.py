@@ -9,27 +9,23 @@ import httpx
 import pytest
 
 from fluxbilling import bootstrap
-from fluxbilling.plugins import load_plugin_file
-from fluxbilling.plugins_builtin import builtin_plugin_paths
 from fluxbilling_simulators.solusvm2 import SolusVM2State
 from tests.integration.support import (
     active_service,
+    assert_refused_filter,
+    every_page,
     finish,
+    get_json,
     place_and_pay,
     place_order,
     queue_action,
+    register_solusvm2_without_suspend,
     run_action,
     service_of,
     settle_retrying,
 )
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
-
-
-async def _get(api: httpx.AsyncClient, path: str, **params: Any) -> Any:
-    response = await api.get(path, params=params)
-    assert response.status_code == 200, response.text
-    return response.json()
 
 
 def _allowed(service: dict[str, Any]) -> list[str]:
@@ -48,7 +44,7 @@ async def test_services_are_listed_newest_first_and_filtered(
     assert (await finish(installation, broken_order)).state == "failed"
     broken = await service_of(installation, broken_order)
 
-    listed = await _get(api, "/api/v1/services")
+    listed = await get_json(api, "/api/v1/services")
     assert [s["id"] for s in listed["items"]] == [broken.id, second.id, first.id]
     assert listed["next_cursor"] is None
     row = listed["items"][1]
@@ -63,7 +59,7 @@ async def test_services_are_listed_newest_first_and_filtered(
     assert listed["items"][0]["state"] != "active"
 
     async def ids(**params: Any) -> list[int]:
-        return [s["id"] for s in (await _get(api, "/api/v1/services", **params))["items"]]
+        return [s["id"] for s in (await get_json(api, "/api/v1/services", **params))["items"]]
 
     assert await ids(state="suspended") == [second.id]
     assert await ids(state="active") == [first.id]
@@ -88,7 +84,7 @@ async def test_q_matches_the_order_id_too(
         await place_order(installation, f"skip{n}.example.com")
     service = await active_service(installation, "gamma.example.com")
     assert service.id != service.order_id
-    listed = await _get(api, "/api/v1/services", q=str(service.order_id))
+    listed = await get_json(api, "/api/v1/services", q=str(service.order_id))
     assert [s["id"] for s in listed["items"]] == [service.id]
 
 
@@ -96,17 +92,7 @@ async def test_services_are_paginated_by_cursor(
     installation: bootstrap.Installation, api: httpx.AsyncClient
 ) -> None:
     made = [(await active_service(installation, f"page{i}.example.com")).id for i in range(3)]
-    seen: list[int] = []
-    cursor = None
-    for _ in range(4):
-        params: dict[str, Any] = {"limit": 2, **({"cursor": cursor} if cursor else {})}
-        page = await _get(api, "/api/v1/services", **params)
-        assert len(page["items"]) <= 2
-        seen += [s["id"] for s in page["items"]]
-        cursor = page["next_cursor"]
-        if cursor is None:
-            break
-    assert seen == sorted(made, reverse=True)
+    assert await every_page(api, "/api/v1/services", limit=2) == sorted(made, reverse=True)
 
 
 @pytest.mark.parametrize(
@@ -127,16 +113,14 @@ async def test_services_are_paginated_by_cursor(
 async def test_bad_list_filters_are_named(
     api: httpx.AsyncClient, params: dict[str, Any], needle: str
 ) -> None:
-    response = await api.get("/api/v1/services", params=params)
-    assert response.status_code == 422
-    assert needle in response.json()["error"]["message"]
+    await assert_refused_filter(api, "/api/v1/services", params, needle)
 
 
 async def test_a_service_shows_its_details_and_allowed_verbs_without_secrets(
     installation: bootstrap.Installation, api: httpx.AsyncClient
 ) -> None:
     service = await active_service(installation, "detail.example.com")
-    found = await _get(api, f"/api/v1/services/{service.id}")
+    found = await get_json(api, f"/api/v1/services/{service.id}")
     assert (found["id"], found["order_id"], found["hostname"]) == (
         service.id,
         service.order_id,
@@ -167,7 +151,7 @@ async def test_a_service_shows_its_details_and_allowed_verbs_without_secrets(
 
     # While an action is queued nothing else may start, and the action is listed.
     queued = await queue_action(api, service.id, "suspend", reason="overdue")
-    busy = await _get(api, f"/api/v1/services/{service.id}")
+    busy = await get_json(api, f"/api/v1/services/{service.id}")
     assert busy["running_action_id"] == queued["id"]
     assert _allowed(busy) == []
     assert [a["verb"] for a in busy["actions"]] == ["suspend"]
@@ -178,7 +162,7 @@ async def test_a_service_shows_its_details_and_allowed_verbs_without_secrets(
     assert (await api.post(f"/api/v1/services/{service.id}/actions/stats")).status_code == 409
 
     assert (await settle_retrying(installation, api, queued))["state"] == "completed"
-    suspended = await _get(api, f"/api/v1/services/{service.id}")
+    suspended = await get_json(api, f"/api/v1/services/{service.id}")
     assert suspended["state"] == "suspended" and suspended["running_action_id"] is None
     assert _allowed(suspended) == ["unsuspend", "terminate", "stats"]
     # What the detail allows is what the API accepts.
@@ -192,13 +176,8 @@ async def test_verbs_follow_the_plugins_capabilities(
     installation: bootstrap.Installation, api: httpx.AsyncClient
 ) -> None:
     service = await active_service(installation, "caps.example.com")
-    [path] = [p for p in builtin_plugin_paths() if p.name == "solusvm2.json"]
-    document = load_plugin_file(path)
-    document["plugin"]["capabilities"]["canSuspend"] = False
-    document["flows"].pop("suspend")
-    document["flows"].pop("unsuspend")
-    await installation.plugins.register(document, source="test")
-    found = await _get(api, f"/api/v1/services/{service.id}")
+    await register_solusvm2_without_suspend(installation)
+    found = await get_json(api, f"/api/v1/services/{service.id}")
     suspend = next(v for v in found["verbs"] if v["verb"] == "suspend")
     assert (suspend["offered"], suspend["allowed"]) == (False, False)
     assert "does not offer suspend" in suspend["refusal"]
@@ -213,7 +192,7 @@ async def test_a_service_not_provisioned_yet_allows_nothing(
     order_id = await place_and_pay(installation, "halfway.example.com")
     assert (await finish(installation, order_id)).state == "failed"
     service = await service_of(installation, order_id)
-    found = await _get(api, f"/api/v1/services/{service.id}")
+    found = await get_json(api, f"/api/v1/services/{service.id}")
     assert found["order_state"] == "failed"
     assert _allowed(found) == []
 

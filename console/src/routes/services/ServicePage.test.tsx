@@ -113,7 +113,8 @@ describe("a service", () => {
   it("asks before suspending and sends the reason", async () => {
     const calls = serve(SERVICE, "operator", () => queued("suspend", "overdue"));
     renderAt(<ServicePage />, { path: "/services/5", route: "/services/:serviceId" });
-    await userEvent.type(await screen.findByRole("textbox", { name: /Reason/ }), "overdue");
+    await userEvent.click(await screen.findByRole("textbox", { name: /Reason/ }));
+    await userEvent.paste("overdue");
     await userEvent.click(screen.getByRole("button", { name: "Suspend" }));
     const dialog = await screen.findByRole("dialog");
     expect(dialog).toHaveTextContent("Reason: overdue");
@@ -139,12 +140,13 @@ describe("a service", () => {
     renderAt(<ServicePage />, { path: "/services/5", route: "/services/:serviceId" });
     await userEvent.click(await screen.findByRole("button", { name: "Resize…" }));
     const options = screen.getByRole("textbox", { name: /New plan options/ });
-    await userEvent.type(options, "plan 3");
+    await userEvent.click(options);
+    await userEvent.paste("plan 3");
     await userEvent.click(screen.getByRole("button", { name: "Queue resize" }));
     expect(await screen.findByText(/must be JSON/)).toBeInTheDocument();
     expect(calls.some((c) => c.method === "POST")).toBe(false);
     await userEvent.clear(options);
-    await userEvent.type(options, '{{"plan_id": 3}');
+    await userEvent.paste('{"plan_id": 3}');
     await userEvent.click(screen.getByRole("button", { name: "Queue resize" }));
     expect(await screen.findByRole("alert")).toHaveTextContent("already has action 30");
     const posted = calls.find((c) => c.method === "POST")!;
