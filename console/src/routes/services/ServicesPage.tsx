@@ -1,8 +1,8 @@
 /** Services, newest first, with their order, state, product, plugin and host; filters in the URL. */
-import { Anchor, Select, TextInput } from "@mantine/core";
+import { Anchor } from "@mantine/core";
 import { Link } from "react-router";
 import type { Schemas } from "../../api/client";
-import { type Column, ListPage, oneOf, useFilters } from "../../components/ListPage";
+import { type Column, ListPage, SelectFilter, TextFilter, oneOf, useFilters } from "../../components/ListPage";
 import { useCursor } from "../../components/Pager";
 import { StatusBadge } from "../../components/StatusBadge";
 import { formatTime } from "../../components/time";
@@ -46,23 +46,6 @@ const COLUMNS: Column<ServiceRow>[] = [
   { header: "Updated", cell: (service) => formatTime(service.updated_at), monospace: true, nowrap: true },
 ];
 
-/** A text filter applied on Enter (so typing does not fetch on every key). */
-function TextFilter({ name, label, placeholder }: { name: string; label: string; placeholder: string }) {
-  const filters = useFilters();
-  return (
-    <TextInput
-      aria-label={label}
-      placeholder={placeholder}
-      size="xs"
-      w={150}
-      defaultValue={filters.get(name) ?? ""}
-      onKeyDown={(e) => {
-        if (e.key === "Enter") filters.set(name, e.currentTarget.value.trim() || null);
-      }}
-    />
-  );
-}
-
 export function ServicesPage() {
   const filters = useFilters();
   const state = oneOf(STATES, filters.get("state"));
@@ -84,20 +67,11 @@ export function ServicesPage() {
       empty={filters.any ? "No services match." : "No services yet: an order gets one when it is allocated."}
       filters={
         <>
-          <TextFilter name="q" label="Search services" placeholder="hostname or id" />
-          <TextFilter name="product" label="Product" placeholder="product slug" />
-          <TextFilter name="plugin" label="Plugin" placeholder="plugin slug" />
-          <TextFilter name="host" label="Host" placeholder="host name" />
-          <Select
-            aria-label="Service state"
-            placeholder="any state"
-            size="xs"
-            w={140}
-            clearable
-            data={STATES}
-            value={state ?? null}
-            onChange={(value) => filters.set("state", value)}
-          />
+          <TextFilter name="q" label="Search services" placeholder="hostname or id" width={150} />
+          <TextFilter name="product" label="Product" placeholder="product slug" width={150} />
+          <TextFilter name="plugin" label="Plugin" placeholder="plugin slug" width={150} />
+          <TextFilter name="host" label="Host" placeholder="host name" width={150} />
+          <SelectFilter name="state" label="Service state" placeholder="any state" data={STATES} value={state} />
         </>
       }
     />
