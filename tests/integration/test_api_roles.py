@@ -63,6 +63,8 @@ EXPECTED: dict[tuple[str, str], Role | str] = {
     ("GET", "/api/v1/connections"): V,
     ("GET", "/api/v1/connections/{name}"): V,
     ("GET", "/api/v1/connection-types"): V,
+    ("GET", "/api/v1/services"): V,
+    ("GET", "/api/v1/services/{service_id}"): V,
     ("GET", "/api/v1/services/{service_id}/actions"): V,
     ("GET", "/api/v1/actions/{action_id}"): V,
     ("GET", "/api/v1/runs/{run_id}/flow-context"): V,

@@ -31,7 +31,7 @@ import { Empty, ErrorAlert, QueryView } from "../../components/States";
 import { StatusBadge, colourOf } from "../../components/StatusBadge";
 import { between, formatDuration, formatMoney, formatTime } from "../../components/time";
 import { useUser } from "../../session/session";
-import { RevealPassword } from "./RevealPassword";
+import { RevealPassword } from "../../components/RevealPassword";
 import { type Attempt, type Order, type TimelineEntry, timeline } from "./timeline";
 import { useInvoice, useInvoiceDeliveries, useOrder, useOrderAction } from "./queries";
 
@@ -376,7 +376,11 @@ function ServiceCard({ order }: { order: Order }) {
       ) : (
         <Table withRowBorders={false} verticalSpacing={2}>
           <Table.Tbody>
-            <FieldRow name="Service">#{service.id}</FieldRow>
+            <FieldRow name="Service">
+              <Anchor component={Link} to={`/services/${service.id}`}>
+                Service {service.id}
+              </Anchor>
+            </FieldRow>
             <FieldRow name="Status">
               <StatusBadge status={service.status} />
             </FieldRow>
