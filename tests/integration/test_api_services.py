@@ -9,7 +9,9 @@ import httpx
 import pytest
 
 from fluxbilling import bootstrap
+from fluxbilling.accounts.roles import Role
 from fluxbilling_simulators.solusvm2 import SolusVM2State
+from tests.integration.accounts import CHEAP_HASHING, make_user
 from tests.integration.support import (
     active_service,
     assert_refused_filter,
@@ -205,3 +207,35 @@ async def test_unknown_and_bad_service_ids(api: httpx.AsyncClient) -> None:
         response = await api.get(f"/api/v1/services/{bad}")
         assert response.status_code == 422, bad
         assert "service_id" in response.json()["error"]["message"]
+
+
+@pytest.fixture
+def settings_overrides() -> dict[str, Any]:
+    return CHEAP_HASHING
+
+
+async def test_a_console_session_is_shown_only_to_roles_that_may_act(
+    installation: bootstrap.Installation, api: httpx.AsyncClient, client: httpx.AsyncClient
+) -> None:
+    service = await active_service(installation, "vnc.example.com")
+    console = await run_action(installation, api, service.id, "console")
+    stats = await run_action(installation, api, service.id, "stats")
+    password = console["result"]["password"]
+    viewer = await make_user(installation, "vera", Role.VIEWER)
+    operator = await make_user(installation, "otto", Role.OPERATOR)
+
+    for path in (
+        f"/api/v1/actions/{console['id']}",
+        f"/api/v1/services/{service.id}/actions",
+        f"/api/v1/services/{service.id}",
+    ):
+        seen = await client.get(path, headers=viewer.bearer)
+        assert seen.status_code == 200, seen.text
+        assert password not in seen.text
+        assert '"result_hidden":true' in seen.text.replace(" ", "")
+        allowed = await client.get(path, headers=operator.bearer)
+        assert password in allowed.text
+    answer = await client.get(f"/api/v1/actions/{stats['id']}", headers=viewer.bearer)
+    as_viewer = answer.json()
+    assert as_viewer["result_hidden"] is False
+    assert as_viewer["result"] == stats["result"]  # figures are no credential

@@ -1373,6 +1373,12 @@ export interface components {
              * @description what the verb answered once completed (console: the session, stats: the figures)
              */
             result: unknown;
+            /**
+             * Result Hidden
+             * @description the result is a console session, a credential: only operators and admins see it (`result` is null for a viewer)
+             * @default false
+             */
+            result_hidden: boolean;
             /** Run Id */
             run_id: number;
             /** Service Id */
@@ -3504,6 +3510,12 @@ export interface components {
              * @description what the verb answered once completed (console: the session, stats: the figures)
              */
             result: unknown;
+            /**
+             * Result Hidden
+             * @description the result is a console session, a credential: only operators and admins see it (`result` is null for a viewer)
+             * @default false
+             */
+            result_hidden: boolean;
             /** Run Id */
             run_id: number;
             /** Service Id */

@@ -8,7 +8,8 @@ from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from pydantic import Field, StringConstraints
 
 from fluxbilling import jsontypes
-from fluxbilling.api.auth import Operator, require_token
+from fluxbilling.accounts.roles import Principal, Role
+from fluxbilling.api.auth import Operator, Viewer, require_token
 from fluxbilling.api.fields import ONE_LINE, JsonObject, Line, RequestBody, RowId, Text
 from fluxbilling.api.rows import Row, Timestamp
 from fluxbilling.orders import actions, service_reads
@@ -55,10 +56,26 @@ class ActionOut(Row):
         description="what the verb answered once completed (console: the session, stats: "
         "the figures)"
     )
+    result_hidden: bool = Field(
+        default=False,
+        description="the result is a console session, a credential: only operators and "
+        "admins see it (`result` is null for a viewer)",
+    )
     requested_by: str
     reason: str | None
     created_at: Timestamp
     finished_at: Timestamp | None
+
+
+SESSION_VERBS = frozenset({"console"})
+"""Verbs whose result opens the server (a console URL with its password)."""
+
+
+def _for(who: Principal, action: ActionOut) -> ActionOut:
+    """`action` as `who` may see it: a console session only for a role that may act."""
+    if action.verb in SESSION_VERBS and action.result is not None and not who.may(Role.OPERATOR):
+        return action.model_copy(update={"result": None, "result_hidden": True})
+    return action
 
 
 class QueuedActionOut(ActionOut):
@@ -177,14 +194,15 @@ async def list_services(
     summary="A service with its verbs (offered, allowed now) and recent actions",
     responses={404: {"description": "no such service"}},
 )
-async def get_service(request: Request, service_id: RowId) -> ServiceDetailOut:
+async def get_service(request: Request, who: Viewer, service_id: RowId) -> ServiceDetailOut:
     """Secrets are never included: `has_credentials` says whether a password is sealed. Each
     verb says whether the API would accept it now, and why not."""
     installation = request.app.state.installation
     found = await service_reads.describe_service(
         installation.db, installation.drivers, installation.vault, service_id
     )
-    return ServiceDetailOut.model_validate(found)
+    detail = ServiceDetailOut.model_validate(found)
+    return detail.model_copy(update={"actions": [_for(who, a) for a in detail.actions]})
 
 
 @router.post(
@@ -239,18 +257,18 @@ async def request_action(
 
 @router.get("/services/{service_id}/actions", summary="A service's actions, newest first")
 async def list_actions(
-    request: Request, service_id: RowId, limit: int = Query(50, ge=1, le=500)
+    request: Request, who: Viewer, service_id: RowId, limit: int = Query(50, ge=1, le=500)
 ) -> ActionListOut:
     """Each action with its run's state, error and result."""
     installation = request.app.state.installation
     items = await actions.list_actions(installation.db, installation.vault, service_id, limit=limit)
-    return ActionListOut(items=[ActionOut.model_validate(item) for item in items])
+    return ActionListOut(items=[_for(who, ActionOut.model_validate(item)) for item in items])
 
 
 @router.get("/actions/{action_id}", summary="One action with its state and result")
-async def get_action(request: Request, action_id: RowId) -> ActionOut:
+async def get_action(request: Request, who: Viewer, action_id: RowId) -> ActionOut:
     """The result of `console` and `stats` is here once the action completed."""
     installation = request.app.state.installation
     async with installation.db.connect() as conn:
         action = await actions.describe_action(conn, action_id, installation.vault)
-    return ActionOut.model_validate(action)
+    return _for(who, ActionOut.model_validate(action))

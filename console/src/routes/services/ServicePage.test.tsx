@@ -30,7 +30,8 @@ const STATS = {
   attempt: 0,
   waiting_for: null,
   error: null,
-  result: { cpu_load_average: [0.5, 0.7] },
+  result: { cpu_load_average: [0.5, 0.7] } as object | null,
+  result_hidden: false,
   requested_by: "ops",
   reason: null,
   created_at: "2026-12-07T20:10:00+00:00",
@@ -160,6 +161,15 @@ describe("a service", () => {
     expect(await within(actions).findByText(/needs the operator role/)).toBeInTheDocument();
     expect(within(actions).queryAllByRole("button")).toEqual([]);
     expect(screen.queryByRole("button", { name: "Reveal root password" })).toBeNull();
+  });
+
+  it("says a console session is hidden from a viewer, as the API does", async () => {
+    const session = { ...STATS, id: 34, verb: "console", result: null, result_hidden: true };
+    serve({ ...SERVICE, actions: [session, STATS] }, "viewer");
+    renderAt(<ServicePage />, { path: "/services/5", route: "/services/:serviceId" });
+    const latest = await screen.findByRole("region", { name: "Latest action" });
+    expect(latest).toHaveTextContent("A console session: shown to operators and admins only.");
+    expect(within(latest).queryByLabelText("Result of console")).toBeNull();
   });
 
   it("shows a running action while nothing else is allowed", async () => {

@@ -226,9 +226,19 @@ function isFlat(value: unknown): value is Record<string, string | number | boole
   );
 }
 
+/** A console session is a credential: the API shows it to operators and admins only. */
+function HiddenResult() {
+  return (
+    <Text size="sm" c="dimmed">
+      A console session: shown to operators and admins only.
+    </Text>
+  );
+}
+
 /** What a completed action answered: a console session as fields, figures as JSON. */
 function ResultView({ action }: { action: Action }) {
   const result = action.result;
+  if (action.result_hidden) return <HiddenResult />;
   if (result === null || result === undefined) return null;
   if (isFlat(result)) {
     return (
@@ -366,6 +376,8 @@ function HistoryCard({ actions }: { actions: Action[] }) {
                       <Text size="sm" c="red.8">
                         {String(a.error.message ?? a.error.code ?? "failed")}
                       </Text>
+                    ) : a.result_hidden ? (
+                      <HiddenResult />
                     ) : a.result !== null && a.result !== undefined ? (
                       <details>
                         <summary>Result</summary>
