@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from fluxbilling import bootstrap
 from fluxbilling.db import schema
 from fluxbilling_simulators.solusvm2 import SolusVM2State
+from tests.integration.accounts import audit_rows
 from tests.integration.support import drain, place_and_pay, rows
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
@@ -40,7 +41,9 @@ async def test_every_operator_endpoint_needs_the_token(
         assert response.json()["error"]["code"] == "HTTPError"
 
 
-async def test_create_order_returns_its_unpaid_invoice(client: httpx.AsyncClient) -> None:
+async def test_create_order_returns_its_unpaid_invoice(
+    installation: bootstrap.Installation, client: httpx.AsyncClient
+) -> None:
     response = await client.post("/api/v1/orders", json=ORDER, headers=AUTH)
     assert response.status_code == 201
     body = response.json()
@@ -55,6 +58,17 @@ async def test_create_order_returns_its_unpaid_invoice(client: httpx.AsyncClient
     assert shown["state"] == "awaiting_payment"
     assert [p["status"] for p in shown["phases"]] == ["pending"] * 6
     assert shown["activity"][0]["event"] == "order_created"
+    (row,) = await audit_rows(installation, "order.create")
+    assert (row.actor, row.entity, row.entity_id) == (
+        "installation-token",
+        "order",
+        str(shown["id"]),
+    )
+    assert row.changes == {
+        "product": "vps-2g",
+        "hostname": "cobol.example.com",
+        "invoice_id": body["invoice"]["id"],
+    }
 
 
 @pytest.mark.parametrize(

@@ -31,6 +31,7 @@ from fluxbilling.db import schema
 from fluxbilling_simulators import stripe as stripe_sim
 from fluxbilling_simulators._coingate_state import encode_callback
 from fluxbilling_simulators.mollie import MollieNotifier
+from tests.integration.accounts import audit_rows
 from tests.integration.payments import (
     PAID,
     PUBLIC_URL,
@@ -272,6 +273,9 @@ async def test_a_delivery_that_keeps_failing_is_counted_quarantined_and_released
     assert (released.json()["outcome"], released.json()["attempts"]) == (None, 0)
     again = await api.post(f"/api/v1/webhook-deliveries/{delivery_id}/release")
     assert again.status_code == 409
+    (row,) = await audit_rows(installation, "delivery.release")  # the refused one wrote none
+    assert (row.actor, row.entity_id) == ("installation-token", str(delivery_id))
+    assert row.changes == {"outcome": {"from": "quarantined", "to": None}}
     assert (await passes.run_once()).errors == [expected]
 
 

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import Field
 
-from fluxbilling import errors
+from fluxbilling import audit, errors
 from fluxbilling.api.auth import Operator, require_token
 from fluxbilling.api.fields import Line, RowId
 from fluxbilling.api.rows import Row, Timestamp
@@ -152,7 +152,7 @@ async def get_delivery(request: Request, delivery_id: RowId) -> DeliveryDetailOu
     summary="Hand a quarantined delivery back to the reconciler",
     responses={409: {"description": "the delivery is not quarantined"}},
 )
-async def release_delivery(request: Request, delivery_id: RowId, _who: Operator) -> DeliveryOut:
+async def release_delivery(request: Request, delivery_id: RowId, who: Operator) -> DeliveryOut:
     """Its attempts start again from zero; the reconciler's next pass processes it.
 
     Raises:
@@ -184,4 +184,12 @@ async def release_delivery(request: Request, delivery_id: RowId, _who: Operator)
                 f"delivery {delivery_id} is not quarantined ({exists.outcome})",
                 delivery_id=delivery_id,
             )
+        await audit.record(
+            conn,
+            actor=who.name,
+            action="delivery.release",
+            entity="delivery",
+            entity_id=delivery_id,
+            changes={"outcome": {"from": "quarantined", "to": row.outcome}},
+        )
     return _delivery(row)

@@ -274,7 +274,7 @@ async def list_orders(
         409: {"description": "the hostname is already used by another order"},
     },
 )
-async def create_order(body: OrderIn, request: Request, _who: Operator) -> OrderCreatedOut:
+async def create_order(body: OrderIn, request: Request, who: Operator) -> OrderCreatedOut:
     """The order is `awaiting_payment` until a verified payment clears its invoice."""
     created = await service.create_order(
         request.app.state.installation.db,
@@ -282,6 +282,7 @@ async def create_order(body: OrderIn, request: Request, _who: Operator) -> Order
         customer_name=body.customer.name,
         product_slug=body.product,
         hostname=body.hostname,
+        actor=who.name,
     )
     return OrderCreatedOut.model_validate(created)
 

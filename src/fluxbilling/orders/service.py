@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from fluxbilling import errors
+from fluxbilling import audit, errors
 from fluxbilling.db import Database, schema
 from fluxbilling.drivers import address_policy
 from fluxbilling.engine import activity
@@ -71,9 +71,18 @@ def validate_hostname(hostname: str) -> str:
 
 
 async def create_order(
-    db: Database, *, customer_email: str, customer_name: str, product_slug: str, hostname: str
+    db: Database,
+    *,
+    customer_email: str,
+    customer_name: str,
+    product_slug: str,
+    hostname: str,
+    actor: str | None = None,
 ) -> OrderCreated:
-    """Create (or reuse) the customer, then the order and its unpaid invoice, in one transaction."""
+    """Create (or reuse) the customer, then the order and its unpaid invoice, in one transaction.
+
+    `actor`, when an operator placed it (the API), is named by an audit row in that transaction.
+    """
     name = validate_hostname(hostname)
     async with db.begin() as conn:
         product = (
@@ -128,6 +137,15 @@ async def create_order(
             f"order for {product.slug} ({name}) created; invoice {invoice_id} awaits payment",
             data={"invoice_id": invoice_id},
         )
+        if actor is not None:
+            await audit.record(
+                conn,
+                actor=actor,
+                action="order.create",
+                entity="order",
+                entity_id=order_id,
+                changes={"product": product.slug, "hostname": name, "invoice_id": invoice_id},
+            )
     return OrderCreated(
         NewOrder(order_id, name, lifecycle.ORDERS.initial, product.slug),
         NewInvoice(invoice_id, product.price_minor, product.currency, schema.InvoiceStatus.UNPAID),
