@@ -17,6 +17,7 @@ from fluxbilling.api import (
     deliveries,
     errors,
     events,
+    gateways,
     invoices,
     metrics,
     openapi,
@@ -55,6 +56,7 @@ def create_app(installation: Installation) -> FastAPI:
     app.include_router(webhooks.router)
     app.include_router(deliveries.router)
     app.include_router(invoices.router)
+    app.include_router(gateways.router)
     app.include_router(invoices.reconcile)
     app.include_router(invoices.public)
     app.include_router(orders.router)
