@@ -14,7 +14,12 @@ router = APIRouter(
     prefix="/api/v1/gateways", tags=["billing"], dependencies=[Depends(require_token)]
 )
 
-_DISPLAY_NAMES = {"stripe": "Stripe", "mollie": "Mollie", "paypal": "PayPal", "coingate": "CoinGate"}
+_DISPLAY_NAMES = {
+    "stripe": "Stripe",
+    "mollie": "Mollie",
+    "paypal": "PayPal",
+    "coingate": "CoinGate",
+}
 
 
 class GatewayOut(Row):
