@@ -7,6 +7,7 @@ import { DeliveriesPage } from "./routes/deliveries/DeliveriesPage";
 import { DeliveryPage } from "./routes/deliveries/DeliveryPage";
 import { LaterPage } from "./routes/later/LaterPage";
 import { LoginPage } from "./routes/login/LoginPage";
+import { NewOrderPage } from "./routes/orders/NewOrderPage";
 import { OrderPage } from "./routes/orders/OrderPage";
 import { OrdersPage } from "./routes/orders/OrdersPage";
 import { PluginPage, PluginsPage } from "./routes/plugins/PluginsPage";
@@ -38,6 +39,7 @@ export function App() {
           element={<LaterPage title="Dashboard" meanwhile="Orders and runs show where every order stands." />}
         />
         <Route path="orders" element={<OrdersPage />} />
+        <Route path="orders/new" element={<NewOrderPage />} />
         <Route path="orders/:orderId" element={<OrderPage />} />
         <Route
           path="services/*"

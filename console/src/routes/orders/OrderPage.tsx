@@ -32,6 +32,7 @@ import { StatusBadge, colourOf } from "../../components/StatusBadge";
 import { between, formatDuration, formatMoney, formatTime } from "../../components/time";
 import { useUser } from "../../session/session";
 import { RevealPassword } from "./RevealPassword";
+import { TakePayment } from "./TakePayment";
 import { type Attempt, type Order, type TimelineEntry, timeline } from "./timeline";
 import { useInvoice, useInvoiceDeliveries, useOrder, useOrderAction } from "./queries";
 
@@ -71,6 +72,7 @@ function OrderView({ order }: { order: Order }) {
         </div>
         {order.run && <RunActions order={order} run={order.run} />}
       </Group>
+      <TakePayment orderId={order.id} invoice={order.invoice} />
       {order.run?.last_error && order.run.state !== "completed" && (
         <ErrorCard order={order} suggestion={entries.find((e) => e.current)?.suggestion ?? null} />
       )}

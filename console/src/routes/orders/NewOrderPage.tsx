@@ -1,0 +1,156 @@
+/**
+ * Place an order by hand (`/orders/new`): the customer (found by e-mail, or created), a product
+ * from the catalogue and a hostname go to `POST /api/v1/orders`; the new order's page follows.
+ * What the API refuses lands on the field it names (an unknown product, a hostname taken, a
+ * field it will not take).
+ */
+import { Button, Card, Group, Select, Stack, Text, TextInput, Title } from "@mantine/core";
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { type FormEvent, useState } from "react";
+import { useNavigate } from "react-router";
+import { ApiError, api, unwrap } from "../../api/client";
+import { may } from "../../api/auth";
+import { formatMoney } from "../../components/time";
+import { ErrorAlert, QueryView } from "../../components/States";
+import { useUser } from "../../session/session";
+
+type Field = "email" | "name" | "product" | "hostname";
+
+/** Where an API error belongs: the field it names, or the form as a whole (`form`). */
+export function fieldErrors(error: unknown): Partial<Record<Field | "form", string>> {
+  if (!(error instanceof ApiError)) return { form: error instanceof Error ? error.message : String(error) };
+  if (error.status === 404) return { product: error.message };
+  if (error.status === 409) return { hostname: error.message };
+  const problems = error.details.problems;
+  if (error.status !== 422 || !Array.isArray(problems)) return { form: error.message };
+  const found: Partial<Record<Field | "form", string>> = {};
+  for (const problem of problems as { path?: unknown; message?: unknown }[]) {
+    const path = String(problem.path ?? "");
+    const field: Field | "form" = path.endsWith("customer.email")
+      ? "email"
+      : path.endsWith("customer.name")
+        ? "name"
+        : path.endsWith("product")
+          ? "product"
+          : path.endsWith("hostname")
+            ? "hostname"
+            : "form";
+    found[field] ??= String(problem.message ?? error.message);
+  }
+  return found;
+}
+
+function useProducts() {
+  return useQuery({
+    queryKey: ["products", "list", { limit: 500 }],
+    queryFn: () => unwrap(api.GET("/api/v1/products", { params: { query: { limit: 500 } } })),
+  });
+}
+
+export function NewOrderPage() {
+  const products = useProducts();
+  const user = useUser();
+  return (
+    <Stack maw={640}>
+      <Title order={2}>New order</Title>
+      <Text size="sm" c="dimmed">
+        The order waits for payment: its page then offers the invoice's payment link.
+      </Text>
+      <QueryView query={products} label="Loading the products">
+        {(page) =>
+          page.items.length === 0 ? (
+            <Text>No products yet: create one in the catalogue first.</Text>
+          ) : (
+            <NewOrderForm
+              products={page.items.map((p) => ({
+                value: p.slug,
+                label: `${p.name} (${p.slug}) · ${formatMoney(p.price_minor, p.currency)}`,
+              }))}
+              allowed={may(user, "operator")}
+            />
+          )
+        }
+      </QueryView>
+    </Stack>
+  );
+}
+
+function NewOrderForm({ products, allowed }: { products: { value: string; label: string }[]; allowed: boolean }) {
+  const navigate = useNavigate();
+  const client = useQueryClient();
+  const [email, setEmail] = useState("");
+  const [name, setName] = useState("");
+  const [product, setProduct] = useState<string | null>(products.length === 1 ? products[0]!.value : null);
+  const [hostname, setHostname] = useState("");
+  const create = useMutation({
+    mutationFn: () =>
+      unwrap(
+        api.POST("/api/v1/orders", {
+          body: { customer: { email: email.trim(), name: name.trim() }, product: product ?? "", hostname: hostname.trim() },
+        }),
+      ),
+    onSuccess: (created) => {
+      void client.invalidateQueries({ queryKey: ["orders"] });
+      navigate(`/orders/${created.order.id}`);
+    },
+  });
+  const problems = create.isError ? fieldErrors(create.error) : {};
+  const submit = (event: FormEvent) => {
+    event.preventDefault();
+    create.mutate();
+  };
+  return (
+    <Card withBorder>
+      <form onSubmit={submit} aria-label="New order">
+        <fieldset disabled={!allowed} style={{ border: 0, padding: 0, margin: 0 }}>
+          <Stack>
+            <TextInput
+              label="Customer e-mail"
+              type="email"
+              required
+              description="an existing customer with this e-mail is reused"
+              value={email}
+              onChange={(e) => setEmail(e.currentTarget.value)}
+              error={problems.email}
+            />
+            <TextInput
+              label="Customer name"
+              required
+              value={name}
+              onChange={(e) => setName(e.currentTarget.value)}
+              error={problems.name}
+            />
+            <Select
+              label="Product"
+              required
+              searchable
+              data={products}
+              value={product}
+              onChange={setProduct}
+              error={problems.product}
+            />
+            <TextInput
+              label="Hostname"
+              required
+              placeholder="vps1.example.com"
+              value={hostname}
+              onChange={(e) => setHostname(e.currentTarget.value)}
+              error={problems.hostname}
+            />
+            {problems.form && <ErrorAlert error={create.error} title="Not placed" />}
+            {!allowed && (
+              <Text size="sm" c="dimmed">
+                Placing an order needs the operator role.
+              </Text>
+            )}
+            <Group justify="flex-end">
+              <Button type="submit" loading={create.isPending} disabled={!allowed}>
+                Place order
+              </Button>
+            </Group>
+          </Stack>
+        </fieldset>
+      </form>
+    </Card>
+  );
+}
