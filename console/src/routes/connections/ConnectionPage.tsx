@@ -37,6 +37,32 @@ import {
 type Connection = Schemas["ConnectionOut"];
 type Purpose = Schemas["ConnectionIn"]["purpose"];
 
+/**
+ * The secret names the settings' `auth` (and each extra credential's) names, as typed so far:
+ * an `http` connection's secrets are whatever its own authentication names. Unparsable: none.
+ */
+export function authSecretNames(settings: string): string[] {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(settings || "{}");
+  } catch {
+    return [];
+  }
+  if (!parsed || typeof parsed !== "object") return [];
+  const record = parsed as { auth?: unknown; credentials?: unknown };
+  const schemes = [record.auth, ...Object.values((record.credentials as object | null) ?? {})];
+  const names: string[] = [];
+  for (const scheme of schemes) {
+    if (!scheme || typeof scheme !== "object") continue;
+    const { secret, params } = scheme as { secret?: unknown; params?: unknown };
+    if (typeof secret === "string" && secret) names.push(secret);
+    if (params && typeof params === "object") {
+      names.push(...Object.values(params).filter((v): v is string => typeof v === "string" && v !== ""));
+    }
+  }
+  return names;
+}
+
 export function ConnectionPage() {
   const name = useParams().name;
   const existing = useConnection(name);
@@ -70,7 +96,12 @@ function ConnectionForm({
   const admin = may(user, "admin");
   const chosen = types.find((t) => t.name === type);
   const secretNames = [
-    ...new Set([...(chosen?.secrets ?? []), ...(chosen?.optional_secrets ?? []), ...(connection?.secret_names ?? [])]),
+    ...new Set([
+      ...(chosen?.secrets ?? []),
+      ...(chosen?.optional_secrets ?? []),
+      ...(connection?.secret_names ?? []),
+      ...authSecretNames(settings),
+    ]),
   ];
 
   const submit = (event: FormEvent) => {
