@@ -42,7 +42,7 @@ test("a custom panel, from its connection to an active order", async ({ page }) 
   await form.getByRole("textbox", { name: "Base URL" }).fill(`${simulators}/solusvm2/api/v1`);
   await form.getByRole("textbox", { name: "Settings" }).fill('{"auth": {"scheme": "bearer", "secret": "api_token"}}');
   await form.getByRole("textbox", { name: "Secret: api_token" }).fill(SIM_TOKEN);
-  const networks = form.getByRole("textbox", { name: "Allowed private networks" });
+  const networks = form.getByRole("combobox", { name: "Allowed private networks" });
   await networks.fill("127.0.0.0/8");
   await networks.press("Enter");
   await form.getByRole("button", { name: "Create connection" }).click();
@@ -114,7 +114,7 @@ test("a custom panel, from its connection to an active order", async ({ page }) 
   await snapshot(page, "new-order");
   await order.getByRole("button", { name: "Place order" }).click();
   await expect(page.getByRole("heading", { name: new RegExp(`Order \\d+ · ${HOSTNAME}`) })).toBeVisible();
-  await expect(page.getByLabel("Order state")).toHaveText("awaiting_payment");
+  await expect(page.getByLabel("Order state")).toHaveText("awaiting payment");
   const orderUrl = page.url();
 
   // The same hostname again is refused, on the hostname field.
