@@ -134,6 +134,7 @@ test("a custom panel, from its connection to an active order", async ({ page }) 
   await payment.getByRole("button", { name: "Take payment" }).click();
   const link = payment.getByRole("textbox", { name: "Payment link" });
   await expect(link).toHaveValue(/^http/);
+  await expect(payment.getByRole("button", { name: "Take payment" })).not.toHaveAttribute("data-loading");
   await snapshot(page, "checkout");
   const popup = page.waitForEvent("popup");
   await payment.getByRole("link", { name: "Open checkout" }).click();

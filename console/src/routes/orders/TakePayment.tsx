@@ -136,8 +136,10 @@ function PaymentLink({ checkout }: { checkout: Schemas["CheckoutOut"] }) {
   return (
     <Stack gap={4}>
       <Text size="sm">
-        Send this link to the customer (checkout {checkout.gateway_ref} at {checkout.gateway}, attempt{" "}
-        {checkout.attempt}). The order moves on when the gateway confirms the payment.
+        Send this link to the customer. The order moves on when the gateway confirms the payment.
+      </Text>
+      <Text size="xs" c="dimmed" style={{ wordBreak: "break-all" }}>
+        {checkout.gateway} checkout {checkout.gateway_ref}, attempt {checkout.attempt}
       </Text>
       <Group gap="xs" wrap="nowrap">
         <TextInput aria-label="Payment link" readOnly value={checkout.redirect_url} style={{ flex: 1 }} />
