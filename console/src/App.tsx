@@ -1,6 +1,7 @@
 /** The console's screens and their URLs (each shareable: `/orders/42`). */
 import { Navigate, Route, Routes } from "react-router";
 import { Shell } from "./components/Shell";
+import { CataloguePage } from "./routes/catalogue/CataloguePage";
 import { ConnectionPage } from "./routes/connections/ConnectionPage";
 import { ConnectionsPage } from "./routes/connections/ConnectionsPage";
 import { DeliveriesPage } from "./routes/deliveries/DeliveriesPage";
@@ -53,10 +54,7 @@ export function App() {
         <Route path="connections/:name" element={<ConnectionPage />} />
         <Route path="plugins" element={<PluginsPage />} />
         <Route path="plugins/:slug" element={<PluginPage />} />
-        <Route
-          path="catalogue/*"
-          element={<LaterPage title="Catalogue" meanwhile="Set up the catalogue with the API or the CLI." />}
-        />
+        <Route path="catalogue/*" element={<CataloguePage />} />
         <Route path="builder" element={<Navigate to="/plugins/new/edit" replace />} />
         <Route path="plugins/new/edit" element={later(<BuilderPage />)} />
         <Route path="plugins/:slug/edit" element={later(<BuilderPage />)} />

@@ -19,7 +19,7 @@ export const NAVIGATION: NavItem[] = [
   { to: "/services", label: "Services", later: true },
   { to: "/runs", label: "Runs" },
   { to: "/deliveries", label: "Webhook deliveries" },
-  { to: "/catalogue", label: "Catalogue", later: true },
+  { to: "/catalogue", label: "Catalogue" },
   { to: "/connections", label: "Connections" },
   { to: "/plugins", label: "Plugins" },
   { to: "/plugins/new/edit", label: "Plugin builder" },

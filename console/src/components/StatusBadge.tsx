@@ -26,6 +26,7 @@ const COLOURS: Record<string, string> = {
   parked: "orange",
   deferred: "orange",
   suspended: "orange",
+  draining: "orange",
   failed: "red",
   rejected: "red",
   refused: "red",
