@@ -7,6 +7,7 @@
  * (the demo's Stripe simulator, which signs and sends the webhook back), and watches the order
  * go active on its page.
  */
+import type { Page } from "@playwright/test";
 import { demo, expect, logIn, snapshot, test } from "./fixtures";
 
 test.use({ actionTimeout: 30_000 });
@@ -160,49 +161,38 @@ test("a custom panel, from its connection to an active order", async ({ page }) 
   await expect(invoice).toContainText("checkout.session.completed");
 });
 
-/** A host on the new connection and a product on the new plugin, in the demo's location. */
-async function createProduct(page: import("@playwright/test").Page): Promise<void> {
-  const { console_url, api_token } = demo();
-  const api = console_url.replace(/\/$/, "");
-  const auth = { Authorization: `Bearer ${api_token}` };
-  const listed = (await (await page.request.get(`${api}/api/v1/products`, { headers: auth })).json()) as {
-    items: Record<string, unknown>[];
-  };
-  const base = listed.items[0]!;
-  const hosts = (await (await page.request.get(`${api}/api/v1/hosts`, { headers: auth })).json()) as {
-    items: Record<string, unknown>[];
-  };
-  const host = hosts.items[0]!;
-  const made = await page.request.post(`${api}/api/v1/hosts`, {
-    headers: auth,
-    data: {
-      name: "journey-host-1",
-      location: host.location,
-      ram_mb: host.ram_mb,
-      vcpus: host.vcpus,
-      disk_gb: host.disk_gb,
-      subnet: host.subnet,
-      connection: CONNECTION,
-    },
-  });
-  expect(made.status(), await made.text()).toBe(201);
-  const product = await page.request.post(`${api}/api/v1/products`, {
-    headers: auth,
-    data: {
-      slug: PRODUCT,
-      name: "Journey VPS",
-      service_type: "vps",
-      location: base.location,
-      connection: CONNECTION,
-      plugin: PLUGIN,
-      image: base.image,
-      options: {},
-      ram_mb: base.ram_mb,
-      vcpus: base.vcpus,
-      disk_gb: base.disk_gb,
-      price_minor: 700,
-      currency: base.currency,
-    },
-  });
-  expect(product.status(), await product.text()).toBe(201);
+/** Pick `option` in the select labelled `label` (Mantine's combobox). */
+async function choose(page: Page, label: string, option: string | RegExp): Promise<void> {
+  await page.getByRole("combobox", { name: label, exact: true }).click();
+  await page.getByRole("option", { name: option }).click();
+}
+
+/** On the catalogue screens: a host on the new connection, and a product on the new plugin. */
+async function createProduct(page: Page): Promise<void> {
+  await page.getByRole("link", { name: "Catalogue" }).click();
+  await page.getByRole("tab", { name: "Hosts" }).click();
+  await page.getByRole("link", { name: "New host" }).click();
+  await page.getByRole("textbox", { name: "Name" }).fill("journey-host-1");
+  await choose(page, "Location", /^ams1/);
+  await page.getByRole("textbox", { name: "RAM total (MB)" }).fill("16384");
+  await page.getByRole("textbox", { name: "vCPUs total" }).fill("8");
+  await page.getByRole("textbox", { name: "Disk total (GB)" }).fill("400");
+  await choose(page, "Subnet", "192.0.2.0/24");
+  await choose(page, "Connection", new RegExp(`^${CONNECTION}`));
+  await page.getByRole("button", { name: "Create host" }).click();
+  await expect(page.getByRole("heading", { name: "Host journey-host-1" })).toBeVisible();
+
+  await page.getByRole("tab", { name: "Products" }).click();
+  await page.getByRole("link", { name: "New product" }).click();
+  await page.getByRole("textbox", { name: "Slug" }).fill(PRODUCT);
+  await page.getByRole("textbox", { name: "Name" }).fill("Journey VPS");
+  await choose(page, "Location", /^ams1/);
+  await choose(page, "Connection", new RegExp(`^${CONNECTION}`));
+  await choose(page, "Plugin", new RegExp(`^${PLUGIN}`));
+  await choose(page, "Image", /^debian-12/);
+  await page.getByRole("textbox", { name: "RAM (MB)" }).fill("1024");
+  await page.getByRole("textbox", { name: "Disk (GB)" }).fill("20");
+  await page.getByRole("textbox", { name: "Price (minor units)" }).fill("700");
+  await page.getByRole("button", { name: "Create product" }).click();
+  await expect(page.getByRole("heading", { name: `Product ${PRODUCT}` })).toBeVisible();
 }
