@@ -24,6 +24,7 @@ import type { Schemas } from "../../api/client";
 import { may } from "../../api/auth";
 import { ConfirmButton } from "../../components/ConfirmButton";
 import { ExchangeView } from "../../components/ExchangeView";
+import { FormCard } from "../../components/FormCard";
 import { ErrorAlert, Loading } from "../../components/States";
 import { useUser } from "../../session/session";
 import {
@@ -163,83 +164,77 @@ function ConnectionForm({
       {remove.isError && <ErrorAlert error={remove.error} title="Not deleted" />}
       {test.isError && <ErrorAlert error={test.error} title="The test could not run" />}
       {test.data && <TestVerdict result={test.data} />}
-      <Card withBorder>
-        <form onSubmit={submit} aria-label="Connection">
-          <fieldset disabled={!admin} style={{ border: 0, padding: 0, margin: 0 }}>
-            <Stack>
-              <TextInput
-                label="Name"
-                required
-                disabled={connection !== undefined}
-                value={name}
-                onChange={(e) => setName(e.currentTarget.value)}
-              />
-              <Select
-                label="Type"
-                required
-                disabled={connection !== undefined}
-                data={types.map((t) => ({ value: t.name, label: t.title }))}
-                value={type}
-                onChange={setType}
-              />
-              <Select
-                label="Purpose"
-                description="test: a simulator or a test panel, which flow tests may use freely; production: a panel that serves customers"
-                data={["production", "test"]}
-                value={purpose}
-                allowDeselect={false}
-                onChange={(value) => setPurpose(value === "test" ? "test" : "production")}
-              />
-              <TextInput
-                label="Base URL"
-                required
-                placeholder="https://panel.example.com/api/v1"
-                value={baseUrl}
-                onChange={(e) => setBaseUrl(e.currentTarget.value)}
-              />
-              {secretNames.map((secret) => (
-                <PasswordInput
-                  key={secret}
-                  label={`Secret: ${secret}`}
-                  description={
-                    connection?.secret_names.includes(secret)
-                      ? "set; leave empty to keep it (it is never shown)"
-                      : "write-only: it is never shown again"
-                  }
-                  autoComplete="new-password"
-                  value={secrets[secret] ?? ""}
-                  onChange={(e) => {
-                    const value = e.currentTarget.value;
-                    setSecrets((old) => ({ ...old, [secret]: value }));
-                  }}
-                />
-              ))}
-              <TagsInput
-                label="Allowed private networks"
-                description="loopback or private networks this connection may reach (CIDR); empty: public addresses only"
-                value={networks}
-                onChange={setNetworks}
-              />
-              <JsonInput
-                label="Settings"
-                rows={5}
-                value={settings}
-                onChange={setSettings}
-                error={settingsError}
-              />
-              {save.isError && <ErrorAlert error={save.error} title="Not saved" />}
-              {save.isSuccess && <Alert color="green">Saved.</Alert>}
-              {admin && (
-                <Group justify="flex-end">
-                  <Button type="submit" loading={save.isPending}>
-                    {connection ? "Save changes" : "Create connection"}
-                  </Button>
-                </Group>
-              )}
-            </Stack>
-          </fieldset>
-        </form>
-      </Card>
+      <FormCard label="Connection" locked={!admin} onSubmit={submit}>
+        <TextInput
+          label="Name"
+          required
+          disabled={connection !== undefined}
+          value={name}
+          onChange={(e) => setName(e.currentTarget.value)}
+        />
+        <Select
+          label="Type"
+          required
+          disabled={connection !== undefined}
+          data={types.map((t) => ({ value: t.name, label: t.title }))}
+          value={type}
+          onChange={setType}
+        />
+        <Select
+          label="Purpose"
+          description="test: a simulator or a test panel, which flow tests may use freely; production: a panel that serves customers"
+          data={["production", "test"]}
+          value={purpose}
+          allowDeselect={false}
+          onChange={(value) => setPurpose(value === "test" ? "test" : "production")}
+        />
+        <TextInput
+          label="Base URL"
+          required
+          placeholder="https://panel.example.com/api/v1"
+          value={baseUrl}
+          onChange={(e) => setBaseUrl(e.currentTarget.value)}
+        />
+        {secretNames.map((secret) => (
+          <PasswordInput
+            key={secret}
+            label={`Secret: ${secret}`}
+            description={
+              connection?.secret_names.includes(secret)
+                ? "set; leave empty to keep it (it is never shown)"
+                : "write-only: it is never shown again"
+            }
+            autoComplete="new-password"
+            value={secrets[secret] ?? ""}
+            onChange={(e) => {
+              const value = e.currentTarget.value;
+              setSecrets((old) => ({ ...old, [secret]: value }));
+            }}
+          />
+        ))}
+        <TagsInput
+          label="Allowed private networks"
+          description="loopback or private networks this connection may reach (CIDR); empty: public addresses only"
+          value={networks}
+          onChange={setNetworks}
+        />
+        <JsonInput
+          label="Settings"
+          rows={5}
+          value={settings}
+          onChange={setSettings}
+          error={settingsError}
+        />
+        {save.isError && <ErrorAlert error={save.error} title="Not saved" />}
+        {save.isSuccess && <Alert color="green">Saved.</Alert>}
+        {admin && (
+          <Group justify="flex-end">
+            <Button type="submit" loading={save.isPending}>
+              {connection ? "Save changes" : "Create connection"}
+            </Button>
+          </Group>
+        )}
+      </FormCard>
     </Stack>
   );
 }

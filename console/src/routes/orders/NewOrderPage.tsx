@@ -4,12 +4,13 @@
  * What the API refuses lands on the field it names (an unknown product, a hostname taken, a
  * field it will not take).
  */
-import { Button, Card, Group, Select, Stack, Text, TextInput, Title } from "@mantine/core";
+import { Button, Group, Select, Stack, Text, TextInput, Title } from "@mantine/core";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { type FormEvent, useState } from "react";
+import { type ChangeEvent, type FormEvent, useState } from "react";
 import { useNavigate } from "react-router";
 import { ApiError, api, unwrap } from "../../api/client";
 import { may } from "../../api/auth";
+import { FormCard } from "../../components/FormCard";
 import { formatMoney } from "../../components/time";
 import { ErrorAlert, QueryView } from "../../components/States";
 import { useUser } from "../../session/session";
@@ -75,18 +76,22 @@ export function NewOrderPage() {
   );
 }
 
+type TextField = Exclude<Field, "product">;
+
 function NewOrderForm({ products, allowed }: { products: { value: string; label: string }[]; allowed: boolean }) {
   const navigate = useNavigate();
   const client = useQueryClient();
-  const [email, setEmail] = useState("");
-  const [name, setName] = useState("");
+  const [text, setText] = useState<Record<TextField, string>>({ email: "", name: "", hostname: "" });
   const [product, setProduct] = useState<string | null>(products.length === 1 ? products[0]!.value : null);
-  const [hostname, setHostname] = useState("");
   const create = useMutation({
     mutationFn: () =>
       unwrap(
         api.POST("/api/v1/orders", {
-          body: { customer: { email: email.trim(), name: name.trim() }, product: product ?? "", hostname: hostname.trim() },
+          body: {
+            customer: { email: text.email.trim(), name: text.name.trim() },
+            product: product ?? "",
+            hostname: text.hostname.trim(),
+          },
         }),
       ),
     onSuccess: (created) => {
@@ -95,62 +100,50 @@ function NewOrderForm({ products, allowed }: { products: { value: string; label:
     },
   });
   const problems = create.isError ? fieldErrors(create.error) : {};
+  /** A text input's value, change handler and the API's problem with it. */
+  const bind = (field: TextField) => ({
+    required: true,
+    value: text[field],
+    onChange: (e: ChangeEvent<HTMLInputElement>) => {
+      const value = e.currentTarget.value;
+      setText((old) => ({ ...old, [field]: value }));
+    },
+    error: problems[field],
+  });
   const submit = (event: FormEvent) => {
     event.preventDefault();
     create.mutate();
   };
   return (
-    <Card withBorder>
-      <form onSubmit={submit} aria-label="New order">
-        <fieldset disabled={!allowed} style={{ border: 0, padding: 0, margin: 0 }}>
-          <Stack>
-            <TextInput
-              label="Customer e-mail"
-              type="email"
-              required
-              description="an existing customer with this e-mail is reused"
-              value={email}
-              onChange={(e) => setEmail(e.currentTarget.value)}
-              error={problems.email}
-            />
-            <TextInput
-              label="Customer name"
-              required
-              value={name}
-              onChange={(e) => setName(e.currentTarget.value)}
-              error={problems.name}
-            />
-            <Select
-              label="Product"
-              required
-              searchable
-              data={products}
-              value={product}
-              onChange={setProduct}
-              error={problems.product}
-            />
-            <TextInput
-              label="Hostname"
-              required
-              placeholder="vps1.example.com"
-              value={hostname}
-              onChange={(e) => setHostname(e.currentTarget.value)}
-              error={problems.hostname}
-            />
-            {problems.form && <ErrorAlert error={create.error} title="Not placed" />}
-            {!allowed && (
-              <Text size="sm" c="dimmed">
-                Placing an order needs the operator role.
-              </Text>
-            )}
-            <Group justify="flex-end">
-              <Button type="submit" loading={create.isPending} disabled={!allowed}>
-                Place order
-              </Button>
-            </Group>
-          </Stack>
-        </fieldset>
-      </form>
-    </Card>
+    <FormCard label="New order" locked={!allowed} onSubmit={submit}>
+      <TextInput
+        label="Customer e-mail"
+        type="email"
+        description="an existing customer with this e-mail is reused"
+        {...bind("email")}
+      />
+      <TextInput label="Customer name" {...bind("name")} />
+      <Select
+        label="Product"
+        required
+        searchable
+        data={products}
+        value={product}
+        onChange={setProduct}
+        error={problems.product}
+      />
+      <TextInput label="Hostname" placeholder="vps1.example.com" {...bind("hostname")} />
+      {problems.form && <ErrorAlert error={create.error} title="Not placed" />}
+      {!allowed && (
+        <Text size="sm" c="dimmed">
+          Placing an order needs the operator role.
+        </Text>
+      )}
+      <Group justify="flex-end">
+        <Button type="submit" loading={create.isPending} disabled={!allowed}>
+          Place order
+        </Button>
+      </Group>
+    </FormCard>
   );
 }
