@@ -66,6 +66,12 @@ describe("taking payment on an order's page", () => {
     });
   });
 
+  it("says so when the customer came back from the checkout without paying", async () => {
+    serve();
+    renderAt(<TakePayment orderId={42} invoice={INVOICE} />, { path: "/orders/42?payment=canceled" });
+    expect(await screen.findByText(/left the checkout without paying/)).toBeInTheDocument();
+  });
+
   it("names a gateway in test mode", async () => {
     serve();
     renderAt(<TakePayment orderId={42} invoice={INVOICE} />);

@@ -9,6 +9,7 @@
 import { Anchor, Button, Card, CopyButton, Group, Select, Stack, Text, TextInput, Title } from "@mantine/core";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
+import { useSearchParams } from "react-router";
 import { api, type Schemas, unwrap } from "../../api/client";
 import { may } from "../../api/auth";
 import { ErrorAlert, QueryView } from "../../components/States";
@@ -40,6 +41,7 @@ function useGateways() {
 /** The payment panel of an order's page; nothing unless its invoice is open. */
 export function TakePayment({ orderId, invoice }: { orderId: number; invoice: Invoice | null }) {
   const user = useUser();
+  const canceled = useSearchParams()[0].get("payment") === "canceled";
   if (!invoice || !OPEN.includes(invoice.status)) return null;
   return (
     <Card withBorder role="region" aria-label="Take payment">
@@ -54,6 +56,11 @@ export function TakePayment({ orderId, invoice }: { orderId: number; invoice: In
           <StatusBadge status={invoice.status} />
         </Group>
       </Group>
+      {canceled && (
+        <Text size="sm" c="orange.8" mb="xs">
+          The customer left the checkout without paying: the invoice is still open.
+        </Text>
+      )}
       {may(user, "operator") ? (
         <PaymentActions orderId={orderId} invoice={invoice} />
       ) : (
