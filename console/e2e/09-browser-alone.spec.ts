@@ -52,8 +52,7 @@ test("a custom panel, from its connection to an active order", async ({ page }) 
   await expect(page.getByRole("textbox", { name: "Secret: api_token" })).toHaveValue("");
 
   // 2. The plugin: trigger → POST servers → keep the panel's id as the service's external id.
-  await page.getByRole("link", { name: "Plugins" }).click();
-  await page.goto("/plugins/new/edit");
+  await page.getByRole("link", { name: "Plugin builder" }).click();
   await page.getByRole("tab", { name: "Plugin" }).click();
   const slug = page.getByRole("textbox", { name: "slug" });
   await slug.fill(PLUGIN);
@@ -117,9 +116,11 @@ test("a custom panel, from its connection to an active order", async ({ page }) 
   await expect(page.getByRole("heading", { name: new RegExp(`Order \\d+ · ${HOSTNAME}`) })).toBeVisible();
   await expect(page.getByLabel("Order state")).toHaveText("awaiting payment");
   const orderUrl = page.url();
+  const orderId = orderUrl.split("/").pop()!;
 
   // The same hostname again is refused, on the hostname field.
-  await page.goto("/orders/new");
+  await page.getByRole("link", { name: "Orders" }).click();
+  await page.getByRole("link", { name: "New order" }).click();
   await order.getByRole("textbox", { name: "Customer e-mail" }).fill("grace@example.com");
   await order.getByRole("textbox", { name: "Customer name" }).fill("Grace Hopper");
   await order.getByRole("combobox", { name: "Product" }).click();
@@ -127,7 +128,9 @@ test("a custom panel, from its connection to an active order", async ({ page }) 
   await order.getByRole("textbox", { name: "Hostname" }).fill(HOSTNAME);
   await order.getByRole("button", { name: "Place order" }).click();
   await expect(order.getByRole("textbox", { name: "Hostname" })).toHaveAttribute("aria-invalid", "true");
-  await page.goto(orderUrl);
+  await expect(order).toContainText(`hostname ${HOSTNAME} is already used`);
+  await page.getByRole("link", { name: "Orders" }).click();
+  await page.getByRole("link", { name: `Order ${orderId}`, exact: true }).click();
 
   // 6. Payment: a checkout at the gateway, its link for the customer, paid on its page.
   const payment = page.getByRole("region", { name: "Take payment" });

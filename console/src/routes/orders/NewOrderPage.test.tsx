@@ -36,6 +36,10 @@ async function fillIn(hostname = "vps9.example.com") {
   await userEvent.type(screen.getByRole("textbox", { name: "Hostname" }), hostname);
 }
 
+function refusal(status: number, code: string, message: string, field: string): Response {
+  return json({ error: { code, message, details: { field } } }, status);
+}
+
 function validation(path: string, message: string): Response {
   return json(
     { error: { code: "ValidationError", message: `invalid request: ${path}: ${message}`, details: { problems: [{ path, message }] } } },
@@ -63,7 +67,7 @@ describe("the new order form", () => {
   });
 
   it("shows a hostname already taken on the hostname field", async () => {
-    serve(() => apiError(409, "Conflict", "hostname vps9.example.com is already used by order 3"));
+    serve(() => refusal(409, "Conflict", "hostname vps9.example.com is already used by order 3", "hostname"));
     renderForm();
     await fillIn();
     await userEvent.click(screen.getByRole("button", { name: "Place order" }));
@@ -74,7 +78,7 @@ describe("the new order form", () => {
   });
 
   it("shows an unknown product on the product field", async () => {
-    serve(() => apiError(404, "NotFound", "product vps-2g does not exist"));
+    serve(() => refusal(404, "NotFound", "product vps-2g does not exist", "product"));
     renderForm();
     await fillIn();
     await userEvent.click(screen.getByRole("button", { name: "Place order" }));
@@ -90,6 +94,15 @@ describe("the new order form", () => {
     expect(await screen.findByText("String should have at least 3 characters")).toBeInTheDocument();
     expect(screen.getByRole("textbox", { name: "Hostname" })).toHaveAttribute("aria-invalid", "true");
     expect(screen.getByRole("textbox", { name: "Customer e-mail" })).not.toHaveAttribute("aria-invalid", "true");
+  });
+
+  it("shows a refusal that names no field above the button", async () => {
+    serve(() => apiError(503, "DatabaseUnavailable", "the database is away"));
+    renderForm();
+    await fillIn();
+    await userEvent.click(screen.getByRole("button", { name: "Place order" }));
+    expect(await screen.findByRole("alert")).toHaveTextContent("the database is away");
+    expect(screen.getByRole("textbox", { name: "Hostname" })).not.toHaveAttribute("aria-invalid", "true");
   });
 
   it("lets a viewer see the form but not place an order", async () => {

@@ -1,8 +1,8 @@
 /**
  * Place an order by hand (`/orders/new`): the customer (found by e-mail, or created), a product
  * from the catalogue and a hostname go to `POST /api/v1/orders`; the new order's page follows.
- * What the API refuses lands on the field it names (an unknown product, a hostname taken, a
- * field it will not take).
+ * What the API refuses lands on the field it names (`details.field`: an unknown product, a
+ * hostname taken; a 422's `details.problems` paths), anything else above the button.
  */
 import { Button, Group, Select, Stack, Text, TextInput, Title } from "@mantine/core";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
@@ -16,12 +16,14 @@ import { ErrorAlert, QueryView } from "../../components/States";
 import { useUser } from "../../session/session";
 
 type Field = "email" | "name" | "product" | "hostname";
+const FIELDS: readonly Field[] = ["email", "name", "product", "hostname"];
 
 /** Where an API error belongs: the field it names, or the form as a whole (`form`). */
 export function fieldErrors(error: unknown): Partial<Record<Field | "form", string>> {
   if (!(error instanceof ApiError)) return { form: error instanceof Error ? error.message : String(error) };
-  if (error.status === 404) return { product: error.message };
-  if (error.status === 409) return { hostname: error.message };
+  // A refusal names its field (`details.field`: an unknown product, a hostname taken).
+  const named = FIELDS.find((f) => f === error.details.field);
+  if (named) return { [named]: error.message };
   const problems = error.details.problems;
   if (error.status !== 422 || !Array.isArray(problems)) return { form: error.message };
   const found: Partial<Record<Field | "form", string>> = {};
