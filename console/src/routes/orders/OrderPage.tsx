@@ -32,9 +32,9 @@ import { StatusBadge, colourOf } from "../../components/StatusBadge";
 import { between, formatDuration, formatMoney, formatTime } from "../../components/time";
 import { useUser } from "../../session/session";
 import { RevealPassword } from "./RevealPassword";
-import { TakePayment } from "./TakePayment";
 import { type Attempt, type Order, type TimelineEntry, timeline } from "./timeline";
 import { useInvoice, useInvoiceDeliveries, useOrder, useOrderAction } from "./queries";
+import { TakePayment } from "./TakePayment";
 
 export function OrderPage() {
   const id = Number(useParams().orderId);
