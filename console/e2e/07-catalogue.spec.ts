@@ -71,6 +71,7 @@ test("create a location, a subnet, a host and a product; delete refused; drain t
   await page.getByRole("button", { name: "Delete" }).click();
   await page.getByRole("dialog").getByRole("button", { name: "Delete" }).click();
   const refusal = page.getByRole("alert").filter({ hasText: "Not deleted" });
+  await expect(refusal).toContainText("location lis1 has");
   await expect(refusal).toContainText("cannot be deleted while in use");
   await expect(page).toHaveURL(/\/catalogue\/locations\/\d+$/);
 
@@ -82,6 +83,7 @@ test("create a location, a subnet, a host and a product; delete refused; drain t
   await expect(capacity).toContainText("draining");
   await expect(page.getByRole("table", { name: "History" })).toContainText('status: "active" → "draining"');
   await expect(capacity.getByRole("button", { name: "Reactivate" })).toBeVisible();
+  await snapshot(page, "catalogue-host");
 
   await page.getByRole("tab", { name: "Hosts" }).click();
   await page.getByRole("radiogroup", { name: "Host status" }).getByText("draining").click();

@@ -1,9 +1,11 @@
 /** The console's screens and their URLs (each shareable: `/orders/42`). */
 import { Navigate, Route, Routes } from "react-router";
 import { Shell } from "./components/Shell";
+import { AuditPage } from "./routes/audit/AuditPage";
 import { CataloguePage } from "./routes/catalogue/CataloguePage";
 import { ConnectionPage } from "./routes/connections/ConnectionPage";
 import { ConnectionsPage } from "./routes/connections/ConnectionsPage";
+import { DashboardPage } from "./routes/dashboard/DashboardPage";
 import { DeliveriesPage } from "./routes/deliveries/DeliveriesPage";
 import { DeliveryPage } from "./routes/deliveries/DeliveryPage";
 import { LaterPage } from "./routes/later/LaterPage";
@@ -13,6 +15,9 @@ import { OrderPage } from "./routes/orders/OrderPage";
 import { OrdersPage } from "./routes/orders/OrdersPage";
 import { PluginPage, PluginsPage } from "./routes/plugins/PluginsPage";
 import { RunsPage } from "./routes/runs/RunsPage";
+import { AccountPage } from "./routes/account/AccountPage";
+import { UserPage } from "./routes/users/UserPage";
+import { NewUserPage, UsersPage } from "./routes/users/UsersPage";
 import { Suspense, lazy } from "react";
 import { Loading } from "./components/States";
 
@@ -34,11 +39,8 @@ export function App() {
           </RequireSession>
         }
       >
-        <Route index element={<Navigate to="/orders" replace />} />
-        <Route
-          path="dashboard"
-          element={<LaterPage title="Dashboard" meanwhile="Orders and runs show where every order stands." />}
-        />
+        <Route index element={<Navigate to="/dashboard" replace />} />
+        <Route path="dashboard" element={<DashboardPage />} />
         <Route path="orders" element={<OrdersPage />} />
         <Route path="orders/new" element={<NewOrderPage />} />
         <Route path="orders/:orderId" element={<OrderPage />} />
@@ -59,11 +61,11 @@ export function App() {
         <Route path="plugins/new/edit" element={later(<BuilderPage />)} />
         <Route path="plugins/:slug/edit" element={later(<BuilderPage />)} />
         <Route path="plugins/:slug/versions" element={later(<VersionsPage />)} />
-        <Route
-          path="users/*"
-          element={<LaterPage title="Users and tokens" meanwhile="Use `fluxbilling users` on the server." />}
-        />
-        <Route path="audit" element={<LaterPage title="Audit log" meanwhile="Use GET /api/v1/audit." />} />
+        <Route path="users" element={<UsersPage />} />
+        <Route path="users/new" element={<NewUserPage />} />
+        <Route path="users/:userId" element={<UserPage />} />
+        <Route path="account" element={<AccountPage />} />
+        <Route path="audit" element={<AuditPage />} />
         <Route path="*" element={<Empty>No such page.</Empty>} />
       </Route>
     </Routes>

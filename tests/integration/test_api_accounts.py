@@ -450,3 +450,18 @@ async def test_successful_logins_are_audited_with_the_user(
     (row,) = await audit_rows(installation, "user.login")
     assert (row.actor, row.entity, row.entity_id) == ("ann", "user", str(ann.id))
     assert ann.password not in json.dumps(row.changes)
+
+
+async def test_a_users_last_sign_in_is_listed_from_the_audit_log(
+    api: httpx.AsyncClient, console: httpx.AsyncClient, ann: Account
+) -> None:
+    never = await api.post("/api/v1/users", json={"username": "bob", "role": "viewer"})
+    assert never.json()["user"]["last_login_at"] is None
+    assert (await api.get(f"/api/v1/users/{ann.id}")).json()["last_login_at"] is None
+    assert (await _login(console, "ann", ann.password)).status_code == 200
+    assert (await _login(console, "ann", "a wrong password")).status_code == 401
+    listed = {u["username"]: u for u in (await api.get("/api/v1/users")).json()["items"]}
+    assert listed["bob"]["last_login_at"] is None
+    signed_in = listed["ann"]["last_login_at"]
+    assert signed_in is not None
+    assert (await api.get(f"/api/v1/users/{ann.id}")).json()["last_login_at"] == signed_in

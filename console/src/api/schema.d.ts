@@ -32,7 +32,7 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Audit rows, newest first, filtered by entity; paginated by cursor
+         * Audit rows, newest first, filtered by entity and actor; paginated by cursor
          * @description Every change to the catalogue (and, as they are audited, other operator actions).
          */
         get: operations["list_audit_api_v1_audit_get"];
@@ -903,8 +903,9 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Runs, newest first, filtered by state; paginated by cursor
-         * @description Each item carries `last_error` and the redacted `last_upstream` request/response.
+         * Runs, newest first, filtered by state, kind or verb, phase and order; paginated by cursor
+         * @description Each item carries `last_error` and the redacted `last_upstream` request/response, and
+         *     for an action run its verb and service.
          */
         get: operations["list_runs_api_v1_runs_get"];
         put?: never;
@@ -3637,6 +3638,13 @@ export interface components {
             state: components["schemas"]["RunState"];
         };
         /**
+         * RunKind
+         * @description What a run does, as the runs list filters it: provisioning, any lifecycle action, or
+         *     the action of one verb.
+         * @enum {string}
+         */
+        RunKind: "provision" | "action" | "suspend" | "unsuspend" | "terminate" | "reinstall" | "resize" | "reset_password" | "console" | "stats";
+        /**
          * RunListOut
          * @description A page of runs, newest first.
          */
@@ -3684,12 +3692,22 @@ export interface components {
             order_id: number;
             /** @description the phase the run stands at */
             phase: components["schemas"]["Phase"];
+            /**
+             * Service Id
+             * @description an action run's service (None: provisioning)
+             */
+            service_id: number | null;
             state: components["schemas"]["RunState"];
             /**
              * Updated At
              * Format: date-time
              */
             updated_at: string;
+            /**
+             * Verb
+             * @description an action run's verb (None: provisioning)
+             */
+            verb: string | null;
             /** Wait Reason */
             wait_reason: string | null;
         };
@@ -4237,6 +4255,11 @@ export interface components {
             /** Id */
             id: number;
             /**
+             * Last Login At
+             * @description their last sign-in; null if never
+             */
+            last_login_at: string | null;
+            /**
              * Password Changed At
              * Format: date-time
              */
@@ -4455,6 +4478,8 @@ export interface operations {
                 entity?: string | null;
                 /** @description the entity's id (with `entity`) */
                 entity_id?: string | null;
+                /** @description who made the change: a username or `installation-token` */
+                actor?: string | null;
                 limit?: number;
                 /** @description the next_cursor of the previous page */
                 cursor?: number | null;
@@ -9585,6 +9610,11 @@ export interface operations {
         parameters: {
             query?: {
                 state?: components["schemas"]["RunState"] | null;
+                /** @description `provision`, `action` (every lifecycle action) or one action verb */
+                kind?: components["schemas"]["RunKind"] | null;
+                phase?: components["schemas"]["Phase"] | null;
+                /** @description the order's runs only */
+                order_id?: number | null;
                 limit?: number;
                 /** @description the next_cursor of the previous page */
                 cursor?: number | null;

@@ -4,7 +4,7 @@
  * A screen declares its columns and filters; `useFilters` reads and writes them as query
  * parameters so every filtered view has a shareable URL (`/runs?state=failed`), and changing
  * a filter goes back to the newest page. */
-import { Group, Table, Title } from "@mantine/core";
+import { type ComboboxData, Group, Select, Table, TextInput, Title } from "@mantine/core";
 import type { UseQueryResult } from "@tanstack/react-query";
 import type { ReactNode } from "react";
 import { useSearchParams } from "react-router";
@@ -141,5 +141,46 @@ export function ListPage<T>({
         }
       </QueryView>
     </>
+  );
+}
+
+/** What every filter input says about itself: the URL parameter it sets, and its label. */
+interface FilterProps {
+  name: string;
+  label: string;
+  placeholder: string;
+  width?: number;
+}
+
+const look = ({ label, placeholder, width = 140 }: FilterProps) =>
+  ({ "aria-label": label, placeholder, size: "xs", w: width }) as const;
+
+/** A text filter, applied on Enter; the box shows the URL's value (a new key when it changes). */
+export function TextFilter(props: FilterProps) {
+  const filters = useFilters();
+  const value = filters.get(props.name) ?? "";
+  return (
+    <TextInput
+      {...look(props)}
+      key={value}
+      defaultValue={value}
+      onKeyDown={(e) => {
+        if (e.key === "Enter") filters.set(props.name, e.currentTarget.value.trim() || null);
+      }}
+    />
+  );
+}
+
+/** A choice filter that may be cleared; `value` is the checked value (`oneOf`) or undefined. */
+export function SelectFilter(props: FilterProps & { data: ComboboxData; value: string | undefined }) {
+  const filters = useFilters();
+  return (
+    <Select
+      {...look(props)}
+      clearable
+      data={props.data}
+      value={props.value ?? null}
+      onChange={(next) => filters.set(props.name, next)}
+    />
   );
 }

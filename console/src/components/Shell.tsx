@@ -1,8 +1,10 @@
-/** The frame around every screen: navigation, the signed-in user with their role, log out. */
+/** The frame around every screen: navigation, the signed-in user (a link to their account) with
+ * their role, log out. */
 import { useQueryClient } from "@tanstack/react-query";
 import { useEffect } from "react";
-import { AppShell, Badge, Button, Group, NavLink, Text, Title } from "@mantine/core";
-import { NavLink as RouterLink, Outlet, useLocation, useNavigate } from "react-router";
+import { Anchor, AppShell, Badge, Button, Group, NavLink, Title } from "@mantine/core";
+import { Link, NavLink as RouterLink, Outlet, useLocation, useNavigate } from "react-router";
+import { may, type Role, type User } from "../api/auth";
 import { followEvents } from "../api/events";
 import { useLogout, useUser } from "../session/session";
 
@@ -11,10 +13,12 @@ export interface NavItem {
   label: string;
   /** A slot for a screen that comes later. */
   later?: boolean;
+  /** Shown only to this role and above (the API refuses the others anyway). */
+  role?: Role;
 }
 
 export const NAVIGATION: NavItem[] = [
-  { to: "/dashboard", label: "Dashboard", later: true },
+  { to: "/dashboard", label: "Dashboard" },
   { to: "/orders", label: "Orders" },
   { to: "/services", label: "Services", later: true },
   { to: "/runs", label: "Runs" },
@@ -23,8 +27,8 @@ export const NAVIGATION: NavItem[] = [
   { to: "/connections", label: "Connections" },
   { to: "/plugins", label: "Plugins" },
   { to: "/plugins/new/edit", label: "Plugin builder" },
-  { to: "/users", label: "Users and tokens", later: true },
-  { to: "/audit", label: "Audit log", later: true },
+  { to: "/users", label: "Users and tokens", role: "admin" },
+  { to: "/audit", label: "Audit log" },
 ];
 
 /** The navigation entry a path belongs to: the longest one it is under (the builder is under
@@ -32,6 +36,11 @@ export const NAVIGATION: NavItem[] = [
 export function activeItem(pathname: string): string | undefined {
   const under = NAVIGATION.filter((i) => pathname === i.to || pathname.startsWith(`${i.to}/`));
   return under.sort((a, b) => b.to.length - a.to.length)[0]?.to;
+}
+
+/** The navigation entries `user` may use. */
+export function visibleItems(user: User | null): NavItem[] {
+  return NAVIGATION.filter((item) => !item.role || may(user, item.role));
 }
 
 export function Shell() {
@@ -50,9 +59,9 @@ export function Shell() {
             FluxBilling
           </Title>
           <Group gap="sm">
-            <Text size="sm" aria-label="Signed in as">
+            <Anchor component={Link} to="/account" size="sm" aria-label={`Your account: ${user?.username ?? ""}`}>
               {user?.username}
-            </Text>
+            </Anchor>
             <Badge variant="outline" aria-label="Role">
               {user?.role}
             </Badge>
@@ -68,7 +77,7 @@ export function Shell() {
         </Group>
       </AppShell.Header>
       <AppShell.Navbar p="xs" aria-label="Main">
-        {NAVIGATION.map((item) => (
+        {visibleItems(user).map((item) => (
           <NavLink
             key={item.to}
             component={RouterLink}

@@ -1,5 +1,8 @@
 """Operator accounts: the `users` rows (username, role, password hash, disabled).
 
+A user's last sign-in is read from the audit log (its `user.login` rows), which records
+every successful login already: no second copy of that fact to keep in step.
+
 Usernames are lower-case (`USERNAME_PATTERN`); logins lower-case what is typed. The last
 enabled admin can be neither demoted nor disabled, so an installation always has someone
 who can manage accounts (the installation token aside).
@@ -44,6 +47,7 @@ MAX_PASSWORD = 1024
 """The longest password accepted (hashing cost must stay bounded)."""
 
 _users = schema.users
+_audit = schema.audit_log
 _USERNAME = re.compile(USERNAME_PATTERN)
 
 
@@ -58,6 +62,7 @@ class User:
     created_at: datetime
     updated_at: datetime
     password_changed_at: datetime
+    last_login_at: datetime | None = None
 
 
 def check_username(username: str) -> None:
@@ -90,7 +95,7 @@ def check_password(password: str, *, path: str = "password") -> None:
         )
 
 
-def _user(row: Any) -> User:
+def _user(row: Any, last_login_at: datetime | None = None) -> User:
     return User(
         id=row.id,
         username=row.username,
@@ -99,7 +104,23 @@ def _user(row: Any) -> User:
         created_at=row.created_at,
         updated_at=row.updated_at,
         password_changed_at=row.password_changed_at,
+        last_login_at=last_login_at,
     )
+
+
+def _logins() -> Any:
+    """The `user.login` audit rows' latest time by user id (as the audit log keeps it, text)."""
+    return (
+        sa.select(_audit.c.entity_id, sa.func.max(_audit.c.created_at).label("at"))
+        .where(_audit.c.entity == "user", _audit.c.action == "user.login")
+        .group_by(_audit.c.entity_id)
+    )
+
+
+async def _last_login(conn: AsyncConnection, user_id: int) -> datetime | None:
+    query = _logins().where(_audit.c.entity_id == str(user_id))
+    row = (await conn.execute(query)).first()
+    return None if row is None else row.at
 
 
 async def create(
@@ -147,8 +168,9 @@ async def _row(conn: AsyncConnection, user_id: int, *, lock: bool = False) -> An
 
 
 async def get(conn: AsyncConnection, user_id: int) -> User:
-    """One user. Raises errors.NotFound."""
-    return _user(await _row(conn, user_id))
+    """One user, with their last sign-in. Raises errors.NotFound."""
+    row = await _row(conn, user_id)
+    return _user(row, await _last_login(conn, user_id))
 
 
 async def password_hash(conn: AsyncConnection, user_id: int) -> str:
@@ -163,9 +185,10 @@ async def by_username(conn: AsyncConnection, username: str) -> tuple[User, str] 
 
 
 async def list_users(conn: AsyncConnection) -> list[User]:
-    """Every user, by username."""
+    """Every user, by username, with their last sign-in."""
+    logins = {row.entity_id: row.at for row in await conn.execute(_logins())}
     rows = await conn.execute(sa.select(_users).order_by(_users.c.username))
-    return [_user(row) for row in rows]
+    return [_user(row, logins.get(str(row.id))) for row in rows]
 
 
 async def _other_admins(conn: AsyncConnection, user_id: int) -> int:

@@ -1,4 +1,4 @@
-"""The audit log for operators: who changed what, newest first, filtered by entity."""
+"""The audit log for operators: who changed what, newest first, filtered by entity and actor."""
 
 from __future__ import annotations
 
@@ -40,7 +40,9 @@ class AuditListOut(Row):
     next_cursor: int | None = Field(description="pass as `cursor` for the next page")
 
 
-@router.get("", summary="Audit rows, newest first, filtered by entity; paginated by cursor")
+@router.get(
+    "", summary="Audit rows, newest first, filtered by entity and actor; paginated by cursor"
+)
 async def list_audit(
     request: Request,
     who: Viewer,
@@ -56,6 +58,12 @@ async def list_audit(
         ONE_LINE,
         Query(description="the entity's id (with `entity`)"),
     ] = None,
+    actor: Annotated[
+        str | None,
+        StringConstraints(max_length=200),
+        ONE_LINE,
+        Query(description="who made the change: a username or `installation-token`"),
+    ] = None,
     limit: int = Query(50, ge=1, le=500),
     cursor: Annotated[
         RowId | None, Query(description="the next_cursor of the previous page")
@@ -68,6 +76,8 @@ async def list_audit(
         query = query.where(table.c.entity == entity)
     if entity_id is not None:
         query = query.where(table.c.entity_id == entity_id)
+    if actor is not None:
+        query = query.where(table.c.actor == actor)
     if cursor is not None:
         query = query.where(table.c.id < cursor)
     async with request.app.state.installation.db.connect() as conn:

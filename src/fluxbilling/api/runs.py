@@ -1,8 +1,10 @@
-"""Runs for the operator: list failed ones with their upstream payload, retry, cancel; and the
-flow context a run worked on (redacted), for the builder's test of a flow."""
+"""Runs for the operator: list them (by state, kind or verb, phase, order) with their upstream
+payload, retry, cancel; and the flow context a run worked on (redacted), for the builder's test
+of a flow."""
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Annotated
 
 import sqlalchemy as sa
@@ -13,13 +15,30 @@ from fluxbilling.api.auth import Operator, require_token
 from fluxbilling.api.fields import RequestBody, RowId
 from fluxbilling.api.rows import Row, Timestamp
 from fluxbilling.db import schema
+from fluxbilling.drivers.driver import Verb
 from fluxbilling.jsontypes import JsonObject
 from fluxbilling.orders.flow_inputs import past_inputs
-from fluxbilling.orders.pipeline import Phase, RunState
+from fluxbilling.orders.pipeline import ACTION_KIND, PROVISION_KIND, Phase, RunState
 
-__all__ = ["FlowContextOut", "RunListOut", "RunOut", "router"]
+__all__ = ["FlowContextOut", "RunKind", "RunListOut", "RunOut", "router"]
 
 router = APIRouter(prefix="/api/v1/runs", tags=["runs"], dependencies=[Depends(require_token)])
+
+
+class RunKind(StrEnum):
+    """What a run does, as the runs list filters it: provisioning, any lifecycle action, or
+    the action of one verb."""
+
+    PROVISION = PROVISION_KIND
+    ACTION = ACTION_KIND
+    SUSPEND = Verb.SUSPEND
+    UNSUSPEND = Verb.UNSUSPEND
+    TERMINATE = Verb.TERMINATE
+    REINSTALL = Verb.REINSTALL
+    RESIZE = Verb.RESIZE
+    RESET_PASSWORD = Verb.RESET_PASSWORD
+    CONSOLE = Verb.CONSOLE
+    STATS = Verb.STATS
 
 
 class RetryIn(RequestBody):
@@ -34,6 +53,8 @@ class RunOut(Row):
     id: int
     order_id: int
     kind: str = Field(description="provision or action")
+    verb: str | None = Field(description="an action run's verb (None: provisioning)")
+    service_id: int | None = Field(description="an action run's service (None: provisioning)")
     state: RunState
     phase: Phase = Field(description="the phase the run stands at")
     attempt: int = Field(description="failed attempts of that phase so far")
@@ -74,20 +95,44 @@ class FlowContextOut(Row):
     )
 
 
-@router.get("", summary="Runs, newest first, filtered by state; paginated by cursor")
+@router.get(
+    "",
+    summary="Runs, newest first, filtered by state, kind or verb, phase and order; paginated "
+    "by cursor",
+)
 async def list_runs(
     request: Request,
     state: RunState | None = None,
+    kind: Annotated[
+        RunKind | None,
+        Query(description="`provision`, `action` (every lifecycle action) or one action verb"),
+    ] = None,
+    phase: Phase | None = None,
+    order_id: Annotated[RowId | None, Query(description="the order's runs only")] = None,
     limit: int = Query(50, ge=1, le=500),
     cursor: Annotated[
         RowId | None, Query(description="the next_cursor of the previous page")
     ] = None,
 ) -> RunListOut:
-    """Each item carries `last_error` and the redacted `last_upstream` request/response."""
-    runs = schema.runs
-    query = sa.select(runs).order_by(runs.c.id.desc()).limit(limit + 1)
+    """Each item carries `last_error` and the redacted `last_upstream` request/response, and
+    for an action run its verb and service."""
+    runs, actions = schema.runs, schema.service_actions
+    query = (
+        sa.select(runs, actions.c.verb, actions.c.service_id)
+        .select_from(runs.outerjoin(actions, actions.c.run_id == runs.c.id))
+        .order_by(runs.c.id.desc())
+        .limit(limit + 1)
+    )
     if state is not None:
         query = query.where(runs.c.state == state)
+    if kind in (RunKind.PROVISION, RunKind.ACTION):
+        query = query.where(runs.c.kind == kind)
+    elif kind is not None:
+        query = query.where(runs.c.kind == ACTION_KIND, actions.c.verb == kind)
+    if phase is not None:
+        query = query.where(runs.c.phase == phase)
+    if order_id is not None:
+        query = query.where(runs.c.order_id == order_id)
     if cursor is not None:
         query = query.where(runs.c.id < cursor)
     async with request.app.state.installation.db.connect() as conn:

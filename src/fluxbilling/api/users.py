@@ -55,6 +55,7 @@ class UserOut(Row):
     created_at: Timestamp
     updated_at: Timestamp
     password_changed_at: Timestamp
+    last_login_at: Timestamp | None = Field(description="their last sign-in; null if never")
 
 
 class UserListOut(Row):

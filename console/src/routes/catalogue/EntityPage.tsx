@@ -100,8 +100,9 @@ function EntityView<Out extends { id: number }, In extends object>({
       {existing && summary?.(existing)}
       <Card withBorder>
         <EntityForm
-          // A fresh draft whenever the stored entry changes (saved here, or a quick action).
-          key={JSON.stringify(existing ?? null)}
+          // A fresh draft whenever the stored fields change (saved here, or a quick action);
+          // not for what the form does not hold (a host's used capacity moving with orders).
+          key={JSON.stringify(existing ? kind.fromRow(existing) : null)}
           kind={kind}
           render={render}
           existing={existing}

@@ -10,13 +10,19 @@ afterEach(() => vi.unstubAllGlobals());
 describe("safeNext", () => {
   it("keeps the operator inside the console", () => {
     expect(safeNext("/orders/42")).toBe("/orders/42");
-    expect(safeNext("//evil.example")).toBe("/orders");
-    expect(safeNext("https://evil.example")).toBe("/orders");
-    expect(safeNext(null)).toBe("/orders");
+    expect(safeNext("//evil.example")).toBe("/dashboard");
+    expect(safeNext("https://evil.example")).toBe("/dashboard");
+    expect(safeNext(null)).toBe("/dashboard");
   });
 });
 
 describe("the login page", () => {
+  it("says why after a password change ended the session", async () => {
+    fakeFetch(() => apiError(401, "HTTPError", "not signed in"));
+    renderAt(<LoginPage />, { path: "/login?changed=password", route: "/login" });
+    expect(await screen.findByRole("status")).toHaveTextContent("Your password was changed");
+  });
+
   it("shows the API's refusal", async () => {
     fakeFetch((request) =>
       new URL(request.url).pathname === "/api/v1/auth/me"

@@ -1,13 +1,14 @@
 /** Sign in with a username and password; back to the page that asked for it. */
-import { Button, Center, Paper, PasswordInput, Stack, TextInput, Title } from "@mantine/core";
+import { Alert, Button, Center, Paper, PasswordInput, Stack, TextInput, Title } from "@mantine/core";
 import { type FormEvent, useState } from "react";
 import { Navigate, useNavigate, useSearchParams } from "react-router";
 import { ErrorAlert } from "../../components/States";
 import { useLogin, useMe } from "../../session/session";
 
-/** Only a path of this console: never send the operator elsewhere after login. */
+/** Only a path of this console: never send the operator elsewhere after login (and without
+ * a `next`, to the dashboard). */
 export function safeNext(next: string | null): string {
-  return next && next.startsWith("/") && !next.startsWith("//") ? next : "/orders";
+  return next && next.startsWith("/") && !next.startsWith("//") ? next : "/dashboard";
 }
 
 export function LoginPage() {
@@ -34,6 +35,11 @@ export function LoginPage() {
             <Title order={1} size="h3">
               FluxBilling console
             </Title>
+            {params.get("changed") === "password" && (
+              <Alert color="blue" role="status">
+                Your password was changed and your sessions ended: log in with the new one.
+              </Alert>
+            )}
             <TextInput
               label="Username"
               autoComplete="username"

@@ -1,4 +1,5 @@
-import { screen } from "@testing-library/react";
+import { screen, waitFor, within } from "@testing-library/react";
+import userEvent from "@testing-library/user-event";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { fakeFetch, json } from "../../test/fetch";
 import { renderAt } from "../../test/render";
@@ -10,6 +11,8 @@ const RUN = {
   id: 3,
   order_id: 8,
   kind: "provision",
+  verb: null,
+  service_id: null,
   state: "failed",
   phase: "network",
   attempt: 2,
@@ -29,10 +32,38 @@ describe("the runs list", () => {
     expect(screen.getByRole("button", { name: "Older" })).toBeEnabled();
   });
 
-  it("ignores a state the API does not know", async () => {
+  it("ignores filters the API does not know", async () => {
     const calls = fakeFetch(() => json({ items: [], next_cursor: null }));
-    renderAt(<RunsPage />, { path: "/runs?state=exploded" });
+    renderAt(<RunsPage />, { path: "/runs?state=exploded&kind=explode&phase=nowhere&order_id=-3" });
     expect(await screen.findByText(/No runs yet/)).toBeInTheDocument();
-    expect(new URL(calls[0]!.url).searchParams.has("state")).toBe(false);
+    expect([...new URL(calls[0]!.url).searchParams.keys()]).toEqual([]);
+  });
+
+  it("asks for the kind, phase and order in the address", async () => {
+    const calls = fakeFetch(() => json({ items: [], next_cursor: null }));
+    renderAt(<RunsPage />, { path: "/runs?kind=suspend&phase=action&order_id=8" });
+    expect(await screen.findByText("No runs match.")).toBeInTheDocument();
+    const asked = new URL(calls[0]!.url).searchParams;
+    expect([asked.get("kind"), asked.get("phase"), asked.get("order_id")]).toEqual(["suspend", "action", "8"]);
+    expect(screen.getByRole("textbox", { name: "Order id" })).toHaveValue("8");
+  });
+
+  it("filters by an order typed in", async () => {
+    const calls = fakeFetch(() => json({ items: [RUN], next_cursor: null }));
+    renderAt(<RunsPage />, { path: "/runs?state=failed" });
+    await screen.findByText("gave up after 2 attempts");
+    await userEvent.type(screen.getByRole("textbox", { name: "Order id" }), "8{Enter}");
+    await waitFor(() => expect(calls).toHaveLength(2));
+    const asked = new URL(calls[1]!.url).searchParams;
+    expect([asked.get("state"), asked.get("order_id")]).toEqual(["failed", "8"]);
+  });
+
+  it("links an action run to its service", async () => {
+    fakeFetch(() =>
+      json({ items: [{ ...RUN, id: 4, kind: "action", verb: "reset_password", service_id: 5 }], next_cursor: null }),
+    );
+    renderAt(<RunsPage />, { path: "/runs" });
+    expect(await screen.findByRole("link", { name: "Service 5" })).toHaveAttribute("href", "/services/5");
+    expect(within(screen.getByRole("table", { name: "Runs" })).getByText("action: reset password")).toBeInTheDocument();
   });
 });
