@@ -8,7 +8,7 @@
  * go active on its page.
  */
 import type { Page } from "@playwright/test";
-import { demo, expect, logIn, snapshot, test } from "./fixtures";
+import { choose, createHost, demo, expect, logIn, snapshot, test } from "./fixtures";
 
 test.use({ actionTimeout: 30_000 });
 
@@ -164,26 +164,19 @@ test("a custom panel, from its connection to an active order", async ({ page }) 
   await expect(invoice).toContainText("checkout.session.completed");
 });
 
-/** Pick `option` in the select labelled `label` (Mantine's combobox). */
-async function choose(page: Page, label: string, option: string | RegExp): Promise<void> {
-  await page.getByRole("combobox", { name: label, exact: true }).click();
-  await page.getByRole("option", { name: option }).click();
-}
-
 /** On the catalogue screens: a host on the new connection, and a product on the new plugin. */
 async function createProduct(page: Page): Promise<void> {
   await page.getByRole("link", { name: "Catalogue" }).click();
   await page.getByRole("tab", { name: "Hosts" }).click();
-  await page.getByRole("link", { name: "New host" }).click();
-  await page.getByRole("textbox", { name: "Name" }).fill("journey-host-1");
-  await choose(page, "Location", /^ams1/);
-  await page.getByRole("textbox", { name: "RAM total (MB)" }).fill("16384");
-  await page.getByRole("textbox", { name: "vCPUs total" }).fill("8");
-  await page.getByRole("textbox", { name: "Disk total (GB)" }).fill("400");
-  await choose(page, "Subnet", "192.0.2.0/24");
-  await choose(page, "Connection", new RegExp(`^${CONNECTION}`));
-  await page.getByRole("button", { name: "Create host" }).click();
-  await expect(page.getByRole("heading", { name: "Host journey-host-1" })).toBeVisible();
+  await createHost(page, {
+    name: "journey-host-1",
+    location: /^ams1/,
+    ramMb: 16384,
+    vcpus: 8,
+    diskGb: 400,
+    subnet: "192.0.2.0/24",
+    connection: new RegExp(`^${CONNECTION}`),
+  });
 
   await page.getByRole("tab", { name: "Products" }).click();
   await page.getByRole("link", { name: "New product" }).click();
