@@ -140,6 +140,10 @@ test("a custom panel, from its connection to an active order", async ({ page }) 
   await expect(link).toHaveValue(/^http/);
   await expect(payment.getByRole("button", { name: "Take payment" })).not.toHaveAttribute("data-loading");
   await snapshot(page, "checkout");
+  // Not paid yet: asking the gateway now says so, and the invoice stays open.
+  await payment.getByRole("button", { name: "Check payment now" }).click();
+  await expect(payment.getByLabel("Payment check")).toBeVisible();
+  await expect(page.getByLabel("Order state")).toHaveText("awaiting payment");
   const popup = page.waitForEvent("popup");
   await payment.getByRole("link", { name: "Open checkout" }).click();
   const checkout = await popup;
