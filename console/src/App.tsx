@@ -8,13 +8,14 @@ import { ConnectionsPage } from "./routes/connections/ConnectionsPage";
 import { DashboardPage } from "./routes/dashboard/DashboardPage";
 import { DeliveriesPage } from "./routes/deliveries/DeliveriesPage";
 import { DeliveryPage } from "./routes/deliveries/DeliveryPage";
-import { LaterPage } from "./routes/later/LaterPage";
 import { LoginPage } from "./routes/login/LoginPage";
 import { NewOrderPage } from "./routes/orders/NewOrderPage";
 import { OrderPage } from "./routes/orders/OrderPage";
 import { OrdersPage } from "./routes/orders/OrdersPage";
 import { PluginPage, PluginsPage } from "./routes/plugins/PluginsPage";
 import { RunsPage } from "./routes/runs/RunsPage";
+import { ServicePage } from "./routes/services/ServicePage";
+import { ServicesPage } from "./routes/services/ServicesPage";
 import { AccountPage } from "./routes/account/AccountPage";
 import { UserPage } from "./routes/users/UserPage";
 import { NewUserPage, UsersPage } from "./routes/users/UsersPage";
@@ -44,10 +45,8 @@ export function App() {
         <Route path="orders" element={<OrdersPage />} />
         <Route path="orders/new" element={<NewOrderPage />} />
         <Route path="orders/:orderId" element={<OrderPage />} />
-        <Route
-          path="services/*"
-          element={<LaterPage title="Services" meanwhile="Each order's page shows its service." />}
-        />
+        <Route path="services" element={<ServicesPage />} />
+        <Route path="services/:serviceId" element={<ServicePage />} />
         <Route path="runs" element={<RunsPage />} />
         <Route path="deliveries" element={<DeliveriesPage />} />
         <Route path="deliveries/:deliveryId" element={<DeliveryPage />} />

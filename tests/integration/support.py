@@ -16,6 +16,8 @@ from fluxbilling.billing.gateways.stripe import verify as stripe_verify
 from fluxbilling.billing.webhooks import Ingested
 from fluxbilling.db import schema
 from fluxbilling.orders import service
+from fluxbilling.plugins import load_plugin_file
+from fluxbilling.plugins_builtin import builtin_plugin_paths
 from fluxbilling.seed import PRODUCT_SLUG, PROVIDERS, seed_provider
 from fluxbilling_simulators import stripe as stripe_sim
 
@@ -230,3 +232,46 @@ async def run_action(
 ) -> dict[str, Any]:
     """Request an action through the API and work until it is no longer queued or running."""
     return await settle_retrying(inst, api, await queue_action(api, service_id, verb, **body))
+
+
+async def every_page(api: httpx.AsyncClient, path: str, *, limit: int) -> list[int]:
+    """The ids of every row of a cursor-paged list, following `next_cursor` page by page."""
+    seen: list[int] = []
+    cursor = None
+    for _ in range(100):
+        params: dict[str, Any] = {"limit": limit, **({"cursor": cursor} if cursor else {})}
+        answer = await api.get(path, params=params)
+        assert answer.status_code == 200, answer.text
+        page = answer.json()
+        assert len(page["items"]) <= limit
+        seen += [row["id"] for row in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            return seen
+    raise AssertionError(f"{path} did not end after 100 pages")
+
+
+async def assert_refused_filter(
+    api: httpx.AsyncClient, path: str, params: Mapping[str, Any], needle: str
+) -> None:
+    """A list asked with a bad filter answers 422 naming it."""
+    answer = await api.get(path, params=dict(params))
+    assert answer.status_code == 422, answer.text
+    assert needle in answer.json()["error"]["message"]
+
+
+async def register_solusvm2_without_suspend(inst: bootstrap.Installation) -> None:
+    """Register a new solusvm2 version that declares no canSuspend (and has no suspend flows)."""
+    [path] = [p for p in builtin_plugin_paths() if p.name == "solusvm2.json"]
+    document = load_plugin_file(path)
+    document["plugin"]["capabilities"]["canSuspend"] = False
+    document["flows"].pop("suspend")
+    document["flows"].pop("unsuspend")
+    await inst.plugins.register(document, source="test")
+
+
+async def get_json(api: httpx.AsyncClient, path: str, **params: Any) -> Any:
+    """GET `path` with `params`, which must answer 200; its JSON."""
+    answer = await api.get(path, params=params)
+    assert answer.status_code == 200, answer.text
+    return answer.json()

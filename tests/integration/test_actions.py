@@ -8,12 +8,11 @@ import sqlalchemy as sa
 
 from fluxbilling import bootstrap
 from fluxbilling.db import schema
-from fluxbilling.plugins import load_plugin_file
-from fluxbilling.plugins_builtin import builtin_plugin_paths
 from fluxbilling_simulators.solusvm2 import SolusVM2State
 from tests.integration.support import (
     active_service,
     activity,
+    register_solusvm2_without_suspend,
     request_action,
     rows,
     service_of,
@@ -98,12 +97,7 @@ async def test_unknown_verbs_and_missing_capabilities_are_refused(
     assert (await api.post("/api/v1/services/999999/actions/suspend")).status_code == 404
 
     # A new version without canSuspend: actions pin the newest version, so suspend is refused.
-    [path] = [p for p in builtin_plugin_paths() if p.name == "solusvm2.json"]
-    document = load_plugin_file(path)
-    document["plugin"]["capabilities"]["canSuspend"] = False
-    document["flows"].pop("suspend")
-    document["flows"].pop("unsuspend")
-    await installation.plugins.register(document, source="test")
+    await register_solusvm2_without_suspend(installation)
     refused = await request_action(api, service.id, "suspend")
     assert refused.status_code == 422
     assert "does not declare canSuspend" in refused.json()["error"]["message"]

@@ -3,7 +3,7 @@ and acting on an order (retry, cancel, re-allocate), on SQLite and PostgreSQL.""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -13,7 +13,16 @@ import sqlalchemy as sa
 from fluxbilling import bootstrap
 from fluxbilling.db import schema
 from fluxbilling_simulators.solusvm2 import SolusVM2State
-from tests.integration.support import drain, finish, place_and_pay, place_order, rows, run_of
+from tests.integration.support import (
+    assert_refused_filter,
+    drain,
+    every_page,
+    finish,
+    place_and_pay,
+    place_order,
+    rows,
+    run_of,
+)
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
 
@@ -78,16 +87,7 @@ async def test_orders_are_paginated_by_cursor(
     made = [
         (await place_order(installation, f"page{i}.example.com"))["order"]["id"] for i in range(5)
     ]
-    seen: list[int] = []
-    cursor = None
-    for _ in range(5):
-        params: dict[str, Any] = {"limit": 2, **({"cursor": cursor} if cursor else {})}
-        page = await _get(api, "/api/v1/orders", **params)
-        seen += [o["id"] for o in page["items"]]
-        cursor = page["next_cursor"]
-        if cursor is None:
-            break
-    assert seen == sorted(made, reverse=True)
+    assert await every_page(api, "/api/v1/orders", limit=2) == sorted(made, reverse=True)
 
 
 @pytest.mark.parametrize(
@@ -104,9 +104,7 @@ async def test_orders_are_paginated_by_cursor(
 async def test_bad_list_filters_are_named(
     api: httpx.AsyncClient, params: dict[str, Any], needle: str
 ) -> None:
-    response = await api.get("/api/v1/orders", params=params)
-    assert response.status_code == 422
-    assert needle in response.json()["error"]["message"]
+    await assert_refused_filter(api, "/api/v1/orders", params, needle)
 
 
 # -- the dashboard ------------------------------------------------------------------------
@@ -297,6 +295,26 @@ async def test_attempts_show_redacted_exchanges_and_a_credentials_suggestion(
     assert (row.actor, row.changes["order_id"]) == ("installation-token", order_id)
 
 
+async def test_every_attempt_shows_its_true_duration(
+    installation: bootstrap.Installation, api: httpx.AsyncClient
+) -> None:
+    order_id = await place_and_pay(installation, "timed.example.com")
+    assert (await finish(installation, order_id)).state == "completed"
+    order = await _get(api, f"/api/v1/orders/{order_id}")
+    tried = [(p["phase"], a) for p in order["phases"] for a in p["attempts"]]
+    assert {phase for phase, _ in tried} >= {"billing", "allocation", "provision", "handoff"}
+    for phase, attempt in tried:
+        if phase == "billing":  # done by the payment's webhook: not timed, shown as unknown
+            assert (attempt["started_at"], attempt["duration_seconds"]) == (None, None)
+            continue
+        started = datetime.fromisoformat(attempt["started_at"])
+        finished = datetime.fromisoformat(attempt["finished_at"])
+        # the end is read from the clock the start was (not the row's second-precise time)
+        assert finished > started, (phase, attempt)
+        assert attempt["duration_seconds"] == pytest.approx((finished - started).total_seconds())
+        assert attempt["duration_seconds"] > 0, phase
+
+
 async def test_no_secret_sent_upstream_reaches_the_order_page(
     installation: bootstrap.Installation, api: httpx.AsyncClient
 ) -> None:
@@ -333,6 +351,8 @@ async def test_transient_failures_are_attempts_and_exhaustion_suggests_a_retry(
     assert os_install["suggestion"]["action"] == "retry"
     assert os_install["suggestion"]["from_phase"] == "os_install"
     assert order["reallocation_refusal"].startswith("the run failed at os_install")
+    # never billing, nor the allocation that completed; never past the failed phase
+    assert order["retry_from"] == ["provision", "os_install"]
 
 
 # -- acting on an order -------------------------------------------------------------------
@@ -402,9 +422,12 @@ async def test_a_completed_allocation_is_not_retried_it_is_reallocated(
     )
     assert (await run_of(installation, order_id)).state == "failed"
 
+    assert (await _get(api, f"/api/v1/orders/{order_id}"))["retry_from"] == ["provision"]
+
     sim.token = "it-token"  # retrying from the failed phase itself is still fine
     assert (await api.post(f"/api/v1/orders/{order_id}/retry", json={})).status_code == 200
     assert (await finish(installation, order_id)).state == "completed"
+    assert (await _get(api, f"/api/v1/orders/{order_id}"))["retry_from"] == []
 
 
 async def test_reallocate_is_refused_once_the_service_exists_upstream(

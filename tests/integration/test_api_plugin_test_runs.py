@@ -226,6 +226,31 @@ async def test_an_operator_cannot_allow_a_production_connection(
     assert (audit.actor, audit.action) == ("olga", "connection.test_run_refused")
 
 
+async def test_a_paused_test_is_resumed_only_by_whoever_started_it(
+    installation: bootstrap.Installation,
+    operator_api: httpx.AsyncClient,
+    sim: solusvm2.SolusVM2State,
+    test_connection: str,
+) -> None:
+    paused = await start(operator_api, inputs=INPUTS)  # olga starts it
+    assert paused.json()["status"] == "pending", paused.text
+    token = paused.json()["resume_token"]
+
+    app = create_app(installation)
+    app.dependency_overrides[authenticate] = lambda: Principal("oscar", Role.OPERATOR)
+    async with asgi_client(app, "http://api.test") as oscar:
+        refused = await oscar.post("/api/v1/plugins/test-runs/resume", json={"token": token})
+    assert refused.status_code == 403, refused.text
+    error = refused.json()["error"]
+    assert "started by 'olga'" in error["message"]
+    assert error["details"]["started_by"] == "olga"
+    assert len(sim.servers) == 1  # nothing ran on oscar's behalf
+
+    resumed = await operator_api.post("/api/v1/plugins/test-runs/resume", json={"token": token})
+    assert resumed.status_code == 200, resumed.text
+    assert resumed.json()["status"] == "done"
+
+
 async def test_an_unsaved_invalid_document_is_answered_422_with_every_path(
     installation: bootstrap.Installation, api: httpx.AsyncClient, test_connection: str
 ) -> None:
@@ -370,6 +395,62 @@ async def test_the_purpose_of_a_connection_is_set_by_an_admin_and_audited(
     assert audit[0].changes["credentials_set"] == ["api_token"]
     assert "it-token" not in json.dumps([a.changes for a in audit])
     assert audit[1].changes == {"purpose": {"from": "test", "to": "production"}}
+
+
+async def test_the_test_verb_runs_the_connection_probe_flow_as_the_connection_test_does(
+    installation: bootstrap.Installation,
+    api: httpx.AsyncClient,
+    sim: solusvm2.SolusVM2State,
+    test_connection: str,
+) -> None:
+    probe = {
+        "id": "plans",
+        "type": "http",
+        "method": "GET",
+        "path": "plans",
+        "query": {"from": "{{connection.name}}"},
+        "expect": [200],
+    }
+    document = _document([{"id": "start", "type": "trigger"}, probe])
+    document["flows"]["test"] = {"nodes": [{"id": "start", "type": "trigger"}, probe]}
+    before = await counts(installation)
+
+    answer = await api.post(
+        "/api/v1/plugins/test-runs",
+        json={"document": document, "verb": "test", "connection": "sv2-test"},
+    )
+    assert answer.status_code == 200, answer.text
+    tested = answer.json()
+    assert (tested["status"], tested["verb"]) == ("done", "test")
+    assert [s["node"] for s in tested["steps"]] == ["start", "plans"]
+    [exchange] = tested["steps"][1]["exchanges"]
+    assert exchange["request"]["url"] == f"{SIM_URL}/plans?from=sv2-test"
+    assert exchange["request"]["headers"]["X-Correlation-Id"] == "connection-test:sv2-test"
+    assert exchange["request"]["headers"]["Authorization"] == "***"
+    assert sim.token not in answer.text
+    assert await counts(installation) == before
+
+    with_inputs = await api.post(
+        "/api/v1/plugins/test-runs",
+        json={"document": document, "verb": "test", "connection": "sv2-test", "inputs": INPUTS},
+    )
+    assert with_inputs.status_code == 422
+    assert "sees only the connection" in with_inputs.json()["error"]["message"]
+
+    waits = {"id": "pause", "type": "wait", "seconds": 5}
+    document["flows"]["test"]["nodes"].append(waits)
+    waiting = await api.post(
+        "/api/v1/plugins/test-runs",
+        json={"document": document, "verb": "test", "connection": "sv2-test"},
+    )
+    assert waiting.status_code == 200, waiting.text
+    assert waiting.json()["status"] == "failed"
+    assert waiting.json()["resume_token"] is None
+    assert "must answer at once" in waiting.json()["error"]["message"]
+
+    none = await start(api, verb="test")  # the built-in solusvm2 plugin has no test flow
+    assert none.status_code == 422
+    assert "no 'test' flow" in none.json()["error"]["message"]
 
 
 async def test_bad_requests_name_what_is_wrong(

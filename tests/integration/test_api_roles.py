@@ -64,6 +64,8 @@ EXPECTED: dict[tuple[str, str], Role | str] = {
     ("GET", "/api/v1/connections"): V,
     ("GET", "/api/v1/connections/{name}"): V,
     ("GET", "/api/v1/connection-types"): V,
+    ("GET", "/api/v1/services"): V,
+    ("GET", "/api/v1/services/{service_id}"): V,
     ("GET", "/api/v1/services/{service_id}/actions"): V,
     ("GET", "/api/v1/actions/{action_id}"): V,
     ("GET", "/api/v1/runs/{run_id}/flow-context"): V,
@@ -85,9 +87,9 @@ EXPECTED: dict[tuple[str, str], Role | str] = {
     ("POST", "/api/v1/services/{service_id}/password/reveal"): OP,
     ("POST", "/api/v1/plugins/test-runs"): OP,
     ("POST", "/api/v1/plugins/test-runs/resume"): OP,
+    ("POST", "/api/v1/plugins/validate"): OP,  # changes nothing; saving stays admin
     # Admins: plugins, connections, users and their tokens.
     ("POST", "/api/v1/plugins"): A,
-    ("POST", "/api/v1/plugins/validate"): A,
     ("POST", "/api/v1/plugins/import"): A,
     ("POST", "/api/v1/connections"): A,
     ("PATCH", "/api/v1/connections/{name}"): A,

@@ -27,6 +27,11 @@ describe("staleKeys", () => {
     expect(staleKeys("order", { order_id: 4 })).toContainEqual(["orders"]);
     expect(staleKeys("run", {})).toContainEqual(["runs"]);
   });
+  it("marks the services stale when a run moves (a lifecycle action's progress)", () => {
+    expect(staleKeys("run", { run_id: 7, order_id: 4 })).toContainEqual(["services"]);
+    expect(staleKeys("service", { order_id: 4 })).toContainEqual(["services"]);
+    expect(staleKeys("delivery", {})).not.toContainEqual(["services"]);
+  });
   it("marks everything stale on reset", () => {
     expect(staleKeys("reset", {})).toEqual([[]]);
   });

@@ -2,7 +2,8 @@
  * Live updates: the API's server-sent events (`GET /api/v1/events`) invalidate the queries they
  * concern, so every screen shows the server's state without a refresh (and without polling).
  *
- * `event: order|run|service|delivery` carries JSON naming what changed; `event: reset` means
+ * `event: order|run|service|delivery` carries JSON naming what changed (a lifecycle action's
+ * progress and result arrive as `run` events of its order: the services are refetched too); `event: reset` means
  * the stream missed changes: everything is fetched again. The browser's EventSource reconnects
  * by itself and resumes with `Last-Event-ID`.
  */
@@ -16,7 +17,7 @@ export function staleKeys(kind: string, data: Data): (readonly unknown[])[] {
     case "order":
     case "run":
     case "service":
-      return [["orders"], ["runs"], ["dashboard"]];
+      return [["orders"], ["runs"], ["services"], ["dashboard"]];
     case "delivery":
       return [["deliveries"], ["invoices"], ["dashboard"], ...(data.invoice_id ? [["orders"]] : [])];
     default:

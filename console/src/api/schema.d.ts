@@ -748,6 +748,8 @@ export interface paths {
         /**
          * Resume a pending test of a flow with its resume token
          * @description Runs the paused flow on from its waiting node; the connections are checked again.
+         *
+         *     Only whoever started the test may resume it (its token names them).
          */
         post: operations["resume_test_run_api_v1_plugins_test_runs_resume_post"];
         delete?: never;
@@ -770,6 +772,7 @@ export interface paths {
          * @description 200 with the warnings of a valid document; 422 naming every problem of an invalid one.
          *
          *     The builder calls it while a plugin is being edited, so problems show before saving.
+         *     It changes nothing, so operators may call it too (saving stays with admins).
          */
         post: operations["validate_plugin_api_v1_plugins_validate_post"];
         delete?: never;
@@ -970,6 +973,47 @@ export interface paths {
          * @description 409 unless the run is failed.
          */
         post: operations["retry_run_api_v1_runs__run_id__retry_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/services": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Services, newest first, filtered; paginated by cursor
+         * @description Each row names its order, hostname, product, plugin and host.
+         */
+        get: operations["list_services_api_v1_services_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/services/{service_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A service with its verbs (offered, allowed now) and recent actions
+         * @description Secrets are never included: `has_credentials` says whether a password is sealed. Each
+         *     verb says whether the API would accept it now, and why not.
+         */
+        get: operations["get_service_api_v1_services__service_id__get"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -1381,6 +1425,23 @@ export interface components {
             message: string;
             /** Phase */
             phase: string | null;
+        };
+        /**
+         * AddressOut
+         * @description An address the service holds (or its order reserved).
+         */
+        AddressOut: {
+            /** Address */
+            address: string;
+            /** Gateway */
+            gateway: string;
+            /** State */
+            state: string;
+            /**
+             * Subnet
+             * @description the subnet's CIDR
+             */
+            subnet: string;
         };
         /**
          * AlarmCountOut
@@ -2861,6 +2922,11 @@ export interface components {
              * @description why `POST /orders/{id}/reallocate` would be refused now (None: allowed)
              */
             reallocation_refusal: string | null;
+            /**
+             * Retry From
+             * @description the phases `POST /orders/{id}/retry` may start from now, in order (empty unless the run failed): never billing, nor an allocation that completed
+             */
+            retry_from: components["schemas"]["Phase"][];
             run: components["schemas"]["OrderRunOut"] | null;
             service: components["schemas"]["ServiceOut"] | null;
             state: components["schemas"]["OrderState"];
@@ -3718,6 +3784,100 @@ export interface components {
          */
         RunState: "queued" | "running" | "completed" | "failed" | "cancelled";
         /**
+         * ServiceDetailOut
+         * @description A service with its order, plugin, host, addresses, verbs and recent actions (credentials
+         *     are never shown).
+         */
+        ServiceDetailOut: {
+            /**
+             * Actions
+             * @description its newest actions, newest first
+             */
+            actions: components["schemas"]["ActionOut"][];
+            /** Addresses */
+            addresses: components["schemas"]["AddressOut"][];
+            /**
+             * Capabilities
+             * @description what the plugin's newest version declares (`canSuspend`, ...)
+             */
+            capabilities: string[];
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * External Id
+             * @description the panel's id of the service
+             */
+            external_id: string | null;
+            /**
+             * Has Credentials
+             * @description whether a root (or account) password is sealed
+             */
+            has_credentials: boolean;
+            /**
+             * Host
+             * @description the host's name
+             */
+            host: string | null;
+            /** Host Id */
+            host_id: number | null;
+            /** Hostname */
+            hostname: string;
+            /** Id */
+            id: number;
+            /** Order Id */
+            order_id: number;
+            order_state: components["schemas"]["OrderState"];
+            /**
+             * Plugin
+             * @description `slug@version` it was provisioned with
+             */
+            plugin: string | null;
+            /**
+             * Product
+             * @description the product's slug
+             */
+            product: string;
+            /**
+             * Running Action Id
+             * @description the action queued or running now (None: none)
+             */
+            running_action_id: number | null;
+            /**
+             * Service Data
+             * @description what the plugin's flows stored
+             */
+            service_data: {
+                [key: string]: unknown;
+            };
+            state: components["schemas"]["ServiceState"];
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+            /**
+             * Verbs
+             * @description every lifecycle verb, offered or not
+             */
+            verbs: components["schemas"]["VerbOut"][];
+        };
+        /**
+         * ServiceListOut
+         * @description A page of services, newest first.
+         */
+        ServiceListOut: {
+            /** Items */
+            items: components["schemas"]["ServiceSummaryOut"][];
+            /**
+             * Next Cursor
+             * @description pass as `cursor` for the next page
+             */
+            next_cursor: number | null;
+        };
+        /**
          * ServiceOut
          * @description The order's service (credentials are never shown).
          */
@@ -3767,6 +3927,47 @@ export interface components {
          * @enum {string}
          */
         ServiceState: "allocated" | "provisioned" | "installed" | "active" | "suspended" | "terminated";
+        /**
+         * ServiceSummaryOut
+         * @description One service in the list.
+         */
+        ServiceSummaryOut: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Host
+             * @description the host's name
+             */
+            host: string | null;
+            /**
+             * Hostname
+             * @description its order's hostname
+             */
+            hostname: string;
+            /** Id */
+            id: number;
+            /** Order Id */
+            order_id: number;
+            /**
+             * Plugin
+             * @description `slug@version` it was provisioned with
+             */
+            plugin: string | null;
+            /**
+             * Product
+             * @description the product's slug
+             */
+            product: string;
+            state: components["schemas"]["ServiceState"];
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+        };
         /**
          * ServiceType
          * @description What kind of service a product is (as a plugin's `serviceType`).
@@ -3990,7 +4191,11 @@ export interface components {
              * @description a stored plugin (instead of `document`)
              */
             slug?: string | null;
-            verb: components["schemas"]["Verb"];
+            /**
+             * Verb
+             * @description a lifecycle verb, or `test`: the plugin's connection probe (no inputs)
+             */
+            verb: components["schemas"]["Verb"] | "test";
             /**
              * Version
              * @description its version (default: the newest)
@@ -4314,6 +4519,29 @@ export interface components {
          * @enum {string}
          */
         Verb: "provision" | "suspend" | "unsuspend" | "terminate" | "reinstall" | "resize" | "reset_password" | "console" | "stats";
+        /**
+         * VerbOut
+         * @description One lifecycle verb of the service: offered by its plugin, and allowed now.
+         */
+        VerbOut: {
+            /**
+             * Allowed
+             * @description `POST /services/{id}/actions/{verb}` would be accepted now: offered, the service's state allows it and no other action of it is running
+             */
+            allowed: boolean;
+            /**
+             * Offered
+             * @description the plugin's newest version declares and runs it
+             */
+            offered: boolean;
+            /**
+             * Refusal
+             * @description why it is not allowed now (None: it is)
+             */
+            refusal: string | null;
+            /** Verb */
+            verb: string;
+        };
         /**
          * VersionDocumentOut
          * @description One stored version with its document as registered.
@@ -8732,7 +8960,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description this needs the operator role */
+            /** @description this needs the operator role, or the test was started by someone else (a token is bound to whoever started the test) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8850,7 +9078,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description the caller is not an admin */
+            /** @description the caller is a viewer (validating needs the operator role) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -9901,6 +10129,146 @@ export interface operations {
             };
             /** @description the body is larger than 1 MiB */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid request: `error.details.problems` names each problem (`path`, `message`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the request headers are larger than allowed */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the database is unavailable; try again after `Retry-After` seconds */
+            503: {
+                headers: {
+                    /** @description seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    list_services_api_v1_services_get: {
+        parameters: {
+            query?: {
+                state?: components["schemas"]["ServiceState"] | null;
+                /** @description a product slug */
+                product?: string | null;
+                /** @description a plugin slug */
+                plugin?: string | null;
+                /** @description a host's name */
+                host?: string | null;
+                /** @description part of the hostname, or the service's or the order's id */
+                q?: string | null;
+                limit?: number;
+                /** @description the next_cursor of the previous page */
+                cursor?: number | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ServiceListOut"];
+                };
+            };
+            /** @description missing or invalid credentials (`Authorization: Bearer <token>` or the session cookie) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid request: `error.details.problems` names each problem (`path`, `message`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the request headers are larger than allowed */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the database is unavailable; try again after `Retry-After` seconds */
+            503: {
+                headers: {
+                    /** @description seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    get_service_api_v1_services__service_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                service_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ServiceDetailOut"];
+                };
+            };
+            /** @description missing or invalid credentials (`Authorization: Bearer <token>` or the session cookie) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description no such service */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -11,8 +11,6 @@ import { useLogout, useUser } from "../session/session";
 export interface NavItem {
   to: string;
   label: string;
-  /** A slot for a screen that comes later. */
-  later?: boolean;
   /** Shown only to this role and above (the API refuses the others anyway). */
   role?: Role;
 }
@@ -20,7 +18,7 @@ export interface NavItem {
 export const NAVIGATION: NavItem[] = [
   { to: "/dashboard", label: "Dashboard" },
   { to: "/orders", label: "Orders" },
-  { to: "/services", label: "Services", later: true },
+  { to: "/services", label: "Services" },
   { to: "/runs", label: "Runs" },
   { to: "/deliveries", label: "Webhook deliveries" },
   { to: "/catalogue", label: "Catalogue" },
@@ -83,7 +81,6 @@ export function Shell() {
             component={RouterLink}
             to={item.to}
             label={item.label}
-            description={item.later ? "next release" : undefined}
             active={activeItem(pathname) === item.to}
           />
         ))}

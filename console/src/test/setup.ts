@@ -33,3 +33,14 @@ class QuietEventSource {
 if (!("EventSource" in window)) {
   Object.defineProperty(window, "EventSource", { writable: true, configurable: true, value: QuietEventSource });
 }
+
+// jsdom lays nothing out: a combobox's dropdown scrolls its selected option into view.
+Element.prototype.scrollIntoView = function scrollIntoView() {};
+
+// jsdom has no font loading: an autosized textarea (the builder's JSON inputs) listens to it.
+if (!("fonts" in document)) {
+  Object.defineProperty(document, "fonts", {
+    configurable: true,
+    value: { addEventListener: () => {}, removeEventListener: () => {} },
+  });
+}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 from fastapi import FastAPI
 from fastapi.routing import APIRoute, iter_route_contexts
 
@@ -36,6 +38,11 @@ from fluxbilling.bootstrap import Installation
 from fluxbilling.jsontypes import JsonObject
 
 __all__ = ["create_app"]
+
+_DOCUMENTS: dict[request_limits.RequestLimits, JsonObject] = {}
+"""The finished OpenAPI document per request limits: every app `create_app` builds has the
+same routes, and making the document takes about a second (an app per installation, per
+worker process, per test)."""
 
 
 def create_app(installation: Installation) -> FastAPI:
@@ -84,11 +91,16 @@ def create_app(installation: Installation) -> FastAPI:
 
     def document() -> JsonObject:
         if app.openapi_schema is None:
-            schema = FastAPI.openapi(app)
-            _document_roles(app, schema)
-            request_limits.document_limits(schema, bounds)
-            openapi.document_errors(schema)
-        return app.openapi_schema or {}
+            finished = _DOCUMENTS.get(bounds)
+            if finished is None:
+                finished = FastAPI.openapi(app)
+                _document_roles(app, finished)
+                request_limits.document_limits(finished, bounds)
+                openapi.document_errors(finished)
+                _DOCUMENTS[bounds] = copy.deepcopy(finished)
+            # Each app gets its own copy: a caller may change what it was given.
+            app.openapi_schema = copy.deepcopy(finished)
+        return app.openapi_schema
 
     app.openapi = document  # type: ignore[method-assign]  # FastAPI's documented extension point
     console.install(app, settings.console_dir or console.PACKAGED)

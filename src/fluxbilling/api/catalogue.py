@@ -10,6 +10,7 @@ the entity's own checks (`catalogue.<entity>.check`) and references.
 from __future__ import annotations
 
 import copy
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from typing import Annotated, Any, Optional
 
@@ -352,6 +353,8 @@ def read_document(data: Any) -> dict[str, list[document.Entry]]:
     return result
 
 
-def routers() -> list[APIRouter]:
-    """The routes of every entity."""
-    return [router(entity) for entity in ENTITIES]
+@functools.cache
+def routers() -> tuple[APIRouter, ...]:
+    """The routes of every entity, made once per process (they hold no installation: each
+    request finds its own; making their models takes a while)."""
+    return tuple(router(entity) for entity in ENTITIES)

@@ -207,6 +207,10 @@ class OrderOut(Row):
     reallocation_refusal: str | None = Field(
         description="why `POST /orders/{id}/reallocate` would be refused now (None: allowed)"
     )
+    retry_from: list[Phase] = Field(
+        description="the phases `POST /orders/{id}/retry` may start from now, in order (empty "
+        "unless the run failed): never billing, nor an allocation that completed"
+    )
 
 
 class OrderSummaryOut(Row):

@@ -3,9 +3,11 @@
 `POST /api/v1/plugins/test-runs` runs one lifecycle verb of a plugin (a stored version, or an
 unsaved `document` validated exactly like a save) against a chosen connection, with inputs
 typed in or rebuilt from a past run (`from_run`), and answers what each node did
-(`plugins.testrun`). Nothing is written to orders, services, runs, checkpoints or activity. A
-flow that waits (`poll`, `wait`) answers `pending` with `check_after` and a `resume_token`
-(`plugins.resume`), which `POST /api/v1/plugins/test-runs/resume` takes back.
+(`plugins.testrun`). Nothing is written to orders, services, runs, checkpoints or activity.
+A flow that waits (`poll`, `wait`) answers `pending` with `check_after` and a `resume_token`
+(`plugins.resume`), which `POST /api/v1/plugins/test-runs/resume` takes back. The verb
+`test` runs the plugin's connection probe as "test connection" does: it sees only
+`connection`, so it takes no inputs, and it must answer without waiting.
 
 Safety: every connection the flow reaches must be marked `purpose: test`. A production one is
 refused (409) unless the body says `allow_production: true` and the caller is an admin; both
@@ -20,7 +22,7 @@ import dataclasses
 import secrets as random
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Request
@@ -33,10 +35,12 @@ from fluxbilling.api.fields import ONE_LINE, JsonObject, RequestBody, RowId, Sec
 from fluxbilling.api.rows import Row, Timestamp
 from fluxbilling.bootstrap import Installation
 from fluxbilling.db import schema
+from fluxbilling.drivers.connections import flow_fields
 from fluxbilling.drivers.driver import Verb
 from fluxbilling.jsontypes import JsonObject as Json
 from fluxbilling.orders.flow_inputs import past_inputs, test_context
 from fluxbilling.plugins import resume, testrun
+from fluxbilling.plugins.document import TEST_FLOW
 from fluxbilling.plugins.driver import FlowDriver
 from fluxbilling.plugins.graph import LoadedPlugin
 
@@ -86,7 +90,9 @@ class TestRunIn(RequestBody):
     )
     slug: Name | None = Field(None, description="a stored plugin (instead of `document`)")
     version: Version | None = Field(None, description="its version (default: the newest)")
-    verb: Verb
+    verb: Verb | Literal["test"] = Field(
+        description="a lifecycle verb, or `test`: the plugin's connection probe (no inputs)"
+    )
     connection: Name = Field(description="the connection the flow's nodes use")
     inputs: FlowInputsIn | None = Field(None, description="the flow context, typed in")
     from_run: RowId | None = Field(
@@ -104,6 +110,10 @@ class TestRunIn(RequestBody):
             raise ValueError("`version` goes with `slug`")
         if self.inputs is not None and self.from_run is not None:
             raise ValueError("give `inputs` or `from_run`, not both")
+        if self.verb == TEST_FLOW and (self.inputs is not None or self.from_run is not None):
+            raise ValueError(
+                "the `test` flow sees only the connection: give neither `inputs` nor `from_run`"
+            )
         return self
 
 
@@ -271,7 +281,7 @@ async def _run(
     result = await testrun.run_test(
         testrun.TestRun(
             plugin=plugin,
-            verb=Verb(state.verb),
+            verb=state.verb,
             connection=state.connection,
             context=state.context,
             correlation_key=state.correlation_key,
@@ -365,6 +375,7 @@ async def start_test_run(body: TestRunIn, request: Request, who: Operator) -> Te
         cursor={},
         allow_production=body.allow_production,
         expires_at=now,
+        started_by=who.name,
     )
     names, rows = await _gate_flow(installation, who, plugin, state)
     row = rows[body.connection]
@@ -375,8 +386,11 @@ async def start_test_run(body: TestRunIn, request: Request, who: Operator) -> Te
             f"connection {body.connection!r} is of type {row.type!r}, but plugin "
             f"{plugin.slug} needs a {wanted!r} connection",
         )
-    inputs = await _inputs(installation, body)
-    context, secrets = test_context(plugin, inputs, row._mapping)
+    if verb == TEST_FLOW:  # what "test connection" gives it (plugins.probe)
+        context: Json = {"connection": flow_fields(row._mapping)}
+        secrets: tuple[str, ...] = ()
+    else:
+        context, secrets = test_context(plugin, await _inputs(installation, body), row._mapping)
     state = dataclasses.replace(state, context=context, secrets=secrets)
     return await _run(installation, plugin, state, names, now=now)
 
@@ -386,17 +400,24 @@ async def start_test_run(body: TestRunIn, request: Request, who: Operator) -> Te
     summary="Resume a pending test of a flow with its resume token",
     responses={
         400: {"description": "the token is not valid (altered, cut short, another key)"},
-        403: _ANSWERS[403],
+        403: {
+            "description": "this needs the operator role, or the test was started by someone "
+            "else (a token is bound to whoever started the test)"
+        },
         404: {"description": "the tested plugin version no longer exists"},
         409: _ANSWERS[409],
         410: {"description": "the token has expired: start the test again"},
     },
 )
 async def resume_test_run(body: ResumeIn, request: Request, who: Operator) -> TestRunOut:
-    """Runs the paused flow on from its waiting node; the connections are checked again."""
+    """Runs the paused flow on from its waiting node; the connections are checked again.
+
+    Only whoever started the test may resume it (its token names them).
+    """
     installation = _installation(request)
     now = datetime.now(UTC)
     state = resume.open_token(installation.vault, body.token, now)
+    resume.check_owner(state, who.name)
     plugin = await _plugin(installation, state.document, state.slug, state.version)
     names, _ = await _gate_flow(installation, who, plugin, state)
     return await _run(installation, plugin, state, names, now=now)

@@ -19,7 +19,7 @@ from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, Field, StringConstraints
 
 from fluxbilling import jsontypes, limits
-from fluxbilling.api.auth import Admin, require_token
+from fluxbilling.api.auth import Admin, Operator, require_token
 from fluxbilling.api.fields import ONE_LINE, JsonObject, Line, RequestBody
 from fluxbilling.api.fields import Version as VersionNumber
 from fluxbilling.plugins import diff, importing
@@ -218,14 +218,14 @@ async def register_plugin(
     "/validate",
     summary="Validate a plugin document exactly as a save would, storing nothing",
     responses={
-        403: {"description": "the caller is not an admin"},
+        403: {"description": "the caller is a viewer (validating needs the operator role)"},
         413: {"description": "the document is larger than 2 MiB"},
         422: {"description": "invalid document: `error.details.problems` names each problem"},
     },
 )
 async def validate_plugin(
     request: Request,
-    who: Admin,
+    who: Operator,
     document: Annotated[
         JsonObject,
         Body(description="a whole plugin document (format: GET /api/v1/plugins/schema)"),
@@ -234,6 +234,7 @@ async def validate_plugin(
     """200 with the warnings of a valid document; 422 naming every problem of an invalid one.
 
     The builder calls it while a plugin is being edited, so problems show before saving.
+    It changes nothing, so operators may call it too (saving stays with admins).
     """
     plugin = await _manager(request).validate(document)
     return ValidationOut(

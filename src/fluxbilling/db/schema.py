@@ -347,6 +347,7 @@ services = sa.Table(
     _created(),
     sa.Column("updated_at", UtcDateTime(), nullable=False, server_default=sa.func.now()),
     sa.UniqueConstraint("order_id", name="uq_services_order_id"),
+    sa.Index("ix_services_status_id", "status", "id"),
 )
 
 reveal_links = sa.Table(

@@ -14,7 +14,7 @@ Run states: `queued` (claimable at next_run_at) → `running` (leased) → `comp
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
@@ -112,6 +112,60 @@ class Pipeline:
         names = self.names
         index = names.index(self.spec(phase).name)
         return names[index + 1] if index + 1 < len(names) else None
+
+    def retry_refusal(
+        self, failed_at: str, phase: str, *, done: bool, undone: bool = False
+    ) -> str | None:
+        """Why a run that failed at `failed_at` may not be retried from `phase` (None: it may).
+
+        Args:
+            failed_at: the phase the run failed at.
+            phase: the phase the operator wants to start from.
+            done: `phase` completed in this run (its checkpoint is done).
+            undone: the caller undid what `phase` holds first (re-allocation).
+
+        Example:
+            >>> p = Pipeline("demo", (PhaseSpec("a", no_rerun="never"), PhaseSpec("b"),
+            ...                       PhaseSpec("c", no_rerun_once_done="holds it")))
+            >>> [p.retry_refusal("b", x, done=False) for x in ("a", "b")]
+            ['never', None]
+            >>> p.retry_refusal("b", "c", done=False)
+            'it failed at b: retry from b or an earlier phase, not from c (that would skip b)'
+        """
+        names = self.names
+        if phase not in names:
+            return f"a {self.kind} run has no {phase} phase"
+        if names.index(phase) > names.index(self.spec(failed_at).name):
+            return (
+                f"it failed at {failed_at}: retry from {failed_at} or an earlier phase, not "
+                f"from {phase} (that would skip {failed_at})"
+            )
+        spec = self.spec(phase)
+        if spec.no_rerun is not None:
+            return spec.no_rerun
+        if spec.no_rerun_once_done is not None and done and not undone:
+            return spec.no_rerun_once_done
+        return None
+
+    def retry_from(self, failed_at: str, done: Collection[str]) -> tuple[str, ...]:
+        """The phases a run that failed at `failed_at` may be retried from, in order.
+
+        Args:
+            failed_at: the phase the run failed at.
+            done: the phases that completed in this run.
+
+        Example:
+            >>> p = Pipeline("demo", (PhaseSpec("a", no_rerun="never"), PhaseSpec("b"),
+            ...                       PhaseSpec("c", no_rerun_once_done="holds it"),
+            ...                       PhaseSpec("d"), PhaseSpec("e")))
+            >>> p.retry_from("d", done={"a", "b", "c"})
+            ('b', 'd')
+        """
+        return tuple(
+            name
+            for name in self.names
+            if self.retry_refusal(failed_at, name, done=name in done) is None
+        )
 
     def key(self, order_id: int, phase: str, run_id: int) -> str:
         """The correlation key of `phase` of run `run_id` of this kind."""

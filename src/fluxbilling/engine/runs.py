@@ -85,12 +85,16 @@ class Claim:
 
 @dataclass(frozen=True, slots=True)
 class AttemptFacts:
-    """When one attempt of a phase started and the upstream exchanges it made (redacted)."""
+    """When one attempt of a phase started and ended, and the upstream exchanges it made
+    (redacted)."""
 
     started_at: datetime
     exchanges: tuple[Mapping[str, Any], ...] = ()
     dropped: int = 0
     """Earlier exchanges of the attempt that were not kept."""
+    finished_at: datetime | None = None
+    """When it ended, by the clock `started_at` was read from (the activity row's own time
+    is the database's, on SQLite to the second only: no measure of a short attempt)."""
 
     def without_bodies(self) -> AttemptFacts:
         """These facts with each exchange cut to its request line, status and error.
@@ -128,6 +132,8 @@ class AttemptFacts:
             "started_at": self.started_at.isoformat(),
             "exchanges": [dict(e) for e in self.exchanges],
         }
+        if self.finished_at is not None:
+            found["finished_at"] = self.finished_at.isoformat()
         if self.dropped:
             found["exchanges_dropped"] = self.dropped
         return found
@@ -718,22 +724,10 @@ class RunStore:
                 state=row.state,
             )
         phase = str(from_phase or row.phase)
-        names = self.pipeline(row.kind).names
-        if phase not in names:
-            raise errors.Conflict(
-                f"a {row.kind} run has no {phase} phase", run_id=run_id, kind=row.kind
-            )
-        if names.index(phase) > names.index(row.phase):
-            raise errors.Conflict(
-                f"run {run_id} failed at {row.phase}; it can be retried from {row.phase} or an "
-                f"earlier phase, not from {phase} (that would skip {row.phase})",
-                run_id=run_id,
-                phase=phase,
-            )
-        spec = self.pipeline(row.kind).spec(phase)
-        if spec.no_rerun is not None:
-            raise errors.Conflict(spec.no_rerun, run_id=run_id, phase=phase)
-        if spec.no_rerun_once_done is not None and not undone:
+        pipeline = self.pipeline(row.kind)
+        names = pipeline.names
+        done = False
+        if phase in names and pipeline.spec(phase).no_rerun_once_done is not None:
             status = (
                 await conn.execute(
                     sa.select(checkpoints.c.status).where(
@@ -741,8 +735,10 @@ class RunStore:
                     )
                 )
             ).scalar_one_or_none()
-            if status == "done":
-                raise errors.Conflict(spec.no_rerun_once_done, run_id=run_id, phase=phase)
+            done = status == "done"
+        refusal = pipeline.retry_refusal(row.phase, phase, done=done, undone=undone)
+        if refusal is not None:
+            raise errors.Conflict(f"run {run_id}: {refusal}", run_id=run_id, phase=phase)
         later = names[names.index(phase) :]
         await conn.execute(
             checkpoints.update()

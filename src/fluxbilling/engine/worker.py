@@ -54,10 +54,11 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def _facts(ctx: PhaseContext) -> AttemptFacts:
-    """What the attempt of `ctx` leaves on its activity row: its start and its exchanges."""
+def _facts(ctx: PhaseContext, ended: datetime) -> AttemptFacts:
+    """What the attempt of `ctx` leaves on its activity row: its start, its end (read from
+    the same clock, so its duration is true) and its exchanges."""
     recorder = ctx.recorder
-    return AttemptFacts(ctx.now, tuple(recorder.exchanges), recorder.dropped)
+    return AttemptFacts(ctx.now, tuple(recorder.exchanges), recorder.dropped, finished_at=ended)
 
 
 class Worker:
@@ -234,7 +235,9 @@ class Worker:
             with contextlib.suppress(asyncio.CancelledError):
                 await renewer
         if isinstance(outcome, Pending):
-            await self.store.wait(claim, outcome, attempt=_facts(ctx).without_bodies())
+            await self.store.wait(
+                claim, outcome, attempt=_facts(ctx, self._clock()).without_bodies()
+            )
             log.info("phase waiting: %s", outcome.note or "pending", extra=self._context(claim))
             return None, "waiting"
         return await self._complete(ctx, handler, outcome)
@@ -246,7 +249,7 @@ class Worker:
             async with self.store.fenced(ctx.claim) as conn:
                 output = await handler.commit(conn, ctx, done)
                 following = await self.store.complete_phase(
-                    conn, ctx.claim, output, attempt=_facts(ctx).without_bodies()
+                    conn, ctx.claim, output, attempt=_facts(ctx, self._clock()).without_bodies()
                 )
         except (LeaseLost, asyncio.CancelledError):
             raise
@@ -283,7 +286,7 @@ class Worker:
         )
         last = ctx.recorder.last.to_dict() if ctx.recorder.last else None
         await self.store.attempt_failed(
-            claim, exc, decision, now=now, last_upstream=last, attempt=_facts(ctx)
+            claim, exc, decision, now=now, last_upstream=last, attempt=_facts(ctx, now)
         )
         outcome = type(decision).__name__.lower()
         level = logging.ERROR if isinstance(decision, policy.Fail) else logging.WARNING

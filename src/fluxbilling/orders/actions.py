@@ -38,10 +38,14 @@ __all__ = [
     "ALLOWED_FROM",
     "RESULT_EVENT",
     "RefundPolicy",
+    "busy_refusal",
     "describe_action",
+    "in_flight",
     "list_actions",
+    "offers",
     "request_action",
     "seal_result",
+    "state_refusal",
 ]
 
 
@@ -109,7 +113,36 @@ async def _service(conn: AsyncConnection, service_id: int, *, lock: bool) -> Any
     return row
 
 
-async def _in_flight(conn: AsyncConnection, service_id: int) -> Any:
+def offers(driver: drivers.Driver, verb: str) -> bool:
+    """Whether `driver` declares the capability of `verb` and can run it."""
+    return drivers.capability_of(verb) in driver.capabilities and verb in driver.verbs
+
+
+def state_refusal(verb: str, service_id: int, status: lifecycle.ServiceState) -> str | None:
+    """Why a service in `status` may not start `verb` (`ALLOWED_FROM`), or None when it may.
+
+    Examples:
+        >>> state_refusal("suspend", 4, lifecycle.ServiceState.SUSPENDED)
+        'cannot suspend service 4: it is suspended (allowed from: active)'
+        >>> state_refusal("stats", 4, lifecycle.ServiceState.SUSPENDED) is None
+        True
+    """
+    if status in ALLOWED_FROM[verb]:
+        return None
+    allowed = ", ".join(sorted(ALLOWED_FROM[verb]))
+    return f"cannot {verb} service {service_id}: it is {status} (allowed from: {allowed})"
+
+
+def busy_refusal(service_id: int, running: Any) -> str:
+    """Why no action may start while `running` (an `in_flight` row) has not finished."""
+    return (
+        f"service {service_id} already has action {running.id} ({running.verb}) "
+        f"{running.state}; wait for it to finish"
+    )
+
+
+async def in_flight(conn: AsyncConnection, service_id: int) -> Any:
+    """The service's action that is queued or running (`id`, `verb`, `state`), or None."""
     return (
         await conn.execute(
             sa.select(actions.c.id, actions.c.verb, schema.runs.c.state)
@@ -168,7 +201,7 @@ async def request_action(
         )
     driver = await registry.get(service.plugin_slug)
     capability = drivers.capability_of(verb)
-    if capability not in driver.capabilities or verb not in driver.verbs:
+    if not offers(driver, verb):
         raise errors.InvalidSettings(
             f"plugin {driver.slug}@{driver.version} cannot {verb}: it does not declare "
             f"{capability}",
@@ -183,19 +216,13 @@ async def request_action(
             if replay is not None:
                 return {**await describe_action(conn, replay, vault), "replayed": True}
             service = await _service(conn, service_id, lock=not db.is_sqlite)
-            if service.status not in ALLOWED_FROM[verb]:
-                allowed = ", ".join(sorted(ALLOWED_FROM[verb]))
-                raise errors.Conflict(
-                    f"cannot {verb} service {service_id}: it is {service.status} "
-                    f"(allowed from: {allowed})",
-                    service_id=service_id,
-                    status=service.status,
-                )
-            running = await _in_flight(conn, service_id)
+            refused = state_refusal(verb, service_id, lifecycle.ServiceState(service.status))
+            if refused is not None:
+                raise errors.Conflict(refused, service_id=service_id, status=service.status)
+            running = await in_flight(conn, service_id)
             if running is not None:
                 raise errors.Conflict(
-                    f"service {service_id} already has action {running.id} ({running.verb}) "
-                    f"{running.state}; wait for it to finish",
+                    busy_refusal(service_id, running),
                     service_id=service_id,
                     action_id=running.id,
                 )

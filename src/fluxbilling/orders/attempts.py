@@ -1,7 +1,7 @@
 """Every attempt of every phase of a run, read back from the run's activity rows (pure).
 
 The engine writes one activity row where an attempt of a phase ends, in the transaction of
-that end, with the attempt's number, when it started, its error (the taxonomy's
+that end, with the attempt's number, when it started and ended (one clock), its error (the taxonomy's
 `{code, message, details}`) and its upstream exchanges, already redacted:
 
 ```
@@ -16,7 +16,7 @@ phase_failed      it failed, the run stopped        → failed
 `collect` turns those rows into `Attempt`s, oldest first, per phase; `normalize` turns an
 error document into the `NormalizedError` the order page shows. Rows written before the
 engine recorded starts and exchanges have neither: their attempts have no start, duration
-or exchanges, never invented ones.
+or exchanges, never invented ones; rows without a recorded end end at the row's own time.
 """
 
 from __future__ import annotations
@@ -157,10 +157,14 @@ class Attempt:
 
     @property
     def duration_seconds(self) -> float | None:
-        """How long it ran (None when its start was not recorded)."""
+        """How long it ran; None when it is not known: its start was not recorded, or (older
+        rows, whose end is the row's own time, second-precise on SQLite) it seems to have
+        ended before it started.
+        """
         if self.started_at is None:
             return None
-        return max(0.0, (self.finished_at - self.started_at).total_seconds())
+        seconds = (self.finished_at - self.started_at).total_seconds()
+        return seconds if seconds >= 0 else None
 
 
 def normalize(document: Any) -> NormalizedError | None:
@@ -268,7 +272,7 @@ def collect(rows: Iterable[Recorded]) -> dict[str, tuple[Attempt, ...]]:
                 number=number,
                 outcome=outcome,
                 started_at=_started(row.data.get("started_at")),
-                finished_at=row.at,
+                finished_at=_started(row.data.get("finished_at")) or row.at,
                 error=normalize(row.data.get("error")),
                 exchanges=_exchanges(row.data.get("exchanges")),
             )

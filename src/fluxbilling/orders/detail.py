@@ -28,7 +28,7 @@ from fluxbilling.jsontypes import JsonObject, JsonValue
 from fluxbilling.orders import attempts, lifecycle, operator, suggestions
 from fluxbilling.orders.attempts import Attempt
 from fluxbilling.orders.lifecycle import OrderState, ServiceState
-from fluxbilling.orders.pipeline import PHASES, PROVISION_KIND, Phase, RunState
+from fluxbilling.orders.pipeline import PHASES, PROVISION_KIND, PROVISIONING, Phase, RunState
 from fluxbilling.orders.suggestions import Suggestion
 
 __all__ = [
@@ -170,6 +170,8 @@ class OrderDetail:
     activity: tuple[ActivityRow, ...]
     reallocation_refusal: str | None = None
     """Why the order cannot be re-allocated now (None: it can)."""
+    retry_from: tuple[Phase, ...] = ()
+    """The phases a retry of its failed run may start from, in order (none unless failed)."""
 
 
 def _parked(run: Any) -> bool:
@@ -243,7 +245,16 @@ async def describe_order(db: Database, order_id: int) -> OrderDetail:
             for e in events
         ),
         reallocation_refusal=refusal,
+        retry_from=_retry_from(run, by_phase),
     )
+
+
+def _retry_from(run: Any, checkpoints: Mapping[str, Any]) -> tuple[Phase, ...]:
+    """Where `RunStore.retry` would let a retry of the failed run start (none if not failed)."""
+    if run is None or run.state != RunState.FAILED:
+        return ()
+    done = {phase for phase, c in checkpoints.items() if c.status == PhaseStatus.DONE}
+    return tuple(Phase(name) for name in PROVISIONING.retry_from(run.phase, done))
 
 
 def _refusal(order: Any, run: Any, service: Any, provision: Any) -> str | None:

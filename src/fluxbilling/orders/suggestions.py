@@ -8,12 +8,15 @@ run not failed, not parked                     nothing to do
 parked (no capacity, the run waits)            add_capacity: the run goes on by itself
 capacity error, run failed                     reallocate (where allowed), else add_capacity
 invariant violation                            report_bug: never retried, the run stays stopped
-upstream 401 / 403                             check_connection <name> credentials, then retry
+upstream 401 / 403                             check_connection <name>: fix its secrets, retry
 transient error, run failed                    retry from the failed phase (attempts exhausted)
 permanent upstream error                       fix what the upstream refused, then retry
 user error (settings, plugin)                  fix the settings or plugin, then retry
 anything else                                  retry from the failed phase
 ```
+
+A message says what to do, not what went wrong: the page shows the error right above it, so
+the error's own text is never repeated.
 """
 
 from __future__ import annotations
@@ -82,9 +85,10 @@ def suggest(
 
     Examples:
         >>> error = NormalizedError(ErrorClass.TRANSIENT, "TransientUpstreamError", "timeout")
-        >>> suggest(error, run_state=RunState.FAILED, phase="provision", parked=False,
-        ...         reallocatable=False).message
-        'provision gave up after its retries (timeout); retry from provision'
+        >>> found = suggest(error, run_state=RunState.FAILED, phase="provision", parked=False,
+        ...                 reallocatable=False)
+        >>> found.action, found.from_phase, found.message.endswith("retry from provision")
+        (<SuggestedAction.RETRY: 'retry'>, 'provision', True)
     """
     if parked and run_state is RunState.QUEUED:
         return Suggestion(
@@ -103,43 +107,57 @@ def _retry(phase: str, message: str) -> Suggestion:
 
 
 def _failed(error: NormalizedError, phase: str, reallocatable: bool) -> Suggestion:
+    # The page shows the error itself just above: a suggestion says what to do about it,
+    # never repeats it.
     kind = error.error_class
     if kind is ErrorClass.CAPACITY:
         if reallocatable:
             return Suggestion(
                 SuggestedAction.REALLOCATE,
-                f"no capacity ({error.message}): add capacity, or re-allocate the order",
+                "no host or address fits this order: add a host or free capacity, or "
+                "re-allocate the order to place it again",
             )
-        return Suggestion(SuggestedAction.ADD_CAPACITY, f"no capacity: {error.message}")
+        return Suggestion(
+            SuggestedAction.ADD_CAPACITY,
+            f"no host or address fits this order: add a host or free capacity, then retry "
+            f"from {phase}",
+        )
     if kind is ErrorClass.INVARIANT:
         return Suggestion(
             SuggestedAction.REPORT_BUG,
-            f"an internal error stopped {phase} ({error.message}): report a bug; the run stays "
-            "stopped (an internal error is never retried by itself)",
+            f"an internal error stopped {phase}: report a bug with this order's number (the "
+            "server log has the details); the run stays stopped (an internal error is never "
+            "retried by itself)",
         )
     if error.status in _AUTH_STATUSES and error.upstream:
         return Suggestion(
             SuggestedAction.CHECK_CONNECTION,
-            f"{error.upstream} refused our credentials (HTTP {error.status}): check connection "
-            f"{error.upstream}'s credentials, then retry from {phase}",
+            f"the panel refused our credentials (HTTP {error.status}): fix the secrets of "
+            f"connection {error.upstream} (its API token or password), test the connection, "
+            f"then retry from {phase}",
             from_phase=phase,
             link=Link("connection", error.upstream),
         )
+    where = f"connection {error.upstream}" if error.upstream else "the upstream"
     if kind is ErrorClass.TRANSIENT:
         return _retry(
-            phase, f"{phase} gave up after its retries ({error.message}); retry from {phase}"
+            phase,
+            f"{where} kept failing until {phase} ran out of retries: check that the panel is "
+            f"up and reachable (its last answer is below), then retry from {phase}",
         )
     if kind is ErrorClass.PERMANENT:
-        where = f"{error.upstream} " if error.upstream else "the upstream "
         status = f" (HTTP {error.status})" if error.status is not None else ""
         advice = "; or re-allocate the order" if reallocatable else ""
         return _retry(
             phase,
-            f"{where}refused the request{status}: {error.message}. Fix what it names, then "
-            f"retry from {phase}{advice}",
+            f"the panel of {where} refused the request{status}: correct what its answer "
+            f"names (the product's options, the image, or the plugin), then retry from "
+            f"{phase}{advice}",
         )
     if kind is ErrorClass.USER:
         return _retry(
-            phase, f"{error.message}: fix the product or plugin settings, then retry from {phase}"
+            phase,
+            f"the product or plugin settings do not fit {phase}: fix what the error names "
+            f"(Products or Plugins), then retry from {phase}",
         )
-    return _retry(phase, f"{phase} failed ({error.message}); retry from {phase}")
+    return _retry(phase, f"{phase} failed: fix what the error names, then retry from {phase}")

@@ -23,14 +23,18 @@ import sqlalchemy as sa
 from fluxbilling import errors
 from fluxbilling.db import Database, schema
 from fluxbilling.drivers.connections import flow_fields
-from fluxbilling.drivers.outcome import Done
+from fluxbilling.drivers.outcome import Done, Pending
 from fluxbilling.drivers.upstream import UpstreamHttp
 from fluxbilling.plugins.document import TEST_FLOW
 from fluxbilling.plugins.driver import PluginVersions
 from fluxbilling.plugins.graph import LoadedPlugin
 from fluxbilling.plugins.interpreter import run_flow
+from fluxbilling.plugins.trace import NO_OBSERVER, FlowObserver
 
-__all__ = ["FlowProbe", "for_connection"]
+__all__ = ["WANTS_TO_WAIT", "FlowProbe", "for_connection"]
+
+WANTS_TO_WAIT = "the plugin's test flow wants to wait; a test must answer at once"
+"""The verdict on a `test` flow that suspends (a `poll` or `wait` node)."""
 
 
 class FlowProbe:
@@ -40,23 +44,32 @@ class FlowProbe:
         plugin: a loaded plugin with a `test` flow.
         connection: the connection's non-secret fields, as flows see them.
         now: the clock reading of the test.
+        observer: told of each node (the builder's test of the flow traces them).
     """
 
-    def __init__(self, plugin: LoadedPlugin, connection: Mapping[str, Any], now: datetime):
+    def __init__(
+        self,
+        plugin: LoadedPlugin,
+        connection: Mapping[str, Any],
+        now: datetime,
+        *,
+        observer: FlowObserver = NO_OBSERVER,
+    ):
         self.plugin = plugin
         self.connection = dict(connection)
         self.now = now
+        self.observer = observer
 
     @property
     def label(self) -> str:
         """`plugin <slug>@<version>, flow 'test'`."""
         return f"plugin {self.plugin.slug}@{self.plugin.version}, flow {TEST_FLOW!r}"
 
-    async def __call__(self, client: UpstreamHttp) -> tuple[bool, str]:
-        """Run the flow; `(True, ...)` when it finished.
+    async def run(self, client: UpstreamHttp) -> Done | Pending:
+        """Run the flow through `client` once, as the connection test does.
 
         Raises:
-            errors.UpstreamError: a node failed (the connection test reports it).
+            errors.FluxError: a node failed, or the flow reached another connection.
         """
         name = client.upstream
 
@@ -65,22 +78,31 @@ class FlowProbe:
                 raise errors.InvalidFlow(f"a test flow tests connection {name!r} only")
             return client
 
+        return await run_flow(
+            self.plugin,
+            TEST_FLOW,
+            {"connection": self.connection, "correlation_id": f"connection-test:{name}"},
+            http,
+            None,
+            now=self.now,
+            default_connection=name,
+            observer=self.observer,
+        )
+
+    async def __call__(self, client: UpstreamHttp) -> tuple[bool, str]:
+        """Run the flow; `(True, ...)` when it finished.
+
+        Raises:
+            errors.UpstreamError: a node failed (the connection test reports it).
+        """
         try:
-            outcome = await run_flow(
-                self.plugin,
-                TEST_FLOW,
-                {"connection": self.connection, "correlation_id": f"connection-test:{name}"},
-                http,
-                None,
-                now=self.now,
-                default_connection=name,
-            )
+            outcome = await self.run(client)
         except errors.UserError as exc:  # a template path the test flow lacks, and the like
             return False, f"the plugin's test flow is broken: {exc.message}"
         except errors.CapacityExhausted as exc:  # a classify rule said so: it answered
             return False, exc.message
         if not isinstance(outcome, Done):
-            return False, "the plugin's test flow wants to wait; a test must answer at once"
+            return False, WANTS_TO_WAIT
         return True, "the plugin's test flow passed"
 
 

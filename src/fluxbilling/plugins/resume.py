@@ -2,11 +2,13 @@
 
 A test that ends `pending` (a `poll` or `wait` node) is not stored anywhere: everything needed
 to resume it (which plugin, or the unsaved document itself; verb, connection, context,
-cursor, correlation key, whether an admin allowed a production connection) is compressed and
-sealed with the installation key (`vault.Vault`, Fernet: encrypted and authenticated). Any
+cursor, correlation key, whether an admin allowed a production connection, and who started
+it) is compressed and sealed with the installation key (`vault.Vault`, Fernet: encrypted and authenticated). Any
 API process of the installation can open it, so resuming needs no sticky session and leaves
 no state behind. A token is valid until `expires_at` (`TOKEN_TTL` after it was issued), and
-may be used more than once until then (each use re-runs from the same cursor).
+may be used more than once until then (each use re-runs from the same cursor), by the one
+who started the test only (`check_owner`): the context it carries may hold what another
+operator typed in, and an allowance of production connections was given to them.
 
 ```
 seal(vault, Resumable) ──► "gAAAA..." ──► open_token(vault, token, now) ──► Resumable
@@ -30,14 +32,14 @@ from fluxbilling import errors, limits
 from fluxbilling.jsontypes import JsonObject
 from fluxbilling.vault import Vault
 
-__all__ = ["MAX_TOKEN_BYTES", "TOKEN_TTL", "Resumable", "open_token", "seal"]
+__all__ = ["MAX_TOKEN_BYTES", "TOKEN_TTL", "Resumable", "check_owner", "open_token", "seal"]
 
 TOKEN_TTL = timedelta(hours=1)
 """How long a resume token stays valid after it is issued."""
 MAX_TOKEN_BYTES = 1 * limits.MIB
 """The largest token issued (a test whose state seals larger cannot be resumed)."""
 _MAX_PLAIN_BYTES = 8 * limits.MIB
-_VERSION = 1
+_VERSION = 2  # 2: `started_by`
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +58,8 @@ class Resumable:
         cursor: the interpreter's cursor.
         allow_production: an admin allowed a production connection for this test.
         expires_at: when the token stops being accepted.
+        started_by: the name of whoever started the test (`Principal.name`): only they
+            may resume it.
     """
 
     slug: str | None
@@ -69,6 +73,7 @@ class Resumable:
     cursor: JsonObject
     allow_production: bool
     expires_at: datetime
+    started_by: str
 
 
 class _Payload(BaseModel):
@@ -86,6 +91,7 @@ class _Payload(BaseModel):
     cursor: JsonObject
     allow_production: bool
     expires_at: datetime
+    started_by: str
 
 
 def seal(vault: Vault, resumable: Resumable) -> str:
@@ -107,6 +113,7 @@ def seal(vault: Vault, resumable: Resumable) -> str:
         "cursor": resumable.cursor,
         "allow_production": resumable.allow_production,
         "expires_at": resumable.expires_at.isoformat(),
+        "started_by": resumable.started_by,
     }
     plain = json.dumps(payload, separators=(",", ":"), default=str).encode("utf-8")
     packed = base64.urlsafe_b64encode(zlib.compress(plain, 6)).decode("ascii")
@@ -172,4 +179,23 @@ def open_token(vault: Vault, token: str, now: datetime) -> Resumable:
         cursor=payload.cursor,
         allow_production=payload.allow_production,
         expires_at=payload.expires_at,
+        started_by=payload.started_by,
     )
+
+
+def check_owner(resumable: Resumable, name: str) -> None:
+    """Refuse to resume a test someone else started.
+
+    Args:
+        resumable: the opened token.
+        name: who asks to resume it (`Principal.name`).
+
+    Raises:
+        errors.Forbidden: `name` did not start the test.
+    """
+    if resumable.started_by != name:
+        raise errors.Forbidden(
+            f"this paused test was started by {resumable.started_by!r}: a resume token is "
+            "bound to whoever started the test; start the test yourself",
+            started_by=resumable.started_by,
+        )

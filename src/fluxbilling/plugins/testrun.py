@@ -3,7 +3,9 @@
 `run_test` runs one lifecycle verb of a plugin through the production path: a `FlowDriver`
 (`drivers.driver.call` refuses a verb without a flow), the interpreter with its step and
 request budgets, and clients from the connection factory (address policy, timeouts,
-redaction). It differs from a phase in three ways only:
+redaction). The plugin's `test` flow runs as the connection test runs it (`plugins.probe`:
+it sees only `connection`, and a flow that wants to wait fails). It differs from production
+in three ways only:
 
 - the interpreter is traced (`plugins.trace`): each node's input, output, port, upstream
   exchanges, time and error become a `TraceStep`;
@@ -35,8 +37,10 @@ from fluxbilling.drivers import driver as drivers
 from fluxbilling.drivers.outcome import Done, Failed, Pending, VerbOutcome
 from fluxbilling.drivers.upstream import Exchange, ExchangeRecorder, UpstreamHttp
 from fluxbilling.jsontypes import JsonObject
+from fluxbilling.plugins.document import TEST_FLOW
 from fluxbilling.plugins.driver import Connections, FlowDriver
 from fluxbilling.plugins.graph import LoadedPlugin
+from fluxbilling.plugins.probe import WANTS_TO_WAIT, FlowProbe
 from fluxbilling.plugins.trace import NodeFinished, NodeStarted
 from fluxbilling.redaction import Redactor
 
@@ -240,7 +244,7 @@ class TestRun:
 
     Attributes:
         plugin: the loaded plugin (a stored version, or a validated unsaved document).
-        verb: the lifecycle verb.
+        verb: the lifecycle verb, or `test` (the connection test's flow, `TEST_FLOW`).
         connection: the connection the flow's nodes use unless they name another.
         context: the flow context (`order`, `options`, `service`, ...), without
             `correlation_id`.
@@ -253,7 +257,7 @@ class TestRun:
     __test__ = False  # not a pytest test class
 
     plugin: LoadedPlugin
-    verb: drivers.Verb
+    verb: str
     connection: str
     context: JsonObject
     correlation_key: str
@@ -350,21 +354,24 @@ async def run_test(
         return cache[made].value(value)
 
     tracer = Tracer(redact, log, clock=clock)
-    driver = FlowDriver(run.plugin, clients, observer=tracer)
-    operation = drivers.Operation(
-        verb=run.verb,
-        correlation_key=run.correlation_key,
-        context=run.context,
-        connection=run.connection,
-        cursor=run.cursor,
-        now=run.now,
-        secrets=secrets,
-        recorder=log,
-    )
     outcome: VerbOutcome
     try:
         async with asyncio.timeout(seconds):
-            outcome = await drivers.call(driver, operation)
+            if run.verb == TEST_FLOW:
+                outcome = await _probe(run, clients, log, tracer)
+            else:
+                operation = drivers.Operation(
+                    verb=drivers.Verb(run.verb),
+                    correlation_key=run.correlation_key,
+                    context=run.context,
+                    connection=run.connection,
+                    cursor=run.cursor,
+                    now=run.now,
+                    secrets=secrets,
+                    recorder=log,
+                )
+                driver = FlowDriver(run.plugin, clients, observer=tracer)
+                outcome = await drivers.call(driver, operation)
     except TimeoutError:
         stopped = errors.TransientUpstreamError(
             f"the test of {run.verb} stopped after {seconds:g} s, its time budget "
@@ -385,6 +392,32 @@ async def run_test(
         tracer.interrupted(bug)
         outcome = Failed(bug)
     return _result(outcome, tracer, redact)
+
+
+async def _probe(run: TestRun, clients: _Clients, log: ExchangeLog, tracer: Tracer) -> VerbOutcome:
+    """The `test` flow run as "test connection" runs it (`plugins.probe.FlowProbe`), traced."""
+    if TEST_FLOW not in run.plugin.document.flows:
+        raise errors.InvalidFlow(
+            f"plugin {run.plugin.slug}@{run.plugin.version} has no {TEST_FLOW!r} flow",
+            verb=TEST_FLOW,
+        )
+    connection = run.context.get("connection")
+    probe = FlowProbe(
+        run.plugin,
+        connection if isinstance(connection, Mapping) else {},
+        run.now,
+        observer=tracer,
+    )
+    client = await clients.client(run.connection, log)
+    try:
+        outcome: VerbOutcome = await probe.run(client)
+    except errors.FluxError as exc:
+        return Failed(exc)
+    finally:
+        await client.aclose()
+    if isinstance(outcome, Pending):
+        return Failed(errors.InvalidFlow(WANTS_TO_WAIT, verb=TEST_FLOW))
+    return outcome
 
 
 def _kept(service_data: JsonObject) -> JsonObject:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from fluxbilling.engine.runs import AttemptFacts
 
@@ -23,6 +23,12 @@ def test_facts_are_json_with_the_start_and_the_exchanges() -> None:
         "exchanges": [EXCHANGE],
         "exchanges_dropped": 2,
     }
+
+
+def test_facts_carry_the_end_when_it_is_known() -> None:
+    facts = AttemptFacts(STARTED, finished_at=STARTED + timedelta(milliseconds=5))
+    assert facts.to_dict()["finished_at"] == "2026-01-01T12:00:00.005000+00:00"
+    assert facts.without_bodies().finished_at == facts.finished_at
 
 
 def test_attempts_that_went_on_keep_no_answers() -> None:

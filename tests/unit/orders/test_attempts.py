@@ -147,3 +147,25 @@ def test_normalize_classifies_by_the_taxonomy() -> None:
     assert cls("KeyError") is ErrorClass.UNKNOWN
     assert normalize({"message": "no code"}) is None
     assert normalize({"code": "X", "status": True}) == NormalizedError(ErrorClass.UNKNOWN, "X", "")
+
+
+def test_an_attempts_end_is_the_one_it_recorded_and_a_backwards_one_is_unknown() -> None:
+    started = T0 + timedelta(milliseconds=400)
+    rows = [
+        # the row's own time is second-precise (SQLite): it reads as before the start
+        _row(
+            1,
+            "phase_completed",
+            phase="billing",
+            attempt=1,
+            started_at=started.isoformat(),
+            finished_at=(started + timedelta(milliseconds=12)).isoformat(),
+        ),
+        _row(2, "phase_completed", phase="allocation", attempt=1, started_at=started.isoformat()),
+    ]
+    found = collect(rows)
+    (billing,) = found["billing"]
+    assert billing.finished_at == started + timedelta(milliseconds=12)
+    assert billing.duration_seconds == 0.012
+    (allocation,) = found["allocation"]
+    assert allocation.duration_seconds is None  # not "0 ms": not known

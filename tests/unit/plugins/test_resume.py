@@ -25,6 +25,7 @@ PAUSED = resume.Resumable(
     cursor={"node": "wait", "outputs": {"create": {"id": 7}}},
     allow_production=False,
     expires_at=NOW + resume.TOKEN_TTL,
+    started_by="olga",
 )
 
 
@@ -81,3 +82,12 @@ def test_a_state_too_large_to_carry_is_refused_when_sealing(vault: Vault) -> Non
     huge = dataclasses.replace(PAUSED, cursor={"outputs": {"blob": noise}})
     with pytest.raises(errors.UserError, match="cannot be resumed"):
         resume.seal(vault, huge)
+
+
+def test_only_whoever_started_the_test_may_resume_it(vault: Vault) -> None:
+    opened = resume.open_token(vault, resume.seal(vault, PAUSED), NOW)
+    assert opened.started_by == "olga"
+    resume.check_owner(opened, "olga")
+    with pytest.raises(errors.Forbidden, match="started by 'olga'") as refused:
+        resume.check_owner(opened, "oscar")
+    assert refused.value.details["started_by"] == "olga"

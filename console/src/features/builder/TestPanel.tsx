@@ -33,8 +33,9 @@ export interface TraceView {
   current: number;
 }
 
-/** The verbs a test run takes (the API's `Verb`; a plugin's `test` flow is the connection test's). */
+/** The flows a test run takes: the API's verbs, and `test` (the connection test's probe, no inputs). */
 const TESTABLE: TestRunIn["verb"][] = [
+  "test",
   "provision",
   "suspend",
   "unsuspend",
@@ -97,19 +98,22 @@ export function TestPanel({
     setCurrent(append ? steps.length : 0);
   };
 
+  // The `test` flow sees only the connection: the API refuses inputs for it.
+  const takesInputs = chosenVerb !== "test";
+
   const run = async () => {
     if (!chosenVerb || !connection) return;
     setBusy(true);
     setError(null);
     try {
       let typed: Record<string, unknown> | undefined;
-      if (source === "typed") typed = JSON.parse(inputs) as Record<string, unknown>;
+      if (takesInputs && source === "typed") typed = JSON.parse(inputs) as Record<string, unknown>;
       const answer = await startTestRun({
         document: document() as Record<string, unknown>,
         verb: chosenVerb as TestRunIn["verb"],
         connection,
         inputs: typed as never,
-        from_run: source === "run" ? Number(runId) : undefined,
+        from_run: takesInputs && source === "run" ? Number(runId) : undefined,
         allow_production: false,
       });
       take(answer, false);
@@ -175,16 +179,18 @@ export function TestPanel({
           w={240}
           description="only connections marked test"
         />
-        <SegmentedControl
-          size="xs"
-          value={source}
-          onChange={(v) => setSource(v as "typed" | "run")}
-          data={[
-            { value: "typed", label: "Typed inputs" },
-            { value: "run", label: "From a past run" },
-          ]}
-        />
-        {source === "run" && (
+        {takesInputs && (
+          <SegmentedControl
+            size="xs"
+            value={source}
+            onChange={(v) => setSource(v as "typed" | "run")}
+            data={[
+              { value: "typed", label: "Typed inputs" },
+              { value: "run", label: "From a past run" },
+            ]}
+          />
+        )}
+        {takesInputs && source === "run" && (
           <>
             <NumberInput size="xs" label="Run id" value={runId} onChange={setRunId} w={100} min={1} />
             <Button size="xs" variant="light" onClick={() => void fillFromRun()} disabled={!runId}>
@@ -196,7 +202,12 @@ export function TestPanel({
           Run test
         </Button>
       </Group>
-      {source === "typed" && !result && (
+      {!takesInputs && !result && (
+        <Text size="xs" c="dimmed">
+          The test flow is the connection test's probe: it sees only the connection, and must answer without waiting.
+        </Text>
+      )}
+      {takesInputs && source === "typed" && !result && (
         <JsonInput
           size="xs"
           label="Inputs (the flow context)"

@@ -31,7 +31,24 @@ const FAILED = {
   },
   phases: [
     { phase: "billing", status: "done", output: {}, attempts: [], suggestion: null },
-    { phase: "allocation", status: "done", output: {}, attempts: [], suggestion: null },
+    {
+      phase: "allocation",
+      status: "done",
+      output: {},
+      attempts: [
+        {
+          run_id: 9,
+          number: 1,
+          outcome: "completed",
+          started_at: null,
+          finished_at: "2026-12-07T19:59:59Z",
+          duration_seconds: null,
+          error: null,
+          exchanges: [],
+        },
+      ],
+      suggestion: null,
+    },
     {
       phase: "provision",
       status: "failed",
@@ -68,6 +85,7 @@ const FAILED = {
   ],
   activity: [],
   reallocation_refusal: "the service was created upstream",
+  retry_from: ["provision"],
 };
 
 function serve(order: object, role = "operator") {
@@ -110,8 +128,33 @@ describe("the order page", () => {
     expect(await retry?.json()).toEqual({ from_phase: "provision" });
   });
 
+  it("offers only the phases the API says a retry may start from", async () => {
+    const offered = async () => {
+      await screen.findByRole("button", { name: "Retry" }, { timeout: 5000 });
+      const [input] = screen.getAllByLabelText("Retry from phase");
+      await userEvent.click(input!);
+      return (await screen.findAllByRole("option", { hidden: true })).map((o) => o.textContent);
+    };
+    serve({ ...FAILED, retry_from: ["allocation", "provision"] });
+    const { unmount } = renderAt(<OrderPage />, { path: "/orders/42", route: "/orders/:orderId" });
+    expect(await offered()).toEqual(["allocation", "provision"]);
+    unmount();
+    serve(FAILED); // allocation completed: the engine would refuse it, so it is not offered
+    renderAt(<OrderPage />, { path: "/orders/42", route: "/orders/:orderId" });
+    expect(await offered()).toEqual(["provision"]);
+  }, 20000);
+
+  it("shows an attempt's duration, and a dash when the API does not know it", async () => {
+    serve(FAILED);
+    renderAt(<OrderPage />, { path: "/orders/42", route: "/orders/:orderId" });
+    const allocation = await screen.findByLabelText("Attempts of allocation");
+    expect(allocation).toHaveTextContent("—");
+    expect(allocation).not.toHaveTextContent("0 ms");
+    expect(screen.getByLabelText("Attempts of provision")).toHaveTextContent("1.2 s");
+  });
+
   it("offers no retry for a run that has completed", async () => {
-    serve({ ...FAILED, state: "active", run: { ...FAILED.run, state: "completed", last_error: null } });
+    serve({ ...FAILED, state: "active", run: { ...FAILED.run, state: "completed", last_error: null }, retry_from: [] });
     renderAt(<OrderPage />, { path: "/orders/42", route: "/orders/:orderId" });
     expect(await screen.findByText("Order 42 · vps42.example.com")).toBeInTheDocument();
     expect(screen.queryByRole("button", { name: "Retry" })).toBeNull();

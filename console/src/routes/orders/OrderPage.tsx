@@ -31,7 +31,7 @@ import { Empty, ErrorAlert, QueryView } from "../../components/States";
 import { StatusBadge, colourOf } from "../../components/StatusBadge";
 import { between, formatDuration, formatMoney, formatTime } from "../../components/time";
 import { useUser } from "../../session/session";
-import { RevealPassword } from "./RevealPassword";
+import { RevealPassword } from "../../components/RevealPassword";
 import { type Attempt, type Order, type TimelineEntry, timeline } from "./timeline";
 import { useInvoice, useInvoiceDeliveries, useOrder, useOrderAction } from "./queries";
 import { TakePayment } from "./TakePayment";
@@ -196,11 +196,9 @@ function AttemptRow({ attempt, open }: { attempt: Attempt; open: boolean }) {
       <Group gap="xs">
         <Text size="xs">Attempt {attempt.number}</Text>
         <StatusBadge status={attempt.outcome} />
-        {attempt.duration_seconds != null && (
-          <Text size="xs" c="dimmed">
-            {formatDuration(attempt.duration_seconds * 1000)}
-          </Text>
-        )}
+        <Text size="xs" c="dimmed" aria-label="Duration">
+          {attempt.duration_seconds != null ? formatDuration(attempt.duration_seconds * 1000) : "—"}
+        </Text>
         {attempt.error && (
           <Text size="xs" c="red.8">
             {attempt.error.message}
@@ -226,14 +224,15 @@ function AttemptRow({ attempt, open }: { attempt: Attempt; open: boolean }) {
 function RunActions({ order, run }: { order: Order; run: NonNullable<Order["run"]> }) {
   const user = useUser();
   const act = useOrderAction(order.id);
-  const failedIndex = order.phases.findIndex((p) => p.phase === run.phase);
-  const earlier = order.phases.slice(0, failedIndex + 1).map((p) => p.phase);
-  const suggested = order.phases[failedIndex]?.suggestion?.from_phase ?? run.phase;
+  // The phases the API lets a retry start from (never billing, nor a completed allocation).
+  const startable = order.retry_from;
+  const suggestion = order.phases.find((p) => p.phase === run.phase)?.suggestion?.from_phase;
+  const suggested = suggestion && startable.includes(suggestion) ? suggestion : (startable.at(-1) ?? null);
   const [from, setFrom] = useState<string | null>(suggested);
   if (!may(user, "operator")) return null;
   // What the API allows: retry a failed run (from its phase or an earlier one); cancel a run
   // that has not completed; re-allocate when the order says nothing refuses it.
-  const retryable = run.state === "failed";
+  const retryable = run.state === "failed" && startable.length > 0;
   const cancellable = run.state !== "completed" && run.state !== "cancelled";
   const reallocatable = order.reallocation_refusal === null && run.state !== "completed";
   return (
@@ -243,7 +242,7 @@ function RunActions({ order, run }: { order: Order; run: NonNullable<Order["run"
           <>
             <Select
               aria-label="Retry from phase"
-              data={earlier}
+              data={startable}
               value={from}
               onChange={setFrom}
               w={140}
@@ -379,7 +378,11 @@ function ServiceCard({ order }: { order: Order }) {
       ) : (
         <Table withRowBorders={false} verticalSpacing={2}>
           <Table.Tbody>
-            <FieldRow name="Service">#{service.id}</FieldRow>
+            <FieldRow name="Service">
+              <Anchor component={Link} to={`/services/${service.id}`}>
+                Service {service.id}
+              </Anchor>
+            </FieldRow>
             <FieldRow name="Status">
               <StatusBadge status={service.status} />
             </FieldRow>

@@ -1,8 +1,8 @@
 import { screen, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { apiError, fakeFetch, json } from "../../test/fetch";
-import { renderAt } from "../../test/render";
+import { apiError, fakeFetch, json } from "../test/fetch";
+import { renderAt } from "../test/render";
 import { RevealPassword } from "./RevealPassword";
 
 afterEach(() => vi.unstubAllGlobals());

@@ -1,9 +1,9 @@
 /** Reveal a service's root password on request: operators only, it asks first, the API audits it. */
 import { Code, CopyButton, Button, Group, Stack } from "@mantine/core";
 import { useMutation } from "@tanstack/react-query";
-import { api, unwrap } from "../../api/client";
-import { ConfirmButton } from "../../components/ConfirmButton";
-import { ErrorAlert } from "../../components/States";
+import { api, unwrap } from "../api/client";
+import { ConfirmButton } from "./ConfirmButton";
+import { ErrorAlert } from "./States";
 
 export function RevealPassword({ serviceId }: { serviceId: number }) {
   const reveal = useMutation({
