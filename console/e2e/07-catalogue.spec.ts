@@ -1,13 +1,6 @@
 /** Journey: an admin sets up a location, its subnet, a host and a product through the catalogue
  * screens; the location in use cannot be deleted (the API says why); the host is drained. */
-import type { Page } from "@playwright/test";
-import { expect, logIn, snapshot, test } from "./fixtures";
-
-/** Pick `option` in the select labelled `label` (Mantine's combobox). */
-async function choose(page: Page, label: string, option: string | RegExp): Promise<void> {
-  await page.getByRole("combobox", { name: label, exact: true }).click();
-  await page.getByRole("option", { name: option }).click();
-}
+import { choose, createHost, expect, logIn, snapshot, test } from "./fixtures";
 
 test("create a location, a subnet, a host and a product; delete refused; drain the host", async ({ page }) => {
   await logIn(page, "/catalogue");
@@ -32,16 +25,15 @@ test("create a location, a subnet, a host and a product; delete refused; drain t
   await expect(page.getByRole("heading", { name: "Subnet 198.51.100.0/24" })).toBeVisible();
 
   await page.getByRole("tab", { name: "Hosts" }).click();
-  await page.getByRole("link", { name: "New host" }).click();
-  await page.getByRole("textbox", { name: "Name" }).fill("kvm-lis1-01");
-  await choose(page, "Location", /^lis1/);
-  await page.getByRole("textbox", { name: "RAM total (MB)" }).fill("65536");
-  await page.getByRole("textbox", { name: "vCPUs total" }).fill("32");
-  await page.getByRole("textbox", { name: "Disk total (GB)" }).fill("1000");
-  await choose(page, "Subnet", "198.51.100.0/24");
-  await choose(page, "Connection", /^solusvm2/);
-  await page.getByRole("button", { name: "Create host" }).click();
-  await expect(page.getByRole("heading", { name: "Host kvm-lis1-01" })).toBeVisible();
+  await createHost(page, {
+    name: "kvm-lis1-01",
+    location: /^lis1/,
+    ramMb: 65536,
+    vcpus: 32,
+    diskGb: 1000,
+    subnet: "198.51.100.0/24",
+    connection: /^solusvm2/,
+  });
   await expect(page.getByRole("region", { name: "Capacity" })).toContainText("RAM: 0 / 65536 MB");
 
   await page.getByRole("tab", { name: "Products" }).click();

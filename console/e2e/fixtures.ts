@@ -37,3 +37,33 @@ export async function logIn(page: Page, path = "/orders"): Promise<void> {
   await page.getByRole("textbox", { name: "Password" }).fill(password ?? "");
   await page.getByRole("button", { name: "Log in" }).click();
 }
+
+/** Pick `option` in the select labelled `label` (Mantine's combobox). */
+export async function choose(page: Page, label: string, option: string | RegExp): Promise<void> {
+  await page.getByRole("combobox", { name: label, exact: true }).click();
+  await page.getByRole("option", { name: option }).click();
+}
+
+export interface NewHost {
+  name: string;
+  location: RegExp;
+  ramMb: number;
+  vcpus: number;
+  diskGb: number;
+  subnet: string;
+  connection: RegExp;
+}
+
+/** Create a host on the catalogue's New host form (from the Hosts tab); its page follows. */
+export async function createHost(page: Page, host: NewHost): Promise<void> {
+  await page.getByRole("link", { name: "New host" }).click();
+  await page.getByRole("textbox", { name: "Name" }).fill(host.name);
+  await choose(page, "Location", host.location);
+  await page.getByRole("textbox", { name: "RAM total (MB)" }).fill(String(host.ramMb));
+  await page.getByRole("textbox", { name: "vCPUs total" }).fill(String(host.vcpus));
+  await page.getByRole("textbox", { name: "Disk total (GB)" }).fill(String(host.diskGb));
+  await choose(page, "Subnet", host.subnet);
+  await choose(page, "Connection", host.connection);
+  await page.getByRole("button", { name: "Create host" }).click();
+  await expect(page.getByRole("heading", { name: `Host ${host.name}` })).toBeVisible();
+}

@@ -9,6 +9,7 @@ import { DashboardPage } from "./routes/dashboard/DashboardPage";
 import { DeliveriesPage } from "./routes/deliveries/DeliveriesPage";
 import { DeliveryPage } from "./routes/deliveries/DeliveryPage";
 import { LoginPage } from "./routes/login/LoginPage";
+import { NewOrderPage } from "./routes/orders/NewOrderPage";
 import { OrderPage } from "./routes/orders/OrderPage";
 import { OrdersPage } from "./routes/orders/OrdersPage";
 import { PluginPage, PluginsPage } from "./routes/plugins/PluginsPage";
@@ -42,6 +43,7 @@ export function App() {
         <Route index element={<Navigate to="/dashboard" replace />} />
         <Route path="dashboard" element={<DashboardPage />} />
         <Route path="orders" element={<OrdersPage />} />
+        <Route path="orders/new" element={<NewOrderPage />} />
         <Route path="orders/:orderId" element={<OrderPage />} />
         <Route path="services" element={<ServicesPage />} />
         <Route path="services/:serviceId" element={<ServicePage />} />

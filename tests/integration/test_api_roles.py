@@ -53,6 +53,7 @@ EXPECTED: dict[tuple[str, str], Role | str] = {
     ("GET", "/api/v1/webhook-deliveries"): V,
     ("GET", "/api/v1/webhook-deliveries/{delivery_id}"): V,
     ("GET", "/api/v1/invoices/{invoice_id}"): V,
+    ("GET", "/api/v1/gateways"): V,
     ("GET", "/api/v1/orders/{order_id}"): V,
     ("GET", "/api/v1/runs"): V,
     ("GET", "/api/v1/plugins"): V,

@@ -349,6 +349,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/gateways": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The payment gateways this installation is configured for
+         * @description Sorted by name. Credentials and webhook secrets are never part of the answer.
+         */
+        get: operations["list_gateways_api_v1_gateways_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/hosts": {
         parameters: {
             query?: never;
@@ -2205,6 +2225,27 @@ export interface components {
             file: string;
             /** Message */
             message: string;
+        };
+        /**
+         * GatewayOut
+         * @description A configured payment gateway: what `POST /invoices/{id}/checkout` accepts as `gateway`.
+         */
+        GatewayOut: {
+            /**
+             * Display Name
+             * @example Stripe
+             */
+            display_name: string;
+            /**
+             * Livemode
+             * @description false: a test (sandbox) account; no real money moves
+             */
+            livemode: boolean;
+            /**
+             * Name
+             * @example stripe
+             */
+            name: string;
         };
         /** HTTPValidationError */
         HTTPValidationError: {
@@ -6341,6 +6382,55 @@ export interface operations {
                 };
             };
             /** @description too many event streams are open (or the database is unavailable); try again after `Retry-After` seconds */
+            503: {
+                headers: {
+                    /** @description seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    list_gateways_api_v1_gateways_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GatewayOut"][];
+                };
+            };
+            /** @description missing or invalid credentials (`Authorization: Bearer <token>` or the session cookie) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the request headers are larger than allowed */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the database is unavailable; try again after `Retry-After` seconds */
             503: {
                 headers: {
                     /** @description seconds to wait before trying again */

@@ -61,6 +61,7 @@ class DemoGateway:
         default_factory=lambda: CoinGateState(api_token=_COINGATE_TOKEN)
     )
     paypal: PayPalState = field(init=False)
+    checkout_notifier: stripe_sim.StripeNotifier | None = None
 
     def __post_init__(self) -> None:
         self.paypal = PayPalState(
@@ -70,9 +71,17 @@ class DemoGateway:
         )
 
     async def start(self) -> None:
-        """Serve the simulator on loopback (PayPal: in-process, see the module docstring)."""
+        """Serve the simulator on loopback (PayPal: in-process, see the module docstring).
+
+        Stripe's checkout page notifies us too: a customer who presses "pay" there (the
+        console's "Open checkout") is paid by the signed webhook that follows, as in production.
+        """
+        if self.name == "stripe":
+            self.checkout_notifier = stripe_sim.StripeNotifier(
+                self.stripe, f"{self.public_url}/webhooks/stripe", self.stripe_secret
+            )
         apps = {
-            "stripe": lambda: stripe_sim.create_app(self.stripe),
+            "stripe": lambda: stripe_sim.create_app(self.stripe, self.checkout_notifier),
             "mollie": lambda: mollie_sim.create_app(self.mollie),
             "coingate": lambda: coingate_sim.create_app(self.coingate),
         }
@@ -84,6 +93,12 @@ class DemoGateway:
         """Stop serving."""
         if self.server is not None:
             await self.server.stop()
+
+    def sign_with(self, stripe_secret: str) -> None:
+        """Stripe signs its webhooks with the installation's endpoint secret (known once it is built)."""
+        self.stripe_secret = stripe_secret
+        if self.checkout_notifier is not None:
+            self.checkout_notifier.secret = stripe_secret
 
     @property
     def url(self) -> str:

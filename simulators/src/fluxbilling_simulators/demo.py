@@ -402,7 +402,7 @@ async def run(
         **payment.settings(),
     )
     installation = bootstrap.build(settings, transport_for=payment.transport_for())
-    payment.stripe_secret = installation.stripe_secrets[0]
+    payment.sign_with(installation.stripe_secrets[0])
     stop = asyncio.Event()
     api: LoopbackServer | None = None
     worker: asyncio.Task[None] | None = None

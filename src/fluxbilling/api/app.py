@@ -19,6 +19,7 @@ from fluxbilling.api import (
     deliveries,
     errors,
     events,
+    gateways,
     invoices,
     metrics,
     openapi,
@@ -62,6 +63,7 @@ def create_app(installation: Installation) -> FastAPI:
     app.include_router(webhooks.router)
     app.include_router(deliveries.router)
     app.include_router(invoices.router)
+    app.include_router(gateways.router)
     app.include_router(invoices.reconcile)
     app.include_router(invoices.public)
     app.include_router(orders.router)

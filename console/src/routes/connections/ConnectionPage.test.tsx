@@ -3,7 +3,7 @@ import userEvent from "@testing-library/user-event";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { apiError, fakeFetch, json } from "../../test/fetch";
 import { renderAt } from "../../test/render";
-import { ConnectionPage } from "./ConnectionPage";
+import { ConnectionPage, authSecretNames } from "./ConnectionPage";
 
 afterEach(() => vi.unstubAllGlobals());
 
@@ -36,6 +36,25 @@ function serve(role = "admin") {
 }
 
 const page = () => renderAt(<ConnectionPage />, { path: "/connections/panel", route: "/connections/:name" });
+
+describe("the secrets a connection's own authentication names", () => {
+  it("reads auth's secret, a query scheme's params and each extra credential's", () => {
+    expect(authSecretNames('{"auth": {"scheme": "bearer", "secret": "api_token"}}')).toEqual(["api_token"]);
+    expect(authSecretNames('{"auth": {"scheme": "query", "params": {"key": "api_key", "pass": "api_pass"}}}')).toEqual([
+      "api_key",
+      "api_pass",
+    ]);
+    expect(authSecretNames('{"credentials": {"client": {"scheme": "bearer", "secret": "client_key"}}}')).toEqual([
+      "client_key",
+    ]);
+  });
+
+  it("names none while the settings are not JSON yet, or name no secret", () => {
+    expect(authSecretNames('{"auth": {"scheme": "bearer", "secret": "api_')).toEqual([]);
+    expect(authSecretNames('{"auth": {"scheme": "none"}}')).toEqual([]);
+    expect(authSecretNames("")).toEqual([]);
+  });
+});
 
 describe("a connection's page", () => {
   it("never shows a secret and sends only what was typed", async () => {

@@ -24,6 +24,7 @@ import type { Schemas } from "../../api/client";
 import { may } from "../../api/auth";
 import { ConfirmButton } from "../../components/ConfirmButton";
 import { ExchangeView } from "../../components/ExchangeView";
+import { FormCard } from "../../components/FormCard";
 import { ErrorAlert, Loading } from "../../components/States";
 import { useUser } from "../../session/session";
 import {
@@ -36,6 +37,32 @@ import {
 
 type Connection = Schemas["ConnectionOut"];
 type Purpose = Schemas["ConnectionIn"]["purpose"];
+
+/**
+ * The secret names the settings' `auth` (and each extra credential's) names, as typed so far:
+ * an `http` connection's secrets are whatever its own authentication names. Unparsable: none.
+ */
+export function authSecretNames(settings: string): string[] {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(settings || "{}");
+  } catch {
+    return [];
+  }
+  if (!parsed || typeof parsed !== "object") return [];
+  const record = parsed as { auth?: unknown; credentials?: unknown };
+  const schemes = [record.auth, ...Object.values((record.credentials as object | null) ?? {})];
+  const names: string[] = [];
+  for (const scheme of schemes) {
+    if (!scheme || typeof scheme !== "object") continue;
+    const { secret, params } = scheme as { secret?: unknown; params?: unknown };
+    if (typeof secret === "string" && secret) names.push(secret);
+    if (params && typeof params === "object") {
+      names.push(...Object.values(params).filter((v): v is string => typeof v === "string" && v !== ""));
+    }
+  }
+  return names;
+}
 
 export function ConnectionPage() {
   const name = useParams().name;
@@ -70,7 +97,12 @@ function ConnectionForm({
   const admin = may(user, "admin");
   const chosen = types.find((t) => t.name === type);
   const secretNames = [
-    ...new Set([...(chosen?.secrets ?? []), ...(chosen?.optional_secrets ?? []), ...(connection?.secret_names ?? [])]),
+    ...new Set([
+      ...(chosen?.secrets ?? []),
+      ...(chosen?.optional_secrets ?? []),
+      ...(connection?.secret_names ?? []),
+      ...authSecretNames(settings),
+    ]),
   ];
 
   const submit = (event: FormEvent) => {
@@ -132,83 +164,77 @@ function ConnectionForm({
       {remove.isError && <ErrorAlert error={remove.error} title="Not deleted" />}
       {test.isError && <ErrorAlert error={test.error} title="The test could not run" />}
       {test.data && <TestVerdict result={test.data} />}
-      <Card withBorder>
-        <form onSubmit={submit} aria-label="Connection">
-          <fieldset disabled={!admin} style={{ border: 0, padding: 0, margin: 0 }}>
-            <Stack>
-              <TextInput
-                label="Name"
-                required
-                disabled={connection !== undefined}
-                value={name}
-                onChange={(e) => setName(e.currentTarget.value)}
-              />
-              <Select
-                label="Type"
-                required
-                disabled={connection !== undefined}
-                data={types.map((t) => ({ value: t.name, label: t.title }))}
-                value={type}
-                onChange={setType}
-              />
-              <Select
-                label="Purpose"
-                description="test: a simulator or a test panel, which flow tests may use freely; production: a panel that serves customers"
-                data={["production", "test"]}
-                value={purpose}
-                allowDeselect={false}
-                onChange={(value) => setPurpose(value === "test" ? "test" : "production")}
-              />
-              <TextInput
-                label="Base URL"
-                required
-                placeholder="https://panel.example.com/api/v1"
-                value={baseUrl}
-                onChange={(e) => setBaseUrl(e.currentTarget.value)}
-              />
-              {secretNames.map((secret) => (
-                <PasswordInput
-                  key={secret}
-                  label={`Secret: ${secret}`}
-                  description={
-                    connection?.secret_names.includes(secret)
-                      ? "set; leave empty to keep it (it is never shown)"
-                      : "write-only: it is never shown again"
-                  }
-                  autoComplete="new-password"
-                  value={secrets[secret] ?? ""}
-                  onChange={(e) => {
-                    const value = e.currentTarget.value;
-                    setSecrets((old) => ({ ...old, [secret]: value }));
-                  }}
-                />
-              ))}
-              <TagsInput
-                label="Allowed private networks"
-                description="loopback or private networks this connection may reach (CIDR); empty: public addresses only"
-                value={networks}
-                onChange={setNetworks}
-              />
-              <JsonInput
-                label="Settings"
-                rows={5}
-                value={settings}
-                onChange={setSettings}
-                error={settingsError}
-              />
-              {save.isError && <ErrorAlert error={save.error} title="Not saved" />}
-              {save.isSuccess && <Alert color="green">Saved.</Alert>}
-              {admin && (
-                <Group justify="flex-end">
-                  <Button type="submit" loading={save.isPending}>
-                    {connection ? "Save changes" : "Create connection"}
-                  </Button>
-                </Group>
-              )}
-            </Stack>
-          </fieldset>
-        </form>
-      </Card>
+      <FormCard label="Connection" locked={!admin} onSubmit={submit}>
+        <TextInput
+          label="Name"
+          required
+          disabled={connection !== undefined}
+          value={name}
+          onChange={(e) => setName(e.currentTarget.value)}
+        />
+        <Select
+          label="Type"
+          required
+          disabled={connection !== undefined}
+          data={types.map((t) => ({ value: t.name, label: t.title }))}
+          value={type}
+          onChange={setType}
+        />
+        <Select
+          label="Purpose"
+          description="test: a simulator or a test panel, which flow tests may use freely; production: a panel that serves customers"
+          data={["production", "test"]}
+          value={purpose}
+          allowDeselect={false}
+          onChange={(value) => setPurpose(value === "test" ? "test" : "production")}
+        />
+        <TextInput
+          label="Base URL"
+          required
+          placeholder="https://panel.example.com/api/v1"
+          value={baseUrl}
+          onChange={(e) => setBaseUrl(e.currentTarget.value)}
+        />
+        {secretNames.map((secret) => (
+          <PasswordInput
+            key={secret}
+            label={`Secret: ${secret}`}
+            description={
+              connection?.secret_names.includes(secret)
+                ? "set; leave empty to keep it (it is never shown)"
+                : "write-only: it is never shown again"
+            }
+            autoComplete="new-password"
+            value={secrets[secret] ?? ""}
+            onChange={(e) => {
+              const value = e.currentTarget.value;
+              setSecrets((old) => ({ ...old, [secret]: value }));
+            }}
+          />
+        ))}
+        <TagsInput
+          label="Allowed private networks"
+          description="loopback or private networks this connection may reach (CIDR); empty: public addresses only"
+          value={networks}
+          onChange={setNetworks}
+        />
+        <JsonInput
+          label="Settings"
+          rows={5}
+          value={settings}
+          onChange={setSettings}
+          error={settingsError}
+        />
+        {save.isError && <ErrorAlert error={save.error} title="Not saved" />}
+        {save.isSuccess && <Alert color="green">Saved.</Alert>}
+        {admin && (
+          <Group justify="flex-end">
+            <Button type="submit" loading={save.isPending}>
+              {connection ? "Save changes" : "Create connection"}
+            </Button>
+          </Group>
+        )}
+      </FormCard>
     </Stack>
   );
 }

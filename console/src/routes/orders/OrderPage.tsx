@@ -34,6 +34,7 @@ import { useUser } from "../../session/session";
 import { RevealPassword } from "../../components/RevealPassword";
 import { type Attempt, type Order, type TimelineEntry, timeline } from "./timeline";
 import { useInvoice, useInvoiceDeliveries, useOrder, useOrderAction } from "./queries";
+import { TakePayment } from "./TakePayment";
 
 export function OrderPage() {
   const id = Number(useParams().orderId);
@@ -71,6 +72,7 @@ function OrderView({ order }: { order: Order }) {
         </div>
         {order.run && <RunActions order={order} run={order.run} />}
       </Group>
+      <TakePayment orderId={order.id} invoice={order.invoice} />
       {order.run?.last_error && order.run.state !== "completed" && (
         <ErrorCard order={order} suggestion={entries.find((e) => e.current)?.suggestion ?? null} />
       )}

@@ -26,10 +26,27 @@ describe("the orders list", () => {
     renderAt(<OrdersPage />, { path: "/orders?state=failed&q=vps7" });
     expect(await screen.findByRole("link", { name: "Order 7" })).toHaveAttribute("href", "/orders/7");
     expect(screen.getByText("PermanentUpstreamError: HTTP 422")).toBeInTheDocument();
-    const asked = new URL(calls[0]!.url);
+    const asked = new URL(calls.find((c) => new URL(c.url).pathname === "/api/v1/orders")!.url);
     expect(asked.pathname).toBe("/api/v1/orders");
     expect(asked.searchParams.get("state")).toBe("failed");
     expect(asked.searchParams.get("q")).toBe("vps7");
+  });
+
+  it("offers a new order to an operator, not to a viewer", async () => {
+    const serve = (role: string) =>
+      fakeFetch((request) =>
+        new URL(request.url).pathname === "/api/v1/auth/me"
+          ? json({ id: 1, username: "ops", role })
+          : json({ items: [ORDER], next_cursor: null }),
+      );
+    serve("operator");
+    const { unmount } = renderAt(<OrdersPage />, { path: "/orders" });
+    expect(await screen.findByRole("link", { name: "New order" })).toHaveAttribute("href", "/orders/new");
+    unmount();
+    serve("viewer");
+    renderAt(<OrdersPage />, { path: "/orders" });
+    expect(await screen.findByRole("link", { name: "Order 7" })).toBeInTheDocument();
+    expect(screen.queryByRole("link", { name: "New order" })).toBeNull();
   });
 
   it("says when nothing matches", async () => {

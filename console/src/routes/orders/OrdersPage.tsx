@@ -1,12 +1,14 @@
 /** Orders, newest first, with where their provisioning stands; filters kept in the URL. */
-import { Anchor, Select, Text, TextInput } from "@mantine/core";
+import { Anchor, Button, Select, Text, TextInput } from "@mantine/core";
 import { useQuery } from "@tanstack/react-query";
 import { Link } from "react-router";
 import { api, type Schemas, unwrap } from "../../api/client";
+import { may } from "../../api/auth";
 import { type Column, ListPage, oneOf, useFilters } from "../../components/ListPage";
 import { useCursor } from "../../components/Pager";
 import { StatusBadge } from "../../components/StatusBadge";
 import { formatTime } from "../../components/time";
+import { useUser } from "../../session/session";
 
 const STATES: Schemas["OrderState"][] = [
   "awaiting_payment",
@@ -50,6 +52,7 @@ export function OrdersPage() {
   const state = oneOf(STATES, filters.get("state"));
   const q = filters.get("q");
   const [cursor] = useCursor();
+  const user = useUser();
   const query = useQuery({
     queryKey: ["orders", "list", { state, q, cursor }],
     queryFn: () => unwrap(api.GET("/api/v1/orders", { params: { query: { state, q, cursor } } })),
@@ -61,6 +64,13 @@ export function OrdersPage() {
       columns={COLUMNS}
       rowKey={(order) => order.id}
       empty={state || q ? "No orders match." : "No orders yet."}
+      actions={
+        may(user, "operator") && (
+          <Button component={Link} to="/orders/new" size="xs">
+            New order
+          </Button>
+        )
+      }
       filters={
         <>
           <TextInput
