@@ -31,7 +31,7 @@ test("an admin creates an operator, who makes and revokes an API token", async (
   await page.getByRole("textbox", { name: "Username" }).fill("olive");
   await page.getByRole("textbox", { name: "Password" }).fill(password);
   await page.getByRole("button", { name: "Log in" }).click();
-  await expect(page.getByRole("link", { name: "Orders" })).toBeVisible();
+  await expect(page.getByRole("link", { name: "Orders", exact: true })).toBeVisible();
   await expect(page.getByRole("link", { name: "Users and tokens" })).toHaveCount(0);
 
   await page.getByRole("link", { name: "Your account: olive" }).click();

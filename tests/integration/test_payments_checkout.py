@@ -23,6 +23,7 @@ from tests.integration.payments import (
     ledger_state,
     start_checkout,
 )
+from tests.integration.accounts import audit_rows
 from tests.integration.support import place_order
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
@@ -99,6 +100,9 @@ async def test_a_failing_gateway_is_502_and_stores_no_attempt(
 
     ref = await start_checkout(api, gateway, invoice_id)  # the customer tries again
     assert [a["gateway_ref"] for a in (await invoice_of(api, invoice_id))["attempts"]] == [ref]
+    (row,) = await audit_rows(installation, "invoice.checkout")  # the failed one wrote none
+    assert (row.actor, row.entity_id) == ("installation-token", str(invoice_id))
+    assert row.changes == {"gateway": gateway, "attempt": 1}
 
 
 async def return_page(client: httpx.AsyncClient, invoice_id: int, query: str = "") -> str:

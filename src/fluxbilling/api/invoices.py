@@ -148,7 +148,7 @@ class ReportOut(Row):
     },
 )
 async def start_checkout(
-    invoice_id: RowId, body: CheckoutIn, request: Request, _who: Operator
+    invoice_id: RowId, body: CheckoutIn, request: Request, who: Operator
 ) -> CheckoutOut:
     """Creates the payment at the gateway, stores it, and answers the URL to redirect to."""
     installation = request.app.state.installation
@@ -165,6 +165,7 @@ async def start_checkout(
         public_url=installation.settings.public_url,
         success_url=body.success_url,
         cancel_url=body.cancel_url,
+        actor=who.name,
     )
     return CheckoutOut.model_validate(started)
 

@@ -22,7 +22,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from fluxbilling import errors
+from fluxbilling import audit, errors
 from fluxbilling.billing import money
 from fluxbilling.billing.gateway import CheckoutRequest, Gateway
 from fluxbilling.db import Database, schema
@@ -66,8 +66,11 @@ async def start_checkout(
     public_url: str,
     success_url: str | None = None,
     cancel_url: str | None = None,
+    actor: str | None = None,
 ) -> CheckoutStarted:
     """Create the gateway object for the invoice's next attempt and store it (see module).
+
+    `actor` (who asked, through the API) is named by an audit row stored with the attempt.
 
     Raises:
         errors.NotFound: no such invoice.
@@ -113,6 +116,15 @@ async def start_checkout(
                 f"checkout attempt {request.attempt} at {gateway.name}: {created.gateway_ref}",
                 phase=Phase.BILLING,
                 data={"gateway": gateway.name, "gateway_ref": created.gateway_ref},
+            )
+        if actor is not None:
+            await audit.record(
+                conn,
+                actor=actor,
+                action="invoice.checkout",
+                entity="invoice",
+                entity_id=invoice_id,
+                changes={"gateway": gateway.name, "attempt": request.attempt},
             )
     return CheckoutStarted(
         invoice_id, gateway.name, created.gateway_ref, created.redirect_url, request.attempt
