@@ -14,6 +14,7 @@ import pytest
 
 from fluxbilling import bootstrap
 from fluxbilling_simulators._faults import Faults
+from tests.integration.accounts import audit_rows
 from tests.integration.payments import (
     GATEWAYS,
     PaymentSims,
@@ -23,7 +24,6 @@ from tests.integration.payments import (
     ledger_state,
     start_checkout,
 )
-from tests.integration.accounts import audit_rows
 from tests.integration.support import place_order
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
