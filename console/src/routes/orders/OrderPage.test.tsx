@@ -153,6 +153,24 @@ describe("the order page", () => {
     expect(screen.getByLabelText("Attempts of provision")).toHaveTextContent("1.2 s");
   });
 
+  it("shows a phase's duration only when it took time (billing is not timed)", async () => {
+    const attempt = FAILED.phases[1]!.attempts[0]!;
+    const at = (started: string, finished: string) => [
+      { ...attempt, started_at: started, finished_at: finished, duration_seconds: null },
+    ];
+    const phases = FAILED.phases.map((p) =>
+      p.phase === "billing"
+        ? { ...p, attempts: at("2026-12-07T19:59:50Z", "2026-12-07T19:59:50Z") }
+        : p.phase === "allocation"
+          ? { ...p, attempts: at("2026-12-07T19:59:52Z", "2026-12-07T19:59:54Z") }
+          : p,
+    );
+    serve({ ...FAILED, phases });
+    renderAt(<OrderPage />, { path: "/orders/42", route: "/orders/:orderId" });
+    expect(await screen.findByLabelText("allocation took")).toHaveTextContent("2.0 s");
+    expect(screen.queryByLabelText("billing took")).toBeNull();
+  });
+
   it("offers no retry for a run that has completed", async () => {
     serve({ ...FAILED, state: "active", run: { ...FAILED.run, state: "completed", last_error: null }, retry_from: [] });
     renderAt(<OrderPage />, { path: "/orders/42", route: "/orders/:orderId" });

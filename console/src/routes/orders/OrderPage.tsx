@@ -143,8 +143,9 @@ function PhaseTitle({ entry }: { entry: TimelineEntry }) {
           {entry.failedAttempts} failed attempt{entry.failedAttempts === 1 ? "" : "s"}
         </Badge>
       )}
-      {took !== undefined && (
-        <Text size="xs" c="dimmed">
+      {/* Billing is done by the payment's webhook, not timed: it starts and ends at once. */}
+      {took !== undefined && took > 0 && (
+        <Text size="xs" c="dimmed" aria-label={`${entry.phase} took`}>
           {formatDuration(took)}
         </Text>
       )}
