@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from fluxbilling import bootstrap, metrics
 from fluxbilling.billing.reconciler import Reconciler
 from fluxbilling.db import schema
+from tests.integration.accounts import audit_rows
 from tests.integration.payments import (
     GATEWAYS,
     PAID,
@@ -225,6 +226,14 @@ async def test_an_open_checkout_is_checked_but_left_open(
     assert (await ledger_state(installation, order_id))["invoice"] == "unpaid"
     invoice = (await api.get(f"/api/v1/invoices/{invoice_id}")).json()
     assert invoice["attempts"][0]["checked_at"] is not None
+    ran, asked = (
+        await audit_rows(installation, "reconciler.run"),
+        await audit_rows(installation, "invoice.sync"),
+    )
+    assert [(r.actor, r.changes["corrected"]) for r in ran] == [("installation-token", [])]
+    assert [(r.entity_id, r.changes["outcomes"]) for r in asked] == [
+        (str(invoice_id), [r["outcome"] for r in synced["results"]])
+    ]
 
 
 async def test_a_full_refund_suspends_the_service_and_a_partial_one_does_not(

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 from pydantic import Field, StringConstraints
 
-from fluxbilling import errors
+from fluxbilling import audit, errors
 from fluxbilling.api.auth import Operator, require_token
 from fluxbilling.api.fields import ONE_LINE, Line, RequestBody, RowId
 from fluxbilling.api.rows import Row, Timestamp
@@ -220,10 +220,19 @@ async def get_invoice(invoice_id: RowId, request: Request) -> InvoiceDetailOut:
     summary="Ask the gateways about this invoice now",
     responses={502: {"description": "a gateway could not be asked; nothing half-applied"}},
 )
-async def sync_invoice(invoice_id: RowId, request: Request, _who: Operator) -> SyncOut:
+async def sync_invoice(invoice_id: RowId, request: Request, who: Operator) -> SyncOut:
     """The reconciler for one invoice: fetch each attempt and apply it like a webhook would."""
     installation = request.app.state.installation
     results = await installation.reconciler().sync_invoice(invoice_id)
+    async with installation.db.begin() as conn:  # what it applied wrote its own rows
+        await audit.record(
+            conn,
+            actor=who.name,
+            action="invoice.sync",
+            entity="invoice",
+            entity_id=invoice_id,
+            changes={"outcomes": [r.outcome for r in results]},
+        )
     if any(r.run_id is not None for r in results):
         installation.wakeup.notify()
     return SyncOut(
@@ -241,10 +250,19 @@ reconcile = APIRouter(
     summary="Run one reconciler pass now",
     responses={502: {"description": "a gateway could not be asked; nothing half-applied"}},
 )
-async def run_reconciler(request: Request, _who: Operator) -> ReportOut:
+async def run_reconciler(request: Request, who: Operator) -> ReportOut:
     """Open invoices, stuck deliveries and pending refund/chargeback actions."""
     installation = request.app.state.installation
     report: Report = await installation.reconciler().run_once()
+    async with installation.db.begin() as conn:
+        await audit.record(
+            conn,
+            actor=who.name,
+            action="reconciler.run",
+            entity="reconciler",
+            entity_id=None,
+            changes={"checked": report.checked, "corrected": list(report.corrected)},
+        )
     if report.corrected:
         installation.wakeup.notify()
     return ReportOut.model_validate(report)
