@@ -191,6 +191,21 @@ async def list_users(conn: AsyncConnection) -> list[User]:
     return [_user(row, logins.get(str(row.id))) for row in rows]
 
 
+async def _lock_admins(conn: AsyncConnection) -> None:
+    """Lock every enabled admin's row, in id order, before a change that may remove one.
+
+    Two admins demoting each other at once would each lock only their target, each count the
+    other as still enabled, and both succeed: no admin left. Locking the whole set in one
+    order makes the second wait for the first and count again afterwards (PostgreSQL reads
+    the rows it waited for as committed). SQLite has one writer at a time already.
+    """
+    if conn.dialect.name == "postgresql":
+        enabled = sa.and_(_users.c.role == Role.ADMIN, sa.not_(_users.c.disabled))
+        await conn.execute(
+            sa.select(_users.c.id).where(enabled).order_by(_users.c.id).with_for_update()
+        )
+
+
 async def _other_admins(conn: AsyncConnection, user_id: int) -> int:
     query = sa.select(sa.func.count()).where(
         _users.c.role == Role.ADMIN, sa.not_(_users.c.disabled), _users.c.id != user_id
@@ -212,6 +227,8 @@ async def update(
         errors.NotFound: no such user.
         errors.Conflict: it would leave no enabled admin.
     """
+    if role not in (None, Role.ADMIN) or disabled:
+        await _lock_admins(conn)  # before the target's own lock: one order for everyone
     row = await _row(conn, user_id, lock=True)
     changes: dict[str, Any] = {}
     if role is not None and role != row.role:
