@@ -115,9 +115,7 @@ def decide(address: str, hostname: str, reverse: Answer, forward: Answer | None)
     if not targets:
         return Verdict(False, f"no PTR for {ip} ({reverse.rcode})")
     if host not in targets:
-        return Verdict(
-            False, f"the PTR of {ip} is {', '.join(targets)}, not {host}", ptr=targets
-        )
+        return Verdict(False, f"the PTR of {ip} is {', '.join(targets)}, not {host}", ptr=targets)
     rtype = "A" if ip.version == 4 else "AAAA"
     if forward is None:
         return Verdict(False, f"{host} {rtype} was not asked", ptr=targets)

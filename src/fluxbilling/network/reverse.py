@@ -149,4 +149,3 @@ def rfc2317_delegation(
     for ip in network:
         records.append(RRset(ipam.ptr_name(ip), "CNAME", ttl, (f"{int(ip) & 0xFF}.{child}",)))
     return ipam.reverse_zone_for(network), tuple(records)
-
