@@ -25,16 +25,10 @@ from dataclasses import dataclass
 
 from fluxbilling.network import ipam
 
-__all__ = [
-    "Placement",
-    "RRset",
-    "classless_zone",
-    "place",
-    "rfc2317_delegation",
-]
+__all__ = ["Placement", "RRset", "classless_zone", "place", "rfc2317_delegation"]
 
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+IPAddress = ipam.IPAddress
+IPNetwork = ipam.IPNetwork
 
 
 @dataclass(frozen=True, slots=True)
