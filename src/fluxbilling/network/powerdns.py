@@ -104,6 +104,9 @@ class PowerDnsRdns:
         create_zones: create a missing reverse zone before writing into it.
         nameservers: the NS names of zones created here.
         server_id: PowerDNS's server id (always `localhost` for the Authoritative server).
+
+    Raises:
+        errors.InvalidSettings: a network is not an IP prefix (or has host bits set).
     """
 
     def __init__(
@@ -116,7 +119,12 @@ class PowerDnsRdns:
         server_id: str = "localhost",
     ) -> None:
         self.http = http
-        self.networks = tuple(ipaddress.ip_network(n) for n in networks)
+        try:
+            self.networks = tuple(ipaddress.ip_network(n) for n in networks)
+        except ValueError as exc:
+            raise errors.InvalidSettings(
+                f"PowerDNS reverse networks: {exc}", upstream=UPSTREAM
+            ) from None
         self.create_zones = create_zones
         self.nameservers = tuple(_absolute(n) for n in nameservers)
         self._zones = f"servers/{server_id}/zones"
