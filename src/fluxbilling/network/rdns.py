@@ -38,6 +38,17 @@ class RdnsBackend(Protocol):
         """
         ...
 
+    async def delete_ptr(self, address: str) -> None:
+        """Remove the PTR of `address` (idempotent: no record is not an error).
+
+        Args:
+            address: the IPv4 or IPv6 address whose PTR goes.
+
+        Raises:
+            errors.UpstreamError: the DNS backend failed (transient ones are retried).
+        """
+        ...
+
 
 class InternalRdns:
     """PTR records kept in the `dns_records` table."""
@@ -66,6 +77,15 @@ class InternalRdns:
                     )
                 )
         return zone, name
+
+    async def delete_ptr(self, address: str) -> None:
+        """Delete the PTR record of `address`, if there is one."""
+        name = ipam.ptr_name(ipaddress.ip_address(address))
+        records = schema.dns_records
+        async with self.db.begin() as conn:
+            await conn.execute(
+                records.delete().where(records.c.name == name, records.c.type == "PTR")
+            )
 
     async def lookup(self, address: str) -> str | None:
         """The PTR content for `address`, if any (for tests and the console)."""
