@@ -323,7 +323,8 @@ def _pool(pools: tuple[StoragePool, ...], need: Need, spread: bool) -> tuple[str
         if kind is not None and p.type != kind:
             continue
         free = p.total_gb * p.overcommit_percent // 100 - p.used_gb
-        most = max(most, free)
+        if free > most:  # not max(): this runs for every host that passed the cheap filters
+            most = free
         if free >= disk:
             key = (-free if spread else free, p.name)
             if best is None or key < best:
