@@ -198,8 +198,8 @@ class Candidate:
     customer_services: int
 
 
-_Fit = tuple[int, int, int, Host, "str | None", int]
-"""A fitting host as the loop records it: (customer services, rank key, id, host, pool, RAM left)."""
+_Fit = tuple[int, int, int, Host, int]
+"""A fitting host as the loop records it: (customer services, rank key, id, host, RAM left)."""
 _Lost = tuple[int, Reason, "int | str", "int | str"]
 """A rejected host as the loop records it: (host id, reason, have, need)."""
 
@@ -209,17 +209,20 @@ class Placement:
     """The engine's answer: the winner, every host that fits in rank order, and why the rest lost.
 
     The loop records plain tuples; `ranked` and `rejections` build their objects on first
-    use, so choosing among 10,000 hosts does not pay for 10,000 objects nobody reads.
+    use, so choosing among 10,000 hosts does not pay for 10,000 objects nobody reads. The
+    loop only checks that some pool has room; which pool is picked when a candidate is built.
     """
 
     chosen: Candidate | None
     _fit: tuple[_Fit, ...] = field(repr=False)
     _lost: tuple[_Lost, ...] = field(repr=False)
+    _need: Need = field(repr=False)
+    _strategy: Strategy = field(repr=False)
 
     @cached_property
     def ranked(self) -> tuple[Candidate, ...]:
         """Every host that fits, best first (the chosen one is the first)."""
-        return tuple(_candidate(f) for f in sorted(self._fit))
+        return tuple(_candidate(f, self._need, self._strategy) for f in sorted(self._fit))
 
     @cached_property
     def rejections(self) -> tuple[Rejection, ...]:
@@ -237,8 +240,12 @@ class Placement:
         return ""
 
 
-def _candidate(fit: _Fit) -> Candidate:
-    return Candidate(host=fit[3], pool=fit[4], ram_mb_left=fit[5], customer_services=fit[0])
+def _candidate(fit: _Fit, need: Need, strategy: Strategy) -> Candidate:
+    mine, _, _, host, left = fit
+    pool = None
+    if need.disk_gb > 0 or need.storage_type is not None:
+        pool = _pool(host.pools, need, strategy is Strategy.SPREAD)
+    return Candidate(host=host, pool=pool, ram_mb_left=left, customer_services=mine)
 
 
 def choose(  # noqa: C901 - one filter per branch reads best as a flat list
@@ -288,15 +295,16 @@ def choose(  # noqa: C901 - one filter per branch reads best as a flat list
         elif nic > 0 and host.nic_mbps_total - host.nic_mbps_used < nic:
             drop((hid, Reason.NIC, host.nic_mbps_total - host.nic_mbps_used, nic))
         else:
-            pool, most = _pool(host.pools, need, spread) if storage else (None, 0)
-            if storage and pool is None:
-                drop((hid, Reason.STORAGE, most, _disk_wanted(need)))
+            short = _short(host.pools, need) if storage else None
+            if short is not None:
+                drop((hid, Reason.STORAGE, short, _disk_wanted(need)))
                 continue
             left = host.ram_mb_total - host.ram_mb_used - ram
             mine = theirs.get(hid, 0) if cap is not None else 0
-            keep((mine, -left if spread else left, hid, host, pool, left))
+            keep((mine, -left if spread else left, hid, host, left))
     # min() is one pass; the full ranking is sorted only when someone reads `ranked`.
-    return Placement(_candidate(min(fit)) if fit else None, tuple(fit), tuple(lost))
+    chosen = _candidate(min(fit), need, strategy) if fit else None
+    return Placement(chosen, tuple(fit), tuple(lost), need, strategy)
 
 
 def _disk_wanted(need: Need) -> int | str:
@@ -310,23 +318,31 @@ _STATE_REASON: dict[str, Reason] = {
 }
 
 
-def _pool(pools: tuple[StoragePool, ...], need: Need, spread: bool) -> tuple[str | None, int]:
-    """The pool for `need`'s disk on one host and the most any pool of its type has free.
-
-    Spread takes the pool with the most free space, fill the one with the least that still
-    fits; ties go to the pool's name. No pool (None) when none of the type has room.
-    """
-    best: tuple[int, str] | None = None
+def _short(pools: tuple[StoragePool, ...], need: Need) -> int | None:
+    """None when a pool of `need`'s type has room for its disk, else the most any of them has free."""
     most = 0
     kind, disk = need.storage_type, need.disk_gb
     for p in pools:
-        if kind is not None and p.type != kind:
-            continue
-        free = p.total_gb * p.overcommit_percent // 100 - p.used_gb
-        if free > most:  # not max(): this runs for every host that passed the cheap filters
-            most = free
-        if free >= disk:
-            key = (-free if spread else free, p.name)
-            if best is None or key < best:
-                best = key
-    return (best[1] if best else None), most
+        if kind is None or p.type == kind:
+            free = p.total_gb * p.overcommit_percent // 100 - p.used_gb  # free_gb, inlined
+            if free >= disk:
+                return None
+            if free > most:  # not max(): this runs for every host that passed the cheap filters
+                most = free
+    return most
+
+
+def _pool(pools: tuple[StoragePool, ...], need: Need, spread: bool) -> str | None:
+    """The pool for `need`'s disk on one host, None when no pool of its type has room.
+
+    Spread takes the pool with the most free space, fill the one with the least that still
+    fits; ties go to the pool's name.
+    """
+    room = [
+        p
+        for p in pools
+        if (need.storage_type is None or p.type == need.storage_type) and p.free_gb >= need.disk_gb
+    ]
+    if not room:
+        return None
+    return min(room, key=lambda p: (-p.free_gb if spread else p.free_gb, p.name)).name
