@@ -1,33 +1,19 @@
-"""Host choice, a pure function: the active host in the right location that fits, least loaded first.
+"""Host choice for today's host rows: active, right location, fits, least loaded first.
 
-Spreading (most free RAM after placement) keeps noisy neighbours apart and leaves room for
-resizes; ties go to the lowest host id so the choice is deterministic.
+A thin use of the placement engine (`allocation.choice`): the `hosts` table's capacity
+columns become an engine `Host` with one storage pool, the product's needs a `Need`, and the
+strategy is spread (most free RAM after placement keeps noisy neighbours apart and leaves
+room for resizes; ties go to the lowest host id so the choice is deterministic).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from enum import StrEnum
+
+from fluxbilling.allocation.choice import Host, HostStatus, Need, StoragePool, Strategy, choose
 
 __all__ = ["HostCapacity", "HostStatus", "Requirement", "choose_host", "fits"]
-
-
-class HostStatus(StrEnum):
-    """Whether a host takes new services (the `hosts.status` column).
-
-    Only an active host is chosen; the other two keep the services they run. They differ in
-    what they tell the operator: draining is planned (the host is being emptied, for
-    maintenance or retirement), quarantined is a problem (something is wrong with it, and
-    the dashboard says so).
-    """
-
-    ACTIVE = "active"
-    """Takes new services."""
-    DRAINING = "draining"
-    """Keeps the services it runs, takes no new ones: being emptied on purpose."""
-    QUARANTINED = "quarantined"
-    """Keeps the services it runs, takes no new ones: something is wrong with it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,18 +54,34 @@ def fits(host: HostCapacity, need: Requirement) -> bool:
         >>> fits(h, Requirement(1, 4096, 4, 100)), fits(h, Requirement(1, 4097, 1, 1))
         (True, False)
     """
-    return (
-        host.status == HostStatus.ACTIVE
-        and host.location_id == need.location_id
-        and host.ram_mb_used + need.ram_mb <= host.ram_mb_total
-        and host.vcpus_used + need.vcpus <= host.vcpus_total
-        and host.disk_gb_used + need.disk_gb <= host.disk_gb_total
-    )
+    return choose([_host(host)], _need(need)).chosen is not None
 
 
 def choose_host(hosts: Iterable[HostCapacity], need: Requirement) -> HostCapacity | None:
     """The host to place `need` on, or None when nothing fits."""
-    candidates = [h for h in hosts if fits(h, need)]
-    if not candidates:
-        return None
-    return min(candidates, key=lambda h: (-(h.ram_mb_free - need.ram_mb), h.id))
+    by_id = {h.id: h for h in hosts}
+    chosen = choose([_host(h) for h in by_id.values()], _need(need), Strategy.SPREAD).chosen
+    return None if chosen is None else by_id[chosen.host.id]
+
+
+def _host(h: HostCapacity) -> Host:
+    return Host(
+        h.id,
+        h.location_id,
+        ram_mb_total=h.ram_mb_total,
+        ram_mb_used=h.ram_mb_used,
+        vcpus_total=h.vcpus_total,
+        vcpus_used=h.vcpus_used,
+        pools=(StoragePool("disk", "disk", h.disk_gb_total, h.disk_gb_used),),
+        state=h.status,
+    )
+
+
+def _need(need: Requirement) -> Need:
+    return Need(
+        ram_mb=need.ram_mb,
+        vcpus=need.vcpus,
+        disk_gb=need.disk_gb,
+        storage_type="disk",
+        location_id=need.location_id,
+    )

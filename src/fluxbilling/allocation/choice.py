@@ -1,0 +1,348 @@
+"""The placement engine, a pure function: filter hosts, rank the ones that fit, say why the rest lost.
+
+`choose(hosts, need, strategy)` takes plain data (no clock, no database, no logging) and
+returns a `Placement`: the chosen host (or None), every host that fits in rank order, and a
+`Rejection` for every host that does not, with a reason code and the numbers behind it.
+
+Filters, in the order they are checked (a rejected host carries the first one it failed):
+
+    state        only an active host takes new services (draining, quarantined)
+    location     the product's location, when it names one
+    region       the product's region, when it names one
+    tags         every tag the product requires
+    cpu model    the exact CPU model, when the product names one
+    cpu flags    every CPU flag the product requires (e.g. avx512f)
+    anti-affinity  at most `max_per_host` of this customer's services on one host
+    ram, vcpus   free = total - used, must cover the need
+    nic          free NIC bandwidth must cover the need
+    storage      a pool of the required type whose free space, after its overcommit, covers the disk
+
+Ranking of the hosts that fit (ties always end with the lowest host id, so the choice is
+deterministic whatever order the hosts come in):
+
+    spread  most free RAM left after placement first: keeps neighbours apart, room to resize
+    fill    least free RAM left after placement first: packs hosts, keeps whole hosts free
+
+With anti-affinity on, fewer of the customer's services on the host ranks first, before RAM.
+Within the chosen host, the storage pool follows the same strategy (most or least free).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from functools import cached_property
+
+__all__ = [
+    "Candidate",
+    "Host",
+    "HostStatus",
+    "Need",
+    "Placement",
+    "Reason",
+    "Rejection",
+    "StoragePool",
+    "Strategy",
+    "choose",
+]
+
+
+class HostStatus(StrEnum):
+    """Whether a host takes new services (the `hosts.status` column).
+
+    Only an active host is chosen; the other two keep the services they run. They differ in
+    what they tell the operator: draining is planned (the host is being emptied, for
+    maintenance or retirement), quarantined is a problem (something is wrong with it, and
+    the dashboard says so).
+    """
+
+    ACTIVE = "active"
+    """Takes new services."""
+    DRAINING = "draining"
+    """Keeps the services it runs, takes no new ones: being emptied on purpose."""
+    QUARANTINED = "quarantined"
+    """Keeps the services it runs, takes no new ones: something is wrong with it."""
+
+
+class Strategy(StrEnum):
+    """How the hosts that fit are ranked."""
+
+    SPREAD = "spread"
+    """Most free RAM left after placement first."""
+    FILL = "fill"
+    """Least free RAM left after placement first."""
+
+
+class Reason(StrEnum):
+    """Why a host was not a candidate (the first filter it failed)."""
+
+    DRAINING = "draining"
+    QUARANTINED = "quarantined"
+    STATE = "state"
+    """A state that is neither active, draining nor quarantined."""
+    LOCATION = "location"
+    REGION = "region"
+    TAGS = "tags"
+    CPU_MODEL = "cpu_model"
+    CPU_FLAGS = "cpu_flags"
+    ANTI_AFFINITY = "anti_affinity"
+    RAM = "ram"
+    VCPUS = "vcpus"
+    NIC = "nic"
+    STORAGE = "storage"
+
+
+@dataclass(frozen=True, slots=True)
+class StoragePool:
+    """One storage pool of a host.
+
+    `overcommit_percent` is the overcommit ratio in percent (150 = 1.5x): the pool may
+    promise `total_gb * overcommit_percent // 100` GB. Kept an integer so capacity is exact.
+    """
+
+    name: str
+    type: str
+    total_gb: int
+    used_gb: int = 0
+    overcommit_percent: int = 100
+
+    @property
+    def free_gb(self) -> int:
+        """What the pool can still promise, overcommit included."""
+        return self.total_gb * self.overcommit_percent // 100 - self.used_gb
+
+
+@dataclass(frozen=True, slots=True)
+class Host:
+    """A host as the engine sees it."""
+
+    id: int
+    location_id: int
+    ram_mb_total: int
+    vcpus_total: int
+    ram_mb_used: int = 0
+    vcpus_used: int = 0
+    pools: tuple[StoragePool, ...] = ()
+    nic_mbps_total: int = 0
+    nic_mbps_used: int = 0
+    state: str = HostStatus.ACTIVE
+    region: str = ""
+    cpu_model: str = ""
+    cpu_flags: frozenset[str] = frozenset()
+    tags: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class Need:
+    """What a product needs, and for whom.
+
+    `customer_services` maps host id to how many services the ordering customer already has
+    there; `max_per_host` (None = no anti-affinity) caps that count, and when set the hosts
+    with fewer of them rank first.
+    """
+
+    ram_mb: int
+    vcpus: int
+    disk_gb: int = 0
+    storage_type: str | None = None
+    nic_mbps: int = 0
+    location_id: int | None = None
+    region: str | None = None
+    tags: frozenset[str] = frozenset()
+    cpu_model: str | None = None
+    cpu_flags: frozenset[str] = frozenset()
+    max_per_host: int | None = None
+    customer_services: Mapping[int, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """Why one host lost: a reason code, and what it had against what was needed."""
+
+    host_id: int
+    reason: Reason
+    have: int | str = ""
+    need: int | str = ""
+
+    @property
+    def text(self) -> str:
+        """The reason in words, e.g. "RAM: 2048 MB free of 4096 needed"."""
+        return _TEXT[self.reason].format(have=self.have, need=self.need)
+
+
+_TEXT: dict[Reason, str] = {
+    Reason.DRAINING: "draining",
+    Reason.QUARANTINED: "quarantined",
+    Reason.STATE: "state {have}, takes no new services",
+    Reason.LOCATION: "in location {have}, needs location {need}",
+    Reason.REGION: "in region {have}, needs region {need}",
+    Reason.TAGS: "lacks tag {need}",
+    Reason.CPU_MODEL: "CPU {have}, needs {need}",
+    Reason.CPU_FLAGS: "needs {need}",
+    Reason.ANTI_AFFINITY: "customer already has {have} service(s) here, at most {need}",
+    Reason.RAM: "RAM: {have} MB free of {need} needed",
+    Reason.VCPUS: "vCPUs: {have} free of {need} needed",
+    Reason.STORAGE: "storage: {have} GB free of {need} needed",
+    Reason.NIC: "NIC: {have} Mbit/s free of {need} needed",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A host that fits, with the pool chosen on it and the RAM it would have left."""
+
+    host: Host
+    pool: str | None
+    ram_mb_left: int
+    customer_services: int
+
+
+_Fit = tuple[int, int, int, Host, int]
+"""A fitting host as the loop records it: (customer services, rank key, id, host, RAM left)."""
+_Lost = tuple[int, Reason, "int | str", "int | str"]
+"""A rejected host as the loop records it: (host id, reason, have, need)."""
+
+
+@dataclass(frozen=True)
+class Placement:
+    """The engine's answer: the winner, every host that fits in rank order, and why the rest lost.
+
+    The loop records plain tuples; `ranked` and `rejections` build their objects on first
+    use, so choosing among 10,000 hosts does not pay for 10,000 objects nobody reads. The
+    loop only checks that some pool has room; which pool is picked when a candidate is built.
+    """
+
+    chosen: Candidate | None
+    _fit: tuple[_Fit, ...] = field(repr=False)
+    _lost: tuple[_Lost, ...] = field(repr=False)
+    _need: Need = field(repr=False)
+    _strategy: Strategy = field(repr=False)
+
+    @cached_property
+    def ranked(self) -> tuple[Candidate, ...]:
+        """Every host that fits, best first (the chosen one is the first)."""
+        return tuple(_candidate(f, self._need, self._strategy) for f in sorted(self._fit))
+
+    @cached_property
+    def rejections(self) -> tuple[Rejection, ...]:
+        """Every host that does not fit, by host id, with the first filter it failed."""
+        return tuple(Rejection(*lost) for lost in sorted(self._lost, key=lambda r: r[0]))
+
+    def reason_for(self, host_id: int) -> str:
+        """Why `host_id` did not win, in words ("" for the winner or a host not considered)."""
+        for lost in self._lost:
+            if lost[0] == host_id:
+                return Rejection(*lost).text
+        for rank, candidate in enumerate(self.ranked):
+            if candidate.host.id == host_id and rank > 0:
+                return f"fits, ranked {rank + 1} of {len(self._fit)}"
+        return ""
+
+
+def _candidate(fit: _Fit, need: Need, strategy: Strategy) -> Candidate:
+    mine, _, _, host, left = fit
+    pool = None
+    if need.disk_gb > 0 or need.storage_type is not None:
+        pool = _pool(host.pools, need, strategy is Strategy.SPREAD)
+    return Candidate(host=host, pool=pool, ram_mb_left=left, customer_services=mine)
+
+
+def choose(  # noqa: C901 - one filter per branch reads best as a flat list
+    hosts: Iterable[Host], need: Need, strategy: Strategy = Strategy.SPREAD
+) -> Placement:
+    """Filter `hosts` for `need`, rank the ones that fit by `strategy`, and explain the rest.
+
+    One flat loop with the need's fields held in locals: this runs over every host of a
+    location on each order, so it is written for speed (see `bench/allocation.py`).
+
+    Example:
+        >>> small = Host(1, 1, ram_mb_total=2048, vcpus_total=2)
+        >>> big = Host(2, 1, ram_mb_total=8192, vcpus_total=8)
+        >>> p = choose([small, big], Need(ram_mb=4096, vcpus=2))
+        >>> p.chosen.host.id, p.rejections[0].text
+        (2, 'RAM: 2048 MB free of 4096 needed')
+    """
+    spread = strategy is Strategy.SPREAD
+    location, region, model = need.location_id, need.region, need.cpu_model
+    tags, flags = need.tags, need.cpu_flags
+    cap, theirs = need.max_per_host, need.customer_services
+    ram, vcpus, nic = need.ram_mb, need.vcpus, need.nic_mbps
+    storage = need.disk_gb > 0 or need.storage_type is not None
+    fit: list[_Fit] = []
+    lost: list[_Lost] = []
+    keep, drop = fit.append, lost.append
+    for host in hosts:
+        hid = host.id
+        if host.state != _ACTIVE:
+            drop((hid, _STATE_REASON.get(host.state, Reason.STATE), host.state, ""))
+        elif location is not None and host.location_id != location:
+            drop((hid, Reason.LOCATION, host.location_id, location))
+        elif region is not None and host.region != region:
+            drop((hid, Reason.REGION, host.region, region))
+        elif tags and not tags <= host.tags:
+            drop((hid, Reason.TAGS, "", ", ".join(sorted(tags - host.tags))))
+        elif model is not None and host.cpu_model != model:
+            drop((hid, Reason.CPU_MODEL, host.cpu_model, model))
+        elif flags and not flags <= host.cpu_flags:
+            drop((hid, Reason.CPU_FLAGS, "", ", ".join(sorted(flags - host.cpu_flags))))
+        elif cap is not None and theirs.get(hid, 0) >= cap:
+            drop((hid, Reason.ANTI_AFFINITY, theirs.get(hid, 0), cap))
+        elif host.ram_mb_total - host.ram_mb_used < ram:
+            drop((hid, Reason.RAM, host.ram_mb_total - host.ram_mb_used, ram))
+        elif host.vcpus_total - host.vcpus_used < vcpus:
+            drop((hid, Reason.VCPUS, host.vcpus_total - host.vcpus_used, vcpus))
+        elif nic > 0 and host.nic_mbps_total - host.nic_mbps_used < nic:
+            drop((hid, Reason.NIC, host.nic_mbps_total - host.nic_mbps_used, nic))
+        else:
+            short = _short(host.pools, need) if storage else None
+            if short is not None:
+                drop((hid, Reason.STORAGE, short, _disk_wanted(need)))
+                continue
+            left = host.ram_mb_total - host.ram_mb_used - ram
+            mine = theirs.get(hid, 0) if cap is not None else 0
+            keep((mine, -left if spread else left, hid, host, left))
+    # min() is one pass; the full ranking is sorted only when someone reads `ranked`.
+    chosen = _candidate(min(fit), need, strategy) if fit else None
+    return Placement(chosen, tuple(fit), tuple(lost), need, strategy)
+
+
+def _disk_wanted(need: Need) -> int | str:
+    return f"{need.disk_gb} {need.storage_type}" if need.storage_type else need.disk_gb
+
+
+_ACTIVE = str(HostStatus.ACTIVE)
+_STATE_REASON: dict[str, Reason] = {
+    HostStatus.DRAINING: Reason.DRAINING,
+    HostStatus.QUARANTINED: Reason.QUARANTINED,
+}
+
+
+def _short(pools: tuple[StoragePool, ...], need: Need) -> int | None:
+    """None when a pool of `need`'s type has room for its disk, else the most any of them has free."""
+    most = 0
+    kind, disk = need.storage_type, need.disk_gb
+    for p in pools:
+        if kind is None or p.type == kind:
+            free = p.total_gb * p.overcommit_percent // 100 - p.used_gb  # free_gb, inlined
+            if free >= disk:
+                return None
+            if free > most:  # not max(): this runs for every host that passed the cheap filters
+                most = free
+    return most
+
+
+def _pool(pools: tuple[StoragePool, ...], need: Need, spread: bool) -> str | None:
+    """The pool for `need`'s disk on one host, None when no pool of its type has room.
+
+    Spread takes the pool with the most free space, fill the one with the least that still
+    fits; ties go to the pool's name.
+    """
+    room = [
+        p
+        for p in pools
+        if (need.storage_type is None or p.type == need.storage_type) and p.free_gb >= need.disk_gb
+    ]
+    if not room:
+        return None
+    return min(room, key=lambda p: (-p.free_gb if spread else p.free_gb, p.name)).name
