@@ -163,6 +163,12 @@ class InMemoryRdns:
         self.records[address] = hostname
         return zone, f"{octets[-1]}.{zone}"
 
+    async def delete_ptr(self, address: str) -> None:
+        """Forget the PTR of `address` (none kept is fine)."""
+        if self.failures:
+            raise self.failures.pop(0)
+        self.records.pop(address, None)
+
 
 @dataclass
 class FakeImageVerifier:

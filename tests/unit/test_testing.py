@@ -49,6 +49,9 @@ async def test_in_memory_rdns_keeps_records_and_raises_queued_failures() -> None
         "10.2.0.192.in-addr.arpa",
     )
     assert rdns.records == {"192.0.2.10": "web1.example.net"}
+    await rdns.delete_ptr("192.0.2.10")
+    await rdns.delete_ptr("192.0.2.10")  # already gone: fine
+    assert rdns.records == {}
 
 
 async def test_a_transition_is_one_row_and_a_refused_move_writes_nothing() -> None:

@@ -1,8 +1,9 @@
 """Reverse DNS: the `RdnsBackend` port and the internal backend (records in our own database).
 
 The internal backend serves installations without a DNS server of their own (and the demo);
-PowerDNS and Cloudflare backends implement the same port. `set_ptr` is an upsert, so a
-repeated phase writes the same record again rather than a second one.
+PowerDNS and Cloudflare (`network.cloudflare`) backends implement the same port. `set_ptr`
+is an upsert, so a repeated phase writes the same record again rather than a second one;
+`delete_ptr` removes the record and is a no-op when there is none.
 """
 
 from __future__ import annotations
@@ -38,6 +39,17 @@ class RdnsBackend(Protocol):
         """
         ...
 
+    async def delete_ptr(self, address: str) -> None:
+        """Remove the PTR of `address` (idempotent: no record is not an error).
+
+        Args:
+            address: the IPv4 or IPv6 address.
+
+        Raises:
+            errors.UpstreamError: the DNS backend failed (transient ones are retried).
+        """
+        ...
+
 
 class InternalRdns:
     """PTR records kept in the `dns_records` table."""
@@ -66,6 +78,15 @@ class InternalRdns:
                     )
                 )
         return zone, name
+
+    async def delete_ptr(self, address: str) -> None:
+        """Delete the PTR record of `address`, if there is one."""
+        name = ipam.ptr_name(ipaddress.ip_address(address))
+        records = schema.dns_records
+        async with self.db.begin() as conn:
+            await conn.execute(
+                records.delete().where(records.c.name == name, records.c.type == "PTR")
+            )
 
     async def lookup(self, address: str) -> str | None:
         """The PTR content for `address`, if any (for tests and the console)."""
