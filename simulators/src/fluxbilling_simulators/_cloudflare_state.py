@@ -52,7 +52,40 @@ def _now() -> str:
 
 def _hostname_ok(name: str) -> bool:
     labels = name.split(".")
-    return len(name) <= 253 and all(_LABEL.match(label) for label in labels) or name == "*"
+    return (len(name) <= 253 and all(_LABEL.match(label) for label in labels)) or name == "*"
+
+
+def _content(kind: str, given: Any) -> str:
+    """A record's content, checked for its type and normalised as Cloudflare stores it."""
+    if not isinstance(given, str) or not given.strip():
+        raise CloudflareError(400, 9005, "Content is required.")
+    content = given.strip()
+    if kind in ("A", "AAAA"):
+        try:
+            ip: ipaddress.IPv4Address | ipaddress.IPv6Address | None = ipaddress.ip_address(content)
+        except ValueError:
+            ip = None
+        wanted = 4 if kind == "A" else 6
+        if ip is None or ip.version != wanted:
+            raise CloudflareError(
+                400,
+                9005,
+                f"Content for {kind} record is invalid. Must be a valid IPv{wanted} address.",
+            )
+        return str(ip)
+    if kind in HOSTNAME_CONTENT:
+        content = content.lower().rstrip(".")
+        if not _hostname_ok(content):
+            raise CloudflareError(400, 9005, f"Content for {kind} record is invalid.")
+    return content
+
+
+def _proxied(kind: str, proxied: Any) -> bool:
+    if not isinstance(proxied, bool):
+        raise CloudflareError(400, 9003, "Invalid 'proxied' value, must be a boolean.")
+    if proxied and kind not in PROXIABLE:
+        raise CloudflareError(400, 9004, f"{kind} records cannot be proxied.")
+    return proxied
 
 
 @dataclass
@@ -136,8 +169,7 @@ class CloudflareState:
             raise CloudflareError(
                 400,
                 7003,
-                f"Could not route to /zones/{zone_id}, perhaps your object identifier is "
-                "invalid?",
+                f"Could not route to /zones/{zone_id}, perhaps your object identifier is invalid?",
             )
         found = self.zones.get(zone_id)
         if found is None:
@@ -158,12 +190,12 @@ class CloudflareState:
             raise CloudflareError(404, 81044, "Record does not exist.")
         return found
 
-    def _full_name(self, zone: dict[str, Any], name: Any) -> str:
-        if not isinstance(name, str) or not name.strip():
+    def _full_name(self, zone: dict[str, Any], given: Any) -> str:
+        if not isinstance(given, str) or not given.strip():
             raise CloudflareError(400, 9007, "DNS record name is required.")
-        name = name.strip().lower().rstrip(".")
+        name = given.strip().lower().rstrip(".")
         if name == "@":
-            name = zone["name"]
+            name = str(zone["name"])
         elif name != zone["name"] and not name.endswith("." + zone["name"]):
             name = f"{name}.{zone['name']}"  # a relative name, as the dashboard allows
         if len(name) > 255 or not _hostname_ok(name.removeprefix("*.")):
@@ -176,27 +208,34 @@ class CloudflareState:
         if not isinstance(kind, str) or kind.upper() not in RECORD_TYPES:
             raise CloudflareError(400, 9004, "DNS record type is invalid.")
         kind = kind.upper()
-        name = self._full_name(zone, body.get("name"))
-        content = body.get("content")
-        if not isinstance(content, str) or not content.strip():
-            raise CloudflareError(400, 9005, "Content is required.")
-        content = content.strip()
-        if kind in ("A", "AAAA"):
-            try:
-                ip = ipaddress.ip_address(content)
-            except ValueError:
-                ip = None
-            wanted = 4 if kind == "A" else 6
-            if ip is None or ip.version != wanted:
-                raise CloudflareError(
-                    400, 9005, f"Content for {kind} record is invalid. Must be a valid IPv{wanted} address."
-                )
-            content = str(ip)
-        elif kind in HOSTNAME_CONTENT:
-            content = content.lower().rstrip(".")
-            if not _hostname_ok(content):
-                raise CloudflareError(400, 9005, f"Content for {kind} record is invalid.")
-        ttl = body.get("ttl", 1)
+        fields: dict[str, Any] = {
+            "type": kind,
+            "name": self._full_name(zone, body.get("name")),
+            "content": _content(kind, body.get("content")),
+            "ttl": self._ttl(body.get("ttl", 1)),
+            "proxied": _proxied(kind, body.get("proxied", False)),
+            "comment": body.get("comment"),
+            "tags": body.get("tags", []),
+        }
+        comment = fields["comment"]
+        if comment is not None and (not isinstance(comment, str) or len(comment) > 100):
+            raise CloudflareError(400, 9102, "DNS record comment is invalid.")
+        tags = fields["tags"]
+        if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+            raise CloudflareError(400, 9101, "DNS record tags are invalid.")
+        fields["tags"] = list(tags)
+        if kind in ("MX", "URI"):
+            priority = body.get("priority", 10)
+            if (
+                isinstance(priority, bool)
+                or not isinstance(priority, int)
+                or not 0 <= priority <= 65535
+            ):
+                raise CloudflareError(400, 9100, "Priority is invalid.")
+            fields["priority"] = priority
+        return fields
+
+    def _ttl(self, ttl: Any) -> int:
         if (
             isinstance(ttl, bool)
             or not isinstance(ttl, int | float)
@@ -209,32 +248,7 @@ class CloudflareState:
                 f"Invalid TTL. Must be between {self.min_ttl} and 86400 seconds, or 1 for "
                 "Automatic.",
             )
-        proxied = body.get("proxied", False)
-        if not isinstance(proxied, bool):
-            raise CloudflareError(400, 9003, "Invalid 'proxied' value, must be a boolean.")
-        if proxied and kind not in PROXIABLE:
-            raise CloudflareError(400, 9004, f"{kind} records cannot be proxied.")
-        comment = body.get("comment")
-        if comment is not None and (not isinstance(comment, str) or len(comment) > 100):
-            raise CloudflareError(400, 9102, "DNS record comment is invalid.")
-        tags = body.get("tags", [])
-        if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
-            raise CloudflareError(400, 9101, "DNS record tags are invalid.")
-        fields: dict[str, Any] = {
-            "type": kind,
-            "name": name,
-            "content": content,
-            "ttl": int(ttl),
-            "proxied": proxied,
-            "comment": comment,
-            "tags": list(tags),
-        }
-        if kind in ("MX", "URI"):
-            priority = body.get("priority", 10)
-            if isinstance(priority, bool) or not isinstance(priority, int) or not 0 <= priority <= 65535:
-                raise CloudflareError(400, 9100, "Priority is invalid.")
-            fields["priority"] = priority
-        return fields
+        return int(ttl)
 
     def _check_conflicts(self, zone_id: str, fields: dict[str, Any], own_id: str | None) -> None:
         """Cloudflare's refusals of a record beside the others of its name.
@@ -244,7 +258,9 @@ class CloudflareState:
                 its name; 81054 a record beside a CNAME of its name.
         """
         same_name = [
-            r for r in self.records[zone_id].values() if r["name"] == fields["name"] and r["id"] != own_id
+            r
+            for r in self.records[zone_id].values()
+            if r["name"] == fields["name"] and r["id"] != own_id
         ]
         for other in same_name:
             if other["type"] == fields["type"] and other["content"] == fields["content"]:
@@ -295,10 +311,20 @@ class CloudflareState:
         """
         record = self.record(zone_id, record_id)
         zone = self.zones[zone_id]
+        merged: dict[str, Any]
         if partial:
             merged = {
                 key: record[key]
-                for key in ("type", "name", "content", "ttl", "proxied", "comment", "tags", "priority")
+                for key in (
+                    "type",
+                    "name",
+                    "content",
+                    "ttl",
+                    "proxied",
+                    "comment",
+                    "tags",
+                    "priority",
+                )
                 if key in record
             }
             merged.update(body)

@@ -103,7 +103,9 @@ def _refusal(exc: CloudflareError) -> Response:
 
 def _fault(status: int) -> Response:
     code = _FAULT_CODES.get(status, 10000 if status < 500 else 10001)
-    message = _FAULT_MESSAGES.get(status, "Internal server error" if status >= 500 else "Bad request")
+    message = _FAULT_MESSAGES.get(
+        status, "Internal server error" if status >= 500 else "Bad request"
+    )
     headers = {"retry-after": "1"} if status == 429 else None
     return _failure(status, code, message, headers=headers)
 
@@ -167,7 +169,9 @@ def _match_mode(request: Request) -> str:
     return match
 
 
-def _ordered(request: Request, items: list[dict[str, Any]], fields: tuple[str, ...]) -> list[dict[str, Any]]:
+def _ordered(
+    request: Request, items: list[dict[str, Any]], fields: tuple[str, ...]
+) -> list[dict[str, Any]]:
     order = request.query_params.get("order")
     direction = request.query_params.get("direction", "asc")
     if direction not in ("asc", "desc"):

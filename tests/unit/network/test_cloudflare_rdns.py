@@ -7,7 +7,6 @@ as a connection's client is, so the token's redaction and the address policy are
 from __future__ import annotations
 
 import logging
-from ipaddress import ip_network
 
 import httpx
 import pytest
@@ -27,7 +26,9 @@ V4_ZONE = "2.0.192.in-addr.arpa"
 V6_ZONE = "8.b.d.0.1.0.0.2.ip6.arpa"
 
 
-def backend(sim: CloudflareState, *, address: str = "104.16.132.229", token: str = TOKEN) -> CloudflareRdns:
+def backend(
+    sim: CloudflareState, *, address: str = "104.16.132.229", token: str = TOKEN
+) -> CloudflareRdns:
     transport = GuardedTransport(
         httpx.ASGITransport(app=create_app(sim)),
         resolver=StaticResolver({"api.cloudflare.test": address}),
@@ -56,7 +57,7 @@ def sim() -> CloudflareState:
 
 
 def zone_id(sim: CloudflareState, name: str) -> str:
-    return next(z["id"] for z in sim.zones.values() if z["name"] == name)
+    return next(str(z["id"]) for z in sim.zones.values() if z["name"] == name)
 
 
 def ptrs(sim: CloudflareState, zone: str) -> list[tuple[str, str, int]]:
