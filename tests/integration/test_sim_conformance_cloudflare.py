@@ -44,8 +44,9 @@ def connect(base_url: str, token: str = TOKEN) -> Cloudflare:
 
 
 @pytest.fixture
-def client(base_url: str) -> Cloudflare:
-    return connect(base_url)
+def client(base_url: str) -> Iterator[Cloudflare]:
+    with connect(base_url) as sdk:  # closes its connections (no socket left to the GC)
+        yield sdk
 
 
 def zone_id(client: Cloudflare, name: str = ZONE) -> str:
@@ -173,8 +174,11 @@ def test_list_filters_and_paging(client: Cloudflare) -> None:
 
 
 def test_auth_errors(base_url: str) -> None:
-    with pytest.raises(cloudflare.PermissionDeniedError) as wrong:
-        list(connect(base_url, "not-the-token").zones.list())
+    with (
+        connect(base_url, "not-the-token") as sdk,
+        pytest.raises(cloudflare.PermissionDeniedError) as wrong,
+    ):
+        list(sdk.zones.list())
     assert codes(wrong.value) == [9109]
     missing = httpx.get(f"{base_url}/client/v4/zones")
     assert (missing.status_code, missing.json()["errors"][0]["code"]) == (400, 9106)

@@ -31,15 +31,18 @@ from __future__ import annotations
 import argparse
 import random
 from collections import deque
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import anyio
+from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 from starlette.types import ASGIApp
 
-__all__ = ["Faults", "add_arguments", "control_route", "from_arguments", "serve"]
+__all__ = ["Faults", "add_arguments", "api_app", "control_route", "from_arguments", "serve"]
 
 TIMEOUT = "timeout"
 
@@ -199,6 +202,30 @@ def control_route(faults: Faults) -> Route:
         return JSONResponse(faults.describe())
 
     return Route("/_sim/faults", control, methods=["POST"])
+
+
+def api_app(
+    prefix: str,
+    routes: list[Route],
+    *,
+    faults: Faults,
+    dump: Callable[[], Any],
+    exception_handlers: Mapping[Any, Callable[..., Any]],
+) -> ASGIApp:
+    """A simulator app: its API `routes` under `prefix`, `GET /_sim/state` answering
+    `dump()` and `POST /_sim/faults` steering `faults` (both without auth)."""
+
+    async def state(request: Request) -> Response:
+        return JSONResponse(dump())
+
+    return Starlette(
+        routes=[
+            Route("/_sim/state", state, methods=["GET"]),
+            control_route(faults),
+            Mount(prefix, routes=routes),
+        ],
+        exception_handlers=dict(exception_handlers),
+    )
 
 
 def add_arguments(parser: argparse.ArgumentParser, *, port: int) -> None:

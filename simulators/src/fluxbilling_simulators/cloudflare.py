@@ -49,11 +49,10 @@ import argparse
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Mount, Route
+from starlette.routing import Route
 from starlette.types import ASGIApp
 
 from fluxbilling_simulators import _faults
@@ -374,27 +373,20 @@ def create_app(state: CloudflareState) -> ASGIApp:
         (records + "/{id}", change_record, ["PUT", "PATCH", "DELETE"]),
     ]
 
-    async def dump(request: Request) -> Response:
-        return JSONResponse(state.dump())
-
-    return Starlette(
-        routes=[
-            Route("/_sim/state", dump, methods=["GET"]),
-            _faults.control_route(state.faults),
-            Mount(
-                "/client/v4",
-                routes=[
-                    Route(path, _guarded(handler, state), methods=methods)
-                    for path, handler, methods in routes
-                ],
-            ),
+    return _faults.api_app(
+        "/client/v4",
+        [
+            Route(path, _guarded(handler, state), methods=methods)
+            for path, handler, methods in routes
         ],
+        faults=state.faults,
+        dump=state.dump,
         exception_handlers={HTTPException: _http_error},
     )
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Serve the simulator with uvicorn.
+    """Serve the Cloudflare simulator with uvicorn, with the zones `--zone` names.
 
     Args:
         argv: command-line arguments (default: `sys.argv[1:]`).
