@@ -11,6 +11,9 @@ from __future__ import annotations
 import ipaddress
 import random
 import re
+import time
+from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -100,6 +103,9 @@ class CloudflareState:
         zones: zone objects by id.
         records: record objects by zone id, then record id (insertion order kept).
         requests: API requests seen (faulted ones included).
+        rate_limit: authenticated requests allowed per `rate_window` seconds (Cloudflare's
+            1,200 per 5 minutes); past it, 429 until the oldest request leaves the window.
+        clock: monotonic seconds (tests pass a fake one).
     """
 
     token: str = "sim-token"  # noqa: S105 - the simulator's well-known test token
@@ -112,13 +118,33 @@ class CloudflareState:
     zones: dict[str, dict[str, Any]] = field(default_factory=dict)
     records: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     requests: int = 0
+    rate_limit: int = 1200
+    rate_window: float = 300.0
+    clock: Callable[[], float] = time.monotonic
     rng: random.Random = field(init=False)
+    _hits: deque[float] = field(default_factory=deque, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)  # noqa: S311 - simulation, not cryptography
 
     def _new_id(self) -> str:
         return f"{self.rng.getrandbits(128):032x}"
+
+    def take_rate(self) -> tuple[bool, int, int]:
+        """Count one request against the rate limit.
+
+        Returns:
+            `(allowed, remaining, seconds until the window frees a slot)`; a refused request
+            is not counted.
+        """
+        now = self.clock()
+        while self._hits and self._hits[0] <= now - self.rate_window:
+            self._hits.popleft()
+        allowed = len(self._hits) < self.rate_limit
+        if allowed:
+            self._hits.append(now)
+        reset = self._hits[0] + self.rate_window - now if self._hits else self.rate_window
+        return allowed, self.rate_limit - len(self._hits), max(1, int(reset + 0.999))
 
     # -- zones -------------------------------------------------------------------------
 

@@ -27,6 +27,10 @@ steers the fault knobs. Modelled:
   400/81058; a CNAME beside other records of its name 400/81053; a record beside a CNAME
   400/81054. Several PTR (or A) records of one name with different contents are allowed, as
   on Cloudflare.
+- Rate limit: `state.rate_limit` authenticated requests per `state.rate_window` seconds
+  (1,200 per 5 minutes); every answer carries `Ratelimit` (`"default";r=<remaining>;t=<s>`)
+  and `Ratelimit-Policy` (`"burst";q=<quota>;w=<window>`); past the limit, 429/971 with
+  `retry-after` (the seconds until a slot frees).
 - Unknown ids: a malformed zone id is 400/7003 ("perhaps your object identifier is
   invalid?"), an unknown zone 404/1001 "Invalid zone identifier", an unknown record
   404/81044 "Record does not exist."; an unknown path 404/7003 "No route for the URI", a
@@ -336,10 +340,20 @@ def _guarded(handler: Handler, state: CloudflareState) -> Callable[[Request], Aw
             )
         if token.strip() != state.token:
             return _failure(403, 9109, "Invalid access token")
-        try:
-            return await handler(request, state)
-        except CloudflareError as exc:
-            return _refusal(exc)
+        allowed, remaining, reset = state.take_rate()
+        if not allowed:
+            response = _fault(429)
+            response.headers["retry-after"] = str(reset)
+        else:
+            try:
+                response = await handler(request, state)
+            except CloudflareError as exc:
+                response = _refusal(exc)
+        response.headers["ratelimit"] = f'"default";r={remaining};t={reset}'
+        response.headers["ratelimit-policy"] = (
+            f'"burst";q={state.rate_limit};w={int(state.rate_window)}'
+        )
+        return response
 
     return endpoint
 

@@ -108,3 +108,21 @@ async def test_control_routes_steer_faults_and_show_state(
     dump = (await api.get("http://cf.test/_sim/state")).json()
     assert [z["name"] for z in dump["zones"]] == ["example.com"]
     assert dump["requests"] == 1
+
+
+async def test_the_rate_limit_answers_429_with_retry_after_until_the_window_moves(
+    state: CloudflareState, api: httpx.AsyncClient
+) -> None:
+    now = [100.0]
+    state.clock = lambda: now[0]
+    state.rate_limit, state.rate_window = 2, 60.0
+    first = await api.get("zones")
+    assert first.headers["ratelimit"] == '"default";r=1;t=60'
+    assert first.headers["ratelimit-policy"] == '"burst";q=2;w=60'
+    now[0] = 130.0
+    assert (await api.get("zones")).status_code == 200
+    limited = await api.get("zones")
+    assert failure(limited) == (429, [971])
+    assert limited.headers["retry-after"] == "30"
+    now[0] = 160.0  # the first request has left the window
+    assert (await api.get("zones")).status_code == 200
