@@ -31,9 +31,9 @@ from __future__ import annotations
 import argparse
 import random
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio
 from starlette.applications import Starlette
@@ -45,6 +45,7 @@ from starlette.types import ASGIApp
 __all__ = ["Faults", "add_arguments", "api_app", "control_route", "from_arguments", "serve"]
 
 TIMEOUT = "timeout"
+_H = TypeVar("_H")
 
 
 @dataclass
@@ -206,23 +207,26 @@ def control_route(faults: Faults) -> Route:
 
 def api_app(
     prefix: str,
-    routes: list[Route],
+    routes: Iterable[tuple[str, _H, list[str]]],
+    wrap: Callable[[_H], Callable[[Request], Awaitable[Response]]],
     *,
     faults: Faults,
     dump: Callable[[], Any],
     exception_handlers: Mapping[Any, Callable[..., Any]],
 ) -> ASGIApp:
-    """A simulator app: its API `routes` under `prefix`, `GET /_sim/state` answering
+    """A simulator app: its API `routes` (path, handler, methods) under `prefix`, each
+    handler made an endpoint by `wrap` (auth, faults), plus `GET /_sim/state` answering
     `dump()` and `POST /_sim/faults` steering `faults` (both without auth)."""
 
     async def state(request: Request) -> Response:
         return JSONResponse(dump())
 
+    api = [Route(path, wrap(handler), methods=methods) for path, handler, methods in routes]
     return Starlette(
         routes=[
             Route("/_sim/state", state, methods=["GET"]),
             control_route(faults),
-            Mount(prefix, routes=routes),
+            Mount(prefix, routes=api),
         ],
         exception_handlers=dict(exception_handlers),
     )

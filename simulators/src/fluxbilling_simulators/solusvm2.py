@@ -37,7 +37,6 @@ from typing import Any
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 from starlette.types import ASGIApp
 
 from fluxbilling_simulators import _faults
@@ -259,10 +258,8 @@ def create_app(state: SolusVM2State) -> ASGIApp:
 
     return _faults.api_app(
         "/api/v1",
-        [
-            Route(path, _guarded(handler, state), methods=methods)
-            for path, handler, methods in routes
-        ],
+        routes,
+        lambda handler: _guarded(handler, state),
         faults=state.faults,
         dump=state.dump,
         exception_handlers={HTTPException: _http_error},
