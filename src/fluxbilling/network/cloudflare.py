@@ -144,7 +144,7 @@ class CloudflareRdns:
         records = await self._list(
             f"zones/{zone_id}/dns_records",
             "list PTR records",
-            {"type": "PTR", "name.exact": name},
+            {"type": "PTR", "name": name},
             per_page=_RECORD_PAGE,
         )
         return [r for r in records if r.get("name") == name and isinstance(r.get("id"), str)]
