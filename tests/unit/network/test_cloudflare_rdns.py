@@ -170,3 +170,11 @@ async def test_the_address_policy_refuses_a_private_api_address(sim: CloudflareS
     with pytest.raises(errors.PermanentUpstreamError):
         await backend(sim, address="10.0.0.7").set_ptr("192.0.2.10", "web1.example.com")
     assert sim.requests == 0
+
+
+async def test_the_zone_is_found_past_the_first_page_of_zones(sim: CloudflareState) -> None:
+    for n in range(60):  # Cloudflare lists at most 50 zones a page
+        sim.add_zone(f"{n}.10.in-addr.arpa")
+    zone, _ = await backend(sim).set_ptr("10.59.0.1", "far.example.com")
+    assert zone == "59.10.in-addr.arpa."
+    assert ptrs(sim, "59.10.in-addr.arpa") == [("1.0.59.10.in-addr.arpa", "far.example.com", 3600)]
