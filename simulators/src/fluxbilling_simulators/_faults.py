@@ -31,17 +31,21 @@ from __future__ import annotations
 import argparse
 import random
 from collections import deque
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 import anyio
+from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 from starlette.types import ASGIApp
 
-__all__ = ["Faults", "add_arguments", "control_route", "from_arguments", "serve"]
+__all__ = ["Faults", "add_arguments", "api_app", "control_route", "from_arguments", "serve"]
 
 TIMEOUT = "timeout"
+_H = TypeVar("_H")
 
 
 @dataclass
@@ -199,6 +203,33 @@ def control_route(faults: Faults) -> Route:
         return JSONResponse(faults.describe())
 
     return Route("/_sim/faults", control, methods=["POST"])
+
+
+def api_app(
+    prefix: str,
+    routes: Iterable[tuple[str, _H, list[str]]],
+    wrap: Callable[[_H], Callable[[Request], Awaitable[Response]]],
+    *,
+    faults: Faults,
+    dump: Callable[[], Any],
+    exception_handlers: Mapping[Any, Callable[..., Any]],
+) -> ASGIApp:
+    """A simulator app: its API `routes` (path, handler, methods) under `prefix`, each
+    handler made an endpoint by `wrap` (auth, faults), plus `GET /_sim/state` answering
+    `dump()` and `POST /_sim/faults` steering `faults` (both without auth)."""
+
+    async def state(request: Request) -> Response:
+        return JSONResponse(dump())
+
+    api = [Route(path, wrap(handler), methods=methods) for path, handler, methods in routes]
+    return Starlette(
+        routes=[
+            Route("/_sim/state", state, methods=["GET"]),
+            control_route(faults),
+            Mount(prefix, routes=api),
+        ],
+        exception_handlers=dict(exception_handlers),
+    )
 
 
 def add_arguments(parser: argparse.ArgumentParser, *, port: int) -> None:

@@ -34,11 +34,9 @@ import argparse
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Mount, Route
 from starlette.types import ASGIApp
 
 from fluxbilling_simulators import _faults
@@ -258,21 +256,12 @@ def create_app(state: SolusVM2State) -> ASGIApp:
         *((f"/{name}", _catalogue(name), ["GET"]) for name in state.catalogue),
     ]
 
-    async def dump(request: Request) -> Response:
-        return JSONResponse(state.dump())
-
-    return Starlette(
-        routes=[
-            Route("/_sim/state", dump, methods=["GET"]),
-            _faults.control_route(state.faults),
-            Mount(
-                "/api/v1",
-                routes=[
-                    Route(path, _guarded(handler, state), methods=methods)
-                    for path, handler, methods in routes
-                ],
-            ),
-        ],
+    return _faults.api_app(
+        "/api/v1",
+        routes,
+        lambda handler: _guarded(handler, state),
+        faults=state.faults,
+        dump=state.dump,
         exception_handlers={HTTPException: _http_error},
     )
 

@@ -120,6 +120,19 @@ CONNECTION_TYPES: dict[str, ConnectionType] = {
             ),
         ),
         ConnectionType(
+            "cloudflare",
+            "Cloudflare API v4 (base URL https://api.cloudflare.com/client/v4/; an API token "
+            "with Zone:Read and DNS:Edit)",
+            {"scheme": "bearer", "secret": "api_token"},
+            ("api_token",),
+            Probe(
+                "user/tokens/verify",
+                ok_path="result.status",
+                ok_values=("active",),
+                error_path="errors",
+            ),
+        ),
+        ConnectionType(
             "http",
             "Any HTTP API (authentication from the connection's settings)",
             {"scheme": "none"},

@@ -1,8 +1,9 @@
 """Reverse DNS: the `RdnsBackend` port and the internal backend (records in our own database).
 
 The internal backend serves installations without a DNS server of their own (and the demo);
-PowerDNS and Cloudflare backends implement the same port. `set_ptr` is an upsert, so a
-repeated phase writes the same record again rather than a second one.
+PowerDNS and Cloudflare (`network.cloudflare`) backends implement the same port. `set_ptr`
+is an upsert, so a repeated phase writes the same record again rather than a second one;
+`delete_ptr` removes the record and is a no-op when there is none.
 """
 
 from __future__ import annotations

@@ -52,6 +52,8 @@ def test_types_bring_their_default_auth() -> None:
         {"api_token": "t"},
     )
     assert dict(whm[None].headers) == {"Authorization": "whm reseller:t"}
+    cloudflare = credentials_for("cloudflare", {}, {"api_token": "cf"})[None]
+    assert dict(cloudflare.headers) == {"Authorization": "Bearer cf"}
 
 
 def test_optional_credentials_appear_only_with_their_secret() -> None:
