@@ -218,7 +218,7 @@ def build(
     )
     # Native drivers (bare metal) register here; every other slug is a visual plugin.
     drivers = DriverRegistry(FlowDrivers(plugins, connections))
-    rdns = rdns or _rdns(settings, db, connections, transport_for, resolver)
+    rdns = rdns or _rdns(settings, db, connections, resolver)
     mailer = mailer or SmtpMailer(settings.smtp_host, settings.smtp_port, settings.http_timeout)
     stripe_secret = embedded_secret(
         settings, "stripe_webhook_secret", _plain(settings.stripe_webhook_secret)
@@ -264,13 +264,13 @@ def _rdns(
     settings: Settings,
     db: Database,
     connections: ConnectionFactory,
-    transport_for: TransportFor | None,
     resolver: Resolver | None,
 ) -> RdnsBackend:
     """The rDNS backend `settings.rdns_backend` names (settings validated its inputs).
 
     PowerDNS is called through `powerdns.powerdns_http` (the upstream address policy, the API
-    key a redacted secret); Cloudflare through the stored connection the settings name.
+    key a redacted secret; always the real server, so no simulator transport); Cloudflare
+    through the stored connection the settings name (its simulator transport, if any).
     """
     if settings.rdns_backend == "powerdns":
         url = settings.rdns_powerdns_api_url or ""
@@ -279,7 +279,6 @@ def _rdns(
             _plain(settings.rdns_powerdns_api_key) or "",
             allowed_networks=split_list(settings.rdns_powerdns_allowed_networks),
             resolver=resolver,
-            transport=transport_for(url) if transport_for else None,
             timeout=settings.http_timeout,
         )
         return powerdns.PowerDnsRdns(
