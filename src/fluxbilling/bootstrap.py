@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -307,27 +306,12 @@ class ConnectionJson:
         self.connections = connections
         self.name = name
 
-    async def request(
-        self,
-        method: str,
-        path: str,
-        *,
-        operation: str,
-        json_body: Any = None,
-        params: Mapping[str, Any] | None = None,
-        expected: frozenset[int] | None = None,
-    ) -> httpx.Response:
-        """Send one request through the connection (the taxonomy's error unless expected)."""
+    async def request(self, method: str, path: str, **options: Any) -> httpx.Response:
+        """Send one request through the connection: `UpstreamHttp.request`'s keywords
+        (`operation`, `json_body`, `params`, `expected`); the taxonomy's error unless expected."""
         http = await self.connections.client(self.name, ExchangeRecorder())
         try:
-            return await http.request(
-                method,
-                path,
-                operation=operation,
-                json_body=json_body,
-                params=params,
-                expected=expected,
-            )
+            return await http.request(method, path, **options)
         finally:
             await http.aclose()
 
