@@ -6,7 +6,9 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
+import httpx
 from pydantic import SecretStr
 
 from fluxbilling import errors, logs
@@ -24,17 +26,20 @@ from fluxbilling.billing.gateways.stripe import api as stripe_api
 from fluxbilling.billing.reconciler import Reconciler
 from fluxbilling.billing.reversals import ReversalPolicy
 from fluxbilling.billing.webhooks import GatewayEndpoint
-from fluxbilling.config import Settings
+from fluxbilling.config import Settings, split_list
 from fluxbilling.db import Database
 from fluxbilling.drivers.address_guard import Resolver
 from fluxbilling.drivers.connections import ConnectionFactory, TransportFor
 from fluxbilling.drivers.registry import DriverRegistry
+from fluxbilling.drivers.upstream import ExchangeRecorder
 from fluxbilling.engine.context import PhaseHandler
 from fluxbilling.engine.runs import RunStore
 from fluxbilling.engine.wakeup import Wakeup
 from fluxbilling.engine.worker import Worker
 from fluxbilling.handoff.mail import Mailer, SmtpMailer
 from fluxbilling.images import hashing
+from fluxbilling.network import powerdns
+from fluxbilling.network.cloudflare import CloudflareRdns
 from fluxbilling.network.rdns import InternalRdns, RdnsBackend
 from fluxbilling.orders import pipeline
 from fluxbilling.orders.phases import PhaseDeps, build_handlers
@@ -45,7 +50,7 @@ from fluxbilling.plugins.manager import PluginManager
 from fluxbilling.plugins_builtin import builtin_plugin_paths
 from fluxbilling.vault import Vault, load_or_create_key
 
-__all__ = ["Installation", "build", "embedded_secret"]
+__all__ = ["ConnectionJson", "Installation", "build", "embedded_secret"]
 
 
 def embedded_secret(settings: Settings, name: str, value: str | None) -> str:
@@ -174,6 +179,8 @@ class Installation:
         """Release connections."""
         for gateway in self.gateways.values():
             await gateway.aclose()
+        if isinstance(self.rdns, powerdns.PowerDnsRdns):
+            await self.rdns.aclose()
         await self.db.dispose()
 
 
@@ -210,7 +217,7 @@ def build(
     )
     # Native drivers (bare metal) register here; every other slug is a visual plugin.
     drivers = DriverRegistry(FlowDrivers(plugins, connections))
-    rdns = rdns or InternalRdns(db)
+    rdns = rdns or _rdns(settings, db, connections, resolver)
     mailer = mailer or SmtpMailer(settings.smtp_host, settings.smtp_port, settings.http_timeout)
     stripe_secret = embedded_secret(
         settings, "stripe_webhook_secret", _plain(settings.stripe_webhook_secret)
@@ -250,6 +257,63 @@ def build(
         )
     )
     return installation
+
+
+def _rdns(
+    settings: Settings,
+    db: Database,
+    connections: ConnectionFactory,
+    resolver: Resolver | None,
+) -> RdnsBackend:
+    """The rDNS backend `settings.rdns_backend` names (settings validated its inputs).
+
+    PowerDNS is called through `powerdns.powerdns_http` (the upstream address policy, the API
+    key a redacted secret; always the real server, so no simulator transport); Cloudflare
+    through the stored connection the settings name (its simulator transport, if any).
+    """
+    if settings.rdns_backend == "powerdns":
+        url = settings.rdns_powerdns_api_url or ""
+        http = powerdns.powerdns_http(
+            url,
+            _plain(settings.rdns_powerdns_api_key) or "",
+            allowed_networks=split_list(settings.rdns_powerdns_allowed_networks),
+            resolver=resolver,
+            timeout=settings.http_timeout,
+        )
+        return powerdns.PowerDnsRdns(
+            http,
+            split_list(settings.rdns_powerdns_networks),
+            create_zones=settings.rdns_powerdns_create_zones,
+            nameservers=split_list(settings.rdns_powerdns_nameservers),
+            server_id=settings.rdns_powerdns_server_id,
+        )
+    if settings.rdns_backend == "cloudflare":
+        name = settings.rdns_cloudflare_connection or ""
+        return CloudflareRdns(ConnectionJson(connections, name), upstream=name)
+    return InternalRdns(db)
+
+
+class ConnectionJson:
+    """`cloudflare.JsonHttp` over a stored connection: each request opens the connection's
+    client (so a rotated token or a changed URL applies at once) and closes it afterwards.
+
+    Args:
+        connections: the factory that opens stored connections.
+        name: the connection's name.
+    """
+
+    def __init__(self, connections: ConnectionFactory, name: str) -> None:
+        self.connections = connections
+        self.name = name
+
+    async def request(self, method: str, path: str, **options: Any) -> httpx.Response:
+        """Send one request through the connection: `UpstreamHttp.request`'s keywords
+        (`operation`, `json_body`, `params`, `expected`); the taxonomy's error unless expected."""
+        http = await self.connections.client(self.name, ExchangeRecorder())
+        try:
+            return await http.request(method, path, **options)
+        finally:
+            await http.aclose()
 
 
 def _accounts(settings: Settings, db: Database) -> Accounts:

@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from fluxbilling import limits
 
-__all__ = ["Settings"]
+__all__ = ["Settings", "split_list"]
 
 
 class Settings(BaseSettings):
@@ -122,6 +122,41 @@ class Settings(BaseSettings):
         ge=1,
         description="Attempts that could not ask the gateway before a delivery is quarantined.",
     )
+    rdns_backend: Literal["internal", "powerdns", "cloudflare"] = Field(
+        default="internal",
+        description="Where PTR records go: our own zones (internal), a PowerDNS Authoritative "
+        "server (rdns_powerdns_*) or Cloudflare (rdns_cloudflare_connection).",
+    )
+    rdns_powerdns_api_url: str | None = Field(
+        default=None, description="PowerDNS API base, e.g. http://127.0.0.1:8081/api/v1."
+    )
+    rdns_powerdns_api_key: SecretStr | None = Field(
+        default=None, description="PowerDNS X-API-Key (a secret: never logged or shown)."
+    )
+    rdns_powerdns_server_id: str = Field(
+        default="localhost", description="PowerDNS server id (the Authoritative server: localhost)."
+    )
+    rdns_powerdns_networks: str = Field(
+        default="",
+        description="Comma-separated prefixes delegated to PowerDNS; they decide each PTR's "
+        "zone (RFC 2317 zones for IPv4 blocks smaller than a /24).",
+    )
+    rdns_powerdns_create_zones: bool = Field(
+        default=True, description="Create a missing reverse zone before writing into it."
+    )
+    rdns_powerdns_nameservers: str = Field(
+        default="ns1.fluxbilling.invalid.",
+        description="Comma-separated NS names of reverse zones created on PowerDNS.",
+    )
+    rdns_powerdns_allowed_networks: str = Field(
+        default="",
+        description="Comma-separated private or loopback networks the PowerDNS API may live in "
+        "(public addresses are always reachable).",
+    )
+    rdns_cloudflare_connection: str | None = Field(
+        default=None,
+        description="Name of the stored `cloudflare` connection that holds the API token.",
+    )
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 8025
     mail_from: str = "noreply@fluxbilling.local"
@@ -216,3 +251,28 @@ class Settings(BaseSettings):
     )
     listen_host: str = "127.0.0.1"
     listen_port: int = 8080
+
+    @model_validator(mode="after")
+    def _rdns_backend_complete(self) -> Settings:
+        """Each rDNS backend has what it needs (the message names the missing setting)."""
+        missing: list[str] = []
+        if self.rdns_backend == "powerdns":
+            if not self.rdns_powerdns_api_url:
+                missing.append("FLUXBILLING_RDNS_POWERDNS_API_URL")
+            key = self.rdns_powerdns_api_key
+            if key is None or not key.get_secret_value():
+                missing.append("FLUXBILLING_RDNS_POWERDNS_API_KEY")
+            if not split_list(self.rdns_powerdns_networks):
+                missing.append("FLUXBILLING_RDNS_POWERDNS_NETWORKS")
+        elif self.rdns_backend == "cloudflare" and not self.rdns_cloudflare_connection:
+            missing.append("FLUXBILLING_RDNS_CLOUDFLARE_CONNECTION")
+        if missing:
+            raise ValueError(
+                f"FLUXBILLING_RDNS_BACKEND={self.rdns_backend} needs " + ", ".join(missing)
+            )
+        return self
+
+
+def split_list(value: str) -> list[str]:
+    """The non-empty items of a comma-separated setting, stripped."""
+    return [item.strip() for item in value.split(",") if item.strip()]

@@ -6,8 +6,9 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from fluxbilling import bootstrap
+from fluxbilling import bootstrap, errors
 from fluxbilling.db import schema
+from fluxbilling.network.rdns import InternalRdns
 from fluxbilling_simulators.solusvm2 import SolusVM2State
 from tests.integration.support import (
     active_service,
@@ -17,6 +18,7 @@ from tests.integration.support import (
     rows,
     service_of,
     settle,
+    settle_retrying,
 )
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
@@ -239,3 +241,36 @@ async def test_resize_console_and_stats_on_solusvm2(
     assert bad["state"] == "failed"
     assert "The selected plan id is invalid." in bad["error"]["message"]
     assert upstream["plan"]["id"] == 1
+
+
+async def test_terminate_deletes_the_ptr_and_retries_a_transient_dns_failure(
+    installation: bootstrap.Installation, api: httpx.AsyncClient, sim: SolusVM2State
+) -> None:
+    rdns = installation.rdns
+    assert isinstance(rdns, InternalRdns)
+    service = await active_service(installation, "act-ptr.example.net")
+    address = service.service_data["network"]["address"]
+    assert await rdns.lookup(address) == "act-ptr.example.net."
+    real_delete = rdns.delete_ptr
+    failures = [errors.TransientUpstreamError("DNS API unavailable", upstream="dns")]
+
+    async def flaky_delete(address: str) -> None:
+        if failures:
+            raise failures.pop()
+        await real_delete(address)
+
+    rdns.delete_ptr = flaky_delete  # type: ignore[method-assign]
+    queued = (await request_action(api, service.id, "terminate")).json()
+    first = await settle(installation, api, queued["id"])
+    assert first["state"] in ("queued", "running")  # waiting to retry, not failed or done
+    assert await rdns.lookup(address) == "act-ptr.example.net."
+    assert (await service_of(installation, service.order_id)).status == "active"
+
+    done = await settle_retrying(installation, api, queued["id"])
+    assert done["state"] == "completed", done
+    assert failures == []
+    assert await rdns.lookup(address) is None
+    assert (await service_of(installation, service.order_id)).status == "terminated"
+    events = {e.event: e.message for e in await activity(installation, service.order_id)}
+    assert events["rdns_removed"] == f"PTR of {address} deleted"
+    await rdns.delete_ptr(address)  # nothing left is not an error

@@ -31,6 +31,12 @@ CONNECTION = {
 
 
 @pytest.fixture
+def settings_overrides() -> dict[str, Any]:
+    """The installation's own rDNS is Cloudflare through the connection created below."""
+    return {"rdns_backend": "cloudflare", "rdns_cloudflare_connection": CONNECTION["name"]}
+
+
+@pytest.fixture
 def cloudflare() -> CloudflareState:
     sim = CloudflareState(token=TOKEN, seed=4)
     sim.add_zone("2.0.192.in-addr.arpa")
@@ -86,3 +92,22 @@ async def test_set_and_delete_a_ptr_through_the_connection(
         assert any(e["request"]["headers"].get("Authorization") for e in recorder.exchanges)
     finally:
         await http.aclose()
+
+
+async def test_the_installations_rdns_is_cloudflare_through_the_named_connection(
+    installation: bootstrap.Installation, api: Any, cloudflare: CloudflareState
+) -> None:
+    rdns = installation.rdns
+    assert isinstance(rdns, CloudflareRdns)
+    assert isinstance(rdns.http, bootstrap.ConnectionJson)
+    assert await rdns.set_ptr("192.0.2.11", "web2.example.com") == (
+        "2.0.192.in-addr.arpa.",
+        "11.2.0.192.in-addr.arpa.",
+    )
+    (zone_id,) = cloudflare.zones
+    assert [(r["name"], r["content"]) for r in cloudflare.find_records(zone_id)] == [
+        ("11.2.0.192.in-addr.arpa", "web2.example.com")
+    ]
+    await rdns.delete_ptr("192.0.2.11")
+    await rdns.delete_ptr("192.0.2.11")  # nothing left is not an error
+    assert cloudflare.find_records(zone_id) == []

@@ -213,7 +213,10 @@ async def release(conn: AsyncConnection, *, order_id: int) -> Release:
     """Give back an order's host capacity and its reserved address (the service is gone).
 
     Runs in the caller's transaction (the terminate action's fenced commit, which happens
-    once). Capacity never goes below zero, even if the host was resized meanwhile.
+    once). Capacity never goes below zero, even if the host was resized meanwhile. The
+    address's PTR is not touched here (a database transaction makes no DNS calls): terminate
+    deletes it through the rDNS backend before this commit, and a re-allocation happens only
+    before the network phase, which is what publishes a PTR.
     """
     t = schema
     row = (

@@ -11,7 +11,8 @@ os_install phase. The commit then:
 |----------------|-------------------------------------------------------------------|
 | suspend        | `suspended`                                                       |
 | unsuspend      | `active`                                                          |
-| terminate      | `terminated`; host capacity and the reserved address released    |
+| terminate      | `terminated`; host capacity and the reserved address released,   |
+|                | after the PTR the network phase published is deleted (execute)    |
 | reinstall      | `active`                                                          |
 | resize         | `active`; the new options kept in `service_data.plan_options`     |
 | reset_password | the sealed root password replaced by the new one; reveal links    |
@@ -81,6 +82,7 @@ class ActionPhase:
         )
         if not isinstance(outcome, Done):
             return outcome
+        ptr_removed = await self._remove_ptr(view.service) if action.verb == "terminate" else None
         return Done(
             {
                 "action_id": action.id,
@@ -89,8 +91,27 @@ class ActionPhase:
                 "plugin": f"{driver.slug}@{driver.version}",
                 "service_data": dict(outcome.output.get("service_data") or {}),
                 "result": outcome.output.get("result"),
+                "ptr_removed": ptr_removed,
             }
         )
+
+    async def _remove_ptr(self, service: Mapping[str, Any]) -> str | None:
+        """Delete the PTR the network phase published for the service, if it published one.
+
+        Runs after the driver's terminate and before the commit releases the address, so an
+        address is never handed out again with the old PTR. The delete is idempotent; an
+        `errors.UpstreamError` propagates, so a transient one retries the action (the verb
+        again, under the same correlation key) instead of leaving the PTR behind.
+
+        Returns:
+            The address whose PTR was deleted, or None (no PTR of ours: a provider address).
+        """
+        network = (service.get("service_data") or {}).get("network") or {}
+        if not network.get("ptr") or not network.get("address"):
+            return None
+        address = str(network["address"])
+        await self.deps.rdns.delete_ptr(address)
+        return address
 
     async def commit(
         self, conn: AsyncConnection, ctx: PhaseContext, done: Done
@@ -121,6 +142,11 @@ class ActionPhase:
             action.id, seal_result(self.deps.vault, verb, plain(out["result"]))
         )
         if verb == "terminate":
+            if out.get("ptr_removed"):
+                address = out["ptr_removed"]
+                await writes.record(
+                    "rdns_removed", f"PTR of {address} deleted", {"address": address}
+                )
             released = await writes.release(ctx.order_id)
             await writes.record("capacity_released", released.describe(), {})
         note = "" if verb in _QUIET else f" ({_summary(out['result'])})"

@@ -161,6 +161,53 @@ async def test_terminate_releases_the_capacity() -> None:
     ]
 
 
+async def test_terminate_deletes_the_ptr_the_network_phase_published() -> None:
+    rig = action_rig("terminate")
+    rig.service["service_data"]["network"] = {
+        "address": "192.0.2.10",
+        "ptr": {"zone": "2.0.192.in-addr.arpa", "name": "10.2.0.192.in-addr.arpa"},
+    }
+    rig.rdns.records = {"192.0.2.10": "web1.example.net", "192.0.2.11": "other.example.net"}
+    done = await run(rig)
+    assert done.output["ptr_removed"] == "192.0.2.10"
+    assert rig.rdns.records == {"192.0.2.11": "other.example.net"}
+    removed = [a.message for a in rig.store.activity if a.event == "rdns_removed"]
+    assert removed == ["PTR of 192.0.2.10 deleted"]
+    assert rig.store.released == [ORDER_ID]
+
+
+async def test_terminate_leaves_a_provider_address_ptr_alone() -> None:
+    rig = action_rig("terminate")
+    rig.service["service_data"]["network"] = {"address": "198.51.100.7", "ptr": None}
+    rig.rdns.records = {"198.51.100.7": "shared.provider.example"}
+    done = await run(rig)
+    assert done.output["ptr_removed"] is None
+    assert rig.rdns.records == {"198.51.100.7": "shared.provider.example"}
+    assert not [a for a in rig.store.activity if a.event == "rdns_removed"]
+
+
+async def test_a_failing_ptr_delete_fails_the_attempt_before_anything_is_released() -> None:
+    rig = action_rig("terminate")
+    rig.service["service_data"]["network"] = {"address": "192.0.2.10", "ptr": {"name": "x"}}
+    rig.rdns.records = {"192.0.2.10": "web1.example.net"}
+    rig.rdns.failures = [errors.TransientUpstreamError("DNS API away", upstream="powerdns")]
+    with pytest.raises(errors.TransientUpstreamError):
+        await ActionPhase(rig.deps).execute(CTX)
+    assert rig.service["status"] == "active"
+    assert rig.store.released == []
+    await run(rig)  # the retry
+    assert rig.rdns.records == {}
+    assert rig.service["status"] == "terminated"
+
+
+async def test_suspend_never_touches_the_ptr() -> None:
+    rig = action_rig("suspend")
+    rig.service["service_data"]["network"] = {"address": "192.0.2.10", "ptr": {"name": "x"}}
+    rig.rdns.records = {"192.0.2.10": "web1.example.net"}
+    await run(rig)
+    assert rig.rdns.records == {"192.0.2.10": "web1.example.net"}
+
+
 async def test_a_verb_the_driver_lacks_is_never_sent() -> None:
     rig = action_rig("stats")
     rig.driver.verbs = frozenset({"provision"})
