@@ -29,7 +29,10 @@ def answer(p: Placement) -> tuple[object, ...]:
 
 
 def random_fleet(rng: random.Random, count: int) -> list[Host]:
-    """Hosts in 3 locations and 2 regions, in any state (one unknown), with random loads."""
+    """Hosts in 3 locations and 2 regions, in any state (one unknown), with loads on round numbers.
+
+    Round numbers, so that a need often lands exactly on what a host has free.
+    """
     hosts = []
     for i in rng.sample(range(1, 10 * count), count):
         location = rng.randrange(1, 4)
@@ -40,12 +43,12 @@ def random_fleet(rng: random.Random, count: int) -> list[Host]:
                 location_id=location,
                 region="eu" if location < 3 else "us",
                 ram_mb_total=ram,
-                ram_mb_used=rng.randrange(0, ram + 1),
+                ram_mb_used=rng.randrange(0, ram // 1024 + 1) * 1024,
                 vcpus_total=vcpus,
                 vcpus_used=rng.randrange(0, vcpus + 1),
-                pools=(StoragePool("ssd", "ssd", 400, rng.randrange(0, 600), 150),),
+                pools=(StoragePool("ssd", "ssd", 400, rng.randrange(0, 13) * 50, 150),),
                 nic_mbps_total=1000,
-                nic_mbps_used=rng.randrange(0, 1001),
+                nic_mbps_used=rng.choice([0, 500, 900, 1000]),
                 state=rng.choice(["active"] * 6 + ["draining", "quarantined", "retired"]),
                 cpu_model=rng.choice(["EPYC", "Xeon"]),
                 cpu_flags=frozenset(rng.sample(["avx2", "avx512f", "aes"], rng.randrange(0, 4))),
