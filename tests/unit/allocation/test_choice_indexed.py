@@ -13,8 +13,6 @@ from fluxbilling.allocation.choice import (
     Host,
     HostIndex,
     Need,
-    Placement,
-    StoragePool,
     Strategy,
     choose,
     choose_indexed,
@@ -23,7 +21,7 @@ from tests.propertysupport import BOUNDED
 from tests.unit.allocation.test_choice import hosts_and_need
 
 
-def answer(p: Placement) -> tuple[object, ...]:
+def answer(p: choice.Placement) -> tuple[object, ...]:
     texts = [r.text for r in p.rejections]
     return (p.chosen, p.ranked, p.rejections, texts)
 
@@ -46,7 +44,7 @@ def random_fleet(rng: random.Random, count: int) -> list[Host]:
                 ram_mb_used=rng.randrange(0, ram // 1024 + 1) * 1024,
                 vcpus_total=vcpus,
                 vcpus_used=rng.randrange(0, vcpus + 1),
-                pools=(StoragePool("ssd", "ssd", 400, rng.randrange(0, 13) * 50, 150),),
+                pools=(choice.StoragePool("ssd", "ssd", 400, rng.randrange(0, 13) * 50, 150),),
                 nic_mbps_total=1000,
                 nic_mbps_used=rng.choice([0, 500, 900, 1000]),
                 state=rng.choice(["active"] * 6 + ["draining", "quarantined", "retired"]),
