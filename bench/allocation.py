@@ -8,7 +8,7 @@ pool each; random loads) is built once, then each case calls `choose` `--runs` t
 time per call.
 
     .venv/bin/python bench/allocation.py [--hosts 10000] [--runs 500] [--warmup 20]
-                                         [--seed 1] [--quick]
+                                         [--seed 1] [--quick] [--gc on|freeze|off]
 
 Cases (the need is the same 4 GB / 4 vCPU / 80 GB machine in each, filters vary):
 
@@ -17,6 +17,12 @@ Cases (the need is the same 4 GB / 4 vCPU / 80 GB machine in each, filters vary)
     anti      typical, plus anti-affinity (at most 1 per host) for a customer on 2,000 hosts
     +reasons  the same call, then every rejection's text and the full ranking read, as the
               order page would (objects built on first use; not part of choosing)
+    indexed   the same need through `choose_indexed` over a `HostIndex` built once with the
+              fleet (it visits only the active hosts of the need's location)
+
+`--gc` says what the cyclic garbage collector does: `on` (default, as in the server),
+`freeze` (`gc.freeze()` after the fleet is built, so collections skip its 10,000 hosts), or
+`off` (collector disabled around each timed call).
 
 Each case runs with both strategies (spread, fill). The issue's target is ≤ 5 ms p50 for
 host choice among 10,000 hosts. Results are printed as a Markdown table and saved as JSON
@@ -26,6 +32,7 @@ in `bench/.results/allocation.json`. `--quick` is 100 runs.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import random
@@ -38,12 +45,14 @@ import _common
 
 from fluxbilling.allocation.choice import (
     Host,
+    HostIndex,
     HostStatus,
     Need,
     Placement,
     StoragePool,
     Strategy,
     choose,
+    choose_indexed,
 )
 
 GIB = 1024
@@ -107,17 +116,26 @@ def _read_everything(placement: Placement) -> int:
     return sum(len(r.text) for r in placement.rejections) + len(placement.ranked)
 
 
-def measure(call: Callable[[], Any], runs: int, warmup: int) -> tuple[list[float], float, Any]:
-    """Wall times (ms) of `runs` calls after `warmup`, CPU ms per call, and the last result."""
+def measure(
+    call: Callable[[], Any], runs: int, warmup: int, gc_off: bool = False
+) -> tuple[list[float], float, Any]:
+    """Wall times (ms) of `runs` calls after `warmup`, CPU ms per call, and the last result.
+
+    With `gc_off` the collector is disabled for each timed call and enabled again after it.
+    """
     result: Any = None
     for _ in range(warmup):
         result = call()
     walls = []
     cpu0 = time.process_time()
     for _ in range(runs):
+        if gc_off:
+            gc.disable()
         t0 = time.perf_counter()
         result = call()
         walls.append((time.perf_counter() - t0) * 1000)
+        if gc_off:
+            gc.enable()
     cpu = (time.process_time() - cpu0) * 1000 / runs
     return walls, cpu, result
 
@@ -130,15 +148,20 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=20)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--quick", action="store_true", help="100 runs")
+    parser.add_argument("--gc", choices=["on", "freeze", "off"], default="on")
     opts = parser.parse_args()
     runs = 100 if opts.quick else opts.runs
     hosts = fleet(opts.hosts, opts.seed)
+    index = HostIndex.of(hosts)
+    if opts.gc == "freeze":
+        gc.collect()
+        gc.freeze()
     cases = []
     load_before = os.getloadavg()[0]
     for name, need in needs(hosts, opts.seed).items():
         for strategy in Strategy:
-            for reasons in (False, True):
-                label = f"{name}{' +reasons' if reasons else ''}"
+            for variant in ("", " +reasons", " indexed"):
+                label = f"{name}{variant}"
                 _common.say(f"{label}, {strategy} …")
 
                 def call(need: Need = need, strategy: Strategy = strategy) -> Placement:
@@ -147,7 +170,11 @@ def main() -> None:
                 def call_and_read(need: Need = need, strategy: Strategy = strategy) -> int:
                     return _read_everything(choose(hosts, need, strategy))
 
-                walls, cpu, _ = measure(call_and_read if reasons else call, runs, opts.warmup)
+                def call_indexed(need: Need = need, strategy: Strategy = strategy) -> Placement:
+                    return choose_indexed(index, need, strategy)
+
+                calls = {"": call, " +reasons": call_and_read, " indexed": call_indexed}
+                walls, cpu, _ = measure(calls[variant], runs, opts.warmup, opts.gc == "off")
                 placement = choose(hosts, need, strategy)
                 cases.append(
                     {
@@ -166,6 +193,7 @@ def main() -> None:
         "machine": _common.machine(),
         "hosts": opts.hosts,
         "runs": runs,
+        "gc": opts.gc,
         "load_1min": [load_before, os.getloadavg()[0]],
         "cases": cases,
     }
@@ -173,7 +201,8 @@ def main() -> None:
     (_common.RESULTS / "allocation.json").write_text(json.dumps(report, indent=2))
     m = report["machine"]
     print(
-        f"{opts.hosts:,} hosts, {runs} runs per case; {m['nproc']} x {m['cpu']}, Python {m['python']}"
+        f"{opts.hosts:,} hosts, {runs} runs per case, gc {opts.gc}; "
+        f"{m['nproc']} x {m['cpu']}, Python {m['python']}"
     )
     print(f"1-minute load before / after: {load_before:.1f} / {os.getloadavg()[0]:.1f}\n")
     print("| case | strategy | fit / rejected | p50 ms | p95 ms | max ms | CPU ms per call |")

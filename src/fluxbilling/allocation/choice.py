@@ -29,7 +29,7 @@ Within the chosen host, the storage pool follows the same strategy (most or leas
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cached_property
@@ -37,6 +37,7 @@ from functools import cached_property
 __all__ = [
     "Candidate",
     "Host",
+    "HostIndex",
     "HostStatus",
     "Need",
     "Placement",
@@ -45,6 +46,7 @@ __all__ = [
     "StoragePool",
     "Strategy",
     "choose",
+    "choose_indexed",
 ]
 
 
@@ -198,63 +200,128 @@ class Candidate:
     customer_services: int
 
 
-_Fit = tuple[int, int, int, Host, int]
-"""A fitting host as the loop records it: (customer services, rank key, id, host, RAM left)."""
 _Lost = tuple[int, Reason, "int | str", "int | str"]
-"""A rejected host as the loop records it: (host id, reason, have, need)."""
+"""A rejected host's reason as `_why` returns it: (host id, reason, have, need)."""
 
 
 @dataclass(frozen=True)
 class Placement:
     """The engine's answer: the winner, every host that fits in rank order, and why the rest lost.
 
-    The loop records plain tuples; `ranked` and `rejections` build their objects on first
-    use, so choosing among 10,000 hosts does not pay for 10,000 objects nobody reads. The
-    loop only checks that some pool has room; which pool is picked when a candidate is built.
+    The loop records only references to the hosts it saw (fitting, and not); `ranked` and
+    `rejections` build their objects on first use, so choosing among 10,000 hosts does not
+    pay for 10,000 objects nobody reads. A rejection's reason is worked out again from the
+    host and the need when it is read (`_why`, the same filters in the same order). The loop
+    only checks that some pool has room; which pool is picked when a candidate is built.
     """
 
     chosen: Candidate | None
-    _fit: tuple[_Fit, ...] = field(repr=False)
-    _lost: tuple[_Lost, ...] = field(repr=False)
+    _fit: Sequence[Host] = field(repr=False)
+    _lost: Sequence[Sequence[Host]] = field(repr=False)
     _need: Need = field(repr=False)
     _strategy: Strategy = field(repr=False)
 
     @cached_property
     def ranked(self) -> tuple[Candidate, ...]:
         """Every host that fits, best first (the chosen one is the first)."""
-        return tuple(_candidate(f, self._need, self._strategy) for f in sorted(self._fit))
+        need, strategy = self._need, self._strategy
+        return tuple(
+            _candidate(host, need, strategy)
+            for host in sorted(self._fit, key=_rank_key(need, strategy))
+        )
 
     @cached_property
     def rejections(self) -> tuple[Rejection, ...]:
         """Every host that does not fit, by host id, with the first filter it failed."""
-        return tuple(Rejection(*lost) for lost in sorted(self._lost, key=lambda r: r[0]))
+        lost = sorted((host for group in self._lost for host in group), key=_host_id)
+        return tuple(Rejection(*_why_lost(host, self._need)) for host in lost)
 
     def reason_for(self, host_id: int) -> str:
         """Why `host_id` did not win, in words ("" for the winner or a host not considered)."""
-        for lost in self._lost:
-            if lost[0] == host_id:
-                return Rejection(*lost).text
+        for group in self._lost:
+            for host in group:
+                if host.id == host_id:
+                    return Rejection(*_why_lost(host, self._need)).text
         for rank, candidate in enumerate(self.ranked):
             if candidate.host.id == host_id and rank > 0:
                 return f"fits, ranked {rank + 1} of {len(self._fit)}"
         return ""
 
 
-def _candidate(fit: _Fit, need: Need, strategy: Strategy) -> Candidate:
-    mine, _, _, host, left = fit
+def _host_id(host: Host) -> int:
+    return host.id
+
+
+def _rank_key(need: Need, strategy: Strategy) -> Callable[[Host], tuple[int, int, int]]:
+    """The sort key of a fitting host: (customer services, RAM-left key, id), smallest first."""
+    ram, cap, theirs = need.ram_mb, need.max_per_host, need.customer_services
+    sign = -1 if strategy is Strategy.SPREAD else 1
+
+    def key(host: Host) -> tuple[int, int, int]:
+        mine = theirs.get(host.id, 0) if cap is not None else 0
+        return (mine, sign * (host.ram_mb_total - host.ram_mb_used - ram), host.id)
+
+    return key
+
+
+def _candidate(host: Host, need: Need, strategy: Strategy) -> Candidate:
     pool = None
     if need.disk_gb > 0 or need.storage_type is not None:
         pool = _pool(host.pools, need, strategy is Strategy.SPREAD)
-    return Candidate(host=host, pool=pool, ram_mb_left=left, customer_services=mine)
+    mine = need.customer_services.get(host.id, 0) if need.max_per_host is not None else 0
+    return Candidate(
+        host=host,
+        pool=pool,
+        ram_mb_left=host.ram_mb_total - host.ram_mb_used - need.ram_mb,
+        customer_services=mine,
+    )
 
 
-def choose(  # noqa: C901 - one filter per branch reads best as a flat list
-    hosts: Iterable[Host], need: Need, strategy: Strategy = Strategy.SPREAD
-) -> Placement:
+def _why(host: Host, need: Need) -> _Lost | None:  # noqa: C901 - one filter per branch
+    """The first filter `host` fails for `need`, with its numbers; None when it fits.
+
+    The reference for the filters: `choose`'s loop asks the same questions in the same
+    order without building anything (a test checks they agree on random fleets).
+    """
+    hid = host.id
+    if host.state != _ACTIVE:
+        return (hid, _STATE_REASON.get(host.state, Reason.STATE), host.state, "")
+    if need.location_id is not None and host.location_id != need.location_id:
+        return (hid, Reason.LOCATION, host.location_id, need.location_id)
+    if need.region is not None and host.region != need.region:
+        return (hid, Reason.REGION, host.region, need.region)
+    if need.tags and not need.tags <= host.tags:
+        return (hid, Reason.TAGS, "", ", ".join(sorted(need.tags - host.tags)))
+    if need.cpu_model is not None and host.cpu_model != need.cpu_model:
+        return (hid, Reason.CPU_MODEL, host.cpu_model, need.cpu_model)
+    if need.cpu_flags and not need.cpu_flags <= host.cpu_flags:
+        return (hid, Reason.CPU_FLAGS, "", ", ".join(sorted(need.cpu_flags - host.cpu_flags)))
+    cap = need.max_per_host
+    if cap is not None and need.customer_services.get(hid, 0) >= cap:
+        return (hid, Reason.ANTI_AFFINITY, need.customer_services.get(hid, 0), cap)
+    if host.ram_mb_total - host.ram_mb_used < need.ram_mb:
+        return (hid, Reason.RAM, host.ram_mb_total - host.ram_mb_used, need.ram_mb)
+    if host.vcpus_total - host.vcpus_used < need.vcpus:
+        return (hid, Reason.VCPUS, host.vcpus_total - host.vcpus_used, need.vcpus)
+    nic = need.nic_mbps
+    if nic > 0 and host.nic_mbps_total - host.nic_mbps_used < nic:
+        return (hid, Reason.NIC, host.nic_mbps_total - host.nic_mbps_used, nic)
+    if need.disk_gb > 0 or need.storage_type is not None:
+        short = _short(host.pools, need)
+        if short is not None:
+            return (hid, Reason.STORAGE, short, _disk_wanted(need))
+    return None
+
+
+def _why_lost(host: Host, need: Need) -> _Lost:
+    why = _why(host, need)
+    if why is None:  # pragma: no cover - the loop and `_why` disagree: a bug, say so loudly
+        raise AssertionError(f"host {host.id} was rejected but fits")
+    return why
+
+
+def choose(hosts: Iterable[Host], need: Need, strategy: Strategy = Strategy.SPREAD) -> Placement:
     """Filter `hosts` for `need`, rank the ones that fit by `strategy`, and explain the rest.
-
-    One flat loop with the need's fields held in locals: this runs over every host of a
-    location on each order, so it is written for speed (see `bench/allocation.py`).
 
     Example:
         >>> small = Host(1, 1, ram_mb_total=2048, vcpus_total=2)
@@ -263,48 +330,131 @@ def choose(  # noqa: C901 - one filter per branch reads best as a flat list
         >>> p.chosen.host.id, p.rejections[0].text
         (2, 'RAM: 2048 MB free of 4096 needed')
     """
+    fit: list[Host] = []
+    lost: list[Host] = []
+    best = _scan(hosts, need, strategy, fit, lost)
+    chosen = None if best is None else _candidate(best, need, strategy)
+    return Placement(chosen, fit, (lost,), need, strategy)
+
+
+@dataclass(frozen=True, slots=True)
+class HostIndex:
+    """A fleet grouped once for many choices: active hosts by location, and the rest.
+
+    Build it when the fleet is loaded (`HostIndex.of(hosts)`) and pass it to
+    `choose_indexed`, which then visits only the active hosts of the need's location (all
+    active hosts when the need names none); the other groups are rejected without being
+    looked at, their reasons worked out when read. The index holds the hosts as they were:
+    rebuild it (or build a new one) when a host's load or state changes.
+    """
+
+    by_location: Mapping[int, Sequence[Host]]
+    """The active hosts of each location, in the order they came."""
+    active: Sequence[Host]
+    """Every active host, in the order they came."""
+    inactive: Sequence[Host]
+    """Every host that is not active (draining, quarantined, or another state)."""
+
+    @classmethod
+    def of(cls, hosts: Iterable[Host]) -> HostIndex:
+        """Group `hosts`: one pass, kept for as many choices as the fleet stays the same."""
+        by_location: dict[int, list[Host]] = {}
+        active: list[Host] = []
+        inactive: list[Host] = []
+        for host in hosts:
+            if host.state == _ACTIVE:
+                active.append(host)
+                by_location.setdefault(host.location_id, []).append(host)
+            else:
+                inactive.append(host)
+        return cls(by_location, active, inactive)
+
+
+def choose_indexed(index: HostIndex, need: Need, strategy: Strategy = Strategy.SPREAD) -> Placement:
+    """`choose` over an indexed fleet: the same answer, visiting only the hosts that could fit.
+
+    Example:
+        >>> index = HostIndex.of([Host(1, 1, 8192, 8), Host(2, 2, 8192, 8)])
+        >>> p = choose_indexed(index, Need(ram_mb=4096, vcpus=2, location_id=2))
+        >>> p.chosen.host.id, p.rejections[0].text
+        (2, 'in location 1, needs location 2')
+    """
+    fit: list[Host] = []
+    lost: list[Host] = []
+    location = need.location_id
+    if location is None:
+        scanned, skipped = index.active, [index.inactive]
+    else:
+        scanned = index.by_location.get(location, ())
+        skipped = [index.inactive]
+        skipped += [group for where, group in index.by_location.items() if where != location]
+    best = _scan(scanned, need, strategy, fit, lost)
+    chosen = None if best is None else _candidate(best, need, strategy)
+    return Placement(chosen, fit, (*skipped, lost), need, strategy)
+
+
+def _scan(
+    hosts: Iterable[Host], need: Need, strategy: Strategy, fit: list[Host], lost: list[Host]
+) -> Host | None:
+    """Append each host to `fit` or `lost`, and return the best fitting one (None if none).
+
+    The hot loop: it runs over every host on each order, so it allocates nothing per host
+    (no tuple, no object: a host only goes into one of two lists, and the best is tracked
+    in plain integers), which also keeps the cyclic garbage collector out of the call. The
+    filters are `_why`'s, asked in the same order with the need's fields held in locals.
+    """
     spread = strategy is Strategy.SPREAD
     location, region, model = need.location_id, need.region, need.cpu_model
     tags, flags = need.tags, need.cpu_flags
     cap, theirs = need.max_per_host, need.customer_services
     ram, vcpus, nic = need.ram_mb, need.vcpus, need.nic_mbps
     storage = need.disk_gb > 0 or need.storage_type is not None
-    fit: list[_Fit] = []
-    lost: list[_Lost] = []
+    kind, disk = need.storage_type, need.disk_gb
     keep, drop = fit.append, lost.append
+    best: Host | None = None
+    best_mine = best_key = best_id = 0
     for host in hosts:
+        if (
+            host.state != _ACTIVE
+            or (location is not None and host.location_id != location)
+            or (region is not None and host.region != region)
+            or (tags and not tags <= host.tags)
+            or (model is not None and host.cpu_model != model)
+            or (flags and not flags <= host.cpu_flags)
+        ):
+            drop(host)
+            continue
+        mine = theirs.get(host.id, 0) if cap is not None else 0
+        left = host.ram_mb_total - host.ram_mb_used - ram
+        if (
+            (cap is not None and mine >= cap)
+            or left < 0
+            or host.vcpus_total - host.vcpus_used < vcpus
+            or (nic > 0 and host.nic_mbps_total - host.nic_mbps_used < nic)
+            or (storage and not _has_room(host.pools, kind, disk))
+        ):
+            drop(host)
+            continue
+        keep(host)
+        key = -left if spread else left
         hid = host.id
-        if host.state != _ACTIVE:
-            drop((hid, _STATE_REASON.get(host.state, Reason.STATE), host.state, ""))
-        elif location is not None and host.location_id != location:
-            drop((hid, Reason.LOCATION, host.location_id, location))
-        elif region is not None and host.region != region:
-            drop((hid, Reason.REGION, host.region, region))
-        elif tags and not tags <= host.tags:
-            drop((hid, Reason.TAGS, "", ", ".join(sorted(tags - host.tags))))
-        elif model is not None and host.cpu_model != model:
-            drop((hid, Reason.CPU_MODEL, host.cpu_model, model))
-        elif flags and not flags <= host.cpu_flags:
-            drop((hid, Reason.CPU_FLAGS, "", ", ".join(sorted(flags - host.cpu_flags))))
-        elif cap is not None and theirs.get(hid, 0) >= cap:
-            drop((hid, Reason.ANTI_AFFINITY, theirs.get(hid, 0), cap))
-        elif host.ram_mb_total - host.ram_mb_used < ram:
-            drop((hid, Reason.RAM, host.ram_mb_total - host.ram_mb_used, ram))
-        elif host.vcpus_total - host.vcpus_used < vcpus:
-            drop((hid, Reason.VCPUS, host.vcpus_total - host.vcpus_used, vcpus))
-        elif nic > 0 and host.nic_mbps_total - host.nic_mbps_used < nic:
-            drop((hid, Reason.NIC, host.nic_mbps_total - host.nic_mbps_used, nic))
-        else:
-            short = _short(host.pools, need) if storage else None
-            if short is not None:
-                drop((hid, Reason.STORAGE, short, _disk_wanted(need)))
-                continue
-            left = host.ram_mb_total - host.ram_mb_used - ram
-            mine = theirs.get(hid, 0) if cap is not None else 0
-            keep((mine, -left if spread else left, hid, host, left))
-    # min() is one pass; the full ranking is sorted only when someone reads `ranked`.
-    chosen = _candidate(min(fit), need, strategy) if fit else None
-    return Placement(chosen, tuple(fit), tuple(lost), need, strategy)
+        if (
+            best is None
+            or mine < best_mine
+            or (mine == best_mine and (key < best_key or (key == best_key and hid < best_id)))
+        ):
+            best, best_mine, best_key, best_id = host, mine, key, hid
+    return best
+
+
+def _has_room(pools: tuple[StoragePool, ...], kind: str | None, disk: int) -> bool:
+    """Whether a pool of type `kind` (any, when None) can still promise `disk` GB."""
+    for p in pools:
+        if (kind is None or p.type == kind) and (
+            p.total_gb * p.overcommit_percent // 100 - p.used_gb >= disk  # free_gb, inlined
+        ):
+            return True
+    return False
 
 
 def _disk_wanted(need: Need) -> int | str:
