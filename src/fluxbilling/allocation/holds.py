@@ -29,7 +29,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -48,6 +48,7 @@ __all__ = [
     "for_order",
     "list_holds",
     "load",
+    "on_checkout",
     "place",
     "release",
     "release_by_operator",
@@ -106,6 +107,22 @@ class Placed:
 
     hold: Hold
     outcome: str
+
+
+def on_checkout(state: HoldState | None) -> Literal["place", "extend", "keep"]:
+    """What a checkout does to the order's hold in `state` (None: it has none).
+
+    Example:
+        >>> on_checkout(None), on_checkout(HoldState.HELD), on_checkout(HoldState.CONSUMED)
+        ('place', 'extend', 'keep')
+        >>> on_checkout(HoldState.EXPIRED), on_checkout(HoldState.RELEASED)
+        ('place', 'place')
+    """
+    if state is HoldState.HELD:
+        return "extend"
+    if state is HoldState.CONSUMED:
+        return "keep"
+    return "place"
 
 
 def _select() -> sa.Select[Any]:
@@ -178,15 +195,16 @@ async def place(
             sa.select(schema.orders.c.id).where(schema.orders.c.id == order_id).with_for_update()
         )
     current = await for_order(conn, order_id)
+    step = on_checkout(current.state if current is not None else None)
     deadline = db.now(ttl_minutes * 60.0)
-    if current is not None and current.state is HoldState.HELD:
+    if current is not None and step == "extend":
         await conn.execute(
             h.update().where(h.c.id == current.id).values(expires_at=deadline, updated_at=db.now())
         )
         hold = await load(conn, current.id)
         await _record(conn, hold, "hold_extended", f"hold extended: {hold.describe()}")
         return Placed(hold, "extended")
-    if current is not None and current.state is HoldState.CONSUMED:
+    if current is not None and step == "keep":
         return Placed(current, "consumed")
     reserved = await reservation.reserve(
         conn, order_id=order_id, product=product, lock=lock, with_address=with_address
