@@ -10,6 +10,7 @@ checkouts for the last slot end with exactly one hold.
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -65,18 +66,42 @@ async def events(installation: bootstrap.Installation, order_id: int) -> list[st
     return [e.event for e in await activity(installation, order_id) if e.event.startswith("hold")]
 
 
-async def pay(payments: PaymentSims, client: httpx.AsyncClient, ref: str) -> None:
-    driver = driver_for(GATEWAY, payments, client)
-    await driver.pay(ref)
-    await driver.notify()
+@dataclass(frozen=True)
+class Shop:
+    """The installation, its operator API, and the customer paying at the gateway."""
+
+    installation: bootstrap.Installation
+    api: httpx.AsyncClient
+    client: httpx.AsyncClient
+    payments: PaymentSims
+
+    async def checkout(self, hostname: str) -> tuple[int, int, str]:
+        """A new order checked out at the gateway: (order id, invoice id, gateway ref)."""
+        return await checkout_order(self.installation, self.api, GATEWAY, hostname)
+
+    async def pay(self, ref: str) -> None:
+        """The customer pays checkout `ref`; the gateway notifies us."""
+        driver = driver_for(GATEWAY, self.payments, self.client)
+        await driver.pay(ref)
+        await driver.notify()
+
+
+@pytest.fixture
+def shop(
+    installation: bootstrap.Installation,
+    api: httpx.AsyncClient,
+    client: httpx.AsyncClient,
+    payments: PaymentSims,
+) -> Shop:
+    return Shop(installation, api, client, payments)
 
 
 async def test_a_checkout_holds_capacity_and_an_address_and_a_new_attempt_extends_it(
-    installation: bootstrap.Installation, api: httpx.AsyncClient, payments: PaymentSims
+    shop: Shop,
 ) -> None:
-    order_id, invoice_id, _ = await checkout_order(installation, api, GATEWAY, "h1.example")
+    order_id, invoice_id, _ = await shop.checkout("h1.example")
 
-    (hold,) = await held(api, state="held")
+    (hold,) = await held(shop.api, state="held")
     assert (hold["order_id"], hold["ram_mb"], hold["vcpus"], hold["disk_gb"]) == (
         order_id,
         2048,
@@ -84,34 +109,34 @@ async def test_a_checkout_holds_capacity_and_an_address_and_a_new_attempt_extend
         40,
     )
     assert hold["host_name"] and hold["address"]
-    assert sorted(await used(installation))[-1] == (2048, 2, 40)
-    assert await addresses(installation) == [(order_id, hold["address"])]
+    assert sorted(await used(shop.installation))[-1] == (2048, 2, 40)
+    assert await addresses(shop.installation) == [(order_id, hold["address"])]
 
-    response = await api.post(f"/api/v1/invoices/{invoice_id}/checkout", json={"gateway": GATEWAY})
+    response = await shop.api.post(
+        f"/api/v1/invoices/{invoice_id}/checkout", json={"gateway": GATEWAY}
+    )
     assert response.status_code == 201, response.text
 
-    (again,) = await held(api)
+    (again,) = await held(shop.api)
     assert (again["id"], again["host_id"], again["address"]) == (
         hold["id"],
         hold["host_id"],
         hold["address"],
     )
     assert again["expires_at"] >= hold["expires_at"]
-    assert sum(u[0] for u in await used(installation)) == 2048  # held once, not twice
-    assert await events(installation, order_id) == ["hold_placed", "hold_extended"]
-    shown = (await api.get(f"/api/v1/orders/{order_id}")).json()
+    assert sum(u[0] for u in await used(shop.installation)) == 2048  # held once, not twice
+    assert await events(shop.installation, order_id) == ["hold_placed", "hold_extended"]
+    shown = (await shop.api.get(f"/api/v1/orders/{order_id}")).json()
     assert (shown["hold"]["id"], shown["hold"]["state"]) == (hold["id"], "held")
 
 
-async def test_a_full_location_answers_409_and_creates_nothing_at_the_gateway(
-    installation: bootstrap.Installation, api: httpx.AsyncClient, payments: PaymentSims
-) -> None:
-    await one_slot(installation)
-    first, _, _ = await checkout_order(installation, api, GATEWAY, "first.example")
-    assert len(payments.mollie.payments) == 1
-    created = await place_order(installation, "second.example")
+async def test_a_full_location_answers_409_and_creates_nothing_at_the_gateway(shop: Shop) -> None:
+    await one_slot(shop.installation)
+    first, _, _ = await shop.checkout("first.example")
+    assert len(shop.payments.mollie.payments) == 1
+    created = await place_order(shop.installation, "second.example")
 
-    response = await api.post(
+    response = await shop.api.post(
         f"/api/v1/invoices/{created['invoice']['id']}/checkout", json={"gateway": GATEWAY}
     )
 
@@ -121,173 +146,148 @@ async def test_a_full_location_answers_409_and_creates_nothing_at_the_gateway(
     assert error["message"].startswith("no capacity in ")
     assert error["message"].endswith(": cannot take payment")
     assert " for " in error["message"]
-    assert len(payments.mollie.payments) == 1  # no gateway object for the second order
-    assert [h["order_id"] for h in await held(api)] == [first]
-    invoice = (await api.get(f"/api/v1/invoices/{created['invoice']['id']}")).json()
+    assert len(shop.payments.mollie.payments) == 1  # no gateway object for the second order
+    assert [h["order_id"] for h in await held(shop.api)] == [first]
+    invoice = (await shop.api.get(f"/api/v1/invoices/{created['invoice']['id']}")).json()
     assert invoice["attempts"] == []
 
 
-async def test_a_paid_order_adopts_its_hold_and_counts_it_once(
-    installation: bootstrap.Installation,
-    api: httpx.AsyncClient,
-    client: httpx.AsyncClient,
-    payments: PaymentSims,
-) -> None:
-    order_id, _, ref = await checkout_order(installation, api, GATEWAY, "paid.example")
-    (hold,) = await held(api)
+async def test_a_paid_order_adopts_its_hold_and_counts_it_once(shop: Shop) -> None:
+    order_id, _, ref = await shop.checkout("paid.example")
+    (hold,) = await held(shop.api)
 
-    await pay(payments, client, ref)
-    await drain(installation)
+    await shop.pay(ref)
+    await drain(shop.installation)
 
-    assert (await run_of(installation, order_id)).state == "completed"
-    service = await service_of(installation, order_id)
+    assert (await run_of(shop.installation, order_id)).state == "completed"
+    service = await service_of(shop.installation, order_id)
     assert service.host_id == hold["host_id"]
-    assert await addresses(installation) == [(order_id, hold["address"])]
-    assert sum(u[0] for u in await used(installation)) == 2048
-    (after,) = await held(api)
+    assert await addresses(shop.installation) == [(order_id, hold["address"])]
+    assert sum(u[0] for u in await used(shop.installation)) == 2048
+    (after,) = await held(shop.api)
     assert (after["state"], after["reason"]) == ("consumed", "adopted by allocation")
-    assert await events(installation, order_id) == ["hold_placed", "hold_consumed"]
+    assert await events(shop.installation, order_id) == ["hold_placed", "hold_consumed"]
 
 
 async def test_an_expired_hold_is_given_back_by_the_reconciler_and_payment_reserves_again(
-    installation: bootstrap.Installation,
-    api: httpx.AsyncClient,
-    client: httpx.AsyncClient,
-    payments: PaymentSims,
+    shop: Shop,
 ) -> None:
-    order_id, _, ref = await checkout_order(installation, api, GATEWAY, "late.example")
-    await expire_all(installation)
+    order_id, _, ref = await shop.checkout("late.example")
+    await expire_all(shop.installation)
 
-    report = await installation.reconciler().run_once()
+    report = await shop.installation.reconciler().run_once()
 
     assert report.holds_expired == 1
-    assert await used(installation) == [(0, 0, 0)] * 3
-    assert await addresses(installation) == []
-    (hold,) = await held(api, state="expired")
+    assert await used(shop.installation) == [(0, 0, 0)] * 3
+    assert await addresses(shop.installation) == []
+    (hold,) = await held(shop.api, state="expired")
     assert hold["reason"] == "not paid in time"
-    assert await held(api, state="held") == []
-    assert (await installation.reconciler().run_once()).holds_expired == 0  # once
+    assert await held(shop.api, state="held") == []
+    assert (await shop.installation.reconciler().run_once()).holds_expired == 0  # once
 
-    await pay(payments, client, ref)  # capacity remains: it just reserves again
-    await drain(installation)
-    assert (await run_of(installation, order_id)).state == "completed"
-    assert sum(u[0] for u in await used(installation)) == 2048
-    assert await events(installation, order_id) == ["hold_placed", "hold_expired"]
+    await shop.pay(ref)  # capacity remains: it just reserves again
+    await drain(shop.installation)
+    assert (await run_of(shop.installation, order_id)).state == "completed"
+    assert sum(u[0] for u in await used(shop.installation)) == 2048
+    assert await events(shop.installation, order_id) == ["hold_placed", "hold_expired"]
 
 
-async def test_a_payment_after_expiry_parks_when_the_slot_was_taken(
-    installation: bootstrap.Installation,
-    api: httpx.AsyncClient,
-    client: httpx.AsyncClient,
-    payments: PaymentSims,
-) -> None:
-    await one_slot(installation)
-    order_id, _, ref = await checkout_order(installation, api, GATEWAY, "slow.example")
-    await expire_all(installation)
-    assert await holds.sweep(installation.db) == 1
-    await checkout_order(installation, api, GATEWAY, "fast.example")  # takes the slot
+async def test_a_payment_after_expiry_parks_when_the_slot_was_taken(shop: Shop) -> None:
+    await one_slot(shop.installation)
+    order_id, _, ref = await shop.checkout("slow.example")
+    await expire_all(shop.installation)
+    assert await holds.sweep(shop.installation.db) == 1
+    await shop.checkout("fast.example")  # takes the slot
 
-    await pay(payments, client, ref)
-    await drain(installation)
+    await shop.pay(ref)
+    await drain(shop.installation)
 
-    run = await run_of(installation, order_id)
+    run = await run_of(shop.installation, order_id)
     assert (run.state, run.phase) == ("queued", "allocation")
     assert run.wait_reason.startswith("no capacity")
 
 
-async def test_a_hold_the_sweep_did_not_reach_yet_is_still_adopted(
-    installation: bootstrap.Installation,
-    api: httpx.AsyncClient,
-    client: httpx.AsyncClient,
-    payments: PaymentSims,
-) -> None:
-    order_id, _, ref = await checkout_order(installation, api, GATEWAY, "edge.example")
-    await expire_all(installation)
+async def test_a_hold_the_sweep_did_not_reach_yet_is_still_adopted(shop: Shop) -> None:
+    order_id, _, ref = await shop.checkout("edge.example")
+    await expire_all(shop.installation)
 
-    await pay(payments, client, ref)
-    await drain(installation)
+    await shop.pay(ref)
+    await drain(shop.installation)
 
-    assert (await run_of(installation, order_id)).state == "completed"
-    assert (await held(api))[0]["state"] == "consumed"
-    assert await holds.sweep(installation.db) == 0
-    assert sum(u[0] for u in await used(installation)) == 2048
+    assert (await run_of(shop.installation, order_id)).state == "completed"
+    assert (await held(shop.api))[0]["state"] == "consumed"
+    assert await holds.sweep(shop.installation.db) == 0
+    assert sum(u[0] for u in await used(shop.installation)) == 2048
 
 
-async def test_cancelling_the_order_releases_its_hold(
-    installation: bootstrap.Installation,
-    api: httpx.AsyncClient,
-    client: httpx.AsyncClient,
-    payments: PaymentSims,
-) -> None:
-    order_id, _, ref = await checkout_order(installation, api, GATEWAY, "cancel.example")
-    await pay(payments, client, ref)  # paid: a run is queued, no worker took it yet
+async def test_cancelling_the_order_releases_its_hold(shop: Shop) -> None:
+    order_id, _, ref = await shop.checkout("cancel.example")
+    await shop.pay(ref)  # paid: a run is queued, no worker took it yet
 
-    response = await api.post(f"/api/v1/orders/{order_id}/cancel")
+    response = await shop.api.post(f"/api/v1/orders/{order_id}/cancel")
 
     assert response.status_code == 200, response.text
-    (hold,) = await held(api, state="released")
+    (hold,) = await held(shop.api, state="released")
     assert hold["reason"] == "installation-token cancelled the order"
-    assert await used(installation) == [(0, 0, 0)] * 3
-    assert await addresses(installation) == []
-    assert await events(installation, order_id) == ["hold_placed", "hold_released"]
+    assert await used(shop.installation) == [(0, 0, 0)] * 3
+    assert await addresses(shop.installation) == []
+    assert await events(shop.installation, order_id) == ["hold_placed", "hold_released"]
 
 
-async def test_an_operator_releases_a_hold_once_and_it_is_audited(
-    installation: bootstrap.Installation, api: httpx.AsyncClient, payments: PaymentSims
-) -> None:
-    order_id, _, _ = await checkout_order(installation, api, GATEWAY, "op.example")
-    (hold,) = await held(api)
+async def test_an_operator_releases_a_hold_once_and_it_is_audited(shop: Shop) -> None:
+    order_id, _, _ = await shop.checkout("op.example")
+    (hold,) = await held(shop.api)
 
-    response = await api.delete(f"/api/v1/holds/{hold['id']}")
+    response = await shop.api.delete(f"/api/v1/holds/{hold['id']}")
 
     assert response.status_code == 200, response.text
     assert response.json()["state"] == "released"
-    assert await used(installation) == [(0, 0, 0)] * 3
-    (row,) = await audit_rows(installation, "hold.release")
+    assert await used(shop.installation) == [(0, 0, 0)] * 3
+    (row,) = await audit_rows(shop.installation, "hold.release")
     assert (row.entity_id, row.changes) == (
         str(hold["id"]),
         {"order_id": order_id, "state": "released"},
     )
-    again = await api.delete(f"/api/v1/holds/{hold['id']}")
+    again = await shop.api.delete(f"/api/v1/holds/{hold['id']}")
     assert again.status_code == 409, again.text
     assert "released" in again.json()["error"]["message"]
-    assert (await api.delete("/api/v1/holds/999999")).status_code == 404
-    bad = await api.get("/api/v1/holds", params={"state": "lost"})
+    assert (await shop.api.delete("/api/v1/holds/999999")).status_code == 404
+    bad = await shop.api.get("/api/v1/holds", params={"state": "lost"})
     assert bad.status_code == 422, bad.text
 
 
-async def test_concurrent_checkouts_for_the_last_slot_leave_exactly_one_hold(
-    installation: bootstrap.Installation, api: httpx.AsyncClient, payments: PaymentSims
-) -> None:
-    await one_slot(installation)
+async def test_concurrent_checkouts_for_the_last_slot_leave_exactly_one_hold(shop: Shop) -> None:
+    await one_slot(shop.installation)
     invoices = [
-        (await place_order(installation, f"race{i}.example"))["invoice"]["id"] for i in range(6)
+        (await place_order(shop.installation, f"race{i}.example"))["invoice"]["id"]
+        for i in range(6)
     ]
 
     answers = await asyncio.gather(
-        *(api.post(f"/api/v1/invoices/{i}/checkout", json={"gateway": GATEWAY}) for i in invoices)
+        *(
+            shop.api.post(f"/api/v1/invoices/{i}/checkout", json={"gateway": GATEWAY})
+            for i in invoices
+        )
     )
 
     assert sorted(a.status_code for a in answers) == [201] + [409] * 5
-    assert len(await held(api, state="held")) == 1
-    assert len(payments.mollie.payments) == 1
-    assert sorted(await used(installation))[-1] == (2048, 2, 40)
-    assert len(await addresses(installation)) == 1
+    assert len(await held(shop.api, state="held")) == 1
+    assert len(shop.payments.mollie.payments) == 1
+    assert sorted(await used(shop.installation))[-1] == (2048, 2, 40)
+    assert len(await addresses(shop.installation)) == 1
 
 
-async def test_concurrent_sweeps_give_each_hold_back_once(
-    installation: bootstrap.Installation, api: httpx.AsyncClient, payments: PaymentSims
-) -> None:
+async def test_concurrent_sweeps_give_each_hold_back_once(shop: Shop) -> None:
     for i in range(5):
-        await checkout_order(installation, api, GATEWAY, f"sweep{i}.example")
-    await expire_all(installation)
+        await shop.checkout(f"sweep{i}.example")
+    await expire_all(shop.installation)
 
-    counts = await asyncio.gather(*(holds.sweep(installation.db, limit=3) for _ in range(3)))
-    counts.append(await holds.sweep(installation.db, limit=3))
+    counts = await asyncio.gather(*(holds.sweep(shop.installation.db, limit=3) for _ in range(3)))
+    counts.append(await holds.sweep(shop.installation.db, limit=3))
 
     assert sum(counts) == 5
-    assert await used(installation) == [(0, 0, 0)] * 3
-    assert len(await held(api, state="expired")) == 5
+    assert await used(shop.installation) == [(0, 0, 0)] * 3
+    assert len(await held(shop.api, state="expired")) == 5
 
 
 async def expire_all(installation: bootstrap.Installation) -> None:

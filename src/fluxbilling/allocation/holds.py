@@ -19,8 +19,8 @@ A held hold past its deadline that no sweep reached yet is still adopted (the ca
 still counted on the host). After a sweep the order reserves again when it is paid, and
 parks waiting for capacity when none is left (the documented residual risk).
 
-The host capacity and the address are reserved through `reservation.reserve`; they are
-given back here from what the hold recorded (the order has no service yet). Each move
+The host capacity and the address are reserved through `reservation.reserve` and given back
+through `reservation.give_back`, from what the hold recorded (the order has no service yet). Each move
 writes one activity row on the order, in the transaction of the move.
 """
 
@@ -271,7 +271,7 @@ async def release(
     if moved.rowcount != 1:
         return None
     hold = await load(conn, hold_id)
-    await _give_back(db, conn, hold)
+    await _give_back(conn, hold)
     event = "hold_expired" if state is HoldState.EXPIRED else "hold_released"
     await _record(conn, hold, event, f"hold {state.value} ({reason}): {hold.describe()} given back")
     return hold
@@ -343,18 +343,10 @@ async def sweep(db: Database, *, limit: int = 100) -> int:
     return expired
 
 
-async def _give_back(db: Database, conn: AsyncConnection, hold: Hold) -> None:
-    """Return the hold's amounts to its host (never below zero) and free its address."""
-    hosts = schema.hosts
-    floor = sa.func.max if db.is_sqlite else sa.func.greatest
-    await conn.execute(
-        hosts.update()
-        .where(hosts.c.id == hold.host_id)
-        .values(
-            ram_mb_used=floor(hosts.c.ram_mb_used - hold.ram_mb, 0),
-            vcpus_used=floor(hosts.c.vcpus_used - hold.vcpus, 0),
-            disk_gb_used=floor(hosts.c.disk_gb_used - hold.disk_gb, 0),
-        )
+async def _give_back(conn: AsyncConnection, hold: Hold) -> None:
+    """Return the hold's amounts to its host and free its address."""
+    await reservation.give_back(
+        conn, host_id=hold.host_id, ram_mb=hold.ram_mb, vcpus=hold.vcpus, disk_gb=hold.disk_gb
     )
     if hold.address is not None:
         addresses = schema.ip_addresses
