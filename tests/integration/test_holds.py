@@ -220,15 +220,24 @@ async def test_a_hold_the_sweep_did_not_reach_yet_is_still_adopted(shop: Shop) -
     assert sum(u[0] for u in await used(shop.installation)) == 2048
 
 
-async def test_cancelling_the_order_releases_its_hold(shop: Shop) -> None:
+@pytest.mark.parametrize("how", ["order", "run", "refund policy"])
+async def test_cancelling_the_order_releases_its_hold(shop: Shop, how: str) -> None:
     order_id, _, ref = await shop.checkout("cancel.example")
     await shop.pay(ref)  # paid: a run is queued, no worker took it yet
+    run = await run_of(shop.installation, order_id)
 
-    response = await shop.api.post(f"/api/v1/orders/{order_id}/cancel")
+    if how == "order":
+        response = await shop.api.post(f"/api/v1/orders/{order_id}/cancel")
+        assert response.status_code == 200, response.text
+    elif how == "run":
+        response = await shop.api.post(f"/api/v1/runs/{run.id}/cancel")
+        assert response.status_code == 200, response.text
+    else:  # what the refund policy does when the money goes back before provisioning
+        await shop.installation.store.cancel(run.id, actor="billing (refunded)")
 
-    assert response.status_code == 200, response.text
     (hold,) = await held(shop.api, state="released")
-    assert hold["reason"] == "installation-token cancelled the order"
+    who = "billing (refunded)" if how == "refund policy" else "installation-token"
+    assert hold["reason"] == f"{who} cancelled the order"
     assert await used(shop.installation) == [(0, 0, 0)] * 3
     assert await addresses(shop.installation) == []
     assert await events(shop.installation, order_id) == ["hold_placed", "hold_released"]

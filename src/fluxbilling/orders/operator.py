@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from fluxbilling import audit, errors
-from fluxbilling.allocation import holds, reservation
+from fluxbilling.allocation import reservation
 from fluxbilling.db import schema
 from fluxbilling.engine import activity
 from fluxbilling.engine.runs import RunStore
@@ -80,7 +80,7 @@ async def retry(store: RunStore, order_id: int, *, from_phase: str | None, actor
 
 async def cancel(store: RunStore, order_id: int, *, actor: str) -> int:
     """Cancel the order's provisioning run (the order moves to `cancelled`); a checkout hold
-    still held is given back in the same transaction.
+    still held is given back in the same transaction (`orders.progress`).
 
     Returns:
         The run's id.
@@ -92,9 +92,6 @@ async def cancel(store: RunStore, order_id: int, *, actor: str) -> int:
     async with store.db.begin() as conn:
         run = await _provisioning_run(conn, order_id)
         await store.cancel_in(conn, run.run_id, actor=actor)
-        await holds.release_for_order(
-            store.db, conn, order_id=order_id, reason=f"{actor} cancelled the order"
-        )
     return int(run.run_id)
 
 
