@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -19,6 +20,7 @@ import sqlalchemy as sa
 
 from fluxbilling import bootstrap
 from fluxbilling.allocation import holds
+from fluxbilling.billing import checkout
 from fluxbilling.db import schema
 from tests.integration.accounts import audit_rows
 from tests.integration.payments import PaymentSims, checkout_order, driver_for
@@ -109,6 +111,8 @@ async def test_a_checkout_holds_capacity_and_an_address_and_a_new_attempt_extend
         40,
     )
     assert hold["host_name"] and hold["address"]
+    ttl = datetime.fromisoformat(hold["expires_at"]) - datetime.fromisoformat(hold["created_at"])
+    assert timedelta(minutes=29) < ttl <= timedelta(minutes=31)  # the default TTL, DB clock
     assert sorted(await used(shop.installation))[-1] == (2048, 2, 40)
     assert await addresses(shop.installation) == [(order_id, hold["address"])]
 
@@ -303,3 +307,19 @@ async def expire_all(installation: bootstrap.Installation) -> None:
     """Move every hold's deadline into the past (as the clock would after the TTL)."""
     async with installation.db.begin() as conn:
         await conn.execute(schema.holds.update().values(expires_at=installation.db.now(-60)))
+
+
+async def test_a_ttl_of_zero_takes_payment_without_holding(shop: Shop) -> None:
+    created = await place_order(shop.installation, "nohold.example")
+
+    started = await checkout.start_checkout(
+        shop.installation.db,
+        shop.installation.gateways[GATEWAY],
+        created["invoice"]["id"],
+        public_url="http://shop.test",
+        hold_ttl_minutes=0,
+    )
+
+    assert started.gateway_ref in shop.payments.mollie.payments
+    assert await held(shop.api) == []
+    assert await used(shop.installation) == [(0, 0, 0)] * 3
