@@ -323,3 +323,21 @@ async def test_a_ttl_of_zero_takes_payment_without_holding(shop: Shop) -> None:
     assert started.gateway_ref in shop.payments.mollie.payments
     assert await held(shop.api) == []
     assert await used(shop.installation) == [(0, 0, 0)] * 3
+
+
+async def test_concurrent_checkouts_of_one_invoice_hold_once(shop: Shop) -> None:
+    created = await place_order(shop.installation, "tabs.example")
+    path = f"/api/v1/invoices/{created['invoice']['id']}/checkout"
+
+    answers = await asyncio.gather(
+        *(shop.api.post(path, json={"gateway": GATEWAY}) for _ in range(4))
+    )
+
+    assert [a.status_code for a in answers] == [201] * 4
+    (hold,) = await held(shop.api, state="held")
+    assert hold["order_id"] == created["order"]["id"]
+    assert sum(u[0] for u in await used(shop.installation)) == 2048
+    assert len(await addresses(shop.installation)) == 1
+    assert (
+        await events(shop.installation, hold["order_id"]) == ["hold_placed"] + ["hold_extended"] * 3
+    )

@@ -183,7 +183,7 @@ async def place(
 
     Idempotent per order: a held hold gets a later deadline (`extended`), never a second
     reservation; a released or expired one reserves again. The order's row is locked first
-    (PostgreSQL), so two checkouts of one order run one after the other.
+    (PostgreSQL, `FOR NO KEY UPDATE`), so two checkouts of one order run one after the other.
 
     Raises:
         errors.CapacityExhausted: nothing fits (nothing is reserved or stored).
@@ -191,8 +191,12 @@ async def place(
     h = schema.holds
     lock = not db.is_sqlite
     if lock:
+        # NO KEY UPDATE: serialises checkouts of one order, yet lets an allocation that has
+        # just adopted the hold insert rows referencing the order (their KEY SHARE locks).
         await conn.execute(
-            sa.select(schema.orders.c.id).where(schema.orders.c.id == order_id).with_for_update()
+            sa.select(schema.orders.c.id)
+            .where(schema.orders.c.id == order_id)
+            .with_for_update(key_share=True)
         )
     current = await for_order(conn, order_id)
     step = on_checkout(current.state if current is not None else None)
