@@ -289,6 +289,8 @@ def _render_order(order: OrderDetail) -> str:
         lines.append(f"run {run.id}: {run.state} at {run.phase} (attempt {run.attempt})")
         if run.wait_reason:
             lines.append(f"  reason: {run.wait_reason}")
+    if order.hold is not None:
+        lines.append(f"checkout hold {order.hold.id}: {order.hold.state}, {order.hold.describe()}")
     lines.append("phases:")
     for phase in order.phases:
         lines.append(f"  {phase.phase:<11} {phase.status}")

@@ -62,6 +62,9 @@ def test_holds_list_and_release(
     (hold,) = json.loads(capsys.readouterr().out)
     assert (hold["order_id"], hold["state"], hold["address"]) == (order_id, "held", "192.0.2.2")
 
+    assert run_cli("orders", "show", str(order_id)) == 0
+    assert f"checkout hold {hold['id']}: held, 2048 MB" in capsys.readouterr().out
+
     assert run_cli("holds", "release", str(hold["id"])) == 0
     assert f"hold {hold['id']} of order {order_id} released" in capsys.readouterr().out
     assert run_cli("holds", "list") == 0
