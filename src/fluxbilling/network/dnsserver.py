@@ -31,7 +31,7 @@ import struct
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, cast
 
 import dns.exception
 import dns.flags
@@ -342,8 +342,7 @@ class _Udp(asyncio.DatagramProtocol):
         self.transport: asyncio.DatagramTransport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.DatagramTransport)  # noqa: S101 - UDP endpoint
-        self.transport = transport
+        self.transport = cast("asyncio.DatagramTransport", transport)  # uvloop: no subclass
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
         if len(self.server.inflight) >= MAX_UDP_INFLIGHT or len(data) > 65535:
