@@ -132,7 +132,10 @@ async def test_a_mismatching_answer_keeps_the_phase_waiting_then_fails_it_at_the
     await worker.drain()
     run = await run_of(installation, order_id)
     assert run.state == "failed"
-    assert "still waiting after the deadline of 0:30:00: rDNS not confirmed yet" in run.last_error["message"]
+    assert (
+        "still waiting after the deadline of 0:30:00: rDNS not confirmed yet"
+        in run.last_error["message"]
+    )
     assert "A is 198.51.100.99, not" in run.last_error["message"]
     order = await detail.describe_order(installation.db, order_id)
     assert order.state == "failed"
