@@ -3,7 +3,6 @@ from __future__ import annotations
 import pytest
 
 from fluxbilling import errors
-
 from fluxbilling.engine.outcome import Done, Pending
 from fluxbilling.orders.phases.network import NetworkPhase
 from fluxbilling.orders.pipeline import Phase
