@@ -144,7 +144,9 @@ def _dns_parser(sub: Any) -> None:
     export.add_argument("-o", "--output", type=Path, default=None, help="write it here")
 
 
-async def _export_zone(installation: bootstrap.Installation, zone: str, output: Path | None) -> None:
+async def _export_zone(
+    installation: bootstrap.Installation, zone: str, output: Path | None
+) -> None:
     """Write `zone` from the table; a zone without records is NotFound (exit 2)."""
     import time
 

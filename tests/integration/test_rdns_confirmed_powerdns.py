@@ -27,6 +27,7 @@ from tests.integration.support import activity, drain, make_due, place_and_pay, 
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
 
+
 @pytest.fixture
 def server() -> pdnspeer.PowerDns:
     return pdnspeer.running()
