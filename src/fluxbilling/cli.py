@@ -129,19 +129,33 @@ def _catalogue_parser(sub: Any) -> None:
     apply.add_argument(
         "--prune", action="store_true", help="delete entries of listed sections the file lacks"
     )
-    export = catalogue.add_parser("export", help="print the whole catalogue as YAML")
-    export.add_argument("-o", "--output", type=Path, default=None, help="write it here")
+    _printer(catalogue, "export", "print the whole catalogue as YAML")
+
+
+def _printer(parsers: Any, name: str, text: str) -> Any:
+    """A command that prints what it exports, or writes it to `-o FILE`."""
+    command = parsers.add_parser(name, help=text)
+    command.add_argument("-o", "--output", type=Path, default=None, help="write it here")
+    return command
+
+
+def _emit(text: str, output: Path | None) -> None:
+    """Print `text`, or write it to `output` and say so."""
+    if output is None:
+        print(text, end="")
+    else:
+        output.write_text(text, encoding="utf-8")
+        print(f"wrote {output}")
 
 
 def _dns_parser(sub: Any) -> None:
     dns = sub.add_parser(
         "dns", help="the internal rDNS backend's zones (the dns_records table)"
     ).add_subparsers(dest="action", required=True)
-    export = dns.add_parser(
-        "export-zone", help="print one zone as an RFC 1035 master file (SOA and NS included)"
+    export = _printer(
+        dns, "export-zone", "print one zone as an RFC 1035 master file (SOA and NS included)"
     )
     export.add_argument("zone", help="e.g. 2.0.192.in-addr.arpa or example.com")
-    export.add_argument("-o", "--output", type=Path, default=None, help="write it here")
 
 
 async def _export_zone(
@@ -165,11 +179,7 @@ async def _export_zone(
         nameservers=split_list(installation.settings.dns_nameservers),
         serial=int(time.time()),
     )
-    if output is None:
-        print(text, end="")
-    else:
-        output.write_text(text, encoding="utf-8")
-        print(f"wrote {output}")
+    _emit(text, output)
 
 
 async def _apply_catalogue(
@@ -214,11 +224,7 @@ async def _export_catalogue(installation: bootstrap.Installation, output: Path |
         exported = await document.export(conn, document.kinds(installation.drivers))
     text = "# fluxbilling catalogue export (apply it with: fluxbilling catalogue apply FILE)\n"
     text += yaml.safe_dump(exported, sort_keys=False, allow_unicode=True)
-    if output is None:
-        print(text, end="")
-    else:
-        output.write_text(text, encoding="utf-8")
-        print(f"wrote {output}")
+    _emit(text, output)
 
 
 async def _dispatch(args: argparse.Namespace) -> int:

@@ -31,7 +31,7 @@ import struct
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, cast
+from typing import Any, Protocol, cast
 
 import dns.exception
 import dns.flags
@@ -46,6 +46,7 @@ import dns.rrset
 import sqlalchemy as sa
 
 from fluxbilling.db import Database, schema
+from fluxbilling.network import fcrdns
 
 __all__ = [
     "MAX_CONNECTIONS",
@@ -74,13 +75,10 @@ _MAX_CNAMES = 8
 
 
 @dataclass(frozen=True, slots=True)
-class Row:
-    """One stored record: absolute owner name, type, text content, TTL."""
+class Row(fcrdns.Record):
+    """One stored record: absolute owner name, type, text content (`fcrdns.Record`) and TTL."""
 
-    name: str
-    type: str
-    content: str
-    ttl: int
+    ttl: int = 3600
 
 
 class RecordSource(Protocol):
@@ -117,16 +115,19 @@ class DnsTable:
             found = (await conn.execute(sa.select(records.c.zone).distinct())).scalars()
             return sorted({_absolute(z) for z in found})
 
-    async def rows(self, name: str) -> Sequence[Row]:
-        """The rows owned by `name` (stored names are absolute and lower case)."""
+    async def _select(self, where: Any, *order: Any) -> list[Row]:
         records = schema.dns_records
         async with self.db.connect() as conn:
             found = await conn.execute(
                 sa.select(records.c.name, records.c.type, records.c.content, records.c.ttl)
-                .where(records.c.name == _absolute(name))
-                .order_by(records.c.id)
+                .where(where)
+                .order_by(*order, records.c.id)
             )
             return [Row(_absolute(r.name), r.type.upper(), r.content, r.ttl) for r in found]
+
+    async def rows(self, name: str) -> Sequence[Row]:
+        """The rows owned by `name` (stored names are absolute and lower case)."""
+        return await self._select(schema.dns_records.c.name == _absolute(name))
 
     async def has_below(self, name: str) -> bool:
         """Whether a row is owned by a name ending in `.name`."""
@@ -143,13 +144,7 @@ class DnsTable:
     async def zone_rows(self, zone: str) -> Sequence[Row]:
         """Every row of `zone`, for export."""
         records = schema.dns_records
-        async with self.db.connect() as conn:
-            found = await conn.execute(
-                sa.select(records.c.name, records.c.type, records.c.content, records.c.ttl)
-                .where(records.c.zone == _absolute(zone))
-                .order_by(records.c.name, records.c.type, records.c.id)
-            )
-            return [Row(_absolute(r.name), r.type.upper(), r.content, r.ttl) for r in found]
+        return await self._select(records.c.zone == _absolute(zone), records.c.name, records.c.type)
 
 
 @dataclass(frozen=True, slots=True)

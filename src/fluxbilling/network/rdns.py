@@ -249,10 +249,7 @@ class InternalRdns:
 
     async def _answer(self, name: str, rtype: str) -> fcrdns.Answer:
         found = await dnsserver.resolve(self.table, name, rtype, nameservers=self.nameservers)
-        return fcrdns.Answer(
-            found.rcode,
-            tuple(fcrdns.Record(r.name, r.type, r.content) for r in found.answer),
-        )
+        return fcrdns.Answer(found.rcode, found.answer)
 
     async def lookup(self, address: str) -> str | None:
         """The PTR content for `address`, if any (for tests and the console)."""
