@@ -200,7 +200,7 @@ class Installation:
             The running server, or None when there is none to run.
 
         Raises:
-            OSError: the address cannot be bound (a port in use, say).
+            errors.InvalidSettings: the address cannot be bound (a port in use, say).
         """
         settings = self.settings
         if not isinstance(self.rdns, InternalRdns) or not settings.dns_server_enabled:
@@ -212,7 +212,14 @@ class Installation:
                 port=settings.dns_listen_port,
                 nameservers=split_list(settings.dns_nameservers),
             )
-            await server.start()
+            try:
+                await server.start()
+            except OSError as exc:
+                raise errors.InvalidSettings(
+                    f"the internal DNS server cannot listen on {settings.dns_listen_host}:"
+                    f"{settings.dns_listen_port} ({exc.strerror or exc}): set "
+                    "FLUXBILLING_DNS_LISTEN_PORT, or FLUXBILLING_DNS_SERVER_ENABLED=false"
+                ) from None
             self.dns = server
             if settings.rdns_nameserver is None:
                 self.rdns.nameserver = server.address
