@@ -11,7 +11,8 @@ and delete the others. A repeat therefore writes nothing. `delete_ptr` deletes e
 the name; a record already gone (404) is fine. The host's A/AAAA record is upserted the same
 way in the forward zone (`set_forward`, `delete_forward`). `confirm` asks the authoritative
 server it is configured with (`FLUXBILLING_RDNS_NAMESERVER`): the API says which name servers
-Cloudflare uses, but this installation may not reach them, and a simulator serves no DNS.
+Cloudflare uses, but this installation may not reach them; the simulator has no DNS listener,
+and its tests answer its zones with our DNS server over its state (`cloudflare_dns` there).
 
 Every call goes through the HTTP client it is given, which is the upstream boundary's
 `drivers.upstream.UpstreamHttp` (address policy, redaction of the token, the error
@@ -65,7 +66,7 @@ class CloudflareRdns:
         forward_zone: the account's zone for the hosts' A/AAAA records (None: each host's
             parent domain, which must be a zone of the account).
         nameserver: `(host, port)` of a server authoritative for the zones, which `confirm`
-            asks (Cloudflare's own are on the public internet; a simulator has none).
+            asks (Cloudflare's own are on the public internet; the simulator has none).
     """
 
     def __init__(

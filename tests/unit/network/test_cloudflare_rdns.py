@@ -15,8 +15,10 @@ from fluxbilling import errors
 from fluxbilling.drivers.address_guard import GuardedTransport, StaticResolver
 from fluxbilling.drivers.upstream import Credential, UpstreamHttp
 from fluxbilling.network.cloudflare import CloudflareRdns
+from fluxbilling.network.dnsserver import DnsServer
 from fluxbilling.network.rdns import RdnsBackend
 from fluxbilling_simulators.cloudflare import CloudflareState, create_app
+from fluxbilling_simulators.cloudflare_dns import CloudflareDns
 
 pytestmark = pytest.mark.anyio
 
@@ -215,3 +217,25 @@ async def test_confirm_without_an_authoritative_server_names_the_setting(
 ) -> None:
     with pytest.raises(errors.InvalidSettings, match="FLUXBILLING_RDNS_NAMESERVER"):
         await backend(sim).confirm("192.0.2.10", "web1.example.com")
+
+
+async def test_confirm_asks_the_server_that_answers_the_simulators_zones(
+    sim: CloudflareState,
+) -> None:
+    server = DnsServer(CloudflareDns(sim))
+    await server.start()
+    try:
+        rdns = backend(sim)
+        rdns.nameserver = server.address
+        await rdns.set_ptr("192.0.2.10", "web1.example.com")
+        missing = await rdns.confirm("192.0.2.10", "web1.example.com")
+        assert missing.reason == "no A for web1.example.com. (NXDOMAIN)"
+        assert missing.server == "{}:{}".format(*server.address)
+        await rdns.set_forward("web1.example.com", "192.0.2.10")
+        verdict = await rdns.confirm("192.0.2.10", "web1.example.com")
+        assert verdict.confirmed, verdict.reason
+        await rdns.set_forward("web1.example.com", "192.0.2.11")
+        moved = await rdns.confirm("192.0.2.10", "web1.example.com")
+        assert moved.reason == "web1.example.com. A is 192.0.2.11, not 192.0.2.10"
+    finally:
+        await server.stop()
