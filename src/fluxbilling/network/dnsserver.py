@@ -11,7 +11,8 @@ our own database; this server makes them real DNS answers, so the forward-confir
   it) NXDOMAIN, both with the zone's SOA in the authority section (negative caching, RFC 2308);
 - CNAMEs (RFC 2317's lead from the /24 into a classless zone) are followed inside held zones;
 - `AA` is set, `RA` never is; opcodes other than QUERY are NOTIMP, AXFR/IXFR REFUSED; a
-  packet that is not a query is ignored when it has no readable header, FORMERR otherwise.
+  response, or a packet shorter than a DNS header, gets no answer; any other packet that
+  cannot be read gets FORMERR; a failure reading the records SERVFAIL.
 
 Answers are bounded: UDP replies fit the client's EDNS payload (512 without EDNS, at most
 `UDP_PAYLOAD`) or come back truncated (TC) so the client asks again over TCP; TCP messages are
