@@ -55,6 +55,7 @@ def _parser() -> argparse.ArgumentParser:
     cancel.add_argument("run_id", type=int)
     _users_parser(sub)
     _catalogue_parser(sub)
+    _holds_parser(sub)
     _dns_parser(sub)
     keys = sub.add_parser("secrets", help="installation key operations").add_subparsers(
         dest="action", required=True
@@ -115,6 +116,39 @@ async def _users(accounts: Accounts, args: argparse.Namespace) -> None:
         user = await accounts.update_user(who, user.id, role=role, disabled=disabled)
         state = "disabled" if user.disabled else "enabled"
         print(f"{user.username}: role {user.role}, {state}")
+
+
+def _holds_parser(sub: Any) -> None:
+    holds = sub.add_parser("holds", help="capacity and addresses held by checkouts").add_subparsers(
+        dest="action", required=True
+    )
+    listing = holds.add_parser("list", help="holds, newest first")
+    listing.add_argument("--state", choices=["held", "consumed", "released", "expired"])
+    listing.add_argument("--limit", type=int, default=50)
+    listing.add_argument("--json", action="store_true")
+    release = holds.add_parser("release", help="give a held hold's capacity and address back")
+    release.add_argument("hold_id", type=int)
+
+
+async def _holds(installation: bootstrap.Installation, args: argparse.Namespace) -> None:
+    """`fluxbilling holds ...`, acting as `cli`."""
+    from fluxbilling.allocation import holds
+    from fluxbilling.api.holds import HoldOut
+
+    if args.action == "release":
+        hold = await holds.release_by_operator(installation.db, args.hold_id, actor="cli")
+        print(f"hold {hold.id} of order {hold.order_id} released: {hold.describe()}")
+        return
+    state = holds.HoldState(args.state) if args.state else None
+    async with installation.db.connect() as conn:
+        found, _ = await holds.list_holds(conn, state=state, limit=args.limit, cursor=None)
+    if args.json:
+        shown = [HoldOut.model_validate(h).model_dump(mode="json") for h in found]
+        print(json.dumps(shown, indent=2))
+        return
+    for h in found:
+        until = h.expires_at.isoformat()[:19]
+        print(f"{h.id:>6}  order {h.order_id:<6} {h.state:<9} until {until}  {h.describe()}")
 
 
 def _catalogue_parser(sub: Any) -> None:
@@ -270,6 +304,8 @@ async def _command(installation: bootstrap.Installation, args: argparse.Namespac
         print(f"run {args.run_id} queued" + (f" from {phase.value}" if phase else ""))
     elif args.command == "users":
         await _users(installation.accounts, args)
+    elif args.command == "holds":
+        await _holds(installation, args)
     elif args.command == "reconcile":
         passed = await installation.reconciler().run_once()
         print(json.dumps(passed.to_dict(), indent=2))
@@ -301,6 +337,8 @@ def _render_order(order: OrderDetail) -> str:
         lines.append(f"run {run.id}: {run.state} at {run.phase} (attempt {run.attempt})")
         if run.wait_reason:
             lines.append(f"  reason: {run.wait_reason}")
+    if order.hold is not None:
+        lines.append(f"checkout hold {order.hold.id}: {order.hold.state}, {order.hold.describe()}")
     lines.append("phases:")
     for phase in order.phases:
         lines.append(f"  {phase.phase:<11} {phase.status}")

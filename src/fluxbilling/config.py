@@ -78,6 +78,13 @@ class Settings(BaseSettings):
     coingate_token_secret: SecretStr | None = Field(
         default=None, description="HMAC key for stored per-order callback tokens."
     )
+    hold_ttl_minutes: int = Field(
+        default=30,
+        ge=0,
+        le=7 * 24 * 60,
+        description="Minutes a checkout holds host capacity and an address for its order "
+        "(reserve-then-charge; a new checkout of the invoice extends it; 0: no holds).",
+    )
     reconcile_interval: float = Field(
         default=300.0, description="Seconds between reconciler passes (0: never)."
     )

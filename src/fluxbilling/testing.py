@@ -267,6 +267,7 @@ class InMemoryPhaseStore:
         views: the orders, by id.
         actions: the action of each action run, by run id.
         reservation: what `reserve` answers; `None` raises `CapacityExhausted`.
+        holds: the checkout holds still held, by order id (`adopt_hold` consumes them).
         activity: the activity rows written.
         cursors: the cursors saved by `save_cursor`, in order.
         quarantined: the ids of quarantined images.
@@ -282,6 +283,7 @@ class InMemoryPhaseStore:
         self.views: dict[int, OrderView] = {view.order_id: view for view in views}
         self.actions: dict[int, ActionRow] = {}
         self.reservation: Reservation | None = None
+        self.holds: dict[int, Reservation] = {}
         self.activity: list[Activity] = []
         self.cursors: list[Mapping[str, Any]] = []
         self.quarantined: set[int] = set()
@@ -415,6 +417,13 @@ class _InMemoryWrites:
             view = self.store.views[order_id]
             view.address.update(address=reserved.address, state="reserved", order_id=order_id)
         return reserved
+
+    async def adopt_hold(self, order_id: int) -> Reservation | None:
+        held = self.store.holds.pop(order_id, None)
+        if held is not None and held.address is not None:
+            view = self.store.views[order_id]
+            view.address.update(address=held.address, state="reserved", order_id=order_id)
+        return held
 
     async def create_service(self, order_id: int, host_id: int) -> int:
         service_id = self.store.next_service_id

@@ -52,6 +52,7 @@ EXPECTED: dict[tuple[str, str], Role | str] = {
     ("DELETE", "/api/v1/auth/tokens/{token_id}"): V,
     ("GET", "/api/v1/webhook-deliveries"): V,
     ("GET", "/api/v1/webhook-deliveries/{delivery_id}"): V,
+    ("GET", "/api/v1/holds"): V,
     ("GET", "/api/v1/invoices/{invoice_id}"): V,
     ("GET", "/api/v1/gateways"): V,
     ("GET", "/api/v1/orders/{order_id}"): V,
@@ -74,6 +75,7 @@ EXPECTED: dict[tuple[str, str], Role | str] = {
     ("GET", "/api/v1/events"): V,
     # Operators: orders, runs, service actions, deliveries, checkout and reconciling.
     ("POST", "/api/v1/webhook-deliveries/{delivery_id}/release"): OP,
+    ("DELETE", "/api/v1/holds/{hold_id}"): OP,
     ("POST", "/api/v1/invoices/{invoice_id}/checkout"): OP,
     ("POST", "/api/v1/invoices/{invoice_id}/sync"): OP,
     ("POST", "/api/v1/reconciler/run"): OP,

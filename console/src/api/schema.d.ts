@@ -369,6 +369,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/holds": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Checkout holds, newest first; filter by state
+         * @description Held holds count on their host's used capacity until consumed, released or expired.
+         */
+        get: operations["list_holds_api_v1_holds_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/holds/{hold_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Give a held hold's capacity and address back
+         * @description The order keeps its open invoice; it reserves again when it is paid (or checked out).
+         */
+        delete: operations["release_hold_api_v1_holds__hold_id__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/hosts": {
         parameters: {
             query?: never;
@@ -474,7 +514,8 @@ export interface paths {
         put?: never;
         /**
          * Start paying an invoice
-         * @description Creates the payment at the gateway, stores it, and answers the URL to redirect to.
+         * @description Holds capacity and an address for the order, creates the payment at the gateway,
+         *     stores it, and answers the URL to redirect to.
          */
         post: operations["start_checkout_api_v1_invoices__invoice_id__checkout_post"];
         delete?: never;
@@ -2253,6 +2294,78 @@ export interface components {
             detail?: components["schemas"]["ValidationError"][];
         };
         /**
+         * HoldListOut
+         * @description A page of holds, newest first.
+         */
+        HoldListOut: {
+            /** Items */
+            items: components["schemas"]["HoldOut"][];
+            /**
+             * Next Cursor
+             * @description pass as `cursor` for the next page
+             */
+            next_cursor: number | null;
+        };
+        /**
+         * HoldOut
+         * @description One order's hold: what its checkout reserved, and until when.
+         */
+        HoldOut: {
+            /**
+             * Address
+             * @description the address held (null: the provider assigns it)
+             */
+            address: string | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Disk Gb */
+            disk_gb: number;
+            /**
+             * Expires At
+             * Format: date-time
+             * @description when a held hold is given back if unpaid
+             */
+            expires_at: string;
+            /** Host Id */
+            host_id: number;
+            /**
+             * Host Name
+             * @description the host the capacity is held on
+             */
+            host_name: string | null;
+            /** Id */
+            id: number;
+            /** Order Id */
+            order_id: number;
+            /** Ram Mb */
+            ram_mb: number;
+            /**
+             * Reason
+             * @description why it left `held`
+             */
+            reason: string | null;
+            /** @description held, consumed, released or expired */
+            state: components["schemas"]["HoldState"];
+            /** Subnet Id */
+            subnet_id: number | null;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+            /** Vcpus */
+            vcpus: number;
+        };
+        /**
+         * HoldState
+         * @description Where a hold is (see the module's diagram).
+         * @enum {string}
+         */
+        HoldState: "held" | "consumed" | "released" | "expired";
+        /**
          * HostIn
          * @description A host (or panel node) services are placed on.
          */
@@ -2913,6 +3026,8 @@ export interface components {
         OrderOut: {
             /** Activity */
             activity: components["schemas"]["ActivityOut"][];
+            /** @description the capacity and address its checkout held (null: never checked out) */
+            hold?: components["schemas"]["HoldOut"] | null;
             /** Hostname */
             hostname: string;
             /** Id */
@@ -3613,6 +3728,11 @@ export interface components {
             deliveries: number;
             /** Errors */
             errors: string[];
+            /**
+             * Holds Expired
+             * @description checkout holds past their deadline, given back
+             */
+            holds_expired: number;
             /**
              * Pruned
              * @description deliveries nobody vouched for, deleted
@@ -6443,6 +6563,157 @@ export interface operations {
             };
         };
     };
+    list_holds_api_v1_holds_get: {
+        parameters: {
+            query?: {
+                /** @description held, consumed, released or expired */
+                state?: components["schemas"]["HoldState"] | null;
+                limit?: number;
+                /** @description the next_cursor of the previous page */
+                cursor?: number | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HoldListOut"];
+                };
+            };
+            /** @description missing or invalid credentials (`Authorization: Bearer <token>` or the session cookie) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid request: `error.details.problems` names each problem (`path`, `message`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the request headers are larger than allowed */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the database is unavailable; try again after `Retry-After` seconds */
+            503: {
+                headers: {
+                    /** @description seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    release_hold_api_v1_holds__hold_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                hold_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HoldOut"];
+                };
+            };
+            /** @description missing or invalid credentials (`Authorization: Bearer <token>` or the session cookie) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the caller's role does not allow this, or a session cookie came without the right `X-CSRF-Token` header */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description no such hold */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the hold is not held (consumed, released or expired) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid request: `error.details.problems` names each problem (`path`, `message`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the request headers are larger than allowed */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the database is unavailable; try again after `Retry-After` seconds */
+            503: {
+                headers: {
+                    /** @description seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
     list_entries_api_v1_hosts_get: {
         parameters: {
             query?: {
@@ -7421,7 +7692,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
-            /** @description the invoice is not open (paid, refunded, ...) */
+            /** @description the invoice is not open (paid, refunded, ...), or no host has room for the order (no payment is created) */
             409: {
                 headers: {
                     [name: string]: unknown;

@@ -21,7 +21,7 @@ from fluxbilling.db import schema
 from fluxbilling.jsontypes import JsonObject
 from fluxbilling.network import ipam
 
-__all__ = ["Release", "Reservation", "attach", "release", "reserve"]
+__all__ = ["Release", "Reservation", "attach", "give_back", "release", "reserve"]
 
 _MAX_CHOICES = 20
 
@@ -209,6 +209,28 @@ class Release:
         return freed + (f", address {self.address} freed" if self.address else "")
 
 
+async def give_back(
+    conn: AsyncConnection, *, host_id: int, ram_mb: int, vcpus: int, disk_gb: int
+) -> None:
+    """Return reserved amounts to a host, never below zero (the host may have been resized).
+
+    `release` uses it for a service's host; `allocation.holds` for a checkout hold that
+    expired or was released before any service existed.
+    """
+    hosts = schema.hosts
+    # SQLite's two-argument max() is PostgreSQL's greatest().
+    floor = sa.func.max if conn.dialect.name == "sqlite" else sa.func.greatest
+    await conn.execute(
+        hosts.update()
+        .where(hosts.c.id == host_id)
+        .values(
+            ram_mb_used=floor(hosts.c.ram_mb_used - ram_mb, 0),
+            vcpus_used=floor(hosts.c.vcpus_used - vcpus, 0),
+            disk_gb_used=floor(hosts.c.disk_gb_used - disk_gb, 0),
+        )
+    )
+
+
 async def release(conn: AsyncConnection, *, order_id: int) -> Release:
     """Give back an order's host capacity and its reserved address (the service is gone).
 
@@ -236,17 +258,8 @@ async def release(conn: AsyncConnection, *, order_id: int) -> Release:
         )
     ).one()
     if row.host_id is not None:
-        hosts = t.hosts
-        # SQLite's two-argument max() is PostgreSQL's greatest().
-        floor = sa.func.max if conn.dialect.name == "sqlite" else sa.func.greatest
-        await conn.execute(
-            hosts.update()
-            .where(hosts.c.id == row.host_id)
-            .values(
-                ram_mb_used=floor(hosts.c.ram_mb_used - row.ram_mb, 0),
-                vcpus_used=floor(hosts.c.vcpus_used - row.vcpus, 0),
-                disk_gb_used=floor(hosts.c.disk_gb_used - row.disk_gb, 0),
-            )
+        await give_back(
+            conn, host_id=row.host_id, ram_mb=row.ram_mb, vcpus=row.vcpus, disk_gb=row.disk_gb
         )
     address = (
         await conn.execute(

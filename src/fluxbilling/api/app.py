@@ -20,6 +20,7 @@ from fluxbilling.api import (
     errors,
     events,
     gateways,
+    holds,
     invoices,
     metrics,
     openapi,
@@ -62,6 +63,7 @@ def create_app(installation: Installation) -> FastAPI:
     app.add_middleware(request_limits.LimitRequests, bounds)
     app.include_router(webhooks.router)
     app.include_router(deliveries.router)
+    app.include_router(holds.router)
     app.include_router(invoices.router)
     app.include_router(gateways.router)
     app.include_router(invoices.reconcile)

@@ -43,6 +43,8 @@ STATUS_BY_ERROR: tuple[tuple[type[errors.FluxError], int], ...] = (
     (errors.InvalidFlow, 422),
     (errors.InvalidSettings, 422),
     (errors.UserError, 400),
+    # Only requests meet it here: a checkout finding no room for its order (nothing is taken).
+    (errors.CapacityExhausted, 409),
     (errors.UpstreamError, 502),
     (errors.DatabaseUnavailable, 503),
 )

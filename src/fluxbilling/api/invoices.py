@@ -134,6 +134,7 @@ class ReportOut(Row):
     deliveries: int = Field(description="stored deliveries processed again")
     reversals: int = Field(description="reversals whose refund policy was applied")
     pruned: int = Field(description="deliveries nobody vouched for, deleted")
+    holds_expired: int = Field(description="checkout holds past their deadline, given back")
     errors: list[str]
 
 
@@ -143,14 +144,18 @@ class ReportOut(Row):
     summary="Start paying an invoice",
     responses={
         404: {"description": "no such invoice, or the gateway is not configured"},
-        409: {"description": "the invoice is not open (paid, refunded, ...)"},
+        409: {
+            "description": "the invoice is not open (paid, refunded, ...), or no host has room "
+            "for the order (no payment is created)"
+        },
         502: {"description": "the gateway could not create the payment; nothing is stored"},
     },
 )
 async def start_checkout(
     invoice_id: RowId, body: CheckoutIn, request: Request, who: Operator
 ) -> CheckoutOut:
-    """Creates the payment at the gateway, stores it, and answers the URL to redirect to."""
+    """Holds capacity and an address for the order, creates the payment at the gateway,
+    stores it, and answers the URL to redirect to."""
     installation = request.app.state.installation
     gateway = installation.gateways.get(body.gateway)
     if gateway is None:
@@ -166,6 +171,7 @@ async def start_checkout(
         success_url=body.success_url,
         cancel_url=body.cancel_url,
         actor=who.name,
+        hold_ttl_minutes=installation.settings.hold_ttl_minutes,
     )
     return CheckoutOut.model_validate(started)
 

@@ -9,6 +9,7 @@ from pydantic import EmailStr, Field
 
 from fluxbilling.api.auth import Operator, require_token
 from fluxbilling.api.fields import Line, RequestBody, RowId
+from fluxbilling.api.holds import HoldOut
 from fluxbilling.api.invoices import InvoiceOut
 from fluxbilling.api.rows import Row, Timestamp
 from fluxbilling.jsontypes import JsonObject, JsonValue
@@ -210,6 +211,10 @@ class OrderOut(Row):
     retry_from: list[Phase] = Field(
         description="the phases `POST /orders/{id}/retry` may start from now, in order (empty "
         "unless the run failed): never billing, nor an allocation that completed"
+    )
+    hold: HoldOut | None = Field(
+        default=None,
+        description="the capacity and address its checkout held (null: never checked out)",
     )
 
 

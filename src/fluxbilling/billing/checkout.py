@@ -4,6 +4,9 @@
 POST /api/v1/invoices/{id}/checkout {"gateway": "mollie"}
   1. the invoice must be open (unpaid/pending), else 409
   2. attempt n = attempts so far + 1; idempotency key "fluxbilling-invoice-<id>-attempt-<n>"
+  2b. hold: host capacity and an address are reserved for the order for the TTL, in one
+     transaction (`allocation.holds`; a hold already held is extended). Nothing fits: 409
+     "no capacity in <location> for <product>: cannot take payment", no gateway object
   3. the gateway creates its object (Checkout Session, Mollie payment, PayPal order,
      CoinGate order with a per-order callback token) — outside any transaction
   4. one transaction: payment_attempts row (gateway, ref, redirect URL, token HMAC);
@@ -23,13 +26,15 @@ from typing import Any
 import sqlalchemy as sa
 
 from fluxbilling import audit, errors
+from fluxbilling.allocation import holds
 from fluxbilling.billing import money
 from fluxbilling.billing.gateway import CheckoutRequest, Gateway
 from fluxbilling.db import Database, schema
 from fluxbilling.engine import activity
+from fluxbilling.orders import view as order_view
 from fluxbilling.orders.pipeline import Phase
 
-__all__ = ["CheckoutStarted", "start_checkout"]
+__all__ = ["CheckoutStarted", "hold_capacity", "start_checkout"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,17 +72,23 @@ async def start_checkout(
     success_url: str | None = None,
     cancel_url: str | None = None,
     actor: str | None = None,
+    hold_ttl_minutes: int = 30,
 ) -> CheckoutStarted:
     """Create the gateway object for the invoice's next attempt and store it (see module).
 
     `actor` (who asked, through the API) is named by an audit row stored with the attempt.
+    `hold_ttl_minutes` is how long the order's capacity and address are held (0: no hold).
+    A hold stays when the gateway then fails: it expires, or the next attempt extends it.
 
     Raises:
         errors.NotFound: no such invoice.
         errors.Conflict: the invoice is not open for payment.
+        errors.CapacityExhausted: nothing fits the order's product (no gateway object).
         errors.UpstreamError: the gateway could not create it (nothing is stored).
     """
     invoice, attempts = await _open_invoice(db, invoice_id)
+    if hold_ttl_minutes > 0:
+        await hold_capacity(db, invoice.order_id, ttl_minutes=hold_ttl_minutes)
     back = return_url(public_url, invoice_id)
     request = CheckoutRequest(
         invoice_id=invoice_id,
@@ -129,6 +140,35 @@ async def start_checkout(
     return CheckoutStarted(
         invoice_id, gateway.name, created.gateway_ref, created.redirect_url, request.attempt
     )
+
+
+async def hold_capacity(db: Database, order_id: int, *, ttl_minutes: int) -> holds.Placed:
+    """Hold what the order will need for `ttl_minutes`, in one transaction (see module, 2b).
+
+    Raises:
+        errors.CapacityExhausted: nothing fits; the message names the location and product.
+    """
+    async with db.begin() as conn:
+        view = await order_view.load(conn, order_id)
+        product = view.product
+        try:
+            return await holds.place(
+                db,
+                conn,
+                order_id=order_id,
+                product=product,
+                with_address=order_view.addressing(product) == "ipam",
+                ttl_minutes=ttl_minutes,
+            )
+        except errors.CapacityExhausted as exc:
+            where = view.location.get("name") or f"location {product['location_id']}"
+            raise errors.CapacityExhausted(
+                f"no capacity in {where} for {product['name']}: cannot take payment",
+                order_id=order_id,
+                location_id=product["location_id"],
+                product=product["slug"],
+                reason=exc.message,
+            ) from exc
 
 
 async def _open_invoice(db: Database, invoice_id: int) -> tuple[Any, int]:

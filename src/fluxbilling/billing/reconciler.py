@@ -14,7 +14,9 @@ One pass (`Reconciler.run_once`), every `reconcile_interval` seconds in each wor
 3. **reversal policy**: full refunds and disputes not yet acted on (a crash after the
    commit) are applied;
 4. **retention**: deliveries nobody vouched for (refused, or naming an object nobody knows)
-   are deleted after 30 days (anyone can send them); every authentic delivery is kept.
+   are deleted after 30 days (anyone can send them); every authentic delivery is kept;
+5. **holds**: checkout holds past their deadline give their capacity and address back
+   (`allocation.holds.sweep`, a bounded batch per pass, safe in many workers at once).
 
 Each stage runs even when another one failed, and within a stage one invoice, delivery or
 reversal that fails — whatever it raises — is counted (`metrics.RECONCILER_FAILURES`),
@@ -37,6 +39,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from fluxbilling import errors, metrics
+from fluxbilling.allocation import holds
 from fluxbilling.billing import deliveries, ledger, money
 from fluxbilling.billing.gateway import Gateway
 from fluxbilling.billing.reversals import ReversalPolicy
@@ -79,6 +82,7 @@ class Report:
     errors: list[str] = field(default_factory=list)
     reversals: int = 0
     pruned: int = 0
+    holds_expired: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """For the API and the CLI."""
@@ -88,6 +92,7 @@ class Report:
             "deliveries": self.deliveries,
             "reversals": self.reversals,
             "pruned": self.pruned,
+            "holds_expired": self.holds_expired,
             "errors": self.errors,
         }
 
@@ -142,10 +147,14 @@ class Reconciler:
         async def prune() -> None:
             report.pruned = await self._prune_unverified()
 
+        async def expire_holds() -> None:
+            report.holds_expired = await holds.sweep(self.db, limit=_BATCH)
+
         await self._stage(report, "invoices", lambda: self._sync_due_invoices(report))
         await self._stage(report, "deliveries", lambda: self._sweep_deliveries(report))
         await self._stage(report, "prune", prune)
         await self._stage(report, "reversals", reversals)
+        await self._stage(report, "holds", expire_holds)
         if report.corrected or report.errors:
             log.warning(
                 "reconciler: corrected invoices %s; errors %s", report.corrected, report.errors

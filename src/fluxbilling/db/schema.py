@@ -379,6 +379,30 @@ ip_addresses = sa.Table(
     sa.UniqueConstraint("order_id", name="uq_ip_addresses_order_id"),
 )
 
+holds = sa.Table(
+    "holds",
+    metadata,
+    _id(),
+    _fk("order_id", "orders.id"),
+    _fk("host_id", "hosts.id"),
+    _fk("subnet_id", "subnets.id", nullable=True),
+    # What the checkout reserved: given back as recorded when the hold is released or expires.
+    sa.Column("address", sa.String(64), nullable=True),
+    sa.Column("ram_mb", sa.Integer(), nullable=False),
+    sa.Column("vcpus", sa.Integer(), nullable=False),
+    sa.Column("disk_gb", sa.Integer(), nullable=False),
+    # held, consumed, released or expired (`allocation.holds.HoldState`).
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("reason", sa.String(500), nullable=True),
+    # From the database clock: now + FLUXBILLING_HOLD_TTL_MINUTES, moved on by a new checkout.
+    sa.Column("expires_at", UtcDateTime(), nullable=False),
+    _created(),
+    sa.Column("updated_at", UtcDateTime(), nullable=False, server_default=sa.func.now()),
+    sa.UniqueConstraint("order_id", name="uq_holds_order_id"),
+    # The sweeper: held holds past their deadline, oldest first.
+    sa.Index("ix_holds_state_expires_at", "state", "expires_at"),
+)
+
 dns_records = sa.Table(
     "dns_records",
     metadata,

@@ -23,6 +23,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from fluxbilling import errors
+from fluxbilling.allocation import holds
 from fluxbilling.db import Database, schema
 from fluxbilling.jsontypes import JsonObject, JsonValue
 from fluxbilling.orders import attempts, lifecycle, operator, suggestions
@@ -172,6 +173,8 @@ class OrderDetail:
     """Why the order cannot be re-allocated now (None: it can)."""
     retry_from: tuple[Phase, ...] = ()
     """The phases a retry of its failed run may start from, in order (none unless failed)."""
+    hold: holds.Hold | None = None
+    """The capacity and address its checkout held (None: it was never checked out)."""
 
 
 def _parked(run: Any) -> bool:
@@ -218,6 +221,7 @@ async def describe_order(db: Database, order_id: int) -> OrderDetail:
                 .order_by(t.activity_log.c.id)
             )
         ).all()
+        hold = await holds.for_order(conn, order_id)
     by_phase = {c.phase: c for c in checkpoints}
     refusal = _refusal(order, run, service, by_phase.get(Phase.PROVISION))
     tried = attempts.collect(
@@ -246,6 +250,7 @@ async def describe_order(db: Database, order_id: int) -> OrderDetail:
         ),
         reallocation_refusal=refusal,
         retry_from=_retry_from(run, by_phase),
+        hold=hold,
     )
 
 

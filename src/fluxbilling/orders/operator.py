@@ -79,7 +79,8 @@ async def retry(store: RunStore, order_id: int, *, from_phase: str | None, actor
 
 
 async def cancel(store: RunStore, order_id: int, *, actor: str) -> int:
-    """Cancel the order's provisioning run (the order moves to `cancelled`).
+    """Cancel the order's provisioning run (the order moves to `cancelled`); a checkout hold
+    still held is given back in the same transaction (`orders.progress`).
 
     Returns:
         The run's id.

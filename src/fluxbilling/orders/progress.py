@@ -4,7 +4,8 @@ The engine calls this in the run's own transaction with the activity row of each
 event; the order moves through `orders.lifecycle` (its one writer), and the move is recorded
 on that row, not on one of its own. A lifecycle action's run leaves the order, and its
 running service, as they are: only provisioning runs move their order, and the others' rows
-are written alone.
+are written alone. A cancelled provisioning run gives back its order's checkout hold if it
+is still held (`allocation.holds`), whoever cancelled it (operator, CLI, refund policy).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from fluxbilling.allocation import holds
 from fluxbilling.db import Database
 from fluxbilling.engine.pipeline import RunEntry, RunEvent
 from fluxbilling.orders import lifecycle
@@ -57,3 +59,11 @@ class OrderProgress:
             moved = lifecycle.order(entry.run.order_id, _ORDER_EVENTS[event])
             moves = [moved] if entry.run.kind == PROVISION_KIND else []
             await lifecycle.transition(self.db, conn, _entry(entry), *moves)
+            if moves and event == RunEvent.CANCELLED:
+                actor = (entry.data or {}).get("actor", "an operator")
+                await holds.release_for_order(
+                    self.db,
+                    conn,
+                    order_id=entry.run.order_id,
+                    reason=f"{actor} cancelled the order",
+                )

@@ -109,6 +109,31 @@ describe("the order page", () => {
     expect(screen.getByLabelText("Suggested action")).toHaveTextContent("Fix the plan");
   });
 
+  it("shows the capacity and address the checkout holds", async () => {
+    const hold = {
+      id: 7,
+      order_id: 42,
+      host_id: 3,
+      host_name: "hv-ams1-01",
+      subnet_id: 1,
+      address: "192.0.2.10",
+      ram_mb: 2048,
+      vcpus: 2,
+      disk_gb: 40,
+      state: "held",
+      reason: null,
+      expires_at: "2026-12-07T20:30:00Z",
+      created_at: "2026-12-07T20:00:00Z",
+      updated_at: "2026-12-07T20:00:00Z",
+    };
+    serve({ ...FAILED, hold });
+    renderAt(<OrderPage />, { path: "/orders/42", route: "/orders/:orderId" });
+    const rows = await screen.findByRole("table", { name: "Checkout hold" });
+    expect(rows).toHaveTextContent("held");
+    expect(rows).toHaveTextContent("2048 MB / 2 vCPU / 40 GB on hv-ams1-01, 192.0.2.10");
+    expect(rows).toHaveTextContent("Held until");
+  });
+
   it("offers re-allocation only when the API does not refuse it", async () => {
     serve(FAILED);
     const { unmount } = renderAt(<OrderPage />, { path: "/orders/42", route: "/orders/:orderId" });

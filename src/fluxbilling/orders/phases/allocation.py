@@ -1,4 +1,9 @@
-"""Allocation phase: reserve a host's capacity and a primary address, atomically with the checkpoint."""
+"""Allocation phase: reserve a host's capacity and a primary address, atomically with the checkpoint.
+
+An order whose checkout holds capacity (`allocation.holds`) adopts that hold instead: the
+same host and address, the hold marked consumed in this transaction, nothing counted twice.
+Orders paid without a checkout, or whose hold expired and was given back, reserve here.
+"""
 
 from __future__ import annotations
 
@@ -28,11 +33,20 @@ class AllocationPhase:
     async def commit(
         self, conn: AsyncConnection, ctx: PhaseContext, done: Done
     ) -> Mapping[str, Any]:
-        """Choose and reserve; `CapacityExhausted` parks the run with the reason."""
+        """Adopt the checkout's hold, or choose and reserve; `CapacityExhausted` parks the run
+        with the reason."""
         writes = self.deps.store.writes(conn, ctx)
         current = await writes.view(ctx.order_id)
         ours = order_view.addressing(current.product) == "ipam"
-        reserved = await writes.reserve(ctx.order_id, current.product, with_address=ours)
+        held = await writes.adopt_hold(ctx.order_id)
+        if held is not None:
+            await writes.record(
+                "hold_consumed",
+                f"checkout hold adopted: {held.host_name}"
+                + (f", address {held.address}" if held.address else ""),
+                held.to_dict(),
+            )
+        reserved = held or await writes.reserve(ctx.order_id, current.product, with_address=ours)
         service_id = await writes.create_service(ctx.order_id, reserved.host_id)
         output = {**reserved.to_dict(), "service_id": service_id}
         where = f"address {reserved.address}" if ours else "the provider assigns the address"

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from fluxbilling import errors
-from fluxbilling.allocation import reservation
+from fluxbilling.allocation import holds, reservation
 from fluxbilling.db import Database, schema
 from fluxbilling.engine.context import PhaseContext
 from fluxbilling.engine.runs import Claim, RunStore
@@ -188,6 +188,10 @@ class _SqlWrites:
             lock=not self.db.is_sqlite,
             with_address=with_address,
         )
+
+    async def adopt_hold(self, order_id: int) -> reservation.Reservation | None:
+        hold = await holds.adopt(self.db, self.conn, order_id=order_id)
+        return hold.reservation() if hold is not None else None
 
     async def create_service(self, order_id: int, host_id: int) -> int:
         service_id = await lifecycle.create_service(self.conn, order_id=order_id, host_id=host_id)

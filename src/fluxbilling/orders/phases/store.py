@@ -70,6 +70,14 @@ class PhaseWrites(Protocol):
         """
         ...
 
+    async def adopt_hold(self, order_id: int) -> Reservation | None:
+        """Consume the order's checkout hold, if one is held, and answer its reservation.
+
+        Returns:
+            What the hold reserved (same host, same address), or None: no hold is held.
+        """
+        ...
+
     async def create_service(self, order_id: int, host_id: int) -> int:
         """Create the order's service in its initial state (`orders.lifecycle`) on `host_id`;
         the order's reserved address becomes its address.

@@ -53,3 +53,16 @@ async def test_no_capacity_parks_the_run_and_records_nothing() -> None:
     with pytest.raises(errors.CapacityExhausted):
         await AllocationPhase(rig.deps).commit(NO_CONNECTION, CTX, Done())
     assert rig.store.activity == []
+
+
+async def test_a_held_checkout_hold_is_adopted_instead_of_reserving_again() -> None:
+    rig = Rig(view=order_view(ours=False, service_status="allocated"))
+    rig.store.holds[ORDER_ID] = HOST  # `reservation` stays None: reserving would raise
+    rig.store.next_service_id = SERVICE_ID
+    out = await AllocationPhase(rig.deps).commit(NO_CONNECTION, CTX, Done())
+    assert out == {**HOST.to_dict(), "service_id": SERVICE_ID}
+    assert rig.store.holds == {}
+    address = rig.store.views[ORDER_ID].address
+    assert (address["address"], address["service_id"]) == ("192.0.2.10", SERVICE_ID)
+    assert [row.event for row in rig.store.activity] == ["hold_consumed", "capacity_reserved"]
+    assert rig.store.activity[0].message == "checkout hold adopted: hv-ams1-01, address 192.0.2.10"
