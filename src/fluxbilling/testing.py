@@ -36,6 +36,7 @@ from fluxbilling.drivers.outcome import Done, VerbOutcome
 from fluxbilling.engine.context import PhaseContext
 from fluxbilling.engine.runs import Claim
 from fluxbilling.handoff import reveal
+from fluxbilling.network.switchport import PortVlans, valid_vlan
 from fluxbilling.orders import lifecycle
 from fluxbilling.orders.phases.deps import plain
 from fluxbilling.orders.phases.store import ActionRow, PhaseWrites, WelcomeMail
@@ -49,6 +50,7 @@ __all__ = [
     "FakeImageVerifier",
     "InMemoryPhaseStore",
     "InMemoryRdns",
+    "InMemorySwitchPorts",
     "phase_context",
 ]
 
@@ -436,3 +438,50 @@ class _InMemoryWrites:
 
     async def revoke_reveal_links(self, service_id: int) -> int:
         return self.store.revoke_links(service_id)
+
+
+class InMemorySwitchPorts:
+    """A `network.switchport.SwitchPortBackend` over a dict of ports, with fault injection.
+
+    Attributes:
+        ports: the switch's ports by name (a test adds them; an unknown one is permanent).
+        failures: errors raised by the next calls, one per call, first in first out.
+        writes: how many writes changed a port (a retried job that writes twice shows here).
+    """
+
+    def __init__(self, *names: str) -> None:
+        self.ports: dict[str, PortVlans] = {name: PortVlans(name) for name in names}
+        self.failures: deque[errors.FluxError] = deque()
+        self.writes = 0
+
+    def _port(self, port: str) -> PortVlans:
+        if self.failures:
+            raise self.failures.popleft()
+        found = self.ports.get(port)
+        if found is None:
+            raise errors.PermanentUpstreamError(
+                f"switch: the switch has no port named {port!r}", upstream="switch", port=port
+            )
+        return found
+
+    async def get_port(self, port: str) -> PortVlans:
+        """The port's VLANs."""
+        return self._port(port)
+
+    async def set_access_vlan(self, port: str, vlan: int) -> None:
+        """Make the port an access port on `vlan`."""
+        current = self._port(port)
+        if not valid_vlan(vlan):
+            raise errors.PermanentUpstreamError(f"switch: VLAN {vlan} is not in 1-4094")
+        self.ports[port] = PortVlans(port, vlan, current.trunks, "access")
+        self.writes += 1
+
+    async def set_trunks(
+        self, port: str, trunks: frozenset[int], *, expected: frozenset[int]
+    ) -> None:
+        """Set the port's trunks when they are still `expected`."""
+        current = self._port(port)
+        if current.trunks != expected:
+            raise errors.TransientUpstreamError("switch: the port's VLANs changed meanwhile")
+        self.ports[port] = PortVlans(port, current.tag, frozenset(trunks), current.mode)
+        self.writes += 1
