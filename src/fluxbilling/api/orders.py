@@ -11,6 +11,7 @@ from fluxbilling.api.auth import Operator, require_token
 from fluxbilling.api.fields import Line, RequestBody, RowId
 from fluxbilling.api.invoices import InvoiceOut
 from fluxbilling.api.rows import Row, Timestamp
+from fluxbilling.api.switch_ports import SwitchPortJobOut
 from fluxbilling.jsontypes import JsonObject, JsonValue
 from fluxbilling.orders import detail, listing, operator, service
 from fluxbilling.orders.attempts import AttemptOutcome, ErrorClass
@@ -194,7 +195,7 @@ class ActivityOut(Row):
 
 
 class OrderOut(Row):
-    """An order with its invoice, run, phases, service and activity."""
+    """An order with its invoice, run, phases, service, switch-port jobs and activity."""
 
     id: int
     hostname: str
@@ -210,6 +211,10 @@ class OrderOut(Row):
     retry_from: list[Phase] = Field(
         description="the phases `POST /orders/{id}/retry` may start from now, in order (empty "
         "unless the run failed): never billing, nor an allocation that completed"
+    )
+    switch_port_jobs: list[SwitchPortJobOut] = Field(
+        description="its switch-port jobs, newest first: each a run of its own (retry it "
+        "through `POST /runs/{run_id}/retry`)"
     )
 
 

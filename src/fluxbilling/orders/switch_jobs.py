@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -26,11 +27,12 @@ from fluxbilling import errors
 from fluxbilling.db import Database, schema
 from fluxbilling.engine.context import PhaseContext
 from fluxbilling.engine.runs import RunStore
+from fluxbilling.jsontypes import JsonObject
 from fluxbilling.network import switchport
 from fluxbilling.network.switchport import SwitchJobSpec, SwitchOp
-from fluxbilling.orders.pipeline import SWITCH_PORT_KIND, Phase
+from fluxbilling.orders.pipeline import SWITCH_PORT_KIND, Phase, RunState
 
-__all__ = ["SwitchJob", "SwitchJobs", "job_rows"]
+__all__ = ["SwitchJob", "SwitchJobRow", "SwitchJobs", "job_row", "job_rows"]
 
 jobs = schema.switch_port_jobs
 services = schema.services
@@ -48,6 +50,34 @@ class SwitchJob:
     port: str
     vlan: int
     op: SwitchOp
+
+
+@dataclass(frozen=True, slots=True)
+class SwitchJobRow:
+    """A switch-port job as an operator sees it: the job and where its run stands."""
+
+    id: int
+    run_id: int
+    order_id: int
+    service_id: int
+    host_id: int
+    port: str
+    vlan: int
+    operation: SwitchOp
+    state: RunState
+    attempt: int
+    last_error: JsonObject | None
+    result: JsonObject | None
+    created_at: datetime
+    updated_at: datetime
+
+
+def job_row(row: Any) -> SwitchJobRow:
+    """A row of `job_rows` as a `SwitchJobRow`."""
+    values = dict(row._mapping)
+    values["operation"] = SwitchOp(values["operation"])
+    values["state"] = RunState(values["state"])
+    return SwitchJobRow(**values)
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,11 +233,15 @@ class SwitchJobs:
         await conn.execute(jobs.update().where(jobs.c.run_id == run_id).values(result=dict(result)))
 
 
-def job_rows(order_id: int | None = None) -> sa.Select[Any]:
+def job_rows(
+    order_id: int | None = None, *, state: RunState | None = None, before: int | None = None
+) -> sa.Select[Any]:
     """The jobs with their runs' state, attempts and last error, newest first.
 
     Args:
         order_id: one order's jobs only (None: every job).
+        state: jobs whose run is in this state only.
+        before: jobs with a smaller id only (the cursor of a page).
     """
     runs = schema.runs
     query = (
@@ -232,4 +266,8 @@ def job_rows(order_id: int | None = None) -> sa.Select[Any]:
     )
     if order_id is not None:
         query = query.where(jobs.c.order_id == order_id)
+    if state is not None:
+        query = query.where(runs.c.state == state)
+    if before is not None:
+        query = query.where(jobs.c.id < before)
     return query
