@@ -5,14 +5,17 @@ when no other service on the host still uses it."""
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 import pytest
 
-from fluxbilling import bootstrap, errors
+from fluxbilling import bootstrap, cli, errors
 from fluxbilling.network.switchport import PortVlans
 from fluxbilling.orders.pipeline import Phase
 from fluxbilling.orders.switch_jobs import SwitchJobs
 from fluxbilling.testing import InMemorySwitchPorts, phase_context
+from fluxbilling.vault import generate_key
 from tests.integration.support import active_service, activity, run_action, run_of
 from tests.integration.switchsupport import jobs_of, one_host, wire_switch, work_jobs
 
@@ -135,3 +138,44 @@ async def test_terminate_removes_the_vlan_only_when_no_other_service_on_the_host
     removal = (await jobs_of(installation, second.order_id))[-1]
     assert removal.state == "completed", removal.last_error
     assert switch_ports.ports[port].trunks == {4094}, "never an empty (all-VLAN) trunk"
+
+
+async def test_the_cli_lists_the_jobs_and_the_api_refuses_a_vlan_out_of_range(
+    installation: bootstrap.Installation,
+    api: httpx.AsyncClient,
+    ports: list[str],
+    database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    service = await active_service(installation, "sw7.example.net")
+    await work_jobs(installation)
+    (job,) = await jobs_of(installation, service.order_id)
+    for key, value in {
+        "FLUXBILLING_DATABASE_URL": database_url,
+        "FLUXBILLING_SECRET_KEY": generate_key(),
+        "FLUXBILLING_API_TOKEN": "cli-token",
+        "FLUXBILLING_STRIPE_WEBHOOK_SECRET": "whsec_cli",
+        "FLUXBILLING_STATE_DIR": str(installation.settings.state_dir),
+    }.items():
+        monkeypatch.setenv(key, value)
+    capsys.readouterr()
+    code = await asyncio.to_thread(_cli, "switchports", "list", "--order", str(service.order_id))
+    printed = capsys.readouterr().out
+    assert code == 0, printed
+    assert f"trunk_add VLAN {VLAN} on {job.port}  completed" in printed
+
+    subnet = (await api.get("/api/v1/subnets")).json()["items"][0]
+    refused = await api.patch(f"/api/v1/subnets/{subnet['id']}", json={"vlan_id": 4095})
+    assert refused.status_code == 422, refused.text
+    assert "vlan_id" in refused.text
+    host = (await api.get("/api/v1/hosts")).json()["items"][0]
+    assert host["switch_port"] in ports
+
+
+def _cli(*args: str) -> int:
+    try:
+        cli.main(list(args))
+    except SystemExit as done:
+        return int(done.code or 0)
+    return 0
