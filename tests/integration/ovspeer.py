@@ -9,16 +9,12 @@ reads back does not go through our adapter.
 
 from __future__ import annotations
 
-import os
-import socket
 import subprocess
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-START = "scripts/services (scripts/test runs it; or scripts/peers/ovs alone)"
+from tests.integration import peers
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,17 +49,9 @@ class OpenVSwitch:
         )  # fmt: skip
 
 
-def env_file() -> Path:
-    """Where the peer script wrote its settings."""
-    return Path(os.environ.get("FLUXBILLING_PEERS_DIR", ROOT / ".peers")) / "ovs.env"
-
-
 def running() -> OpenVSwitch:
     """The running peer, or a test failure that says how to start it."""
-    path = env_file()
-    if not path.is_file():
-        pytest.fail(f"Open vSwitch is not running ({path} is missing): start it with {START}")
-    values = dict(line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
+    values = peers.settings("ovs", "Open vSwitch")
     found = OpenVSwitch(
         values["OVS_DB_HOST"],
         int(values["OVS_DB_PORT"]),
@@ -71,8 +59,5 @@ def running() -> OpenVSwitch:
         values["OVS_DB_UNIX"],
         values["OVS_BRIDGE"],
     )
-    try:
-        socket.create_connection((found.host, found.port), timeout=2).close()
-    except OSError as exc:
-        pytest.fail(f"Open vSwitch does not answer at {found.tcp} ({exc}): start it with {START}")
+    peers.answers("Open vSwitch", "ovs", found.host, found.port, found.tcp)
     return found

@@ -32,29 +32,16 @@ from fluxbilling.network import switchport
 from fluxbilling.network.switchport import SwitchJobSpec, SwitchOp
 from fluxbilling.orders.pipeline import SWITCH_PORT_KIND, Phase, RunState
 
-__all__ = ["SwitchJob", "SwitchJobRow", "SwitchJobs", "job_row", "job_rows"]
+__all__ = ["SwitchJobRow", "SwitchJobs", "job_row", "job_rows"]
 
 jobs = schema.switch_port_jobs
 services = schema.services
 
 
 @dataclass(frozen=True, slots=True)
-class SwitchJob:
-    """A switch-port job as its phase reads it."""
-
-    id: int
-    run_id: int
-    order_id: int
-    service_id: int
-    host_id: int
-    port: str
-    vlan: int
-    op: SwitchOp
-
-
-@dataclass(frozen=True, slots=True)
 class SwitchJobRow:
-    """A switch-port job as an operator sees it: the job and where its run stands."""
+    """A switch-port job, as its phase and an operator see it: the job and where its run
+    stands."""
 
     id: int
     run_id: int
@@ -168,46 +155,29 @@ class SwitchJobs:
         run_id = await self.runs.enqueue(
             conn, ctx.order_id, kind=SWITCH_PORT_KIND, phase=Phase.SWITCH_PORT, dedupe_key=key
         )
-        await conn.execute(
-            jobs.insert().values(
-                run_id=run_id,
-                order_id=ctx.order_id,
-                service_id=target.service_id,
-                host_id=target.host_id,
-                port=spec.port,
-                vlan=spec.vlan,
-                operation=spec.op,
-            )
-        )
+        job = {"port": spec.port, "vlan": spec.vlan, "operation": spec.op}
+        ids = {"run_id": run_id, "order_id": ctx.order_id, "service_id": target.service_id}
+        await conn.execute(jobs.insert().values(host_id=target.host_id, **ids, **job))
         await ctx.record(
             conn,
             "switch_port_job_enqueued",
             f"switch-port job: {spec.op} VLAN {spec.vlan} on port {spec.port} (run {run_id})",
-            {"run_id": run_id, "port": spec.port, "vlan": spec.vlan, "operation": spec.op},
+            {"run_id": run_id, **job},
         )
 
-    async def job(self, run_id: int) -> SwitchJob:
+    async def job(self, run_id: int) -> SwitchJobRow:
         """The job a `switch_port` run executes.
 
         Raises:
             errors.InvariantViolation: the run has no job row.
         """
         async with self.db.connect() as conn:
-            row = (await conn.execute(sa.select(jobs).where(jobs.c.run_id == run_id))).first()
+            row = (await conn.execute(job_rows(run_id=run_id))).first()
         if row is None:
             raise errors.InvariantViolation(f"switch-port run {run_id} has no switch_port_jobs row")
-        return SwitchJob(
-            row.id,
-            row.run_id,
-            row.order_id,
-            row.service_id,
-            row.host_id,
-            row.port,
-            row.vlan,
-            SwitchOp(row.operation),
-        )
+        return job_row(row)
 
-    async def vlan_users(self, job: SwitchJob) -> list[int]:
+    async def vlan_users(self, job: SwitchJobRow) -> list[int]:
         """The other live services on the job's host whose pool is on the job's VLAN."""
         t = schema
         query = (
@@ -234,7 +204,11 @@ class SwitchJobs:
 
 
 def job_rows(
-    order_id: int | None = None, *, state: RunState | None = None, before: int | None = None
+    order_id: int | None = None,
+    *,
+    state: RunState | None = None,
+    before: int | None = None,
+    run_id: int | None = None,
 ) -> sa.Select[Any]:
     """The jobs with their runs' state, attempts and last error, newest first.
 
@@ -242,6 +216,7 @@ def job_rows(
         order_id: one order's jobs only (None: every job).
         state: jobs whose run is in this state only.
         before: jobs with a smaller id only (the cursor of a page).
+        run_id: the job of this run only.
     """
     runs = schema.runs
     query = (
@@ -264,10 +239,6 @@ def job_rows(
         .select_from(jobs.join(runs, runs.c.id == jobs.c.run_id))
         .order_by(jobs.c.id.desc())
     )
-    if order_id is not None:
-        query = query.where(jobs.c.order_id == order_id)
-    if state is not None:
-        query = query.where(runs.c.state == state)
-    if before is not None:
-        query = query.where(jobs.c.id < before)
-    return query
+    equal = ((jobs.c.order_id, order_id), (runs.c.state, state), (jobs.c.run_id, run_id))
+    query = query.where(*(column == value for column, value in equal if value is not None))
+    return query if before is None else query.where(jobs.c.id < before)

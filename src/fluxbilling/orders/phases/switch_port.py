@@ -59,11 +59,11 @@ class SwitchPortPhase:
             "job_id": job.id,
             "port": job.port,
             "vlan": job.vlan,
-            "operation": job.op,
+            "operation": job.operation,
             "kept_for": [],
             "changed": False,
         }
-        if job.op == SwitchOp.TRUNK_REMOVE:
+        if job.operation == SwitchOp.TRUNK_REMOVE:
             users = await switching.jobs.vlan_users(job)
             if users:
                 out["kept_for"] = users
@@ -71,17 +71,17 @@ class SwitchPortPhase:
                 return Done(out)
         backend = switching.backend
         current = await backend.get_port(job.port)
-        change = switchport.plan(job.op, job.vlan, current, quarantine_vlan=quarantine)
+        change = switchport.plan(job.operation, job.vlan, current, quarantine_vlan=quarantine)
         if change is not None and change.tag is not None:
             await backend.set_access_vlan(job.port, change.tag)
         elif change is not None and change.trunks is not None:
             await backend.set_trunks(job.port, change.trunks, expected=current.trunks)
         state = await backend.get_port(job.port)
-        if not switchport.satisfied(job.op, job.vlan, state, quarantine_vlan=quarantine):
+        if not switchport.satisfied(job.operation, job.vlan, state, quarantine_vlan=quarantine):
             raise errors.TransientUpstreamError(
-                f"port {job.port} read back {state.to_dict()} after {job.op} VLAN {job.vlan}",
+                f"port {job.port} read back {state.to_dict()} after {job.operation} VLAN {job.vlan}",
                 upstream="switch",
-                operation=f"{job.op} VLAN {job.vlan}",
+                operation=f"{job.operation} VLAN {job.vlan}",
             )
         out["changed"] = change is not None
         out["read_back"] = state.to_dict()
