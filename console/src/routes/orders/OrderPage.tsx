@@ -1,7 +1,7 @@
 /**
  * One order: the phase timeline (each phase's status, attempts, duration, its upstream
  * exchange and error), retry from this phase or an earlier one, cancel, the activity log, the
- * invoice with its payments, refunds and deliveries, and the service.
+ * invoice with its payments, refunds and deliveries, the service and its switch-port jobs.
  */
 import {
   Anchor,
@@ -35,6 +35,7 @@ import { RevealPassword } from "../../components/RevealPassword";
 import { type Attempt, type Order, type TimelineEntry, timeline } from "./timeline";
 import { useInvoice, useInvoiceDeliveries, useOrder, useOrderAction } from "./queries";
 import { TakePayment } from "./TakePayment";
+import { SwitchPortJobs } from "./SwitchPortJobs";
 
 export function OrderPage() {
   const id = Number(useParams().orderId);
@@ -101,6 +102,7 @@ function OrderView({ order }: { order: Order }) {
         <InvoiceCard order={order} />
         <ServiceCard order={order} />
       </SimpleGrid>
+      <SwitchPortJobs orderId={order.id} jobs={order.switch_port_jobs ?? []} />
       <ActivityLog order={order} />
     </Stack>
   );
