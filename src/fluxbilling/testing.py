@@ -41,6 +41,7 @@ from fluxbilling.orders import lifecycle
 from fluxbilling.orders.phases.deps import plain
 from fluxbilling.orders.phases.store import ActionRow, PhaseWrites, WelcomeMail
 from fluxbilling.orders.pipeline import PIPELINES, PROVISION_KIND, Phase
+from fluxbilling.orders.switch_jobs import SwitchJobRow
 from fluxbilling.orders.view import OrderView
 
 __all__ = [
@@ -50,6 +51,7 @@ __all__ = [
     "FakeImageVerifier",
     "InMemoryPhaseStore",
     "InMemoryRdns",
+    "InMemorySwitchJobs",
     "InMemorySwitchPorts",
     "phase_context",
 ]
@@ -485,3 +487,45 @@ class InMemorySwitchPorts:
             raise errors.TransientUpstreamError("switch: the port's VLANs changed meanwhile")
         self.ports[port] = PortVlans(port, current.tag, frozenset(trunks), current.mode)
         self.writes += 1
+
+
+class InMemorySwitchJobs:
+    """A `orders.phases.switch_port.SwitchJobStore` over dicts: jobs by run id, the services on
+    each VLAN, what each job finished with, and the services the commits asked jobs for."""
+
+    def __init__(self, *jobs: SwitchJobRow, quarantine_vlan: int = 4094) -> None:
+        self.jobs = {job.run_id: job for job in jobs}
+        self.users: dict[int, list[int]] = {}
+        """Other live services by VLAN."""
+        self.finished: dict[int, Mapping[str, Any]] = {}
+        self.requested: list[tuple[str, int]] = []
+        """`("provisioned" | "terminated", service id)`, in order."""
+        self._quarantine_vlan = quarantine_vlan
+
+    @property
+    def quarantine_vlan(self) -> int:
+        """The quarantine VLAN."""
+        return self._quarantine_vlan
+
+    async def provisioned(self, conn: AsyncConnection, ctx: PhaseContext, service_id: int) -> None:
+        """Record the request."""
+        self.requested.append(("provisioned", service_id))
+
+    async def terminated(self, conn: AsyncConnection, ctx: PhaseContext, service_id: int) -> None:
+        """Record the request."""
+        self.requested.append(("terminated", service_id))
+
+    async def job(self, run_id: int) -> SwitchJobRow:
+        """The job of `run_id`."""
+        found = self.jobs.get(run_id)
+        if found is None:
+            raise errors.InvariantViolation(f"switch-port run {run_id} has no job")
+        return found
+
+    async def vlan_users(self, job: SwitchJobRow) -> list[int]:
+        """The services the test put on the job's VLAN."""
+        return list(self.users.get(job.vlan, []))
+
+    async def finish(self, conn: AsyncConnection, run_id: int, result: Mapping[str, Any]) -> None:
+        """Keep the result."""
+        self.finished[run_id] = dict(result)

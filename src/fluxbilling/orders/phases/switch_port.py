@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -21,9 +21,39 @@ from fluxbilling.engine.context import PhaseContext
 from fluxbilling.engine.outcome import Done, Outcome
 from fluxbilling.network import switchport
 from fluxbilling.network.switchport import SwitchOp, SwitchPortBackend
-from fluxbilling.orders.switch_jobs import SwitchJobs
+from fluxbilling.orders.switch_jobs import SwitchJobRow
 
-__all__ = ["SwitchPortPhase", "Switching"]
+__all__ = ["SwitchJobStore", "SwitchPortPhase", "Switching"]
+
+
+class SwitchJobStore(Protocol):
+    """The switch-port jobs' port to the database (`orders.switch_jobs.SwitchJobs`; the fake
+    is `fluxbilling.testing.InMemorySwitchJobs`)."""
+
+    @property
+    def quarantine_vlan(self) -> int:
+        """The VLAN nothing else is on (`Settings.switch_quarantine_vlan`)."""
+        ...
+
+    async def provisioned(self, conn: AsyncConnection, ctx: PhaseContext, service_id: int) -> None:
+        """Enqueue the job that puts the service's host port on its VLAN, in `conn`."""
+        ...
+
+    async def terminated(self, conn: AsyncConnection, ctx: PhaseContext, service_id: int) -> None:
+        """Enqueue the job that takes the service's VLAN off its host port, in `conn`."""
+        ...
+
+    async def job(self, run_id: int) -> SwitchJobRow:
+        """The job a `switch_port` run executes."""
+        ...
+
+    async def vlan_users(self, job: SwitchJobRow) -> list[int]:
+        """The other live services on the job's host on the job's VLAN."""
+        ...
+
+    async def finish(self, conn: AsyncConnection, run_id: int, result: Mapping[str, Any]) -> None:
+        """Keep what the job read back, in `conn`."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,7 +61,7 @@ class Switching:
     """What switch-port jobs need: the switch, and the jobs' store (with the quarantine VLAN)."""
 
     backend: SwitchPortBackend
-    jobs: SwitchJobs
+    jobs: SwitchJobStore
 
 
 class SwitchPortPhase:
