@@ -20,19 +20,19 @@ depends_on = None
 
 _ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 _JSON = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+_REFERENCES = (("run", "runs"), ("order", "orders"), ("service", "services"), ("host", "hosts"))
+"""switch_port_jobs' foreign keys: `<name>_id` to `<table>.id`, each indexed."""
 
 
 def upgrade() -> None:
     # Plain nullable columns: no table rebuild, whatever else changes these tables.
     op.add_column("hosts", sa.Column("switch_port", sa.String(length=200), nullable=True))
     op.add_column("subnets", sa.Column("vlan_id", sa.Integer(), nullable=True))
+    table = "switch_port_jobs"
     op.create_table(
-        "switch_port_jobs",
+        table,
         sa.Column("id", _ID, nullable=False),
-        sa.Column("run_id", _ID, nullable=False),
-        sa.Column("order_id", _ID, nullable=False),
-        sa.Column("service_id", _ID, nullable=False),
-        sa.Column("host_id", _ID, nullable=False),
+        *(sa.Column(f"{ref}_id", _ID, nullable=False) for ref, _ in _REFERENCES),
         sa.Column("port", sa.String(length=200), nullable=False),
         sa.Column("vlan", sa.Integer(), nullable=False),
         sa.Column("operation", sa.String(length=32), nullable=False),
@@ -43,26 +43,18 @@ def upgrade() -> None:
             server_default=sa.text("(CURRENT_TIMESTAMP)"),
             nullable=False,
         ),
-        sa.ForeignKeyConstraint(
-            ["run_id"], ["runs.id"], name=op.f("fk_switch_port_jobs_run_id_runs")
+        *(
+            sa.ForeignKeyConstraint(
+                [f"{ref}_id"], [f"{target}.id"], name=op.f(f"fk_{table}_{ref}_id_{target}")
+            )
+            for ref, target in _REFERENCES
         ),
-        sa.ForeignKeyConstraint(
-            ["order_id"], ["orders.id"], name=op.f("fk_switch_port_jobs_order_id_orders")
-        ),
-        sa.ForeignKeyConstraint(
-            ["service_id"], ["services.id"], name=op.f("fk_switch_port_jobs_service_id_services")
-        ),
-        sa.ForeignKeyConstraint(
-            ["host_id"], ["hosts.id"], name=op.f("fk_switch_port_jobs_host_id_hosts")
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_switch_port_jobs")),
-        sa.UniqueConstraint("run_id", name=op.f("uq_switch_port_jobs_run_id")),
+        sa.PrimaryKeyConstraint("id", name=op.f(f"pk_{table}")),
+        sa.UniqueConstraint("run_id", name=op.f(f"uq_{table}_run_id")),
     )
-    with op.batch_alter_table("switch_port_jobs", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_switch_port_jobs_run_id"), ["run_id"])
-        batch_op.create_index(batch_op.f("ix_switch_port_jobs_order_id"), ["order_id"])
-        batch_op.create_index(batch_op.f("ix_switch_port_jobs_service_id"), ["service_id"])
-        batch_op.create_index(batch_op.f("ix_switch_port_jobs_host_id"), ["host_id"])
+    with op.batch_alter_table(table, schema=None) as batch_op:
+        for ref, _ in _REFERENCES:
+            batch_op.create_index(batch_op.f(f"ix_{table}_{ref}_id"), [f"{ref}_id"])
 
 
 def downgrade() -> None:
