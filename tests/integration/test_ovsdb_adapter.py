@@ -5,8 +5,12 @@ unreachable server transient, a VLAN out of range permanent)."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import secrets
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -73,3 +77,45 @@ async def test_failures_are_classified_at_the_boundary(
         await OvsdbSwitchPorts("tcp:127.0.0.1:1", timeout=2).get_port(name)
     with pytest.raises(errors.InvalidSettings):
         OvsdbSwitchPorts("ssl:127.0.0.1:6640")
+
+
+async def test_echoes_are_answered_and_replies_split_anywhere_are_read(tmp_path: Path) -> None:
+    """A scripted server: an `echo` first (the adapter must answer it), then the reply cut
+    in two with a multi-byte character across the cut; then a JSON-RPC error."""
+    heard: list[dict[str, Any]] = []
+    row = {"name": "pé", "tag": 7, "trunks": ["set", [7, 8]], "vlan_mode": "trunk"}
+
+    handlers: list[asyncio.Task[Any]] = []
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        handlers.append(asyncio.current_task())  # type: ignore[arg-type]
+        decoder, buffer = json.JSONDecoder(), ""
+        while not buffer.strip():
+            buffer += (await reader.read(65536)).decode()
+        request, _ = decoder.raw_decode(buffer)
+        writer.write(json.dumps({"method": "echo", "params": ["hi"], "id": "echo"}).encode())
+        await writer.drain()
+        heard.append(json.loads((await reader.read(65536)).decode()))
+        if request["params"][1]["op"] == "select":
+            result = {"id": request["id"], "error": None, "result": [{"rows": [row]}]}
+            reply = json.dumps(result, ensure_ascii=False)
+        else:
+            reply = json.dumps({"id": request["id"], "error": "unknown database", "result": None})
+        data = reply.encode()
+        cut = data.find("é".encode()) + 1 or len(data) // 2
+        for part in (data[:cut], data[cut:]):
+            writer.write(part)
+            await writer.drain()
+            await asyncio.sleep(0.01)
+        writer.close()
+        await writer.wait_closed()
+
+    path = tmp_path / "db.sock"
+    server = await asyncio.start_unix_server(serve, path=str(path))
+    async with server:
+        ports = OvsdbSwitchPorts(f"unix:{path}")
+        assert await ports.get_port("pé") == PortVlans("pé", 7, frozenset({7, 8}), "trunk")
+        assert heard[0] == {"result": ["hi"], "error": None, "id": "echo"}
+        with pytest.raises(errors.PermanentUpstreamError, match="unknown database"):
+            await ports.set_access_vlan("pé", 7)
+        await asyncio.gather(*handlers)  # each connection closed on both sides

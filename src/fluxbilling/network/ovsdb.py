@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import codecs
+import contextlib
 import itertools
 import json
 from collections.abc import AsyncIterator, Sequence
@@ -252,7 +253,8 @@ class OvsdbSwitchPorts:
             raise ConnectionResetError("the OVSDB server closed the connection before replying")
         finally:
             writer.close()
-            await writer.wait_closed()
+            with contextlib.suppress(OSError):  # the answer is in; a reset now changes nothing
+                await writer.wait_closed()
 
 
 class _OpFailed(Exception):
