@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 from pydantic import SecretStr
@@ -26,7 +27,7 @@ from fluxbilling.billing.gateways.stripe import api as stripe_api
 from fluxbilling.billing.reconciler import Reconciler
 from fluxbilling.billing.reversals import ReversalPolicy
 from fluxbilling.billing.webhooks import GatewayEndpoint
-from fluxbilling.config import Settings, split_list
+from fluxbilling.config import Settings, parse_server, split_list
 from fluxbilling.db import Database
 from fluxbilling.drivers.address_guard import Resolver
 from fluxbilling.drivers.connections import ConnectionFactory, TransportFor
@@ -38,7 +39,7 @@ from fluxbilling.engine.wakeup import Wakeup
 from fluxbilling.engine.worker import Worker
 from fluxbilling.handoff.mail import Mailer, SmtpMailer
 from fluxbilling.images import hashing
-from fluxbilling.network import ovsdb, powerdns
+from fluxbilling.network import dnsserver, ovsdb, powerdns
 from fluxbilling.network.cloudflare import CloudflareRdns
 from fluxbilling.network.rdns import InternalRdns, RdnsBackend
 from fluxbilling.network.switchport import SwitchPortBackend
@@ -100,6 +101,8 @@ class Installation:
     stripe_secrets: list[str]
     accounts: Accounts
     gateways: dict[str, Gateway] = field(default_factory=dict)
+    dns: dnsserver.DnsServer | None = None
+    """The internal backend's DNS server, once `start_dns` started it."""
     handlers: dict[str, PhaseHandler] = field(default_factory=dict)
     # One webhook endpoint per gateway, built on first use (they hold no per-request state).
     _endpoints: dict[str, GatewayEndpoint] = field(default_factory=dict, repr=False)
@@ -181,9 +184,48 @@ class Installation:
         """Release connections."""
         for gateway in self.gateways.values():
             await gateway.aclose()
+        if self.dns is not None:
+            await self.dns.stop()
+            self.dns = None
         if isinstance(self.rdns, powerdns.PowerDnsRdns):
             await self.rdns.aclose()
         await self.db.dispose()
+
+    async def start_dns(self) -> dnsserver.DnsServer | None:
+        """Serve the internal backend's records over DNS (`network.dnsserver`), once.
+
+        Only with the internal backend and `dns_server_enabled`; the backend's
+        forward-confirmed check then asks this server (unless `rdns_nameserver` names
+        another). Stopped by `close`.
+
+        Returns:
+            The running server, or None when there is none to run.
+
+        Raises:
+            errors.InvalidSettings: the address cannot be bound (a port in use, say).
+        """
+        settings = self.settings
+        if not isinstance(self.rdns, InternalRdns) or not settings.dns_server_enabled:
+            return None
+        if self.dns is None:
+            server = dnsserver.DnsServer(
+                self.rdns.table,
+                host=settings.dns_listen_host,
+                port=settings.dns_listen_port,
+                nameservers=split_list(settings.dns_nameservers),
+            )
+            try:
+                await server.start()
+            except OSError as exc:
+                raise errors.InvalidSettings(
+                    f"the internal DNS server cannot listen on {settings.dns_listen_host}:"
+                    f"{settings.dns_listen_port} ({exc.strerror or exc}): set "
+                    "FLUXBILLING_DNS_LISTEN_PORT, or FLUXBILLING_DNS_SERVER_ENABLED=false"
+                ) from None
+            self.dns = server
+            if settings.rdns_nameserver is None:
+                self.rdns.nameserver = server.address
+        return self.dns
 
 
 def build(
@@ -289,7 +331,10 @@ def _rdns(
     PowerDNS is called through `powerdns.powerdns_http` (the upstream address policy, the API
     key a redacted secret; always the real server, so no simulator transport); Cloudflare
     through the stored connection the settings name (its simulator transport, if any).
+    `rdns_nameserver` names the server the forward-confirmed check asks (PowerDNS: its API's
+    host on port 53 without it; internal: the DNS server `Installation.start_dns` starts).
     """
+    nameserver = parse_server(settings.rdns_nameserver) if settings.rdns_nameserver else None
     if settings.rdns_backend == "powerdns":
         url = settings.rdns_powerdns_api_url or ""
         http = powerdns.powerdns_http(
@@ -305,11 +350,23 @@ def _rdns(
             create_zones=settings.rdns_powerdns_create_zones,
             nameservers=split_list(settings.rdns_powerdns_nameservers),
             server_id=settings.rdns_powerdns_server_id,
+            forward_zone=settings.rdns_forward_zone,
+            dns_server=nameserver or (urlsplit(url).hostname or "127.0.0.1", 53),
         )
     if settings.rdns_backend == "cloudflare":
         name = settings.rdns_cloudflare_connection or ""
-        return CloudflareRdns(ConnectionJson(connections, name), upstream=name)
-    return InternalRdns(db)
+        return CloudflareRdns(
+            ConnectionJson(connections, name),
+            upstream=name,
+            forward_zone=settings.rdns_forward_zone,
+            nameserver=nameserver,
+        )
+    return InternalRdns(
+        db,
+        forward_zone=settings.rdns_forward_zone,
+        nameserver=nameserver,
+        nameservers=tuple(split_list(settings.dns_nameservers)),
+    )
 
 
 class ConnectionJson:

@@ -63,6 +63,7 @@ def _parser() -> argparse.ArgumentParser:
     jobs.add_argument("--json", action="store_true")
     _users_parser(sub)
     _catalogue_parser(sub)
+    _dns_parser(sub)
     keys = sub.add_parser("secrets", help="installation key operations").add_subparsers(
         dest="action", required=True
     )
@@ -136,8 +137,57 @@ def _catalogue_parser(sub: Any) -> None:
     apply.add_argument(
         "--prune", action="store_true", help="delete entries of listed sections the file lacks"
     )
-    export = catalogue.add_parser("export", help="print the whole catalogue as YAML")
-    export.add_argument("-o", "--output", type=Path, default=None, help="write it here")
+    _printer(catalogue, "export", "print the whole catalogue as YAML")
+
+
+def _printer(parsers: Any, name: str, text: str) -> Any:
+    """A command that prints what it exports, or writes it to `-o FILE`."""
+    command = parsers.add_parser(name, help=text)
+    command.add_argument("-o", "--output", type=Path, default=None, help="write it here")
+    return command
+
+
+def _emit(text: str, output: Path | None) -> None:
+    """Print `text`, or write it to `output` and say so."""
+    if output is None:
+        print(text, end="")
+    else:
+        output.write_text(text, encoding="utf-8")
+        print(f"wrote {output}")
+
+
+def _dns_parser(sub: Any) -> None:
+    dns = sub.add_parser(
+        "dns", help="the internal rDNS backend's zones (the dns_records table)"
+    ).add_subparsers(dest="action", required=True)
+    export = _printer(
+        dns, "export-zone", "print one zone as an RFC 1035 master file (SOA and NS included)"
+    )
+    export.add_argument("zone", help="e.g. 2.0.192.in-addr.arpa or example.com")
+
+
+async def _export_zone(
+    installation: bootstrap.Installation, zone: str, output: Path | None
+) -> None:
+    """Write `zone` from the table; a zone without records is NotFound (exit 2)."""
+    import time
+
+    from fluxbilling.config import split_list
+    from fluxbilling.network import dnsserver
+
+    table = dnsserver.DnsTable(installation.db)
+    name = zone.strip().lower().rstrip(".") + "."
+    rows = await table.zone_rows(name)
+    if not rows:
+        held = ", ".join(await table.zones()) or "none"
+        raise errors.NotFound(f"no records in zone {name} (zones held: {held})")
+    text = dnsserver.zone_file(
+        name,
+        rows,
+        nameservers=split_list(installation.settings.dns_nameservers),
+        serial=int(time.time()),
+    )
+    _emit(text, output)
 
 
 async def _apply_catalogue(
@@ -182,11 +232,7 @@ async def _export_catalogue(installation: bootstrap.Installation, output: Path |
         exported = await document.export(conn, document.kinds(installation.drivers))
     text = "# fluxbilling catalogue export (apply it with: fluxbilling catalogue apply FILE)\n"
     text += yaml.safe_dump(exported, sort_keys=False, allow_unicode=True)
-    if output is None:
-        print(text, end="")
-    else:
-        output.write_text(text, encoding="utf-8")
-        print(f"wrote {output}")
+    _emit(text, output)
 
 
 async def _dispatch(args: argparse.Namespace) -> int:
@@ -239,6 +285,8 @@ async def _command(installation: bootstrap.Installation, args: argparse.Namespac
         await _apply_catalogue(installation, args.file, dry_run=args.dry_run, prune=args.prune)
     elif args.command == "catalogue":
         await _export_catalogue(installation, args.output)
+    elif args.command == "dns":
+        await _export_zone(installation, args.zone, args.output)
     elif args.command == "secrets":
         from fluxbilling.rotation import reseal_all
 

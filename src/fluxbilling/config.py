@@ -10,7 +10,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from fluxbilling import limits
 
-__all__ = ["Settings", "split_list"]
+__all__ = ["Settings", "parse_server", "split_list"]
 
 
 class Settings(BaseSettings):
@@ -174,6 +174,40 @@ class Settings(BaseSettings):
         "there, and it stands in for the last VLAN taken off a trunk (an empty trunk set "
         "would carry every VLAN on Open vSwitch).",
     )
+    rdns_forward_zone: str | None = Field(
+        default=None,
+        description="The zone the hosts' A/AAAA records go into (the forward half of a "
+        "forward-confirmed PTR); every order's host name must be in it. Unset: each host "
+        "name's parent domain (vps1.example.com -> example.com).",
+    )
+    rdns_nameserver: str | None = Field(
+        default=None,
+        description="host:port of the authoritative DNS server the network phase asks before "
+        "it completes (PTR and A/AAAA as published). Needed by the Cloudflare backend; "
+        "PowerDNS defaults to its API's host on port 53; the internal backend to our own DNS "
+        "server (dns_*), or, in a process that does not run it, this setting.",
+    )
+    dns_server_enabled: bool = Field(
+        default=True,
+        description="Serve the internal backend's records over DNS (UDP and TCP) in the "
+        "process that serves the API. Off: the network phase reads the answers from the "
+        "table instead of asking a server.",
+    )
+    dns_listen_host: str = Field(
+        default="127.0.0.1", description="The address the internal DNS server listens on."
+    )
+    dns_listen_port: int = Field(
+        default=8053,
+        ge=0,
+        le=65535,
+        description="The port of the internal DNS server, UDP and TCP (0: any free one, "
+        "which only this process then knows).",
+    )
+    dns_nameservers: str = Field(
+        default="ns1.fluxbilling.invalid.",
+        description="Comma-separated NS names of the internal DNS server's zones (the first "
+        "is the SOA's primary).",
+    )
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 8025
     mail_from: str = "noreply@fluxbilling.local"
@@ -287,6 +321,11 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"FLUXBILLING_RDNS_BACKEND={self.rdns_backend} needs " + ", ".join(missing)
             )
+        if self.rdns_nameserver is not None:
+            try:
+                parse_server(self.rdns_nameserver)
+            except ValueError as exc:
+                raise ValueError(f"FLUXBILLING_RDNS_NAMESERVER: {exc}") from None
         return self
 
     @model_validator(mode="after")
@@ -301,6 +340,35 @@ class Settings(BaseSettings):
                     "(tcp:HOST:PORT or unix:PATH)"
                 )
         return self
+
+
+def parse_server(value: str, *, default_port: int = 53) -> tuple[str, int]:
+    """`host[:port]` (`[v6]:port` for IPv6) as `(host, port)`.
+
+    Raises:
+        ValueError: no host, or a port that is not a number in 1-65535.
+
+    Examples:
+        >>> parse_server("127.0.0.1:5300")
+        ('127.0.0.1', 5300)
+        >>> parse_server("[::1]:53")
+        ('::1', 53)
+        >>> parse_server("192.0.2.53")
+        ('192.0.2.53', 53)
+    """
+    text = value.strip()
+    port = str(default_port)
+    if text.startswith("["):
+        host, _, rest = text[1:].partition("]")
+        if rest.startswith(":"):
+            port = rest[1:]
+    elif text.count(":") == 1:
+        host, _, port = text.partition(":")
+    else:
+        host = text
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"not a DNS server address (host:port): {value!r}")
+    return host, int(port)
 
 
 def split_list(value: str) -> list[str]:

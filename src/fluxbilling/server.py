@@ -258,6 +258,9 @@ async def run_serve(
         await installation.close()
         return
     listener = await _listener(installation)
+    dns = await installation.start_dns()
+    if dns is not None:
+        log.info("internal DNS server on %s:%s (UDP and TCP)", *dns.address)
     app = create_app(installation)
     server = LoopbackServer(
         app,

@@ -19,6 +19,8 @@ registry.register(driver)
 from __future__ import annotations
 
 import copy
+import dataclasses
+import ipaddress
 from collections import defaultdict, deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -36,6 +38,7 @@ from fluxbilling.drivers.outcome import Done, VerbOutcome
 from fluxbilling.engine.context import PhaseContext
 from fluxbilling.engine.runs import Claim
 from fluxbilling.handoff import reveal
+from fluxbilling.network import fcrdns
 from fluxbilling.network.switchport import PortVlans, valid_vlan
 from fluxbilling.orders import lifecycle
 from fluxbilling.orders.phases.deps import plain
@@ -153,15 +156,36 @@ class FakeDriver:
 
 @dataclass
 class InMemoryRdns:
-    """An `RdnsBackend` that keeps the PTR records it was asked to publish."""
+    """An `RdnsBackend` that keeps the PTR and A/AAAA records it was asked to publish and
+    "serves" them to `confirm` like an authoritative server would.
+
+    Attributes:
+        records: address -> PTR target (as published).
+        forward: (host name, `A`/`AAAA`) -> address (as published).
+        failures: errors raised, in order, by the next calls that write or delete.
+        lag: how many `confirm` calls still answer from before the last publication (a
+            server that has not loaded the change yet).
+        served: what the server answers instead of the records: address -> PTR target
+            and (host name, type) -> address entries that override them (a server
+            answering something else); checked by `confirm`.
+        confirms: every `(address, hostname)` `confirm` was asked.
+    """
 
     records: dict[str, str] = field(default_factory=dict)
+    forward: dict[tuple[str, str], str] = field(default_factory=dict)
     failures: list[errors.FluxError] = field(default_factory=list)
+    lag: int = 0
+    served: dict[Any, str] = field(default_factory=dict)
+    confirms: list[tuple[str, str]] = field(default_factory=list)
+    server: str = "in-memory:53"
+
+    def _fail(self) -> None:
+        if self.failures:
+            raise self.failures.pop(0)
 
     async def set_ptr(self, address: str, hostname: str, *, ttl: int = 3600) -> tuple[str, str]:
         """Keep `address -> hostname`; the zone is the address's /24 reverse zone (IPv4)."""
-        if self.failures:
-            raise self.failures.pop(0)
+        self._fail()
         octets = address.split(".")
         zone = ".".join(reversed(octets[:3])) + ".in-addr.arpa"
         self.records[address] = hostname
@@ -169,9 +193,47 @@ class InMemoryRdns:
 
     async def delete_ptr(self, address: str) -> None:
         """Forget the PTR of `address` (nothing kept is not an error)."""
-        if self.failures:
-            raise self.failures.pop(0)
+        self._fail()
         self.records.pop(address, None)
+
+    async def set_forward(self, hostname: str, address: str, *, ttl: int = 3600) -> tuple[str, str]:
+        """Keep `(hostname, A|AAAA) -> address`; the zone is the host's parent domain."""
+        self._fail()
+        rtype = "AAAA" if ":" in address else "A"
+        self.forward[(hostname.rstrip(".").lower(), rtype)] = address
+        return hostname.rstrip(".").partition(".")[2] + ".", hostname.rstrip(".") + "."
+
+    async def delete_forward(self, hostname: str, address: str) -> None:
+        """Forget the host's record if it holds `address`."""
+        self._fail()
+        key = (hostname.rstrip(".").lower(), "AAAA" if ":" in address else "A")
+        if self.forward.get(key) == address:
+            del self.forward[key]
+
+    async def confirm(self, address: str, hostname: str) -> fcrdns.Verdict:
+        """Judge (`fcrdns.decide`) what this fake serves: nothing while `lag` lasts."""
+        self.confirms.append((address, hostname))
+        if self.lag > 0:
+            self.lag -= 1
+            empty = fcrdns.Answer("NXDOMAIN")
+            verdict = fcrdns.decide(address, hostname, empty, empty)
+            return dataclasses.replace(verdict, server=self.server)
+        ip = ipaddress.ip_address(address)
+        ptr_owner = ip.reverse_pointer + "."
+        target = self.served.get(address, self.records.get(address))
+        reverse = fcrdns.Answer(
+            "NOERROR" if target else "NXDOMAIN",
+            (fcrdns.Record(ptr_owner, "PTR", target.rstrip(".") + "."),) if target else (),
+        )
+        rtype = "A" if ip.version == 4 else "AAAA"
+        host = hostname.rstrip(".").lower()
+        held = self.served.get((host, rtype), self.forward.get((host, rtype)))
+        forward = fcrdns.Answer(
+            "NOERROR" if held else "NXDOMAIN",
+            (fcrdns.Record(host + ".", rtype, held),) if held else (),
+        )
+        verdict = fcrdns.decide(address, hostname, reverse, forward)
+        return dataclasses.replace(verdict, server=self.server)
 
 
 @dataclass

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -40,6 +41,9 @@ async def test_make_demo_reaches_active_and_can_run_twice(
     assert "Fresh demo state" in text
     assert "Order 1 is active" in text and "holds 1 service(s)" in text
     assert "Password: ••••••••••••" in text
+    dns_at = text.split("DNS on ", 1)[1].split()[0]
+    assert re.search(rf"PTR 192\.0\.2\.\d+ -> vps1\.example\.com\.  \(answered by {dns_at}\)", text)
+    assert re.search(r"Placement: host kvm-ams1-\d+ ", text)
     console_line = " ".join(text.split()).split("Console: ")[1]
     assert console_line.startswith("http://127.0.0.1:")
     assert "sign in as admin with password " in console_line

@@ -154,6 +154,7 @@ async def installation(
         poll_interval=0.05,
         lease_seconds=5,
         reconcile_after=0,
+        dns_listen_port=0,
         **{**payments.settings(), **settings_overrides},
     )
     apps = {
@@ -173,6 +174,7 @@ async def installation(
     if backend == "postgresql":
         await dbsupport.truncate_all(inst.db)
     await inst.load_builtin_plugins()
+    await inst.start_dns()  # the internal rDNS backend's records, answered over DNS
     async with inst.db.begin() as conn:
         await seed_catalogue(
             conn,

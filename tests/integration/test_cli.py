@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -12,8 +14,10 @@ import sqlalchemy as sa
 from fluxbilling import bootstrap, cli, errors
 from fluxbilling.config import Settings
 from fluxbilling.db import schema
+from fluxbilling.db.migrate import upgrade
 from fluxbilling.drivers.connections import create_connection
 from fluxbilling.engine import policy
+from fluxbilling.network.rdns import InternalRdns
 from fluxbilling.orders.pipeline import Phase
 from fluxbilling.plugins import check
 from fluxbilling.plugins_builtin import builtin_plugin_paths
@@ -146,3 +150,34 @@ def test_secrets_rotate_reseals_under_the_new_key(
     assert json.loads(Vault(new_key).open(sealed)) == {"api_token": "tok-rotate"}
     with pytest.raises(errors.InvalidSettings):
         Vault(old_key).open(sealed)
+
+
+def test_dns_export_zone_writes_a_zone_named_checkzone_accepts(
+    env: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    checker = shutil.which("named-checkzone")
+    if checker is None:
+        pytest.fail("named-checkzone is missing: scripts/services installs bind9-utils")
+
+    async def publish() -> None:
+        inst = bootstrap.build(Settings())
+        await upgrade(inst.db)
+        rdns = InternalRdns(inst.db)
+        await rdns.set_ptr("192.0.2.10", "vps1.example.com")
+        await rdns.set_forward("vps1.example.com", "192.0.2.10")
+        await rdns.set_forward("vps1.example.com", "2001:db8::10")
+        await inst.close()
+
+    asyncio.run(publish())
+    for zone, owner in (("example.com", "vps1.example.com."), ("2.0.192.in-addr.arpa", "10.")):
+        path = tmp_path / f"{zone}.zone"
+        assert run_cli("dns", "export-zone", zone, "-o", str(path)) == 0
+        assert capsys.readouterr().out == f"wrote {path}\n"
+        assert owner in path.read_text()
+        checked = subprocess.run(
+            [checker, zone, str(path)], capture_output=True, text=True, check=False
+        )
+        assert checked.returncode == 0, checked.stdout + checked.stderr
+        assert checked.stdout.strip().endswith("OK")
+    assert run_cli("dns", "export-zone", "example.org") == 2
+    assert "no records in zone example.org." in capsys.readouterr().err

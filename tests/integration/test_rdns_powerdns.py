@@ -211,3 +211,33 @@ async def test_the_internal_backend_deletes_its_ptr(db: Database) -> None:
     await rdns.delete_ptr("192.0.2.10")
     assert await rdns.lookup("192.0.2.10") is None
     assert await rdns.lookup("192.0.2.11") == "web2.example.com."
+
+
+async def test_the_backend_publishes_the_forward_record_and_confirms_through_powerdns(
+    server: pdnspeer.PowerDns, space: Space
+) -> None:
+    rdns = backend(
+        server,
+        [str(space.v4), space.v6],
+        forward_zone=space.forward,
+        dns_server=(server.dns_host, server.dns_port),
+    )
+    v4 = str(space.v4.network_address + 20)
+    v6 = str(ip_network(space.v6).network_address + 0x20)
+    host = space.host("vps")
+    try:
+        for address in (v4, v6):
+            await rdns.set_ptr(address, host)
+            assert not (await rdns.confirm(address, host)).confirmed  # no A/AAAA yet
+            assert await rdns.set_forward(host, address) == (space.forward, host)
+            await rdns.set_forward(host, address)  # the same, again
+            verdict = await rdns.confirm(address, host)
+            assert verdict.confirmed, verdict.reason
+            assert verdict.server == f"{server.dns_host}:{server.dns_port}"
+        await rdns.delete_forward(host, v4)
+        await rdns.delete_forward(host, v4)  # nothing left is not an error
+        gone = await rdns.confirm(v4, host)
+        assert gone.reason == f"no A for {host} (NOERROR)"
+        assert (await rdns.confirm(v6, host)).confirmed  # the AAAA stays
+    finally:
+        await rdns.aclose()

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet
 from pydantic import ValidationError
 
-from fluxbilling import bootstrap
+from fluxbilling import bootstrap, errors
 from fluxbilling.config import Settings
 from fluxbilling.network.cloudflare import CloudflareRdns
 from fluxbilling.network.powerdns import PowerDnsRdns
@@ -90,3 +91,45 @@ def test_bootstrap_builds_cloudflare_over_the_connection(tmp_path: Path) -> None
     assert isinstance(rdns, CloudflareRdns)
     assert isinstance(rdns.http, bootstrap.ConnectionJson)
     assert (rdns.http.name, rdns.upstream) == ("cf-dns", "cf-dns")
+
+
+def test_a_nameserver_must_be_host_and_port(tmp_path: Path) -> None:
+    with pytest.raises(ValidationError, match="FLUXBILLING_RDNS_NAMESERVER"):
+        settings(tmp_path, rdns_nameserver="127.0.0.1:99999")
+    built = bootstrap.build(settings(tmp_path, **POWERDNS, rdns_nameserver="[::1]:5300"))
+    assert isinstance(built.rdns, PowerDnsRdns)
+    assert built.rdns.dns_server == ("::1", 5300)
+    default = bootstrap.build(settings(tmp_path, **POWERDNS))
+    assert isinstance(default.rdns, PowerDnsRdns)
+    assert default.rdns.dns_server == ("127.0.0.1", 53)  # the API's host
+
+
+@pytest.mark.anyio
+async def test_the_internal_dns_server_starts_once_and_the_backend_asks_it(
+    tmp_path: Path,
+) -> None:
+    installation = bootstrap.build(settings(tmp_path, dns_listen_port=0))
+    rdns = installation.rdns
+    assert isinstance(rdns, InternalRdns)
+    before = rdns.nameserver
+    try:
+        server = await installation.start_dns()
+        assert server is not None and server.address[1] > 0
+        assert await installation.start_dns() is server
+        assert (before, rdns.nameserver) == (None, server.address)
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as taken:
+            taken.bind(("127.0.0.1", 0))
+            port = taken.getsockname()[1]
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
+                tcp.bind(("127.0.0.1", port))
+                tcp.listen()
+                other = bootstrap.build(settings(tmp_path, dns_listen_port=port))
+                with pytest.raises(errors.InvalidSettings, match=r"cannot listen on 127\.0\.0\.1:"):
+                    await other.start_dns()
+                await other.close()
+    finally:
+        await installation.close()
+    assert getattr(installation, "dns") is None  # noqa: B009 - read again after close
+    off = bootstrap.build(settings(tmp_path, dns_server_enabled=False))
+    assert await off.start_dns() is None
+    await off.close()

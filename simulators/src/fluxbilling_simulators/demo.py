@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import ipaddress
 import itertools
 import json
 import logging
@@ -34,6 +35,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import dns.asyncquery
+import dns.exception
+import dns.message
 import httpx
 import sqlalchemy as sa
 from rich.console import Console, Group
@@ -248,6 +252,60 @@ async def _report(
         password = installation.vault.open(current.service["root_password_sealed"])
     _print_mail(console, smtp, password or "\x00")
     _print_activity(console, order)
+    _print_placement(console, order)
+    await _print_ptr(console, installation, order)
+
+
+def _print_placement(console: Console, order: detail.OrderDetail) -> None:
+    """The allocation's decision: the host chosen and, when recorded, why."""
+    row = next((e for e in order.activity if e.event == "capacity_reserved"), None)
+    if row is None:
+        return
+    data = row.data
+    placement = data.get("placement")
+    summary = placement if isinstance(placement, dict) else {}
+    host = summary.get("host") or summary.get("chosen") or data.get("host")
+    console.print(f"Placement: host {host} ({row.message})", highlight=False, markup=False)
+    reasons = summary.get("reasons")
+    if isinstance(reasons, list):
+        for reason in reasons:
+            console.print(f"  · {reason}", highlight=False, markup=False)
+    for key, value in summary.items():
+        if key not in ("host", "chosen", "reasons"):
+            console.print(f"  {key}: {json.dumps(value)}", highlight=False, markup=False)
+
+
+async def _print_ptr(
+    console: Console, installation: bootstrap.Installation, order: detail.OrderDetail
+) -> None:
+    """Ask the DNS server the network phase asked for the PTR (and the A) of the address."""
+    network = (order.service.service_data.get("network") if order.service else None) or {}
+    address, confirmed = network.get("address"), network.get("ptr")
+    server = installation.dns.address if installation.dns is not None else None
+    if not address or not confirmed or server is None:
+        return
+    ptr = await _dns_answer(server, ipaddress.ip_address(address).reverse_pointer, "PTR")
+    console.print(
+        f"PTR {address} -> {', '.join(ptr) or 'nothing'}  (answered by {server[0]}:{server[1]})",
+        highlight=False,
+    )
+    forward = network.get("forward") or {}
+    if forward.get("name"):
+        found = await _dns_answer(server, forward["name"], forward["type"])
+        console.print(
+            f"{forward['type']} {forward['name']} -> {', '.join(found) or 'nothing'}  "
+            f"(answered by {server[0]}:{server[1]})",
+            highlight=False,
+        )
+
+
+async def _dns_answer(server: tuple[str, int], name: str, rtype: str) -> list[str]:
+    query = dns.message.make_query(name, rtype)
+    try:
+        reply = await dns.asyncquery.udp(query, server[0], port=server[1], timeout=2)
+    except (dns.exception.DNSException, OSError) as exc:
+        return [f"no answer ({type(exc).__name__})"]
+    return [rd.to_text() for rrset in reply.answer for rd in rrset]
 
 
 async def _unless(stop: asyncio.Event, work: Awaitable[None]) -> bool:
@@ -393,6 +451,7 @@ async def run(
         state_dir=STATE_DIR,
         smtp_port=smtp.port,
         poll_interval=0.2,
+        dns_listen_port=0,  # the internal rDNS backend's DNS server, on a free loopback port
         # Embedded: kept under ./.fluxbilling/; elsewhere: throwaway values for this run.
         secret_key=None if embedded else generate_key(),
         api_token=None if embedded else secrets.token_urlsafe(16),
@@ -408,6 +467,7 @@ async def run(
     worker: asyncio.Task[None] | None = None
     try:
         await prepare(installation)
+        dns_server = await installation.start_dns()
         product = await _seed(installation, provider, sim.url)
         console.print(
             f"Seeded: location ams1, hosts, subnet 192.0.2.0/24, image debian-12 (sha256), "
@@ -418,7 +478,10 @@ async def run(
         await api.start()
         worker = asyncio.create_task(installation.worker().run(stop))
         admin_password = await _demo_admin(installation)
-        console.print(f"API on {api.url} · SMTP capture on 127.0.0.1:{smtp.port} · worker running")
+        dns_note = "" if dns_server is None else " · DNS on {}:{}".format(*dns_server.address)
+        console.print(
+            f"API on {api.url} · SMTP capture on 127.0.0.1:{smtp.port}{dns_note} · worker running"
+        )
         headers = {"Authorization": f"Bearer {installation.api_token}"}
         async with httpx.AsyncClient(base_url=api.url, headers=headers, timeout=30) as client:
             shop = _Shop(client, payment, product, hostname, console)

@@ -6,6 +6,7 @@ loop until stopped:
     nothing claimed? sleep on        execute phase (lease renewed in the background)
     the wake-up (polling fallback)   Done    -> fenced: commit + checkpoint + next phase
                                      Pending -> fenced: store cursor, release until check_after
+                                                (past the phase's deadline: fail, as below)
                                      error   -> policy.decide -> retry / park / fail (fenced)
 ```
 A worker that loses its lease (paused past it, cancelled by an operator) drops its result:
@@ -235,6 +236,9 @@ class Worker:
             with contextlib.suppress(asyncio.CancelledError):
                 await renewer
         if isinstance(outcome, Pending):
+            overdue = self._overdue(claim, outcome)
+            if overdue is not None:
+                return None, await self._failed(ctx, overdue)
             await self.store.wait(
                 claim, outcome, attempt=_facts(ctx, self._clock()).without_bodies()
             )
@@ -260,6 +264,20 @@ class Worker:
         self.processed_phases += 1
         log.info("phase completed", extra=self._context(ctx.claim))
         return following, "completed"
+
+    def _overdue(self, claim: Claim, pending: Pending) -> errors.FluxError | None:
+        """The error that ends a phase still waiting after its policy's deadline, or None.
+
+        A phase that keeps answering `Pending` (a PTR never answered as published, an
+        install that never finishes) fails at its deadline like one that keeps failing,
+        with its last note as the reason."""
+        deadline = self.store.pipeline(claim.kind).spec(claim.phase).policy.deadline
+        if deadline is None or self._clock() < claim.phase_started_at + deadline:
+            return None
+        return errors.PermanentUpstreamError(
+            f"still waiting after the deadline of {deadline}: {pending.note or 'no note given'}",
+            operation="wait",
+        )
 
     def _context(self, claim: Claim) -> dict[str, object]:
         return {

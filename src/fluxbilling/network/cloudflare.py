@@ -1,4 +1,4 @@
-"""The Cloudflare `RdnsBackend`: PTR records in reverse zones hosted on Cloudflare (API v4).
+"""The Cloudflare `RdnsBackend`: PTR and A/AAAA records in zones hosted on Cloudflare (API v4).
 
 The address's PTR owner name (`10.2.0.192.in-addr.arpa`) lives in the longest reverse zone
 of the account that contains it (`2.0.192.in-addr.arpa`, or a `/16` zone; for IPv6 any
@@ -8,7 +8,11 @@ lookup: list the PTR records of the name; none -> create (a create refused with 
 "already exists", means a lost answer or a concurrent writer: list again); one or more ->
 keep one (the one already right, else the first), patch it when its content or TTL differ,
 and delete the others. A repeat therefore writes nothing. `delete_ptr` deletes every PTR of
-the name; a record already gone (404) is fine.
+the name; a record already gone (404) is fine. The host's A/AAAA record is upserted the same
+way in the forward zone (`set_forward`, `delete_forward`). `confirm` asks the authoritative
+server it is configured with (`FLUXBILLING_RDNS_NAMESERVER`): the API says which name servers
+Cloudflare uses, but this installation may not reach them; the simulator has no DNS listener,
+and its tests answer its zones with our DNS server over its state (`cloudflare_dns` there).
 
 Every call goes through the HTTP client it is given, which is the upstream boundary's
 `drivers.upstream.UpstreamHttp` (address policy, redaction of the token, the error
@@ -25,7 +29,7 @@ from typing import Any, Protocol
 import httpx
 
 from fluxbilling import errors
-from fluxbilling.network import ipam
+from fluxbilling.network import fcrdns, ipam, rdns
 
 __all__ = ["API_URL", "CloudflareRdns", "JsonHttp"]
 
@@ -59,11 +63,24 @@ class CloudflareRdns:
         http: a client bound to `API_URL` (or a simulator's `/client/v4/`) that authenticates
             with the API token (`Authorization: Bearer ...`; Zone:Read and DNS:Edit).
         upstream: the name used in errors.
+        forward_zone: the account's zone for the hosts' A/AAAA records (None: each host's
+            parent domain, which must be a zone of the account).
+        nameserver: `(host, port)` of a server authoritative for the zones, which `confirm`
+            asks (Cloudflare's own are on the public internet; the simulator has none).
     """
 
-    def __init__(self, http: JsonHttp, *, upstream: str = "cloudflare") -> None:
+    def __init__(
+        self,
+        http: JsonHttp,
+        *,
+        upstream: str = "cloudflare",
+        forward_zone: str | None = None,
+        nameserver: tuple[str, int] | None = None,
+    ) -> None:
         self.http = http
         self.upstream = upstream
+        self.forward_zone = forward_zone
+        self.nameserver = nameserver
 
     async def set_ptr(self, address: str, hostname: str, *, ttl: int = 3600) -> tuple[str, str]:
         """Point the PTR of `address` at `hostname` (idempotent; see the module docstring).
@@ -80,31 +97,8 @@ class CloudflareRdns:
         ip = _address(address)
         name = ipam.ptr_name(ip).rstrip(".")
         content = hostname.strip().rstrip(".").lower()
-        zone = await self._zone_for(name)
-        records = await self._ptrs(zone["id"], name)
-        if not records:
-            created = await self._create(zone["id"], name, content, ttl)
-            if created is not None:
-                return zone["name"] + ".", name + "."
-            records = await self._ptrs(zone["id"], name)
-            if not records:
-                raise errors.TransientUpstreamError(
-                    f"{self.upstream}: create PTR record: Cloudflare said {name} already "
-                    "exists, but lists none",
-                    upstream=self.upstream,
-                    operation="create PTR record",
-                )
-        keep = next((r for r in records if _same(r.get("content"), content)), records[0])
-        if not _same(keep.get("content"), content) or keep.get("ttl") != ttl:
-            await self._call(
-                "PATCH",
-                f"zones/{zone['id']}/dns_records/{keep['id']}",
-                "update PTR record",
-                json_body={"type": "PTR", "name": name, "content": content, "ttl": ttl},
-            )
-        for extra in records:
-            if extra is not keep:
-                await self._delete(zone["id"], extra["id"])
+        zone = await self._zone_for(name, "ip6.arpa" if ip.version == 6 else "in-addr.arpa")
+        await self._upsert(zone["id"], "PTR", name, content, ttl)
         return zone["name"] + ".", name + "."
 
     async def delete_ptr(self, address: str) -> None:
@@ -115,14 +109,91 @@ class CloudflareRdns:
             errors.PermanentUpstreamError: no reverse zone of the account contains it.
             errors.TransientUpstreamError: timeouts, 429, 5xx.
         """
-        name = ipam.ptr_name(_address(address)).rstrip(".")
-        zone = await self._zone_for(name)
-        for record in await self._ptrs(zone["id"], name):
+        ip = _address(address)
+        name = ipam.ptr_name(ip).rstrip(".")
+        zone = await self._zone_for(name, "ip6.arpa" if ip.version == 6 else "in-addr.arpa")
+        for record in await self._records(zone["id"], "PTR", name):
             await self._delete(zone["id"], record["id"])
 
-    async def _zone_for(self, name: str) -> dict[str, Any]:
-        root = "ip6.arpa" if name.endswith(".ip6.arpa") else "in-addr.arpa"
-        zones = await self._list("zones", "find reverse zone", {"name": f"ends_with:{root}"})
+    async def set_forward(self, hostname: str, address: str, *, ttl: int = 3600) -> tuple[str, str]:
+        """Make `address` the host's A/AAAA record in the forward zone (an upsert like
+        `set_ptr`: one record per family and host, others of that type deleted).
+
+        Raises:
+            errors.PermanentUpstreamError: the host is outside the forward zone, no zone of
+                the account holds it, or Cloudflare refused the record.
+            errors.TransientUpstreamError: timeouts, 429, 5xx.
+        """
+        rtype = rdns.forward_type(address)
+        zone, name = await self._forward_zone(hostname)
+        await self._upsert(zone["id"], rtype, name, str(_address(address)), ttl)
+        return zone["name"] + ".", name + "."
+
+    async def delete_forward(self, hostname: str, address: str) -> None:
+        """Delete the host's A/AAAA records holding `address` (idempotent)."""
+        rtype = rdns.forward_type(address)
+        zone, name = await self._forward_zone(hostname)
+        wanted = str(_address(address))
+        for record in await self._records(zone["id"], rtype, name):
+            if _same(record.get("content"), wanted):
+                await self._delete(zone["id"], record["id"])
+
+    async def confirm(self, address: str, hostname: str) -> fcrdns.Verdict:
+        """Ask the configured authoritative server (Cloudflare's API tells none we can reach).
+
+        Raises:
+            errors.InvalidSettings: no server is configured (`FLUXBILLING_RDNS_NAMESERVER`).
+        """
+        if self.nameserver is None:
+            raise errors.InvalidSettings(
+                "the Cloudflare rDNS backend needs FLUXBILLING_RDNS_NAMESERVER (host:port of a "
+                "server authoritative for its zones) to confirm a PTR",
+                upstream=self.upstream,
+            )
+        host, port = self.nameserver
+        return await fcrdns.check(address, hostname, server=host, port=port)
+
+    async def _forward_zone(self, hostname: str) -> tuple[dict[str, Any], str]:
+        name = hostname.strip().rstrip(".").lower()
+        wanted = rdns.forward_zone_for(name, self.forward_zone).rstrip(".")
+        zone = await self._zone_for(wanted, wanted.rsplit(".", 1)[-1])
+        if zone["name"] != wanted:
+            raise errors.PermanentUpstreamError(
+                f"{self.upstream}: the forward zone {wanted} is not a zone of the account",
+                upstream=self.upstream,
+                operation="find forward zone",
+            )
+        return zone, name
+
+    async def _upsert(self, zone_id: str, rtype: str, name: str, content: str, ttl: int) -> None:
+        """Create or correct the one `rtype` record of `name`; delete any others."""
+        records = await self._records(zone_id, rtype, name)
+        if not records:
+            created = await self._create(zone_id, rtype, name, content, ttl)
+            if created is not None:
+                return
+            records = await self._records(zone_id, rtype, name)
+            if not records:
+                raise errors.TransientUpstreamError(
+                    f"{self.upstream}: create {rtype} record: Cloudflare said {name} already "
+                    "exists, but lists none",
+                    upstream=self.upstream,
+                    operation=f"create {rtype} record",
+                )
+        keep = next((r for r in records if _same(r.get("content"), content)), records[0])
+        if not _same(keep.get("content"), content) or keep.get("ttl") != ttl:
+            await self._call(
+                "PATCH",
+                f"zones/{zone_id}/dns_records/{keep['id']}",
+                f"update {rtype} record",
+                json_body={"type": rtype, "name": name, "content": content, "ttl": ttl},
+            )
+        for extra in records:
+            if extra is not keep:
+                await self._delete(zone_id, extra["id"])
+
+    async def _zone_for(self, name: str, root: str) -> dict[str, Any]:
+        zones = await self._list("zones", "find zone", {"name": f"ends_with:{root}"})
         containing = [
             z
             for z in zones
@@ -132,33 +203,39 @@ class CloudflareRdns:
         ]
         if not containing:
             raise errors.PermanentUpstreamError(
-                f"{self.upstream}: no zone of the account contains {name} (add the reverse "
+                f"{self.upstream}: no zone of the account contains {name} (add the "
                 f"zone to Cloudflare, or use another rDNS backend)",
                 upstream=self.upstream,
-                operation="find reverse zone",
-                ptr=name,
+                operation="find zone",
+                record=name,
             )
         return max(containing, key=lambda z: len(z["name"]))
 
-    async def _ptrs(self, zone_id: str, name: str) -> list[dict[str, Any]]:
+    async def _records(self, zone_id: str, rtype: str, name: str) -> list[dict[str, Any]]:
         records = await self._list(
             f"zones/{zone_id}/dns_records",
-            "list PTR records",
-            {"type": "PTR", "name": name},
+            f"list {rtype} records",
+            {"type": rtype, "name": name},
             per_page=_RECORD_PAGE,
         )
-        return [r for r in records if r.get("name") == name and isinstance(r.get("id"), str)]
+        return [
+            r
+            for r in records
+            if r.get("name") == name
+            and r.get("type", rtype) == rtype
+            and isinstance(r.get("id"), str)
+        ]
 
     async def _create(
-        self, zone_id: str, name: str, content: str, ttl: int
+        self, zone_id: str, rtype: str, name: str, content: str, ttl: int
     ) -> dict[str, Any] | None:
-        """Create the PTR; None when Cloudflare says it already exists."""
-        operation = "create PTR record"
+        """Create the record; None when Cloudflare says it already exists."""
+        operation = f"create {rtype} record"
         response = await self.http.request(
             "POST",
             f"zones/{zone_id}/dns_records",
             operation=operation,
-            json_body={"type": "PTR", "name": name, "content": content, "ttl": ttl},
+            json_body={"type": rtype, "name": name, "content": content, "ttl": ttl},
             expected=frozenset({200, 201, 400}),
         )
         body = self._envelope(response, operation)
@@ -172,7 +249,7 @@ class CloudflareRdns:
         await self.http.request(
             "DELETE",
             f"zones/{zone_id}/dns_records/{record_id}",
-            operation="delete PTR record",
+            operation="delete record",
             expected=frozenset({200, 404}),
         )
 

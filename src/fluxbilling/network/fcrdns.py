@@ -10,6 +10,7 @@ lead from the /24 into a classless zone) by asking again.
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -60,12 +61,24 @@ class Verdict:
         reason: why not (or a one-line summary when confirmed), for the order's activity.
         ptr: the PTR targets the server answered.
         addresses: the host's addresses the server answered (of the address's family).
+        server: who answered (`host:port`, or a description when no server was asked).
     """
 
     confirmed: bool
     reason: str
     ptr: tuple[str, ...] = ()
     addresses: tuple[str, ...] = ()
+    server: str = ""
+
+    def to_dict(self) -> dict[str, object]:
+        """The verdict as activity data (JSON-safe)."""
+        return {
+            "confirmed": self.confirmed,
+            "reason": self.reason,
+            "ptr": list(self.ptr),
+            "addresses": list(self.addresses),
+            "server": self.server,
+        }
 
 
 def _name(value: str) -> str:
@@ -200,15 +213,14 @@ async def check(
         errors.PermanentUpstreamError: an answer could not be read.
     """
     ip = ipaddress.ip_address(address)
+    answered = f"{server}:{port}"
     reverse = await _ask(ip.reverse_pointer, "PTR", server, port, timeout)
     verdict = decide(address, hostname, reverse, None)
     if not verdict.ptr or _name(hostname) not in verdict.ptr:
-        return verdict
-    forward = await _ask(
-        hostname,
-        "A" if ip.version == 4 else "AAAA",
-        forward_server or server,
-        port if forward_port is None else forward_port,
-        timeout,
-    )
-    return decide(address, hostname, reverse, forward)
+        return dataclasses.replace(verdict, server=answered)
+    fserver = forward_server or server
+    fport = port if forward_port is None else forward_port
+    forward = await _ask(hostname, "A" if ip.version == 4 else "AAAA", fserver, fport, timeout)
+    if (fserver, fport) != (server, port):
+        answered += f", {fserver}:{fport}"
+    return dataclasses.replace(decide(address, hostname, reverse, forward), server=answered)

@@ -1,7 +1,9 @@
-"""The PowerDNS Authoritative rDNS backend: PTR records through its HTTP API (v1).
+"""The PowerDNS Authoritative rDNS backend: PTR and A/AAAA records through its HTTP API (v1).
 
 Implements `rdns.RdnsBackend`. Each PTR is one record set written with a `PATCH` of the zone
-(`REPLACE` to upsert, `DELETE` to remove; both idempotent in PowerDNS). The zone of an address
+(`REPLACE` to upsert, `DELETE` to remove; both idempotent in PowerDNS); so is each host's
+A/AAAA record set, in the forward zone (`rdns.forward_zone_for`). `confirm` asks the server's
+DNS listener (`dns_server`, by default the API's host on port 53) what it answers. The zone of an address
 comes from `reverse.place` (the delegated prefixes, RFC 2317 for IPv4 blocks smaller than a
 /24); with `create_zones` a missing zone is created first (`Native`, with the configured name
 servers). Every call goes through `drivers.upstream.UpstreamHttp` behind the address policy's
@@ -20,7 +22,7 @@ from fluxbilling import errors, logs
 from fluxbilling.drivers import address_policy
 from fluxbilling.drivers.address_guard import GuardedTransport, Resolver, SystemResolver
 from fluxbilling.drivers.upstream import Credential, UpstreamHttp
-from fluxbilling.network import reverse
+from fluxbilling.network import fcrdns, rdns, reverse
 
 __all__ = ["UPSTREAM", "PowerDnsRdns", "api_zone_id", "powerdns_http"]
 
@@ -104,6 +106,8 @@ class PowerDnsRdns:
         create_zones: create a missing reverse zone before writing into it.
         nameservers: the NS names of zones created here.
         server_id: PowerDNS's server id (always `localhost` for the Authoritative server).
+        forward_zone: the zone of the hosts' A/AAAA records (None: each host's parent).
+        dns_server: `(host, port)` of its DNS listener, which `confirm` asks.
 
     Raises:
         errors.InvalidSettings: a network is not an IP prefix (or has host bits set).
@@ -117,8 +121,12 @@ class PowerDnsRdns:
         create_zones: bool = True,
         nameservers: Sequence[str] = ("ns1.fluxbilling.invalid.",),
         server_id: str = "localhost",
+        forward_zone: str | None = None,
+        dns_server: tuple[str, int] = ("127.0.0.1", 53),
     ) -> None:
         self.http = http
+        self.forward_zone = forward_zone
+        self.dns_server = dns_server
         try:
             self.networks = tuple(ipaddress.ip_network(n) for n in networks)
         except ValueError as exc:
@@ -179,6 +187,42 @@ class PowerDnsRdns:
             operation="delete PTR",
             missing_zone_ok=True,
         )
+
+    async def set_forward(self, hostname: str, address: str, *, ttl: int = 3600) -> tuple[str, str]:
+        """Replace the host's A (IPv4) or AAAA (IPv6) record set with `address`."""
+        rtype = rdns.forward_type(address)
+        zone = rdns.forward_zone_for(hostname, self.forward_zone)
+        name = _absolute(hostname.lower())
+        if self.create_zones:
+            await self.ensure_zone(zone)
+        await self._patch(
+            zone,
+            {
+                "name": name,
+                "type": rtype,
+                "ttl": ttl,
+                "changetype": "REPLACE",
+                "records": [{"content": str(ipaddress.ip_address(address)), "disabled": False}],
+            },
+            operation=f"set {rtype}",
+        )
+        return zone, name
+
+    async def delete_forward(self, hostname: str, address: str) -> None:
+        """Delete the host's A/AAAA record set (one address per family and host)."""
+        rtype = rdns.forward_type(address)
+        zone = rdns.forward_zone_for(hostname, self.forward_zone)
+        await self._patch(
+            zone,
+            {"name": _absolute(hostname.lower()), "type": rtype, "changetype": "DELETE"},
+            operation=f"delete {rtype}",
+            missing_zone_ok=True,
+        )
+
+    async def confirm(self, address: str, hostname: str) -> fcrdns.Verdict:
+        """Ask PowerDNS's DNS listener for the PTR and the host's A/AAAA."""
+        host, port = self.dns_server
+        return await fcrdns.check(address, hostname, server=host, port=port)
 
     async def publish(self, zone: str, rrsets: Sequence[reverse.RRset]) -> None:
         """Replace these record sets in `zone` in one transaction (e.g. an RFC 2317

@@ -15,8 +15,10 @@ from fluxbilling import errors
 from fluxbilling.drivers.address_guard import GuardedTransport, StaticResolver
 from fluxbilling.drivers.upstream import Credential, UpstreamHttp
 from fluxbilling.network.cloudflare import CloudflareRdns
+from fluxbilling.network.dnsserver import DnsServer
 from fluxbilling.network.rdns import RdnsBackend
 from fluxbilling_simulators.cloudflare import CloudflareState, create_app
+from fluxbilling_simulators.cloudflare_dns import CloudflareDns
 
 pytestmark = pytest.mark.anyio
 
@@ -178,3 +180,62 @@ async def test_the_zone_is_found_past_the_first_page_of_zones(sim: CloudflareSta
     zone, _ = await backend(sim).set_ptr("10.59.0.1", "far.example.com")
     assert zone == "59.10.in-addr.arpa."
     assert ptrs(sim, "59.10.in-addr.arpa") == [("1.0.59.10.in-addr.arpa", "far.example.com", 3600)]
+
+
+def forwards(sim: CloudflareState, rtype: str) -> list[tuple[str, str]]:
+    return [
+        (r["name"], r["content"]) for r in sim.find_records(zone_id(sim, "example.com"), type=rtype)
+    ]
+
+
+async def test_set_forward_upserts_the_hosts_a_and_aaaa_in_its_zone(sim: CloudflareState) -> None:
+    rdns = backend(sim)
+    assert await rdns.set_forward("Web1.Example.com.", "192.0.2.10") == (
+        "example.com.",
+        "web1.example.com.",
+    )
+    await rdns.set_forward("web1.example.com", "192.0.2.11")  # a new address replaces it
+    await rdns.set_forward("web1.example.com", "2001:db8::10")
+    assert forwards(sim, "A") == [("web1.example.com", "192.0.2.11")]
+    assert forwards(sim, "AAAA") == [("web1.example.com", "2001:db8::10")]
+    await rdns.delete_forward("web1.example.com", "192.0.2.10")  # not its address: kept
+    assert forwards(sim, "A") == [("web1.example.com", "192.0.2.11")]
+    await rdns.delete_forward("web1.example.com", "192.0.2.11")
+    await rdns.delete_forward("web1.example.com", "192.0.2.11")  # idempotent
+    assert forwards(sim, "A") == []
+
+
+async def test_a_host_outside_the_accounts_zones_is_a_permanent_error(
+    sim: CloudflareState,
+) -> None:
+    with pytest.raises(errors.PermanentUpstreamError, match=r"no zone of the account contains"):
+        await backend(sim).set_forward("web1.example.org", "192.0.2.10")
+
+
+async def test_confirm_without_an_authoritative_server_names_the_setting(
+    sim: CloudflareState,
+) -> None:
+    with pytest.raises(errors.InvalidSettings, match="FLUXBILLING_RDNS_NAMESERVER"):
+        await backend(sim).confirm("192.0.2.10", "web1.example.com")
+
+
+async def test_confirm_asks_the_server_that_answers_the_simulators_zones(
+    sim: CloudflareState,
+) -> None:
+    server = DnsServer(CloudflareDns(sim))
+    await server.start()
+    try:
+        rdns = backend(sim)
+        rdns.nameserver = server.address
+        await rdns.set_ptr("192.0.2.10", "web1.example.com")
+        missing = await rdns.confirm("192.0.2.10", "web1.example.com")
+        assert missing.reason == "no A for web1.example.com. (NXDOMAIN)"
+        assert missing.server == "{}:{}".format(*server.address)
+        await rdns.set_forward("web1.example.com", "192.0.2.10")
+        verdict = await rdns.confirm("192.0.2.10", "web1.example.com")
+        assert verdict.confirmed, verdict.reason
+        await rdns.set_forward("web1.example.com", "192.0.2.11")
+        moved = await rdns.confirm("192.0.2.10", "web1.example.com")
+        assert moved.reason == "web1.example.com. A is 192.0.2.11, not 192.0.2.10"
+    finally:
+        await server.stop()

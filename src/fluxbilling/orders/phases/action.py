@@ -97,7 +97,7 @@ class ActionPhase:
         )
 
     async def _remove_ptr(self, service: Mapping[str, Any]) -> str | None:
-        """Delete the PTR the network phase published for the service, if it published one.
+        """Delete the PTR (and the host's A/AAAA) the network phase published, if it did.
 
         Runs after the driver's terminate and before the commit releases the address, so an
         address is never handed out again with the old PTR. The delete is idempotent; an
@@ -112,6 +112,9 @@ class ActionPhase:
             return None
         address = str(network["address"])
         await self.deps.rdns.delete_ptr(address)
+        forward = network.get("forward") or {}
+        if forward.get("name"):
+            await self.deps.rdns.delete_forward(str(forward["name"]), address)
         return address
 
     async def commit(
@@ -146,7 +149,9 @@ class ActionPhase:
             if out.get("ptr_removed"):
                 address = out["ptr_removed"]
                 await writes.record(
-                    "rdns_removed", f"PTR of {address} deleted", {"address": address}
+                    "rdns_removed",
+                    f"PTR of {address} deleted",
+                    {"address": address},
                 )
             if self.deps.switching is not None:  # while the address still names its pool
                 await self.deps.switching.jobs.terminated(conn, ctx, out["service_id"])

@@ -1,22 +1,33 @@
-"""Network phase: bind the reserved address, publish the PTR, record firewall baseline and DCIM."""
+"""Network phase: bind the reserved address, publish the PTR, record firewall baseline and DCIM.
+
+A machine of its own gets a PTR and its host name's A/AAAA record, and the phase completes
+only once the backend's authoritative server answers both (forward-confirmed reverse DNS,
+`network.fcrdns`): an API's 2xx says a record was stored, not served. Until then the phase
+answers `Pending` every `CONFIRM_EVERY` with what the server answered in its note (the
+`phase_waiting` activity row); the pipeline's deadline for the phase fails it with that note.
+The publication is kept in the cursor, so a check does not write the records again.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import ipaddress
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from fluxbilling.engine.context import PhaseContext
-from fluxbilling.engine.outcome import Done, Outcome
+from fluxbilling.engine.outcome import Done, Outcome, Pending
 from fluxbilling.network import dcim, firewall
 from fluxbilling.orders.phases.deps import PhaseDeps
 
-__all__ = ["NetworkPhase"]
+__all__ = ["CONFIRM_EVERY", "NetworkPhase"]
 
-
+CONFIRM_EVERY = timedelta(seconds=2)
+"""How long the phase waits before asking the authoritative server again."""
+_PUBLISHED = "published"
 _OWN_MACHINE = frozenset({"vps", "baremetal"})
 
 
@@ -33,7 +44,32 @@ class NetworkPhase:
         self.deps = deps
 
     async def execute(self, ctx: PhaseContext) -> Outcome:
-        """Publish the PTR record and compute the firewall baseline and DCIM record."""
+        """Publish the records (once), then wait until the server answers them."""
+        published = (ctx.cursor or {}).get(_PUBLISHED)
+        out = dict(published) if published is not None else await self._publish(ctx)
+        if out["ptr"] is None:
+            return Done(out)
+        return await self._confirm(out)
+
+    async def _confirm(self, out: Mapping[str, Any]) -> Outcome:
+        """Done when the authoritative server answers the PTR and the A/AAAA as published."""
+        address, hostname = out["address"], out["ptr"]["content"]
+        verdict = await self.deps.rdns.confirm(address, hostname)
+        if verdict.confirmed:
+            return Done({**out, "confirmed": verdict.to_dict()})
+        rtype = "A" if ipaddress.ip_address(address).version == 4 else "AAAA"
+        note = (
+            f"rDNS not confirmed yet: expected PTR {address} -> {hostname} and {hostname} "
+            f"{rtype} {address}; {verdict.server or 'the server'} answered: {verdict.reason}"
+        )
+        return Pending(
+            cursor={_PUBLISHED: dict(out), "verdict": verdict.to_dict()},
+            check_after=CONFIRM_EVERY,
+            note=note,
+        )
+
+    async def _publish(self, ctx: PhaseContext) -> dict[str, Any]:
+        """Publish the PTR and the forward record; compute the firewall baseline and DCIM."""
         view = await self.deps.store.view(ctx.order_id)
         ours = bool(view.address)
         raw = view.address["address"] if ours else view.service["service_data"].get("ip")
@@ -44,12 +80,20 @@ class NetworkPhase:
             "address": None if address is None else str(address),
             "source": "ipam" if ours else "provider",
             "ptr": None,
+            "forward": None,
             "firewall": [],
             "dcim": None,
         }
         if address is not None and ours and view.product["service_type"] in _OWN_MACHINE:
             zone, ptr = await self.deps.rdns.set_ptr(str(address), hostname)
             out["ptr"] = {"zone": zone, "name": ptr, "content": hostname}
+            fzone, fname = await self.deps.rdns.set_forward(hostname, str(address))
+            out["forward"] = {
+                "zone": fzone,
+                "name": fname,
+                "type": "A" if address.version == 4 else "AAAA",
+                "content": str(address),
+            }
             out["firewall"] = [dataclasses.asdict(r) for r in firewall.baseline_rules(address)]
         if address is not None:
             out["dcim"] = dcim.dcim_record(
@@ -59,7 +103,7 @@ class NetworkPhase:
                 address=address,
                 hostname=hostname,
             ).to_dict()
-        return Done(out)
+        return out
 
     async def commit(
         self, conn: AsyncConnection, ctx: PhaseContext, done: Done
@@ -71,7 +115,12 @@ class NetworkPhase:
             await writes.assign_address(ctx.order_id, out["service_id"])
         await writes.merge_service_data(
             out["service_id"],
-            {"network": {k: out[k] for k in ("address", "source", "ptr", "firewall", "dcim")}},
+            {
+                "network": {
+                    k: out.get(k)
+                    for k in ("address", "source", "ptr", "forward", "firewall", "dcim")
+                }
+            },
         )
         for event, message, data in _steps(out):
             await writes.record(event, message, data)
@@ -90,9 +139,13 @@ def _steps(out: Mapping[str, Any]) -> list[tuple[str, str, Mapping[str, Any]]]:
     else:
         steps = [("address_recorded", f"provider address {address} recorded", {"address": address})]
     if out["ptr"] is not None:
-        ptr = out["ptr"]
+        ptr, forward = out["ptr"], out.get("forward")
+        published = f"PTR {ptr['name']} -> {ptr['content']}"
+        if forward:
+            published += f", {forward['name']} {forward['type']} {forward['content']}"
         steps += [
-            ("rdns_published", f"PTR {ptr['name']} -> {ptr['content']}", ptr),
+            ("rdns_published", published, {**ptr, "forward": forward}),
+            *_confirmed(out),
             ("firewall_applied", f"firewall baseline of {len(out['firewall'])} rules recorded", {}),
         ]
     else:
@@ -101,3 +154,10 @@ def _steps(out: Mapping[str, Any]) -> list[tuple[str, str, Mapping[str, Any]]]:
         )
     steps.append(("dcim_recorded", "DCIM record written", out["dcim"]))
     return steps
+
+
+def _confirmed(out: Mapping[str, Any]) -> list[tuple[str, str, Mapping[str, Any]]]:
+    verdict = out.get("confirmed")
+    if not verdict:
+        return []
+    return [("rdns_confirmed", f"{verdict['server']} answered {verdict['reason']}", verdict)]

@@ -176,6 +176,23 @@ async def test_terminate_deletes_the_ptr_the_network_phase_published() -> None:
     assert rig.store.released == [ORDER_ID]
 
 
+async def test_terminate_deletes_the_hosts_forward_record_too() -> None:
+    rig = action_rig("terminate")
+    rig.service["service_data"]["network"] = {
+        "address": "192.0.2.10",
+        "ptr": {"zone": "2.0.192.in-addr.arpa", "name": "10.2.0.192.in-addr.arpa"},
+        "forward": {"zone": "example.net.", "name": "web1.example.net.", "type": "A"},
+    }
+    rig.rdns.records = {"192.0.2.10": "web1.example.net"}
+    rig.rdns.forward = {
+        ("web1.example.net", "A"): "192.0.2.10",
+        ("web2.example.net", "A"): "192.0.2.11",
+    }
+    await run(rig)
+    assert rig.rdns.records == {}
+    assert rig.rdns.forward == {("web2.example.net", "A"): "192.0.2.11"}
+
+
 async def test_terminate_leaves_a_provider_address_ptr_alone() -> None:
     rig = action_rig("terminate")
     rig.service["service_data"]["network"] = {"address": "198.51.100.7", "ptr": None}

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from fluxbilling.engine.outcome import Done
+from fluxbilling import errors
+from fluxbilling.engine.outcome import Done, Pending
 from fluxbilling.orders.phases.network import NetworkPhase
 from fluxbilling.orders.pipeline import Phase
 from fluxbilling.testing import NO_CONNECTION, phase_context
@@ -48,9 +49,14 @@ async def test_commit_assigns_the_address_and_records_each_step() -> None:
     assert rig.store.events(ORDER_ID) == [
         "address_assigned",
         "rdns_published",
+        "rdns_confirmed",
         "firewall_applied",
         "dcim_recorded",
     ]
+    confirmed = next(a for a in rig.store.activity if a.event == "rdns_confirmed")
+    assert (
+        confirmed.message == "in-memory:53 answered 192.0.2.10 -> web1.example.net. -> 192.0.2.10"
+    )
 
 
 async def test_shared_hosting_records_the_providers_address_without_a_ptr() -> None:
@@ -76,3 +82,48 @@ async def test_no_address_at_all_is_recorded_as_unknown() -> None:
     assert [(a.event, a.message) for a in rig.store.activity] == [
         ("address_unknown", "the provider reported no address for the service")
     ]
+
+
+async def test_the_host_gets_its_a_record_and_the_phase_asks_the_server() -> None:
+    rig = Rig(view=order_view(service_status="installed"))
+    out = await NetworkPhase(rig.deps).execute(CTX)
+    assert isinstance(out, Done)
+    assert rig.rdns.forward == {("web1.example.net", "A"): "192.0.2.10"}
+    assert out.output["forward"] == {
+        "zone": "example.net.",
+        "name": "web1.example.net.",
+        "type": "A",
+        "content": "192.0.2.10",
+    }
+    assert rig.rdns.confirms == [("192.0.2.10", "web1.example.net")]
+    assert out.output["confirmed"]["confirmed"] is True
+    assert out.output["confirmed"]["addresses"] == ["192.0.2.10"]
+
+
+async def test_not_yet_served_records_keep_the_phase_pending_without_writing_again() -> None:
+    rig = Rig(view=order_view(service_status="installed"))
+    rig.rdns.lag = 1
+    phase = NetworkPhase(rig.deps)
+    first = await phase.execute(CTX)
+    assert isinstance(first, Pending)
+    assert first.check_after.total_seconds() <= 5
+    assert first.note == (
+        "rDNS not confirmed yet: expected PTR 192.0.2.10 -> web1.example.net and "
+        "web1.example.net A 192.0.2.10; in-memory:53 answered: no PTR for 192.0.2.10 (NXDOMAIN)"
+    )
+    rig.rdns.records.clear()  # a second publication would put it back: there is none
+    rig.rdns.records["192.0.2.10"] = "web1.example.net"
+    rig.rdns.failures.append(errors.PermanentUpstreamError("no writes expected"))
+    again = await phase.execute(phase_context(ORDER_ID, Phase.NETWORK, cursor=first.cursor))
+    assert isinstance(again, Done)
+    assert again.output["confirmed"]["server"] == "in-memory:53"
+    assert len(rig.rdns.failures) == 1, "the check wrote nothing"
+
+
+async def test_a_server_answering_another_address_is_named_in_the_note() -> None:
+    rig = Rig(view=order_view(service_status="installed"))
+    rig.rdns.served[("web1.example.net", "A")] = "192.0.2.99"
+    out = await NetworkPhase(rig.deps).execute(CTX)
+    assert isinstance(out, Pending)
+    assert out.note.endswith("answered: web1.example.net. A is 192.0.2.99, not 192.0.2.10")
+    assert out.cursor["verdict"]["addresses"] == ["192.0.2.99"]
