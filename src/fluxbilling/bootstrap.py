@@ -39,13 +39,15 @@ from fluxbilling.engine.wakeup import Wakeup
 from fluxbilling.engine.worker import Worker
 from fluxbilling.handoff.mail import Mailer, SmtpMailer
 from fluxbilling.images import hashing
-from fluxbilling.network import dnsserver, powerdns
+from fluxbilling.network import dnsserver, ovsdb, powerdns
 from fluxbilling.network.cloudflare import CloudflareRdns
 from fluxbilling.network.rdns import InternalRdns, RdnsBackend
+from fluxbilling.network.switchport import SwitchPortBackend
 from fluxbilling.orders import pipeline
-from fluxbilling.orders.phases import PhaseDeps, build_handlers
+from fluxbilling.orders.phases import PhaseDeps, Switching, build_handlers
 from fluxbilling.orders.phases.sql_store import SqlPhaseStore
 from fluxbilling.orders.progress import OrderProgress
+from fluxbilling.orders.switch_jobs import SwitchJobs
 from fluxbilling.plugins.driver import FlowDrivers
 from fluxbilling.plugins.manager import PluginManager
 from fluxbilling.plugins_builtin import builtin_plugin_paths
@@ -233,8 +235,12 @@ def build(
     rdns: RdnsBackend | None = None,
     transport_for: TransportFor | None = None,
     resolver: Resolver | None = None,
+    switch_ports: SwitchPortBackend | None = None,
 ) -> Installation:
     """Wire an installation from settings; adapters may be replaced (tests, the demo).
+
+    `switch_ports` replaces the switch `settings.switch_backend` names (and enables
+    switch-port jobs even when it names none).
 
     `resolver` turns connection host names into addresses for the upstream address policy
     (default: the system's resolver); tests serving simulators in-process map their names.
@@ -296,9 +302,22 @@ def build(
             verify_image=hashing.verify_image,
             public_url=settings.public_url,
             reveal_link_hours=settings.reveal_link_hours,
+            switching=_switching(settings, db, store, switch_ports),
         )
     )
     return installation
+
+
+def _switching(
+    settings: Settings, db: Database, store: RunStore, backend: SwitchPortBackend | None
+) -> Switching | None:
+    """The switch `settings.switch_backend` names with its jobs (None: no switch-port jobs)."""
+    if backend is None and settings.switch_backend == "ovs":
+        backend = ovsdb.OvsdbSwitchPorts(settings.switch_ovsdb or "", timeout=settings.http_timeout)
+    if backend is None:
+        return None
+    jobs = SwitchJobs(db, store, quarantine_vlan=settings.switch_quarantine_vlan)
+    return Switching(backend, jobs)
 
 
 def _rdns(

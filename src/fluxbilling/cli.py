@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from fluxbilling import errors, logs
 from fluxbilling.accounts import Accounts, Principal, Role
 from fluxbilling.config import Settings
-from fluxbilling.orders.pipeline import Phase
+from fluxbilling.orders.pipeline import Phase, RunState
 
 if TYPE_CHECKING:
     from fluxbilling import bootstrap
@@ -53,6 +53,14 @@ def _parser() -> argparse.ArgumentParser:
     retry.add_argument("--from-phase", choices=[p.value for p in Phase][1:], default=None)
     cancel = runs.add_parser("cancel", help="cancel a run")
     cancel.add_argument("run_id", type=int)
+    switchports = sub.add_parser(
+        "switchports", help="switch-port jobs (retry one with `runs retry RUN_ID`)"
+    ).add_subparsers(dest="action", required=True)
+    jobs = switchports.add_parser("list", help="switch-port jobs, newest first")
+    jobs.add_argument("--order", type=int, default=None, help="one order's jobs only")
+    jobs.add_argument("--state", choices=[s.value for s in RunState], default=None)
+    jobs.add_argument("--limit", type=int, default=50)
+    jobs.add_argument("--json", action="store_true")
     _users_parser(sub)
     _catalogue_parser(sub)
     _holds_parser(sub)
@@ -325,9 +333,38 @@ async def _command(installation: bootstrap.Installation, args: argparse.Namespac
             f"{report.console_sessions} console session(s) and "
             f"{report.install_cursors} install(s) in flight"
         )
+    elif args.command == "switchports":
+        await _switch_port_jobs(installation, args)
     elif args.command == "runs" and args.action == "cancel":
         await installation.store.cancel(args.run_id, actor="cli")
         print(f"run {args.run_id} cancelled")
+
+
+async def _switch_port_jobs(installation: bootstrap.Installation, args: argparse.Namespace) -> None:
+    from fluxbilling.api.switch_ports import SwitchPortJobOut
+    from fluxbilling.orders import switch_jobs
+
+    state = RunState(args.state) if args.state else None
+    query = switch_jobs.job_rows(args.order, state=state).limit(max(1, args.limit))
+    async with installation.db.connect() as conn:
+        found = [switch_jobs.job_row(r) for r in (await conn.execute(query)).all()]
+    if args.json:
+        shown = [SwitchPortJobOut.model_validate(j).model_dump(mode="json") for j in found]
+        print(json.dumps(shown, indent=2))
+        return
+    if not found:
+        print("no switch-port jobs")
+    for job in found:
+        print(_render_switch_job(job))
+
+
+def _render_switch_job(job: Any) -> str:
+    error = (job.last_error or {}).get("message")
+    return (
+        f"job {job.id}  run {job.run_id}  order {job.order_id}  {job.operation} VLAN {job.vlan}"
+        f" on {job.port}  {job.state} (attempt {job.attempt})"
+        + (f"  error: {error}" if error else "")
+    )
 
 
 def _render_order(order: OrderDetail) -> str:
@@ -342,6 +379,9 @@ def _render_order(order: OrderDetail) -> str:
     lines.append("phases:")
     for phase in order.phases:
         lines.append(f"  {phase.phase:<11} {phase.status}")
+    if order.switch_port_jobs:
+        lines.append("switch-port jobs:")
+        lines += [f"  {_render_switch_job(job)}" for job in order.switch_port_jobs]
     lines.append("activity:")
     for event in order.activity:
         at = event.at.isoformat()[:19]

@@ -164,6 +164,23 @@ class Settings(BaseSettings):
         default=None,
         description="Name of the stored `cloudflare` connection that holds the API token.",
     )
+    switch_backend: Literal["none", "ovs"] = Field(
+        default="none",
+        description="Where switch-port jobs move hosts' edge ports: nowhere (none: no jobs "
+        "are enqueued) or an Open vSwitch through its OVSDB server (switch_ovsdb).",
+    )
+    switch_ovsdb: str | None = Field(
+        default=None,
+        description="The OVSDB server of the Open vSwitch: tcp:HOST:PORT or unix:PATH.",
+    )
+    switch_quarantine_vlan: int = Field(
+        default=4094,
+        ge=1,
+        le=4094,
+        description="The VLAN nothing else is on: a terminated bare-metal machine's port goes "
+        "there, and it stands in for the last VLAN taken off a trunk (an empty trunk set "
+        "would carry every VLAN on Open vSwitch).",
+    )
     rdns_forward_zone: str | None = Field(
         default=None,
         description="The zone the hosts' A/AAAA records go into (the forward half of a "
@@ -316,6 +333,19 @@ class Settings(BaseSettings):
                 parse_server(self.rdns_nameserver)
             except ValueError as exc:
                 raise ValueError(f"FLUXBILLING_RDNS_NAMESERVER: {exc}") from None
+        return self
+
+    @model_validator(mode="after")
+    def _switch_backend_complete(self) -> Settings:
+        """The OVS backend names its OVSDB server, in a form it can reach."""
+        if self.switch_backend == "ovs":
+            address = self.switch_ovsdb or ""
+            kind, _, rest = address.partition(":")
+            if kind not in ("tcp", "unix") or not rest:
+                raise ValueError(
+                    "FLUXBILLING_SWITCH_BACKEND=ovs needs FLUXBILLING_SWITCH_OVSDB "
+                    "(tcp:HOST:PORT or unix:PATH)"
+                )
         return self
 
 

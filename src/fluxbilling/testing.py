@@ -39,10 +39,12 @@ from fluxbilling.engine.context import PhaseContext
 from fluxbilling.engine.runs import Claim
 from fluxbilling.handoff import reveal
 from fluxbilling.network import fcrdns
+from fluxbilling.network.switchport import PortVlans, valid_vlan
 from fluxbilling.orders import lifecycle
 from fluxbilling.orders.phases.deps import plain
 from fluxbilling.orders.phases.store import ActionRow, PhaseWrites, WelcomeMail
 from fluxbilling.orders.pipeline import PIPELINES, PROVISION_KIND, Phase
+from fluxbilling.orders.switch_jobs import SwitchJobRow
 from fluxbilling.orders.view import OrderView
 
 __all__ = [
@@ -52,6 +54,8 @@ __all__ = [
     "FakeImageVerifier",
     "InMemoryPhaseStore",
     "InMemoryRdns",
+    "InMemorySwitchJobs",
+    "InMemorySwitchPorts",
     "phase_context",
 ]
 
@@ -507,3 +511,92 @@ class _InMemoryWrites:
 
     async def revoke_reveal_links(self, service_id: int) -> int:
         return self.store.revoke_links(service_id)
+
+
+class InMemorySwitchPorts:
+    """A `network.switchport.SwitchPortBackend` over a dict of ports, with fault injection.
+
+    Attributes:
+        ports: the switch's ports by name (a test adds them; an unknown one is permanent).
+        failures: errors raised by the next calls, one per call, first in first out.
+        writes: how many writes changed a port (a retried job that writes twice shows here).
+    """
+
+    def __init__(self, *names: str) -> None:
+        self.ports: dict[str, PortVlans] = {name: PortVlans(name) for name in names}
+        self.failures: deque[errors.FluxError] = deque()
+        self.writes = 0
+
+    def _port(self, port: str) -> PortVlans:
+        if self.failures:
+            raise self.failures.popleft()
+        found = self.ports.get(port)
+        if found is None:
+            raise errors.PermanentUpstreamError(
+                f"switch: the switch has no port named {port!r}", upstream="switch", port=port
+            )
+        return found
+
+    async def get_port(self, port: str) -> PortVlans:
+        """The port's VLANs."""
+        return self._port(port)
+
+    async def set_access_vlan(self, port: str, vlan: int) -> None:
+        """Make the port an access port on `vlan`."""
+        current = self._port(port)
+        if not valid_vlan(vlan):
+            raise errors.PermanentUpstreamError(f"switch: VLAN {vlan} is not in 1-4094")
+        self.ports[port] = PortVlans(port, vlan, current.trunks, "access")
+        self.writes += 1
+
+    async def set_trunks(
+        self, port: str, trunks: frozenset[int], *, expected: frozenset[int]
+    ) -> None:
+        """Set the port's trunks when they are still `expected`."""
+        current = self._port(port)
+        if current.trunks != expected:
+            raise errors.TransientUpstreamError("switch: the port's VLANs changed meanwhile")
+        self.ports[port] = PortVlans(port, current.tag, frozenset(trunks), current.mode)
+        self.writes += 1
+
+
+class InMemorySwitchJobs:
+    """A `orders.phases.switch_port.SwitchJobStore` over dicts: jobs by run id, the services on
+    each VLAN, what each job finished with, and the services the commits asked jobs for."""
+
+    def __init__(self, *jobs: SwitchJobRow, quarantine_vlan: int = 4094) -> None:
+        self.jobs = {job.run_id: job for job in jobs}
+        self.users: dict[int, list[int]] = {}
+        """Other live services by VLAN."""
+        self.finished: dict[int, Mapping[str, Any]] = {}
+        self.requested: list[tuple[str, int]] = []
+        """`("provisioned" | "terminated", service id)`, in order."""
+        self._quarantine_vlan = quarantine_vlan
+
+    @property
+    def quarantine_vlan(self) -> int:
+        """The quarantine VLAN."""
+        return self._quarantine_vlan
+
+    async def provisioned(self, conn: AsyncConnection, ctx: PhaseContext, service_id: int) -> None:
+        """Record the request."""
+        self.requested.append(("provisioned", service_id))
+
+    async def terminated(self, conn: AsyncConnection, ctx: PhaseContext, service_id: int) -> None:
+        """Record the request."""
+        self.requested.append(("terminated", service_id))
+
+    async def job(self, run_id: int) -> SwitchJobRow:
+        """The job of `run_id`."""
+        found = self.jobs.get(run_id)
+        if found is None:
+            raise errors.InvariantViolation(f"switch-port run {run_id} has no job")
+        return found
+
+    async def vlan_users(self, job: SwitchJobRow) -> list[int]:
+        """The services the test put on the job's VLAN."""
+        return list(self.users.get(job.vlan, []))
+
+    async def finish(self, conn: AsyncConnection, run_id: int, result: Mapping[str, Any]) -> None:
+        """Keep the result."""
+        self.finished[run_id] = dict(result)

@@ -17,6 +17,7 @@ from fluxbilling.config import Settings
 from fluxbilling.db import Database
 from fluxbilling.drivers.address_guard import StaticResolver
 from fluxbilling.handoff.mail import InMemoryMailer
+from fluxbilling.network.switchport import SwitchPortBackend
 from fluxbilling.seed import seed_catalogue
 from fluxbilling.vault import generate_key
 from fluxbilling_simulators import pterodactyl, solusvm2, virtualizor, whm
@@ -118,6 +119,13 @@ def settings_overrides() -> dict[str, Any]:
 
 
 @pytest.fixture
+def switch_ports() -> SwitchPortBackend | None:
+    """The switch the `installation` moves ports on (None: the one its settings name, or none);
+    a test module overrides this fixture with an `InMemorySwitchPorts`."""
+    return None
+
+
+@pytest.fixture
 def mailer() -> InMemoryMailer:
     return InMemoryMailer()
 
@@ -134,6 +142,7 @@ async def installation(
     payments: PaymentSims,
     settings_overrides: dict[str, Any],
     mailer: InMemoryMailer,
+    switch_ports: SwitchPortBackend | None,
 ) -> AsyncIterator[bootstrap.Installation]:
     """A whole installation on the test database, seeded with the demo catalogue."""
     settings = Settings(
@@ -160,6 +169,7 @@ async def installation(
         mailer=mailer,
         transport_for=lambda url: httpx.ASGITransport(app=apps[httpx.URL(url).host]),
         resolver=StaticResolver(dict.fromkeys(apps, "127.0.0.1")),
+        switch_ports=switch_ports,
     )
     if backend == "postgresql":
         await dbsupport.truncate_all(inst.db)

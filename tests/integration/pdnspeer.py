@@ -7,16 +7,11 @@ answer: the suite runs under `scripts/test`, which starts it.
 
 from __future__ import annotations
 
-import os
-import socket
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import pytest
-
-ROOT = Path(__file__).resolve().parents[2]
-START = "scripts/services (scripts/test runs it; or scripts/peers/pdns alone)"
+from tests.integration import peers
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,15 +26,12 @@ class PowerDns:
 
 def env_file() -> Path:
     """Where the peer script wrote its settings."""
-    return Path(os.environ.get("FLUXBILLING_PEERS_DIR", ROOT / ".peers")) / "pdns.env"
+    return peers.env_file("pdns")
 
 
 def running() -> PowerDns:
     """The running server, or a test failure that says how to start it."""
-    path = env_file()
-    if not path.is_file():
-        pytest.fail(f"PowerDNS is not running ({path} is missing): start it with {START}")
-    values = dict(line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
+    values = peers.settings("pdns", "PowerDNS")
     found = PowerDns(
         values["PDNS_DNS_HOST"],
         int(values["PDNS_DNS_PORT"]),
@@ -47,8 +39,5 @@ def running() -> PowerDns:
         values["PDNS_API_KEY"],
     )
     api = urlsplit(found.api_url)
-    try:
-        socket.create_connection((api.hostname, api.port), timeout=2).close()
-    except OSError as exc:
-        pytest.fail(f"PowerDNS does not answer at {found.api_url} ({exc}): start it with {START}")
+    peers.answers("PowerDNS", "pdns", api.hostname, api.port, found.api_url)
     return found

@@ -57,6 +57,7 @@ EXPECTED: dict[tuple[str, str], Role | str] = {
     ("GET", "/api/v1/gateways"): V,
     ("GET", "/api/v1/orders/{order_id}"): V,
     ("GET", "/api/v1/runs"): V,
+    ("GET", "/api/v1/switch-port-jobs"): V,
     ("GET", "/api/v1/plugins"): V,
     ("GET", "/api/v1/plugins/schema"): V,
     ("GET", "/api/v1/plugins/{slug}/versions"): V,

@@ -1162,6 +1162,26 @@ export interface paths {
         patch: operations["change_entry_api_v1_subnets__entry_id__patch"];
         trace?: never;
     };
+    "/api/v1/switch-port-jobs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Switch-port jobs, newest first, by state and order; paginated by cursor
+         * @description Each job carries its run's state, attempts and last error.
+         */
+        get: operations["list_switch_port_jobs_api_v1_switch_port_jobs_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/users": {
         parameters: {
             query?: never;
@@ -2411,6 +2431,11 @@ export interface components {
              */
             subnet?: string | null;
             /**
+             * Switch Port
+             * @description the switch port it hangs off, by its name on the switch (null: not moved by switch-port jobs)
+             */
+            switch_port?: string | null;
+            /**
              * Vcpus
              * @description total vCPUs
              */
@@ -2481,6 +2506,11 @@ export interface components {
              */
             subnet: string | null;
             /**
+             * Switch Port
+             * @description the switch port it hangs off, by its name on the switch (null: not moved by switch-port jobs)
+             */
+            switch_port: string | null;
+            /**
              * Vcpus
              * @description total vCPUs
              */
@@ -2533,6 +2563,11 @@ export interface components {
              * @description the cidr of the subnet its services draw addresses from
              */
             subnet?: string | null;
+            /**
+             * Switch Port
+             * @description the switch port it hangs off, by its name on the switch (null: not moved by switch-port jobs)
+             */
+            switch_port?: string | null;
             /**
              * Vcpus
              * @description total vCPUs
@@ -3021,7 +3056,7 @@ export interface components {
         };
         /**
          * OrderOut
-         * @description An order with its invoice, run, phases, service and activity.
+         * @description An order with its invoice, run, phases, service, switch-port jobs and activity.
          */
         OrderOut: {
             /** Activity */
@@ -3051,6 +3086,11 @@ export interface components {
             run: components["schemas"]["OrderRunOut"] | null;
             service: components["schemas"]["ServiceOut"] | null;
             state: components["schemas"]["OrderState"];
+            /**
+             * Switch Port Jobs
+             * @description its switch-port jobs, newest first: each a run of its own (retry it through `POST /runs/{run_id}/retry`)
+             */
+            switch_port_jobs: components["schemas"]["SwitchPortJobOut"][];
         };
         /**
          * OrderRetryIn
@@ -3241,7 +3281,7 @@ export interface components {
          * @description A step of the provisioning pipeline.
          * @enum {string}
          */
-        Phase: "billing" | "allocation" | "provision" | "os_install" | "network" | "handoff" | "action";
+        Phase: "billing" | "allocation" | "provision" | "os_install" | "network" | "handoff" | "action" | "switch_port";
         /**
          * PhaseAttemptOut
          * @description One attempt of a phase: when, how long, how it ended, its error and exchanges.
@@ -3841,7 +3881,7 @@ export interface components {
          *     the action of one verb.
          * @enum {string}
          */
-        RunKind: "provision" | "action" | "suspend" | "unsuspend" | "terminate" | "reinstall" | "resize" | "reset_password" | "console" | "stats";
+        RunKind: "provision" | "action" | "switch_port" | "suspend" | "unsuspend" | "terminate" | "reinstall" | "resize" | "reset_password" | "console" | "stats";
         /**
          * RunListOut
          * @description A page of runs, newest first.
@@ -4145,6 +4185,11 @@ export interface components {
              * @description null: derived from the network (classful)
              */
             reverse_zone?: string | null;
+            /**
+             * Vlan Id
+             * @description the VLAN its addresses live on: a service's host port is moved to it by a switch-port job (null: none)
+             */
+            vlan_id?: number | null;
         };
         /** SubnetListOut */
         SubnetListOut: {
@@ -4188,6 +4233,11 @@ export interface components {
              * @description null: derived from the network (classful)
              */
             reverse_zone: string | null;
+            /**
+             * Vlan Id
+             * @description the VLAN its addresses live on: a service's host port is moved to it by a switch-port job (null: none)
+             */
+            vlan_id: number | null;
         };
         /**
          * SubnetPatch
@@ -4219,6 +4269,11 @@ export interface components {
              * @description null: derived from the network (classful)
              */
             reverse_zone?: string | null;
+            /**
+             * Vlan Id
+             * @description the VLAN its addresses live on: a service's host port is moved to it by a switch-port job (null: none)
+             */
+            vlan_id?: number | null;
         };
         /**
          * SuggestedAction
@@ -4237,6 +4292,83 @@ export interface components {
             link: components["schemas"]["LinkOut"] | null;
             /** Message */
             message: string;
+        };
+        /**
+         * SwitchOp
+         * @description What a switch-port job does to its port.
+         * @enum {string}
+         */
+        SwitchOp: "access" | "trunk_add" | "trunk_remove";
+        /**
+         * SwitchPortJobListOut
+         * @description A page of switch-port jobs, newest first.
+         */
+        SwitchPortJobListOut: {
+            /** Items */
+            items: components["schemas"]["SwitchPortJobOut"][];
+            /**
+             * Next Cursor
+             * @description pass as `cursor` for the next page
+             */
+            next_cursor: number | null;
+        };
+        /**
+         * SwitchPortJobOut
+         * @description A switch-port job: which host port goes to which VLAN, and where its run stands.
+         */
+        SwitchPortJobOut: {
+            /**
+             * Attempt
+             * @description failed attempts so far
+             */
+            attempt: number;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Host Id */
+            host_id: number;
+            /** Id */
+            id: number;
+            /**
+             * Last Error
+             * @description `{code, message, details}`
+             */
+            last_error: {
+                [key: string]: unknown;
+            } | null;
+            /** @description access (the port on the VLAN), trunk_add or trunk_remove (the VLAN added to or taken off the port's trunks) */
+            operation: components["schemas"]["SwitchOp"];
+            /** Order Id */
+            order_id: number;
+            /**
+             * Port
+             * @description the host's edge port, by its name on the switch
+             */
+            port: string;
+            /**
+             * Result
+             * @description what the switch read back when the job finished (`read_back`), or the services it kept the VLAN for (`kept_for`)
+             */
+            result: {
+                [key: string]: unknown;
+            } | null;
+            /**
+             * Run Id
+             * @description its run: retry or cancel it through /api/v1/runs
+             */
+            run_id: number;
+            /** Service Id */
+            service_id: number;
+            state: components["schemas"]["RunState"];
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+            /** Vlan */
+            vlan: number;
         };
         /**
          * SyncOut
@@ -10121,7 +10253,7 @@ export interface operations {
         parameters: {
             query?: {
                 state?: components["schemas"]["RunState"] | null;
-                /** @description `provision`, `action` (every lifecycle action) or one action verb */
+                /** @description `provision`, `action` (every lifecycle action), one action verb, or `switch_port` (switch-port jobs) */
                 kind?: components["schemas"]["RunKind"] | null;
                 phase?: components["schemas"]["Phase"] | null;
                 /** @description the order's runs only */
@@ -11257,6 +11389,71 @@ export interface operations {
                 };
             };
             /** @description the result would be invalid; nothing was changed */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the request headers are larger than allowed */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description the database is unavailable; try again after `Retry-After` seconds */
+            503: {
+                headers: {
+                    /** @description seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    list_switch_port_jobs_api_v1_switch_port_jobs_get: {
+        parameters: {
+            query?: {
+                state?: components["schemas"]["RunState"] | null;
+                /** @description the order's jobs only */
+                order_id?: number | null;
+                limit?: number;
+                /** @description the next_cursor of the previous page */
+                cursor?: number | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SwitchPortJobListOut"];
+                };
+            };
+            /** @description missing or invalid credentials (`Authorization: Bearer <token>` or the session cookie) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description invalid request: `error.details.problems` names each problem (`path`, `message`) */
             422: {
                 headers: {
                     [name: string]: unknown;

@@ -31,6 +31,7 @@ from fluxbilling.api import (
     reveal,
     runs,
     services,
+    switch_ports,
     tokens,
     users,
     webhooks,
@@ -72,6 +73,7 @@ def create_app(installation: Installation) -> FastAPI:
     app.include_router(dashboard.router)
     app.include_router(events.router)
     app.include_router(runs.router)
+    app.include_router(switch_ports.router)
     app.include_router(plugin_tests.router)
     app.include_router(plugins.router)
     app.include_router(connections.router)

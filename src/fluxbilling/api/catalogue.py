@@ -78,6 +78,13 @@ class SubnetIn(RequestBody):
     reverse_zone: Annotated[str, StringConstraints(max_length=255), ONE_LINE] | None = Field(
         None, description="null: derived from the network (classful)"
     )
+    vlan_id: int | None = Field(
+        None,
+        ge=1,
+        le=4094,
+        description="the VLAN its addresses live on: a service's host port is moved to it by "
+        "a switch-port job (null: none)",
+    )
 
 
 class HostIn(RequestBody):
@@ -100,6 +107,11 @@ class HostIn(RequestBody):
     )
     external_ref: Annotated[str, StringConstraints(max_length=200), ONE_LINE] | None = Field(
         None, description="the panel's id for it"
+    )
+    switch_port: Annotated[str, StringConstraints(max_length=200), ONE_LINE] | None = Field(
+        None,
+        description="the switch port it hangs off, by its name on the switch (null: not "
+        "moved by switch-port jobs)",
     )
 
 

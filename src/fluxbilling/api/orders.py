@@ -12,6 +12,7 @@ from fluxbilling.api.fields import Line, RequestBody, RowId
 from fluxbilling.api.holds import HoldOut
 from fluxbilling.api.invoices import InvoiceOut
 from fluxbilling.api.rows import Row, Timestamp
+from fluxbilling.api.switch_ports import SwitchPortJobOut
 from fluxbilling.jsontypes import JsonObject, JsonValue
 from fluxbilling.orders import detail, listing, operator, service
 from fluxbilling.orders.attempts import AttemptOutcome, ErrorClass
@@ -195,7 +196,7 @@ class ActivityOut(Row):
 
 
 class OrderOut(Row):
-    """An order with its invoice, run, phases, service and activity."""
+    """An order with its invoice, run, phases, service, switch-port jobs and activity."""
 
     id: int
     hostname: str
@@ -215,6 +216,10 @@ class OrderOut(Row):
     hold: HoldOut | None = Field(
         default=None,
         description="the capacity and address its checkout held (null: never checked out)",
+    )
+    switch_port_jobs: list[SwitchPortJobOut] = Field(
+        description="its switch-port jobs, newest first: each a run of its own (retry it "
+        "through `POST /runs/{run_id}/retry`)"
     )
 
 

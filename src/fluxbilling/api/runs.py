@@ -18,7 +18,13 @@ from fluxbilling.db import schema
 from fluxbilling.drivers.driver import Verb
 from fluxbilling.jsontypes import JsonObject
 from fluxbilling.orders.flow_inputs import past_inputs
-from fluxbilling.orders.pipeline import ACTION_KIND, PROVISION_KIND, Phase, RunState
+from fluxbilling.orders.pipeline import (
+    ACTION_KIND,
+    PROVISION_KIND,
+    SWITCH_PORT_KIND,
+    Phase,
+    RunState,
+)
 
 __all__ = ["FlowContextOut", "RunKind", "RunListOut", "RunOut", "router"]
 
@@ -31,6 +37,7 @@ class RunKind(StrEnum):
 
     PROVISION = PROVISION_KIND
     ACTION = ACTION_KIND
+    SWITCH_PORT = SWITCH_PORT_KIND
     SUSPEND = Verb.SUSPEND
     UNSUSPEND = Verb.UNSUSPEND
     TERMINATE = Verb.TERMINATE
@@ -105,7 +112,10 @@ async def list_runs(
     state: RunState | None = None,
     kind: Annotated[
         RunKind | None,
-        Query(description="`provision`, `action` (every lifecycle action) or one action verb"),
+        Query(
+            description="`provision`, `action` (every lifecycle action), one action verb, or "
+            "`switch_port` (switch-port jobs)"
+        ),
     ] = None,
     phase: Phase | None = None,
     order_id: Annotated[RowId | None, Query(description="the order's runs only")] = None,
@@ -125,7 +135,7 @@ async def list_runs(
     )
     if state is not None:
         query = query.where(runs.c.state == state)
-    if kind in (RunKind.PROVISION, RunKind.ACTION):
+    if kind in (RunKind.PROVISION, RunKind.ACTION, RunKind.SWITCH_PORT):
         query = query.where(runs.c.kind == kind)
     elif kind is not None:
         query = query.where(runs.c.kind == ACTION_KIND, actions.c.verb == kind)

@@ -54,6 +54,8 @@ class HostSpec:
         status: whether it takes new services.
         external_ref: the panel's id for it (a node id).
         ram_mb: total RAM in MB; `vcpus`, `disk_gb` likewise.
+        switch_port: the switch port it hangs off, by its name on the switch (None: its port
+            is not ours to move).
     """
 
     name: str
@@ -65,6 +67,7 @@ class HostSpec:
     connection: str | None = None
     status: HostStatus = HostStatus.ACTIVE
     external_ref: str | None = None
+    switch_port: str | None = None
 
 
 def check(spec: HostSpec) -> list[Problem]:
@@ -79,6 +82,8 @@ def check(spec: HostSpec) -> list[Problem]:
         problems += rules.count(field, getattr(spec, field))
     if spec.external_ref is not None:
         problems += rules.name("external_ref", spec.external_ref)
+    if spec.switch_port is not None:
+        problems += rules.name("switch_port", spec.switch_port)
     return problems
 
 
@@ -108,6 +113,7 @@ async def _values(names: Names, spec: HostSpec) -> dict[str, Any]:
         "connection_id": ids["connection"],
         "status": str(spec.status),
         "external_ref": spec.external_ref,
+        "switch_port": spec.switch_port,
         "ram_mb_total": spec.ram_mb,
         "vcpus_total": spec.vcpus,
         "disk_gb_total": spec.disk_gb,
@@ -122,6 +128,7 @@ async def _spec(names: Names, row: Any) -> HostSpec:
         connection=await names.key_of(schema.connections, "name", row.connection_id),
         status=HostStatus(row.status),
         external_ref=row.external_ref,
+        switch_port=row.switch_port,
         ram_mb=row.ram_mb_total,
         vcpus=row.vcpus_total,
         disk_gb=row.disk_gb_total,

@@ -39,7 +39,7 @@ from fluxbilling.catalogue.records import (
     resolve,
 )
 from fluxbilling.db import schema
-from fluxbilling.network import ipam
+from fluxbilling.network import ipam, switchport
 
 __all__ = ["KIND", "SubnetSpec", "check", "derived_zone", "normalise"]
 
@@ -56,6 +56,8 @@ class SubnetSpec:
         gateway: the default gateway of its addresses.
         dns_servers: resolvers, in order.
         reverse_zone: None derives it from `cidr`.
+        vlan_id: the VLAN its addresses live on (1-4094): a service's host port is moved to
+            it by a switch-port job (None: no VLAN to move).
     """
 
     cidr: str
@@ -63,6 +65,7 @@ class SubnetSpec:
     gateway: str
     dns_servers: tuple[str, ...]
     reverse_zone: str | None = None
+    vlan_id: int | None = None
 
 
 def derived_zone(network: ipam.IPNetwork) -> str:
@@ -146,6 +149,8 @@ def check(spec: SubnetSpec) -> list[Problem]:
     """
     network, problems = _network(spec.cidr)
     problems += _dns(spec.dns_servers)
+    if spec.vlan_id is not None and not switchport.valid_vlan(spec.vlan_id):
+        problems.append(problem("vlan_id", "must be a VLAN id from 1 to 4094"))
     if network is not None:
         problems += _gateway(network, spec.gateway)
         if spec.reverse_zone is not None:
@@ -184,6 +189,7 @@ async def _values(names: Names, spec: SubnetSpec) -> dict[str, Any]:
         "gateway": spec.gateway,
         "dns_servers": list(spec.dns_servers),
         "reverse_zone": spec.reverse_zone,
+        "vlan_id": spec.vlan_id,
     }
 
 
@@ -195,6 +201,7 @@ async def _spec(names: Names, row: Any) -> SubnetSpec:
         gateway=row.gateway,
         dns_servers=tuple(row.dns_servers or ()),
         reverse_zone=row.reverse_zone,
+        vlan_id=row.vlan_id,
     )
 
 

@@ -99,6 +99,9 @@ subnets = sa.Table(
     sa.Column("gateway", sa.String(64), nullable=False),
     sa.Column("dns_servers", JSON, nullable=False),
     sa.Column("reverse_zone", sa.String(255), nullable=False),
+    # The VLAN the pool's addresses live on (1-4094, checked by the API); a service on it
+    # gets its host's edge port moved there by a switch-port job. NULL: no VLAN to move.
+    sa.Column("vlan_id", sa.Integer(), nullable=True),
 )
 
 hosts = sa.Table(
@@ -111,6 +114,8 @@ hosts = sa.Table(
     sa.Column("name", sa.String(200), nullable=False, unique=True),
     sa.Column("status", sa.String(32), nullable=False, server_default="active"),
     sa.Column("external_ref", sa.String(200), nullable=True),
+    # The switch port the host hangs off (its name on the switch); NULL: not managed.
+    sa.Column("switch_port", sa.String(200), nullable=True),
     sa.Column("ram_mb_total", sa.Integer(), nullable=False),
     sa.Column("ram_mb_used", sa.Integer(), nullable=False, server_default="0"),
     sa.Column("vcpus_total", sa.Integer(), nullable=False),
@@ -458,6 +463,24 @@ service_actions = sa.Table(
     _created(),
     sa.UniqueConstraint("run_id", name="uq_service_actions_run_id"),
     sa.Index("ix_service_actions_service", "service_id", "id"),
+)
+
+switch_port_jobs = sa.Table(
+    "switch_port_jobs",
+    metadata,
+    _id(),
+    _fk("run_id", "runs.id"),
+    _fk("order_id", "orders.id"),
+    _fk("service_id", "services.id"),
+    _fk("host_id", "hosts.id"),
+    sa.Column("port", sa.String(200), nullable=False),
+    sa.Column("vlan", sa.Integer(), nullable=False),
+    # `network.switchport.SwitchOp`: access, trunk_add, trunk_remove.
+    sa.Column("operation", sa.String(32), nullable=False),
+    # What the job read back from the switch when it finished (or why it kept the VLAN).
+    sa.Column("result", JSON, nullable=True),
+    _created(),
+    sa.UniqueConstraint("run_id", name="uq_switch_port_jobs_run_id"),
 )
 
 phase_checkpoints = sa.Table(

@@ -26,7 +26,7 @@ from fluxbilling import errors
 from fluxbilling.allocation import holds
 from fluxbilling.db import Database, schema
 from fluxbilling.jsontypes import JsonObject, JsonValue
-from fluxbilling.orders import attempts, lifecycle, operator, suggestions
+from fluxbilling.orders import attempts, lifecycle, operator, suggestions, switch_jobs
 from fluxbilling.orders.attempts import Attempt
 from fluxbilling.orders.lifecycle import OrderState, ServiceState
 from fluxbilling.orders.pipeline import PHASES, PROVISION_KIND, PROVISIONING, Phase, RunState
@@ -175,6 +175,8 @@ class OrderDetail:
     """The phases a retry of its failed run may start from, in order (none unless failed)."""
     hold: holds.Hold | None = None
     """The capacity and address its checkout held (None: it was never checked out)."""
+    switch_port_jobs: tuple[switch_jobs.SwitchJobRow, ...] = ()
+    """Its switch-port jobs (runs of their own), newest first."""
 
 
 def _parked(run: Any) -> bool:
@@ -214,6 +216,7 @@ async def describe_order(db: Database, order_id: int) -> OrderDetail:
         invoice = (
             await conn.execute(sa.select(t.invoices).where(t.invoices.c.order_id == order_id))
         ).first()
+        switching = (await conn.execute(switch_jobs.job_rows(order_id))).all()
         events = (
             await conn.execute(
                 sa.select(t.activity_log)
@@ -251,6 +254,7 @@ async def describe_order(db: Database, order_id: int) -> OrderDetail:
         reallocation_refusal=refusal,
         retry_from=_retry_from(run, by_phase),
         hold=hold,
+        switch_port_jobs=tuple(switch_jobs.job_row(r) for r in switching),
     )
 
 

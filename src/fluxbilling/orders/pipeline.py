@@ -4,7 +4,9 @@
 billing ─► allocation ─► provision ─► os_install ─► network ─► handoff ─► (active)
 ```
 A *lifecycle action* on a service (suspend, terminate, ...) is a run of kind `action` with one
-phase, `action`, whose correlation key also names the run (an order has many actions).
+phase, `action`, whose correlation key also names the run (an order has many actions). A
+*switch-port job* is a run of kind `switch_port` with one phase, `switch_port`, keyed the
+same way: the network phase and terminate enqueue it; it never blocks provisioning.
 
 `PIPELINES` is what the composition root hands the engine (`engine.pipeline.Pipeline`
 values): the engine runs them without knowing what an order is. Order and service states
@@ -28,6 +30,8 @@ __all__ = [
     "PIPELINES",
     "PROVISIONING",
     "PROVISION_KIND",
+    "SWITCH_PORTS",
+    "SWITCH_PORT_KIND",
     "Phase",
     "RunState",
     "correlation_key",
@@ -44,10 +48,12 @@ class Phase(StrEnum):
     NETWORK = "network"
     HANDOFF = "handoff"
     ACTION = "action"
+    SWITCH_PORT = "switch_port"
 
 
 PROVISION_KIND = "provision"
 ACTION_KIND = "action"
+SWITCH_PORT_KIND = "switch_port"
 
 PROVISIONING = engine.Pipeline(
     PROVISION_KIND,
@@ -78,7 +84,14 @@ ACTIONS = engine.Pipeline(
 )
 """A lifecycle action: one phase; its keys name the run (an order has many actions)."""
 
-PIPELINES: tuple[engine.Pipeline, ...] = (PROVISIONING, ACTIONS)
+SWITCH_PORTS = engine.Pipeline(
+    SWITCH_PORT_KIND,
+    (PhaseSpec(Phase.SWITCH_PORT, RetryPolicy(max_attempts=10, deadline=timedelta(hours=1))),),
+    key_per_run=True,
+)
+"""A switch-port job (`orders.phases.switch_port`): one phase; an order has several jobs."""
+
+PIPELINES: tuple[engine.Pipeline, ...] = (PROVISIONING, ACTIONS, SWITCH_PORTS)
 """What the composition root hands the engine (provisioning first: the kind a run has
 unless its enqueue names one)."""
 

@@ -2,7 +2,14 @@ from __future__ import annotations
 
 import pytest
 
-from fluxbilling.orders.pipeline import ACTIONS, PHASES, PIPELINES, PROVISIONING, Phase
+from fluxbilling.orders.pipeline import (
+    ACTIONS,
+    PHASES,
+    PIPELINES,
+    PROVISIONING,
+    SWITCH_PORTS,
+    Phase,
+)
 
 
 def test_the_six_phases_in_order() -> None:
@@ -32,10 +39,11 @@ def test_every_phase_is_in_one_pipeline_with_its_own_policy() -> None:
 
 @pytest.mark.parametrize("phase", list(Phase))
 def test_only_billing_may_not_be_re_run(phase: Phase) -> None:
-    pipeline = ACTIONS if phase == Phase.ACTION else PROVISIONING
+    (pipeline,) = (p for p in PIPELINES if phase in p.names)
     assert (pipeline.spec(phase).no_rerun is not None) == (phase == Phase.BILLING)
 
 
 def test_correlation_keys_are_stable_and_name_the_run_for_actions() -> None:
     assert PROVISIONING.key(7, Phase.PROVISION, run_id=3) == "7:provision"
     assert ACTIONS.key(7, Phase.ACTION, run_id=3) == "7:action:3"
+    assert SWITCH_PORTS.key(7, Phase.SWITCH_PORT, run_id=4) == "7:switch_port:4"

@@ -1,7 +1,8 @@
 /**
  * One order: the phase timeline (each phase's status, attempts, duration, its upstream
  * exchange and error), retry from this phase or an earlier one, cancel, the activity log, the
- * invoice with its payments, refunds and deliveries, the service and its checkout hold.
+ * invoice with its payments, refunds and deliveries, the service, its checkout hold and its
+ * switch-port jobs.
  */
 import {
   Anchor,
@@ -36,6 +37,7 @@ import { type Attempt, type Order, type TimelineEntry, timeline } from "./timeli
 import { useInvoice, useInvoiceDeliveries, useOrder, useOrderAction } from "./queries";
 import { TakePayment } from "./TakePayment";
 import { HoldRows } from "./HoldRows";
+import { SwitchPortJobs } from "./SwitchPortJobs";
 
 export function OrderPage() {
   const id = Number(useParams().orderId);
@@ -102,6 +104,7 @@ function OrderView({ order }: { order: Order }) {
         <InvoiceCard order={order} />
         <ServiceCard order={order} />
       </SimpleGrid>
+      <SwitchPortJobs orderId={order.id} jobs={order.switch_port_jobs ?? []} />
       <ActivityLog order={order} />
     </Stack>
   );

@@ -1,4 +1,4 @@
-"""The phases a worker executes (five after billing, plus lifecycle actions) and their deps.
+"""The phases a worker executes (five after billing, lifecycle actions, switch-port jobs).
 
 Each handler follows `engine.context.PhaseHandler`: `execute` talks to the outside world
 (idempotently, by correlation key), `commit` writes inside the fenced completion transaction.
@@ -14,6 +14,7 @@ from fluxbilling.orders.phases.handoff import HandoffPhase
 from fluxbilling.orders.phases.network import NetworkPhase
 from fluxbilling.orders.phases.os_install import OsInstallPhase
 from fluxbilling.orders.phases.provision import ProvisionPhase
+from fluxbilling.orders.phases.switch_port import Switching, SwitchPortPhase
 from fluxbilling.orders.pipeline import Phase
 
 __all__ = [
@@ -24,6 +25,8 @@ __all__ = [
     "OsInstallPhase",
     "PhaseDeps",
     "ProvisionPhase",
+    "SwitchPortPhase",
+    "Switching",
     "build_handlers",
 ]
 
@@ -37,4 +40,5 @@ def build_handlers(deps: PhaseDeps) -> dict[str, PhaseHandler]:
         Phase.NETWORK: NetworkPhase(deps),
         Phase.HANDOFF: HandoffPhase(deps),
         Phase.ACTION: ActionPhase(deps),
+        Phase.SWITCH_PORT: SwitchPortPhase(deps.switching),
     }

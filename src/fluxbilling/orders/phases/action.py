@@ -12,7 +12,8 @@ os_install phase. The commit then:
 | suspend        | `suspended`                                                       |
 | unsuspend      | `active`                                                          |
 | terminate      | `terminated`; host capacity and the reserved address released,   |
-|                | after the PTR the network phase published is deleted (execute)    |
+|                | after the PTR the network phase published is deleted (execute);   |
+|                | a switch-port job takes the VLAN off the host port (its own run)  |
 | reinstall      | `active`                                                          |
 | resize         | `active`; the new options kept in `service_data.plan_options`     |
 | reset_password | the sealed root password replaced by the new one; reveal links    |
@@ -152,6 +153,8 @@ class ActionPhase:
                     f"PTR of {address} deleted",
                     {"address": address},
                 )
+            if self.deps.switching is not None:  # while the address still names its pool
+                await self.deps.switching.jobs.terminated(conn, ctx, out["service_id"])
             released = await writes.release(ctx.order_id)
             await writes.record("capacity_released", released.describe(), {})
         note = "" if verb in _QUIET else f" ({_summary(out['result'])})"

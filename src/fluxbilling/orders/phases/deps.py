@@ -11,6 +11,7 @@ from fluxbilling.drivers.registry import DriverRegistry
 from fluxbilling.handoff.mail import Mailer
 from fluxbilling.network.rdns import RdnsBackend
 from fluxbilling.orders.phases.store import PhaseStore
+from fluxbilling.orders.phases.switch_port import Switching
 from fluxbilling.vault import Vault
 
 __all__ = ["ImageVerifier", "PhaseDeps", "plain"]
@@ -37,6 +38,8 @@ class PhaseDeps:
         public_url: Where customers reach this installation (`Settings.public_url`): the
             welcome mail's password reveal links start with it.
         reveal_link_hours: How long such a link stays valid (`Settings.reveal_link_hours`).
+        switching: The switch and its jobs (None: `FLUXBILLING_SWITCH_BACKEND=none`, no
+            switch-port jobs are enqueued).
     """
 
     store: PhaseStore
@@ -49,6 +52,7 @@ class PhaseDeps:
     public_url: str
     reveal_link_hours: int
     support_team: str = "The FluxBilling hosting team"
+    switching: Switching | None = None
 
 
 def plain(value: Any) -> Any:

@@ -124,6 +124,8 @@ class NetworkPhase:
         )
         for event, message, data in _steps(out):
             await writes.record(event, message, data)
+        if self.deps.switching is not None:  # the host port moves in a job of its own
+            await self.deps.switching.jobs.provisioned(conn, ctx, out["service_id"])
         return out
 
 
