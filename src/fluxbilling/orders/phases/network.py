@@ -1,8 +1,7 @@
-"""Network phase: bind the reserved address, publish the PTR, record firewall baseline and DCIM."""
+"""Network phase: bind the reserved address, publish the PTR, report the firewall and DCIM."""
 
 from __future__ import annotations
 
-import dataclasses
 import ipaddress
 from collections.abc import Mapping
 from typing import Any
@@ -11,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from fluxbilling.engine.context import PhaseContext
 from fluxbilling.engine.outcome import Done, Outcome
-from fluxbilling.network import dcim, firewall
+from fluxbilling.network import dcim
 from fluxbilling.orders.phases.deps import PhaseDeps
 
 __all__ = ["NetworkPhase"]
@@ -33,7 +32,7 @@ class NetworkPhase:
         self.deps = deps
 
     async def execute(self, ctx: PhaseContext) -> Outcome:
-        """Publish the PTR record and compute the firewall baseline and DCIM record."""
+        """Publish the PTR record; report where the firewall baseline was enforced; DCIM."""
         view = await self.deps.store.view(ctx.order_id)
         ours = bool(view.address)
         raw = view.address["address"] if ours else view.service["service_data"].get("ip")
@@ -44,13 +43,13 @@ class NetworkPhase:
             "address": None if address is None else str(address),
             "source": "ipam" if ours else "provider",
             "ptr": None,
-            "firewall": [],
+            "firewall": None,
             "dcim": None,
         }
         if address is not None and ours and view.product["service_type"] in _OWN_MACHINE:
             zone, ptr = await self.deps.rdns.set_ptr(str(address), hostname)
             out["ptr"] = {"zone": zone, "name": ptr, "content": hostname}
-            out["firewall"] = [dataclasses.asdict(r) for r in firewall.baseline_rules(address)]
+            out["firewall"] = _firewall(view.service["service_data"])
         if address is not None:
             out["dcim"] = dcim.dcim_record(
                 service_id=str(view.service["id"]),
@@ -89,13 +88,30 @@ def _steps(out: Mapping[str, Any]) -> list[tuple[str, str, Mapping[str, Any]]]:
         steps = [("address_recorded", f"provider address {address} recorded", {"address": address})]
     if out["ptr"] is not None:
         ptr = out["ptr"]
-        steps += [
-            ("rdns_published", f"PTR {ptr['name']} -> {ptr['content']}", ptr),
-            ("firewall_applied", f"firewall baseline of {len(out['firewall'])} rules recorded", {}),
-        ]
+        steps += [("rdns_published", f"PTR {ptr['name']} -> {ptr['content']}", ptr)]
+        steps.append(_firewall_step(out["firewall"]))
     else:
         steps.append(
             ("rdns_skipped", "no PTR or firewall baseline: the address is the provider's", {})
         )
     steps.append(("dcim_recorded", "DCIM record written", out["dcim"]))
     return steps
+
+
+def _firewall(service_data: Mapping[str, Any]) -> dict[str, Any]:
+    """Where the firewall baseline was enforced: `os_install` records the cloud-init one."""
+    applied = service_data.get("firewall")
+    if isinstance(applied, Mapping) and applied.get("sha256"):
+        return {"enforced_by": applied["enforced_by"], "sha256": applied["sha256"]}
+    return {"enforced_by": None, "sha256": None}
+
+
+def _firewall_step(applied: Mapping[str, Any]) -> tuple[str, str, Mapping[str, Any]]:
+    if applied["enforced_by"] is None:
+        message = (
+            "no firewall baseline: the product's policy is off, or the OS was not installed "
+            "with our cloud-init"
+        )
+        return ("firewall_not_applied", message, {})
+    message = f"firewall baseline applied by {applied['enforced_by']} (sha256 {applied['sha256']})"
+    return ("firewall_applied", message, dict(applied))
