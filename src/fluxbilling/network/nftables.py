@@ -44,7 +44,7 @@ CONF_PATH = "/etc/nftables.conf"
 
 _NDP = "nd-router-solicit, nd-router-advert, nd-neighbor-solicit, nd-neighbor-advert, nd-redirect"
 _NDP_OUT = "nd-router-solicit, nd-neighbor-solicit, nd-neighbor-advert"
-_LINK_LOCAL_V6 = ("::/128", "fe80::/10")
+_LINK_LOCAL_V6 = (ipaddress.IPv6Network("::/128"), ipaddress.IPv6Network("fe80::/10"))
 """IPv6 sources a host needs before and besides its own addresses: duplicate address
 detection (unspecified source) and neighbour discovery (link-local)."""
 
@@ -71,7 +71,16 @@ def _networks(values: Iterable[str], version: int, what: str) -> list[Network]:
         if network.version != version:
             raise errors.InvalidSettings(f"{what} address {value!r} is not IPv{version}")
         found.add(network)
-    return sorted(found, key=lambda n: (int(n.network_address), n.prefixlen))
+    return _collapsed(found)
+
+
+def _collapsed(networks: Iterable[Network]) -> list[Network]:
+    """Sorted, with a network inside another (or adjacent ones) merged: nftables refuses
+    overlapping elements in one interval set."""
+    listed = list(networks)
+    v4 = [n for n in listed if isinstance(n, ipaddress.IPv4Network)]
+    v6 = [n for n in listed if isinstance(n, ipaddress.IPv6Network)]
+    return [*ipaddress.collapse_addresses(v4), *ipaddress.collapse_addresses(v6)]
 
 
 def _element(network: Network) -> str:
@@ -140,8 +149,8 @@ def _output(policy: firewall.FirewallPolicy, ipv4: list[Network], ipv6: list[Net
             rules.append(f"ip saddr != {_set(_element(n) for n in ipv4)} drop")
         else:
             rules.append("meta nfproto ipv4 drop")
-        own6 = [*_LINK_LOCAL_V6, *(_element(n) for n in ipv6)]
-        rules.append(f"ip6 saddr != {_set(own6)} drop")
+        own6 = _collapsed([*_LINK_LOCAL_V6, *ipv6])
+        rules.append(f"ip6 saddr != {_set(_element(n) for n in own6)} drop")
     if policy.block_smtp:
         rules.append(
             f'tcp dport {firewall.SMTP_PORT} reject with tcp reset comment "outbound SMTP blocked"'

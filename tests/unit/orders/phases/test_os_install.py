@@ -77,7 +77,8 @@ async def test_our_cloud_init_goes_to_the_drivers_reinstall_verb() -> None:
         }
     )
     [nft_file] = [
-        f for f in yaml.safe_load(documents["user_data"])["write_files"]
+        f
+        for f in yaml.safe_load(documents["user_data"])["write_files"]
         if f["path"] == "/etc/nftables.conf"
     ]
     assert nft_file["content"] == ruleset.text
