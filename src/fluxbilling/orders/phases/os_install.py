@@ -224,7 +224,9 @@ class OsInstallPhase:
                         **({"sha512": out["sha512"]} if out.get("sha512") else {}),
                         "by": out["mode"],
                     },
-                    **({"firewall": out["firewall"]} if out.get("firewall") else {}),
+                    # Always written by a reinstall, so a re-run without one (the policy
+                    # turned off since) does not leave an earlier record standing.
+                    **({"firewall": out.get("firewall")} if out["mode"] == "reinstall" else {}),
                 },
             )
         installed = lifecycle.service(out["service_id"], lifecycle.ServiceEvent.INSTALLED)
