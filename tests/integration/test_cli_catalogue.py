@@ -94,6 +94,7 @@ def test_the_sample_applies_once_and_then_changes_nothing(
     (product,) = _query(sa.select(schema.products))
     assert product.options == {"plan_id": 3, "location_id": 1}  # suspend: the default
     assert product.password_delivery == "reveal_link"
+    assert product.firewall["open_ports"] == ["tcp/80", "tcp/443"]
 
     assert run_cli("catalogue", "apply", str(SAMPLE)) == 0
     again = capsys.readouterr().out
@@ -152,6 +153,15 @@ def test_errors_name_the_yaml_path_and_nothing_is_half_applied(
     err = capsys.readouterr().err
     assert "subnets[0].gateway: is not inside 203.0.113.0/24" in err
 
+    document = yaml.safe_load(SAMPLE.read_text())
+    document["products"][0]["firewall"]["open_ports"] = ["tcp/443", "tcp/99999"]
+    ports = tmp_path / "ports.yaml"
+    ports.write_text(yaml.safe_dump(document))
+    assert run_cli("catalogue", "apply", str(ports)) == 2
+    assert "products[0].firewall.open_ports[1]: 'tcp/99999': ports are 1-65535" in (
+        capsys.readouterr().err
+    )
+
     (tmp_path / "broken.yaml").write_text("locations: [unclosed\n")
     assert run_cli("catalogue", "apply", str(tmp_path / "broken.yaml")) == 2
     assert "is not a YAML document" in capsys.readouterr().err
@@ -170,6 +180,15 @@ def test_an_export_applies_back_unchanged(
     assert document["hosts"][0]["location"] == "fra1"
     assert document["products"][0]["image"] == "debian-12-fra1"
     assert "refund_policy" not in document["products"][0]["options"]
+    assert document["products"][0]["firewall"] == {
+        "enabled": True,
+        "open_ports": ["tcp/80", "tcp/443"],  # canonical: sorted, every field
+        "closed_ports": [],
+        "block_smtp": True,
+        "icmp_per_second": 10,
+        "new_connections_per_minute": 120,
+        "anti_spoofing": True,
+    }
     capsys.readouterr()
     assert run_cli("catalogue", "apply", str(exported)) == 0
     assert "nothing to change (7 unchanged)" in capsys.readouterr().out

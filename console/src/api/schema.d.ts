@@ -2138,6 +2138,52 @@ export interface components {
             status: number | null;
         };
         /**
+         * FirewallIn
+         * @description A product's firewall policy; omitted fields take their defaults (`network.firewall`).
+         */
+        FirewallIn: {
+            /**
+             * Anti Spoofing
+             * @description the service sends only from its own IPv4 and IPv6 addresses
+             * @default true
+             */
+            anti_spoofing: boolean;
+            /**
+             * Block Smtp
+             * @description reject outbound TCP 25
+             * @default true
+             */
+            block_smtp: boolean;
+            /**
+             * Closed Ports
+             * @description of the service type's ports, closed
+             */
+            closed_ports?: string[];
+            /**
+             * Enabled
+             * @description false: no baseline at all
+             * @default true
+             */
+            enabled: boolean;
+            /**
+             * Icmp Per Second
+             * @description ICMP accepted per second (null: unlimited)
+             * @default 10
+             */
+            icmp_per_second: number | null;
+            /**
+             * New Connections Per Minute
+             * @description new inbound connections per source address (null: unlimited)
+             * @default 120
+             */
+            new_connections_per_minute: number | null;
+            /**
+             * Open Ports
+             * @description ports opened besides the service type's, e.g. `tcp/8080`, `udp/27015-27030`
+             */
+            open_ports?: string[];
+        };
+        /**
          * FlowContextOut
          * @description The flow context a run's verb worked on, rebuilt from stored data, without secrets.
          */
@@ -3446,6 +3492,8 @@ export interface components {
             currency: string;
             /** Disk Gb */
             disk_gb: number;
+            /** @description the firewall baseline of its services (null: the defaults) */
+            firewall?: components["schemas"]["FirewallIn"] | null;
             /**
              * Image
              * @description the OS image's slug
@@ -3533,6 +3581,8 @@ export interface components {
             currency: string;
             /** Disk Gb */
             disk_gb: number;
+            /** @description the firewall baseline of its services (null: the defaults) */
+            firewall: components["schemas"]["FirewallIn"] | null;
             /** Id */
             id: number;
             /**
@@ -3606,6 +3656,8 @@ export interface components {
             currency?: string | null;
             /** Disk Gb */
             disk_gb?: number | null;
+            /** @description the firewall baseline of its services (null: the defaults) */
+            firewall?: components["schemas"]["FirewallIn"] | null;
             /**
              * Image
              * @description the OS image's slug

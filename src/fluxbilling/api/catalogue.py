@@ -37,11 +37,13 @@ from fluxbilling.catalogue import (
 from fluxbilling.catalogue.images import ImageStatus, OsFamily
 from fluxbilling.catalogue.products import PasswordDelivery, ServiceType
 from fluxbilling.db import schema
+from fluxbilling.network import firewall
 from fluxbilling.orders.actions import RefundPolicy
 
 __all__ = [
     "ENTITIES",
     "CustomerIn",
+    "FirewallIn",
     "HostIn",
     "ImageIn",
     "LocationIn",
@@ -143,6 +145,37 @@ class ImageIn(RequestBody):
     )
 
 
+_DEFAULT_POLICY = firewall.FirewallPolicy()
+PortText = Annotated[str, StringConstraints(max_length=16, pattern=firewall.PORT_PATTERN)]
+Rate = Annotated[int, Field(ge=1, le=1_000_000)]
+
+
+class FirewallIn(RequestBody):
+    """A product's firewall policy; omitted fields take their defaults (`network.firewall`)."""
+
+    enabled: bool = Field(_DEFAULT_POLICY.enabled, description="false: no baseline at all")
+    open_ports: list[PortText] = Field(
+        default_factory=list,
+        max_length=256,
+        description="ports opened besides the service type's, e.g. `tcp/8080`, `udp/27015-27030`",
+    )
+    closed_ports: list[PortText] = Field(
+        default_factory=list, max_length=256, description="of the service type's ports, closed"
+    )
+    block_smtp: bool = Field(_DEFAULT_POLICY.block_smtp, description="reject outbound TCP 25")
+    icmp_per_second: Rate | None = Field(
+        _DEFAULT_POLICY.icmp_per_second, description="ICMP accepted per second (null: unlimited)"
+    )
+    new_connections_per_minute: Rate | None = Field(
+        _DEFAULT_POLICY.new_connections_per_minute,
+        description="new inbound connections per source address (null: unlimited)",
+    )
+    anti_spoofing: bool = Field(
+        _DEFAULT_POLICY.anti_spoofing,
+        description="the service sends only from its own IPv4 and IPv6 addresses",
+    )
+
+
 class ProductIn(RequestBody):
     """What a customer orders, and how it is provisioned."""
 
@@ -176,6 +209,9 @@ class ProductIn(RequestBody):
     )
     password_delivery: PasswordDelivery = Field(
         PasswordDelivery.MAIL, description="the password in the welcome mail, or a reveal link"
+    )
+    firewall: FirewallIn | None = Field(
+        None, description="the firewall baseline of its services (null: the defaults)"
     )
 
 

@@ -14,13 +14,15 @@ While a product has live orders (any not cancelled whose service is not terminat
 fields running services depend on cannot change: `location`, `connection`, `plugin`,
 `service_type`, and the resources `ram_mb`, `vcpus`, `disk_gb` (terminating a service gives
 back the product's resources to its host, so they must stay what was reserved). Name,
-price, image, options, plugin version, refund policy, alarm and password delivery may
-change: they apply to new orders, installs and actions. A product with orders (any) cannot
-be deleted: its orders keep it.
+price, image, options, plugin version, refund policy, alarm, password delivery and the
+firewall policy (`network.firewall`, null for the defaults) may change: they apply to new
+orders, installs and actions. A product with orders (any) cannot be deleted: its orders
+keep it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -45,6 +47,7 @@ from fluxbilling.catalogue.records import (
 )
 from fluxbilling.db import schema
 from fluxbilling.drivers.registry import DriverSource
+from fluxbilling.network import firewall
 from fluxbilling.orders.actions import RefundPolicy
 from fluxbilling.orders.lifecycle import OrderState, ServiceState
 
@@ -113,6 +116,8 @@ class ProductSpec:
     refund_policy: RefundPolicy = RefundPolicy.SUSPEND
     alarm_after_minutes: int | None = None
     password_delivery: PasswordDelivery = PasswordDelivery.MAIL
+    firewall: Mapping[str, Any] | None = None
+    """The firewall policy's JSON form (`network.firewall`); None: the defaults."""
 
 
 def check(spec: ProductSpec) -> list[Problem]:
@@ -137,11 +142,17 @@ def check(spec: ProductSpec) -> list[Problem]:
         problems.append(problem("currency", "must be an ISO 4217 code in capitals, e.g. EUR"))
     if _POLICY_KEY in spec.options:
         problems.append(problem(f"options.{_POLICY_KEY}", "is set by the refund_policy field"))
+    if spec.firewall is not None:
+        problems += [problem(p["path"], p["message"]) for p in firewall.problems(spec.firewall)]
     return problems
 
 
-def _same(spec: ProductSpec) -> ProductSpec:
-    return spec
+def _normalise(spec: ProductSpec) -> ProductSpec:
+    """The firewall policy in its canonical form (every field, ports sorted), so a file that
+    lists ports in another order, or leaves defaults out, changes nothing stored."""
+    if spec.firewall is None:
+        return spec
+    return dataclasses.replace(spec, firewall=firewall.to_json(firewall.parse(spec.firewall)))
 
 
 def _stored_options(spec: ProductSpec) -> dict[str, Any]:
@@ -214,6 +225,7 @@ def kind(plugins: DriverSource) -> Kind[ProductSpec]:
             "options": _stored_options(spec),
             "alarm_after_minutes": spec.alarm_after_minutes,
             "password_delivery": str(spec.password_delivery),
+            "firewall": None if spec.firewall is None else dict(spec.firewall),
         }
 
     return Kind(
@@ -221,7 +233,7 @@ def kind(plugins: DriverSource) -> Kind[ProductSpec]:
         table=schema.products,
         key="slug",
         check=check,
-        normalise=_same,
+        normalise=_normalise,
         to_values=values,
         to_spec=_spec,
         users=counted((schema.orders.c.product_id, "order")),
@@ -250,6 +262,7 @@ async def _spec(names: Names, row: Any) -> ProductSpec:
         refund_policy=RefundPolicy(policy),
         alarm_after_minutes=row.alarm_after_minutes,
         password_delivery=PasswordDelivery(row.password_delivery),
+        firewall=row.firewall,
     )
 
 

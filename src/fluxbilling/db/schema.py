@@ -202,6 +202,8 @@ products = sa.Table(
     # How the welcome mail hands over the root password: in the mail itself (`mail`), or
     # as a one-time, expiring reveal link (`reveal_link`).
     sa.Column("password_delivery", sa.String(16), nullable=False, server_default="mail"),
+    # The product's firewall policy (`network.firewall`); NULL: the defaults.
+    sa.Column("firewall", JSON, nullable=True),
 )
 
 orders = sa.Table(

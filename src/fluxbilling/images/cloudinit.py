@@ -13,6 +13,12 @@ What the user-data does (what customers of a VPS host expect):
   `chpasswd.users` which needs 22.2) with `lock_passwd: false`, and the SSH keys through
   root's own `ssh_authorized_keys`; `disable_root: false` keeps cloud-init from prefixing
   root's keys with "log in as the default user";
+- with a firewall (`firewall_ruleset`, rendered by `network.nftables`): the ruleset is
+  written to `/etc/nftables.conf` (where Debian's and Ubuntu's `nftables.service` reads it at
+  every boot), the `nftables` package is installed when missing, and `runcmd` loads the
+  file (`nft -f`) and enables the service, so the rules hold from first boot on and after
+  reboots. `packages`, `runcmd` and `write_files` are then ours: an operator cloud-config may
+  not repeat them (a `#!` script still runs, after the firewall is loaded);
 - with SSH keys: `ssh_pwauth: false` (key-only SSH; the password still works on the
   console). Without keys: `ssh_pwauth: true` plus an sshd drop-in
   `/etc/ssh/sshd_config.d/10-fluxbilling.conf` with `PermitRootLogin yes`, because Debian
@@ -54,6 +60,7 @@ from fluxbilling.images import _yaml, passwords
 
 __all__ = [
     "CLOUD_CONFIG_HEADER",
+    "NFTABLES_CONF_PATH",
     "OPERATOR_SCRIPT_PATH",
     "SSHD_DROP_IN_PATH",
     "CloudInitDocuments",
@@ -65,6 +72,11 @@ __all__ = [
 CLOUD_CONFIG_HEADER = "#cloud-config\n"
 OPERATOR_SCRIPT_PATH = "/var/lib/fluxbilling/operator-script"
 SSHD_DROP_IN_PATH = "/etc/ssh/sshd_config.d/10-fluxbilling.conf"
+NFTABLES_CONF_PATH = "/etc/nftables.conf"
+_FIREWALL_COMMANDS: tuple[_yaml.Value, ...] = (
+    ["nft", "-f", NFTABLES_CONF_PATH],
+    ["systemctl", "enable", "nftables.service"],
+)
 
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 _MAC = re.compile(r"^[0-9a-f]{2}(?::[0-9a-f]{2}){5}$")
@@ -91,6 +103,8 @@ class CloudInitSpec:
         extra_user_data: the operator template's output (see the module docstring).
         mac_address: the NIC to configure; strongly recommended.
         interface_name: the name the NIC gets (with a MAC) or has (without one).
+        firewall_ruleset: an nftables ruleset (`network.nftables.render`) to install as
+            `/etc/nftables.conf` and load at first boot; None: no firewall.
     """
 
     hostname: str
@@ -104,6 +118,7 @@ class CloudInitSpec:
     extra_user_data: str | None = None
     mac_address: str | None = None
     interface_name: str = "eth0"
+    firewall_ruleset: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +152,9 @@ def _check_names(spec: CloudInitSpec) -> None:
         raise _invalid(f"fqdn {spec.fqdn!r} does not start with hostname {spec.hostname!r}")
     if not _INSTANCE_ID.match(spec.instance_id):
         raise _invalid(f"instance id {spec.instance_id!r} is empty or has unsafe characters")
+    ruleset = spec.firewall_ruleset
+    if ruleset is not None and (not ruleset.strip() or "\x00" in ruleset):
+        raise _invalid("the firewall ruleset is empty or holds a NUL byte")
 
 
 def _check_credentials(spec: CloudInitSpec) -> None:
@@ -189,8 +207,9 @@ def _user_data_document(spec: CloudInitSpec) -> dict[str, _yaml.Value]:
         "disable_root": False,
         "ssh_pwauth": not spec.ssh_authorized_keys,
     }
+    files: list[_yaml.Value] = []
     if not spec.ssh_authorized_keys:
-        document["write_files"] = [
+        files.append(
             {
                 "path": SSHD_DROP_IN_PATH,
                 "content": "# Written by FluxBilling: root logs in with its password.\n"
@@ -198,7 +217,20 @@ def _user_data_document(spec: CloudInitSpec) -> dict[str, _yaml.Value]:
                 "owner": "root:root",
                 "permissions": "0644",
             }
-        ]
+        )
+    if spec.firewall_ruleset is not None:
+        files.append(
+            {
+                "path": NFTABLES_CONF_PATH,
+                "content": spec.firewall_ruleset,
+                "owner": "root:root",
+                "permissions": "0755",
+            }
+        )
+        document["packages"] = ["nftables"]
+        document["runcmd"] = list(_FIREWALL_COMMANDS)
+    if files:
+        document["write_files"] = files
     return document
 
 
@@ -256,7 +288,11 @@ def _user_data(spec: CloudInitSpec) -> str:
             }
             files = document.get("write_files")
             document["write_files"] = [*(files if isinstance(files, list) else []), script]
-            document["runcmd"] = [[OPERATOR_SCRIPT_PATH]]
+            commands = document.get("runcmd")
+            document["runcmd"] = [
+                *(commands if isinstance(commands, list) else []),
+                [OPERATOR_SCRIPT_PATH],
+            ]
         else:
             raise _invalid("extra user-data must start with '#cloud-config' or '#!'")
     body = _yaml.dump(document)

@@ -1,4 +1,4 @@
-"""Networking decisions: address management, the baseline firewall policy, DCIM records.
+"""Networking decisions: address management, the firewall policy and its nftables rendering, DCIM records.
 
 Import the modules, not their names: `from fluxbilling.network import ipam` then
 `ipam.first_free(prefix, used)`.
@@ -6,6 +6,6 @@ Import the modules, not their names: `from fluxbilling.network import ipam` then
 
 from __future__ import annotations
 
-from fluxbilling.network import dcim, firewall, ipam
+from fluxbilling.network import dcim, firewall, ipam, nftables
 
-__all__ = ["dcim", "firewall", "ipam"]
+__all__ = ["dcim", "firewall", "ipam", "nftables"]

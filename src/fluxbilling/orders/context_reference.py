@@ -57,6 +57,7 @@ EXAMPLE: dict[str, Any] = {
         "options": {"plan": "small-2g", "region": "eu-1"},
         "alarm_after_minutes": 30,
         "password_delivery": "mail",
+        "firewall": None,
     },
     "options": {"plan": "small-2g", "region": "eu-1"},
     "settings": {"plan": "small-2g", "region": "eu-1"},
@@ -114,7 +115,8 @@ KEYS: dict[str, str] = {
     "location": "the product's location",
     "connection": "the product's connection, without secrets",
     "service": "the data stored on the service so far: what `set_service_data` stored, plus "
-    "what the pipeline adds (`network`, `os`, `plan_options`); `{}` before provisioning",
+    "what the pipeline adds (`network`, `os`, `firewall`, `plan_options`); `{}` before "
+    "provisioning",
     "allocation": "what the allocation phase reserved",
     "account": "a panel account name for the order",
     "credentials": "the service's password, generated and sealed when the provision phase "
@@ -134,6 +136,8 @@ NOTES: dict[str, str] = {
     "order.hostname": "the hostname the customer ordered (also the domain of a `shared` account)",
     "order.state": "the order's state when the phase started",
     "product.options": "the product's options as stored; prefer `options`",
+    "product.firewall": "the product's firewall policy (`network.firewall`; null: the "
+    "defaults), for a plugin that applies it on its panel",
     "product.price_minor": "the price in minor units (cents)",
     "image.sha256": "the expected SHA-256 of the image (shortened here); null when only a "
     "SHA-512 is known",

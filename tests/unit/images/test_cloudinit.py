@@ -259,3 +259,49 @@ def test_tricky_text_survives_rendering_under_the_cloud_config_header() -> None:
     assert document["users"][0]["ssh_authorized_keys"] == [key]
     files = {entry["path"]: entry for entry in document["write_files"]}
     assert files[cloudinit.OPERATOR_SCRIPT_PATH]["content"] == script
+
+
+RULESET = "#!/usr/sbin/nft -f\ntable inet fluxbilling {\n\tchain input {\n\t\ttcp dport { 22 } accept\n\t}\n}\n"
+
+
+def test_a_firewall_is_written_as_nftables_conf_and_loaded_at_first_boot() -> None:
+    document = user_data(dataclasses.replace(BASE, firewall_ruleset=RULESET))
+    conf = document["write_files"][-1]
+    assert conf == {
+        "path": "/etc/nftables.conf",
+        "content": RULESET,
+        "owner": "root:root",
+        "permissions": "0755",
+    }
+    assert document["packages"] == ["nftables"]
+    assert document["runcmd"] == [
+        ["nft", "-f", "/etc/nftables.conf"],
+        ["systemctl", "enable", "nftables.service"],
+    ]
+    assert "packages" not in user_data(BASE) and "runcmd" not in user_data(BASE)
+
+
+def test_an_operator_script_runs_after_the_firewall_is_loaded() -> None:
+    spec = dataclasses.replace(BASE, firewall_ruleset=RULESET, extra_user_data="#!/bin/sh\ntrue\n")
+    document = user_data(spec)
+    assert [f["path"] for f in document["write_files"]] == [
+        cloudinit.SSHD_DROP_IN_PATH,
+        "/etc/nftables.conf",
+        cloudinit.OPERATOR_SCRIPT_PATH,
+    ]
+    assert document["runcmd"][-1] == [cloudinit.OPERATOR_SCRIPT_PATH]
+    assert document["runcmd"][0] == ["nft", "-f", "/etc/nftables.conf"]
+
+
+def test_with_a_firewall_operator_cloud_config_may_not_repeat_runcmd() -> None:
+    spec = dataclasses.replace(
+        BASE, firewall_ruleset=RULESET, extra_user_data="#cloud-config\nruncmd:\n  - [true]\n"
+    )
+    with pytest.raises(errors.InvalidSettings, match="runcmd"):
+        cloudinit.render(spec)
+
+
+@pytest.mark.parametrize("ruleset", ["", "  \n", "table inet x {\x00}"])
+def test_an_empty_or_binary_ruleset_is_refused(ruleset: str) -> None:
+    with pytest.raises(errors.InvalidSettings, match="firewall ruleset"):
+        cloudinit.render(dataclasses.replace(BASE, firewall_ruleset=ruleset))

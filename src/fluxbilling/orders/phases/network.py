@@ -1,4 +1,4 @@
-"""Network phase: bind the reserved address, publish the PTR, record firewall baseline and DCIM.
+"""Network phase: bind the reserved address, publish the PTR, report the firewall and DCIM.
 
 A machine of its own gets a PTR and its host name's A/AAAA record, and the phase completes
 only once the backend's authoritative server answers both (forward-confirmed reverse DNS,
@@ -10,7 +10,6 @@ The publication is kept in the cursor, so a check does not write the records aga
 
 from __future__ import annotations
 
-import dataclasses
 import ipaddress
 from collections.abc import Mapping
 from datetime import timedelta
@@ -20,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from fluxbilling.engine.context import PhaseContext
 from fluxbilling.engine.outcome import Done, Outcome, Pending
-from fluxbilling.network import dcim, firewall
+from fluxbilling.network import dcim
 from fluxbilling.orders.phases.deps import PhaseDeps
 
 __all__ = ["CONFIRM_EVERY", "NetworkPhase"]
@@ -81,7 +80,7 @@ class NetworkPhase:
             "source": "ipam" if ours else "provider",
             "ptr": None,
             "forward": None,
-            "firewall": [],
+            "firewall": None,
             "dcim": None,
         }
         if address is not None and ours and view.product["service_type"] in _OWN_MACHINE:
@@ -94,7 +93,7 @@ class NetworkPhase:
                 "type": "A" if address.version == 4 else "AAAA",
                 "content": str(address),
             }
-            out["firewall"] = [dataclasses.asdict(r) for r in firewall.baseline_rules(address)]
+            out["firewall"] = _firewall(view.service["service_data"])
         if address is not None:
             out["dcim"] = dcim.dcim_record(
                 service_id=str(view.service["id"]),
@@ -146,7 +145,7 @@ def _steps(out: Mapping[str, Any]) -> list[tuple[str, str, Mapping[str, Any]]]:
         steps += [
             ("rdns_published", published, {**ptr, "forward": forward}),
             *_confirmed(out),
-            ("firewall_applied", f"firewall baseline of {len(out['firewall'])} rules recorded", {}),
+            _firewall_step(out["firewall"]),
         ]
     else:
         steps.append(
@@ -161,3 +160,22 @@ def _confirmed(out: Mapping[str, Any]) -> list[tuple[str, str, Mapping[str, Any]
     if not verdict:
         return []
     return [("rdns_confirmed", f"{verdict['server']} answered {verdict['reason']}", verdict)]
+
+
+def _firewall(service_data: Mapping[str, Any]) -> dict[str, Any]:
+    """Where the firewall baseline was enforced: `os_install` records the cloud-init one."""
+    applied = service_data.get("firewall")
+    if isinstance(applied, Mapping) and applied.get("sha256"):
+        return {"enforced_by": applied["enforced_by"], "sha256": applied["sha256"]}
+    return {"enforced_by": None, "sha256": None}
+
+
+def _firewall_step(applied: Mapping[str, Any]) -> tuple[str, str, Mapping[str, Any]]:
+    if applied["enforced_by"] is None:
+        message = (
+            "no firewall baseline: the product's policy is off, or the OS was not installed "
+            "with our cloud-init"
+        )
+        return ("firewall_not_applied", message, {})
+    message = f"firewall baseline applied by {applied['enforced_by']} (sha256 {applied['sha256']})"
+    return ("firewall_applied", message, dict(applied))

@@ -18,6 +18,12 @@ recorded `user_data_sha256` is the hash of what the panel received. The phase cu
  "flow": <the reinstall flow's cursor, or null before its first Pending>}
 ```
 
+The user-data carries the product's firewall baseline (`service_firewall`): an nftables
+ruleset over the addresses allocation reserved, loaded at first boot. This phase runs before
+the network phase, so it renders the rules; it records `service_data.firewall`
+(`enforced_by: cloud-init` and the ruleset's sha256) once the panel has the documents, and
+the network phase reports it.
+
 An operator retry clears the cursor and so renders afresh (after a fixed template, say).
 The documents and the hash are redacted from exchanges and logs like the password.
 """
@@ -40,7 +46,9 @@ from fluxbilling.engine.context import PhaseContext
 from fluxbilling.engine.outcome import Done, Outcome, Pending
 from fluxbilling.handoff import templates
 from fluxbilling.images import cloudinit, passwords
+from fluxbilling.network import nftables
 from fluxbilling.orders import lifecycle
+from fluxbilling.orders.phases import service_firewall
 from fluxbilling.orders.phases.deps import PhaseDeps
 from fluxbilling.orders.phases.operations import (
     flow_context,
@@ -68,12 +76,18 @@ class _Handover:
     sealed: str | None
     """The sealed form kept in the cursor; None for a cursor older than kept documents."""
     flow_cursor: Mapping[str, Any] | None
+    firewall_sha256: str | None = None
+    """The sha256 of the nftables ruleset in the user-data; None: it holds none."""
 
     def seal(self, vault: Vault) -> str:
         """The documents and the hash as one sealed value."""
         return vault.seal(
             json.dumps(
-                {**dataclasses.asdict(self.documents), "root_password_hash": self.password_hash},
+                {
+                    **dataclasses.asdict(self.documents),
+                    "root_password_hash": self.password_hash,
+                    "firewall_sha256": self.firewall_sha256,
+                },
                 sort_keys=True,
             )
         )
@@ -91,6 +105,7 @@ class _Handover:
             kept["root_password_hash"],
             sealed,
             flow_cursor,
+            kept.get("firewall_sha256"),
         )
 
 
@@ -178,6 +193,11 @@ class OsInstallPhase:
             )
         if handover.sealed is not None:
             summary["user_data_sha256"] = _sha256(documents.user_data)
+            if handover.firewall_sha256 is not None:
+                summary["firewall"] = {
+                    "enforced_by": service_firewall.CLOUD_INIT,
+                    "sha256": handover.firewall_sha256,
+                }
         summary["handed_over"] = True
         return Done(summary)
 
@@ -203,7 +223,10 @@ class OsInstallPhase:
                         "sha256": out["sha256"],
                         **({"sha512": out["sha512"]} if out.get("sha512") else {}),
                         "by": out["mode"],
-                    }
+                    },
+                    # Always written by a reinstall, so a re-run without one (the policy
+                    # turned off since) does not leave an earlier record standing.
+                    **({"firewall": out.get("firewall")} if out["mode"] == "reinstall" else {}),
                 },
             )
         installed = lifecycle.service(out["service_id"], lifecycle.ServiceEvent.INSTALLED)
@@ -217,12 +240,14 @@ class OsInstallPhase:
         if cursor is not None and _SEALED in cursor:
             return _Handover.open(self.deps.vault, cursor[_SEALED], cursor.get(_FLOW))
         password_hash = passwords.sha512_crypt(password)
-        documents = render_cloud_init(view, password_hash)
+        ruleset = service_firewall.ruleset_for(view)
+        documents = render_cloud_init(view, password_hash, ruleset)
         if cursor is not None:
             # A flow cursor left by a release that kept no documents: the panel already has
             # some we cannot know, so this phase resumes the flow but records no hash.
             return _Handover(documents, password_hash, None, cursor)
-        handover = _Handover(documents, password_hash, None, None)
+        firewall_sha256 = None if ruleset is None else ruleset.sha256
+        handover = _Handover(documents, password_hash, None, None, firewall_sha256)
         sealed = handover.seal(self.deps.vault)
         await self.deps.store.save_cursor(ctx.claim, {_SEALED: sealed, _FLOW: None})
         return dataclasses.replace(handover, sealed=sealed)
@@ -247,13 +272,17 @@ def _sha256(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def render_cloud_init(view: OrderView, password_hash: str) -> cloudinit.CloudInitDocuments:
+def render_cloud_init(
+    view: OrderView, password_hash: str, ruleset: nftables.Ruleset | None = None
+) -> cloudinit.CloudInitDocuments:
     """The cloud-init documents for a service on its IPAM address.
 
     Args:
         view: the order; its service must have an address from our IPAM.
         password_hash: root's `$6$` hash (`passwords.sha512_crypt`): hash once, since each
             hash has its own random salt.
+        ruleset: the service's firewall baseline (`service_firewall.ruleset_for`), when the
+            caller has it already; rendered from `view` otherwise (None: the policy is off).
 
     Returns:
         The three NoCloud documents.
@@ -261,6 +290,8 @@ def render_cloud_init(view: OrderView, password_hash: str) -> cloudinit.CloudIni
     Raises:
         errors.InvalidSettings: the image's template or the address does not fit.
     """
+    if ruleset is None:
+        ruleset = service_firewall.ruleset_for(view)
     subnet = view.subnet
     network = ipaddress.ip_network(subnet["cidr"])
     hostname = view.order["hostname"]
@@ -280,5 +311,6 @@ def render_cloud_init(view: OrderView, password_hash: str) -> cloudinit.CloudIni
         dns_servers=tuple(ipaddress.ip_address(s) for s in subnet["dns_servers"]),
         root_password_hash=password_hash,
         extra_user_data=extra,
+        firewall_ruleset=None if ruleset is None else ruleset.text,
     )
     return cloudinit.render(spec)

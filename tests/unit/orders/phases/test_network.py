@@ -26,7 +26,7 @@ async def test_a_vps_on_our_address_gets_a_ptr_a_firewall_baseline_and_a_dcim_re
         "name": "10.2.0.192.in-addr.arpa",
         "content": "web1.example.net",
     }
-    assert out.output["firewall"], "a baseline has rules"
+    assert out.output["firewall"] == {"enforced_by": None, "sha256": None}, "os_install set none"
     assert out.output["dcim"] == {
         "service_id": str(SERVICE_ID),
         "location_code": "AMS1",
@@ -50,13 +50,27 @@ async def test_commit_assigns_the_address_and_records_each_step() -> None:
         "address_assigned",
         "rdns_published",
         "rdns_confirmed",
-        "firewall_applied",
+        "firewall_not_applied",
         "dcim_recorded",
     ]
     confirmed = next(a for a in rig.store.activity if a.event == "rdns_confirmed")
     assert (
         confirmed.message == "in-memory:53 answered 192.0.2.10 -> web1.example.net. -> 192.0.2.10"
     )
+
+
+async def test_the_firewall_os_install_delivered_is_reported_with_its_hash() -> None:
+    applied = {"enforced_by": "cloud-init", "sha256": "ab" * 32}
+    rig = Rig(view=order_view(service_status="installed", service_data={"firewall": applied}))
+    phase = NetworkPhase(rig.deps)
+    done = await phase.execute(CTX)
+    assert isinstance(done, Done)
+    assert done.output["firewall"] == applied
+    await phase.commit(NO_CONNECTION, CTX, done)
+    [step] = [a for a in rig.store.activity if a.event == "firewall_applied"]
+    assert step.message == f"firewall baseline applied by cloud-init (sha256 {'ab' * 32})"
+    assert step.data == applied
+    assert rig.service["service_data"]["network"]["firewall"] == applied
 
 
 async def test_shared_hosting_records_the_providers_address_without_a_ptr() -> None:

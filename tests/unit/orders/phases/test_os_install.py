@@ -5,10 +5,12 @@ import json
 from datetime import timedelta
 
 import pytest
+import yaml
 
 from fluxbilling import errors
 from fluxbilling.drivers.driver import Verb
 from fluxbilling.drivers.outcome import Done, Pending
+from fluxbilling.orders.phases import service_firewall
 from fluxbilling.orders.phases.os_install import OsInstallPhase
 from fluxbilling.orders.pipeline import Phase
 from fluxbilling.testing import NO_CONNECTION, FakeDriver, phase_context
@@ -52,6 +54,8 @@ async def test_our_cloud_init_goes_to_the_drivers_reinstall_verb() -> None:
     rig.driver.script(Verb.REINSTALL, Done({"service_data": {}}))
     out = await OsInstallPhase(rig.deps).execute(CTX)
     assert rig.images.checked == [(IMAGE_URL, IMAGE_SHA256)]
+    ruleset = service_firewall.ruleset_for(rig.store.views[ORDER_ID])
+    assert ruleset is not None
     [call] = rig.driver.calls
     assert call.verb == Verb.REINSTALL
     documents = call.context["cloud_init"]
@@ -68,9 +72,28 @@ async def test_our_cloud_init_goes_to_the_drivers_reinstall_verb() -> None:
             "mode": "reinstall",
             **IMAGE,
             "user_data_sha256": sha256(documents["user_data"]),
+            "firewall": {"enforced_by": "cloud-init", "sha256": ruleset.sha256},
             "handed_over": True,
         }
     )
+    [nft_file] = [
+        f
+        for f in yaml.safe_load(documents["user_data"])["write_files"]
+        if f["path"] == "/etc/nftables.conf"
+    ]
+    assert nft_file["content"] == ruleset.text
+    assert "ip saddr != { 192.0.2.10 } drop" in ruleset.text
+
+
+async def test_a_product_with_its_firewall_off_gets_no_ruleset() -> None:
+    rig = installed_rig()
+    rig.store.views[ORDER_ID].product["firewall"] = {"enabled": False}
+    rig.driver.script(Verb.REINSTALL, Done({"service_data": {}}))
+    out = await OsInstallPhase(rig.deps).execute(CTX)
+    [call] = rig.driver.calls
+    assert "nftables" not in call.context["cloud_init"]["user_data"]
+    assert isinstance(out, Done)
+    assert "firewall" not in out.output
 
 
 async def test_the_documents_are_kept_sealed_before_the_driver_sees_them() -> None:
