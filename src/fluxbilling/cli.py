@@ -7,7 +7,7 @@ import asyncio
 import json
 import logging
 import sys
-from collections.abc import Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -299,45 +299,61 @@ async def _command(installation: bootstrap.Installation, args: argparse.Namespac
     """The commands that run once against the installation and exit."""
     if args.command == "migrate":
         print("database is up to date")
-    elif args.command == "orders":
-        from fluxbilling.api.orders import OrderOut
-        from fluxbilling.orders import detail
+    elif args.command == "runs":
+        await _runs(installation, args)
+    else:
+        await _ONE_SHOT[args.command](installation, args)
 
-        order = await detail.describe_order(installation.db, args.order_id)
-        shown = OrderOut.model_validate(order).model_dump(mode="json")
-        print(json.dumps(shown, indent=2) if args.json else _render_order(order))
-    elif args.command == "runs" and args.action == "retry":
+
+async def _runs(installation: bootstrap.Installation, args: argparse.Namespace) -> None:
+    if args.action == "retry":
         phase = Phase(args.from_phase) if args.from_phase else None
         await installation.store.retry(args.run_id, from_phase=phase, actor="cli")
         print(f"run {args.run_id} queued" + (f" from {phase.value}" if phase else ""))
-    elif args.command == "users":
-        await _users(installation.accounts, args)
-    elif args.command == "holds":
-        await _holds(installation, args)
-    elif args.command == "reconcile":
-        passed = await installation.reconciler().run_once()
-        print(json.dumps(passed.to_dict(), indent=2))
-    elif args.command == "catalogue" and args.action == "apply":
-        await _apply_catalogue(installation, args.file, dry_run=args.dry_run, prune=args.prune)
-    elif args.command == "catalogue":
-        await _export_catalogue(installation, args.output)
-    elif args.command == "dns":
-        await _export_zone(installation, args.zone, args.output)
-    elif args.command == "secrets":
-        from fluxbilling.rotation import reseal_all
-
-        report = await reseal_all(installation.db, installation.vault)
-        print(
-            f"re-sealed {report.connections} connection(s) and {report.services} root password(s)"
-            f", {report.pending_passwords} pending password reset(s), "
-            f"{report.console_sessions} console session(s) and "
-            f"{report.install_cursors} install(s) in flight"
-        )
-    elif args.command == "switchports":
-        await _switch_port_jobs(installation, args)
-    elif args.command == "runs" and args.action == "cancel":
+    else:
         await installation.store.cancel(args.run_id, actor="cli")
         print(f"run {args.run_id} cancelled")
+
+
+async def _show_order(installation: bootstrap.Installation, args: argparse.Namespace) -> None:
+    from fluxbilling.api.orders import OrderOut
+    from fluxbilling.orders import detail
+
+    order = await detail.describe_order(installation.db, args.order_id)
+    shown = OrderOut.model_validate(order).model_dump(mode="json")
+    print(json.dumps(shown, indent=2) if args.json else _render_order(order))
+
+
+async def _reconcile(installation: bootstrap.Installation, args: argparse.Namespace) -> None:
+    passed = await installation.reconciler().run_once()
+    print(json.dumps(passed.to_dict(), indent=2))
+
+
+async def _catalogue(installation: bootstrap.Installation, args: argparse.Namespace) -> None:
+    if args.action == "apply":
+        await _apply_catalogue(installation, args.file, dry_run=args.dry_run, prune=args.prune)
+    else:
+        await _export_catalogue(installation, args.output)
+
+
+async def _dns(installation: bootstrap.Installation, args: argparse.Namespace) -> None:
+    await _export_zone(installation, args.zone, args.output)
+
+
+async def _users_command(installation: bootstrap.Installation, args: argparse.Namespace) -> None:
+    await _users(installation.accounts, args)
+
+
+async def _secrets(installation: bootstrap.Installation, args: argparse.Namespace) -> None:
+    from fluxbilling.rotation import reseal_all
+
+    report = await reseal_all(installation.db, installation.vault)
+    print(
+        f"re-sealed {report.connections} connection(s) and {report.services} root password(s)"
+        f", {report.pending_passwords} pending password reset(s), "
+        f"{report.console_sessions} console session(s) and "
+        f"{report.install_cursors} install(s) in flight"
+    )
 
 
 async def _switch_port_jobs(installation: bootstrap.Installation, args: argparse.Namespace) -> None:
@@ -408,3 +424,18 @@ def exit_with(command: Coroutine[Any, Any, int]) -> NoReturn:
 
 if __name__ == "__main__":
     main()
+
+
+_ONE_SHOT: dict[
+    str, Callable[[bootstrap.Installation, argparse.Namespace], Coroutine[Any, Any, None]]
+] = {
+    "orders": _show_order,
+    "users": _users_command,
+    "holds": _holds,
+    "reconcile": _reconcile,
+    "catalogue": _catalogue,
+    "dns": _dns,
+    "secrets": _secrets,
+    "switchports": _switch_port_jobs,
+}
+"""The one-shot commands other than `migrate` and `runs`, by name."""
