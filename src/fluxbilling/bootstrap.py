@@ -40,10 +40,13 @@ from fluxbilling.handoff.mail import Mailer, SmtpMailer
 from fluxbilling.images import hashing
 from fluxbilling.network import powerdns
 from fluxbilling.network.cloudflare import CloudflareRdns
+from fluxbilling.network.dcim_sync import DcimSync
+from fluxbilling.network.netbox import NetBoxDcim
 from fluxbilling.network.rdns import InternalRdns, RdnsBackend
 from fluxbilling.orders import pipeline
 from fluxbilling.orders.phases import PhaseDeps, build_handlers
-from fluxbilling.orders.phases.sql_store import SqlPhaseStore
+from fluxbilling.orders.phases.deps import DcimDeps
+from fluxbilling.orders.phases.sql_store import SqlDcimRecords, SqlPhaseStore
 from fluxbilling.orders.progress import OrderProgress
 from fluxbilling.plugins.driver import FlowDrivers
 from fluxbilling.plugins.manager import PluginManager
@@ -189,11 +192,14 @@ def build(
     *,
     mailer: Mailer | None = None,
     rdns: RdnsBackend | None = None,
+    dcim: DcimSync | None = None,
     transport_for: TransportFor | None = None,
     resolver: Resolver | None = None,
 ) -> Installation:
     """Wire an installation from settings; adapters may be replaced (tests, the demo).
 
+    `dcim` is the inventory system services are synced to (default: NetBox through the
+    `dcim_netbox_connection` setting's connection; neither: no sync).
     `resolver` turns connection host names into addresses for the upstream address policy
     (default: the system's resolver); tests serving simulators in-process map their names.
     """
@@ -254,9 +260,20 @@ def build(
             verify_image=hashing.verify_image,
             public_url=settings.public_url,
             reveal_link_hours=settings.reveal_link_hours,
+            dcim=_dcim(settings, db, connections, dcim),
         )
     )
     return installation
+
+
+def _dcim(
+    settings: Settings, db: Database, connections: ConnectionFactory, dcim: DcimSync | None
+) -> DcimDeps | None:
+    """The inventory system the DCIM sync runs push to, with our records of the pushes."""
+    if dcim is None and settings.dcim_netbox_connection:
+        name = settings.dcim_netbox_connection
+        dcim = NetBoxDcim(ConnectionJson(connections, name), upstream=name)
+    return None if dcim is None else DcimDeps(dcim, SqlDcimRecords(db))
 
 
 def _rdns(

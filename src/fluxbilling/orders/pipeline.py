@@ -5,6 +5,9 @@ billing ─► allocation ─► provision ─► os_install ─► network ─�
 ```
 A *lifecycle action* on a service (suspend, terminate, ...) is a run of kind `action` with one
 phase, `action`, whose correlation key also names the run (an order has many actions).
+A *DCIM sync* (`dcim_sync`, one phase of the same name) pushes a service's placement to the
+inventory system (NetBox); the network phase's commit enqueues it, so provisioning never waits
+for, or fails with, the inventory system.
 
 `PIPELINES` is what the composition root hands the engine (`engine.pipeline.Pipeline`
 values): the engine runs them without knowing what an order is. Order and service states
@@ -24,6 +27,8 @@ from fluxbilling.engine.policy import RetryPolicy
 __all__ = [
     "ACTIONS",
     "ACTION_KIND",
+    "DCIM_SYNC",
+    "DCIM_SYNC_KIND",
     "PHASES",
     "PIPELINES",
     "PROVISIONING",
@@ -44,10 +49,12 @@ class Phase(StrEnum):
     NETWORK = "network"
     HANDOFF = "handoff"
     ACTION = "action"
+    DCIM_SYNC = "dcim_sync"
 
 
 PROVISION_KIND = "provision"
 ACTION_KIND = "action"
+DCIM_SYNC_KIND = "dcim_sync"
 
 PROVISIONING = engine.Pipeline(
     PROVISION_KIND,
@@ -78,7 +85,14 @@ ACTIONS = engine.Pipeline(
 )
 """A lifecycle action: one phase; its keys name the run (an order has many actions)."""
 
-PIPELINES: tuple[engine.Pipeline, ...] = (PROVISIONING, ACTIONS)
+DCIM_SYNC = engine.Pipeline(
+    DCIM_SYNC_KIND,
+    (PhaseSpec(Phase.DCIM_SYNC, RetryPolicy(max_attempts=30, deadline=timedelta(days=2))),),
+    key_per_run=True,
+)
+"""A DCIM sync: one phase, patient (an inventory system outage delays only the sync)."""
+
+PIPELINES: tuple[engine.Pipeline, ...] = (PROVISIONING, ACTIONS, DCIM_SYNC)
 """What the composition root hands the engine (provisioning first: the kind a run has
 unless its enqueue names one)."""
 

@@ -1,4 +1,4 @@
-"""The phases a worker executes (five after billing, plus lifecycle actions) and their deps.
+"""The phases a worker executes (five after billing, lifecycle actions, DCIM syncs) and deps.
 
 Each handler follows `engine.context.PhaseHandler`: `execute` talks to the outside world
 (idempotently, by correlation key), `commit` writes inside the fenced completion transaction.
@@ -9,6 +9,7 @@ from __future__ import annotations
 from fluxbilling.engine.context import PhaseHandler
 from fluxbilling.orders.phases.action import ActionPhase
 from fluxbilling.orders.phases.allocation import AllocationPhase
+from fluxbilling.orders.phases.dcim_sync import DcimSyncPhase
 from fluxbilling.orders.phases.deps import PhaseDeps
 from fluxbilling.orders.phases.handoff import HandoffPhase
 from fluxbilling.orders.phases.network import NetworkPhase
@@ -19,6 +20,7 @@ from fluxbilling.orders.pipeline import Phase
 __all__ = [
     "ActionPhase",
     "AllocationPhase",
+    "DcimSyncPhase",
     "HandoffPhase",
     "NetworkPhase",
     "OsInstallPhase",
@@ -37,4 +39,5 @@ def build_handlers(deps: PhaseDeps) -> dict[str, PhaseHandler]:
         Phase.NETWORK: NetworkPhase(deps),
         Phase.HANDOFF: HandoffPhase(deps),
         Phase.ACTION: ActionPhase(deps),
+        Phase.DCIM_SYNC: DcimSyncPhase(deps),
     }

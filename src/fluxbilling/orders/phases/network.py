@@ -1,4 +1,10 @@
-"""Network phase: bind the reserved address, publish the PTR, record firewall baseline and DCIM."""
+"""Network phase: bind the reserved address, publish the PTR, record firewall baseline and DCIM.
+
+The DCIM record is the service's interface and address in our model (`dcim_assignments`,
+activity `dcim_recorded`); with an inventory system configured (`PhaseDeps.dcim`) the commit
+also enqueues a `dcim_sync` run that pushes it there, so a NetBox outage never holds up the
+customer's service.
+"""
 
 from __future__ import annotations
 
@@ -13,8 +19,14 @@ from fluxbilling.engine.context import PhaseContext
 from fluxbilling.engine.outcome import Done, Outcome
 from fluxbilling.network import dcim, firewall
 from fluxbilling.orders.phases.deps import PhaseDeps
+from fluxbilling.orders.pipeline import DCIM_SYNC_KIND, Phase
 
-__all__ = ["NetworkPhase"]
+__all__ = ["NetworkPhase", "interface_name"]
+
+
+def interface_name(service_id: int) -> str:
+    """The name of a service's interface in our DCIM model and the inventory system."""
+    return f"svc-{service_id}"
 
 
 _OWN_MACHINE = frozenset({"vps", "baremetal"})
@@ -59,6 +71,8 @@ class NetworkPhase:
                 address=address,
                 hostname=hostname,
             ).to_dict()
+            out["dcim"]["interface"] = interface_name(int(view.service["id"]))
+            out["dcim"]["host_id"] = view.host.get("id")
         return Done(out)
 
     async def commit(
@@ -73,8 +87,23 @@ class NetworkPhase:
             out["service_id"],
             {"network": {k: out[k] for k in ("address", "source", "ptr", "firewall", "dcim")}},
         )
+        record = out["dcim"]
+        if record is not None:
+            await writes.assign_interface(
+                out["service_id"],
+                record.get("host_id"),
+                record["interface"],
+                record["address"],
+                record["hostname"],
+            )
         for event, message, data in _steps(out):
             await writes.record(event, message, data)
+        if record is not None and self.deps.dcim is not None:
+            key = f"{ctx.order_id}:{DCIM_SYNC_KIND}:network:{ctx.claim.run_id}"
+            if await writes.enqueue_follow_up(DCIM_SYNC_KIND, Phase.DCIM_SYNC, key):
+                await writes.record(
+                    "dcim_sync_queued", "DCIM sync to the inventory system queued", {}
+                )
         return out
 
 
@@ -97,5 +126,8 @@ def _steps(out: Mapping[str, Any]) -> list[tuple[str, str, Mapping[str, Any]]]:
         steps.append(
             ("rdns_skipped", "no PTR or firewall baseline: the address is the provider's", {})
         )
-    steps.append(("dcim_recorded", "DCIM record written", out["dcim"]))
+    dcim = out["dcim"]
+    steps.append(
+        ("dcim_recorded", f"DCIM: interface {dcim['interface']} with {address} recorded", dcim)
+    )
     return steps
