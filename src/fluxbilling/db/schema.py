@@ -134,9 +134,8 @@ racks = sa.Table(
     metadata,
     _id(),
     _fk("location_id", "locations.id"),
-    sa.Column("name", sa.String(100), nullable=False),
+    sa.Column("name", sa.String(100), nullable=False, unique=True),
     sa.Column("units", sa.Integer(), nullable=False),
-    sa.UniqueConstraint("location_id", "name", name="uq_racks_location_name"),
     sa.CheckConstraint("units >= 1 AND units <= 100", name="units_range"),
 )
 
@@ -144,6 +143,8 @@ ports = sa.Table(
     "ports",
     metadata,
     _id(),
+    # the natural key: "<host or device>/<name>" (`kvm-ams1-01/eth0`, `sw1/ge-0/0/1`)
+    sa.Column("port", sa.String(200), nullable=False, unique=True),
     _fk("host_id", "hosts.id", nullable=True),
     sa.Column("device", sa.String(100), nullable=True),
     sa.Column("name", sa.String(64), nullable=False),
@@ -173,7 +174,7 @@ cables = sa.Table(
         nullable=False,
         unique=True,
     ),
-    sa.Column("label", sa.String(100), nullable=True),
+    sa.Column("label", sa.String(100), nullable=False, unique=True),
     sa.CheckConstraint("port_a_id <> port_b_id", name="two_ports"),
 )
 

@@ -1,6 +1,8 @@
 """DCIM: racks, ports, cables, hosts in racks, service interfaces, NetBox sync state and drift
 
-A location is a site. `hosts.rack_id`/`rack_position` place a host (both NULL: unknown).
+A location is a site. Racks, ports and cables have natural keys like every catalogue entry:
+a rack's `name` (`ams1-r01`), a port's `port` (`<host or device>/<name>`), a cable's `label`.
+`hosts.rack_id`/`rack_position` place a host (both NULL: unknown).
 `ports` belong to a host or to a device we only name (a switch); `cables` join two ports,
 each port in at most one cable. `dcim_assignments` is each service's interface and address
 (written by the network phase); `dcim_pushed` what the sync last wrote to NetBox per object;
@@ -40,7 +42,7 @@ def upgrade() -> None:
             ["location_id"], ["locations.id"], name=op.f("fk_racks_location_id_locations")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_racks")),
-        sa.UniqueConstraint("location_id", "name", name="uq_racks_location_name"),
+        sa.UniqueConstraint("name", name=op.f("uq_racks_name")),
     )
     op.create_index(op.f("ix_racks_location_id"), "racks", ["location_id"])
     with op.batch_alter_table("hosts", schema=None) as batch_op:
@@ -53,6 +55,7 @@ def upgrade() -> None:
     op.create_table(
         "ports",
         sa.Column("id", _ID, nullable=False),
+        sa.Column("port", sa.String(length=200), nullable=False),
         sa.Column("host_id", _ID, nullable=True),
         sa.Column("device", sa.String(length=100), nullable=True),
         sa.Column("name", sa.String(length=64), nullable=False),
@@ -66,6 +69,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_ports")),
         sa.UniqueConstraint("device", "name", name="uq_ports_device_name"),
         sa.UniqueConstraint("host_id", "name", name="uq_ports_host_name"),
+        sa.UniqueConstraint("port", name=op.f("uq_ports_port")),
     )
     op.create_index(op.f("ix_ports_host_id"), "ports", ["host_id"])
     op.create_table(
@@ -73,7 +77,7 @@ def upgrade() -> None:
         sa.Column("id", _ID, nullable=False),
         sa.Column("port_a_id", _ID, nullable=False),
         sa.Column("port_b_id", _ID, nullable=False),
-        sa.Column("label", sa.String(length=100), nullable=True),
+        sa.Column("label", sa.String(length=100), nullable=False),
         sa.CheckConstraint("port_a_id <> port_b_id", name=op.f("ck_cables_two_ports")),
         sa.ForeignKeyConstraint(
             ["port_a_id"], ["ports.id"], name=op.f("fk_cables_port_a_id_ports")
@@ -82,6 +86,7 @@ def upgrade() -> None:
             ["port_b_id"], ["ports.id"], name=op.f("fk_cables_port_b_id_ports")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_cables")),
+        sa.UniqueConstraint("label", name=op.f("uq_cables_label")),
         sa.UniqueConstraint("port_a_id", name=op.f("uq_cables_port_a_id")),
         sa.UniqueConstraint("port_b_id", name=op.f("uq_cables_port_b_id")),
     )
