@@ -101,6 +101,8 @@ class Installation:
     stripe_secrets: list[str]
     accounts: Accounts
     gateways: dict[str, Gateway] = field(default_factory=dict)
+    dcim: DcimDeps | None = None
+    """The inventory system services are synced to (None: our DCIM records only)."""
     handlers: dict[str, PhaseHandler] = field(default_factory=dict)
     # One webhook endpoint per gateway, built on first use (they hold no per-request state).
     _endpoints: dict[str, GatewayEndpoint] = field(default_factory=dict, repr=False)
@@ -249,6 +251,7 @@ def build(
         *installation.stripe_secrets,
         *(_plain(settings.secret_key) or "").split(","),
     )
+    installation.dcim = _dcim(settings, db, connections, dcim)
     installation.handlers = build_handlers(
         PhaseDeps(
             store=SqlPhaseStore(db, store),
@@ -260,7 +263,7 @@ def build(
             verify_image=hashing.verify_image,
             public_url=settings.public_url,
             reveal_link_hours=settings.reveal_link_hours,
-            dcim=_dcim(settings, db, connections, dcim),
+            dcim=installation.dcim,
         )
     )
     return installation

@@ -17,6 +17,7 @@ from fluxbilling.config import Settings
 from fluxbilling.db import Database
 from fluxbilling.drivers.address_guard import StaticResolver
 from fluxbilling.handoff.mail import InMemoryMailer
+from fluxbilling.network.dcim_sync import DcimSync
 from fluxbilling.seed import seed_catalogue
 from fluxbilling.vault import generate_key
 from fluxbilling_simulators import pterodactyl, solusvm2, virtualizor, whm
@@ -118,6 +119,12 @@ def settings_overrides() -> dict[str, Any]:
 
 
 @pytest.fixture
+def dcim_sync() -> DcimSync | None:
+    """The inventory system of the `installation` (a test module overrides this fixture)."""
+    return None
+
+
+@pytest.fixture
 def mailer() -> InMemoryMailer:
     return InMemoryMailer()
 
@@ -134,6 +141,7 @@ async def installation(
     payments: PaymentSims,
     settings_overrides: dict[str, Any],
     mailer: InMemoryMailer,
+    dcim_sync: DcimSync | None,
 ) -> AsyncIterator[bootstrap.Installation]:
     """A whole installation on the test database, seeded with the demo catalogue."""
     settings = Settings(
@@ -157,6 +165,7 @@ async def installation(
     inst = bootstrap.build(
         settings,
         mailer=mailer,
+        dcim=dcim_sync,
         transport_for=lambda url: httpx.ASGITransport(app=apps[httpx.URL(url).host]),
         resolver=StaticResolver(dict.fromkeys(apps, "127.0.0.1")),
     )

@@ -152,6 +152,7 @@ EXPECTED: dict[tuple[str, str], Role | str] = {
     ("GET", "/api/v1/audit"): V,
     ("GET", "/api/v1/dcim/drift"): V,
     ("GET", "/api/v1/dcim/services/{service_id}"): V,
+    ("POST", "/api/v1/dcim/services/{service_id}/sync"): OP,
 }
 """Who may call each operation: the policy of `accounts.roles`, written down."""
 

@@ -2,11 +2,14 @@
 
 Racks, ports and cables are catalogue entries (`api.catalogue`); this module reports what
 the DCIM sync runs found edited in NetBox and left alone (`GET /api/v1/dcim/drift`), and
-each service's interface and address as the network phase recorded them.
+each service's interface and address as the network phase recorded them. An operator may
+sync a service again (`POST /api/v1/dcim/services/{id}/sync`): after a host moved rack, or
+once a drift was settled in NetBox.
 """
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import sqlalchemy as sa
@@ -14,13 +17,15 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import Field
 
 from fluxbilling import errors
-from fluxbilling.api.auth import Viewer, require_token
+from fluxbilling.api.auth import Operator, Viewer, require_token
 from fluxbilling.api.fields import RowId
 from fluxbilling.api.rows import Row, Timestamp
 from fluxbilling.db import schema
+from fluxbilling.engine import activity
 from fluxbilling.network import dcim_store
+from fluxbilling.orders.pipeline import DCIM_SYNC_KIND, Phase
 
-__all__ = ["AssignmentOut", "DriftListOut", "DriftOut", "router"]
+__all__ = ["AssignmentOut", "DriftListOut", "DriftOut", "SyncQueuedOut", "router"]
 
 router = APIRouter(prefix="/api/v1/dcim", tags=["dcim"], dependencies=[Depends(require_token)])
 
@@ -89,3 +94,60 @@ async def get_assignment(request: Request, who: Viewer, service_id: RowId) -> As
             service_id=service_id,
         )
     return AssignmentOut.model_validate(row)
+
+
+class SyncQueuedOut(Row):
+    """A DCIM sync run, queued."""
+
+    service_id: int
+    order_id: int
+    run_id: int = Field(description="the `dcim_sync` run (`GET /api/v1/runs/{run_id}`)")
+
+
+@router.post(
+    "/services/{service_id}/sync",
+    status_code=202,
+    summary="Sync a service to the inventory system again",
+)
+async def sync_service(request: Request, who: Operator, service_id: RowId) -> SyncQueuedOut:
+    """Queue a `dcim_sync` run for the service (drift found is reported, never overwritten)."""
+    installation = request.app.state.installation
+    if installation.dcim is None:
+        raise errors.Conflict(
+            "no inventory system is configured (FLUXBILLING_DCIM_NETBOX_CONNECTION)"
+        )
+    services, assignments = schema.services, schema.dcim_assignments
+    async with installation.db.begin() as conn:
+        row = (
+            await conn.execute(
+                sa.select(services.c.order_id, assignments.c.id.label("assignment"))
+                .select_from(
+                    services.outerjoin(assignments, assignments.c.service_id == services.c.id)
+                )
+                .where(services.c.id == service_id)
+            )
+        ).first()
+        if row is None:
+            raise errors.NotFound(f"service {service_id} does not exist", service_id=service_id)
+        if row.assignment is None:
+            raise errors.Conflict(
+                f"service {service_id} has no DCIM record yet (its network phase has not run)",
+                service_id=service_id,
+            )
+        run_id = await installation.store.enqueue(
+            conn,
+            row.order_id,
+            kind=DCIM_SYNC_KIND,
+            phase=Phase.DCIM_SYNC,
+            dedupe_key=f"{row.order_id}:{DCIM_SYNC_KIND}:request:{uuid.uuid4().hex}",
+        )
+        await activity.record(
+            conn,
+            row.order_id,
+            "dcim_sync_queued",
+            f"{who.name} asked for a DCIM sync of service {service_id}",
+            run_id=run_id,
+            phase=Phase.DCIM_SYNC,
+        )
+    installation.wakeup.notify()
+    return SyncQueuedOut(service_id=service_id, order_id=row.order_id, run_id=run_id)
