@@ -6,7 +6,8 @@
   `OrderView`s held in memory; it keeps the activity rows, transitions, cursors and mails.
 - `InMemoryRdns`, `FakeImageVerifier`: the other ports of the phases.
 - `InMemoryDcim`: an inventory system (`network.dcim_sync.DcimSync`) that keeps its objects;
-  `edit` changes one as a person editing NetBox would, `fail_with` makes calls fail.
+  `edit` changes one as a person editing NetBox would, `fail_with` makes calls fail;
+  `InMemoryDcimRecords` our side of it (facts per service, what was pushed, the drift).
 - `phase_context`: a `PhaseContext` whose database and connection refuse every use, so
   a phase that still reaches for SQL fails its unit test loudly.
 
@@ -38,8 +39,8 @@ from fluxbilling.drivers.outcome import Done, VerbOutcome
 from fluxbilling.engine.context import PhaseContext
 from fluxbilling.engine.runs import Claim
 from fluxbilling.handoff import reveal
-from fluxbilling.network.dcim_drift import Kind, Value
-from fluxbilling.network.dcim_sync import RemoteObject
+from fluxbilling.network.dcim_drift import Drift, Kind, Value
+from fluxbilling.network.dcim_sync import Facts, Pushed, RemoteObject, SyncResult
 from fluxbilling.orders import lifecycle
 from fluxbilling.orders.phases.deps import plain
 from fluxbilling.orders.phases.store import ActionRow, PhaseWrites, WelcomeMail
@@ -52,6 +53,7 @@ __all__ = [
     "FakeDriver",
     "FakeImageVerifier",
     "InMemoryDcim",
+    "InMemoryDcimRecords",
     "InMemoryPhaseStore",
     "InMemoryRdns",
     "phase_context",
@@ -539,3 +541,34 @@ class InMemoryDcim:
             )
         self.objects[kind][remote_id]["values"].update(values)
         return self._remote(kind, remote_id)
+
+
+class InMemoryDcimRecords:
+    """`orders.phases.deps.DcimRecords` in memory.
+
+    Attributes:
+        facts_of: the facts per service id (set by the test).
+        pushed_of: what was pushed, by `(kind, key)`.
+        drift: every drift report kept, oldest first (none is ever resolved here).
+    """
+
+    def __init__(self) -> None:
+        self.facts_of: dict[int, Facts] = {}
+        self.pushed_of: dict[tuple[str, str], Pushed] = {}
+        self.drift: list[Drift] = []
+
+    async def facts(self, service_id: int) -> Facts | None:
+        """The kept facts."""
+        return self.facts_of.get(service_id)
+
+    async def pushed(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], Pushed]:
+        """What was pushed to those objects."""
+        return {key: self.pushed_of[key] for key in keys if key in self.pushed_of}
+
+    async def save(self, conn: AsyncConnection, service_id: int, result: SyncResult) -> list[Drift]:
+        """Keep the pushed state; the drift not reported before."""
+        for item in result.pushed:
+            self.pushed_of[(item.kind.value, item.key)] = item
+        new = [d for d in result.drift if d not in self.drift]
+        self.drift.extend(new)
+        return new

@@ -2,7 +2,14 @@ from __future__ import annotations
 
 import pytest
 
-from fluxbilling.orders.pipeline import ACTIONS, PHASES, PIPELINES, PROVISIONING, Phase
+from fluxbilling.orders.pipeline import (
+    ACTIONS,
+    DCIM_SYNC,
+    PHASES,
+    PIPELINES,
+    PROVISIONING,
+    Phase,
+)
 
 
 def test_the_six_phases_in_order() -> None:
@@ -32,7 +39,7 @@ def test_every_phase_is_in_one_pipeline_with_its_own_policy() -> None:
 
 @pytest.mark.parametrize("phase", list(Phase))
 def test_only_billing_may_not_be_re_run(phase: Phase) -> None:
-    pipeline = ACTIONS if phase == Phase.ACTION else PROVISIONING
+    pipeline = {Phase.ACTION: ACTIONS, Phase.DCIM_SYNC: DCIM_SYNC}.get(phase, PROVISIONING)
     assert (pipeline.spec(phase).no_rerun is not None) == (phase == Phase.BILLING)
 
 

@@ -3,9 +3,10 @@ from __future__ import annotations
 import pytest
 
 from fluxbilling.engine.outcome import Done
+from fluxbilling.orders.phases.deps import DcimDeps
 from fluxbilling.orders.phases.network import NetworkPhase
 from fluxbilling.orders.pipeline import Phase
-from fluxbilling.testing import NO_CONNECTION, phase_context
+from fluxbilling.testing import NO_CONNECTION, InMemoryDcim, InMemoryDcimRecords, phase_context
 from tests.unit.orders.phases.phasesupport import ORDER_ID, SERVICE_ID, Rig, order_view
 
 pytestmark = pytest.mark.anyio
@@ -32,6 +33,8 @@ async def test_a_vps_on_our_address_gets_a_ptr_a_firewall_baseline_and_a_dcim_re
         "host_name": "hv-ams1-01",
         "address": "192.0.2.10",
         "hostname": "web1.example.net",
+        "interface": f"svc-{SERVICE_ID}",
+        "host_id": 21,
     }
     assert rig.driver.calls == []
 
@@ -45,6 +48,13 @@ async def test_commit_assigns_the_address_and_records_each_step() -> None:
     address = rig.store.views[ORDER_ID].address
     assert (address["state"], address["service_id"]) == ("assigned", SERVICE_ID)
     assert rig.service["service_data"]["network"]["address"] == "192.0.2.10"
+    assert rig.store.interfaces[SERVICE_ID] == {
+        "host_id": 21,
+        "interface": f"svc-{SERVICE_ID}",
+        "address": "192.0.2.10",
+        "dns_name": "web1.example.net",
+    }
+    assert rig.store.follow_ups == {}, "no inventory system: no sync run"
     assert rig.store.events(ORDER_ID) == [
         "address_assigned",
         "rdns_published",
@@ -76,3 +86,19 @@ async def test_no_address_at_all_is_recorded_as_unknown() -> None:
     assert [(a.event, a.message) for a in rig.store.activity] == [
         ("address_unknown", "the provider reported no address for the service")
     ]
+
+
+async def test_with_an_inventory_system_the_commit_queues_one_dcim_sync_run() -> None:
+    rig = Rig(
+        view=order_view(service_status="installed"),
+        dcim=DcimDeps(InMemoryDcim(), InMemoryDcimRecords()),
+    )
+    phase = NetworkPhase(rig.deps)
+    done = await phase.execute(CTX)
+    assert isinstance(done, Done)
+    await phase.commit(NO_CONNECTION, CTX, done)
+    await phase.commit(NO_CONNECTION, CTX, done)  # the same attempt's commit, again
+    assert list(rig.store.follow_ups.values()) == [(ORDER_ID, "dcim_sync", "dcim_sync")]
+    assert rig.store.events(ORDER_ID).count("dcim_sync_queued") == 1
+    events = rig.store.events(ORDER_ID)
+    assert events.index("dcim_sync_queued") == events.index("dcim_recorded") + 1
