@@ -166,7 +166,10 @@ async def installation(
         settings,
         mailer=mailer,
         dcim=dcim_sync,
-        transport_for=lambda url: httpx.ASGITransport(app=apps[httpx.URL(url).host]),
+        # the simulators in-process; any other URL (a real peer on loopback) over the network
+        transport_for=lambda url: (
+            httpx.ASGITransport(app=apps[host]) if (host := httpx.URL(url).host) in apps else None
+        ),
         resolver=StaticResolver(dict.fromkeys(apps, "127.0.0.1")),
     )
     if backend == "postgresql":
