@@ -69,6 +69,17 @@ def _fk(name: str, target: str, *, nullable: bool = False) -> sa.Column[int]:
     )
 
 
+def _one_to_one(name: str, target: str) -> sa.Column[int]:
+    """A required reference that no two rows share (its unique constraint is its index)."""
+    return sa.Column(
+        name,
+        sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+        sa.ForeignKey(target),
+        nullable=False,
+        unique=True,
+    )
+
+
 def _created() -> sa.Column[datetime]:
     return sa.Column("created_at", UtcDateTime(), nullable=False, server_default=sa.func.now())
 
@@ -160,20 +171,8 @@ cables = sa.Table(
     "cables",
     metadata,
     _id(),
-    sa.Column(
-        "port_a_id",
-        sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-        sa.ForeignKey("ports.id"),
-        nullable=False,
-        unique=True,
-    ),
-    sa.Column(
-        "port_b_id",
-        sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-        sa.ForeignKey("ports.id"),
-        nullable=False,
-        unique=True,
-    ),
+    _one_to_one("port_a_id", "ports.id"),
+    _one_to_one("port_b_id", "ports.id"),
     sa.Column("label", sa.String(100), nullable=False, unique=True),
     sa.CheckConstraint("port_a_id <> port_b_id", name="two_ports"),
 )
@@ -182,13 +181,7 @@ dcim_assignments = sa.Table(
     "dcim_assignments",
     metadata,
     _id(),
-    sa.Column(
-        "service_id",
-        sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-        sa.ForeignKey("services.id"),
-        nullable=False,
-        unique=True,
-    ),
+    _one_to_one("service_id", "services.id"),
     _fk("host_id", "hosts.id", nullable=True),
     sa.Column("interface", sa.String(64), nullable=False),
     sa.Column("address", sa.String(64), nullable=False),
