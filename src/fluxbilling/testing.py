@@ -40,7 +40,7 @@ from fluxbilling.engine.context import PhaseContext
 from fluxbilling.engine.runs import Claim
 from fluxbilling.handoff import reveal
 from fluxbilling.network.dcim_drift import Drift, Kind, Value
-from fluxbilling.network.dcim_sync import Facts, Pushed, RemoteObject, SyncResult
+from fluxbilling.network.dcim_sync import Facts, Pushed, RemoteObject, SyncResult, Wanted
 from fluxbilling.orders import lifecycle
 from fluxbilling.orders.phases.deps import plain
 from fluxbilling.orders.phases.store import ActionRow, PhaseWrites, WelcomeMail
@@ -514,14 +514,9 @@ class InMemoryDcim:
                 return self._remote(kind, remote_id)
         return None
 
-    async def create(
-        self,
-        kind: Kind,
-        lookup: Mapping[str, Value],
-        values: Mapping[str, Value],
-        refs: Mapping[str, int],
-    ) -> RemoteObject:
+    async def create(self, wanted: Wanted, refs: Mapping[str, int]) -> RemoteObject:
         """Keep a new object."""
+        kind, lookup, values = wanted.kind, wanted.lookup, wanted.values
         self._call("create", kind)
         remote_id = self._next_id
         self._next_id += 1

@@ -61,14 +61,8 @@ class DcimSync(Protocol):
         """
         ...
 
-    async def create(
-        self,
-        kind: Kind,
-        lookup: Mapping[str, Value],
-        values: Mapping[str, Value],
-        refs: Mapping[str, int],
-    ) -> RemoteObject:
-        """Create the object with its identifying `lookup` fields, `values` and parents.
+    async def create(self, wanted: Wanted, refs: Mapping[str, int]) -> RemoteObject:
+        """Create the object: its identifying `lookup` fields, its `values`, under `refs`.
 
         Raises:
             errors.UpstreamError: the inventory system failed or refused the object.
@@ -260,7 +254,7 @@ async def sync(
             else last.fields,
         )
         if found is None:
-            found = await port.create(wanted.kind, wanted.lookup, decision.writes, refs)
+            found = await port.create(wanted, refs)
             created.append(wanted.key)
         elif decision.writes:
             found = await port.update(wanted.kind, found.id, decision.writes)

@@ -29,7 +29,7 @@ from typing import Any
 from fluxbilling import errors
 from fluxbilling.network.cloudflare import JsonHttp
 from fluxbilling.network.dcim_drift import Kind, Value
-from fluxbilling.network.dcim_sync import RemoteObject
+from fluxbilling.network.dcim_sync import RemoteObject, Wanted
 
 __all__ = ["ENDPOINTS", "NetBoxDcim"]
 
@@ -159,15 +159,10 @@ class NetBoxDcim:
         )
         return {"role": role, "device_type": device_type}
 
-    async def create(
-        self,
-        kind: Kind,
-        lookup: Mapping[str, Value],
-        values: Mapping[str, Value],
-        refs: Mapping[str, int],
-    ) -> RemoteObject:
+    async def create(self, wanted: Wanted, refs: Mapping[str, int]) -> RemoteObject:
         """Create the object (with the support objects a device needs)."""
-        body: dict[str, Any] = {**lookup, **_writable(kind, values)}
+        kind, lookup = wanted.kind, wanted.lookup
+        body: dict[str, Any] = {**lookup, **_writable(kind, wanted.values)}
         if kind == Kind.SITE:
             body["status"] = "active"
         elif kind == Kind.RACK:
