@@ -41,11 +41,14 @@ from fluxbilling.handoff.mail import Mailer, SmtpMailer
 from fluxbilling.images import hashing
 from fluxbilling.network import dnsserver, ovsdb, powerdns
 from fluxbilling.network.cloudflare import CloudflareRdns
+from fluxbilling.network.dcim_sync import DcimSync
+from fluxbilling.network.netbox import NetBoxDcim
 from fluxbilling.network.rdns import InternalRdns, RdnsBackend
 from fluxbilling.network.switchport import SwitchPortBackend
 from fluxbilling.orders import pipeline
 from fluxbilling.orders.phases import PhaseDeps, Switching, build_handlers
-from fluxbilling.orders.phases.sql_store import SqlPhaseStore
+from fluxbilling.orders.phases.deps import DcimDeps
+from fluxbilling.orders.phases.sql_store import SqlDcimRecords, SqlPhaseStore
 from fluxbilling.orders.progress import OrderProgress
 from fluxbilling.orders.switch_jobs import SwitchJobs
 from fluxbilling.plugins.driver import FlowDrivers
@@ -103,6 +106,8 @@ class Installation:
     gateways: dict[str, Gateway] = field(default_factory=dict)
     dns: dnsserver.DnsServer | None = None
     """The internal backend's DNS server, once `start_dns` started it."""
+    dcim: DcimDeps | None = None
+    """The inventory system services are synced to (None: our DCIM records only)."""
     handlers: dict[str, PhaseHandler] = field(default_factory=dict)
     # One webhook endpoint per gateway, built on first use (they hold no per-request state).
     _endpoints: dict[str, GatewayEndpoint] = field(default_factory=dict, repr=False)
@@ -233,6 +238,7 @@ def build(
     *,
     mailer: Mailer | None = None,
     rdns: RdnsBackend | None = None,
+    dcim: DcimSync | None = None,
     transport_for: TransportFor | None = None,
     resolver: Resolver | None = None,
     switch_ports: SwitchPortBackend | None = None,
@@ -242,6 +248,8 @@ def build(
     `switch_ports` replaces the switch `settings.switch_backend` names (and enables
     switch-port jobs even when it names none).
 
+    `dcim` is the inventory system services are synced to (default: NetBox through the
+    `dcim_netbox_connection` setting's connection; neither: no sync).
     `resolver` turns connection host names into addresses for the upstream address policy
     (default: the system's resolver); tests serving simulators in-process map their names.
     """
@@ -291,6 +299,7 @@ def build(
         *installation.stripe_secrets,
         *(_plain(settings.secret_key) or "").split(","),
     )
+    installation.dcim = _dcim(settings, db, connections, dcim)
     installation.handlers = build_handlers(
         PhaseDeps(
             store=SqlPhaseStore(db, store),
@@ -303,6 +312,7 @@ def build(
             public_url=settings.public_url,
             reveal_link_hours=settings.reveal_link_hours,
             switching=_switching(settings, db, store, switch_ports),
+            dcim=installation.dcim,
         )
     )
     return installation
@@ -318,6 +328,16 @@ def _switching(
         return None
     jobs = SwitchJobs(db, store, quarantine_vlan=settings.switch_quarantine_vlan)
     return Switching(backend, jobs)
+
+
+def _dcim(
+    settings: Settings, db: Database, connections: ConnectionFactory, dcim: DcimSync | None
+) -> DcimDeps | None:
+    """The inventory system the DCIM sync runs push to, with our records of the pushes."""
+    if dcim is None and settings.dcim_netbox_connection:
+        name = settings.dcim_netbox_connection
+        dcim = NetBoxDcim(ConnectionJson(connections, name), upstream=name)
+    return None if dcim is None else DcimDeps(dcim, SqlDcimRecords(db))
 
 
 def _rdns(

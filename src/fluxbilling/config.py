@@ -215,6 +215,12 @@ class Settings(BaseSettings):
         description="Comma-separated NS names of the internal DNS server's zones (the first "
         "is the SOA's primary).",
     )
+    dcim_netbox_connection: str | None = Field(
+        default=None,
+        description="Name of the stored `netbox` connection (API root and token) each "
+        "provisioned service's site, rack, device, interface and address are synced to; "
+        "unset: our DCIM records only.",
+    )
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 8025
     mail_from: str = "noreply@fluxbilling.local"

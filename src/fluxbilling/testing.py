@@ -5,6 +5,9 @@
 - `InMemoryPhaseStore`: the phases' port to the database (`orders.phases.store`), over
   `OrderView`s held in memory; it keeps the activity rows, transitions, cursors and mails.
 - `InMemoryRdns`, `FakeImageVerifier`: the other ports of the phases.
+- `InMemoryDcim`: an inventory system (`network.dcim_sync.DcimSync`) that keeps its objects;
+  `edit` changes one as a person editing NetBox would, `fail_with` makes calls fail;
+  `InMemoryDcimRecords` our side of it (facts per service, what was pushed, the drift).
 - `phase_context`: a `PhaseContext` whose database and connection refuse every use, so
   a phase that still reaches for SQL fails its unit test loudly.
 
@@ -39,6 +42,8 @@ from fluxbilling.engine.context import PhaseContext
 from fluxbilling.engine.runs import Claim
 from fluxbilling.handoff import reveal
 from fluxbilling.network import fcrdns
+from fluxbilling.network.dcim_drift import Drift, Kind, Value
+from fluxbilling.network.dcim_sync import Facts, Pushed, RemoteObject, SyncResult, Wanted
 from fluxbilling.network.switchport import PortVlans, valid_vlan
 from fluxbilling.orders import lifecycle
 from fluxbilling.orders.phases.deps import plain
@@ -52,6 +57,8 @@ __all__ = [
     "Activity",
     "FakeDriver",
     "FakeImageVerifier",
+    "InMemoryDcim",
+    "InMemoryDcimRecords",
     "InMemoryPhaseStore",
     "InMemoryRdns",
     "InMemorySwitchJobs",
@@ -280,6 +287,8 @@ class InMemoryPhaseStore:
         reveal_links: the password reveal links issued, oldest first (`service_id`,
             `token_hash`, `hours`, `revoked`).
         released: the orders whose capacity was given back.
+        interfaces: the DCIM interface and address kept per service id.
+        follow_ups: the runs enqueued by commits, by dedupe key (order id, kind, phase).
         next_service_id: the id `create_service` gives the next service.
     """
 
@@ -297,6 +306,8 @@ class InMemoryPhaseStore:
         self.reveal_links: list[dict[str, Any]] = []
         self.released: list[int] = []
         self.next_service_id = 1
+        self.interfaces: dict[int, dict[str, Any]] = {}
+        self.follow_ups: dict[str, tuple[int, str, str]] = {}
 
     def events(self, order_id: int) -> list[str]:
         """The activity events written for an order, in order."""
@@ -512,6 +523,22 @@ class _InMemoryWrites:
     async def revoke_reveal_links(self, service_id: int) -> int:
         return self.store.revoke_links(service_id)
 
+    async def assign_interface(
+        self, service_id: int, host_id: int | None, interface: str, address: str, dns_name: str
+    ) -> None:
+        self.store.interfaces[service_id] = {
+            "host_id": host_id,
+            "interface": interface,
+            "address": address,
+            "dns_name": dns_name,
+        }
+
+    async def enqueue_follow_up(self, kind: str, phase: str, dedupe_key: str) -> bool:
+        if dedupe_key in self.store.follow_ups:
+            return False
+        self.store.follow_ups[dedupe_key] = (self.ctx.order_id, kind, phase)
+        return True
+
 
 class InMemorySwitchPorts:
     """A `network.switchport.SwitchPortBackend` over a dict of ports, with fault injection.
@@ -600,3 +627,107 @@ class InMemorySwitchJobs:
     async def finish(self, conn: AsyncConnection, run_id: int, result: Mapping[str, Any]) -> None:
         """Keep the result."""
         self.finished[run_id] = dict(result)
+
+
+class InMemoryDcim:
+    """`network.dcim_sync.DcimSync` over objects kept in memory (an inventory system).
+
+    Attributes:
+        objects: per kind, the objects by id: their `lookup`, `values` and `refs`.
+        calls: every call, as `(verb, kind)`.
+    """
+
+    def __init__(self) -> None:
+        self.objects: dict[Kind, dict[int, dict[str, Any]]] = defaultdict(dict)
+        self.calls: list[tuple[str, Kind]] = []
+        self._next_id = 1
+        self._failure: errors.UpstreamError | None = None
+
+    def fail_with(self, error: errors.UpstreamError | None) -> None:
+        """Make every later call raise `error` (None: answer again)."""
+        self._failure = error
+
+    def _call(self, verb: str, kind: Kind) -> None:
+        self.calls.append((verb, kind))
+        if self._failure is not None:
+            raise self._failure
+
+    def find_by(self, kind: Kind, **lookup: Value) -> dict[str, Any] | None:
+        """The kept object of `kind` whose lookup fields match (for assertions)."""
+        for obj in self.objects[kind].values():
+            if all(obj["lookup"].get(k) == v for k, v in lookup.items()):
+                return obj
+        return None
+
+    def edit(self, kind: Kind, remote_id: int, **values: Value) -> None:
+        """Change an object as someone editing the inventory system by hand would."""
+        self.objects[kind][remote_id]["values"].update(values)
+
+    def _remote(self, kind: Kind, remote_id: int) -> RemoteObject:
+        return RemoteObject(remote_id, dict(self.objects[kind][remote_id]["values"]))
+
+    async def find(
+        self, kind: Kind, lookup: Mapping[str, Value], refs: Mapping[str, int]
+    ) -> RemoteObject | None:
+        """The object with these lookup fields and parents (a device's rack is no key)."""
+        self._call("find", kind)
+        keys = {k: v for k, v in refs.items() if k != "rack"}
+        for remote_id, obj in self.objects[kind].items():
+            parents = {k: v for k, v in obj["refs"].items() if k != "rack"}
+            if obj["lookup"] == dict(lookup) and parents == keys:
+                return self._remote(kind, remote_id)
+        return None
+
+    async def create(self, wanted: Wanted, refs: Mapping[str, int]) -> RemoteObject:
+        """Keep a new object."""
+        kind, lookup, values = wanted.kind, wanted.lookup, wanted.values
+        self._call("create", kind)
+        remote_id = self._next_id
+        self._next_id += 1
+        self.objects[kind][remote_id] = {
+            "lookup": dict(lookup),
+            "values": dict(values),
+            "refs": dict(refs),
+        }
+        return self._remote(kind, remote_id)
+
+    async def update(self, kind: Kind, remote_id: int, values: Mapping[str, Value]) -> RemoteObject:
+        """Write `values` to the kept object."""
+        self._call("update", kind)
+        if remote_id not in self.objects[kind]:
+            raise errors.PermanentUpstreamError(
+                f"{kind} {remote_id} does not exist", upstream="dcim", operation=f"update {kind}"
+            )
+        self.objects[kind][remote_id]["values"].update(values)
+        return self._remote(kind, remote_id)
+
+
+class InMemoryDcimRecords:
+    """`orders.phases.deps.DcimRecords` in memory.
+
+    Attributes:
+        facts_of: the facts per service id (set by the test).
+        pushed_of: what was pushed, by `(kind, key)`.
+        drift: every drift report kept, oldest first (none is ever resolved here).
+    """
+
+    def __init__(self) -> None:
+        self.facts_of: dict[int, Facts] = {}
+        self.pushed_of: dict[tuple[str, str], Pushed] = {}
+        self.drift: list[Drift] = []
+
+    async def facts(self, service_id: int) -> Facts | None:
+        """The kept facts."""
+        return self.facts_of.get(service_id)
+
+    async def pushed(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], Pushed]:
+        """What was pushed to those objects."""
+        return {key: self.pushed_of[key] for key in keys if key in self.pushed_of}
+
+    async def save(self, conn: AsyncConnection, service_id: int, result: SyncResult) -> list[Drift]:
+        """Keep the pushed state; the drift not reported before."""
+        for item in result.pushed:
+            self.pushed_of[(item.kind.value, item.key)] = item
+        new = [d for d in result.drift if d not in self.drift]
+        self.drift.extend(new)
+        return new

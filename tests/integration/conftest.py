@@ -17,6 +17,7 @@ from fluxbilling.config import Settings
 from fluxbilling.db import Database
 from fluxbilling.drivers.address_guard import StaticResolver
 from fluxbilling.handoff.mail import InMemoryMailer
+from fluxbilling.network.dcim_sync import DcimSync
 from fluxbilling.network.switchport import SwitchPortBackend
 from fluxbilling.seed import seed_catalogue
 from fluxbilling.vault import generate_key
@@ -126,6 +127,12 @@ def switch_ports() -> SwitchPortBackend | None:
 
 
 @pytest.fixture
+def dcim_sync() -> DcimSync | None:
+    """The inventory system of the `installation` (a test module overrides this fixture)."""
+    return None
+
+
+@pytest.fixture
 def mailer() -> InMemoryMailer:
     return InMemoryMailer()
 
@@ -143,6 +150,7 @@ async def installation(
     settings_overrides: dict[str, Any],
     mailer: InMemoryMailer,
     switch_ports: SwitchPortBackend | None,
+    dcim_sync: DcimSync | None,
 ) -> AsyncIterator[bootstrap.Installation]:
     """A whole installation on the test database, seeded with the demo catalogue."""
     settings = Settings(
@@ -167,7 +175,11 @@ async def installation(
     inst = bootstrap.build(
         settings,
         mailer=mailer,
-        transport_for=lambda url: httpx.ASGITransport(app=apps[httpx.URL(url).host]),
+        dcim=dcim_sync,
+        # the simulators in-process; any other URL (a real peer on loopback) over the network
+        transport_for=lambda url: (
+            httpx.ASGITransport(app=apps[host]) if (host := httpx.URL(url).host) in apps else None
+        ),
         resolver=StaticResolver(dict.fromkeys(apps, "127.0.0.1")),
         switch_ports=switch_ports,
     )

@@ -87,7 +87,15 @@ async def test_connection_types_name_their_secrets_and_default_auth(api: Recorde
     response = await api("GET", "/api/v1/connection-types")
     assert response.status_code == 200
     types = {t["name"]: t for t in response.json()}
-    assert sorted(types) == ["cloudflare", "http", "pterodactyl", "solusvm2", "virtualizor", "whm"]
+    assert sorted(types) == [
+        "cloudflare",
+        "http",
+        "netbox",
+        "pterodactyl",
+        "solusvm2",
+        "virtualizor",
+        "whm",
+    ]
     assert types["solusvm2"] == {
         "name": "solusvm2",
         "title": "SolusVM 2 REST API v1 (base URL ends in /api/v1/)",

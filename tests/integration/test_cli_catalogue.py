@@ -62,7 +62,8 @@ def panel(env: str) -> str:
 
 def _counts() -> dict[str, int]:
     tables = (schema.locations, schema.subnets, schema.hosts, schema.images, schema.products)
-    return {t.name: len(_query(sa.select(t.c.id))) for t in (*tables, schema.customers)}
+    dcim = (schema.racks, schema.ports, schema.cables)
+    return {t.name: len(_query(sa.select(t.c.id))) for t in (*tables, schema.customers, *dcim)}
 
 
 def test_the_sample_applies_once_and_then_changes_nothing(
@@ -79,7 +80,7 @@ def test_the_sample_applies_once_and_then_changes_nothing(
 
     assert run_cli("catalogue", "apply", str(SAMPLE)) == 0
     applied = capsys.readouterr().out
-    assert "7 to create, 0 unchanged" in applied
+    assert "11 to create, 0 unchanged" in applied
     assert _counts() == {
         "locations": 1,
         "subnets": 1,
@@ -87,9 +88,12 @@ def test_the_sample_applies_once_and_then_changes_nothing(
         "images": 1,
         "products": 1,
         "customers": 1,
+        "racks": 1,
+        "ports": 2,
+        "cables": 1,
     }
     audit = _query(sa.select(schema.audit_log.c.actor, schema.audit_log.c.action))
-    assert len(audit) == 7
+    assert len(audit) == 11
     assert {actor for actor, _ in audit} == {"cli"}
     (product,) = _query(sa.select(schema.products))
     assert product.options == {"plan_id": 3, "location_id": 1}  # suspend: the default
@@ -98,8 +102,8 @@ def test_the_sample_applies_once_and_then_changes_nothing(
 
     assert run_cli("catalogue", "apply", str(SAMPLE)) == 0
     again = capsys.readouterr().out
-    assert "nothing to change (7 unchanged)" in again
-    assert len(_query(sa.select(schema.audit_log.c.id))) == 7
+    assert "nothing to change (11 unchanged)" in again
+    assert len(_query(sa.select(schema.audit_log.c.id))) == 11
 
 
 def test_a_change_shows_its_diff_and_missing_entries_are_kept_unless_pruned(
@@ -178,6 +182,15 @@ def test_an_export_applies_back_unchanged(
     assert run_cli("catalogue", "export", "-o", str(exported)) == 0
     document = yaml.safe_load(exported.read_text())
     assert document["hosts"][0]["location"] == "fra1"
+    assert (document["hosts"][0]["rack"], document["hosts"][0]["rack_position"]) == ("fra1-r01", 10)
+    assert document["cables"] == [
+        {"label": "fra1-c0001", "a": "kvm-fra1-01/eno1", "b": "sw-fra1-r01/xe-0/0/1"}
+    ]
+    assert document["ports"][1] == {
+        "port": "sw-fra1-r01/xe-0/0/1",
+        "kind": "10gbase-x-sfpp",
+        "device": "sw-fra1-r01",
+    }
     assert document["products"][0]["image"] == "debian-12-fra1"
     assert "refund_policy" not in document["products"][0]["options"]
     assert document["products"][0]["firewall"] == {
@@ -191,4 +204,4 @@ def test_an_export_applies_back_unchanged(
     }
     capsys.readouterr()
     assert run_cli("catalogue", "apply", str(exported)) == 0
-    assert "nothing to change (7 unchanged)" in capsys.readouterr().out
+    assert "nothing to change (11 unchanged)" in capsys.readouterr().out

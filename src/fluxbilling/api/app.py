@@ -16,6 +16,7 @@ from fluxbilling.api import (
     connections,
     console,
     dashboard,
+    dcim,
     deliveries,
     errors,
     events,
@@ -83,6 +84,7 @@ def create_app(installation: Installation) -> FastAPI:
     for routes in catalogue.routers():
         app.include_router(routes)
     app.include_router(audit.router)
+    app.include_router(dcim.router)
     app.include_router(metrics.router)
     app.include_router(account.router)
     app.include_router(tokens.own)

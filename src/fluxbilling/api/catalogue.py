@@ -1,4 +1,5 @@
-"""The catalogue at the API: locations, subnets, hosts, images, products and customers.
+"""The catalogue at the API: locations, racks, subnets, hosts, ports, cables, images, products
+and customers.
 
 Each entity's body names other entries by natural key, as `catalogue.yaml` does (a host
 names its location's `code`); its answer adds the `id` the routes take (`api.crud`). The
@@ -25,12 +26,15 @@ from fluxbilling.api.fields import ONE_LINE, JsonObject, RequestBody, Text, Vers
 from fluxbilling.api.rows import Row
 from fluxbilling.bootstrap import Installation
 from fluxbilling.catalogue import (
+    cables,
     customers,
     document,
     hosts,
     images,
     locations,
+    ports,
     products,
+    racks,
     records,
     subnets,
 )
@@ -42,12 +46,15 @@ from fluxbilling.orders.actions import RefundPolicy
 
 __all__ = [
     "ENTITIES",
+    "CableIn",
     "CustomerIn",
     "FirewallIn",
     "HostIn",
     "ImageIn",
     "LocationIn",
+    "PortIn",
     "ProductIn",
+    "RackIn",
     "SubnetIn",
     "read_document",
     "routers",
@@ -66,6 +73,16 @@ class LocationIn(RequestBody):
 
     code: Key = Field(description="the natural key, e.g. `ams1`")
     name: Name = Field(description="e.g. Amsterdam 1")
+
+
+class RackIn(RequestBody):
+    """A rack of a location (the location is the DCIM site)."""
+
+    name: Key = Field(description="the natural key, e.g. `ams1-r01`")
+    location: Key = Field(description="the location's code")
+    units: Annotated[int, Field(ge=1, le=racks.MAX_UNITS)] = Field(
+        42, description="its height in rack units"
+    )
 
 
 class SubnetIn(RequestBody):
@@ -114,6 +131,43 @@ class HostIn(RequestBody):
         None,
         description="the switch port it hangs off, by its name on the switch (null: not "
         "moved by switch-port jobs)",
+    )
+    rack: Key | None = Field(None, description="the name of the rack it stands in")
+    rack_position: Annotated[int, Field(ge=1, le=racks.MAX_UNITS)] | None = Field(
+        None, description="its lowest rack unit (needs rack)"
+    )
+
+
+class PortIn(RequestBody):
+    """A network port of a host, or of a device we only name (a switch)."""
+
+    port: Annotated[str, StringConstraints(min_length=3, max_length=200), ONE_LINE] = Field(
+        description="the natural key, `<host or device>/<name>`, e.g. `kvm-ams1-01/eth0`"
+    )
+    kind: Annotated[str, StringConstraints(min_length=1, max_length=32), ONE_LINE] = Field(
+        description="the interface type, as NetBox names them: `1000base-t`, `virtual`, ..."
+    )
+    host: HostName | None = Field(None, description="the host that has it")
+    device: Annotated[str, StringConstraints(max_length=100), ONE_LINE] | None = Field(
+        None, description="the device that has it, when it is no host of ours (a switch)"
+    )
+    mac: Annotated[str, StringConstraints(max_length=17), ONE_LINE] | None = Field(
+        None, description="e.g. 52:54:00:12:34:56"
+    )
+    speed_mbps: Annotated[int, Field(ge=1, le=2**31 - 1)] | None = Field(
+        None, description="in Mbit/s"
+    )
+
+
+class CableIn(RequestBody):
+    """A cable joining two ports."""
+
+    label: Key = Field(description="the natural key, as printed on it")
+    a: Annotated[str, StringConstraints(min_length=3, max_length=200), ONE_LINE] = Field(
+        description="one end: a port's key"
+    )
+    b: Annotated[str, StringConstraints(min_length=3, max_length=200), ONE_LINE] = Field(
+        description="the other end: a port's key"
     )
 
 
@@ -288,6 +342,16 @@ ENTITIES: tuple[Entity[Any], ...] = (
         out=_answer(LocationIn),
     ),
     Entity(
+        path="racks",
+        title="rack",
+        kind=_kind("racks"),
+        spec=racks.RackSpec,
+        body=RackIn,
+        patch=_optional(RackIn),
+        out=_answer(RackIn),
+        filters=(Filter("location", Key, _by_code(schema.racks.c.location_id)),),
+    ),
+    Entity(
         path="subnets",
         title="subnet",
         kind=_kind("subnets"),
@@ -315,6 +379,36 @@ ENTITIES: tuple[Entity[Any], ...] = (
             Filter("status", HostStatus, lambda v: schema.hosts.c.status == str(v)),
         ),
         extras=_used,
+    ),
+    Entity(
+        path="ports",
+        title="port",
+        kind=_kind("ports"),
+        spec=ports.PortSpec,
+        body=PortIn,
+        patch=_optional(PortIn),
+        out=_answer(PortIn),
+        filters=(
+            Filter(
+                "host",
+                HostName,
+                lambda v: (
+                    schema.ports.c.host_id
+                    == sa.select(schema.hosts.c.id)
+                    .where(schema.hosts.c.name == v)
+                    .scalar_subquery()
+                ),
+            ),
+        ),
+    ),
+    Entity(
+        path="cables",
+        title="cable",
+        kind=_kind("cables"),
+        spec=cables.CableSpec,
+        body=CableIn,
+        patch=_optional(CableIn),
+        out=_answer(CableIn),
     ),
     Entity(
         path="images",

@@ -20,6 +20,7 @@ from fluxbilling.jsontypes import JsonObject
 from fluxbilling.orders.flow_inputs import past_inputs
 from fluxbilling.orders.pipeline import (
     ACTION_KIND,
+    DCIM_SYNC_KIND,
     PROVISION_KIND,
     SWITCH_PORT_KIND,
     Phase,
@@ -38,6 +39,7 @@ class RunKind(StrEnum):
     PROVISION = PROVISION_KIND
     ACTION = ACTION_KIND
     SWITCH_PORT = SWITCH_PORT_KIND
+    DCIM_SYNC = DCIM_SYNC_KIND
     SUSPEND = Verb.SUSPEND
     UNSUSPEND = Verb.UNSUSPEND
     TERMINATE = Verb.TERMINATE
@@ -135,7 +137,7 @@ async def list_runs(
     )
     if state is not None:
         query = query.where(runs.c.state == state)
-    if kind in (RunKind.PROVISION, RunKind.ACTION, RunKind.SWITCH_PORT):
+    if kind in (RunKind.PROVISION, RunKind.ACTION, RunKind.SWITCH_PORT, RunKind.DCIM_SYNC):
         query = query.where(runs.c.kind == kind)
     elif kind is not None:
         query = query.where(runs.c.kind == ACTION_KIND, actions.c.verb == kind)

@@ -4,8 +4,11 @@ A document has a section per kind, in the order references allow creating them:
 
 ```yaml
 locations: [{code: ams1, name: Amsterdam 1}]
+racks:     [{name: ams1-r01, location: ams1, units: 42}]
 subnets:   [{cidr: 192.0.2.0/24, location: ams1, gateway: 192.0.2.1, dns_servers: [...]}]
-hosts:     [{name: kvm-ams1-01, location: ams1, subnet: 192.0.2.0/24, ...}]
+hosts:     [{name: kvm-ams1-01, location: ams1, subnet: 192.0.2.0/24, rack: ams1-r01, ...}]
+ports:     [{port: kvm-ams1-01/eth0, host: kvm-ams1-01, kind: 1000base-t}, {port: sw1/ge-0/0/1, device: sw1, ...}]
+cables:    [{label: ams1-c0001, a: kvm-ams1-01/eth0, b: sw1/ge-0/0/1}]
 images:    [...]
 products:  [...]
 customers: [...]
@@ -32,12 +35,33 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from fluxbilling import errors
-from fluxbilling.catalogue import customers, hosts, images, locations, products, records, subnets
+from fluxbilling.catalogue import (
+    cables,
+    customers,
+    hosts,
+    images,
+    locations,
+    ports,
+    products,
+    racks,
+    records,
+    subnets,
+)
 from fluxbilling.drivers.registry import DriverSource
 
 __all__ = ["SECTIONS", "Entry", "Plan", "Step", "Verb", "apply", "export", "kinds", "plan"]
 
-SECTIONS = ("locations", "subnets", "hosts", "images", "products", "customers")
+SECTIONS = (
+    "locations",
+    "racks",
+    "subnets",
+    "hosts",
+    "ports",
+    "cables",
+    "images",
+    "products",
+    "customers",
+)
 """The sections of a document, in the order their entries are created (deleted: reversed)."""
 
 
@@ -45,8 +69,11 @@ def kinds(plugins: DriverSource) -> dict[str, records.Kind[Any]]:
     """The `Kind` of each section; products are checked against `plugins` (the drivers)."""
     return {
         "locations": locations.KIND,
+        "racks": racks.KIND,
         "subnets": subnets.KIND,
         "hosts": hosts.KIND,
+        "ports": ports.KIND,
+        "cables": cables.KIND,
         "images": images.KIND,
         "products": products.kind(plugins),
         "customers": customers.KIND,

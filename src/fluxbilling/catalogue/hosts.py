@@ -56,6 +56,8 @@ class HostSpec:
         ram_mb: total RAM in MB; `vcpus`, `disk_gb` likewise.
         switch_port: the switch port it hangs off, by its name on the switch (None: its port
             is not ours to move).
+        rack: the name of the rack (of its location) it stands in (None: unknown).
+        rack_position: its lowest rack unit, from 1 (None: unknown); needs `rack`.
     """
 
     name: str
@@ -68,6 +70,8 @@ class HostSpec:
     status: HostStatus = HostStatus.ACTIVE
     external_ref: str | None = None
     switch_port: str | None = None
+    rack: str | None = None
+    rack_position: int | None = None
 
 
 def check(spec: HostSpec) -> list[Problem]:
@@ -84,6 +88,10 @@ def check(spec: HostSpec) -> list[Problem]:
         problems += rules.name("external_ref", spec.external_ref)
     if spec.switch_port is not None:
         problems += rules.name("switch_port", spec.switch_port)
+    if spec.rack_position is not None:
+        if spec.rack is None:
+            problems.append(problem("rack_position", "needs a rack"))
+        problems += rules.count("rack_position", spec.rack_position, minimum=1)
     return problems
 
 
@@ -99,8 +107,17 @@ async def _values(names: Names, spec: HostSpec) -> dict[str, Any]:
             Ref("location", "location", schema.locations, "code", spec.location),
             Ref("subnet", "subnet", schema.subnets, "cidr", spec.subnet),
             Ref("connection", "connection", schema.connections, "name", spec.connection),
+            Ref("rack", "rack", schema.racks, "name", spec.rack),
         ],
     )
+    if ids["rack"] is not None:
+        racks = schema.racks
+        query = sa.select(racks.c.location_id, racks.c.units).where(racks.c.id == ids["rack"])
+        location_id, units = (await names.conn.execute(query)).one()
+        if location_id != ids["location"]:
+            reject("host", [problem("rack", f"{spec.rack} is not in {spec.location}")])
+        if spec.rack_position is not None and spec.rack_position > units:
+            reject("host", [problem("rack_position", f"{spec.rack} has {units} units")])
     if ids["subnet"] is not None:
         subnets = schema.subnets
         query = sa.select(subnets.c.location_id).where(subnets.c.id == ids["subnet"])
@@ -117,6 +134,8 @@ async def _values(names: Names, spec: HostSpec) -> dict[str, Any]:
         "ram_mb_total": spec.ram_mb,
         "vcpus_total": spec.vcpus,
         "disk_gb_total": spec.disk_gb,
+        "rack_id": ids["rack"],
+        "rack_position": spec.rack_position,
     }
 
 
@@ -132,6 +151,8 @@ async def _spec(names: Names, row: Any) -> HostSpec:
         ram_mb=row.ram_mb_total,
         vcpus=row.vcpus_total,
         disk_gb=row.disk_gb_total,
+        rack=await names.key_of(schema.racks, "name", row.rack_id),
+        rack_position=row.rack_position,
     )
 
 
@@ -148,7 +169,11 @@ async def _services(conn: AsyncConnection, host_id: int) -> tuple[int, int]:
 
 async def _users(conn: AsyncConnection, row: Any) -> list[str]:
     live, gone = await _services(conn, row.id)
-    return [count_of(n, noun) for n, noun in ((live, "service"), (gone, "terminated service")) if n]
+    ports = schema.ports
+    query = sa.select(sa.func.count()).select_from(ports).where(ports.c.host_id == row.id)
+    port_count = int((await conn.execute(query)).scalar_one())
+    found = ((live, "service"), (gone, "terminated service"), (port_count, "port"))
+    return [count_of(n, noun) for n, noun in found if n]
 
 
 async def _guard(conn: AsyncConnection, row: Any, old: HostSpec, new: HostSpec) -> list[Problem]:

@@ -63,6 +63,7 @@ KIND: Kind[LocationSpec] = Kind(
         (schema.hosts.c.location_id, "host"),
         (schema.subnets.c.location_id, "subnet"),
         (schema.products.c.location_id, "product"),
+        (schema.racks.c.location_id, "rack"),
     ),
 )
 """Locations, for `records`."""

@@ -69,6 +69,17 @@ def _fk(name: str, target: str, *, nullable: bool = False) -> sa.Column[int]:
     )
 
 
+def _one_to_one(name: str, target: str) -> sa.Column[int]:
+    """A required reference that no two rows share (its unique constraint is its index)."""
+    return sa.Column(
+        name,
+        sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+        sa.ForeignKey(target),
+        nullable=False,
+        unique=True,
+    )
+
+
 def _created() -> sa.Column[datetime]:
     return sa.Column("created_at", UtcDateTime(), nullable=False, server_default=sa.func.now())
 
@@ -122,9 +133,94 @@ hosts = sa.Table(
     sa.Column("vcpus_used", sa.Integer(), nullable=False, server_default="0"),
     sa.Column("disk_gb_total", sa.Integer(), nullable=False),
     sa.Column("disk_gb_used", sa.Integer(), nullable=False, server_default="0"),
+    # Where the machine stands (DCIM): a rack of its location and its lowest unit, or unknown.
+    _fk("rack_id", "racks.id", nullable=True),
+    sa.Column("rack_position", sa.Integer(), nullable=True),
     sa.CheckConstraint("ram_mb_used >= 0 AND ram_mb_used <= ram_mb_total", name="ram_fits"),
     sa.CheckConstraint("vcpus_used >= 0 AND vcpus_used <= vcpus_total", name="vcpus_fit"),
     sa.CheckConstraint("disk_gb_used >= 0 AND disk_gb_used <= disk_gb_total", name="disk_fits"),
+)
+
+# DCIM: a location is a site. Racks stand in a site; hosts (and devices we do not run, such
+# as switches, named only) have ports; a cable joins two ports. `dcim_assignments` is each
+# service's interface and address; `dcim_pushed` what we last wrote to the inventory system
+# (NetBox) per object, and `dcim_drift` the fields someone else changed there since.
+racks = sa.Table(
+    "racks",
+    metadata,
+    _id(),
+    _fk("location_id", "locations.id"),
+    sa.Column("name", sa.String(100), nullable=False, unique=True),
+    sa.Column("units", sa.Integer(), nullable=False),
+    sa.CheckConstraint("units >= 1 AND units <= 100", name="units_range"),
+)
+
+ports = sa.Table(
+    "ports",
+    metadata,
+    _id(),
+    # the natural key: "<host or device>/<name>" (`kvm-ams1-01/eth0`, `sw1/ge-0/0/1`)
+    sa.Column("port", sa.String(200), nullable=False, unique=True),
+    _fk("host_id", "hosts.id", nullable=True),
+    sa.Column("device", sa.String(100), nullable=True),
+    sa.Column("name", sa.String(64), nullable=False),
+    sa.Column("mac", sa.String(17), nullable=True),
+    sa.Column("speed_mbps", sa.Integer(), nullable=True),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.UniqueConstraint("host_id", "name", name="uq_ports_host_name"),
+    sa.UniqueConstraint("device", "name", name="uq_ports_device_name"),
+    sa.CheckConstraint("(host_id IS NULL) <> (device IS NULL)", name="one_owner"),
+)
+
+cables = sa.Table(
+    "cables",
+    metadata,
+    _id(),
+    _one_to_one("port_a_id", "ports.id"),
+    _one_to_one("port_b_id", "ports.id"),
+    sa.Column("label", sa.String(100), nullable=False, unique=True),
+    sa.CheckConstraint("port_a_id <> port_b_id", name="two_ports"),
+)
+
+dcim_assignments = sa.Table(
+    "dcim_assignments",
+    metadata,
+    _id(),
+    _one_to_one("service_id", "services.id"),
+    _fk("host_id", "hosts.id", nullable=True),
+    sa.Column("interface", sa.String(64), nullable=False),
+    sa.Column("address", sa.String(64), nullable=False),
+    sa.Column("dns_name", sa.String(255), nullable=False),
+    sa.Column("updated_at", UtcDateTime(), nullable=False, server_default=sa.func.now()),
+)
+
+dcim_pushed = sa.Table(
+    "dcim_pushed",
+    metadata,
+    _id(),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("key", sa.String(255), nullable=False),
+    sa.Column("remote_id", sa.BigInteger(), nullable=False),
+    sa.Column("fields", JSON, nullable=False),
+    sa.Column("pushed_at", UtcDateTime(), nullable=False, server_default=sa.func.now()),
+    sa.UniqueConstraint("kind", "key", name="uq_dcim_pushed_kind_key"),
+)
+
+dcim_drift = sa.Table(
+    "dcim_drift",
+    metadata,
+    _id(),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("key", sa.String(255), nullable=False),
+    sa.Column("field", sa.String(64), nullable=False),
+    sa.Column("remote_id", sa.BigInteger(), nullable=True),
+    sa.Column("ours", JSON, nullable=True),
+    sa.Column("theirs", JSON, nullable=True),
+    sa.Column("pushed", JSON, nullable=True),
+    _fk("service_id", "services.id", nullable=True),
+    sa.Column("detected_at", UtcDateTime(), nullable=False, server_default=sa.func.now()),
+    sa.Column("resolved_at", UtcDateTime(), nullable=True),
+    sa.Index("ix_dcim_drift_open", "resolved_at", "id"),
 )
 
 images = sa.Table(

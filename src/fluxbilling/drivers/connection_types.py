@@ -133,6 +133,14 @@ CONNECTION_TYPES: dict[str, ConnectionType] = {
             ),
         ),
         ConnectionType(
+            "netbox",
+            "NetBox REST API (base URL https://<netbox>/api/; a v2 token nbt_<key>.<secret> "
+            "allowed to write DCIM and IPAM objects)",
+            {"scheme": "bearer", "secret": "api_token"},
+            ("api_token",),
+            Probe("status/"),
+        ),
+        ConnectionType(
             "http",
             "Any HTTP API (authentication from the connection's settings)",
             {"scheme": "none"},

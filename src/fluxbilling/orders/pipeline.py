@@ -7,6 +7,9 @@ A *lifecycle action* on a service (suspend, terminate, ...) is a run of kind `ac
 phase, `action`, whose correlation key also names the run (an order has many actions). A
 *switch-port job* is a run of kind `switch_port` with one phase, `switch_port`, keyed the
 same way: the network phase and terminate enqueue it; it never blocks provisioning.
+A *DCIM sync* (`dcim_sync`, one phase of the same name) pushes a service's placement to the
+inventory system (NetBox); the network phase's commit enqueues it, so provisioning never waits
+for, or fails with, the inventory system.
 
 `PIPELINES` is what the composition root hands the engine (`engine.pipeline.Pipeline`
 values): the engine runs them without knowing what an order is. Order and service states
@@ -26,6 +29,8 @@ from fluxbilling.engine.policy import RetryPolicy
 __all__ = [
     "ACTIONS",
     "ACTION_KIND",
+    "DCIM_SYNC",
+    "DCIM_SYNC_KIND",
     "PHASES",
     "PIPELINES",
     "PROVISIONING",
@@ -49,11 +54,13 @@ class Phase(StrEnum):
     HANDOFF = "handoff"
     ACTION = "action"
     SWITCH_PORT = "switch_port"
+    DCIM_SYNC = "dcim_sync"
 
 
 PROVISION_KIND = "provision"
 ACTION_KIND = "action"
 SWITCH_PORT_KIND = "switch_port"
+DCIM_SYNC_KIND = "dcim_sync"
 
 PROVISIONING = engine.Pipeline(
     PROVISION_KIND,
@@ -91,7 +98,15 @@ SWITCH_PORTS = engine.Pipeline(
 )
 """A switch-port job (`orders.phases.switch_port`): one phase; an order has several jobs."""
 
-PIPELINES: tuple[engine.Pipeline, ...] = (PROVISIONING, ACTIONS, SWITCH_PORTS)
+
+DCIM_SYNC = engine.Pipeline(
+    DCIM_SYNC_KIND,
+    (PhaseSpec(Phase.DCIM_SYNC, RetryPolicy(max_attempts=30, deadline=timedelta(days=2))),),
+    key_per_run=True,
+)
+"""A DCIM sync: one phase, patient (an inventory system outage delays only the sync)."""
+
+PIPELINES: tuple[engine.Pipeline, ...] = (PROVISIONING, ACTIONS, SWITCH_PORTS, DCIM_SYNC)
 """What the composition root hands the engine (provisioning first: the kind a run has
 unless its enqueue names one)."""
 

@@ -1,4 +1,5 @@
-"""The phases a worker executes (five after billing, lifecycle actions, switch-port jobs).
+"""The phases a worker executes (five after billing, lifecycle actions, switch-port jobs,
+DCIM syncs) and their deps.
 
 Each handler follows `engine.context.PhaseHandler`: `execute` talks to the outside world
 (idempotently, by correlation key), `commit` writes inside the fenced completion transaction.
@@ -9,6 +10,7 @@ from __future__ import annotations
 from fluxbilling.engine.context import PhaseHandler
 from fluxbilling.orders.phases.action import ActionPhase
 from fluxbilling.orders.phases.allocation import AllocationPhase
+from fluxbilling.orders.phases.dcim_sync import DcimSyncPhase
 from fluxbilling.orders.phases.deps import PhaseDeps
 from fluxbilling.orders.phases.handoff import HandoffPhase
 from fluxbilling.orders.phases.network import NetworkPhase
@@ -20,6 +22,7 @@ from fluxbilling.orders.pipeline import Phase
 __all__ = [
     "ActionPhase",
     "AllocationPhase",
+    "DcimSyncPhase",
     "HandoffPhase",
     "NetworkPhase",
     "OsInstallPhase",
@@ -41,4 +44,5 @@ def build_handlers(deps: PhaseDeps) -> dict[str, PhaseHandler]:
         Phase.HANDOFF: HandoffPhase(deps),
         Phase.ACTION: ActionPhase(deps),
         Phase.SWITCH_PORT: SwitchPortPhase(deps.switching),
+        Phase.DCIM_SYNC: DcimSyncPhase(deps),
     }

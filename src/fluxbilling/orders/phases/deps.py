@@ -7,14 +7,18 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Protocol
 
+from sqlalchemy.ext.asyncio import AsyncConnection
+
 from fluxbilling.drivers.registry import DriverRegistry
 from fluxbilling.handoff.mail import Mailer
+from fluxbilling.network.dcim_drift import Drift
+from fluxbilling.network.dcim_sync import DcimSync, Facts, Pushed, SyncResult
 from fluxbilling.network.rdns import RdnsBackend
 from fluxbilling.orders.phases.store import PhaseStore
 from fluxbilling.orders.phases.switch_port import Switching
 from fluxbilling.vault import Vault
 
-__all__ = ["ImageVerifier", "PhaseDeps", "plain"]
+__all__ = ["DcimDeps", "DcimRecords", "ImageVerifier", "PhaseDeps", "plain"]
 
 
 class ImageVerifier(Protocol):
@@ -28,6 +32,30 @@ class ImageVerifier(Protocol):
             errors.TransientUpstreamError: reading it failed in a way worth retrying.
         """
         ...
+
+
+class DcimRecords(Protocol):
+    """Our DCIM records as the sync reads and writes them (`network.dcim_store`)."""
+
+    async def facts(self, service_id: int) -> Facts | None:
+        """What the sync pushes for the service (None: nothing recorded)."""
+        ...
+
+    async def pushed(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], Pushed]:
+        """What we last wrote to the objects `keys` names."""
+        ...
+
+    async def save(self, conn: AsyncConnection, service_id: int, result: SyncResult) -> list[Drift]:
+        """Keep the sync's result in `conn`; answer the newly detected drift."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class DcimDeps:
+    """The inventory system (NetBox) and our records of what was pushed to it."""
+
+    sync: DcimSync
+    records: DcimRecords
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +81,8 @@ class PhaseDeps:
     reveal_link_hours: int
     support_team: str = "The FluxBilling hosting team"
     switching: Switching | None = None
+    dcim: DcimDeps | None = None
+    """The inventory system to sync services to (None: our records only, no sync runs)."""
 
 
 def plain(value: Any) -> Any:

@@ -6,6 +6,11 @@ only once the backend's authoritative server answers both (forward-confirmed rev
 answers `Pending` every `CONFIRM_EVERY` with what the server answered in its note (the
 `phase_waiting` activity row); the pipeline's deadline for the phase fails it with that note.
 The publication is kept in the cursor, so a check does not write the records again.
+
+The DCIM record is the service's interface and address in our model (`dcim_assignments`,
+activity `dcim_recorded`); with an inventory system configured (`PhaseDeps.dcim`) the commit
+also enqueues a `dcim_sync` run that pushes it there, so a NetBox outage never holds up the
+customer's service.
 """
 
 from __future__ import annotations
@@ -21,8 +26,15 @@ from fluxbilling.engine.context import PhaseContext
 from fluxbilling.engine.outcome import Done, Outcome, Pending
 from fluxbilling.network import dcim
 from fluxbilling.orders.phases.deps import PhaseDeps
+from fluxbilling.orders.pipeline import DCIM_SYNC_KIND, Phase
 
-__all__ = ["CONFIRM_EVERY", "NetworkPhase"]
+__all__ = ["CONFIRM_EVERY", "NetworkPhase", "interface_name"]
+
+
+def interface_name(service_id: int) -> str:
+    """The name of a service's interface in our DCIM model and the inventory system."""
+    return f"svc-{service_id}"
+
 
 CONFIRM_EVERY = timedelta(seconds=2)
 """How long the phase waits before asking the authoritative server again."""
@@ -102,6 +114,8 @@ class NetworkPhase:
                 address=address,
                 hostname=hostname,
             ).to_dict()
+            out["dcim"]["interface"] = interface_name(int(view.service["id"]))
+            out["dcim"]["host_id"] = view.host.get("id")
         return out
 
     async def commit(
@@ -121,10 +135,25 @@ class NetworkPhase:
                 }
             },
         )
+        record = out["dcim"]
+        if record is not None:
+            await writes.assign_interface(
+                out["service_id"],
+                record.get("host_id"),
+                record["interface"],
+                record["address"],
+                record["hostname"],
+            )
         for event, message, data in _steps(out):
             await writes.record(event, message, data)
         if self.deps.switching is not None:  # the host port moves in a job of its own
             await self.deps.switching.jobs.provisioned(conn, ctx, out["service_id"])
+        if record is not None and self.deps.dcim is not None:
+            key = f"{ctx.order_id}:{DCIM_SYNC_KIND}:network:{ctx.claim.run_id}"
+            if await writes.enqueue_follow_up(DCIM_SYNC_KIND, Phase.DCIM_SYNC, key):
+                await writes.record(
+                    "dcim_sync_queued", "DCIM sync to the inventory system queued", {}
+                )
         return out
 
 
@@ -151,7 +180,10 @@ def _steps(out: Mapping[str, Any]) -> list[tuple[str, str, Mapping[str, Any]]]:
         steps.append(
             ("rdns_skipped", "no PTR or firewall baseline: the address is the provider's", {})
         )
-    steps.append(("dcim_recorded", "DCIM record written", out["dcim"]))
+    dcim = out["dcim"]
+    steps.append(
+        ("dcim_recorded", f"DCIM: interface {dcim['interface']} with {address} recorded", dcim)
+    )
     return steps
 
 

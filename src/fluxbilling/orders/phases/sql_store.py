@@ -14,12 +14,15 @@ from fluxbilling.db import Database, schema
 from fluxbilling.engine.context import PhaseContext
 from fluxbilling.engine.runs import Claim, RunStore
 from fluxbilling.handoff import reveal
+from fluxbilling.network import dcim_store
+from fluxbilling.network.dcim_drift import Drift
+from fluxbilling.network.dcim_sync import Facts, Pushed, SyncResult
 from fluxbilling.orders import lifecycle
 from fluxbilling.orders import view as order_view
 from fluxbilling.orders.phases.deps import plain
 from fluxbilling.orders.phases.store import ActionRow, PhaseWrites, WelcomeMail
 
-__all__ = ["SqlPhaseStore"]
+__all__ = ["SqlDcimRecords", "SqlPhaseStore"]
 
 services = schema.services
 actions = schema.service_actions
@@ -161,14 +164,38 @@ class SqlPhaseStore:
 
     def writes(self, conn: AsyncConnection, ctx: PhaseContext) -> PhaseWrites:
         """The completion's writes in `conn`."""
-        return _SqlWrites(self.db, conn, ctx)
+        return _SqlWrites(self.db, self.runs, conn, ctx)
+
+
+class SqlDcimRecords:
+    """`deps.DcimRecords` over our database (`network.dcim_store`)."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def facts(self, service_id: int) -> Facts | None:
+        """What the sync pushes for the service."""
+        async with self.db.connect() as conn:
+            return await dcim_store.facts(conn, service_id)
+
+    async def pushed(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], Pushed]:
+        """What we last wrote to those objects."""
+        async with self.db.connect() as conn:
+            return await dcim_store.pushed(conn, keys)
+
+    async def save(self, conn: AsyncConnection, service_id: int, result: SyncResult) -> list[Drift]:
+        """Keep the result in the completion's transaction."""
+        return await dcim_store.save(conn, self.db, service_id, result)
 
 
 class _SqlWrites:
     """`PhaseWrites` in one fenced transaction."""
 
-    def __init__(self, db: Database, conn: AsyncConnection, ctx: PhaseContext) -> None:
+    def __init__(
+        self, db: Database, runs: RunStore, conn: AsyncConnection, ctx: PhaseContext
+    ) -> None:
         self.db = db
+        self.runs = runs
         self.conn = conn
         self.ctx = ctx
 
@@ -254,3 +281,29 @@ class _SqlWrites:
 
     async def revoke_reveal_links(self, service_id: int) -> int:
         return await reveal.revoke_links(self.conn, self.db, service_id)
+
+    async def assign_interface(
+        self, service_id: int, host_id: int | None, interface: str, address: str, dns_name: str
+    ) -> None:
+        await dcim_store.assign(
+            self.conn,
+            self.db,
+            service_id=service_id,
+            host_id=host_id,
+            interface=interface,
+            address=address,
+            dns_name=dns_name,
+        )
+
+    async def enqueue_follow_up(self, kind: str, phase: str, dedupe_key: str) -> bool:
+        exists = (
+            await self.conn.execute(
+                sa.select(schema.runs.c.id).where(schema.runs.c.dedupe_key == dedupe_key)
+            )
+        ).first()
+        if exists is not None:
+            return False
+        await self.runs.enqueue(
+            self.conn, self.ctx.order_id, kind=kind, phase=phase, dedupe_key=dedupe_key
+        )
+        return True

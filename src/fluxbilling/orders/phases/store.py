@@ -143,6 +143,20 @@ class PhaseWrites(Protocol):
         """
         ...
 
+    async def assign_interface(
+        self, service_id: int, host_id: int | None, interface: str, address: str, dns_name: str
+    ) -> None:
+        """Keep the service's interface and address in our DCIM model (`dcim_assignments`)."""
+        ...
+
+    async def enqueue_follow_up(self, kind: str, phase: str, dedupe_key: str) -> bool:
+        """Enqueue a run of `kind` for this order unless one with `dedupe_key` exists.
+
+        Returns:
+            Whether a run was enqueued (False: an earlier attempt did).
+        """
+        ...
+
 
 class PhaseStore(Protocol):
     """Reads and writes of the phases' `execute`, each in its own transaction."""

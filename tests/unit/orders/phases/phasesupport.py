@@ -13,7 +13,7 @@ from typing import Any
 
 from fluxbilling.drivers.registry import DriverRegistry
 from fluxbilling.handoff.mail import InMemoryMailer
-from fluxbilling.orders.phases.deps import PhaseDeps
+from fluxbilling.orders.phases.deps import DcimDeps, PhaseDeps
 from fluxbilling.orders.view import OrderView
 from fluxbilling.testing import FakeDriver, FakeImageVerifier, InMemoryPhaseStore, InMemoryRdns
 from fluxbilling.vault import Vault, generate_key
@@ -104,6 +104,7 @@ class Rig:
     mailer: InMemoryMailer = field(default_factory=InMemoryMailer)
     rdns: InMemoryRdns = field(default_factory=InMemoryRdns)
     images: FakeImageVerifier = field(default_factory=FakeImageVerifier)
+    dcim: DcimDeps | None = None
 
     def __post_init__(self) -> None:
         self.store = InMemoryPhaseStore(self.view)
@@ -123,6 +124,7 @@ class Rig:
             verify_image=self.images,
             public_url="https://billing.example.net/",
             reveal_link_hours=72,
+            dcim=self.dcim,
         )
 
     @property

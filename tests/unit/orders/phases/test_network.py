@@ -4,9 +4,10 @@ import pytest
 
 from fluxbilling import errors
 from fluxbilling.engine.outcome import Done, Pending
+from fluxbilling.orders.phases.deps import DcimDeps
 from fluxbilling.orders.phases.network import NetworkPhase
 from fluxbilling.orders.pipeline import Phase
-from fluxbilling.testing import NO_CONNECTION, phase_context
+from fluxbilling.testing import NO_CONNECTION, InMemoryDcim, InMemoryDcimRecords, phase_context
 from tests.unit.orders.phases.phasesupport import ORDER_ID, SERVICE_ID, Rig, order_view
 
 pytestmark = pytest.mark.anyio
@@ -33,6 +34,8 @@ async def test_a_vps_on_our_address_gets_a_ptr_a_firewall_baseline_and_a_dcim_re
         "host_name": "hv-ams1-01",
         "address": "192.0.2.10",
         "hostname": "web1.example.net",
+        "interface": f"svc-{SERVICE_ID}",
+        "host_id": 21,
     }
     assert rig.driver.calls == []
 
@@ -46,6 +49,13 @@ async def test_commit_assigns_the_address_and_records_each_step() -> None:
     address = rig.store.views[ORDER_ID].address
     assert (address["state"], address["service_id"]) == ("assigned", SERVICE_ID)
     assert rig.service["service_data"]["network"]["address"] == "192.0.2.10"
+    assert rig.store.interfaces[SERVICE_ID] == {
+        "host_id": 21,
+        "interface": f"svc-{SERVICE_ID}",
+        "address": "192.0.2.10",
+        "dns_name": "web1.example.net",
+    }
+    assert rig.store.follow_ups == {}, "no inventory system: no sync run"
     assert rig.store.events(ORDER_ID) == [
         "address_assigned",
         "rdns_published",
@@ -141,3 +151,19 @@ async def test_a_server_answering_another_address_is_named_in_the_note() -> None
     assert isinstance(out, Pending)
     assert out.note.endswith("answered: web1.example.net. A is 192.0.2.99, not 192.0.2.10")
     assert out.cursor["verdict"]["addresses"] == ["192.0.2.99"]
+
+
+async def test_with_an_inventory_system_the_commit_queues_one_dcim_sync_run() -> None:
+    rig = Rig(
+        view=order_view(service_status="installed"),
+        dcim=DcimDeps(InMemoryDcim(), InMemoryDcimRecords()),
+    )
+    phase = NetworkPhase(rig.deps)
+    done = await phase.execute(CTX)
+    assert isinstance(done, Done)
+    await phase.commit(NO_CONNECTION, CTX, done)
+    await phase.commit(NO_CONNECTION, CTX, done)  # the same attempt's commit, again
+    assert list(rig.store.follow_ups.values()) == [(ORDER_ID, "dcim_sync", "dcim_sync")]
+    assert rig.store.events(ORDER_ID).count("dcim_sync_queued") == 1
+    events = rig.store.events(ORDER_ID)
+    assert events.index("dcim_sync_queued") == events.index("dcim_recorded") + 1

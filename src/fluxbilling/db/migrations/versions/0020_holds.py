@@ -17,7 +17,7 @@ from fluxbilling.db.schema import UtcDateTime
 
 revision = "0020"
 # Lands beside the other issue-12 migrations (0015-0019); the lead chains them at merge.
-down_revision = "0018"
+down_revision = "0019"
 branch_labels = None
 depends_on = None
 
