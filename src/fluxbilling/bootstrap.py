@@ -254,6 +254,7 @@ def build(
             verify_image=hashing.verify_image,
             public_url=settings.public_url,
             reveal_link_hours=settings.reveal_link_hours,
+            host_quarantine_failures=settings.host_quarantine_failures,
         )
     )
     return installation

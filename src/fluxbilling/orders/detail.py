@@ -26,6 +26,7 @@ from fluxbilling import errors
 from fluxbilling.db import Database, schema
 from fluxbilling.jsontypes import JsonObject, JsonValue
 from fluxbilling.orders import attempts, lifecycle, operator, suggestions
+from fluxbilling.orders import placement as order_placement
 from fluxbilling.orders.attempts import Attempt
 from fluxbilling.orders.lifecycle import OrderState, ServiceState
 from fluxbilling.orders.pipeline import PHASES, PROVISION_KIND, PROVISIONING, Phase, RunState
@@ -135,6 +136,7 @@ class ServiceRow:
     order_id: int
     status: ServiceState
     host_id: int | None
+    storage_pool_id: int | None
     plugin_slug: str | None
     plugin_version: int | None
     external_id: str | None
@@ -172,6 +174,8 @@ class OrderDetail:
     """Why the order cannot be re-allocated now (None: it can)."""
     retry_from: tuple[Phase, ...] = ()
     """The phases a retry of its failed run may start from, in order (none unless failed)."""
+    placement: order_placement.PlacementView | None = None
+    """Why its service landed on its host, or why nothing fitted (None: not allocated yet)."""
 
 
 def _parked(run: Any) -> bool:
@@ -246,7 +250,13 @@ async def describe_order(db: Database, order_id: int) -> OrderDetail:
         ),
         reallocation_refusal=refusal,
         retry_from=_retry_from(run, by_phase),
+        placement=_placement(run, by_phase.get(Phase.ALLOCATION)),
     )
+
+
+def _placement(run: Any, allocation: Any) -> order_placement.PlacementView | None:
+    output = allocation.output if allocation is not None else None
+    return order_placement.from_order(output, run.last_error if run is not None else None)
 
 
 def _retry_from(run: Any, checkpoints: Mapping[str, Any]) -> tuple[Phase, ...]:

@@ -37,6 +37,8 @@ class PhaseDeps:
         public_url: Where customers reach this installation (`Settings.public_url`): the
             welcome mail's password reveal links start with it.
         reveal_link_hours: How long such a link stays valid (`Settings.reveal_link_hours`).
+        host_quarantine_failures: Provision failures in a row that quarantine a host
+            (`Settings.host_quarantine_failures`, 0: never).
     """
 
     store: PhaseStore
@@ -49,6 +51,7 @@ class PhaseDeps:
     public_url: str
     reveal_link_hours: int
     support_team: str = "The FluxBilling hosting team"
+    host_quarantine_failures: int = 3
 
 
 def plain(value: Any) -> Any:
