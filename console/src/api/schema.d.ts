@@ -2923,6 +2923,8 @@ export interface components {
              * @description every provisioning phase, in order
              */
             phases: components["schemas"]["PhaseOut"][];
+            /** @description why its service landed on its host, or why no host fitted (None: not allocated yet) */
+            placement: components["schemas"]["PlacementOut"] | null;
             /**
              * Reallocation Refusal
              * @description why `POST /orders/{id}/reallocate` would be refused now (None: allowed)
@@ -3212,6 +3214,90 @@ export interface components {
          * @enum {string}
          */
         PhaseStatus: "pending" | "reset" | "waiting" | "running" | "done" | "failed" | "cancelled";
+        /**
+         * PlacementHostOut
+         * @description A host that fits the order: the chosen one or a runner-up.
+         */
+        PlacementHostOut: {
+            /** Host */
+            host: string;
+            /** Host Id */
+            host_id: number;
+            /**
+             * Pool
+             * @description the storage pool chosen on it
+             */
+            pool: string | null;
+            /**
+             * Ram Mb Left
+             * @description free RAM left after placing the order, MB
+             */
+            ram_mb_left: number;
+        };
+        /**
+         * PlacementOut
+         * @description Why the order's service landed on its host (or why none fitted).
+         */
+        PlacementOut: {
+            chosen: components["schemas"]["PlacementHostOut"] | null;
+            /**
+             * Failed Hosts
+             * @description hosts a provision attempt of it failed on
+             */
+            failed_hosts: number[];
+            /**
+             * Fitting
+             * @description how many hosts fit
+             */
+            fitting: number;
+            /**
+             * Not Examined
+             * @description hosts that passed the database's prefilter but ranked below those examined
+             */
+            not_examined: number;
+            /**
+             * Rejected
+             * @description hosts that lost, counted by reason
+             */
+            rejected: {
+                [key: string]: number;
+            };
+            /**
+             * Rejections
+             * @description the first hosts that lost (by id), with their numbers
+             */
+            rejections: components["schemas"]["PlacementRejectionOut"][];
+            /**
+             * Runners Up
+             * @description the next hosts that fit, best first
+             */
+            runners_up: components["schemas"]["PlacementHostOut"][];
+            /**
+             * Strategy
+             * @description spread or fill
+             */
+            strategy: string;
+        };
+        /**
+         * PlacementRejectionOut
+         * @description A host that lost, and why.
+         */
+        PlacementRejectionOut: {
+            /** Host */
+            host: string;
+            /** Host Id */
+            host_id: number;
+            /**
+             * Reason
+             * @description the first check it failed (ram, cpu_flags, storage, ...)
+             */
+            reason: string;
+            /**
+             * Text
+             * @description the reason with its numbers, in words
+             */
+            text: string;
+        };
         /**
          * PluginListOut
          * @description Every plugin, and the rejected files of the watched folders.
@@ -3927,6 +4013,11 @@ export interface components {
                 [key: string]: unknown;
             };
             status: components["schemas"]["ServiceState"];
+            /**
+             * Storage Pool Id
+             * @description the host storage pool its disk is on (None: the host's own disk)
+             */
+            storage_pool_id: number | null;
             /**
              * Updated At
              * Format: date-time
