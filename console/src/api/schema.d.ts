@@ -2263,6 +2263,16 @@ export interface components {
              */
             connection?: string | null;
             /**
+             * Cpu Flags
+             * @description its CPU flags, e.g. `avx2`
+             */
+            cpu_flags?: string[];
+            /**
+             * Cpu Model
+             * @description its CPU model, e.g. `AMD EPYC 9454P`
+             */
+            cpu_model?: string | null;
+            /**
              * Disk Gb
              * @description total disk, GB
              */
@@ -2283,20 +2293,41 @@ export interface components {
              */
             name: string;
             /**
+             * Nic Mbps
+             * @description NIC capacity, Mbit/s (0: none to reserve)
+             * @default 0
+             */
+            nic_mbps: number;
+            /**
              * Ram Mb
              * @description total RAM, MB
              */
             ram_mb: number;
+            /**
+             * Region
+             * @description its region (products may require one)
+             */
+            region?: string | null;
             /**
              * @description active takes new services; draining and quarantined keep theirs
              * @default active
              */
             status: components["schemas"]["HostStatus"];
             /**
+             * Storage Pools
+             * @description its storage pools (none: disks go on `disk_gb`); a pool left out is removed, refused while it holds reserved disk
+             */
+            storage_pools?: components["schemas"]["StoragePoolIn"][];
+            /**
              * Subnet
              * @description the cidr of the subnet its services draw addresses from
              */
             subnet?: string | null;
+            /**
+             * Tags
+             * @description labels products may require
+             */
+            tags?: string[];
             /**
              * Vcpus
              * @description total vCPUs
@@ -2323,6 +2354,21 @@ export interface components {
              * @description the name of its panel's connection
              */
             connection: string | null;
+            /**
+             * Consecutive Failures
+             * @description provision failures in a row on it (reset by a success)
+             */
+            consecutive_failures: number;
+            /**
+             * Cpu Flags
+             * @description its CPU flags, e.g. `avx2`
+             */
+            cpu_flags: string[];
+            /**
+             * Cpu Model
+             * @description its CPU model, e.g. `AMD EPYC 9454P`
+             */
+            cpu_model: string | null;
             /**
              * Disk Gb
              * @description total disk, GB
@@ -2351,6 +2397,21 @@ export interface components {
              */
             name: string;
             /**
+             * Nic Mbps
+             * @description NIC capacity, Mbit/s (0: none to reserve)
+             */
+            nic_mbps: number;
+            /**
+             * Nic Mbps Used
+             * @description NIC bandwidth reserved, Mbit/s
+             */
+            nic_mbps_used: number;
+            /**
+             * Quarantine Reason
+             * @description why it was quarantined by its failures (None: it was not)
+             */
+            quarantine_reason: string | null;
+            /**
              * Ram Mb
              * @description total RAM, MB
              */
@@ -2360,13 +2421,28 @@ export interface components {
              * @description RAM reserved by its services, MB
              */
             ram_mb_used: number;
+            /**
+             * Region
+             * @description its region (products may require one)
+             */
+            region: string | null;
             /** @description active takes new services; draining and quarantined keep theirs */
             status: components["schemas"]["HostStatus"];
+            /**
+             * Storage Pools
+             * @description its storage pools (none: disks go on `disk_gb`); a pool left out is removed, refused while it holds reserved disk
+             */
+            storage_pools: components["schemas"]["StoragePoolIn"][];
             /**
              * Subnet
              * @description the cidr of the subnet its services draw addresses from
              */
             subnet: string | null;
+            /**
+             * Tags
+             * @description labels products may require
+             */
+            tags: string[];
             /**
              * Vcpus
              * @description total vCPUs
@@ -2389,6 +2465,16 @@ export interface components {
              */
             connection?: string | null;
             /**
+             * Cpu Flags
+             * @description its CPU flags, e.g. `avx2`
+             */
+            cpu_flags?: string[] | null;
+            /**
+             * Cpu Model
+             * @description its CPU model, e.g. `AMD EPYC 9454P`
+             */
+            cpu_model?: string | null;
+            /**
              * Disk Gb
              * @description total disk, GB
              */
@@ -2409,17 +2495,37 @@ export interface components {
              */
             name?: string | null;
             /**
+             * Nic Mbps
+             * @description NIC capacity, Mbit/s (0: none to reserve)
+             */
+            nic_mbps?: number | null;
+            /**
              * Ram Mb
              * @description total RAM, MB
              */
             ram_mb?: number | null;
+            /**
+             * Region
+             * @description its region (products may require one)
+             */
+            region?: string | null;
             /** @description active takes new services; draining and quarantined keep theirs */
             status?: components["schemas"]["HostStatus"] | null;
+            /**
+             * Storage Pools
+             * @description its storage pools (none: disks go on `disk_gb`); a pool left out is removed, refused while it holds reserved disk
+             */
+            storage_pools?: components["schemas"]["StoragePoolIn"][] | null;
             /**
              * Subnet
              * @description the cidr of the subnet its services draw addresses from
              */
             subnet?: string | null;
+            /**
+             * Tags
+             * @description labels products may require
+             */
+            tags?: string[] | null;
             /**
              * Vcpus
              * @description total vCPUs
@@ -3371,12 +3477,27 @@ export interface components {
              */
             connection: string;
             /**
+             * Cpu Flags
+             * @description CPU flags a host must have
+             */
+            cpu_flags?: string[];
+            /**
+             * Cpu Model
+             * @description the CPU model a host must have
+             */
+            cpu_model?: string | null;
+            /**
              * Currency
              * @description ISO 4217, e.g. EUR
              */
             currency: string;
             /** Disk Gb */
             disk_gb: number;
+            /**
+             * Host Tags
+             * @description tags a host must carry
+             */
+            host_tags?: string[];
             /**
              * Image
              * @description the OS image's slug
@@ -3387,8 +3508,19 @@ export interface components {
              * @description the location's code
              */
             location: string;
+            /**
+             * Max Per Host
+             * @description anti-affinity: at most this many services of one customer per host
+             */
+            max_per_host?: number | null;
             /** Name */
             name: string;
+            /**
+             * Nic Mbps
+             * @description NIC bandwidth reserved on the host, Mbit/s
+             * @default 0
+             */
+            nic_mbps: number;
             /**
              * Options
              * @description must fit the plugin's settings schema
@@ -3401,6 +3533,11 @@ export interface components {
              * @default mail
              */
             password_delivery: components["schemas"]["PasswordDelivery"];
+            /**
+             * @description spread (most free RAM first) or fill (least first)
+             * @default spread
+             */
+            placement_strategy: components["schemas"]["Strategy"];
             /**
              * Plugin
              * @description the plugin's slug
@@ -3423,12 +3560,22 @@ export interface components {
              * @default suspend
              */
             refund_policy: components["schemas"]["RefundPolicy"];
+            /**
+             * Region
+             * @description the region a host must be in
+             */
+            region?: string | null;
             service_type: components["schemas"]["ServiceType"];
             /**
              * Slug
              * @description the natural key, e.g. `vps-2g`
              */
             slug: string;
+            /**
+             * Storage Type
+             * @description the storage pool type its disk goes on (`ssd`, `nvme`, ...)
+             */
+            storage_type?: string | null;
             /** Vcpus */
             vcpus: number;
         };
@@ -3458,12 +3605,27 @@ export interface components {
              */
             connection: string;
             /**
+             * Cpu Flags
+             * @description CPU flags a host must have
+             */
+            cpu_flags: string[];
+            /**
+             * Cpu Model
+             * @description the CPU model a host must have
+             */
+            cpu_model: string | null;
+            /**
              * Currency
              * @description ISO 4217, e.g. EUR
              */
             currency: string;
             /** Disk Gb */
             disk_gb: number;
+            /**
+             * Host Tags
+             * @description tags a host must carry
+             */
+            host_tags: string[];
             /** Id */
             id: number;
             /**
@@ -3476,8 +3638,18 @@ export interface components {
              * @description the location's code
              */
             location: string;
+            /**
+             * Max Per Host
+             * @description anti-affinity: at most this many services of one customer per host
+             */
+            max_per_host: number | null;
             /** Name */
             name: string;
+            /**
+             * Nic Mbps
+             * @description NIC bandwidth reserved on the host, Mbit/s
+             */
+            nic_mbps: number;
             /**
              * Options
              * @description must fit the plugin's settings schema
@@ -3487,6 +3659,8 @@ export interface components {
             };
             /** @description the password in the welcome mail, or a reveal link */
             password_delivery: components["schemas"]["PasswordDelivery"];
+            /** @description spread (most free RAM first) or fill (least first) */
+            placement_strategy: components["schemas"]["Strategy"];
             /**
              * Plugin
              * @description the plugin's slug
@@ -3506,12 +3680,22 @@ export interface components {
             ram_mb: number;
             /** @description what a full refund or a chargeback does */
             refund_policy: components["schemas"]["RefundPolicy"];
+            /**
+             * Region
+             * @description the region a host must be in
+             */
+            region: string | null;
             service_type: components["schemas"]["ServiceType"];
             /**
              * Slug
              * @description the natural key, e.g. `vps-2g`
              */
             slug: string;
+            /**
+             * Storage Type
+             * @description the storage pool type its disk goes on (`ssd`, `nvme`, ...)
+             */
+            storage_type: string | null;
             /** Vcpus */
             vcpus: number;
         };
@@ -3531,12 +3715,27 @@ export interface components {
              */
             connection?: string | null;
             /**
+             * Cpu Flags
+             * @description CPU flags a host must have
+             */
+            cpu_flags?: string[] | null;
+            /**
+             * Cpu Model
+             * @description the CPU model a host must have
+             */
+            cpu_model?: string | null;
+            /**
              * Currency
              * @description ISO 4217, e.g. EUR
              */
             currency?: string | null;
             /** Disk Gb */
             disk_gb?: number | null;
+            /**
+             * Host Tags
+             * @description tags a host must carry
+             */
+            host_tags?: string[] | null;
             /**
              * Image
              * @description the OS image's slug
@@ -3547,8 +3746,18 @@ export interface components {
              * @description the location's code
              */
             location?: string | null;
+            /**
+             * Max Per Host
+             * @description anti-affinity: at most this many services of one customer per host
+             */
+            max_per_host?: number | null;
             /** Name */
             name?: string | null;
+            /**
+             * Nic Mbps
+             * @description NIC bandwidth reserved on the host, Mbit/s
+             */
+            nic_mbps?: number | null;
             /**
              * Options
              * @description must fit the plugin's settings schema
@@ -3558,6 +3767,8 @@ export interface components {
             } | null;
             /** @description the password in the welcome mail, or a reveal link */
             password_delivery?: components["schemas"]["PasswordDelivery"] | null;
+            /** @description spread (most free RAM first) or fill (least first) */
+            placement_strategy?: components["schemas"]["Strategy"] | null;
             /**
              * Plugin
              * @description the plugin's slug
@@ -3577,12 +3788,22 @@ export interface components {
             ram_mb?: number | null;
             /** @description what a full refund or a chargeback does */
             refund_policy?: components["schemas"]["RefundPolicy"] | null;
+            /**
+             * Region
+             * @description the region a host must be in
+             */
+            region?: string | null;
             service_type?: components["schemas"]["ServiceType"] | null;
             /**
              * Slug
              * @description the natural key, e.g. `vps-2g`
              */
             slug?: string | null;
+            /**
+             * Storage Type
+             * @description the storage pool type its disk goes on (`ssd`, `nvme`, ...)
+             */
+            storage_type?: string | null;
             /** Vcpus */
             vcpus?: number | null;
         };
@@ -4086,6 +4307,39 @@ export interface components {
             count: number;
             state: components["schemas"]["OrderState"];
         };
+        /**
+         * StoragePoolIn
+         * @description A storage pool of a host.
+         */
+        StoragePoolIn: {
+            /**
+             * Name
+             * @description unique on the host, e.g. `nvme0`
+             */
+            name: string;
+            /**
+             * Overcommit Percent
+             * @description how much of its size it may promise (150 = 1.5x)
+             * @default 100
+             */
+            overcommit_percent: number;
+            /**
+             * Total Gb
+             * @description its size, GB
+             */
+            total_gb: number;
+            /**
+             * Type
+             * @description what products ask for: `ssd`, `nvme`, `hdd`, ...
+             */
+            type: string;
+        };
+        /**
+         * Strategy
+         * @description How the hosts that fit are ranked.
+         * @enum {string}
+         */
+        Strategy: "spread" | "fill";
         /**
          * SubnetIn
          * @description An address pool of a location.

@@ -10,10 +10,16 @@ service (`orders.actions.RefundPolicy`). It is kept in `options.refund_policy`, 
 schema refuses unknown keys must list `refund_policy` for products with another policy.
 Prices are integer minor units of an ISO 4217 currency.
 
+Placement needs (`allocation.choice.Need`): `cpu_flags` and `host_tags` a host must have,
+`cpu_model`, `storage_type` (the pool type its disk goes on), `region` (each optional),
+`nic_mbps` reserved on the host, `max_per_host` (anti-affinity: at most this many services
+of one customer on one host) and `placement_strategy` (spread or fill).
+
 While a product has live orders (any not cancelled whose service is not terminated), the
 fields running services depend on cannot change: `location`, `connection`, `plugin`,
-`service_type`, and the resources `ram_mb`, `vcpus`, `disk_gb` (terminating a service gives
-back the product's resources to its host, so they must stay what was reserved). Name,
+`service_type`, and the resources `ram_mb`, `vcpus`, `disk_gb`, `nic_mbps` (terminating a
+service gives back the product's resources to its host, so they must stay what was
+reserved). Name,
 price, image, options, plugin version, refund policy, alarm and password delivery may
 change: they apply to new orders, installs and actions. A product with orders (any) cannot
 be deleted: its orders keep it.
@@ -31,6 +37,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from fluxbilling import errors
+from fluxbilling.allocation.choice import Strategy
 from fluxbilling.catalogue import rules
 from fluxbilling.catalogue.records import (
     Kind,
@@ -66,6 +73,7 @@ FROZEN_WHILE_LIVE = (
     "ram_mb",
     "vcpus",
     "disk_gb",
+    "nic_mbps",
 )
 """What cannot change while the product has live orders (see the module docstring)."""
 
@@ -113,6 +121,14 @@ class ProductSpec:
     refund_policy: RefundPolicy = RefundPolicy.SUSPEND
     alarm_after_minutes: int | None = None
     password_delivery: PasswordDelivery = PasswordDelivery.MAIL
+    cpu_flags: tuple[str, ...] = ()
+    cpu_model: str | None = None
+    storage_type: str | None = None
+    region: str | None = None
+    host_tags: tuple[str, ...] = ()
+    nic_mbps: int = 0
+    max_per_host: int | None = None
+    placement_strategy: Strategy = Strategy.SPREAD
 
 
 def check(spec: ProductSpec) -> list[Problem]:
@@ -137,6 +153,20 @@ def check(spec: ProductSpec) -> list[Problem]:
         problems.append(problem("currency", "must be an ISO 4217 code in capitals, e.g. EUR"))
     if _POLICY_KEY in spec.options:
         problems.append(problem(f"options.{_POLICY_KEY}", "is set by the refund_policy field"))
+    return problems + _placement_problems(spec)
+
+
+def _placement_problems(spec: ProductSpec) -> list[Problem]:
+    problems = rules.labels("cpu_flags", spec.cpu_flags) + rules.labels("host_tags", spec.host_tags)
+    for name in ("storage_type", "region"):
+        value = getattr(spec, name)
+        if value is not None:
+            problems += rules.key(name, value)
+    if spec.cpu_model is not None:
+        problems += rules.name("cpu_model", spec.cpu_model)
+    problems += rules.count("nic_mbps", spec.nic_mbps)
+    if spec.max_per_host is not None:
+        problems += rules.count("max_per_host", spec.max_per_host, minimum=1)
     return problems
 
 
@@ -214,6 +244,14 @@ def kind(plugins: DriverSource) -> Kind[ProductSpec]:
             "options": _stored_options(spec),
             "alarm_after_minutes": spec.alarm_after_minutes,
             "password_delivery": str(spec.password_delivery),
+            "cpu_flags": list(spec.cpu_flags),
+            "cpu_model": spec.cpu_model,
+            "storage_type": spec.storage_type,
+            "region": spec.region,
+            "host_tags": list(spec.host_tags),
+            "nic_mbps": spec.nic_mbps,
+            "max_per_host": spec.max_per_host,
+            "placement_strategy": str(spec.placement_strategy),
         }
 
     return Kind(
@@ -250,6 +288,14 @@ async def _spec(names: Names, row: Any) -> ProductSpec:
         refund_policy=RefundPolicy(policy),
         alarm_after_minutes=row.alarm_after_minutes,
         password_delivery=PasswordDelivery(row.password_delivery),
+        cpu_flags=tuple(row.cpu_flags or ()),
+        cpu_model=row.cpu_model,
+        storage_type=row.storage_type,
+        region=row.region,
+        host_tags=tuple(row.host_tags or ()),
+        nic_mbps=row.nic_mbps,
+        max_per_host=row.max_per_host,
+        placement_strategy=Strategy(row.placement_strategy),
     )
 
 
