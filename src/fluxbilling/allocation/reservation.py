@@ -243,10 +243,17 @@ async def _find(
     """Choose a host on the current numbers (nothing is reserved here)."""
     h = schema.hosts
     reason, passing = _prefilter(product, need, with_address, exclude)
+    # One statement, two index-served parts: the product's location by reason, and the rest.
+    here = h.c.location_id == product["location_id"]
     counted = (
-        await conn.execute(sa.select(reason.label("reason"), sa.func.count()).group_by(reason))
+        await conn.execute(
+            sa.union_all(
+                sa.select(reason.label("reason"), sa.func.count()).where(here).group_by(reason),
+                sa.select(sa.literal("location"), sa.func.count()).where(sa.not_(here)),
+            )
+        )
     ).all()
-    prefiltered = {str(r): int(n) for r, n in counted if r is not None}
+    prefiltered = {str(r): int(n) for r, n in counted if r is not None and n}
     passed = sum(int(n) for r, n in counted if r is None)
     sample = await _prefilter_sample(conn, product, need, reason)
     free_ram = h.c.ram_mb_total - h.c.ram_mb_used
@@ -258,11 +265,7 @@ async def _find(
     while True:
         page = (
             await conn.execute(
-                sa.select(h)
-                .where(*passing)
-                .order_by(order, h.c.id)
-                .limit(_PAGE)
-                .offset(len(rows))
+                sa.select(h).where(*passing).order_by(order, h.c.id).limit(_PAGE).offset(len(rows))
             )
         ).all()
         loaded = list(page)
@@ -342,8 +345,7 @@ async def _pools(conn: AsyncConnection, host_ids: Sequence[int]) -> dict[int, li
 def _host(r: Any, pools: Sequence[Any]) -> Host:
     if pools:
         stores = tuple(
-            StoragePool(p.name, p.type, p.total_gb, p.used_gb, p.overcommit_percent)
-            for p in pools
+            StoragePool(p.name, p.type, p.total_gb, p.used_gb, p.overcommit_percent) for p in pools
         )
     else:
         stores = (StoragePool(IMPLICIT_POOL, "", r.disk_gb_total, r.disk_gb_used),)

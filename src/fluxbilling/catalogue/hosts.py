@@ -221,9 +221,7 @@ async def _write_pools(conn: AsyncConnection, host_id: int, spec: HostSpec | Non
     for i, pool in enumerate(spec.storage_pools if spec is not None else ()):
         old = stored.get(pool.name)
         if old is not None and old.used_gb * 100 > pool.total_gb * pool.overcommit_percent:
-            refusals.append(
-                problem(f"storage_pools[{i}]", f"{old.used_gb} GB are reserved on it")
-            )
+            refusals.append(problem(f"storage_pools[{i}]", f"{old.used_gb} GB are reserved on it"))
     for name, old in stored.items():
         if name not in wanted and old.used_gb > 0:
             refusals.append(
