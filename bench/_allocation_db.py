@@ -131,7 +131,7 @@ async def _case(db: Database, product: dict[str, Any], runs: int, warmup: int) -
             cpu += (c1 - c0) * 1000
             walls.append((t1 - t0) * 1000)
             commits.append((time.perf_counter() - t1) * 1000)
-    assert last is not None  # noqa: S101 - runs > 0
+    assert last is not None
     placement = last.placement
     return {
         "p50_ms": _common.percentile(walls, 0.5),

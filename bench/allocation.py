@@ -30,7 +30,8 @@ host choice among 10,000 hosts.
 `--db sqlite|postgresql|both` also times the real reserve path through a bench database
 (`_allocation_db.py`: SQL prefilter, rejection counts from one aggregate, the engine on the
 candidates, guarded UPDATEs, one committed transaction per reservation);
-`--db-locations N` spreads the fleet over N locations (default 4; 1 = all in the product's). Results are printed as a Markdown table and saved as JSON
+`--db-locations N` spreads the fleet over N locations (default 4; 1 = all in the product's);
+`--db-only` skips the pure cases. Results are printed as a Markdown table and saved as JSON
 in `bench/.results/allocation.json`. `--quick` is 100 runs.
 """
 

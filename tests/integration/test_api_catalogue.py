@@ -425,7 +425,7 @@ async def test_viewers_read_admins_write_and_operators_write_customers(
 async def test_placement_fields_and_storage_pools_round_trip_and_are_checked(
     api: httpx.AsyncClient, installation: bootstrap.Installation
 ) -> None:
-    body = {
+    body: dict[str, Any] = {
         "name": "kvm-ams1-20",
         "location": "ams1",
         "ram_mb": 8192,
@@ -475,7 +475,9 @@ async def test_placement_fields_and_storage_pools_round_trip_and_are_checked(
             **body,
             "name": "kvm-ams1-21",
             "cpu_flags": ["avx2", "avx2"],
-            "storage_pools": [{"name": "a", "type": "ssd", "total_gb": 1, "overcommit_percent": 50}],
+            "storage_pools": [
+                {"name": "a", "type": "ssd", "total_gb": 1, "overcommit_percent": 50}
+            ],
         },
     )
     assert bad.status_code == 422

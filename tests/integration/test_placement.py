@@ -235,7 +235,9 @@ async def test_failures_in_a_row_quarantine_the_host_and_a_success_resets_the_co
     assert host.quarantine_reason.startswith("2 provision failures in a row, the last: ")
     assert host.quarantined_at is not None
     assert host.consecutive_failures == 0  # the third attempt succeeded; it stays quarantined
-    quarantined = [e for e in await activity(installation, order_id) if e.event == "host_quarantined"]
+    quarantined = [
+        e for e in await activity(installation, order_id) if e.event == "host_quarantined"
+    ]
     assert quarantined[0].message.startswith(f"host {host.name} quarantined: 2 provision")
     audit = await rows(
         installation,

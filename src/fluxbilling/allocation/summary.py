@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from fluxbilling.allocation.choice import Candidate, Placement, Rejection
+from fluxbilling.allocation.choice import Candidate, Placement, Reason, Rejection
 from fluxbilling.jsontypes import JsonObject
 
 __all__ = [
@@ -51,17 +51,11 @@ MAX_RUNNERS_UP = 3
 """How many hosts that fit, after the chosen one, the summary lists."""
 
 _PREFILTER_TEXT: dict[str, str] = {
-    "location": "in location {have}, needs location {need}",
     PANEL: "run by connection {have}, the product uses connection {need}",
-    "draining": "draining",
-    "quarantined": "quarantined",
-    "state": "state {have}, takes no new services",
     FAILED_HERE: "a provision attempt of this order failed here",
     NO_SUBNET: "no subnet to draw the address from",
-    "ram": "RAM: {have} MB free of {need} needed",
-    "vcpus": "vCPUs: {have} free of {need} needed",
-    "nic": "NIC: {have} Mbit/s free of {need} needed",
 }
+"""The database's own reasons; the others read as the engine's (`choice.Rejection.text`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,8 +71,12 @@ class PrefilterRejection:
     @property
     def text(self) -> str:
         """The reason in words, e.g. "RAM: 2048 MB free of 4096 needed"."""
-        template = _PREFILTER_TEXT.get(self.reason, self.reason)
-        return template.format(have=self.have, need=self.need)
+        if self.reason in _ENGINE_REASONS:
+            return Rejection(self.host_id, Reason(self.reason), self.have, self.need).text
+        return _PREFILTER_TEXT.get(self.reason, self.reason).format(have=self.have, need=self.need)
+
+
+_ENGINE_REASONS = frozenset(str(r) for r in Reason)
 
 
 def _candidate(c: Candidate, names: Mapping[int, str]) -> JsonObject:

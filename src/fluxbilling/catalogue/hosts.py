@@ -24,11 +24,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from fluxbilling import errors
-
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from fluxbilling import errors
 from fluxbilling.allocation.placement import HostStatus
 from fluxbilling.catalogue import rules
 from fluxbilling.catalogue.records import (

@@ -19,7 +19,9 @@ def hosts() -> list[Host]:
         Host(1, 1, 8192, 8, pools=ssd, cpu_flags=frozenset({"avx2"})),
         Host(2, 1, 8192, 8, ram_mb_used=4096, pools=ssd, cpu_flags=frozenset({"avx2"})),
         Host(3, 1, 8192, 8, pools=ssd),
-        Host(4, 1, 8192, 8, pools=(StoragePool("hdd0", "hdd", 1000),), cpu_flags=frozenset({"avx2"})),
+        Host(
+            4, 1, 8192, 8, pools=(StoragePool("hdd0", "hdd", 1000),), cpu_flags=frozenset({"avx2"})
+        ),
     ]
 
 
@@ -43,8 +45,18 @@ def test_it_names_the_winner_the_runners_up_and_counts_every_loser() -> None:
     assert s["rejected"] == {"cpu_flags": 1, "location": 40, "ram": 1, "storage": 1}
     assert s["rejections"] == [
         {"host_id": 3, "host": "kvm-03", "reason": "cpu_flags", "text": "needs avx2"},
-        {"host_id": 4, "host": "kvm-04", "reason": "storage", "text": "storage: 0 GB free of 20 ssd needed"},
-        {"host_id": 9, "host": "kvm-09", "reason": "ram", "text": "RAM: 512 MB free of 1024 needed"},
+        {
+            "host_id": 4,
+            "host": "kvm-04",
+            "reason": "storage",
+            "text": "storage: 0 GB free of 20 ssd needed",
+        },
+        {
+            "host_id": 9,
+            "host": "kvm-09",
+            "reason": "ram",
+            "text": "RAM: 512 MB free of 1024 needed",
+        },
     ]
     assert s["failed_hosts"] == [7]
 
