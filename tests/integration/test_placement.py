@@ -15,7 +15,16 @@ from fluxbilling.allocation import reservation
 from fluxbilling.db import schema
 from fluxbilling.orders import detail
 from fluxbilling_simulators.solusvm2 import SolusVM2State
-from tests.integration.support import activity, drain, finish, place_and_pay, rows, run_of
+from tests.integration.support import (
+    activity,
+    drain,
+    finish,
+    make_due,
+    place_and_pay,
+    poll_every,
+    rows,
+    run_of,
+)
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
 
@@ -275,3 +284,27 @@ async def test_64_concurrent_reservations_never_over_commit_a_host(
         assert h.ram_mb_used == 1024 * won.count(h.id) <= h.ram_mb_total
         assert h.vcpus_used == won.count(h.id) <= h.vcpus_total
         assert h.disk_gb_used == 10 * won.count(h.id) <= h.disk_gb_total
+
+
+async def test_no_move_once_the_provider_may_hold_the_service(
+    installation: bootstrap.Installation, sim: SolusVM2State
+) -> None:
+    await poll_every(installation, 3600)  # the provision waits after the create
+    order_id = await place_and_pay(installation, "held.example.com")
+    await drain(installation)
+    run = await run_of(installation, order_id)
+    assert (run.state, run.phase) == ("queued", "provision")
+    first = (await service_host(installation, order_id)).host_id
+
+    sim.faults.fail_next(1, 422)  # the status check after the create fails permanently
+    await make_due(installation, order_id)
+    await drain(installation)
+    run = await run_of(installation, order_id)
+    assert (run.state, run.phase) == ("failed", "provision")
+    assert (await service_host(installation, order_id)).host_id == first
+    events = {e.event: e.message for e in await activity(installation, order_id)}
+    assert "order_reallocated" not in events
+    assert (
+        "not re-allocated: the provider may already hold the service"
+        in (events["reallocation_refused"])
+    )

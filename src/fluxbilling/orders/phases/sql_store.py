@@ -319,14 +319,27 @@ async def _move(
 ) -> str | None:
     """Re-allocate the order to the next candidate after a permanent failure on its host.
 
-    In a savepoint: the failed host's capacity and the address go back, the next candidate
-    (never a host this order failed on) is reserved, the service moves there and the
-    allocation's checkpoint says where it is now. When nothing fits, the savepoint rolls
-    back and the order stays where it was (the run then fails as any permanent failure).
+    Only when nothing was started upstream (no cursor of an earlier Pending, no provider id
+    on the service): otherwise the service may exist on the failed host. In a savepoint:
+    the failed host's capacity and the address go back, the next candidate (never a host
+    this order failed on) is reserved, the service moves there and the allocation's
+    checkpoint says where it is now. When nothing fits, the savepoint rolls back and the
+    order stays where it was (the run then fails as any permanent failure).
 
     Returns:
-        The new host's name, or None when nothing else fits.
+        The new host's name, or None when it stays (started upstream, or nothing fits).
     """
+    if ctx.cursor is not None or current.service.get("external_id") is not None:
+        # The attempt had started something upstream (a saved cursor, a provider id): moving
+        # would leave it behind on the failed host (`lifecycle.reallocation_refusal`).
+        await ctx.record(
+            conn,
+            "reallocation_refused",
+            f"host {failure.host} failed permanently: {error}; not re-allocated: the provider "
+            "may already hold the service there (retry, or clean up and re-allocate)",
+            {"host_id": failure.host_id},
+        )
+        return None
     checkpoint = await _allocation_checkpoint(conn, ctx)
     before = dict(checkpoint.output or {}) if checkpoint is not None else {}
     failed = sorted({*before.get("failed_hosts", []), failure.host_id})
