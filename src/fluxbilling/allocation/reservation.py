@@ -20,7 +20,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -256,25 +256,21 @@ async def _find(
     prefiltered = {str(r): int(n) for r, n in counted if r is not None and n}
     passed = sum(int(n) for r, n in counted if r is None)
     sample = await _prefilter_sample(conn, product, need, reason)
-    free_ram = h.c.ram_mb_total - h.c.ram_mb_used
-    order = free_ram.desc() if strategy is Strategy.SPREAD else free_ram.asc()
     rows: list[Any] = []
     theirs = {hid for hid, n in need.customer_services.items() if n > 0}
     placement = None
     pools: dict[int, list[Any]] = {}
     while True:
-        page = (
-            await conn.execute(
-                sa.select(h).where(*passing).order_by(order, h.c.id).limit(_PAGE).offset(len(rows))
-            )
-        ).all()
+        page, page_pools = await _page(conn, passing, strategy, len(rows))
         loaded = list(page)
+        pools.update(page_pools)
         if need.max_per_host is not None and not rows and theirs:
             # The customer's own hosts rank by their count first: load them with page one.
-            loaded += (await conn.execute(sa.select(h).where(*passing, h.c.id.in_(theirs)))).all()
+            mine = (await conn.execute(sa.select(h).where(*passing, h.c.id.in_(theirs)))).all()
+            pools.update(await _pools(conn, [r.id for r in mine if r.id not in page_pools]))
+            loaded += mine
         seen = {r.id for r in rows}
         fresh = list({r.id: r for r in loaded if r.id not in seen}.values())
-        pools.update(await _pools(conn, [r.id for r in fresh]))
         rows += fresh
         placement = choose([_host(r, pools.get(r.id, ())) for r in rows], need, strategy)
         won = placement.chosen
@@ -329,6 +325,50 @@ def _sampled(r: Any, product: Mapping[str, Any], need: Need) -> summary.Prefilte
     }
     have, wanted = numbers.get(r.reason, ("", ""))
     return summary.PrefilterRejection(r.id, r.name, r.reason, have, wanted)
+
+
+class _Pool(NamedTuple):
+    id: int
+    name: str
+    type: str
+    total_gb: int
+    used_gb: int
+    overcommit_percent: int
+
+
+async def _page(
+    conn: AsyncConnection,
+    passing: Sequence[sa.ColumnElement[bool]],
+    strategy: Strategy,
+    offset: int,
+) -> tuple[list[Any], dict[int, list[Any]]]:
+    """One page of the prefiltered hosts in the strategy's order, with their pools (one
+    statement: the page as a subquery, joined to its pools)."""
+    h, p = schema.hosts, schema.host_storage_pools
+
+    def ranked(t: Any) -> tuple[Any, Any]:
+        free = t.c.ram_mb_total - t.c.ram_mb_used
+        return (free.desc() if strategy is Strategy.SPREAD else free.asc(), t.c.id)
+
+    page = sa.select(h).where(*passing).order_by(*ranked(h)).limit(_PAGE).offset(offset)
+    sub = page.subquery("page")
+    query = (
+        sa.select(
+            sub,
+            *(p.c[name].label(f"pool_{name}") for name in _Pool._fields),
+        )
+        .select_from(sub.outerjoin(p, p.c.host_id == sub.c.id))
+        .order_by(*ranked(sub), p.c.id)
+    )
+    hosts: dict[int, Any] = {}
+    pools: dict[int, list[Any]] = {}
+    for row in await conn.execute(query):
+        hosts.setdefault(row.id, row)
+        if row.pool_id is not None:
+            pools.setdefault(row.id, []).append(
+                _Pool(*(getattr(row, f"pool_{name}") for name in _Pool._fields))
+            )
+    return list(hosts.values()), pools
 
 
 async def _pools(conn: AsyncConnection, host_ids: Sequence[int]) -> dict[int, list[Any]]:
