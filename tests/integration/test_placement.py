@@ -15,16 +15,7 @@ from fluxbilling.allocation import reservation
 from fluxbilling.db import schema
 from fluxbilling.orders import detail
 from fluxbilling_simulators.solusvm2 import SolusVM2State
-from tests.integration.support import (
-    activity,
-    drain,
-    finish,
-    make_due,
-    place_and_pay,
-    poll_every,
-    rows,
-    run_of,
-)
+from tests.integration import support
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
 
@@ -32,7 +23,7 @@ hosts = schema.hosts
 
 
 async def host_ids(inst: bootstrap.Installation) -> list[int]:
-    return [h.id for h in await rows(inst, sa.select(hosts).order_by(hosts.c.id))]
+    return [h.id for h in await support.rows(inst, sa.select(hosts).order_by(hosts.c.id))]
 
 
 async def update_host(inst: bootstrap.Installation, host_id: int, **values: Any) -> None:
@@ -46,7 +37,7 @@ async def update_product(inst: bootstrap.Installation, **values: Any) -> None:
 
 
 async def service_host(inst: bootstrap.Installation, order_id: int) -> Any:
-    (row,) = await rows(
+    (row,) = await support.rows(
         inst, sa.select(schema.services).where(schema.services.c.order_id == order_id)
     )
     return row
@@ -60,8 +51,8 @@ async def test_the_order_shows_why_its_host_won_and_the_others_lost(
     await update_host(installation, second, status="draining")
     await update_host(installation, third, cpu_flags=["avx2", "sse4_2"])
     await update_product(installation, cpu_flags=["avx2"])
-    order_id = await place_and_pay(installation, "p1.example.com")
-    await drain(installation)
+    order_id = await support.place_and_pay(installation, "p1.example.com")
+    await support.drain(installation)
 
     assert (await service_host(installation, order_id)).host_id == third
     placement = (await api.get(f"/api/v1/orders/{order_id}")).json()["placement"]
@@ -70,7 +61,9 @@ async def test_the_order_shows_why_its_host_won_and_the_others_lost(
     assert placement["rejected"] == {"cpu_flags": 1, "draining": 1}
     texts = {r["host"]: r["text"] for r in placement["rejections"]}
     assert texts == {"kvm-ams1-01": "needs avx2", "kvm-ams1-02": "draining"}
-    reserved = [e for e in await activity(installation, order_id) if e.event == "capacity_reserved"]
+    reserved = [
+        e for e in await support.activity(installation, order_id) if e.event == "capacity_reserved"
+    ]
     assert reserved[0].data["placement"]["chosen"]["host_id"] == third
     assert "lost: 1 cpu_flags, 1 draining" in reserved[0].message
 
@@ -82,10 +75,10 @@ async def test_when_nothing_fits_the_reasons_are_counted_on_the_parked_order(
     await update_host(installation, first, ram_mb_total=1024)
     await update_host(installation, second, ram_mb_total=1024)
     await update_host(installation, third, status="quarantined")
-    order_id = await place_and_pay(installation, "p2.example.com")
-    await drain(installation)
+    order_id = await support.place_and_pay(installation, "p2.example.com")
+    await support.drain(installation)
 
-    run = await run_of(installation, order_id)
+    run = await support.run_of(installation, order_id)
     assert (run.state, run.phase) == ("queued", "allocation")
     assert run.last_error["code"] == "CapacityExhausted"
     assert run.last_error["message"].endswith(": 1 is quarantined, 2 lack RAM")
@@ -107,13 +100,13 @@ async def test_fill_packs_the_fullest_host_that_fits_and_spread_the_emptiest(
     await update_host(installation, second, ram_mb_used=4096, vcpus_used=1)
     await update_host(installation, third, ram_mb_used=7168, vcpus_used=1)  # 1 GB left: no fit
     await update_product(installation, placement_strategy="fill")
-    packed = await place_and_pay(installation, "fill.example.com")
-    await drain(installation)
+    packed = await support.place_and_pay(installation, "fill.example.com")
+    await support.drain(installation)
     assert (await service_host(installation, packed)).host_id == second
 
     await update_product(installation, placement_strategy="spread")
-    spread = await place_and_pay(installation, "spread.example.com")
-    await drain(installation)
+    spread = await support.place_and_pay(installation, "spread.example.com")
+    await support.drain(installation)
     assert (await service_host(installation, spread)).host_id == first
     placement = (await detail.describe_order(installation.db, spread)).placement
     assert placement is not None
@@ -136,14 +129,14 @@ async def test_the_disk_goes_on_a_pool_of_the_storage_type_asked_for(
             ],
         )
     await update_product(installation, storage_type="nvme", disk_gb=50)
-    order_id = await place_and_pay(installation, "nvme.example.com")
-    await drain(installation)
-    run = await run_of(installation, order_id)
+    order_id = await support.place_and_pay(installation, "nvme.example.com")
+    await support.drain(installation)
+    run = await support.run_of(installation, order_id)
     assert run.last_error is None, run.last_error
 
     service = await service_host(installation, order_id)
     assert service.host_id == second
-    by_name = {p.name: p for p in await rows(installation, sa.select(pools))}
+    by_name = {p.name: p for p in await support.rows(installation, sa.select(pools))}
     assert service.storage_pool_id == by_name["thin"].id
     assert (by_name["thin"].used_gb, by_name["fast"].used_gb, by_name["slow"].used_gb) == (50, 0, 0)
     placement = (await detail.describe_order(installation.db, order_id)).placement
@@ -156,7 +149,7 @@ async def test_the_disk_goes_on_a_pool_of_the_storage_type_asked_for(
     async with installation.db.begin() as conn:
         freed = await reservation.release(conn, order_id=order_id)
     assert freed.disk_gb == 50
-    (thin,) = await rows(installation, sa.select(pools).where(pools.c.name == "thin"))
+    (thin,) = await support.rows(installation, sa.select(pools).where(pools.c.name == "thin"))
     assert thin.used_gb == 0
 
 
@@ -164,10 +157,10 @@ async def test_anti_affinity_keeps_a_customer_off_a_host_it_already_has_enough_o
     installation: bootstrap.Installation,
 ) -> None:
     await update_product(installation, placement_strategy="fill", max_per_host=1)
-    first_order = await place_and_pay(installation, "aa1.example.com")
-    await drain(installation)
-    second_order = await place_and_pay(installation, "aa2.example.com")
-    await drain(installation)
+    first_order = await support.place_and_pay(installation, "aa1.example.com")
+    await support.drain(installation)
+    second_order = await support.place_and_pay(installation, "aa2.example.com")
+    await support.drain(installation)
     a = (await service_host(installation, first_order)).host_id
     b = (await service_host(installation, second_order)).host_id
     assert a != b  # fill alone would have packed both on one host
@@ -183,16 +176,18 @@ async def test_a_permanent_failure_on_one_host_moves_the_order_to_the_next(
     await update_host(installation, second, ram_mb_used=1024, vcpus_used=1)  # ranks after first
     await update_host(installation, third, ram_mb_used=2048, vcpus_used=1)  # ranks last
     sim.faults.fail_next(1, 422)
-    order_id = await place_and_pay(installation, "move.example.com")
-    run = await finish(installation, order_id)
+    order_id = await support.place_and_pay(installation, "move.example.com")
+    run = await support.finish(installation, order_id)
 
     assert run.state == "completed"
     assert (await service_host(installation, order_id)).host_id == second
-    moved = [e for e in await activity(installation, order_id) if e.event == "order_reallocated"]
+    moved = [
+        e for e in await support.activity(installation, order_id) if e.event == "order_reallocated"
+    ]
     assert len(moved) == 1
     assert moved[0].message.startswith("host kvm-ams1-01 failed permanently: ")
     assert moved[0].message.endswith("; re-allocated to kvm-ams1-02")
-    by_id = {h.id: h for h in await rows(installation, sa.select(hosts))}
+    by_id = {h.id: h for h in await support.rows(installation, sa.select(hosts))}
     assert (by_id[first].ram_mb_used, by_id[first].consecutive_failures) == (0, 1)
     assert by_id[second].ram_mb_used == 1024 + 2048
     assert by_id[second].consecutive_failures == 0
@@ -210,17 +205,17 @@ async def test_a_permanent_failure_fails_the_run_when_no_other_host_fits(
     for other in (second, third):
         await update_host(installation, other, status="draining")
     sim.faults.fail_next(1, 422)
-    order_id = await place_and_pay(installation, "stuck.example.com")
-    await drain(installation)
+    order_id = await support.place_and_pay(installation, "stuck.example.com")
+    await support.drain(installation)
 
-    run = await run_of(installation, order_id)
+    run = await support.run_of(installation, order_id)
     assert (run.state, run.phase) == ("failed", "provision")
     assert run.last_error["code"] == "PermanentUpstreamError"
     assert (await service_host(installation, order_id)).host_id == first
-    events = [e.event for e in await activity(installation, order_id)]
+    events = [e.event for e in await support.activity(installation, order_id)]
     assert "reallocation_impossible" in events
     assert "order_reallocated" not in events
-    (host,) = await rows(installation, sa.select(hosts).where(hosts.c.id == first))
+    (host,) = await support.rows(installation, sa.select(hosts).where(hosts.c.id == first))
     assert host.ram_mb_used == 2048  # still held: the operator decides (retry or re-allocate)
 
 
@@ -230,25 +225,27 @@ async def test_failures_in_a_row_quarantine_the_host_and_a_success_resets_the_co
 ) -> None:
     first, *_ = await host_ids(installation)
     sim.faults.fail_next(1, 503)
-    order_id = await place_and_pay(installation, "q1.example.com")
-    assert (await finish(installation, order_id)).state == "completed"
-    (host,) = await rows(installation, sa.select(hosts).where(hosts.c.id == first))
+    order_id = await support.place_and_pay(installation, "q1.example.com")
+    assert (await support.finish(installation, order_id)).state == "completed"
+    (host,) = await support.rows(installation, sa.select(hosts).where(hosts.c.id == first))
     assert (host.status, host.consecutive_failures) == ("active", 0)  # one failure, then reset
 
     sim.faults.fail_next(2, 503)
-    order_id = await place_and_pay(installation, "q2.example.com")
-    assert (await finish(installation, order_id)).state == "completed"
+    order_id = await support.place_and_pay(installation, "q2.example.com")
+    assert (await support.finish(installation, order_id)).state == "completed"
     service = await service_host(installation, order_id)
-    (host,) = await rows(installation, sa.select(hosts).where(hosts.c.id == service.host_id))
+    (host,) = await support.rows(
+        installation, sa.select(hosts).where(hosts.c.id == service.host_id)
+    )
     assert host.status == "quarantined"
     assert host.quarantine_reason.startswith("2 provision failures in a row, the last: ")
     assert host.quarantined_at is not None
     assert host.consecutive_failures == 0  # the third attempt succeeded; it stays quarantined
     quarantined = [
-        e for e in await activity(installation, order_id) if e.event == "host_quarantined"
+        e for e in await support.activity(installation, order_id) if e.event == "host_quarantined"
     ]
     assert quarantined[0].message.startswith(f"host {host.name} quarantined: 2 provision")
-    audit = await rows(
+    audit = await support.rows(
         installation,
         sa.select(schema.audit_log).where(schema.audit_log.c.action == "host.quarantine"),
     )
@@ -280,7 +277,7 @@ async def test_64_concurrent_reservations_never_over_commit_a_host(
     placed = await asyncio.gather(*(one(n) for n in range(64)))
     won = [h for h in placed if h is not None]
     assert len(won) == 24
-    for h in await rows(installation, sa.select(hosts)):
+    for h in await support.rows(installation, sa.select(hosts)):
         assert h.ram_mb_used == 1024 * won.count(h.id) <= h.ram_mb_total
         assert h.vcpus_used == won.count(h.id) <= h.vcpus_total
         assert h.disk_gb_used == 10 * won.count(h.id) <= h.disk_gb_total
@@ -289,20 +286,20 @@ async def test_64_concurrent_reservations_never_over_commit_a_host(
 async def test_no_move_once_the_provider_may_hold_the_service(
     installation: bootstrap.Installation, sim: SolusVM2State
 ) -> None:
-    await poll_every(installation, 3600)  # the provision waits after the create
-    order_id = await place_and_pay(installation, "held.example.com")
-    await drain(installation)
-    run = await run_of(installation, order_id)
+    await support.poll_every(installation, 3600)  # the provision waits after the create
+    order_id = await support.place_and_pay(installation, "held.example.com")
+    await support.drain(installation)
+    run = await support.run_of(installation, order_id)
     assert (run.state, run.phase) == ("queued", "provision")
     first = (await service_host(installation, order_id)).host_id
 
     sim.faults.fail_next(1, 422)  # the status check after the create fails permanently
-    await make_due(installation, order_id)
-    await drain(installation)
-    run = await run_of(installation, order_id)
+    await support.make_due(installation, order_id)
+    await support.drain(installation)
+    run = await support.run_of(installation, order_id)
     assert (run.state, run.phase) == ("failed", "provision")
     assert (await service_host(installation, order_id)).host_id == first
-    events = {e.event: e.message for e in await activity(installation, order_id)}
+    events = {e.event: e.message for e in await support.activity(installation, order_id)}
     assert "order_reallocated" not in events
     assert (
         "not re-allocated: the provider may already hold the service"
