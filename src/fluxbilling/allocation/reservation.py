@@ -27,7 +27,16 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from fluxbilling import errors
 from fluxbilling.allocation import summary
-from fluxbilling.allocation.choice import Host, HostStatus, Need, StoragePool, Strategy, choose
+from fluxbilling.allocation.choice import (
+    Host,
+    HostStatus,
+    Need,
+    Reason,
+    Rejection,
+    StoragePool,
+    Strategy,
+    choose,
+)
 from fluxbilling.db import schema
 from fluxbilling.jsontypes import JsonObject
 from fluxbilling.network import ipam
@@ -255,7 +264,7 @@ async def _find(
     ).all()
     prefiltered = {str(r): int(n) for r, n in counted if r is not None and n}
     passed = sum(int(n) for r, n in counted if r is None)
-    sample = await _prefilter_sample(conn, product, need, reason)
+    sample, sample_names = await _prefilter_sample(conn, product, need, reason)
     rows: list[Any] = []
     theirs = {hid for hid, n in need.customer_services.items() if n > 0}
     placement = None
@@ -276,7 +285,7 @@ async def _find(
         won = placement.chosen
         if len(page) < _PAGE or (won is not None and won.customer_services == 0):
             break
-    names = {r.id: r.name for r in rows} | {p.host_id: p.host for p in sample}
+    names = {r.id: r.name for r in rows} | sample_names
     summarised = summary.summarise(
         placement,
         strategy=str(strategy),
@@ -298,8 +307,9 @@ async def _prefilter_sample(
     product: Mapping[str, Any],
     need: Need,
     reason: sa.ColumnElement[Any],
-) -> list[summary.PrefilterRejection]:
-    """The first hosts of the product's location the database turned away, with numbers."""
+) -> tuple[list[Rejection], dict[int, str]]:
+    """The first hosts of the product's location the database turned away, with numbers,
+    and their names."""
     h = schema.hosts
     rows = (
         await conn.execute(
@@ -309,10 +319,10 @@ async def _prefilter_sample(
             .limit(summary.MAX_REJECTIONS)
         )
     ).all()
-    return [_sampled(r, product, need) for r in rows]
+    return [_sampled(r, product, need) for r in rows], {r.id: r.name for r in rows}
 
 
-def _sampled(r: Any, product: Mapping[str, Any], need: Need) -> summary.PrefilterRejection:
+def _sampled(r: Any, product: Mapping[str, Any], need: Need) -> Rejection:
     numbers: dict[str, tuple[int | str, int | str]] = {
         summary.PANEL: (
             "none" if r.connection_id is None else r.connection_id,
@@ -324,7 +334,7 @@ def _sampled(r: Any, product: Mapping[str, Any], need: Need) -> summary.Prefilte
         "nic": (r.nic_mbps_total - r.nic_mbps_used, need.nic_mbps),
     }
     have, wanted = numbers.get(r.reason, ("", ""))
-    return summary.PrefilterRejection(r.id, r.name, r.reason, have, wanted)
+    return Rejection(r.id, Reason(r.reason), have, wanted)
 
 
 class _Pool(NamedTuple):

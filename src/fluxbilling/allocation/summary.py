@@ -16,15 +16,14 @@ not_examined      hosts that passed the prefilter but ranked below the hosts exa
 failed_hosts      hosts excluded because a provision attempt already failed on them
 ```
 
-Prefilter reasons are the engine's (`choice.Reason`) plus two of the database's own:
-`panel` (the host is run by another connection than the product's) and `no_subnet` (the
-installation assigns addresses and the host has no subnet), and `failed_here`.
+Prefilter reasons are `choice.Reason`s, three of which only the database checks: `panel`
+(the host is run by another connection than the product's), `no_subnet` (the installation
+assigns addresses and the host has no subnet) and `failed_here`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 
 from fluxbilling.allocation.choice import Candidate, Placement, Reason, Rejection
 from fluxbilling.jsontypes import JsonObject
@@ -33,50 +32,18 @@ __all__ = [
     "FAILED_HERE",
     "NO_SUBNET",
     "PANEL",
-    "PrefilterRejection",
     "exhausted_message",
     "summarise",
 ]
 
-PANEL = "panel"
-"""The host is run by another connection (panel) than the product's."""
-NO_SUBNET = "no_subnet"
-"""The installation assigns the address, and the host has no subnet to draw it from."""
-FAILED_HERE = "failed_here"
-"""A provision attempt of this order already failed permanently on the host."""
+PANEL = str(Reason.PANEL)
+NO_SUBNET = str(Reason.NO_SUBNET)
+FAILED_HERE = str(Reason.FAILED_HERE)
 
 MAX_REJECTIONS = 20
 """How many rejected hosts the summary lists with their numbers."""
 MAX_RUNNERS_UP = 3
 """How many hosts that fit, after the chosen one, the summary lists."""
-
-_PREFILTER_TEXT: dict[str, str] = {
-    PANEL: "run by connection {have}, the product uses connection {need}",
-    FAILED_HERE: "a provision attempt of this order failed here",
-    NO_SUBNET: "no subnet to draw the address from",
-}
-"""The database's own reasons; the others read as the engine's (`choice.Rejection.text`)."""
-
-
-@dataclass(frozen=True, slots=True)
-class PrefilterRejection:
-    """A host the database's prefilter turned away, with the numbers behind it."""
-
-    host_id: int
-    host: str
-    reason: str
-    have: int | str = ""
-    need: int | str = ""
-
-    @property
-    def text(self) -> str:
-        """The reason in words, e.g. "RAM: 2048 MB free of 4096 needed"."""
-        if self.reason in _ENGINE_REASONS:
-            return Rejection(self.host_id, Reason(self.reason), self.have, self.need).text
-        return _PREFILTER_TEXT.get(self.reason, self.reason).format(have=self.have, need=self.need)
-
-
-_ENGINE_REASONS = frozenset(str(r) for r in Reason)
 
 
 def _candidate(c: Candidate, names: Mapping[int, str]) -> JsonObject:
@@ -98,7 +65,7 @@ def summarise(
     strategy: str,
     names: Mapping[int, str],
     prefiltered: Mapping[str, int],
-    prefilter_sample: Sequence[PrefilterRejection],
+    prefilter_sample: Sequence[Rejection],
     not_examined: int,
     failed_hosts: Iterable[int] = (),
 ) -> JsonObject:
@@ -109,7 +76,8 @@ def summarise(
         strategy: the product's strategy.
         names: host names by id, for every host the engine saw.
         prefiltered: how many hosts the prefilter turned away, by reason.
-        prefilter_sample: the first few of them (by host id), with their numbers.
+        prefilter_sample: the first few of them (by host id), with their numbers (their
+            names in `names` too).
         not_examined: hosts that passed the prefilter but were not loaded (they rank after
             the hosts examined, so they cannot have won).
         failed_hosts: hosts this order already failed on.
@@ -125,9 +93,7 @@ def summarise(
     counts: dict[str, int] = {k: v for k, v in prefiltered.items() if v}
     for r in placement.rejections:
         counts[str(r.reason)] = counts.get(str(r.reason), 0) + 1
-    listed: list[tuple[int, JsonObject]] = [
-        (p.host_id, _rejection(p.host_id, p.host, p.reason, p.text)) for p in prefilter_sample
-    ]
+    listed = [(r.host_id, _engine_rejection(r, names)) for r in prefilter_sample]
     listed += [(r.host_id, _engine_rejection(r, names)) for r in placement.rejections]
     listed.sort(key=lambda item: item[0])
     ranked = placement.ranked

@@ -5,8 +5,16 @@ from __future__ import annotations
 import doctest
 
 from fluxbilling.allocation import summary
-from fluxbilling.allocation.choice import Host, Need, StoragePool, Strategy, choose
-from fluxbilling.allocation.summary import PrefilterRejection, exhausted_message, summarise
+from fluxbilling.allocation.choice import (
+    Host,
+    Need,
+    Reason,
+    Rejection,
+    StoragePool,
+    Strategy,
+    choose,
+)
+from fluxbilling.allocation.summary import exhausted_message, summarise
 
 
 def test_the_doctests_hold() -> None:
@@ -28,8 +36,8 @@ def hosts() -> list[Host]:
 def test_it_names_the_winner_the_runners_up_and_counts_every_loser() -> None:
     need = Need(ram_mb=1024, vcpus=1, disk_gb=20, storage_type="ssd", cpu_flags=frozenset({"avx2"}))
     placement = choose(hosts(), need, Strategy.FILL)
-    sample = [PrefilterRejection(9, "kvm-09", "ram", 512, 1024)]
-    names = {1: "kvm-01", 2: "kvm-02", 3: "kvm-03", 4: "kvm-04"}
+    sample = [Rejection(9, Reason.RAM, 512, 1024)]
+    names = {1: "kvm-01", 2: "kvm-02", 3: "kvm-03", 4: "kvm-04", 9: "kvm-09"}
     s = summarise(
         placement,
         strategy="fill",
@@ -77,14 +85,12 @@ def test_it_lists_at_most_twenty_rejections_by_host_id() -> None:
     assert s["rejections"][0]["host"] == "1"  # no name known: the id
 
 
-def test_prefilter_reasons_read_as_words() -> None:
-    assert PrefilterRejection(1, "a", "panel", 3, 2).text == (
+def test_the_database_s_own_reasons_read_as_words() -> None:
+    assert Rejection(1, Reason.PANEL, 3, 2).text == (
         "run by connection 3, the product uses connection 2"
     )
-    assert PrefilterRejection(1, "a", "failed_here").text == (
-        "a provision attempt of this order failed here"
-    )
-    assert PrefilterRejection(1, "a", "no_subnet").text == "no subnet to draw the address from"
+    assert Rejection(1, Reason.FAILED_HERE).text == "a provision attempt of this order failed here"
+    assert Rejection(1, Reason.NO_SUBNET).text == "no subnet to draw the address from"
 
 
 def test_the_no_capacity_message_counts_by_reason_in_words() -> None:
