@@ -4,16 +4,7 @@ from __future__ import annotations
 
 import doctest
 
-from fluxbilling.allocation import summary
-from fluxbilling.allocation.choice import (
-    Host,
-    Need,
-    Reason,
-    Rejection,
-    StoragePool,
-    Strategy,
-    choose,
-)
+from fluxbilling.allocation import choice, summary
 from fluxbilling.allocation.summary import exhausted_message, summarise
 
 
@@ -21,22 +12,29 @@ def test_the_doctests_hold() -> None:
     assert doctest.testmod(summary).failed == 0
 
 
-def hosts() -> list[Host]:
-    ssd = (StoragePool("ssd0", "ssd", 100),)
+def hosts() -> list[choice.Host]:
+    ssd = (choice.StoragePool("ssd0", "ssd", 100),)
     return [
-        Host(1, 1, 8192, 8, pools=ssd, cpu_flags=frozenset({"avx2"})),
-        Host(2, 1, 8192, 8, ram_mb_used=4096, pools=ssd, cpu_flags=frozenset({"avx2"})),
-        Host(3, 1, 8192, 8, pools=ssd),
-        Host(
-            4, 1, 8192, 8, pools=(StoragePool("hdd0", "hdd", 1000),), cpu_flags=frozenset({"avx2"})
+        choice.Host(1, 1, 8192, 8, pools=ssd, cpu_flags=frozenset({"avx2"})),
+        choice.Host(2, 1, 8192, 8, ram_mb_used=4096, pools=ssd, cpu_flags=frozenset({"avx2"})),
+        choice.Host(3, 1, 8192, 8, pools=ssd),
+        choice.Host(
+            4,
+            1,
+            8192,
+            8,
+            pools=(choice.StoragePool("hdd0", "hdd", 1000),),
+            cpu_flags=frozenset({"avx2"}),
         ),
     ]
 
 
 def test_it_names_the_winner_the_runners_up_and_counts_every_loser() -> None:
-    need = Need(ram_mb=1024, vcpus=1, disk_gb=20, storage_type="ssd", cpu_flags=frozenset({"avx2"}))
-    placement = choose(hosts(), need, Strategy.FILL)
-    sample = [Rejection(9, Reason.RAM, 512, 1024)]
+    need = choice.Need(
+        ram_mb=1024, vcpus=1, disk_gb=20, storage_type="ssd", cpu_flags=frozenset({"avx2"})
+    )
+    placement = choice.choose(hosts(), need, choice.Strategy.FILL)
+    sample = [choice.Rejection(9, choice.Reason.RAM, 512, 1024)]
     names = {1: "kvm-01", 2: "kvm-02", 3: "kvm-03", 4: "kvm-04", 9: "kvm-09"}
     s = summarise(
         placement,
@@ -70,9 +68,9 @@ def test_it_names_the_winner_the_runners_up_and_counts_every_loser() -> None:
 
 
 def test_it_lists_at_most_twenty_rejections_by_host_id() -> None:
-    fleet = [Host(i, 1, 1024, 1) for i in range(50, 0, -1)]
+    fleet = [choice.Host(i, 1, 1024, 1) for i in range(50, 0, -1)]
     s = summarise(
-        choose(fleet, Need(ram_mb=2048, vcpus=1)),
+        choice.choose(fleet, choice.Need(ram_mb=2048, vcpus=1)),
         strategy="spread",
         names={},
         prefiltered={},
@@ -86,11 +84,14 @@ def test_it_lists_at_most_twenty_rejections_by_host_id() -> None:
 
 
 def test_the_database_s_own_reasons_read_as_words() -> None:
-    assert Rejection(1, Reason.PANEL, 3, 2).text == (
+    assert choice.Rejection(1, choice.Reason.PANEL, 3, 2).text == (
         "run by connection 3, the product uses connection 2"
     )
-    assert Rejection(1, Reason.FAILED_HERE).text == "a provision attempt of this order failed here"
-    assert Rejection(1, Reason.NO_SUBNET).text == "no subnet to draw the address from"
+    assert (
+        choice.Rejection(1, choice.Reason.FAILED_HERE).text
+        == "a provision attempt of this order failed here"
+    )
+    assert choice.Rejection(1, choice.Reason.NO_SUBNET).text == "no subnet to draw the address from"
 
 
 def test_the_no_capacity_message_counts_by_reason_in_words() -> None:
