@@ -25,13 +25,20 @@ Cases (the need is the same 4 GB / 4 vCPU / 80 GB machine in each, filters vary)
 `off` (collector disabled around each timed call).
 
 Each case runs with both strategies (spread, fill). The issue's target is ≤ 5 ms p50 for
-host choice among 10,000 hosts. Results are printed as a Markdown table and saved as JSON
+host choice among 10,000 hosts.
+
+`--db sqlite|postgresql|both` also times the real reserve path through a bench database
+(`_allocation_db.py`: SQL prefilter, rejection counts from one aggregate, the engine on the
+candidates, guarded UPDATEs, one committed transaction per reservation);
+`--db-locations N` spreads the fleet over N locations (default 4; 1 = all in the product's);
+`--db-only` skips the pure cases. Results are printed as a Markdown table and saved as JSON
 in `bench/.results/allocation.json`. `--quick` is 100 runs.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import gc
 import json
 import os
@@ -41,6 +48,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
+import _allocation_db
 import _common
 
 from fluxbilling.allocation.choice import (
@@ -149,6 +157,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--quick", action="store_true", help="100 runs")
     parser.add_argument("--gc", choices=["on", "freeze", "off"], default="on")
+    parser.add_argument("--db", choices=["none", "sqlite", "postgresql", "both"], default="none")
+    parser.add_argument("--db-locations", type=int, default=4)
+    parser.add_argument("--db-only", action="store_true", help="skip the pure cases")
     opts = parser.parse_args()
     runs = 100 if opts.quick else opts.runs
     hosts = fleet(opts.hosts, opts.seed)
@@ -158,7 +169,7 @@ def main() -> None:
         gc.freeze()
     cases = []
     load_before = os.getloadavg()[0]
-    for name, need in needs(hosts, opts.seed).items():
+    for name, need in ({} if opts.db_only else needs(hosts, opts.seed)).items():
         for strategy in Strategy:
             for variant in ("", " +reasons", " indexed"):
                 label = f"{name}{variant}"
@@ -189,6 +200,14 @@ def main() -> None:
                         "cpu_ms": cpu,
                     }
                 )
+    backends = {"none": [], "both": ["sqlite", "postgresql"]}.get(opts.db, [opts.db])
+    db_cases = []
+    for backend in backends:
+        db_cases += asyncio.run(
+            _allocation_db.measure_db(
+                backend, hosts, locations=opts.db_locations, runs=runs, warmup=opts.warmup
+            )
+        )
     report = {
         "machine": _common.machine(),
         "hosts": opts.hosts,
@@ -196,6 +215,7 @@ def main() -> None:
         "gc": opts.gc,
         "load_1min": [load_before, os.getloadavg()[0]],
         "cases": cases,
+        "db_cases": db_cases,
     }
     _common.RESULTS.mkdir(exist_ok=True)
     (_common.RESULTS / "allocation.json").write_text(json.dumps(report, indent=2))
@@ -211,6 +231,25 @@ def main() -> None:
         print(
             f"| {c['case']} | {c['strategy']} | {c['fit']:,} / {c['rejected']:,} | "
             f"{c['p50_ms']:.2f} | {c['p95_ms']:.2f} | {c['max_ms']:.2f} | {c['cpu_ms']:.2f} |"
+        )
+
+    if db_cases:
+        _print_db(db_cases)
+
+
+def _print_db(db_cases: list[dict[str, Any]]) -> None:
+    print(
+        "\n| through the database | backend | strategy | locations | fitting (not examined) "
+        "| rejected by reason | p50 ms | p95 ms | max ms |"
+    )
+    print("|---|---|---|---:|---:|---|---:|---:|---:|")
+    for c in db_cases:
+        reasons = ", ".join(f"{k} {v:,}" for k, v in c["rejected"].items())
+        print(
+            f"| {c['case']} | {c['backend']} | {c['strategy']} | {c['locations']} | "
+            f"{c['fitting']:,} ({c['not_examined']:,}) | {reasons} | {c['p50_ms']:.2f} | "
+            f"{c['p95_ms']:.2f} | {c['max_ms']:.2f} | {c['cpu_ms']:.2f} | "
+            f"{c['commit_p50_ms']:.2f} |"
         )
 
 

@@ -313,6 +313,7 @@ def build(
             reveal_link_hours=settings.reveal_link_hours,
             switching=_switching(settings, db, store, switch_ports),
             dcim=installation.dcim,
+            host_quarantine_failures=settings.host_quarantine_failures,
         )
     )
     return installation

@@ -40,6 +40,13 @@ class Settings(BaseSettings):
         description="Hours a one-time password reveal link (products with password_delivery "
         "reveal_link) stays valid.",
     )
+    host_quarantine_failures: int = Field(
+        default=3,
+        ge=0,
+        le=1000,
+        description="Provision-phase driver failures in a row that quarantine a host "
+        "(0: never quarantine).",
+    )
     plugin_import_hosts: str = Field(
         default="",
         max_length=4000,

@@ -47,7 +47,7 @@ from fluxbilling.network.dcim_sync import Facts, Pushed, RemoteObject, SyncResul
 from fluxbilling.network.switchport import PortVlans, valid_vlan
 from fluxbilling.orders import lifecycle
 from fluxbilling.orders.phases.deps import plain
-from fluxbilling.orders.phases.store import ActionRow, PhaseWrites, WelcomeMail
+from fluxbilling.orders.phases.store import ActionRow, PhaseWrites, ProvisionFailure, WelcomeMail
 from fluxbilling.orders.pipeline import PIPELINES, PROVISION_KIND, Phase
 from fluxbilling.orders.switch_jobs import SwitchJobRow
 from fluxbilling.orders.view import OrderView
@@ -289,6 +289,9 @@ class InMemoryPhaseStore:
         released: the orders whose capacity was given back.
         interfaces: the DCIM interface and address kept per service id.
         follow_ups: the runs enqueued by commits, by dedupe key (order id, kind, phase).
+        provision_failures: each failed provision attempt counted (order id, error,
+            whether re-allocation was asked); the fake never quarantines nor moves.
+        hosts_succeeded: the hosts a provision succeeded on, in order.
         next_service_id: the id `create_service` gives the next service.
     """
 
@@ -305,6 +308,8 @@ class InMemoryPhaseStore:
         self.action_results: dict[int, Any] = {}
         self.reveal_links: list[dict[str, Any]] = []
         self.released: list[int] = []
+        self.provision_failures: list[tuple[int, str, bool]] = []
+        self.hosts_succeeded: list[int] = []
         self.next_service_id = 1
         self.interfaces: dict[int, dict[str, Any]] = {}
         self.follow_ups: dict[str, tuple[int, str, str]] = {}
@@ -402,6 +407,14 @@ class InMemoryPhaseStore:
             link["revoked"] = True
         return len(outstanding)
 
+    async def provision_failed(
+        self, ctx: PhaseContext, error: str, *, quarantine_after: int, reallocate: bool
+    ) -> ProvisionFailure:
+        """Count the failure; the order stays where it is."""
+        self.provision_failures.append((ctx.order_id, error, reallocate))
+        host = self.views[ctx.order_id].host.get("name")
+        return ProvisionFailure(None if host is None else str(host))
+
     def writes(self, conn: AsyncConnection, ctx: PhaseContext) -> PhaseWrites:
         """Writes applied to the kept views at once (`conn` is not used)."""
         return _InMemoryWrites(self, ctx)
@@ -440,7 +453,9 @@ class _InMemoryWrites:
             view.address.update(address=held.address, state="reserved", order_id=order_id)
         return held
 
-    async def create_service(self, order_id: int, host_id: int) -> int:
+    async def create_service(
+        self, order_id: int, host_id: int, *, storage_pool_id: int | None = None
+    ) -> int:
         service_id = self.store.next_service_id
         self.store.next_service_id += 1
         view = self.store.views[order_id]
@@ -451,6 +466,9 @@ class _InMemoryWrites:
         if view.address:
             view.address["service_id"] = service_id
         return service_id
+
+    async def host_succeeded(self, host_id: int) -> None:
+        self.store.hosts_succeeded.append(host_id)
 
     async def release(self, order_id: int) -> Release:
         view = self.store.views[order_id]

@@ -420,3 +420,89 @@ async def test_viewers_read_admins_write_and_operators_write_customers(
         assert made.status_code == 201
     audit = await _audit(api, "customer", made.json()["id"])
     assert [(a["action"], a["actor"]) for a in audit] == [("customer.create", "ann-operator")]
+
+
+async def test_placement_fields_and_storage_pools_round_trip_and_are_checked(
+    api: httpx.AsyncClient, installation: bootstrap.Installation
+) -> None:
+    body: dict[str, Any] = {
+        "name": "kvm-ams1-20",
+        "location": "ams1",
+        "ram_mb": 8192,
+        "vcpus": 8,
+        "disk_gb": 100,
+        "region": "eu-west",
+        "cpu_model": "AMD EPYC 9454P",
+        "cpu_flags": ["avx2", "sse4_2"],
+        "tags": ["gpu"],
+        "nic_mbps": 1000,
+        "storage_pools": [
+            {"name": "nvme0", "type": "nvme", "total_gb": 500, "overcommit_percent": 150},
+            {"name": "hdd0", "type": "hdd", "total_gb": 4000},
+        ],
+    }
+    created = await api.post("/api/v1/hosts", json=body)
+    assert created.status_code == 201, created.text
+    host = created.json()
+    assert {k: host[k] for k in body} == {
+        **body,
+        "storage_pools": [
+            body["storage_pools"][0],
+            {**body["storage_pools"][1], "overcommit_percent": 100},
+        ],
+    }
+    assert (host["nic_mbps_used"], host["consecutive_failures"]) == (0, 0)
+    assert host["quarantine_reason"] is None
+
+    url = f"/api/v1/hosts/{host['id']}"
+    changed = await api.patch(url, json={"storage_pools": [body["storage_pools"][0]]})
+    assert changed.status_code == 200, changed.text
+    assert [p["name"] for p in changed.json()["storage_pools"]] == ["nvme0"]
+    pools = schema.host_storage_pools
+    async with installation.db.begin() as conn:
+        await conn.execute(pools.update().values(used_gb=600))
+    shrink = await api.patch(
+        url, json={"storage_pools": [{"name": "nvme0", "type": "nvme", "total_gb": 100}]}
+    )
+    assert shrink.status_code == 409
+    assert "storage_pools[0]: 600 GB are reserved on it" in shrink.json()["error"]["message"]
+    drop = await api.patch(url, json={"storage_pools": []})
+    assert drop.status_code == 409
+
+    bad = await api.post(
+        "/api/v1/hosts",
+        json={
+            **body,
+            "name": "kvm-ams1-21",
+            "cpu_flags": ["avx2", "avx2"],
+            "storage_pools": [
+                {"name": "a", "type": "ssd", "total_gb": 1, "overcommit_percent": 50}
+            ],
+        },
+    )
+    assert bad.status_code == 422
+    assert set(_problems(bad)) == {"body.storage_pools.0.overcommit_percent"}
+    twice = await api.post(
+        "/api/v1/hosts", json={**body, "name": "kvm-ams1-22", "cpu_flags": ["avx2", "avx2"]}
+    )
+    assert _problems(twice) == {"cpu_flags[1]": "avx2 is listed twice"}
+
+    product = await _id(api, "products")
+    wanted = {
+        "cpu_flags": ["avx2"],
+        "cpu_model": None,
+        "storage_type": "nvme",
+        "region": "eu-west",
+        "host_tags": ["gpu"],
+        "nic_mbps": 100,
+        "max_per_host": 2,
+        "placement_strategy": "fill",
+    }
+    patched = await api.patch(f"/api/v1/products/{product}", json=wanted)
+    assert patched.status_code == 200, patched.text
+    assert {k: patched.json()[k] for k in wanted} == wanted
+    wrong = await api.patch(
+        f"/api/v1/products/{product}", json={"placement_strategy": "pack", "max_per_host": 0}
+    )
+    assert wrong.status_code == 422
+    assert set(_problems(wrong)) == {"body.placement_strategy", "body.max_per_host"}

@@ -178,7 +178,8 @@ async def test_no_capacity_waits_with_a_reason_then_proceeds(
     await drain(installation)
     run = await run_of(installation, order_id)
     assert (run.state, run.phase) == ("queued", "allocation")
-    assert run.wait_reason.startswith("no capacity: no active host of this panel")
+    assert run.wait_reason.startswith("no capacity: no host in location 1 fits: ")
+    assert "lack RAM" in run.wait_reason
     parked = [e for e in await activity(installation, order_id) if e.event == "phase_parked"]
     assert len(parked) == 1
 

@@ -2772,6 +2772,16 @@ export interface components {
              */
             connection?: string | null;
             /**
+             * Cpu Flags
+             * @description its CPU flags, e.g. `avx2`
+             */
+            cpu_flags?: string[];
+            /**
+             * Cpu Model
+             * @description its CPU model, e.g. `AMD EPYC 9454P`
+             */
+            cpu_model?: string | null;
+            /**
              * Disk Gb
              * @description total disk, GB
              */
@@ -2792,6 +2802,12 @@ export interface components {
              */
             name: string;
             /**
+             * Nic Mbps
+             * @description NIC capacity, Mbit/s (0: none to reserve)
+             * @default 0
+             */
+            nic_mbps: number;
+            /**
              * Rack
              * @description the name of the rack it stands in
              */
@@ -2807,10 +2823,20 @@ export interface components {
              */
             ram_mb: number;
             /**
+             * Region
+             * @description its region (products may require one)
+             */
+            region?: string | null;
+            /**
              * @description active takes new services; draining and quarantined keep theirs
              * @default active
              */
             status: components["schemas"]["HostStatus"];
+            /**
+             * Storage Pools
+             * @description its storage pools (none: disks go on `disk_gb`); a pool left out is removed, refused while it holds reserved disk
+             */
+            storage_pools?: components["schemas"]["StoragePoolIn"][];
             /**
              * Subnet
              * @description the cidr of the subnet its services draw addresses from
@@ -2821,6 +2847,11 @@ export interface components {
              * @description the switch port it hangs off, by its name on the switch (null: not moved by switch-port jobs)
              */
             switch_port?: string | null;
+            /**
+             * Tags
+             * @description labels products may require
+             */
+            tags?: string[];
             /**
              * Vcpus
              * @description total vCPUs
@@ -2847,6 +2878,21 @@ export interface components {
              * @description the name of its panel's connection
              */
             connection: string | null;
+            /**
+             * Consecutive Failures
+             * @description provision failures in a row on it (reset by a success)
+             */
+            consecutive_failures: number;
+            /**
+             * Cpu Flags
+             * @description its CPU flags, e.g. `avx2`
+             */
+            cpu_flags: string[];
+            /**
+             * Cpu Model
+             * @description its CPU model, e.g. `AMD EPYC 9454P`
+             */
+            cpu_model: string | null;
             /**
              * Disk Gb
              * @description total disk, GB
@@ -2875,6 +2921,21 @@ export interface components {
              */
             name: string;
             /**
+             * Nic Mbps
+             * @description NIC capacity, Mbit/s (0: none to reserve)
+             */
+            nic_mbps: number;
+            /**
+             * Nic Mbps Used
+             * @description NIC bandwidth reserved, Mbit/s
+             */
+            nic_mbps_used: number;
+            /**
+             * Quarantine Reason
+             * @description why it was quarantined by its failures (None: it was not)
+             */
+            quarantine_reason: string | null;
+            /**
              * Rack
              * @description the name of the rack it stands in
              */
@@ -2894,8 +2955,18 @@ export interface components {
              * @description RAM reserved by its services, MB
              */
             ram_mb_used: number;
+            /**
+             * Region
+             * @description its region (products may require one)
+             */
+            region: string | null;
             /** @description active takes new services; draining and quarantined keep theirs */
             status: components["schemas"]["HostStatus"];
+            /**
+             * Storage Pools
+             * @description its storage pools (none: disks go on `disk_gb`); a pool left out is removed, refused while it holds reserved disk
+             */
+            storage_pools: components["schemas"]["StoragePoolIn"][];
             /**
              * Subnet
              * @description the cidr of the subnet its services draw addresses from
@@ -2906,6 +2977,11 @@ export interface components {
              * @description the switch port it hangs off, by its name on the switch (null: not moved by switch-port jobs)
              */
             switch_port: string | null;
+            /**
+             * Tags
+             * @description labels products may require
+             */
+            tags: string[];
             /**
              * Vcpus
              * @description total vCPUs
@@ -2928,6 +3004,16 @@ export interface components {
              */
             connection?: string | null;
             /**
+             * Cpu Flags
+             * @description its CPU flags, e.g. `avx2`
+             */
+            cpu_flags?: string[] | null;
+            /**
+             * Cpu Model
+             * @description its CPU model, e.g. `AMD EPYC 9454P`
+             */
+            cpu_model?: string | null;
+            /**
              * Disk Gb
              * @description total disk, GB
              */
@@ -2948,6 +3034,11 @@ export interface components {
              */
             name?: string | null;
             /**
+             * Nic Mbps
+             * @description NIC capacity, Mbit/s (0: none to reserve)
+             */
+            nic_mbps?: number | null;
+            /**
              * Rack
              * @description the name of the rack it stands in
              */
@@ -2962,8 +3053,18 @@ export interface components {
              * @description total RAM, MB
              */
             ram_mb?: number | null;
+            /**
+             * Region
+             * @description its region (products may require one)
+             */
+            region?: string | null;
             /** @description active takes new services; draining and quarantined keep theirs */
             status?: components["schemas"]["HostStatus"] | null;
+            /**
+             * Storage Pools
+             * @description its storage pools (none: disks go on `disk_gb`); a pool left out is removed, refused while it holds reserved disk
+             */
+            storage_pools?: components["schemas"]["StoragePoolIn"][] | null;
             /**
              * Subnet
              * @description the cidr of the subnet its services draw addresses from
@@ -2974,6 +3075,11 @@ export interface components {
              * @description the switch port it hangs off, by its name on the switch (null: not moved by switch-port jobs)
              */
             switch_port?: string | null;
+            /**
+             * Tags
+             * @description labels products may require
+             */
+            tags?: string[] | null;
             /**
              * Vcpus
              * @description total vCPUs
@@ -3479,6 +3585,8 @@ export interface components {
              * @description every provisioning phase, in order
              */
             phases: components["schemas"]["PhaseOut"][];
+            /** @description why its service landed on its host, or why no host fitted (None: not allocated yet) */
+            placement: components["schemas"]["PlacementOut"] | null;
             /**
              * Reallocation Refusal
              * @description why `POST /orders/{id}/reallocate` would be refused now (None: allowed)
@@ -3774,6 +3882,90 @@ export interface components {
          */
         PhaseStatus: "pending" | "reset" | "waiting" | "running" | "done" | "failed" | "cancelled";
         /**
+         * PlacementHostOut
+         * @description A host that fits the order: the chosen one or a runner-up.
+         */
+        PlacementHostOut: {
+            /** Host */
+            host: string;
+            /** Host Id */
+            host_id: number;
+            /**
+             * Pool
+             * @description the storage pool chosen on it
+             */
+            pool: string | null;
+            /**
+             * Ram Mb Left
+             * @description free RAM left after placing the order, MB
+             */
+            ram_mb_left: number;
+        };
+        /**
+         * PlacementOut
+         * @description Why the order's service landed on its host (or why none fitted).
+         */
+        PlacementOut: {
+            chosen: components["schemas"]["PlacementHostOut"] | null;
+            /**
+             * Failed Hosts
+             * @description hosts a provision attempt of it failed on
+             */
+            failed_hosts: number[];
+            /**
+             * Fitting
+             * @description how many hosts fit
+             */
+            fitting: number;
+            /**
+             * Not Examined
+             * @description hosts that passed the database's prefilter but ranked below those examined
+             */
+            not_examined: number;
+            /**
+             * Rejected
+             * @description hosts that lost, counted by reason
+             */
+            rejected: {
+                [key: string]: number;
+            };
+            /**
+             * Rejections
+             * @description the first hosts that lost (by id), with their numbers
+             */
+            rejections: components["schemas"]["PlacementRejectionOut"][];
+            /**
+             * Runners Up
+             * @description the next hosts that fit, best first
+             */
+            runners_up: components["schemas"]["PlacementHostOut"][];
+            /**
+             * Strategy
+             * @description spread or fill
+             */
+            strategy: string;
+        };
+        /**
+         * PlacementRejectionOut
+         * @description A host that lost, and why.
+         */
+        PlacementRejectionOut: {
+            /** Host */
+            host: string;
+            /** Host Id */
+            host_id: number;
+            /**
+             * Reason
+             * @description the first check it failed (ram, cpu_flags, storage, ...)
+             */
+            reason: string;
+            /**
+             * Text
+             * @description the reason with its numbers, in words
+             */
+            text: string;
+        };
+        /**
          * PluginListOut
          * @description Every plugin, and the rejected files of the watched folders.
          */
@@ -3966,6 +4158,16 @@ export interface components {
              */
             connection: string;
             /**
+             * Cpu Flags
+             * @description CPU flags a host must have
+             */
+            cpu_flags?: string[];
+            /**
+             * Cpu Model
+             * @description the CPU model a host must have
+             */
+            cpu_model?: string | null;
+            /**
              * Currency
              * @description ISO 4217, e.g. EUR
              */
@@ -3974,6 +4176,11 @@ export interface components {
             disk_gb: number;
             /** @description the firewall baseline of its services (null: the defaults) */
             firewall?: components["schemas"]["FirewallIn"] | null;
+            /**
+             * Host Tags
+             * @description tags a host must carry
+             */
+            host_tags?: string[];
             /**
              * Image
              * @description the OS image's slug
@@ -3984,8 +4191,19 @@ export interface components {
              * @description the location's code
              */
             location: string;
+            /**
+             * Max Per Host
+             * @description anti-affinity: at most this many services of one customer per host
+             */
+            max_per_host?: number | null;
             /** Name */
             name: string;
+            /**
+             * Nic Mbps
+             * @description NIC bandwidth reserved on the host, Mbit/s
+             * @default 0
+             */
+            nic_mbps: number;
             /**
              * Options
              * @description must fit the plugin's settings schema
@@ -3998,6 +4216,11 @@ export interface components {
              * @default mail
              */
             password_delivery: components["schemas"]["PasswordDelivery"];
+            /**
+             * @description spread (most free RAM first) or fill (least first)
+             * @default spread
+             */
+            placement_strategy: components["schemas"]["Strategy"];
             /**
              * Plugin
              * @description the plugin's slug
@@ -4020,12 +4243,22 @@ export interface components {
              * @default suspend
              */
             refund_policy: components["schemas"]["RefundPolicy"];
+            /**
+             * Region
+             * @description the region a host must be in
+             */
+            region?: string | null;
             service_type: components["schemas"]["ServiceType"];
             /**
              * Slug
              * @description the natural key, e.g. `vps-2g`
              */
             slug: string;
+            /**
+             * Storage Type
+             * @description the storage pool type its disk goes on (`ssd`, `nvme`, ...)
+             */
+            storage_type?: string | null;
             /** Vcpus */
             vcpus: number;
         };
@@ -4055,6 +4288,16 @@ export interface components {
              */
             connection: string;
             /**
+             * Cpu Flags
+             * @description CPU flags a host must have
+             */
+            cpu_flags: string[];
+            /**
+             * Cpu Model
+             * @description the CPU model a host must have
+             */
+            cpu_model: string | null;
+            /**
              * Currency
              * @description ISO 4217, e.g. EUR
              */
@@ -4063,6 +4306,11 @@ export interface components {
             disk_gb: number;
             /** @description the firewall baseline of its services (null: the defaults) */
             firewall: components["schemas"]["FirewallIn"] | null;
+            /**
+             * Host Tags
+             * @description tags a host must carry
+             */
+            host_tags: string[];
             /** Id */
             id: number;
             /**
@@ -4075,8 +4323,18 @@ export interface components {
              * @description the location's code
              */
             location: string;
+            /**
+             * Max Per Host
+             * @description anti-affinity: at most this many services of one customer per host
+             */
+            max_per_host: number | null;
             /** Name */
             name: string;
+            /**
+             * Nic Mbps
+             * @description NIC bandwidth reserved on the host, Mbit/s
+             */
+            nic_mbps: number;
             /**
              * Options
              * @description must fit the plugin's settings schema
@@ -4086,6 +4344,8 @@ export interface components {
             };
             /** @description the password in the welcome mail, or a reveal link */
             password_delivery: components["schemas"]["PasswordDelivery"];
+            /** @description spread (most free RAM first) or fill (least first) */
+            placement_strategy: components["schemas"]["Strategy"];
             /**
              * Plugin
              * @description the plugin's slug
@@ -4105,12 +4365,22 @@ export interface components {
             ram_mb: number;
             /** @description what a full refund or a chargeback does */
             refund_policy: components["schemas"]["RefundPolicy"];
+            /**
+             * Region
+             * @description the region a host must be in
+             */
+            region: string | null;
             service_type: components["schemas"]["ServiceType"];
             /**
              * Slug
              * @description the natural key, e.g. `vps-2g`
              */
             slug: string;
+            /**
+             * Storage Type
+             * @description the storage pool type its disk goes on (`ssd`, `nvme`, ...)
+             */
+            storage_type: string | null;
             /** Vcpus */
             vcpus: number;
         };
@@ -4130,6 +4400,16 @@ export interface components {
              */
             connection?: string | null;
             /**
+             * Cpu Flags
+             * @description CPU flags a host must have
+             */
+            cpu_flags?: string[] | null;
+            /**
+             * Cpu Model
+             * @description the CPU model a host must have
+             */
+            cpu_model?: string | null;
+            /**
              * Currency
              * @description ISO 4217, e.g. EUR
              */
@@ -4138,6 +4418,11 @@ export interface components {
             disk_gb?: number | null;
             /** @description the firewall baseline of its services (null: the defaults) */
             firewall?: components["schemas"]["FirewallIn"] | null;
+            /**
+             * Host Tags
+             * @description tags a host must carry
+             */
+            host_tags?: string[] | null;
             /**
              * Image
              * @description the OS image's slug
@@ -4148,8 +4433,18 @@ export interface components {
              * @description the location's code
              */
             location?: string | null;
+            /**
+             * Max Per Host
+             * @description anti-affinity: at most this many services of one customer per host
+             */
+            max_per_host?: number | null;
             /** Name */
             name?: string | null;
+            /**
+             * Nic Mbps
+             * @description NIC bandwidth reserved on the host, Mbit/s
+             */
+            nic_mbps?: number | null;
             /**
              * Options
              * @description must fit the plugin's settings schema
@@ -4159,6 +4454,8 @@ export interface components {
             } | null;
             /** @description the password in the welcome mail, or a reveal link */
             password_delivery?: components["schemas"]["PasswordDelivery"] | null;
+            /** @description spread (most free RAM first) or fill (least first) */
+            placement_strategy?: components["schemas"]["Strategy"] | null;
             /**
              * Plugin
              * @description the plugin's slug
@@ -4178,12 +4475,22 @@ export interface components {
             ram_mb?: number | null;
             /** @description what a full refund or a chargeback does */
             refund_policy?: components["schemas"]["RefundPolicy"] | null;
+            /**
+             * Region
+             * @description the region a host must be in
+             */
+            region?: string | null;
             service_type?: components["schemas"]["ServiceType"] | null;
             /**
              * Slug
              * @description the natural key, e.g. `vps-2g`
              */
             slug?: string | null;
+            /**
+             * Storage Type
+             * @description the storage pool type its disk goes on (`ssd`, `nvme`, ...)
+             */
+            storage_type?: string | null;
             /** Vcpus */
             vcpus?: number | null;
         };
@@ -4696,6 +5003,11 @@ export interface components {
             };
             status: components["schemas"]["ServiceState"];
             /**
+             * Storage Pool Id
+             * @description the host storage pool its disk is on (None: the host's own disk)
+             */
+            storage_pool_id: number | null;
+            /**
              * Updated At
              * Format: date-time
              */
@@ -4763,6 +5075,39 @@ export interface components {
             count: number;
             state: components["schemas"]["OrderState"];
         };
+        /**
+         * StoragePoolIn
+         * @description A storage pool of a host.
+         */
+        StoragePoolIn: {
+            /**
+             * Name
+             * @description unique on the host, e.g. `nvme0`
+             */
+            name: string;
+            /**
+             * Overcommit Percent
+             * @description how much of its size it may promise (150 = 1.5x)
+             * @default 100
+             */
+            overcommit_percent: number;
+            /**
+             * Total Gb
+             * @description its size, GB
+             */
+            total_gb: number;
+            /**
+             * Type
+             * @description what products ask for: `ssd`, `nvme`, `hdd`, ...
+             */
+            type: string;
+        };
+        /**
+         * Strategy
+         * @description How the hosts that fit are ranked.
+         * @enum {string}
+         */
+        Strategy: "spread" | "fill";
         /**
          * SubnetIn
          * @description An address pool of a location.

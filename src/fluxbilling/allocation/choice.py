@@ -93,6 +93,14 @@ class Reason(StrEnum):
     VCPUS = "vcpus"
     NIC = "nic"
     STORAGE = "storage"
+    # The reserve path's database prefilter also turns hosts away for reasons `choose` never
+    # sees (`allocation.reservation`): they read the same way on the order page.
+    PANEL = "panel"
+    """Run by another connection (panel) than the product's."""
+    NO_SUBNET = "no_subnet"
+    """We assign the address, and the host has no subnet to draw it from."""
+    FAILED_HERE = "failed_here"
+    """A provision attempt of this order already failed permanently on it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,6 +195,9 @@ _TEXT: dict[Reason, str] = {
     Reason.VCPUS: "vCPUs: {have} free of {need} needed",
     Reason.STORAGE: "storage: {have} GB free of {need} needed",
     Reason.NIC: "NIC: {have} Mbit/s free of {need} needed",
+    Reason.PANEL: "run by connection {have}, the product uses connection {need}",
+    Reason.NO_SUBNET: "no subnet to draw the address from",
+    Reason.FAILED_HERE: "a provision attempt of this order failed here",
 }
 
 

@@ -81,6 +81,9 @@ class Hold:
     ram_mb: int
     vcpus: int
     disk_gb: int
+    nic_mbps: int
+    storage_pool_id: int | None
+    """The storage pool the disk is held on (None: the host's own disk columns)."""
     state: HoldState
     reason: str | None
     expires_at: datetime
@@ -89,7 +92,13 @@ class Hold:
 
     def reservation(self) -> Reservation:
         """The reservation the hold made, as the allocation phase adopts it."""
-        return Reservation(self.host_id, self.host_name or "", self.subnet_id, self.address)
+        return Reservation(
+            self.host_id,
+            self.host_name or "",
+            self.subnet_id,
+            self.address,
+            pool_id=self.storage_pool_id,
+        )
 
     def describe(self) -> str:
         """What is held, for activity messages."""
@@ -220,6 +229,8 @@ async def place(
         "ram_mb": product["ram_mb"],
         "vcpus": product["vcpus"],
         "disk_gb": product["disk_gb"],
+        "nic_mbps": product.get("nic_mbps") or 0,
+        "storage_pool_id": reserved.pool_id,
         "state": HoldState.HELD.value,
         "reason": None,
         "expires_at": deadline,
@@ -350,7 +361,13 @@ async def sweep(db: Database, *, limit: int = 100) -> int:
 async def _give_back(conn: AsyncConnection, hold: Hold) -> None:
     """Return the hold's amounts to its host and free its address."""
     await reservation.give_back(
-        conn, host_id=hold.host_id, ram_mb=hold.ram_mb, vcpus=hold.vcpus, disk_gb=hold.disk_gb
+        conn,
+        host_id=hold.host_id,
+        ram_mb=hold.ram_mb,
+        vcpus=hold.vcpus,
+        disk_gb=hold.disk_gb,
+        nic_mbps=hold.nic_mbps,
+        storage_pool_id=hold.storage_pool_id,
     )
     if hold.address is not None:
         addresses = schema.ip_addresses

@@ -20,6 +20,7 @@ from fastapi import APIRouter
 from pydantic import EmailStr, Field, StringConstraints, ValidationError, create_model
 
 from fluxbilling.accounts.roles import Role
+from fluxbilling.allocation.choice import Strategy
 from fluxbilling.allocation.placement import HostStatus
 from fluxbilling.api.crud import Entity, Filter, problems_of, router
 from fluxbilling.api.fields import ONE_LINE, JsonObject, RequestBody, Text, Version
@@ -66,6 +67,7 @@ Slug = Annotated[str, StringConstraints(min_length=1, max_length=100), ONE_LINE]
 HostName = Annotated[str, StringConstraints(min_length=1, max_length=200), ONE_LINE]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=200), ONE_LINE]
 Address = Annotated[str, StringConstraints(max_length=64), ONE_LINE]
+Labels = Annotated[list[Key], Field(max_length=256)]
 
 
 class LocationIn(RequestBody):
@@ -106,6 +108,19 @@ class SubnetIn(RequestBody):
     )
 
 
+class StoragePoolIn(RequestBody):
+    """A storage pool of a host."""
+
+    name: Key = Field(description="unique on the host, e.g. `nvme0`")
+    type: Annotated[str, StringConstraints(min_length=1, max_length=32), ONE_LINE] = Field(
+        description="what products ask for: `ssd`, `nvme`, `hdd`, ..."
+    )
+    total_gb: Int32 = Field(description="its size, GB")
+    overcommit_percent: Annotated[int, Field(ge=100, le=1000)] = Field(
+        100, description="how much of its size it may promise (150 = 1.5x)"
+    )
+
+
 class HostIn(RequestBody):
     """A host (or panel node) services are placed on."""
 
@@ -135,6 +150,17 @@ class HostIn(RequestBody):
     rack: Key | None = Field(None, description="the name of the rack it stands in")
     rack_position: Annotated[int, Field(ge=1, le=racks.MAX_UNITS)] | None = Field(
         None, description="its lowest rack unit (needs rack)"
+    )
+
+    region: Key | None = Field(None, description="its region (products may require one)")
+    cpu_model: Name | None = Field(None, description="its CPU model, e.g. `AMD EPYC 9454P`")
+    cpu_flags: Labels = Field(default_factory=list, description="its CPU flags, e.g. `avx2`")
+    tags: Labels = Field(default_factory=list, description="labels products may require")
+    nic_mbps: Int32 = Field(0, description="NIC capacity, Mbit/s (0: none to reserve)")
+    storage_pools: Annotated[list[StoragePoolIn], Field(max_length=64)] = Field(
+        default_factory=list,
+        description="its storage pools (none: disks go on `disk_gb`); a pool left out is "
+        "removed, refused while it holds reserved disk",
     )
 
 
@@ -267,6 +293,20 @@ class ProductIn(RequestBody):
     firewall: FirewallIn | None = Field(
         None, description="the firewall baseline of its services (null: the defaults)"
     )
+    cpu_flags: Labels = Field(default_factory=list, description="CPU flags a host must have")
+    cpu_model: Name | None = Field(None, description="the CPU model a host must have")
+    storage_type: Annotated[str, StringConstraints(max_length=32), ONE_LINE] | None = Field(
+        None, description="the storage pool type its disk goes on (`ssd`, `nvme`, ...)"
+    )
+    region: Key | None = Field(None, description="the region a host must be in")
+    host_tags: Labels = Field(default_factory=list, description="tags a host must carry")
+    nic_mbps: Int32 = Field(0, description="NIC bandwidth reserved on the host, Mbit/s")
+    max_per_host: Annotated[int, Field(ge=1, le=2**31 - 1)] | None = Field(
+        None, description="anti-affinity: at most this many services of one customer per host"
+    )
+    placement_strategy: Strategy = Field(
+        Strategy.SPREAD, description="spread (most free RAM first) or fill (least first)"
+    )
 
 
 class CustomerIn(RequestBody):
@@ -328,7 +368,21 @@ def _used(row: Any) -> dict[str, Any]:
         "ram_mb_used": row.ram_mb_used,
         "vcpus_used": row.vcpus_used,
         "disk_gb_used": row.disk_gb_used,
+        "nic_mbps_used": row.nic_mbps_used,
+        "consecutive_failures": row.consecutive_failures,
+        "quarantine_reason": row.quarantine_reason,
     }
+
+
+def _host_spec(**fields: Any) -> hosts.HostSpec:
+    pools = tuple(hosts.PoolSpec(**p) for p in fields.pop("storage_pools", ()))
+    flags, tags = tuple(fields.pop("cpu_flags", ())), tuple(fields.pop("tags", ()))
+    return hosts.HostSpec(**fields, cpu_flags=flags, tags=tags, storage_pools=pools)
+
+
+def _product_spec(**fields: Any) -> products.ProductSpec:
+    flags, tags = tuple(fields.pop("cpu_flags", ())), tuple(fields.pop("host_tags", ()))
+    return products.ProductSpec(**fields, cpu_flags=flags, host_tags=tags)
 
 
 ENTITIES: tuple[Entity[Any], ...] = (
@@ -365,7 +419,7 @@ ENTITIES: tuple[Entity[Any], ...] = (
         path="hosts",
         title="host",
         kind=_kind("hosts"),
-        spec=hosts.HostSpec,
+        spec=_host_spec,
         body=HostIn,
         patch=_optional(HostIn),
         out=_answer(
@@ -373,6 +427,15 @@ ENTITIES: tuple[Entity[Any], ...] = (
             ram_mb_used=(int, Field(description="RAM reserved by its services, MB")),
             vcpus_used=(int, Field(description="vCPUs reserved by its services")),
             disk_gb_used=(int, Field(description="disk reserved by its services, GB")),
+            nic_mbps_used=(int, Field(description="NIC bandwidth reserved, Mbit/s")),
+            consecutive_failures=(
+                int,
+                Field(description="provision failures in a row on it (reset by a success)"),
+            ),
+            quarantine_reason=(
+                str | None,
+                Field(description="why it was quarantined by its failures (None: it was not)"),
+            ),
         ),
         filters=(
             Filter("location", Key, _by_code(schema.hosts.c.location_id)),
@@ -424,7 +487,7 @@ ENTITIES: tuple[Entity[Any], ...] = (
         path="products",
         title="product",
         kind=_kind("products"),
-        spec=products.ProductSpec,
+        spec=_product_spec,
         body=ProductIn,
         patch=_optional(ProductIn),
         out=_answer(ProductIn),

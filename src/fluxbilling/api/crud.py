@@ -98,7 +98,7 @@ def _param(name: str, annotation: Any, default: Any = inspect.Parameter.empty) -
 
 async def _answer(entity: Entity[S], kind: records.Kind[S], names: records.Names, row: Any) -> Row:
     spec = await kind.to_spec(names, row)
-    values = {f.name: getattr(spec, f.name) for f in dataclasses.fields(spec)}  # type: ignore[arg-type]
+    values = dataclasses.asdict(spec)  # type: ignore[call-overload]
     return entity.out.model_validate({"id": row.id, **values, **entity.extras(row)})
 
 
@@ -177,7 +177,7 @@ def router(entity: Entity[Any]) -> APIRouter:
         async with installation.db.begin() as conn:
             names = records.Names(conn)
             current = await kind.to_spec(names, await records.get(conn, kind, entry_id))
-            fields = {f.name: getattr(current, f.name) for f in dataclasses.fields(current)}
+            fields = dataclasses.asdict(current)  # nested specs (a host's pools) as objects
             spec = entity.spec(**_body(entity, {**fields, **given}).model_dump())
             await records.update(conn, names, kind, entry_id, spec, actor=who.name)
             return await _answer(entity, kind, names, await records.get(conn, kind, entry_id))

@@ -175,6 +175,9 @@ class ServiceOut(Row):
     order_id: int
     status: ServiceState
     host_id: int | None
+    storage_pool_id: int | None = Field(
+        description="the host storage pool its disk is on (None: the host's own disk)"
+    )
     plugin_slug: str | None
     plugin_version: int | None
     external_id: str | None = Field(description="the panel's id of the service")
@@ -193,6 +196,41 @@ class ActivityOut(Row):
     phase: str | None
     message: str
     data: JsonObject
+
+
+class PlacementHostOut(Row):
+    """A host that fits the order: the chosen one or a runner-up."""
+
+    host_id: int
+    host: str
+    pool: str | None = Field(description="the storage pool chosen on it")
+    ram_mb_left: int = Field(description="free RAM left after placing the order, MB")
+
+
+class PlacementRejectionOut(Row):
+    """A host that lost, and why."""
+
+    host_id: int
+    host: str
+    reason: str = Field(description="the first check it failed (ram, cpu_flags, storage, ...)")
+    text: str = Field(description="the reason with its numbers, in words")
+
+
+class PlacementOut(Row):
+    """Why the order's service landed on its host (or why none fitted)."""
+
+    strategy: str = Field(description="spread or fill")
+    chosen: PlacementHostOut | None
+    runners_up: list[PlacementHostOut] = Field(description="the next hosts that fit, best first")
+    fitting: int = Field(description="how many hosts fit")
+    rejected: dict[str, int] = Field(description="hosts that lost, counted by reason")
+    rejections: list[PlacementRejectionOut] = Field(
+        description="the first hosts that lost (by id), with their numbers"
+    )
+    not_examined: int = Field(
+        description="hosts that passed the database's prefilter but ranked below those examined"
+    )
+    failed_hosts: list[int] = Field(description="hosts a provision attempt of it failed on")
 
 
 class OrderOut(Row):
@@ -220,6 +258,10 @@ class OrderOut(Row):
     switch_port_jobs: list[SwitchPortJobOut] = Field(
         description="its switch-port jobs, newest first: each a run of its own (retry it "
         "through `POST /runs/{run_id}/retry`)"
+    )
+    placement: PlacementOut | None = Field(
+        description="why its service landed on its host, or why no host fitted (None: not "
+        "allocated yet)"
     )
 
 

@@ -10,14 +10,19 @@ service (`orders.actions.RefundPolicy`). It is kept in `options.refund_policy`, 
 schema refuses unknown keys must list `refund_policy` for products with another policy.
 Prices are integer minor units of an ISO 4217 currency.
 
+Placement needs (`allocation.choice.Need`): `cpu_flags` and `host_tags` a host must have,
+`cpu_model`, `storage_type` (the pool type its disk goes on), `region` (each optional),
+`nic_mbps` reserved on the host, `max_per_host` (anti-affinity: at most this many services
+of one customer on one host) and `placement_strategy` (spread or fill).
+
 While a product has live orders (any not cancelled whose service is not terminated), the
 fields running services depend on cannot change: `location`, `connection`, `plugin`,
-`service_type`, and the resources `ram_mb`, `vcpus`, `disk_gb` (terminating a service gives
-back the product's resources to its host, so they must stay what was reserved). Name,
-price, image, options, plugin version, refund policy, alarm, password delivery and the
-firewall policy (`network.firewall`, null for the defaults) may change: they apply to new
-orders, installs and actions. A product with orders (any) cannot be deleted: its orders
-keep it.
+`service_type`, and the resources `ram_mb`, `vcpus`, `disk_gb`, `nic_mbps` (terminating a
+service gives back the product's resources to its host, so they must stay what was
+reserved). Name, price, image, options, plugin version, refund policy, alarm, password
+delivery and the firewall policy (`network.firewall`, null for the defaults) may change:
+they apply to new orders, installs and actions. A product with orders (any) cannot be
+deleted: its orders keep it.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from fluxbilling import errors
+from fluxbilling.allocation.choice import Strategy
 from fluxbilling.catalogue import rules
 from fluxbilling.catalogue.records import (
     Kind,
@@ -69,6 +75,7 @@ FROZEN_WHILE_LIVE = (
     "ram_mb",
     "vcpus",
     "disk_gb",
+    "nic_mbps",
 )
 """What cannot change while the product has live orders (see the module docstring)."""
 
@@ -118,6 +125,14 @@ class ProductSpec:
     password_delivery: PasswordDelivery = PasswordDelivery.MAIL
     firewall: Mapping[str, Any] | None = None
     """The firewall policy's JSON form (`network.firewall`); None: the defaults."""
+    cpu_flags: tuple[str, ...] = ()
+    cpu_model: str | None = None
+    storage_type: str | None = None
+    region: str | None = None
+    host_tags: tuple[str, ...] = ()
+    nic_mbps: int = 0
+    max_per_host: int | None = None
+    placement_strategy: Strategy = Strategy.SPREAD
 
 
 def check(spec: ProductSpec) -> list[Problem]:
@@ -144,6 +159,20 @@ def check(spec: ProductSpec) -> list[Problem]:
         problems.append(problem(f"options.{_POLICY_KEY}", "is set by the refund_policy field"))
     if spec.firewall is not None:
         problems += [problem(p["path"], p["message"]) for p in firewall.problems(spec.firewall)]
+    return problems + _placement_problems(spec)
+
+
+def _placement_problems(spec: ProductSpec) -> list[Problem]:
+    problems = rules.labels("cpu_flags", spec.cpu_flags) + rules.labels("host_tags", spec.host_tags)
+    for name in ("storage_type", "region"):
+        value = getattr(spec, name)
+        if value is not None:
+            problems += rules.key(name, value)
+    if spec.cpu_model is not None:
+        problems += rules.name("cpu_model", spec.cpu_model)
+    problems += rules.count("nic_mbps", spec.nic_mbps)
+    if spec.max_per_host is not None:
+        problems += rules.count("max_per_host", spec.max_per_host, minimum=1)
     return problems
 
 
@@ -226,6 +255,14 @@ def kind(plugins: DriverSource) -> Kind[ProductSpec]:
             "alarm_after_minutes": spec.alarm_after_minutes,
             "password_delivery": str(spec.password_delivery),
             "firewall": None if spec.firewall is None else dict(spec.firewall),
+            "cpu_flags": list(spec.cpu_flags),
+            "cpu_model": spec.cpu_model,
+            "storage_type": spec.storage_type,
+            "region": spec.region,
+            "host_tags": list(spec.host_tags),
+            "nic_mbps": spec.nic_mbps,
+            "max_per_host": spec.max_per_host,
+            "placement_strategy": str(spec.placement_strategy),
         }
 
     return Kind(
@@ -263,6 +300,14 @@ async def _spec(names: Names, row: Any) -> ProductSpec:
         alarm_after_minutes=row.alarm_after_minutes,
         password_delivery=PasswordDelivery(row.password_delivery),
         firewall=row.firewall,
+        cpu_flags=tuple(row.cpu_flags or ()),
+        cpu_model=row.cpu_model,
+        storage_type=row.storage_type,
+        region=row.region,
+        host_tags=tuple(row.host_tags or ()),
+        nic_mbps=row.nic_mbps,
+        max_per_host=row.max_per_host,
+        placement_strategy=Strategy(row.placement_strategy),
     )
 
 

@@ -158,6 +158,9 @@ class Kind(Generic[S]):
         users: what uses a row, counted (`["2 hosts", "1 product"]`); deleting it is
             refused while anything does.
         uses: the verb of the refusal: "location fra1 *has* 2 hosts".
+        children: writes the entry's rows of other tables after its own row (a host's
+            storage pools), or removes them before a delete (given None); may raise
+            `errors.Conflict`.
     """
 
     entity: str
@@ -170,6 +173,7 @@ class Kind(Generic[S]):
     users: Users
     guard: Callable[[AsyncConnection, Any, S, S], Awaitable[list[Problem]]] | None = None
     uses: str = "has"
+    children: Callable[[AsyncConnection, int, S | None], Awaitable[None]] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,7 +209,9 @@ def _fields(spec: Any) -> dict[str, Any]:
 
 
 def _plain(value: Any) -> Any:
-    """A spec value as JSON (tuples become lists, enums their value)."""
+    """A spec value as JSON (tuples become lists, enums their value, dataclasses objects)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return _plain(_fields(value))
     if isinstance(value, tuple | list):
         return [_plain(v) for v in value]
     if isinstance(value, Mapping):
@@ -329,6 +335,8 @@ async def create(conn: AsyncConnection, names: Names, kind: Kind[S], spec: S, *,
     except sa.exc.IntegrityError as exc:  # the same key, inserted concurrently
         raise _taken(kind, key) from exc
     row_id = int(result.scalar_one())
+    if kind.children is not None:
+        await kind.children(conn, row_id, spec)
     await _written(conn, names, kind, "create", row_id, _stated(spec), actor)
     return row_id
 
@@ -368,6 +376,8 @@ async def update(
             )
     except sa.exc.IntegrityError as exc:
         raise _taken(kind, new_key) from exc
+    if kind.children is not None:
+        await kind.children(conn, row.id, spec)
     await _written(conn, names, kind, "update", row.id, changes, actor)
     return changes
 
@@ -394,6 +404,8 @@ async def delete(
         )
     try:
         async with conn.begin_nested():
+            if kind.children is not None:
+                await kind.children(conn, row.id, None)
             await conn.execute(kind.table.delete().where(kind.table.c.id == row.id))
     except sa.exc.IntegrityError as exc:  # something came to use it meanwhile
         raise errors.Conflict(

@@ -5,6 +5,8 @@ key(path, value)      a code, slug or host name: letters, digits, `.`, `_`, `-`,
                       letter or digit (a URL segment, a YAML key, a panel's name for it)
 name(path, value)     a display name: not blank, no control characters
 count(path, value)    a resource amount: 0 .. 2^31-1 (an INTEGER column)
+labels(path, values)  a set of labels (CPU flags, tags): keys of at most 64 characters, at
+                      most 256 of them, no duplicates
 ```
 Each returns the problems found (`records.Problem`), empty when the value is fine.
 """
@@ -15,7 +17,7 @@ import re
 
 from fluxbilling.catalogue.records import Problem, problem
 
-__all__ = ["INT32_MAX", "count", "key", "name"]
+__all__ = ["INT32_MAX", "count", "key", "labels", "name"]
 
 INT32_MAX = 2**31 - 1
 _KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._\-]*")
@@ -52,3 +54,30 @@ def count(path: str, value: int, *, minimum: int = 0) -> list[Problem]:
     if isinstance(value, bool) or not minimum <= value <= INT32_MAX:
         return [problem(path, f"must be an integer from {minimum} to {INT32_MAX}")]
     return []
+
+
+def labels(path: str, values: tuple[str, ...]) -> list[Problem]:
+    """Problems of a set of labels (CPU flags, host tags), each placed at its index.
+
+    Example:
+        >>> labels("cpu_flags", ("avx2", "avx2"))
+        [{'path': 'cpu_flags[1]', 'message': 'avx2 is listed twice'}]
+    """
+    if len(values) > _MAX_LABELS:
+        return [problem(path, f"must list at most {_MAX_LABELS}")]
+    problems: list[Problem] = []
+    seen: set[str] = set()
+    for i, value in enumerate(values):
+        where = f"{path}[{i}]"
+        if len(value) > _MAX_LABEL:
+            problems.append(problem(where, f"must be at most {_MAX_LABEL} characters"))
+        elif value in seen:
+            problems.append(problem(where, f"{value} is listed twice"))
+        else:
+            problems += key(where, value)
+        seen.add(value)
+    return problems
+
+
+_MAX_LABELS = 256
+_MAX_LABEL = 64

@@ -136,9 +136,44 @@ hosts = sa.Table(
     # Where the machine stands (DCIM): a rack of its location and its lowest unit, or unknown.
     _fk("rack_id", "racks.id", nullable=True),
     sa.Column("rack_position", sa.Integer(), nullable=True),
+    # Placement (`allocation.choice`): what products may require of a host. A host without
+    # rows in `host_storage_pools` places disks on its `disk_gb_*` columns (one implicit pool).
+    sa.Column("region", sa.String(64), nullable=False, server_default=""),
+    sa.Column("cpu_model", sa.String(200), nullable=False, server_default=""),
+    sa.Column("cpu_flags", JSON, nullable=False, server_default=sa.text("'[]'")),
+    sa.Column("tags", JSON, nullable=False, server_default=sa.text("'[]'")),
+    sa.Column("nic_mbps_total", sa.Integer(), nullable=False, server_default="0"),
+    sa.Column("nic_mbps_used", sa.Integer(), nullable=False, server_default="0"),
+    # Provision-phase driver failures in a row on this host; at the installation's limit the
+    # host is quarantined with the reason (a success resets it).
+    sa.Column("consecutive_failures", sa.Integer(), nullable=False, server_default="0"),
+    sa.Column("quarantine_reason", sa.Text(), nullable=True),
+    sa.Column("quarantined_at", UtcDateTime(), nullable=True),
     sa.CheckConstraint("ram_mb_used >= 0 AND ram_mb_used <= ram_mb_total", name="ram_fits"),
     sa.CheckConstraint("vcpus_used >= 0 AND vcpus_used <= vcpus_total", name="vcpus_fit"),
     sa.CheckConstraint("disk_gb_used >= 0 AND disk_gb_used <= disk_gb_total", name="disk_fits"),
+    sa.CheckConstraint("nic_mbps_used >= 0 AND nic_mbps_used <= nic_mbps_total", name="nic_fits"),
+    # The reserve path's prefilter: a location's active hosts of one panel, by free RAM.
+    sa.Index("ix_hosts_placement", "location_id", "connection_id", "status"),
+)
+
+host_storage_pools = sa.Table(
+    "host_storage_pools",
+    metadata,
+    _id(),
+    _fk("host_id", "hosts.id"),
+    sa.Column("name", sa.String(64), nullable=False),
+    sa.Column("type", sa.String(32), nullable=False),
+    sa.Column("total_gb", sa.Integer(), nullable=False),
+    sa.Column("used_gb", sa.Integer(), nullable=False, server_default="0"),
+    # 150 = the pool may promise 1.5x its size (thin provisioning).
+    sa.Column("overcommit_percent", sa.Integer(), nullable=False, server_default="100"),
+    sa.UniqueConstraint("host_id", "name", name="uq_host_storage_pools_host_id_name"),
+    sa.CheckConstraint("total_gb >= 0", name="total_not_negative"),
+    sa.CheckConstraint("overcommit_percent >= 100", name="overcommit_at_least_100"),
+    sa.CheckConstraint(
+        "used_gb >= 0 AND used_gb * 100 <= total_gb * overcommit_percent", name="used_fits"
+    ),
 )
 
 # DCIM: a location is a site. Racks stand in a site; hosts (and devices we do not run, such
@@ -300,6 +335,16 @@ products = sa.Table(
     sa.Column("password_delivery", sa.String(16), nullable=False, server_default="mail"),
     # The product's firewall policy (`network.firewall`); NULL: the defaults.
     sa.Column("firewall", JSON, nullable=True),
+    # Placement: what a host must offer (`allocation.choice.Need`), and how hosts that fit rank.
+    sa.Column("cpu_flags", JSON, nullable=False, server_default=sa.text("'[]'")),
+    sa.Column("cpu_model", sa.String(200), nullable=True),
+    sa.Column("storage_type", sa.String(32), nullable=True),
+    sa.Column("region", sa.String(64), nullable=True),
+    sa.Column("host_tags", JSON, nullable=False, server_default=sa.text("'[]'")),
+    sa.Column("nic_mbps", sa.Integer(), nullable=False, server_default="0"),
+    # At most this many services of one customer on one host (NULL: no anti-affinity).
+    sa.Column("max_per_host", sa.Integer(), nullable=True),
+    sa.Column("placement_strategy", sa.String(16), nullable=False, server_default="spread"),
 )
 
 orders = sa.Table(
@@ -442,6 +487,8 @@ services = sa.Table(
     _fk("order_id", "orders.id"),
     sa.Column("status", sa.String(32), nullable=False),
     _fk("host_id", "hosts.id", nullable=True),
+    # The host storage pool its disk is reserved on (NULL: the host's own disk_gb columns).
+    _fk("storage_pool_id", "host_storage_pools.id", nullable=True),
     sa.Column("plugin_slug", sa.String(100), nullable=True),
     sa.Column("plugin_version", sa.Integer(), nullable=True),
     sa.Column("external_id", sa.String(255), nullable=True),
@@ -489,11 +536,14 @@ holds = sa.Table(
     _fk("order_id", "orders.id"),
     _fk("host_id", "hosts.id"),
     _fk("subnet_id", "subnets.id", nullable=True),
+    # The storage pool the disk is held on (NULL: the host's own disk columns).
+    _fk("storage_pool_id", "host_storage_pools.id", nullable=True),
     # What the checkout reserved: given back as recorded when the hold is released or expires.
     sa.Column("address", sa.String(64), nullable=True),
     sa.Column("ram_mb", sa.Integer(), nullable=False),
     sa.Column("vcpus", sa.Integer(), nullable=False),
     sa.Column("disk_gb", sa.Integer(), nullable=False),
+    sa.Column("nic_mbps", sa.Integer(), nullable=False, server_default="0"),
     # held, consumed, released or expired (`allocation.holds.HoldState`).
     sa.Column("state", sa.String(16), nullable=False),
     sa.Column("reason", sa.String(500), nullable=True),

@@ -27,6 +27,7 @@ from fluxbilling.allocation import holds
 from fluxbilling.db import Database, schema
 from fluxbilling.jsontypes import JsonObject, JsonValue
 from fluxbilling.orders import attempts, lifecycle, operator, suggestions, switch_jobs
+from fluxbilling.orders import placement as order_placement
 from fluxbilling.orders.attempts import Attempt
 from fluxbilling.orders.lifecycle import OrderState, ServiceState
 from fluxbilling.orders.pipeline import PHASES, PROVISION_KIND, PROVISIONING, Phase, RunState
@@ -136,6 +137,7 @@ class ServiceRow:
     order_id: int
     status: ServiceState
     host_id: int | None
+    storage_pool_id: int | None
     plugin_slug: str | None
     plugin_version: int | None
     external_id: str | None
@@ -177,6 +179,8 @@ class OrderDetail:
     """The capacity and address its checkout held (None: it was never checked out)."""
     switch_port_jobs: tuple[switch_jobs.SwitchJobRow, ...] = ()
     """Its switch-port jobs (runs of their own), newest first."""
+    placement: order_placement.PlacementView | None = None
+    """Why its service landed on its host, or why nothing fitted (None: not allocated yet)."""
 
 
 def _parked(run: Any) -> bool:
@@ -255,7 +259,13 @@ async def describe_order(db: Database, order_id: int) -> OrderDetail:
         retry_from=_retry_from(run, by_phase),
         hold=hold,
         switch_port_jobs=tuple(switch_jobs.job_row(r) for r in switching),
+        placement=_placement(run, by_phase.get(Phase.ALLOCATION)),
     )
+
+
+def _placement(run: Any, allocation: Any) -> order_placement.PlacementView | None:
+    output = allocation.output if allocation is not None else None
+    return order_placement.from_order(output, run.last_error if run is not None else None)
 
 
 def _retry_from(run: Any, checkpoints: Mapping[str, Any]) -> tuple[Phase, ...]:

@@ -21,6 +21,8 @@ def hold(address: str | None = "192.0.2.10", host_name: str | None = "hv-1") -> 
         ram_mb=2048,
         vcpus=2,
         disk_gb=40,
+        nic_mbps=100,
+        storage_pool_id=9,
         state=HoldState.HELD,
         reason=None,
         expires_at=AT,
@@ -44,8 +46,8 @@ def test_a_checkout_places_extends_or_keeps(state: HoldState | None, step: str) 
 
 
 def test_a_hold_is_adopted_as_the_reservation_it_made() -> None:
-    assert hold().reservation() == Reservation(3, "hv-1", 2, "192.0.2.10")
-    assert hold(address=None).reservation() == Reservation(3, "hv-1", None, None)
+    assert hold().reservation() == Reservation(3, "hv-1", 2, "192.0.2.10", pool_id=9)
+    assert hold(address=None).reservation() == Reservation(3, "hv-1", None, None, pool_id=9)
 
 
 def test_a_hold_describes_what_it_holds() -> None:

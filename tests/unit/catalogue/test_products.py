@@ -46,3 +46,25 @@ def test_a_plain_product_is_fine() -> None:
 )
 def test_each_problem_is_named(change: dict[str, object], path: str) -> None:
     assert [p["path"] for p in check(spec(**change))] == [path]
+
+
+def test_placement_needs_are_checked() -> None:
+    bad = spec(
+        cpu_flags=("avx2", "avx2"),
+        host_tags=("a b",),
+        storage_type="nv me",
+        region="",
+        cpu_model="\n",
+        nic_mbps=-5,
+        max_per_host=0,
+    )
+    assert [p["path"] for p in check(bad)] == [
+        "cpu_flags[1]",
+        "host_tags[0]",
+        "storage_type",
+        "region",
+        "cpu_model",
+        "nic_mbps",
+        "max_per_host",
+    ]
+    assert check(spec(cpu_flags=("avx512f",), storage_type="nvme", max_per_host=1)) == []

@@ -35,6 +35,7 @@ export const HOSTS = defineKind<Host, Schemas["HostIn"]>({
     connection: null,
     status: "active",
     external_ref: null,
+    nic_mbps: 0,
   },
 });
 

@@ -48,6 +48,8 @@ export const PRODUCTS = defineKind<Product, ProductIn>({
     refund_policy: "suspend",
     alarm_after_minutes: null,
     password_delivery: "mail",
+    nic_mbps: 0,
+    placement_strategy: "spread",
   },
 });
 

@@ -47,13 +47,26 @@ class AllocationPhase:
                 held.to_dict(),
             )
         reserved = held or await writes.reserve(ctx.order_id, current.product, with_address=ours)
-        service_id = await writes.create_service(ctx.order_id, reserved.host_id)
+        service_id = await writes.create_service(
+            ctx.order_id, reserved.host_id, storage_pool_id=reserved.pool_id
+        )
         output = {**reserved.to_dict(), "service_id": service_id}
         where = f"address {reserved.address}" if ours else "the provider assigns the address"
+        pool = f" (pool {reserved.pool})" if reserved.pool_id is not None else ""
         await writes.record(
             "capacity_reserved",
             f"reserved {current.product['ram_mb']} MB / {current.product['vcpus']} vCPU / "
-            f"{current.product['disk_gb']} GB on {reserved.host_name}, {where}",
+            f"{current.product['disk_gb']} GB on {reserved.host_name}{pool}, {where}"
+            f"{_why(reserved.placement)}",
             output,
         )
         return output
+
+
+def _why(placement: Mapping[str, Any]) -> str:
+    """The placement in a few words: strategy, and how many hosts lost, by reason."""
+    if not placement:
+        return ""
+    rejected = placement.get("rejected") or {}
+    lost = ", ".join(f"{n} {reason}" for reason, n in rejected.items())
+    return f"; {placement.get('strategy')}" + (f", lost: {lost}" if lost else "")

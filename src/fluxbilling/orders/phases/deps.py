@@ -68,6 +68,8 @@ class PhaseDeps:
         reveal_link_hours: How long such a link stays valid (`Settings.reveal_link_hours`).
         switching: The switch and its jobs (None: `FLUXBILLING_SWITCH_BACKEND=none`, no
             switch-port jobs are enqueued).
+        host_quarantine_failures: Provision failures in a row that quarantine a host
+            (`Settings.host_quarantine_failures`, 0: never).
     """
 
     store: PhaseStore
@@ -83,6 +85,7 @@ class PhaseDeps:
     switching: Switching | None = None
     dcim: DcimDeps | None = None
     """The inventory system to sync services to (None: our records only, no sync runs)."""
+    host_quarantine_failures: int = 3
 
 
 def plain(value: Any) -> Any:

@@ -2,10 +2,16 @@
 
 The driver sees `credentials.password` (generated and sealed before the first attempt, the
 same on every retry) for panels that set the root or account password at creation.
+
+A driver failure counts against the order's host (`allocation.quarantine`: N in a row
+quarantine it; a success resets the count). A permanent one re-allocates the order to the
+next candidate host and provisions there, in the same attempt, while one has room; only
+when none is left does the phase fail as before.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
@@ -34,7 +40,24 @@ class ProvisionPhase:
         self.deps = deps
 
     async def execute(self, ctx: PhaseContext) -> Outcome:
-        """Run (or resume) the provision verb."""
+        """Run (or resume) the provision verb; on a driver failure, count it and maybe move."""
+        while True:
+            try:
+                return await self._provision(ctx)
+            except errors.UpstreamError as exc:
+                permanent = isinstance(exc, errors.PermanentUpstreamError)
+                failure = await self.deps.store.provision_failed(
+                    ctx,
+                    exc.message,
+                    quarantine_after=self.deps.host_quarantine_failures,
+                    reallocate=permanent,
+                )
+                if failure.moved_to is None:
+                    raise
+                # A new host: the old one's cursor means nothing there.
+                ctx = dataclasses.replace(ctx, cursor=None)
+
+    async def _provision(self, ctx: PhaseContext) -> Outcome:
         view = await self.deps.store.view(ctx.order_id)
         driver = await pinned_driver(self.deps, ctx, view)
         kind = view.connection.get("type")
@@ -72,6 +95,9 @@ class ProvisionPhase:
     ) -> Mapping[str, Any]:
         """Store the provider's ids on the service."""
         writes = self.deps.store.writes(conn, ctx)
+        host_id = (await writes.view(ctx.order_id)).service.get("host_id")
+        if host_id is not None:
+            await writes.host_succeeded(int(host_id))
         data = dict(done.output["service_data"])
         external = data.get("external_id")
         await writes.merge_service_data(

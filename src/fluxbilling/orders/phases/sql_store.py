@@ -8,8 +8,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from fluxbilling import errors
-from fluxbilling.allocation import holds, reservation
+from fluxbilling import audit, errors
+from fluxbilling.allocation import holds, quarantine, reservation
 from fluxbilling.db import Database, schema
 from fluxbilling.engine.context import PhaseContext
 from fluxbilling.engine.runs import Claim, RunStore
@@ -20,7 +20,12 @@ from fluxbilling.network.dcim_sync import Facts, Pushed, SyncResult
 from fluxbilling.orders import lifecycle
 from fluxbilling.orders import view as order_view
 from fluxbilling.orders.phases.deps import plain
-from fluxbilling.orders.phases.store import ActionRow, PhaseWrites, WelcomeMail
+from fluxbilling.orders.phases.store import (
+    ActionRow,
+    PhaseWrites,
+    ProvisionFailure,
+    WelcomeMail,
+)
 
 __all__ = ["SqlDcimRecords", "SqlPhaseStore"]
 
@@ -97,6 +102,25 @@ class SqlPhaseStore:
     async def save_cursor(self, claim: Claim, cursor: Mapping[str, Any]) -> None:
         """Keep the phase's cursor now."""
         await self.runs.save_cursor(claim, cursor)
+
+    async def provision_failed(
+        self, ctx: PhaseContext, error: str, *, quarantine_after: int, reallocate: bool
+    ) -> ProvisionFailure:
+        """Count the failure on the order's host, quarantine it at the limit, maybe move on."""
+        async with self.runs.fenced(ctx.claim) as conn:
+            current = await order_view.load(conn, ctx.order_id)
+            host_id = current.service.get("host_id")
+            if host_id is None:
+                return ProvisionFailure(None)
+            failure = await quarantine.failed(
+                conn, int(host_id), reason=error, limit=quarantine_after
+            )
+            if failure.quarantined:
+                await _quarantined(conn, ctx, failure, error)
+            moved = None
+            if reallocate:
+                moved = await _move(conn, ctx, current, failure, error, lock=not self.db.is_sqlite)
+        return ProvisionFailure(failure.host, failure.quarantined, moved)
 
     async def quarantine_image(self, image_id: int) -> None:
         """Mark the image quarantined."""
@@ -220,13 +244,24 @@ class _SqlWrites:
         hold = await holds.adopt(self.db, self.conn, order_id=order_id)
         return hold.reservation() if hold is not None else None
 
-    async def create_service(self, order_id: int, host_id: int) -> int:
+    async def create_service(
+        self, order_id: int, host_id: int, *, storage_pool_id: int | None = None
+    ) -> int:
         service_id = await lifecycle.create_service(self.conn, order_id=order_id, host_id=host_id)
+        if storage_pool_id is not None:
+            await self.conn.execute(
+                services.update()
+                .where(services.c.id == service_id)
+                .values(storage_pool_id=storage_pool_id)
+            )
         await reservation.attach(self.conn, order_id=order_id, service_id=service_id)
         return service_id
 
     async def release(self, order_id: int) -> reservation.Release:
         return await reservation.release(self.conn, order_id=order_id)
+
+    async def host_succeeded(self, host_id: int) -> None:
+        await quarantine.succeeded(self.conn, host_id)
 
     async def assign_address(self, order_id: int, service_id: int) -> None:
         await self.conn.execute(
@@ -307,3 +342,113 @@ class _SqlWrites:
             self.conn, self.ctx.order_id, kind=kind, phase=phase, dedupe_key=dedupe_key
         )
         return True
+
+
+async def _quarantined(
+    conn: AsyncConnection, ctx: PhaseContext, failure: quarantine.HostFailure, error: str
+) -> None:
+    """The activity and audit rows of a host quarantined by its failures."""
+    why = f"{failure.failures} provision failures in a row, the last: {error}"
+    await ctx.record(
+        conn,
+        "host_quarantined",
+        f"host {failure.host} quarantined: {why}",
+        {"host_id": failure.host_id, "host": failure.host, "failures": failure.failures},
+    )
+    await audit.record(
+        conn,
+        actor="system",
+        action="host.quarantine",
+        entity="host",
+        entity_id=failure.host_id,
+        changes={"status": "quarantined", "reason": why, "order_id": ctx.order_id},
+    )
+
+
+async def _move(
+    conn: AsyncConnection,
+    ctx: PhaseContext,
+    current: order_view.OrderView,
+    failure: quarantine.HostFailure,
+    error: str,
+    *,
+    lock: bool,
+) -> str | None:
+    """Re-allocate the order to the next candidate after a permanent failure on its host.
+
+    Only when nothing was started upstream (no cursor of an earlier Pending, no provider id
+    on the service): otherwise the service may exist on the failed host. In a savepoint:
+    the failed host's capacity and the address go back, the next candidate (never a host
+    this order failed on) is reserved, the service moves there and the allocation's
+    checkpoint says where it is now. When nothing fits, the savepoint rolls back and the
+    order stays where it was (the run then fails as any permanent failure).
+
+    Returns:
+        The new host's name, or None when it stays (started upstream, or nothing fits).
+    """
+    if ctx.cursor is not None or current.service.get("external_id") is not None:
+        # The attempt had started something upstream (a saved cursor, a provider id): moving
+        # would leave it behind on the failed host (`lifecycle.reallocation_refusal`).
+        await ctx.record(
+            conn,
+            "reallocation_refused",
+            f"host {failure.host} failed permanently: {error}; not re-allocated: the provider "
+            "may already hold the service there (retry, or clean up and re-allocate)",
+            {"host_id": failure.host_id},
+        )
+        return None
+    checkpoint = await _allocation_checkpoint(conn, ctx)
+    before = dict(checkpoint.output or {}) if checkpoint is not None else {}
+    failed = sorted({*before.get("failed_hosts", []), failure.host_id})
+    service_id = int(current.service["id"])
+    ours = order_view.addressing(current.product) == "ipam"
+    try:
+        async with conn.begin_nested():
+            await reservation.release(conn, order_id=ctx.order_id)
+            moved = await reservation.reserve(
+                conn,
+                order_id=ctx.order_id,
+                product=dict(current.product),
+                lock=lock,
+                with_address=ours,
+                exclude=failed,
+            )
+            await conn.execute(
+                services.update()
+                .where(services.c.id == service_id)
+                .values(host_id=moved.host_id, storage_pool_id=moved.pool_id)
+            )
+            await reservation.attach(conn, order_id=ctx.order_id, service_id=service_id)
+    except errors.CapacityExhausted as exc:
+        await ctx.record(
+            conn,
+            "reallocation_impossible",
+            f"host {failure.host} failed permanently: {error}; no other host fits ({exc.message})",
+            {"host_id": failure.host_id, "failed_hosts": failed, **exc.details},
+        )
+        return None
+    output = {**moved.to_dict(), "service_id": service_id, "failed_hosts": failed}
+    if checkpoint is not None:
+        await conn.execute(
+            schema.phase_checkpoints.update()
+            .where(schema.phase_checkpoints.c.id == checkpoint.id)
+            .values(output=output)
+        )
+    await ctx.record(
+        conn,
+        "order_reallocated",
+        f"host {failure.host} failed permanently: {error}; re-allocated to {moved.host_name}",
+        {"from_host_id": failure.host_id, **output},
+    )
+    return moved.host_name
+
+
+async def _allocation_checkpoint(conn: AsyncConnection, ctx: PhaseContext) -> Any:
+    checkpoints = schema.phase_checkpoints
+    return (
+        await conn.execute(
+            sa.select(checkpoints.c.id, checkpoints.c.output).where(
+                checkpoints.c.run_id == ctx.claim.run_id, checkpoints.c.phase == "allocation"
+            )
+        )
+    ).first()

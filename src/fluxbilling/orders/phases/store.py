@@ -20,7 +20,7 @@ from fluxbilling.engine.runs import Claim
 from fluxbilling.orders import lifecycle
 from fluxbilling.orders.view import OrderView
 
-__all__ = ["ActionRow", "PhaseStore", "PhaseWrites", "WelcomeMail"]
+__all__ = ["ActionRow", "PhaseStore", "PhaseWrites", "ProvisionFailure", "WelcomeMail"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +47,18 @@ class WelcomeMail:
     subject: str
     body_masked: str
     message_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class ProvisionFailure:
+    """What a failed provision attempt did to the order's host and allocation."""
+
+    host: str | None
+    """The host it failed on (None: the service has no host)."""
+    quarantined: bool = False
+    """This failure quarantined the host."""
+    moved_to: str | None = None
+    """The host the order was re-allocated to (None: it stays where it was)."""
 
 
 class PhaseWrites(Protocol):
@@ -78,9 +90,12 @@ class PhaseWrites(Protocol):
         """
         ...
 
-    async def create_service(self, order_id: int, host_id: int) -> int:
-        """Create the order's service in its initial state (`orders.lifecycle`) on `host_id`;
-        the order's reserved address becomes its address.
+    async def create_service(
+        self, order_id: int, host_id: int, *, storage_pool_id: int | None = None
+    ) -> int:
+        """Create the order's service in its initial state (`orders.lifecycle`) on `host_id`
+        (its disk on `storage_pool_id`, None: the host's own disk); the order's reserved
+        address becomes its address.
 
         Returns:
             The new service's id.
@@ -89,6 +104,10 @@ class PhaseWrites(Protocol):
 
     async def release(self, order_id: int) -> Release:
         """Give back the order's capacity and address."""
+        ...
+
+    async def host_succeeded(self, host_id: int) -> None:
+        """A provision succeeded on `host_id`: its failures in a row start from zero."""
         ...
 
     async def assign_address(self, order_id: int, service_id: int) -> None:
@@ -187,6 +206,24 @@ class PhaseStore(Protocol):
 
     async def save_cursor(self, claim: Claim, cursor: Mapping[str, Any]) -> None:
         """Keep a cursor for the running phase now (`engine.runs.RunStore.save_cursor`)."""
+        ...
+
+    async def provision_failed(
+        self, ctx: PhaseContext, error: str, *, quarantine_after: int, reallocate: bool
+    ) -> ProvisionFailure:
+        """Count a failed provision attempt against the order's host (fenced).
+
+        At `quarantine_after` failures in a row the host is quarantined (activity and audit
+        rows say why). With `reallocate` (the failure was permanent) the host's capacity is
+        given back and the order re-allocated to the next candidate, excluding the hosts it
+        already failed on; when none fits, the allocation stays as it was.
+
+        Args:
+            ctx: the failed attempt.
+            error: the error's message (no secrets: drivers redact them).
+            quarantine_after: the installation's limit (0: never quarantine).
+            reallocate: try another host.
+        """
         ...
 
     async def quarantine_image(self, image_id: int) -> None:

@@ -14,7 +14,7 @@ from sqlalchemy.dialects import postgresql
 import fluxbilling.db.schema
 
 revision = "0017"
-down_revision = "0014"
+down_revision = "0015"
 branch_labels = None
 depends_on = None
 
