@@ -34,7 +34,7 @@ async def test_upgrade_is_idempotent(db: Database) -> None:
         version = (
             await conn.exec_driver_sql("SELECT version_num FROM alembic_version")
         ).scalar_one()
-    assert version == "0014"
+    assert version == "0016"
 
 
 async def test_the_activity_log_is_append_only(db: Database) -> None:
