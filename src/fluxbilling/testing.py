@@ -351,7 +351,7 @@ class _InMemoryWrites:
             reserved = Reservation(reserved.host_id, reserved.host_name, None, None)
         if reserved.address is not None:
             view = self.store.views[order_id]
-            view.address.update(address=reserved.address, state="reserved", order_id=order_id)
+            view.address.update(address=reserved.address, state="leased", order_id=order_id)
         return reserved
 
     async def create_service(self, order_id: int, host_id: int) -> int:
@@ -377,7 +377,7 @@ class _InMemoryWrites:
         )
 
     async def assign_address(self, order_id: int, service_id: int) -> None:
-        self.store.views[order_id].address.update(state="assigned", service_id=service_id)
+        self.store.views[order_id].address.update(service_id=service_id, assigned_at="now")
 
     async def merge_service_data(
         self, service_id: int, patch: Mapping[str, Any], **columns: str | None

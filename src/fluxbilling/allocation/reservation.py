@@ -8,7 +8,6 @@ allocations cannot deadlock); on SQLite the transaction already holds the write 
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from fluxbilling import errors
+from fluxbilling.allocation import leases
 from fluxbilling.allocation.placement import HostCapacity, HostStatus, Requirement, choose_host
 from fluxbilling.db import schema
 from fluxbilling.jsontypes import JsonObject
@@ -34,6 +34,8 @@ class Reservation:
     host_name: str
     subnet_id: int | None
     address: str | None
+    leases: tuple[str, ...] = ()
+    """Every address and routed prefix leased (`allocation.leases`), CIDR form."""
 
     def to_dict(self) -> JsonObject:
         """What was reserved, for the allocation phase's checkpoint output."""
@@ -42,6 +44,7 @@ class Reservation:
             "host": self.host_name,
             "subnet_id": self.subnet_id,
             "address": self.address,
+            "leases": list(self.leases),
         }
 
 
@@ -93,12 +96,18 @@ async def reserve(
             location_id=product["location_id"],
             hosts_considered=considered,
         )
-    address = (
-        await _reserve_address(conn, order_id=order_id, subnet_id=host.subnet_id, lock=lock)
+    taken = (
+        await _reserve_addresses(conn, order_id=order_id, product=product, host=host, lock=lock)
         if with_address
-        else None
+        else ()
     )
-    return Reservation(host.id, host.name, host.subnet_id if with_address else None, address)
+    return Reservation(
+        host.id,
+        host.name,
+        taken[0].pool_id if taken else None,
+        taken[0].service_address if taken else None,
+        tuple(lease.prefix for lease in taken),
+    )
 
 
 async def attach(conn: AsyncConnection, *, order_id: int, service_id: int) -> None:
@@ -158,38 +167,24 @@ async def _take(conn: AsyncConnection, host_id: int, need: Requirement) -> bool:
     return taken.rowcount == 1
 
 
-async def _reserve_address(
-    conn: AsyncConnection, *, order_id: int, subnet_id: int, lock: bool
-) -> str:
-    subnet_q = sa.select(schema.subnets).where(schema.subnets.c.id == subnet_id)
-    if lock:
-        subnet_q = subnet_q.with_for_update()
-    subnet = (await conn.execute(subnet_q)).one()
-    network = ipaddress.ip_network(subnet.cidr)
-    used = (
-        await conn.execute(
-            sa.select(schema.ip_addresses.c.address).where(
-                schema.ip_addresses.c.subnet_id == subnet_id
+async def _reserve_addresses(
+    conn: AsyncConnection, *, order_id: int, product: dict[str, Any], host: Any, lock: bool
+) -> tuple[leases.Lease, ...]:
+    """Lease what the product gets: IPv4 from the host's subnet, the rest from its pools."""
+    taken = []
+    for want in leases.wants(product):
+        if want == leases.Want(4, ipam.PoolKind.ADDRESSES) and host.subnet_id is not None:
+            pool_ids = [host.subnet_id]
+        else:
+            pool_ids = await leases.pools_for(
+                conn, want, location_id=product["location_id"], host_id=host.id
+            )
+        taken.append(
+            await leases.lease_in_pools(
+                conn, pool_ids=pool_ids, order_id=order_id, want=want, lock=lock
             )
         )
-    ).scalars()
-    # The gateway and the subnet's own resolvers are infrastructure, never a customer's address.
-    infrastructure = [subnet.gateway, *(subnet.dns_servers or [])]
-    free = ipam.first_free(
-        network,
-        {ipaddress.ip_address(a) for a in used},
-        reserved={ipaddress.ip_address(a) for a in infrastructure},
-    )
-    if free is None:
-        raise errors.CapacityExhausted(
-            f"subnet {subnet.cidr} has no free address", subnet_id=subnet_id
-        )
-    await conn.execute(
-        schema.ip_addresses.insert().values(
-            subnet_id=subnet_id, address=str(free), order_id=order_id, state="reserved"
-        )
-    )
-    return str(free)
+    return tuple(taken)
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,7 +201,7 @@ class Release:
         """A one-line activity message."""
         where = f" on {self.host_name}" if self.host_name else ""
         freed = f"released {self.ram_mb} MB / {self.vcpus} vCPU / {self.disk_gb} GB{where}"
-        return freed + (f", address {self.address} freed" if self.address else "")
+        return freed + (f", address {self.address} cooling down" if self.address else "")
 
 
 async def release(conn: AsyncConnection, *, order_id: int) -> Release:
@@ -248,11 +243,6 @@ async def release(conn: AsyncConnection, *, order_id: int) -> Release:
                 disk_gb_used=floor(hosts.c.disk_gb_used - row.disk_gb, 0),
             )
         )
-    address = (
-        await conn.execute(
-            t.ip_addresses.delete()
-            .where(t.ip_addresses.c.order_id == order_id)
-            .returning(t.ip_addresses.c.address)
-        )
-    ).scalar()
+    cooled = await leases.release(conn, order_id=order_id)
+    address = ", ".join(lease.prefix for lease in cooled) or None
     return Release(row.host_name, row.ram_mb, row.vcpus, row.disk_gb, address)

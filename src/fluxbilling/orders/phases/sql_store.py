@@ -201,7 +201,7 @@ class _SqlWrites:
         await self.conn.execute(
             schema.ip_addresses.update()
             .where(schema.ip_addresses.c.order_id == order_id)
-            .values(state="assigned", service_id=service_id, assigned_at=self.db.now())
+            .values(service_id=service_id, assigned_at=self.db.now())
         )
 
     async def merge_service_data(

@@ -84,7 +84,7 @@ def order_view(
         },
         host={"id": 21, "name": "hv-ams1-01", "external_ref": "node-1"},
         address=(
-            {"address": "192.0.2.10", "order_id": ORDER_ID, "state": "reserved"} if ours else {}
+            {"address": "192.0.2.10", "order_id": ORDER_ID, "state": "leased"} if ours else {}
         ),
         subnet=(
             {"cidr": "192.0.2.0/24", "gateway": "192.0.2.1", "dns_servers": ["192.0.2.53"]}

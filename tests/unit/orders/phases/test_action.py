@@ -157,7 +157,7 @@ async def test_terminate_releases_the_capacity() -> None:
     assert rig.store.released == [ORDER_ID]
     released = [a for a in rig.store.activity if a.event == "capacity_released"]
     assert [a.message for a in released] == [
-        "released 2048 MB / 2 vCPU / 40 GB on hv-ams1-01, address 192.0.2.10 freed"
+        "released 2048 MB / 2 vCPU / 40 GB on hv-ams1-01, address 192.0.2.10 cooling down"
     ]
 
 
