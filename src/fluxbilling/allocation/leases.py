@@ -28,7 +28,7 @@ ranges resets it (`catalogue.subnets`).
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -50,7 +50,9 @@ __all__ = [
     "layout_of",
     "leases_of",
     "pools_for",
+    "prefix_of",
     "release",
+    "service_address_of",
     "wants",
 ]
 
@@ -111,13 +113,12 @@ class Lease:
     @property
     def prefix(self) -> str:
         """The leased address or prefix in CIDR form (`192.0.2.7/32`, `2001:db8:0:5::/64`)."""
-        length = self.prefix_len or (32 if self.family == 4 else 128)
-        return f"{self.address}/{length}"
+        return prefix_of({"address": self.address, "prefix_len": self.prefix_len})
 
     @property
     def service_address(self) -> str:
         """The address the service is configured with (a routed prefix's `::1`)."""
-        return str(ipam.service_address(ipaddress.ip_network(self.prefix)))
+        return service_address_of({"address": self.address, "prefix_len": self.prefix_len})
 
     def to_dict(self) -> JsonObject:
         """For checkpoints and activity."""
@@ -130,6 +131,27 @@ class Lease:
             "address": self.service_address,
             "state": self.state,
         }
+
+
+def prefix_of(row: Mapping[str, Any]) -> str:
+    """A lease row's address or routed prefix in CIDR form.
+
+    Example:
+        >>> prefix_of({"address": "2001:db8::", "prefix_len": 64})
+        '2001:db8::/64'
+    """
+    address = ipaddress.ip_address(row["address"])
+    return f"{address}/{row.get('prefix_len') or address.max_prefixlen}"
+
+
+def service_address_of(row: Mapping[str, Any]) -> str:
+    """The address a service is configured with on a lease row (a routed prefix's `::1`).
+
+    Example:
+        >>> service_address_of({"address": "2001:db8::", "prefix_len": 64})
+        '2001:db8::1'
+    """
+    return str(ipam.service_address(ipaddress.ip_network(prefix_of(row))))
 
 
 def _lease(row: Any) -> Lease:

@@ -1,4 +1,4 @@
-"""Network phase: bind the reserved address, publish the PTR, record firewall baseline and DCIM."""
+"""Network phase: bind the reserved leases, publish their PTRs, record firewall baseline and DCIM."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from fluxbilling.allocation import leases
 from fluxbilling.engine.context import PhaseContext
 from fluxbilling.engine.outcome import Done, Outcome
 from fluxbilling.network import dcim, firewall
@@ -36,7 +37,11 @@ class NetworkPhase:
         """Publish the PTR record and compute the firewall baseline and DCIM record."""
         view = await self.deps.store.view(ctx.order_id)
         ours = bool(view.address)
-        raw = view.address["address"] if ours else view.service["service_data"].get("ip")
+        raw = (
+            leases.service_address_of(view.address)
+            if ours
+            else view.service["service_data"].get("ip")
+        )
         address = ipaddress.ip_address(raw) if raw else None
         hostname = view.order["hostname"]
         out: dict[str, Any] = {
@@ -44,12 +49,16 @@ class NetworkPhase:
             "address": None if address is None else str(address),
             "source": "ipam" if ours else "provider",
             "ptr": None,
+            "ptrs": [],
             "firewall": [],
             "dcim": None,
         }
         if address is not None and ours and view.product["service_type"] in _OWN_MACHINE:
-            zone, ptr = await self.deps.rdns.set_ptr(str(address), hostname)
-            out["ptr"] = {"zone": zone, "name": ptr, "content": hostname}
+            # One PTR per lease (IPv4, IPv6, a routed prefix's ::1); the first is the primary.
+            out["ptrs"] = [
+                await self._publish(lease, hostname) for lease in view.leases or [view.address]
+            ]
+            out["ptr"] = {k: out["ptrs"][0][k] for k in ("zone", "name", "content")}
             out["firewall"] = [dataclasses.asdict(r) for r in firewall.baseline_rules(address)]
         if address is not None:
             out["dcim"] = dcim.dcim_record(
@@ -61,6 +70,17 @@ class NetworkPhase:
             ).to_dict()
         return Done(out)
 
+    async def _publish(self, lease: Mapping[str, Any], hostname: str) -> dict[str, Any]:
+        address = leases.service_address_of(lease)
+        zone, ptr = await self.deps.rdns.set_ptr(address, hostname)
+        return {
+            "lease_id": lease.get("id"),
+            "address": address,
+            "zone": zone,
+            "name": ptr,
+            "content": hostname,
+        }
+
     async def commit(
         self, conn: AsyncConnection, ctx: PhaseContext, done: Done
     ) -> Mapping[str, Any]:
@@ -69,9 +89,16 @@ class NetworkPhase:
         writes = self.deps.store.writes(conn, ctx)
         if out["source"] == "ipam":
             await writes.assign_address(ctx.order_id, out["service_id"])
+        if out.get("ptrs"):
+            await writes.set_lease_ptrs(out["ptrs"])
         await writes.merge_service_data(
             out["service_id"],
-            {"network": {k: out[k] for k in ("address", "source", "ptr", "firewall", "dcim")}},
+            {
+                "network": {
+                    k: out.get(k)
+                    for k in ("address", "source", "ptr", "ptrs", "firewall", "dcim")
+                }
+            },
         )
         for event, message, data in _steps(out):
             await writes.record(event, message, data)
@@ -88,9 +115,11 @@ def _steps(out: Mapping[str, Any]) -> list[tuple[str, str, Mapping[str, Any]]]:
     else:
         steps = [("address_recorded", f"provider address {address} recorded", {"address": address})]
     if out["ptr"] is not None:
-        ptr = out["ptr"]
         steps += [
-            ("rdns_published", f"PTR {ptr['name']} -> {ptr['content']}", ptr),
+            ("rdns_published", f"PTR {ptr['name']} -> {ptr['content']}", ptr)
+            for ptr in out.get("ptrs") or [out["ptr"]]
+        ]
+        steps += [
             ("firewall_applied", f"firewall baseline of {len(out['firewall'])} rules recorded", {}),
         ]
     else:
