@@ -220,9 +220,7 @@ async def lease_in_pools(
     full: list[str] = []
     for pool_id in pool_ids:
         try:
-            return await lease(
-                conn, pool_id=pool_id, order_id=order_id, lock=lock, now=now
-            )
+            return await lease(conn, pool_id=pool_id, order_id=order_id, lock=lock, now=now)
         except errors.CapacityExhausted as exc:
             full.append(str(exc.details.get("pool", pool_id)))
     where = f"pools {', '.join(full)} are full" if full else "there is no pool for it"
@@ -346,9 +344,7 @@ async def _reuse(conn: AsyncConnection, pool: Any, order_id: int, at: datetime) 
     return None if row_id is None else await _take(conn, row_id, order_id, at)
 
 
-async def _take(
-    conn: AsyncConnection, row_id: int, order_id: int, at: datetime | None
-) -> Lease:
+async def _take(conn: AsyncConnection, row_id: int, order_id: int, at: datetime | None) -> Lease:
     values: dict[str, Any] = {
         "order_id": order_id,
         "state": LeaseState.LEASED,
@@ -361,9 +357,7 @@ async def _take(
     if at is not None:  # a new owner; the same order keeps its lease's history
         values["leased_at"] = at
     row = (
-        await conn.execute(
-            _t.update().where(_t.c.id == row_id).values(**values).returning(*_t.c)
-        )
+        await conn.execute(_t.update().where(_t.c.id == row_id).values(**values).returning(*_t.c))
     ).one()
     return _lease(row)
 

@@ -95,8 +95,7 @@ class NetworkPhase:
             out["service_id"],
             {
                 "network": {
-                    k: out.get(k)
-                    for k in ("address", "source", "ptr", "ptrs", "firewall", "dcim")
+                    k: out.get(k) for k in ("address", "source", "ptr", "ptrs", "firewall", "dcim")
                 }
             },
         )
