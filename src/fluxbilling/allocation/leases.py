@@ -15,7 +15,9 @@ not be two steps another caller can slip between): `SELECT … FOR UPDATE` of th
 PostgreSQL, the write transaction itself on SQLite (`BEGIN IMMEDIATE`). Then:
 
 1. the order's own lease of that family and kind, when it has one (a retry);
-2. else the lowest lease of the pool whose cooldown is over, given to the new owner;
+2. else the pool's lease that cooled down first (lowest ordinal on a tie), once its
+   cooldown is over, given to the new owner (the index on `(pool, state, cooldown_until)`
+   finds it without walking the other cooling leases);
 3. else the lowest free ordinal: a gap query over the unique `(pool, ordinal)` index
    starting at the pool's low-water mark `next_ordinal` (every allowed ordinal below it is
    leased), skipping what `ipam.layout` excludes.
@@ -45,9 +47,9 @@ __all__ = [
     "Lease",
     "LeaseState",
     "Want",
+    "layout_of",
     "lease",
     "lease_in_pools",
-    "layout_of",
     "leases_of",
     "pools_for",
     "prefix_of",
@@ -258,14 +260,22 @@ async def lease(
     if lock:
         query = query.with_for_update()
     pool = (await conn.execute(query)).one()
-    mine = await _existing(conn, pool, order_id)
-    if mine is not None:
-        return mine
-    claimed = await _reuse(conn, pool, order_id, at)
-    if claimed is not None:
-        return claimed
     shape = layout_of(pool)
-    ordinal = await _lowest_free(conn, pool, shape)
+    start = ipam.next_allowed(shape, pool.next_ordinal)
+    # One round trip decides the usual cases: a retry, a reuse, or the mark is free.
+    live, own, reusable, start_taken = (
+        await conn.execute(_decision(pool, order_id, at, start))
+    ).one()
+    if live is not None:
+        row = (await conn.execute(sa.select(_t).where(_t.c.id == live))).one()
+        return _lease(row)
+    if own is not None:
+        return await _take(conn, own, order_id, None)
+    if reusable is not None:
+        return await _take(conn, reusable, order_id, at)
+    ordinal = start if start is not None and not start_taken else None
+    if ordinal is None and start is not None:
+        ordinal = await _lowest_free(conn, pool.id, shape, start)
     if ordinal is None:
         raise errors.CapacityExhausted(
             f"pool {pool.cidr} has no free {_what(pool)}", pool=pool.cidr, pool_id=pool.id
@@ -301,47 +311,38 @@ def _what(pool: Any) -> str:
     return "address" if pool.kind == ipam.PoolKind.ADDRESSES else "prefix"
 
 
-async def _existing(conn: AsyncConnection, pool: Any, order_id: int) -> Lease | None:
-    """The order's live lease of the pool's family and kind, or its own cooling one here."""
+def _decision(pool: Any, order_id: int, at: datetime, start: int | None) -> sa.Select[Any]:
+    """The order's lease (live, or its own cooling one in this pool), the lowest lease
+    whose cooldown is over, and whether the low-water mark's ordinal is taken."""
     live = (
-        await conn.execute(
-            sa.select(_t).where(
-                _t.c.order_id == order_id, _t.c.family == pool.family, _t.c.kind == pool.kind
-            )
+        sa.select(_t.c.id)
+        .where(_t.c.order_id == order_id, _t.c.family == pool.family, _t.c.kind == pool.kind)
+        .limit(1)
+    )
+    # min(), not ORDER BY ordinal: the planner then looks the order up by its index
+    # instead of walking the whole pool in ordinal order.
+    own = sa.select(sa.func.min(_t.c.id)).where(
+        _t.c.last_order_id == order_id,
+        _t.c.subnet_id == pool.id,
+        _t.c.state == LeaseState.COOLING,
+    )
+    reusable = (
+        sa.select(_t.c.id)
+        .where(
+            _t.c.subnet_id == pool.id,
+            _t.c.state == LeaseState.COOLING,
+            _t.c.cooldown_until <= at,
         )
-    ).first()
-    if live is not None:
-        return _lease(live)
-    own = (
-        await conn.execute(
-            sa.select(_t.c.id)
-            .where(
-                _t.c.subnet_id == pool.id,
-                _t.c.last_order_id == order_id,
-                _t.c.state == LeaseState.COOLING,
-            )
-            .order_by(_t.c.ordinal)
-            .limit(1)
-        )
-    ).scalar()
-    return None if own is None else await _take(conn, own, order_id, None)
-
-
-async def _reuse(conn: AsyncConnection, pool: Any, order_id: int, at: datetime) -> Lease | None:
-    """The lowest lease of the pool whose cooldown is over, given to `order_id`."""
-    row_id = (
-        await conn.execute(
-            sa.select(_t.c.id)
-            .where(
-                _t.c.subnet_id == pool.id,
-                _t.c.state == LeaseState.COOLING,
-                _t.c.cooldown_until <= at,
-            )
-            .order_by(_t.c.ordinal)
-            .limit(1)
-        )
-    ).scalar()
-    return None if row_id is None else await _take(conn, row_id, order_id, at)
+        .order_by(_t.c.cooldown_until, _t.c.ordinal)
+        .limit(1)
+    )
+    taken = sa.exists().where(_t.c.subnet_id == pool.id, _t.c.ordinal == (start or 0))
+    return sa.select(
+        live.scalar_subquery(),
+        own.scalar_subquery(),
+        reusable.scalar_subquery(),
+        taken,
+    )
 
 
 async def _take(conn: AsyncConnection, row_id: int, order_id: int, at: datetime | None) -> Lease:
@@ -362,15 +363,17 @@ async def _take(conn: AsyncConnection, row_id: int, order_id: int, at: datetime 
     return _lease(row)
 
 
-async def _lowest_free(conn: AsyncConnection, pool: Any, shape: ipam.PoolLayout) -> int | None:
-    """The lowest allowed ordinal of the pool with no lease row, from its low-water mark."""
-    start = ipam.next_allowed(shape, pool.next_ordinal)
-    while start is not None:
-        free = await _gap(conn, pool.id, start)
+async def _lowest_free(
+    conn: AsyncConnection, pool_id: int, shape: ipam.PoolLayout, start: int
+) -> int | None:
+    """The lowest allowed ordinal at or above `start` with no lease row in the pool."""
+    candidate: int | None = start
+    while candidate is not None:
+        free = await _gap(conn, pool_id, candidate)
         allowed = ipam.next_allowed(shape, free)
         if allowed == free:
             return free
-        start = allowed
+        candidate = allowed
     return None
 
 

@@ -14,8 +14,9 @@ While a product has live orders (any not cancelled whose service is not terminat
 fields running services depend on cannot change: `location`, `connection`, `plugin`,
 `service_type`, and the resources `ram_mb`, `vcpus`, `disk_gb` (terminating a service gives
 back the product's resources to its host, so they must stay what was reserved). Name,
-price, image, options, plugin version, refund policy, alarm and password delivery may
-change: they apply to new orders, installs and actions. A product with orders (any) cannot
+price, image, options, plugin version, refund policy, alarm, password delivery and the
+addresses its services get (`ipv4_address`, `ipv6_address`, `ipv6_routed`) may change:
+they apply to new orders, installs and actions. A product with orders (any) cannot
 be deleted: its orders keep it.
 """
 
@@ -113,6 +114,12 @@ class ProductSpec:
     refund_policy: RefundPolicy = RefundPolicy.SUSPEND
     alarm_after_minutes: int | None = None
     password_delivery: PasswordDelivery = PasswordDelivery.MAIL
+    ipv4_address: bool = True
+    """Its services get an IPv4 address from our pools (`allocation.leases`)."""
+    ipv6_address: bool = False
+    """… an IPv6 address."""
+    ipv6_routed: bool = False
+    """… a routed IPv6 prefix (a /64 from a routed pool)."""
 
 
 def check(spec: ProductSpec) -> list[Problem]:
@@ -214,6 +221,9 @@ def kind(plugins: DriverSource) -> Kind[ProductSpec]:
             "options": _stored_options(spec),
             "alarm_after_minutes": spec.alarm_after_minutes,
             "password_delivery": str(spec.password_delivery),
+            "ipv4_address": spec.ipv4_address,
+            "ipv6_address": spec.ipv6_address,
+            "ipv6_routed": spec.ipv6_routed,
         }
 
     return Kind(
@@ -250,6 +260,9 @@ async def _spec(names: Names, row: Any) -> ProductSpec:
         refund_policy=RefundPolicy(policy),
         alarm_after_minutes=row.alarm_after_minutes,
         password_delivery=PasswordDelivery(row.password_delivery),
+        ipv4_address=row.ipv4_address,
+        ipv6_address=row.ipv6_address,
+        ipv6_routed=row.ipv6_routed,
     )
 
 

@@ -411,7 +411,7 @@ ip_addresses = sa.Table(
     sa.UniqueConstraint("subnet_id", "address", name="uq_ip_addresses_subnet_address"),
     sa.UniqueConstraint("subnet_id", "ordinal", name="uq_ip_addresses_subnet_ordinal"),
     sa.UniqueConstraint("order_id", "family", "kind", name="uq_ip_addresses_order_family_kind"),
-    sa.Index("ix_ip_addresses_subnet_state_ordinal", "subnet_id", "state", "ordinal"),
+    sa.Index("ix_ip_addresses_subnet_state_cooldown", "subnet_id", "state", "cooldown_until"),
 )
 
 dns_records = sa.Table(

@@ -94,7 +94,7 @@ def upgrade() -> None:
             op.f("ix_ip_addresses_last_order_id"), ["last_order_id"], unique=False
         )
         batch_op.create_index(
-            "ix_ip_addresses_subnet_state_ordinal", ["subnet_id", "state", "ordinal"]
+            "ix_ip_addresses_subnet_state_cooldown", ["subnet_id", "state", "cooldown_until"]
         )
 
 
@@ -133,7 +133,7 @@ def downgrade() -> None:
     op.execute("DELETE FROM ip_addresses WHERE kind <> 'addresses' OR family <> 4")
     op.execute("DELETE FROM ip_addresses WHERE order_id IS NULL")
     with op.batch_alter_table("ip_addresses", schema=None) as batch_op:
-        batch_op.drop_index("ix_ip_addresses_subnet_state_ordinal")
+        batch_op.drop_index("ix_ip_addresses_subnet_state_cooldown")
         batch_op.drop_index(op.f("ix_ip_addresses_last_order_id"))
         batch_op.drop_constraint(op.f("fk_ip_addresses_last_order_id_orders"), type_="foreignkey")
         batch_op.drop_constraint("uq_ip_addresses_order_family_kind", type_="unique")
