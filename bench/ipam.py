@@ -142,6 +142,7 @@ async def bench_backend(backend: str, runs: int, warmup: int, cold_runs: int) ->
             await _allocate(db, pool, mine.pop(), cold=True)  # the first call moves the mark
             for case, count, cold in (("warm", runs, False), ("cold", cold_runs, True)):
                 walls = []
+                got: leases.Lease | None = None
                 skip = warmup if case == "warm" else 0
                 for i in range(skip + count):
                     t0 = time.perf_counter()
@@ -155,7 +156,7 @@ async def bench_backend(backend: str, runs: int, warmup: int, cold_runs: int) ->
                         "leases": used,
                         "case": case,
                         "runs": len(walls),
-                        "last": got.prefix,
+                        "last": got.prefix if got else None,
                         "p50_ms": _common.percentile(walls, 0.5),
                         "p95_ms": _common.percentile(walls, 0.95),
                         "max_ms": max(walls),

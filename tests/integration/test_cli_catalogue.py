@@ -79,7 +79,7 @@ def test_the_sample_applies_once_and_then_changes_nothing(
 
     assert run_cli("catalogue", "apply", str(SAMPLE)) == 0
     applied = capsys.readouterr().out
-    assert "7 to create, 0 unchanged" in applied
+    assert "9 to create, 0 unchanged" in applied
     assert _counts() == {
         "locations": 1,
         "subnets": 1,
@@ -97,7 +97,7 @@ def test_the_sample_applies_once_and_then_changes_nothing(
 
     assert run_cli("catalogue", "apply", str(SAMPLE)) == 0
     again = capsys.readouterr().out
-    assert "nothing to change (7 unchanged)" in again
+    assert "nothing to change (9 unchanged)" in again
     assert len(_query(sa.select(schema.audit_log.c.id))) == 7
 
 
@@ -172,4 +172,4 @@ def test_an_export_applies_back_unchanged(
     assert "refund_policy" not in document["products"][0]["options"]
     capsys.readouterr()
     assert run_cli("catalogue", "apply", str(exported)) == 0
-    assert "nothing to change (7 unchanged)" in capsys.readouterr().out
+    assert "nothing to change (9 unchanged)" in capsys.readouterr().out

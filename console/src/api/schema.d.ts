@@ -3260,6 +3260,12 @@ export interface components {
             versions: number;
         };
         /**
+         * PoolKind
+         * @description What one lease of a pool is.
+         * @enum {string}
+         */
+        PoolKind: "addresses" | "routed";
+        /**
          * ProblemOut
          * @description A validation finding, located by a dotted path into the document.
          */
@@ -3296,6 +3302,24 @@ export interface components {
              * @description the OS image's slug
              */
             image?: string | null;
+            /**
+             * Ipv4 Address
+             * @description its services get an IPv4 address
+             * @default true
+             */
+            ipv4_address: boolean;
+            /**
+             * Ipv6 Address
+             * @description its services get an IPv6 address
+             * @default false
+             */
+            ipv6_address: boolean;
+            /**
+             * Ipv6 Routed
+             * @description its services get a routed IPv6 prefix
+             * @default false
+             */
+            ipv6_routed: boolean;
             /**
              * Location
              * @description the location's code
@@ -3386,6 +3410,21 @@ export interface components {
              */
             image: string | null;
             /**
+             * Ipv4 Address
+             * @description its services get an IPv4 address
+             */
+            ipv4_address: boolean;
+            /**
+             * Ipv6 Address
+             * @description its services get an IPv6 address
+             */
+            ipv6_address: boolean;
+            /**
+             * Ipv6 Routed
+             * @description its services get a routed IPv6 prefix
+             */
+            ipv6_routed: boolean;
+            /**
              * Location
              * @description the location's code
              */
@@ -3456,6 +3495,21 @@ export interface components {
              * @description the OS image's slug
              */
             image?: string | null;
+            /**
+             * Ipv4 Address
+             * @description its services get an IPv4 address
+             */
+            ipv4_address?: boolean | null;
+            /**
+             * Ipv6 Address
+             * @description its services get an IPv6 address
+             */
+            ipv6_address?: boolean | null;
+            /**
+             * Ipv6 Routed
+             * @description its services get a routed IPv6 prefix
+             */
+            ipv6_routed?: boolean | null;
             /**
              * Location
              * @description the location's code
@@ -4006,6 +4060,12 @@ export interface components {
              */
             cidr: string;
             /**
+             * Cooldown Seconds
+             * @description a released lease waits this long before another order gets it
+             * @default 3600
+             */
+            cooldown_seconds: number;
+            /**
              * Dns Servers
              * @description resolvers, in order
              */
@@ -4016,15 +4076,40 @@ export interface components {
              */
             gateway: string;
             /**
+             * Host
+             * @description the one host it serves (null: every host of its location)
+             */
+            host?: string | null;
+            /**
+             * @description `addresses`: one address per service; `routed`: a prefix per service
+             * @default addresses
+             */
+            kind: components["schemas"]["PoolKind"];
+            /**
+             * Lease Prefix Len
+             * @description `routed` only: the length of one lease, e.g. 64
+             */
+            lease_prefix_len?: number | null;
+            /**
              * Location
              * @description the location's code
              */
             location: string;
             /**
+             * Reserved
+             * @description never handed out: addresses, `a-b` ranges, prefixes
+             */
+            reserved?: string[];
+            /**
              * Reverse Zone
              * @description null: derived from the network (classful)
              */
             reverse_zone?: string | null;
+            /**
+             * Vlan Id
+             * @description the VLAN its addresses live on
+             */
+            vlan_id?: number | null;
         };
         /** SubnetListOut */
         SubnetListOut: {
@@ -4047,6 +4132,11 @@ export interface components {
              */
             cidr: string;
             /**
+             * Cooldown Seconds
+             * @description a released lease waits this long before another order gets it
+             */
+            cooldown_seconds: number;
+            /**
              * Dns Servers
              * @description resolvers, in order
              */
@@ -4056,18 +4146,40 @@ export interface components {
              * @description inside the network; not its network/broadcast address
              */
             gateway: string;
+            /**
+             * Host
+             * @description the one host it serves (null: every host of its location)
+             */
+            host: string | null;
             /** Id */
             id: number;
+            /** @description `addresses`: one address per service; `routed`: a prefix per service */
+            kind: components["schemas"]["PoolKind"];
+            /**
+             * Lease Prefix Len
+             * @description `routed` only: the length of one lease, e.g. 64
+             */
+            lease_prefix_len: number | null;
             /**
              * Location
              * @description the location's code
              */
             location: string;
             /**
+             * Reserved
+             * @description never handed out: addresses, `a-b` ranges, prefixes
+             */
+            reserved: string[];
+            /**
              * Reverse Zone
              * @description null: derived from the network (classful)
              */
             reverse_zone: string | null;
+            /**
+             * Vlan Id
+             * @description the VLAN its addresses live on
+             */
+            vlan_id: number | null;
         };
         /**
          * SubnetPatch
@@ -4080,6 +4192,11 @@ export interface components {
              */
             cidr?: string | null;
             /**
+             * Cooldown Seconds
+             * @description a released lease waits this long before another order gets it
+             */
+            cooldown_seconds?: number | null;
+            /**
              * Dns Servers
              * @description resolvers, in order
              */
@@ -4090,15 +4207,37 @@ export interface components {
              */
             gateway?: string | null;
             /**
+             * Host
+             * @description the one host it serves (null: every host of its location)
+             */
+            host?: string | null;
+            /** @description `addresses`: one address per service; `routed`: a prefix per service */
+            kind?: components["schemas"]["PoolKind"] | null;
+            /**
+             * Lease Prefix Len
+             * @description `routed` only: the length of one lease, e.g. 64
+             */
+            lease_prefix_len?: number | null;
+            /**
              * Location
              * @description the location's code
              */
             location?: string | null;
             /**
+             * Reserved
+             * @description never handed out: addresses, `a-b` ranges, prefixes
+             */
+            reserved?: string[] | null;
+            /**
              * Reverse Zone
              * @description null: derived from the network (classful)
              */
             reverse_zone?: string | null;
+            /**
+             * Vlan Id
+             * @description the VLAN its addresses live on
+             */
+            vlan_id?: number | null;
         };
         /**
          * SuggestedAction

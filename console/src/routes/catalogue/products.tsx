@@ -48,6 +48,9 @@ export const PRODUCTS = defineKind<Product, ProductIn>({
     refund_policy: "suspend",
     alarm_after_minutes: null,
     password_delivery: "mail",
+    ipv4_address: true,
+    ipv6_address: false,
+    ipv6_routed: false,
   },
 });
 
