@@ -82,7 +82,7 @@ def test_the_sample_applies_once_and_then_changes_nothing(
     assert "9 to create, 0 unchanged" in applied
     assert _counts() == {
         "locations": 1,
-        "subnets": 1,
+        "subnets": 3,
         "hosts": 2,
         "images": 1,
         "products": 1,

@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from fluxbilling import bootstrap
 from fluxbilling.db import schema
@@ -74,6 +75,17 @@ def settings_overrides(
     }
 
 
+async def move_subnet(conn: AsyncConnection, block: IPv4Network) -> None:
+    """The installation's subnet becomes this test's own /28."""
+    await conn.execute(
+        schema.subnets.update().values(
+            cidr=str(block),
+            gateway=str(block.network_address + 1),
+            dns_servers=[str(block.network_address + 14)],
+        )
+    )
+
+
 async def test_terminate_through_the_api_removes_the_ptr_from_powerdns(
     installation: bootstrap.Installation,
     api: httpx.AsyncClient,
@@ -82,13 +94,7 @@ async def test_terminate_through_the_api_removes_the_ptr_from_powerdns(
 ) -> None:
     assert isinstance(installation.rdns, powerdns.PowerDnsRdns)
     async with installation.db.begin() as conn:
-        await conn.execute(
-            schema.subnets.update().values(
-                cidr=str(block),
-                gateway=str(block.network_address + 1),
-                dns_servers=[str(block.network_address + 14)],
-            )
-        )
+        await move_subnet(conn, block)
     host = f"ptr-{secrets.token_hex(4)}.example.net"
     service = await active_service(installation, host)
     address = service.service_data["network"]["address"]
@@ -116,13 +122,7 @@ async def test_every_lease_gets_its_ptr_and_terminate_removes_them_all(
 ) -> None:
     addresses6, routed6 = block6
     async with installation.db.begin() as conn:
-        await conn.execute(
-            schema.subnets.update().values(
-                cidr=str(block),
-                gateway=str(block.network_address + 1),
-                dns_servers=[str(block.network_address + 14)],
-            )
-        )
+        await move_subnet(conn, block)
         location = (await conn.execute(sa.select(schema.locations.c.id))).scalar_one()
         for network, columns in (
             (addresses6, {}),
