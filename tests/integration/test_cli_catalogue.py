@@ -89,7 +89,7 @@ def test_the_sample_applies_once_and_then_changes_nothing(
         "customers": 1,
     }
     audit = _query(sa.select(schema.audit_log.c.actor, schema.audit_log.c.action))
-    assert len(audit) == 7
+    assert len(audit) == 9
     assert {actor for actor, _ in audit} == {"cli"}
     (product,) = _query(sa.select(schema.products))
     assert product.options == {"plan_id": 3, "location_id": 1}  # suspend: the default
@@ -98,7 +98,7 @@ def test_the_sample_applies_once_and_then_changes_nothing(
     assert run_cli("catalogue", "apply", str(SAMPLE)) == 0
     again = capsys.readouterr().out
     assert "nothing to change (9 unchanged)" in again
-    assert len(_query(sa.select(schema.audit_log.c.id))) == 7
+    assert len(_query(sa.select(schema.audit_log.c.id))) == 9
 
 
 def test_a_change_shows_its_diff_and_missing_entries_are_kept_unless_pruned(
