@@ -25,7 +25,7 @@ import copy
 import dataclasses
 import ipaddress
 from collections import defaultdict, deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -41,7 +41,7 @@ from fluxbilling.drivers.outcome import Done, VerbOutcome
 from fluxbilling.engine.context import PhaseContext
 from fluxbilling.engine.runs import Claim
 from fluxbilling.handoff import reveal
-from fluxbilling.network import fcrdns
+from fluxbilling.network import fcrdns, ipam
 from fluxbilling.network.dcim_drift import Drift, Kind, Value
 from fluxbilling.network.dcim_sync import Facts, Pushed, RemoteObject, SyncResult, Wanted
 from fluxbilling.network.switchport import PortVlans, valid_vlan
@@ -191,12 +191,13 @@ class InMemoryRdns:
             raise self.failures.pop(0)
 
     async def set_ptr(self, address: str, hostname: str, *, ttl: int = 3600) -> tuple[str, str]:
-        """Keep `address -> hostname`; the zone is the address's /24 reverse zone (IPv4)."""
+        """Keep `address -> hostname`; the zone is the address's /24 (IPv4) or /64 (IPv6)."""
         self._fail()
-        octets = address.split(".")
-        zone = ".".join(reversed(octets[:3])) + ".in-addr.arpa"
-        self.records[address] = hostname
-        return zone, f"{octets[-1]}.{zone}"
+        parsed = ipaddress.ip_address(address)
+        network = ipaddress.ip_network(f"{parsed}/{24 if parsed.version == 4 else 64}", False)
+        zone = ipam.reverse_zone_for(network).rstrip(".")
+        self.records[str(parsed)] = hostname
+        return zone, ipam.ptr_name(parsed).rstrip(".")
 
     async def delete_ptr(self, address: str) -> None:
         """Forget the PTR of `address` (nothing kept is not an error)."""
@@ -443,14 +444,14 @@ class _InMemoryWrites:
             reserved = Reservation(reserved.host_id, reserved.host_name, None, None)
         if reserved.address is not None:
             view = self.store.views[order_id]
-            view.address.update(address=reserved.address, state="reserved", order_id=order_id)
+            view.address.update(address=reserved.address, state="leased", order_id=order_id)
         return reserved
 
     async def adopt_hold(self, order_id: int) -> Reservation | None:
         held = self.store.holds.pop(order_id, None)
         if held is not None and held.address is not None:
             view = self.store.views[order_id]
-            view.address.update(address=held.address, state="reserved", order_id=order_id)
+            view.address.update(address=held.address, state="leased", order_id=order_id)
         return held
 
     async def create_service(
@@ -475,13 +476,23 @@ class _InMemoryWrites:
         self.store.released.append(order_id)
         address = view.address.get("address")
         view.address.clear()
+        view.leases.clear()
         product = view.product
         return Release(
             view.host.get("name"), product["ram_mb"], product["vcpus"], product["disk_gb"], address
         )
 
     async def assign_address(self, order_id: int, service_id: int) -> None:
-        self.store.views[order_id].address.update(state="assigned", service_id=service_id)
+        self.store.views[order_id].address.update(service_id=service_id, assigned_at="now")
+
+    async def set_lease_ptrs(self, ptrs: Sequence[Mapping[str, Any]]) -> None:
+        for view in self.store.views.values():
+            for lease in view.leases:
+                for ptr in ptrs:
+                    if lease.get("id") == ptr["lease_id"]:
+                        lease.update(
+                            ptr_zone=ptr["zone"], ptr_name=ptr["name"], ptr_content=ptr["content"]
+                        )
 
     async def merge_service_data(
         self, service_id: int, patch: Mapping[str, Any], **columns: str | None

@@ -80,10 +80,10 @@ def test_the_sample_applies_once_and_then_changes_nothing(
 
     assert run_cli("catalogue", "apply", str(SAMPLE)) == 0
     applied = capsys.readouterr().out
-    assert "11 to create, 0 unchanged" in applied
+    assert "13 to create, 0 unchanged" in applied
     assert _counts() == {
         "locations": 1,
-        "subnets": 1,
+        "subnets": 3,
         "hosts": 2,
         "images": 1,
         "products": 1,
@@ -93,7 +93,7 @@ def test_the_sample_applies_once_and_then_changes_nothing(
         "cables": 1,
     }
     audit = _query(sa.select(schema.audit_log.c.actor, schema.audit_log.c.action))
-    assert len(audit) == 11
+    assert len(audit) == 13
     assert {actor for actor, _ in audit} == {"cli"}
     (product,) = _query(sa.select(schema.products))
     assert product.options == {"plan_id": 3, "location_id": 1}  # suspend: the default
@@ -102,8 +102,8 @@ def test_the_sample_applies_once_and_then_changes_nothing(
 
     assert run_cli("catalogue", "apply", str(SAMPLE)) == 0
     again = capsys.readouterr().out
-    assert "nothing to change (11 unchanged)" in again
-    assert len(_query(sa.select(schema.audit_log.c.id))) == 11
+    assert "nothing to change (13 unchanged)" in again
+    assert len(_query(sa.select(schema.audit_log.c.id))) == 13
 
 
 def test_a_change_shows_its_diff_and_missing_entries_are_kept_unless_pruned(
@@ -204,4 +204,4 @@ def test_an_export_applies_back_unchanged(
     }
     capsys.readouterr()
     assert run_cli("catalogue", "apply", str(exported)) == 0
-    assert "nothing to change (11 unchanged)" in capsys.readouterr().out
+    assert "nothing to change (13 unchanged)" in capsys.readouterr().out

@@ -60,7 +60,8 @@ async def test_paid_order_becomes_an_active_vps(
 
     assert await InternalRdns(installation.db).lookup(address) == "web1.example.com."
     (ip,) = await rows(installation, sa.select(schema.ip_addresses))
-    assert (ip.state, ip.address) == ("assigned", address)
+    assert (ip.state, ip.address) == ("leased", address)
+    assert ip.assigned_at is not None
     hosts = await rows(
         installation, sa.select(schema.hosts.c.ram_mb_used).order_by(schema.hosts.c.id)
     )

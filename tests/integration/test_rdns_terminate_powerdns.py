@@ -18,18 +18,19 @@ from __future__ import annotations
 import asyncio
 import secrets
 from collections.abc import AsyncIterator
-from ipaddress import IPv4Network
+from ipaddress import IPv4Network, IPv6Network, ip_address
 from typing import Any
 
 import dns.asyncquery
 import dns.message
 import httpx
 import pytest
+import sqlalchemy as sa
 
 from fluxbilling import bootstrap, errors
 from fluxbilling.db import schema
 from fluxbilling.drivers.upstream import UpstreamHttp
-from fluxbilling.network import fcrdns, powerdns
+from fluxbilling.network import fcrdns, ipam, powerdns
 from fluxbilling.orders import detail
 from tests.integration import pdnspeer
 from tests.integration.support import (
@@ -67,13 +68,24 @@ def forward_zone() -> str:
 
 
 @pytest.fixture
-async def block(pdns_api: UpstreamHttp, forward_zone: str) -> AsyncIterator[IPv4Network]:
-    """A /28 of this test's own; its reverse zone and the forward zones deleted afterwards."""
+async def block(
+    pdns_api: UpstreamHttp, forward_zone: str, block6: list[IPv6Network]
+) -> AsyncIterator[IPv4Network]:
+    """A /28 of this test's own (and IPv6 pools); their reverse zones and the forward zones
+    deleted afterwards."""
     owned = IPv4Network(f"10.{secrets.randbelow(256)}.{secrets.randbelow(256)}.0/28")
     yield owned
     reverse = ".".join(reversed(str(owned.network_address).split(".")[:3])) + ".in-addr.arpa."
-    for zone in (reverse, forward_zone, "vps." + forward_zone):
+    reverse6 = [ipam.reverse_zone_for(n) for n in block6]
+    for zone in (reverse, *reverse6, forward_zone, "vps." + forward_zone):
         await delete_zone(pdns_api, zone)
+
+
+@pytest.fixture
+def block6() -> list[IPv6Network]:
+    """An IPv6 /64 address pool and a /56 of routed /64s, of this test's own (ULA)."""
+    base = f"fd{secrets.token_hex(1)}:{secrets.token_hex(2)}:{secrets.token_hex(1)}"
+    return [IPv6Network(f"{base}01::/64"), IPv6Network(f"{base}00::/56")]
 
 
 async def delete_zone(api: UpstreamHttp, zone: str) -> None:
@@ -105,13 +117,15 @@ async def move_subnet(installation: bootstrap.Installation, block: IPv4Network) 
 
 @pytest.fixture
 def settings_overrides(
-    server: pdnspeer.PowerDns, block: IPv4Network, forward_zone: str
+    server: pdnspeer.PowerDns, block: IPv4Network, block6: list[IPv6Network], forward_zone: str
 ) -> dict[str, Any]:
     return {
         "rdns_backend": "powerdns",
         "rdns_powerdns_api_url": server.api_url,
         "rdns_powerdns_api_key": server.api_key,
-        "rdns_powerdns_networks": str(block.supernet(new_prefix=24)),
+        "rdns_powerdns_networks": ",".join(
+            [str(block.supernet(new_prefix=24)), *(str(n) for n in block6)]
+        ),
         "rdns_powerdns_allowed_networks": "127.0.0.0/8",
         "rdns_nameserver": f"{server.dns_host}:{server.dns_port}",
         "rdns_forward_zone": forward_zone,
@@ -179,3 +193,70 @@ async def test_the_phase_waits_until_powerdns_answers_the_a_then_completes(
     address = order.phases[1].output["address"]
     confirmed = [e for e in await activity(installation, order_id) if e.event == "rdns_confirmed"]
     assert [e.message for e in confirmed] == [f"{dns_at} answered {address} -> {host} -> {address}"]
+
+
+async def test_every_lease_gets_its_ptr_and_terminate_removes_them_all(
+    installation: bootstrap.Installation,
+    api: httpx.AsyncClient,
+    server: pdnspeer.PowerDns,
+    block: IPv4Network,
+    block6: list[IPv6Network],
+    forward_zone: str,
+) -> None:
+    addresses6, routed6 = block6
+    await move_subnet(installation, block)
+    async with installation.db.begin() as conn:
+        location = (await conn.execute(sa.select(schema.locations.c.id))).scalar_one()
+        for network, columns in (
+            (addresses6, {}),
+            (routed6, {"kind": "routed", "lease_prefix_len": 64}),
+        ):
+            await conn.execute(
+                schema.subnets.insert().values(
+                    location_id=location,
+                    cidr=str(network),
+                    family=6,
+                    gateway=str(addresses6.network_address + 1),
+                    dns_servers=[],
+                    reverse_zone=ipam.reverse_zone_for(network).rstrip("."),
+                    **columns,
+                )
+            )
+        await conn.execute(schema.products.update().values(ipv6_address=True, ipv6_routed=True))
+    host = f"dual-{secrets.token_hex(4)}.{forward_zone.rstrip('.')}"
+    service = await active_service(installation, host)
+    network = service.service_data["network"]
+    published = [ptr["address"] for ptr in network["ptrs"]]
+    assert [ip_address(a).version for a in published] == [4, 6, 6]
+    assert ip_address(published[1]) in addresses6
+    routed_address = ip_address(published[2])
+    assert routed_address in routed6 and int(routed_address) % 2**64 == 1  # the /64's ::1
+    for address in published:
+        found = await fcrdns.check(address, host, server=server.dns_host, port=server.dns_port)
+        assert found.ptr == (host + ".",), (address, found.reason)
+    async with installation.db.connect() as conn:
+        stored = (
+            await conn.execute(
+                sa.select(schema.ip_addresses.c.ptr_content).where(
+                    schema.ip_addresses.c.order_id == service.order_id
+                )
+            )
+        ).scalars()
+        assert list(stored) == [host] * 3
+
+    answer = await request_action(api, service.id, "terminate")
+    assert answer.status_code in (200, 201, 202), answer.text
+    done = await settle(installation, api, answer.json()["id"])
+    assert done["state"] == "completed", done
+    for address in published:
+        gone = await fcrdns.check(address, host, server=server.dns_host, port=server.dns_port)
+        assert gone.ptr == (), (address, gone)
+    async with installation.db.connect() as conn:
+        cooling = (
+            await conn.execute(
+                sa.select(schema.ip_addresses.c.state, schema.ip_addresses.c.ptr_name).where(
+                    schema.ip_addresses.c.last_order_id == service.order_id
+                )
+            )
+        ).all()
+    assert [tuple(r) for r in cooling] == [("cooling", None)] * 3

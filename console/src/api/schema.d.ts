@@ -4013,6 +4013,12 @@ export interface components {
             versions: number;
         };
         /**
+         * PoolKind
+         * @description What one lease of a pool is.
+         * @enum {string}
+         */
+        PoolKind: "addresses" | "routed";
+        /**
          * PortIn
          * @description A network port of a host, or of a device we only name (a switch).
          */
@@ -4187,6 +4193,24 @@ export interface components {
              */
             image?: string | null;
             /**
+             * Ipv4 Address
+             * @description its services get an IPv4 address
+             * @default true
+             */
+            ipv4_address: boolean;
+            /**
+             * Ipv6 Address
+             * @description its services get an IPv6 address
+             * @default false
+             */
+            ipv6_address: boolean;
+            /**
+             * Ipv6 Routed
+             * @description its services get a routed IPv6 prefix
+             * @default false
+             */
+            ipv6_routed: boolean;
+            /**
              * Location
              * @description the location's code
              */
@@ -4319,6 +4343,21 @@ export interface components {
              */
             image: string | null;
             /**
+             * Ipv4 Address
+             * @description its services get an IPv4 address
+             */
+            ipv4_address: boolean;
+            /**
+             * Ipv6 Address
+             * @description its services get an IPv6 address
+             */
+            ipv6_address: boolean;
+            /**
+             * Ipv6 Routed
+             * @description its services get a routed IPv6 prefix
+             */
+            ipv6_routed: boolean;
+            /**
              * Location
              * @description the location's code
              */
@@ -4428,6 +4467,21 @@ export interface components {
              * @description the OS image's slug
              */
             image?: string | null;
+            /**
+             * Ipv4 Address
+             * @description its services get an IPv4 address
+             */
+            ipv4_address?: boolean | null;
+            /**
+             * Ipv6 Address
+             * @description its services get an IPv6 address
+             */
+            ipv6_address?: boolean | null;
+            /**
+             * Ipv6 Routed
+             * @description its services get a routed IPv6 prefix
+             */
+            ipv6_routed?: boolean | null;
             /**
              * Location
              * @description the location's code
@@ -5119,6 +5173,12 @@ export interface components {
              */
             cidr: string;
             /**
+             * Cooldown Seconds
+             * @description a released lease waits this long before another order gets it
+             * @default 3600
+             */
+            cooldown_seconds: number;
+            /**
              * Dns Servers
              * @description resolvers, in order
              */
@@ -5129,10 +5189,30 @@ export interface components {
              */
             gateway: string;
             /**
+             * Host
+             * @description the one host it serves (null: every host of its location)
+             */
+            host?: string | null;
+            /**
+             * @description `addresses`: one address per service; `routed`: a prefix per service
+             * @default addresses
+             */
+            kind: components["schemas"]["PoolKind"];
+            /**
+             * Lease Prefix Len
+             * @description `routed` only: the length of one lease, e.g. 64
+             */
+            lease_prefix_len?: number | null;
+            /**
              * Location
              * @description the location's code
              */
             location: string;
+            /**
+             * Reserved
+             * @description never handed out: addresses, `a-b` ranges, prefixes
+             */
+            reserved?: string[];
             /**
              * Reverse Zone
              * @description null: derived from the network (classful)
@@ -5165,6 +5245,11 @@ export interface components {
              */
             cidr: string;
             /**
+             * Cooldown Seconds
+             * @description a released lease waits this long before another order gets it
+             */
+            cooldown_seconds: number;
+            /**
              * Dns Servers
              * @description resolvers, in order
              */
@@ -5174,13 +5259,30 @@ export interface components {
              * @description inside the network; not its network/broadcast address
              */
             gateway: string;
+            /**
+             * Host
+             * @description the one host it serves (null: every host of its location)
+             */
+            host: string | null;
             /** Id */
             id: number;
+            /** @description `addresses`: one address per service; `routed`: a prefix per service */
+            kind: components["schemas"]["PoolKind"];
+            /**
+             * Lease Prefix Len
+             * @description `routed` only: the length of one lease, e.g. 64
+             */
+            lease_prefix_len: number | null;
             /**
              * Location
              * @description the location's code
              */
             location: string;
+            /**
+             * Reserved
+             * @description never handed out: addresses, `a-b` ranges, prefixes
+             */
+            reserved: string[];
             /**
              * Reverse Zone
              * @description null: derived from the network (classful)
@@ -5203,6 +5305,11 @@ export interface components {
              */
             cidr?: string | null;
             /**
+             * Cooldown Seconds
+             * @description a released lease waits this long before another order gets it
+             */
+            cooldown_seconds?: number | null;
+            /**
              * Dns Servers
              * @description resolvers, in order
              */
@@ -5213,10 +5320,27 @@ export interface components {
              */
             gateway?: string | null;
             /**
+             * Host
+             * @description the one host it serves (null: every host of its location)
+             */
+            host?: string | null;
+            /** @description `addresses`: one address per service; `routed`: a prefix per service */
+            kind?: components["schemas"]["PoolKind"] | null;
+            /**
+             * Lease Prefix Len
+             * @description `routed` only: the length of one lease, e.g. 64
+             */
+            lease_prefix_len?: number | null;
+            /**
              * Location
              * @description the location's code
              */
             location?: string | null;
+            /**
+             * Reserved
+             * @description never handed out: addresses, `a-b` ranges, prefixes
+             */
+            reserved?: string[] | null;
             /**
              * Reverse Zone
              * @description null: derived from the network (classful)

@@ -35,7 +35,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from fluxbilling import audit, errors
-from fluxbilling.allocation import reservation
+from fluxbilling.allocation import leases, reservation
 from fluxbilling.allocation.reservation import Reservation
 from fluxbilling.db import Database, schema
 from fluxbilling.engine import activity
@@ -370,13 +370,9 @@ async def _give_back(conn: AsyncConnection, hold: Hold) -> None:
         storage_pool_id=hold.storage_pool_id,
     )
     if hold.address is not None:
-        addresses = schema.ip_addresses
-        # Only the address still waiting for its service: one a service owns is not the hold's.
-        await conn.execute(
-            addresses.delete().where(
-                addresses.c.order_id == hold.order_id, addresses.c.service_id.is_(None)
-            )
-        )
+        # The leases cool down like any released one (the same order gets them back at once
+        # if it is paid later); no service holds them yet: the hold was never adopted.
+        await leases.release(conn, order_id=hold.order_id)
 
 
 async def _record(conn: AsyncConnection, hold: Hold, event: str, message: str) -> None:

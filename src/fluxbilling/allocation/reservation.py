@@ -17,7 +17,6 @@ columns, as one implicit pool named `disk`.
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -26,7 +25,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from fluxbilling import errors
-from fluxbilling.allocation import summary
+from fluxbilling.allocation import leases, summary
 from fluxbilling.allocation.choice import (
     Host,
     HostStatus,
@@ -63,6 +62,8 @@ class Reservation:
     pool: str | None = None
     placement: JsonObject = field(default_factory=dict)
     """Why this host won and the others lost (`allocation.summary`)."""
+    leases: tuple[str, ...] = ()
+    """Every address and routed prefix leased (`allocation.leases`), CIDR form."""
 
     def to_dict(self) -> JsonObject:
         """What was reserved, for the allocation phase's checkpoint output."""
@@ -74,6 +75,7 @@ class Reservation:
             "storage_pool_id": self.pool_id,
             "storage_pool": self.pool,
             "placement": self.placement,
+            "leases": list(self.leases),
         }
 
 
@@ -150,20 +152,27 @@ async def reserve(
             rejected=found.placement["rejected"],
             placement=found.placement,
         )
-    subnet_id = found.subnet_id
-    address = (
-        await _reserve_address(conn, order_id=order_id, subnet_id=subnet_id, lock=lock)
-        if with_address and subnet_id is not None
-        else None
+    taken = (
+        await _reserve_addresses(
+            conn,
+            order_id=order_id,
+            product=product,
+            host_id=chosen["host_id"],
+            subnet_id=found.subnet_id,
+            lock=lock,
+        )
+        if with_address
+        else ()
     )
     return Reservation(
         chosen["host_id"],
         chosen["host"],
-        subnet_id if with_address else None,
-        address,
+        taken[0].pool_id if taken else None,
+        taken[0].service_address if taken else None,
         found.pool_id,
         chosen["pool"],
         found.placement,
+        leases=tuple(lease.prefix for lease in taken),
     )
 
 
@@ -476,38 +485,30 @@ async def attach(conn: AsyncConnection, *, order_id: int, service_id: int) -> No
     )
 
 
-async def _reserve_address(
-    conn: AsyncConnection, *, order_id: int, subnet_id: int, lock: bool
-) -> str:
-    subnet_q = sa.select(schema.subnets).where(schema.subnets.c.id == subnet_id)
-    if lock:
-        subnet_q = subnet_q.with_for_update()
-    subnet = (await conn.execute(subnet_q)).one()
-    network = ipaddress.ip_network(subnet.cidr)
-    used = (
-        await conn.execute(
-            sa.select(schema.ip_addresses.c.address).where(
-                schema.ip_addresses.c.subnet_id == subnet_id
+async def _reserve_addresses(
+    conn: AsyncConnection,
+    *,
+    order_id: int,
+    product: Mapping[str, Any],
+    host_id: int,
+    subnet_id: int | None,
+    lock: bool,
+) -> tuple[leases.Lease, ...]:
+    """Lease what the product gets: IPv4 from the host's subnet, the rest from its pools."""
+    taken = []
+    for want in leases.wants(product):
+        if want == leases.Want(4, ipam.PoolKind.ADDRESSES) and subnet_id is not None:
+            pool_ids = [subnet_id]
+        else:
+            pool_ids = await leases.pools_for(
+                conn, want, location_id=product["location_id"], host_id=host_id
+            )
+        taken.append(
+            await leases.lease_in_pools(
+                conn, pool_ids=pool_ids, order_id=order_id, want=want, lock=lock
             )
         )
-    ).scalars()
-    # The gateway and the subnet's own resolvers are infrastructure, never a customer's address.
-    infrastructure = [subnet.gateway, *(subnet.dns_servers or [])]
-    free = ipam.first_free(
-        network,
-        {ipaddress.ip_address(a) for a in used},
-        reserved={ipaddress.ip_address(a) for a in infrastructure},
-    )
-    if free is None:
-        raise errors.CapacityExhausted(
-            f"subnet {subnet.cidr} has no free address", subnet_id=subnet_id
-        )
-    await conn.execute(
-        schema.ip_addresses.insert().values(
-            subnet_id=subnet_id, address=str(free), order_id=order_id, state="reserved"
-        )
-    )
-    return str(free)
+    return tuple(taken)
 
 
 @dataclass(frozen=True, slots=True)
@@ -524,7 +525,7 @@ class Release:
         """A one-line activity message."""
         where = f" on {self.host_name}" if self.host_name else ""
         freed = f"released {self.ram_mb} MB / {self.vcpus} vCPU / {self.disk_gb} GB{where}"
-        return freed + (f", address {self.address} freed" if self.address else "")
+        return freed + (f", address {self.address} cooling down" if self.address else "")
 
 
 async def give_back(
@@ -605,11 +606,6 @@ async def release(conn: AsyncConnection, *, order_id: int) -> Release:
             nic_mbps=row.nic_mbps,
             storage_pool_id=row.storage_pool_id,
         )
-    address = (
-        await conn.execute(
-            t.ip_addresses.delete()
-            .where(t.ip_addresses.c.order_id == order_id)
-            .returning(t.ip_addresses.c.address)
-        )
-    ).scalar()
+    cooled = await leases.release(conn, order_id=order_id)
+    address = ", ".join(lease.prefix for lease in cooled) or None
     return Release(row.host_name, row.ram_mb, row.vcpus, row.disk_gb, address)

@@ -43,6 +43,7 @@ from fluxbilling.catalogue.images import ImageStatus, OsFamily
 from fluxbilling.catalogue.products import PasswordDelivery, ServiceType
 from fluxbilling.db import schema
 from fluxbilling.network import firewall
+from fluxbilling.network.ipam import PoolKind
 from fluxbilling.orders.actions import RefundPolicy
 
 __all__ = [
@@ -99,12 +100,30 @@ class SubnetIn(RequestBody):
     reverse_zone: Annotated[str, StringConstraints(max_length=255), ONE_LINE] | None = Field(
         None, description="null: derived from the network (classful)"
     )
+    kind: PoolKind = Field(
+        PoolKind.ADDRESSES,
+        description="`addresses`: one address per service; `routed`: a prefix per service",
+    )
+    lease_prefix_len: Annotated[int, Field(ge=1, le=128)] | None = Field(
+        None, description="`routed` only: the length of one lease, e.g. 64"
+    )
+    reserved: list[Address] = Field(
+        default_factory=list,
+        max_length=64,
+        description="never handed out: addresses, `a-b` ranges, prefixes",
+    )
+    cooldown_seconds: Int32 = Field(
+        3600, description="a released lease waits this long before another order gets it"
+    )
     vlan_id: int | None = Field(
         None,
         ge=1,
         le=4094,
         description="the VLAN its addresses live on: a service's host port is moved to it by "
         "a switch-port job (null: none)",
+    )
+    host: HostName | None = Field(
+        None, description="the one host it serves (null: every host of its location)"
     )
 
 
@@ -307,6 +326,9 @@ class ProductIn(RequestBody):
     placement_strategy: Strategy = Field(
         Strategy.SPREAD, description="spread (most free RAM first) or fill (least first)"
     )
+    ipv4_address: bool = Field(True, description="its services get an IPv4 address")
+    ipv6_address: bool = Field(False, description="its services get an IPv6 address")
+    ipv6_routed: bool = Field(False, description="its services get a routed IPv6 prefix")
 
 
 class CustomerIn(RequestBody):
@@ -409,7 +431,9 @@ ENTITIES: tuple[Entity[Any], ...] = (
         path="subnets",
         title="subnet",
         kind=_kind("subnets"),
-        spec=lambda **f: subnets.SubnetSpec(**{**f, "dns_servers": tuple(f["dns_servers"])}),
+        spec=lambda **f: subnets.SubnetSpec(
+            **{**f, "dns_servers": tuple(f["dns_servers"]), "reserved": tuple(f["reserved"])}
+        ),
         body=SubnetIn,
         patch=_optional(SubnetIn),
         out=_answer(SubnetIn),

@@ -20,7 +20,8 @@ fields running services depend on cannot change: `location`, `connection`, `plug
 `service_type`, and the resources `ram_mb`, `vcpus`, `disk_gb`, `nic_mbps` (terminating a
 service gives back the product's resources to its host, so they must stay what was
 reserved). Name, price, image, options, plugin version, refund policy, alarm, password
-delivery and the firewall policy (`network.firewall`, null for the defaults) may change:
+delivery the firewall policy (`network.firewall`, null for the defaults) and the addresses its
+services get (`ipv4_address`, `ipv6_address`, `ipv6_routed`) may change:
 they apply to new orders, installs and actions. A product with orders (any) cannot be
 deleted: its orders keep it.
 """
@@ -133,6 +134,12 @@ class ProductSpec:
     nic_mbps: int = 0
     max_per_host: int | None = None
     placement_strategy: Strategy = Strategy.SPREAD
+    ipv4_address: bool = True
+    """Its services get an IPv4 address from our pools (`allocation.leases`)."""
+    ipv6_address: bool = False
+    """… an IPv6 address."""
+    ipv6_routed: bool = False
+    """… a routed IPv6 prefix (a /64 from a routed pool)."""
 
 
 def check(spec: ProductSpec) -> list[Problem]:
@@ -263,6 +270,9 @@ def kind(plugins: DriverSource) -> Kind[ProductSpec]:
             "nic_mbps": spec.nic_mbps,
             "max_per_host": spec.max_per_host,
             "placement_strategy": str(spec.placement_strategy),
+            "ipv4_address": spec.ipv4_address,
+            "ipv6_address": spec.ipv6_address,
+            "ipv6_routed": spec.ipv6_routed,
         }
 
     return Kind(
@@ -308,6 +318,9 @@ async def _spec(names: Names, row: Any) -> ProductSpec:
         nic_mbps=row.nic_mbps,
         max_per_host=row.max_per_host,
         placement_strategy=Strategy(row.placement_strategy),
+        ipv4_address=row.ipv4_address,
+        ipv6_address=row.ipv6_address,
+        ipv6_routed=row.ipv6_routed,
     )
 
 

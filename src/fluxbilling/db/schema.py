@@ -110,9 +110,23 @@ subnets = sa.Table(
     sa.Column("gateway", sa.String(64), nullable=False),
     sa.Column("dns_servers", JSON, nullable=False),
     sa.Column("reverse_zone", sa.String(255), nullable=False),
+    # The pool (`allocation.leases`): IP version; `addresses` leases one address per
+    # service, `routed` one prefix of `lease_prefix_len` (a /64 out of a /48).
+    sa.Column("family", sa.Integer(), nullable=False, server_default="4"),
+    sa.Column("kind", sa.String(16), nullable=False, server_default="addresses"),
+    sa.Column("lease_prefix_len", sa.Integer(), nullable=True),
+    # Scope beyond the location: one host's pool (no foreign key: hosts refer to their
+    # subnet), one VLAN.
+    sa.Column("host_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
     # The VLAN the pool's addresses live on (1-4094, checked by the API); a service on it
     # gets its host's edge port moved there by a switch-port job. NULL: no VLAN to move.
     sa.Column("vlan_id", sa.Integer(), nullable=True),
+    # Never handed out: addresses, `a-b` ranges or prefixes (as text).
+    sa.Column("reserved", JSON, nullable=False, server_default=sa.text("'[]'")),
+    # A released lease cools this long before another order gets it.
+    sa.Column("cooldown_seconds", sa.Integer(), nullable=False, server_default="3600"),
+    # Low-water mark: every assignable ordinal below it is leased (the gap query starts here).
+    sa.Column("next_ordinal", sa.BigInteger(), nullable=False, server_default="0"),
 )
 
 hosts = sa.Table(
@@ -345,6 +359,10 @@ products = sa.Table(
     # At most this many services of one customer on one host (NULL: no anti-affinity).
     sa.Column("max_per_host", sa.Integer(), nullable=True),
     sa.Column("placement_strategy", sa.String(16), nullable=False, server_default="spread"),
+    # What a service gets from our IPAM: an IPv4 address, an IPv6 address, a routed prefix.
+    sa.Column("ipv4_address", sa.Boolean(), nullable=False, server_default=sa.true()),
+    sa.Column("ipv6_address", sa.Boolean(), nullable=False, server_default=sa.false()),
+    sa.Column("ipv6_routed", sa.Boolean(), nullable=False, server_default=sa.false()),
 )
 
 orders = sa.Table(
@@ -525,8 +543,24 @@ ip_addresses = sa.Table(
     _fk("service_id", "services.id", nullable=True),
     sa.Column("state", sa.String(32), nullable=False),
     sa.Column("assigned_at", UtcDateTime(), nullable=True),
+    # The lease (`allocation.leases`): offset of the address (or of the routed prefix) in
+    # its pool, the family and kind of its pool, the routed prefix's length.
+    sa.Column("ordinal", sa.BigInteger(), nullable=False),
+    sa.Column("family", sa.Integer(), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("prefix_len", sa.Integer(), nullable=True),
+    _fk("last_order_id", "orders.id", nullable=True),
+    sa.Column("leased_at", UtcDateTime(), nullable=True),
+    sa.Column("released_at", UtcDateTime(), nullable=True),
+    sa.Column("cooldown_until", UtcDateTime(), nullable=True),
+    # The PTR the network phase published for it (cleared when it is deleted).
+    sa.Column("ptr_zone", sa.String(255), nullable=True),
+    sa.Column("ptr_name", sa.String(255), nullable=True),
+    sa.Column("ptr_content", sa.String(1000), nullable=True),
     sa.UniqueConstraint("subnet_id", "address", name="uq_ip_addresses_subnet_address"),
-    sa.UniqueConstraint("order_id", name="uq_ip_addresses_order_id"),
+    sa.UniqueConstraint("subnet_id", "ordinal", name="uq_ip_addresses_subnet_ordinal"),
+    sa.UniqueConstraint("order_id", "family", "kind", name="uq_ip_addresses_order_family_kind"),
+    sa.Index("ix_ip_addresses_subnet_state_cooldown", "subnet_id", "state", "cooldown_until"),
 )
 
 holds = sa.Table(

@@ -128,6 +128,8 @@ class SwitchJobs:
                 .outerjoin(t.subnets, t.subnets.c.id == t.ip_addresses.c.subnet_id)
             )
             .where(services.c.id == service_id)
+            # The service's VLAN is its primary lease's pool's: IPv4 first, then by lease.
+            .order_by(t.subnets.c.vlan_id.is_(None), t.ip_addresses.c.family, t.ip_addresses.c.id)
         )
         row = (await conn.execute(query)).first()
         if row is None:

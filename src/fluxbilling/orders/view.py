@@ -1,8 +1,8 @@
-"""The order as a phase sees it: order, customer, product, image, connection, host, service."""
+"""The order as a phase sees it: order, customer, product, image, connection, host, service, leases."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
@@ -43,7 +43,10 @@ class OrderView:
     service: dict[str, Any]
     host: dict[str, Any]
     address: dict[str, Any]
+    """The primary lease (IPv4 first), or empty."""
     subnet: dict[str, Any]
+    leases: list[dict[str, Any]] = field(default_factory=list)
+    """Every live lease of the order (`allocation.leases`): IPv4, IPv6, routed prefixes."""
 
     @property
     def order_id(self) -> int:
@@ -65,7 +68,15 @@ async def load(conn: AsyncConnection, order_id: int) -> OrderView:
 
     product = await one(t.products, t.products.c.id, order.product_id)
     service = await one(t.services, t.services.c.order_id, order.id)
-    address = await one(t.ip_addresses, t.ip_addresses.c.order_id, order.id)
+    leases = [
+        _row(r)
+        for r in await conn.execute(
+            sa.select(t.ip_addresses)
+            .where(t.ip_addresses.c.order_id == order.id)
+            .order_by(t.ip_addresses.c.family, t.ip_addresses.c.kind, t.ip_addresses.c.id)
+        )
+    ]
+    address = leases[0] if leases else {}
     connection = await one(t.connections, t.connections.c.id, product.get("connection_id"))
     connection.pop("secrets_sealed", None)
     return OrderView(
@@ -79,4 +90,5 @@ async def load(conn: AsyncConnection, order_id: int) -> OrderView:
         host=await one(t.hosts, t.hosts.c.id, service.get("host_id")),
         address=address,
         subnet=await one(t.subnets, t.subnets.c.id, address.get("subnet_id")),
+        leases=leases,
     )

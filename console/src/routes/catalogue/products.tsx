@@ -50,6 +50,9 @@ export const PRODUCTS = defineKind<Product, ProductIn>({
     password_delivery: "mail",
     nic_mbps: 0,
     placement_strategy: "spread",
+    ipv4_address: true,
+    ipv6_address: false,
+    ipv6_routed: false,
   },
 });
 

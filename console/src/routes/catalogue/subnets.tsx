@@ -11,7 +11,15 @@ export const SUBNETS = defineKind<Schemas["SubnetOut"], Schemas["SubnetIn"]>({
   entity: "subnet",
   plural: "Subnets",
   writer: "admin",
-  blank: { cidr: "", location: "", gateway: "", dns_servers: [], reverse_zone: null },
+  blank: {
+    cidr: "",
+    location: "",
+    gateway: "",
+    dns_servers: [],
+    reverse_zone: null,
+    kind: "addresses",
+    cooldown_seconds: 3600,
+  },
 });
 
 export function SubnetsPage() {

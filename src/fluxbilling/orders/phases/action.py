@@ -29,6 +29,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from fluxbilling.allocation import leases
 from fluxbilling.drivers.driver import Verb
 from fluxbilling.engine.context import PhaseContext
 from fluxbilling.engine.outcome import Done, Outcome
@@ -38,6 +39,7 @@ from fluxbilling.orders.actions import RESULT_EVENT, seal_result
 from fluxbilling.orders.phases.deps import PhaseDeps, plain
 from fluxbilling.orders.phases.operations import flow_context, run_verb
 from fluxbilling.orders.phases.os_install import render_cloud_init
+from fluxbilling.orders.view import OrderView
 
 __all__ = ["ActionPhase"]
 
@@ -83,7 +85,7 @@ class ActionPhase:
         )
         if not isinstance(outcome, Done):
             return outcome
-        ptr_removed = await self._remove_ptr(view.service) if action.verb == "terminate" else None
+        ptr_removed = await self._remove_ptrs(view) if action.verb == "terminate" else None
         return Done(
             {
                 "action_id": action.id,
@@ -96,26 +98,31 @@ class ActionPhase:
             }
         )
 
-    async def _remove_ptr(self, service: Mapping[str, Any]) -> str | None:
-        """Delete the PTR (and the host's A/AAAA) the network phase published, if it did.
+    async def _remove_ptrs(self, view: OrderView) -> list[str]:
+        """Delete the PTRs the network phase published for the service's leases.
 
-        Runs after the driver's terminate and before the commit releases the address, so an
-        address is never handed out again with the old PTR. The delete is idempotent; an
+        Runs after the driver's terminate and before the commit releases the leases, so an
+        address is never handed out again with the old PTR. Each lease that holds a PTR
+        loses it (IPv4, IPv6, a routed prefix's `::1`); a service from before leases kept
+        its PTR in `service_data.network.ptr` only. The deletes are idempotent; an
         `errors.UpstreamError` propagates, so a transient one retries the action (the verb
-        again, under the same correlation key) instead of leaving the PTR behind.
+        again, under the same correlation key) instead of leaving a PTR behind.
 
         Returns:
-            The address whose PTR was deleted, or None (no PTR of ours: a provider address).
+            The addresses whose PTR was deleted (none: no PTR of ours, a provider address).
         """
-        network = (service.get("service_data") or {}).get("network") or {}
-        if not network.get("ptr") or not network.get("address"):
-            return None
-        address = str(network["address"])
-        await self.deps.rdns.delete_ptr(address)
+        addresses = [
+            leases.service_address_of(lease) for lease in view.leases if lease.get("ptr_name")
+        ]
+        network = (view.service.get("service_data") or {}).get("network") or {}
+        if network.get("ptr") and network.get("address") and not addresses:
+            addresses = [str(network["address"])]
+        for address in addresses:
+            await self.deps.rdns.delete_ptr(address)
         forward = network.get("forward") or {}
-        if forward.get("name"):
-            await self.deps.rdns.delete_forward(str(forward["name"]), address)
-        return address
+        if forward.get("name") and forward.get("content"):
+            await self.deps.rdns.delete_forward(str(forward["name"]), str(forward["content"]))
+        return addresses
 
     async def commit(
         self, conn: AsyncConnection, ctx: PhaseContext, done: Done
@@ -146,8 +153,7 @@ class ActionPhase:
             action.id, seal_result(self.deps.vault, verb, plain(out["result"]))
         )
         if verb == "terminate":
-            if out.get("ptr_removed"):
-                address = out["ptr_removed"]
+            for address in out.get("ptr_removed") or ():
                 await writes.record(
                     "rdns_removed",
                     f"PTR of {address} deleted",

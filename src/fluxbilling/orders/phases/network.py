@@ -1,6 +1,7 @@
-"""Network phase: bind the reserved address, publish the PTR, report the firewall and DCIM.
+"""Network phase: bind the leases, publish their PTRs, report the firewall and DCIM.
 
-A machine of its own gets a PTR and its host name's A/AAAA record, and the phase completes
+A machine of its own gets a PTR per lease (IPv4, IPv6, a routed prefix's `::1`; the first
+is the primary) and its host name's A/AAAA record for the primary address, and the phase completes
 only once the backend's authoritative server answers both (forward-confirmed reverse DNS,
 `network.fcrdns`): an API's 2xx says a record was stored, not served. Until then the phase
 answers `Pending` every `CONFIRM_EVERY` with what the server answered in its note (the
@@ -22,6 +23,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from fluxbilling.allocation import leases
 from fluxbilling.engine.context import PhaseContext
 from fluxbilling.engine.outcome import Done, Outcome, Pending
 from fluxbilling.network import dcim
@@ -83,7 +85,11 @@ class NetworkPhase:
         """Publish the PTR and the forward record; compute the firewall baseline and DCIM."""
         view = await self.deps.store.view(ctx.order_id)
         ours = bool(view.address)
-        raw = view.address["address"] if ours else view.service["service_data"].get("ip")
+        raw = (
+            leases.service_address_of(view.address)
+            if ours
+            else view.service["service_data"].get("ip")
+        )
         address = ipaddress.ip_address(raw) if raw else None
         hostname = view.order["hostname"]
         out: dict[str, Any] = {
@@ -91,13 +97,17 @@ class NetworkPhase:
             "address": None if address is None else str(address),
             "source": "ipam" if ours else "provider",
             "ptr": None,
+            "ptrs": [],
             "forward": None,
             "firewall": None,
             "dcim": None,
         }
         if address is not None and ours and view.product["service_type"] in _OWN_MACHINE:
-            zone, ptr = await self.deps.rdns.set_ptr(str(address), hostname)
-            out["ptr"] = {"zone": zone, "name": ptr, "content": hostname}
+            # One PTR per lease (IPv4, IPv6, a routed prefix's ::1); the first is the primary.
+            out["ptrs"] = [
+                await self._publish_ptr(lease, hostname) for lease in view.leases or [view.address]
+            ]
+            out["ptr"] = {k: out["ptrs"][0][k] for k in ("zone", "name", "content")}
             fzone, fname = await self.deps.rdns.set_forward(hostname, str(address))
             out["forward"] = {
                 "zone": fzone,
@@ -118,6 +128,18 @@ class NetworkPhase:
             out["dcim"]["host_id"] = view.host.get("id")
         return out
 
+    async def _publish_ptr(self, lease: Mapping[str, Any], hostname: str) -> dict[str, Any]:
+        """Publish the PTR of one lease's service address."""
+        address = leases.service_address_of(lease)
+        zone, ptr = await self.deps.rdns.set_ptr(address, hostname)
+        return {
+            "lease_id": lease.get("id"),
+            "address": address,
+            "zone": zone,
+            "name": ptr,
+            "content": hostname,
+        }
+
     async def commit(
         self, conn: AsyncConnection, ctx: PhaseContext, done: Done
     ) -> Mapping[str, Any]:
@@ -126,12 +148,14 @@ class NetworkPhase:
         writes = self.deps.store.writes(conn, ctx)
         if out["source"] == "ipam":
             await writes.assign_address(ctx.order_id, out["service_id"])
+        if out.get("ptrs"):
+            await writes.set_lease_ptrs(out["ptrs"])
         await writes.merge_service_data(
             out["service_id"],
             {
                 "network": {
                     k: out.get(k)
-                    for k in ("address", "source", "ptr", "forward", "firewall", "dcim")
+                    for k in ("address", "source", "ptr", "ptrs", "forward", "firewall", "dcim")
                 }
             },
         )
@@ -167,12 +191,15 @@ def _steps(out: Mapping[str, Any]) -> list[tuple[str, str, Mapping[str, Any]]]:
     else:
         steps = [("address_recorded", f"provider address {address} recorded", {"address": address})]
     if out["ptr"] is not None:
-        ptr, forward = out["ptr"], out.get("forward")
-        published = f"PTR {ptr['name']} -> {ptr['content']}"
-        if forward:
-            published += f", {forward['name']} {forward['type']} {forward['content']}"
+        forward = out.get("forward")
+        for i, ptr in enumerate(out.get("ptrs") or [out["ptr"]]):
+            published = f"PTR {ptr['name']} -> {ptr['content']}"
+            if i == 0 and forward:
+                published += f", {forward['name']} {forward['type']} {forward['content']}"
+            steps.append(
+                ("rdns_published", published, {**ptr, "forward": forward if i == 0 else None})
+            )
         steps += [
-            ("rdns_published", published, {**ptr, "forward": forward}),
             *_confirmed(out),
             _firewall_step(out["firewall"]),
         ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -267,8 +267,17 @@ class _SqlWrites:
         await self.conn.execute(
             schema.ip_addresses.update()
             .where(schema.ip_addresses.c.order_id == order_id)
-            .values(state="assigned", service_id=service_id, assigned_at=self.db.now())
+            .values(service_id=service_id, assigned_at=self.db.now())
         )
+
+    async def set_lease_ptrs(self, ptrs: Sequence[Mapping[str, Any]]) -> None:
+        table = schema.ip_addresses
+        for ptr in ptrs:
+            await self.conn.execute(
+                table.update()
+                .where(table.c.id == ptr["lease_id"])
+                .values(ptr_zone=ptr["zone"], ptr_name=ptr["name"], ptr_content=ptr["content"])
+            )
 
     async def merge_service_data(
         self, service_id: int, patch: Mapping[str, Any], **columns: str | None

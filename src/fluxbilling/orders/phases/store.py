@@ -8,7 +8,7 @@ one; `fluxbilling.testing.InMemoryPhaseStore` is the fake the phases' unit tests
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -112,6 +112,10 @@ class PhaseWrites(Protocol):
 
     async def assign_address(self, order_id: int, service_id: int) -> None:
         """Mark the order's reserved address assigned to its service."""
+        ...
+
+    async def set_lease_ptrs(self, ptrs: Sequence[Mapping[str, Any]]) -> None:
+        """Store on each lease (`lease_id`) the PTR published for it (`zone`, `name`, `content`)."""
         ...
 
     async def merge_service_data(

@@ -60,6 +60,7 @@ def order_view(
         "status": "active",
         "user_data_template": None,
     }
+    address = {"id": 31, "address": "192.0.2.10", "order_id": ORDER_ID, "state": "leased"}
     return OrderView(
         order={"id": ORDER_ID, "hostname": "web1.example.net", "state": order_state},
         customer={"id": 3, "name": "Ada Lovelace", "email": "ada@example.net"},
@@ -83,14 +84,13 @@ def order_view(
             "external_id": None,
         },
         host={"id": 21, "name": "hv-ams1-01", "external_ref": "node-1"},
-        address=(
-            {"address": "192.0.2.10", "order_id": ORDER_ID, "state": "reserved"} if ours else {}
-        ),
+        address=address if ours else {},
         subnet=(
             {"cidr": "192.0.2.0/24", "gateway": "192.0.2.1", "dns_servers": ["192.0.2.53"]}
             if ours
             else {}
         ),
+        leases=[address] if ours else [],
     )
 
 

@@ -157,7 +157,7 @@ async def test_terminate_releases_the_capacity() -> None:
     assert rig.store.released == [ORDER_ID]
     released = [a for a in rig.store.activity if a.event == "capacity_released"]
     assert [a.message for a in released] == [
-        "released 2048 MB / 2 vCPU / 40 GB on hv-ams1-01, address 192.0.2.10 freed"
+        "released 2048 MB / 2 vCPU / 40 GB on hv-ams1-01, address 192.0.2.10 cooling down"
     ]
 
 
@@ -169,7 +169,7 @@ async def test_terminate_deletes_the_ptr_the_network_phase_published() -> None:
     }
     rig.rdns.records = {"192.0.2.10": "web1.example.net", "192.0.2.11": "other.example.net"}
     done = await run(rig)
-    assert done.output["ptr_removed"] == "192.0.2.10"
+    assert done.output["ptr_removed"] == ["192.0.2.10"]
     assert rig.rdns.records == {"192.0.2.11": "other.example.net"}
     removed = [a.message for a in rig.store.activity if a.event == "rdns_removed"]
     assert removed == ["PTR of 192.0.2.10 deleted"]
@@ -198,7 +198,7 @@ async def test_terminate_leaves_a_provider_address_ptr_alone() -> None:
     rig.service["service_data"]["network"] = {"address": "198.51.100.7", "ptr": None}
     rig.rdns.records = {"198.51.100.7": "shared.provider.example"}
     done = await run(rig)
-    assert done.output["ptr_removed"] is None
+    assert done.output["ptr_removed"] == []
     assert rig.rdns.records == {"198.51.100.7": "shared.provider.example"}
     assert not [a for a in rig.store.activity if a.event == "rdns_removed"]
 

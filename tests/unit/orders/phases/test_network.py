@@ -47,7 +47,8 @@ async def test_commit_assigns_the_address_and_records_each_step() -> None:
     assert isinstance(done, Done)
     await phase.commit(NO_CONNECTION, CTX, done)
     address = rig.store.views[ORDER_ID].address
-    assert (address["state"], address["service_id"]) == ("assigned", SERVICE_ID)
+    assert (address["state"], address["service_id"]) == ("leased", SERVICE_ID)
+    assert address["assigned_at"] is not None
     assert rig.service["service_data"]["network"]["address"] == "192.0.2.10"
     assert rig.store.interfaces[SERVICE_ID] == {
         "host_id": 21,

@@ -1,7 +1,7 @@
-"""Switch ports: hosts.switch_port, subnets.vlan_id and switch_port_jobs (runs of kind switch_port)
+"""Switch ports: hosts.switch_port and switch_port_jobs (runs of kind switch_port)
 
 Revision ID: 0017
-Revises: 0014
+Revises: 0016
 Create Date: 2026-12-08 02:00:00
 """
 
@@ -14,7 +14,7 @@ from sqlalchemy.dialects import postgresql
 import fluxbilling.db.schema
 
 revision = "0017"
-down_revision = "0015"
+down_revision = "0016"
 branch_labels = None
 depends_on = None
 
@@ -27,7 +27,7 @@ _REFERENCES = (("run", "runs"), ("order", "orders"), ("service", "services"), ("
 def upgrade() -> None:
     # Plain nullable columns: no table rebuild, whatever else changes these tables.
     op.add_column("hosts", sa.Column("switch_port", sa.String(length=200), nullable=True))
-    op.add_column("subnets", sa.Column("vlan_id", sa.Integer(), nullable=True))
+    # subnets.vlan_id, the VLAN a job moves a port to, came with the pools (0016).
     table = "switch_port_jobs"
     op.create_table(
         table,
@@ -59,7 +59,5 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("switch_port_jobs")
-    with op.batch_alter_table("subnets", schema=None) as batch_op:
-        batch_op.drop_column("vlan_id")
     with op.batch_alter_table("hosts", schema=None) as batch_op:
         batch_op.drop_column("switch_port")

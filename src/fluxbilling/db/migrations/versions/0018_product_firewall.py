@@ -1,7 +1,7 @@
 """A product's firewall policy
 
 Revision ID: 0018
-Revises: 0014
+Revises: 0017
 Create Date: 2026-12-08 01:50:00
 """
 

@@ -9,7 +9,7 @@ each port in at most one cable. `dcim_assignments` is each service's interface a
 `dcim_drift` the fields edited in NetBox since, which the sync reports and leaves alone.
 
 Revision ID: 0019
-Revises: 0014
+Revises: 0018
 Create Date: 2026-12-08 01:40:00
 """
 

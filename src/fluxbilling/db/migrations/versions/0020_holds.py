@@ -4,7 +4,7 @@ One row per order: the host, amounts and address the checkout reserved, its stat
 consumed, released, expired) and a deadline from the database clock.
 
 Revision ID: 0020
-Revises: 0014
+Revises: 0019
 Create Date: 2026-12-08 01:30:00
 """
 
