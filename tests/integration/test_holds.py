@@ -59,9 +59,23 @@ async def held(api: httpx.AsyncClient, **params: Any) -> list[dict[str, Any]]:
 
 
 async def addresses(installation: bootstrap.Installation) -> list[tuple[int | None, str]]:
+    """The leases owned by an order (a released one cools down, owned by none)."""
     a = schema.ip_addresses
-    found = await rows(installation, sa.select(a.c.order_id, a.c.address).order_by(a.c.id))
+    found = await rows(
+        installation,
+        sa.select(a.c.order_id, a.c.address).where(a.c.state == "leased").order_by(a.c.id),
+    )
     return [(r.order_id, r.address) for r in found]
+
+
+async def cooling(installation: bootstrap.Installation) -> list[tuple[int | None, str]]:
+    """Released leases: the order they last belonged to, and the address."""
+    a = schema.ip_addresses
+    found = await rows(
+        installation,
+        sa.select(a.c.last_order_id, a.c.address).where(a.c.state == "cooling").order_by(a.c.id),
+    )
+    return [(r.last_order_id, r.address) for r in found]
 
 
 async def events(installation: bootstrap.Installation, order_id: int) -> list[str]:
@@ -184,6 +198,7 @@ async def test_an_expired_hold_is_given_back_by_the_reconciler_and_payment_reser
     assert report.holds_expired == 1
     assert await used(shop.installation) == [(0, 0, 0)] * 3
     assert await addresses(shop.installation) == []
+    assert [order for order, _ in await cooling(shop.installation)] == [order_id]
     (hold,) = await held(shop.api, state="expired")
     assert hold["reason"] == "not paid in time"
     assert await held(shop.api, state="held") == []
@@ -244,6 +259,7 @@ async def test_cancelling_the_order_releases_its_hold(shop: Shop, how: str) -> N
     assert hold["reason"] == f"{who} cancelled the order"
     assert await used(shop.installation) == [(0, 0, 0)] * 3
     assert await addresses(shop.installation) == []
+    assert [order for order, _ in await cooling(shop.installation)] == [order_id]
     assert await events(shop.installation, order_id) == ["hold_placed", "hold_released"]
 
 

@@ -120,8 +120,9 @@ class ActionPhase:
         for address in addresses:
             await self.deps.rdns.delete_ptr(address)
         forward = network.get("forward") or {}
-        if forward.get("name") and forward.get("content"):
-            await self.deps.rdns.delete_forward(str(forward["name"]), str(forward["content"]))
+        primary = forward.get("content") or network.get("address")
+        if forward.get("name") and primary:
+            await self.deps.rdns.delete_forward(str(forward["name"]), str(primary))
         return addresses
 
     async def commit(
