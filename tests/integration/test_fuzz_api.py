@@ -39,8 +39,8 @@ from tests.integration.support import finish, place_and_pay, place_order
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
 
 EXAMPLES = {
-    ("sqlite", True): 40,
-    ("postgresql", True): 20,
+    ("sqlite", True): 30,
+    ("postgresql", True): 15,
     ("sqlite", False): 5,
     ("postgresql", False): 5,
 }

@@ -220,27 +220,30 @@ async def test_a_permanent_failure_fails_the_run_when_no_other_host_fits(
 
 
 @pytest.mark.parametrize("settings_overrides", [{"host_quarantine_failures": 2}])
-async def test_failures_in_a_row_quarantine_the_host_and_a_success_resets_the_count(
+async def test_permanent_failures_in_a_row_quarantine_the_host_transient_ones_do_not(
     installation: bootstrap.Installation, sim: SolusVM2State
 ) -> None:
     first, *_ = await host_ids(installation)
-    sim.faults.fail_next(1, 503)
-    order_id = await support.place_and_pay(installation, "q1.example.com")
+    sim.faults.fail_next(2, 503)  # the panel's outage, retried: no fault of the host's
+    order_id = await support.place_and_pay(installation, "q0.example.com")
     assert (await support.finish(installation, order_id)).state == "completed"
     (host,) = await support.rows(installation, sa.select(hosts).where(hosts.c.id == first))
-    assert (host.status, host.consecutive_failures) == ("active", 0)  # one failure, then reset
+    assert (host.status, host.consecutive_failures) == ("active", 0)
 
-    sim.faults.fail_next(2, 503)
-    order_id = await support.place_and_pay(installation, "q2.example.com")
-    assert (await support.finish(installation, order_id)).state == "completed"
-    service = await service_host(installation, order_id)
-    (host,) = await support.rows(
-        installation, sa.select(hosts).where(hosts.c.id == service.host_id)
-    )
+    failed_on = []
+    for name in ("q1.example.com", "q2.example.com"):
+        sim.faults.fail_next(1, 422)  # permanent: counted, and the order moves on
+        order_id = await support.place_and_pay(installation, name)
+        assert (await support.finish(installation, order_id)).state == "completed"
+        order = await detail.describe_order(installation.db, order_id)
+        assert order.placement is not None
+        failed_on += list(order.placement.failed_hosts)
+    assert len(failed_on) == 2
+    assert failed_on[0] == failed_on[1], "both orders first chose the emptiest host"
+    (host,) = await support.rows(installation, sa.select(hosts).where(hosts.c.id == failed_on[0]))
     assert host.status == "quarantined"
     assert host.quarantine_reason.startswith("2 provision failures in a row, the last: ")
     assert host.quarantined_at is not None
-    assert host.consecutive_failures == 0  # the third attempt succeeded; it stays quarantined
     quarantined = [
         e for e in await support.activity(installation, order_id) if e.event == "host_quarantined"
     ]

@@ -250,11 +250,20 @@ async def test_a_crash_after_addvs_is_adopted_by_the_retry(
     assert_no_credentials_in(upstream_records(await all_runs(installation, order_id)))
 
 
+async def only_node(installation: bootstrap.Installation, name: str) -> None:
+    """Drain every host but `name`: an order has no other candidate to move to."""
+    async with installation.db.begin() as conn:
+        await conn.execute(
+            schema.hosts.update().where(schema.hosts.c.name != name).values(status="draining")
+        )
+
+
 async def test_an_exists_answer_without_a_visible_vps_fails_then_a_retry_creates_one(
     installation: bootstrap.Installation, virtualizor_sim: VirtualizorState
 ) -> None:
     virtualizor_sim.faults.exists_next()
     product = await virtualizor_product(installation)
+    await only_node(installation, "virtualizor-localhost")
     order_id = await place_and_pay(installation, "vz5.example.com", product)
     await drain(installation)
 
@@ -268,6 +277,25 @@ async def test_an_exists_answer_without_a_visible_vps_fails_then_a_retry_creates
     await installation.store.retry(run.id, actor="test")
     assert (await finish(installation, order_id)).state == "completed"
     assert [v["hostname"] for v in virtualizor_sim.vps.values()] == ["vz5.example.com"]
+
+
+async def test_a_permanent_failure_on_one_node_moves_the_order_to_the_next(
+    installation: bootstrap.Installation, virtualizor_sim: VirtualizorState
+) -> None:
+    virtualizor_sim.faults.exists_next()
+    product = await virtualizor_product(installation)
+    order_id = await place_and_pay(installation, "vz6.example.com", product)
+    await drain(installation)
+
+    assert (await run_of(installation, order_id)).state == "completed"
+    (moved,) = [e for e in await activity(installation, order_id) if e.event == "order_reallocated"]
+    assert "already in use, but no VPS" in moved.message
+    order = await detail.describe_order(installation.db, order_id)
+    assert order.placement is not None
+    assert len(order.placement.failed_hosts) == 1
+    assert order.placement.chosen is not None
+    assert order.placement.chosen.host_id not in order.placement.failed_hosts
+    assert [v["hostname"] for v in virtualizor_sim.vps.values()] == ["vz6.example.com"]
 
 
 @pytest.mark.parametrize("shortage", ["nodes", "ips"])

@@ -108,6 +108,12 @@ class SyncQueuedOut(Row):
     "/services/{service_id}/sync",
     status_code=202,
     summary="Sync a service to the inventory system again",
+    responses={
+        409: {
+            "description": "no inventory system is configured, or the service has no DCIM "
+            "record yet (not through its network phase)"
+        }
+    },
 )
 async def sync_service(request: Request, who: Operator, service_id: RowId) -> SyncQueuedOut:
     """Queue a `dcim_sync` run for the service (drift found is reported, never overwritten)."""

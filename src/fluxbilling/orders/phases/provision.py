@@ -40,17 +40,20 @@ class ProvisionPhase:
         self.deps = deps
 
     async def execute(self, ctx: PhaseContext) -> Outcome:
-        """Run (or resume) the provision verb; on a driver failure, count it and maybe move."""
+        """Run (or resume) the provision verb; on a permanent driver failure, count it against
+        the host (quarantined at the limit) and move the order to the next candidate."""
         while True:
             try:
                 return await self._provision(ctx)
-            except errors.UpstreamError as exc:
-                permanent = isinstance(exc, errors.PermanentUpstreamError)
+            except errors.PermanentUpstreamError as exc:
+                # Only a permanent failure counts against the host: a transient one (a 5xx, a
+                # timeout) is retried, and is usually the panel's, shared by all its hosts;
+                # counting those would quarantine a whole panel's fleet during one outage.
                 failure = await self.deps.store.provision_failed(
                     ctx,
                     exc.message,
                     quarantine_after=self.deps.host_quarantine_failures,
-                    reallocate=permanent,
+                    reallocate=True,
                 )
                 if failure.moved_to is None:
                     raise
