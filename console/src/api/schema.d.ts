@@ -8278,6 +8278,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOut"];
                 };
             };
+            /** @description no inventory system is configured, or the service has no DCIM record yet (not through its network phase) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
             /** @description invalid request: `error.details.problems` names each problem (`path`, `message`) */
             422: {
                 headers: {
